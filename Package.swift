@@ -1,0 +1,29 @@
+// swift-tools-version: 6.1
+// pararnn — parallel-in-time evaluation and training of nonlinear RNNs on multicore CPUs.
+import PackageDescription
+
+let package = Package(
+    name: "pararnn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ParallelScan", targets: ["ParallelScan"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev).
+        .systemLibrary(
+            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(
+            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
+            providers: [.apt(["libfftw3-dev"])]),
+
+        .target(name: "ParallelScan", dependencies: ["CBLAS"]),
+
+        .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
+        .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
+    ]
+)

@@ -1,0 +1,194 @@
+/// Affine recurrences h_t = A_t h_{t−1} + b_t solved by the chunked parallel scan.
+///
+/// ## Memory layout
+/// Time-major, one row per step: a step's row holds all *lanes* (batch × channels) contiguously,
+/// so every kernel's inner loop runs over lanes with unit stride and vectorises across channels.
+/// - diagonal: `a`, `b`, `output` are `[T][lanes]`;
+/// - block-diagonal with k×k blocks: `a` is `[T][k][k][blocks]` (entry (r, c) of every block is a
+///   contiguous plane), `b` and `output` are `[T][k][blocks]`;
+/// - dense: `a` is `[T][batch][d][d]` (row-major matrices), `b` and `output` are `[T][batch][d]`.
+///
+/// ## Directions
+/// `.forward` computes h_t = A_t h_{t−1} + b_t for t = 0…T−1 from h_{−1} = `initial`;
+/// `.reverse` computes h_t = A_t h_{t+1} + b_t for t = T−1…0 from h_T = `initial` (the adjoint of
+/// a forward recurrence is the reverse scan with A_t = J_{t+1}ᵀ; block and dense scans take
+/// `transposed: true` to apply the transposes without copying).
+///
+/// `initial` defaults to zeros. `output` may be the same memory as `b` (in-place).
+/// NaN and Inf propagate as in the sequential loop; they never stop a scan.
+public enum AffineScan {}
+
+extension AffineScan {
+    /// Solves the diagonal recurrence h_t[j] = a_t[j]·h_{t∓1}[j] + b_t[j] for every lane j.
+    ///
+    /// - Parameters:
+    ///   - a: `[T][lanes]` diagonal coefficients.
+    ///   - b: `[T][lanes]` offsets.
+    ///   - steps: T (> 0).
+    ///   - lanes: batch × channels (> 0).
+    ///   - initial: `[lanes]` state before the first processed step; `nil` means zeros.
+    ///   - output: `[T][lanes]` states; may alias `b`.
+    ///   - direction: forward or reverse in time.
+    ///   - pool: the workers; the thread count fixes the chunk plan (reproducible results).
+    /// - Throws: ``ScanError`` for an empty sequence, no lanes, or a buffer of the wrong size.
+    @inlinable
+    public static func diagonal<S: ScanScalar>(
+        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, steps: Int, lanes: Int,
+        initial: UnsafeBufferPointer<S>? = nil, output: UnsafeMutableBufferPointer<S>,
+        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    ) throws(ScanError) {
+        if steps <= 0 { throw .emptySequence }
+        if lanes <= 0 { throw .noLanes }
+        try checkBuffer("a", a.count, steps * lanes)
+        try checkBuffer("b", b.count, steps * lanes)
+        try checkBuffer("output", output.count, steps * lanes)
+        if let initial { try checkBuffer("initial", initial.count, lanes) }
+        diagonalUnchecked(
+            a: a.baseAddress!, b: b.baseAddress!, steps: steps, lanes: lanes,
+            initial: initial?.baseAddress, output: output.baseAddress!,
+            reverse: direction == .reverse, pool: pool)
+    }
+
+    /// Array convenience for ``diagonal(a:b:steps:lanes:initial:output:direction:pool:)``.
+    @inlinable
+    public static func diagonal<S: ScanScalar>(
+        a: [S], b: [S], steps: Int, lanes: Int, initial: [S]? = nil,
+        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    ) throws(ScanError) -> [S] {
+        var output = [S](repeating: 0, count: max(0, b.count))
+        if steps <= 0 { throw .emptySequence }
+        if lanes <= 0 { throw .noLanes }
+        if let initial { try checkBuffer("initial", initial.count, lanes) }
+        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                output.withUnsafeMutableBufferPointer { out in
+                    if let initial {
+                        return initial.withUnsafeBufferPointer { h0 in
+                            Result { () throws(ScanError) in
+                                try diagonal(
+                                    a: a, b: b, steps: steps, lanes: lanes, initial: h0,
+                                    output: out, direction: direction, pool: pool)
+                            }
+                        }
+                    }
+                    return Result { () throws(ScanError) in
+                        try diagonal(
+                            a: a, b: b, steps: steps, lanes: lanes, output: out,
+                            direction: direction, pool: pool)
+                    }
+                }
+            }
+        }
+        try result.get()
+        return output
+    }
+
+    /// The diagonal scan without argument checks. Pointers must be valid for the shapes.
+    @inlinable
+    public static func diagonalUnchecked<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, lanes: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
+        pool: WorkerPool
+    ) {
+        let workers = workersFor(steps: steps, width: lanes, pool: pool)
+        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 0.8, reverse: reverse)
+        let slots = plan.ranges.count
+        // carries: [slots][lanes]; summaries: [slots][2][lanes] (product P, local solution Q).
+        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * lanes)
+        carries.initialize(repeating: 0, count: slots * lanes)
+        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * lanes)
+        summaries.initialize(repeating: 0, count: slots * 2 * lanes)
+        defer {
+            carries.deallocate()
+            summaries.deallocate()
+        }
+        if let initial { carries.update(from: initial, count: lanes) }
+        let out = SharedPointer(output), sum = SharedPointer(summaries)
+        let carry = SharedPointer(carries)
+        ThreePhaseScan(plan: plan, pool: pool).run(
+            solveFirst: { range in
+                diagonalSolve(
+                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
+                    carry: UnsafePointer(carry.base), output: out.base)
+            },
+            reduce: { c, range in
+                diagonalReduce(
+                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
+                    summary: sum.base + c * 2 * lanes)
+            },
+            carryFromFirst: { range in
+                let last = reverse ? range.lowerBound : range.upperBound - 1
+                (carry.base + lanes).update(from: out.base + last * lanes, count: lanes)
+            },
+            propagate: { c in
+                let p = sum.base + c * 2 * lanes, q = p + lanes
+                let cin = carry.base + c * lanes, cout = cin + lanes
+                for j in 0..<lanes { cout[j] = p[j] * cin[j] + q[j] }
+            },
+            solveFrom: { c, range in
+                diagonalSolve(
+                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
+                    carry: UnsafePointer(carry.base + c * lanes), output: out.base)
+            })
+    }
+
+    /// Runs the recurrence over `range` from `carry` (the state before the range).
+    @inlinable
+    static func diagonalSolve<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, range: Range<Int>, reverse: Bool,
+        carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
+    ) {
+        var previous = carry
+        if reverse {
+            for t in range.reversed() {
+                diagonalStep(
+                    a: a + t * lanes, b: b + t * lanes, previous: previous,
+                    output: output + t * lanes, lanes: lanes)
+                previous = UnsafePointer(output + t * lanes)
+            }
+        } else {
+            for t in range {
+                diagonalStep(
+                    a: a + t * lanes, b: b + t * lanes, previous: previous,
+                    output: output + t * lanes, lanes: lanes)
+                previous = UnsafePointer(output + t * lanes)
+            }
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func diagonalStep<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, previous: UnsafePointer<S>,
+        output: UnsafeMutablePointer<S>, lanes: Int
+    ) {
+        for j in 0..<lanes { output[j] = a[j] * previous[j] + b[j] }
+    }
+
+    /// Composes the steps of `range` into (P, Q): P = ∏ a_t, Q = the state reached from zero.
+    @inlinable
+    static func diagonalReduce<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, range: Range<Int>, reverse: Bool,
+        summary: UnsafeMutablePointer<S>
+    ) {
+        let p = summary, q = summary + lanes
+        p.update(repeating: 1, count: lanes)
+        q.update(repeating: 0, count: lanes)
+        if reverse {
+            for t in range.reversed() {
+                let at = a + t * lanes, bt = b + t * lanes
+                for j in 0..<lanes {
+                    p[j] = at[j] * p[j]
+                    q[j] = at[j] * q[j] + bt[j]
+                }
+            }
+        } else {
+            for t in range {
+                let at = a + t * lanes, bt = b + t * lanes
+                for j in 0..<lanes {
+                    p[j] = at[j] * p[j]
+                    q[j] = at[j] * q[j] + bt[j]
+                }
+            }
+        }
+    }
+}

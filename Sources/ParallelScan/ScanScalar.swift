@@ -1,0 +1,70 @@
+import CBLAS
+
+/// The floating-point types the scans and solvers run in: `Float` and `Double`.
+///
+/// Besides arithmetic it gives the few BLAS level-2/3 routines the dense scans need, so generic
+/// code reaches the precision-specific OpenBLAS entry points.
+public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, CustomStringConvertible {
+    /// y ← α·op(A)·x + β·y for a row-major `rows`×`cols` matrix A.
+    static func gemv(
+        transposed: Bool, rows: Int, cols: Int, alpha: Self, a: UnsafePointer<Self>,
+        x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
+
+    /// C ← α·op(A)·B + β·C for row-major matrices; op(A) is m×k, B is k×n, C is m×n.
+    static func gemm(
+        transposeA: Bool, m: Int, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
+        b: UnsafePointer<Self>, ldb: Int, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+
+    /// A name for reports: "float" or "double".
+    static var precisionName: String { get }
+}
+
+extension Float: ScanScalar {
+    @inlinable
+    public static func gemv(
+        transposed: Bool, rows: Int, cols: Int, alpha: Float, a: UnsafePointer<Float>,
+        x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
+    ) {
+        cblas_sgemv(
+            CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha,
+            a, Int32(cols), x, 1, beta, y, 1)
+    }
+
+    @inlinable
+    public static func gemm(
+        transposeA: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+        lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+        ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(m),
+            Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static var precisionName: String { "float" }
+}
+
+extension Double: ScanScalar {
+    @inlinable
+    public static func gemv(
+        transposed: Bool, rows: Int, cols: Int, alpha: Double, a: UnsafePointer<Double>,
+        x: UnsafePointer<Double>, beta: Double, y: UnsafeMutablePointer<Double>
+    ) {
+        cblas_dgemv(
+            CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha,
+            a, Int32(cols), x, 1, beta, y, 1)
+    }
+
+    @inlinable
+    public static func gemm(
+        transposeA: Bool, m: Int, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>,
+        lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(m),
+            Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static var precisionName: String { "double" }
+}

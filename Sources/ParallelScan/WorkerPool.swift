@@ -1,0 +1,148 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// A fixed-size pool of workers over Dispatch.
+///
+/// The pool runs `count` independent work items with at most ``threadCount`` of them at once,
+/// using `DispatchQueue.concurrentPerform` as the primitive. Work items are assigned to workers
+/// in contiguous groups, and every algorithm in pararnn splits its work by a plan that depends
+/// only on the problem size and ``threadCount`` — never on timing — so a run with the same inputs
+/// and the same thread count is bitwise reproducible.
+///
+/// OpenBLAS is limited to one thread the first time a pool is created: BLAS calls made inside
+/// pool work must not start threads of their own, and pararnn parallelises its BLAS work itself.
+public struct WorkerPool: Sendable, CustomStringConvertible {
+    /// The number of work items that may run at once (≥ 1).
+    public let threadCount: Int
+
+    /// Creates a pool with `threadCount` workers.
+    ///
+    /// - Parameter threadCount: the worker count; `nil` reads the environment variable
+    ///   `PARARNN_THREADS`, and without it uses the active processor count. Values below 1 are
+    ///   clamped to 1.
+    public init(threadCount: Int? = nil) {
+        WorkerPool.limitBLASThreads
+        self.threadCount = max(1, threadCount ?? WorkerPool.defaultThreadCount)
+    }
+
+    /// The worker count used when none is given: `PARARNN_THREADS` if it is a positive integer,
+    /// otherwise `ProcessInfo.activeProcessorCount`.
+    public static var defaultThreadCount: Int {
+        if let text = ProcessInfo.processInfo.environment["PARARNN_THREADS"],
+            let value = Int(text.trimmingCharacters(in: .whitespaces)), value > 0
+        {
+            return value
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// A pool with the default thread count.
+    public static var shared: WorkerPool { WorkerPool() }
+
+    /// A pool with a single worker: everything runs on the calling thread.
+    public static let serial = WorkerPool(threadCount: 1)
+
+    public var description: String { "WorkerPool(threads: \(threadCount))" }
+
+    private static let limitBLASThreads: Void = {
+        openblas_set_num_threads(1)
+    }()
+
+    /// Runs `body(i)` for every `i` in `0..<count`, at most ``threadCount`` at a time, and
+    /// returns when all have finished. Items are handed to workers in contiguous groups.
+    ///
+    /// `body` must be safe to call concurrently for different `i`.
+    @inlinable
+    public func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        let workers = min(count, threadCount)
+        if workers == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // The caller promises that items touch disjoint memory (see the doc comment), which
+            // is what makes sharing the closure between workers sound.
+            let shared = UncheckedSendableBody(body: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let range = ChunkPlan.evenRange(index: worker, of: workers, total: count)
+                for i in range { shared.body(i) }
+            }
+        }
+    }
+}
+
+/// A work-item closure shared by the workers of one ``WorkerPool/forEach(_:_:)`` call.
+@usableFromInline
+struct UncheckedSendableBody: @unchecked Sendable {
+    @usableFromInline let body: (Int) -> Void
+    @inlinable init(body: @escaping (Int) -> Void) { self.body = body }
+}
+
+/// A split of `T` time steps into contiguous chunks.
+///
+/// Chunks are listed in *processing order*: for a reverse-time scan chunk 0 holds the last time
+/// steps. The plan depends only on the step count, the worker count and the cost model, so it is
+/// reproducible.
+public struct ChunkPlan: Sendable, Equatable {
+    /// Half-open step ranges, in processing order. Their union is `0..<steps`.
+    public let ranges: [Range<Int>]
+
+    /// The number of workers the plan was made for.
+    public var workers: Int { max(1, ranges.count - 1) }
+
+    /// Splits `total` items into `parts` contiguous, nearly equal ranges and returns range `index`.
+    @inlinable
+    public static func evenRange(index: Int, of parts: Int, total: Int) -> Range<Int> {
+        let base = total / parts, extra = total % parts
+        let start = index * base + min(index, extra)
+        return start..<(start + base + (index < extra ? 1 : 0))
+    }
+
+    /// Plans a three-phase scan of `steps` steps on `workers` workers.
+    ///
+    /// The scan uses `workers + 1` chunks. In phase 1 worker 0 solves chunk 0 directly while
+    /// workers 1… reduce chunks 1…workers−1 to their summaries; in phase 3 worker i solves chunk
+    /// i+1 from its carry-in. `reduceCost` is the cost of reducing one step relative to solving
+    /// one step; chunk 0 is made `reduceCost` times longer than the others so that phase 1 is
+    /// balanced. With `reduceCost` = 1 the ideal speedup is (workers + 1) / 2.
+    ///
+    /// - Parameters:
+    ///   - steps: the sequence length T (> 0).
+    ///   - workers: the number of workers (≥ 1); with 1 the plan is a single chunk.
+    ///   - reduceCost: relative cost of a reduction step (> 0).
+    ///   - reverse: whether the scan runs backwards in time (chunk 0 then ends at T).
+    public init(steps: Int, workers: Int, reduceCost: Double = 1, reverse: Bool = false) {
+        precondition(steps > 0 && workers >= 1)
+        if workers == 1 {
+            ranges = [0..<steps]
+            return
+        }
+        // T = s0 + p·s with s0 = r·s.
+        let r = max(0.05, reduceCost)
+        let s = Double(steps) / (r + Double(workers))
+        var lengths = [Int](repeating: 0, count: workers + 1)
+        lengths[0] = min(steps, Int((r * s).rounded()))
+        let rest = steps - lengths[0]
+        for i in 0..<workers {
+            lengths[i + 1] = ChunkPlan.evenRange(index: i, of: workers, total: rest).count
+        }
+        var result: [Range<Int>] = []
+        result.reserveCapacity(workers + 1)
+        if reverse {
+            var end = steps
+            for length in lengths {
+                result.append((end - length)..<end)
+                end -= length
+            }
+        } else {
+            var start = 0
+            for length in lengths {
+                result.append(start..<(start + length))
+                start += length
+            }
+        }
+        ranges = result
+    }
+}
