@@ -50,12 +50,12 @@ struct ThreePhaseScan {
 }
 
 /// How many workers a scan of `steps × width` scalar operations uses: one per
-/// `minimumWork` operations, at most the pool's thread count, at least one.
+/// `pool.grainSize` operations, at most the pool's thread count, at least one.
 @inlinable
-func workersFor(steps: Int, width: Int, pool: WorkerPool, minimumWork: Int = 32_768) -> Int {
+func workersFor(steps: Int, width: Int, pool: WorkerPool) -> Int {
     let work = steps.multipliedReportingOverflow(by: max(1, width))
     let total = work.overflow ? Int.max : work.partialValue
-    let byWork = max(1, total / minimumWork)
-    let bySteps = max(1, steps / 4)
+    let byWork = max(1, total / pool.grainSize)
+    let bySteps = max(1, steps / 2)
     return max(1, min(pool.threadCount, byWork, bySteps))
 }

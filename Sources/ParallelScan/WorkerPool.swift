@@ -16,14 +16,24 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     /// The number of work items that may run at once (≥ 1).
     public let threadCount: Int
 
+    /// The least work (in scalar operations) worth giving one worker: scans of fewer than
+    /// `grainSize × workers` operations use fewer workers. Tests set it to 1 to exercise the
+    /// parallel paths on tiny inputs.
+    public let grainSize: Int
+
+    /// The default ``grainSize``: 32 768 scalar operations (tens of microseconds).
+    public static let defaultGrainSize = 32_768
+
     /// Creates a pool with `threadCount` workers.
     ///
     /// - Parameter threadCount: the worker count; `nil` reads the environment variable
     ///   `PARARNN_THREADS`, and without it uses the active processor count. Values below 1 are
     ///   clamped to 1.
-    public init(threadCount: Int? = nil) {
+    /// - Parameter grainSize: the least work per worker (see ``grainSize``), at least 1.
+    public init(threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize) {
         WorkerPool.limitBLASThreads
         self.threadCount = max(1, threadCount ?? WorkerPool.defaultThreadCount)
+        self.grainSize = max(1, grainSize)
     }
 
     /// The worker count used when none is given: `PARARNN_THREADS` if it is a positive integer,
@@ -43,7 +53,7 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     /// A pool with a single worker: everything runs on the calling thread.
     public static let serial = WorkerPool(threadCount: 1)
 
-    public var description: String { "WorkerPool(threads: \(threadCount))" }
+    public var description: String { "WorkerPool(threads: \(threadCount), grain: \(grainSize))" }
 
     private static let limitBLASThreads: Void = {
         openblas_set_num_threads(1)
@@ -89,7 +99,7 @@ public struct ChunkPlan: Sendable, Equatable {
     /// Half-open step ranges, in processing order. Their union is `0..<steps`.
     public let ranges: [Range<Int>]
 
-    /// The number of workers the plan was made for.
+    /// The number of workers the plan uses (1 for a single chunk).
     public var workers: Int { max(1, ranges.count - 1) }
 
     /// Splits `total` items into `parts` contiguous, nearly equal ranges and returns range `index`.
@@ -115,7 +125,9 @@ public struct ChunkPlan: Sendable, Equatable {
     ///   - reverse: whether the scan runs backwards in time (chunk 0 then ends at T).
     public init(steps: Int, workers: Int, reduceCost: Double = 1, reverse: Bool = false) {
         precondition(steps > 0 && workers >= 1)
-        if workers == 1 {
+        // Every chunk gets at least one step.
+        let workers = min(workers, steps - 1)
+        if workers <= 1 {
             ranges = [0..<steps]
             return
         }
@@ -123,7 +135,7 @@ public struct ChunkPlan: Sendable, Equatable {
         let r = max(0.05, reduceCost)
         let s = Double(steps) / (r + Double(workers))
         var lengths = [Int](repeating: 0, count: workers + 1)
-        lengths[0] = min(steps, Int((r * s).rounded()))
+        lengths[0] = min(steps - workers, max(1, Int((r * s).rounded())))
         let rest = steps - lengths[0]
         for i in 0..<workers {
             lengths[i + 1] = ChunkPlan.evenRange(index: i, of: workers, total: rest).count

@@ -1,0 +1,240 @@
+extension AffineScan {
+    /// Solves the block-diagonal recurrence h_t = A_t h_{t∓1} + b_t where A_t is block-diagonal
+    /// with k×k blocks (`blocks` of them per step, e.g. batch × channels for LSTM-style (c, h)
+    /// pairs).
+    ///
+    /// Layout (see ``AffineScan``): `a` is `[T][k][k][blocks]` — entry (r, c) of every block
+    /// forms a contiguous plane — and `b`, `output` are `[T][k][blocks]`. With
+    /// `transposed: true` each block is applied as its transpose (for adjoints).
+    /// k = 2, 3, 4 run fully unrolled kernels; any k ≥ 1 is accepted.
+    ///
+    /// - Throws: ``ScanError`` for an empty sequence, no blocks, k < 1, or wrong buffer sizes.
+    @inlinable
+    public static func blockDiagonal<S: ScanScalar>(
+        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, steps: Int, blocks: Int,
+        blockSize k: Int, initial: UnsafeBufferPointer<S>? = nil,
+        output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
+        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    ) throws(ScanError) {
+        if steps <= 0 { throw .emptySequence }
+        if blocks <= 0 { throw .noLanes }
+        if k < 1 { throw .invalidBlockSize(blockSize: k, stateSize: k * blocks) }
+        try checkBuffer("a", a.count, steps * k * k * blocks)
+        try checkBuffer("b", b.count, steps * k * blocks)
+        try checkBuffer("output", output.count, steps * k * blocks)
+        if let initial { try checkBuffer("initial", initial.count, k * blocks) }
+        blockDiagonalUnchecked(
+            a: a.baseAddress!, b: b.baseAddress!, steps: steps, blocks: blocks, blockSize: k,
+            initial: initial?.baseAddress, output: output.baseAddress!, transposed: transposed,
+            reverse: direction == .reverse, pool: pool)
+    }
+
+    /// Array convenience for the block-diagonal scan; returns `[T][k][blocks]`.
+    @inlinable
+    public static func blockDiagonal<S: ScanScalar>(
+        a: [S], b: [S], steps: Int, blocks: Int, blockSize k: Int, initial: [S]? = nil,
+        transposed: Bool = false, direction: ScanDirection = .forward,
+        pool: WorkerPool = .shared
+    ) throws(ScanError) -> [S] {
+        var output = [S](repeating: 0, count: b.count)
+        let zeros = [S](repeating: 0, count: max(0, k * blocks))
+        let h0 = initial ?? zeros
+        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                h0.withUnsafeBufferPointer { h0 in
+                    output.withUnsafeMutableBufferPointer { out in
+                        Result { () throws(ScanError) in
+                            try blockDiagonal(
+                                a: a, b: b, steps: steps, blocks: blocks, blockSize: k,
+                                initial: h0, output: out, transposed: transposed,
+                                direction: direction, pool: pool)
+                        }
+                    }
+                }
+            }
+        }
+        try result.get()
+        return output
+    }
+
+    /// The block-diagonal scan without argument checks.
+    @inlinable
+    public static func blockDiagonalUnchecked<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, blocks: Int, blockSize k: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        let state = k * blocks
+        let workers = workersFor(steps: steps, width: state * k, pool: pool)
+        // Reducing a step multiplies k×k matrices (k³) where solving does k²; both stream the
+        // same coefficients, so the cost ratio sits between 1 and k.
+        let plan = ChunkPlan(
+            steps: steps, workers: workers, reduceCost: 1 + 0.25 * Double(k - 1), reverse: reverse)
+        let slots = plan.ranges.count
+        let summarySize = (k * k + k) * blocks
+        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state)
+        carries.initialize(repeating: 0, count: slots * state)
+        // Per slot: summary (P, Q) and scratch of the same size for the products.
+        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * summarySize)
+        summaries.initialize(repeating: 0, count: slots * 2 * summarySize)
+        defer {
+            carries.deallocate()
+            summaries.deallocate()
+        }
+        if let initial { carries.update(from: initial, count: state) }
+        let out = SharedPointer(output), sum = SharedPointer(summaries)
+        let carry = SharedPointer(carries)
+        ThreePhaseScan(plan: plan, pool: pool).run(
+            solveFirst: { range in
+                blockSolve(
+                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
+                    reverse: reverse, carry: UnsafePointer(carry.base), output: out.base)
+            },
+            reduce: { c, range in
+                let base = sum.base + c * 2 * summarySize
+                blockReduce(
+                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
+                    reverse: reverse, summary: base, scratch: base + summarySize)
+            },
+            carryFromFirst: { range in
+                let last = reverse ? range.lowerBound : range.upperBound - 1
+                (carry.base + state).update(from: out.base + last * state, count: state)
+            },
+            propagate: { c in
+                let p = UnsafePointer(sum.base + c * 2 * summarySize), q = p + k * k * blocks
+                let cin = UnsafePointer(carry.base + c * state)
+                blockApply(
+                    a: p, b: q, previous: cin, output: carry.base + (c + 1) * state, k: k,
+                    blocks: blocks, transposed: false)
+            },
+            solveFrom: { c, range in
+                blockSolve(
+                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
+                    reverse: reverse, carry: UnsafePointer(carry.base + c * state),
+                    output: out.base)
+            })
+    }
+
+    @inlinable
+    static func blockSolve<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, k: Int, blocks: Int, range: Range<Int>,
+        transposed: Bool, reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
+    ) {
+        switch (k, transposed) {
+        case (2, false): blockSolveFixed(a, b, 2, blocks, range, false, reverse, carry, output)
+        case (2, true): blockSolveFixed(a, b, 2, blocks, range, true, reverse, carry, output)
+        case (3, false): blockSolveFixed(a, b, 3, blocks, range, false, reverse, carry, output)
+        case (3, true): blockSolveFixed(a, b, 3, blocks, range, true, reverse, carry, output)
+        case (4, false): blockSolveFixed(a, b, 4, blocks, range, false, reverse, carry, output)
+        case (4, true): blockSolveFixed(a, b, 4, blocks, range, true, reverse, carry, output)
+        default: blockSolveFixed(a, b, k, blocks, range, transposed, reverse, carry, output)
+        }
+    }
+
+    /// Solves a range; inlined with a literal k so the block loops unroll.
+    @inlinable @inline(__always)
+    static func blockSolveFixed<S: ScanScalar>(
+        _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ k: Int, _ blocks: Int,
+        _ range: Range<Int>, _ transposed: Bool, _ reverse: Bool, _ carry: UnsafePointer<S>,
+        _ output: UnsafeMutablePointer<S>
+    ) {
+        let state = k * blocks, rowA = k * state
+        var previous = carry
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            blockApply(
+                a: a + t * rowA, b: b + t * state, previous: previous, output: output + t * state,
+                k: k, blocks: blocks, transposed: transposed)
+            previous = UnsafePointer(output + t * state)
+            t += stride
+        }
+    }
+
+    /// output[r] = b[r] + Σ_c Â[r][c] ⊙ previous[c] over all blocks (planes of length `blocks`).
+    @inlinable @inline(__always)
+    static func blockApply<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, previous: UnsafePointer<S>,
+        output: UnsafeMutablePointer<S>, k: Int, blocks: Int, transposed: Bool
+    ) {
+        if k <= 4 {
+            for j in 0..<blocks {
+                // Read the whole previous block first: output may alias b, never previous.
+                for r in 0..<k {
+                    var acc = b[r * blocks + j]
+                    for c in 0..<k {
+                        let entry = transposed ? c * k + r : r * k + c
+                        acc += a[entry * blocks + j] * previous[c * blocks + j]
+                    }
+                    output[r * blocks + j] = acc
+                }
+            }
+        } else {
+            // Plane-wise loops vectorise over blocks for any k.
+            for r in 0..<k {
+                let o = output + r * blocks
+                if o != UnsafeMutablePointer(mutating: b + r * blocks) {
+                    o.update(from: b + r * blocks, count: blocks)
+                }
+                for c in 0..<k {
+                    let entry = transposed ? c * k + r : r * k + c
+                    let ap = a + entry * blocks, pp = previous + c * blocks
+                    for j in 0..<blocks { o[j] += ap[j] * pp[j] }
+                }
+            }
+        }
+    }
+
+    /// Composes the steps of `range` into (P, Q) per block: P = Â_last ⋯ Â_first, Q = the state
+    /// reached from zero. `summary` and `scratch` hold (k² + k)·blocks values each.
+    @inlinable
+    static func blockReduce<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, k: Int, blocks: Int, range: Range<Int>,
+        transposed: Bool, reverse: Bool, summary: UnsafeMutablePointer<S>,
+        scratch: UnsafeMutablePointer<S>
+    ) {
+        let state = k * blocks, rowA = k * state, matrix = k * k * blocks
+        var p = summary, q = summary + matrix
+        var np = scratch, nq = scratch + matrix
+        p.update(repeating: 0, count: matrix)
+        for r in 0..<k { (p + (r * k + r) * blocks).update(repeating: 1, count: blocks) }
+        q.update(repeating: 0, count: state)
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            let at = a + t * rowA
+            // New P = Â P, column by column: each column of P is a k-vector per block.
+            for col in 0..<k {
+                blockMatrixColumn(
+                    a: at, p: UnsafePointer(p), col: col, output: np, k: k, blocks: blocks,
+                    transposed: transposed)
+            }
+            blockApply(
+                a: at, b: b + t * state, previous: UnsafePointer(q), output: nq, k: k,
+                blocks: blocks, transposed: transposed)
+            swap(&p, &np)
+            swap(&q, &nq)
+            t += stride
+        }
+        if p != summary {
+            summary.update(from: p, count: matrix + state)
+        }
+    }
+
+    /// Column `col` of Â·P for every block.
+    @inlinable @inline(__always)
+    static func blockMatrixColumn<S: ScanScalar>(
+        a: UnsafePointer<S>, p: UnsafePointer<S>, col: Int, output: UnsafeMutablePointer<S>,
+        k: Int, blocks: Int, transposed: Bool
+    ) {
+        for r in 0..<k {
+            let o = output + (r * k + col) * blocks
+            o.update(repeating: 0, count: blocks)
+            for m in 0..<k {
+                let entry = transposed ? m * k + r : r * k + m
+                let ap = a + entry * blocks, pp = p + (m * k + col) * blocks
+                for j in 0..<blocks { o[j] += ap[j] * pp[j] }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+extension AffineScan {
+    /// Solves the dense recurrence h_t = A_t h_{t∓1} + b_t with a full d×d matrix A_t for every
+    /// sequence of a batch (DEER-style Newton steps of classic GRU/LSTM cells).
+    ///
+    /// Layout (see ``AffineScan``): `a` is `[T][batch][d][d]` with row-major matrices, `b` and
+    /// `output` are `[T][batch][d]`. With `transposed: true` A_tᵀ is applied (adjoints).
+    /// Combining two steps is a d×d matrix product (BLAS), O(d³) against O(d²) for a sequential
+    /// step, so the parallel scan only pays off for small d and many cores; the worker count is
+    /// chosen accordingly.
+    @inlinable
+    public static func dense<S: ScanScalar>(
+        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, steps: Int, batch: Int,
+        dimension d: Int, initial: UnsafeBufferPointer<S>? = nil,
+        output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
+        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    ) throws(ScanError) {
+        if steps <= 0 { throw .emptySequence }
+        if batch <= 0 || d <= 0 { throw .noLanes }
+        try checkBuffer("a", a.count, steps * batch * d * d)
+        try checkBuffer("b", b.count, steps * batch * d)
+        try checkBuffer("output", output.count, steps * batch * d)
+        if let initial { try checkBuffer("initial", initial.count, batch * d) }
+        denseUnchecked(
+            a: a.baseAddress!, b: b.baseAddress!, steps: steps, batch: batch, dimension: d,
+            initial: initial?.baseAddress, output: output.baseAddress!, transposed: transposed,
+            reverse: direction == .reverse, pool: pool)
+    }
+
+    /// Array convenience for the dense scan; returns `[T][batch][d]`.
+    @inlinable
+    public static func dense<S: ScanScalar>(
+        a: [S], b: [S], steps: Int, batch: Int, dimension d: Int, initial: [S]? = nil,
+        transposed: Bool = false, direction: ScanDirection = .forward,
+        pool: WorkerPool = .shared
+    ) throws(ScanError) -> [S] {
+        var output = [S](repeating: 0, count: b.count)
+        let h0 = initial ?? [S](repeating: 0, count: max(0, batch * d))
+        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                h0.withUnsafeBufferPointer { h0 in
+                    output.withUnsafeMutableBufferPointer { out in
+                        Result { () throws(ScanError) in
+                            try dense(
+                                a: a, b: b, steps: steps, batch: batch, dimension: d,
+                                initial: h0, output: out, transposed: transposed,
+                                direction: direction, pool: pool)
+                        }
+                    }
+                }
+            }
+        }
+        try result.get()
+        return output
+    }
+
+    /// The dense scan without argument checks.
+    @inlinable
+    public static func denseUnchecked<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, batch: Int, dimension d: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        let state = batch * d
+        // A reduction step costs about d times a solve step (matrix-matrix vs matrix-vector);
+        // the plan lengthens chunk 0 by that factor, so the speedup is (d + p)/(d + 1).
+        let reduceCost = Double(d)
+        let workers = workersFor(steps: steps, width: state * d, pool: pool)
+        let plan = ChunkPlan(
+            steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
+        let slots = plan.ranges.count
+        let summarySize = (d * d + d) * batch
+        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state)
+        carries.initialize(repeating: 0, count: slots * state)
+        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * summarySize)
+        summaries.initialize(repeating: 0, count: slots * 2 * summarySize)
+        defer {
+            carries.deallocate()
+            summaries.deallocate()
+        }
+        if let initial { carries.update(from: initial, count: state) }
+        let out = SharedPointer(output), sum = SharedPointer(summaries)
+        let carry = SharedPointer(carries)
+        ThreePhaseScan(plan: plan, pool: pool).run(
+            solveFirst: { range in
+                denseSolve(
+                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
+                    reverse: reverse, carry: UnsafePointer(carry.base), output: out.base)
+            },
+            reduce: { c, range in
+                let base = sum.base + c * 2 * summarySize
+                denseReduce(
+                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
+                    reverse: reverse, summary: base, scratch: base + summarySize)
+            },
+            carryFromFirst: { range in
+                let last = reverse ? range.lowerBound : range.upperBound - 1
+                (carry.base + state).update(from: out.base + last * state, count: state)
+            },
+            propagate: { c in
+                let p = UnsafePointer(sum.base + c * 2 * summarySize), q = p + d * d * batch
+                let cin = UnsafePointer(carry.base + c * state)
+                let cout = carry.base + (c + 1) * state
+                for n in 0..<batch {
+                    (cout + n * d).update(from: q + n * d, count: d)
+                    S.gemv(
+                        transposed: false, rows: d, cols: d, alpha: 1, a: p + n * d * d,
+                        x: cin + n * d, beta: 1, y: cout + n * d)
+                }
+            },
+            solveFrom: { c, range in
+                denseSolve(
+                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
+                    reverse: reverse, carry: UnsafePointer(carry.base + c * state),
+                    output: out.base)
+            })
+    }
+
+    @inlinable
+    static func denseSolve<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>,
+        transposed: Bool, reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
+    ) {
+        let state = batch * d, rowA = state * d
+        var previous = carry
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            let o = output + t * state, bt = b + t * state, at = a + t * rowA
+            if o != UnsafeMutablePointer(mutating: bt) { o.update(from: bt, count: state) }
+            for n in 0..<batch {
+                S.gemv(
+                    transposed: transposed, rows: d, cols: d, alpha: 1, a: at + n * d * d,
+                    x: previous + n * d, beta: 1, y: o + n * d)
+            }
+            previous = UnsafePointer(o)
+            t += stride
+        }
+    }
+
+    /// Composes a range into (P, Q) per batch entry: P = Â_last ⋯ Â_first (`[batch][d][d]`),
+    /// Q = the state reached from zero (`[batch][d]`).
+    @inlinable
+    static func denseReduce<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>,
+        transposed: Bool, reverse: Bool, summary: UnsafeMutablePointer<S>,
+        scratch: UnsafeMutablePointer<S>
+    ) {
+        let state = batch * d, matrix = batch * d * d
+        var p = summary, q = summary + matrix
+        var np = scratch, nq = scratch + matrix
+        p.update(repeating: 0, count: matrix)
+        for n in 0..<batch { for i in 0..<d { p[n * d * d + i * d + i] = 1 } }
+        q.update(repeating: 0, count: state)
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            let at = a + t * matrix, bt = b + t * state
+            nq.update(from: bt, count: state)
+            for n in 0..<batch {
+                S.gemm(
+                    transposeA: transposed, m: d, n: d, k: d, alpha: 1, a: at + n * d * d,
+                    lda: d, b: p + n * d * d, ldb: d, beta: 0, c: np + n * d * d, ldc: d)
+                S.gemv(
+                    transposed: transposed, rows: d, cols: d, alpha: 1, a: at + n * d * d,
+                    x: q + n * d, beta: 1, y: nq + n * d)
+            }
+            swap(&p, &np)
+            swap(&q, &nq)
+            t += stride
+        }
+        if p != summary { summary.update(from: p, count: matrix + state) }
+    }
+}
