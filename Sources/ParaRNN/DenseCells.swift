@@ -1,0 +1,325 @@
+import ParallelScan
+
+/// Shared machinery of the cells with dense recurrent weights (GRU, LSTM, Elman): for a range
+/// of steps, the recurrent pre-activations g_t = W_hh h_{t−1} + b_hh of every step come from one
+/// GEMM over the previous states of the range.
+protocol DenseRecurrence: RecurrentCell {
+    /// W_hh, `[G·d][d]` row-major.
+    var recurrentWeights: [Scalar] { get }
+    /// b_hh, `[G·d]`.
+    var recurrentBias: [Scalar] { get }
+}
+
+extension DenseRecurrence {
+    /// g = W_hh h_{t−1} + b_hh for every step of `steps`: `[count][B][G·d]`.
+    /// h_{t−1} is the hidden part (last d values per entry) of the previous state row.
+    func recurrentPreactivations(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>
+    ) {
+        let d = hiddenSize, n = stateSize, gd = gateCount * d, row = batch * n
+        for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
+        recurrentWeights.withUnsafeBufferPointer { w in
+            // First step of the range from `previous`, the rest from `states`.
+            Scalar.gemm(
+                transposeA: false, transposeB: true, m: batch, n: gd, k: d, alpha: 1,
+                a: previous + (n - d), lda: n, b: w.baseAddress!, ldb: d, beta: 1, c: g, ldc: gd)
+            if steps.count > 1 {
+                Scalar.gemm(
+                    transposeA: false, transposeB: true, m: (steps.count - 1) * batch, n: gd,
+                    k: d, alpha: 1, a: states + steps.lowerBound * row + (n - d), lda: n,
+                    b: w.baseAddress!, ldb: d, beta: 1, c: g + batch * gd, ldc: gd)
+            }
+        }
+    }
+}
+
+/// PyTorch's `nn.GRU` cell (gate rows r, z, n), dense recurrent weights: DEER territory.
+///
+///     r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+///     z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+///     n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+///     h' = (1 − z) ⊙ n + z ⊙ h
+///
+///     ∂h'_i/∂h_k = α_i W_hr[i,k] + β_i W_hn[i,k] + γ_i W_hz[i,k] + z_i δ_ik,
+///     α = (1−z)(1−n²) r(1−r) (W_hn h + b_hn),  β = (1−z)(1−n²) r,  γ = (h − n) z(1−z)
+///
+/// State row `[B][d]`; projection `[3][B][d]` (r, z, n) holding W_i· x + b_i·; Jacobian
+/// `[B][d][d]`.
+public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+    public static var cellName: String { "gru" }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    public var stateSize: Int { hiddenSize }
+    public var gateCount: Int { 3 }
+    public var structure: JacobianStructure { .dense }
+
+    /// Creates a GRU from PyTorch's `weight_ih` `[3d][m]`, `weight_hh` `[3d][d]`, `bias_ih`,
+    /// `bias_hh` `[3d]` (rows r, z, n).
+    public init(
+        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
+        biasIH: [Scalar], biasHH: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("weight_ih", weightIH, [3 * d, m])
+        try checkParameter("weight_hh", weightHH, [3 * d, d])
+        try checkParameter("bias_ih", biasIH, [3 * d])
+        try checkParameter("bias_hh", biasHH, [3 * d])
+        inputSize = m
+        hiddenSize = d
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+    }
+
+    public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        func recurrent(_ gate: Int, _ i: Int) -> T {
+            var acc = T(recurrentBias[gate * d + i])
+            for k in 0..<d { acc = acc + T(recurrentWeights[(gate * d + i) * d + k]) * h[k] }
+            return acc
+        }
+        return (0..<d).map { i in
+            let r = T.sigmoid(u[i] + recurrent(0, i))
+            let z = T.sigmoid(u[d + i] + recurrent(1, i))
+            let n = T.tanh(u[2 * d + i] + r * recurrent(2, i))
+            return (T(1) - z) * n + z * h[i]
+        }
+    }
+
+    public func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest
+    ) {
+        let d = hiddenSize, lanes = batch * d, gd = 3 * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
+        defer { g.deallocate() }
+        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+        recurrentWeights.withUnsafeBufferPointer { w in
+            let whr = w.baseAddress!, whz = whr + d * d, whn = whr + 2 * d * d
+            for (offset, t) in steps.enumerated() {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                let u = projections + t * 3 * lanes
+                for b in 0..<batch {
+                    let gt = g + (offset * batch + b) * gd
+                    let h = prev + b * d, out = values + t * lanes + b * d
+                    for i in 0..<d {
+                        let r = Scalar.sigmoid(u[b * d + i] + gt[i])
+                        let z = Scalar.sigmoid(u[lanes + b * d + i] + gt[d + i])
+                        let n = Scalar.tanh(u[2 * lanes + b * d + i] + r * gt[2 * d + i])
+                        out[i] = (1 - z) * n + z * h[i]
+                        guard let jacobians else { continue }
+                        let common = (1 - z) * (1 - n * n)
+                        let alpha = common * r * (1 - r) * gt[2 * d + i]
+                        let beta = common * r
+                        let gamma = (h[i] - n) * z * (1 - z)
+                        if request == .diagonalOnly {
+                            let ii = i * d + i
+                            jacobians[t * lanes + b * d + i] = alpha * whr[ii] + beta * whn[ii] + gamma * whz[ii] + z
+                        } else {
+                            let jr = jacobians + t * lanes * d + (b * d + i) * d
+                            let rr = whr + i * d, rz = whz + i * d, rn = whn + i * d
+                            for k in 0..<d { jr[k] = alpha * rr[k] + beta * rn[k] + gamma * rz[k] }
+                            jr[i] += z
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// PyTorch's `nn.LSTM` cell (gate rows i, f, g, o), dense recurrent weights.
+///
+///     i, f, g, o = σ, σ, tanh, σ of (W_i· x + b_i· + W_h· h + b_h·)
+///     c' = f ⊙ c + i ⊙ g
+///     h' = o ⊙ tanh(c')
+///
+/// State (c, h) per sequence: row `[B][2d]` (c first, then h); Jacobian `[B][2d][2d]`:
+///
+///     ∂c'/∂c = diag(f)                 ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
+///     ∂h'/∂c = diag(o(1−τ²) f)         ∂h'/∂h = diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h,   τ = tanh(c')
+public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+    public static var cellName: String { "lstm" }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    public var stateSize: Int { 2 * hiddenSize }
+    public var gateCount: Int { 4 }
+    public var structure: JacobianStructure { .dense }
+
+    /// Creates an LSTM from PyTorch's `weight_ih` `[4d][m]`, `weight_hh` `[4d][d]`, `bias_ih`,
+    /// `bias_hh` `[4d]` (rows i, f, g, o).
+    public init(
+        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
+        biasIH: [Scalar], biasHH: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("weight_ih", weightIH, [4 * d, m])
+        try checkParameter("weight_hh", weightHH, [4 * d, d])
+        try checkParameter("bias_ih", biasIH, [4 * d])
+        try checkParameter("bias_hh", biasHH, [4 * d])
+        inputSize = m
+        hiddenSize = d
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+    }
+
+    public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        func pre(_ gate: Int, _ j: Int) -> T {
+            var acc = u[gate * d + j] + T(recurrentBias[gate * d + j])
+            for k in 0..<d { acc = acc + T(recurrentWeights[(gate * d + j) * d + k]) * s[d + k] }
+            return acc
+        }
+        var next = [T](repeating: T(0), count: 2 * d)
+        for j in 0..<d {
+            let i = T.sigmoid(pre(0, j)), f = T.sigmoid(pre(1, j))
+            let g = T.tanh(pre(2, j)), o = T.sigmoid(pre(3, j))
+            let c = f * s[j] + i * g
+            next[j] = c
+            next[d + j] = o * T.tanh(c)
+        }
+        return next
+    }
+
+    public func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest
+    ) {
+        let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
+        defer { g.deallocate() }
+        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+        recurrentWeights.withUnsafeBufferPointer { w in
+            let whi = w.baseAddress!, whf = whi + d * d, whg = whi + 2 * d * d, who = whi + 3 * d * d
+            for (offset, t) in steps.enumerated() {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                let u = projections + t * 4 * lanes
+                for b in 0..<batch {
+                    let gt = g + (offset * batch + b) * gd
+                    let s = prev + b * n, out = values + t * row + b * n
+                    for j in 0..<d {
+                        let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
+                        let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
+                        let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
+                        let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
+                        let c = fg * s[j] + ig * gg
+                        let tau = Scalar.tanh(c)
+                        out[j] = c
+                        out[d + j] = og * tau
+                        guard let jacobians else { continue }
+                        let cf = s[j] * fg * (1 - fg), ci = gg * ig * (1 - ig), cg = ig * (1 - gg * gg)
+                        let hc = og * (1 - tau * tau), ho = og * (1 - og) * tau
+                        if request == .diagonalOnly {
+                            let jj = j * d + j
+                            let dcdh = cf * whf[jj] + ci * whi[jj] + cg * whg[jj]
+                            jacobians[t * row + b * n + j] = fg
+                            jacobians[t * row + b * n + d + j] = ho * who[jj] + hc * dcdh
+                        } else {
+                            let jm = jacobians + t * row * n + b * n * n
+                            let rowC = jm + j * n, rowH = jm + (d + j) * n
+                            for k in 0..<d {
+                                rowC[k] = 0
+                                rowH[k] = 0
+                                let dcdh = cf * whf[j * d + k] + ci * whi[j * d + k] + cg * whg[j * d + k]
+                                rowC[d + k] = dcdh
+                                rowH[d + k] = ho * who[j * d + k] + hc * dcdh
+                            }
+                            rowC[j] = fg
+                            rowH[j] = hc * fg
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The Elman RNN h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (PyTorch `nn.RNN`, tanh), for tests
+/// and demonstrations of dense (DEER) solves. Jacobian ∂h'_i/∂h_k = (1 − h'_i²) W_hh[i,k].
+public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+    public static var cellName: String { "elman" }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    public var stateSize: Int { hiddenSize }
+    public var gateCount: Int { 1 }
+    public var structure: JacobianStructure { .dense }
+
+    /// Creates an Elman RNN from `weight_ih` `[d][m]`, `weight_hh` `[d][d]`, `bias_ih`, `bias_hh`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
+        biasIH: [Scalar], biasHH: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("weight_ih", weightIH, [d, m])
+        try checkParameter("weight_hh", weightHH, [d, d])
+        try checkParameter("bias_ih", biasIH, [d])
+        try checkParameter("bias_hh", biasHH, [d])
+        inputSize = m
+        hiddenSize = d
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+    }
+
+    public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        return (0..<d).map { i in
+            var acc = u[i] + T(recurrentBias[i])
+            for k in 0..<d { acc = acc + T(recurrentWeights[i * d + k]) * h[k] }
+            return T.tanh(acc)
+        }
+    }
+
+    public func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest
+    ) {
+        let d = hiddenSize, lanes = batch * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
+        defer { g.deallocate() }
+        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+        recurrentWeights.withUnsafeBufferPointer { w in
+            for (offset, t) in steps.enumerated() {
+                for b in 0..<batch {
+                    let gt = g + (offset * batch + b) * d, u = projections + t * lanes + b * d
+                    let out = values + t * lanes + b * d
+                    for i in 0..<d {
+                        let h = Scalar.tanh(u[i] + gt[i])
+                        out[i] = h
+                        guard let jacobians else { continue }
+                        let slope = 1 - h * h
+                        if request == .diagonalOnly {
+                            jacobians[t * lanes + b * d + i] = slope * w[i * d + i]
+                        } else {
+                            let jr = jacobians + t * lanes * d + (b * d + i) * d
+                            for k in 0..<d { jr[k] = slope * w[i * d + k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

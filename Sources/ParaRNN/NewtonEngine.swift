@@ -1,0 +1,257 @@
+import ParallelScan
+
+/// The buffers and steps of Newton iterations over one segment of a sequence.
+///
+/// Buffers: states H `[T][row]` (owned by the caller, updated in place), offsets/values
+/// `[T][row]` and Jacobians `[T][jrow]`. One iteration:
+/// 1. in parallel over chunks of t: F_t = f(H_{t−1}, u_t), J_t, the residual
+///    ‖H_t − F_t‖∞ / max(1, ‖F_t‖∞), and the offset b_t = F_t − J_t H_{t−1} (in place of F);
+/// 2. if the residual meets the tolerance, stop: H is certified;
+/// 3. H ← the affine scan of (J, b) from the segment's initial state.
+final class NewtonEngine<Cell: RecurrentCell> {
+    typealias Scalar = Cell.Scalar
+    let cell: Cell
+    let steps: Int, batch: Int, row: Int
+    let projections: UnsafePointer<Scalar>
+    let previous: UnsafePointer<Scalar>
+    let states: UnsafeMutablePointer<Scalar>
+    let pool: WorkerPool
+    let offsets: UnsafeMutablePointer<Scalar>
+    var jacobians: UnsafeMutablePointer<Scalar>? = nil
+    var jacobianCapacity = 0
+
+    init(
+        cell: Cell, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
+        previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, pool: WorkerPool
+    ) {
+        self.cell = cell
+        self.steps = steps
+        self.batch = batch
+        self.row = cell.stateRowSize(batch: batch)
+        self.projections = projections
+        self.previous = previous
+        self.states = states
+        self.pool = pool
+        offsets = .allocate(capacity: steps * row)
+        offsets.initialize(repeating: 0, count: steps * row)
+    }
+
+    deinit {
+        offsets.deallocate()
+        jacobians?.deallocate()
+    }
+
+    /// Chunks of t for the parallel passes.
+    var chunks: [Range<Int>] {
+        let parts = max(1, min(pool.threadCount * 4, steps / 64))
+        return (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
+    }
+
+    /// s_t^{(0)} = f(0, u_t) for every t (ParaRNN's initial guess): embarrassingly parallel.
+    func initialiseGuess() {
+        let zeros = [Scalar](repeating: 0, count: row)
+        let chunks = self.chunks
+        let cell = self.cell, batch = self.batch
+        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        zeros.withUnsafeBufferPointer { z in
+            let z = UnsafeSendable(z.baseAddress!)
+            pool.forEach(chunks.count) { c in
+                for t in chunks[c] {
+                    cell.linearize(
+                        steps: t..<(t + 1), batch: batch, previous: z.base,
+                        states: UnsafePointer(h.base), projections: u.base, values: h.base,
+                        jacobians: nil, request: .structured)
+                }
+            }
+        }
+    }
+
+    /// Runs Newton iterations of `method` (newton, quasi-newton or damped).
+    func iterate(
+        method: SolverMethod, tolerance: Double, maxIterations: Int, dampingBound: Double,
+        report: (Int, Double) -> Void
+    ) -> SolveAttempt {
+        let request: JacobianRequest = method == .quasiNewton ? .diagonalOnly : .structured
+        let jrow = cell.jacobianRowSize(batch: batch, request: request)
+        if jacobianCapacity < steps * jrow {
+            jacobians?.deallocate()
+            jacobians = .allocate(capacity: steps * jrow)
+            jacobians!.initialize(repeating: 0, count: steps * jrow)
+            jacobianCapacity = steps * jrow
+        }
+        let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
+        var history: [Double] = []
+        var best = Double.infinity
+        var sinceImprovement = 0
+        for iteration in 0...maxIterations {
+            let residual = linearise(
+                request: request, structure: structure, jrow: jrow,
+                clip: method == .damped ? Scalar(dampingBound) : nil)
+            history.append(residual)
+            report(iteration, residual)
+            if residual <= tolerance {
+                return SolveAttempt(
+                    method: method, iterations: iteration, residualHistory: history,
+                    converged: true, outcome: "converged")
+            }
+            if !residual.isFinite {
+                return SolveAttempt(
+                    method: method, iterations: iteration, residualHistory: history,
+                    converged: false, outcome: "non-finite residual (overflow or divergence)")
+            }
+            if residual < best * 0.5 {
+                best = residual
+                sinceImprovement = 0
+            } else {
+                sinceImprovement += 1
+                best = min(best, residual)
+            }
+            // Newton converges at worst one step of t per iteration; a residual that has not
+            // halved in 25 iterations while T allows many more is stagnating at a rounding floor.
+            if sinceImprovement >= 25 {
+                return SolveAttempt(
+                    method: method, iterations: iteration, residualHistory: history,
+                    converged: false,
+                    outcome: "stagnated at residual \(residual) (tolerance \(tolerance))")
+            }
+            if iteration == maxIterations { break }
+            scan(structure: structure)
+        }
+        return SolveAttempt(
+            method: method, iterations: maxIterations, residualHistory: history, converged: false,
+            outcome: "iteration limit \(maxIterations) reached")
+    }
+
+    /// Pass 1 of an iteration; returns the residual of the current states.
+    func linearise(request: JacobianRequest, structure: JacobianStructure, jrow: Int, clip: Scalar?)
+        -> Double
+    {
+        let chunks = self.chunks
+        let cell = self.cell, batch = self.batch, row = self.row
+        let stateSize = cell.stateSize, hidden = cell.hiddenSize
+        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
+        let jac = UnsafeMutableSendable(jacobians!)
+        var residuals = [Double](repeating: 0, count: chunks.count)
+        residuals.withUnsafeMutableBufferPointer { res in
+            let res = UnsafeMutableSendable(res.baseAddress!)
+            pool.forEach(chunks.count) { c in
+                let range = chunks[c]
+                let first = range.lowerBound == 0 ? h0.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                cell.linearize(
+                    steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
+                    projections: u.base, values: f.base, jacobians: jac.base, request: request)
+                var worst: Scalar = 0
+                var sawNaN = false
+                for t in range {
+                    let ht = h.base + t * row, ft = f.base + t * row
+                    for i in 0..<row {
+                        let r = abs(ht[i] - ft[i]) / max(1, abs(ft[i]))
+                        worst = max(worst, r)
+                        sawNaN = sawNaN || r.isNaN
+                    }
+                    let hp = t == 0 ? h0.base : UnsafePointer(h.base + (t - 1) * row)
+                    let jt = jac.base + t * jrow
+                    if let clip { clipJacobian(jt, structure: structure, batch: batch, stateSize: stateSize, hidden: hidden, bound: clip) }
+                    subtractJacobianProduct(
+                        jt, hp, ft, structure: structure, batch: batch, stateSize: stateSize,
+                        hidden: hidden)
+                }
+                res.base[c] = sawNaN ? .nan : Double(worst)
+            }
+        }
+        return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+    }
+
+    /// Pass 2: H ← scan(J, b) from the segment's initial state.
+    func scan(structure: JacobianStructure) {
+        let k: Int
+        switch structure {
+        case .diagonal:
+            AffineScan.diagonalUnchecked(
+                a: jacobians!, b: offsets, steps: steps, lanes: row, initial: previous,
+                output: states, reverse: false, pool: pool)
+            return
+        case .blockDiagonal(let size): k = size
+        case .dense:
+            AffineScan.denseUnchecked(
+                a: jacobians!, b: offsets, steps: steps, batch: batch, dimension: cell.stateSize,
+                initial: previous, output: states, transposed: false, reverse: false, pool: pool)
+            return
+        }
+        AffineScan.blockDiagonalUnchecked(
+            a: jacobians!, b: offsets, steps: steps, blocks: row / k, blockSize: k,
+            initial: previous, output: states, transposed: false, reverse: false, pool: pool)
+    }
+}
+
+/// b ← F − J·s_prev for one step, in place of F, for each Jacobian structure.
+@inline(__always)
+func subtractJacobianProduct<S: ScanScalar>(
+    _ j: UnsafePointer<S>, _ previous: UnsafePointer<S>, _ values: UnsafeMutablePointer<S>,
+    structure: JacobianStructure, batch: Int, stateSize: Int, hidden: Int
+) {
+    let row = batch * stateSize
+    switch structure {
+    case .diagonal:
+        for i in 0..<row { values[i] = values[i] - j[i] * previous[i] }
+    case .blockDiagonal(let k):
+        let blocks = row / k
+        for r in 0..<k {
+            for c in 0..<k {
+                let plane = j + (r * k + c) * blocks, p = previous + c * blocks
+                let v = values + r * blocks
+                for l in 0..<blocks { v[l] = v[l] - plane[l] * p[l] }
+            }
+        }
+    case .dense:
+        for b in 0..<batch {
+            S.gemv(
+                transposed: false, rows: stateSize, cols: stateSize, alpha: -1,
+                a: j + b * stateSize * stateSize, x: previous + b * stateSize, beta: 1,
+                y: values + b * stateSize)
+        }
+    }
+}
+
+/// Scales each Jacobian (entry, block or matrix) so that its ∞-norm is at most `bound`.
+@inline(__always)
+func clipJacobian<S: ScanScalar>(
+    _ j: UnsafeMutablePointer<S>, structure: JacobianStructure, batch: Int, stateSize: Int,
+    hidden: Int, bound: S
+) {
+    let row = batch * stateSize
+    switch structure {
+    case .diagonal:
+        for i in 0..<row { j[i] = min(max(j[i], -bound), bound) }
+    case .blockDiagonal(let k):
+        let blocks = row / k
+        for l in 0..<blocks {
+            var norm: S = 0
+            for r in 0..<k {
+                var sum: S = 0
+                for c in 0..<k { sum += abs(j[(r * k + c) * blocks + l]) }
+                norm = max(norm, sum)
+            }
+            if norm > bound {
+                let scale = bound / norm
+                for e in 0..<(k * k) { j[e * blocks + l] *= scale }
+            }
+        }
+    case .dense:
+        let n = stateSize
+        for b in 0..<batch {
+            let m = j + b * n * n
+            var norm: S = 0
+            for r in 0..<n {
+                var sum: S = 0
+                for c in 0..<n { sum += abs(m[r * n + c]) }
+                norm = max(norm, sum)
+            }
+            if norm > bound {
+                let scale = bound / norm
+                for e in 0..<(n * n) { m[e] *= scale }
+            }
+        }
+    }
+}

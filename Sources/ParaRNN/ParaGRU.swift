@@ -1,0 +1,138 @@
+import ParallelScan
+
+/// ParaRNN's GRU with diagonal recurrent weights: every channel is its own scalar recurrence,
+/// so the Jacobian is diagonal and a Newton step is a diagonal affine scan.
+///
+/// With u^z, u^r, u^h the input projections (u = W x_t + b, rows z, r, h) and A_z, A_r, A_h the
+/// diagonal recurrent gains:
+///
+///     z  = σ(A_z ⊙ h + u^z)
+///     r  = σ(A_r ⊙ h + u^r)
+///     ĥ  = tanh(A_h ⊙ (h ⊙ r) + u^h)
+///     h' = z ⊙ ĥ + (1 − z) ⊙ h            (z weights the new candidate)
+///
+///     ∂h'/∂h = (1 − z) + (ĥ − h)·z(1 − z)·A_z + z·(1 − ĥ²)·A_h·(r + h·r(1 − r)·A_r)
+///
+/// State row `[B][d]`; projection row `[3][B][d]`.
+public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
+    public static var cellName: String { "paragru" }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    /// Diagonal recurrent gains A, `[3][d]`, rows (z, r, h).
+    public let recurrentGains: [Scalar]
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+
+    public var stateSize: Int { hiddenSize }
+    public var gateCount: Int { 3 }
+    public var structure: JacobianStructure { .diagonal }
+
+    /// Creates a ParaGRU from dense input weights.
+    /// - Parameters:
+    ///   - recurrentGains: A, `[3][d]` (z, r, h).
+    ///   - inputWeights: W, `[3d][m]` (rows z, r, h).
+    ///   - inputBias: b, `[3d]`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, recurrentGains: [Scalar], inputWeights: [Scalar],
+        inputBias: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("A", recurrentGains, [3, d])
+        try checkParameter("W", inputWeights, [3 * d, m])
+        try checkParameter("b", inputBias, [3 * d])
+        inputSize = m
+        hiddenSize = d
+        self.recurrentGains = recurrentGains
+        self.inputWeights = inputWeights
+        self.inputBias = inputBias
+    }
+
+    /// Creates a ParaGRU from ParaRNN's tensors: `A` `[3, d]`, the block-diagonal multi-head
+    /// input projection `B` `[H, m/H, 3, d/H]` (head k maps inputs k·m/H… to channels k·d/H…),
+    /// and `b` `[3, d]`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, heads: Int, A: [Scalar], B: [Scalar], b: [Scalar]
+    ) throws(CellError) {
+        let w = try headProjectionToDense(
+            B, inputSize: m, hiddenSize: d, heads: heads, gates: 3)
+        try self.init(inputSize: m, hiddenSize: d, recurrentGains: A, inputWeights: w, inputBias: b)
+    }
+
+    public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        return (0..<d).map { j in
+            let az = T(recurrentGains[j]), ar = T(recurrentGains[d + j]), ah = T(recurrentGains[2 * d + j])
+            let z = T.sigmoid(az * h[j] + u[j])
+            let r = T.sigmoid(ar * h[j] + u[d + j])
+            let candidate = T.tanh(ah * (h[j] * r) + u[2 * d + j])
+            return z * candidate + (T(1) - z) * h[j]
+        }
+    }
+
+    public func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest
+    ) {
+        let d = hiddenSize, lanes = batch * d
+        recurrentGains.withUnsafeBufferPointer { gains in
+            let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
+            for t in steps {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                let u = projections + t * 3 * lanes
+                let out = values + t * lanes
+                for b in 0..<batch {
+                    let hp = prev + b * d, o = out + b * d
+                    let uz = u + b * d, ur = u + lanes + b * d, uh = u + 2 * lanes + b * d
+                    if let jacobians {
+                        let jo = jacobians + t * lanes + b * d
+                        for j in 0..<d {
+                            let h = hp[j]
+                            let z = Scalar.sigmoid(az[j] * h + uz[j])
+                            let r = Scalar.sigmoid(ar[j] * h + ur[j])
+                            let c = Scalar.tanh(ah[j] * (h * r) + uh[j])
+                            o[j] = z * c + (1 - z) * h
+                            let dz: Scalar = (c - h) * (z * (1 - z)) * az[j]
+                            let dr: Scalar = r + h * (r * (1 - r)) * ar[j]
+                            let dc: Scalar = z * (1 - c * c) * ah[j] * dr
+                            jo[j] = (1 - z) + dz + dc
+                        }
+                    } else {
+                        for j in 0..<d {
+                            let h = hp[j]
+                            let z = Scalar.sigmoid(az[j] * h + uz[j])
+                            let r = Scalar.sigmoid(ar[j] * h + ur[j])
+                            let c = Scalar.tanh(ah[j] * (h * r) + uh[j])
+                            o[j] = z * c + (1 - z) * h
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Expands ParaRNN's block-diagonal head projection `B[H, m/H, G, d/H]` to dense `W[G·d][m]`.
+func headProjectionToDense<S: BinaryFloatingPoint>(
+    _ B: [S], inputSize m: Int, hiddenSize d: Int, heads: Int, gates: Int
+) throws(CellError) -> [S] {
+    if heads <= 0 || m % heads != 0 || d % heads != 0 {
+        throw .invalidShape(
+            "\(heads) heads must divide both the input size \(m) and the hidden size \(d)")
+    }
+    let mh = m / heads, dh = d / heads
+    try checkParameter("B", B, [heads, mh, gates, dh])
+    var w = [S](repeating: 0, count: gates * d * m)
+    for k in 0..<heads {
+        for i in 0..<mh {
+            for v in 0..<gates {
+                for j in 0..<dh {
+                    let value = B[((k * mh + i) * gates + v) * dh + j]
+                    w[(v * d + k * dh + j) * m + k * mh + i] = value
+                }
+            }
+        }
+    }
+    return w
+}

@@ -1,0 +1,164 @@
+import ParallelScan
+
+/// The structure of a cell's Jacobian ∂f/∂s, which decides the scan a Newton step needs.
+public enum JacobianStructure: Sendable, Equatable, CustomStringConvertible {
+    /// One scalar per state value (ParaGRU): a diagonal affine scan.
+    case diagonal
+    /// k×k blocks coupling k state planes (ParaLSTM's (c, h) pairs: k = 2).
+    case blockDiagonal(Int)
+    /// A full matrix per batch entry (classic GRU/LSTM: DEER).
+    case dense
+
+    public var description: String {
+        switch self {
+        case .diagonal: return "diagonal"
+        case .blockDiagonal(let k): return "\(k)×\(k) block-diagonal"
+        case .dense: return "dense"
+        }
+    }
+}
+
+/// What part of the Jacobian a linearisation should produce.
+public enum JacobianRequest: Sendable, Equatable {
+    /// The cell's own structure (``RecurrentCell/structure``).
+    case structured
+    /// Only the diagonal (quasi-Newton for dense cells), laid out as a diagonal scan's `a`.
+    case diagonalOnly
+}
+
+/// A recurrent cell s_t = f(s_{t−1}, x_t) that the solvers can roll out and linearise.
+///
+/// ## Layouts (per time step, for a batch of B sequences)
+/// - input x: `[T][B][m]`;
+/// - projection u_t = W x_t + bias (computed for all t by one GEMM): `[T][G][B][d]` — gate-major
+///   planes of B·d lanes;
+/// - state row: `stateRowSize(batch:)` values, arranged to suit the Jacobian structure:
+///   diagonal cells `[B][d]`, k×k block cells `[k][B][d]` (k planes), dense cells
+///   `[B][stateSize]`;
+/// - Jacobian row: diagonal `[B·d]`; block `[k][k][B·d]`; dense `[B][stateSize][stateSize]`
+///   (row-major, J[r][c] = ∂f_r/∂s_c).
+public protocol RecurrentCell: Sendable {
+    associatedtype Scalar: CellMath
+
+    /// The model-file name of the cell ("paragru", "paralstm", "gru", "lstm", "elman").
+    static var cellName: String { get }
+    /// Input features per step (m).
+    var inputSize: Int { get }
+    /// Hidden channels (d): the size of the output h.
+    var hiddenSize: Int { get }
+    /// State values per sequence (d, or 2d for LSTM-style (c, h)).
+    var stateSize: Int { get }
+    /// Number of gate pre-activations per channel in the projection (G).
+    var gateCount: Int { get }
+    /// The Jacobian structure.
+    var structure: JacobianStructure { get }
+    /// Input weights W, `[G·d][m]` row-major (gate-major rows, PyTorch `weight_ih` layout).
+    var inputWeights: [Scalar] { get }
+    /// Input bias, `[G·d]`.
+    var inputBias: [Scalar] { get }
+
+    /// For every t in `steps`: values_t = f(s_{t−1}, u_t) and, if `jacobians` is given, the
+    /// Jacobian at that point. s_{t−1} is `previous` for the first step of the range and
+    /// `states[t−1]` after it. All pointers address whole-sequence buffers indexed by t.
+    func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest)
+
+    /// The hidden output h of one state row, `[B][d]`.
+    func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>)
+}
+
+extension RecurrentCell {
+    /// Values per state row for a batch.
+    @inlinable public func stateRowSize(batch: Int) -> Int { batch * stateSize }
+
+    /// Values per projection row for a batch: G·B·d.
+    @inlinable public func projectionRowSize(batch: Int) -> Int { gateCount * batch * hiddenSize }
+
+    /// Values per Jacobian row for a request.
+    @inlinable
+    public func jacobianRowSize(batch: Int, request: JacobianRequest) -> Int {
+        if request == .diagonalOnly { return batch * stateSize }
+        switch structure {
+        case .diagonal: return batch * stateSize
+        case .blockDiagonal(let k): return k * batch * stateSize
+        case .dense: return batch * stateSize * stateSize
+        }
+    }
+
+    /// The state row's hidden part for the default layouts: diagonal `[B][d]` rows are h;
+    /// block rows keep h in the last plane; dense rows `[B][stateSize]` keep h last per entry.
+    @inlinable
+    public func hidden(
+        ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>
+    ) {
+        let d = hiddenSize
+        switch structure {
+        case .diagonal:
+            h.update(from: row, count: batch * d)
+        case .blockDiagonal(let k):
+            h.update(from: row + (k - 1) * batch * d, count: batch * d)
+        case .dense:
+            for b in 0..<batch {
+                (h + b * d).update(from: row + b * stateSize + (stateSize - d), count: d)
+            }
+        }
+    }
+
+    /// Computes u_t = W x_t + bias for all t: one GEMM per (gate, batch entry) over a range of
+    /// steps, split over the pool. `inputs` is `[T][B][m]`, `projections` `[T][G][B][d]`.
+    public func project(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int,
+        projections: UnsafeMutablePointer<Scalar>, pool: WorkerPool
+    ) {
+        let m = inputSize, d = hiddenSize, g = gateCount
+        let row = g * batch * d
+        let parts = max(1, min(pool.threadCount, steps * row / 65_536))
+        let out = UnsafeMutableSendable(projections)
+        let weights = inputWeights, bias = inputBias
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { bias in
+                let w = UnsafeSendable(w.baseAddress!), bias = UnsafeSendable(bias.baseAddress!)
+                let x = UnsafeSendable(inputs)
+                pool.forEach(parts) { part in
+                    let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
+                    if range.isEmpty { return }
+                    for t in range {
+                        for v in 0..<g {
+                            for b in 0..<batch {
+                                (out.base + t * row + (v * batch + b) * d).update(
+                                    from: bias.base + v * d, count: d)
+                            }
+                        }
+                    }
+                    if m == 0 { return }
+                    for v in 0..<g {
+                        for b in 0..<batch {
+                            // C[t][j] += Σ_i X[t][b][i] · W[v·d + j][i] over the range.
+                            Scalar.gemm(
+                                transposeA: false, transposeB: true, m: range.count, n: d, k: m,
+                                alpha: 1, a: x.base + (range.lowerBound * batch + b) * m,
+                                lda: batch * m, b: w.base + v * d * m, ldb: m, beta: 1,
+                                c: out.base + range.lowerBound * row + (v * batch + b) * d,
+                                ldc: row)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A read-only pointer handed to pool workers.
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let base: UnsafePointer<T>
+    @inlinable public init(_ base: UnsafePointer<T>) { self.base = base }
+}
+
+/// A mutable pointer handed to pool workers that write disjoint parts of it.
+public struct UnsafeMutableSendable<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    @inlinable public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+}

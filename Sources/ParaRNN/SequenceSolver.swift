@@ -1,0 +1,253 @@
+import ParallelScan
+
+/// Options of ``SequenceSolver``.
+public struct SolverOptions: Sendable {
+    /// The method; `.automatic` by default.
+    public var method: SolverMethod = .automatic
+    /// Residual tolerance (relative to max(1, |f|)); `nil` picks 1e-5 for Float, 1e-10 for
+    /// Double — a few hundred ulps above the rounding floor of one cell evaluation.
+    public var tolerance: Double? = nil
+    /// Newton iterations allowed per attempt; `nil` means min(T + 1, 100). Newton on this system
+    /// is exact after at most T iterations in exact arithmetic.
+    public var maxIterations: Int? = nil
+    /// On failure, fall back to damped Newton, then to the sequential rollout (and say so).
+    public var fallback: Bool = true
+    /// Solve in segments of this many steps, each by parallel Newton from the exact final
+    /// state of the previous one (cache blocking). `nil`: one segment.
+    public var segmentLength: Int? = nil
+    /// Bound ρ on the Jacobians in damped Newton (‖J‖∞ ≤ ρ).
+    public var dampingBound: Double = 1
+    /// The workers.
+    public var pool: WorkerPool = .shared
+    /// Called after every Newton iteration.
+    public var progress: (@Sendable (SolverProgress) -> Void)? = nil
+
+    public init(
+        method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
+        fallback: Bool = true, segmentLength: Int? = nil, pool: WorkerPool = .shared
+    ) {
+        self.method = method
+        self.tolerance = tolerance
+        self.maxIterations = maxIterations
+        self.fallback = fallback
+        self.segmentLength = segmentLength
+        self.pool = pool
+    }
+}
+
+/// Solves s_t = f(s_{t−1}, x_t), t = 0…T−1, for a whole batch, sequentially or by parallel
+/// Newton iterations whose linear steps are parallel affine scans.
+///
+/// Newton iteration i linearises f at the current states (in parallel over t) and solves
+///     s_t^{(i+1)} = J_t s_{t−1}^{(i+1)} + (f(s_{t−1}^{(i)}, x_t) − J_t s_{t−1}^{(i)})
+/// with the scan matching the Jacobian structure. Every result is certified: the residual
+/// max_t ‖s_t − f(s_{t−1}, x_t)‖ is computed for the returned states; an attempt that does not
+/// reach the tolerance falls back (damped Newton, then the sequential rollout) unless
+/// `fallback` is off, in which case the solution says `converged == false`.
+public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
+    public typealias Scalar = Cell.Scalar
+    public let cell: Cell
+    public var options: SolverOptions
+
+    public init(cell: Cell, options: SolverOptions = SolverOptions()) {
+        self.cell = cell
+        self.options = options
+    }
+
+    /// The default tolerance for the cell's precision.
+    public static var defaultTolerance: Double { Scalar.self == Float.self ? 1e-5 : 1e-10 }
+
+    /// Solves for the states.
+    /// - Parameters:
+    ///   - inputs: x, `[T][B][m]` (time-major).
+    ///   - steps: T.
+    ///   - batch: B.
+    ///   - initialState: s_{−1}, one state row (`stateRowSize(batch:)`); zeros if `nil`.
+    ///   - guess: a warm start `[T][stateRow]`; if `nil`, s_t^{(0)} = f(0, x_t).
+    public func solve(
+        inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]? = nil,
+        guess: [Scalar]? = nil
+    ) throws(SolverError) -> Solution<Scalar> {
+        if steps <= 0 { throw .emptySequence }
+        if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
+        let m = cell.inputSize, row = cell.stateRowSize(batch: batch)
+        if inputs.count != steps * batch * m {
+            throw .shapeMismatch(
+                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(steps * batch * m)")
+        }
+        if let bad = inputs.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        if let initialState, initialState.count != row {
+            throw .shapeMismatch("initial state holds \(initialState.count) values, the cell needs \(row)")
+        }
+        if let guess, guess.count != steps * row {
+            throw .shapeMismatch("guess holds \(guess.count) values, [T][state] needs \(steps * row)")
+        }
+        if let length = options.segmentLength, length <= 0 {
+            throw .invalidOption("segment length must be positive")
+        }
+        var projections = [Scalar](repeating: 0, count: steps * cell.projectionRowSize(batch: batch))
+        inputs.withUnsafeBufferPointer { x in
+            projections.withUnsafeMutableBufferPointer { u in
+                cell.project(
+                    inputs: x.baseAddress!, steps: steps, batch: batch,
+                    projections: u.baseAddress!, pool: options.pool)
+            }
+        }
+        return solve(
+            projections: projections, steps: steps, batch: batch, initialState: initialState,
+            guess: guess)
+    }
+
+    /// Solves from precomputed projections u_t = W x_t + b (`[T][G][B][d]`).
+    public func solve(
+        projections: [Scalar], steps: Int, batch: Int, initialState: [Scalar]? = nil,
+        guess: [Scalar]? = nil
+    ) -> Solution<Scalar> {
+        let row = cell.stateRowSize(batch: batch)
+        let tolerance = options.tolerance ?? Self.defaultTolerance
+        let (method, decision) = chooseMethod(steps: steps, batch: batch)
+        let h0 = initialState ?? [Scalar](repeating: 0, count: row)
+        var states = guess ?? [Scalar](repeating: 0, count: steps * row)
+        let segmentLength = min(options.segmentLength ?? steps, steps)
+        let segments = (steps + segmentLength - 1) / segmentLength
+        var attempts: [SolveAttempt] = []
+        var finalMethod = method
+        var worstResidual = 0.0
+        var allConverged = true
+        projections.withUnsafeBufferPointer { u in
+            states.withUnsafeMutableBufferPointer { h in
+                h0.withUnsafeBufferPointer { h0 in
+                    var previous = h0.baseAddress!
+                    for segment in 0..<segments {
+                        let range = (segment * segmentLength)..<min(steps, (segment + 1) * segmentLength)
+                        let urow = cell.projectionRowSize(batch: batch)
+                        let result = solveSegment(
+                            method: method, steps: range.count, batch: batch,
+                            projections: u.baseAddress! + range.lowerBound * urow,
+                            previous: previous, states: h.baseAddress! + range.lowerBound * row,
+                            hasGuess: guess != nil, tolerance: tolerance, segment: segment,
+                            segments: segments)
+                        attempts += result.attempts
+                        finalMethod = result.method
+                        worstResidual = max(worstResidual, result.residual)
+                        allConverged = allConverged && result.converged
+                        previous = UnsafePointer(h.baseAddress! + (range.upperBound - 1) * row)
+                    }
+                }
+            }
+        }
+        return Solution(
+            states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
+            converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
+            decision: decision, segments: segments)
+    }
+
+    /// The method `.automatic` picks, and why.
+    public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
+        if options.method != .automatic { return (options.method, "requested") }
+        let threads = options.pool.threadCount
+        let width = batch * cell.stateSize
+        if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
+        if steps < 4096 { return (.sequential, "T = \(steps) < 4096: too short to amortise Newton") }
+        // A sequential step is latency-bound: it costs about as much as ~32 lanes of
+        // throughput-bound work. Newton spends ~4 iterations × (linearise + scan) per lane.
+        let structureCost: Int
+        switch cell.structure {
+        case .diagonal: structureCost = 1
+        case .blockDiagonal(let k): structureCost = k
+        case .dense: structureCost = cell.stateSize
+        }
+        let parallelWork = width * structureCost
+        if parallelWork <= 8 * threads {
+            return (.newton, "B·state = \(width) (×\(structureCost) for the Jacobian structure) is small for \(threads) threads and T = \(steps) is long: parallel Newton")
+        }
+        return (.sequential, "B·state = \(width) (×\(structureCost) for the Jacobian structure) already fills the SIMD lanes of a sequential step on \(threads) threads: sequential")
+    }
+
+    struct SegmentResult {
+        var attempts: [SolveAttempt]
+        var method: SolverMethod
+        var residual: Double
+        var converged: Bool
+    }
+
+    func solveSegment(
+        method: SolverMethod, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
+        previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, hasGuess: Bool,
+        tolerance: Double, segment: Int, segments: Int
+    ) -> SegmentResult {
+        if method == .sequential {
+            rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
+            let attempt = SolveAttempt(
+                method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+                outcome: "sequential rollout: exact by construction")
+            return SegmentResult(attempts: [attempt], method: .sequential, residual: 0, converged: true)
+        }
+        var order: [SolverMethod] = [method]
+        if options.fallback {
+            if method != .damped { order.append(.damped) }
+            order.append(.sequential)
+        }
+        var attempts: [SolveAttempt] = []
+        var useGuess = hasGuess
+        for candidate in order {
+            if candidate == .sequential {
+                rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
+                attempts.append(SolveAttempt(
+                    method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+                    outcome: "fallback: sequential rollout, exact by construction"))
+                return SegmentResult(attempts: attempts, method: .sequential, residual: 0, converged: true)
+            }
+            let engine = NewtonEngine(
+                cell: cell, steps: steps, batch: batch, projections: projections,
+                previous: previous, states: states, pool: options.pool)
+            if !useGuess { engine.initialiseGuess() }
+            useGuess = false
+            let attempt = engine.iterate(
+                method: candidate, tolerance: tolerance,
+                maxIterations: options.maxIterations ?? min(steps + 1, 100),
+                dampingBound: options.dampingBound
+            ) { iteration, residual in
+                options.progress?(SolverProgress(
+                    method: candidate, iteration: iteration, residual: residual,
+                    segment: segment, segments: segments))
+            }
+            attempts.append(attempt)
+            if attempt.converged {
+                return SegmentResult(
+                    attempts: attempts, method: candidate,
+                    residual: attempt.residualHistory.last ?? 0, converged: true)
+            }
+        }
+        return SegmentResult(
+            attempts: attempts, method: attempts.last?.method ?? method,
+            residual: attempts.last?.residualHistory.last ?? .infinity, converged: false)
+    }
+
+    /// The sequential rollout s_t = f(s_{t−1}, u_t).
+    func rollout(
+        steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>
+    ) {
+        let row = cell.stateRowSize(batch: batch)
+        var prev = previous
+        for t in 0..<steps {
+            // One step at a time: values_t is written before step t + 1 reads it.
+            cell.linearize(
+                steps: t..<(t + 1), batch: batch, previous: prev, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured)
+            prev = UnsafePointer(states + t * row)
+        }
+    }
+
+    /// Evaluates the sequential rollout (the reference) for inputs `[T][B][m]`.
+    public func rollout(
+        inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]? = nil
+    ) throws(SolverError) -> [Scalar] {
+        var sequential = self
+        sequential.options.method = .sequential
+        return try sequential.solve(
+            inputs: inputs, steps: steps, batch: batch, initialState: initialState
+        ).states
+    }
+}

@@ -1,0 +1,88 @@
+import ParallelScan
+
+/// How a sequence is solved.
+public enum SolverMethod: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// Choose sequential or parallel Newton from batch, state size, length and threads.
+    case automatic
+    /// Plain rollout h_t = f(h_{t−1}, x_t), one step after the other (the reference).
+    case sequential
+    /// Newton's method with the cell's exact structured Jacobian (ParaRNN; DEER for dense cells).
+    case newton
+    /// Newton with only the diagonal of the Jacobian (quasi-DEER): cheaper steps, more of them.
+    case quasiNewton = "quasi-newton"
+    /// Damped Newton: Jacobians clipped so each linear step is a contraction (ELK-style
+    /// stabilisation for cells where plain Newton overflows or oscillates).
+    case damped
+
+    public var description: String { rawValue }
+}
+
+/// One strategy tried during a solve.
+public struct SolveAttempt: Sendable, Codable, Equatable {
+    /// The method of this attempt.
+    public var method: SolverMethod
+    /// Newton iterations (linear scans) it ran.
+    public var iterations: Int
+    /// max_t ‖r_t‖ before each iteration and after the last, relative to max(1, |f|).
+    public var residualHistory: [Double]
+    /// Whether it met the tolerance.
+    public var converged: Bool
+    /// Why it stopped (converged, iteration limit, stagnation, non-finite residual, …).
+    public var outcome: String
+}
+
+/// The result of a solve: the states, and the evidence that they solve the recurrence.
+public struct Solution<Scalar: ScanScalar>: Sendable {
+    /// States `[T][stateRow]` in the cell's state layout (see ``RecurrentCell``).
+    public var states: [Scalar]
+    /// T.
+    public var steps: Int
+    /// B.
+    public var batch: Int
+    /// The method that produced ``states``.
+    public var method: SolverMethod
+    /// Every attempt in order (a fallback adds attempts).
+    public var attempts: [SolveAttempt]
+    /// Whether ``finalResidual`` meets ``tolerance``. A sequential rollout is exact by
+    /// construction (residual 0).
+    public var converged: Bool
+    /// The certified residual max_t ‖s_t − f(s_{t−1}, x_t)‖∞ / max(1, ‖f‖∞) of ``states``.
+    public var finalResidual: Double
+    /// The tolerance used.
+    public var tolerance: Double
+    /// Why `.automatic` chose what it chose (or "requested").
+    public var decision: String
+    /// Number of segments the sequence was solved in (cache blocking); 1 if not segmented.
+    public var segments: Int
+
+    /// Total Newton iterations over all attempts and segments.
+    public var iterations: Int { attempts.reduce(0) { $0 + $1.iterations } }
+    /// Residuals of all attempts, in order.
+    public var residualHistory: [Double] { attempts.flatMap(\.residualHistory) }
+}
+
+/// Why a solve could not start.
+public enum SolverError: Error, Equatable, Sendable, CustomStringConvertible {
+    case emptySequence
+    case shapeMismatch(String)
+    case nonFiniteInput(index: Int)
+    case invalidOption(String)
+
+    public var description: String {
+        switch self {
+        case .emptySequence: return "empty input: the sequence has no time steps"
+        case .shapeMismatch(let text): return "shape mismatch: \(text)"
+        case .nonFiniteInput(let index): return "input holds NaN or Inf at flat index \(index)"
+        case .invalidOption(let text): return "invalid option: \(text)"
+        }
+    }
+}
+
+/// Progress of a running solve, for progress bars.
+public struct SolverProgress: Sendable {
+    public var method: SolverMethod
+    public var iteration: Int
+    public var residual: Double
+    public var segment: Int
+    public var segments: Int
+}

@@ -1,0 +1,78 @@
+import ParaRNN
+import ParallelScan
+import Testing
+
+/// Solver results vs the independent reference rollout. Tolerances: the reference evaluates the
+/// same formulas in a different order (scalar vs vectorised kernels), so they differ by rounding
+/// amplified by the recurrence; for contracting cells that is ≲ 100 ε. Newton stops at a residual
+/// below `tol`, which bounds the state error by tol/(1 − ρ).
+@Suite("Newton solvers vs sequential rollout")
+struct NewtonSolverTests {
+    func compare<C: GenericStepCell>(
+        _ cell: C, steps: Int, batch: Int, method: SolverMethod, threads: Int, seed: UInt64,
+        bound: Double
+    ) throws -> Solution<C.Scalar> {
+        var rng = SeededGenerator(seed: seed)
+        let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
+        var options = SolverOptions(method: method, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        options.fallback = false
+        let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
+        #expect(solution.converged, "\(C.cellName) \(method) did not converge: \(solution.attempts.map(\.outcome))")
+        let reference = referenceRollout(cell, inputs: x, steps: steps, batch: batch)
+        var worst = 0.0
+        for b in 0..<batch {
+            for t in 0..<steps {
+                for i in 0..<cell.stateSize {
+                    let got = Double(stateValue(cell, solution.states, t: t, b: b, i: i, batch: batch))
+                    let want = Double(reference[b][t * cell.stateSize + i])
+                    worst = max(worst, abs(got - want))
+                }
+            }
+        }
+        #expect(worst <= bound, "\(C.cellName) \(method) T=\(steps) error \(worst) > \(bound)")
+        return solution
+    }
+
+    @Test("ParaGRU: Newton == rollout, Float and Double, several scales", arguments: [0.5, 1.0, 2.0])
+    func paraGRU(scale: Double) throws {
+        let f = try RandomCells.paraGRU(Float.self, m: 3, d: 6, scale: scale, seed: 1)
+        let s = try compare(f, steps: 3000, batch: 3, method: .newton, threads: 3, seed: 2, bound: 1e-4)
+        #expect(s.iterations <= 12)
+        let d = try RandomCells.paraGRU(Double.self, m: 3, d: 6, scale: scale, seed: 1)
+        _ = try compare(d, steps: 3000, batch: 3, method: .newton, threads: 3, seed: 2, bound: 1e-9)
+    }
+
+    @Test("ParaLSTM: Newton == rollout, Float and Double", arguments: [0.5, 1.5])
+    func paraLSTM(scale: Double) throws {
+        let f = try RandomCells.paraLSTM(Float.self, m: 2, d: 5, scale: scale, seed: 3)
+        _ = try compare(f, steps: 2000, batch: 2, method: .newton, threads: 2, seed: 4, bound: 1e-4)
+        let d = try RandomCells.paraLSTM(Double.self, m: 2, d: 5, scale: scale, seed: 3)
+        _ = try compare(d, steps: 2000, batch: 2, method: .newton, threads: 2, seed: 4, bound: 1e-9)
+    }
+
+    @Test("GRU, LSTM, Elman: DEER (dense) and quasi-DEER == rollout", arguments: [SolverMethod.newton, .quasiNewton, .damped])
+    func denseCells(method: SolverMethod) throws {
+        let gru = try RandomCells.gru(Double.self, m: 3, d: 4, scale: 0.8, seed: 5)
+        _ = try compare(gru, steps: 500, batch: 2, method: method, threads: 2, seed: 6, bound: 1e-8)
+        let lstm = try RandomCells.lstm(Double.self, m: 3, d: 3, scale: 0.8, seed: 7)
+        _ = try compare(lstm, steps: 500, batch: 2, method: method, threads: 2, seed: 8, bound: 1e-8)
+        let elman = try RandomCells.elman(Float.self, m: 2, d: 4, scale: 0.8, seed: 9)
+        _ = try compare(elman, steps: 500, batch: 2, method: method, threads: 3, seed: 10, bound: 1e-4)
+    }
+
+    @Test("Newton is exact after at most T iterations, even in a chaotic regime")
+    func atMostTIterations() throws {
+        for steps in [1, 2, 5, 17] {
+            let cell = try RandomCells.elman(Double.self, m: 2, d: 3, scale: 3.0, seed: UInt64(steps))
+            let s = try compare(cell, steps: steps, batch: 1, method: .newton, threads: 2, seed: 11, bound: 1e-10)
+            #expect(s.iterations <= steps + 1, "T=\(steps): \(s.iterations) iterations")
+        }
+    }
+
+    @Test("chaotic ParaGRU needs many iterations but converges (T = 10^4)")
+    func chaotic() throws {
+        let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 4.0, seed: 12)
+        let s = try compare(cell, steps: 10_000, batch: 2, method: .newton, threads: 2, seed: 13, bound: 1e-8)
+        #expect(s.iterations >= 3)
+    }
+}
