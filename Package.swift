@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
+        .library(name: "SequenceIO", targets: ["SequenceIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,8 +23,10 @@ let package = Package(
             providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
+        .target(name: "SequenceIO"),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
+        .testTarget(name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
     ]
 )
