@@ -20,7 +20,7 @@ public enum AtomicFile {
             throw .writeFailed(file: name, reason: "\(url) is not a file URL")
         }
         let directory = url.deletingLastPathComponent()
-        let tempURL = directory.appendingPathComponent(".\(name).\(UUID().uuidString).tmp")
+        let tempURL = directory.appendingPathComponent(".\(name.prefix(100)).\(UUID().uuidString).tmp")
         let tempPath = tempURL.path
         let finalPath = url.path
 
