@@ -1,3 +1,5 @@
+import Foundation
+
 /// A minimal, strict JSON parser for safetensors headers. Numbers keep their source text so that
 /// integers beyond 2^53 are checked exactly; nesting depth is limited; duplicate keys are rejected.
 enum JSONValue {
@@ -158,7 +160,7 @@ struct MiniJSONParser {
             pos += 1
             switch b {
             case UInt8(ascii: "\""):
-                guard let s = String(validating: out, as: UTF8.self) else { throw fail("string is not valid UTF-8") }
+                guard let s = String(bytes: out, encoding: .utf8) else { throw fail("string is not valid UTF-8") }
                 return s
             case 0..<0x20:
                 throw fail("control character in string")

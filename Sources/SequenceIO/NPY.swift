@@ -40,7 +40,7 @@ public enum NPY {
         let headerBytes = data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)]
         let headerScalars: [Unicode.Scalar]
         if major == 3 {
-            guard let text = String(validating: headerBytes, as: UTF8.self) else {
+            guard let text = String(bytes: headerBytes, encoding: .utf8) else {
                 throw .malformedHeader(file: name, detail: "header is not valid UTF-8")
             }
             headerScalars = Array(text.unicodeScalars)
