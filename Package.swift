@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
+        .library(name: "SequenceIO", targets: ["SequenceIO"]),
+        .library(name: "PLSTM", targets: ["PLSTM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,9 +26,14 @@ let package = Package(
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
+        .target(name: "SequenceIO"),
+        .target(name: "PLSTM", dependencies: ["ParallelScan"]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
+        .testTarget(
+            name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
     ]
 )
