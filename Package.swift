@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
+        .library(name: "PLSTM", targets: ["PLSTM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,8 +23,10 @@ let package = Package(
             providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
+        .target(name: "PLSTM", dependencies: ["ParallelScan"]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
+        .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
     ]
 )
