@@ -83,6 +83,8 @@ extension DAG {
     ///   - stateSize: d, lanes per node (≥ 1).
     ///   - pool: the workers.
     /// - Returns: outputs and edge states.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func propagate<S: ScanScalar>(
         gates: DAGGates<S>, input: [S], stateSize d: Int, pool: WorkerPool = .shared
     ) throws(PLSTMError) -> DAGForward<S> {
@@ -135,6 +137,8 @@ extension DAG {
     ///   - gates, input, stateSize: as for the forward pass.
     ///   - forward: the forward pass result (its edge states are used).
     ///   - outputGradient: ∂L/∂y, `[nodeCount][d]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func adjoint<S: ScanScalar>(
         gates: DAGGates<S>, input: [S], stateSize d: Int, forward: DAGForward<S>,
         outputGradient: [S], pool: WorkerPool = .shared

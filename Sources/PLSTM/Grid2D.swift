@@ -150,6 +150,8 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
     ///   - input: x, `[H][W][d]`.
     ///   - stateSize: d.
     /// - Returns: y, `[H][W][d]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func wavefront(input: [S], stateSize d: Int) throws(PLSTMError) -> [S] {
         try check()
         if d < 1 { throw .invalidStateSize(d) }

@@ -34,6 +34,8 @@ extension GridGates {
     ///   - leafSize: maximal side of a leaf block (≥ 1).
     ///   - pool: the workers.
     /// - Returns: y, `[H][W][d]`, equal to ``wavefront(input:stateSize:)`` up to rounding.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func hierarchical(
         input: [S], stateSize d: Int, leafSize: Int = 32, pool: WorkerPool = .shared
     ) throws(PLSTMError) -> [S] {
@@ -58,15 +60,22 @@ extension GridGates {
                 y.withUnsafeMutableBufferPointer { yb in
                     let x = SharedReadOnly(xb.baseAddress!), yp = SharedMutable(yb.baseAddress!)
                     // 1. Up-sweep.
+                    // Blocks of a level whose G and ℓ are needed; when there are fewer of them
+                    // than workers, each merge is split over its output rows.
                     for level in tree.byHeight {
-                        pool.forEach(level.count) { k in
-                            let b = tree.blocks[level[k]]
-                            if b.parent < 0 { return }  // the root's G and ℓ are never used
-                            let G = gA.base + b.gOffset, loc = lA.base + b.lOffset
+                        let work = level.filter { tree.blocks[$0].needsOperator }
+                        let parts = max(1, pool.threadCount / max(1, work.count))
+                        pool.forEach(work.count * parts) { item in
+                            let b = tree.blocks[work[item / parts]]
                             if b.childA < 0 {
-                                tree.leafOperators(b, gp, x.base, G, loc)
+                                if item % parts == 0 {
+                                    tree.leafOperators(
+                                        b, gp, x.base, gA.base + b.gOffset, lA.base + b.lOffset)
+                                }
                             } else {
-                                tree.merge(b, gA.base, lA.base)
+                                let rows = ChunkPlan.evenRange(
+                                    index: item % parts, of: parts, total: b.n)
+                                tree.merge(b, rows: rows, gA.base, lA.base)
                             }
                         }
                     }
@@ -101,6 +110,9 @@ struct GridBlock: Sendable {
     /// Split of the rows (A above B) rather than of the columns (A left of B).
     var splitsRows = false
     var depth = 0, height = 0
+    /// Whether G and ℓ are used: by the parent's merge or by the parent's down-sweep step (first
+    /// children). The root and every last child of a block that does not need them skip them.
+    var needsOperator = false
     var gOffset = 0, lOffset = 0, iOffset = 0
     var h: Int { r1 - r0 }
     var w: Int { c1 - c0 }
@@ -130,7 +142,7 @@ struct BlockTree: Sendable {
             blocks[k].gOffset = gTotal
             blocks[k].lOffset = lTotal
             blocks[k].iOffset = iTotal
-            if b.parent >= 0 {
+            if b.needsOperator {
                 gTotal += b.n * b.n
                 lTotal += b.n * lanes
             }
@@ -138,10 +150,13 @@ struct BlockTree: Sendable {
         }
     }
 
-    private mutating func build(_ block: GridBlock, parent: Int, depth: Int, _ leaf: Int) -> Int {
+    private mutating func build(
+        _ block: GridBlock, parent: Int, depth: Int, _ leaf: Int, needs: Bool = false
+    ) -> Int {
         var b = block
         b.parent = parent
         b.depth = depth
+        b.needsOperator = needs
         let index = blocks.count
         blocks.append(b)
         if b.h <= leaf && b.w <= leaf { return index }
@@ -156,8 +171,8 @@ struct BlockTree: Sendable {
             a.c1 = mid
             c.c0 = mid
         }
-        let ia = build(a, parent: index, depth: depth + 1, leaf)
-        let ib = build(c, parent: index, depth: depth + 1, leaf)
+        let ia = build(a, parent: index, depth: depth + 1, leaf, needs: true)
+        let ib = build(c, parent: index, depth: depth + 1, leaf, needs: b.needsOperator)
         blocks[index].childA = ia
         blocks[index].childB = ib
         blocks[index].height = max(blocks[ia].height, blocks[ib].height) + 1
@@ -181,60 +196,70 @@ struct BlockTree: Sendable {
             x: x, rightOut: loc, bottomOut: loc + b.h * d, y: nil)
     }
 
-    /// Composes the children's G and ℓ into the parent's.
+    /// Composes the children's G and ℓ into rows `rows` of the parent's (the parent's output
+    /// rows can be split between workers; each call writes only its rows).
     func merge<S: ScanScalar>(
-        _ p: GridBlock, _ gArena: UnsafeMutablePointer<S>, _ lArena: UnsafeMutablePointer<S>
+        _ p: GridBlock, rows: Range<Int>, _ gArena: UnsafeMutablePointer<S>,
+        _ lArena: UnsafeMutablePointer<S>
     ) {
         let a = blocks[p.childA], b = blocks[p.childB]
         let GA = gArena + a.gOffset, GB = gArena + b.gOffset, GP = gArena + p.gOffset
         let LA = lArena + a.lOffset, LB = lArena + b.lOffset, LP = lArena + p.lOffset
         let n = p.n, nA = a.n, nB = b.n
-        GP.initialize(repeating: 0, count: n * n)
+        if rows.isEmpty { return }
+        (GP + rows.lowerBound * n).initialize(repeating: 0, count: rows.count * n)
+        @inline(__always) func clip(_ lo: Int, _ hi: Int) -> Range<Int> {
+            let l = max(lo, rows.lowerBound), u = min(hi, rows.upperBound)
+            return l..<max(l, u)
+        }
         if !p.splitsRows {
-            // A left, B right; h rows. P in = [left h, topA wA, topB wB]; out = [right, botA, botB].
+            // A left, B right; h rows. P in = [left h, topA wA, topB wB];
+            // out = [right h, botA wA, botB wB]. P rows < h and ≥ h + wA are B's outputs.
             let h = p.h, wA = a.w, wB = b.w
-            // B's outputs through A: rows of B map to P rows r (r < h) or r + wA.
-            S.gemm(
-                transposeA: false, m: h, n: nA, k: h, alpha: 1, a: GB, lda: nB, b: GA, ldb: nA,
-                beta: 0, c: GP, ldc: n)
-            S.gemm(
-                transposeA: false, m: wB, n: nA, k: h, alpha: 1, a: GB + h * nB, lda: nB, b: GA,
-                ldb: nA, beta: 0, c: GP + (h + wA) * n, ldc: n)
-            for r in 0..<nB {
-                let pr = r < h ? r : r + wA
-                (GP + pr * n + h + wA).update(from: GB + r * nB + h, count: wB)
+            for (seg, shift) in [(clip(0, h), 0), (clip(h + wA, n), wA)] where !seg.isEmpty {
+                let rB = seg.lowerBound - shift
+                // G_P[outB, inA] = G_B[outB, leftB]·G_A[rightA, inA]; G_P[outB, topB] = G_B[outB, topB].
+                S.gemm(
+                    transposeA: false, m: seg.count, n: nA, k: h, alpha: 1, a: GB + rB * nB,
+                    lda: nB, b: GA, ldb: nA, beta: 0, c: GP + seg.lowerBound * n, ldc: n)
+                for r in seg {
+                    (GP + r * n + h + wA).update(from: GB + (r - shift) * nB + h, count: wB)
+                }
+                // ℓ_P[outB] = ℓ_B + G_B[outB, leftB]·ℓ_A[rightA].
+                (LP + seg.lowerBound * d).update(from: LB + rB * d, count: seg.count * d)
+                S.gemm(
+                    transposeA: false, m: seg.count, n: d, k: h, alpha: 1, a: GB + rB * nB,
+                    lda: nB, b: LA, ldb: d, beta: 1, c: LP + seg.lowerBound * d, ldc: d)
             }
-            for r in h..<nA { (GP + r * n).update(from: GA + r * nA, count: nA) }
-            // ℓ.
-            (LP + h * d).update(from: LA + h * d, count: wA * d)
-            (LP).update(from: LB, count: h * d)
-            (LP + (h + wA) * d).update(from: LB + h * d, count: wB * d)
-            S.gemm(
-                transposeA: false, m: h, n: d, k: h, alpha: 1, a: GB, lda: nB, b: LA, ldb: d,
-                beta: 1, c: LP, ldc: d)
-            S.gemm(
-                transposeA: false, m: wB, n: d, k: h, alpha: 1, a: GB + h * nB, lda: nB, b: LA,
-                ldb: d, beta: 1, c: LP + (h + wA) * d, ldc: d)
+            for r in clip(h, h + wA) {
+                (GP + r * n).update(from: GA + r * nA, count: nA)
+                (LP + r * d).update(from: LA + r * d, count: d)
+            }
         } else {
             // A above, B below; w columns. P in = [leftA hA, leftB hB, top w];
-            // out = [rightA hA, rightB hB, bottom w].
+            // out = [rightA hA, rightB hB, bottom w]. P rows ≥ hA are B's outputs.
             let hA = a.h, hB = b.h, w = p.w
-            for r in 0..<hA {
+            for r in clip(0, hA) {
                 (GP + r * n).update(from: GA + r * nA, count: hA)
                 (GP + r * n + hA + hB).update(from: GA + r * nA + hA, count: w)
+                (LP + r * d).update(from: LA + r * d, count: d)
             }
-            for r in 0..<nB { (GP + (hA + r) * n + hA).update(from: GB + r * nB, count: hB) }
-            S.gemm(
-                transposeA: false, m: nB, n: hA, k: w, alpha: 1, a: GB + hB, lda: nB,
-                b: GA + hA * nA, ldb: nA, beta: 0, c: GP + hA * n, ldc: n)
-            S.gemm(
-                transposeA: false, m: nB, n: w, k: w, alpha: 1, a: GB + hB, lda: nB,
-                b: GA + hA * nA + hA, ldb: nA, beta: 0, c: GP + hA * n + hA + hB, ldc: n)
-            LP.update(from: LA, count: hA * d)
-            (LP + hA * d).update(from: LB, count: nB * d)
-            S.gemm(
-                transposeA: false, m: nB, n: d, k: w, alpha: 1, a: GB + hB, lda: nB,
-                b: LA + hA * d, ldb: d, beta: 1, c: LP + hA * d, ldc: d)
+            let seg = clip(hA, n)
+            if !seg.isEmpty {
+                let rB = seg.lowerBound - hA, c0 = GP + seg.lowerBound * n
+                for r in seg { (GP + r * n + hA).update(from: GB + (r - hA) * nB, count: hB) }
+                // G_P[outB, (leftA, top)] = G_B[outB, topB]·G_A[bottomA, (leftA, top)].
+                S.gemm(
+                    transposeA: false, m: seg.count, n: hA, k: w, alpha: 1, a: GB + rB * nB + hB,
+                    lda: nB, b: GA + hA * nA, ldb: nA, beta: 0, c: c0, ldc: n)
+                S.gemm(
+                    transposeA: false, m: seg.count, n: w, k: w, alpha: 1, a: GB + rB * nB + hB,
+                    lda: nB, b: GA + hA * nA + hA, ldb: nA, beta: 0, c: c0 + hA + hB, ldc: n)
+                (LP + seg.lowerBound * d).update(from: LB + rB * d, count: seg.count * d)
+                S.gemm(
+                    transposeA: false, m: seg.count, n: d, k: w, alpha: 1, a: GB + rB * nB + hB,
+                    lda: nB, b: LA + hA * d, ldb: d, beta: 1, c: LP + seg.lowerBound * d, ldc: d)
+            }
         }
     }
 

@@ -22,6 +22,8 @@ extension GridGates {
     /// and its gate gradients ∂L/∂M^l = ⟨g, R_{i,j−1}⟩, ∂L/∂T^{rl} = ⟨λ^R_{ij}, R_{i,j−1}⟩,
     /// ∂L/∂T^{ru} = ⟨λ^R_{ij}, D_{i−1,j}⟩, ∂L/∂S^r = ⟨λ^R_{ij}, x_{ij}⟩ (likewise for the down
     /// edge and M^u), ∂L/∂D^{direct} = ⟨g, x⟩, ∂L/∂x = D^{direct} g + S^r λ^R + S^d λ^D.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func adjoint(input: [S], stateSize d: Int, outputGradient: [S])
         throws(PLSTMError) -> GridGradients<S>
     {

@@ -55,6 +55,8 @@ public struct SequenceGates<S: ScanScalar>: Sendable, Equatable {
     ///   - input: x, `[T][d]`.
     ///   - stateSize: d.
     /// - Returns: y, `[T][d]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func propagate(input: [S], stateSize d: Int, pool: WorkerPool = .shared)
         throws(PLSTMError) -> [S]
     {
