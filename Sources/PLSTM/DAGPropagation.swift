@@ -193,7 +193,6 @@ extension DAG {
     // MARK: kernels
 
     struct IndexPointers {
-        let edgesTo: UnsafePointer<Int>
         let inOffsets: UnsafePointer<Int>
         let inList: UnsafePointer<Int>
         let outOffsets: UnsafePointer<Int>
@@ -202,20 +201,18 @@ extension DAG {
     }
 
     func withIndexPointers<R>(_ body: (IndexPointers) -> R) -> R {
-        let heads = edges.map(\.to) + [0]
+        // One padding element so that the base addresses exist for edgeless graphs.
         let inL = inList + [0], outL = outList + [0]
-        return heads.withUnsafeBufferPointer { h in
-            inOffsets.withUnsafeBufferPointer { io in
-                inL.withUnsafeBufferPointer { il in
-                    outOffsets.withUnsafeBufferPointer { oo in
-                        outL.withUnsafeBufferPointer { ol in
-                            arcOffsets.withUnsafeBufferPointer { ao in
-                                body(
-                                    IndexPointers(
-                                        edgesTo: h.baseAddress!, inOffsets: io.baseAddress!,
-                                        inList: il.baseAddress!, outOffsets: oo.baseAddress!,
-                                        outList: ol.baseAddress!, arcOffsets: ao.baseAddress!))
-                            }
+        return inOffsets.withUnsafeBufferPointer { io in
+            inL.withUnsafeBufferPointer { il in
+                outOffsets.withUnsafeBufferPointer { oo in
+                    outL.withUnsafeBufferPointer { ol in
+                        arcOffsets.withUnsafeBufferPointer { ao in
+                            body(
+                                IndexPointers(
+                                    inOffsets: io.baseAddress!, inList: il.baseAddress!,
+                                    outOffsets: oo.baseAddress!, outList: ol.baseAddress!,
+                                    arcOffsets: ao.baseAddress!))
                         }
                     }
                 }

@@ -37,7 +37,7 @@ extension GridGates {
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func hierarchical(
-        input: [S], stateSize d: Int, leafSize: Int = 32, pool: WorkerPool = .shared
+        input: [S], stateSize d: Int, leafSize: Int = 64, pool: WorkerPool = .shared
     ) throws(PLSTMError) -> [S] {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
