@@ -9,9 +9,38 @@ import ParallelScan
 /// [−708, 709] (Double), so results never overflow to Inf. NaN inputs give NaN.
 /// `sigmoid(x) = 1/(1 + e^{−x})`; `tanh(x) = 2·sigmoid(2x) − 1`, accurate to a few ε in absolute
 /// terms (not relative near 0), which is what the recurrences need.
+///
+/// The `_`-prefixed requirements route the hot kernels of the cells and the Newton engine to
+/// code specialised for `Float` and `Double`: generic callers (including other modules) reach
+/// them through the protocol witness, once per chunk, instead of running unspecialised loops.
 public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     /// e^x (see ``CellMath``).
     static func cellExp(_ x: Self) -> Self
+
+    static func _linearize(_ cell: ParaGRU<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: ParaLSTM<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: GRU<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: LSTM<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _residualAndOffsets(
+        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Self>,
+        initial: UnsafePointer<Self>, values: UnsafeMutablePointer<Self>,
+        jacobians: UnsafeMutablePointer<Self>, structure: JacobianStructure, batch: Int,
+        stateSize: Int, hidden: Int, clip: Self?) -> Double
+}
+
+/// The arguments of ``RecurrentCell/linearize(steps:batch:previous:states:projections:values:jacobians:request:)``.
+public struct LinearizeArguments<Scalar> {
+    public var steps: Range<Int>
+    public var batch: Int
+    public var previous: UnsafePointer<Scalar>
+    public var states: UnsafePointer<Scalar>
+    public var projections: UnsafePointer<Scalar>
+    public var values: UnsafeMutablePointer<Scalar>
+    public var jacobians: UnsafeMutablePointer<Scalar>?
+    public var request: JacobianRequest
+    /// A sequential rollout: `values` is `states`, so step t must see step t − 1's result.
+    public var inPlace: Bool = false
 }
 
 extension CellMath {
@@ -25,6 +54,23 @@ extension CellMath {
 }
 
 extension Float: CellMath {
+    public static func _linearize(_ cell: ParaGRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ParaLSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: GRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: LSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _residualAndOffsets(
+        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Float>,
+        initial: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
+        jacobians: UnsafeMutablePointer<Float>, structure: JacobianStructure, batch: Int,
+        stateSize: Int, hidden: Int, clip: Float?
+    ) -> Double {
+        residualAndOffsets(
+            range: range, row: row, jrow: jrow, states: states, initial: initial, values: values,
+            jacobians: jacobians, structure: structure, batch: batch, stateSize: stateSize,
+            hidden: hidden, clip: clip)
+    }
+
     @inlinable @inline(__always)
     public static func cellExp(_ x: Float) -> Float {
         let xc = Swift.min(Swift.max(x, -87), 88)
@@ -47,6 +93,23 @@ extension Float: CellMath {
 }
 
 extension Double: CellMath {
+    public static func _linearize(_ cell: ParaGRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ParaLSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: GRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: LSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _residualAndOffsets(
+        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Double>,
+        initial: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,
+        jacobians: UnsafeMutablePointer<Double>, structure: JacobianStructure, batch: Int,
+        stateSize: Int, hidden: Int, clip: Double?
+    ) -> Double {
+        residualAndOffsets(
+            range: range, row: row, jrow: jrow, states: states, initial: initial, values: values,
+            jacobians: jacobians, structure: structure, batch: batch, stateSize: stateSize,
+            hidden: hidden, clip: clip)
+    }
+
     @inlinable @inline(__always)
     public static func cellExp(_ x: Double) -> Double {
         let xc = Swift.min(Swift.max(x, -708), 709)

@@ -98,6 +98,17 @@ public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -201,6 +212,17 @@ public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -297,6 +319,17 @@ public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, lanes = batch * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { g.deallocate() }

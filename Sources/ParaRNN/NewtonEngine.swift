@@ -33,7 +33,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
         self.states = states
         self.pool = pool
         offsets = .allocate(capacity: steps * row)
-        offsets.initialize(repeating: 0, count: steps * row)
+        zeroFill(offsets, count: steps * row)
     }
 
     deinit {
@@ -48,20 +48,26 @@ final class NewtonEngine<Cell: RecurrentCell> {
     }
 
     /// s_t^{(0)} = f(0, u_t) for every t (ParaRNN's initial guess): embarrassingly parallel.
+    /// With H = 0, one linearisation pass yields f(0, u_t) at every t (into the offsets buffer).
     func initialiseGuess() {
-        let zeros = [Scalar](repeating: 0, count: row)
+        zeroFill(states, count: steps * row)
+        let zeros = zeroArray(Scalar.self, count: row)
         let chunks = self.chunks
-        let cell = self.cell, batch = self.batch
+        let cell = self.cell, batch = self.batch, row = self.row
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        let f = UnsafeMutableSendable(offsets)
         zeros.withUnsafeBufferPointer { z in
             let z = UnsafeSendable(z.baseAddress!)
             pool.forEach(chunks.count) { c in
-                for t in chunks[c] {
-                    cell.linearize(
-                        steps: t..<(t + 1), batch: batch, previous: z.base,
-                        states: UnsafePointer(h.base), projections: u.base, values: h.base,
-                        jacobians: nil, request: .structured)
-                }
+                let range = chunks[c]
+                cell.linearize(
+                    steps: range, batch: batch, previous: z.base, states: UnsafePointer(h.base),
+                    projections: u.base, values: f.base, jacobians: nil, request: .structured)
+            }
+            pool.forEach(chunks.count) { c in
+                let range = chunks[c]
+                (h.base + range.lowerBound * row).update(
+                    from: f.base + range.lowerBound * row, count: range.count * row)
             }
         }
     }
@@ -76,7 +82,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
         if jacobianCapacity < steps * jrow {
             jacobians?.deallocate()
             jacobians = .allocate(capacity: steps * jrow)
-            jacobians!.initialize(repeating: 0, count: steps * jrow)
+            zeroFill(jacobians!, count: steps * jrow)
             jacobianCapacity = steps * jrow
         }
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
@@ -141,23 +147,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
                 cell.linearize(
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                var worst: Scalar = 0
-                var sawNaN = false
-                for t in range {
-                    let ht = h.base + t * row, ft = f.base + t * row
-                    for i in 0..<row {
-                        let r = abs(ht[i] - ft[i]) / max(1, abs(ft[i]))
-                        worst = max(worst, r)
-                        sawNaN = sawNaN || r.isNaN
-                    }
-                    let hp = t == 0 ? h0.base : UnsafePointer(h.base + (t - 1) * row)
-                    let jt = jac.base + t * jrow
-                    if let clip { clipJacobian(jt, structure: structure, batch: batch, stateSize: stateSize, hidden: hidden, bound: clip) }
-                    subtractJacobianProduct(
-                        jt, hp, ft, structure: structure, batch: batch, stateSize: stateSize,
-                        hidden: hidden)
-                }
-                res.base[c] = sawNaN ? .nan : Double(worst)
+                res.base[c] = Scalar._residualAndOffsets(
+                    range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
+                    initial: h0.base, values: f.base, jacobians: jac.base, structure: structure,
+                    batch: batch, stateSize: stateSize, hidden: hidden, clip: clip)
             }
         }
         return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
@@ -183,6 +176,52 @@ final class NewtonEngine<Cell: RecurrentCell> {
             a: jacobians!, b: offsets, steps: steps, blocks: row / k, blockSize: k,
             initial: previous, output: states, transposed: false, reverse: false, pool: pool)
     }
+}
+
+/// For the steps of `range`: the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
+/// then optional clipping of J_t, then b_t = F_t − J_t H_{t−1} in place of F_t.
+func residualAndOffsets<S: ScanScalar>(
+    range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<S>, initial: UnsafePointer<S>,
+    values: UnsafeMutablePointer<S>, jacobians: UnsafeMutablePointer<S>,
+    structure: JacobianStructure, batch: Int, stateSize: Int, hidden: Int, clip: S?
+) -> Double {
+    var worst: S = 0
+    var sawNaN = false
+    // Residual over the whole range as one flat loop (rows are contiguous).
+    let first = range.lowerBound * row, count = range.count * row
+    let hs = states + first, fs = values + first
+    for i in 0..<count {
+        let r = abs(hs[i] - fs[i]) / max(1, abs(fs[i]))
+        worst = max(worst, r)
+        sawNaN = sawNaN || r.isNaN
+    }
+    if let clip {
+        for t in range {
+            clipJacobian(
+                jacobians + t * jrow, structure: structure, batch: batch, stateSize: stateSize,
+                hidden: hidden, bound: clip)
+        }
+    }
+    if case .diagonal = structure, range.count > 1 {
+        // b = F − J ⊙ H_prev, flat: H_prev of row t is row t − 1 of H.
+        subtractJacobianProduct(
+            UnsafePointer(jacobians + range.lowerBound * jrow),
+            range.lowerBound == 0 ? initial : states + (range.lowerBound - 1) * row,
+            values + range.lowerBound * row, structure: structure, batch: batch,
+            stateSize: stateSize, hidden: hidden)
+        let rest = (range.count - 1) * row
+        let j = jacobians + (range.lowerBound + 1) * row
+        let hp = states + range.lowerBound * row, f = values + (range.lowerBound + 1) * row
+        for i in 0..<rest { f[i] = f[i] - j[i] * hp[i] }
+    } else {
+        for t in range {
+            let hp = t == 0 ? initial : states + (t - 1) * row
+            subtractJacobianProduct(
+                UnsafePointer(jacobians + t * jrow), hp, values + t * row, structure: structure,
+                batch: batch, stateSize: stateSize, hidden: hidden)
+        }
+    }
+    return sawNaN ? .nan : Double(worst)
 }
 
 /// b ← F − J·s_prev for one step, in place of F, for each Jacobian structure.

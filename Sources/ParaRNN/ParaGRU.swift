@@ -69,36 +69,47 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
         }
     }
 
+    /// The rollout in one pass: step t reads the state row t − 1 it has just written.
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+
     public func linearize(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, lanes = batch * d
-        recurrentGains.withUnsafeBufferPointer { gains in
-            let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
-            for t in steps {
-                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                let u = projections + t * 3 * lanes
-                let out = values + t * lanes
-                for b in 0..<batch {
-                    let hp = prev + b * d, o = out + b * d
-                    let uz = u + b * d, ur = u + lanes + b * d, uh = u + 2 * lanes + b * d
-                    if let jacobians {
-                        let jo = jacobians + t * lanes + b * d
-                        for j in 0..<d {
-                            let h = hp[j]
-                            let z = Scalar.sigmoid(az[j] * h + uz[j])
-                            let r = Scalar.sigmoid(ar[j] * h + ur[j])
-                            let c = Scalar.tanh(ah[j] * (h * r) + uh[j])
-                            o[j] = z * c + (1 - z) * h
-                            let dz: Scalar = (c - h) * (z * (1 - z)) * az[j]
-                            let dr: Scalar = r + h * (r * (1 - r)) * ar[j]
-                            let dc: Scalar = z * (1 - c * c) * ah[j] * dr
-                            jo[j] = (1 - z) + dz + dc
-                        }
-                    } else {
+        if arguments.inPlace {
+            recurrentGains.withUnsafeBufferPointer { gains in
+                let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
+                for t in steps {
+                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                    let u = projections + t * 3 * lanes
+                    let out = values + t * lanes
+                    for b in 0..<batch {
+                        let hp = prev + b * d, o = out + b * d
+                        let uz = u + b * d, ur = u + lanes + b * d, uh = u + 2 * lanes + b * d
                         for j in 0..<d {
                             let h = hp[j]
                             let z = Scalar.sigmoid(az[j] * h + uz[j])
@@ -107,6 +118,45 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
                             o[j] = z * c + (1 - z) * h
                         }
                     }
+                }
+            }
+            return
+        }
+        // Linearisation: vectorise across time over blocks of rows.
+        let blocks = RowBlocks<Scalar>(lanes: lanes, statePlanes: 1, gatePlanes: 3, jacobianPlanes: jacobians == nil ? 0 : 1)
+        let e = blocks.capacity
+        let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 3 * e)
+        defer { tiles.deallocate() }
+        recurrentGains.withUnsafeBufferPointer { gains in
+            for v in 0..<3 { blocks.tile(gains.baseAddress! + v * d, count: d, into: tiles + v * e) }
+        }
+        let az = tiles, ar = tiles + e, ah = tiles + 2 * e
+        let withJacobian = jacobians != nil
+        blocks.run(
+            steps: steps, previous: previous, states: states, projections: projections,
+            values: values, jacobians: jacobians
+        ) { scratch, n in
+            let hp = scratch, uz = scratch + e, ur = scratch + 2 * e, uh = scratch + 3 * e
+            let o = scratch + 4 * e, jo = scratch + 5 * e
+            if withJacobian {
+                for i in 0..<n {
+                    let h = hp[i]
+                    let z = Scalar.sigmoid(az[i] * h + uz[i])
+                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
+                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
+                    o[i] = z * c + (1 - z) * h
+                    let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
+                    let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
+                    let dc: Scalar = z * (1 - c * c) * ah[i] * dr
+                    jo[i] = (1 - z) + dz + dc
+                }
+            } else {
+                for i in 0..<n {
+                    let h = hp[i]
+                    let z = Scalar.sigmoid(az[i] * h + uz[i])
+                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
+                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
+                    o[i] = z * c + (1 - z) * h
                 }
             }
         }

@@ -82,56 +82,133 @@ public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
         return next
     }
 
+    /// The rollout in one pass: step t reads the state row t − 1 it has just written.
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+
     public func linearize(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
-        let d = hiddenSize, lanes = batch * d, row = 2 * lanes
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        let d = hiddenSize, lanes = batch * d
+        // Parameter tiles over a block: [f gain, o gain, c gain, f peephole, o peephole].
+        let blocks = RowBlocks<Scalar>(
+            lanes: lanes, statePlanes: 2, gatePlanes: 3,
+            jacobianPlanes: jacobians == nil ? 0 : (request == .diagonalOnly ? 2 : 4))
+        let inPlace = arguments.inPlace
+        let e = inPlace ? d : blocks.capacity
+        let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 5 * e)
+        defer { tiles.deallocate() }
         recurrentGains.withUnsafeBufferPointer { gains in
             peepholes.withUnsafeBufferPointer { peep in
-                let af = gains.baseAddress!, ao = af + d, ac = af + 2 * d
-                let cf = peep.baseAddress!, co = cf + d
-                for t in steps {
-                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                    let u = projections + t * 3 * lanes
-                    let out = values + t * row
-                    let jrow = request == .diagonalOnly ? row : 2 * row
-                    for b in 0..<batch {
-                        let cp = prev + b * d, hp = prev + lanes + b * d
-                        let oc = out + b * d, oh = out + lanes + b * d
-                        let uf = u + b * d, uo = u + lanes + b * d, uc = u + 2 * lanes + b * d
-                        for j in 0..<d {
-                            let c = cp[j], h = hp[j]
-                            let f = Scalar.sigmoid(af[j] * h + uf[j] + cf[j] * c)
-                            let candidate = Scalar.tanh(ac[j] * h + uc[j])
-                            let cNext = f * c + (1 - f) * candidate
-                            let o = Scalar.sigmoid(ao[j] * h + uo[j] + co[j] * cNext)
-                            let tau = Scalar.tanh(cNext)
-                            oc[j] = cNext
-                            oh[j] = o * tau
-                            guard let jacobians else { continue }
-                            let fTilde = f * (1 - f), oTilde = o * (1 - o)
-                            let gap = c - candidate
-                            let dcdc: Scalar = f + gap * fTilde * cf[j]
-                            let dcdh: Scalar = gap * fTilde * af[j] + (1 - f) * (1 - candidate * candidate) * ac[j]
-                            let g: Scalar = oTilde * co[j] * tau + o * (1 - tau * tau)
-                            let dhdh: Scalar = oTilde * ao[j] * tau + g * dcdh
-                            let jt = jacobians + t * jrow + b * d + j
-                            if request == .diagonalOnly {
-                                jt[0] = dcdc
-                                jt[lanes] = dhdh
-                            } else {
-                                jt[0] = dcdc
-                                jt[lanes] = dcdh
-                                jt[2 * lanes] = g * dcdc
-                                jt[3 * lanes] = dhdh
-                            }
-                        }
-                    }
+                for v in 0..<5 {
+                    let source = v < 3 ? gains.baseAddress! + v * d : peep.baseAddress! + (v - 3) * d
+                    if inPlace { (tiles + v * e).update(from: source, count: d) } else { blocks.tile(source, count: d, into: tiles + v * e) }
                 }
             }
         }
+        let af = tiles, ao = tiles + e, ac = tiles + 2 * e, cf = tiles + 3 * e, co = tiles + 4 * e
+        if inPlace {
+            let row = 2 * lanes
+            for t in steps {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                let u = projections + t * 3 * lanes
+                let out = values + t * row
+                for b in 0..<batch {
+                    let cp = prev + b * d, hp = prev + lanes + b * d
+                    let oc = out + b * d, oh = out + lanes + b * d
+                    let uf = u + b * d, uo = u + lanes + b * d, uc = u + 2 * lanes + b * d
+                    for j in 0..<d {
+                        let c = cp[j], h = hp[j]
+                        let f = Scalar.sigmoid(af[j] * h + uf[j] + cf[j] * c)
+                        let candidate = Scalar.tanh(ac[j] * h + uc[j])
+                        let cNext = f * c + (1 - f) * candidate
+                        let o = Scalar.sigmoid(ao[j] * h + uo[j] + co[j] * cNext)
+                        oc[j] = cNext
+                        oh[j] = o * Scalar.tanh(cNext)
+                    }
+                }
+            }
+            return
+        }
+        let structured = request == .structured
+        let withJacobian = jacobians != nil
+        blocks.run(
+            steps: steps, previous: previous, states: states, projections: projections,
+            values: values, jacobians: jacobians
+        ) { scratch, n in
+            let cp = scratch, hp = scratch + e
+            let uf = scratch + 2 * e, uo = scratch + 3 * e, uc = scratch + 4 * e
+            let oc = scratch + 5 * e, oh = scratch + 6 * e
+            let j0 = scratch + 7 * e, j1 = scratch + 8 * e, j2 = scratch + 9 * e, j3 = scratch + 10 * e
+            // Three loops so each is branch-free and vectorises.
+            if !withJacobian {
+                for i in 0..<n {
+                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
+                    oc[i] = x.c
+                    oh[i] = x.h
+                }
+            } else if structured {
+                for i in 0..<n {
+                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
+                    oc[i] = x.c
+                    oh[i] = x.h
+                    j0[i] = x.dcdc
+                    j1[i] = x.dcdh
+                    j2[i] = x.dhdc
+                    j3[i] = x.dhdh
+                }
+            } else {
+                for i in 0..<n {
+                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
+                    oc[i] = x.c
+                    oh[i] = x.h
+                    j0[i] = x.dcdc
+                    j1[i] = x.dhdh
+                }
+            }
+        }
+    }
+
+    /// One channel's step and Jacobian block (see the type's documentation).
+    @inline(__always)
+    static func element(
+        _ c: Scalar, _ h: Scalar, _ uf: Scalar, _ uo: Scalar, _ uc: Scalar, _ af: Scalar,
+        _ ao: Scalar, _ ac: Scalar, _ cf: Scalar, _ co: Scalar
+    ) -> (c: Scalar, h: Scalar, dcdc: Scalar, dcdh: Scalar, dhdc: Scalar, dhdh: Scalar) {
+        let f = Scalar.sigmoid(af * h + uf + cf * c)
+        let candidate = Scalar.tanh(ac * h + uc)
+        let cNext = f * c + (1 - f) * candidate
+        let o = Scalar.sigmoid(ao * h + uo + co * cNext)
+        let tau = Scalar.tanh(cNext)
+        let fTilde = f * (1 - f), oTilde = o * (1 - o)
+        let gap = c - candidate
+        let dcdc: Scalar = f + gap * fTilde * cf
+        let dcdh: Scalar = gap * fTilde * af + (1 - f) * (1 - candidate * candidate) * ac
+        let g: Scalar = oTilde * co * tau + o * (1 - tau * tau)
+        let dhdh: Scalar = oTilde * ao * tau + g * dcdh
+        return (cNext, o * tau, dcdc, dcdh, g * dcdc, dhdh)
     }
 }

@@ -66,11 +66,31 @@ public protocol RecurrentCell: Sendable {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest)
 
+    /// The sequential rollout s_t = f(s_{t−1}, u_t) over `steps`, from `previous` (the state
+    /// before the range), writing `states[t]`. The default runs one-step linearisations.
+    func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>)
+
     /// The hidden output h of one state row, `[B][d]`.
     func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>)
 }
 
 extension RecurrentCell {
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        let row = stateRowSize(batch: batch)
+        var prev = previous
+        for t in steps {
+            linearize(
+                steps: t..<(t + 1), batch: batch, previous: prev, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured)
+            prev = UnsafePointer(states + t * row)
+        }
+    }
+
     /// Values per state row for a batch.
     @inlinable public func stateRowSize(batch: Int) -> Int { batch * stateSize }
 

@@ -85,7 +85,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if let length = options.segmentLength, length <= 0 {
             throw .invalidOption("segment length must be positive")
         }
-        var projections = [Scalar](repeating: 0, count: steps * cell.projectionRowSize(batch: batch))
+        var projections = zeroArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
                 cell.project(
@@ -106,8 +106,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
         let (method, decision) = chooseMethod(steps: steps, batch: batch)
-        let h0 = initialState ?? [Scalar](repeating: 0, count: row)
-        var states = guess ?? [Scalar](repeating: 0, count: steps * row)
+        let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        var states = guess ?? zeroArray(Scalar.self, count: steps * row)
         let segmentLength = min(options.segmentLength ?? steps, steps)
         let segments = (steps + segmentLength - 1) / segmentLength
         var attempts: [SolveAttempt] = []
@@ -229,15 +229,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>
     ) {
-        let row = cell.stateRowSize(batch: batch)
-        var prev = previous
-        for t in 0..<steps {
-            // One step at a time: values_t is written before step t + 1 reads it.
-            cell.linearize(
-                steps: t..<(t + 1), batch: batch, previous: prev, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured)
-            prev = UnsafePointer(states + t * row)
-        }
+        cell.rollout(
+            steps: 0..<steps, batch: batch, previous: previous, projections: projections,
+            states: states)
     }
 
     /// Evaluates the sequential rollout (the reference) for inputs `[T][B][m]`.

@@ -64,6 +64,15 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
+        S._blockDiagonalUnchecked(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
+
+    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
+    static func blockDiagonalImplementation<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, blocks: Int, blockSize k: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
         let state = k * blocks
         let workers = workersFor(steps: steps, width: state * k, pool: pool)
         // Reducing a step multiplies k×k matrices (k³) where solving does k²; both stream the

@@ -60,6 +60,15 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
+        S._denseUnchecked(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
+
+    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
+    static func denseImplementation<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, batch: Int, dimension d: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
         let state = batch * d
         // A reduction step costs about d times a solve step (matrix-matrix vs matrix-vector);
         // the plan lengthens chunk 0 by that factor, so the speedup is (d + p)/(d + 1).

@@ -90,6 +90,15 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
     ) {
+        S._diagonalUnchecked(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+    }
+
+    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
+    static func diagonalImplementation<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, lanes: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
+        pool: WorkerPool
+    ) {
         let workers = workersFor(steps: steps, width: lanes, pool: pool)
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 0.8, reverse: reverse)
         let slots = plan.ranges.count

@@ -23,9 +23,45 @@ public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, 
 
     /// A name for reports: "float" or "double".
     static var precisionName: String { get }
+
+    // The scans' implementations, specialised per precision (generic callers, including other
+    // modules, reach specialised loops through these witnesses).
+    static func _diagonalUnchecked(
+        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, lanes: Int,
+        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, reverse: Bool,
+        pool: WorkerPool)
+    static func _blockDiagonalUnchecked(
+        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, blocks: Int, blockSize k: Int,
+        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool)
+    static func _denseUnchecked(
+        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, batch: Int, dimension d: Int,
+        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool)
 }
 
 extension Float: ScanScalar {
+    public static func _diagonalUnchecked(
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, lanes: Int,
+        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, reverse: Bool,
+        pool: WorkerPool
+    ) {
+        AffineScan.diagonalImplementation(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+    }
+    public static func _blockDiagonalUnchecked(
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, blocks: Int, blockSize k: Int,
+        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        AffineScan.blockDiagonalImplementation(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
+    public static func _denseUnchecked(
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, batch: Int, dimension d: Int,
+        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        AffineScan.denseImplementation(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
     @inlinable
     public static func gemv(
         transposed: Bool, rows: Int, cols: Int, alpha: Float, a: UnsafePointer<Float>,
@@ -63,6 +99,27 @@ extension Float: ScanScalar {
 }
 
 extension Double: ScanScalar {
+    public static func _diagonalUnchecked(
+        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, lanes: Int,
+        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, reverse: Bool,
+        pool: WorkerPool
+    ) {
+        AffineScan.diagonalImplementation(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+    }
+    public static func _blockDiagonalUnchecked(
+        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, blocks: Int, blockSize k: Int,
+        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        AffineScan.blockDiagonalImplementation(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
+    public static func _denseUnchecked(
+        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, batch: Int, dimension d: Int,
+        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
+        reverse: Bool, pool: WorkerPool
+    ) {
+        AffineScan.denseImplementation(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+    }
     @inlinable
     public static func gemv(
         transposed: Bool, rows: Int, cols: Int, alpha: Double, a: UnsafePointer<Double>,
