@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
+        .library(name: "LongConv", targets: ["LongConv"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,8 +23,15 @@ let package = Package(
             providers: [.apt(["libfftw3-dev"])]),
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
+        .target(
+            name: "LongConv",
+            dependencies: [
+                "ParallelScan", "CFFTW", "CBLAS",
+                .product(name: "ComplexModule", package: "swift-numerics"),
+            ]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
+        .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
     ]
 )
