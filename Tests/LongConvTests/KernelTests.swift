@@ -195,8 +195,6 @@ struct S4DPLRTests {
                     plus[r * N + c] = (r == c ? .one : .zero) + arc * (delta / 2)
                 }
             }
-            let rhs = plus + bt.map { $0 * delta }  // placeholder layout fixed below
-            _ = rhs
             var combined = [Cx](repeating: .zero, count: N * (N + 1))
             for r in 0..<N {
                 for c in 0..<N { combined[r * (N + 1) + c] = plus[r * N + c] }
