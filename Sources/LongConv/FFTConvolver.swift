@@ -80,8 +80,14 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         try checkShape("backwardKernel", k1.count, channels * length)
         let n = fftLength, L = length
         return makeSpectrum(channels: channels, bidirectional: true) { c, real in
-            for j in 0..<L { real[j] = k0[c * L + j] }
-            for j in 0..<(L - 1) { real[n - 1 - j] = k1[c * L + j] }
+            k0.withUnsafeBufferPointer { a in
+                UnsafeMutableRawPointer(real).copyMemory(
+                    from: a.baseAddress! + c * L, byteCount: L * MemoryLayout<S>.stride)
+            }
+            // k1[j] (lag −(j+1)) goes to index n−1−j, j = 0…L−2.
+            k1.withUnsafeBufferPointer { b in
+                S._copyReversed(L - 1, b.baseAddress! + c * L, real + (n - L + 1))
+            }
         }
     }
 
@@ -94,11 +100,10 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         values.withUnsafeMutableBufferPointer { vb in
             let out = SharedMutable(vb.baseAddress!)
             forEachWithScratch(pool: pool, count: channels, n: n) { (c: Int, s: FFTScratch<S>) in
-                for i in 0..<n { s.real[i] = 0 }
+                s.zero(s.real, n)
                 fill(c, s.real)
                 plan.forward(s.real, s.c0)
-                let dst = out.base + c * stride
-                for i in 0..<stride { dst[i] = s.c0[i] * scale }
+                S._scaledCopy(stride, scale, s.c0, out.base + c * stride)
             }
         }
         return KernelSpectrum(channels: channels, fftLength: n, bidirectional: bidirectional, values: values)
@@ -191,7 +196,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                         dd.withUnsafeMutableBufferPointer { ddb in
                             let outK = SharedMutable(kbOut.baseAddress!), outD = SharedMutable(ddb.baseAddress!)
                             forEachWithScratch(pool: pool, count: C, n: n) { (c: Int, s: FFTScratch<S>) in
-                                for i in 0..<(2 * bins) { s.c2[i] = 0 }
+                                s.zero(s.c2, 2 * bins)
                                 var dot = 0.0
                                 for b in 0..<batch {
                                     let item = b * C + c
@@ -203,7 +208,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                                     dot += S._dot(L, gp + item * L, up + item * L)
                                 }
                                 plan.inverse(s.c2, s.real)
-                                for i in 0..<L { outK.base[c * L + i] = s.real[i] * scale }
+                                S._scaledCopy(L, scale, s.real, outK.base + c * L)
                                 outD.base[c] = skip == nil ? 0 : S(dot)
                             }
                         }

@@ -51,6 +51,12 @@ public protocol FFTScalar: ScanScalar {
     static func _accumulateConjugateProduct(_ acc: UnsafeMutablePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, bins: Int)
     /// y ← y + α·x over `count` elements.
     static func _axpy(_ count: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    /// dst[i] ← α·src[i] over `count` elements.
+    static func _scaledCopy(_ count: Int, _ alpha: Self, _ src: UnsafePointer<Self>, _ dst: UnsafeMutablePointer<Self>)
+    /// dst[count−1−i] ← src[i] over `count` elements.
+    static func _copyReversed(_ count: Int, _ src: UnsafePointer<Self>, _ dst: UnsafeMutablePointer<Self>)
+    /// Rounds an array of Double to this precision.
+    static func _convert(_ x: [Double]) -> [Self]
     /// Σ x_i y_i accumulated in Double.
     static func _dot(_ count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double
 }
@@ -114,6 +120,13 @@ extension Double: FFTScalar {
     public static func _axpy(_ count: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
         axpyImpl(count, alpha, x, y)
     }
+    public static func _scaledCopy(_ count: Int, _ alpha: Double, _ src: UnsafePointer<Double>, _ dst: UnsafeMutablePointer<Double>) {
+        for i in 0..<count { dst[i] = alpha * src[i] }
+    }
+    public static func _copyReversed(_ count: Int, _ src: UnsafePointer<Double>, _ dst: UnsafeMutablePointer<Double>) {
+        for i in 0..<count { dst[count - 1 - i] = src[i] }
+    }
+    public static func _convert(_ x: [Double]) -> [Double] { x }
     public static func _dot(_ count: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
         var s = 0.0
         for i in 0..<count { s += x[i] * y[i] }
@@ -152,6 +165,13 @@ extension Float: FFTScalar {
     public static func _axpy(_ count: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         axpyImpl(count, alpha, x, y)
     }
+    public static func _scaledCopy(_ count: Int, _ alpha: Float, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { dst[i] = alpha * src[i] }
+    }
+    public static func _copyReversed(_ count: Int, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        for i in 0..<count { dst[count - 1 - i] = src[i] }
+    }
+    public static func _convert(_ x: [Double]) -> [Float] { x.map { Float($0) } }
     public static func _dot(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Double {
         var s = 0.0
         for i in 0..<count { s += Double(x[i]) * Double(y[i]) }
@@ -252,6 +272,10 @@ final class FFTScratch<S: FFTScalar> {
     }
     deinit {
         S._free(real); S._free(c0); S._free(c1); S._free(c2)
+    }
+    /// Zeroes `count` elements at `p`.
+    func zero(_ p: UnsafeMutablePointer<S>, _ count: Int) {
+        if count > 0 { memset(p, 0, count * MemoryLayout<S>.stride) }
     }
     /// real ← x[0..<count] zero-padded to n.
     func loadPadded(_ x: UnsafePointer<S>, count: Int) {

@@ -29,7 +29,7 @@ public struct S4DLayer<S: FFTScalar>: Sendable {
 
     /// The kernel `[H][L]` in precision S.
     public func kernelValues() throws(LongConvError) -> [S] {
-        try kernel.kernel(length: length).map { S($0) }
+        S._convert(try kernel.kernel(length: length))
     }
 
     /// y = K * u + D·u for `u` `[B][H][L]`.
@@ -131,6 +131,6 @@ public struct SGConvLayer<S: FFTScalar>: Sendable {
     /// y = K * u + D·u for `u` `[B][H][L]`.
     public func forward(_ u: [S], batch: Int) throws(LongConvError) -> [S] {
         try convolver.convolve(
-            u, batch: batch, channels: kernel.channels, kernel: kernel.kernel().map { S($0) }, skip: skip)
+            u, batch: batch, channels: kernel.channels, kernel: S._convert(kernel.kernel()), skip: skip)
     }
 }

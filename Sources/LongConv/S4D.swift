@@ -172,19 +172,37 @@ public struct S4DKernel: Sendable {
     public func kernel(length L: Int) throws(LongConvError) -> [Double] {
         if L < 1 { throw .emptyLength }
         var k = [Double](repeating: 0, count: channels * L)
+        let m = modes
+        // z_n = 2·C_n·B̄_n·Ā_n^ℓ for all modes side by side: the mode loop is independent work
+        // (instruction-level parallelism), the ℓ loop the unavoidable recurrence.
+        var zr = [Double](repeating: 0, count: m), zi = zr, ar = zr, ai = zr
         k.withUnsafeMutableBufferPointer { kb in
             for h in 0..<channels {
-                let out = kb.baseAddress! + h * L
-                for n in 0..<modes {
+                for n in 0..<m {
                     let p = partials(channel: h, mode: n)
-                    // z = 2·C·B̄·Ā^ℓ, stepped by multiplication.
-                    var zr = 2 * (c[h * modes + n] * p.bBar).real, zi = 2 * (c[h * modes + n] * p.bBar).imaginary
-                    let ar = p.aBar.real, ai = p.aBar.imaginary
-                    for l in 0..<L {
-                        out[l] += zr
-                        let t = zr * ar - zi * ai
-                        zi = zr * ai + zi * ar
-                        zr = t
+                    let w = c[h * m + n] * p.bBar
+                    zr[n] = 2 * w.real
+                    zi[n] = 2 * w.imaginary
+                    ar[n] = p.aBar.real
+                    ai[n] = p.aBar.imaginary
+                }
+                let out = kb.baseAddress! + h * L
+                zr.withUnsafeMutableBufferPointer { zrp in
+                    zi.withUnsafeMutableBufferPointer { zip in
+                        ar.withUnsafeBufferPointer { arp in
+                            ai.withUnsafeBufferPointer { aip in
+                                for l in 0..<L {
+                                    var s = 0.0
+                                    for n in 0..<m {
+                                        let xr = zrp[n], xi = zip[n]
+                                        s += xr
+                                        zrp[n] = xr * arp[n] - xi * aip[n]
+                                        zip[n] = xr * aip[n] + xi * arp[n]
+                                    }
+                                    out[l] = s
+                                }
+                            }
+                        }
                     }
                 }
             }
