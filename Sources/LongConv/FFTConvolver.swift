@@ -23,6 +23,9 @@ public struct ConvolutionGradients<S: FFTScalar>: Sendable {
     public var kernel: [S]
     /// dL/dD, `[C]` (zeros when no skip term was given).
     public var skip: [S]
+    /// dL/dk1, `[C][L]`, for a bidirectional convolution (empty for a causal one; entry L−1,
+    /// whose weight is never used, is 0).
+    public var backwardKernel: [S]
 }
 
 /// FFT long convolution of many channels and batch entries at once, on FFTW.
@@ -162,17 +165,29 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     ///   dL/dK[c,ℓ]   = Σ_b Σ_{t≥ℓ} g[b,c,t]·u[b,c,t−ℓ]              (irfft(Σ_b conj(Û)·Ĝ))
     ///   dL/dD[c]     = Σ_b Σ_t g[b,c,t]·u[b,c,t].
     /// With n ≥ 2L−1 the circular correlations do not wrap into 0…L−1.
+    ///
+    /// With `backwardKernel` k1 the convolution is the bidirectional one; then dL/du uses the
+    /// conjugate of the bidirectional spectrum, and with r = irfft(Σ_b conj(Û)·Ĝ)
+    /// dL/dk0[j] = r[j] = Σ_t g_t u_{t−j} and dL/dk1[j] = r[n−1−j] = Σ_t g_t u_{t+j+1}.
     public func backward(
-        gradOutput g: [S], input u: [S], batch: Int, channels C: Int, kernel: [S], skip: [S]? = nil
+        gradOutput g: [S], input u: [S], batch: Int, channels C: Int, kernel: [S],
+        backwardKernel: [S]? = nil, skip: [S]? = nil
     ) throws(LongConvError) -> ConvolutionGradients<S> {
         if batch < 1 || C < 1 { throw .noChannels }
         let L = length, n = fftLength, bins = n / 2 + 1
         try checkShape("gradOutput", g.count, batch * C * L)
         try checkShape("input", u.count, batch * C * L)
         if let skip { try checkShape("skip", skip.count, C) }
-        let spec = try spectrum(kernel: kernel, channels: C)
+        let spec: KernelSpectrum<S>
+        if let backwardKernel {
+            spec = try spectrum(forwardKernel: kernel, backwardKernel: backwardKernel, channels: C)
+        } else {
+            spec = try spectrum(kernel: kernel, channels: C)
+        }
+        let bidirectional = backwardKernel != nil
         var du = [S](repeating: 0, count: u.count)
         var dk = [S](repeating: 0, count: C * L)
+        var dk1 = [S](repeating: 0, count: bidirectional ? C * L : 0)
         var dd = [S](repeating: 0, count: C)
         let scale = 1 / S(n)
         u.withUnsafeBufferPointer { ub in
@@ -193,8 +208,10 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                         }
                     }
                     dk.withUnsafeMutableBufferPointer { kbOut in
+                      dk1.withUnsafeMutableBufferPointer { k1Out in
                         dd.withUnsafeMutableBufferPointer { ddb in
                             let outK = SharedMutable(kbOut.baseAddress!), outD = SharedMutable(ddb.baseAddress!)
+                            let outK1 = bidirectional ? k1Out.baseAddress.map { SharedMutable($0) } : nil
                             forEachWithScratch(pool: pool, count: C, n: n) { (c: Int, s: FFTScratch<S>) in
                                 s.zero(s.c2, 2 * bins)
                                 var dot = 0.0
@@ -209,14 +226,20 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                                 }
                                 plan.inverse(s.c2, s.real)
                                 S._scaledCopy(L, scale, s.real, outK.base + c * L)
+                                if let outK1, L > 1 {
+                                    // dk1[j] = r[n−1−j], j = 0…L−2.
+                                    S._copyReversed(L - 1, s.real + (n - L + 1), outK1.base + c * L)
+                                    for j in 0..<(L - 1) { outK1.base[c * L + j] *= scale }
+                                }
                                 outD.base[c] = skip == nil ? 0 : S(dot)
                             }
                         }
+                      }
                     }
                 }
             }
         }
-        return ConvolutionGradients(input: du, kernel: dk, skip: dd)
+        return ConvolutionGradients(input: du, kernel: dk, skip: dd, backwardKernel: dk1)
     }
 }
 

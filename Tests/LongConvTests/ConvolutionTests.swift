@@ -148,4 +148,49 @@ struct ConvolutionTests {
             check(g.skip[i], try loss(u, k, dp), try loss(u, k, dm))
         }
     }
+
+    @Test("bidirectional convolution gradients match central finite differences")
+    func bidirectionalGradients() throws {
+        let (B, C, L) = (2, 2, 23)
+        let u = randomArray(B * C * L, seed: 41), k0 = randomArray(C * L, seed: 42)
+        let k1 = randomArray(C * L, seed: 43), d = randomArray(C, seed: 44), w = randomArray(B * C * L, seed: 45)
+        let conv = try FFTConvolver<Double>(length: L)
+        func loss(_ u: [Double], _ k0: [Double], _ k1: [Double]) throws -> Double {
+            let y = try conv.convolveBidirectional(u, batch: B, channels: C, forwardKernel: k0, backwardKernel: k1, skip: d)
+            return zip(y, w).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let g = try conv.backward(gradOutput: w, input: u, batch: B, channels: C, kernel: k0, backwardKernel: k1, skip: d)
+        let h = 1e-4
+        func check(_ analytic: Double, _ plus: Double, _ minus: Double) {
+            let fd = (plus - minus) / (2 * h)
+            #expect(Swift.abs(analytic - fd) <= 1e-5 * max(Swift.abs(fd), 1), "\(analytic) vs \(fd)")
+        }
+        for i in stride(from: 0, to: u.count, by: 5) {
+            var up = u, um = u
+            up[i] += h; um[i] -= h
+            check(g.input[i], try loss(up, k0, k1), try loss(um, k0, k1))
+        }
+        for i in 0..<(C * L) {
+            var p = k0, m = k0
+            p[i] += h; m[i] -= h
+            check(g.kernel[i], try loss(u, p, k1), try loss(u, m, k1))
+            var p1 = k1, m1 = k1
+            p1[i] += h; m1[i] -= h
+            check(g.backwardKernel[i], try loss(u, k0, p1), try loss(u, k0, m1))
+        }
+    }
+
+    @Test("concurrent plan requests create each plan once")
+    func concurrentPlanning() throws {
+        let cache = FFTPlanCache()
+        let lengths = [64, 100, 128, 210, 64, 100, 128, 210]
+        let ids = UnsafeMutableBufferPointer<ObjectIdentifier?>.allocate(capacity: lengths.count)
+        ids.initialize(repeating: nil)
+        defer { ids.deallocate() }
+        WorkerPool(threadCount: 2).forEach(lengths.count) { i in
+            ids[i] = (try? cache.plan(length: lengths[i], scalar: Double.self)).map { ObjectIdentifier($0) }
+        }
+        #expect(cache.count == 4)
+        for i in 0..<4 { #expect(ids[i] != nil && ids[i] == ids[i + 4]) }
+    }
 }
