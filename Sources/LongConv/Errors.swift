@@ -1,0 +1,66 @@
+/// Why a long-convolution routine refused its input.
+public enum LongConvError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The sequence length L is 0 (or negative).
+    case emptyLength
+    /// There are no channels or no batch entries.
+    case noChannels
+    /// A buffer does not hold the number of elements its shape needs.
+    case shapeMismatch(name: String, expected: Int, actual: Int)
+    /// The SSM state size N must be even (N/2 complex conjugate modes).
+    case oddStateSize(Int)
+    /// A parameter is outside its valid range.
+    case invalidParameter(String)
+    /// FFTW returned no plan for this transform length.
+    case planCreationFailed(length: Int)
+    /// A LAPACK routine reported an error.
+    case lapackFailure(routine: String, info: Int)
+
+    public var description: String {
+        switch self {
+        case .emptyLength: return "empty input: the sequence length L is 0"
+        case .noChannels: return "empty input: there are no channels or no batch entries"
+        case .shapeMismatch(let name, let expected, let actual):
+            return "buffer '\(name)' holds \(actual) elements, the shape needs \(expected)"
+        case .oddStateSize(let n): return "state size N = \(n) is odd; it must be even (N/2 complex modes)"
+        case .invalidParameter(let text): return "invalid parameter: \(text)"
+        case .planCreationFailed(let n): return "FFTW could not create a plan of length \(n)"
+        case .lapackFailure(let routine, let info): return "\(routine) failed with info = \(info)"
+        }
+    }
+}
+
+@inline(__always)
+func checkShape(_ name: String, _ actual: Int, _ expected: Int) throws(LongConvError) {
+    if actual != expected { throw .shapeMismatch(name: name, expected: expected, actual: actual) }
+}
+
+/// A pointer shared by workers that write disjoint parts of it.
+struct SharedMutable<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+}
+
+/// A small deterministic generator (SplitMix64) for parameter initialisation and tests.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    /// Creates a generator from a seed; equal seeds give equal streams.
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A uniform sample in [0, 1).
+    public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    /// A standard normal sample (Box–Muller).
+    public mutating func normal() -> Double {
+        let u1 = max(uniform(), 1e-300), u2 = uniform()
+        return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
+    }
+}
+
+import Foundation
+@inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
+@inline(__always) func _cos(_ x: Double) -> Double { Foundation.cos(x) }
