@@ -1,0 +1,212 @@
+import ParallelScan
+
+/// Gradients of a loss L(s_0 … s_{T−1}) with respect to everything a solve depends on.
+public struct SequenceGradients<Scalar: ScanScalar>: Sendable {
+    /// ∂L/∂θ for the recurrent parameters, by name (see ``DifferentiableCell/recurrentParameterLayout``).
+    public var recurrent: [String: [Scalar]]
+    /// ∂L/∂W for the input weights, `[G·d][m]`.
+    public var inputWeights: [Scalar]
+    /// ∂L/∂b for the input bias, `[G·d]`.
+    public var inputBias: [Scalar]
+    /// ∂L/∂x, `[T][B][m]`.
+    public var inputs: [Scalar]
+    /// ∂L/∂s_{−1}, one state row.
+    public var initialState: [Scalar]
+}
+
+/// How the adjoint recurrence λ_t = ∂L/∂s_t + J_{t+1}ᵀ λ_{t+1} is solved.
+public enum AdjointMethod: String, Sendable, Codable {
+    /// A parallel reverse affine scan on the pool.
+    case parallelScan
+    /// Plain backpropagation through time: the same recurrence, one step after the other.
+    case sequential
+}
+
+extension SequenceSolver where Cell: DifferentiableCell {
+    /// Backpropagates ∂L/∂s through a solved sequence.
+    ///
+    /// The Jacobians are evaluated at `states` (a converged solution); the adjoint is a reverse
+    /// affine scan with transposed Jacobians (``AdjointMethod/parallelScan``) or the sequential
+    /// recursion (``AdjointMethod/sequential``, BPTT); the cell's VJPs then give the projection
+    /// and recurrent-parameter gradients in parallel over chunks of t (summed in chunk order, so
+    /// results are reproducible for a thread count), and GEMMs give the input-weight, bias and
+    /// input gradients.
+    ///
+    /// - Parameters:
+    ///   - states: s, `[T][stateRow]` (from ``solve(inputs:steps:batch:initialState:guess:)``).
+    ///   - inputs: x, `[T][B][m]`.
+    ///   - stateGradients: ∂L/∂s_t, `[T][stateRow]`.
+    public func gradients(
+        states: [Scalar], inputs: [Scalar], steps: Int, batch: Int,
+        initialState: [Scalar]? = nil, stateGradients: [Scalar],
+        adjoint: AdjointMethod = .parallelScan
+    ) throws(SolverError) -> SequenceGradients<Scalar> {
+        let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
+        let row = cell.stateRowSize(batch: batch), lanes = batch * d
+        if steps <= 0 { throw .emptySequence }
+        if inputs.count != steps * batch * m { throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)") }
+        if states.count != steps * row { throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)") }
+        if stateGradients.count != steps * row { throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)") }
+        if let initialState, initialState.count != row { throw .shapeMismatch("initial state holds \(initialState.count) values, need \(row)") }
+        let pool = adjoint == .sequential ? WorkerPool.serial : options.pool
+        let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        return states.withUnsafeBufferPointer { hs in
+            inputs.withUnsafeBufferPointer { xs in
+                stateGradients.withUnsafeBufferPointer { gs in
+                    h0.withUnsafeBufferPointer { h0s in
+                        backpropagate(
+                            states: hs.baseAddress!, inputs: xs.baseAddress!,
+                            stateGradients: gs.baseAddress!, initial: h0s.baseAddress!,
+                            steps: steps, batch: batch, pool: pool)
+                    }
+                }
+            }
+        }
+    }
+
+    func backpropagate(
+        states hPointer: UnsafePointer<Scalar>, inputs x: UnsafePointer<Scalar>,
+        stateGradients gl: UnsafePointer<Scalar>, initial h0Pointer: UnsafePointer<Scalar>,
+        steps: Int, batch: Int, pool: WorkerPool
+    ) -> SequenceGradients<Scalar> {
+        let cell = self.cell
+        let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
+        let row = cell.stateRowSize(batch: batch), lanes = batch * d
+        let urow = cell.projectionRowSize(batch: batch)
+        let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
+        let parts = max(1, min(pool.threadCount * 2, steps / 16))
+        let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
+        let parameterCount = cell.recurrentParameterCount
+        func buffer(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+            let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, count))
+            zeroFill(p, count: max(1, count))
+            return p
+        }
+        let projections = buffer(steps * urow), jacobians = buffer(steps * jrow)
+        let scratch = buffer(steps * row), adjoints = buffer(steps * row)
+        let projectionGradients = buffer(steps * urow), partial = buffer(parts * parameterCount)
+        defer {
+            for p in [projections, jacobians, scratch, adjoints, projectionGradients, partial] { p.deallocate() }
+        }
+        cell.project(inputs: x, steps: steps, batch: batch, projections: projections, pool: pool)
+        let h = UnsafeSendable(hPointer), start = UnsafeSendable(h0Pointer)
+        let u = UnsafeSendable(UnsafePointer(projections)), j = UnsafeMutableSendable(jacobians)
+        let f = UnsafeMutableSendable(scratch)
+        // J_t at the solution for every t (J_0 from the initial state).
+        pool.forEach(parts) { c in
+            let range = chunks[c]
+            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
+            cell.linearize(
+                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                values: f.base, jacobians: j.base, request: .structured)
+        }
+        // Adjoint: λ_{T−1} = g_{T−1}; λ_t = J_{t+1}ᵀ λ_{t+1} + g_t (reverse scan over T − 1 steps).
+        (adjoints + (steps - 1) * row).update(from: gl + (steps - 1) * row, count: row)
+        if steps > 1 {
+            let terminal = UnsafePointer(adjoints + (steps - 1) * row)
+            let a = UnsafePointer(jacobians + jrow)
+            switch cell.structure {
+            case .diagonal:
+                AffineScan.diagonalUnchecked(
+                    a: a, b: gl, steps: steps - 1, lanes: row, initial: terminal,
+                    output: adjoints, reverse: true, pool: pool)
+            case .blockDiagonal(let k):
+                AffineScan.blockDiagonalUnchecked(
+                    a: a, b: gl, steps: steps - 1, blocks: row / k, blockSize: k,
+                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
+            case .dense:
+                AffineScan.denseUnchecked(
+                    a: a, b: gl, steps: steps - 1, batch: batch, dimension: cell.stateSize,
+                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
+            }
+        }
+        // VJPs per chunk (each chunk its own parameter accumulator, summed in chunk order).
+        let l = UnsafeSendable(UnsafePointer(adjoints)), du = UnsafeMutableSendable(projectionGradients)
+        let p = UnsafeMutableSendable(partial)
+        pool.forEach(parts) { c in
+            let range = chunks[c]
+            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
+            cell.vectorJacobianProducts(
+                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                adjoints: l.base, projectionGradients: du.base,
+                parameterGradients: p.base + c * parameterCount)
+        }
+        // ∂L/∂s_{−1} = J_0ᵀ λ_0.
+        var initialGradient = zeroArray(Scalar.self, count: row)
+        initialGradient.withUnsafeMutableBufferPointer { out in
+            transposedJacobianProduct(
+                jacobians, adjoints, out.baseAddress!, structure: cell.structure, batch: batch,
+                stateSize: cell.stateSize)
+        }
+        var recurrent: [String: [Scalar]] = [:]
+        var offset = 0
+        for (name, count) in cell.recurrentParameterLayout {
+            var total = zeroArray(Scalar.self, count: count)
+            for c in 0..<parts {
+                for i in 0..<count { total[i] += partial[c * parameterCount + offset + i] }
+            }
+            recurrent[name] = total
+            offset += count
+        }
+        // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t.
+        var dW = zeroArray(Scalar.self, count: g * d * m)
+        var dBias = zeroArray(Scalar.self, count: g * d)
+        var dX = zeroArray(Scalar.self, count: steps * batch * m)
+        cell.inputWeights.withUnsafeBufferPointer { ws in
+            dW.withUnsafeMutableBufferPointer { dws in
+                dX.withUnsafeMutableBufferPointer { dxs in
+                    let w = ws.baseAddress!
+                    for v in 0..<g {
+                        for b in 0..<batch {
+                            let plane = UnsafePointer(projectionGradients + v * lanes + b * d)
+                            if m > 0 {
+                                Scalar.gemm(
+                                    transposeA: true, transposeB: false, m: d, n: m, k: steps,
+                                    alpha: 1, a: plane, lda: urow, b: x + b * m, ldb: batch * m,
+                                    beta: 1, c: dws.baseAddress! + v * d * m, ldc: m)
+                                Scalar.gemm(
+                                    transposeA: false, transposeB: false, m: steps, n: m, k: d,
+                                    alpha: 1, a: plane, lda: urow, b: w + v * d * m, ldb: m,
+                                    beta: 1, c: dxs.baseAddress! + b * m, ldc: batch * m)
+                            }
+                            for t in 0..<steps {
+                                for jj in 0..<d { dBias[v * d + jj] += plane[t * urow + jj] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return SequenceGradients(
+            recurrent: recurrent, inputWeights: dW, inputBias: dBias, inputs: dX,
+            initialState: initialGradient)
+    }
+}
+
+/// out = J_0ᵀ λ_0 for one step, for each Jacobian structure (planes as in the scans).
+func transposedJacobianProduct<S: ScanScalar>(
+    _ j: UnsafePointer<S>, _ lambda: UnsafePointer<S>, _ out: UnsafeMutablePointer<S>,
+    structure: JacobianStructure, batch: Int, stateSize: Int
+) {
+    let row = batch * stateSize
+    switch structure {
+    case .diagonal:
+        for i in 0..<row { out[i] = j[i] * lambda[i] }
+    case .blockDiagonal(let k):
+        let blocks = row / k
+        for c in 0..<k {
+            for l in 0..<blocks {
+                var acc: S = 0
+                for r in 0..<k { acc += j[(r * k + c) * blocks + l] * lambda[r * blocks + l] }
+                out[c * blocks + l] = acc
+            }
+        }
+    case .dense:
+        for b in 0..<batch {
+            S.gemv(
+                transposed: true, rows: stateSize, cols: stateSize, alpha: 1,
+                a: j + b * stateSize * stateSize, x: lambda + b * stateSize, beta: 0,
+                y: out + b * stateSize)
+        }
+    }
+}
