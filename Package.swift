@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
@@ -27,6 +28,7 @@ let package = Package(
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
+        .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
         .target(name: "SequenceIO"),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
         .target(
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "ParaRNN", "ParallelScan"]),
         .testTarget(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),

@@ -1,0 +1,152 @@
+import ParaRNN
+import ParallelScan
+
+/// A stack of recurrent layers of one cell kind followed by a linear readout:
+///
+///     h⁰ = x,   hˡ = RNNˡ(hˡ⁻¹) (+ hˡ⁻¹ if `residual` and the sizes match),   y_t = W_out h^L_t + b_out
+///
+/// Each recurrent layer is solved over the whole sequence by ``SequenceSolver`` (parallel Newton
+/// or sequential, per the options), and differentiated by the adjoint scan.
+public struct RecurrentModel<Cell: TrainableCell>: Sendable {
+    public typealias Scalar = Cell.Scalar
+    public var layers: [Cell]
+    public var readout: Linear<Scalar>
+    public var residual: Bool
+
+    public init(layers: [Cell], readout: Linear<Scalar>, residual: Bool = false) {
+        self.layers = layers
+        self.readout = readout
+        self.residual = residual
+    }
+
+    /// A freshly initialised model: `layerCount` layers of `hiddenSize` channels on
+    /// `inputSize` features, and a readout to `outputSize` values.
+    public static func initialized<G: RandomNumberGenerator>(
+        inputSize: Int, hiddenSize: Int, layerCount: Int, outputSize: Int, residual: Bool = false,
+        using generator: inout G
+    ) throws(CellError) -> RecurrentModel {
+        var layers: [Cell] = []
+        for l in 0..<max(1, layerCount) {
+            layers.append(try Cell.initialized(inputSize: l == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, using: &generator))
+        }
+        return RecurrentModel(
+            layers: layers, readout: Linear(inputs: hiddenSize, outputs: outputSize, using: &generator),
+            residual: residual)
+    }
+
+    public var inputSize: Int { layers.first?.inputSize ?? 0 }
+    public var outputSize: Int { readout.outputs }
+
+    /// All parameters: each layer's ``TrainableCell/parameterVector``, then the readout's.
+    public var parameterVector: [Scalar] { layers.flatMap(\.parameterVector) + readout.parameterVector }
+
+    /// Replaces all parameters (same order as ``parameterVector``).
+    public mutating func setParameters(_ vector: [Scalar]) throws(CellError) {
+        var offset = 0
+        for l in layers.indices {
+            let count = layers[l].parameterVector.count
+            layers[l] = try layers[l].with(parameterVector: Array(vector[offset..<(offset + count)]))
+            offset += count
+        }
+        readout.setParameters(vector[offset...])
+    }
+
+    /// What a forward pass keeps for the backward pass.
+    public struct Trace: Sendable {
+        /// Per layer: its input `[T][B][m_l]` and its solved states.
+        public var layerInputs: [[Scalar]]
+        public var layerStates: [[Scalar]]
+        /// Per layer: the solution's evidence (method, iterations, residual).
+        public var solutions: [SolveSummary]
+        /// The top hidden output `[T][B][d]`.
+        public var top: [Scalar]
+        /// The predictions `[T][B][outputs]`.
+        public var outputs: [Scalar]
+    }
+
+    /// Method, iterations and certified residual of one layer's solve.
+    public struct SolveSummary: Sendable, Codable {
+        public var method: SolverMethod
+        public var iterations: Int
+        public var residual: Double
+        public var converged: Bool
+    }
+
+    /// Runs the model on `inputs` `[T][B][m]`.
+    public func forward(inputs: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> Trace {
+        var x = inputs
+        var layerInputs: [[Scalar]] = [], layerStates: [[Scalar]] = [], summaries: [SolveSummary] = []
+        for cell in layers {
+            let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
+            if !solution.converged {
+                throw .invalidOption("layer solve did not converge (residual \(solution.finalResidual))")
+            }
+            layerInputs.append(x)
+            layerStates.append(solution.states)
+            summaries.append(SolveSummary(method: solution.method, iterations: solution.iterations, residual: solution.finalResidual, converged: solution.converged))
+            var h = hiddenOutputs(cell, solution.states, steps: steps, batch: batch)
+            if residual && cell.inputSize == cell.hiddenSize {
+                for i in h.indices { h[i] += x[i] }
+            }
+            x = h
+        }
+        let outputs = readout.forward(x, rows: steps * batch)
+        return Trace(layerInputs: layerInputs, layerStates: layerStates, solutions: summaries, top: x, outputs: outputs)
+    }
+
+    /// Backpropagates ∂L/∂y `[T][B][outputs]` through the trace; returns the gradient in
+    /// ``parameterVector`` order.
+    public func backward(trace: Trace, outputGradient: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> [Scalar] {
+        let (dTop, readoutGradient) = readout.backward(trace.top, gradient: outputGradient, rows: steps * batch)
+        var dh = dTop
+        var layerGradients: [[Scalar]] = Array(repeating: [], count: layers.count)
+        for l in layers.indices.reversed() {
+            let cell = layers[l]
+            let stateGradients = scatterHidden(cell, dh, steps: steps, batch: batch)
+            let solver = SequenceSolver(cell: cell, options: options)
+            let grads = try solver.gradients(
+                states: trace.layerStates[l], inputs: trace.layerInputs[l], steps: steps,
+                batch: batch, stateGradients: stateGradients)
+            layerGradients[l] = cell.flatten(grads)
+            var dx = grads.inputs
+            if residual && cell.inputSize == cell.hiddenSize {
+                for i in dx.indices { dx[i] += dh[i] }
+            }
+            dh = dx
+        }
+        return layerGradients.flatMap { $0 } + readoutGradient
+    }
+}
+
+/// h `[T][B][d]` from a cell's states `[T][row]`.
+func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
+    let row = cell.stateRowSize(batch: batch), width = batch * cell.hiddenSize
+    var h = [C.Scalar](repeating: 0, count: steps * width)
+    states.withUnsafeBufferPointer { s in
+        h.withUnsafeMutableBufferPointer { out in
+            for t in 0..<steps {
+                cell.hidden(ofStateRow: s.baseAddress! + t * row, batch: batch, into: out.baseAddress! + t * width)
+            }
+        }
+    }
+    return h
+}
+
+/// ∂L/∂s `[T][row]` from ∂L/∂h `[T][B][d]` (zero for internal state such as LSTM's c).
+func scatterHidden<C: RecurrentCell>(_ cell: C, _ dh: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
+    let row = cell.stateRowSize(batch: batch), d = cell.hiddenSize, n = cell.stateSize
+    var ds = [C.Scalar](repeating: 0, count: steps * row)
+    for t in 0..<steps {
+        for b in 0..<batch {
+            for j in 0..<d {
+                let value = dh[(t * batch + b) * d + j]
+                switch cell.structure {
+                case .diagonal: ds[t * row + b * d + j] = value
+                case .blockDiagonal(let k): ds[t * row + ((k - 1) * batch + b) * d + j] = value
+                case .dense: ds[t * row + b * n + (n - d) + j] = value
+                }
+            }
+        }
+    }
+    return ds
+}

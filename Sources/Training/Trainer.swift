@@ -1,0 +1,184 @@
+import ParaRNN
+import ParallelScan
+
+/// Training data: either windows of one long recording with next-step targets, or explicit
+/// (input, target) sequence pairs.
+public enum TrainingData<Scalar: CellMath>: Sendable {
+    /// A recording `[T][m]`; a sample is a window x_{s…s+L−1} with targets x_{s+1…s+L}.
+    case nextStep(recording: [Scalar], steps: Int, features: Int)
+    /// Pairs of `[T][m]` inputs and `[T][outputs]` targets (class indices for cross-entropy).
+    case pairs(inputs: [[Scalar]], targets: [[Scalar]], steps: Int, features: Int, outputs: Int)
+}
+
+/// Settings of ``Trainer``.
+public struct TrainingOptions: Sendable {
+    public var steps = 200
+    public var batchSize = 8
+    public var windowLength = 256
+    public var learningRate = 1e-2
+    public var warmupSteps = 10
+    public var weightDecay = 0.0
+    public var clipNorm: Double? = 1
+    public var loss = Loss.meanSquaredError
+    public var seed: UInt64 = 0
+    /// Fraction of the recording (its end) held out for validation in next-step mode.
+    public var validationFraction = 0.1
+    /// Evaluate validation loss every this many steps (and at the end).
+    public var validationInterval = 50
+    public var solver = SolverOptions()
+    public init() {}
+}
+
+/// One line of training history.
+public struct TrainingRecord: Sendable, Codable {
+    public var step: Int
+    public var loss: Double
+    public var gradientNorm: Double
+    public var learningRate: Double
+    public var validationLoss: Double?
+    /// Newton iterations of the forward solves in this step (all layers).
+    public var solverIterations: Int
+}
+
+/// Mini-batch training of a ``RecurrentModel`` with AdamW, deterministic for a seed.
+public struct Trainer<Cell: TrainableCell>: Sendable {
+    public typealias Scalar = Cell.Scalar
+    public var options: TrainingOptions
+
+    public init(options: TrainingOptions) { self.options = options }
+
+    /// Trains `model` in place; `progress` sees every record. Returns the history.
+    public func fit(
+        _ model: inout RecurrentModel<Cell>, data: TrainingData<Scalar>,
+        progress: (TrainingRecord) -> Void = { _ in }
+    ) throws(TrainingError) -> [TrainingRecord] {
+        var rng = SplitMix(seed: options.seed)
+        var optimizer = AdamW(weightDecay: options.weightDecay, clipNorm: options.clipNorm)
+        let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        var history: [TrainingRecord] = []
+        var parameters = model.parameterVector
+        for step in 0..<options.steps {
+            let batch = try sampleBatch(data, training: true, rng: &rng)
+            let (loss, gradient, iterations) = try lossAndGradient(model, batch)
+            let rate = schedule.rate(at: step)
+            let norm = optimizer.update(&parameters, gradient: gradient, rate: rate)
+            do { try model.setParameters(parameters) } catch { throw .invalidModel(error.description) }
+            var record = TrainingRecord(step: step + 1, loss: loss, gradientNorm: norm, learningRate: rate, validationLoss: nil, solverIterations: iterations)
+            if (step + 1) % options.validationInterval == 0 || step + 1 == options.steps {
+                record.validationLoss = try validationLoss(model, data)
+            }
+            history.append(record)
+            progress(record)
+        }
+        return history
+    }
+
+    /// A batch: inputs `[L][B][m]`, targets `[L][B][outputs]`.
+    struct Batch {
+        var inputs: [Scalar], targets: [Scalar]
+        var steps: Int, size: Int, outputs: Int
+    }
+
+    func lossAndGradient(_ model: RecurrentModel<Cell>, _ batch: Batch) throws(TrainingError) -> (Double, [Scalar], Int) {
+        do {
+            let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+            let (loss, dy) = options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs)
+            let gradient = try model.backward(trace: trace, outputGradient: dy, steps: batch.steps, batch: batch.size, options: options.solver)
+            return (loss, gradient, trace.solutions.reduce(0) { $0 + $1.iterations })
+        } catch {
+            throw .solver(error.description)
+        }
+    }
+
+    /// Loss of `model` on the validation part of the data (whole held-out span, batch 1).
+    public func validationLoss(_ model: RecurrentModel<Cell>, _ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
+        var rng = SplitMix(seed: 0)
+        let batch = try sampleBatch(data, training: false, rng: &rng)
+        do {
+            let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+            return options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value
+        } catch {
+            throw .solver(error.description)
+        }
+    }
+
+    /// The validation MSE of predicting x_{t+1} = x_t ("repeat the last value"), for comparison.
+    public func repeatLastValueLoss(_ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
+        var rng = SplitMix(seed: 0)
+        let batch = try sampleBatch(data, training: false, rng: &rng)
+        let predictions = batch.inputs
+        return Loss.meanSquaredError.evaluate(predictions: predictions, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value
+    }
+
+    func sampleBatch(_ data: TrainingData<Scalar>, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
+        switch data {
+        case .nextStep(let recording, let total, let m):
+            let split = Int(Double(total) * (1 - options.validationFraction))
+            if training {
+                let length = min(options.windowLength, split - 1)
+                if length < 1 { throw .invalidData("the training part of the recording is too short (\(split) steps)") }
+                let count = options.batchSize
+                var x = [Scalar](repeating: 0, count: length * count * m), y = x
+                for b in 0..<count {
+                    let start = Int(rng.next() % UInt64(split - length))
+                    for t in 0..<length {
+                        for i in 0..<m {
+                            x[(t * count + b) * m + i] = recording[(start + t) * m + i]
+                            y[(t * count + b) * m + i] = recording[(start + t + 1) * m + i]
+                        }
+                    }
+                }
+                return Batch(inputs: x, targets: y, steps: length, size: count, outputs: m)
+            }
+            let length = total - split - 1
+            if length < 1 { throw .invalidData("the validation part of the recording is too short") }
+            let x = Array(recording[(split * m)..<((split + length) * m)])
+            let y = Array(recording[((split + 1) * m)..<((split + 1 + length) * m)])
+            return Batch(inputs: x, targets: y, steps: length, size: 1, outputs: m)
+        case .pairs(let inputs, let targets, let steps, let m, let outputs):
+            if inputs.isEmpty || inputs.count != targets.count { throw .invalidData("need as many input as target sequences, at least one") }
+            let holdout = max(1, Int(Double(inputs.count) * options.validationFraction))
+            let pool = training ? Array(0..<max(1, inputs.count - holdout)) : Array(max(0, inputs.count - holdout)..<inputs.count)
+            let count = training ? options.batchSize : pool.count
+            let targetWidth = options.loss == .crossEntropy ? 1 : outputs
+            var x = [Scalar](repeating: 0, count: steps * count * m)
+            var y = [Scalar](repeating: 0, count: steps * count * targetWidth)
+            for b in 0..<count {
+                let index = training ? pool[Int(rng.next() % UInt64(pool.count))] : pool[b]
+                for t in 0..<steps {
+                    for i in 0..<m { x[(t * count + b) * m + i] = inputs[index][t * m + i] }
+                    for o in 0..<targetWidth { y[(t * count + b) * targetWidth + o] = targets[index][t * targetWidth + o] }
+                }
+            }
+            return Batch(inputs: x, targets: y, steps: steps, size: count, outputs: outputs)
+        }
+    }
+}
+
+/// Why training stopped.
+public enum TrainingError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidData(String)
+    case invalidModel(String)
+    case solver(String)
+
+    public var description: String {
+        switch self {
+        case .invalidData(let text): return "invalid training data: \(text)"
+        case .invalidModel(let text): return "invalid model: \(text)"
+        case .solver(let text): return "solver failed during training: \(text)"
+        }
+    }
+}
+
+/// SplitMix64: small, fast and reproducible.
+public struct SplitMix: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
