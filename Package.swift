@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
+        .library(name: "PerformanceSuite", targets: ["PerformanceSuite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,10 @@ let package = Package(
                 "ParallelScan", "CFFTW", "CBLAS",
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ]),
+
+        .target(
+            name: "PerformanceSuite",
+            dependencies: ["ParallelScan", "ParaRNN", "Training", "PLSTM", "LongConv"]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),

@@ -27,5 +27,32 @@ let package = Package(
             ],
             path: "Benchmarks/ScanBenchmarks",
             plugins: benchmarkPlugin),
+        .executableTarget(
+            name: "NewtonBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ParaRNN", package: pararnn),
+                .product(name: "ParallelScan", package: pararnn),
+                .product(name: "Training", package: pararnn),
+            ],
+            path: "Benchmarks/NewtonBenchmarks",
+            plugins: benchmarkPlugin),
+        .executableTarget(
+            name: "LongConvBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "LongConv", package: pararnn),
+            ],
+            path: "Benchmarks/LongConvBenchmarks",
+            plugins: benchmarkPlugin),
+        .executableTarget(
+            name: "PLSTMBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "PLSTM", package: pararnn),
+                .product(name: "ParallelScan", package: pararnn),
+            ],
+            path: "Benchmarks/PLSTMBenchmarks",
+            plugins: benchmarkPlugin),
     ]
 )

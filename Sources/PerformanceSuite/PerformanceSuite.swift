@@ -1,0 +1,292 @@
+import Dispatch
+import Foundation
+import LongConv
+import PLSTM
+import ParaRNN
+import ParallelScan
+import Training
+
+/// One measurement: a hot path beside its baseline, timed in the same run.
+public struct BenchmarkResult: Sendable, Codable {
+    /// What was measured, e.g. "newton paragru".
+    public var name: String
+    /// Shape parameters, e.g. "B=1 d=4 T=1000000".
+    public var shape: String
+    /// Worker threads of the measured path.
+    public var threads: Int
+    /// Best wall time of the measured path, seconds.
+    public var seconds: Double
+    /// What it is compared with, e.g. "sequential rollout".
+    public var baseline: String
+    /// Best wall time of the baseline in the same run, seconds.
+    public var baselineSeconds: Double
+    /// baselineSeconds / seconds: > 1 means the measured path is faster.
+    public var speedup: Double { baselineSeconds / seconds }
+    /// Extra figures (GB/s, iterations, error, …).
+    public var notes: [String: Double] = [:]
+}
+
+/// Which cases to run.
+public enum BenchmarkPreset: String, Sendable, CaseIterable, Codable {
+    /// Small sizes: seconds on 2 cores (CI smoke run, notebooks).
+    case quick
+    /// The sizes the issues name (T = 10^6 scans and solves, 512×512 pLSTM, L up to 2^16).
+    case standard
+}
+
+/// The benchmark suite behind `pararnn bench`: every hot path with its baseline in the same run.
+public struct PerformanceSuite: Sendable {
+    public var preset: BenchmarkPreset
+    /// Thread counts to sweep for the parallel paths.
+    public var threadCounts: [Int]
+    /// Repetitions per timing (the best is kept).
+    public var repetitions: Int
+    /// Only cases whose group ("scan", "newton", "train", "conv", "plstm") is listed; all if empty.
+    public var groups: Set<String>
+
+    public init(preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = []) {
+        self.preset = preset
+        self.threadCounts = threadCounts.isEmpty ? [WorkerPool.defaultThreadCount] : threadCounts
+        self.repetitions = max(1, repetitions)
+        self.groups = groups
+    }
+
+    /// Runs every selected case; `progress` gets each result as it is measured.
+    public func run(progress: (BenchmarkResult) -> Void = { _ in }) -> [BenchmarkResult] {
+        var results: [BenchmarkResult] = []
+        func emit(_ r: BenchmarkResult) {
+            results.append(r)
+            progress(r)
+        }
+        if selected("scan") { scans(emit) }
+        if selected("newton") { newton(emit) }
+        if selected("train") { training(emit) }
+        if selected("conv") { convolutions(emit) }
+        if selected("plstm") { plstm(emit) }
+        return results
+    }
+
+    func selected(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
+
+    /// Best wall time of `body` over the repetitions (after one warm-up run).
+    func time(_ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<repetitions {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        return best
+    }
+
+    static func values(_ count: Int, scale: Float, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return scale * (Float(state >> 40) / Float(1 << 23) - 1)
+        }
+    }
+
+    // MARK: scans
+
+    func scans(_ emit: (BenchmarkResult) -> Void) {
+        let steps = preset == .quick ? 100_000 : 1_000_000
+        let lanes = 64
+        let a = Self.values(steps * lanes, scale: 0.99, seed: 1), b = Self.values(steps * lanes, scale: 1, seed: 2)
+        var out = [Float](repeating: 0, count: steps * lanes)
+        let bytes = Double(3 * steps * lanes * 4)
+        // The copy moves the same number of bytes as the scan touches (reads + writes).
+        let copyCount = 3 * steps * lanes / 2
+        let source = [Float](repeating: 1, count: copyCount)
+        var target = [Float](repeating: 0, count: copyCount)
+        let copySeconds = time {
+            source.withUnsafeBufferPointer { s in target.withUnsafeMutableBufferPointer { t in
+                UnsafeMutableRawPointer(t.baseAddress!).copyMemory(from: s.baseAddress!, byteCount: copyCount * 4)
+            } }
+        }
+        func diagonal(_ pool: WorkerPool) -> Double {
+            time {
+                a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { o in
+                    try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
+                } } }
+            }
+        }
+        let sequential = diagonal(.serial)
+        for threads in threadCounts {
+            let parallel = diagonal(WorkerPool(threadCount: threads))
+            emit(BenchmarkResult(
+                name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
+                seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
+                notes: ["GB/s": bytes / parallel / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
+                        "fraction of memcpy": copySeconds / parallel]))
+        }
+        let blocks = 32
+        let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3), b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
+        var out2 = [Float](repeating: 0, count: steps * 2 * blocks)
+        func block(_ pool: WorkerPool) -> Double {
+            time {
+                a2.withUnsafeBufferPointer { a in b2.withUnsafeBufferPointer { b in out2.withUnsafeMutableBufferPointer { o in
+                    try! AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
+                } } }
+            }
+        }
+        let blockSequential = block(.serial)
+        for threads in threadCounts {
+            emit(BenchmarkResult(
+                name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
+                seconds: block(WorkerPool(threadCount: threads)), baseline: "sequential loop",
+                baselineSeconds: blockSequential))
+        }
+        for d in [8, 32] {
+            let t = preset == .quick ? 10_000 : 100_000
+            let a3 = Self.values(t * d * d, scale: 0.9 / Float(d), seed: 5), b3 = Self.values(t * d, scale: 1, seed: 6)
+            var out3 = [Float](repeating: 0, count: t * d)
+            func dense(_ pool: WorkerPool) -> Double {
+                time {
+                    a3.withUnsafeBufferPointer { a in b3.withUnsafeBufferPointer { b in out3.withUnsafeMutableBufferPointer { o in
+                        try! AffineScan.dense(a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
+                    } } }
+                }
+            }
+            let denseSequential = dense(.serial)
+            for threads in threadCounts {
+                emit(BenchmarkResult(
+                    name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
+                    seconds: dense(WorkerPool(threadCount: threads)), baseline: "sequential loop",
+                    baselineSeconds: denseSequential))
+            }
+        }
+    }
+
+    // MARK: Newton
+
+    func newton(_ emit: (BenchmarkResult) -> Void) {
+        let shapes: [(batch: Int, d: Int, steps: Int)] = preset == .quick
+            ? [(1, 4, 100_000), (16, 64, 2_000)]
+            : [(1, 4, 1_000_000), (1, 64, 10_000), (16, 4, 10_000), (16, 64, 10_000), (1, 4, 10_000)]
+        for shape in shapes {
+            let m = 1, d = shape.d
+            let gru = try! ParaGRU<Float>(
+                inputSize: m, hiddenSize: d, recurrentGains: Self.values(3 * d, scale: 1, seed: 7),
+                inputWeights: Self.values(3 * d * m, scale: 1, seed: 8), inputBias: Self.values(3 * d, scale: 0.5, seed: 9))
+            solve("newton paragru", gru, shape.batch, shape.steps, emit)
+            let lstm = try! ParaLSTM<Float>(
+                inputSize: m, hiddenSize: d, recurrentGains: Self.values(3 * d, scale: 1, seed: 10),
+                peepholes: Self.values(2 * d, scale: 1, seed: 11), inputWeights: Self.values(3 * d * m, scale: 1, seed: 12),
+                inputBias: Self.values(3 * d, scale: 0.5, seed: 13))
+            solve("newton paralstm", lstm, shape.batch, shape.steps, emit)
+        }
+        // Classic dense cells (DEER): small d only.
+        let d = 4, steps = preset == .quick ? 20_000 : 200_000
+        let gru = try! GRU<Float>(
+            inputSize: 1, hiddenSize: d, weightIH: Self.values(3 * d, scale: 1, seed: 14),
+            weightHH: Self.values(3 * d * d, scale: 0.5, seed: 15), biasIH: Self.values(3 * d, scale: 0.3, seed: 16),
+            biasHH: Self.values(3 * d, scale: 0.3, seed: 17))
+        solve("newton gru (DEER)", gru, 1, steps, emit)
+        let lstm = try! LSTM<Float>(
+            inputSize: 1, hiddenSize: d, weightIH: Self.values(4 * d, scale: 1, seed: 18),
+            weightHH: Self.values(4 * d * d, scale: 0.5, seed: 19), biasIH: Self.values(4 * d, scale: 0.3, seed: 20),
+            biasHH: Self.values(4 * d, scale: 0.3, seed: 21))
+        solve("newton lstm (DEER)", lstm, 1, steps, emit)
+    }
+
+    func solve<C: RecurrentCell>(_ name: String, _ cell: C, _ batch: Int, _ steps: Int, _ emit: (BenchmarkResult) -> Void) where C.Scalar == Float {
+        let x = Self.values(steps * batch * cell.inputSize, scale: 1, seed: 99)
+        var reference: [Float] = []
+        let sequential = time {
+            reference = try! SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: .serial)).solve(inputs: x, steps: steps, batch: batch).states
+        }
+        for threads in threadCounts {
+            let pool = WorkerPool(threadCount: threads)
+            let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, pool: pool))
+            var solution: Solution<Float>? = nil
+            let seconds = time { solution = try! solver.solve(inputs: x, steps: steps, batch: batch) }
+            var error: Float = 0
+            for i in reference.indices { error = max(error, abs(reference[i] - solution!.states[i])) }
+            var automatic = solver
+            automatic.options.method = .automatic
+            let choice = automatic.chooseMethod(steps: steps, batch: batch).0
+            emit(BenchmarkResult(
+                name: name, shape: "B=\(batch) d=\(cell.hiddenSize) T=\(steps)", threads: threads,
+                seconds: seconds, baseline: "sequential rollout (1 thread)", baselineSeconds: sequential,
+                notes: ["iterations": Double(solution!.iterations), "max abs error": Double(error),
+                        "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0]))
+        }
+    }
+
+    // MARK: training
+
+    func training(_ emit: (BenchmarkResult) -> Void) {
+        let steps = preset == .quick ? 10_000 : 100_000, batch = 4, d = 8
+        var rng = SplitMix(seed: 1)
+        let model = try! RecurrentModel<ParaGRU<Float>>.initialized(inputSize: 1, hiddenSize: d, layerCount: 1, outputSize: 1, using: &rng)
+        let x = Self.values(steps * batch, scale: 1, seed: 22), y = Self.values(steps * batch, scale: 1, seed: 23)
+        func step(_ options: SolverOptions) -> Double {
+            time {
+                let trace = try! model.forward(inputs: x, steps: steps, batch: batch, options: options)
+                let dy = Loss.meanSquaredError.evaluate(predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 1).gradient
+                _ = try! model.backward(trace: trace, outputGradient: dy, steps: steps, batch: batch, options: options)
+            }
+        }
+        let bptt = step(SolverOptions(method: .sequential, pool: .serial))
+        for threads in threadCounts {
+            emit(BenchmarkResult(
+                name: "train step paragru (forward + backward)", shape: "B=\(batch) d=\(d) T=\(steps)",
+                threads: threads, seconds: step(SolverOptions(method: .newton, pool: WorkerPool(threadCount: threads))),
+                baseline: "sequential rollout + BPTT (1 thread)", baselineSeconds: bptt))
+        }
+    }
+
+    // MARK: long convolutions
+
+    func convolutions(_ emit: (BenchmarkResult) -> Void) {
+        let exponents = preset == .quick ? [8, 10, 12] : [6, 7, 8, 10, 12, 14, 16]
+        for e in exponents {
+            let length = 1 << e
+            let u = Self.values(length, scale: 1, seed: 24), k = Self.values(length, scale: 1, seed: 25)
+            let convolver = try! FFTConvolver<Float>(length: length, pool: .serial)
+            let spectrum = try! convolver.spectrum(kernel: k, channels: 1)
+            let fft = time { _ = try! convolver.convolve(u, batch: 1, spectrum: spectrum) }
+            let direct = time { _ = try! DirectConvolution.causal(u, batch: 1, channels: 1, length: length, kernel: k) }
+            emit(BenchmarkResult(
+                name: "fft convolution f32 (cached kernel spectrum)", shape: "L=\(length)", threads: 1,
+                seconds: fft, baseline: "direct convolution", baselineSeconds: direct))
+        }
+    }
+
+    // MARK: pLSTM
+
+    func plstm(_ emit: (BenchmarkResult) -> Void) {
+        let side = preset == .quick ? 128 : 512, d = 16, n = side * side
+        let gates = try! GridGates<Float>.pMode(
+            height: side, width: side, source: Self.values(n, scale: 1, seed: 26),
+            orientationLogits: Self.values(n, scale: 2, seed: 27), transitionLogits: Self.values(n, scale: 1.5, seed: 28),
+            mark: Self.values(n, scale: 1, seed: 29), direct: Self.values(n, scale: 1, seed: 30))
+        let x = Self.values(n * d, scale: 1, seed: 31)
+        let wavefront = time { _ = try! gates.wavefront(input: x, stateSize: d) }
+        for threads in threadCounts {
+            let pool = WorkerPool(threadCount: threads)
+            emit(BenchmarkResult(
+                name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
+                seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
+                baseline: "sequential wavefront", baselineSeconds: wavefront))
+        }
+    }
+}
+
+extension BenchmarkResult {
+    /// A Markdown table of results.
+    public static func markdown(_ results: [BenchmarkResult]) -> String {
+        var lines = ["| path | shape | threads | time (ms) | baseline | baseline (ms) | speedup | notes |",
+                     "|---|---|---:|---:|---|---:|---:|---|"]
+        for r in results {
+            let notes = r.notes.keys.sorted().map { key in
+                let v = r.notes[key]!
+                return "\(key) \(v.magnitude >= 0.01 || v == 0 ? String(format: "%.3g", v) : String(format: "%.1e", v))"
+            }.joined(separator: ", ")
+            lines.append("| \(r.name) | \(r.shape) | \(r.threads) | \(String(format: "%.2f", r.seconds * 1000)) | \(r.baseline) | \(String(format: "%.2f", r.baselineSeconds * 1000)) | \(String(format: "%.2f", r.speedup))× | \(notes) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
