@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
+        .library(name: "ModelIO", targets: ["ModelIO"]),
+        .executable(name: "pararnn", targets: ["pararnn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,6 +30,13 @@ let package = Package(
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "SequenceIO"),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
+        .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
+        .executableTarget(
+            name: "pararnn",
+            dependencies: [
+                "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
@@ -35,5 +44,9 @@ let package = Package(
         .testTarget(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
+        .testTarget(
+            name: "ModelIOTests", dependencies: ["ModelIO", "ParaRNN", "ParallelScan", "SequenceIO"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
     ]
 )
