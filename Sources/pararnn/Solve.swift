@@ -127,6 +127,7 @@ struct Solve: ParsableCommand {
 
     /// Loads, solves, reports and writes, in compute type `S`.
     func execute<S: CellMath>(_: S.Type) throws {
+        let began = ContinuousClock.now
         let modelURL = URL(fileURLWithPath: model), inputURL = URL(fileURLWithPath: input)
         let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
 
@@ -214,7 +215,8 @@ struct Solve: ParsableCommand {
             modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape,
             inputType: tensor.scalarType, steps: steps, batch: batch, precision: precision,
             threads: pool.threadCount, requested: method.method, options: options, result: result,
-            solveSeconds: solveSeconds, verification: verification,
+            solveSeconds: solveSeconds, totalSeconds: seconds(ContinuousClock.now - began),
+            verification: verification,
             output: writeHidden ? output : nil, outputShape: outShape, reportFile: report)
         print(summary.text, terminator: "")
 

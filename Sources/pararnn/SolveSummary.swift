@@ -25,6 +25,8 @@ struct SolveSummary<S: CellMath> {
     var options: SolverOptions
     var result: StackSolution<S>
     var solveSeconds: Double
+    /// Reading, solving and verifying (not writing).
+    var totalSeconds: Double
     var verification: Verification?
     var output: String?
     var outputShape: [Int]
@@ -54,7 +56,7 @@ struct SolveSummary<S: CellMath> {
         }
         let verdict = result.converged ? "converged" : "NOT converged"
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
-        add("time", "\(milliseconds(solveSeconds)) solve")
+        add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
         if let v = verification {
             var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
             if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
@@ -85,7 +87,7 @@ struct SolveSummary<S: CellMath> {
                 method: requested.rawValue, tolerance: tolerance, maxIterations: options.maxIterations,
                 fallback: options.fallback, segmentLength: options.segmentLength),
             converged: result.converged, finalResidual: finite(result.finalResidual),
-            tolerance: tolerance, iterations: result.iterations, solveSeconds: solveSeconds,
+            tolerance: tolerance, iterations: result.iterations, solveSeconds: solveSeconds, totalSeconds: totalSeconds,
             layers: result.layers.enumerated().map { l, s in
                 .init(
                     index: l, method: s.method.rawValue, decision: s.decision, converged: s.converged,
@@ -165,6 +167,7 @@ struct Report: Codable {
     var tolerance: Double
     var iterations: Int
     var solveSeconds: Double
+    var totalSeconds: Double
     var layers: [Layer]
     var verify: Verify?
     var output: Output?
