@@ -246,6 +246,26 @@ import Testing
         #expect(try failure(fileTensors(.gru, sizes: [2, 2]), metadata: ["cell": "gru", "layers": "2"]).description.contains("\"layers\": \"2\""))
     }
 
+    @Test func unsupportedDTypeNamesTheTensor() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var header = #"{"__metadata__":{"cell":"elman"},"weight_ih_l0":{"dtype":"F16","shape":[2,1],"data_offsets":[0,4]}}"#
+        header += String(repeating: " ", count: (8 - header.utf8.count % 8) % 8)
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(Data(header.utf8))
+        data.append(Data(count: 4))
+        let url = dir.file("half.safetensors")
+        try data.write(to: url)
+        do {
+            _ = try ModelFile.load(contentsOf: url)
+            Issue.record("loaded an F16 model")
+        } catch {
+            #expect(error.description.hasPrefix("half.safetensors: "))
+            #expect(error.description.contains("'weight_ih_l0'") && error.description.contains("F16"))
+        }
+    }
+
     @Test func corruptFilesAreIOErrors() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
