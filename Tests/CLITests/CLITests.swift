@@ -74,6 +74,24 @@ import Testing
         }
     }
 
+    @Test func runsAPyTorchStateDictUnchanged() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ModelIOTests/Fixtures")
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        let r = try ws.run([
+            "solve", "--model", fixtures.appendingPathComponent("torch_gru2.safetensors").path,
+            "--input", fixtures.appendingPathComponent("torch_input.npy").path, "--output", "h.npy",
+            "--precision", "double", "--method", "newton", "--tolerance", "1e-14",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("gru, 2 layers: 3 → 4 → 4"))
+        let h = try NPY.read(contentsOf: ws.path("h.npy"))
+        let expected = try NPY.read(contentsOf: fixtures.appendingPathComponent("torch_gru2_expected.npy"))
+        #expect(h.shape == [2, 7, 4])
+        #expect(maxAbsDiff(h.asDouble(), expected.asDouble()) < 1e-12)
+    }
+
     @Test func csvInputWorks() throws {
         let ws = Workspace()
         defer { ws.cleanup() }

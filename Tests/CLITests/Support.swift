@@ -45,8 +45,8 @@ func pararnn(_ arguments: [String], in directory: URL) throws -> RunResult {
     process.environment = environment
     let outURL = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")
     let errURL = directory.appendingPathComponent(".stderr-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
     defer {
         try? FileManager.default.removeItem(at: outURL)
         try? FileManager.default.removeItem(at: errURL)
