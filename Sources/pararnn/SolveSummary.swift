@@ -46,9 +46,18 @@ struct SolveSummary<S: CellMath> {
         for (l, s) in result.layers.enumerated() {
             let prefix = result.layers.count > 1 ? "layer \(l + 1): " : ""
             let why = requested == .automatic ? "automatic: \(s.decision)" : "requested"
-            let chain = s.attempts.map(\.method.rawValue).joined(separator: " → ")
             var line = "\(prefix)\(s.method)"
-            if s.attempts.count > 1 || chain != s.method.rawValue { line += " (attempts: \(chain))" }
+            if s.segments > 1 {
+                // One or more attempts per segment: count them by method.
+                var counts: [(SolverMethod, Int)] = []
+                for a in s.attempts {
+                    if let i = counts.firstIndex(where: { $0.0 == a.method }) { counts[i].1 += 1 } else { counts.append((a.method, 1)) }
+                }
+                line += " (attempts: " + counts.map { "\($0.1)× \($0.0)" }.joined(separator: ", ") + ")"
+            } else {
+                let chain = s.attempts.map(\.method.rawValue).joined(separator: " → ")
+                if s.attempts.count > 1 || chain != s.method.rawValue { line += " (attempts: \(chain))" }
+            }
             line += " — \(why)"
             if s.segments > 1 { line += "; \(s.segments) segments" }
             add("method", line)
@@ -70,7 +79,9 @@ struct SolveSummary<S: CellMath> {
     private func residualTrail(_ s: Solution<S>) -> String {
         let newton = s.attempts.filter { $0.method != .sequential }
         guard !newton.isEmpty else { return "" }
-        let trail = newton.flatMap(\.residualHistory).map(format).joined(separator: " → ")
+        var items = newton.flatMap(\.residualHistory).map(format)
+        if items.count > 8 { items = Array(items.prefix(4)) + ["…"] + Array(items.suffix(2)) }
+        let trail = items.joined(separator: " → ")
         return " (residuals \(trail))"
     }
 
