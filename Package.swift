@@ -10,9 +10,11 @@ let package = Package(
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
+        .library(name: "ModelIO", targets: ["ModelIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
         .library(name: "PerformanceSuite", targets: ["PerformanceSuite"]),
+        .executable(name: "pararnn", targets: ["pararnn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +33,7 @@ let package = Package(
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
         .target(name: "SequenceIO"),
+        .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
         .target(
             name: "LongConv",
@@ -38,10 +41,16 @@ let package = Package(
                 "ParallelScan", "CFFTW", "CBLAS",
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ]),
-
         .target(
             name: "PerformanceSuite",
             dependencies: ["ParallelScan", "ParaRNN", "Training", "PLSTM", "LongConv"]),
+        .executableTarget(
+            name: "pararnn",
+            dependencies: [
+                "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training",
+                "PerformanceSuite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
@@ -49,6 +58,10 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ParaRNN", "ParallelScan"]),
         .testTarget(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ModelIOTests", dependencies: ["ModelIO", "ParaRNN", "ParallelScan", "SequenceIO"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
         .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
     ]

@@ -1,0 +1,123 @@
+import Foundation
+import SequenceIO
+
+/// Loading and saving models as `.safetensors` (names and shapes: `reference/cells.md`).
+///
+/// - ParaGRU / ParaLSTM: `A` [3, d], `B` [H, m/H, 3, d/H], `b` [3, d] (ParaLSTM: `C` [2, d]);
+///   several layers use the prefix `layers.{l}.`.
+/// - GRU / LSTM / Elman: PyTorch `nn.GRU` / `nn.LSTM` / `nn.RNN` state-dict names
+///   `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`, `bias_hh_l{l}`.
+/// - `__metadata__`: `"cell"` (required); optional `"layers"`, `"heads"`, `"input_size"`,
+///   `"hidden_size"` are checked against the shapes when present.
+/// Float32 and float64 tensors are accepted; values are held in Double.
+public enum ModelFile {
+    /// Reads and validates the model at `url`.
+    public static func load(contentsOf url: URL) throws(ModelError) -> Model {
+        let file: SafeTensors.File
+        do { file = try SafeTensors.read(contentsOf: url) } catch { throw .io(error) }
+        return try decode(file, name: url.lastPathComponent)
+    }
+
+    /// Validates a decoded safetensors file; `name` labels the errors.
+    public static func decode(_ file: SafeTensors.File, name: String) throws(ModelError) -> Model {
+        guard let cellName = file.metadata["cell"] else { throw .missingCell(file: name) }
+        guard let kind = CellKind(rawValue: cellName.lowercased()) else {
+            throw .unknownCell(file: name, name: cellName)
+        }
+        // Group the tensors by layer.
+        var byLayer: [Int: [String: ParameterTensor]] = [:]
+        var prefixed = false, plain = false
+        for (key, tensor) in file.tensors {
+            guard let (layer, parameter, isPrefixed) = split(key, kind: kind) else {
+                throw .unexpectedTensor(file: name, tensor: key)
+            }
+            if isPrefixed { prefixed = true } else { plain = true }
+            byLayer[layer, default: [:]][parameter] = ParameterTensor(
+                shape: tensor.shape, values: tensor.asDouble())
+        }
+        if kind.isDiagonal, prefixed, plain {
+            let stray = file.tensors.keys.sorted().first { !$0.hasPrefix("layers.") } ?? ""
+            throw .unexpectedTensor(file: name, tensor: stray)
+        }
+        let count = (byLayer.keys.max() ?? -1) + 1
+        if count == 0 {
+            throw .missingTensor(file: name, tensor: kind.fileName(of: kind.parameterNames[0], layer: 0, layers: 1))
+        }
+        if let text = file.metadata["layers"] {
+            guard let declared = Int(text), declared == count else {
+                throw .inconsistent(file: name, detail: "__metadata__ says \"layers\": \"\(text)\" but the tensors describe \(count) layer\(count == 1 ? "" : "s")")
+            }
+        }
+        // Name the file's own convention in errors: one ParaRNN layer has no prefix.
+        let naming = kind.isDiagonal && !prefixed ? 1 : max(count, 2)
+        var layers: [ModelLayer] = []
+        for l in 0..<count {
+            layers.append(try ModelLayer(
+                kind: kind, parameters: byLayer[l] ?? [:], file: name, layer: l, layers: naming))
+        }
+        if let text = file.metadata["heads"], kind.isDiagonal {
+            for (l, layer) in layers.enumerated() where String(layer.heads) != text {
+                let detail = Int(text).map { $0 > 0 && layer.hiddenSize % $0 != 0
+                    ? "H = \($0) heads do not divide the hidden size d = \(layer.hiddenSize)" : "" } ?? ""
+                throw .inconsistent(
+                    file: name,
+                    detail: "__metadata__ says \"heads\": \"\(text)\" but layer \(l)'s B has \(layer.heads)\(detail.isEmpty ? "" : ": " + detail)")
+            }
+        }
+        if let text = file.metadata["input_size"], text != String(layers[0].inputSize) {
+            throw .inconsistent(file: name, detail: "__metadata__ says \"input_size\": \"\(text)\" but the weights take \(layers[0].inputSize) inputs")
+        }
+        if let text = file.metadata["hidden_size"], text != String(layers[count - 1].hiddenSize) {
+            throw .inconsistent(file: name, detail: "__metadata__ says \"hidden_size\": \"\(text)\" but the weights have \(layers[count - 1].hiddenSize) channels")
+        }
+        if kind == .elman, let nl = file.metadata["nonlinearity"], nl != "tanh" {
+            throw .inconsistent(file: name, detail: "only tanh Elman RNNs are supported (nonlinearity \"\(nl)\")")
+        }
+        return try Model(kind: kind, layers: layers, sourceName: name)
+    }
+
+    /// (layer, parameter name, whether a ParaRNN `layers.{l}.` prefix was used), or nil.
+    static func split(_ key: String, kind: CellKind) -> (Int, String, Bool)? {
+        if kind.isDiagonal {
+            if kind.parameterNames.contains(key) { return (0, key, false) }
+            let parts = key.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == "layers", let l = Int(parts[1]), l >= 0,
+                String(l) == parts[1], kind.parameterNames.contains(String(parts[2]))
+            else { return nil }
+            return (l, String(parts[2]), true)
+        }
+        for p in kind.parameterNames where key.hasPrefix(p + "_l") {
+            let digits = key.dropFirst(p.count + 2)
+            guard let l = Int(digits), l >= 0, String(l) == digits else { return nil }
+            return (l, p, true)
+        }
+        return nil
+    }
+
+    /// The safetensors contents of `model`, tensors stored as `dtype`.
+    public static func encode(_ model: Model, dtype: ScalarType = .float64) -> SafeTensors.File {
+        var tensors: [String: Tensor] = [:]
+        let count = model.layers.count
+        for (l, layer) in model.layers.enumerated() {
+            for (p, t) in layer.parameters {
+                let name = model.kind.fileName(of: p, layer: l, layers: count)
+                tensors[name] = dtype == .float32
+                    ? Tensor(shape: t.shape, float32: t.values.map { Float($0) })
+                    : Tensor(shape: t.shape, float64: t.values)
+            }
+        }
+        var metadata = [
+            "cell": model.kind.rawValue, "layers": String(count),
+            "input_size": String(model.inputSize), "hidden_size": String(model.hiddenSize),
+        ]
+        if model.kind.isDiagonal, Set(model.layers.map(\.heads)).count == 1 {
+            metadata["heads"] = String(model.layers[0].heads)
+        }
+        return SafeTensors.File(tensors: tensors, metadata: metadata)
+    }
+
+    /// Writes `model` to `url` atomically.
+    public static func save(_ model: Model, to url: URL, dtype: ScalarType = .float64) throws(ModelError) {
+        do { try SafeTensors.write(encode(model, dtype: dtype), to: url) } catch { throw .io(error) }
+    }
+}

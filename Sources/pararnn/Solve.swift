@@ -1,0 +1,329 @@
+import ArgumentParser
+import Foundation
+import ModelIO
+import ParaRNN
+import ParallelScan
+import SequenceIO
+
+/// The compute precision.
+enum Precision: String, CaseIterable, ExpressibleByArgument {
+    case float, double
+}
+
+/// `--method` values (``SolverMethod``'s raw values).
+enum MethodOption: String, CaseIterable, ExpressibleByArgument {
+    case automatic, sequential, newton
+    case quasiNewton = "quasi-newton"
+    case damped
+
+    var method: SolverMethod { SolverMethod(rawValue: rawValue)! }
+}
+
+/// A failure that has already been explained on stderr; carries the exit code.
+struct Failure: Error {
+    var message: String
+    var code: Int32
+}
+
+struct Solve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Solve a model's recurrence over a recorded sequence, in parallel over time.",
+        discussion: """
+            Reads a model (.safetensors: ParaGRU/ParaLSTM tensors A, B, b[, C] or PyTorch \
+            nn.GRU/nn.LSTM/nn.RNN state-dict names; __metadata__ "cell") and an input sequence \
+            (.npy [T, m] or [B, T, m], .csv one row per step, .wav channels as features), solves \
+            the layers one after the other (layer l+1 reads layer l's h) and writes the last \
+            layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one, \
+            float32 or float64 per --precision.
+
+            Every result is certified by its residual max_t |h_t - f(h_{t-1}, x_t)| (relative to \
+            max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
+            and then to the sequential rollout unless --no-fallback is given.
+
+            Prints a summary on stdout; with --verify also runs the sequential rollout and prints \
+            the largest difference and the speedup. While a solve runs, a progress line is shown \
+            on stderr if stderr is a terminal.
+
+            Exit codes: 0 converged (outputs written); 1 usage or input error (one line on stderr \
+            naming the file and the problem; no output is created); 2 did not converge (the \
+            hidden states are written only with --allow-unconverged; the --report, if asked for, \
+            is always written and records the failure).
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
+    var model: String
+
+    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv or .wav).", valueName: "file"))
+    var input: String
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states (.npy). Its folder is created if missing.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where to write a JSON report (per-layer attempts, residual history per iteration, timings).", valueName: "file"))
+    var report: String?
+
+    @Option(name: .long, help: ArgumentHelp("The solver. 'automatic' picks sequential or parallel Newton from T, batch, state size and threads, and says why.", valueName: "method"))
+    var method: MethodOption = .automatic
+
+    @Option(name: .long, help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
+    var tolerance: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n"))
+    var maxIterations: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n"))
+    var threads: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
+    var precision: Precision = .float
+
+    @Option(name: .long, help: ArgumentHelp("Solve in segments of n steps (cache blocking), each from the exact end state of the previous one.", valueName: "n"))
+    var segmentLength: Int?
+
+    @Flag(name: .long, help: "Also run the sequential rollout; print the largest difference and the speedup.")
+    var verify = false
+
+    @Flag(name: .long, help: "Write the hidden states even if the solve did not converge (the exit code is still 2).")
+    var allowUnconverged = false
+
+    @Flag(name: .long, help: "Do not fall back to damped Newton and the sequential rollout when an attempt misses the tolerance.")
+    var noFallback = false
+
+    func validate() throws {
+        if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
+            throw ValidationError("--tolerance must be a positive number (got \(tolerance))")
+        }
+        if let maxIterations, maxIterations < 1 {
+            throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        if let segmentLength, segmentLength < 1 {
+            throw ValidationError("--segment-length must be at least 1 (got \(segmentLength))")
+        }
+        if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
+            throw ValidationError("--output must name a .npy file (got \(output))")
+        }
+        if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "json" {
+            throw ValidationError("--report must name a .json file (got \(report))")
+        }
+        if let output, let report,
+            URL(fileURLWithPath: output).standardizedFileURL == URL(fileURLWithPath: report).standardizedFileURL
+        {
+            throw ValidationError("--output and --report name the same file")
+        }
+    }
+
+    func run() throws {
+        do {
+            switch precision {
+            case .float: try execute(Float.self)
+            case .double: try execute(Double.self)
+            }
+        } catch let failure as Failure {
+            Console.error(failure.message)
+            throw ExitCode(failure.code)
+        }
+    }
+
+    /// Loads, solves, reports and writes, in compute type `S`.
+    func execute<S: CellMath>(_: S.Type) throws {
+        let began = ContinuousClock.now
+        let modelURL = URL(fileURLWithPath: model), inputURL = URL(fileURLWithPath: input)
+        let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
+
+        // 1. Read everything; any problem is an input error (exit 1) before anything is written.
+        let loaded: Model
+        do { loaded = try ModelFile.load(contentsOf: modelURL) } catch {
+            throw Failure(message: "error: \(error.description)", code: 1)
+        }
+        let layers: [AnyLayer<S>]
+        do { layers = try loaded.cells(as: S.self) } catch {
+            throw Failure(message: "error: \(error.description) (in \(precision) precision)", code: 1)
+        }
+        let tensor: Tensor
+        do { tensor = try SequenceInput.read(contentsOf: inputURL) } catch {
+            throw Failure(message: "error: \(error.description)", code: 1)
+        }
+        let batched = tensor.rank == 3
+        let batch = batched ? tensor.shape[0] : 1
+        let steps = batched ? tensor.shape[1] : tensor.shape[0]
+        let features = tensor.shape[tensor.rank - 1]
+        if features != loaded.inputSize {
+            throw Failure(
+                message: "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(tensor.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                code: 1)
+        }
+        let inputs: [S] = timeMajor(tensor, batch: batch, steps: steps, features: features)
+        if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
+            // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
+            throw Failure(
+                message: "error: \(inputName): value at flat index \(bad) is not finite in \(precision) precision",
+                code: 1)
+        }
+
+        // 2. Solve.
+        let pool = threads.map { WorkerPool(threadCount: $0) } ?? WorkerPool.shared
+        var options = SolverOptions(
+            method: method.method, tolerance: tolerance, maxIterations: maxIterations,
+            fallback: !noFallback, segmentLength: segmentLength, pool: pool)
+        options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
+        let start = ContinuousClock.now
+        var callback: (@Sendable (Int, SolverProgress) -> Void)? = nil
+        if let progress { callback = { layer, p in progress.update(layer: layer, p) } }
+        let result: StackSolution<S>
+        do {
+            result = try solveStack(
+                layers, inputs: inputs, steps: steps, batch: batch, options: options,
+                progress: callback)
+        } catch {
+            progress?.finish()
+            throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
+        }
+        let solveSeconds = seconds(ContinuousClock.now - start)
+        progress?.finish()
+
+        // 3. Optional sequential reference.
+        var verification: Verification?
+        if verify {
+            var sequential = options
+            sequential.method = .sequential
+            let t0 = ContinuousClock.now
+            let reference: StackSolution<S>
+            do {
+                reference = try solveStack(layers, inputs: inputs, steps: steps, batch: batch, options: sequential)
+            } catch {
+                throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
+            }
+            let sequentialSeconds = seconds(ContinuousClock.now - t0)
+            var worst = 0.0
+            for (a, b) in zip(result.hidden, reference.hidden) {
+                let diff = abs(Double(a) - Double(b))
+                if !(diff <= worst) { worst = diff.isNaN ? .infinity : diff }
+            }
+            verification = Verification(
+                sequentialSeconds: sequentialSeconds, maxAbsDifference: worst,
+                speedup: solveSeconds > 0 ? sequentialSeconds / solveSeconds : nil)
+        }
+
+        // 4. Summary.
+        let d = loaded.hiddenSize
+        let outShape = batched ? [batch, steps, d] : [steps, d]
+        let converged = result.converged
+        let writeHidden = output != nil && (converged || allowUnconverged)
+        let summary = SolveSummary(
+            modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape,
+            inputType: tensor.scalarType, steps: steps, batch: batch, precision: precision,
+            threads: pool.threadCount, requested: method.method, options: options, result: result,
+            solveSeconds: solveSeconds, totalSeconds: seconds(ContinuousClock.now - began),
+            verification: verification,
+            output: writeHidden ? output : nil, outputShape: outShape, reportFile: report)
+        print(summary.text, terminator: "")
+
+        // 5. Outputs: encoded first, then written atomically; nothing is left half-done.
+        var writes: [(URL, Data)] = []
+        if writeHidden, let output {
+            let hidden = batchMajor(result.hidden, batch: batch, steps: steps, features: d)
+            let tensor = S.self == Float.self
+                ? Tensor(shape: outShape, float32: hidden.map { Float($0) })
+                : Tensor(shape: outShape, float64: hidden.map { Double($0) })
+            writes.append((URL(fileURLWithPath: output), NPY.encode(tensor)))
+        }
+        if let report {
+            let url = URL(fileURLWithPath: report)
+            do { writes.append((url, try JSONReport.encode(summary.json, name: url.lastPathComponent))) } catch {
+                throw Failure(message: "error: \(error.description)", code: 1)
+            }
+        }
+        var written: [URL] = []
+        for (url, data) in writes {
+            do {
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try AtomicFile.write(data, to: url)
+                written.append(url)
+            } catch {
+                for url in written { try? FileManager.default.removeItem(at: url) }
+                let text = (error as? SequenceIOError)?.description
+                    ?? "\(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)"
+                throw Failure(message: "error: \(text)", code: 1)
+            }
+        }
+        if !converged {
+            let worst = result.layers.enumerated().first { !$0.element.converged }
+            let where_ = worst.map { " (layer \($0.offset + 1))" } ?? ""
+            let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
+            throw Failure(
+                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
+                code: 2)
+        }
+    }
+}
+
+/// `[T, m]` or `[B, T, m]` (row-major) → time-major `[T][B][m]` in `S`.
+func timeMajor<S: BinaryFloatingPoint>(_ tensor: Tensor, batch: Int, steps: Int, features: Int) -> [S] {
+    let values: [S]
+    switch tensor.storage {
+    case .float32(let v): values = v.map { S($0) }
+    case .float64(let v): values = v.map { S($0) }
+    }
+    if batch == 1 { return values }
+    var out = [S](repeating: 0, count: values.count)
+    for b in 0..<batch {
+        for t in 0..<steps {
+            let src = (b * steps + t) * features, dst = (t * batch + b) * features
+            for i in 0..<features { out[dst + i] = values[src + i] }
+        }
+    }
+    return out
+}
+
+/// Time-major `[T][B][d]` → `[B][T][d]`.
+func batchMajor<S>(_ values: [S], batch: Int, steps: Int, features: Int) -> [S] {
+    if batch == 1 { return values }
+    var out = values
+    for t in 0..<steps {
+        for b in 0..<batch {
+            let src = (t * batch + b) * features, dst = (b * steps + t) * features
+            for i in 0..<features { out[dst + i] = values[src + i] }
+        }
+    }
+    return out
+}
+
+func seconds(_ duration: Duration) -> Double {
+    let (s, attoseconds) = duration.components
+    return Double(s) + Double(attoseconds) * 1e-18
+}
+
+/// A number in short scientific notation.
+func format(_ x: Double) -> String {
+    x.isFinite ? String(format: "%.3g", x) : "\(x)"
+}
+
+/// The progress line on a terminal (stderr), rewritten in place.
+final class ProgressLine: @unchecked Sendable {
+    private let layers: Int
+    private let lock = NSLock()
+    private var shown = false
+
+    init(layers: Int) { self.layers = layers }
+
+    func update(layer: Int, _ p: SolverProgress) {
+        lock.lock()
+        defer { lock.unlock() }
+        var text = "\r\u{1B}[K"
+        if layers > 1 { text += "layer \(layer + 1)/\(layers) · " }
+        if p.segments > 1 { text += "segment \(p.segment + 1)/\(p.segments) · " }
+        text += "\(p.method) iteration \(p.iteration) · residual \(format(p.residual))"
+        Console.raw(text)
+        shown = true
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if shown { Console.raw("\r\u{1B}[K") }
+        shown = false
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import ModelIO
+import ParaRNN
+import SequenceIO
+
+/// The result of `--verify`.
+struct Verification {
+    var sequentialSeconds: Double
+    var maxAbsDifference: Double
+    var speedup: Double?
+}
+
+/// The human summary and the JSON report of one `pararnn solve` run.
+struct SolveSummary<S: CellMath> {
+    var modelName: String
+    var model: Model
+    var inputName: String
+    var inputShape: [Int]
+    var inputType: ScalarType
+    var steps: Int
+    var batch: Int
+    var precision: Precision
+    var threads: Int
+    var requested: SolverMethod
+    var options: SolverOptions
+    var result: StackSolution<S>
+    var solveSeconds: Double
+    /// Reading, solving and verifying (not writing).
+    var totalSeconds: Double
+    var verification: Verification?
+    var output: String?
+    var outputShape: [Int]
+    var reportFile: String?
+
+    var tolerance: Double { options.tolerance! }
+
+    /// The lines printed on stdout.
+    var text: String {
+        var lines: [String] = []
+        func add(_ key: String, _ value: String) {
+            lines.append(key.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
+        }
+        add("model", "\(modelName): \(model.summary)")
+        add("input", "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)")
+        add("compute", "\(precision), \(threads) thread\(threads == 1 ? "" : "s")")
+        for (l, s) in result.layers.enumerated() {
+            let prefix = result.layers.count > 1 ? "layer \(l + 1): " : ""
+            let why = requested == .automatic ? "automatic: \(s.decision)" : "requested"
+            var line = "\(prefix)\(s.method)"
+            if s.segments > 1 {
+                // One or more attempts per segment: count them by method.
+                var counts: [(SolverMethod, Int)] = []
+                for a in s.attempts {
+                    if let i = counts.firstIndex(where: { $0.0 == a.method }) { counts[i].1 += 1 } else { counts.append((a.method, 1)) }
+                }
+                line += " (attempts: " + counts.map { "\($0.1)× \($0.0)" }.joined(separator: ", ") + ")"
+            } else {
+                let chain = s.attempts.map(\.method.rawValue).joined(separator: " → ")
+                if s.attempts.count > 1 || chain != s.method.rawValue { line += " (attempts: \(chain))" }
+            }
+            line += " — \(why)"
+            if s.segments > 1 { line += "; \(s.segments) segments" }
+            add("method", line)
+            add("iterations", "\(prefix)\(s.iterations)\(residualTrail(s))")
+        }
+        let verdict = result.converged ? "converged" : "NOT converged"
+        add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
+        add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+        if let v = verification {
+            var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
+            if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
+            add("verify", line)
+        }
+        if let output { add("output", "\(output): shape \(shape(outputShape)) \(S.self == Float.self ? "float32" : "float64")") }
+        if let reportFile { add("report", reportFile) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func residualTrail(_ s: Solution<S>) -> String {
+        let newton = s.attempts.filter { $0.method != .sequential }
+        guard !newton.isEmpty else { return "" }
+        var items = newton.flatMap(\.residualHistory).map(format)
+        if items.count > 8 { items = Array(items.prefix(4)) + ["…"] + Array(items.suffix(2)) }
+        let trail = items.joined(separator: " → ")
+        return " (residuals \(trail))"
+    }
+
+    /// The JSON report.
+    var json: Report {
+        Report(
+            command: "pararnn solve",
+            model: .init(
+                file: modelName, cell: model.kind.rawValue,
+                layers: model.layers.map { .init(inputSize: $0.inputSize, hiddenSize: $0.hiddenSize, heads: $0.heads) }),
+            input: .init(file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch, features: model.inputSize),
+            precision: precision.rawValue, threads: threads,
+            options: .init(
+                method: requested.rawValue, tolerance: tolerance, maxIterations: options.maxIterations,
+                fallback: options.fallback, segmentLength: options.segmentLength),
+            converged: result.converged, finalResidual: finite(result.finalResidual),
+            tolerance: tolerance, iterations: result.iterations, solveSeconds: solveSeconds, totalSeconds: totalSeconds,
+            layers: result.layers.enumerated().map { l, s in
+                .init(
+                    index: l, method: s.method.rawValue, decision: s.decision, converged: s.converged,
+                    finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
+                    attempts: s.attempts.map {
+                        .init(method: $0.method.rawValue, iterations: $0.iterations,
+                              residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
+                              outcome: $0.outcome)
+                    })
+            },
+            verify: verification.map {
+                .init(sequentialSeconds: $0.sequentialSeconds, maxAbsDifference: finite($0.maxAbsDifference), speedup: $0.speedup)
+            },
+            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") })
+    }
+}
+
+/// The `--report` JSON (camelCase keys; non-finite numbers are `null`).
+struct Report: Codable {
+    struct ModelInfo: Codable {
+        struct Layer: Codable { var inputSize: Int; var hiddenSize: Int; var heads: Int }
+        var file: String
+        var cell: String
+        var layers: [Layer]
+    }
+    struct InputInfo: Codable {
+        var file: String
+        var shape: [Int]
+        var dtype: String
+        var steps: Int
+        var batch: Int
+        var features: Int
+    }
+    struct Options: Codable {
+        var method: String
+        var tolerance: Double
+        var maxIterations: Int?
+        var fallback: Bool
+        var segmentLength: Int?
+    }
+    struct Attempt: Codable {
+        var method: String
+        var iterations: Int
+        /// Residual before each iteration and after the last.
+        var residualHistory: [Double?]
+        var converged: Bool
+        var outcome: String
+    }
+    struct Layer: Codable {
+        var index: Int
+        var method: String
+        var decision: String
+        var converged: Bool
+        var finalResidual: Double?
+        var iterations: Int
+        var segments: Int
+        var attempts: [Attempt]
+    }
+    struct Verify: Codable {
+        var sequentialSeconds: Double
+        var maxAbsDifference: Double?
+        var speedup: Double?
+    }
+    struct Output: Codable {
+        var file: String
+        var shape: [Int]
+        var dtype: String
+    }
+    var command: String
+    var model: ModelInfo
+    var input: InputInfo
+    var precision: String
+    var threads: Int
+    var options: Options
+    var converged: Bool
+    var finalResidual: Double?
+    var tolerance: Double
+    var iterations: Int
+    var solveSeconds: Double
+    var totalSeconds: Double
+    var layers: [Layer]
+    var verify: Verify?
+    var output: Output?
+}
+
+func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+
+func shape(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+
+func milliseconds(_ s: Double) -> String { String(format: "%.2f ms", s * 1000) }
