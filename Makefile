@@ -5,6 +5,10 @@
 SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+# Release builds vectorise with AVX2/FMA when this CPU has them (PARARNN_CPU= to turn it off;
+# a binary built so needs an AVX2 CPU to run).
+PARARNN_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
+RELEASE_FLAGS := -c release $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU))
 
 .PHONY: deps build release test run bench notebooks clean
 
@@ -23,13 +27,13 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --product pararnn
+	$(SWIFT) build $(RELEASE_FLAGS) --product pararnn
 
 test: deps
 	$(SWIFT) test
 
 run: release
-	$$($(SWIFT) build -c release --show-bin-path)/pararnn solve \
+	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \
 	  --model data/default/paragru.safetensors --input data/default/input.npy \
 	  --output out/hidden.npy --report out/report.json --verify
 

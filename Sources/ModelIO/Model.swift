@@ -147,6 +147,8 @@ public struct Model: Sendable, Equatable {
     public let layers: [ModelLayer]
     /// The file it came from (for error messages); empty for models built in memory.
     public var sourceName: String
+    /// The readout and input normalisation of a trained model (`pararnn fit`), if any.
+    public var readout: Readout? = nil
 
     /// Checks that the layers chain (layer l + 1's input size is layer l's hidden size).
     public init(kind: CellKind, layers: [ModelLayer], sourceName: String = "") throws(ModelError) {

@@ -27,7 +27,7 @@ public enum ModelFile {
         // Group the tensors by layer.
         var byLayer: [Int: [String: ParameterTensor]] = [:]
         var prefixed = false, plain = false
-        for (key, tensor) in file.tensors {
+        for (key, tensor) in file.tensors where !key.hasPrefix("readout.") {
             guard let (layer, parameter, isPrefixed) = split(key, kind: kind) else {
                 throw .unexpectedTensor(file: name, tensor: key)
             }
@@ -73,7 +73,48 @@ public enum ModelFile {
         if kind == .elman, let nl = file.metadata["nonlinearity"], nl != "tanh" {
             throw .inconsistent(file: name, detail: "only tanh Elman RNNs are supported (nonlinearity \"\(nl)\")")
         }
-        return try Model(kind: kind, layers: layers, sourceName: name)
+        var model = try Model(kind: kind, layers: layers, sourceName: name)
+        model.readout = try decodeReadout(file, name: name, hidden: model.hiddenSize, inputs: model.inputSize)
+        return model
+    }
+
+    /// The optional `readout.weight` / `readout.bias` tensors and normalisation metadata.
+    static func decodeReadout(_ file: SafeTensors.File, name: String, hidden d: Int, inputs m: Int) throws(ModelError) -> Readout? {
+        let weight = file.tensors["readout.weight"], bias = file.tensors["readout.bias"]
+        for key in file.tensors.keys where key.hasPrefix("readout.") && key != "readout.weight" && key != "readout.bias" {
+            throw .unexpectedTensor(file: name, tensor: key)
+        }
+        guard let weight, let bias else {
+            if weight != nil || bias != nil {
+                throw .missingTensor(file: name, tensor: weight == nil ? "readout.weight" : "readout.bias")
+            }
+            return nil
+        }
+        guard weight.shape.count == 2, weight.shape[1] == d, weight.shape[0] > 0 else {
+            throw .wrongShape(file: name, tensor: "readout.weight", shape: weight.shape, detail: "expected [p, \(d)] (outputs × hidden size)")
+        }
+        guard bias.shape == [weight.shape[0]] else {
+            throw .wrongShape(file: name, tensor: "readout.bias", shape: bias.shape, detail: "expected [\(weight.shape[0])]")
+        }
+        func numbers(_ key: String) throws(ModelError) -> [Double] {
+            guard let text = file.metadata[key] else { return [Double](repeating: key == "input_std" ? 1 : 0, count: m) }
+            let values = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.count == m, values.allSatisfy(\.isFinite) else {
+                throw .inconsistent(file: name, detail: "__metadata__ \"\(key)\" must hold \(m) finite numbers")
+            }
+            return values
+        }
+        let std = try numbers("input_std")
+        if std.contains(where: { $0 <= 0 }) {
+            throw .inconsistent(file: name, detail: "__metadata__ \"input_std\" must be positive")
+        }
+        let w = weight.asDouble(), b = bias.asDouble()
+        if let bad = w.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(file: name, tensor: "readout.weight", index: bad) }
+        if let bad = b.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(file: name, tensor: "readout.bias", index: bad) }
+        return Readout(
+            weight: ParameterTensor(shape: weight.shape, values: w), bias: ParameterTensor(shape: bias.shape, values: b),
+            inputMean: try numbers("input_mean"), inputStandardDeviation: std,
+            inputSkip: file.metadata["readout_skip"] == "true")
     }
 
     /// (layer, parameter name, whether a ParaRNN `layers.{l}.` prefix was used), or nil.
@@ -112,6 +153,17 @@ public enum ModelFile {
         ]
         if model.kind.isDiagonal, Set(model.layers.map(\.heads)).count == 1 {
             metadata["heads"] = String(model.layers[0].heads)
+        }
+        if let readout = model.readout {
+            tensors["readout.weight"] = dtype == .float32
+                ? Tensor(shape: readout.weight.shape, float32: readout.weight.values.map { Float($0) })
+                : Tensor(shape: readout.weight.shape, float64: readout.weight.values)
+            tensors["readout.bias"] = dtype == .float32
+                ? Tensor(shape: readout.bias.shape, float32: readout.bias.values.map { Float($0) })
+                : Tensor(shape: readout.bias.shape, float64: readout.bias.values)
+            metadata["input_mean"] = readout.inputMean.map { String($0) }.joined(separator: ",")
+            metadata["input_std"] = readout.inputStandardDeviation.map { String($0) }.joined(separator: ",")
+            if readout.inputSkip { metadata["readout_skip"] = "true" }
         }
         return SafeTensors.File(tensors: tensors, metadata: metadata)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import ParallelScan
 
 /// Options of ``SequenceSolver``.
@@ -143,25 +144,32 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     }
 
     /// The method `.automatic` picks, and why.
+    ///
+    /// A cost model calibrated on x86-64 cores with AVX2 (see the README's measurements):
+    /// - a sequential step is latency-bound: ≈ max(130 ns, 15 ns × W) for W = B × state values;
+    /// - parallel Newton costs ≈ 58 ns per state value and step over its ~3 iterations (×k for
+    ///   k×k blocks, ×state size for dense Jacobians), divided by the threads, plus a fixed
+    ///   overhead worth ≈ 50 000 steps of work (allocation, dispatch, convergence checks).
+    /// Newton is chosen when the predicted speedup exceeds 1.1.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
         if options.method != .automatic { return (options.method, "requested") }
         let threads = options.pool.threadCount
-        let width = batch * cell.stateSize
         if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
-        if steps < 4096 { return (.sequential, "T = \(steps) < 4096: too short to amortise Newton") }
-        // A sequential step is latency-bound: it costs about as much as ~32 lanes of
-        // throughput-bound work. Newton spends ~4 iterations × (linearise + scan) per lane.
-        let structureCost: Int
+        let width = Double(batch * cell.stateSize)
+        let structureCost: Double
         switch cell.structure {
         case .diagonal: structureCost = 1
-        case .blockDiagonal(let k): structureCost = k
-        case .dense: structureCost = cell.stateSize
+        case .blockDiagonal(let k): structureCost = Double(k)
+        case .dense: structureCost = Double(cell.stateSize)
         }
-        let parallelWork = width * structureCost
-        if parallelWork <= 8 * threads {
-            return (.newton, "B·state = \(width) (×\(structureCost) for the Jacobian structure) is small for \(threads) threads and T = \(steps) is long: parallel Newton")
-        }
-        return (.sequential, "B·state = \(width) (×\(structureCost) for the Jacobian structure) already fills the SIMD lanes of a sequential step on \(threads) threads: sequential")
+        let sequentialStep = max(130, 15 * width)
+        let newtonStep = 58 * width * structureCost / Double(threads)
+        let length = Double(steps)
+        let predicted = (sequentialStep / newtonStep) * length / (length + 50_000)
+        let text = String(
+            format: "B·state = %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
+            batch * cell.stateSize, cell.structure.description, steps, threads, predicted)
+        return predicted > 1.1 ? (.newton, text + " → parallel Newton") : (.sequential, text + " → sequential")
     }
 
     struct SegmentResult {

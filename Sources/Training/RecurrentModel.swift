@@ -3,7 +3,9 @@ import ParallelScan
 
 /// A stack of recurrent layers of one cell kind followed by a linear readout:
 ///
-///     h⁰ = x,   hˡ = RNNˡ(hˡ⁻¹) (+ hˡ⁻¹ if `residual` and the sizes match),   y_t = W_out h^L_t + b_out
+///     h⁰ = x,   hˡ = RNNˡ(hˡ⁻¹) (+ hˡ⁻¹ if `residual` and the sizes match),
+///     y_t = W_out h^L_t + b_out (+ x_t if `inputSkip`: the model predicts a correction to its
+///     input, which suits next-step prediction of smooth signals)
 ///
 /// Each recurrent layer is solved over the whole sequence by ``SequenceSolver`` (parallel Newton
 /// or sequential, per the options), and differentiated by the adjoint scan.
@@ -12,18 +14,22 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
     public var layers: [Cell]
     public var readout: Linear<Scalar>
     public var residual: Bool
+    /// Add the input to the output (needs as many outputs as input features).
+    public var inputSkip: Bool
 
-    public init(layers: [Cell], readout: Linear<Scalar>, residual: Bool = false) {
+    public init(layers: [Cell], readout: Linear<Scalar>, residual: Bool = false, inputSkip: Bool = false) {
+        precondition(!inputSkip || readout.outputs == (layers.first?.inputSize ?? 0))
         self.layers = layers
         self.readout = readout
         self.residual = residual
+        self.inputSkip = inputSkip
     }
 
     /// A freshly initialised model: `layerCount` layers of `hiddenSize` channels on
     /// `inputSize` features, and a readout to `outputSize` values.
     public static func initialized<G: RandomNumberGenerator>(
         inputSize: Int, hiddenSize: Int, layerCount: Int, outputSize: Int, residual: Bool = false,
-        using generator: inout G
+        inputSkip: Bool = false, using generator: inout G
     ) throws(CellError) -> RecurrentModel {
         var layers: [Cell] = []
         for l in 0..<max(1, layerCount) {
@@ -31,7 +37,7 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         }
         return RecurrentModel(
             layers: layers, readout: Linear(inputs: hiddenSize, outputs: outputSize, using: &generator),
-            residual: residual)
+            residual: residual, inputSkip: inputSkip)
     }
 
     public var inputSize: Int { layers.first?.inputSize ?? 0 }
@@ -90,7 +96,8 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
             }
             x = h
         }
-        let outputs = readout.forward(x, rows: steps * batch)
+        var outputs = readout.forward(x, rows: steps * batch)
+        if inputSkip { for i in outputs.indices { outputs[i] += inputs[i] } }
         return Trace(layerInputs: layerInputs, layerStates: layerStates, solutions: summaries, top: x, outputs: outputs)
     }
 

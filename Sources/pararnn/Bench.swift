@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import PerformanceSuite
+import SequenceIO
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure every hot path against its baseline in the same run.",
+        discussion: """
+            Groups: scan (diagonal / 2×2 / dense affine scans vs their sequential loop, with the \
+            memory-copy bandwidth of the same bytes), newton (parallel Newton vs the sequential \
+            rollout for ParaGRU, ParaLSTM, GRU, LSTM), train (one forward + backward step vs \
+            sequential BPTT), conv (FFT vs direct convolution), plstm (2D hierarchical vs the \
+            sequential wavefront). Each timing is the best of --repetitions runs after a warm-up. \
+            Ratios, not absolute times, are what carry between machines.
+            """)
+
+    @Option(name: .long, help: "quick (seconds) or standard (the sizes the issues name).")
+    var preset: String = "quick"
+
+    @Option(name: .long, help: ArgumentHelp("Thread counts to sweep, e.g. 1,2,4,8,16.", valueName: "list"))
+    var threads: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only these groups, e.g. scan,newton.", valueName: "list"))
+    var groups: String?
+
+    @Option(name: .long, help: "Repetitions per timing (best kept).")
+    var repetitions: Int = 3
+
+    @Option(name: .long, help: ArgumentHelp("Write all results as JSON.", valueName: "file"))
+    var json: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the Markdown table.", valueName: "file"))
+    var markdown: String?
+
+    func run() throws {
+        guard let chosen = BenchmarkPreset(rawValue: preset) else {
+            Console.error("unknown preset '\(preset)': use quick or standard")
+            throw ExitCode(1)
+        }
+        var counts: [Int] = []
+        if let threads {
+            let parts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                Console.error("--threads takes a comma-separated list of positive integers")
+                throw ExitCode(1)
+            }
+            counts = parts.map { $0! }
+        }
+        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm"]
+        let selected = Set((groups ?? "").split(separator: ",").map { String($0) })
+        if let unknown = selected.subtracting(known).first {
+            Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+        let suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected)
+        let results = suite.run { r in
+            Console.error(String(format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads, r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
+        }
+        let table = BenchmarkResult.markdown(results)
+        print(table)
+        do {
+            if let json { try JSONReport.write(results, to: URL(fileURLWithPath: json)) }
+            if let markdown { try AtomicFile.write(Data((table + "\n").utf8), to: URL(fileURLWithPath: markdown)) }
+        } catch {
+            Console.error(error.description)
+            throw ExitCode(1)
+        }
+    }
+}
