@@ -35,7 +35,7 @@ test: deps
 run: release
 	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \
 	  --model data/default/paragru.safetensors --input data/default/input.npy \
-	  --output out/hidden.npy --report out/report.json --verify
+	  --output out/hidden.npy --report out/report.json --method newton --verify
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark

@@ -77,14 +77,16 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let parts = max(1, min(pool.threadCount * 2, steps / 16))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
         let parameterCount = cell.recurrentParameterCount
-        func buffer(_ count: Int) -> UnsafeMutablePointer<Scalar> {
+        // Every buffer but the accumulators is fully written before it is read.
+        func buffer(_ count: Int, zeroed: Bool = false) -> UnsafeMutablePointer<Scalar> {
             let p = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, count))
-            zeroFill(p, count: max(1, count))
+            if zeroed { zeroFill(p, count: max(1, count)) }
             return p
         }
         let projections = buffer(steps * urow), jacobians = buffer(steps * jrow)
         let scratch = buffer(steps * row), adjoints = buffer(steps * row)
-        let projectionGradients = buffer(steps * urow), partial = buffer(parts * parameterCount)
+        let projectionGradients = buffer(steps * urow)
+        let partial = buffer(parts * parameterCount, zeroed: true)
         defer {
             for p in [projections, jacobians, scratch, adjoints, projectionGradients, partial] { p.deallocate() }
         }

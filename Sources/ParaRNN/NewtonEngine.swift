@@ -32,8 +32,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
         self.previous = previous
         self.states = states
         self.pool = pool
+        // Written by every linearisation before it is read.
         offsets = .allocate(capacity: steps * row)
-        zeroFill(offsets, count: steps * row)
     }
 
     deinit {
@@ -50,7 +50,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
     /// s_t^{(0)} = f(0, u_t) for every t (ParaRNN's initial guess): embarrassingly parallel.
     /// With H = 0, one linearisation pass yields f(0, u_t) at every t (into the offsets buffer).
     func initialiseGuess() {
-        zeroFill(states, count: steps * row)
+        parallelZeroFill(states, count: steps * row, pool: pool)
         let zeros = zeroArray(Scalar.self, count: row)
         let chunks = self.chunks
         let cell = self.cell, batch = self.batch, row = self.row
@@ -81,8 +81,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
         if jacobianCapacity < steps * jrow {
             jacobians?.deallocate()
+            // Every entry of a Jacobian row is written by the cell's linearisation before use.
             jacobians = .allocate(capacity: steps * jrow)
-            zeroFill(jacobians!, count: steps * jrow)
             jacobianCapacity = steps * jrow
         }
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure

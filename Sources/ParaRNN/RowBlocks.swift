@@ -102,6 +102,23 @@ func zeroFill<S: ScanScalar>(_ pointer: UnsafeMutablePointer<S>, count: Int) {
         as: UInt8.self, repeating: 0, count: count * MemoryLayout<S>.stride)
 }
 
+/// An array of `count` scalars left uninitialised (the caller overwrites every element before
+/// reading it): skips zeroing, so pages are first touched by the parallel passes that fill them.
+func uninitializedArray<S: ScanScalar>(_: S.Type = S.self, count: Int) -> [S] {
+    [S](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
+/// Zero-fills `count` scalars in parallel chunks (first touch of fresh pages spreads over the
+/// workers instead of one thread).
+func parallelZeroFill<S: ScanScalar>(_ pointer: UnsafeMutablePointer<S>, count: Int, pool: WorkerPool) {
+    let parts = max(1, min(pool.threadCount, count / 262_144))
+    let base = UnsafeMutableSendable(pointer)
+    pool.forEach(parts) { part in
+        let range = ChunkPlan.evenRange(index: part, of: parts, total: count)
+        zeroFill(base.base + range.lowerBound, count: range.count)
+    }
+}
+
 /// An array of `count` zeros, filled with memset rather than element by element.
 func zeroArray<S: ScanScalar>(_: S.Type = S.self, count: Int) -> [S] {
     [S](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -86,7 +86,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if let length = options.segmentLength, length <= 0 {
             throw .invalidOption("segment length must be positive")
         }
-        var projections = zeroArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
+        // Every projection value is written by `project` (bias, then the GEMM).
+        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
                 cell.project(
@@ -108,7 +109,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let tolerance = options.tolerance ?? Self.defaultTolerance
         let (method, decision) = chooseMethod(steps: steps, batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
-        var states = guess ?? zeroArray(Scalar.self, count: steps * row)
+        // Without a guess, every segment writes its states (rollout or the Newton initial guess).
+        var states = guess ?? uninitializedArray(Scalar.self, count: steps * row)
         let segmentLength = min(options.segmentLength ?? steps, steps)
         let segments = (steps + segmentLength - 1) / segmentLength
         var attempts: [SolveAttempt] = []

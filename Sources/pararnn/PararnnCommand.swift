@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PerformanceSuite
 
 /// `pararnn`: the command-line front end. Subcommands live one per file (`Solve.swift`; later
 /// `fit`, `harness`, `bench`).
@@ -18,6 +19,7 @@ struct PararnnCommand: ParsableCommand {
     /// Like ArgumentParser's `main()`, but usage errors exit with 1 (not 64), so that every
     /// usage or input error has the same exit code.
     static func main() {
+        MemoryPolicy.retainFreedMemory()
         do {
             var command = try parseAsRoot()
             try command.run()
