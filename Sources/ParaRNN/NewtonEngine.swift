@@ -89,10 +89,23 @@ final class NewtonEngine<Cell: RecurrentCell> {
         var history: [Double] = []
         var best = Double.infinity
         var sinceImprovement = 0
+        let clip: Scalar? = method == .damped ? Scalar(dampingBound) : nil
+        // Damped Newton also backtracks: a step that raises the residual is halved (up to 8
+        // times) towards the previous iterate before it is accepted.
+        let previous: UnsafeMutablePointer<Scalar>? = method == .damped ? .allocate(capacity: steps * row) : nil
+        defer { previous?.deallocate() }
+        var accepted = Double.infinity
         for iteration in 0...maxIterations {
-            let residual = linearise(
-                request: request, structure: structure, jrow: jrow,
-                clip: method == .damped ? Scalar(dampingBound) : nil)
+            var residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+            if let previous, iteration > 0 {
+                var halvings = 0
+                while !(residual < accepted), halvings < 8 {
+                    blend(previous, halvings: halvings)
+                    residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+                    halvings += 1
+                }
+            }
+            accepted = residual
             history.append(residual)
             report(iteration, residual)
             if residual <= tolerance {
@@ -121,11 +134,33 @@ final class NewtonEngine<Cell: RecurrentCell> {
                     outcome: "stagnated at residual \(residual) (tolerance \(tolerance))")
             }
             if iteration == maxIterations { break }
+            if let previous { copyStates(to: previous) }
             scan(structure: structure)
         }
         return SolveAttempt(
             method: method, iterations: maxIterations, residualHistory: history, converged: false,
             outcome: "iteration limit \(maxIterations) reached")
+    }
+
+    /// Saves the current states (parallel copy).
+    func copyStates(to target: UnsafeMutablePointer<Scalar>) {
+        let chunks = self.chunks, row = self.row
+        let h = UnsafeSendable(UnsafePointer(states)), out = UnsafeMutableSendable(target)
+        pool.forEach(chunks.count) { c in
+            let r = chunks[c]
+            (out.base + r.lowerBound * row).update(from: h.base + r.lowerBound * row, count: r.count * row)
+        }
+    }
+
+    /// H ← (H + H_previous)/2: halves the last step (the k-th halving of a backtrack).
+    func blend(_ previousStates: UnsafeMutablePointer<Scalar>, halvings: Int) {
+        let chunks = self.chunks, row = self.row
+        let h = UnsafeMutableSendable(states), p = UnsafeSendable(UnsafePointer(previousStates))
+        pool.forEach(chunks.count) { c in
+            let r = chunks[c]
+            let start = r.lowerBound * row
+            for i in start..<(start + r.count * row) { h.base[i] = (h.base[i] + p.base[i]) * 0.5 }
+        }
     }
 
     /// Pass 1 of an iteration; returns the residual of the current states.
