@@ -118,12 +118,13 @@ final class NewtonEngine<Cell: RecurrentCell> {
                     method: method, iterations: iteration, residualHistory: history,
                     converged: false, outcome: "non-finite residual (overflow or divergence)")
             }
+            // The reference moves only when the residual halves, so this counts iterations
+            // since the last halving.
             if residual < best * 0.5 {
                 best = residual
                 sinceImprovement = 0
             } else {
                 sinceImprovement += 1
-                best = min(best, residual)
             }
             // Newton converges at worst one step of t per iteration; a residual that has not
             // halved in 25 iterations while T allows many more is stagnating at a rounding floor.

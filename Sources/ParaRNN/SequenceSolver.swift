@@ -132,7 +132,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                             segments: segments)
                         attempts += result.attempts
                         finalMethod = result.method
-                        worstResidual = max(worstResidual, result.residual)
+                        // NaN must survive (Swift's max would drop it).
+                        worstResidual = result.residual.isNaN || worstResidual.isNaN
+                            ? .nan : max(worstResidual, result.residual)
                         allConverged = allConverged && result.converged
                         previous = UnsafePointer(h.baseAddress! + (range.upperBound - 1) * row)
                     }
