@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
+        .library(name: "ConvergenceHarness", targets: ["ConvergenceHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,6 +37,8 @@ let package = Package(
                 .product(name: "ComplexModule", package: "swift-numerics"),
             ]),
 
+        .target(name: "ConvergenceHarness", dependencies: ["ParaRNN", "ParallelScan"]),
+
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
@@ -43,5 +46,6 @@ let package = Package(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
         .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
+        .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness"]),
     ]
 )
