@@ -21,7 +21,15 @@ public enum HarnessPreset {
         weightScales: [0.25, 0.5, 1, 1.5, 2, 3], guesses: [.default, .zeros],
         precisions: [.float, .double], seeds: [1, 2], inputSize: 4)
 
-    public static let all: [String: GridConfig] = ["quick": quick, "full": full]
+    /// The grid behind `Harness/README.md` (450 cases, a few minutes in release on 2 cores):
+    /// T ∈ {10^3, 10^4, 10^5}, d = 8, B = 1, scales {0.5, 1, 1.5, 2, 3}, double, 2 seeds.
+    public static let study = GridConfig(
+        name: "study", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped],
+        steps: [1_000, 10_000, 100_000], hiddenSizes: [8], batchSizes: [1],
+        weightScales: [0.5, 1, 1.5, 2, 3], guesses: [.default], precisions: [.double],
+        seeds: [1, 2], inputSize: 4)
+
+    public static let all: [String: GridConfig] = ["quick": quick, "full": full, "study": study]
 
     /// The preset called `name`, or an error that lists the known ones.
     public static func named(_ name: String) throws(HarnessError) -> GridConfig {

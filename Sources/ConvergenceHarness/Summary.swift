@@ -38,6 +38,37 @@ extension HarnessReport {
             title: "Iterations vs T", axisName: "T", values: config.steps.sorted().map(Double.init),
             label: { String(Int($0)) }, groups: groups
         ) { Double($0.key.steps) }
+        // The other axes, when the grid varies them.
+        if config.hiddenSizes.count > 1 {
+            out += pivot(
+                title: "Iterations vs hidden size", axisName: "d",
+                values: config.hiddenSizes.sorted().map(Double.init), label: { String(Int($0)) },
+                groups: groups
+            ) { Double($0.key.hiddenSize) }
+        }
+        if config.batchSizes.count > 1 {
+            out += pivot(
+                title: "Iterations vs batch size", axisName: "B",
+                values: config.batchSizes.sorted().map(Double.init), label: { String(Int($0)) },
+                groups: groups
+            ) { Double($0.key.batch) }
+        }
+        if config.guesses.count > 1 {
+            let all = HarnessGuess.allCases.filter(config.guesses.contains)
+            out += pivot(
+                title: "Iterations vs initial guess", axisName: "guess",
+                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
+                groups: groups
+            ) { Double(all.firstIndex(of: $0.key.guess)!) }
+        }
+        if config.precisions.count > 1 {
+            let all = HarnessPrecision.allCases.filter(config.precisions.contains)
+            out += pivot(
+                title: "Iterations vs precision", axisName: "precision",
+                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
+                groups: groups
+            ) { Double(all.firstIndex(of: $0.key.precision)!) }
+        }
         let failures = cases.filter { !$0.converged }
         if !failures.isEmpty {
             out.append("## Non-converged cases")

@@ -41,7 +41,8 @@ struct Harness: ParsableCommand {
 
             PRESETS: quick (60 cases: 5 cells × 3 methods × T {100, 2000} × s {0.5, 3}, d 4, B 2, \
             double) and full (T up to 10^6, d {8, 32}, B {1, 4}, s 0.25…3, both guesses and \
-            precisions, 2 seeds — hours).
+            precisions, 2 seeds — hours), and study (the grid of Harness/README.md: 450 cases, \
+            T {10^3, 10^4, 10^5}, d 8, B 1, s {0.5, 1, 1.5, 2, 3}, double, 2 seeds — minutes).
 
             --check BASELINE.json exits 1 if any case matched by cell/method/T/d/B/scale/guess/\
             precision/seed: (1) converged in the baseline but not now; (2) needs more than \
@@ -49,7 +50,7 @@ struct Harness: ParsableCommand {
             error, 100 × tolerance). Wall times are never compared.
             """)
 
-    @Option(name: .long, help: "A named grid: quick or full (ignored with --config).")
+    @Option(name: .long, help: "A named grid: quick, full or study (ignored with --config).")
     var preset: String = "quick"
 
     @Option(name: .long, help: "A grid JSON file (see GRID FORMAT).")
