@@ -46,8 +46,16 @@ public struct HarnessError: Error, CustomStringConvertible, Equatable, Sendable 
 ///       "inputSize": 4,                       // m
 ///       "floatTolerance": null,               // null: the solver's default (1e-5)
 ///       "doubleTolerance": null,              // null: the solver's default (1e-10)
-///       "maxIterations": null                 // null: the solver's default min(T + 1, 100)
+///       "maxIterations": null,                // null: the solver's default min(T + 1, 100)
+///       "continueAfterStagnation": false      // see below
 ///     }
+///
+/// `continueAfterStagnation`: the solver ends an attempt as "stagnated" when the residual has not
+/// halved *in one iteration relative to the best so far* for 25 iterations, which also stops
+/// attempts that converge linearly at a rate slower than 1/2 per iteration (quasi-Newton,
+/// damped). With this flag the harness restarts such an attempt from its last iterate (via
+/// `guess:`) while the residual fell at least 2× over its last 25 iterations, within the same
+/// total iteration budget; the restarts are counted in ``CaseResult/restarts``.
 ///
 /// Methods are `newton`, `quasi-newton` and `damped` (the parallel strategies; `sequential` is
 /// always run as the reference and `automatic` is reported per case, so neither is allowed here).
@@ -66,13 +74,15 @@ public struct GridConfig: Codable, Equatable, Sendable {
     public var floatTolerance: Double?
     public var doubleTolerance: Double?
     public var maxIterations: Int?
+    public var continueAfterStagnation: Bool
 
     public init(
         name: String = "custom", cells: [HarnessCell], methods: [SolverMethod], steps: [Int],
         hiddenSizes: [Int], batchSizes: [Int], weightScales: [Double],
         guesses: [HarnessGuess] = [.default], precisions: [HarnessPrecision] = [.double],
         seeds: [UInt64] = [1], inputSize: Int = 4, floatTolerance: Double? = nil,
-        doubleTolerance: Double? = nil, maxIterations: Int? = nil
+        doubleTolerance: Double? = nil, maxIterations: Int? = nil,
+        continueAfterStagnation: Bool = false
     ) {
         self.name = name
         self.cells = cells
@@ -88,11 +98,13 @@ public struct GridConfig: Codable, Equatable, Sendable {
         self.floatTolerance = floatTolerance
         self.doubleTolerance = doubleTolerance
         self.maxIterations = maxIterations
+        self.continueAfterStagnation = continueAfterStagnation
     }
 
     enum CodingKeys: String, CodingKey {
         case name, cells, methods, steps, hiddenSizes, batchSizes, weightScales, guesses
         case precisions, seeds, inputSize, floatTolerance, doubleTolerance, maxIterations
+        case continueAfterStagnation
     }
 
     public init(from decoder: any Decoder) throws {
@@ -111,6 +123,8 @@ public struct GridConfig: Codable, Equatable, Sendable {
         floatTolerance = try c.decodeIfPresent(Double.self, forKey: .floatTolerance)
         doubleTolerance = try c.decodeIfPresent(Double.self, forKey: .doubleTolerance)
         maxIterations = try c.decodeIfPresent(Int.self, forKey: .maxIterations)
+        continueAfterStagnation =
+            try c.decodeIfPresent(Bool.self, forKey: .continueAfterStagnation) ?? false
     }
 
     /// Throws a readable error if an axis is empty or holds a value the harness cannot run.

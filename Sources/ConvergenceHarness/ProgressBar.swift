@@ -8,10 +8,18 @@ public final class ProgressBar: @unchecked Sendable {
     let width = 30
     var lastDecile = -1
     let start = ContinuousClock.now
+    let sink: @Sendable (String) -> Void
 
-    public init(total: Int, interactive: Bool = isatty(STDERR_FILENO) != 0) {
+    /// - Parameters:
+    ///   - interactive: redraw one line with `\r` (default: whether stderr is a terminal).
+    ///   - sink: where the text goes (default: standard error).
+    public init(
+        total: Int, interactive: Bool = isatty(STDERR_FILENO) != 0,
+        sink: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
         self.total = max(total, 1)
         self.interactive = interactive
+        self.sink = sink
     }
 
     /// Records that `done` cases are finished, the last being `label`.
@@ -33,7 +41,5 @@ public final class ProgressBar: @unchecked Sendable {
         }
     }
 
-    func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
-    }
+    func write(_ text: String) { sink(text) }
 }

@@ -46,6 +46,11 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var attempts: [AttemptRecord]
     /// Set when the case could not run at all (a cell or solver error).
     public var failure: String?
+    /// Set when the solver declared stagnation although the residual had fallen at least 2×
+    /// over the attempt's last 25 iterations (a linearly converging attempt cut short).
+    public var diagnosis: String?
+    /// Restarts from the last iterate (`continueAfterStagnation`); 0 otherwise.
+    public var restarts: Int?
 
     /// The last attempt's outcome.
     public var outcome: String { failure ?? attempts.last?.outcome ?? "no attempt" }

@@ -111,7 +111,24 @@ public struct HarnessRunner: Sendable {
             let reference = try sequential.solve(inputs: inputs, steps: t, batch: b)
             let sequentialSeconds = seconds(ContinuousClock.now - clock)
             clock = ContinuousClock.now
-            let solution = try parallel.solve(inputs: inputs, steps: t, batch: b, guess: guess)
+            var solution = try parallel.solve(inputs: inputs, steps: t, batch: b, guess: guess)
+            var attempts = solution.attempts
+            var restarts = 0
+            if config.continueAfterStagnation {
+                let budget = config.maxIterations ?? min(t + 1, 100)
+                while !solution.converged, let last = attempts.last,
+                    prematureStagnation(last) != nil
+                {
+                    let remaining = budget - attempts.reduce(0) { $0 + $1.iterations }
+                    if remaining < 1 { break }
+                    var restart = parallel
+                    restart.options.maxIterations = remaining
+                    solution = try restart.solve(
+                        inputs: inputs, steps: t, batch: b, guess: solution.states)
+                    attempts += solution.attempts
+                    restarts += 1
+                }
+            }
             let parallelSeconds = seconds(ContinuousClock.now - clock)
             var error = 0.0
             for (x, y) in zip(solution.states, reference.states) {
@@ -120,20 +137,23 @@ public struct HarnessRunner: Sendable {
                 error = max(error, e)
             }
             return CaseResult(
-                key: key, converged: solution.converged, iterations: solution.iterations,
-                residualHistory: solution.residualHistory,
+                key: key, converged: solution.converged,
+                iterations: attempts.reduce(0) { $0 + $1.iterations },
+                residualHistory: attempts.flatMap(\.residualHistory),
                 // The last residual of the last attempt (Solution.finalResidual turns a NaN
                 // residual into 0 through max(_:_:), so it is not used here).
-                finalResidual: solution.attempts.last?.residualHistory.last ?? .nan,
+                finalResidual: attempts.last?.residualHistory.last ?? .nan,
                 tolerance: tolerance, maxAbsError: error, parallelSeconds: parallelSeconds,
                 sequentialSeconds: sequentialSeconds,
                 speedup: sequentialSeconds / max(parallelSeconds, 1e-12),
                 automaticMethod: automatic.0, automaticReason: automatic.1,
-                attempts: solution.attempts.map {
+                attempts: attempts.map {
                     AttemptRecord(
                         method: $0.method, iterations: $0.iterations, converged: $0.converged,
                         outcome: $0.outcome)
-                }, failure: nil)
+                }, failure: nil,
+                diagnosis: solution.converged ? nil : attempts.last.flatMap(prematureStagnation),
+                restarts: config.continueAfterStagnation ? restarts : nil)
         } catch {
             return failed(key, "solver: \(error)")
         }
@@ -146,6 +166,19 @@ public struct HarnessRunner: Sendable {
             sequentialSeconds: 0, speedup: .nan, automaticMethod: .automatic,
             automaticReason: "", attempts: [], failure: reason)
     }
+}
+
+/// If `attempt` ended "stagnated" although its residual fell at least 2× over its last 25
+/// iterations, a sentence saying so (with the observed linear rate); otherwise `nil`.
+func prematureStagnation(_ attempt: SolveAttempt) -> String? {
+    let h = attempt.residualHistory
+    guard attempt.outcome.contains("stagnated"), h.count > 25, let last = h.last,
+        last.isFinite, last > 0
+    else { return nil }
+    let earlier = h[h.count - 26]
+    guard earlier.isFinite, last <= 0.5 * earlier else { return nil }
+    let rate = Foundation.pow(last / earlier, 1.0 / 25)
+    return "stagnation declared while still converging: residual fell \(fmt(earlier / last, 1))× over the last 25 iterations (linear rate \(fmt(rate, 3)) per iteration)"
 }
 
 func seconds(_ d: Duration) -> Double {

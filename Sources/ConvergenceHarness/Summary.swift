@@ -14,6 +14,12 @@ extension HarnessReport {
         out.append("")
         out.append(
             "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s.")
+        if config.continueAfterStagnation {
+            let restarted = cases.filter { ($0.restarts ?? 0) > 0 }
+            out.append(
+                "continueAfterStagnation: \(restarted.count) cases restarted from their last iterate after a premature stagnation (\(restarted.filter(\.converged).count) then converged); iteration counts include the restarts.")
+            out.append("")
+        }
         out.append("")
         let groups = groupKeys()
         out.append("## Per cell × method")
@@ -73,12 +79,19 @@ extension HarnessReport {
         if !failures.isEmpty {
             out.append("## Non-converged cases")
             out.append("")
-            out.append("| case | iterations | final residual | outcome |")
-            out.append("|---|---:|---:|---|")
-            for f in failures.prefix(200) {
-                out.append("| \(f.key) | \(f.iterations) | \(sci(f.finalResidual)) | \(f.outcome) |")
+            let premature = failures.filter { $0.diagnosis != nil }.count
+            if premature > 0 {
+                out.append(
+                    "\(premature) of the \(failures.count) were declared stagnated while the residual was still falling linearly (see the diagnosis column).")
+                out.append("")
             }
-            if failures.count > 200 { out.append("| … \(failures.count - 200) more | | | |") }
+            out.append("| case | iterations | final residual | outcome | diagnosis |")
+            out.append("|---|---:|---:|---|---|")
+            for f in failures.prefix(200) {
+                out.append(
+                    "| \(f.key) | \(f.iterations) | \(sci(f.finalResidual)) | \(f.outcome) | \(f.diagnosis ?? "") |")
+            }
+            if failures.count > 200 { out.append("| … \(failures.count - 200) more | | | | |") }
             out.append("")
         }
         return out.joined(separator: "\n")

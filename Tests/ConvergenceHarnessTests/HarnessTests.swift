@@ -116,6 +116,25 @@ let quickReport: HarnessReport = {
         #expect(failed.cases[0].outcome.contains("iteration limit"))
     }
 
+    @Test func prematureStagnationIsDiagnosedAndCanBeContinued() throws {
+        // gru/quasi-newton/T=100/scale=3 of `quick`: declared stagnated while converging linearly.
+        let key = CaseKey(
+            cell: .gru, method: .quasiNewton, steps: 100, hiddenSize: 4, batch: 2, scale: 3,
+            guess: .default, precision: .double, seed: 1)
+        let plain = try #require(quickReport.cases.first { $0.key == key })
+        #expect(!plain.converged && plain.outcome.contains("stagnated"))
+        #expect(plain.diagnosis?.contains("still converging") == true)
+        #expect(plain.restarts == nil)
+        var grid = HarnessPreset.quick
+        grid.continueAfterStagnation = true
+        let continued = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2)).run(key)
+        #expect((continued.restarts ?? 0) >= 1)
+        #expect(continued.iterations > plain.iterations)
+        #expect(continued.iterations <= 101)  // the same total budget min(T + 1, 100)
+        #expect(continued.attempts.count == (continued.restarts ?? 0) + 1)
+        #expect(continued.finalResidual < plain.finalResidual)
+    }
+
     @Test func reportRoundTripsThroughJSONWithNonFiniteValues() throws {
         var report = quickReport
         report.cases[0].maxAbsError = .nan
@@ -184,5 +203,31 @@ let quickReport: HarnessReport = {
         #expect(BaselineCheck.allowedIterations(baseline: 21) == 27)
         #expect(BaselineCheck.allowedError(baseline: 1e-15, tolerance: 1e-10) == 1e-8)
         #expect(abs(BaselineCheck.allowedError(baseline: 1e-6, tolerance: 1e-10) - 1e-5) < 1e-18)
+    }
+}
+
+@Suite struct ProgressTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var text = ""
+        func append(_ s: String) { lock.lock(); text += s; lock.unlock() }
+    }
+
+    @Test func plainLinesEveryTenPercent() {
+        let lines = Lines()
+        let bar = ProgressBar(total: 50, interactive: false) { lines.append($0) }
+        for i in 1...50 { bar.update(done: i, label: "case \(i)") }
+        let printed = lines.text.split(separator: "\n")
+        #expect(printed.count == 11)  // 0 %, 10 %, …, 100 %
+        #expect(!lines.text.contains("\r"))
+        #expect(printed.last?.contains("50/50 cases (100 %)") == true)
+    }
+
+    @Test func terminalRedrawsOneLine() {
+        let lines = Lines()
+        let bar = ProgressBar(total: 3, interactive: true) { lines.append($0) }
+        for i in 1...3 { bar.update(done: i, label: "case \(i)") }
+        #expect(lines.text.filter { $0 == "\r" }.count == 3)
+        #expect(lines.text.hasSuffix("\n") && lines.text.filter { $0 == "\n" }.count == 1)
     }
 }
