@@ -15,10 +15,10 @@ extension HarnessReport {
         out.append(
             "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s.")
         if config.continueAfterStagnation {
+            out.append("")
             let restarted = cases.filter { ($0.restarts ?? 0) > 0 }
             out.append(
                 "continueAfterStagnation: \(restarted.count) cases restarted from their last iterate after a premature stagnation (\(restarted.filter(\.converged).count) then converged); iteration counts include the restarts.")
-            out.append("")
         }
         out.append("")
         let groups = groupKeys()

@@ -31,9 +31,13 @@ struct Harness: ParsableCommand {
                 "inputSize": 4,                 (m)
                 "floatTolerance": null,         (null: 1e-5)
                 "doubleTolerance": null,        (null: 1e-10)
-                "maxIterations": null           (null: min(T + 1, 100))
+                "maxIterations": null,          (null: min(T + 1, 100))
+                "continueAfterStagnation": false
               }
-            The cases are the cartesian product of the lists.
+            The cases are the cartesian product of the lists. continueAfterStagnation: restart \
+            an attempt the solver declared "stagnated" from its last iterate while its residual \
+            still fell ≥ 2× over its last 25 iterations (same total budget); such cases are \
+            flagged in the report either way.
 
             WEIGHT SCALE s: paragru/paralstm diagonal gains (and paralstm peepholes) uniform in \
             ±s; gru/lstm/elman: each d×d gate block of weight_hh uniform in ±√3·s/√d (variance \
