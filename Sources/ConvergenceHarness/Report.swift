@@ -62,7 +62,6 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     public var threads: Int
     public var date: String
     public var os: String
-    public var hostname: String
     public var buildConfiguration: String
 
     public static func current(threads: Int) -> MachineInfo {
@@ -75,8 +74,7 @@ public struct MachineInfo: Codable, Equatable, Sendable {
         return MachineInfo(
             cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
             date: formatter.string(from: Date()),
-            os: ProcessInfo.processInfo.operatingSystemVersionString,
-            hostname: ProcessInfo.processInfo.hostName, buildConfiguration: build)
+            os: ProcessInfo.processInfo.operatingSystemVersionString, buildConfiguration: build)
     }
 }
 
