@@ -12,9 +12,10 @@ public enum HarnessPreset {
         steps: [100, 2000], hiddenSizes: [4], batchSizes: [2], weightScales: [0.5, 3],
         guesses: [.default], precisions: [.double], seeds: [1], inputSize: 4)
 
-    /// The whole study (documentation; hours on a small machine, and T = 10^6 with dense cells
-    /// needs gigabytes of Jacobians): T up to 10^6, d ∈ {8, 32}, B ∈ {1, 4}, scales from
-    /// contracting (0.25) to chaotic (3), both guesses and precisions, 2 seeds.
+    /// The whole study (documentation: 11 520 cases, days on a small machine): T up to 10^6,
+    /// d ∈ {8, 32}, B ∈ {1, 4}, scales from contracting (0.25) to chaotic (3), both guesses and
+    /// precisions, 2 seeds. Memory: dense cells keep T·B·(state)² Jacobian values, so LSTM with
+    /// d = 32, B = 4, T = 10^6 needs ≈ 131 GB in double — run it on a large machine or trim it.
     public static let full = GridConfig(
         name: "full", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped],
         steps: [1_000, 10_000, 100_000, 1_000_000], hiddenSizes: [8, 32], batchSizes: [1, 4],

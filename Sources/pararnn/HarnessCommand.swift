@@ -44,8 +44,8 @@ struct Harness: ParsableCommand {
             s²/d, spectral radius ≈ s). Input weights ±1/√m, biases ±0.1, inputs ±1.
 
             PRESETS: quick (60 cases: 5 cells × 3 methods × T {100, 2000} × s {0.5, 3}, d 4, B 2, \
-            double) and full (T up to 10^6, d {8, 32}, B {1, 4}, s 0.25…3, both guesses and \
-            precisions, 2 seeds — hours), and study (the grid of Harness/README.md: 450 cases, \
+            double), full (T up to 10^6, d {8, 32}, B {1, 4}, s 0.25…3, both guesses and \
+            precisions, 2 seeds: 11 520 cases, days, and ~131 GB for dense LSTM d 32 B 4 T 10^6), and study (the grid of Harness/README.md: 450 cases, \
             T {10^3, 10^4, 10^5}, d 8, B 1, s {0.5, 1, 1.5, 2, 3}, double, 2 seeds — minutes).
 
             --check BASELINE.json exits 1 if any case matched by cell/method/T/d/B/scale/guess/\
