@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
         .library(name: "PerformanceSuite", targets: ["PerformanceSuite"]),
+        .library(name: "ConvergenceHarness", targets: ["ConvergenceHarness"]),
         .executable(name: "pararnn", targets: ["pararnn"]),
     ],
     dependencies: [
@@ -44,11 +45,12 @@ let package = Package(
         .target(
             name: "PerformanceSuite",
             dependencies: ["ParallelScan", "ParaRNN", "Training", "PLSTM", "LongConv"]),
+        .target(name: "ConvergenceHarness", dependencies: ["ParaRNN", "ParallelScan"]),
         .executableTarget(
             name: "pararnn",
             dependencies: [
                 "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training",
-                "PerformanceSuite",
+                "PerformanceSuite", "ConvergenceHarness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -64,5 +66,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
         .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
+        .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness"]),
     ]
 )

@@ -14,7 +14,7 @@ struct PararnnCommand: ParsableCommand {
             and the problem; no output file is created); 2 the solve did not converge.
             Threads default to PARARNN_THREADS or the number of active cores.
             """,
-        subcommands: [Solve.self, Fit.self, Bench.self])
+        subcommands: [Solve.self, Fit.self, Harness.self, Bench.self])
 
     /// Like ArgumentParser's `main()`, but usage errors exit with 1 (not 64), so that every
     /// usage or input error has the same exit code.

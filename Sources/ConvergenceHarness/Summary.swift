@@ -1,0 +1,174 @@
+import ParaRNN
+
+extension HarnessReport {
+    /// A Markdown summary: per cell × method (cases, converged %, median/max iterations of the
+    /// converged cases, worst error of the converged cases, median speedup), then median
+    /// iterations vs weight scale and vs T, and the failures with their outcomes.
+    ///
+    /// In the pivot tables an entry is the median iteration count of the converged cases;
+    /// `[k/n]` is appended when only k of the n cases converged, and `✗ 0/n` means none did.
+    public func markdown() -> String {
+        var out: [String] = []
+        let m = machine
+        out.append("# Convergence harness: \(config.name)")
+        out.append("")
+        out.append(
+            "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s.")
+        if config.continueAfterStagnation {
+            out.append("")
+            let restarted = cases.filter { ($0.restarts ?? 0) > 0 }
+            out.append(
+                "continueAfterStagnation: \(restarted.count) cases restarted from their last iterate after a premature stagnation (\(restarted.filter(\.converged).count) then converged); iteration counts include the restarts.")
+        }
+        out.append("")
+        let groups = groupKeys()
+        out.append("## Per cell × method")
+        out.append("")
+        out.append("| cell | method | cases | converged | median iters | max iters | worst error | median speedup |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for (cell, method) in groups {
+            let all = cases.filter { $0.key.cell == cell && $0.key.method == method }
+            let ok = all.filter(\.converged)
+            let iterations = ok.map(\.iterations).sorted()
+            let worst = ok.map(\.maxAbsError).max()
+            let speedups = all.filter { $0.failure == nil }.map(\.speedup).sorted()
+            out.append(
+                "| \(cell) | \(method) | \(all.count) | \(fmt(100 * Double(ok.count) / Double(max(all.count, 1)), 0)) % | \(iterations.isEmpty ? "–" : fmtMedian(iterations)) | \(iterations.last.map(String.init) ?? "–") | \(worst.map { sci($0) } ?? "–") | \(speedups.isEmpty ? "–" : fmt(median(speedups), 2)) |")
+        }
+        out.append("")
+        out += pivot(
+            title: "Iterations vs weight scale", axisName: "scale",
+            values: config.weightScales.sorted(), label: formatScale, groups: groups
+        ) { $0.key.scale }
+        out += pivot(
+            title: "Iterations vs T", axisName: "T", values: config.steps.sorted().map(Double.init),
+            label: { String(Int($0)) }, groups: groups
+        ) { Double($0.key.steps) }
+        // The other axes, when the grid varies them.
+        if config.hiddenSizes.count > 1 {
+            out += pivot(
+                title: "Iterations vs hidden size", axisName: "d",
+                values: config.hiddenSizes.sorted().map(Double.init), label: { String(Int($0)) },
+                groups: groups
+            ) { Double($0.key.hiddenSize) }
+        }
+        if config.batchSizes.count > 1 {
+            out += pivot(
+                title: "Iterations vs batch size", axisName: "B",
+                values: config.batchSizes.sorted().map(Double.init), label: { String(Int($0)) },
+                groups: groups
+            ) { Double($0.key.batch) }
+        }
+        if config.guesses.count > 1 {
+            let all = HarnessGuess.allCases.filter(config.guesses.contains)
+            out += pivot(
+                title: "Iterations vs initial guess", axisName: "guess",
+                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
+                groups: groups
+            ) { Double(all.firstIndex(of: $0.key.guess)!) }
+        }
+        if config.precisions.count > 1 {
+            let all = HarnessPrecision.allCases.filter(config.precisions.contains)
+            out += pivot(
+                title: "Iterations vs precision", axisName: "precision",
+                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
+                groups: groups
+            ) { Double(all.firstIndex(of: $0.key.precision)!) }
+        }
+        let failures = cases.filter { !$0.converged }
+        if !failures.isEmpty {
+            out.append("## Non-converged cases")
+            out.append("")
+            let premature = failures.filter { $0.diagnosis != nil }.count
+            if premature > 0 {
+                out.append(
+                    "\(premature) of the \(failures.count) were declared stagnated while the residual was still falling linearly (see the diagnosis column).")
+                out.append("")
+            }
+            out.append("| case | iterations | final residual | outcome | diagnosis |")
+            out.append("|---|---:|---:|---|---|")
+            for f in failures.prefix(200) {
+                out.append(
+                    "| \(f.key) | \(f.iterations) | \(sci(f.finalResidual)) | \(f.outcome) | \(f.diagnosis ?? "") |")
+            }
+            if failures.count > 200 { out.append("| … \(failures.count - 200) more | | | | |") }
+            out.append("")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func groupKeys() -> [(HarnessCell, SolverMethod)] {
+        var seen: [(HarnessCell, SolverMethod)] = []
+        for cell in config.cells {
+            for method in config.methods where !seen.contains(where: { $0 == (cell, method) }) {
+                seen.append((cell, method))
+            }
+        }
+        return seen
+    }
+
+    func pivot(
+        title: String, axisName: String, values: [Double], label: (Double) -> String,
+        groups: [(HarnessCell, SolverMethod)], axis: (CaseResult) -> Double
+    ) -> [String] {
+        var out = ["## \(title)", ""]
+        out.append("| cell | method | " + values.map { "\(axisName) = \(label($0))" }.joined(separator: " | ") + " |")
+        out.append("|---|---|" + values.map { _ in "---:" }.joined(separator: "|") + "|")
+        for (cell, method) in groups {
+            var row = "| \(cell) | \(method) |"
+            for v in values {
+                let all = cases.filter { $0.key.cell == cell && $0.key.method == method && axis($0) == v }
+                row += " " + entry(all) + " |"
+            }
+            out.append(row)
+        }
+        out.append("")
+        return out
+    }
+
+    func entry(_ all: [CaseResult]) -> String {
+        if all.isEmpty { return "–" }
+        let ok = all.filter(\.converged)
+        if ok.isEmpty { return "✗ 0/\(all.count)" }
+        let text = fmtMedian(ok.map(\.iterations).sorted())
+        return ok.count == all.count ? text : "\(text) [\(ok.count)/\(all.count)]"
+    }
+}
+
+func median(_ sorted: [Double]) -> Double {
+    let n = sorted.count
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+}
+
+func fmtMedian(_ sorted: [Int]) -> String {
+    let x = median(sorted.map(Double.init))
+    return x == x.rounded() ? String(Int(x)) : fmt(x, 1)
+}
+
+func fmt(_ x: Double, _ digits: Int) -> String {
+    if !x.isFinite { return "\(x)" }
+    let p = pow10(digits)
+    let r = (x * p).rounded() / p
+    if digits == 0 { return String(Int(r)) }
+    var s = String(r)
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { a, _ in a * 10 } }
+
+/// x in scientific notation with 2 significant digits ("3.1e-12").
+func sci(_ x: Double) -> String {
+    if x == 0 { return "0" }
+    if !x.isFinite { return "\(x)" }
+    var e = 0
+    var m = abs(x)
+    while m >= 10 { m /= 10; e += 1 }
+    while m < 1 { m *= 10; e -= 1 }
+    m = (m * 10).rounded() / 10
+    if m >= 10 { m /= 10; e += 1 }
+    return "\(x < 0 ? "-" : "")\(m)e\(e)"
+}
