@@ -90,8 +90,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
         var best = Double.infinity
         var sinceImprovement = 0
         let clip: Scalar? = method == .damped ? Scalar(dampingBound) : nil
-        // Damped Newton also backtracks: a step that raises the residual is halved (up to 8
-        // times) towards the previous iterate before it is accepted.
+        // Damped Newton also backtracks: a step that blows the residual up (more than 10× the
+        // last accepted one, or to NaN/Inf) is halved towards the previous iterate, up to 8
+        // times. Milder increases are accepted: they are how Newton's finite-termination
+        // progress (step t exact after t iterations) shows in a max-norm residual.
         let previous: UnsafeMutablePointer<Scalar>? = method == .damped ? .allocate(capacity: steps * row) : nil
         defer { previous?.deallocate() }
         var accepted = Double.infinity
@@ -99,7 +101,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
             var residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
             if let previous, iteration > 0 {
                 var halvings = 0
-                while !(residual < accepted), halvings < 8 {
+                while !(residual <= 10 * accepted), halvings < 8 {
                     blend(previous, halvings: halvings)
                     residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
                     halvings += 1

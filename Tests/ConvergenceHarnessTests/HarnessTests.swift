@@ -116,23 +116,23 @@ let quickReport: HarnessReport = {
         #expect(failed.cases[0].outcome.contains("iteration limit"))
     }
 
-    @Test func prematureStagnationIsDiagnosedAndCanBeContinued() throws {
-        // gru/quasi-newton/T=100/scale=3 of `quick`: declared stagnated while converging linearly.
+    @Test func slowLinearConvergenceIsNotCutShort() throws {
+        // gru/quasi-newton/T=100/scale=3 of `quick` converges linearly (the residual halves
+        // every few iterations); the solver's stagnation rule counts iterations since the last
+        // halving, so it runs to convergence within its budget min(T + 1, 100).
         let key = CaseKey(
             cell: .gru, method: .quasiNewton, steps: 100, hiddenSize: 4, batch: 2, scale: 3,
             guess: .default, precision: .double, seed: 1)
         let plain = try #require(quickReport.cases.first { $0.key == key })
-        #expect(!plain.converged && plain.outcome.contains("stagnated"))
-        #expect(plain.diagnosis?.contains("still converging") == true)
-        #expect(plain.restarts == nil)
+        #expect(plain.converged, "\(plain.outcome)")
+        #expect(plain.diagnosis == nil)
+        #expect(plain.iterations > 25 && plain.iterations <= 101)
+        // Continuation after stagnation never loses convergence or exceeds the budget.
         var grid = HarnessPreset.quick
         grid.continueAfterStagnation = true
         let continued = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2)).run(key)
-        #expect((continued.restarts ?? 0) >= 1)
-        #expect(continued.iterations > plain.iterations)
-        #expect(continued.iterations <= 101)  // the same total budget min(T + 1, 100)
-        #expect(continued.attempts.count == (continued.restarts ?? 0) + 1)
-        #expect(continued.finalResidual < plain.finalResidual)
+        #expect(continued.converged)
+        #expect(continued.iterations <= 101)
     }
 
     @Test func reportRoundTripsThroughJSONWithNonFiniteValues() throws {
