@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
+        .library(name: "LinearRNN", targets: ["LinearRNN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,6 +29,7 @@ let package = Package(
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "SequenceIO"),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
+        .target(name: "LinearRNN", dependencies: ["ParallelScan"]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
@@ -35,5 +37,6 @@ let package = Package(
         .testTarget(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
+        .testTarget(name: "LinearRNNTests", dependencies: ["LinearRNN", "ParallelScan"]),
     ]
 )
