@@ -82,7 +82,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                     steps: steps, lanes: lanes, complex: false, reverse: false, pool: pool,
                     workPerStep: batch * (n * m + p * n + p * m))
                 scan.run(
-                    coefficients: { t, at, bt in
+                    coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m
                             let ar = at + s * n, br = bt + s * n
@@ -95,7 +95,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                             }
                         }
                     },
-                    emit: { t, h in
+                    emit: { t, h, _ in
                         if let statesPtr { (statesPtr + t * lanes).initialize(from: h, count: lanes) }
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m, hs = h + s * n
@@ -144,7 +144,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                 steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
                 workPerStep: batch * p * n
             ).run(
-                coefficients: { t, at, bt in
+                coefficients: { t, at, bt, _ in
                     for s in 0..<batch {
                         let gs = g + (t * batch + s) * p
                         for j in 0..<n {
@@ -155,7 +155,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                         }
                     }
                 },
-                emit: { t, h in (adjoint.p + t * lanes).update(from: h, count: lanes) })
+                emit: { t, h, _ in (adjoint.p + t * lanes).update(from: h, count: lanes) })
         }
         let sizes = (a: n, b: n * m, c: p * n, d: p * m)
         let total = sizes.a + sizes.b + sizes.c + sizes.d

@@ -4,9 +4,10 @@ import ParallelScan
 /// *computed inside the parallel chunks* instead of being read from a materialised `[T][lanes]`
 /// array.
 ///
-/// For each step t the caller's `coefficients(t, a, b)` writes the row a_t, b_t, and the scan
+/// For each step t the caller's `coefficients(t, a, b, scratch)` writes the row a_t, b_t, and the scan
 /// solves h_t = a_t ⊙ h_{t∓1} + b_t (complex multiplication when `complex`), calling
-/// `emit(t, h_t)` with every state so the caller can form outputs on the fly. Rows are
+/// `emit(t, h_t, scratch)` with every state (`scratch`: a per-worker workspace of `scratchSize`
+/// elements shared by both callbacks) so the caller can form outputs on the fly. Rows are
 /// `[lanes]` for real scans and `[2][lanes]` (real plane, then imaginary plane) for complex ones.
 ///
 /// Phases (ParallelScan's ``ChunkPlan`` with p workers and p + 1 chunks): (1) worker 0 solves
@@ -28,12 +29,14 @@ struct FusedDiagonalScan<S: ScanScalar> {
     let pool: WorkerPool
     /// Estimated scalar operations per step (for the pool's grain size).
     let workPerStep: Int
+    /// Size of a per-worker scratch buffer handed to both callbacks (0 for none).
+    var scratchSize: Int = 0
 
     var row: Int { complex ? 2 * lanes : lanes }
 
     func run(
-        coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
-        emit: (Int, UnsafePointer<S>) -> Void
+        coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
         let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
@@ -86,19 +89,20 @@ struct FusedDiagonalScan<S: ScanScalar> {
     @inline(__always)
     private func solve(
         range: Range<Int>, carry: UnsafePointer<S>, final: UnsafeMutablePointer<S>?,
-        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
-        _ emit: (Int, UnsafePointer<S>) -> Void
+        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row, n = lanes
-        let scratch = UnsafeMutablePointer<S>.allocate(capacity: 3 * row)
-        scratch.initialize(repeating: 0, count: 3 * row)
+        let size = 3 * row + scratchSize
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
+        scratch.initialize(repeating: 0, count: size)
         defer { scratch.deallocate() }
-        let a = scratch, b = scratch + row, h = scratch + 2 * row
+        let a = scratch, b = scratch + row, h = scratch + 2 * row, extra = scratch + 3 * row
         h.update(from: carry, count: row)
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
-            coefficients(t, a, b)
+            coefficients(t, a, b, extra)
             if complex {
                 for j in 0..<n {
                     let ar = a[j], ai = a[n + j], hr = h[j], hi = h[n + j]
@@ -108,7 +112,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
             } else {
                 for j in 0..<n { h[j] = a[j] * h[j] + b[j] }
             }
-            emit(t, h)
+            emit(t, h, extra)
             t += stride
         }
         final?.update(from: h, count: row)
@@ -118,13 +122,14 @@ struct FusedDiagonalScan<S: ScanScalar> {
     @inline(__always)
     private func reduce(
         range: Range<Int>, summary: UnsafeMutablePointer<S>,
-        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
+        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row, n = lanes
-        let scratch = UnsafeMutablePointer<S>.allocate(capacity: 2 * row)
-        scratch.initialize(repeating: 0, count: 2 * row)
+        let size = 2 * row + scratchSize
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
+        scratch.initialize(repeating: 0, count: size)
         defer { scratch.deallocate() }
-        let a = scratch, b = scratch + row
+        let a = scratch, b = scratch + row, extra = scratch + 2 * row
         let P = summary, Q = summary + row
         Q.update(repeating: 0, count: row)
         P.update(repeating: 0, count: row)
@@ -132,7 +137,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
-            coefficients(t, a, b)
+            coefficients(t, a, b, extra)
             if complex {
                 for j in 0..<n {
                     let ar = a[j], ai = a[n + j]

@@ -143,7 +143,7 @@ public struct LRU<S: ScanScalar>: Sendable {
                     steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
                     workPerStep: batch * (2 * n * m + 2 * p * n + p * m)
                 ).run(
-                    coefficients: { t, at, bt in
+                    coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m
                             for j in 0..<n {
@@ -160,7 +160,7 @@ public struct LRU<S: ScanScalar>: Sendable {
                             }
                         }
                     },
-                    emit: { t, h in
+                    emit: { t, h, _ in
                         if let statesPtr { (statesPtr + t * row).initialize(from: h, count: row) }
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m
@@ -208,7 +208,7 @@ public struct LRU<S: ScanScalar>: Sendable {
                 steps: steps, lanes: lanes, complex: true, reverse: true, pool: pool,
                 workPerStep: batch * 2 * p * n
             ).run(
-                coefficients: { t, at, bt in
+                coefficients: { t, at, bt, _ in
                     for s in 0..<batch {
                         let gs = g + (t * batch + s) * p
                         for j in 0..<n {
@@ -225,7 +225,7 @@ public struct LRU<S: ScanScalar>: Sendable {
                         }
                     }
                 },
-                emit: { t, h in (adjoint.p + t * row).update(from: h, count: row) })
+                emit: { t, h, _ in (adjoint.p + t * row).update(from: h, count: row) })
         }
         // Accumulator layout: gλ (re, im), gγ, bRe, bIm, cRe, cIm, d.
         let total = 3 * n + 2 * n * m + 2 * p * n + p * m

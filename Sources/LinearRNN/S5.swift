@@ -112,7 +112,7 @@ public struct S5<S: ScanScalar>: Sendable {
                         steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
                         workPerStep: batch * (2 * n * m + 2 * p * n + p * m + 40 * n)
                     ).run(
-                        coefficients: { t, at, bt in
+                        coefficients: { t, at, bt, _ in
                             for s in 0..<batch {
                                 let xs = x + (t * batch + s) * m
                                 let delta = Double(dt[t * batch + s])
@@ -134,7 +134,7 @@ public struct S5<S: ScanScalar>: Sendable {
                                 }
                             }
                         },
-                        emit: { t, h in
+                        emit: { t, h, _ in
                             if let statesPtr { (statesPtr + t * row).initialize(from: h, count: row) }
                             for s in 0..<batch {
                                 let xs = x + (t * batch + s) * m
@@ -185,7 +185,7 @@ public struct S5<S: ScanScalar>: Sendable {
                     steps: steps, lanes: lanes, complex: true, reverse: true, pool: pool,
                     workPerStep: batch * (2 * p * n + 40 * n)
                 ).run(
-                    coefficients: { t, at, bt in
+                    coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
                             let gs = g + (t * batch + s) * p
                             for j in 0..<n {
@@ -209,7 +209,7 @@ public struct S5<S: ScanScalar>: Sendable {
                             }
                         }
                     },
-                    emit: { t, h in (adjoint.p + t * row).update(from: h, count: row) })
+                    emit: { t, h, _ in (adjoint.p + t * row).update(from: h, count: row) })
             }
         }
         // Accumulators: gΛ (re, im) [n][2], bRe, bIm, cRe, cIm, d (sums in S precision).
