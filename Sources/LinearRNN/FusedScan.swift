@@ -34,6 +34,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
 
     var row: Int { complex ? 2 * lanes : lanes }
 
+    @inline(__always)
     func run(
         coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void

@@ -100,15 +100,20 @@ func makeArray<S: ScanScalar>(_ count: Int, _ body: (UnsafeMutablePointer<S>) ->
 /// Numerically stable scalar functions shared by the layers.
 @usableFromInline
 enum Fn {
-    /// softplus(x) = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}).
+    /// softplus(x) = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}) in S's precision.
     @inline(__always) static func softplus<S: ScanScalar>(_ x: S) -> S {
+        if S.self == Float.self {
+            let f = Float(x)
+            return S(max(f, 0) + Foundation_log1pf(Foundation_expf(-abs(f))))
+        }
         let d = Double(x)
-        return S(max(d, 0) + log1p(exp(-abs(d))))
+        return S(max(d, 0) + Foundation_log1p(Foundation_exp(-abs(d))))
     }
-    /// σ(x) = 1 / (1 + e^{−x}).
+    /// σ(x) = 1 / (1 + e^{−x}), evaluated without overflow for either sign.
     @inline(__always) static func sigmoid<S: ScanScalar>(_ x: S) -> S {
-        let d = Double(x)
-        return S(d >= 0 ? 1 / (1 + exp(-d)) : exp(d) / (1 + exp(d)))
+        if x >= 0 { return 1 / (1 + exp(-x)) }
+        let e = exp(x)
+        return e / (1 + e)
     }
     @inline(__always) static func exp<S: ScanScalar>(_ x: S) -> S {
         if S.self == Float.self { return S(Foundation_expf(Float(x))) }
@@ -120,8 +125,12 @@ enum Fn {
     import Glibc
     @inline(__always) func Foundation_expf(_ x: Float) -> Float { Glibc.expf(x) }
     @inline(__always) func Foundation_exp(_ x: Double) -> Double { Glibc.exp(x) }
+    @inline(__always) func Foundation_log1pf(_ x: Float) -> Float { Glibc.log1pf(x) }
+    @inline(__always) func Foundation_log1p(_ x: Double) -> Double { Glibc.log1p(x) }
 #elseif canImport(Darwin)
     import Darwin
     @inline(__always) func Foundation_expf(_ x: Float) -> Float { Darwin.expf(x) }
     @inline(__always) func Foundation_exp(_ x: Double) -> Double { Darwin.exp(x) }
+    @inline(__always) func Foundation_log1pf(_ x: Float) -> Float { Darwin.log1pf(x) }
+    @inline(__always) func Foundation_log1p(_ x: Double) -> Double { Darwin.log1p(x) }
 #endif
