@@ -70,6 +70,8 @@ public struct Aaren<S: ScanScalar>: Sendable {
         self.query = query
     }
 
+    /// Gradients of L = Σ_t ⟨G_t, o_t⟩: keys `[T][batch][d_k]`, values `[T][batch][d_v]`,
+    /// query `[d_k]`.
     public struct Gradients: Sendable {
         public var keys: [S], values: [S], query: [S]
     }

@@ -54,8 +54,9 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
 
     /// Gradients of a scalar loss L = Σ_t ⟨G_t, y_t⟩.
     public struct Gradients: Sendable {
-        /// `[T][batch][m]`.
+        /// ∂L/∂x, `[T][batch][m]`.
         public var input: [S]
+        /// ∂L/∂a `[n]`, ∂L/∂B `[n][m]`, ∂L/∂C `[p][n]`, ∂L/∂D `[p][m]`.
         public var a: [S], b: [S], c: [S], d: [S]
     }
 
@@ -80,7 +81,8 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                 let x = xb.baseAddress!
                 let scan = FusedDiagonalScan<S>(
                     steps: steps, lanes: lanes, complex: false, reverse: false, pool: pool,
-                    workPerStep: batch * (n * m + p * n + p * m))
+                    workPerStep: batch * (n * m + p * n + p * m),
+                    reduceCost: Double(n * m + 2 * n) / Double(n * m + n + p * n + p * m))
                 scan.run(
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {

@@ -31,6 +31,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
     let workPerStep: Int
     /// Size of a per-worker scratch buffer handed to both callbacks (0 for none).
     var scratchSize: Int = 0
+    /// Cost of reducing a step relative to solving one (sizes chunk 0 so phase 1 balances).
+    var reduceCost: Double = 1
 
     var row: Int { complex ? 2 * lanes : lanes }
 
@@ -43,7 +45,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
         let work = total.overflow ? Int.max : total.partialValue
         let workers = max(1, min(pool.threadCount, work / pool.grainSize, steps / 2))
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 1, reverse: reverse)
+        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
         let ranges = plan.ranges
         let slots = ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: (slots + 1) * row)

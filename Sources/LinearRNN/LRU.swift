@@ -113,9 +113,11 @@ public struct LRU<S: ScanScalar>: Sendable {
         return (re, im, gamma)
     }
 
+    /// Gradients of L = Σ_t ⟨G_t, y_t⟩.
     public struct Gradients: Sendable {
-        /// `[T][batch][m]`.
+        /// ∂L/∂x, `[T][batch][m]`.
         public var input: [S]
+        /// ∂L/∂ν, ∂L/∂θ `[n]` (ν's includes the path through γ), then B, C, D parts as stored.
         public var nu: [S], theta: [S], bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]
     }
 

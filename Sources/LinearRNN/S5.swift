@@ -57,9 +57,11 @@ public struct S5<S: ScanScalar>: Sendable {
         self.d = d
     }
 
+    /// Gradients of L = Σ_t ⟨G_t, y_t⟩.
     public struct Gradients: Sendable {
-        /// `[T][batch][m]` and `[T][batch]`.
+        /// ∂L/∂x `[T][batch][m]` and ∂L/∂Δ `[T][batch]`.
         public var input: [S], dt: [S]
+        /// ∂L/∂ν, ∂L/∂ω `[n]`, then B, C, D parts as stored.
         public var nu: [S], omega: [S], bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]
     }
 

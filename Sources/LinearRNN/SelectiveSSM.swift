@@ -88,9 +88,11 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         self.gate = gate
     }
 
+    /// Gradients of L = Σ_t ⟨G_t, out_t⟩.
     public struct Gradients: Sendable {
-        /// `[T][batch][d]` each (`gate` is empty for ``SelectiveGate/none``).
+        /// ∂L/∂x and ∂L/∂z, `[T][batch][d]` each (`gate` is empty for ``SelectiveGate/none``).
         public var input: [S], gate: [S]
+        /// Parameter gradients in the parameters' shapes.
         public var aLog: [S], wDelta: [S], bDelta: [S], wB: [S], wC: [S], d: [S]
     }
 
@@ -153,7 +155,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                     let x = xb.baseAddress!, z = zb.baseAddress!
                     FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: false, reverse: false, pool: pool,
-                        workPerStep: batch * (d * d + 3 * n * d + 20 * d * n), scratchSize: d + n
+                        workPerStep: batch * (d * d + 3 * n * d + 20 * d * n), scratchSize: d + n,
+                        reduceCost: 0.85
                     ).run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch, bProj = scratch + d
