@@ -75,6 +75,31 @@ struct ComplexTests {
         }
     }
 
+    @Test func lruStatesMatchBlockDiagonalScan() throws {
+        // The complex scan vs ParallelScan's 2×2 rotation-scaling blocks [[Re λ, −Im λ], [Im λ, Re λ]].
+        let layer = try lru(15)
+        let steps = 47
+        var r = TestRandom(16)
+        let x = r.array(steps * m)
+        let (re, im, gamma) = layer.eigenvalues()
+        var a = [Double](), u = [Double]()
+        for t in 0..<steps {
+            a += re + im.map { -$0 } + im + re
+            var ur = [Double](repeating: 0, count: n), ui = ur
+            for j in 0..<n {
+                for k in 0..<m {
+                    ur[j] += gamma[j] * layer.bRe[j * m + k] * x[t * m + k]
+                    ui[j] += gamma[j] * layer.bIm[j * m + k] * x[t * m + k]
+                }
+            }
+            u += ur + ui
+        }
+        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let blocks = try AffineScan.blockDiagonal(a: a, b: u, steps: steps, blocks: n, blockSize: 2, pool: pool)
+        let states = try layer.forward(x, steps: steps, batch: 1, pool: pool).states
+        #expect(relativeError(states, blocks) < 1e-13)
+    }
+
     @Test func lruGradientsMatchFiniteDifferences() throws {
         let layer = try lru(13)
         let steps = 29, batch = 2
