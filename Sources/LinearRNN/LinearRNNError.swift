@@ -98,7 +98,6 @@ func makeArray<S: ScanScalar>(_ count: Int, _ body: (UnsafeMutablePointer<S>) ->
 }
 
 /// Numerically stable scalar functions shared by the layers.
-@usableFromInline
 enum Fn {
     /// softplus(x) = log(1 + eˣ), computed as max(x, 0) + log1p(e^{−|x|}) in S's precision.
     @inline(__always) static func softplus<S: ScanScalar>(_ x: S) -> S {
