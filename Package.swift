@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ModelIO", targets: ["ModelIO"]),
         .library(name: "PLSTM", targets: ["PLSTM"]),
         .library(name: "LongConv", targets: ["LongConv"]),
+        .library(name: "LinearRNN", targets: ["LinearRNN"]),
         .library(name: "PerformanceSuite", targets: ["PerformanceSuite"]),
         .library(name: "ConvergenceHarness", targets: ["ConvergenceHarness"]),
         .executable(name: "pararnn", targets: ["pararnn"]),
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "SequenceIO"),
         .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
+        .target(name: "LinearRNN", dependencies: ["ParallelScan"]),
         .target(
             name: "LongConv",
             dependencies: [
@@ -44,7 +46,7 @@ let package = Package(
             ]),
         .target(
             name: "PerformanceSuite",
-            dependencies: ["ParallelScan", "ParaRNN", "Training", "PLSTM", "LongConv"]),
+            dependencies: ["ParallelScan", "ParaRNN", "Training", "PLSTM", "LongConv", "LinearRNN"]),
         .target(name: "ConvergenceHarness", dependencies: ["ParaRNN", "ParallelScan"]),
         .executableTarget(
             name: "pararnn",
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
         .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
+        .testTarget(name: "LinearRNNTests", dependencies: ["LinearRNN", "ParallelScan"]),
         .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness"]),
     ]
 )

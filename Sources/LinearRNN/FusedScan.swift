@@ -1,0 +1,202 @@
+import ParallelScan
+
+/// A chunked three-phase scan of a diagonal (real or complex) recurrence whose coefficients are
+/// *computed inside the parallel chunks* instead of being read from a materialised `[T][lanes]`
+/// array.
+///
+/// For each step t the caller's `coefficients(t, a, b, scratch)` writes the row a_t, b_t, and the scan
+/// solves h_t = a_t ⊙ h_{t∓1} + b_t (complex multiplication when `complex`), calling
+/// `emit(t, h_t, scratch)` with every state (`scratch`: a per-worker workspace of `scratchSize`
+/// elements shared by both callbacks) so the caller can form outputs on the fly. Rows are
+/// `[lanes]` for real scans and `[2][lanes]` (real plane, then imaginary plane) for complex ones.
+///
+/// Phases (ParallelScan's ``ChunkPlan`` with p workers and p + 1 chunks): (1) worker 0 solves
+/// chunk 0 from h = 0 while workers i ≥ 1 reduce chunk i to (P, Q) = (∏ a_t, state reached from
+/// zero); (2) carries are propagated serially, carry_{i+1} = P_i carry_i + Q_i; (3) every chunk
+/// i ≥ 1 is solved from its carry. Coefficients of chunks ≥ 1 are computed twice (reduce, solve):
+/// the scan trades that compute for not streaming a and b through memory, which pays off when
+/// the coefficients are expensive (exp, softplus, projections). The chunk plan depends only on T,
+/// the lane count and the thread count, so results are reproducible.
+///
+/// Products of decays are only ever formed as running products of factors |a| ≤ 1 supplied by
+/// the caller: they shrink monotonically towards zero (possibly through subnormals) and can
+/// neither overflow nor produce NaN.
+struct FusedDiagonalScan<S: ScanScalar> {
+    let steps: Int
+    let lanes: Int
+    let complex: Bool
+    let reverse: Bool
+    let pool: WorkerPool
+    /// Estimated scalar operations per step (for the pool's grain size).
+    let workPerStep: Int
+    /// Size of a per-worker scratch buffer handed to both callbacks (0 for none).
+    var scratchSize: Int = 0
+    /// Cost of reducing a step relative to solving one (sizes chunk 0 so phase 1 balances).
+    var reduceCost: Double = 1
+
+    var row: Int { complex ? 2 * lanes : lanes }
+
+    @inline(__always)
+    func run(
+        coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let row = self.row
+        let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
+        let work = total.overflow ? Int.max : total.partialValue
+        let workers = max(1, min(pool.threadCount, work / pool.grainSize, steps / 2))
+        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
+        let ranges = plan.ranges
+        let slots = ranges.count
+        let carries = UnsafeMutablePointer<S>.allocate(capacity: (slots + 1) * row)
+        carries.initialize(repeating: 0, count: (slots + 1) * row)
+        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * row)
+        summaries.initialize(repeating: 0, count: slots * 2 * row)
+        defer {
+            carries.deallocate()
+            summaries.deallocate()
+        }
+        if slots == 1 {
+            solve(range: ranges[0], carry: carries, final: nil, coefficients, emit)
+            return
+        }
+        let carry = Shared(carries), sum = Shared(summaries)
+        let p = slots - 1
+        pool.forEach(p) { w in
+            if w == 0 {
+                solve(range: ranges[0], carry: carry.p, final: carry.p + row, coefficients, emit)
+            } else {
+                reduce(range: ranges[w], summary: sum.p + w * 2 * row, coefficients)
+            }
+        }
+        for c in 1..<p {
+            let P = summaries + c * 2 * row, Q = P + row
+            let cin = carries + c * row, cout = cin + row
+            if complex {
+                let n = lanes
+                for j in 0..<n {
+                    let pr = P[j], pi = P[n + j], hr = cin[j], hi = cin[n + j]
+                    cout[j] = pr * hr - pi * hi + Q[j]
+                    cout[n + j] = pi * hr + pr * hi + Q[n + j]
+                }
+            } else {
+                for j in 0..<lanes { cout[j] = P[j] * cin[j] + Q[j] }
+            }
+        }
+        pool.forEach(p) { w in
+            solve(range: ranges[w + 1], carry: carry.p + (w + 1) * row, final: nil, coefficients, emit)
+        }
+    }
+
+    /// Solves `range` from `carry`, emitting every state; copies the last state to `final`.
+    @inline(__always)
+    private func solve(
+        range: Range<Int>, carry: UnsafePointer<S>, final: UnsafeMutablePointer<S>?,
+        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let row = self.row, n = lanes
+        let size = 3 * row + scratchSize
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
+        scratch.initialize(repeating: 0, count: size)
+        defer { scratch.deallocate() }
+        let a = scratch, b = scratch + row, h = scratch + 2 * row, extra = scratch + 3 * row
+        h.update(from: carry, count: row)
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            coefficients(t, a, b, extra)
+            if complex {
+                for j in 0..<n {
+                    let ar = a[j], ai = a[n + j], hr = h[j], hi = h[n + j]
+                    h[j] = ar * hr - ai * hi + b[j]
+                    h[n + j] = ai * hr + ar * hi + b[n + j]
+                }
+            } else {
+                for j in 0..<n { h[j] = a[j] * h[j] + b[j] }
+            }
+            emit(t, h, extra)
+            t += stride
+        }
+        final?.update(from: h, count: row)
+    }
+
+    /// Composes the steps of `range` into (P, Q) at `summary` ([2][row]).
+    @inline(__always)
+    private func reduce(
+        range: Range<Int>, summary: UnsafeMutablePointer<S>,
+        _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        let row = self.row, n = lanes
+        let size = 2 * row + scratchSize
+        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
+        scratch.initialize(repeating: 0, count: size)
+        defer { scratch.deallocate() }
+        let a = scratch, b = scratch + row, extra = scratch + 2 * row
+        let P = summary, Q = summary + row
+        Q.update(repeating: 0, count: row)
+        P.update(repeating: 0, count: row)
+        P.update(repeating: 1, count: n)
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            coefficients(t, a, b, extra)
+            if complex {
+                for j in 0..<n {
+                    let ar = a[j], ai = a[n + j]
+                    let pr = P[j], pi = P[n + j], qr = Q[j], qi = Q[n + j]
+                    P[j] = ar * pr - ai * pi
+                    P[n + j] = ai * pr + ar * pi
+                    Q[j] = ar * qr - ai * qi + b[j]
+                    Q[n + j] = ai * qr + ar * qi + b[n + j]
+                }
+            } else {
+                for j in 0..<n {
+                    P[j] = a[j] * P[j]
+                    Q[j] = a[j] * Q[j] + b[j]
+                }
+            }
+            t += stride
+        }
+    }
+}
+
+/// Runs `body(chunk, range)` over contiguous time chunks in parallel and returns the chunk count.
+/// Chunks depend only on T, the thread count and the grain size (reproducible reductions).
+func chunkCount(steps: Int, workPerStep: Int, pool: WorkerPool) -> Int {
+    let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
+    let work = total.overflow ? Int.max : total.partialValue
+    return max(1, min(pool.threadCount, work / pool.grainSize, steps))
+}
+
+func forEachTimeChunk(
+    steps: Int, chunks: Int, pool: WorkerPool, _ body: (Int, Range<Int>) -> Void
+) {
+    pool.forEach(chunks) { c in
+        body(c, ChunkPlan.evenRange(index: c, of: chunks, total: steps))
+    }
+}
+
+/// Per-chunk gradient accumulators `[chunks][size]`, summed in chunk order at the end.
+struct Accumulators<S: ScanScalar>: @unchecked Sendable {
+    let chunks: Int
+    let size: Int
+    let p: UnsafeMutablePointer<S>
+    init(chunks: Int, size: Int) {
+        self.chunks = chunks
+        self.size = size
+        p = .allocate(capacity: max(1, chunks * size))
+        p.initialize(repeating: 0, count: max(1, chunks * size))
+    }
+    func chunk(_ c: Int) -> UnsafeMutablePointer<S> { p + c * size }
+    /// Sums the chunk rows; returns `[size]`.
+    func total() -> [S] {
+        makeArray(size) { out in
+            for c in 0..<chunks {
+                let row = p + c * size
+                for i in 0..<size { out[i] += row[i] }
+            }
+        }
+    }
+    func free() { p.deallocate() }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import ParallelScan
+
+/// An S5-style continuous-time diagonal state-space layer with per-step sampling intervals Δ_t
+/// and zero-order-hold (ZOH) discretisation.
+///
+/// Continuous system: h'(τ) = Λ h(τ) + B x(τ), y = Re(C h) + D x, with complex diagonal
+/// Λ_j = −exp(ν_j) + i ω_j (negative real part for every ν), complex B ∈ ℂⁿˣᵐ, C ∈ ℂᵖˣⁿ, real
+/// D ∈ ℝᵖˣᵐ. With Δ_t > 0 the time elapsed at step t (per sequence, `[T][batch]`), holding x_t
+/// constant over the interval:
+///
+///     Ā_t = exp(Λ Δ_t)                 (|Ā_tj| = exp(−e^{ν_j} Δ_t) < 1)
+///     B̄_t = (Ā_t − 1)/Λ ⊙ B            (row-wise; Ā − 1 formed with expm1 for small ΛΔ)
+///     h_t = Ā_t ⊙ h_{t−1} + B̄_t x_t,   h_{−1} = 0
+///     y_t = Re(C h_t) + D x_t
+///
+/// Ā_t and B̄_t x_t are computed inside the parallel chunks of a fused complex-diagonal scan
+/// (``FusedDiagonalScan``); layouts as ``LRU`` (states `[T][2][batch][n]`).
+///
+/// **Backward** (μ_t = ∂L/∂Re h_t + i ∂L/∂Im h_t, complex gradients grad_z = ∂L/∂Re z + i ∂L/∂Im z,
+/// v_t = B x_t, E_t = (Ā_t − 1)/Λ): reverse scan μ_t = conj(C)ᵀ g_t + conj(Ā_{t+1}) ⊙ μ_{t+1};
+/// grad_Ā_t = μ_t conj(h_{t−1}) + conj(v_t/Λ) μ_t; grad_Λ = Σ_t [Δ_t conj(Ā_t) grad_Ā_t −
+/// conj(E_t v_t/Λ) μ_t]; ∂L/∂Δ_t = Σ_j Re(conj(grad_Ā_tj) Λ_j Ā_tj); grad_B = Σ_t conj(E_t) μ_t x_tᵀ;
+/// ∂L/∂ν = −e^ν Re grad_Λ, ∂L/∂ω = Im grad_Λ.
+public struct S5<S: ScanScalar>: Sendable {
+    public let inputSize: Int, stateSize: Int, outputSize: Int
+    /// `[n]`: Re Λ = −exp(ν).
+    public var nu: [S]
+    /// `[n]`: Im Λ = ω.
+    public var omega: [S]
+    public var bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]
+
+    public init(
+        inputSize m: Int, stateSize n: Int, outputSize p: Int, nu: [S], omega: [S],
+        bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]? = nil
+    ) throws(LinearRNNError) {
+        try checkPositive("inputSize", m)
+        try checkPositive("stateSize", n)
+        try checkPositive("outputSize", p)
+        try check("nu", nu.count, n)
+        try check("omega", omega.count, n)
+        try check("bRe", bRe.count, n * m)
+        try check("bIm", bIm.count, n * m)
+        try check("cRe", cRe.count, p * n)
+        try check("cIm", cIm.count, p * n)
+        let d = d ?? [S](repeating: 0, count: p * m)
+        try check("d", d.count, p * m)
+        inputSize = m
+        stateSize = n
+        outputSize = p
+        self.nu = nu
+        self.omega = omega
+        self.bRe = bRe
+        self.bIm = bIm
+        self.cRe = cRe
+        self.cIm = cIm
+        self.d = d
+    }
+
+    /// Gradients of L = Σ_t ⟨G_t, y_t⟩.
+    public struct Gradients: Sendable {
+        /// ∂L/∂x `[T][batch][m]` and ∂L/∂Δ `[T][batch]`.
+        public var input: [S], dt: [S]
+        /// ∂L/∂ν, ∂L/∂ω `[n]`, then B, C, D parts as stored.
+        public var nu: [S], omega: [S], bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]
+    }
+
+    /// Λ and 1/Λ per state channel, in Double.
+    func spectrum() -> [(lr: Double, li: Double, ir: Double, ii: Double)] {
+        (0..<stateSize).map { j in
+            let lr = -Foundation.exp(Double(nu[j])), li = Double(omega[j])
+            let q = lr * lr + li * li
+            return (lr, li, lr / q, -li / q)
+        }
+    }
+
+    /// Ā = exp(ΛΔ) and Ā − 1 (accurate for small ΛΔ), in Double.
+    @inline(__always)
+    static func discretise(_ lr: Double, _ li: Double, _ dt: Double)
+        -> (ar: Double, ai: Double, er: Double, ei: Double)
+    {
+        let zr = lr * dt, zi = li * dt
+        let mag = Foundation.exp(zr), c = Foundation.cos(zi), s = Foundation.sin(zi)
+        let half = Foundation.sin(0.5 * zi)
+        return (mag * c, mag * s, Foundation.expm1(zr) * c - 2 * half * half, mag * s)
+    }
+
+    /// Runs the layer. `x` is `[T][batch][m]`, `dt` is `[T][batch]` (every Δ_t > 0).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forward(
+        _ x: [S], dt: [S], steps: Int, batch: Int, keepStates: Bool = true,
+        pool: WorkerPool = .shared
+    ) throws(LinearRNNError) -> LinearRNNTrace<S> {
+        try checkSequence(steps: steps, batch: batch)
+        let m = inputSize, n = stateSize, p = outputSize
+        try check("x", x.count, steps * batch * m)
+        try check("dt", dt.count, steps * batch)
+        if let bad = dt.first(where: { !($0 > 0) || !$0.isFinite }) {
+            throw .invalidValue("every step size Δ_t must be positive and finite, got \(bad)")
+        }
+        let spec = spectrum()
+        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
+        defer { [Br, Bi, Cr, Ci, D].forEach { $0.free() } }
+        let lanes = batch * n, row = 2 * lanes
+        var states: [S] = []
+        let output: [S] = makeArray(steps * batch * p) { yp in
+            let y = Shared(yp)
+            let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * row) : nil
+            x.withUnsafeBufferPointer { xb in
+                dt.withUnsafeBufferPointer { db in
+                    let x = xb.baseAddress!, dt = db.baseAddress!
+                    FusedDiagonalScan<S>(
+                        steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
+                        workPerStep: batch * (2 * n * m + 2 * p * n + p * m + 40 * n)
+                    ).run(
+                        coefficients: { t, at, bt, _ in
+                            for s in 0..<batch {
+                                let xs = x + (t * batch + s) * m
+                                let delta = Double(dt[t * batch + s])
+                                for j in 0..<n {
+                                    let l = s * n + j, sp = spec[j]
+                                    let z = S5.discretise(sp.lr, sp.li, delta)
+                                    at[l] = S(z.ar)
+                                    at[lanes + l] = S(z.ai)
+                                    var vr: S = 0, vi: S = 0
+                                    for k in 0..<m {
+                                        vr += Br.p[j * m + k] * xs[k]
+                                        vi += Bi.p[j * m + k] * xs[k]
+                                    }
+                                    // E = (Ā − 1)/Λ, b = E v.
+                                    let er = S(z.er * sp.ir - z.ei * sp.ii)
+                                    let ei = S(z.er * sp.ii + z.ei * sp.ir)
+                                    bt[l] = er * vr - ei * vi
+                                    bt[lanes + l] = er * vi + ei * vr
+                                }
+                            }
+                        },
+                        emit: { t, h, _ in
+                            if let statesPtr { (statesPtr + t * row).initialize(from: h, count: row) }
+                            for s in 0..<batch {
+                                let xs = x + (t * batch + s) * m
+                                let hr = h + s * n, hi = h + lanes + s * n
+                                let ys = y.p + (t * batch + s) * p
+                                for i in 0..<p {
+                                    var acc: S = 0
+                                    for j in 0..<n { acc += Cr.p[i * n + j] * hr[j] - Ci.p[i * n + j] * hi[j] }
+                                    for k in 0..<m { acc += D.p[i * m + k] * xs[k] }
+                                    ys[i] = acc
+                                }
+                            }
+                        })
+                }
+            }
+            if let statesPtr {
+                states = Array(UnsafeBufferPointer(start: statesPtr, count: steps * row))
+                statesPtr.deinitialize(count: steps * row)
+                statesPtr.deallocate()
+            }
+        }
+        return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
+    }
+
+    /// Gradients of L = Σ_t ⟨G_t, y_t⟩ w.r.t. x, Δ and every parameter.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backward(
+        _ x: [S], dt: [S], trace: LinearRNNTrace<S>, outputGradient g: [S],
+        pool: WorkerPool = .shared
+    ) throws(LinearRNNError) -> Gradients {
+        let steps = trace.steps, batch = trace.batch
+        try checkSequence(steps: steps, batch: batch)
+        let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n, row = 2 * lanes
+        try check("x", x.count, steps * batch * m)
+        try check("dt", dt.count, steps * batch)
+        try check("outputGradient", g.count, steps * batch * p)
+        try check("trace.states", trace.states.count, steps * row)
+        let spec = spectrum()
+        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
+        defer { [Br, Bi, Cr, Ci, D].forEach { $0.free() } }
+        let adjoint = Copied<S>(zeros: steps * row)
+        defer { adjoint.free() }
+        g.withUnsafeBufferPointer { gb in
+            dt.withUnsafeBufferPointer { db in
+                let g = gb.baseAddress!, dt = db.baseAddress!
+                FusedDiagonalScan<S>(
+                    steps: steps, lanes: lanes, complex: true, reverse: true, pool: pool,
+                    workPerStep: batch * (2 * p * n + 40 * n)
+                ).run(
+                    coefficients: { t, at, bt, _ in
+                        for s in 0..<batch {
+                            let gs = g + (t * batch + s) * p
+                            for j in 0..<n {
+                                let l = s * n + j
+                                if t + 1 < steps {
+                                    let sp = spec[j]
+                                    let z = S5.discretise(sp.lr, sp.li, Double(dt[(t + 1) * batch + s]))
+                                    at[l] = S(z.ar)
+                                    at[lanes + l] = S(-z.ai)
+                                } else {
+                                    at[l] = 0
+                                    at[lanes + l] = 0
+                                }
+                                var ur: S = 0, ui: S = 0
+                                for i in 0..<p {
+                                    ur += Cr.p[i * n + j] * gs[i]
+                                    ui -= Ci.p[i * n + j] * gs[i]
+                                }
+                                bt[l] = ur
+                                bt[lanes + l] = ui
+                            }
+                        }
+                    },
+                    emit: { t, h, _ in (adjoint.p + t * row).update(from: h, count: row) })
+            }
+        }
+        // Accumulators: gΛ (re, im) [n][2], bRe, bIm, cRe, cIm, d (sums in S precision).
+        let total = 2 * n + 2 * n * m + 2 * p * n + p * m
+        let chunks = chunkCount(steps: steps, workPerStep: batch * (total + 40 * n), pool: pool)
+        let acc = Accumulators<S>(chunks: chunks, size: total)
+        defer { acc.free() }
+        var gradDt = [S](repeating: 0, count: steps * batch)
+        let input: [S] = makeArray(steps * batch * m) { dxp in
+            let dx = Shared(dxp)
+            gradDt.withUnsafeMutableBufferPointer { gdb in
+                let gdt = Shared(gdb.baseAddress!)
+                x.withUnsafeBufferPointer { xb in
+                    g.withUnsafeBufferPointer { gb in
+                        trace.states.withUnsafeBufferPointer { hb in
+                            dt.withUnsafeBufferPointer { db in
+                                let x = xb.baseAddress!, g = gb.baseAddress!, h = hb.baseAddress!
+                                let dt = db.baseAddress!
+                                forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
+                                    let gLr = acc.chunk(chunk), gLi = gLr + n
+                                    let gBr = gLi + n, gBi = gBr + n * m, gCr = gBi + n * m
+                                    let gCi = gCr + p * n, gD = gCi + p * n
+                                    for t in range {
+                                        let mu = adjoint.p + t * row, ht = h + t * row
+                                        for s in 0..<batch {
+                                            let r = t * batch + s
+                                            let xs = x + r * m, gs = g + r * p, dxs = dx.p + r * m
+                                            let delta = Double(dt[r])
+                                            var gDelta = 0.0
+                                            for j in 0..<n {
+                                                let l = s * n + j, sp = spec[j]
+                                                let mr = Double(mu[l]), mi = Double(mu[lanes + l])
+                                                let z = S5.discretise(sp.lr, sp.li, delta)
+                                                let er = z.er * sp.ir - z.ei * sp.ii
+                                                let ei = z.er * sp.ii + z.ei * sp.ir
+                                                var vr = 0.0, vi = 0.0
+                                                for k in 0..<m {
+                                                    vr += Double(Br.p[j * m + k] * xs[k])
+                                                    vi += Double(Bi.p[j * m + k] * xs[k])
+                                                }
+                                                // grad_Ā = μ conj(h_{t−1}) + conj(v/Λ) μ.
+                                                var gar = 0.0, gai = 0.0
+                                                if t > 0 {
+                                                    let hp = h + (t - 1) * row
+                                                    let pr = Double(hp[l]), pi = Double(hp[lanes + l])
+                                                    gar += mr * pr + mi * pi
+                                                    gai += mi * pr - mr * pi
+                                                }
+                                                let wr = vr * sp.ir - vi * sp.ii  // v/Λ
+                                                let wi = vr * sp.ii + vi * sp.ir
+                                                gar += wr * mr + wi * mi
+                                                gai += wr * mi - wi * mr
+                                                // grad_Λ += Δ conj(Ā) grad_Ā − conj(E v/Λ) μ.
+                                                var lr = delta * (z.ar * gar + z.ai * gai)
+                                                var li = delta * (z.ar * gai - z.ai * gar)
+                                                let evr = er * wr - ei * wi, evi = er * wi + ei * wr
+                                                lr -= evr * mr + evi * mi
+                                                li -= evr * mi - evi * mr
+                                                gLr[j] += S(lr)
+                                                gLi[j] += S(li)
+                                                // ∂L/∂Δ += Re(conj(grad_Ā) Λ Ā).
+                                                let la_r = sp.lr * z.ar - sp.li * z.ai
+                                                let la_i = sp.lr * z.ai + sp.li * z.ar
+                                                gDelta += gar * la_r + gai * la_i
+                                                // grad_v = conj(E) μ.
+                                                let gvr = er * mr + ei * mi, gvi = er * mi - ei * mr
+                                                for k in 0..<m {
+                                                    let xk = Double(xs[k])
+                                                    gBr[j * m + k] += S(gvr * xk)
+                                                    gBi[j * m + k] += S(gvi * xk)
+                                                    dxs[k] += S(Double(Br.p[j * m + k]) * gvr + Double(Bi.p[j * m + k]) * gvi)
+                                                }
+                                            }
+                                            gdt.p[r] = S(gDelta)
+                                            for i in 0..<p {
+                                                let gi = gs[i]
+                                                for j in 0..<n {
+                                                    gCr[i * n + j] += gi * ht[s * n + j]
+                                                    gCi[i * n + j] -= gi * ht[lanes + s * n + j]
+                                                }
+                                                for k in 0..<m {
+                                                    gD[i * m + k] += gi * xs[k]
+                                                    dxs[k] += D.p[i * m + k] * gi
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let sum = acc.total()
+        let gNu = (0..<n).map { j in S(spec[j].lr) * sum[j] }
+        let gOmega = Array(sum[n..<(2 * n)])
+        var offset = 2 * n
+        func take(_ count: Int) -> [S] {
+            defer { offset += count }
+            return Array(sum[offset..<(offset + count)])
+        }
+        return Gradients(
+            input: input, dt: gradDt, nu: gNu, omega: gOmega, bRe: take(n * m), bIm: take(n * m),
+            cRe: take(p * n), cIm: take(p * n), d: take(p * m))
+    }
+}
