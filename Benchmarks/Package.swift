@@ -54,5 +54,14 @@ let package = Package(
             ],
             path: "Benchmarks/PLSTMBenchmarks",
             plugins: benchmarkPlugin),
+        .executableTarget(
+            name: "LinearRNNBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "LinearRNN", package: pararnn),
+                .product(name: "ParallelScan", package: pararnn),
+            ],
+            path: "Benchmarks/LinearRNNBenchmarks",
+            plugins: benchmarkPlugin),
     ]
 )

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LinearRNN
 import LongConv
 import PLSTM
 import ParaRNN
@@ -41,7 +42,8 @@ public struct PerformanceSuite: Sendable {
     public var threadCounts: [Int]
     /// Repetitions per timing (the best is kept).
     public var repetitions: Int
-    /// Only cases whose group ("scan", "newton", "train", "conv", "plstm") is listed; all if empty.
+    /// Only cases whose group ("scan", "newton", "train", "conv", "plstm", "linear") is listed;
+    /// all if empty.
     public var groups: Set<String>
 
     public init(preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = []) {
@@ -63,6 +65,7 @@ public struct PerformanceSuite: Sendable {
         if selected("train") { training(emit) }
         if selected("conv") { convolutions(emit) }
         if selected("plstm") { plstm(emit) }
+        if selected("linear") { linear(emit) }
         return results
     }
 
@@ -271,6 +274,42 @@ public struct PerformanceSuite: Sendable {
                 name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
                 seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
                 baseline: "sequential wavefront", baselineSeconds: wavefront))
+        }
+    }
+}
+
+extension PerformanceSuite {
+    // MARK: linear recurrences
+
+    func linear(_ emit: (BenchmarkResult) -> Void) {
+        let steps = preset == .quick ? 100_000 : 1_000_000
+        let (m, n, p) = (4, 16, 4)
+        let diagonal = try! DiagonalLinearRNN<Float>(
+            inputSize: m, stateSize: n, outputSize: p,
+            a: Self.values(n, scale: 0.5, seed: 40).map { 0.5 + $0 }, b: Self.values(n * m, scale: 1, seed: 41),
+            c: Self.values(p * n, scale: 1, seed: 42))
+        let x = Self.values(steps * m, scale: 1, seed: 43)
+        let diagonalSequential = time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: .serial) }
+        for threads in threadCounts {
+            let pool = WorkerPool(threadCount: threads)
+            emit(BenchmarkResult(
+                name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
+                seconds: time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) },
+                baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential))
+        }
+        let (d, states) = (4, 8)
+        let selective = try! SelectiveSSM<Float>(
+            channels: d, stateSize: states, aLog: Self.values(d * states, scale: 1, seed: 44),
+            wDelta: Self.values(d * d, scale: 0.5, seed: 45), bDelta: Self.values(d, scale: 0.5, seed: 46),
+            wB: Self.values(states * d, scale: 1, seed: 47), wC: Self.values(states * d, scale: 1, seed: 48))
+        let u = Self.values(steps * d, scale: 1, seed: 49), z = Self.values(steps * d, scale: 1, seed: 50)
+        let selectiveSequential = time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: .serial) }
+        for threads in threadCounts {
+            let pool = WorkerPool(threadCount: threads)
+            emit(BenchmarkResult(
+                name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
+                seconds: time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) },
+                baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential))
         }
     }
 }

@@ -11,7 +11,8 @@ struct Bench: ParsableCommand {
             memory-copy bandwidth of the same bytes), newton (parallel Newton vs the sequential \
             rollout for ParaGRU, ParaLSTM, GRU, LSTM), train (one forward + backward step vs \
             sequential BPTT), conv (FFT vs direct convolution), plstm (2D hierarchical vs the \
-            sequential wavefront). Each timing is the best of --repetitions runs after a warm-up. \
+            sequential wavefront), linear (diagonal and selective linear-RNN layers vs their \
+            sequential loop). Each timing is the best of --repetitions runs after a warm-up. \
             Ratios, not absolute times, are what carry between machines.
             """)
 
@@ -47,7 +48,7 @@ struct Bench: ParsableCommand {
             }
             counts = parts.map { $0! }
         }
-        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm"]
+        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear"]
         let selected = Set((groups ?? "").split(separator: ",").map { String($0) })
         if let unknown = selected.subtracting(known).first {
             Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
