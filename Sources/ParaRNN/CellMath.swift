@@ -22,11 +22,25 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func _linearize(_ cell: GRU<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: LSTM<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
+    static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
     static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Self>,
         initial: UnsafePointer<Self>, values: UnsafeMutablePointer<Self>,
         jacobians: UnsafeMutablePointer<Self>, structure: JacobianStructure, batch: Int,
         stateSize: Int, hidden: Int, clip: Self?) -> Double
+}
+
+/// The arguments of ``DifferentiableCell/vectorJacobianProducts(steps:batch:previous:states:projections:adjoints:projectionGradients:parameterGradients:)``.
+public struct VJPArguments<Scalar> {
+    public var steps: Range<Int>
+    public var batch: Int
+    public var previous: UnsafePointer<Scalar>
+    public var states: UnsafePointer<Scalar>
+    public var projections: UnsafePointer<Scalar>
+    public var adjoints: UnsafePointer<Scalar>
+    public var projectionGradients: UnsafeMutablePointer<Scalar>
+    public var parameterGradients: UnsafeMutablePointer<Scalar>
 }
 
 /// The arguments of ``RecurrentCell/linearize(steps:batch:previous:states:projections:values:jacobians:request:)``.
@@ -59,6 +73,8 @@ extension Float: CellMath {
     public static func _linearize(_ cell: GRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
+    public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Float>,
         initial: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
@@ -98,6 +114,8 @@ extension Double: CellMath {
     public static func _linearize(_ cell: GRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
+    public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Double>,
         initial: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,

@@ -36,6 +36,19 @@ extension ParaGRU: DifferentiableCell {
         adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>
     ) {
+        Scalar._vectorJacobianProducts(
+            self,
+            VJPArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, adjoints: adjoints,
+                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
+    }
+
+    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, lanes = batch * d
         recurrentGains.withUnsafeBufferPointer { gains in
             let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
@@ -81,6 +94,19 @@ extension ParaLSTM: DifferentiableCell {
         adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>
     ) {
+        Scalar._vectorJacobianProducts(
+            self,
+            VJPArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, adjoints: adjoints,
+                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
+    }
+
+    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, lanes = batch * d, row = 2 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
             peepholes.withUnsafeBufferPointer { peep in

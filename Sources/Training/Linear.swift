@@ -38,6 +38,7 @@ public struct Linear<Scalar: CellMath>: Sendable {
     }
 
     /// y = x Wᵀ + b for `rows` rows.
+    @inlinable
     public func forward(_ x: [Scalar], rows: Int) -> [Scalar] {
         var y = [Scalar](repeating: 0, count: rows * outputs)
         for r in 0..<rows { for o in 0..<outputs { y[r * outputs + o] = bias[o] } }
@@ -50,6 +51,7 @@ public struct Linear<Scalar: CellMath>: Sendable {
     }
 
     /// Given ∂L/∂y: returns (∂L/∂x, ∂L/∂W ++ ∂L/∂b).
+    @inlinable
     public func backward(_ x: [Scalar], gradient dy: [Scalar], rows: Int) -> (input: [Scalar], parameters: [Scalar]) {
         var dx = [Scalar](repeating: 0, count: rows * inputs)
         var dw = [Scalar](repeating: 0, count: outputs * inputs)
@@ -75,6 +77,7 @@ public enum Loss: Sendable, Equatable, Codable {
     case crossEntropy
 
     /// The loss and its gradient with respect to the predictions.
+    @inlinable
     public func evaluate<S: BinaryFloatingPoint>(predictions: [S], targets: [S], rows: Int, outputs: Int) -> (value: Double, gradient: [S]) {
         switch self {
         case .meanSquaredError:

@@ -68,6 +68,15 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         public var top: [Scalar]
         /// The predictions `[T][B][outputs]`.
         public var outputs: [Scalar]
+
+        @inlinable
+        public init(layerInputs: [[Scalar]], layerStates: [[Scalar]], solutions: [SolveSummary], top: [Scalar], outputs: [Scalar]) {
+            self.layerInputs = layerInputs
+            self.layerStates = layerStates
+            self.solutions = solutions
+            self.top = top
+            self.outputs = outputs
+        }
     }
 
     /// Method, iterations and certified residual of one layer's solve.
@@ -76,9 +85,18 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         public var iterations: Int
         public var residual: Double
         public var converged: Bool
+
+        @inlinable
+        public init(method: SolverMethod, iterations: Int, residual: Double, converged: Bool) {
+            self.method = method
+            self.iterations = iterations
+            self.residual = residual
+            self.converged = converged
+        }
     }
 
     /// Runs the model on `inputs` `[T][B][m]`.
+    @inlinable
     public func forward(inputs: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> Trace {
         var x = inputs
         var layerInputs: [[Scalar]] = [], layerStates: [[Scalar]] = [], summaries: [SolveSummary] = []
@@ -103,6 +121,7 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
 
     /// Backpropagates ∂L/∂y `[T][B][outputs]` through the trace; returns the gradient in
     /// ``parameterVector`` order.
+    @inlinable
     public func backward(trace: Trace, outputGradient: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> [Scalar] {
         let (dTop, readoutGradient) = readout.backward(trace.top, gradient: outputGradient, rows: steps * batch)
         var dh = dTop
@@ -126,6 +145,7 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
 }
 
 /// h `[T][B][d]` from a cell's states `[T][row]`.
+@inlinable
 func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
     let row = cell.stateRowSize(batch: batch), width = batch * cell.hiddenSize
     var h = [C.Scalar](repeating: 0, count: steps * width)
@@ -140,6 +160,7 @@ func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int
 }
 
 /// ∂L/∂s `[T][row]` from ∂L/∂h `[T][B][d]` (zero for internal state such as LSTM's c).
+@inlinable
 func scatterHidden<C: RecurrentCell>(_ cell: C, _ dh: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
     let row = cell.stateRowSize(batch: batch), d = cell.hiddenSize, n = cell.stateSize
     var ds = [C.Scalar](repeating: 0, count: steps * row)
