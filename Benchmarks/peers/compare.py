@@ -48,6 +48,9 @@ def parse():
     p.add_argument("--steps", default=None, help="comma list of T (default 10000,100000[,1000000])")
     p.add_argument("--inputs", type=int, default=4, help="input features m")
     p.add_argument("--memory-gb", type=float, default=3.0, help="Jacobian memory before segmenting")
+    p.add_argument("--max-newton-work", type=float, default=5e10,
+                   help="skip the dense Newton solvers (jax-deer, pararnn-newton) above this B·T·d³ "
+                        "(5e10 is ~15 s per run on 2 cores; --full raises it to 1e13)")
     p.add_argument("--out", default=os.path.join(HERE, "results.md"))
     p.add_argument("--work", default=os.path.join(ROOT, "out", "peers"))
     p.add_argument("--venv", default=os.path.join(ROOT, "out", "peers-venv"))
@@ -299,6 +302,8 @@ def pararnn_run(exe, model, xin, method, threads, work, segment=None):
 
 def main():
     args = parse()
+    if args.full and args.max_newton_work == 5e10:
+        args.max_newton_work = 1e13
     bootstrap(args)
     set_threads(args.threads)
     import numpy as np
@@ -331,6 +336,10 @@ def main():
                 if jac_gb > args.memory_gb:
                     segment = max(1000, int(T * args.memory_gb / jac_gb))
                 reps_loop = args.repeats if T * B < 200_000 else 1
+                work = B * T * d ** 3
+                reps_newton = args.repeats if work < 1e10 else 1
+                too_big = work > args.max_newton_work
+                big_note = f"skipped: dense Newton work B·T·d³ = {work:.1e} > --max-newton-work {args.max_newton_work:.0e}"
                 print(f"\n== B={B} d={d} T={T} threads={args.threads}"
                       + (f" (dense Jacobians {jac_gb:.1f} GB: segments of {segment})" if segment else ""), flush=True)
                 shape = dict(B=B, d=d, T=T)
@@ -359,11 +368,13 @@ def main():
                         record("jax-scan", secs, out, compile_s=first - secs)
                     except Exception as e:  # noqa: BLE001
                         rows.append(dict(shape, impl="jax-scan", seconds=None, diff=None, note=f"failed: {e}"[:120]))
-                if jax_deer and "jax-deer" not in skip:
+                if jax_deer and "jax-deer" not in skip and too_big:
+                    rows.append(dict(shape, impl="jax-deer", seconds=None, diff=None, note=big_note))
+                elif jax_deer and "jax-deer" not in skip:
                     try:
                         fn, info = jax_deer(W, x, segment or T)
                         t0 = time.perf_counter(); fn(); first = time.perf_counter() - t0
-                        secs, out = best_of(fn, args.repeats)
+                        secs, out = best_of(fn, reps_newton)
                         note = f"{info['iterations']} it, res {info['residual']:.1e}"
                         if info["segments"] > 1:
                             note += f", {info['segments']} segments"
@@ -375,10 +386,13 @@ def main():
                     if name in skip:
                         continue
                     seg = segment if method == "newton" else None
+                    if method == "newton" and too_big:
+                        rows.append(dict(shape, impl=name, seconds=None, diff=None, note=big_note))
+                        continue
                     try:
                         go = pararnn_run(exe, model, xin, method, args.threads, args.work, seg)
                         best, out, note = float("inf"), None, ""
-                        for _ in range(args.repeats):
+                        for _ in range(reps_newton if method == "newton" else args.repeats):
                             rep, outp = go()
                             r = json.load(open(rep))
                             best = min(best, r["solveSeconds"])
