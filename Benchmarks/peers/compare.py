@@ -182,8 +182,11 @@ def torch_runner(threads):
         gru = torch.nn.GRU(m, d, batch_first=True)
         gru.load_state_dict({k: torch.from_numpy(v) for k, v in W.items()})
         xt = torch.from_numpy(x)
-        with torch.no_grad():
-            return lambda: gru(xt)[0].numpy()
+
+        def go():
+            with torch.no_grad():
+                return gru(xt)[0].numpy()
+        return go
     return run, f"torch {torch.__version__}"
 
 
@@ -344,6 +347,10 @@ def main():
                       + (f" (dense Jacobians {jac_gb:.1f} GB: segments of {segment})" if segment else ""), flush=True)
                 shape = dict(B=B, d=d, T=T)
 
+                def fail(name, note):
+                    rows.append(dict(shape, impl=name, seconds=None, diff=None, note=note[:160]))
+                    print(f"  {name:15s} {note[:160]}", flush=True)
+
                 def record(name, seconds, out, note="", compile_s=None):
                     diff = float(np.max(np.abs(out.astype(np.float64) - ref))) if out is not None else None
                     rows.append(dict(shape, impl=name, seconds=seconds, diff=diff, note=note, compile=compile_s))
@@ -359,7 +366,7 @@ def main():
                         secs, out = best_of(fn, reps_loop)
                         record("torch-gru", secs, out)
                     except Exception as e:  # noqa: BLE001
-                        rows.append(dict(shape, impl="torch-gru", seconds=None, diff=None, note=f"failed: {e}"[:120]))
+                        fail("torch-gru", f"failed: {e}"[:120])
                 if jax_scan and "jax-scan" not in skip:
                     try:
                         fn = jax_scan(W, x)
@@ -367,9 +374,9 @@ def main():
                         secs, out = best_of(fn, args.repeats)
                         record("jax-scan", secs, out, compile_s=first - secs)
                     except Exception as e:  # noqa: BLE001
-                        rows.append(dict(shape, impl="jax-scan", seconds=None, diff=None, note=f"failed: {e}"[:120]))
+                        fail("jax-scan", f"failed: {e}"[:120])
                 if jax_deer and "jax-deer" not in skip and too_big:
-                    rows.append(dict(shape, impl="jax-deer", seconds=None, diff=None, note=big_note))
+                    fail("jax-deer", big_note)
                 elif jax_deer and "jax-deer" not in skip:
                     try:
                         fn, info = jax_deer(W, x, segment or T)
@@ -380,14 +387,14 @@ def main():
                             note += f", {info['segments']} segments"
                         record("jax-deer", secs, out, note, compile_s=first - secs)
                     except Exception as e:  # noqa: BLE001
-                        rows.append(dict(shape, impl="jax-deer", seconds=None, diff=None, note=f"failed: {str(e).splitlines()[0]}"[:120]))
+                        fail("jax-deer", f"failed: {str(e).splitlines()[0]}"[:120])
                 for method in ("sequential", "newton"):
                     name = f"pararnn-{'seq' if method == 'sequential' else 'newton'}"
                     if name in skip:
                         continue
                     seg = segment if method == "newton" else None
                     if method == "newton" and too_big:
-                        rows.append(dict(shape, impl=name, seconds=None, diff=None, note=big_note))
+                        fail(name, big_note)
                         continue
                     try:
                         go = pararnn_run(exe, model, xin, method, args.threads, args.work, seg)
@@ -403,7 +410,7 @@ def main():
                                 note += f", segments of {seg}"
                         record(name, best, out, note)
                     except Exception as e:  # noqa: BLE001
-                        rows.append(dict(shape, impl=name, seconds=None, diff=None, note=f"failed: {e}"[:120]))
+                        fail(name, f"failed: {e}"[:120])
     write_table(args, rows, versions)
 
 
