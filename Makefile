@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 PARARNN_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
 RELEASE_FLAGS := -c release $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU))
 
-.PHONY: deps build release test run bench notebooks clean
+.PHONY: deps build release test run bench notebooks peers clean
 
 # Installs the Debian packages only when one is missing (apt-get update first, sudo only if not root).
 deps:
@@ -39,6 +39,27 @@ run: release
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark
+
+# Executes every notebook in place (outputs and Notebooks/figures/*.png refreshed) against the
+# release binary; installs the Python packages it needs first. NB_TIMEOUT: seconds per cell.
+PYTHON ?= python3
+NB_TIMEOUT ?= 600
+NOTEBOOKS := convergence speed fitting longconv_plstm
+PARARNN_BIN_PATH = $$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn
+
+notebooks: release
+	$(PYTHON) -m pip install --quiet jupyter nbconvert matplotlib ipykernel numpy
+	@bin=$(PARARNN_BIN_PATH); for nb in $(NOTEBOOKS); do \
+	  echo "executing Notebooks/$$nb.ipynb"; \
+	  PARARNN_BIN=$$bin $(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=$(NB_TIMEOUT) Notebooks/$$nb.ipynb || exit 1; \
+	done
+
+# Peer comparison (PyTorch / JAX / NumPy vs pararnn; own venv under out/peers-venv). Not part of
+# make test. PEERS_ARGS=--full adds T = 10^6; see Benchmarks/peers/README.md.
+PEERS_ARGS ?=
+peers: release
+	PARARNN_BIN=$(PARARNN_BIN_PATH) $(PYTHON) Benchmarks/peers/compare.py $(PEERS_ARGS)
 
 clean:
 	rm -rf .build out
