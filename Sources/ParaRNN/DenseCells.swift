@@ -21,9 +21,16 @@ extension DenseRecurrence {
         for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
         recurrentWeights.withUnsafeBufferPointer { w in
             // First step of the range from `previous`, the rest from `states`.
-            Scalar.gemm(
-                transposeA: false, transposeB: true, m: batch, n: gd, k: d, alpha: 1,
-                a: previous + (n - d), lda: n, b: w.baseAddress!, ldb: d, beta: 1, c: g, ldc: gd)
+            if batch == 1 {
+                Scalar.gemv(
+                    transposed: false, rows: gd, cols: d, alpha: 1, a: w.baseAddress!,
+                    x: previous + (n - d), beta: 1, y: g)
+            } else {
+                Scalar.gemm(
+                    transposeA: false, transposeB: true, m: batch, n: gd, k: d, alpha: 1,
+                    a: previous + (n - d), lda: n, b: w.baseAddress!, ldb: d, beta: 1, c: g,
+                    ldc: gd)
+            }
             if steps.count > 1 {
                 Scalar.gemm(
                     transposeA: false, transposeB: true, m: (steps.count - 1) * batch, n: gd,
@@ -105,10 +112,36 @@ public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
                 projections: projections, values: values, jacobians: jacobians, request: request))
     }
 
+    /// The rollout through the specialised kernel (one step at a time inside it).
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if arguments.inPlace {
+            // A rollout: one step at a time, so each step's recurrent product sees the state
+            // the previous step has just written.
+            var single = arguments
+            single.inPlace = false
+            let row = stateRowSize(batch: batch)
+            for t in steps {
+                single.steps = t..<(t + 1)
+                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
+                kernel(single)
+            }
+            return
+        }
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -219,10 +252,36 @@ public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
                 projections: projections, values: values, jacobians: jacobians, request: request))
     }
 
+    /// The rollout through the specialised kernel (one step at a time inside it).
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if arguments.inPlace {
+            // A rollout: one step at a time, so each step's recurrent product sees the state
+            // the previous step has just written.
+            var single = arguments
+            single.inPlace = false
+            let row = stateRowSize(batch: batch)
+            for t in steps {
+                single.steps = t..<(t + 1)
+                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
+                kernel(single)
+            }
+            return
+        }
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -326,10 +385,36 @@ public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
                 projections: projections, values: values, jacobians: jacobians, request: request))
     }
 
+    /// The rollout through the specialised kernel (one step at a time inside it).
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._linearize(
+            self,
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if arguments.inPlace {
+            // A rollout: one step at a time, so each step's recurrent product sees the state
+            // the previous step has just written.
+            var single = arguments
+            single.inPlace = false
+            let row = stateRowSize(batch: batch)
+            for t in steps {
+                single.steps = t..<(t + 1)
+                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
+                kernel(single)
+            }
+            return
+        }
         let d = hiddenSize, lanes = batch * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { g.deallocate() }
