@@ -208,6 +208,20 @@ extension AffineScan {
         p.update(repeating: 0, count: matrix)
         for r in 0..<k { (p + (r * k + r) * blocks).update(repeating: 1, count: blocks) }
         q.update(repeating: 0, count: state)
+        if k <= 4 {
+            // Fused per-block update in place (each block's P and Q are read before written);
+            // a literal k unrolls the block loops.
+            switch (k, transposed) {
+            case (2, false): blockReduceFused(a, b, 2, blocks, range, false, reverse, p, q)
+            case (2, true): blockReduceFused(a, b, 2, blocks, range, true, reverse, p, q)
+            case (3, false): blockReduceFused(a, b, 3, blocks, range, false, reverse, p, q)
+            case (3, true): blockReduceFused(a, b, 3, blocks, range, true, reverse, p, q)
+            case (4, false): blockReduceFused(a, b, 4, blocks, range, false, reverse, p, q)
+            case (4, true): blockReduceFused(a, b, 4, blocks, range, true, reverse, p, q)
+            default: blockReduceFused(a, b, k, blocks, range, transposed, reverse, p, q)
+            }
+            return
+        }
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
@@ -227,6 +241,43 @@ extension AffineScan {
         }
         if p != summary {
             summary.update(from: p, count: matrix + state)
+        }
+    }
+
+    /// The reduction for small k: per block, P ← Â P and Q ← Â Q + b in registers.
+    @inlinable @inline(__always)
+    static func blockReduceFused<S: ScanScalar>(
+        _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ k: Int, _ blocks: Int,
+        _ range: Range<Int>, _ transposed: Bool, _ reverse: Bool, _ p: UnsafeMutablePointer<S>,
+        _ q: UnsafeMutablePointer<S>
+    ) {
+        let state = k * blocks, rowA = k * state
+        var t = reverse ? range.upperBound - 1 : range.lowerBound
+        let stride = reverse ? -1 : 1
+        for _ in 0..<range.count {
+            let at = a + t * rowA, bt = b + t * state
+            for j in 0..<blocks {
+                // Gather this block (k ≤ 4): P, Q and Â.
+                var pm = SIMD16<S>(), qv = SIMD4<S>(), am = SIMD16<S>()
+                for r in 0..<k {
+                    qv[r] = q[r * blocks + j]
+                    for c in 0..<k {
+                        pm[r * 4 + c] = p[(r * k + c) * blocks + j]
+                        am[r * 4 + c] = transposed ? at[(c * k + r) * blocks + j] : at[(r * k + c) * blocks + j]
+                    }
+                }
+                for r in 0..<k {
+                    var acc = bt[r * blocks + j]
+                    for m in 0..<k { acc += am[r * 4 + m] * qv[m] }
+                    q[r * blocks + j] = acc
+                    for c in 0..<k {
+                        var sum: S = 0
+                        for m in 0..<k { sum += am[r * 4 + m] * pm[m * 4 + c] }
+                        p[(r * k + c) * blocks + j] = sum
+                    }
+                }
+            }
+            t += stride
         }
     }
 
