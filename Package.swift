@@ -67,7 +67,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
-        .testTarget(name: "LongConvTests", dependencies: ["LongConv"]),
+        .testTarget(name: "LongConvTests", dependencies: ["LongConv", "ParallelScan"]),
         .testTarget(name: "LinearRNNTests", dependencies: ["LinearRNN", "ParallelScan"]),
         .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness"]),
     ]

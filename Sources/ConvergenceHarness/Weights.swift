@@ -1,22 +1,10 @@
 import ParaRNN
+import ParallelScan
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a 64-bit state advanced by the golden-ratio
-/// increment and finalised by two xor-shift-multiply rounds. Deterministic on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Harness helpers on the shared generator (``ParallelScan/SplitMix64``).
+extension SplitMix64 {
     /// Uniform in [0, 1) with 53 random bits.
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    public mutating func unit() -> Double { uniform() }
 
     /// Uniform in [−1, 1).
     public mutating func symmetric() -> Double { 2 * unit() - 1 }

@@ -86,7 +86,7 @@ public struct LRU<S: ScanScalar>: Sendable {
         var rng = SplitMix64(seed: seed)
         var nu = [S](), theta = [S]()
         for _ in 0..<n {
-            let u1 = rng.unit(), u2 = rng.unit()
+            let u1 = rng.openUniform(), u2 = rng.openUniform()
             nu.append(S(Foundation.log(-0.5 * Foundation.log(u1 * (rMax * rMax - rMin * rMin) + rMin * rMin))))
             theta.append(S(maxPhase * u2))
         }
@@ -309,22 +309,3 @@ public struct LRU<S: ScanScalar>: Sendable {
     }
 }
 
-/// A small deterministic generator for initialisations (SplitMix64).
-struct SplitMix64: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in (0, 1).
-    mutating func unit() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
-    /// Standard normal (Box–Muller).
-    mutating func normal() -> Double {
-        let u1 = unit(), u2 = unit()
-        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
-    }
-}

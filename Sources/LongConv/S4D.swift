@@ -1,3 +1,4 @@
+import ParallelScan
 import ComplexModule
 import RealModule
 import Foundation

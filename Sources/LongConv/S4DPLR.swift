@@ -1,3 +1,4 @@
+import ParallelScan
 import CBLAS
 import ComplexModule
 import Foundation

@@ -1,3 +1,4 @@
+import ParallelScan
 import Foundation
 
 /// The SGConv (structured global convolution) kernel of H channels.

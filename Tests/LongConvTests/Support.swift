@@ -1,3 +1,4 @@
+import ParallelScan
 import Foundation
 import LongConv
 
