@@ -47,9 +47,12 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
 
     public init(options: TrainingOptions) { self.options = options }
 
-    /// Trains `model` in place; `progress` sees every record. Returns the history.
+    /// Trains `model` in place; `progress` sees every record and `checkpoint` receives the
+    /// model every `checkpointInterval` steps (and after the last). Returns the history.
     public func fit(
         _ model: inout RecurrentModel<Cell>, data: TrainingData<Scalar>,
+        checkpointInterval: Int? = nil,
+        checkpoint: (Int, RecurrentModel<Cell>) throws(TrainingError) -> Void = { _, _ in },
         progress: (TrainingRecord) -> Void = { _ in }
     ) throws(TrainingError) -> [TrainingRecord] {
         var rng = SplitMix(seed: options.seed)
@@ -69,6 +72,11 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             }
             history.append(record)
             progress(record)
+            if let interval = checkpointInterval, interval > 0,
+                (step + 1) % interval == 0 || step + 1 == options.steps
+            {
+                try checkpoint(step + 1, model)
+            }
         }
         return history
     }

@@ -80,6 +80,9 @@ struct Fit: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the training history (JSON).", valueName: "file"))
     var history: String?
 
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp("Write the model to --output every n steps while training (atomic; the last write is the final model).", valueName: "n"))
+    var checkpointEvery: Int?
+
     func validate() throws {
         if hidden < 1 || layers < 1 || steps < 1 || batchSize < 1 || window < 2 {
             throw ValidationError("--hidden, --layers, --steps, --batch-size must be ≥ 1 and --window ≥ 2")
@@ -89,6 +92,7 @@ struct Fit: ParsableCommand {
         }
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
     }
 
     func run() throws {
@@ -161,7 +165,14 @@ struct Fit: ParsableCommand {
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds
         let tty = Console.stderrIsTTY
-        let records = try trainer.fit(&model, data: data) { record in
+        let records = try trainer.fit(
+            &model, data: data, checkpointInterval: checkpointEvery,
+            checkpoint: { step, snapshot throws(TrainingError) in
+                do { try save(snapshot, mean: mean, std: std, m: m) } catch {
+                    throw .invalidModel("checkpoint at step \(step): \(error)")
+                }
+            }
+        ) { record in
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             if tty {
                 let width = 30, done = record.step * width / steps
@@ -177,17 +188,8 @@ struct Fit: ParsableCommand {
         let change = (baseline - final) / baseline * 100
         print("trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(String(format: "%+.1f", -change)) % vs repeat-last-value \(format(baseline)))")
 
-        var stack: [ModelLayer] = []
         do {
-            for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
-            var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack)
-            file.readout = Readout(
-                weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
-                bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
-                inputMean: mean, inputStandardDeviation: std, inputSkip: true)
-            let url = URL(fileURLWithPath: output)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try ModelFile.save(file, to: url, dtype: precision == .float ? .float32 : .float64)
+            try save(model, mean: mean, std: std, m: m)
             if let history {
                 let historyURL = URL(fileURLWithPath: history)
                 try FileManager.default.createDirectory(at: historyURL.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -201,6 +203,20 @@ struct Fit: ParsableCommand {
             throw ExitCode(1)
         }
         print("model      written to \(output)")
+    }
+
+    /// Writes the model (recurrent layers, readout, normalisation) to --output atomically.
+    func save<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int) throws {
+        var stack: [ModelLayer] = []
+        for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
+        var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack)
+        file.readout = Readout(
+            weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
+            bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
+            inputMean: mean, inputStandardDeviation: std, inputSkip: true)
+        let url = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try ModelFile.save(file, to: url, dtype: precision == .float ? .float32 : .float64)
     }
 
     func format(_ x: Double) -> String { String(format: "%.4g", x) }
