@@ -11,6 +11,25 @@ protocol DenseRecurrence: RecurrentCell {
 }
 
 extension DenseRecurrence {
+    /// For a rollout (`inPlace`), runs `kernel` one step at a time, so that each step's
+    /// recurrent product sees the state the previous step has just written; returns whether it
+    /// did (the caller then has nothing left to do).
+    func steppedInPlace(
+        _ arguments: LinearizeArguments<Scalar>, _ kernel: (LinearizeArguments<Scalar>) -> Void
+    ) -> Bool {
+        guard arguments.inPlace else { return false }
+        var single = arguments
+        single.inPlace = false
+        let row = stateRowSize(batch: arguments.batch)
+        for t in arguments.steps {
+            single.steps = t..<(t + 1)
+            single.previous = t == arguments.steps.lowerBound
+                ? arguments.previous : arguments.states + (t - 1) * row
+            kernel(single)
+        }
+        return true
+    }
+
     /// g = W_hh h_{t−1} + b_hh for every step of `steps`: `[count][B][G·d]`.
     /// h_{t−1} is the hidden part (last d values per entry) of the previous state row.
     func recurrentPreactivations(
@@ -129,19 +148,7 @@ public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if arguments.inPlace {
-            // A rollout: one step at a time, so each step's recurrent product sees the state
-            // the previous step has just written.
-            var single = arguments
-            single.inPlace = false
-            let row = stateRowSize(batch: batch)
-            for t in steps {
-                single.steps = t..<(t + 1)
-                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
-                kernel(single)
-            }
-            return
-        }
+        if steppedInPlace(arguments, kernel) { return }
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -269,19 +276,7 @@ public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if arguments.inPlace {
-            // A rollout: one step at a time, so each step's recurrent product sees the state
-            // the previous step has just written.
-            var single = arguments
-            single.inPlace = false
-            let row = stateRowSize(batch: batch)
-            for t in steps {
-                single.steps = t..<(t + 1)
-                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
-                kernel(single)
-            }
-            return
-        }
+        if steppedInPlace(arguments, kernel) { return }
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -402,19 +397,7 @@ public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if arguments.inPlace {
-            // A rollout: one step at a time, so each step's recurrent product sees the state
-            // the previous step has just written.
-            var single = arguments
-            single.inPlace = false
-            let row = stateRowSize(batch: batch)
-            for t in steps {
-                single.steps = t..<(t + 1)
-                single.previous = t == steps.lowerBound ? previous : states + (t - 1) * row
-                kernel(single)
-            }
-            return
-        }
+        if steppedInPlace(arguments, kernel) { return }
         let d = hiddenSize, lanes = batch * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { g.deallocate() }
