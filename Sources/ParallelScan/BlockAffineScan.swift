@@ -36,25 +36,11 @@ extension AffineScan {
         transposed: Bool = false, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
-        var output = [S](repeating: 0, count: b.count)
-        let zeros = [S](repeating: 0, count: max(0, k * blocks))
-        let h0 = initial ?? zeros
-        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                h0.withUnsafeBufferPointer { h0 in
-                    output.withUnsafeMutableBufferPointer { out in
-                        Result { () throws(ScanError) in
-                            try blockDiagonal(
-                                a: a, b: b, steps: steps, blocks: blocks, blockSize: k,
-                                initial: h0, output: out, transposed: transposed,
-                                direction: direction, pool: pool)
-                        }
-                    }
-                }
-            }
+        try scanArrays(a, b, initial: initial, stateCount: k * blocks) { a, b, h0, out throws(ScanError) in
+            try blockDiagonal(
+                a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0, output: out,
+                transposed: transposed, direction: direction, pool: pool)
         }
-        try result.get()
-        return output
     }
 
     /// The block-diagonal scan without argument checks.

@@ -33,24 +33,11 @@ extension AffineScan {
         transposed: Bool = false, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
-        var output = [S](repeating: 0, count: b.count)
-        let h0 = initial ?? [S](repeating: 0, count: max(0, batch * d))
-        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                h0.withUnsafeBufferPointer { h0 in
-                    output.withUnsafeMutableBufferPointer { out in
-                        Result { () throws(ScanError) in
-                            try dense(
-                                a: a, b: b, steps: steps, batch: batch, dimension: d,
-                                initial: h0, output: out, transposed: transposed,
-                                direction: direction, pool: pool)
-                        }
-                    }
-                }
-            }
+        try scanArrays(a, b, initial: initial, stateCount: batch * d) { a, b, h0, out throws(ScanError) in
+            try dense(
+                a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, output: out,
+                transposed: transposed, direction: direction, pool: pool)
         }
-        try result.get()
-        return output
     }
 
     /// The dense scan without argument checks.

@@ -55,32 +55,14 @@ extension AffineScan {
         a: [S], b: [S], steps: Int, lanes: Int, initial: [S]? = nil,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
-        var output = [S](repeating: 0, count: max(0, b.count))
         if steps <= 0 { throw .emptySequence }
         if lanes <= 0 { throw .noLanes }
         if let initial { try checkBuffer("initial", initial.count, lanes) }
-        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                output.withUnsafeMutableBufferPointer { out in
-                    if let initial {
-                        return initial.withUnsafeBufferPointer { h0 in
-                            Result { () throws(ScanError) in
-                                try diagonal(
-                                    a: a, b: b, steps: steps, lanes: lanes, initial: h0,
-                                    output: out, direction: direction, pool: pool)
-                            }
-                        }
-                    }
-                    return Result { () throws(ScanError) in
-                        try diagonal(
-                            a: a, b: b, steps: steps, lanes: lanes, output: out,
-                            direction: direction, pool: pool)
-                    }
-                }
-            }
+        return try scanArrays(a, b, initial: initial, stateCount: lanes) { a, b, h0, out throws(ScanError) in
+            try diagonal(
+                a: a, b: b, steps: steps, lanes: lanes, initial: h0, output: out,
+                direction: direction, pool: pool)
         }
-        try result.get()
-        return output
     }
 
     /// The diagonal scan without argument checks. Pointers must be valid for the shapes.
@@ -199,5 +181,31 @@ extension AffineScan {
                 }
             }
         }
+    }
+}
+
+extension AffineScan {
+    /// The array conveniences' shared plumbing: buffer views of `a`, `b` and the initial state
+    /// (zeros of `stateCount` if `nil`), and a fresh output of `b.count` values that `body`
+    /// fills through the pointer variants.
+    @inlinable
+    static func scanArrays<S: ScanScalar>(
+        _ a: [S], _ b: [S], initial: [S]?, stateCount: Int,
+        _ body: (UnsafeBufferPointer<S>, UnsafeBufferPointer<S>, UnsafeBufferPointer<S>,
+            UnsafeMutableBufferPointer<S>) throws(ScanError) -> Void
+    ) throws(ScanError) -> [S] {
+        var output = [S](repeating: 0, count: b.count)
+        let h0 = initial ?? [S](repeating: 0, count: max(0, stateCount))
+        let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                h0.withUnsafeBufferPointer { h0 in
+                    output.withUnsafeMutableBufferPointer { out in
+                        Result { () throws(ScanError) in try body(a, b, h0, out) }
+                    }
+                }
+            }
+        }
+        try result.get()
+        return output
     }
 }
