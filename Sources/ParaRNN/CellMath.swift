@@ -24,6 +24,8 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
+    /// Index of the first NaN or Inf in `values`, if any.
+    static func _firstNonFinite(_ values: UnsafeBufferPointer<Self>) -> Int?
     static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Self>,
         initial: UnsafePointer<Self>, values: UnsafeMutablePointer<Self>,
@@ -75,6 +77,9 @@ extension Float: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
+    public static func _firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        values.firstIndex { !$0.isFinite }
+    }
     public static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Float>,
         initial: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
@@ -116,6 +121,9 @@ extension Double: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
+    public static func _firstNonFinite(_ values: UnsafeBufferPointer<Double>) -> Int? {
+        values.firstIndex { !$0.isFinite }
+    }
     public static func _residualAndOffsets(
         range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Double>,
         initial: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,

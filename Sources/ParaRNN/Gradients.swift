@@ -103,7 +103,7 @@ extension SequenceSolver where Cell: DifferentiableCell {
                 values: f.base, jacobians: j.base, request: .structured)
         }
         // Adjoint: λ_{T−1} = g_{T−1}; λ_t = J_{t+1}ᵀ λ_{t+1} + g_t (reverse scan over T − 1 steps).
-        (adjoints + (steps - 1) * row).update(from: gl + (steps - 1) * row, count: row)
+        copyScalars(adjoints + (steps - 1) * row, gl + (steps - 1) * row, count: row)
         if steps > 1 {
             let terminal = UnsafePointer(adjoints + (steps - 1) * row)
             let a = UnsafePointer(jacobians + jrow)

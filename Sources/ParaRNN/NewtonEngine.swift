@@ -66,8 +66,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
             }
             pool.forEach(chunks.count) { c in
                 let range = chunks[c]
-                (h.base + range.lowerBound * row).update(
-                    from: f.base + range.lowerBound * row, count: range.count * row)
+                copyScalars(h.base + range.lowerBound * row, f.base + range.lowerBound * row, count: range.count * row)
             }
         }
     }
@@ -151,7 +150,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let h = UnsafeSendable(UnsafePointer(states)), out = UnsafeMutableSendable(target)
         pool.forEach(chunks.count) { c in
             let r = chunks[c]
-            (out.base + r.lowerBound * row).update(from: h.base + r.lowerBound * row, count: r.count * row)
+            copyScalars(out.base + r.lowerBound * row, h.base + r.lowerBound * row, count: r.count * row)
         }
     }
 

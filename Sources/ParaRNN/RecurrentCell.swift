@@ -117,12 +117,12 @@ extension RecurrentCell {
         let d = hiddenSize
         switch structure {
         case .diagonal:
-            h.update(from: row, count: batch * d)
+            copyScalars(h, row, count: batch * d)
         case .blockDiagonal(let k):
-            h.update(from: row + (k - 1) * batch * d, count: batch * d)
+            copyScalars(h, row + (k - 1) * batch * d, count: batch * d)
         case .dense:
             for b in 0..<batch {
-                (h + b * d).update(from: row + b * stateSize + (stateSize - d), count: d)
+                copyScalars(h + b * d, row + b * stateSize + (stateSize - d), count: d)
             }
         }
     }
@@ -148,8 +148,7 @@ extension RecurrentCell {
                     for t in range {
                         for v in 0..<g {
                             for b in 0..<batch {
-                                (out.base + t * row + (v * batch + b) * d).update(
-                                    from: bias.base + v * d, count: d)
+                                copyScalars(out.base + t * row + (v * batch + b) * d, bias.base + v * d, count: d)
                             }
                         }
                     }

@@ -96,6 +96,15 @@ func copyLanes<S: ScanScalar>(_ destination: UnsafeMutablePointer<S>, _ source: 
     }
 }
 
+/// Copies `count` scalars as raw bytes. Generic code that is not specialised (the solver's
+/// orchestration, reached from other modules) would otherwise copy element by element through
+/// value witnesses; scalars are trivial types, so a memcpy is exact.
+@inlinable @inline(__always)
+func copyScalars<S: ScanScalar>(_ destination: UnsafeMutablePointer<S>, _ source: UnsafePointer<S>, count: Int) {
+    UnsafeMutableRawPointer(destination).copyMemory(
+        from: UnsafeRawPointer(source), byteCount: count * MemoryLayout<S>.stride)
+}
+
 /// Fills `count` scalars with +0.0 (all-zero bits) without per-element generic copies.
 func zeroFill<S: ScanScalar>(_ pointer: UnsafeMutablePointer<S>, count: Int) {
     UnsafeMutableRawPointer(pointer).initializeMemory(

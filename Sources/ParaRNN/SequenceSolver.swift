@@ -76,7 +76,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             throw .shapeMismatch(
                 "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(steps * batch * m)")
         }
-        if let bad = inputs.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteInput(index: bad) }
+        if let bad = inputs.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
+            throw .nonFiniteInput(index: bad)
+        }
         if let initialState, initialState.count != row {
             throw .shapeMismatch("initial state holds \(initialState.count) values, the cell needs \(row)")
         }
