@@ -151,31 +151,36 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
 
     /// The method `.automatic` picks, and why.
     ///
-    /// A cost model calibrated on x86-64 cores with AVX2 (see the README's measurements):
-    /// - a sequential step is latency-bound: ≈ max(130 ns, 15 ns × W) for W = B × state values;
-    /// - parallel Newton costs ≈ 58 ns per state value and step over its ~3 iterations (×k for
-    ///   k×k blocks, ×state size for dense Jacobians), divided by the threads, plus a fixed
-    ///   overhead worth ≈ 50 000 steps of work (allocation, dispatch, convergence checks).
-    /// Newton is chosen when the predicted speedup exceeds 1.1.
+    /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements, 2 and 16
+    /// cores), for B sequences of S state values with k×k Jacobian blocks (k = 1 diagonal):
+    /// - a sequential step costs ≈ B × max(110 ns × k, 5.5 ns × S): each sequence's step is a
+    ///   latency-bound chain unless S is wide enough to fill the SIMD lanes;
+    /// - parallel Newton costs ≈ 58 ns per state value and step over its ~3–4 iterations (× k for
+    ///   blocks, × 10·S for dense Jacobians, whose small-d scans are dominated by per-step BLAS
+    ///   calls), divided by the threads, plus ≈ 2 ms of fixed work (allocation, dispatch,
+    ///   convergence checks).
+    /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
+    /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
         if options.method != .automatic { return (options.method, "requested") }
         let threads = options.pool.threadCount
         if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
-        let width = Double(batch * cell.stateSize)
-        let structureCost: Double
+        let stateSize = Double(cell.stateSize), sequences = Double(batch)
+        let block: Double, jacobianCost: Double
         switch cell.structure {
-        case .diagonal: structureCost = 1
-        case .blockDiagonal(let k): structureCost = Double(k)
-        case .dense: structureCost = Double(cell.stateSize)
+        case .diagonal: (block, jacobianCost) = (1, 1)
+        case .blockDiagonal(let k): (block, jacobianCost) = (Double(k), Double(k))
+        // Dense scans pay a BLAS call per step and d³ combines: measured 10× worse than S alone.
+        case .dense: (block, jacobianCost) = (1, 10 * stateSize)
         }
-        let sequentialStep = max(130, 15 * width)
-        let newtonStep = 58 * width * structureCost / Double(threads)
         let length = Double(steps)
-        let predicted = (sequentialStep / newtonStep) * length / (length + 50_000)
+        let sequential = length * sequences * max(110e-9 * block, 5.5e-9 * stateSize)
+        let newton = length * 58e-9 * sequences * stateSize * jacobianCost / Double(threads) + 2e-3
+        let predicted = sequential / newton
         let text = String(
-            format: "B·state = %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
-            batch * cell.stateSize, cell.structure.description, steps, threads, predicted)
-        return predicted > 1.1 ? (.newton, text + " → parallel Newton") : (.sequential, text + " → sequential")
+            format: "B = %d, state %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
+            batch, cell.stateSize, cell.structure.description, steps, threads, predicted)
+        return predicted > 1.2 ? (.newton, text + " → parallel Newton") : (.sequential, text + " → sequential")
     }
 
     struct SegmentResult {
