@@ -122,23 +122,32 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
             }
             return
         }
-        // Linearisation: vectorise across time over blocks of rows.
-        let blocks = RowBlocks<Scalar>(lanes: lanes, statePlanes: 1, gatePlanes: 3, jacobianPlanes: jacobians == nil ? 0 : 1)
-        let e = blocks.capacity
-        let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 3 * e)
-        defer { tiles.deallocate() }
+        // Linearisation: vectorise across time over blocks of rows. States, values and
+        // Jacobians are `[T][lanes]`, contiguous across rows, so only the gate planes of the
+        // projections (`[T][3][lanes]`) are gathered; the range's first row reads `previous`.
+        let rowsPerBlock = max(1, 512 / lanes), e = rowsPerBlock * lanes
+        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 6 * e)
+        defer { scratch.deallocate() }
+        let az = scratch, ar = scratch + e, ah = scratch + 2 * e
+        let uz = scratch + 3 * e, ur = scratch + 4 * e, uh = scratch + 5 * e
         recurrentGains.withUnsafeBufferPointer { gains in
-            for v in 0..<3 { blocks.tile(gains.baseAddress! + v * d, count: d, into: tiles + v * e) }
+            for v in 0..<3 {
+                for i in 0..<e { scratch[v * e + i] = gains[v * d + i % d] }
+            }
         }
-        let az = tiles, ar = tiles + e, ah = tiles + 2 * e
-        let withJacobian = jacobians != nil
-        blocks.run(
-            steps: steps, previous: previous, states: states, projections: projections,
-            values: values, jacobians: jacobians
-        ) { scratch, n in
-            let hp = scratch, uz = scratch + e, ur = scratch + 2 * e, uh = scratch + 3 * e
-            let o = scratch + 4 * e, jo = scratch + 5 * e
-            if withJacobian {
+        var t = steps.lowerBound
+        while t < steps.upperBound {
+            let rows = t == steps.lowerBound ? 1 : min(rowsPerBlock, steps.upperBound - t)
+            let hp = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+            for r in 0..<rows {
+                let u = projections + (t + r) * 3 * lanes
+                copyLanes(uz + r * lanes, u, lanes)
+                copyLanes(ur + r * lanes, u + lanes, lanes)
+                copyLanes(uh + r * lanes, u + 2 * lanes, lanes)
+            }
+            let n = rows * lanes, o = values + t * lanes
+            if let jacobians {
+                let jo = jacobians + t * lanes
                 for i in 0..<n {
                     let h = hp[i]
                     let z = Scalar.sigmoid(az[i] * h + uz[i])
@@ -159,6 +168,7 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
                     o[i] = z * c + (1 - z) * h
                 }
             }
+            t += rows
         }
     }
 }
