@@ -57,6 +57,10 @@ public struct LinearizeArguments<Scalar> {
     public var request: JacobianRequest
     /// A sequential rollout: `values` is `states`, so step t must see step t − 1's result.
     public var inPlace: Bool = false
+    /// If set (only for cells whose ``RecurrentCell/fusesNewtonOffsets`` is true, with
+    /// Jacobians): write b_t = f − J_t s_{t−1} instead of f into `values`, and store the largest
+    /// relative residual |s_t − f| / max(1, |f|) of the range here (NaN if any is NaN).
+    public var fusedResidual: UnsafeMutablePointer<Double>? = nil
 }
 
 extension CellMath {

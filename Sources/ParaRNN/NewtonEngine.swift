@@ -175,12 +175,27 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
         let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
+        // Cells that can fold the residual and offsets into their kernel save a memory pass.
+        let fuse = cell.fusesNewtonOffsets && clip == nil && request == .structured
         var residuals = [Double](repeating: 0, count: chunks.count)
         residuals.withUnsafeMutableBufferPointer { res in
             let res = UnsafeMutableSendable(res.baseAddress!)
             pool.forEach(chunks.count) { c in
                 let range = chunks[c]
                 let first = range.lowerBound == 0 ? h0.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                if fuse {
+                    var fused = 0.0
+                    withUnsafeMutablePointer(to: &fused) { fusedPointer in
+                        var arguments = LinearizeArguments(
+                            steps: range, batch: batch, previous: first,
+                            states: UnsafePointer(h.base), projections: u.base, values: f.base,
+                            jacobians: jac.base, request: request)
+                        arguments.fusedResidual = fusedPointer
+                        cell.linearize(arguments)
+                    }
+                    res.base[c] = fused
+                    return
+                }
                 cell.linearize(
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)

@@ -26,6 +26,9 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .diagonal }
+    public var fusesNewtonOffsets: Bool { true }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
     /// Creates a ParaGRU from dense input weights.
     /// - Parameters:
@@ -126,10 +129,11 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
         // Jacobians are `[T][lanes]`, contiguous across rows, so only the gate planes of the
         // projections (`[T][3][lanes]`) are gathered; the range's first row reads `previous`.
         let rowsPerBlock = max(1, 512 / lanes), e = rowsPerBlock * lanes
-        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 6 * e)
+        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 7 * e)
         defer { scratch.deallocate() }
         let az = scratch, ar = scratch + e, ah = scratch + 2 * e
         let uz = scratch + 3 * e, ur = scratch + 4 * e, uh = scratch + 5 * e
+        let residuals = scratch + 6 * e
         recurrentGains.withUnsafeBufferPointer { gains in
             for v in 0..<3 {
                 for i in 0..<e { scratch[v * e + i] = gains[v * d + i % d] }
@@ -146,7 +150,37 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
                 copyLanes(uh + r * lanes, u + 2 * lanes, lanes)
             }
             let n = rows * lanes, o = values + t * lanes
-            if let jacobians {
+            if let jacobians, let fused = arguments.fusedResidual {
+                // Newton's offsets b = f − J·s_{t−1} and the residual of the current states.
+                let jo = jacobians + t * lanes, hs = states + t * lanes
+                // The element loop stays branch-free (it vectorises); the max is taken after.
+                for i in 0..<n {
+                    let h = hp[i]
+                    let z = Scalar.sigmoid(az[i] * h + uz[i])
+                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
+                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
+                    let f = z * c + (1 - z) * h
+                    let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
+                    let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
+                    let dc: Scalar = z * (1 - c * c) * ah[i] * dr
+                    let j = (1 - z) + dz + dc
+                    residuals[i] = abs(hs[i] - f) / max(1, abs(f))
+                    jo[i] = j
+                    o[i] = f - j * h
+                }
+                var worst: Scalar = 0
+                var sawNaN = false
+                for i in 0..<n {
+                    worst = max(worst, residuals[i])
+                    sawNaN = sawNaN || residuals[i].isNaN
+                }
+                let blockResidual = sawNaN ? Double.nan : Double(worst)
+                if blockResidual.isNaN || fused.pointee.isNaN {
+                    fused.pointee = .nan
+                } else {
+                    fused.pointee = max(fused.pointee, blockResidual)
+                }
+            } else if let jacobians {
                 let jo = jacobians + t * lanes
                 for i in 0..<n {
                     let h = hp[i]

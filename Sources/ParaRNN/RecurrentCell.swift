@@ -66,6 +66,14 @@ public protocol RecurrentCell: Sendable {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest)
 
+    /// The same as the labelled `linearize`, taking its arguments as a value (which also
+    /// carries the fused-residual request). The default forwards to the labelled form.
+    func linearize(_ arguments: LinearizeArguments<Scalar>)
+
+    /// Whether the cell's kernel can fuse a Newton iteration's residual and offsets into its
+    /// linearisation (see ``LinearizeArguments/fusedResidual``). Defaults to false.
+    var fusesNewtonOffsets: Bool { get }
+
     /// The sequential rollout s_t = f(s_{t−1}, u_t) over `steps`, from `previous` (the state
     /// before the range), writing `states[t]`. The default runs one-step linearisations.
     func rollout(
@@ -77,6 +85,15 @@ public protocol RecurrentCell: Sendable {
 }
 
 extension RecurrentCell {
+    public var fusesNewtonOffsets: Bool { false }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) {
+        linearize(
+            steps: arguments.steps, batch: arguments.batch, previous: arguments.previous,
+            states: arguments.states, projections: arguments.projections,
+            values: arguments.values, jacobians: arguments.jacobians, request: arguments.request)
+    }
+
     public func rollout(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
