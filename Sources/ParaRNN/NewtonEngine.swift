@@ -242,10 +242,20 @@ func residualAndOffsets<S: ScanScalar>(
     // Residual over the whole range as one flat loop (rows are contiguous).
     let first = range.lowerBound * row, count = range.count * row
     let hs = states + first, fs = values + first
-    for i in 0..<count {
-        let r = abs(hs[i] - fs[i]) / max(1, abs(fs[i]))
-        worst = max(worst, r)
-        sawNaN = sawNaN || r.isNaN
+    // Residuals in blocks: a branch-free loop (it vectorises), then the max over the block.
+    let blockSize = 1024
+    let residuals = UnsafeMutablePointer<S>.allocate(capacity: blockSize)
+    defer { residuals.deallocate() }
+    var start = 0
+    while start < count {
+        let n = min(blockSize, count - start)
+        let h = hs + start, f = fs + start
+        for i in 0..<n { residuals[i] = abs(h[i] - f[i]) / max(1, abs(f[i])) }
+        for i in 0..<n {
+            worst = max(worst, residuals[i])
+            sawNaN = sawNaN || residuals[i].isNaN
+        }
+        start += n
     }
     if let clip {
         for t in range {
