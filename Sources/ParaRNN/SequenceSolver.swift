@@ -155,9 +155,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// cores), for B sequences of S state values with k×k Jacobian blocks (k = 1 diagonal):
     /// - a sequential step costs ≈ B × max(110 ns × k, 5.5 ns × S): each sequence's step is a
     ///   latency-bound chain unless S is wide enough to fill the SIMD lanes;
-    /// - parallel Newton costs ≈ 58 ns per state value and step over its ~3–4 iterations (× k for
+    /// - parallel Newton costs ≈ 35 ns per state value and step over its ~3–4 iterations (× k for
     ///   blocks, × 10·S for dense Jacobians, whose small-d scans are dominated by per-step BLAS
-    ///   calls), divided by the threads, plus ≈ 2 ms of fixed work (allocation, dispatch,
+    ///   calls), divided by the threads, plus ≈ 0.5 ms of fixed work (allocation, dispatch,
     ///   convergence checks).
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
@@ -175,7 +175,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         let length = Double(steps)
         let sequential = length * sequences * max(110e-9 * block, 5.5e-9 * stateSize)
-        let newton = length * 58e-9 * sequences * stateSize * jacobianCost / Double(threads) + 2e-3
+        let newton = length * 35e-9 * sequences * stateSize * jacobianCost / Double(threads) + 0.5e-3
         let predicted = sequential / newton
         let text = String(
             format: "B = %d, state %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
