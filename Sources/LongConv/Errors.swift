@@ -34,11 +34,6 @@ func checkShape(_ name: String, _ actual: Int, _ expected: Int) throws(LongConvE
     if actual != expected { throw .shapeMismatch(name: name, expected: expected, actual: actual) }
 }
 
-/// A pointer shared by workers that write disjoint parts of it.
-struct SharedMutable<T>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<T>
-    init(_ base: UnsafeMutablePointer<T>) { self.base = base }
-}
 
 import Foundation
 @inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }

@@ -101,7 +101,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         var values = [S](repeating: 0, count: channels * stride)
         let scale = 1 / S(n)
         values.withUnsafeMutableBufferPointer { vb in
-            let out = SharedMutable(vb.baseAddress!)
+            let out = UnsafeMutableSendable(vb.baseAddress!)
             forEachWithScratch(pool: pool, count: channels, n: n) { (c: Int, s: FFTScratch<S>) in
                 s.zero(s.real, n)
                 fill(c, s.real)
@@ -125,7 +125,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         u.withUnsafeBufferPointer { ub in
             spectrum.values.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let out = SharedMutable(yb.baseAddress!)
+                    let out = UnsafeMutableSendable(yb.baseAddress!)
                     let up = ub.baseAddress!, kp = kb.baseAddress!
                     forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
                         let c = item % C
@@ -195,7 +195,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                 spec.values.withUnsafeBufferPointer { kb in
                     let up = ub.baseAddress!, gp = gb.baseAddress!, kp = kb.baseAddress!
                     du.withUnsafeMutableBufferPointer { db in
-                        let out = SharedMutable(db.baseAddress!)
+                        let out = UnsafeMutableSendable(db.baseAddress!)
                         forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
                             let c = item % C
                             s.loadPadded(gp + item * L, count: L)
@@ -210,8 +210,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                     dk.withUnsafeMutableBufferPointer { kbOut in
                       dk1.withUnsafeMutableBufferPointer { k1Out in
                         dd.withUnsafeMutableBufferPointer { ddb in
-                            let outK = SharedMutable(kbOut.baseAddress!), outD = SharedMutable(ddb.baseAddress!)
-                            let outK1 = bidirectional ? k1Out.baseAddress.map { SharedMutable($0) } : nil
+                            let outK = UnsafeMutableSendable(kbOut.baseAddress!), outD = UnsafeMutableSendable(ddb.baseAddress!)
+                            let outK1 = bidirectional ? k1Out.baseAddress.map { UnsafeMutableSendable($0) } : nil
                             forEachWithScratch(pool: pool, count: C, n: n) { (c: Int, s: FFTScratch<S>) in
                                 s.zero(s.c2, 2 * bins)
                                 var dot = 0.0
@@ -277,7 +277,7 @@ public enum DirectConvolution {
         u.withUnsafeBufferPointer { ub in
             k0.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let out = SharedMutable(yb.baseAddress!)
+                    let out = UnsafeMutableSendable(yb.baseAddress!)
                     let up = ub.baseAddress!, kp = kb.baseAddress!
                     pool.forEach(batch * C) { item in
                         let c = item % C

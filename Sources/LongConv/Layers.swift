@@ -67,7 +67,7 @@ public struct S4DLayer<S: FFTScalar>: Sendable {
                 state.withUnsafeMutableBufferPointer { sb in
                     ab.withUnsafeBufferPointer { abp in
                         cc.withUnsafeBufferPointer { ccp in
-                            let yo = SharedMutable(yb.baseAddress!), so = SharedMutable(sb.baseAddress!)
+                            let yo = UnsafeMutableSendable(yb.baseAddress!), so = UnsafeMutableSendable(sb.baseAddress!)
                             convolver.pool.forEach(batch * H) { item in
                                 let h = item % H
                                 let ui = ub.baseAddress! + item * L, yi = yo.base + item * L

@@ -54,11 +54,11 @@ extension GridGates {
             lArena.deallocate()
             iArena.deallocate()
         }
-        let gA = SharedMutable(gArena), lA = SharedMutable(lArena), iA = SharedMutable(iArena)
+        let gA = UnsafeMutableSendable(gArena), lA = UnsafeMutableSendable(lArena), iA = UnsafeMutableSendable(iArena)
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let x = SharedReadOnly(xb.baseAddress!), yp = SharedMutable(yb.baseAddress!)
+                    let x = UnsafeSendable(xb.baseAddress!), yp = UnsafeMutableSendable(yb.baseAddress!)
                     // 1. Up-sweep.
                     // Blocks of a level whose G and ℓ are needed; when there are fewer of them
                     // than workers, each merge is split over its output rows.

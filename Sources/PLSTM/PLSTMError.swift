@@ -32,16 +32,3 @@ func checkCount(_ name: String, _ actual: Int, _ expected: Int) throws(PLSTMErro
     if actual != expected { throw .bufferSize(name: name, expected: expected, actual: actual) }
 }
 
-/// A pointer shared between pool workers that write disjoint parts of it.
-@usableFromInline
-struct SharedMutable<T>: @unchecked Sendable {
-    @usableFromInline let base: UnsafeMutablePointer<T>
-    @inlinable init(_ base: UnsafeMutablePointer<T>) { self.base = base }
-}
-
-/// A read-only pointer shared between pool workers.
-@usableFromInline
-struct SharedReadOnly<T>: @unchecked Sendable {
-    @usableFromInline let base: UnsafePointer<T>
-    @inlinable init(_ base: UnsafePointer<T>) { self.base = base }
-}

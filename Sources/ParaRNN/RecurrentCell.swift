@@ -186,15 +186,3 @@ extension RecurrentCell {
         }
     }
 }
-
-/// A read-only pointer handed to pool workers.
-public struct UnsafeSendable<T>: @unchecked Sendable {
-    public let base: UnsafePointer<T>
-    @inlinable public init(_ base: UnsafePointer<T>) { self.base = base }
-}
-
-/// A mutable pointer handed to pool workers that write disjoint parts of it.
-public struct UnsafeMutableSendable<T>: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<T>
-    @inlinable public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
-}

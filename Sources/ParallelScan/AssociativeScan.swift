@@ -113,8 +113,8 @@ public enum AssociativeScan {
         }
         // Chunks 1..<slots-1 are reduced; marked up front since workers write them.
         for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
-        let data = SharedPointer(x), sum = SharedPointer(summaries)
-        let carry = SharedPointer(carries)
+        let data = UnsafeMutableSendable(x), sum = UnsafeMutableSendable(summaries)
+        let carry = UnsafeMutableSendable(carries)
         // Combines in time order: in a reverse scan the later element is processed first.
         @inline(__always) func ordered(_ accumulated: E, _ next: E) -> E {
             reverse ? combine(next, accumulated) : combine(accumulated, next)

@@ -77,8 +77,8 @@ extension AffineScan {
             summaries.deallocate()
         }
         if let initial { carries.update(from: initial, count: state) }
-        let out = SharedPointer(output), sum = SharedPointer(summaries)
-        let carry = SharedPointer(carries)
+        let out = UnsafeMutableSendable(output), sum = UnsafeMutableSendable(summaries)
+        let carry = UnsafeMutableSendable(carries)
         ThreePhaseScan(plan: plan, pool: pool).run(
             solveFirst: { range in
                 blockSolve(

@@ -31,11 +31,17 @@ public enum ScanDirection: Sendable, Equatable {
     case reverse
 }
 
-/// A pointer that may be shared between workers that touch disjoint parts of it.
-@usableFromInline
-struct SharedPointer<T>: @unchecked Sendable {
-    @usableFromInline let base: UnsafeMutablePointer<T>
-    @inlinable init(_ base: UnsafeMutablePointer<T>) { self.base = base }
+/// A read-only pointer handed to pool workers.
+public struct UnsafeSendable<T>: @unchecked Sendable {
+    public let base: UnsafePointer<T>
+    @inlinable public init(_ base: UnsafePointer<T>) { self.base = base }
+}
+
+/// A mutable pointer handed to pool workers that write disjoint parts of it (the caller's
+/// promise that makes sharing it sound).
+public struct UnsafeMutableSendable<T>: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<T>
+    @inlinable public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
 @inlinable
