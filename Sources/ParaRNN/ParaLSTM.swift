@@ -36,6 +36,9 @@ public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
     public var stateSize: Int { 2 * hiddenSize }
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .blockDiagonal(2) }
+    public var fusesNewtonOffsets: Bool { true }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
     /// Creates a ParaLSTM from dense input weights W `[3d][m]` (rows f, o, c) and bias `[3d]`.
     public init(
@@ -114,9 +117,11 @@ public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, lanes = batch * d
         // Parameter tiles over a block: [f gain, o gain, c gain, f peephole, o peephole].
+        let fused = arguments.fusedResidual != nil && jacobians != nil && request == .structured
         let blocks = RowBlocks<Scalar>(
             lanes: lanes, statePlanes: 2, gatePlanes: 3,
-            jacobianPlanes: jacobians == nil ? 0 : (request == .diagonalOnly ? 2 : 4))
+            jacobianPlanes: jacobians == nil ? 0 : (request == .diagonalOnly ? 2 : 4),
+            gathersCurrentStates: fused)
         let inPlace = arguments.inPlace
         let e = inPlace ? d : blocks.capacity
         let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 5 * e)
@@ -163,8 +168,32 @@ public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
             let uf = scratch + 2 * e, uo = scratch + 3 * e, uc = scratch + 4 * e
             let oc = scratch + 5 * e, oh = scratch + 6 * e
             let j0 = scratch + 7 * e, j1 = scratch + 8 * e, j2 = scratch + 9 * e, j3 = scratch + 10 * e
-            // Three loops so each is branch-free and vectorises.
-            if !withJacobian {
+            // Separate loops so each is branch-free and vectorises.
+            if fused {
+                // Newton's offsets b = f − J·s_{t−1} (written as the values) and the residual.
+                let cs = scratch + blocks.currentBase, hs = cs + e, residuals = cs + 2 * e
+                for i in 0..<n {
+                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
+                    let rc = abs(cs[i] - x.c) / max(1, abs(x.c))
+                    let rh = abs(hs[i] - x.h) / max(1, abs(x.h))
+                    residuals[i] = max(rc, rh) + (rc - rc) + (rh - rh)  // NaN survives
+                    oc[i] = x.c - (x.dcdc * cp[i] + x.dcdh * hp[i])
+                    oh[i] = x.h - (x.dhdc * cp[i] + x.dhdh * hp[i])
+                    j0[i] = x.dcdc
+                    j1[i] = x.dcdh
+                    j2[i] = x.dhdc
+                    j3[i] = x.dhdh
+                }
+                var worst: Scalar = 0
+                var sawNaN = false
+                for i in 0..<n {
+                    worst = max(worst, residuals[i])
+                    sawNaN = sawNaN || residuals[i].isNaN
+                }
+                let block = sawNaN ? Double.nan : Double(worst)
+                let total = arguments.fusedResidual!
+                total.pointee = block.isNaN || total.pointee.isNaN ? .nan : max(total.pointee, block)
+            } else if !withJacobian {
                 for i in 0..<n {
                     let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
                     oc[i] = x.c

@@ -8,19 +8,26 @@ import ParallelScan
 /// vectorisable loop, then scatters the results back.
 ///
 /// Scratch layout, each plane `capacity` elements: `[k state planes][g gate planes]
-/// [k value planes][q Jacobian planes]`.
+/// [k value planes][q Jacobian planes]`, then (with `gathersCurrentStates`) `[k planes of the
+/// current states s_t]` and one plane for per-element residuals.
 struct RowBlocks<S: ScanScalar> {
     let lanes: Int, statePlanes: Int, gatePlanes: Int, jacobianPlanes: Int
+    /// Also gather the current states s_t (for a fused Newton residual).
+    let gathersCurrentStates: Bool
     let rowsPerBlock: Int
     var capacity: Int { rowsPerBlock * lanes }
 
-    init(lanes: Int, statePlanes: Int, gatePlanes: Int, jacobianPlanes: Int) {
+    init(lanes: Int, statePlanes: Int, gatePlanes: Int, jacobianPlanes: Int, gathersCurrentStates: Bool = false) {
         self.lanes = lanes
         self.statePlanes = statePlanes
         self.gatePlanes = gatePlanes
         self.jacobianPlanes = jacobianPlanes
+        self.gathersCurrentStates = gathersCurrentStates
         rowsPerBlock = max(1, 512 / max(1, lanes))
     }
+
+    /// Offset of the first current-state plane in the scratch (then the residual plane).
+    var currentBase: Int { (2 * statePlanes + gatePlanes + jacobianPlanes) * capacity }
 
     /// A parameter vector of length d repeated over a block: tile[e] = parameter[e mod d].
     func tile(_ parameter: UnsafePointer<S>, count d: Int, into tile: UnsafeMutablePointer<S>) {
@@ -36,6 +43,7 @@ struct RowBlocks<S: ScanScalar> {
         body: (_ scratch: UnsafeMutablePointer<S>, _ count: Int) -> Void
     ) {
         let planes = 2 * statePlanes + gatePlanes + jacobianPlanes
+            + (gathersCurrentStates ? statePlanes + 1 : 0)
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: planes * capacity)
         defer { scratch.deallocate() }
         let row = statePlanes * lanes, urow = gatePlanes * lanes, jrow = jacobianPlanes * lanes
@@ -47,6 +55,13 @@ struct RowBlocks<S: ScanScalar> {
                 let prev = tt == steps.lowerBound ? previous : states + (tt - 1) * row
                 for p in 0..<statePlanes {
                     copyLanes(scratch + p * capacity + r * lanes, prev + p * lanes, lanes)
+                }
+                if gathersCurrentStates {
+                    for p in 0..<statePlanes {
+                        copyLanes(
+                            scratch + currentBase + p * capacity + r * lanes,
+                            states + tt * row + p * lanes, lanes)
+                    }
                 }
                 for v in 0..<gatePlanes {
                     copyLanes(
