@@ -72,7 +72,7 @@ extension DenseRecurrence {
 ///
 /// State row `[B][d]`; projection `[3][B][d]` (r, z, n) holding W_i· x + b_i·; Jacobian
 /// `[B][d][d]`.
-public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "gru" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -118,31 +118,7 @@ public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         }
     }
 
-    public func linearize(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
-        request: JacobianRequest
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, values: values, jacobians: jacobians, request: request))
-    }
-
-    /// The rollout through the specialised kernel (one step at a time inside it).
-    public func rollout(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured,
-                inPlace: true))
-    }
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
@@ -197,7 +173,7 @@ public struct GRU<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
 ///
 ///     ∂c'/∂c = diag(f)                 ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
 ///     ∂h'/∂c = diag(o(1−τ²) f)         ∂h'/∂h = diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h,   τ = tanh(c')
-public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "lstm" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -246,31 +222,7 @@ public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         return next
     }
 
-    public func linearize(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
-        request: JacobianRequest
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, values: values, jacobians: jacobians, request: request))
-    }
-
-    /// The rollout through the specialised kernel (one step at a time inside it).
-    public func rollout(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured,
-                inPlace: true))
-    }
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
@@ -328,7 +280,7 @@ public struct LSTM<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
 
 /// The Elman RNN h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (PyTorch `nn.RNN`, tanh), for tests
 /// and demonstrations of dense (DEER) solves. Jacobian ∂h'_i/∂h_k = (1 − h'_i²) W_hh[i,k].
-public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
+public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "elman" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -367,31 +319,7 @@ public struct ElmanRNN<Scalar: CellMath>: GenericStepCell, DenseRecurrence {
         }
     }
 
-    public func linearize(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
-        request: JacobianRequest
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, values: values, jacobians: jacobians, request: request))
-    }
-
-    /// The rollout through the specialised kernel (one step at a time inside it).
-    public func rollout(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured,
-                inPlace: true))
-    }
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {

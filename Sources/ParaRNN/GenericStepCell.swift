@@ -96,3 +96,33 @@ struct StateLayout {
         }
     }
 }
+
+/// A built-in cell with a hand-written kernel reached through ``CellMath`` (so it runs
+/// specialised per precision). It implements only ``RecurrentCell/linearize(_:)``; the labelled
+/// `linearize` and the rollout (the kernel in place, step after step) come from here.
+public protocol KernelCell: GenericStepCell {}
+
+extension KernelCell {
+    public func linearize(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
+        request: JacobianRequest
+    ) {
+        linearize(
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, values: values, jacobians: jacobians, request: request))
+    }
+
+    public func rollout(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        linearize(
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true))
+    }
+}

@@ -14,7 +14,7 @@ import ParallelScan
 ///     ∂h'/∂h = (1 − z) + (ĥ − h)·z(1 − z)·A_z + z·(1 − ĥ²)·A_h·(r + h·r(1 − r)·A_r)
 ///
 /// State row `[B][d]`; projection row `[3][B][d]`.
-public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
+public struct ParaGRU<Scalar: CellMath>: KernelCell {
     public static var cellName: String { "paragru" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -70,32 +70,6 @@ public struct ParaGRU<Scalar: CellMath>: GenericStepCell {
             let candidate = T.tanh(ah * (h[j] * r) + u[2 * d + j])
             return z * candidate + (T(1) - z) * h[j]
         }
-    }
-
-    /// The rollout in one pass: step t reads the state row t − 1 it has just written.
-    public func rollout(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured,
-                inPlace: true))
-    }
-
-    public func linearize(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
-        request: JacobianRequest
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, values: values, jacobians: jacobians, request: request))
     }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.

@@ -22,7 +22,7 @@ import ParallelScan
 ///
 /// State row `[2][B][d]` (plane c, then plane h); projection row `[3][B][d]`; Jacobian row
 /// `[2][2][B·d]`. The output is h.
-public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
+public struct ParaLSTM<Scalar: CellMath>: KernelCell {
     public static var cellName: String { "paralstm" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -83,32 +83,6 @@ public struct ParaLSTM<Scalar: CellMath>: GenericStepCell {
             next[d + j] = o * T.tanh(cNext)
         }
         return next
-    }
-
-    /// The rollout in one pass: step t reads the state row t − 1 it has just written.
-    public func rollout(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
-                projections: projections, values: states, jacobians: nil, request: .structured,
-                inPlace: true))
-    }
-
-    public func linearize(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
-        request: JacobianRequest
-    ) {
-        Scalar._linearize(
-            self,
-            LinearizeArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, values: values, jacobians: jacobians, request: request))
     }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
