@@ -6,7 +6,8 @@ import ParallelScan
 /// `exp` uses Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, a Taylor polynomial of
 /// degree 6 (Float) or 13 (Double) for e^r, and builds 2^n from the rounding constant's bits.
 /// Relative error ≤ 2 ulp on the clamped range; inputs are clamped to [−87, 88] (Float) and
-/// [−708, 709] (Double), so results never overflow to Inf. NaN inputs give NaN.
+/// [−708, 709] (Double), so results never overflow to Inf. NaN inputs give NaN (the clamp
+/// passes NaN through, so no extra test is needed).
 /// `sigmoid(x) = 1/(1 + e^{−x})`; `tanh(x) = 2·sigmoid(2x) − 1`, accurate to a few ε in absolute
 /// terms (not relative near 0), which is what the recurrences need.
 ///
@@ -112,8 +113,9 @@ extension Float: CellMath {
         p = p * r + 1
         // The low mantissa bits of k hold n (two's complement): 2^n from them.
         let scale = Float(bitPattern: (k.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-        let result = p * scale
-        return x.isNaN ? x : result
+        // NaN needs no test: the clamp keeps it (Swift's min/max return their first argument
+        // when a comparison fails), and NaN times any scale is NaN.
+        return p * scale
     }
 }
 
@@ -163,7 +165,8 @@ extension Double: CellMath {
         p = p * r + 1
         let scale = Double(
             bitPattern: (k.bitPattern &- 0x4338_0000_0000_0000 &+ 1023) &<< 52)
-        let result = p * scale
-        return x.isNaN ? x : result
+        // NaN needs no test: the clamp keeps it (Swift's min/max return their first argument
+        // when a comparison fails), and NaN times any scale is NaN.
+        return p * scale
     }
 }

@@ -85,9 +85,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
             jacobianCapacity = steps * jrow
         }
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
-        var history: [Double] = []
-        var best = Double.infinity
-        var sinceImprovement = 0
+        var monitor = ConvergenceMonitor(method: method, tolerance: tolerance, maxIterations: maxIterations)
         let clip: Scalar? = method == .damped ? Scalar(dampingBound) : nil
         // Damped Newton also backtracks: a step that blows the residual up (more than 10× the
         // last accepted one, or to NaN/Inf) is halved towards the previous iterate, up to 8
@@ -107,41 +105,12 @@ final class NewtonEngine<Cell: RecurrentCell> {
                 }
             }
             accepted = residual
-            history.append(residual)
             report(iteration, residual)
-            if residual <= tolerance {
-                return SolveAttempt(
-                    method: method, iterations: iteration, residualHistory: history,
-                    converged: true, outcome: "converged")
-            }
-            if !residual.isFinite {
-                return SolveAttempt(
-                    method: method, iterations: iteration, residualHistory: history,
-                    converged: false, outcome: "non-finite residual (overflow or divergence)")
-            }
-            // The reference moves only when the residual halves, so this counts iterations
-            // since the last halving.
-            if residual < best * 0.5 {
-                best = residual
-                sinceImprovement = 0
-            } else {
-                sinceImprovement += 1
-            }
-            // Newton converges at worst one step of t per iteration; a residual that has not
-            // halved in 25 iterations while T allows many more is stagnating at a rounding floor.
-            if sinceImprovement >= 25 {
-                return SolveAttempt(
-                    method: method, iterations: iteration, residualHistory: history,
-                    converged: false,
-                    outcome: "stagnated at residual \(residual) (tolerance \(tolerance))")
-            }
-            if iteration == maxIterations { break }
+            if let finished = monitor.record(residual, iteration: iteration) { return finished }
             if let previous { copyStates(to: previous) }
             scan(structure: structure)
         }
-        return SolveAttempt(
-            method: method, iterations: maxIterations, residualHistory: history, converged: false,
-            outcome: "iteration limit \(maxIterations) reached")
+        return monitor.limitReached()
     }
 
     /// Saves the current states (parallel copy).
@@ -230,6 +199,61 @@ final class NewtonEngine<Cell: RecurrentCell> {
     }
 }
 
+/// The stopping rules shared by every Newton iteration loop: convergence, a non-finite
+/// residual, stagnation and the iteration limit.
+struct ConvergenceMonitor {
+    let method: SolverMethod
+    let tolerance: Double
+    let maxIterations: Int
+    private(set) var history: [Double] = []
+    private var best = Double.infinity
+    private var sinceImprovement = 0
+
+    init(method: SolverMethod, tolerance: Double, maxIterations: Int) {
+        self.method = method
+        self.tolerance = tolerance
+        self.maxIterations = maxIterations
+    }
+
+    /// Records the residual of the iterate after `iteration` Newton steps; returns the finished
+    /// attempt when this ends the solve, nil when another step should be taken.
+    mutating func record(_ residual: Double, iteration: Int) -> SolveAttempt? {
+        history.append(residual)
+        if residual <= tolerance { return attempt(iteration, converged: true, "converged") }
+        if !residual.isFinite {
+            return attempt(iteration, converged: false, "non-finite residual (overflow or divergence)")
+        }
+        // The reference moves only when the residual halves, so this counts iterations since
+        // the last halving.
+        if residual < best * 0.5 {
+            best = residual
+            sinceImprovement = 0
+        } else {
+            sinceImprovement += 1
+        }
+        // Newton converges at worst one step of t per iteration; a residual that has not halved
+        // in 25 iterations while T allows many more is stagnating at a rounding floor.
+        if sinceImprovement >= 25 {
+            return attempt(
+                iteration, converged: false,
+                "stagnated at residual \(residual) (tolerance \(tolerance))")
+        }
+        if iteration >= maxIterations { return limitReached() }
+        return nil
+    }
+
+    /// The attempt that ran out of iterations.
+    func limitReached() -> SolveAttempt {
+        attempt(maxIterations, converged: false, "iteration limit \(maxIterations) reached")
+    }
+
+    private func attempt(_ iterations: Int, converged: Bool, _ outcome: String) -> SolveAttempt {
+        SolveAttempt(
+            method: method, iterations: iterations, residualHistory: history,
+            converged: converged, outcome: outcome)
+    }
+}
+
 /// For the steps of `range`: the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
 /// then optional clipping of J_t, then b_t = F_t − J_t H_{t−1} in place of F_t.
 func residualAndOffsets<S: ScanScalar>(
@@ -237,8 +261,7 @@ func residualAndOffsets<S: ScanScalar>(
     values: UnsafeMutablePointer<S>, jacobians: UnsafeMutablePointer<S>,
     structure: JacobianStructure, batch: Int, stateSize: Int, hidden: Int, clip: S?
 ) -> Double {
-    var worst: S = 0
-    var sawNaN = false
+    var worst = 0.0
     // Residual over the whole range as one flat loop (rows are contiguous).
     let first = range.lowerBound * row, count = range.count * row
     let hs = states + first, fs = values + first
@@ -251,10 +274,7 @@ func residualAndOffsets<S: ScanScalar>(
         let n = min(blockSize, count - start)
         let h = hs + start, f = fs + start
         for i in 0..<n { residuals[i] = abs(h[i] - f[i]) / max(1, abs(f[i])) }
-        for i in 0..<n {
-            worst = max(worst, residuals[i])
-            sawNaN = sawNaN || residuals[i].isNaN
-        }
+        worst = combineResiduals(worst, maximumResidual(residuals, count: n))
         start += n
     }
     if let clip {
@@ -283,7 +303,7 @@ func residualAndOffsets<S: ScanScalar>(
                 batch: batch, stateSize: stateSize, hidden: hidden)
         }
     }
-    return sawNaN ? .nan : Double(worst)
+    return worst
 }
 
 /// b ← F − J·s_prev for one step, in place of F, for each Jacobian structure.

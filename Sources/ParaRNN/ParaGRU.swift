@@ -142,18 +142,7 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                     jo[i] = j
                     o[i] = f - j * h
                 }
-                var worst: Scalar = 0
-                var sawNaN = false
-                for i in 0..<n {
-                    worst = max(worst, residuals[i])
-                    sawNaN = sawNaN || residuals[i].isNaN
-                }
-                let blockResidual = sawNaN ? Double.nan : Double(worst)
-                if blockResidual.isNaN || fused.pointee.isNaN {
-                    fused.pointee = .nan
-                } else {
-                    fused.pointee = max(fused.pointee, blockResidual)
-                }
+                fused.pointee = combineResiduals(fused.pointee, maximumResidual(residuals, count: n))
             } else if let jacobians {
                 let jo = jacobians + t * lanes
                 for i in 0..<n {

@@ -158,15 +158,8 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
                     j2[i] = x.dhdc
                     j3[i] = x.dhdh
                 }
-                var worst: Scalar = 0
-                var sawNaN = false
-                for i in 0..<n {
-                    worst = max(worst, residuals[i])
-                    sawNaN = sawNaN || residuals[i].isNaN
-                }
-                let block = sawNaN ? Double.nan : Double(worst)
                 let total = arguments.fusedResidual!
-                total.pointee = block.isNaN || total.pointee.isNaN ? .nan : max(total.pointee, block)
+                total.pointee = combineResiduals(total.pointee, maximumResidual(residuals, count: n))
             } else if !withJacobian {
                 for i in 0..<n {
                     let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])

@@ -220,17 +220,24 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let engine = NewtonEngine(
                 cell: cell, steps: steps, batch: batch, projections: projections,
                 previous: previous, states: states, pool: options.pool)
-            if !useGuess { engine.initialiseGuess() }
-            useGuess = false
-            let attempt = engine.iterate(
-                method: candidate, tolerance: tolerance,
-                maxIterations: options.maxIterations ?? min(steps + 1, 100),
-                dampingBound: options.dampingBound
-            ) { iteration, residual in
+            let maxIterations = options.maxIterations ?? min(steps + 1, 100)
+            let report = { (iteration: Int, residual: Double) -> Void in
                 options.progress?(SolverProgress(
                     method: candidate, iteration: iteration, residual: residual,
                     segment: segment, segments: segments))
             }
+            let attempt: SolveAttempt
+            if candidate == .newton, engine.fusedBlockSize != nil {
+                attempt = engine.iterateFused(
+                    tolerance: tolerance, maxIterations: maxIterations, hasGuess: useGuess,
+                    report: report)
+            } else {
+                if !useGuess { engine.initialiseGuess() }
+                attempt = engine.iterate(
+                    method: candidate, tolerance: tolerance, maxIterations: maxIterations,
+                    dampingBound: options.dampingBound, report: report)
+            }
+            useGuess = false
             attempts.append(attempt)
             if attempt.converged {
                 return SegmentResult(

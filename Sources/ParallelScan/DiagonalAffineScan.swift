@@ -164,6 +164,15 @@ extension AffineScan {
         let p = summary, q = summary + lanes
         p.update(repeating: 1, count: lanes)
         q.update(repeating: 0, count: lanes)
+        diagonalAccumulate(a: a, b: b, lanes: lanes, range: range, reverse: reverse, p: p, q: q)
+    }
+
+    /// Composes the steps of `range` onto (P, Q): P ← a_t·P, Q ← a_t·Q + b_t.
+    @inlinable
+    static func diagonalAccumulate<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, range: Range<Int>, reverse: Bool,
+        p: UnsafeMutablePointer<S>, q: UnsafeMutablePointer<S>
+    ) {
         if reverse {
             for t in range.reversed() {
                 let at = a + t * lanes, bt = b + t * lanes

@@ -38,9 +38,22 @@ public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, 
         a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, batch: Int, dimension d: Int,
         initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
         reverse: Bool, pool: WorkerPool)
+    static func _affineRows(
+        _ operation: AffineRows.Operation, a: UnsafePointer<Self>, b: UnsafePointer<Self>,
+        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Self>?,
+        summary: UnsafeMutablePointer<Self>?, output: UnsafeMutablePointer<Self>?)
 }
 
 extension Float: ScanScalar {
+    public static func _affineRows(
+        _ operation: AffineRows.Operation, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Float>?,
+        summary: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>?
+    ) {
+        AffineRows.implementation(
+            operation, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
+            summary: summary, output: output)
+    }
     public static func _diagonalUnchecked(
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, lanes: Int,
         initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, reverse: Bool,
@@ -99,6 +112,15 @@ extension Float: ScanScalar {
 }
 
 extension Double: ScanScalar {
+    public static func _affineRows(
+        _ operation: AffineRows.Operation, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
+        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Double>?,
+        summary: UnsafeMutablePointer<Double>?, output: UnsafeMutablePointer<Double>?
+    ) {
+        AffineRows.implementation(
+            operation, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
+            summary: summary, output: output)
+    }
     public static func _diagonalUnchecked(
         a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, lanes: Int,
         initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, reverse: Bool,

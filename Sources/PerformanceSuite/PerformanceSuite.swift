@@ -45,9 +45,16 @@ public struct PerformanceSuite: Sendable {
     /// Only cases whose group ("scan", "newton", "train", "conv", "plstm", "linear") is listed;
     /// all if empty.
     public var groups: Set<String>
+    /// Only Newton cases whose "name shape" text contains this (e.g. "paragru B=1 d=4 T=1000000");
+    /// all if nil. Lets a profiler look at one solve.
+    public var newtonCaseFilter: String?
 
-    public init(preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = []) {
+    public init(
+        preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = [],
+        newtonCaseFilter: String? = nil
+    ) {
         self.preset = preset
+        self.newtonCaseFilter = newtonCaseFilter
         self.threadCounts = threadCounts.isEmpty ? [WorkerPool.defaultThreadCount] : threadCounts
         self.repetitions = max(1, repetitions)
         self.groups = groups
@@ -195,6 +202,7 @@ public struct PerformanceSuite: Sendable {
     }
 
     func solve<C: RecurrentCell>(_ name: String, _ cell: C, _ batch: Int, _ steps: Int, _ emit: (BenchmarkResult) -> Void) where C.Scalar == Float {
+        if let filter = newtonCaseFilter, !"\(name) B=\(batch) d=\(cell.hiddenSize) T=\(steps)".contains(filter) { return }
         let x = Self.values(steps * batch * cell.inputSize, scale: 1, seed: 99)
         var reference: [Float] = []
         let sequential = time {

@@ -25,6 +25,11 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only these groups, e.g. scan,newton.", valueName: "list"))
     var groups: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Only Newton cases whose name and shape contain this text, e.g. \"paragru B=1 d=4 T=1000000\".",
+        valueName: "text"))
+    var newtonCase: String?
+
     @Option(name: .long, help: "Repetitions per timing (best kept).")
     var repetitions: Int = 3
 
@@ -54,7 +59,8 @@ struct Bench: ParsableCommand {
             Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
             throw ExitCode(1)
         }
-        let suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected)
+        let suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
+            newtonCaseFilter: newtonCase)
         let results = suite.run { r in
             Console.error(String(format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads, r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
         }

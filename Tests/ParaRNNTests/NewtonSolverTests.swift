@@ -50,6 +50,49 @@ struct NewtonSolverTests {
         _ = try compare(d, steps: 2000, batch: 2, method: .newton, threads: 2, seed: 4, bound: 1e-9)
     }
 
+    /// Newton runs in fused passes (one memory pass per iteration) for these cells; d = 4 with
+    /// B = 1, 2, 4 takes the narrow SIMD row kernels (4, 8, 16 lanes), and 1–3 threads give 1–3
+    /// chunks whose carries come from the composed chunk maps.
+    @Test("fused Newton passes (4/8/16 lanes, 1–3 chunks) == rollout", arguments: [1, 2, 4], [1, 2, 3])
+    func fusedNarrowRows(batch: Int, threads: Int) throws {
+        let gru = try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 1, seed: 21)
+        _ = try compare(gru, steps: 2500, batch: batch, method: .newton, threads: threads, seed: 22, bound: 1e-4)
+        let gruD = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 21)
+        _ = try compare(gruD, steps: 2500, batch: batch, method: .newton, threads: threads, seed: 22, bound: 1e-9)
+        let lstm = try RandomCells.paraLSTM(Float.self, m: 2, d: 4, scale: 1, seed: 23)
+        _ = try compare(lstm, steps: 2500, batch: batch, method: .newton, threads: threads, seed: 24, bound: 1e-4)
+        let lstmD = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 23)
+        _ = try compare(lstmD, steps: 2500, batch: batch, method: .newton, threads: threads, seed: 24, bound: 1e-9)
+    }
+
+    @Test("fused Newton from a warm start: the solution as guess converges at once; a perturbed one converges")
+    func fusedWarmStart() throws {
+        let cell = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 25)
+        var rng = SeededGenerator(seed: 26)
+        let (steps, batch) = (3000, 2)
+        let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
+        var options = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 3, grainSize: 1))
+        options.fallback = false
+        let solver = SequenceSolver(cell: cell, options: options)
+        let exact = try solver.rollout(inputs: x, steps: steps, batch: batch)
+        let atSolution = try solver.solve(inputs: x, steps: steps, batch: batch, guess: exact)
+        #expect(atSolution.converged && atSolution.iterations == 0)
+        let noisy = exact.map { $0 + Double.random(in: -0.05...0.05, using: &rng) }
+        let fromNoisy = try solver.solve(inputs: x, steps: steps, batch: batch, guess: noisy)
+        #expect(fromNoisy.converged && fromNoisy.iterations >= 1)
+        let error = zip(fromNoisy.states, exact).map { abs($0 - $1) }.max() ?? .nan
+        #expect(error <= 1e-9, "error \(error)")
+    }
+
+    @Test("fused Newton is exact after at most T iterations (chaotic ParaGRU, short T)")
+    func fusedAtMostTIterations() throws {
+        for steps in [1, 2, 5, 17] {
+            let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 4.0, seed: UInt64(40 + steps))
+            let s = try compare(cell, steps: steps, batch: 1, method: .newton, threads: 2, seed: 41, bound: 1e-10)
+            #expect(s.iterations <= steps + 1, "T=\(steps): \(s.iterations) iterations")
+        }
+    }
+
     @Test("GRU, LSTM, Elman: DEER (dense) and quasi-DEER == rollout", arguments: [SolverMethod.newton, .quasiNewton, .damped])
     func denseCells(method: SolverMethod) throws {
         let gru = try RandomCells.gru(Double.self, m: 3, d: 4, scale: 0.8, seed: 5)

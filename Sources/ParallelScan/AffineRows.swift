@@ -1,0 +1,255 @@
+/// Row-range pieces of a forward block-diagonal affine scan, for callers that fuse the scan into
+/// their own passes over memory (the Newton engine solves, linearises and reduces each block of
+/// rows while it is in cache, instead of making separate passes).
+///
+/// Layout as in ``AffineScan``'s block-diagonal scan, with k = 1 the diagonal scan: per step,
+/// `a` is `[k][k][blocks]` and `b`, states and carries are `[k][blocks]`. A *summary* of a run of
+/// steps is the composed affine map x ↦ P·x + Q per block: P as k·k planes of `blocks`, then Q as
+/// k planes (``summaryCount(blocks:blockSize:)`` values).
+///
+/// Every function is reached through a ``ScanScalar`` witness, so generic callers in other
+/// modules run loops specialised for `Float` and `Double`.
+public enum AffineRows {
+    /// The operations behind the ``ScanScalar`` witness.
+    public enum Operation: Sendable {
+        /// output_t = Â_t·output_{t−1} + b_t for the rows, from `carry` before the first.
+        case solve
+        /// P ← Â_t·P, Q ← Â_t·Q + b_t for the rows, in order.
+        case accumulate
+    }
+
+    /// The number of values in one summary.
+    @inlinable
+    public static func summaryCount(blocks: Int, blockSize k: Int) -> Int { (k * k + k) * blocks }
+
+    /// Sets a summary to the identity map (P = I, Q = 0).
+    public static func resetSummary<S: ScanScalar>(
+        _ summary: UnsafeMutablePointer<S>, blocks: Int, blockSize k: Int
+    ) {
+        let matrix = k * k * blocks
+        summary.update(repeating: 0, count: matrix + k * blocks)
+        for r in 0..<k { (summary + (r * k + r) * blocks).update(repeating: 1, count: blocks) }
+    }
+
+    /// output = P·input + Q for a summary (output must not alias input).
+    public static func applySummary<S: ScanScalar>(
+        _ summary: UnsafePointer<S>, blocks: Int, blockSize k: Int, input: UnsafePointer<S>,
+        output: UnsafeMutablePointer<S>
+    ) {
+        AffineScan.blockApply(
+            a: summary, b: summary + k * k * blocks, previous: input, output: output, k: k,
+            blocks: blocks, transposed: false)
+    }
+
+    /// Solves the steps `rows` (forward) from `carry`, the state before the first of them.
+    /// `carry` must not lie inside the rows' outputs; `output` may alias `b`.
+    @inlinable
+    public static func solve<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, blocks: Int, blockSize k: Int,
+        carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
+    ) {
+        S._affineRows(
+            .solve, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
+            summary: nil, output: output)
+    }
+
+    /// Composes the steps `rows` (in order) onto `summary`.
+    @inlinable
+    public static func accumulate<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, blocks: Int, blockSize k: Int,
+        summary: UnsafeMutablePointer<S>
+    ) {
+        S._affineRows(
+            .accumulate, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: nil,
+            summary: summary, output: nil)
+    }
+
+    /// The implementation behind the witness.
+    static func implementation<S: ScanScalar>(
+        _ operation: Operation, a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>,
+        blocks: Int, blockSize k: Int, carry: UnsafePointer<S>?, summary: UnsafeMutablePointer<S>?,
+        output: UnsafeMutablePointer<S>?
+    ) {
+        if rows.isEmpty { return }
+        switch operation {
+        case .solve:
+            if k <= 2, blocks % 4 == 0, blocks <= 16 {
+                narrowSolve(a: a, b: b, rows: rows, groups: blocks / 4, k: k, carry: carry!, output: output!)
+                return
+            }
+            if k == 1 {
+                AffineScan.diagonalSolve(
+                    a: a, b: b, lanes: blocks, range: rows, reverse: false, carry: carry!,
+                    output: output!)
+            } else {
+                AffineScan.blockSolve(
+                    a: a, b: b, k: k, blocks: blocks, range: rows, transposed: false,
+                    reverse: false, carry: carry!, output: output!)
+            }
+        case .accumulate:
+            let p = summary!, q = p + k * k * blocks
+            if k <= 2, blocks % 4 == 0, blocks <= 16 {
+                narrowAccumulate(a: a, b: b, rows: rows, groups: blocks / 4, k: k, summary: p)
+                return
+            }
+            if k == 1 {
+                AffineScan.diagonalAccumulate(a: a, b: b, lanes: blocks, range: rows, reverse: false, p: p, q: q)
+                return
+            }
+            switch k {
+            case 2: AffineScan.blockReduceFused(a, b, 2, blocks, rows, false, false, p, q)
+            case 3: AffineScan.blockReduceFused(a, b, 3, blocks, rows, false, false, p, q)
+            case 4: AffineScan.blockReduceFused(a, b, 4, blocks, rows, false, false, p, q)
+            default:
+                // Larger blocks: compose through scratch (P and Q are read before written).
+                let count = summaryCount(blocks: blocks, blockSize: k)
+                let scratch = UnsafeMutablePointer<S>.allocate(capacity: count)
+                defer { scratch.deallocate() }
+                for t in rows {
+                    let at = a + t * k * k * blocks
+                    for col in 0..<k {
+                        AffineScan.blockMatrixColumn(
+                            a: at, p: UnsafePointer(p), col: col, output: scratch, k: k,
+                            blocks: blocks, transposed: false)
+                    }
+                    AffineScan.blockApply(
+                        a: at, b: b + t * k * blocks, previous: UnsafePointer(q),
+                        output: scratch + k * k * blocks, k: k, blocks: blocks, transposed: false)
+                    p.update(from: scratch, count: count)
+                }
+            }
+        }
+    }
+
+    // MARK: narrow rows (k ≤ 2, at most 16 blocks, a multiple of 4)
+
+    // With few lanes per step the plain loops run scalar and one dependency chain long (a
+    // Newton step of a B = 1, d = 4 sequence has 4 lanes). These keep each group of 4 blocks in
+    // one SIMD4 register, and the reduction runs 4 independent segments of the rows in the same
+    // loop so that their chains overlap; the segments' maps are composed at the end.
+
+    /// A summary of at most 16 blocks held in registers: P entries then Q entries, per group of
+    /// 4 blocks ([group][k·k + k] of SIMD4).
+    @usableFromInline
+    struct NarrowSummary<S: ScanScalar> {
+        var values: [SIMD4<S>]
+        let k: Int, groups: Int
+        init(identityFor k: Int, groups: Int) {
+            self.k = k
+            self.groups = groups
+            values = [SIMD4<S>](repeating: .zero, count: groups * (k * k + k))
+            for g in 0..<groups {
+                for r in 0..<k { values[g * (k * k + k) + r * k + r] = SIMD4(repeating: 1) }
+            }
+        }
+    }
+
+    static func load<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
+        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
+    }
+
+    static func store<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
+    }
+
+    static func narrowSolve<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, groups: Int, k: Int,
+        carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
+    ) {
+        let blocks = 4 * groups, state = k * blocks, rowA = k * state
+        for g in 0..<groups {
+            let o = 4 * g
+            if k == 1 {
+                var h = load(carry + o)
+                for t in rows {
+                    h = load(a + t * rowA + o) * h + load(b + t * state + o)
+                    store(h, output + t * state + o)
+                }
+            } else {
+                var h0 = load(carry + o), h1 = load(carry + blocks + o)
+                for t in rows {
+                    let at = a + t * rowA + o, bt = b + t * state + o
+                    let n0 = load(at) * h0 + load(at + blocks) * h1 + load(bt)
+                    let n1 = load(at + 2 * blocks) * h0 + load(at + 3 * blocks) * h1 + load(bt + blocks)
+                    (h0, h1) = (n0, n1)
+                    store(h0, output + t * state + o)
+                    store(h1, output + t * state + blocks + o)
+                }
+            }
+        }
+    }
+
+    static func narrowAccumulate<S: ScanScalar>(
+        a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, groups: Int, k: Int,
+        summary: UnsafeMutablePointer<S>
+    ) {
+        let blocks = 4 * groups, state = k * blocks, rowA = k * state
+        let segment = rows.count / 4
+        for g in 0..<groups {
+            let o = 4 * g
+            // Four segments s (rows lower + s·segment …), then the leftover rows onto segment 3.
+            if k == 1 {
+                var p = (SIMD4<S>(repeating: 1), SIMD4<S>(repeating: 1), SIMD4<S>(repeating: 1), SIMD4<S>(repeating: 1))
+                var q = (SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero)
+                var t = rows.lowerBound
+                for _ in 0..<segment {
+                    let a0 = load(a + t * rowA + o), a1 = load(a + (t + segment) * rowA + o)
+                    let a2 = load(a + (t + 2 * segment) * rowA + o), a3 = load(a + (t + 3 * segment) * rowA + o)
+                    p = (a0 * p.0, a1 * p.1, a2 * p.2, a3 * p.3)
+                    q = (a0 * q.0 + load(b + t * state + o), a1 * q.1 + load(b + (t + segment) * state + o),
+                         a2 * q.2 + load(b + (t + 2 * segment) * state + o), a3 * q.3 + load(b + (t + 3 * segment) * state + o))
+                    t += 1
+                }
+                for t in (rows.lowerBound + 4 * segment)..<rows.upperBound {
+                    let at = load(a + t * rowA + o)
+                    p.3 = at * p.3
+                    q.3 = at * q.3 + load(b + t * state + o)
+                }
+                // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary: (P, Q) ↦ (P_s·P, P_s·Q + Q_s).
+                var sp = load(UnsafePointer(summary) + o), sq = load(UnsafePointer(summary) + blocks + o)
+                for (ps, qs) in [(p.0, q.0), (p.1, q.1), (p.2, q.2), (p.3, q.3)] {
+                    sp = ps * sp
+                    sq = ps * sq + qs
+                }
+                store(sp, summary + o)
+                store(sq, summary + blocks + o)
+            } else {
+                // 2×2 blocks: per segment P (4 planes) and Q (2 planes).
+                var ps = [[SIMD4<S>]](repeating: [SIMD4(repeating: 1), .zero, .zero, SIMD4(repeating: 1)], count: 4)
+                var qs = [[SIMD4<S>]](repeating: [.zero, .zero], count: 4)
+                func step(_ s: Int, _ t: Int, _ p: inout (SIMD4<S>, SIMD4<S>, SIMD4<S>, SIMD4<S>), _ q: inout (SIMD4<S>, SIMD4<S>)) {
+                    let at = a + t * rowA + o, bt = b + t * state + o
+                    let m00 = load(at), m01 = load(at + blocks), m10 = load(at + 2 * blocks), m11 = load(at + 3 * blocks)
+                    p = (m00 * p.0 + m01 * p.2, m00 * p.1 + m01 * p.3, m10 * p.0 + m11 * p.2, m10 * p.1 + m11 * p.3)
+                    q = (m00 * q.0 + m01 * q.1 + load(bt), m10 * q.0 + m11 * q.1 + load(bt + blocks))
+                }
+                let one = SIMD4<S>(repeating: 1)
+                var p0 = (one, SIMD4<S>.zero, SIMD4<S>.zero, one), p1 = p0, p2 = p0, p3 = p0
+                var q0 = (SIMD4<S>.zero, SIMD4<S>.zero), q1 = q0, q2 = q0, q3 = q0
+                var t = rows.lowerBound
+                for _ in 0..<segment {
+                    step(0, t, &p0, &q0)
+                    step(1, t + segment, &p1, &q1)
+                    step(2, t + 2 * segment, &p2, &q2)
+                    step(3, t + 3 * segment, &p3, &q3)
+                    t += 1
+                }
+                for t in (rows.lowerBound + 4 * segment)..<rows.upperBound { step(3, t, &p3, &q3) }
+                ps[0] = [p0.0, p0.1, p0.2, p0.3]; ps[1] = [p1.0, p1.1, p1.2, p1.3]
+                ps[2] = [p2.0, p2.1, p2.2, p2.3]; ps[3] = [p3.0, p3.1, p3.2, p3.3]
+                qs[0] = [q0.0, q0.1]; qs[1] = [q1.0, q1.1]; qs[2] = [q2.0, q2.1]; qs[3] = [q3.0, q3.1]
+                // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary.
+                var sp = (0..<4).map { load(UnsafePointer(summary) + $0 * blocks + o) }
+                var sq = (0..<2).map { load(UnsafePointer(summary) + 4 * blocks + $0 * blocks + o) }
+                for s in 0..<4 {
+                    let m = ps[s], c = qs[s]
+                    sp = [m[0] * sp[0] + m[1] * sp[2], m[0] * sp[1] + m[1] * sp[3],
+                          m[2] * sp[0] + m[3] * sp[2], m[2] * sp[1] + m[3] * sp[3]]
+                    sq = [m[0] * sq[0] + m[1] * sq[1] + c[0], m[2] * sq[0] + m[3] * sq[1] + c[1]]
+                }
+                for e in 0..<4 { store(sp[e], summary + e * blocks + o) }
+                for e in 0..<2 { store(sq[e], summary + 4 * blocks + e * blocks + o) }
+            }
+        }
+    }
+}
