@@ -110,34 +110,47 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
         let residuals = scratch + 6 * e
         recurrentGains.withUnsafeBufferPointer { gains in
             for v in 0..<3 {
-                for i in 0..<e { scratch[v * e + i] = gains[v * d + i % d] }
+                repeatPattern(gains.baseAddress! + v * d, count: d, into: scratch + v * e, total: e)
             }
         }
         var t = steps.lowerBound
         while t < steps.upperBound {
             let rows = t == steps.lowerBound ? 1 : min(rowsPerBlock, steps.upperBound - t)
             let hp = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-            for r in 0..<rows {
-                let u = projections + (t + r) * 3 * lanes
-                copyLanes(uz + r * lanes, u, lanes)
-                copyLanes(ur + r * lanes, u + lanes, lanes)
-                copyLanes(uh + r * lanes, u + 2 * lanes, lanes)
+            let u = projections + t * 3 * lanes
+            for (v, plane) in [uz, ur, uh].enumerated() {
+                copyRows(into: plane, stride: lanes, from: u + v * lanes, stride: 3 * lanes, rows: rows, lanes: lanes)
             }
             let n = rows * lanes, o = values + t * lanes
+            // Short branch-free loops instead of one long one per element: each vectorises, and
+            // with a short dependency chain the core overlaps many elements (one long body,
+            // exp → divide → exp → divide, leaves it waiting on latency). The gates overwrite
+            // their projections in the scratch: z → uz, r → ur, ĥ → uh.
+            func gates() {
+                for i in 0..<n {
+                    let h = hp[i]
+                    uz[i] = Scalar.sigmoid(az[i] * h + uz[i])
+                    ur[i] = Scalar.sigmoid(ar[i] * h + ur[i])
+                }
+                for i in 0..<n { uh[i] = Scalar.tanh(ah[i] * (hp[i] * ur[i]) + uh[i]) }
+            }
+            /// ∂h'/∂h from the gates.
+            @inline(__always)
+            func jacobian(_ i: Int) -> Scalar {
+                let h = hp[i], z = uz[i], r = ur[i], c = uh[i]
+                let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
+                let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
+                let dc: Scalar = z * (1 - c * c) * ah[i] * dr
+                return (1 - z) + dz + dc
+            }
             if let jacobians, let fused = arguments.fusedResidual {
                 // Newton's offsets b = f − J·s_{t−1} and the residual of the current states.
                 let jo = jacobians + t * lanes, hs = states + t * lanes
-                // The element loop stays branch-free (it vectorises); the max is taken after.
+                gates()
                 for i in 0..<n {
-                    let h = hp[i]
-                    let z = Scalar.sigmoid(az[i] * h + uz[i])
-                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
-                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
+                    let h = hp[i], z = uz[i], c = uh[i]
                     let f = z * c + (1 - z) * h
-                    let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
-                    let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
-                    let dc: Scalar = z * (1 - c * c) * ah[i] * dr
-                    let j = (1 - z) + dz + dc
+                    let j = jacobian(i)
                     residuals[i] = abs(hs[i] - f) / max(1, abs(f))
                     jo[i] = j
                     o[i] = f - j * h
@@ -145,24 +158,17 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                 fused.pointee = combineResiduals(fused.pointee, maximumResidual(residuals, count: n))
             } else if let jacobians {
                 let jo = jacobians + t * lanes
+                gates()
                 for i in 0..<n {
-                    let h = hp[i]
-                    let z = Scalar.sigmoid(az[i] * h + uz[i])
-                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
-                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
-                    o[i] = z * c + (1 - z) * h
-                    let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
-                    let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
-                    let dc: Scalar = z * (1 - c * c) * ah[i] * dr
-                    jo[i] = (1 - z) + dz + dc
+                    let h = hp[i], z = uz[i]
+                    o[i] = z * uh[i] + (1 - z) * h
+                    jo[i] = jacobian(i)
                 }
             } else {
+                gates()
                 for i in 0..<n {
-                    let h = hp[i]
-                    let z = Scalar.sigmoid(az[i] * h + uz[i])
-                    let r = Scalar.sigmoid(ar[i] * h + ur[i])
-                    let c = Scalar.tanh(ah[i] * (h * r) + uh[i])
-                    o[i] = z * c + (1 - z) * h
+                    let z = uz[i]
+                    o[i] = z * uh[i] + (1 - z) * hp[i]
                 }
             }
             t += rows

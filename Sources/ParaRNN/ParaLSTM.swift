@@ -142,17 +142,43 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
             let uf = scratch + 2 * e, uo = scratch + 3 * e, uc = scratch + 4 * e
             let oc = scratch + 5 * e, oh = scratch + 6 * e
             let j0 = scratch + 7 * e, j1 = scratch + 8 * e, j2 = scratch + 9 * e, j3 = scratch + 10 * e
-            // Separate loops so each is branch-free and vectorises.
+            // Short branch-free loops instead of one long one per element: each vectorises,
+            // and with short dependency chains the core overlaps many elements (a long body,
+            // exp → divide → exp → divide, leaves it waiting on latency). The gates overwrite
+            // their projections (f → uf, ĉ → uc, o → uo), c' goes to oc and tanh(c') to `tau`.
+            func gates(tau: UnsafeMutablePointer<Scalar>) {
+                for i in 0..<n {
+                    let c = cp[i], h = hp[i]
+                    uf[i] = Scalar.sigmoid(af[i] * h + uf[i] + cf[i] * c)
+                    uc[i] = Scalar.tanh(ac[i] * h + uc[i])
+                }
+                for i in 0..<n {
+                    let f = uf[i]
+                    let cNext = f * cp[i] + (1 - f) * uc[i]
+                    oc[i] = cNext
+                    uo[i] = Scalar.sigmoid(ao[i] * hp[i] + uo[i] + co[i] * cNext)
+                }
+                for i in 0..<n { tau[i] = Scalar.tanh(oc[i]) }
+            }
+            @inline(__always)
+            func jacobian(_ i: Int, tau: Scalar) -> (dcdc: Scalar, dcdh: Scalar, dhdc: Scalar, dhdh: Scalar) {
+                ParaLSTM.derivatives(
+                    c: cp[i], f: uf[i], candidate: uc[i], o: uo[i], tau: tau, af: af[i], ao: ao[i],
+                    ac: ac[i], cf: cf[i], co: co[i])
+            }
             if fused {
                 // Newton's offsets b = f − J·s_{t−1} (written as the values) and the residual.
                 let cs = scratch + blocks.currentBase, hs = cs + e, residuals = cs + 2 * e
+                gates(tau: j3)
                 for i in 0..<n {
-                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
-                    let rc = abs(cs[i] - x.c) / max(1, abs(x.c))
-                    let rh = abs(hs[i] - x.h) / max(1, abs(x.h))
+                    let c = cp[i], h = hp[i], cNext = oc[i], tau = j3[i]
+                    let x = jacobian(i, tau: tau)
+                    let hNext = uo[i] * tau
+                    let rc = abs(cs[i] - cNext) / max(1, abs(cNext))
+                    let rh = abs(hs[i] - hNext) / max(1, abs(hNext))
                     residuals[i] = max(rc, rh) + (rc - rc) + (rh - rh)  // NaN survives
-                    oc[i] = x.c - (x.dcdc * cp[i] + x.dcdh * hp[i])
-                    oh[i] = x.h - (x.dhdc * cp[i] + x.dhdh * hp[i])
+                    oc[i] = cNext - (x.dcdc * c + x.dcdh * h)
+                    oh[i] = hNext - (x.dhdc * c + x.dhdh * h)
                     j0[i] = x.dcdc
                     j1[i] = x.dcdh
                     j2[i] = x.dhdc
@@ -161,26 +187,25 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
                 let total = arguments.fusedResidual!
                 total.pointee = combineResiduals(total.pointee, maximumResidual(residuals, count: n))
             } else if !withJacobian {
-                for i in 0..<n {
-                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
-                    oc[i] = x.c
-                    oh[i] = x.h
-                }
+                gates(tau: oh)
+                for i in 0..<n { oh[i] = uo[i] * oh[i] }
             } else if structured {
+                gates(tau: j3)
                 for i in 0..<n {
-                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
-                    oc[i] = x.c
-                    oh[i] = x.h
+                    let tau = j3[i]
+                    let x = jacobian(i, tau: tau)
+                    oh[i] = uo[i] * tau
                     j0[i] = x.dcdc
                     j1[i] = x.dcdh
                     j2[i] = x.dhdc
                     j3[i] = x.dhdh
                 }
             } else {
+                gates(tau: j1)
                 for i in 0..<n {
-                    let x = ParaLSTM.element(cp[i], hp[i], uf[i], uo[i], uc[i], af[i], ao[i], ac[i], cf[i], co[i])
-                    oc[i] = x.c
-                    oh[i] = x.h
+                    let tau = j1[i]
+                    let x = jacobian(i, tau: tau)
+                    oh[i] = uo[i] * tau
                     j0[i] = x.dcdc
                     j1[i] = x.dhdh
                 }
@@ -199,12 +224,22 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         let cNext = f * c + (1 - f) * candidate
         let o = Scalar.sigmoid(ao * h + uo + co * cNext)
         let tau = Scalar.tanh(cNext)
+        let x = derivatives(c: c, f: f, candidate: candidate, o: o, tau: tau, af: af, ao: ao, ac: ac, cf: cf, co: co)
+        return (cNext, o * tau, x.dcdc, x.dcdh, x.dhdc, x.dhdh)
+    }
+
+    /// The Jacobian block from the gate values (see the type's documentation).
+    @inline(__always)
+    static func derivatives(
+        c: Scalar, f: Scalar, candidate: Scalar, o: Scalar, tau: Scalar, af: Scalar, ao: Scalar,
+        ac: Scalar, cf: Scalar, co: Scalar
+    ) -> (dcdc: Scalar, dcdh: Scalar, dhdc: Scalar, dhdh: Scalar) {
         let fTilde = f * (1 - f), oTilde = o * (1 - o)
         let gap = c - candidate
         let dcdc: Scalar = f + gap * fTilde * cf
         let dcdh: Scalar = gap * fTilde * af + (1 - f) * (1 - candidate * candidate) * ac
         let g: Scalar = oTilde * co * tau + o * (1 - tau * tau)
         let dhdh: Scalar = oTilde * ao * tau + g * dcdh
-        return (cNext, o * tau, dcdc, dcdh, g * dcdc, dhdh)
+        return (dcdc, dcdh, g * dcdc, dhdh)
     }
 }

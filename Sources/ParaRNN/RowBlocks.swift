@@ -31,7 +31,7 @@ struct RowBlocks<S: ScanScalar> {
 
     /// A parameter vector of length d repeated over a block: tile[e] = parameter[e mod d].
     func tile(_ parameter: UnsafePointer<S>, count d: Int, into tile: UnsafeMutablePointer<S>) {
-        for e in 0..<capacity { tile[e] = parameter[e % d] }
+        repeatPattern(parameter, count: d, into: tile, total: capacity)
     }
 
     /// Runs `body(scratch, count)` for each block of rows of `steps`, with gathered inputs.
@@ -50,44 +50,74 @@ struct RowBlocks<S: ScanScalar> {
         var t = steps.lowerBound
         while t < steps.upperBound {
             let rows = min(rowsPerBlock, steps.upperBound - t)
-            for r in 0..<rows {
-                let tt = t + r
-                let prev = tt == steps.lowerBound ? previous : states + (tt - 1) * row
-                for p in 0..<statePlanes {
-                    copyLanes(scratch + p * capacity + r * lanes, prev + p * lanes, lanes)
-                }
+            // Plane by plane over the rows (tight strided copies; a row's first state comes
+            // from `previous` at the range's first step).
+            let first = t == steps.lowerBound ? 1 : 0
+            for p in 0..<statePlanes {
+                let target = scratch + p * capacity
+                if first == 1 { copyLanes(target, previous + p * lanes, lanes) }
+                copyRows(
+                    into: target + first * lanes, stride: lanes,
+                    from: states + (t + first - 1) * row + p * lanes, stride: row,
+                    rows: rows - first, lanes: lanes)
                 if gathersCurrentStates {
-                    for p in 0..<statePlanes {
-                        copyLanes(
-                            scratch + currentBase + p * capacity + r * lanes,
-                            states + tt * row + p * lanes, lanes)
-                    }
+                    copyRows(
+                        into: scratch + currentBase + p * capacity, stride: lanes,
+                        from: states + t * row + p * lanes, stride: row, rows: rows, lanes: lanes)
                 }
-                for v in 0..<gatePlanes {
-                    copyLanes(
-                        scratch + (statePlanes + v) * capacity + r * lanes,
-                        projections + tt * urow + v * lanes, lanes)
-                }
+            }
+            for v in 0..<gatePlanes {
+                copyRows(
+                    into: scratch + (statePlanes + v) * capacity, stride: lanes,
+                    from: projections + t * urow + v * lanes, stride: urow, rows: rows, lanes: lanes)
             }
             body(scratch, rows * lanes)
             let valueBase = scratch + (statePlanes + gatePlanes) * capacity
             let jacobianBase = valueBase + statePlanes * capacity
-            for r in 0..<rows {
-                let tt = t + r
-                for p in 0..<statePlanes {
-                    copyLanes(
-                        values + tt * row + p * lanes, valueBase + p * capacity + r * lanes,
-                        lanes)
-                }
-                if let jacobians {
-                    for e in 0..<jacobianPlanes {
-                        copyLanes(
-                            jacobians + tt * jrow + e * lanes,
-                            jacobianBase + e * capacity + r * lanes, lanes)
-                    }
+            for p in 0..<statePlanes {
+                copyRows(
+                    into: values + t * row + p * lanes, stride: row,
+                    from: valueBase + p * capacity, stride: lanes, rows: rows, lanes: lanes)
+            }
+            if let jacobians {
+                for e in 0..<jacobianPlanes {
+                    copyRows(
+                        into: jacobians + t * jrow + e * lanes, stride: jrow,
+                        from: jacobianBase + e * capacity, stride: lanes, rows: rows, lanes: lanes)
                 }
             }
             t += rows
+        }
+    }
+}
+
+/// Copies `rows` runs of `lanes` scalars between strided rows; runs of 4 or 8 use one vector
+/// move per row (the common B = 1 case of small d), others ``copyLanes(_:_:_:)``.
+@inline(__always)
+func copyRows<S: ScanScalar>(
+    into destination: UnsafeMutablePointer<S>, stride destinationStride: Int,
+    from source: UnsafePointer<S>, stride sourceStride: Int, rows: Int, lanes: Int
+) {
+    if rows <= 0 { return }
+    let target = UnsafeMutableRawPointer(destination), origin = UnsafeRawPointer(source)
+    let size = MemoryLayout<S>.stride
+    let targetStep = destinationStride * size, originStep = sourceStride * size
+    switch lanes {
+    case 4:
+        for r in 0..<rows {
+            target.storeBytes(
+                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD4<S>.self),
+                toByteOffset: r * targetStep, as: SIMD4<S>.self)
+        }
+    case 8:
+        for r in 0..<rows {
+            target.storeBytes(
+                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD8<S>.self),
+                toByteOffset: r * targetStep, as: SIMD8<S>.self)
+        }
+    default:
+        for r in 0..<rows {
+            copyLanes(destination + r * destinationStride, source + r * sourceStride, lanes)
         }
     }
 }
@@ -173,4 +203,19 @@ func maximumResidual<S: ScanScalar>(_ residuals: UnsafePointer<S>, count: Int) -
 @inline(__always)
 func combineResiduals(_ running: Double, _ block: Double) -> Double {
     running.isNaN || block.isNaN ? .nan : Swift.max(running, block)
+}
+
+/// Fills `total` scalars with `pattern` (`count` values) repeated: one copy, then copies of the
+/// filled prefix that double it (memcpy speed; kernels call this per block of rows).
+func repeatPattern<S: ScanScalar>(
+    _ pattern: UnsafePointer<S>, count: Int, into target: UnsafeMutablePointer<S>, total: Int
+) {
+    if total <= 0 { return }
+    var filled = min(count, total)
+    copyScalars(target, pattern, count: filled)
+    while filled < total {
+        let n = min(filled, total - filled)
+        copyScalars(target + filled, UnsafePointer(target), count: n)
+        filled += n
+    }
 }
