@@ -17,6 +17,9 @@ import ParallelScan
 public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     /// e^x (see ``CellMath``).
     static func cellExp(_ x: Self) -> Self
+    /// e^x lane-wise, the same formula as the scalar ``cellExp(_:)`` in one SIMD register (the
+    /// rollouts' step is a short vector, not a loop the compiler can vectorise).
+    static func cellExp(_ x: SIMD4<Self>) -> SIMD4<Self>
 
     static func _linearize(_ cell: ParaGRU<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: ParaLSTM<Self>, _ arguments: LinearizeArguments<Self>)
@@ -72,6 +75,14 @@ extension CellMath {
     /// The hyperbolic tangent, 2σ(2x) − 1.
     @inlinable @inline(__always)
     public static func tanh(_ x: Self) -> Self { 2 / (1 + cellExp(-2 * x)) - 1 }
+
+    /// The logistic function, lane-wise.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: SIMD4<Self>) -> SIMD4<Self> { 1 / (1 + cellExp(-x)) }
+
+    /// The hyperbolic tangent, lane-wise.
+    @inlinable @inline(__always)
+    public static func tanh(_ x: SIMD4<Self>) -> SIMD4<Self> { 2 / (1 + cellExp(-2 * x)) - 1 }
 }
 
 extension Float: CellMath {
@@ -115,6 +126,55 @@ extension Float: CellMath {
         let scale = Float(bitPattern: (k.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
         // NaN needs no test: the clamp keeps it (Swift's min/max return their first argument
         // when a comparison fails), and NaN times any scale is NaN.
+        return p * scale
+    }
+}
+
+extension Float {
+    @inlinable @inline(__always)
+    public static func cellExp(_ x: SIMD4<Float>) -> SIMD4<Float> {
+        let xc = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
+        let magic = SIMD4<Float>(repeating: 12_582_912)
+        let k = xc * 1.442_695_04 + magic
+        let n = k - magic
+        let r = xc - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-06
+        var p = SIMD4<Float>(repeating: 1.0 / 720)
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let bits = unsafeBitCast(k, to: SIMD4<UInt32>.self)
+        let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: SIMD4<Float>.self)
+        return p * scale
+    }
+}
+
+extension Double {
+    @inlinable @inline(__always)
+    public static func cellExp(_ x: SIMD4<Double>) -> SIMD4<Double> {
+        let xc = x.replacing(with: -708, where: x .< -708).replacing(with: 709, where: x .> 709)
+        let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
+        let k = xc * 1.442_695_040_888_963_4 + magic
+        let n = k - magic
+        let r = xc - n * 0.693_147_180_369_123_816_49 - n * 1.908_214_929_270_587_7e-10
+        var p = SIMD4<Double>(repeating: 1.0 / 6_227_020_800)
+        p = p * r + 1.0 / 479_001_600
+        p = p * r + 1.0 / 39_916_800
+        p = p * r + 1.0 / 3_628_800
+        p = p * r + 1.0 / 362_880
+        p = p * r + 1.0 / 40_320
+        p = p * r + 1.0 / 5040
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let bits = unsafeBitCast(k, to: SIMD4<UInt64>.self)
+        let scale = unsafeBitCast((bits &- 0x4338_0000_0000_0000 &+ 1023) &<< 52, to: SIMD4<Double>.self)
         return p * scale
     }
 }

@@ -1,4 +1,8 @@
 import ParallelScan
+import Dispatch
+import Foundation
+let ZEROGUESS = ProcessInfo.processInfo.environment["ZEROGUESS"] != nil
+let TRACE = ProcessInfo.processInfo.environment["TRACE"] != nil
 
 extension NewtonEngine {
     /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
@@ -63,6 +67,8 @@ extension NewtonEngine {
         let zeros = zeroArray(Scalar.self, count: row)
         let urow = cell.projectionRowSize(batch: batch)
         for iteration in 0...maxIterations {
+            let tic = DispatchTime.now().uptimeNanoseconds
+            defer { if TRACE { print("pass", iteration, Double(DispatchTime.now().uptimeNanoseconds - tic) * 1e-6, "ms") } }
             let first = iteration == 0
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
@@ -80,6 +86,7 @@ extension NewtonEngine {
                         if hasGuess {
                             copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
                         } else {
+                            if ZEROGUESS { zeroFill(before, count: row) } else {
                             // f(0, u) at the previous step (one row from a zero state).
                             let t = range.lowerBound - 1
                             zeros.withUnsafeBufferPointer { z in
@@ -87,6 +94,7 @@ extension NewtonEngine {
                                     steps: 0..<1, batch: batch, previous: z.baseAddress!,
                                     states: z.baseAddress!, projections: u.base + t * urow,
                                     values: before, jacobians: nil, request: .structured)
+                            }
                             }
                         }
                     }
@@ -99,6 +107,8 @@ extension NewtonEngine {
                             AffineRows.solve(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, carry: prior, output: h.base)
+                        } else if !hasGuess && ZEROGUESS {
+                            zeroFill(h.base + t * row, count: rows.count * row)
                         } else if !hasGuess {
                             // s⁽⁰⁾ = f(0, u): the kernel reads rows t−1… of `states` as the
                             // previous states, so zeroed offsets rows stand in for them.
@@ -130,6 +140,7 @@ extension NewtonEngine {
             }
             let residual = residuals.contains { $0.isNaN } ? Double.nan : residuals.max() ?? 0
             report(iteration, residual)
+            if TRACE { print("residual", iteration, residual) }
             if let finished = monitor.record(residual, iteration: iteration) { return finished }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
             copyScalars(carries, previous, count: row)

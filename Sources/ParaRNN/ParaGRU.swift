@@ -78,23 +78,38 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
         let d = hiddenSize, lanes = batch * d
         if arguments.inPlace {
+            // The rollout: one step after another, each step's lanes in SIMD4 vectors (the
+            // chain through the steps is the cost, so a step must be short), gains tiled over
+            // the lanes; lanes beyond a multiple of 4 run scalar.
+            let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 3 * lanes)
+            defer { tiles.deallocate() }
             recurrentGains.withUnsafeBufferPointer { gains in
-                let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
-                for t in steps {
-                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                    let u = projections + t * 3 * lanes
-                    let out = values + t * lanes
-                    for b in 0..<batch {
-                        let hp = prev + b * d, o = out + b * d
-                        let uz = u + b * d, ur = u + lanes + b * d, uh = u + 2 * lanes + b * d
-                        for j in 0..<d {
-                            let h = hp[j]
-                            let z = Scalar.sigmoid(az[j] * h + uz[j])
-                            let r = Scalar.sigmoid(ar[j] * h + ur[j])
-                            let c = Scalar.tanh(ah[j] * (h * r) + uh[j])
-                            o[j] = z * c + (1 - z) * h
-                        }
-                    }
+                for v in 0..<3 {
+                    repeatPattern(gains.baseAddress! + v * d, count: d, into: tiles + v * lanes, total: lanes)
+                }
+            }
+            let az = UnsafePointer(tiles), ar = az + lanes, ah = az + 2 * lanes
+            let vectorLanes = lanes / 4 * 4
+            for t in steps {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                let uz = projections + t * 3 * lanes, ur = uz + lanes, uh = uz + 2 * lanes
+                let out = values + t * lanes
+                var l = 0
+                while l < vectorLanes {
+                    let h = loadVector(prev + l)
+                    let z = Scalar.sigmoid(loadVector(az + l) * h + loadVector(uz + l))
+                    let r = Scalar.sigmoid(loadVector(ar + l) * h + loadVector(ur + l))
+                    let c = Scalar.tanh(loadVector(ah + l) * (h * r) + loadVector(uh + l))
+                    storeVector(z * c + (1 - z) * h, out + l)
+                    l += 4
+                }
+                while l < lanes {
+                    let h = prev[l]
+                    let z = Scalar.sigmoid(az[l] * h + uz[l])
+                    let r = Scalar.sigmoid(ar[l] * h + ur[l])
+                    let c = Scalar.tanh(ah[l] * (h * r) + uh[l])
+                    out[l] = z * c + (1 - z) * h
+                    l += 1
                 }
             }
             return

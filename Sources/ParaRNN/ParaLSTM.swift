@@ -110,24 +110,38 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         }
         let af = tiles, ao = tiles + e, ac = tiles + 2 * e, cf = tiles + 3 * e, co = tiles + 4 * e
         if inPlace {
-            let row = 2 * lanes
+            // The rollout: one step after another, each step's lanes in SIMD4 vectors (see
+            // ParaGRU), parameters tiled over the lanes; lanes beyond a multiple of 4 run scalar.
+            let laneTiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 5 * lanes)
+            defer { laneTiles.deallocate() }
+            for v in 0..<5 { repeatPattern(tiles + v * e, count: d, into: laneTiles + v * lanes, total: lanes) }
+            let af = UnsafePointer(laneTiles), ao = af + lanes, ac = af + 2 * lanes
+            let cf = af + 3 * lanes, co = af + 4 * lanes
+            let row = 2 * lanes, vectorLanes = lanes / 4 * 4
             for t in steps {
-                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                let u = projections + t * 3 * lanes
-                let out = values + t * row
-                for b in 0..<batch {
-                    let cp = prev + b * d, hp = prev + lanes + b * d
-                    let oc = out + b * d, oh = out + lanes + b * d
-                    let uf = u + b * d, uo = u + lanes + b * d, uc = u + 2 * lanes + b * d
-                    for j in 0..<d {
-                        let c = cp[j], h = hp[j]
-                        let f = Scalar.sigmoid(af[j] * h + uf[j] + cf[j] * c)
-                        let candidate = Scalar.tanh(ac[j] * h + uc[j])
-                        let cNext = f * c + (1 - f) * candidate
-                        let o = Scalar.sigmoid(ao[j] * h + uo[j] + co[j] * cNext)
-                        oc[j] = cNext
-                        oh[j] = o * Scalar.tanh(cNext)
-                    }
+                let cp = t == steps.lowerBound ? previous : states + (t - 1) * row, hp = cp + lanes
+                let uf = projections + t * 3 * lanes, uo = uf + lanes, uc = uf + 2 * lanes
+                let oc = values + t * row, oh = oc + lanes
+                var l = 0
+                while l < vectorLanes {
+                    let c = loadVector(cp + l), h = loadVector(hp + l)
+                    let f = Scalar.sigmoid(loadVector(af + l) * h + loadVector(uf + l) + loadVector(cf + l) * c)
+                    let candidate = Scalar.tanh(loadVector(ac + l) * h + loadVector(uc + l))
+                    let cNext = f * c + (1 - f) * candidate
+                    let o = Scalar.sigmoid(loadVector(ao + l) * h + loadVector(uo + l) + loadVector(co + l) * cNext)
+                    storeVector(cNext, oc + l)
+                    storeVector(o * Scalar.tanh(cNext), oh + l)
+                    l += 4
+                }
+                while l < lanes {
+                    let c = cp[l], h = hp[l]
+                    let f = Scalar.sigmoid(af[l] * h + uf[l] + cf[l] * c)
+                    let candidate = Scalar.tanh(ac[l] * h + uc[l])
+                    let cNext = f * c + (1 - f) * candidate
+                    let o = Scalar.sigmoid(ao[l] * h + uo[l] + co[l] * cNext)
+                    oc[l] = cNext
+                    oh[l] = o * Scalar.tanh(cNext)
+                    l += 1
                 }
             }
             return

@@ -219,3 +219,15 @@ func repeatPattern<S: ScanScalar>(
         filled += n
     }
 }
+
+/// Four scalars from `pointer` as one vector (unaligned).
+@inline(__always)
+func loadVector<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
+}
+
+/// Stores four scalars at `pointer` (unaligned).
+@inline(__always)
+func storeVector<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
+}
