@@ -35,6 +35,8 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
         initial: UnsafePointer<Self>, values: UnsafeMutablePointer<Self>,
         jacobians: UnsafeMutablePointer<Self>, structure: JacobianStructure, batch: Int,
         stateSize: Int, hidden: Int, clip: Self?) -> Double
+    /// max_i |s_i − F_i| / max(1, |F_i|), NaN if any is NaN.
+    static func _relativeResidual(states: UnsafePointer<Self>, values: UnsafePointer<Self>, count: Int) -> Double
 }
 
 /// The arguments of ``DifferentiableCell/vectorJacobianProducts(steps:batch:previous:states:projections:adjoints:projectionGradients:parameterGradients:)``.
@@ -93,6 +95,9 @@ extension Float: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
+    public static func _relativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
+        relativeResidual(states: states, values: values, count: count)
+    }
     public static func _firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
         values.firstIndex { !$0.isFinite }
     }
@@ -187,6 +192,9 @@ extension Double: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
+    public static func _relativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
+        relativeResidual(states: states, values: values, count: count)
+    }
     public static func _firstNonFinite(_ values: UnsafeBufferPointer<Double>) -> Int? {
         values.firstIndex { !$0.isFinite }
     }

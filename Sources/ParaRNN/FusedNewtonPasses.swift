@@ -1,12 +1,8 @@
 import ParallelScan
-import Dispatch
-import Foundation
-let ZEROGUESS = ProcessInfo.processInfo.environment["ZEROGUESS"] != nil
-let TRACE = ProcessInfo.processInfo.environment["TRACE"] != nil
 
 extension NewtonEngine {
     /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
-    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:report:)`` apply: cells
+    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:checkThreshold:report:)`` apply: cells
     /// that fold the residual and offsets into their kernel, with diagonal or k×k (k ≤ 4) blocks.
     var fusedBlockSize: Int? {
         guard cell.fusesNewtonOffsets else { return nil }
@@ -15,6 +11,19 @@ extension NewtonEngine {
         case .blockDiagonal(let k): return k <= 4 ? k : nil
         case .dense: return nil
         }
+    }
+
+    /// What one fused pass does to each block of rows.
+    enum FusedPass {
+        /// s⁽⁰⁾ = f(0, u) (unless a guess was given), then linearise and reduce.
+        case first
+        /// Solve with the stored (J, b), then linearise at the new states and reduce.
+        case step
+        /// Solve, then only the residual (no Jacobians, offsets or summaries): the pass that is
+        /// predicted to certify convergence.
+        case check
+        /// Linearise and reduce at the current states (after a check that did not converge).
+        case relinearise
     }
 
     /// Plain Newton in one memory pass per iteration.
@@ -32,8 +41,18 @@ extension NewtonEngine {
     /// initial state: exactly s⁽ⁿ⁺¹⁾ at each chunk's last step. The iterates are those of
     /// ``iterate(method:tolerance:maxIterations:dampingBound:report:)`` with `.newton` (up to
     /// rounding); what changes is the memory traffic: one pass per iteration instead of five.
+    ///
+    /// When Newton's quadratic convergence predicts that the next iterate meets the tolerance
+    /// (r_{n+1} ≈ r_n³ / r_{n−1}² ≤ tolerance / 10), the next pass only solves and measures the
+    /// residual, skipping the Jacobians, offsets and summaries nobody would read. If the
+    /// prediction fails, a pass re-linearises those states and the iteration goes on: the
+    /// result is certified by the measured residual either way.
+    ///
+    /// - Parameter checkThreshold: the predicted residual below which the next pass is a check
+    ///   (tolerance / 10 if nil; tests force checks with +∞).
     func iterateFused(
-        tolerance: Double, maxIterations: Int, hasGuess: Bool, report: (Int, Double) -> Void
+        tolerance: Double, maxIterations: Int, hasGuess: Bool, checkThreshold: Double? = nil,
+        report: (Int, Double) -> Void
     ) -> SolveAttempt {
         let k = fusedBlockSize!
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
@@ -44,6 +63,7 @@ extension NewtonEngine {
             jacobianCapacity = steps * jrow
         }
         let row = self.row, blocks = row / k, batch = self.batch, cell = self.cell
+        let urow = cell.projectionRowSize(batch: batch)
         let workers = max(1, min(pool.threadCount, steps / 256))
         let chunkRanges = (0..<workers).map { ChunkPlan.evenRange(index: $0, of: workers, total: steps) }
         // Rows per cache block: about 32 K values of J, b and s (L2-resident between the solve,
@@ -51,51 +71,47 @@ extension NewtonEngine {
         // kernels is negligible).
         let blockRows = max(1, 32_768 / (jrow + 2 * row))
         let summaryCount = AffineRows.summaryCount(blocks: blocks, blockSize: k)
-        // Per chunk: carry-in (s before the chunk), summary, and a zero row block for the guess.
+        // Per chunk: carry-in (s before the chunk), summary, and the values of a check pass.
         let carries = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * row)
         let summaries = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * summaryCount)
+        let checkValues = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * blockRows * row)
         defer {
             carries.deallocate()
             summaries.deallocate()
+            checkValues.deallocate()
         }
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
         let f = UnsafeMutableSendable(offsets), jac = UnsafeMutableSendable(jacobians!)
         let carry = UnsafeMutableSendable(carries), summary = UnsafeMutableSendable(summaries)
+        let values = UnsafeMutableSendable(checkValues)
         let initial = UnsafeSendable(previous)
-        var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)
-        var residuals = [Double](repeating: 0, count: workers)
         let zeros = zeroArray(Scalar.self, count: row)
-        let urow = cell.projectionRowSize(batch: batch)
-        for iteration in 0...maxIterations {
-            let tic = DispatchTime.now().uptimeNanoseconds
-            defer { if TRACE { print("pass", iteration, Double(DispatchTime.now().uptimeNanoseconds - tic) * 1e-6, "ms") } }
-            let first = iteration == 0
+
+        /// Runs one pass over every chunk; returns the residual of the states it leaves.
+        func run(_ pass: FusedPass) -> Double {
+            var residuals = [Double](repeating: 0, count: workers)
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
                     let range = chunkRanges[c]
-                    let reduces = c < workers - 1
+                    let reduces = c < workers - 1 && pass != .check
                     let chunkSummary = summary.base + c * summaryCount
                     if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
-                    // The state before the chunk: the initial state, the carry-in, or (first
-                    // pass) the iterate at the chunk's previous step.
+                    // The state before the chunk: the initial state, the carry-in of a solve,
+                    // or the current iterate at the chunk's previous step.
                     let before = carry.base + c * row
                     if c == 0 {
                         copyScalars(before, initial.base, count: row)
-                    } else if first {
-                        if hasGuess {
-                            copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
-                        } else {
-                            if ZEROGUESS { zeroFill(before, count: row) } else {
-                            // f(0, u) at the previous step (one row from a zero state).
-                            let t = range.lowerBound - 1
-                            zeros.withUnsafeBufferPointer { z in
-                                cell.linearize(
-                                    steps: 0..<1, batch: batch, previous: z.baseAddress!,
-                                    states: z.baseAddress!, projections: u.base + t * urow,
-                                    values: before, jacobians: nil, request: .structured)
-                            }
-                            }
+                    } else if pass == .relinearise || (pass == .first && hasGuess) {
+                        copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
+                    } else if pass == .first {
+                        // f(0, u) at the previous step (one row from a zero state).
+                        zeros.withUnsafeBufferPointer { z in
+                            cell.linearize(
+                                steps: 0..<1, batch: batch, previous: z.baseAddress!,
+                                states: z.baseAddress!,
+                                projections: u.base + (range.lowerBound - 1) * urow,
+                                values: before, jacobians: nil, request: .structured)
                         }
                     }
                     var worst = 0.0
@@ -103,13 +119,12 @@ extension NewtonEngine {
                     while t < range.upperBound {
                         let rows = t..<min(t + blockRows, range.upperBound)
                         let prior = t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row)
-                        if !first {
+                        switch pass {
+                        case .step, .check:
                             AffineRows.solve(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, carry: prior, output: h.base)
-                        } else if !hasGuess && ZEROGUESS {
-                            zeroFill(h.base + t * row, count: rows.count * row)
-                        } else if !hasGuess {
+                        case .first where !hasGuess:
                             // s⁽⁰⁾ = f(0, u): the kernel reads rows t−1… of `states` as the
                             // previous states, so zeroed offsets rows stand in for them.
                             zeroFill(f.base + t * row, count: rows.count * row)
@@ -117,17 +132,32 @@ extension NewtonEngine {
                                 steps: rows, batch: batch, previous: UnsafePointer(f.base + t * row),
                                 states: UnsafePointer(f.base + row), projections: u.base,
                                 values: h.base, jacobians: nil, request: .structured)
+                        case .first, .relinearise:
+                            break
                         }
-                        var blockResidual = 0.0
-                        withUnsafeMutablePointer(to: &blockResidual) { pointer in
-                            var arguments = LinearizeArguments(
-                                steps: rows, batch: batch, previous: prior,
-                                states: UnsafePointer(h.base), projections: u.base, values: f.base,
-                                jacobians: jac.base, request: .structured)
-                            arguments.fusedResidual = pointer
-                            cell.linearize(arguments)
+                        if pass == .check {
+                            // Values only, into this worker's scratch (pointers rebased to the
+                            // block, so the kernel sees steps 0…), then the residual.
+                            let scratch = values.base + c * blockRows * row
+                            cell.linearize(
+                                steps: 0..<rows.count, batch: batch, previous: prior,
+                                states: UnsafePointer(h.base + t * row), projections: u.base + t * urow,
+                                values: scratch, jacobians: nil, request: .structured)
+                            worst = combineResiduals(worst, Scalar._relativeResidual(
+                                states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
+                                count: rows.count * row))
+                        } else {
+                            var blockResidual = 0.0
+                            withUnsafeMutablePointer(to: &blockResidual) { pointer in
+                                var arguments = LinearizeArguments(
+                                    steps: rows, batch: batch, previous: prior,
+                                    states: UnsafePointer(h.base), projections: u.base,
+                                    values: f.base, jacobians: jac.base, request: .structured)
+                                arguments.fusedResidual = pointer
+                                cell.linearize(arguments)
+                            }
+                            worst = combineResiduals(worst, blockResidual)
                         }
-                        worst = combineResiduals(worst, blockResidual)
                         if reduces {
                             AffineRows.accumulate(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
@@ -138,16 +168,34 @@ extension NewtonEngine {
                     res.base[c] = worst
                 }
             }
-            let residual = residuals.contains { $0.isNaN } ? Double.nan : residuals.max() ?? 0
+            return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+        }
+
+        var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)
+        var pass = FusedPass.first
+        for iteration in 0...maxIterations {
+            let residual = run(pass)
             report(iteration, residual)
-            if TRACE { print("residual", iteration, residual) }
             if let finished = monitor.record(residual, iteration: iteration) { return finished }
+            if pass == .check {
+                // The prediction failed: linearise these states (same residual) and go on.
+                _ = run(.relinearise)
+            }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
             copyScalars(carries, previous, count: row)
             for c in 0..<(workers - 1) {
                 AffineRows.applySummary(
                     UnsafePointer(summaries + c * summaryCount), blocks: blocks, blockSize: k,
                     input: UnsafePointer(carries + c * row), output: carries + (c + 1) * row)
+            }
+            // Quadratic convergence r_{n+1} ≈ C·r_n² with C ≈ r_n / r_{n−1}².
+            let history = monitor.history
+            if history.count >= 2, let last = history.last, history[history.count - 2] > 0 {
+                let earlier = history[history.count - 2]
+                let predicted = last * last * last / (earlier * earlier)
+                pass = predicted <= (checkThreshold ?? tolerance / 10) ? .check : .step
+            } else {
+                pass = .step
             }
         }
         return monitor.limitReached()

@@ -254,6 +254,26 @@ struct ConvergenceMonitor {
     }
 }
 
+/// max_i |s_i − F_i| / max(1, |F_i|) over `count` values (NaN if any is NaN): blocks of a
+/// branch-free loop (it vectorises), then the max over each block.
+func relativeResidual<S: ScanScalar>(
+    states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int
+) -> Double {
+    var worst = 0.0
+    let blockSize = 1024
+    let residuals = UnsafeMutablePointer<S>.allocate(capacity: blockSize)
+    defer { residuals.deallocate() }
+    var start = 0
+    while start < count {
+        let n = min(blockSize, count - start)
+        let h = states + start, f = values + start
+        for i in 0..<n { residuals[i] = abs(h[i] - f[i]) / max(1, abs(f[i])) }
+        worst = combineResiduals(worst, maximumResidual(residuals, count: n))
+        start += n
+    }
+    return worst
+}
+
 /// For the steps of `range`: the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
 /// then optional clipping of J_t, then b_t = F_t − J_t H_{t−1} in place of F_t.
 func residualAndOffsets<S: ScanScalar>(
@@ -261,22 +281,10 @@ func residualAndOffsets<S: ScanScalar>(
     values: UnsafeMutablePointer<S>, jacobians: UnsafeMutablePointer<S>,
     structure: JacobianStructure, batch: Int, stateSize: Int, hidden: Int, clip: S?
 ) -> Double {
-    var worst = 0.0
     // Residual over the whole range as one flat loop (rows are contiguous).
-    let first = range.lowerBound * row, count = range.count * row
-    let hs = states + first, fs = values + first
-    // Residuals in blocks: a branch-free loop (it vectorises), then the max over the block.
-    let blockSize = 1024
-    let residuals = UnsafeMutablePointer<S>.allocate(capacity: blockSize)
-    defer { residuals.deallocate() }
-    var start = 0
-    while start < count {
-        let n = min(blockSize, count - start)
-        let h = hs + start, f = fs + start
-        for i in 0..<n { residuals[i] = abs(h[i] - f[i]) / max(1, abs(f[i])) }
-        worst = combineResiduals(worst, maximumResidual(residuals, count: n))
-        start += n
-    }
+    let first = range.lowerBound * row
+    let worst = relativeResidual(
+        states: states + first, values: UnsafePointer(values + first), count: range.count * row)
     if let clip {
         for t in range {
             clipJacobian(
