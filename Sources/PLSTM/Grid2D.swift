@@ -156,7 +156,8 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
         try checkCount("input", input.count, height * width * d)
-        var y = [S](repeating: 0, count: height * width * d)
+        // Every node's output is written by a sweep: no zero-filling pass.
+        var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: (height + width) * d * 2)
         scratch.initialize(repeating: 0, count: (height + width) * d * 2)
         defer { scratch.deallocate() }

@@ -43,7 +43,8 @@ extension GridGates {
         if d < 1 { throw .invalidStateSize(d) }
         if leafSize < 1 { throw .invalidSize("leaf size \(leafSize)") }
         try checkCount("input", input.count, height * width * d)
-        var y = [S](repeating: 0, count: height * width * d)
+        // Every node's output is written by a sweep: no zero-filling pass.
+        var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
         let tree = BlockTree(height: height, width: width, leafSize: leafSize, lanes: d)
         let gArena = UnsafeMutablePointer<S>.allocate(capacity: max(1, tree.gTotal))
         let lArena = UnsafeMutablePointer<S>.allocate(capacity: max(1, tree.lTotal))

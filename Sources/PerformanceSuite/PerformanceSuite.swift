@@ -282,6 +282,10 @@ public struct PerformanceSuite: Sendable {
                 name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
                 seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
                 baseline: "sequential wavefront", baselineSeconds: wavefront))
+            emit(BenchmarkResult(
+                name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
+                seconds: time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) },
+                baseline: "sequential wavefront", baselineSeconds: wavefront))
         }
     }
 }

@@ -53,6 +53,11 @@ struct GridTests {
                         input: x, stateSize: d, leafSize: leaf, pool: WorkerPool(threadCount: 2))
                     #expect(relativeError(hier, ref) < 1e-10, "\(h)×\(w) leaf \(leaf) mode \(mode)")
                 }
+                for tile in [1, 2, 3] {
+                    let tiled = try g.tiledWavefront(
+                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: 3))
+                    #expect(relativeError(tiled, ref) < 1e-10, "\(h)×\(w) tile \(tile) mode \(mode)")
+                }
                 let viaDAG = try dag.propagate(gates: g.dagGates(dag), input: x, stateSize: d)
                 #expect(relativeError(viaDAG.output, ref) < 1e-10)
                 let paths = pathSumReference(graph: dag, gates: try g.dagGates(dag), input: x, d: d)
@@ -78,6 +83,26 @@ struct GridTests {
         for a in 0..<dag.edgeCount {
             for b in 0..<dag.edgeCount where a != b { #expect(count(a, b) <= 1) }
         }
+    }
+
+    @Test("the strip-pipelined parallel wavefront is bitwise the sequential wavefront (any block, threads)")
+    func tiledWavefrontIsBitwiseWavefront() throws {
+        var rng = TestRNG(seed: 61)
+        for (h, w, d) in [(1, 1, 1), (1, 40, 3), (40, 1, 2), (37, 53, 3), (64, 64, 16)] {
+            let g = try (h + w) % 2 == 0 ? randomGridPMode(h, w, &rng) : randomGridGeneral(h, w, &rng)
+            let x = rng.array(h * w * d)
+            let a = try g.wavefront(input: x, stateSize: d)
+            for threads in [1, 2, 4] {
+                for tile in [nil, 1, 5, 16, 100] as [Int?] {
+                    let b = try g.tiledWavefront(
+                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: threads))
+                    #expect(b == a, "\(h)×\(w) d=\(d) tile \(String(describing: tile)) threads \(threads)")
+                }
+            }
+        }
+        let g = try randomGridPMode(4, 4, &rng)
+        #expect(throws: PLSTMError.self) { try g.tiledWavefront(input: rng.array(16), stateSize: 1, blockRows: 0) }
+        #expect(throws: PLSTMError.self) { try g.tiledWavefront(input: rng.array(15), stateSize: 1) }
     }
 
     @Test func hierarchicalEqualsWavefrontOnOddGrids() throws {

@@ -1,0 +1,105 @@
+import ParallelScan
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GridGates {
+    /// Parallel wavefront in column strips: the fastest exact evaluation on a multicore CPU.
+    ///
+    /// The columns are split into one strip per worker, the rows into blocks of `blockRows`.
+    /// Tile (I, J) (row block I of strip J) needs the right-edge states leaving tile (I, J−1)
+    /// and the down-edge states leaving tile (I−1, J), so worker J sweeps its strip block by
+    /// block, each block as soon as worker J−1 has published that it finished the same block: a
+    /// pipeline, J blocks behind the first worker. Boundary states live in one buffer per grid
+    /// row (R entering from the left, handed from strip to strip) and one per grid column (D
+    /// entering from above, private to its strip), updated in place.
+    ///
+    /// Work is the wavefront's O(H·W·d): every node is swept once, by the same kernel, so the
+    /// result is bitwise that of ``wavefront(input:stateSize:)``. The depth is H/b + p − 1
+    /// blocks, not logarithmic (contrast ``hierarchical(input:stateSize:leafSize:pool:)``,
+    /// whose transfer operators cost O(H·W·max(H, W)) work); the speedup approaches p when the
+    /// strips are wide and H/b ≫ p. Strips stay as wide as possible because each node reads nine
+    /// gate planes and x, y: long contiguous runs per row keep those streams prefetched.
+    ///
+    /// Workers wait for their left neighbour by spinning on an atomic counter (yielding the core
+    /// after a while), so the pool's threads should not outnumber the cores.
+    ///
+    /// - Parameters:
+    ///   - input: x, `[H][W][d]`.
+    ///   - stateSize: d.
+    ///   - blockRows: rows per pipeline block (≥ 1); nil picks H/(8·workers), at least 4.
+    ///   - pool: the workers (one strip each, at most W/16 strips).
+    /// - Returns: y, `[H][W][d]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func tiledWavefront(
+        input: [S], stateSize d: Int, blockRows: Int? = nil, pool: WorkerPool = .shared
+    ) throws(PLSTMError) -> [S] {
+        try check()
+        if d < 1 { throw .invalidStateSize(d) }
+        if let blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
+        try checkCount("input", input.count, height * width * d)
+        let (height, width) = (self.height, self.width)
+        let strips = max(1, min(pool.threadCount, width / 16))
+        let block = blockRows ?? max(4, height / (8 * strips))
+        let blocks = (height + block - 1) / block
+        // Every node's output is written by a sweep: no zero-filling pass.
+        var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
+        // R entering each grid row from the left, D entering each grid column from above.
+        let boundary = UnsafeMutablePointer<S>.allocate(capacity: (height + width) * d)
+        boundary.initialize(repeating: 0, count: (height + width) * d)
+        defer { boundary.deallocate() }
+        let rowsIn = UnsafeMutableSendable(boundary), columnsIn = UnsafeMutableSendable(boundary + height * d)
+        // progress[J] = row blocks strip J has finished.
+        let progress = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: strips)
+        for j in 0..<strips { (progress + j).initialize(to: Atomic(0)) }
+        defer {
+            _ = progress.deinitialize(count: strips)
+            progress.deallocate()
+        }
+        let done = ProgressCounters(base: progress)
+        withGatePointers { gp in
+            input.withUnsafeBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    let x = UnsafeSendable(xb.baseAddress!), out = UnsafeMutableSendable(yb.baseAddress!)
+                    pool.forEach(strips) { j in
+                        let cols = ChunkPlan.evenRange(index: j, of: strips, total: width)
+                        let top = columnsIn.base + cols.lowerBound * d
+                        for b in 0..<blocks {
+                            if j > 0 { waitUntil(done.base[j - 1], reaches: b + 1) }
+                            let rows = (b * block)..<min(height, (b + 1) * block)
+                            let left = rowsIn.base + rows.lowerBound * d
+                            gp.sweep(
+                                rows: rows, cols: cols, lanes: d, leftIn: UnsafePointer(left),
+                                topIn: UnsafePointer(top), x: x.base, rightOut: left,
+                                bottomOut: top, y: out.base)
+                            done.base[j].store(b + 1, ordering: .releasing)
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// Spins until `counter` ≥ `target` (acquire), yielding the core after a short spin.
+@inline(__always)
+func waitUntil(_ counter: borrowing Atomic<Int>, reaches target: Int) {
+    var spins = 0
+    while counter.load(ordering: .acquiring) < target {
+        spins += 1
+        if spins > 2_000 {
+            #if canImport(Glibc)
+            sched_yield()
+            #endif
+            spins = 0
+        }
+    }
+}
+
+/// The strips' progress counters, shared by the workers of one evaluation.
+struct ProgressCounters: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Atomic<Int>>
+}
