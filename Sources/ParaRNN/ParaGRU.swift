@@ -89,6 +89,28 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                 }
             }
             let az = UnsafePointer(tiles), ar = az + lanes, ah = az + 2 * lanes
+            if lanes >= 32 {
+                // Wide rows: short loops over the lanes (vectorised by the compiler, each with a
+                // short dependency chain), through scratch for the gates.
+                let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
+                defer { gates.deallocate() }
+                let zs = gates, rs = gates + lanes
+                for t in steps {
+                    let hp = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                    let uz = projections + t * 3 * lanes, ur = uz + lanes, uh = uz + 2 * lanes
+                    let out = values + t * lanes
+                    for l in 0..<lanes {
+                        zs[l] = Scalar.sigmoid(az[l] * hp[l] + uz[l])
+                        rs[l] = Scalar.sigmoid(ar[l] * hp[l] + ur[l])
+                    }
+                    for l in 0..<lanes { rs[l] = Scalar.tanh(ah[l] * (hp[l] * rs[l]) + uh[l]) }
+                    for l in 0..<lanes {
+                        let h = hp[l], z = zs[l]
+                        out[l] = z * rs[l] + (1 - z) * h
+                    }
+                }
+                return
+            }
             let vectorLanes = lanes / 4 * 4
             for t in steps {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes

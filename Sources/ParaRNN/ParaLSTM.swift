@@ -118,6 +118,35 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
             let af = UnsafePointer(laneTiles), ao = af + lanes, ac = af + 2 * lanes
             let cf = af + 3 * lanes, co = af + 4 * lanes
             let row = 2 * lanes, vectorLanes = lanes / 4 * 4
+            if lanes >= 32 {
+                // Wide rows: short loops over the lanes (vectorised by the compiler), through
+                // scratch for the gates (see ParaGRU).
+                let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
+                defer { gates.deallocate() }
+                let fs = gates, cs = gates + lanes
+                for t in steps {
+                    let cp = t == steps.lowerBound ? previous : states + (t - 1) * row, hp = cp + lanes
+                    let uf = projections + t * 3 * lanes, uo = uf + lanes, uc = uf + 2 * lanes
+                    let oc = values + t * row, oh = oc + lanes
+                    for l in 0..<lanes {
+                        let c = cp[l], h = hp[l]
+                        fs[l] = Scalar.sigmoid(af[l] * h + uf[l] + cf[l] * c)
+                        cs[l] = Scalar.tanh(ac[l] * h + uc[l])
+                    }
+                    for l in 0..<lanes {
+                        let f = fs[l]
+                        let cNext = f * cp[l] + (1 - f) * cs[l]
+                        fs[l] = Scalar.sigmoid(ao[l] * hp[l] + uo[l] + co[l] * cNext)
+                        cs[l] = cNext
+                    }
+                    for l in 0..<lanes {
+                        let cNext = cs[l]
+                        oc[l] = cNext
+                        oh[l] = fs[l] * Scalar.tanh(cNext)
+                    }
+                }
+                return
+            }
             for t in steps {
                 let cp = t == steps.lowerBound ? previous : states + (t - 1) * row, hp = cp + lanes
                 let uf = projections + t * 3 * lanes, uo = uf + lanes, uc = uf + 2 * lanes

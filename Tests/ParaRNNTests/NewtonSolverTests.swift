@@ -65,6 +65,18 @@ struct NewtonSolverTests {
         _ = try compare(lstmD, steps: 2500, batch: batch, method: .newton, threads: threads, seed: 24, bound: 1e-9)
     }
 
+    /// The rollout kernels: SIMD4 vectors for narrow rows, loops over the lanes for rows of 32
+    /// lanes or more, each with a scalar tail; against the generic step (dual-number code path).
+    @Test("rollouts (narrow, wide, with tails) == the generic step", arguments: [(4, 1), (6, 3), (8, 5), (16, 3), (33, 1)])
+    func rollouts(d: Int, batch: Int) throws {
+        let gru = try RandomCells.paraGRU(Double.self, m: 3, d: d, scale: 1, seed: 51)
+        _ = try compare(gru, steps: 300, batch: batch, method: .sequential, threads: 1, seed: 52, bound: 1e-12)
+        let lstm = try RandomCells.paraLSTM(Double.self, m: 3, d: d, scale: 1, seed: 53)
+        _ = try compare(lstm, steps: 300, batch: batch, method: .sequential, threads: 1, seed: 54, bound: 1e-12)
+        let lstmF = try RandomCells.paraLSTM(Float.self, m: 3, d: d, scale: 1, seed: 53)
+        _ = try compare(lstmF, steps: 300, batch: batch, method: .newton, threads: 2, seed: 54, bound: 1e-4)
+    }
+
     @Test("fused Newton from a warm start: the solution as guess converges at once; a perturbed one converges")
     func fusedWarmStart() throws {
         let cell = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 25)
