@@ -205,10 +205,11 @@ func transposedJacobianProduct<S: ScanScalar>(
         }
     case .dense:
         for b in 0..<batch {
-            S.gemv(
-                transposed: true, rows: stateSize, cols: stateSize, alpha: 1,
-                a: j + b * stateSize * stateSize, x: lambda + b * stateSize, beta: 0,
-                y: out + b * stateSize)
+            let y = out + b * stateSize
+            y.update(repeating: 0, count: stateSize)
+            AffineScan.denseMultiplyAdd(
+                transposed: true, d: stateSize, a: j + b * stateSize * stateSize,
+                x: lambda + b * stateSize, y: y)
         }
     }
 }

@@ -334,11 +334,18 @@ func subtractJacobianProduct<S: ScanScalar>(
             }
         }
     case .dense:
+        let n = stateSize
         for b in 0..<batch {
-            S.gemv(
-                transposed: false, rows: stateSize, cols: stateSize, alpha: -1,
-                a: j + b * stateSize * stateSize, x: previous + b * stateSize, beta: 1,
-                y: values + b * stateSize)
+            let m = j + b * n * n, x = previous + b * n, y = values + b * n
+            if n <= AffineScan.smallDenseLimit {
+                for i in 0..<n {
+                    var sum: S = 0
+                    for k in 0..<n { sum += m[i * n + k] * x[k] }
+                    y[i] -= sum
+                }
+            } else {
+                S.gemv(transposed: false, rows: n, cols: n, alpha: -1, a: m, x: x, beta: 1, y: y)
+            }
         }
     }
 }

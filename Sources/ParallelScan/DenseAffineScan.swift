@@ -98,9 +98,8 @@ extension AffineScan {
                 let cout = carry.base + (c + 1) * state
                 for n in 0..<batch {
                     (cout + n * d).update(from: q + n * d, count: d)
-                    S.gemv(
-                        transposed: false, rows: d, cols: d, alpha: 1, a: p + n * d * d,
-                        x: cin + n * d, beta: 1, y: cout + n * d)
+                    denseMultiplyAdd(
+                        transposed: false, d: d, a: p + n * d * d, x: cin + n * d, y: cout + n * d)
                 }
             },
             solveFrom: { c, range in
@@ -124,9 +123,9 @@ extension AffineScan {
             let o = output + t * state, bt = b + t * state, at = a + t * rowA
             if o != UnsafeMutablePointer(mutating: bt) { o.update(from: bt, count: state) }
             for n in 0..<batch {
-                S.gemv(
-                    transposed: transposed, rows: d, cols: d, alpha: 1, a: at + n * d * d,
-                    x: previous + n * d, beta: 1, y: o + n * d)
+                denseMultiplyAdd(
+                    transposed: transposed, d: d, a: at + n * d * d, x: previous + n * d,
+                    y: o + n * d)
             }
             previous = UnsafePointer(o)
             t += stride
@@ -153,17 +152,71 @@ extension AffineScan {
             let at = a + t * matrix, bt = b + t * state
             nq.update(from: bt, count: state)
             for n in 0..<batch {
-                S.gemm(
-                    transposeA: transposed, m: d, n: d, k: d, alpha: 1, a: at + n * d * d,
-                    lda: d, b: p + n * d * d, ldb: d, beta: 0, c: np + n * d * d, ldc: d)
-                S.gemv(
-                    transposed: transposed, rows: d, cols: d, alpha: 1, a: at + n * d * d,
-                    x: q + n * d, beta: 1, y: nq + n * d)
+                denseMultiply(
+                    transposed: transposed, d: d, a: at + n * d * d, p: p + n * d * d,
+                    c: np + n * d * d)
+                denseMultiplyAdd(
+                    transposed: transposed, d: d, a: at + n * d * d, x: q + n * d, y: nq + n * d)
             }
             swap(&p, &np)
             swap(&q, &nq)
             t += stride
         }
         if p != summary { summary.update(from: p, count: matrix + state) }
+    }
+}
+
+extension AffineScan {
+    /// Largest d for which the dense kernels use their own loops instead of BLAS: a BLAS call
+    /// costs about as much as a few hundred multiply-adds, and its internal buffer locks make
+    /// concurrent calls from several workers contend.
+    public static let smallDenseLimit = 16
+
+    /// y ← y + op(A)·x for a row-major d×d matrix A (op(A) = Aᵀ if `transposed`).
+    @inlinable @inline(__always)
+    public static func denseMultiplyAdd<S: ScanScalar>(
+        transposed: Bool, d: Int, a: UnsafePointer<S>, x: UnsafePointer<S>,
+        y: UnsafeMutablePointer<S>
+    ) {
+        if d > smallDenseLimit {
+            S.gemv(transposed: transposed, rows: d, cols: d, alpha: 1, a: a, x: x, beta: 1, y: y)
+            return
+        }
+        if transposed {
+            // y += Σ_k x_k·(row k of A): contiguous rows, vectorises.
+            for k in 0..<d {
+                let xk = x[k], row = a + k * d
+                for i in 0..<d { y[i] += row[i] * xk }
+            }
+        } else {
+            for i in 0..<d {
+                let row = a + i * d
+                var sum: S = 0
+                for k in 0..<d { sum += row[k] * x[k] }
+                y[i] += sum
+            }
+        }
+    }
+
+    /// C ← op(A)·P for row-major d×d matrices (C must not alias A or P).
+    @inlinable @inline(__always)
+    public static func denseMultiply<S: ScanScalar>(
+        transposed: Bool, d: Int, a: UnsafePointer<S>, p: UnsafePointer<S>,
+        c: UnsafeMutablePointer<S>
+    ) {
+        if d > smallDenseLimit {
+            S.gemm(
+                transposeA: transposed, m: d, n: d, k: d, alpha: 1, a: a, lda: d, b: p, ldb: d,
+                beta: 0, c: c, ldc: d)
+            return
+        }
+        c.update(repeating: 0, count: d * d)
+        for i in 0..<d {
+            let out = c + i * d
+            for k in 0..<d {
+                let aik = transposed ? a[k * d + i] : a[i * d + k], row = p + k * d
+                for j in 0..<d { out[j] += aik * row[j] }
+            }
+        }
     }
 }

@@ -198,7 +198,8 @@ struct BlockScanTests {
 
 @Suite("Dense affine scan vs the sequential loop")
 struct DenseScanTests {
-    @Test(arguments: [1, 3, 8], [1, 2, 4])
+    /// d ≤ 16 runs the scan's own matrix loops, d = 20 OpenBLAS (``AffineScan/smallDenseLimit``).
+    @Test(arguments: [1, 3, 8, 16, 20], [1, 2, 4])
     func dense(d: Int, threads: Int) throws {
         for (steps, transposed, reverse) in [(1, false, false), (5, true, true), (1501, false, false), (1501, true, true)] {
             var rng = SeededGenerator(seed: UInt64(d * 97 + steps + threads))
