@@ -151,14 +151,14 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
 
     /// The method `.automatic` picks, and why.
     ///
-    /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements, 2 and 16
-    /// cores), for B sequences of S state values with k×k Jacobian blocks (k = 1 diagonal):
-    /// - a sequential step costs ≈ B × max(110 ns × k, 5.5 ns × S): each sequence's step is a
-    ///   latency-bound chain unless S is wide enough to fill the SIMD lanes;
-    /// - parallel Newton costs ≈ 35 ns per state value and step over its ~3–4 iterations (× k for
-    ///   blocks, × 10·S for dense Jacobians, whose small-d scans are dominated by per-step BLAS
-    ///   calls), divided by the threads, plus ≈ 0.5 ms of fixed work (allocation, dispatch,
-    ///   convergence checks).
+    /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements: a 2-core
+    /// machine and a 16-core one), for B sequences of S state values:
+    /// - a sequential step costs ≈ 60 ns + 4.5 ns × B·S: a latency-bound chain of
+    ///   transcendental functions, plus throughput once the row is wide;
+    /// - parallel Newton costs ≈ max(24 ns / threads, 6 ns) per state value and step over its
+    ///   3–5 passes (× 2.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
+    ///   ≈ 0.5 ms of fixed work. The 6 ns floor is memory bandwidth: each pass streams the
+    ///   Jacobians, offsets, projections and states, and more threads do not add bandwidth.
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
@@ -166,16 +166,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let threads = options.pool.threadCount
         if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
         let stateSize = Double(cell.stateSize), sequences = Double(batch)
-        let block: Double, jacobianCost: Double
+        let jacobianCost: Double
         switch cell.structure {
-        case .diagonal: (block, jacobianCost) = (1, 1)
-        case .blockDiagonal(let k): (block, jacobianCost) = (Double(k), Double(k))
-        // Dense scans pay a BLAS call per step and d³ combines: measured 10× worse than S alone.
-        case .dense: (block, jacobianCost) = (1, 10 * stateSize)
+        case .diagonal, .blockDiagonal: jacobianCost = 1
+        case .dense: jacobianCost = 2.5 * stateSize
         }
-        let length = Double(steps)
-        let sequential = length * sequences * max(110e-9 * block, 5.5e-9 * stateSize)
-        let newton = length * 35e-9 * sequences * stateSize * jacobianCost / Double(threads) + 0.5e-3
+        let length = Double(steps), values = sequences * stateSize
+        let sequential = length * (60e-9 + 4.5e-9 * values)
+        let perValue = max(24e-9 / Double(threads), 6e-9) * jacobianCost
+        let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
         let text = String(
             format: "B = %d, state %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",

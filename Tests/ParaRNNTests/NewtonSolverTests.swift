@@ -77,6 +77,22 @@ struct NewtonSolverTests {
         _ = try compare(lstmF, steps: 300, batch: batch, method: .newton, threads: 2, seed: 54, bound: 1e-4)
     }
 
+    @Test(".automatic: sequential for B = 16, d = 64 and on one thread; Newton for a long d = 4 ParaGRU on 2 threads")
+    func automaticChoice() throws {
+        func choice<C: RecurrentCell>(_ cell: C, steps: Int, batch: Int, threads: Int) -> SolverMethod {
+            SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: WorkerPool(threadCount: threads)))
+                .chooseMethod(steps: steps, batch: batch).0
+        }
+        let wide = try RandomCells.paraGRU(Float.self, m: 1, d: 64, scale: 1, seed: 1)
+        let wideLSTM = try RandomCells.paraLSTM(Float.self, m: 1, d: 64, scale: 1, seed: 1)
+        #expect(choice(wide, steps: 10_000, batch: 16, threads: 2) == .sequential)
+        #expect(choice(wideLSTM, steps: 10_000, batch: 16, threads: 2) == .sequential)
+        let narrow = try RandomCells.paraGRU(Float.self, m: 1, d: 4, scale: 1, seed: 1)
+        #expect(choice(narrow, steps: 1_000_000, batch: 1, threads: 2) == .newton)
+        #expect(choice(narrow, steps: 1_000_000, batch: 1, threads: 1) == .sequential)
+        #expect(choice(narrow, steps: 100, batch: 1, threads: 16) == .sequential)
+    }
+
     @Test("fused Newton from a warm start: the solution as guess converges at once; a perturbed one converges")
     func fusedWarmStart() throws {
         let cell = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 25)
