@@ -42,6 +42,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "LongConv", package: pararnn),
+                .product(name: "ParallelScan", package: pararnn),
             ],
             path: "Benchmarks/LongConvBenchmarks",
             plugins: benchmarkPlugin),

@@ -1,5 +1,6 @@
 import Benchmark
 import LongConv
+import ParallelScan
 
 /// Deterministic pseudo-random data for the benchmarks.
 private func data(_ count: Int, seed: UInt64) -> [Float] {

@@ -33,6 +33,15 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("plstm 2D 512x512 parallel wavefront") { benchmark in
+        let (gates, input) = makeProblem()
+        let pool = WorkerPool(threadCount: 2)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try! gates.tiledWavefront(input: input, stateSize: 16, pool: pool))
+        }
+    }
+
     Benchmark("plstm 2D 512x512 wavefront") { benchmark in
         let (gates, input) = makeProblem()
         benchmark.startMeasurement()
