@@ -6,9 +6,11 @@ SWIFT ?= swift
 APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Release builds vectorise with AVX2/FMA when this CPU has them (PARARNN_CPU= to turn it off;
-# a binary built so needs an AVX2 CPU to run).
+# a binary built so needs an AVX2+FMA CPU to run).
 PARARNN_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo 2>/dev/null && echo haswell)
-RELEASE_FLAGS := -c release $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU))
+# With a target CPU, -DPARARNN_FMA lets the kernels fuse multiply-adds: a PARARNN_CPU you set
+# must have FMA (haswell and later do).
+RELEASE_FLAGS := -c release $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU) -Xswiftc -DPARARNN_FMA)
 
 .PHONY: deps build release test run bench notebooks peers clean
 

@@ -16,7 +16,7 @@ case "${1:-}" in
 pack)
     cpu="${PARARNN_CPU-haswell}"
     flags=(-c release --static-swift-stdlib --product pararnn --scratch-path .build-static)
-    [ -n "$cpu" ] && flags+=(-Xswiftc -target-cpu -Xswiftc "$cpu")
+    [ -n "$cpu" ] && flags+=(-Xswiftc -target-cpu -Xswiftc "$cpu" -Xswiftc -DPARARNN_FMA)
     swift build "${flags[@]}"
     rm -rf device-carry && mkdir -p device-carry/lib
     cp .build-static/release/pararnn device-carry/pararnn

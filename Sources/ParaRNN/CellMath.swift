@@ -117,16 +117,16 @@ extension Float: CellMath {
     public static func cellExp(_ x: Float) -> Float {
         let xc = Swift.min(Swift.max(x, -87), 88)
         let magic: Float = 12_582_912  // 1.5·2^23: adding it rounds to an integer
-        let k = xc * 1.442_695_04 + magic
+        let k = multiplyAdd(xc, 1.442_695_04, magic)
         let n = k - magic
-        let r = xc - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-06
+        let r = multiplyAdd(n, -1.428_606_765_330_187e-06, multiplyAdd(n, -0.693_145_751_953_125, xc))
         var p: Float = 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        p = multiplyAdd(p, r, 1.0 / 120)
+        p = multiplyAdd(p, r, 1.0 / 24)
+        p = multiplyAdd(p, r, 1.0 / 6)
+        p = multiplyAdd(p, r, 0.5)
+        p = multiplyAdd(p, r, 1)
+        p = multiplyAdd(p, r, 1)
         // The low mantissa bits of k hold n (two's complement): 2^n from them.
         let scale = Float(bitPattern: (k.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
         // NaN needs no test: the clamp keeps it (Swift's min/max return their first argument
@@ -140,16 +140,18 @@ extension Float {
     public static func cellExp(_ x: SIMD4<Float>) -> SIMD4<Float> {
         let xc = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
         let magic = SIMD4<Float>(repeating: 12_582_912)
-        let k = xc * 1.442_695_04 + magic
+        let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_04), magic)
         let n = k - magic
-        let r = xc - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-06
+        let r = multiplyAdd(
+            n, SIMD4(repeating: -1.428_606_765_330_187e-06),
+            multiplyAdd(n, SIMD4(repeating: -0.693_145_751_953_125), xc))
         var p = SIMD4<Float>(repeating: 1.0 / 720)
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 120))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 24))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 6))
+        p = multiplyAdd(p, r, SIMD4(repeating: 0.5))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1))
         let bits = unsafeBitCast(k, to: SIMD4<UInt32>.self)
         let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: SIMD4<Float>.self)
         return p * scale
@@ -161,23 +163,25 @@ extension Double {
     public static func cellExp(_ x: SIMD4<Double>) -> SIMD4<Double> {
         let xc = x.replacing(with: -708, where: x .< -708).replacing(with: 709, where: x .> 709)
         let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
-        let k = xc * 1.442_695_040_888_963_4 + magic
+        let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_040_888_963_4), magic)
         let n = k - magic
-        let r = xc - n * 0.693_147_180_369_123_816_49 - n * 1.908_214_929_270_587_7e-10
+        let r = multiplyAdd(
+            n, SIMD4(repeating: -1.908_214_929_270_587_7e-10),
+            multiplyAdd(n, SIMD4(repeating: -0.693_147_180_369_123_816_49), xc))
         var p = SIMD4<Double>(repeating: 1.0 / 6_227_020_800)
-        p = p * r + 1.0 / 479_001_600
-        p = p * r + 1.0 / 39_916_800
-        p = p * r + 1.0 / 3_628_800
-        p = p * r + 1.0 / 362_880
-        p = p * r + 1.0 / 40_320
-        p = p * r + 1.0 / 5040
-        p = p * r + 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 479_001_600))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 39_916_800))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 3_628_800))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 362_880))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 40_320))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 5040))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 720))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 120))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 24))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 6))
+        p = multiplyAdd(p, r, SIMD4(repeating: 0.5))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1))
+        p = multiplyAdd(p, r, SIMD4(repeating: 1))
         let bits = unsafeBitCast(k, to: SIMD4<UInt64>.self)
         let scale = unsafeBitCast((bits &- 0x4338_0000_0000_0000 &+ 1023) &<< 52, to: SIMD4<Double>.self)
         return p * scale
@@ -214,23 +218,24 @@ extension Double: CellMath {
     public static func cellExp(_ x: Double) -> Double {
         let xc = Swift.min(Swift.max(x, -708), 709)
         let magic: Double = 6_755_399_441_055_744  // 1.5·2^52
-        let k = xc * 1.442_695_040_888_963_4 + magic
+        let k = multiplyAdd(xc, 1.442_695_040_888_963_4, magic)
         let n = k - magic
-        let r = xc - n * 0.693_147_180_369_123_816_49 - n * 1.908_214_929_270_587_7e-10
+        let r = multiplyAdd(
+            n, -1.908_214_929_270_587_7e-10, multiplyAdd(n, -0.693_147_180_369_123_816_49, xc))
         var p: Double = 1.0 / 6_227_020_800
-        p = p * r + 1.0 / 479_001_600
-        p = p * r + 1.0 / 39_916_800
-        p = p * r + 1.0 / 3_628_800
-        p = p * r + 1.0 / 362_880
-        p = p * r + 1.0 / 40_320
-        p = p * r + 1.0 / 5040
-        p = p * r + 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
+        p = multiplyAdd(p, r, 1.0 / 479_001_600)
+        p = multiplyAdd(p, r, 1.0 / 39_916_800)
+        p = multiplyAdd(p, r, 1.0 / 3_628_800)
+        p = multiplyAdd(p, r, 1.0 / 362_880)
+        p = multiplyAdd(p, r, 1.0 / 40_320)
+        p = multiplyAdd(p, r, 1.0 / 5040)
+        p = multiplyAdd(p, r, 1.0 / 720)
+        p = multiplyAdd(p, r, 1.0 / 120)
+        p = multiplyAdd(p, r, 1.0 / 24)
+        p = multiplyAdd(p, r, 1.0 / 6)
+        p = multiplyAdd(p, r, 0.5)
+        p = multiplyAdd(p, r, 1)
+        p = multiplyAdd(p, r, 1)
         let scale = Double(
             bitPattern: (k.bitPattern &- 0x4338_0000_0000_0000 &+ 1023) &<< 52)
         // NaN needs no test: the clamp keeps it (Swift's min/max return their first argument
@@ -238,3 +243,4 @@ extension Double: CellMath {
         return p * scale
     }
 }
+

@@ -155,6 +155,38 @@ extension RecurrentCell {
         let parts = max(1, min(pool.threadCount, steps * row / 65_536))
         let out = UnsafeMutableSendable(projections)
         let weights = inputWeights, bias = inputBias
+        if m > 0 && m <= 8 {
+            // Few inputs (audio, sensor channels): u = b + Σ_i x_i·W[:, i] per row directly, from
+            // W transposed per gate ([G][m][d]); a per-row bias copy plus a K = m GEMM costs
+            // several times more.
+            var transposed = [Scalar](repeating: 0, count: g * m * d)
+            for v in 0..<g {
+                for i in 0..<m {
+                    for j in 0..<d { transposed[(v * m + i) * d + j] = weights[(v * d + j) * m + i] }
+                }
+            }
+            transposed.withUnsafeBufferPointer { wt in
+                bias.withUnsafeBufferPointer { bias in
+                    let wt = UnsafeSendable(wt.baseAddress!), bias = UnsafeSendable(bias.baseAddress!)
+                    let x = UnsafeSendable(inputs)
+                    pool.forEach(parts) { part in
+                        let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
+                        if range.isEmpty { return }
+                        for v in 0..<g {
+                            for b in 0..<batch {
+                                Scalar._smallInnerGEMM(
+                                    rows: range.count, k: m, n: d,
+                                    x: x.base + (range.lowerBound * batch + b) * m, xStride: batch * m,
+                                    w: wt.base + v * m * d, bias: bias.base + v * d,
+                                    out: out.base + range.lowerBound * row + (v * batch + b) * d,
+                                    outStride: row)
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { bias in
                 let w = UnsafeSendable(w.baseAddress!), bias = UnsafeSendable(bias.baseAddress!)

@@ -162,15 +162,16 @@ public enum AffineRows {
             if k == 1 {
                 var h = load(carry + o)
                 for t in rows {
-                    h = load(a + t * rowA + o) * h + load(b + t * state + o)
+                    h = multiplyAdd(load(a + t * rowA + o), h, load(b + t * state + o))
                     store(h, output + t * state + o)
                 }
             } else {
                 var h0 = load(carry + o), h1 = load(carry + blocks + o)
                 for t in rows {
                     let at = a + t * rowA + o, bt = b + t * state + o
-                    let n0 = load(at) * h0 + load(at + blocks) * h1 + load(bt)
-                    let n1 = load(at + 2 * blocks) * h0 + load(at + 3 * blocks) * h1 + load(bt + blocks)
+                    let n0 = multiplyAdd(load(at), h0, multiplyAdd(load(at + blocks), h1, load(bt)))
+                    let n1 = multiplyAdd(
+                        load(at + 2 * blocks), h0, multiplyAdd(load(at + 3 * blocks), h1, load(bt + blocks)))
                     (h0, h1) = (n0, n1)
                     store(h0, output + t * state + o)
                     store(h1, output + t * state + blocks + o)
@@ -196,8 +197,10 @@ public enum AffineRows {
                     let a0 = load(a + t * rowA + o), a1 = load(a + (t + segment) * rowA + o)
                     let a2 = load(a + (t + 2 * segment) * rowA + o), a3 = load(a + (t + 3 * segment) * rowA + o)
                     p = (a0 * p.0, a1 * p.1, a2 * p.2, a3 * p.3)
-                    q = (a0 * q.0 + load(b + t * state + o), a1 * q.1 + load(b + (t + segment) * state + o),
-                         a2 * q.2 + load(b + (t + 2 * segment) * state + o), a3 * q.3 + load(b + (t + 3 * segment) * state + o))
+                    q = (multiplyAdd(a0, q.0, load(b + t * state + o)),
+                         multiplyAdd(a1, q.1, load(b + (t + segment) * state + o)),
+                         multiplyAdd(a2, q.2, load(b + (t + 2 * segment) * state + o)),
+                         multiplyAdd(a3, q.3, load(b + (t + 3 * segment) * state + o)))
                     t += 1
                 }
                 for t in (rows.lowerBound + 4 * segment)..<rows.upperBound {

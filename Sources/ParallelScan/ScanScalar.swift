@@ -38,6 +38,12 @@ public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, 
         a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, batch: Int, dimension d: Int,
         initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
         reverse: Bool, pool: WorkerPool)
+    /// out[r][j] = bias[j] + Σ_{i<k} x[r·xStride + i] · w[i·n + j] for r < rows, j < n (rows of
+    /// `out` `outStride` apart): a GEMM with a small inner dimension k, where a BLAS call per
+    /// block costs more than the arithmetic.
+    static func _smallInnerGEMM(
+        rows: Int, k: Int, n: Int, x: UnsafePointer<Self>, xStride: Int, w: UnsafePointer<Self>,
+        bias: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>, outStride: Int)
     static func _affineRows(
         _ operation: AffineRows.Operation, a: UnsafePointer<Self>, b: UnsafePointer<Self>,
         rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Self>?,
@@ -45,6 +51,12 @@ public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, 
 }
 
 extension Float: ScanScalar {
+    public static func _smallInnerGEMM(
+        rows: Int, k: Int, n: Int, x: UnsafePointer<Float>, xStride: Int, w: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        smallInnerGEMM(rows: rows, k: k, n: n, x: x, xStride: xStride, w: w, bias: bias, out: out, outStride: outStride)
+    }
     public static func _affineRows(
         _ operation: AffineRows.Operation, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Float>?,
@@ -112,6 +124,12 @@ extension Float: ScanScalar {
 }
 
 extension Double: ScanScalar {
+    public static func _smallInnerGEMM(
+        rows: Int, k: Int, n: Int, x: UnsafePointer<Double>, xStride: Int, w: UnsafePointer<Double>,
+        bias: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>, outStride: Int
+    ) {
+        smallInnerGEMM(rows: rows, k: k, n: n, x: x, xStride: xStride, w: w, bias: bias, out: out, outStride: outStride)
+    }
     public static func _affineRows(
         _ operation: AffineRows.Operation, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
         rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Double>?,
@@ -176,4 +194,53 @@ extension Double: ScanScalar {
     }
 
     public static var precisionName: String { "double" }
+}
+
+/// The implementation behind ``ScanScalar/_smallInnerGEMM(rows:k:n:x:xStride:w:bias:out:outStride:)``:
+/// each output row in SIMD4 chunks (a scalar tail), bias first, then k multiply-adds.
+func smallInnerGEMM<S: ScanScalar>(
+    rows: Int, k: Int, n: Int, x: UnsafePointer<S>, xStride: Int, w: UnsafePointer<S>,
+    bias: UnsafePointer<S>, out: UnsafeMutablePointer<S>, outStride: Int
+) {
+    let vectorEnd = n / 4 * 4
+    for r in 0..<rows {
+        let xr = x + r * xStride, o = out + r * outStride
+        var j = 0
+        while j < vectorEnd {
+            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD4<S>.self)
+            for i in 0..<k {
+                acc += UnsafeRawPointer(w + i * n + j).loadUnaligned(as: SIMD4<S>.self) * xr[i]
+            }
+            UnsafeMutableRawPointer(o + j).storeBytes(of: acc, as: SIMD4<S>.self)
+            j += 4
+        }
+        while j < n {
+            var acc = bias[j]
+            for i in 0..<k { acc += w[i * n + j] * xr[i] }
+            o[j] = acc
+            j += 1
+        }
+    }
+}
+
+/// a·b + c, fused into one rounding when the build targets a CPU with FMA (`-DPARARNN_FMA`, set
+/// by the Makefile's release flags together with `-target-cpu`); two roundings otherwise, so a
+/// generic build never calls a software fma.
+@inlinable @inline(__always)
+public func multiplyAdd<T: FloatingPoint>(_ a: T, _ b: T, _ c: T) -> T {
+    #if PARARNN_FMA
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
+}
+
+/// Lane-wise a·b + c (see the scalar `multiplyAdd`).
+@inlinable @inline(__always)
+public func multiplyAdd<T: SIMD>(_ a: T, _ b: T, _ c: T) -> T where T.Scalar: FloatingPoint {
+    #if PARARNN_FMA
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
 }
