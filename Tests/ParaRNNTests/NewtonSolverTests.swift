@@ -93,6 +93,39 @@ struct NewtonSolverTests {
         #expect(choice(narrow, steps: 100, batch: 1, threads: 16) == .sequential)
     }
 
+    /// Projections u = W x + b: the direct kernel for m ≤ 8 inputs, one GEMM per gate above.
+    @Test("input projections (direct kernel and GEMM) == W x + b", arguments: [1, 5, 8, 9, 20])
+    func projections(m: Int) throws {
+        for (d, batch) in [(4, 1), (5, 3)] {
+            let cell = try RandomCells.paraLSTM(Double.self, m: m, d: d, scale: 1, seed: UInt64(60 + m))
+            var rng = SeededGenerator(seed: 61)
+            let steps = 37
+            let x: [Double] = uniform(steps * batch * m, 1, &rng)
+            let row = cell.projectionRowSize(batch: batch)
+            var u = [Double](repeating: .nan, count: steps * row)
+            x.withUnsafeBufferPointer { x in
+                u.withUnsafeMutableBufferPointer { u in
+                    cell.project(
+                        inputs: x.baseAddress!, steps: steps, batch: batch, projections: u.baseAddress!,
+                        pool: WorkerPool(threadCount: 2, grainSize: 1))
+                }
+            }
+            var worst = 0.0
+            for t in 0..<steps {
+                for v in 0..<cell.gateCount {
+                    for b in 0..<batch {
+                        for j in 0..<d {
+                            var want = cell.inputBias[v * d + j]
+                            for i in 0..<m { want += cell.inputWeights[(v * d + j) * m + i] * x[(t * batch + b) * m + i] }
+                            worst = max(worst, abs(u[t * row + (v * batch + b) * d + j] - want))
+                        }
+                    }
+                }
+            }
+            #expect(worst <= 1e-14, "m=\(m) d=\(d) B=\(batch): \(worst)")
+        }
+    }
+
     @Test("fused Newton from a warm start: the solution as guess converges at once; a perturbed one converges")
     func fusedWarmStart() throws {
         let cell = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 25)
