@@ -41,8 +41,8 @@ extension SequenceSolver where Cell: DifferentiableCell {
         initialState: [Scalar]? = nil, stateGradients: [Scalar],
         adjoint: AdjointMethod = .parallelScan
     ) throws(SolverError) -> SequenceGradients<Scalar> {
-        let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
-        let row = cell.stateRowSize(batch: batch), lanes = batch * d
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
         if steps <= 0 { throw .emptySequence }
         if inputs.count != steps * batch * m { throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)") }
         if states.count != steps * row { throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)") }

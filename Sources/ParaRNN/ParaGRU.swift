@@ -75,7 +75,8 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        // The Jacobian is diagonal, so `.structured` and `.diagonalOnly` requests are the same.
+        let (projections, values, jacobians) = (arguments.projections, arguments.values, arguments.jacobians)
         let d = hiddenSize, lanes = batch * d
         if arguments.inPlace {
             // The rollout: one step after another, each step's lanes in SIMD4 vectors (the

@@ -155,35 +155,16 @@ extension RecurrentCell {
         let parts = max(1, min(pool.threadCount, steps * row / 65_536))
         let out = UnsafeMutableSendable(projections)
         let weights = inputWeights, bias = inputBias
-        if m > 0 && m <= 8 {
-            // Few inputs (audio, sensor channels): u = b + Σ_i x_i·W[:, i] per row directly, from
-            // W transposed per gate ([G][m][d]); a per-row bias copy plus a K = m GEMM costs
-            // several times more.
-            var transposed = [Scalar](repeating: 0, count: g * m * d)
-            for v in 0..<g {
-                for i in 0..<m {
-                    for j in 0..<d { transposed[(v * m + i) * d + j] = weights[(v * d + j) * m + i] }
-                }
-            }
-            transposed.withUnsafeBufferPointer { wt in
-                bias.withUnsafeBufferPointer { bias in
-                    let wt = UnsafeSendable(wt.baseAddress!), bias = UnsafeSendable(bias.baseAddress!)
-                    let x = UnsafeSendable(inputs)
-                    pool.forEach(parts) { part in
-                        let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
-                        if range.isEmpty { return }
-                        for v in 0..<g {
-                            for b in 0..<batch {
-                                Scalar._smallInnerGEMM(
-                                    rows: range.count, k: m, n: d,
-                                    x: x.base + (range.lowerBound * batch + b) * m, xStride: batch * m,
-                                    w: wt.base + v * m * d, bias: bias.base + v * d,
-                                    out: out.base + range.lowerBound * row + (v * batch + b) * d,
-                                    outStride: row)
-                            }
-                        }
-                    }
-                }
+        if let projector = SmallInputProjector(self) {
+            // Few inputs (audio, sensor channels): the direct kernel, several times cheaper
+            // than a per-row bias copy plus a K = m GEMM.
+            let x = UnsafeSendable(inputs)
+            pool.forEach(parts) { part in
+                let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
+                if range.isEmpty { return }
+                projector.project(
+                    inputs: x.base + range.lowerBound * batch * m, rows: range.count, batch: batch,
+                    into: out.base + range.lowerBound * row)
             }
             return
         }
@@ -212,6 +193,51 @@ extension RecurrentCell {
                                 c: out.base + range.lowerBound * row + (v * batch + b) * d,
                                 ldc: row)
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// u = W x + b for cells with at most ``maximumInputs`` inputs, by a direct kernel over rows
+/// (``ScanScalar/_smallInnerGEMM(rows:k:n:x:xStride:w:bias:out:outStride:)``) with W
+/// transposed per gate (`[G][m][d]`), so the loop over the d outputs is contiguous.
+struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
+    static var maximumInputs: Int { 8 }
+    let gates: Int, inputs: Int, hidden: Int
+    let transposedWeights: [Scalar]
+    let bias: [Scalar]
+
+    /// nil when the cell has no inputs or more than ``maximumInputs``.
+    init?<C: RecurrentCell>(_ cell: C) where C.Scalar == Scalar {
+        let (g, m, d) = (cell.gateCount, cell.inputSize, cell.hiddenSize)
+        if m < 1 || m > Self.maximumInputs { return nil }
+        (gates, inputs, hidden) = (g, m, d)
+        let w = cell.inputWeights
+        var t = [Scalar](repeating: 0, count: g * m * d)
+        for v in 0..<g {
+            for i in 0..<m {
+                for j in 0..<d { t[(v * m + i) * d + j] = w[(v * d + j) * m + i] }
+            }
+        }
+        transposedWeights = t
+        bias = cell.inputBias
+    }
+
+    /// Projection rows `[rows][G][B][d]` of inputs `[rows][B][m]`.
+    func project(
+        inputs x: UnsafePointer<Scalar>, rows: Int, batch: Int, into out: UnsafeMutablePointer<Scalar>
+    ) {
+        let (g, m, d) = (gates, inputs, hidden), row = g * batch * d
+        transposedWeights.withUnsafeBufferPointer { wt in
+            bias.withUnsafeBufferPointer { bias in
+                for v in 0..<g {
+                    for b in 0..<batch {
+                        Scalar._smallInnerGEMM(
+                            rows: rows, k: m, n: d, x: x + b * m, xStride: batch * m,
+                            w: wt.baseAddress! + v * m * d, bias: bias.baseAddress! + v * d,
+                            out: out + (v * batch + b) * d, outStride: row)
                     }
                 }
             }
