@@ -67,6 +67,10 @@ public struct LinearizeArguments<Scalar> {
     /// Jacobians): write b_t = f − J_t s_{t−1} instead of f into `values`, and store the largest
     /// relative residual |s_t − f| / max(1, |f|) of the range here (NaN if any is NaN).
     public var fusedResidual: UnsafeMutablePointer<Double>? = nil
+    /// Every s_{t−1} is zero: write f(0, u_t) into `values` (no Jacobians); `previous` and
+    /// `states` are not read. Only for cells whose ``RecurrentCell/evaluatesFromZeroState`` is
+    /// true.
+    public var previousStatesAreZero: Bool = false
 }
 
 extension CellMath {

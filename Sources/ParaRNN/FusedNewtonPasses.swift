@@ -124,6 +124,13 @@ extension NewtonEngine {
                             AffineRows.solve(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, carry: prior, output: h.base)
+                        case .first where !hasGuess && cell.evaluatesFromZeroState:
+                            var arguments = LinearizeArguments(
+                                steps: rows, batch: batch, previous: prior, states: UnsafePointer(h.base),
+                                projections: u.base, values: h.base, jacobians: nil,
+                                request: .structured)
+                            arguments.previousStatesAreZero = true
+                            cell.linearize(arguments)
                         case .first where !hasGuess:
                             // s⁽⁰⁾ = f(0, u): the kernel reads rows t−1… of `states` as the
                             // previous states, so zeroed offsets rows stand in for them.

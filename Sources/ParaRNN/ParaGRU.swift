@@ -27,6 +27,7 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .diagonal }
     public var fusesNewtonOffsets: Bool { true }
+    public var evaluatesFromZeroState: Bool { true }
 
     public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
 
@@ -160,6 +161,12 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                 copyRows(into: plane, stride: lanes, from: u + v * lanes, stride: 3 * lanes, rows: rows, lanes: lanes)
             }
             let n = rows * lanes, o = values + t * lanes
+            if arguments.previousStatesAreZero {
+                // f(0, u) = σ(u^z)·tanh(u^h): r does not matter when h = 0.
+                for i in 0..<n { o[i] = Scalar.sigmoid(uz[i]) * Scalar.tanh(uh[i]) }
+                t += rows
+                continue
+            }
             // Short branch-free loops instead of one long one per element: each vectorises, and
             // with a short dependency chain the core overlaps many elements (one long body,
             // exp → divide → exp → divide, leaves it waiting on latency). The gates overwrite

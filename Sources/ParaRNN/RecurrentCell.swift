@@ -74,6 +74,11 @@ public protocol RecurrentCell: Sendable {
     /// linearisation (see ``LinearizeArguments/fusedResidual``). Defaults to false.
     var fusesNewtonOffsets: Bool { get }
 
+    /// Whether the cell's kernel evaluates f(0, u_t) directly when asked with
+    /// ``LinearizeArguments/previousStatesAreZero`` (the Newton engine's initial guess). Defaults
+    /// to false: the engine then passes zeroed state rows instead.
+    var evaluatesFromZeroState: Bool { get }
+
     /// The sequential rollout s_t = f(s_{t−1}, u_t) over `steps`, from `previous` (the state
     /// before the range), writing `states[t]`. The default runs one-step linearisations.
     func rollout(
@@ -86,6 +91,7 @@ public protocol RecurrentCell: Sendable {
 
 extension RecurrentCell {
     public var fusesNewtonOffsets: Bool { false }
+    public var evaluatesFromZeroState: Bool { false }
 
     public func linearize(_ arguments: LinearizeArguments<Scalar>) {
         linearize(
