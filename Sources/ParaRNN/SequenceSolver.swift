@@ -153,10 +153,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///
     /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements: a 2-core
     /// machine and a 16-core one), for B sequences of S state values:
-    /// - a sequential step costs ≈ 60 ns + 4.5 ns × B·S: a latency-bound chain of
+    /// - a sequential step costs ≈ 40 ns + 2.8 ns × B·S: a latency-bound chain of
     ///   transcendental functions, plus throughput once the row is wide;
-    /// - parallel Newton costs ≈ max(24 ns / threads, 6 ns) per state value and step over its
-    ///   3–5 passes (× 2.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
+    /// - parallel Newton costs ≈ max(14 ns / threads, 6 ns) per state value and step over its
+    ///   3–5 passes (× 3.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
     ///   ≈ 0.5 ms of fixed work. The 6 ns floor is memory bandwidth: each pass streams the
     ///   Jacobians, offsets, projections and states, and more threads do not add bandwidth.
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
@@ -169,11 +169,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let jacobianCost: Double
         switch cell.structure {
         case .diagonal, .blockDiagonal: jacobianCost = 1
-        case .dense: jacobianCost = 2.5 * stateSize
+        case .dense: jacobianCost = 3.5 * stateSize
         }
         let length = Double(steps), values = sequences * stateSize
-        let sequential = length * (60e-9 + 4.5e-9 * values)
-        let perValue = max(24e-9 / Double(threads), 6e-9) * jacobianCost
+        let sequential = length * (40e-9 + 2.8e-9 * values)
+        let perValue = max(14e-9 / Double(threads), 6e-9) * jacobianCost
         let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
         let text = String(
