@@ -175,7 +175,7 @@ extension NewtonEngine {
                     res.base[c] = worst
                 }
             }
-            return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+            return residuals.reduce(0, combineResiduals)
         }
 
         var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)

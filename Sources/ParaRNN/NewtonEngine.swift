@@ -174,7 +174,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: clip)
             }
         }
-        return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+        return residuals.reduce(0, combineResiduals)
     }
 
     /// Pass 2: H ← scan(J, b) from the segment's initial state.

@@ -97,26 +97,22 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
             jacobianPlanes: jacobians == nil ? 0 : (request == .diagonalOnly ? 2 : 4),
             gathersCurrentStates: fused)
         let inPlace = arguments.inPlace
-        let e = inPlace ? d : blocks.capacity
+        // Parameters tiled over a row's lanes (rollout) or over a block of rows.
+        let e = inPlace ? lanes : blocks.capacity
         let tiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 5 * e)
         defer { tiles.deallocate() }
         recurrentGains.withUnsafeBufferPointer { gains in
             peepholes.withUnsafeBufferPointer { peep in
                 for v in 0..<5 {
                     let source = v < 3 ? gains.baseAddress! + v * d : peep.baseAddress! + (v - 3) * d
-                    if inPlace { (tiles + v * e).update(from: source, count: d) } else { blocks.tile(source, count: d, into: tiles + v * e) }
+                    repeatPattern(source, count: d, into: tiles + v * e, total: e)
                 }
             }
         }
         let af = tiles, ao = tiles + e, ac = tiles + 2 * e, cf = tiles + 3 * e, co = tiles + 4 * e
         if inPlace {
             // The rollout: one step after another, each step's lanes in SIMD4 vectors (see
-            // ParaGRU), parameters tiled over the lanes; lanes beyond a multiple of 4 run scalar.
-            let laneTiles = UnsafeMutablePointer<Scalar>.allocate(capacity: 5 * lanes)
-            defer { laneTiles.deallocate() }
-            for v in 0..<5 { repeatPattern(tiles + v * e, count: d, into: laneTiles + v * lanes, total: lanes) }
-            let af = UnsafePointer(laneTiles), ao = af + lanes, ac = af + 2 * lanes
-            let cf = af + 3 * lanes, co = af + 4 * lanes
+            // ParaGRU); lanes beyond a multiple of 4 run scalar.
             let row = 2 * lanes, vectorLanes = lanes / 4 * 4
             if lanes >= 32 {
                 // Wide rows: short loops over the lanes (vectorised by the compiler), through

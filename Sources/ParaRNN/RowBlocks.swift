@@ -29,11 +29,6 @@ struct RowBlocks<S: ScanScalar> {
     /// Offset of the first current-state plane in the scratch (then the residual plane).
     var currentBase: Int { (2 * statePlanes + gatePlanes + jacobianPlanes) * capacity }
 
-    /// A parameter vector of length d repeated over a block: tile[e] = parameter[e mod d].
-    func tile(_ parameter: UnsafePointer<S>, count d: Int, into tile: UnsafeMutablePointer<S>) {
-        repeatPattern(parameter, count: d, into: tile, total: capacity)
-    }
-
     /// Runs `body(scratch, count)` for each block of rows of `steps`, with gathered inputs.
     @inline(__always)
     func run(
@@ -218,16 +213,4 @@ func repeatPattern<S: ScanScalar>(
         copyScalars(target + filled, UnsafePointer(target), count: n)
         filled += n
     }
-}
-
-/// Four scalars from `pointer` as one vector (unaligned).
-@inline(__always)
-func loadVector<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
-    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
-}
-
-/// Stores four scalars at `pointer` (unaligned).
-@inline(__always)
-func storeVector<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
-    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
 }

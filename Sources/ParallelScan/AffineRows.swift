@@ -144,14 +144,6 @@ public enum AffineRows {
         }
     }
 
-    static func load<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
-        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
-    }
-
-    static func store<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
-    }
-
     static func narrowSolve<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, groups: Int, k: Int,
         carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
@@ -160,21 +152,21 @@ public enum AffineRows {
         for g in 0..<groups {
             let o = 4 * g
             if k == 1 {
-                var h = load(carry + o)
+                var h = loadVector(carry + o)
                 for t in rows {
-                    h = multiplyAdd(load(a + t * rowA + o), h, load(b + t * state + o))
-                    store(h, output + t * state + o)
+                    h = multiplyAdd(loadVector(a + t * rowA + o), h, loadVector(b + t * state + o))
+                    storeVector(h, output + t * state + o)
                 }
             } else {
-                var h0 = load(carry + o), h1 = load(carry + blocks + o)
+                var h0 = loadVector(carry + o), h1 = loadVector(carry + blocks + o)
                 for t in rows {
                     let at = a + t * rowA + o, bt = b + t * state + o
-                    let n0 = multiplyAdd(load(at), h0, multiplyAdd(load(at + blocks), h1, load(bt)))
+                    let n0 = multiplyAdd(loadVector(at), h0, multiplyAdd(loadVector(at + blocks), h1, loadVector(bt)))
                     let n1 = multiplyAdd(
-                        load(at + 2 * blocks), h0, multiplyAdd(load(at + 3 * blocks), h1, load(bt + blocks)))
+                        loadVector(at + 2 * blocks), h0, multiplyAdd(loadVector(at + 3 * blocks), h1, loadVector(bt + blocks)))
                     (h0, h1) = (n0, n1)
-                    store(h0, output + t * state + o)
-                    store(h1, output + t * state + blocks + o)
+                    storeVector(h0, output + t * state + o)
+                    storeVector(h1, output + t * state + blocks + o)
                 }
             }
         }
@@ -194,37 +186,37 @@ public enum AffineRows {
                 var q = (SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero)
                 var t = rows.lowerBound
                 for _ in 0..<segment {
-                    let a0 = load(a + t * rowA + o), a1 = load(a + (t + segment) * rowA + o)
-                    let a2 = load(a + (t + 2 * segment) * rowA + o), a3 = load(a + (t + 3 * segment) * rowA + o)
+                    let a0 = loadVector(a + t * rowA + o), a1 = loadVector(a + (t + segment) * rowA + o)
+                    let a2 = loadVector(a + (t + 2 * segment) * rowA + o), a3 = loadVector(a + (t + 3 * segment) * rowA + o)
                     p = (a0 * p.0, a1 * p.1, a2 * p.2, a3 * p.3)
-                    q = (multiplyAdd(a0, q.0, load(b + t * state + o)),
-                         multiplyAdd(a1, q.1, load(b + (t + segment) * state + o)),
-                         multiplyAdd(a2, q.2, load(b + (t + 2 * segment) * state + o)),
-                         multiplyAdd(a3, q.3, load(b + (t + 3 * segment) * state + o)))
+                    q = (multiplyAdd(a0, q.0, loadVector(b + t * state + o)),
+                         multiplyAdd(a1, q.1, loadVector(b + (t + segment) * state + o)),
+                         multiplyAdd(a2, q.2, loadVector(b + (t + 2 * segment) * state + o)),
+                         multiplyAdd(a3, q.3, loadVector(b + (t + 3 * segment) * state + o)))
                     t += 1
                 }
                 for t in (rows.lowerBound + 4 * segment)..<rows.upperBound {
-                    let at = load(a + t * rowA + o)
+                    let at = loadVector(a + t * rowA + o)
                     p.3 = at * p.3
-                    q.3 = at * q.3 + load(b + t * state + o)
+                    q.3 = multiplyAdd(at, q.3, loadVector(b + t * state + o))
                 }
                 // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary: (P, Q) ↦ (P_s·P, P_s·Q + Q_s).
-                var sp = load(UnsafePointer(summary) + o), sq = load(UnsafePointer(summary) + blocks + o)
+                var sp = loadVector(UnsafePointer(summary) + o), sq = loadVector(UnsafePointer(summary) + blocks + o)
                 for (ps, qs) in [(p.0, q.0), (p.1, q.1), (p.2, q.2), (p.3, q.3)] {
                     sp = ps * sp
                     sq = ps * sq + qs
                 }
-                store(sp, summary + o)
-                store(sq, summary + blocks + o)
+                storeVector(sp, summary + o)
+                storeVector(sq, summary + blocks + o)
             } else {
                 // 2×2 blocks: per segment P (4 planes) and Q (2 planes).
                 var ps = [[SIMD4<S>]](repeating: [SIMD4(repeating: 1), .zero, .zero, SIMD4(repeating: 1)], count: 4)
                 var qs = [[SIMD4<S>]](repeating: [.zero, .zero], count: 4)
                 func step(_ s: Int, _ t: Int, _ p: inout (SIMD4<S>, SIMD4<S>, SIMD4<S>, SIMD4<S>), _ q: inout (SIMD4<S>, SIMD4<S>)) {
                     let at = a + t * rowA + o, bt = b + t * state + o
-                    let m00 = load(at), m01 = load(at + blocks), m10 = load(at + 2 * blocks), m11 = load(at + 3 * blocks)
+                    let m00 = loadVector(at), m01 = loadVector(at + blocks), m10 = loadVector(at + 2 * blocks), m11 = loadVector(at + 3 * blocks)
                     p = (m00 * p.0 + m01 * p.2, m00 * p.1 + m01 * p.3, m10 * p.0 + m11 * p.2, m10 * p.1 + m11 * p.3)
-                    q = (m00 * q.0 + m01 * q.1 + load(bt), m10 * q.0 + m11 * q.1 + load(bt + blocks))
+                    q = (m00 * q.0 + m01 * q.1 + loadVector(bt), m10 * q.0 + m11 * q.1 + loadVector(bt + blocks))
                 }
                 let one = SIMD4<S>(repeating: 1)
                 var p0 = (one, SIMD4<S>.zero, SIMD4<S>.zero, one), p1 = p0, p2 = p0, p3 = p0
@@ -242,16 +234,16 @@ public enum AffineRows {
                 ps[2] = [p2.0, p2.1, p2.2, p2.3]; ps[3] = [p3.0, p3.1, p3.2, p3.3]
                 qs[0] = [q0.0, q0.1]; qs[1] = [q1.0, q1.1]; qs[2] = [q2.0, q2.1]; qs[3] = [q3.0, q3.1]
                 // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary.
-                var sp = (0..<4).map { load(UnsafePointer(summary) + $0 * blocks + o) }
-                var sq = (0..<2).map { load(UnsafePointer(summary) + 4 * blocks + $0 * blocks + o) }
+                var sp = (0..<4).map { loadVector(UnsafePointer(summary) + $0 * blocks + o) }
+                var sq = (0..<2).map { loadVector(UnsafePointer(summary) + 4 * blocks + $0 * blocks + o) }
                 for s in 0..<4 {
                     let m = ps[s], c = qs[s]
                     sp = [m[0] * sp[0] + m[1] * sp[2], m[0] * sp[1] + m[1] * sp[3],
                           m[2] * sp[0] + m[3] * sp[2], m[2] * sp[1] + m[3] * sp[3]]
                     sq = [m[0] * sq[0] + m[1] * sq[1] + c[0], m[2] * sq[0] + m[3] * sq[1] + c[1]]
                 }
-                for e in 0..<4 { store(sp[e], summary + e * blocks + o) }
-                for e in 0..<2 { store(sq[e], summary + 4 * blocks + e * blocks + o) }
+                for e in 0..<4 { storeVector(sp[e], summary + e * blocks + o) }
+                for e in 0..<2 { storeVector(sq[e], summary + 4 * blocks + e * blocks + o) }
             }
         }
     }

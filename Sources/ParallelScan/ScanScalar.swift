@@ -207,11 +207,9 @@ func smallInnerGEMM<S: ScanScalar>(
         let xr = x + r * xStride, o = out + r * outStride
         var j = 0
         while j < vectorEnd {
-            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD4<S>.self)
-            for i in 0..<k {
-                acc += UnsafeRawPointer(w + i * n + j).loadUnaligned(as: SIMD4<S>.self) * xr[i]
-            }
-            UnsafeMutableRawPointer(o + j).storeBytes(of: acc, as: SIMD4<S>.self)
+            var acc = loadVector(bias + j)
+            for i in 0..<k { acc += loadVector(w + i * n + j) * xr[i] }
+            storeVector(acc, o + j)
             j += 4
         }
         while j < n {
@@ -243,4 +241,16 @@ public func multiplyAdd<T: SIMD>(_ a: T, _ b: T, _ c: T) -> T where T.Scalar: Fl
     #else
     return a * b + c
     #endif
+}
+
+/// Four scalars from `pointer` as one vector (unaligned).
+@inlinable @inline(__always)
+public func loadVector<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
+}
+
+/// Stores four scalars at `pointer` (unaligned).
+@inlinable @inline(__always)
+public func storeVector<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
 }
