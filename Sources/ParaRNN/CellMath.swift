@@ -63,6 +63,10 @@ public struct LinearizeArguments<Scalar> {
     public var request: JacobianRequest
     /// A sequential rollout: `values` is `states`, so step t must see step t − 1's result.
     public var inPlace: Bool = false
+    /// For an in-place rollout of a cell whose ``RecurrentCell/rollsOutEntriesIndependently``
+    /// is true: roll out only these batch entries (all pointers still address full-batch
+    /// buffers); `nil` means the whole batch.
+    public var batchEntries: Range<Int>? = nil
     /// If set (only for cells whose ``RecurrentCell/fusesNewtonOffsets`` is true, with
     /// Jacobians): write b_t = f − J_t s_{t−1} instead of f into `values`, and store the largest
     /// relative residual |s_t − f| / max(1, |f|) of the range here (NaN if any is NaN).

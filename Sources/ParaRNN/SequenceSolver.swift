@@ -154,7 +154,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements: a 2-core
     /// machine and a 16-core one), for B sequences of S state values:
     /// - a sequential step costs ≈ 40 ns + 2.8 ns × B·S: a latency-bound chain of
-    ///   transcendental functions, plus throughput once the row is wide;
+    ///   transcendental functions, plus throughput once the row is wide; divided by the
+    ///   rollout's workers when the batch is split (``rolloutWorkers(batch:threads:)``);
     /// - parallel Newton costs ≈ max(14 ns / threads, 6 ns) per state value and step over its
     ///   3–5 passes (× 3.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
     ///   ≈ 0.5 ms of fixed work. The 6 ns floor is memory bandwidth: each pass streams the
@@ -172,7 +173,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         case .dense: jacobianCost = 3.5 * stateSize
         }
         let length = Double(steps), values = sequences * stateSize
-        let sequential = length * (40e-9 + 2.8e-9 * values)
+        let rolloutShare = Double(rolloutWorkers(batch: batch, threads: threads))
+        let sequential = length * (40e-9 + 2.8e-9 * values) / rolloutShare
         let perValue = max(14e-9 / Double(threads), 6e-9) * jacobianCost
         let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
@@ -249,14 +251,36 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             residual: attempts.last?.residualHistory.last ?? .infinity, converged: false)
     }
 
-    /// The sequential rollout s_t = f(s_{t−1}, u_t).
+    /// The sequential rollout s_t = f(s_{t−1}, u_t), its batch split across the pool's workers
+    /// when ``rolloutWorkers(batch:threads:)`` says so (no synchronisation between steps: each
+    /// worker rolls out its own sequences).
     func rollout(
         steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>
     ) {
-        cell.rollout(
-            steps: 0..<steps, batch: batch, previous: previous, projections: projections,
-            states: states)
+        let workers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
+        if workers == 1 {
+            cell.rollout(
+                steps: 0..<steps, batch: batch, previous: previous, projections: projections,
+                states: states)
+            return
+        }
+        let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
+        options.pool.forEach(workers) { part in
+            cell.rollout(
+                steps: 0..<steps, batch: batch,
+                entries: ChunkPlan.evenRange(index: part, of: workers, total: batch),
+                previous: h0.base, projections: u.base, states: h.base)
+        }
+    }
+
+    /// How many workers a sequential rollout of `batch` sequences uses with `threads` threads:
+    /// one per group of sequences when the cell rolls its batch entries out independently
+    /// (``RecurrentCell/rollsOutEntriesIndependently``), at most one per sequence; otherwise
+    /// one. A sequence is never split, so more threads never add per-step synchronisation and
+    /// never make a rollout slower than one thread.
+    public func rolloutWorkers(batch: Int, threads: Int) -> Int {
+        cell.rollsOutEntriesIndependently ? max(1, min(batch, threads)) : 1
     }
 
     /// Evaluates the sequential rollout (the reference) for inputs `[T][B][m]`.
