@@ -64,6 +64,8 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .dense }
@@ -85,6 +87,7 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -168,6 +171,8 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { 2 * hiddenSize }
     public var gateCount: Int { 4 }
     public var structure: JacobianStructure { .dense }
@@ -189,6 +194,7 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -278,6 +284,8 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 1 }
     public var structure: JacobianStructure { .dense }
@@ -298,6 +306,7 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {

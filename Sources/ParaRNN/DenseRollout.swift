@@ -25,7 +25,7 @@ import ParallelScan
 ///                                       bias: bias, into: g)
 /// }
 /// ```
-struct DenseRecurrentPack<Scalar: CellMath> {
+struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// d: the length of h.
     let hidden: Int
     /// G·d: the number of recurrent pre-activations.
@@ -59,10 +59,16 @@ struct DenseRecurrentPack<Scalar: CellMath> {
     }
 
     /// g[0..<stride] = bias + Σ_k h[k] · w[k][0..<stride] (`w` packed as ``transposed``).
+    ///
+    /// The outputs are computed in register tiles (8, then 4, then 1 SIMD8 vectors), each a
+    /// column band of w. `descending` walks the bands from the last to the first: a rollout
+    /// alternates the direction every step, so the bands it read last are still in L1 when the
+    /// next step starts (W_hh of a d = 64 GRU is 48 KiB, more than a 32 KiB L1 holds, and a
+    /// cyclic walk would miss on every band). Each output's sum is the same in either order.
     @inline(__always)
     static func product(
         h: UnsafePointer<Scalar>, hidden d: Int, weights w: UnsafePointer<Scalar>, stride: Int,
-        bias: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>
+        bias: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>, descending: Bool = false
     ) {
         typealias V = SIMD8<Scalar>
         @inline(__always) func load(_ p: UnsafePointer<Scalar>) -> V {
@@ -71,37 +77,27 @@ struct DenseRecurrentPack<Scalar: CellMath> {
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
-        let vectors = stride / 8
-        // Eight accumulators keep both FMA pipes busy (4-cycle latency) in Float; a Double
-        // SIMD8 is two registers already, so it tiles by four.
-        let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
-        var j = 0
-        if wide == 8 {
-            while j + 8 <= vectors {
-                let o = j * 8
-                var a0 = load(bias + o), a1 = load(bias + o + 8), a2 = load(bias + o + 16)
-                var a3 = load(bias + o + 24), a4 = load(bias + o + 32), a5 = load(bias + o + 40)
-                var a6 = load(bias + o + 48), a7 = load(bias + o + 56)
-                var row = w + o
-                for k in 0..<d {
-                    let x = V(repeating: h[k])
-                    a0 = multiplyAdd(x, load(row), a0)
-                    a1 = multiplyAdd(x, load(row + 8), a1)
-                    a2 = multiplyAdd(x, load(row + 16), a2)
-                    a3 = multiplyAdd(x, load(row + 24), a3)
-                    a4 = multiplyAdd(x, load(row + 32), a4)
-                    a5 = multiplyAdd(x, load(row + 40), a5)
-                    a6 = multiplyAdd(x, load(row + 48), a6)
-                    a7 = multiplyAdd(x, load(row + 56), a7)
-                    row += stride
-                }
-                store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
-                store(a4, g + o + 32); store(a5, g + o + 40); store(a6, g + o + 48); store(a7, g + o + 56)
-                j += 8
+        @inline(__always) func band8(_ o: Int) {
+            var a0 = load(bias + o), a1 = load(bias + o + 8), a2 = load(bias + o + 16)
+            var a3 = load(bias + o + 24), a4 = load(bias + o + 32), a5 = load(bias + o + 40)
+            var a6 = load(bias + o + 48), a7 = load(bias + o + 56)
+            var row = w + o
+            for k in 0..<d {
+                let x = V(repeating: h[k])
+                a0 = multiplyAdd(x, load(row), a0)
+                a1 = multiplyAdd(x, load(row + 8), a1)
+                a2 = multiplyAdd(x, load(row + 16), a2)
+                a3 = multiplyAdd(x, load(row + 24), a3)
+                a4 = multiplyAdd(x, load(row + 32), a4)
+                a5 = multiplyAdd(x, load(row + 40), a5)
+                a6 = multiplyAdd(x, load(row + 48), a6)
+                a7 = multiplyAdd(x, load(row + 56), a7)
+                row += stride
             }
+            store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
+            store(a4, g + o + 32); store(a5, g + o + 40); store(a6, g + o + 48); store(a7, g + o + 56)
         }
-        while j + 4 <= vectors {
-            let o = j * 8
+        @inline(__always) func band4(_ o: Int) {
             var a0 = load(bias + o), a1 = load(bias + o + 8)
             var a2 = load(bias + o + 16), a3 = load(bias + o + 24)
             var row = w + o
@@ -114,10 +110,8 @@ struct DenseRecurrentPack<Scalar: CellMath> {
                 row += stride
             }
             store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
-            j += 4
         }
-        while j < vectors {
-            let o = j * 8
+        @inline(__always) func band1(_ o: Int) {
             // Two partial sums over even and odd k halve the dependency chain.
             var a0 = load(bias + o), a1 = V(repeating: 0)
             var k = 0
@@ -128,7 +122,26 @@ struct DenseRecurrentPack<Scalar: CellMath> {
             }
             if k < d { a0 = multiplyAdd(V(repeating: h[k]), load(w + k * stride + o), a0) }
             store(a0 + a1, g + o)
-            j += 1
+        }
+        // Eight accumulators keep both FMA pipes busy (4-cycle latency) in Float; a Double
+        // SIMD8 is two registers already, so it tiles by four.
+        let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
+        let vectors = stride / 8
+        let bands8 = wide == 8 ? vectors / 8 : 0
+        let bands4 = (vectors - 8 * bands8) / 4
+        let end8 = 64 * bands8, end4 = end8 + 32 * bands4
+        if descending {
+            var o = stride - 8
+            while o >= end4 { band1(o); o -= 8 }
+            o = end4 - 32
+            while o >= end8 { band4(o); o -= 32 }
+            o = end8 - 64
+            while o >= 0 { band8(o); o -= 64 }
+        } else {
+            var o = 0
+            while o < end8 { band8(o); o += 64 }
+            while o < end4 { band4(o); o += 32 }
+            while o < stride { band1(o); o += 8 }
         }
     }
 }
@@ -154,8 +167,7 @@ extension GRU {
     /// r, z, n and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
-        let pack = DenseRecurrentPack(
-            weights: recurrentWeights, bias: recurrentBias, outputs: 3 * d, hidden: d)
+        let pack = packedRecurrence
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
         defer { g.deallocate() }
         pack.withPointers { w, bias in
@@ -163,7 +175,8 @@ extension GRU {
                 for t in io.steps {
                     let h = io.previousEntry(t, b, stateSize: d)
                     DenseRecurrentPack<Scalar>.product(
-                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g)
+                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
+                        descending: t & 1 == 1)
                     let u = io.projections + t * 3 * lanes + b * d
                     let out = io.states + t * lanes + b * d
                     var i = 0
@@ -192,8 +205,7 @@ extension LSTM {
     /// g, o, then c' and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, n = 2 * d, lanes = io.batch * d, row = io.batch * n
-        let pack = DenseRecurrentPack(
-            weights: recurrentWeights, bias: recurrentBias, outputs: 4 * d, hidden: d)
+        let pack = packedRecurrence
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
         defer { g.deallocate() }
         pack.withPointers { w, bias in
@@ -201,7 +213,8 @@ extension LSTM {
                 for t in io.steps {
                     let s = io.previousEntry(t, b, stateSize: n)
                     DenseRecurrentPack<Scalar>.product(
-                        h: s + d, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g)
+                        h: s + d, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
+                        descending: t & 1 == 1)
                     let u = io.projections + t * 4 * lanes + b * d
                     let out = io.states + t * row + b * n
                     var j = 0
@@ -236,8 +249,7 @@ extension ElmanRNN {
     /// h' = tanh(u + W_hh h + b_hh).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
-        let pack = DenseRecurrentPack(
-            weights: recurrentWeights, bias: recurrentBias, outputs: d, hidden: d)
+        let pack = packedRecurrence
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
         defer { g.deallocate() }
         pack.withPointers { w, bias in
@@ -245,7 +257,8 @@ extension ElmanRNN {
                 for t in io.steps {
                     let h = io.previousEntry(t, b, stateSize: d)
                     DenseRecurrentPack<Scalar>.product(
-                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g)
+                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
+                        descending: t & 1 == 1)
                     let u = io.projections + t * lanes + b * d
                     let out = io.states + t * lanes + b * d
                     var i = 0

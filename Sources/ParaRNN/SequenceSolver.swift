@@ -88,6 +88,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if let length = options.segmentLength, length <= 0 {
             throw .invalidOption("segment length must be positive")
         }
+        if guess == nil, chooseMethod(steps: steps, batch: batch).0 == .sequential {
+            return streamedRollout(inputs: inputs, steps: steps, batch: batch, initialState: initialState)
+        }
         // Every projection value is written by `project` (bias, then the GEMM).
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
@@ -147,6 +150,56 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
             decision: decision, segments: segments)
+    }
+
+    /// The sequential method from inputs, projecting a block of steps at a time into one
+    /// cache-sized buffer just before rolling it out, instead of materialising all T
+    /// projections (G·B·d values per step: 150 MB for a d = 64 GRU over 2·10⁵ steps, more than
+    /// the states themselves, paid in page faults and memory traffic).
+    func streamedRollout(
+        inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]?
+    ) -> Solution<Scalar> {
+        let (method, decision) = chooseMethod(steps: steps, batch: batch)
+        let row = cell.stateRowSize(batch: batch), urow = cell.projectionRowSize(batch: batch)
+        let m = cell.inputSize
+        let block = Self.streamingBlock(steps: steps, projectionRow: urow)
+        let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        var states = uninitializedArray(Scalar.self, count: steps * row)
+        var buffer = uninitializedArray(Scalar.self, count: block * urow)
+        inputs.withUnsafeBufferPointer { x in
+            states.withUnsafeMutableBufferPointer { h in
+                buffer.withUnsafeMutableBufferPointer { u in
+                    h0.withUnsafeBufferPointer { h0 in
+                        var start = 0
+                        while start < steps {
+                            let count = min(block, steps - start)
+                            cell.project(
+                                inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
+                                projections: u.baseAddress!, pool: options.pool)
+                            let previous = start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
+                            rollout(
+                                steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
+                                previous: previous, states: h.baseAddress! + start * row)
+                            start += count
+                        }
+                    }
+                }
+            }
+        }
+        let attempt = SolveAttempt(
+            method: method, iterations: 0, residualHistory: [0], converged: true,
+            outcome: "sequential rollout: exact by construction")
+        return Solution(
+            states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
+            converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
+            decision: decision, segments: 1)
+    }
+
+    /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident),
+    /// at least 64 steps (each block is one fork/join when the batch is split across workers).
+    static func streamingBlock(steps: Int, projectionRow: Int) -> Int {
+        let bytes = 262_144 / max(1, projectionRow * MemoryLayout<Scalar>.size)
+        return min(steps, max(64, bytes))
     }
 
     /// The method `.automatic` picks, and why.
