@@ -86,8 +86,11 @@ extension DenseRecurrence where Self: DifferentiableCell {
                 preGradients: preShared.base + range.lowerBound * batch * gd,
                 parameterGradients: partialShared.base + c * count)
         }
-        for c in 0..<parts {
-            for i in 0..<count { arguments.parameterGradients[i] += partial[c * count + i] }
+        let ones = [Scalar](repeating: 1, count: parts)
+        ones.withUnsafeBufferPointer { ones in
+            Scalar.gemv(
+                transposed: true, rows: parts, cols: count, alpha: 1, a: partial,
+                x: ones.baseAddress!, beta: 1, y: arguments.parameterGradients)
         }
     }
 }
@@ -126,21 +129,22 @@ extension GRU {
                         let du = a.projectionGradients + t * 3 * lanes + b * d
                         let delta = work.preGradients + (t * batch + b) * gd
                         let gl = a.stateGradients + t * lanes + b * d
-                        for i in 0..<d {
-                            let lambda = gl[i] + carry[i]
-                            let r = Scalar.sigmoid(u[i] + g[i])
-                            let z = Scalar.sigmoid(u[lanes + i] + g[d + i])
-                            let n = Scalar.tanh(multiplyAdd(r, g[2 * d + i], u[2 * lanes + i]))
+                        forEachQuad(d) { i, k in
+                            let lambda = loadLanes(gl + i, k) + loadLanes(carry + i, k)
+                            let gn = loadLanes(g + 2 * d + i, k)
+                            let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
+                            let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
+                            let n = Scalar.tanh(multiplyAdd(r, gn, loadLanes(u + 2 * lanes + i, k)))
                             let gpn = lambda * (1 - z) * (1 - n * n)
-                            let gpz = lambda * (h[i] - n) * z * (1 - z)
-                            let gpr = gpn * g[2 * d + i] * r * (1 - r)
-                            du[i] = gpr
-                            du[lanes + i] = gpz
-                            du[2 * lanes + i] = gpn
-                            delta[i] = gpr
-                            delta[d + i] = gpz
-                            delta[2 * d + i] = gpn * r
-                            direct[i] = z * lambda
+                            let gpz = lambda * (loadLanes(h + i, k) - n) * z * (1 - z)
+                            let gpr = gpn * gn * r * (1 - r)
+                            storeLanes(gpr, du + i, k)
+                            storeLanes(gpz, du + lanes + i, k)
+                            storeLanes(gpn, du + 2 * lanes + i, k)
+                            storeLanes(gpr, delta + i, k)
+                            storeLanes(gpz, delta + d + i, k)
+                            storeLanes(gpn * r, delta + 2 * d + i, k)
+                            storeLanes(z * lambda, direct + i, k)
                         }
                         DenseRecurrentPack<Scalar>.product(
                             h: delta, hidden: gd, weights: wb, stride: backward.stride, bias: direct,
@@ -184,25 +188,27 @@ extension LSTM {
                         let du = a.projectionGradients + t * 4 * lanes + b * d
                         let delta = work.preGradients + (t * batch + b) * gd
                         let gl = a.stateGradients + t * row + b * n
-                        for j in 0..<d {
-                            let lc = gl[j] + carryC[j], lh = gl[d + j] + carryH[j]
-                            let ig = Scalar.sigmoid(u[j] + g[j])
-                            let fg = Scalar.sigmoid(u[lanes + j] + g[d + j])
-                            let gg = Scalar.tanh(u[2 * lanes + j] + g[2 * d + j])
-                            let og = Scalar.sigmoid(u[3 * lanes + j] + g[3 * d + j])
-                            let tau = Scalar.tanh(multiplyAdd(fg, s[j], ig * gg))
+                        forEachQuad(d) { j, k in
+                            let lc = loadLanes(gl + j, k) + loadLanes(carryC + j, k)
+                            let lh = loadLanes(gl + d + j, k) + loadLanes(carryH + j, k)
+                            let c = loadLanes(s + j, k)
+                            let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
+                            let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
+                            let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
+                            let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
+                            let tau = Scalar.tanh(multiplyAdd(fg, c, ig * gg))
                             let gc = lc + lh * og * (1 - tau * tau)
-                            let pi = gc * gg * ig * (1 - ig), pf = gc * s[j] * fg * (1 - fg)
+                            let pi = gc * gg * ig * (1 - ig), pf = gc * c * fg * (1 - fg)
                             let pg = gc * ig * (1 - gg * gg), po = lh * tau * og * (1 - og)
-                            du[j] = pi
-                            du[lanes + j] = pf
-                            du[2 * lanes + j] = pg
-                            du[3 * lanes + j] = po
-                            delta[j] = pi
-                            delta[d + j] = pf
-                            delta[2 * d + j] = pg
-                            delta[3 * d + j] = po
-                            carryC[j] = gc * fg
+                            storeLanes(pi, du + j, k)
+                            storeLanes(pf, du + lanes + j, k)
+                            storeLanes(pg, du + 2 * lanes + j, k)
+                            storeLanes(po, du + 3 * lanes + j, k)
+                            storeLanes(pi, delta + j, k)
+                            storeLanes(pf, delta + d + j, k)
+                            storeLanes(pg, delta + 2 * d + j, k)
+                            storeLanes(po, delta + 3 * d + j, k)
+                            storeLanes(gc * fg, carryC + j, k)
                         }
                         DenseRecurrentPack<Scalar>.product(
                             h: delta, hidden: gd, weights: wb, stride: backward.stride, bias: zeros,
@@ -234,10 +240,11 @@ extension ElmanRNN {
                     let h = a.states + t * lanes + b * d, gl = a.stateGradients + t * lanes + b * d
                     let du = a.projectionGradients + t * lanes + b * d
                     let delta = work.preGradients + (t * batch + b) * d
-                    for i in 0..<d {
-                        let value = (gl[i] + carry[i]) * (1 - h[i] * h[i])
-                        du[i] = value
-                        delta[i] = value
+                    forEachQuad(d) { i, k in
+                        let hk = loadLanes(h + i, k)
+                        let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * (1 - hk * hk)
+                        storeLanes(value, du + i, k)
+                        storeLanes(value, delta + i, k)
                     }
                     DenseRecurrentPack<Scalar>.product(
                         h: delta, hidden: d, weights: wb, stride: backward.stride, bias: zeros,

@@ -146,6 +146,36 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     }
 }
 
+/// Runs `body(i, k)` over `0..<count` in quads: i = 0, 4, 8, … with k = 4 lanes, and one last
+/// partial quad (k < 4) for the tail, so that each gate formula is written once, in SIMD4.
+@inline(__always)
+func forEachQuad(_ count: Int, _ body: (Int, Int) -> Void) {
+    var i = 0
+    while i + 4 <= count { body(i, 4); i += 4 }
+    if i < count { body(i, count - i) }
+}
+
+/// `k` ≤ 4 scalars at `p` as a vector (the rest zero).
+@inline(__always)
+func loadLanes<S: ScanScalar>(_ p: UnsafePointer<S>, _ k: Int) -> SIMD4<S> {
+    if k == 4 { return loadVector(p) }
+    var v = SIMD4<S>(repeating: 0)
+    for lane in 0..<k { v[lane] = p[lane] }
+    return v
+}
+
+@inline(__always)
+func loadLanes<S: ScanScalar>(_ p: UnsafeMutablePointer<S>, _ k: Int) -> SIMD4<S> {
+    loadLanes(UnsafePointer(p), k)
+}
+
+/// Stores the first `k` ≤ 4 lanes of `v` at `p`.
+@inline(__always)
+func storeLanes<S: ScanScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>, _ k: Int) {
+    if k == 4 { storeVector(v, p); return }
+    for lane in 0..<k { p[lane] = v[lane] }
+}
+
 /// Where one dense-cell rollout reads and writes: full-batch buffers, one batch entry at a time.
 struct DenseRolloutBuffers<Scalar> {
     let steps: Range<Int>
@@ -179,20 +209,11 @@ extension GRU {
                         descending: t & 1 == 1)
                     let u = io.projections + t * 3 * lanes + b * d
                     let out = io.states + t * lanes + b * d
-                    var i = 0
-                    while i + 4 <= d {
-                        let r = Scalar.sigmoid(loadVector(u + i) + loadVector(g + i))
-                        let z = Scalar.sigmoid(loadVector(u + lanes + i) + loadVector(g + d + i))
-                        let n = Scalar.tanh(multiplyAdd(r, loadVector(g + 2 * d + i), loadVector(u + 2 * lanes + i)))
-                        storeVector(multiplyAdd(z, loadVector(h + i) - n, n), out + i)
-                        i += 4
-                    }
-                    while i < d {
-                        let r = Scalar.sigmoid(u[i] + g[i])
-                        let z = Scalar.sigmoid(u[lanes + i] + g[d + i])
-                        let n = Scalar.tanh(multiplyAdd(r, g[2 * d + i], u[2 * lanes + i]))
-                        out[i] = multiplyAdd(z, h[i] - n, n)
-                        i += 1
+                    forEachQuad(d) { i, k in
+                        let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
+                        let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
+                        let n = Scalar.tanh(multiplyAdd(r, loadLanes(g + 2 * d + i, k), loadLanes(u + 2 * lanes + i, k)))
+                        storeLanes(multiplyAdd(z, loadLanes(h + i, k) - n, n), out + i, k)
                     }
                 }
             }
@@ -217,26 +238,14 @@ extension LSTM {
                         descending: t & 1 == 1)
                     let u = io.projections + t * 4 * lanes + b * d
                     let out = io.states + t * row + b * n
-                    var j = 0
-                    while j + 4 <= d {
-                        let ig = Scalar.sigmoid(loadVector(u + j) + loadVector(g + j))
-                        let fg = Scalar.sigmoid(loadVector(u + lanes + j) + loadVector(g + d + j))
-                        let gg = Scalar.tanh(loadVector(u + 2 * lanes + j) + loadVector(g + 2 * d + j))
-                        let og = Scalar.sigmoid(loadVector(u + 3 * lanes + j) + loadVector(g + 3 * d + j))
-                        let c = multiplyAdd(fg, loadVector(s + j), ig * gg)
-                        storeVector(c, out + j)
-                        storeVector(og * Scalar.tanh(c), out + d + j)
-                        j += 4
-                    }
-                    while j < d {
-                        let ig = Scalar.sigmoid(u[j] + g[j])
-                        let fg = Scalar.sigmoid(u[lanes + j] + g[d + j])
-                        let gg = Scalar.tanh(u[2 * lanes + j] + g[2 * d + j])
-                        let og = Scalar.sigmoid(u[3 * lanes + j] + g[3 * d + j])
-                        let c = multiplyAdd(fg, s[j], ig * gg)
-                        out[j] = c
-                        out[d + j] = og * Scalar.tanh(c)
-                        j += 1
+                    forEachQuad(d) { j, k in
+                        let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
+                        let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
+                        let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
+                        let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
+                        let c = multiplyAdd(fg, loadLanes(s + j, k), ig * gg)
+                        storeLanes(c, out + j, k)
+                        storeLanes(og * Scalar.tanh(c), out + d + j, k)
                     }
                 }
             }
@@ -261,14 +270,8 @@ extension ElmanRNN {
                         descending: t & 1 == 1)
                     let u = io.projections + t * lanes + b * d
                     let out = io.states + t * lanes + b * d
-                    var i = 0
-                    while i + 4 <= d {
-                        storeVector(Scalar.tanh(loadVector(u + i) + loadVector(g + i)), out + i)
-                        i += 4
-                    }
-                    while i < d {
-                        out[i] = Scalar.tanh(u[i] + g[i])
-                        i += 1
+                    forEachQuad(d) { i, k in
+                        storeLanes(Scalar.tanh(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
                     }
                 }
             }

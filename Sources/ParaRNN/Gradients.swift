@@ -109,14 +109,21 @@ extension SequenceSolver where Cell: DifferentiableCell {
                 projectionGradients: projectionGradients, partial: partial,
                 initialGradient: &initialGradient)
         }
+        // Σ_c partial[c] as ones · partial (a GEMV): this orchestration runs unspecialised when
+        // reached from other modules, where an element loop would go through value witnesses.
+        let ones = [Scalar](repeating: 1, count: max(parts, steps))
+        var sums = zeroArray(Scalar.self, count: parameterCount)
+        ones.withUnsafeBufferPointer { ones in
+            sums.withUnsafeMutableBufferPointer { sums in
+                Scalar.gemv(
+                    transposed: true, rows: parts, cols: parameterCount, alpha: 1, a: partial,
+                    x: ones.baseAddress!, beta: 0, y: sums.baseAddress!)
+            }
+        }
         var recurrent: [String: [Scalar]] = [:]
         var offset = 0
         for (name, count) in cell.recurrentParameterLayout {
-            var total = zeroArray(Scalar.self, count: count)
-            for c in 0..<parts {
-                for i in 0..<count { total[i] += partial[c * parameterCount + offset + i] }
-            }
-            recurrent[name] = total
+            recurrent[name] = Array(sums[offset..<(offset + count)])
             offset += count
         }
         // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t.
@@ -140,8 +147,14 @@ extension SequenceSolver where Cell: DifferentiableCell {
                                     alpha: 1, a: plane, lda: urow, b: w + v * d * m, ldb: m,
                                     beta: 1, c: dxs.baseAddress! + b * m, ldc: batch * m)
                             }
-                            for t in 0..<steps {
-                                for jj in 0..<d { dBias[v * d + jj] += plane[t * urow + jj] }
+                            // ∂L/∂b_v += planeᵀ · 1 over the steps.
+                            ones.withUnsafeBufferPointer { ones in
+                                dBias.withUnsafeMutableBufferPointer { db in
+                                    Scalar.gemm(
+                                        transposeA: true, transposeB: false, m: d, n: 1, k: steps,
+                                        alpha: 1, a: plane, lda: urow, b: ones.baseAddress!, ldb: 1,
+                                        beta: 1, c: db.baseAddress! + v * d, ldc: 1)
+                                }
                             }
                         }
                     }

@@ -147,6 +147,8 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
 /// h `[T][B][d]` from a cell's states `[T][row]`.
 @inlinable
 func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
+    // States of one value per channel ([T][B][d]) are h already.
+    if cell.stateSize == cell.hiddenSize { return states }
     let row = cell.stateRowSize(batch: batch), width = batch * cell.hiddenSize
     var h = [C.Scalar](repeating: 0, count: steps * width)
     states.withUnsafeBufferPointer { s in
@@ -162,16 +164,25 @@ func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int
 /// ∂L/∂s `[T][row]` from ∂L/∂h `[T][B][d]` (zero for internal state such as LSTM's c).
 @inlinable
 func scatterHidden<C: RecurrentCell>(_ cell: C, _ dh: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
+    // States of one value per channel ([T][B][d]): ∂L/∂s is ∂L/∂h.
+    if cell.stateSize == cell.hiddenSize { return dh }
     let row = cell.stateRowSize(batch: batch), d = cell.hiddenSize, n = cell.stateSize
     var ds = [C.Scalar](repeating: 0, count: steps * row)
-    for t in 0..<steps {
-        for b in 0..<batch {
-            for j in 0..<d {
-                let value = dh[(t * batch + b) * d + j]
-                switch cell.structure {
-                case .diagonal: ds[t * row + b * d + j] = value
-                case .blockDiagonal(let k): ds[t * row + ((k - 1) * batch + b) * d + j] = value
-                case .dense: ds[t * row + b * n + (n - d) + j] = value
+    let size = MemoryLayout<C.Scalar>.stride
+    // Whole rows of d values as raw copies (this runs unspecialised from other modules).
+    dh.withUnsafeBytes { source in
+        ds.withUnsafeMutableBytes { target in
+            func copy(_ from: Int, _ to: Int, _ count: Int) {
+                (target.baseAddress! + to * size).copyMemory(from: source.baseAddress! + from * size, byteCount: count * size)
+            }
+            switch cell.structure {
+            case .diagonal:
+                for t in 0..<steps { copy(t * batch * d, t * row, batch * d) }
+            case .blockDiagonal(let k):
+                for t in 0..<steps { copy(t * batch * d, t * row + (k - 1) * batch * d, batch * d) }
+            case .dense:
+                for t in 0..<steps {
+                    for b in 0..<batch { copy((t * batch + b) * d, t * row + b * n + (n - d), d) }
                 }
             }
         }
