@@ -41,10 +41,14 @@ struct SolveSummary<S: CellMath> {
             lines.append(key.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
         add("model", "\(modelName): \(model.summary)")
+        if !model.module.isEmpty { add("module", String(model.module.dropLast())) }
+        if !model.ignoredTensors.isEmpty {
+            add("ignored", "\(model.ignoredTensors.count) tensor\(model.ignoredTensors.count == 1 ? "" : "s") not in the model: \(model.ignoredTensors.joined(separator: ", "))")
+        }
         add("input", "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)")
         add("compute", "\(precision), \(threads) thread\(threads == 1 ? "" : "s")")
         for (l, s) in result.layers.enumerated() {
-            let prefix = result.layers.count > 1 ? "layer \(l + 1): " : ""
+            let prefix = result.layers.count > 1 ? "\(result.labels[l]): " : ""
             let why = requested == .automatic ? "automatic: \(s.decision)" : "requested"
             var line = "\(prefix)\(s.method)"
             if s.segments > 1 {
