@@ -146,9 +146,10 @@ extension ModelFile {
                 detail: "expected [G·d, d] with G = 3 (GRU), 4 (LSTM) or 1 (RNN)\(first["weight_hr"] != nil ? ", d = \(d) from weight_hr" : "")")
         }
         if let declared, declared != inferred {
-            throw .inconsistent(
-                file: name,
-                detail: "__metadata__ says \"cell\": \"\(file.metadata["cell"]!)\" but the tensors describe \(inferred == .elman ? "an RNN (elman)" : "a " + inferred.rawValue): '\(whhName)' has \(rows) = \(rows / d)·\(d) rows")
+            let g = declared.gates, columns = first["weight_hr"] == nil ? "d" : "p"
+            throw .wrongShape(
+                file: name, tensor: whhName, shape: whh.shape,
+                detail: "expected [\(g)·d, \(columns)] for \(declared) (\(g) gate rows) as __metadata__ \"cell\": \"\(file.metadata["cell"]!)\" says, but \(rows) = \(rows / d)·\(d) rows describe \(inferred == .elman ? "an RNN (elman)" : "a " + inferred.rawValue)")
         }
         if inferred != .lstm, first["weight_hr"] != nil {
             throw .unexpectedTensor(file: name, tensor: naming(0)("weight_hr"))
