@@ -2,8 +2,10 @@
 Usage: python3 scripts/torch_exports.py OUTDIR   (needs torch; safetensors optional)
 Writes x.npy [2,50,3] float32, NAME.safetensors (model.state_dict()), NAME_out.npy (PyTorch's
 output, batch_first [2,50,D*H_out]); h0/c0 NAME_h0.npy/NAME_c0.npy where an initial state is used.
-With OUTDIR/fit_lstm.safetensors present (written by `pararnn fit --cell lstm`), loads it into
-nn.LSTM with load_state_dict(strict=False) and writes fit_lstm_torch.npy (h for fit_input.npy)."""
+With OUTDIR/fit_lstm.safetensors present (written by `pararnn fit --cell lstm --hidden 4`), loads
+it into nn.LSTM with load_state_dict(strict=False) and writes fit_input.npy [2,60,2] and
+fit_lstm_torch.npy (PyTorch's h). The committed fixtures were made on a machine with PyTorch 2.11
+(this machine has none): the first part in one run, the fit part in a second run."""
 import os, sys, json, numpy as np, torch
 from torch import nn
 out = sys.argv[1]; os.makedirs(out, exist_ok=True)
@@ -59,10 +61,11 @@ with torch.no_grad():
             c0 = torch.randn(L, 2, m.hidden_size); np.save(f"{out}/{n}_c0.npy", c0.numpy()); s0 = (h0, c0)
         np.save(f"{out}/{n}_h0_out.npy", m(x, s0)[0].numpy())
     p = f"{out}/fit_lstm.safetensors"
-    if os.path.exists(p):
+    if os.path.exists(p):  # the round trip of `pararnn fit --cell lstm`: load_state_dict(strict=False)
         from safetensors.torch import load_file
-        sd = load_file(p); d = sd["weight_hh_l0"].shape[1]; m = nn.LSTM(sd["weight_ih_l0"].shape[1], d, batch_first=True)
-        r = m.load_state_dict(sd, strict=False); print("load_state_dict:", r)
-        xi = torch.from_numpy(np.load(f"{out}/fit_input.npy")).float()
-        np.save(f"{out}/fit_lstm_torch.npy", m(xi[None] if xi.dim() == 2 else xi)[0].numpy())
+        sd = load_file(p); L = 1 + max(int(k[len("weight_ih_l"):]) for k in sd if k.startswith("weight_ih_l"))
+        m = nn.LSTM(sd["weight_ih_l0"].shape[1], sd["weight_hh_l0"].shape[1], num_layers=L, batch_first=True)
+        print("load_state_dict:", m.load_state_dict(sd, strict=False))  # unexpected: readout.*
+        xi = torch.from_numpy(np.sin(np.arange(240) * 0.37).reshape(2, 60, 2).astype(np.float32))
+        np.save(f"{out}/fit_input.npy", xi.numpy()); np.save(f"{out}/fit_lstm_torch.npy", m(xi)[0].numpy())
 print("torch", torch.__version__, "wrote", len(os.listdir(out)), "files")

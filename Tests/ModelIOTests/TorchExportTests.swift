@@ -176,4 +176,26 @@ import Testing
         // A huge layer index is a missing layer, not a huge allocation.
         #expect(load { $0["weight_hh_l999999999"] = $0["weight_hh_l1"] } == "bad.safetensors: missing tensor 'weight_hh_l2'")
     }
+
+    /// `pararnn fit --cell lstm` wrote `fit_lstm.safetensors`; PyTorch loaded it with
+    /// `nn.LSTM.load_state_dict(load_file(path), strict=False)` (unexpected keys: the readout
+    /// only) and computed `fit_lstm_torch.npy` for `fit_input.npy`.
+    @Test func fitModelRoundTripsThroughPyTorch() throws {
+        let file = try SafeTensors.read(contentsOf: torch("fit_lstm.safetensors"))
+        #expect(Set(file.tensors.keys) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "readout.weight", "readout.bias"])
+        let model = try ModelFile.load(contentsOf: torch("fit_lstm.safetensors"))
+        #expect(model.kind == .lstm && model.readout != nil && model.ignoredTensors.isEmpty)
+        let input = try NPY.read(contentsOf: torch("fit_input.npy"))
+        let (B, T) = (input.shape[0], input.shape[1])
+        let x = timeMajor(input).map { Float($0) }
+        let expected = timeMajor(try NPY.read(contentsOf: torch("fit_lstm_torch.npy")))
+        for method in [SolverMethod.newton, .quasiNewton, .sequential] {
+            let options = SolverOptions(method: method, tolerance: 1e-6, fallback: false, pool: .serial)
+            let result = try model.solve(as: Float.self, inputs: x, steps: T, batch: B, options: options)
+            #expect(result.converged)
+            let worst = maxAbsDiff(result.hidden.map { Double($0) }, expected)
+            #expect(worst < 1e-5, "\(method): \(worst)")
+            print("torch fixture fit_lstm (pararnn fit → nn.LSTM): \(method.rawValue) max |Δ| \(String(format: "%.2e", worst))")
+        }
+    }
 }
