@@ -166,6 +166,9 @@ public enum ModelFile {
             "cell": model.kind.rawValue, "layers": String(count),
             "input_size": String(model.inputSize), "hidden_size": String(model.hiddenSize),
         ]
+        if model.kind == .elman, model.layers[0].nonlinearity != .tanh {
+            metadata["nonlinearity"] = model.layers[0].nonlinearity.rawValue
+        }
         if model.kind.isDiagonal, Set(model.layers.map(\.heads)).count == 1 {
             metadata["heads"] = String(model.layers[0].heads)
         }

@@ -198,4 +198,19 @@ import Testing
             print("torch fixture fit_lstm (pararnn fit → nn.LSTM): \(method.rawValue) max |Δ| \(String(format: "%.2e", worst))")
         }
     }
+
+    /// Saving a loaded export keeps everything: reverse, projection and relu.
+    @Test(arguments: ["lstm_proj_bi2", "rnn_bi2_relu", "gru_nobias"])
+    func savedExportsLoadBack(name: String) throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var model = try ModelFile.load(
+            contentsOf: torch("\(name).safetensors"),
+            options: LoadOptions(nonlinearity: name.hasSuffix("relu") ? .relu : nil))
+        let url = dir.file("saved.safetensors")
+        try ModelFile.save(model, to: url)
+        var back = try ModelFile.load(contentsOf: url)
+        (model.sourceName, back.sourceName) = ("", "")
+        #expect(back == model)
+    }
 }
