@@ -2,13 +2,13 @@ import ParallelScan
 
 /// PyTorch's `nn.RNN(nonlinearity="relu")` cell: h' = max(0, W_ih x + b_ih + W_hh h + b_hh).
 ///
-/// Dense Jacobian ∂h'_i/∂h_k = [h'_i > 0] W_hh[i,k] (from the generic dual-number path).
-/// State row `[B][d]`.
+/// Dense Jacobian ∂h'_i/∂h_k = [h'_i > 0] W_hh[i,k]. State row `[B][d]`. The hand-written
+/// kernel is checked against the dual-number path of `step` (`JacobianTests`).
 ///
 ///     let cell = try ReLURNN<Float>(inputSize: 3, hiddenSize: 5, weightIH: wih, weightHH: whh,
 ///                                   biasIH: bih, biasHH: bhh)
 ///     let h = try SequenceSolver(cell: cell).solve(inputs: x, steps: T, batch: B).states
-public struct ReLURNN<Scalar: CellMath>: GenericStepCell {
+public struct ReLURNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "elman" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -46,6 +46,38 @@ public struct ReLURNN<Scalar: CellMath>: GenericStepCell {
             return acc.value > 0 ? acc : T(0)
         }
     }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+
+    /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch) = (arguments.steps, arguments.batch)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if steppedInPlace(arguments, kernel) { return }
+        let d = hiddenSize, lanes = batch * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
+        defer { g.deallocate() }
+        recurrentPreactivations(
+            steps: steps, batch: batch, previous: arguments.previous, states: arguments.states, into: g)
+        for (offset, t) in steps.enumerated() {
+            for b in 0..<batch {
+                let gt = g + (offset * batch + b) * d, u = projections + t * lanes + b * d
+                let out = values + t * lanes + b * d
+                for i in 0..<d {
+                    let a = u[i] + gt[i]
+                    let on = a > 0
+                    out[i] = on ? a : 0
+                    guard let jacobians else { continue }
+                    if request == .diagonalOnly {
+                        jacobians[t * lanes + b * d + i] = on ? recurrentWeights[i * d + i] : 0
+                    } else {
+                        let jr = jacobians + t * lanes * d + (b * d + i) * d
+                        for k in 0..<d { jr[k] = on ? recurrentWeights[i * d + k] : 0 }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// PyTorch's `nn.LSTM(proj_size=p)` cell (gate rows i, f, g, o) with a projected hidden state:
@@ -56,11 +88,15 @@ public struct ReLURNN<Scalar: CellMath>: GenericStepCell {
 ///
 /// The recurrent state is (c, h): row `[B][d + p]` (c first, then h), dense Jacobian
 /// `[B][d+p][d+p]` (DEER; its diagonal for quasi-Newton). ``hiddenSize`` is the cell size d
-/// (the projections' width); the output h has ``projectionSize`` p values.
+/// (the projections' width); the output h has ``projectionSize`` p values. With y = o ⊙ τ,
+/// τ = tanh(c'):
+///
+///     ∂c'/∂c = diag(f)            ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
+///     ∂h'/∂c = W_hr diag(o(1−τ²) f)   ∂h'/∂h = W_hr (diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h)
 ///
 ///     let cell = try ProjectedLSTM<Float>(inputSize: 3, hiddenSize: 6, projectionSize: 3,
 ///         weightIH: wih, weightHH: whh, weightHR: whr, biasIH: bih, biasHH: bhh)
-public struct ProjectedLSTM<Scalar: CellMath>: GenericStepCell {
+public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "lstm" }
     public let inputSize: Int
     /// d: the cell size (rows of each gate).
@@ -125,6 +161,98 @@ public struct ProjectedLSTM<Scalar: CellMath>: GenericStepCell {
             next[d + q] = acc
         }
         return next
+    }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+
+    /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if steppedInPlace(arguments, kernel) { return }
+        let d = hiddenSize, p = projectionSize, n = d + p, lanes = batch * d, row = batch * n, gd = 4 * d
+        // g = W_hh h_{t−1} + b_hh for every step of the range, h the last p values of each entry.
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
+        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * d * p + d)
+        defer { g.deallocate(); scratch.deallocate() }
+        let dcdh = scratch, dydh = scratch + d * p, y = scratch + 2 * d * p
+        for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
+        recurrentWeights.withUnsafeBufferPointer { w in
+            Scalar.gemm(
+                transposeA: false, transposeB: true, m: batch, n: gd, k: p, alpha: 1,
+                a: previous + d, lda: n, b: w.baseAddress!, ldb: p, beta: 1, c: g, ldc: gd)
+            if steps.count > 1 {
+                Scalar.gemm(
+                    transposeA: false, transposeB: true, m: (steps.count - 1) * batch, n: gd, k: p,
+                    alpha: 1, a: states + steps.lowerBound * row + d, lda: n, b: w.baseAddress!,
+                    ldb: p, beta: 1, c: g + batch * gd, ldc: gd)
+            }
+        }
+        recurrentWeights.withUnsafeBufferPointer { w in
+            projectionWeights.withUnsafeBufferPointer { r in
+                let whi = w.baseAddress!, whf = whi + d * p, whg = whi + 2 * d * p, who = whi + 3 * d * p
+                let whr = r.baseAddress!
+                for (offset, t) in steps.enumerated() {
+                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                    let u = projections + t * 4 * lanes
+                    for b in 0..<batch {
+                        let gt = g + (offset * batch + b) * gd
+                        let s = prev + b * n, out = values + t * row + b * n
+                        let jm = jacobians.map { request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n }
+                        for j in 0..<d {
+                            let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
+                            let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
+                            let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
+                            let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
+                            let c = fg * s[j] + ig * gg
+                            let tau = Scalar.tanh(c)
+                            out[j] = c
+                            y[j] = og * tau
+                            guard let jm else { continue }
+                            let cf = s[j] * fg * (1 - fg), ci = gg * ig * (1 - ig), cg = ig * (1 - gg * gg)
+                            let hc = og * (1 - tau * tau), ho = og * (1 - og) * tau
+                            for k in 0..<p {
+                                let e = j * p + k
+                                dcdh[e] = cf * whf[e] + ci * whi[e] + cg * whg[e]
+                                dydh[e] = ho * who[e] + hc * dcdh[e]
+                            }
+                            if request == .diagonalOnly {
+                                jm[j] = fg
+                            } else {
+                                let rowC = jm + j * n
+                                for k in 0..<d { rowC[k] = 0 }
+                                rowC[j] = fg
+                                for k in 0..<p { rowC[d + k] = dcdh[j * p + k] }
+                                // ∂h'/∂c, column j: W_hr[q, j] o_j (1 − τ_j²) f_j.
+                                for q in 0..<p { jm[(d + q) * n + j] = whr[q * d + j] * hc * fg }
+                            }
+                        }
+                        for q in 0..<p {
+                            var acc: Scalar = 0
+                            for j in 0..<d { acc += whr[q * d + j] * y[j] }
+                            out[d + q] = acc
+                        }
+                        guard let jm else { continue }
+                        if request == .diagonalOnly {
+                            for q in 0..<p {
+                                var acc: Scalar = 0
+                                for j in 0..<d { acc += whr[q * d + j] * dydh[j * p + q] }
+                                jm[d + q] = acc
+                            }
+                        } else {
+                            for q in 0..<p {
+                                let rowH = jm + (d + q) * n + d
+                                for k in 0..<p { rowH[k] = 0 }
+                                for j in 0..<d {
+                                    let weight = whr[q * d + j]
+                                    for k in 0..<p { rowH[k] += weight * dydh[j * p + k] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The projected h of one state row: `[B][p]` (the last p values of each entry).
