@@ -35,6 +35,12 @@ public enum ModelFile {
         if declared == nil || ["gru", "lstm", "elman", "rnn"].contains(declared!) {
             return try decodeTorch(file, name: name, options: options)
         }
+        if options.nonlinearity == .relu {
+            throw .inconsistent(file: name, detail: "nonlinearity relu applies only to nn.RNN, but the model is a \(declared!)")
+        }
+        if let module = options.module, !module.isEmpty {
+            throw .inconsistent(file: name, detail: "a module prefix ('\(module)') applies only to PyTorch state dicts, but the model is a \(declared!)")
+        }
         guard let cellName = file.metadata["cell"] else { throw .missingCell(file: name) }
         guard let kind = CellKind(rawValue: cellName.lowercased()) else {
             throw .unknownCell(file: name, name: cellName)

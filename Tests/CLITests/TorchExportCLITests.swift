@@ -79,4 +79,28 @@ import Testing
             #expect(help.stdout.contains(option), "\(option)")
         }
     }
+
+    /// A 2-D input [T, m] takes h0 as [layers·directions, H_out], as PyTorch's unbatched call.
+    @Test func unbatchedInputWithInitialState() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        let x = try NPY.read(contentsOf: torch.appendingPathComponent("x.npy"))
+        let h0 = try NPY.read(contentsOf: torch.appendingPathComponent("gru_bi2_h0.npy"))  // [4, 2, 4]
+        let (T, m) = (x.shape[1], x.shape[2])
+        let first = Array(x.asDouble()[0..<(T * m)])
+        let h0Values: [Double] = h0.asDouble()
+        var h0First: [Double] = []
+        for l in 0..<4 { h0First += h0Values[(l * 8)..<(l * 8 + 4)] }  // entry b = 0 of [4][2][4]
+        try NPY.encode(Tensor(shape: [T, m], float64: first)).write(to: ws.path("x0.npy"))
+        try NPY.encode(Tensor(shape: [4, 4], float64: h0First)).write(to: ws.path("h0.npy"))
+        let r = try ws.run([
+            "solve", "--model", path("gru_bi2.safetensors"), "--input", "x0.npy", "--initial-state", "h0.npy",
+            "--output", "h.npy", "--method", "quasi-newton", "--tolerance", "1e-6",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let h = try NPY.read(contentsOf: ws.path("h.npy"))
+        let expected = try NPY.read(contentsOf: torch.appendingPathComponent("gru_bi2_h0_out.npy"))  // [2, 50, 8]
+        #expect(h.shape == [T, 8])
+        #expect(maxAbsDiff(h.asDouble(), Array(expected.asDouble()[0..<(T * 8)])) < 1e-5)
+    }
 }

@@ -150,6 +150,12 @@ import Testing
         #expect(try failure("rnn_relu", metadata: ["nonlinearity": "relu"], options: LoadOptions(nonlinearity: .tanh))?.description.contains("__metadata__ says \"nonlinearity\": \"relu\"") == true)
         #expect(try failure("gru2", metadata: [:], options: LoadOptions(nonlinearity: .relu))?.description == "gru2.safetensors: nonlinearity relu applies only to nn.RNN, but the tensors describe a gru")
         #expect(try failure("rnn", metadata: ["nonlinearity": "gelu"])?.description.contains("neither \"tanh\" nor \"relu\"") == true)
+        // Options that only apply to state dicts are refused for a ParaRNN model.
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let para = dir.write("para.safetensors", fileTensors(.paragru, sizes: [2, 4]), metadata: ["cell": "paragru"])
+        #expect(throws: ModelError.self) { try ModelFile.load(contentsOf: para, options: LoadOptions(nonlinearity: .relu)) }
+        #expect(throws: ModelError.self) { try ModelFile.load(contentsOf: para, options: LoadOptions(module: "rnn")) }
     }
 
     @Test func brokenStateDicts() throws {
