@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch-compatibility fixtures for ModelIO (numpy only; uses torch too if it is importable).
 
+Fixtures made by real PyTorch from plain state-dict exports (GRU/LSTM/RNN, bidirectional,
+proj_size, Cell variants, submodules, initial states, the `pararnn fit` round trip) come from
+scripts/torch_exports.py into Tests/ModelIOTests/Fixtures/torch/.
+
 Writes into Tests/ModelIOTests/Fixtures/:
 - torch_gru2.safetensors  — a 2-layer nn.GRU(input_size=3, hidden_size=4) state dict
   (names weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._l1), stored as float32;

@@ -3,37 +3,50 @@ import ParallelScan
 
 /// The result of solving one layer: its hidden output and the solver's evidence.
 public struct LayerSolution<S: CellMath>: Sendable {
-    /// h, time-major `[T][B][d]` (the next layer's input layout).
+    /// h, time-major `[T][B][d]` (the next layer's input layout); for a bidirectional layer
+    /// `[T][B][2·d]`, the forward h then the reverse h of each step (as PyTorch).
     public var hidden: [S]
     /// The solver's result for this layer (states in the cell's layout).
     public var solution: Solution<S>
+    /// The reverse direction's result (its states in reversed time), for a bidirectional layer.
+    public var reverse: Solution<S>? = nil
 }
 
 /// A typed cell of any kind behind one type, so a stack of layers can be solved in a loop.
 public struct AnyLayer<S: CellMath>: Sendable {
     public let kind: CellKind
     public let inputSize: Int
+    /// d: the cell's hidden size (the width of its gate rows).
     public let hiddenSize: Int
+    /// The width of the layer's output h: d, p for an LSTM with projections, twice that for a
+    /// bidirectional layer.
+    public let outputSize: Int
+    /// 1, or 2 for a bidirectional layer.
+    public let directions: Int
+    /// State values per sequence and direction.
     public let stateSize: Int
     public let structure: JacobianStructure
     private let solveBody:
-        @Sendable ([S], Int, Int, SolverOptions) throws(SolverError) -> LayerSolution<S>
+        @Sendable ([S], Int, Int, SolverOptions, [[S]]?) throws(SolverError) -> LayerSolution<S>
 
     /// Wraps any recurrent cell.
     public init<C: RecurrentCell>(_ cell: C, kind: CellKind) where C.Scalar == S {
         self.kind = kind
         inputSize = cell.inputSize
         hiddenSize = cell.hiddenSize
+        let width = (cell as? ProjectedLSTM<S>)?.projectionSize ?? cell.hiddenSize
+        outputSize = width
+        directions = 1
         stateSize = cell.stateSize
         structure = cell.structure
-        solveBody = { (inputs, steps, batch, options) throws(SolverError) in
+        solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
-                inputs: inputs, steps: steps, batch: batch)
+                inputs: inputs, steps: steps, batch: batch, initialState: initial?.first)
             // States of one value per channel ([T][B][d]) are the hidden output already.
-            if cell.stateSize == cell.hiddenSize {
+            if cell.stateSize == width, width == cell.hiddenSize {
                 return LayerSolution(hidden: solution.states, solution: solution)
             }
-            let row = cell.stateRowSize(batch: batch), out = batch * cell.hiddenSize
+            let row = cell.stateRowSize(batch: batch), out = batch * width
             var hidden = [S](repeating: 0, count: steps * out)
             solution.states.withUnsafeBufferPointer { s in
                 hidden.withUnsafeMutableBufferPointer { h in
@@ -48,10 +61,55 @@ public struct AnyLayer<S: CellMath>: Sendable {
         }
     }
 
-    /// Builds the typed cell of a validated layer (parameters converted to `S`).
+    /// A bidirectional layer (PyTorch's `bidirectional=True`): `reverse` runs the same kind of
+    /// recurrence over reversed time, solved by the same method (the inputs are reversed, solved
+    /// forward, and its outputs reversed back); the output concatenates
+    /// `[forward h, reverse h]` per step.
+    ///
+    ///     let bi = AnyLayer(forward: AnyLayer(gruF, kind: .gru), reverse: AnyLayer(gruR, kind: .gru))
+    public init(forward: AnyLayer<S>, reverse: AnyLayer<S>) {
+        kind = forward.kind
+        inputSize = forward.inputSize
+        hiddenSize = forward.hiddenSize
+        outputSize = forward.outputSize + reverse.outputSize
+        directions = 2
+        stateSize = forward.stateSize
+        structure = forward.structure
+        solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
+            let a = try forward.solve(
+                inputs: inputs, steps: steps, batch: batch, options: options,
+                initialStates: initial.map { [$0[0]] })
+            let m = inputs.count / max(1, steps)
+            let b = try reverse.solve(
+                inputs: reversedTime(inputs, steps: steps, row: m), steps: steps, batch: batch,
+                options: options, initialStates: initial.map { [$0[1]] })
+            let (pa, pb) = (forward.outputSize, reverse.outputSize), width = pa + pb
+            var hidden = [S](repeating: 0, count: steps * batch * width)
+            for t in 0..<steps {
+                for e in 0..<batch {
+                    let out = (t * batch + e) * width
+                    let fa = (t * batch + e) * pa, rb = ((steps - 1 - t) * batch + e) * pb
+                    for i in 0..<pa { hidden[out + i] = a.hidden[fa + i] }
+                    for i in 0..<pb { hidden[out + pa + i] = b.hidden[rb + i] }
+                }
+            }
+            return LayerSolution(hidden: hidden, solution: a.solution, reverse: b.solution)
+        }
+    }
+
+    /// Builds the typed cell(s) of a validated layer (parameters converted to `S`).
     public init(_ layer: ModelLayer) throws(CellError) {
+        if layer.directions == 2 {
+            self.init(forward: try AnyLayer(layer, suffix: ""), reverse: try AnyLayer(layer, suffix: "_reverse"))
+        } else {
+            try self.init(layer, suffix: "")
+        }
+    }
+
+    /// One direction of a layer: the tensors named `weight_ih` + `suffix`, ….
+    init(_ layer: ModelLayer, suffix: String) throws(CellError) {
         let m = layer.inputSize, d = layer.hiddenSize
-        func v(_ name: String) -> [S] { layer.values(name, as: S.self) }
+        func v(_ name: String) -> [S] { layer.values(name + suffix, as: S.self) }
         switch layer.kind {
         case .paragru:
             self.init(
@@ -70,34 +128,68 @@ public struct AnyLayer<S: CellMath>: Sendable {
                     biasIH: v("bias_ih"), biasHH: v("bias_hh")),
                 kind: .gru)
         case .lstm:
-            self.init(
-                try LSTM<S>(
-                    inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                    biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                kind: .lstm)
+            if let p = layer.projectionSize {
+                self.init(
+                    try ProjectedLSTM<S>(
+                        inputSize: m, hiddenSize: d, projectionSize: p, weightIH: v("weight_ih"),
+                        weightHH: v("weight_hh"), weightHR: v("weight_hr"), biasIH: v("bias_ih"),
+                        biasHH: v("bias_hh")),
+                    kind: .lstm)
+            } else {
+                self.init(
+                    try LSTM<S>(
+                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
+                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
+                    kind: .lstm)
+            }
         case .elman:
-            self.init(
-                try ElmanRNN<S>(
-                    inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                    biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                kind: .elman)
+            if layer.nonlinearity == .relu {
+                self.init(
+                    try ReLURNN<S>(
+                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
+                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
+                    kind: .elman)
+            } else {
+                self.init(
+                    try ElmanRNN<S>(
+                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
+                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
+                    kind: .elman)
+            }
         }
     }
 
-    /// Solves this layer for inputs `[T][B][m]`; returns h `[T][B][d]` and the solution.
+    /// Solves this layer for inputs `[T][B][m]`; returns h `[T][B][outputSize]` and the solution.
+    /// - Parameter initialStates: one state row per direction (``RecurrentCell/stateRowSize(batch:)``:
+    ///   `[B][d]`, or `[B][c, h]` for an LSTM); zeros if `nil`.
     public func solve(
-        inputs: [S], steps: Int, batch: Int, options: SolverOptions
+        inputs: [S], steps: Int, batch: Int, options: SolverOptions, initialStates: [[S]]? = nil
     ) throws(SolverError) -> LayerSolution<S> {
-        try solveBody(inputs, steps, batch, options)
+        if let initialStates, initialStates.count != directions {
+            throw .shapeMismatch("\(initialStates.count) initial states for a layer of \(directions) direction\(directions == 1 ? "" : "s")")
+        }
+        return try solveBody(inputs, steps, batch, options, initialStates)
     }
+}
+
+/// `[T][row]` with the steps in reverse order.
+func reversedTime<S>(_ values: [S], steps: Int, row: Int) -> [S] {
+    var out = values
+    for t in 0..<steps {
+        let src = (steps - 1 - t) * row
+        for i in 0..<row { out[t * row + i] = values[src + i] }
+    }
+    return out
 }
 
 /// The result of solving a stack of layers.
 public struct StackSolution<S: CellMath>: Sendable {
-    /// The last layer's h, time-major `[T][B][d_last]`.
+    /// The last layer's h, time-major `[T][B][outputSize]`.
     public var hidden: [S]
-    /// One solution per layer, in order.
+    /// One solution per layer and direction, in order (a bidirectional layer: forward, reverse).
     public var layers: [Solution<S>]
+    /// What each entry of ``layers`` is: "layer 1", "layer 1 reverse", ….
+    public var labels: [String] = []
     /// Whether every layer converged.
     public var converged: Bool { layers.allSatisfy(\.converged) }
     /// The largest certified residual over the layers.
@@ -107,30 +199,52 @@ public struct StackSolution<S: CellMath>: Sendable {
 }
 
 /// Solves a stack layer by layer: layer l + 1's input is layer l's hidden output.
+///
+///     let cells = try model.cells(as: Float.self)
+///     let h = try solveStack(cells, inputs: x, steps: T, batch: B, options: SolverOptions(method: .newton)).hidden
 /// - Parameters:
 ///   - inputs: x, time-major `[T][B][m]`.
+///   - initialStates: one state row per layer and direction, in PyTorch's order
+///     (index = layer · directions + direction); zeros if `nil`.
 ///   - progress: called after each Newton iteration with the layer index.
 public func solveStack<S: CellMath>(
     _ layers: [AnyLayer<S>], inputs: [S], steps: Int, batch: Int, options: SolverOptions,
+    initialStates: [[S]]? = nil,
     progress: (@Sendable (Int, SolverProgress) -> Void)? = nil
 ) throws(SolverError) -> StackSolution<S> {
+    let needed = layers.reduce(0) { $0 + $1.directions }
+    if let initialStates, initialStates.count != needed {
+        throw .shapeMismatch("\(initialStates.count) initial states for \(needed) layer directions")
+    }
     var x = inputs
-    var solutions: [Solution<S>] = []
+    var solutions: [Solution<S>] = [], labels: [String] = []
+    var offset = 0
     for (l, layer) in layers.enumerated() {
         var layerOptions = options
         if let progress { layerOptions.progress = { progress(l, $0) } }
-        let result = try layer.solve(inputs: x, steps: steps, batch: batch, options: layerOptions)
+        let initial = initialStates.map { Array($0[offset..<(offset + layer.directions)]) }
+        offset += layer.directions
+        let result = try layer.solve(
+            inputs: x, steps: steps, batch: batch, options: layerOptions, initialStates: initial)
         solutions.append(result.solution)
+        labels.append("layer \(l + 1)")
+        if let reverse = result.reverse {
+            solutions.append(reverse)
+            labels.append("layer \(l + 1) reverse")
+        }
         x = result.hidden
     }
-    return StackSolution(hidden: x, layers: solutions)
+    return StackSolution(hidden: x, layers: solutions, labels: labels)
 }
 
 extension Model {
-    /// Converts to `S`, then solves the whole stack (see ``solveStack(_:inputs:steps:batch:options:progress:)``).
+    /// Converts to `S`, then solves the whole stack (see ``solveStack(_:inputs:steps:batch:options:initialStates:progress:)``).
     public func solve<S: CellMath>(
-        as _: S.Type, inputs: [S], steps: Int, batch: Int, options: SolverOptions
+        as _: S.Type, inputs: [S], steps: Int, batch: Int, options: SolverOptions,
+        initialStates: [[S]]? = nil
     ) throws -> StackSolution<S> {
-        try solveStack(cells(as: S.self), inputs: inputs, steps: steps, batch: batch, options: options)
+        try solveStack(
+            cells(as: S.self), inputs: inputs, steps: steps, batch: batch, options: options,
+            initialStates: initialStates)
     }
 }

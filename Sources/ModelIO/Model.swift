@@ -35,8 +35,15 @@ public enum CellKind: String, Sendable, CaseIterable, Codable, CustomStringConve
     /// `A` (one layer) or `layers.{l}.A`; PyTorch cells always `weight_ih_l{l}`.
     public func fileName(of parameter: String, layer: Int, layers: Int) -> String {
         if isDiagonal { return layers == 1 ? parameter : "layers.\(layer).\(parameter)" }
+        if parameter.hasSuffix("_reverse") { return "\(parameter.dropLast(8))_l\(layer)_reverse" }
         return "\(parameter)_l\(layer)"
     }
+}
+
+/// The activation of an Elman RNN (`nn.RNN(nonlinearity=…)`); a state dict cannot tell them
+/// apart, so it comes from `__metadata__["nonlinearity"]` or ``LoadOptions/nonlinearity``.
+public enum Nonlinearity: String, Sendable, CaseIterable, Codable {
+    case tanh, relu
 }
 
 /// One parameter tensor: a shape and row-major values (in Double, whatever the file held).
@@ -59,16 +66,39 @@ public struct ModelLayer: Sendable, Equatable {
     public let hiddenSize: Int
     /// H: heads of ParaRNN's block-diagonal input projection (1 for dense cells).
     public let heads: Int
-    /// Parameters by their per-layer name (``CellKind/parameterNames``).
+    /// Parameters by their per-layer name (``CellKind/parameterNames``; PyTorch cells also
+    /// `weight_hr` (projections) and the `_reverse` twins of a bidirectional layer).
+    /// Absent PyTorch biases (`bias=False`) are held as zeros.
     public let parameters: [String: ParameterTensor]
+    /// The Elman activation (tanh for every other cell).
+    public var nonlinearity: Nonlinearity = .tanh
+    /// p of an LSTM with projections (`proj_size`, tensor `weight_hr`): h has p values.
+    public let projectionSize: Int?
+    /// 1, or 2 for a bidirectional PyTorch layer (`*_reverse` tensors).
+    public let directions: Int
+    /// The size of the layer's output (what the next layer reads): (p or d) × directions.
+    public var outputSize: Int { (projectionSize ?? hiddenSize) * directions }
 
     /// Validates the parameters of a layer of `kind`; errors name `file` and the tensor as it is
     /// (or would be) called in the file.
+    ///
+    ///     let layer = try ModelLayer(kind: .gru, parameters: ["weight_ih": wih, "weight_hh": whh])
     public init(
         kind: CellKind, parameters: [String: ParameterTensor], file: String = "",
-        layer: Int = 0, layers: Int = 1
+        layer: Int = 0, layers: Int = 1, nonlinearity: Nonlinearity = .tanh
     ) throws(ModelError) {
-        func full(_ p: String) -> String { kind.fileName(of: p, layer: layer, layers: layers) }
+        try self.init(
+            kind: kind, parameters: parameters, file: file, nonlinearity: nonlinearity,
+            naming: { kind.fileName(of: $0, layer: layer, layers: layers) })
+    }
+
+    /// The validation, with `naming` giving a parameter's name in the file.
+    init(
+        kind: CellKind, parameters: [String: ParameterTensor], file: String,
+        nonlinearity: Nonlinearity, naming: (String) -> String
+    ) throws(ModelError) {
+        func full(_ p: String) -> String { naming(p) }
+        var parameters = parameters
         func get(_ p: String) throws(ModelError) -> ParameterTensor {
             guard let t = parameters[p] else { throw .missingTensor(file: file, tensor: full(p)) }
             guard t.values.count == t.shape.reduce(1, *) else {
@@ -80,9 +110,14 @@ public struct ModelLayer: Sendable, Equatable {
             }
             return t
         }
-        for name in parameters.keys.sorted() where !kind.parameterNames.contains(name) {
+        let reversed = !kind.isDiagonal && parameters.keys.contains { $0.hasSuffix("_reverse") }
+        let projected = kind == .lstm && parameters["weight_hr"] != nil
+        var allowed = kind.parameterNames + (projected ? ["weight_hr"] : [])
+        if reversed { allowed += allowed.map { $0 + "_reverse" } }
+        for name in parameters.keys.sorted() where !allowed.contains(name) {
             throw .unexpectedTensor(file: file, tensor: full(name))
         }
+        var p: Int? = nil
         func expect(_ p: String, _ t: ParameterTensor, _ shape: [Int], _ why: String) throws(ModelError) {
             if t.shape != shape {
                 throw .wrongShape(
@@ -114,25 +149,50 @@ public struct ModelLayer: Sendable, Equatable {
             try expect("b", try get("b"), [3, d], "d = \(d) from A")
             if kind == .paralstm { try expect("C", try get("C"), [2, d], "peepholes, d = \(d) from A") }
         } else {
-            let whh = try get("weight_hh")
-            guard whh.shape.count == 2, whh.shape[1] > 0, whh.shape[0] == g * whh.shape[1] else {
-                throw .wrongShape(file: file, tensor: full("weight_hh"), shape: whh.shape,
-                                  detail: "expected [\(g)·d, d] for \(kind) (\(g) gate rows)")
+            for index in 0..<(reversed ? 2 : 1) {
+                let s = index == 0 ? "" : "_reverse"
+                let whh = try get("weight_hh" + s)
+                if projected {
+                    let whr = try get("weight_hr" + s)
+                    guard whr.shape.count == 2, whr.shape[0] > 0, whr.shape[1] > 0,
+                        index == 0 || whr.shape == [p!, d]
+                    else {
+                        throw .wrongShape(file: file, tensor: full("weight_hr" + s), shape: whr.shape,
+                                          detail: index == 0 ? "expected [p, d] (projection size × hidden size)" : "expected [\(p!), \(d)] (as the forward direction)")
+                    }
+                    if index == 0 { (p, d) = (whr.shape[0], whr.shape[1]) }
+                    try expect("weight_hh" + s, whh, [g * d, p!], "\(g)·d rows, p columns; p = \(p!), d = \(d) from weight_hr")
+                } else if index == 0 {
+                    guard whh.shape.count == 2, whh.shape[1] > 0, whh.shape[0] == g * whh.shape[1] else {
+                        throw .wrongShape(file: file, tensor: full("weight_hh"), shape: whh.shape,
+                                          detail: "expected [\(g)·d, d] for \(kind) (\(g) gate rows)")
+                    }
+                    d = whh.shape[1]
+                } else {
+                    try expect("weight_hh" + s, whh, [g * d, d], "\(g)·d, d = \(d) from the forward weight_hh")
+                }
+                let wih = try get("weight_ih" + s)
+                guard wih.shape.count == 2, wih.shape[0] == g * d, index == 0 || wih.shape[1] == m else {
+                    throw .wrongShape(file: file, tensor: full("weight_ih" + s), shape: wih.shape,
+                                      detail: index == 0 ? "expected [\(g * d), m] (\(g)·d rows, d = \(d) from weight_hh)" : "expected [\(g * d), \(m)] (as the forward direction)")
+                }
+                m = wih.shape[1]
+                // nn.*(bias=False) has no biases: zeros. Half of them is an error.
+                let biases = ["bias_ih" + s, "bias_hh" + s]
+                if biases.allSatisfy({ parameters[$0] == nil }) {
+                    for b in biases { parameters[b] = ParameterTensor(shape: [g * d], values: [Double](repeating: 0, count: g * d)) }
+                }
+                try expect("bias_ih" + s, try get("bias_ih" + s), [g * d], "\(g)·d, d = \(d) from weight_hh")
+                try expect("bias_hh" + s, try get("bias_hh" + s), [g * d], "\(g)·d, d = \(d) from weight_hh")
             }
-            d = whh.shape[1]
-            let wih = try get("weight_ih")
-            guard wih.shape.count == 2, wih.shape[0] == g * d else {
-                throw .wrongShape(file: file, tensor: full("weight_ih"), shape: wih.shape,
-                                  detail: "expected [\(g * d), m] (\(g)·d rows, d = \(d) from weight_hh)")
-            }
-            m = wih.shape[1]
-            try expect("bias_ih", try get("bias_ih"), [g * d], "\(g)·d, d = \(d) from weight_hh")
-            try expect("bias_hh", try get("bias_hh"), [g * d], "\(g)·d, d = \(d) from weight_hh")
         }
         self.kind = kind
         inputSize = m
         hiddenSize = d
         heads = h
+        projectionSize = p
+        directions = reversed ? 2 : 1
+        self.nonlinearity = kind == .elman ? nonlinearity : .tanh
         self.parameters = parameters
     }
 
@@ -149,6 +209,10 @@ public struct Model: Sendable, Equatable {
     public var sourceName: String
     /// The readout and input normalisation of a trained model (`pararnn fit`), if any.
     public var readout: Readout? = nil
+    /// The recurrent module's prefix in a PyTorch state dict (`"encoder.rnn."`; empty at the top).
+    public var module: String = ""
+    /// Tensors of the file that are not part of the model (e.g. `head.weight`), sorted.
+    public var ignoredTensors: [String] = []
 
     /// Checks that the layers chain (layer l + 1's input size is layer l's hidden size).
     public init(kind: CellKind, layers: [ModelLayer], sourceName: String = "") throws(ModelError) {
@@ -157,10 +221,10 @@ public struct Model: Sendable, Equatable {
             if layer.kind != kind {
                 throw .inconsistent(file: sourceName, detail: "layer \(l) is a \(layer.kind), the model a \(kind)")
             }
-            if l > 0, layer.inputSize != layers[l - 1].hiddenSize {
+            if l > 0, layer.inputSize != layers[l - 1].outputSize {
                 throw .inconsistent(
                     file: sourceName,
-                    detail: "layer \(l) expects \(layer.inputSize) inputs but layer \(l - 1) outputs \(layers[l - 1].hiddenSize) channels")
+                    detail: "layer \(l) expects \(layer.inputSize) inputs but layer \(l - 1) outputs \(layers[l - 1].outputSize) channels")
             }
         }
         self.kind = kind
@@ -172,13 +236,24 @@ public struct Model: Sendable, Equatable {
     public var inputSize: Int { layers[0].inputSize }
     /// d of the last layer.
     public var hiddenSize: Int { layers[layers.count - 1].hiddenSize }
+    /// The size of the output h of the last layer: (p or d) × directions.
+    public var outputSize: Int { layers[layers.count - 1].outputSize }
+    /// 1, or 2 for a bidirectional PyTorch model.
+    public var directions: Int { layers[0].directions }
 
-    /// A one-line description, e.g. `paragru, 1 layer: 1 → 8 (H = 1)`.
+    /// A one-line description, e.g. `paragru, 1 layer: 1 → 8 (H = 1)` or
+    /// `lstm, bidirectional, 2 layers: 3 → 2×(6 → proj 3) → 2×(6 → proj 3)`.
     public var summary: String {
         var sizes = "\(inputSize)"
-        for layer in layers { sizes += " → \(layer.hiddenSize)" }
+        for layer in layers {
+            let one = layer.projectionSize.map { "\(layer.hiddenSize) → proj \($0)" } ?? "\(layer.hiddenSize)"
+            sizes += layer.directions == 2 ? " → 2×\(layer.projectionSize == nil ? one : "(" + one + ")")" : " → \(one)"
+        }
         let heads = kind.isDiagonal ? " (H = \(layers.map { String($0.heads) }.joined(separator: ", ")))" : ""
-        return "\(kind), \(layers.count) layer\(layers.count == 1 ? "" : "s"): \(sizes)\(heads)"
+        var what = "\(kind)"
+        if kind == .elman { what += " (\(layers[0].nonlinearity))" }
+        if directions == 2 { what += ", bidirectional" }
+        return "\(what), \(layers.count) layer\(layers.count == 1 ? "" : "s"): \(sizes)\(heads)"
     }
 
     /// The typed cells of the layers, parameters converted to `S`.

@@ -22,6 +22,10 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case inconsistent(file: String, detail: String)
     /// The cell rejected the parameters after conversion to the compute precision.
     case cell(file: String, layer: Int, CellError)
+    /// The state dict holds several recurrent modules (their prefixes); one must be picked.
+    case ambiguousModule(file: String, modules: [String])
+    /// The requested module prefix holds no recurrent parameters.
+    case moduleNotFound(file: String, module: String, modules: [String])
 
     /// The file the error is about.
     public var file: String {
@@ -29,7 +33,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let e): return e.file
         case .missingCell(let f), .unknownCell(let f, _), .missingTensor(let f, _),
             .unexpectedTensor(let f, _), .wrongShape(let f, _, _, _), .nonFinite(let f, _, _),
-            .inconsistent(let f, _), .cell(let f, _, _):
+            .inconsistent(let f, _), .cell(let f, _, _), .ambiguousModule(let f, _),
+            .moduleNotFound(let f, _, _):
             return f
         }
     }
@@ -40,7 +45,7 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let e):
             return e.description
         case .missingCell:
-            return "\(name): no \"cell\" entry in the safetensors __metadata__ (expected one of \(CellKind.allNames))"
+            return "\(name): no PyTorch recurrent parameters (weight_ih_l0, weight_hh_l0, … of nn.GRU/nn.LSTM/nn.RNN, or weight_ih, weight_hh, … of their Cell variants) and no \"cell\" entry in the safetensors __metadata__ (expected one of \(CellKind.allNames))"
         case .unknownCell(_, let cell):
             return "\(name): unknown cell \"\(cell)\" (expected one of \(CellKind.allNames))"
         case .missingTensor(_, let tensor):
@@ -55,6 +60,15 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(name): \(detail)"
         case .cell(_, let layer, let error):
             return "\(name): layer \(layer): \(error)"
+        case .ambiguousModule(_, let modules):
+            return "\(name): holds \(modules.count) recurrent modules (\(modules.map(Self.label).joined(separator: ", "))): pick one with --module PREFIX"
+        case .moduleNotFound(_, let module, let modules):
+            return "\(name): no recurrent module '\(module)' (found: \(modules.map(Self.label).joined(separator: ", ")))"
         }
+    }
+
+    /// A module prefix as the user names it: `encoder.rnn` (`<top level>` for none).
+    static func label(_ prefix: String) -> String {
+        prefix.isEmpty ? "<top level>" : String(prefix.dropLast())
     }
 }

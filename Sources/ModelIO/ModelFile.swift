@@ -5,21 +5,42 @@ import SequenceIO
 ///
 /// - ParaGRU / ParaLSTM: `A` [3, d], `B` [H, m/H, 3, d/H], `b` [3, d] (ParaLSTM: `C` [2, d]);
 ///   several layers use the prefix `layers.{l}.`.
-/// - GRU / LSTM / Elman: PyTorch `nn.GRU` / `nn.LSTM` / `nn.RNN` state-dict names
-///   `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`, `bias_hh_l{l}`.
-/// - `__metadata__`: `"cell"` (required); optional `"layers"`, `"heads"`, `"input_size"`,
+/// - GRU / LSTM / Elman: PyTorch `nn.GRU` / `nn.LSTM` / `nn.RNN` state dicts as
+///   `model.state_dict()` saves them: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`,
+///   `bias_hh_l{l}` (biases optional), `weight_hr_l{l}` (LSTM `proj_size`), `*_reverse`
+///   (bidirectional), the `nn.GRUCell`/`LSTMCell`/`RNNCell` names `weight_ih`, …, under any
+///   submodule prefix (`encoder.rnn.`; ``LoadOptions/module`` picks one of several). The cell is
+///   inferred from weight_hh's rows: 3·d GRU, 4·d LSTM, d RNN (tanh unless
+///   `"nonlinearity": "relu"` or ``LoadOptions/nonlinearity``). Other tensors are listed in
+///   ``Model/ignoredTensors``.
+/// - `__metadata__`: `"cell"` (required for ParaRNN cells, checked for PyTorch ones); optional `"layers"`, `"heads"`, `"input_size"`,
 ///   `"hidden_size"` are checked against the shapes when present.
 /// Float32 and float64 tensors are accepted; values are held in Double.
 public enum ModelFile {
     /// Reads and validates the model at `url`.
-    public static func load(contentsOf url: URL) throws(ModelError) -> Model {
+    ///
+    ///     let model = try ModelFile.load(contentsOf: URL(fileURLWithPath: "gru.safetensors"))
+    public static func load(contentsOf url: URL, options: LoadOptions = LoadOptions()) throws(ModelError) -> Model {
         let file: SafeTensors.File
         do { file = try SafeTensors.read(contentsOf: url) } catch { throw .io(error) }
-        return try decode(file, name: url.lastPathComponent)
+        return try decode(file, name: url.lastPathComponent, options: options)
     }
 
-    /// Validates a decoded safetensors file; `name` labels the errors.
-    public static func decode(_ file: SafeTensors.File, name: String) throws(ModelError) -> Model {
+    /// Validates a decoded safetensors file; `name` labels the errors. PyTorch state dicts
+    /// (no `"cell"`, or `"cell"` gru / lstm / elman / rnn) go through the name-and-shape inference.
+    public static func decode(
+        _ file: SafeTensors.File, name: String, options: LoadOptions = LoadOptions()
+    ) throws(ModelError) -> Model {
+        let declared = file.metadata["cell"]?.lowercased()
+        if declared == nil || ["gru", "lstm", "elman", "rnn"].contains(declared!) {
+            return try decodeTorch(file, name: name, options: options)
+        }
+        if options.nonlinearity == .relu {
+            throw .inconsistent(file: name, detail: "nonlinearity relu applies only to nn.RNN, but the model is a \(declared!)")
+        }
+        if let module = options.module, !module.isEmpty {
+            throw .inconsistent(file: name, detail: "a module prefix ('\(module)') applies only to PyTorch state dicts, but the model is a \(declared!)")
+        }
         guard let cellName = file.metadata["cell"] else { throw .missingCell(file: name) }
         guard let kind = CellKind(rawValue: cellName.lowercased()) else {
             throw .unknownCell(file: name, name: cellName)
@@ -74,7 +95,7 @@ public enum ModelFile {
             throw .inconsistent(file: name, detail: "only tanh Elman RNNs are supported (nonlinearity \"\(nl)\")")
         }
         var model = try Model(kind: kind, layers: layers, sourceName: name)
-        model.readout = try decodeReadout(file, name: name, hidden: model.hiddenSize, inputs: model.inputSize)
+        model.readout = try decodeReadout(file, name: name, hidden: model.outputSize, inputs: model.inputSize)
         return model
     }
 
@@ -151,6 +172,9 @@ public enum ModelFile {
             "cell": model.kind.rawValue, "layers": String(count),
             "input_size": String(model.inputSize), "hidden_size": String(model.hiddenSize),
         ]
+        if model.kind == .elman, model.layers[0].nonlinearity != .tanh {
+            metadata["nonlinearity"] = model.layers[0].nonlinearity.rawValue
+        }
         if model.kind.isDiagonal, Set(model.layers.map(\.heads)).count == 1 {
             metadata["heads"] = String(model.layers[0].heads)
         }

@@ -26,6 +26,8 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func _linearize(_ cell: GRU<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: LSTM<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: ReLURNN<Self>, _ arguments: LinearizeArguments<Self>)
+    static func _linearize(_ cell: ProjectedLSTM<Self>, _ arguments: LinearizeArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
     static func _fusedBackward(_ cell: GRU<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
@@ -104,6 +106,8 @@ extension Float: CellMath {
     public static func _linearize(_ cell: GRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ReLURNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ProjectedLSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _fusedBackward(_ cell: GRU<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
@@ -214,6 +218,8 @@ extension Double: CellMath {
     public static func _linearize(_ cell: GRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ReLURNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
+    public static func _linearize(_ cell: ProjectedLSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _fusedBackward(_ cell: GRU<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {

@@ -29,12 +29,23 @@ struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Solve a model's recurrence over a recorded sequence, in parallel over time.",
         discussion: """
-            Reads a model (.safetensors: ParaGRU/ParaLSTM tensors A, B, b[, C] or PyTorch \
-            nn.GRU/nn.LSTM/nn.RNN state-dict names; __metadata__ "cell") and an input sequence \
+            Reads a model (.safetensors: ParaGRU/ParaLSTM tensors A, B, b[, C] with __metadata__ \
+            "cell", or a plain PyTorch export, safetensors.torch.save_file(model.state_dict(), \
+            path): nn.GRU/nn.LSTM/nn.RNN, multi-layer, bidirectional, LSTM proj_size, \
+            bias=False, nn.GRUCell/LSTMCell/RNNCell, under any submodule prefix; the cell is \
+            inferred from the names and shapes, other tensors are listed as ignored) and an input \
+            sequence \
             (.npy [T, m] or [B, T, m], .csv one row per step, .wav channels as features), solves \
             the layers one after the other (layer l+1 reads layer l's h) and writes the last \
-            layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one, \
-            float32 or float64 per --precision.
+            layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one \
+            (d = 2·H_out for a bidirectional model, [forward, reverse] as PyTorch's output), \
+            float32 or float64 per --precision. The reverse direction of a bidirectional layer \
+            is solved by the same method over reversed time and certified the same way.
+
+            Initial states use PyTorch's shapes: --initial-state h0.npy [layers·directions, B, \
+            H_out] ([layers·directions, H_out] for a 2-D input), --initial-cell c0.npy \
+            [layers·directions, B, d] for an LSTM; index layer·directions + direction; either \
+            may be left out (zeros).
 
             Every result is certified by its residual max_t |h_t - f(h_{t-1}, x_t)| (relative to \
             max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
@@ -55,6 +66,18 @@ struct Solve: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv or .wav).", valueName: "file"))
     var input: String
+
+    @Option(name: .long, help: ArgumentHelp("The recurrent module's prefix in a state dict holding several (e.g. encoder.rnn).", valueName: "prefix"))
+    var module: String?
+
+    @Option(name: .long, help: ArgumentHelp("nn.RNN's activation, tanh or relu (a state dict cannot tell; default: __metadata__ \"nonlinearity\", else tanh).", valueName: "f"))
+    var nonlinearity: NonlinearityOption?
+
+    @Option(name: .long, help: ArgumentHelp("h0 (.npy) in PyTorch's shape [layers·directions, B, H_out] (default: zeros).", valueName: "file"))
+    var initialState: String?
+
+    @Option(name: .long, help: ArgumentHelp("c0 of an LSTM (.npy), [layers·directions, B, d] (default: zeros).", valueName: "file"))
+    var initialCell: String?
 
     @Option(name: .long, help: ArgumentHelp("Where to write the hidden states (.npy). Its folder is created if missing.", valueName: "file"))
     var output: String?
@@ -133,7 +156,8 @@ struct Solve: ParsableCommand {
 
         // 1. Read everything; any problem is an input error (exit 1) before anything is written.
         let loaded: Model
-        do { loaded = try ModelFile.load(contentsOf: modelURL) } catch {
+        let loadOptions = LoadOptions(module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
+        do { loaded = try ModelFile.load(contentsOf: modelURL, options: loadOptions) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let layers: [AnyLayer<S>]
@@ -154,6 +178,28 @@ struct Solve: ParsableCommand {
                 code: 1)
         }
         let inputs: [S] = timeMajor(tensor, batch: batch, steps: steps, features: features)
+        var initialStates: [[S]]? = nil
+        if initialState != nil || initialCell != nil {
+            func read(_ path: String?) throws -> Tensor? {
+                guard let path else { return nil }
+                do { return try NPY.read(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw Failure(message: "error: \(error.description)", code: 1)
+                }
+            }
+            let h0Name = initialState.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "h0"
+            let c0Name = initialCell.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "c0"
+            do {
+                let rows = try loaded.initialStates(
+                    h0: try read(initialState), h0Name: h0Name, c0: try read(initialCell), c0Name: c0Name,
+                    batch: batch, batched: batched)
+                initialStates = rows.map { $0.map { S($0) } }
+            } catch let error as ModelError {
+                throw Failure(message: "error: \(error.description)", code: 1)
+            }
+            if let bad = initialStates!.joined().firstIndex(where: { !$0.isFinite }) {
+                throw Failure(message: "error: \(h0Name): initial state value \(bad) is not finite in \(precision) precision", code: 1)
+            }
+        }
         if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
             // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
             throw Failure(
@@ -175,7 +221,7 @@ struct Solve: ParsableCommand {
         do {
             result = try solveStack(
                 layers, inputs: inputs, steps: steps, batch: batch, options: options,
-                progress: callback)
+                initialStates: initialStates, progress: callback)
         } catch {
             progress?.finish()
             throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
@@ -191,7 +237,9 @@ struct Solve: ParsableCommand {
             let t0 = ContinuousClock.now
             let reference: StackSolution<S>
             do {
-                reference = try solveStack(layers, inputs: inputs, steps: steps, batch: batch, options: sequential)
+                reference = try solveStack(
+                    layers, inputs: inputs, steps: steps, batch: batch, options: sequential,
+                    initialStates: initialStates)
             } catch {
                 throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
             }
@@ -207,7 +255,7 @@ struct Solve: ParsableCommand {
         }
 
         // 4. Summary.
-        let d = loaded.hiddenSize
+        let d = loaded.outputSize
         let outShape = batched ? [batch, steps, d] : [steps, d]
         let converged = result.converged
         let writeHidden = output != nil && (converged || allowUnconverged)
@@ -250,14 +298,19 @@ struct Solve: ParsableCommand {
             }
         }
         if !converged {
-            let worst = result.layers.enumerated().first { !$0.element.converged }
-            let where_ = worst.map { " (layer \($0.offset + 1))" } ?? ""
+            let worst = result.layers.indices.first { !result.layers[$0].converged }
+            let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
             let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
                 message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
                 code: 2)
         }
     }
+}
+
+/// `--nonlinearity` values.
+enum NonlinearityOption: String, CaseIterable, ExpressibleByArgument {
+    case tanh, relu
 }
 
 /// `[T, m]` or `[B, T, m]` (row-major) → time-major `[T][B][m]` in `S`.

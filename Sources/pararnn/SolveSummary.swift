@@ -41,10 +41,14 @@ struct SolveSummary<S: CellMath> {
             lines.append(key.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
         add("model", "\(modelName): \(model.summary)")
+        if !model.module.isEmpty { add("module", String(model.module.dropLast())) }
+        if !model.ignoredTensors.isEmpty {
+            add("ignored", "\(model.ignoredTensors.count) tensor\(model.ignoredTensors.count == 1 ? "" : "s") not in the model: \(model.ignoredTensors.joined(separator: ", "))")
+        }
         add("input", "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)")
         add("compute", "\(precision), \(threads) thread\(threads == 1 ? "" : "s")")
         for (l, s) in result.layers.enumerated() {
-            let prefix = result.layers.count > 1 ? "layer \(l + 1): " : ""
+            let prefix = result.layers.count > 1 ? "\(result.labels[l]): " : ""
             let why = requested == .automatic ? "automatic: \(s.decision)" : "requested"
             var line = "\(prefix)\(s.method)"
             if s.segments > 1 {
@@ -91,7 +95,12 @@ struct SolveSummary<S: CellMath> {
             command: "pararnn solve",
             model: .init(
                 file: modelName, cell: model.kind.rawValue,
-                layers: model.layers.map { .init(inputSize: $0.inputSize, hiddenSize: $0.hiddenSize, heads: $0.heads) }),
+                layers: model.layers.map {
+                    .init(inputSize: $0.inputSize, hiddenSize: $0.hiddenSize, heads: $0.heads,
+                          outputSize: $0.outputSize, directions: $0.directions, projectionSize: $0.projectionSize)
+                },
+                module: model.module.isEmpty ? nil : String(model.module.dropLast()),
+                ignoredTensors: model.ignoredTensors),
             input: .init(file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch, features: model.inputSize),
             precision: precision.rawValue, threads: threads,
             options: .init(
@@ -101,7 +110,7 @@ struct SolveSummary<S: CellMath> {
             tolerance: tolerance, iterations: result.iterations, solveSeconds: solveSeconds, totalSeconds: totalSeconds,
             layers: result.layers.enumerated().map { l, s in
                 .init(
-                    index: l, method: s.method.rawValue, decision: s.decision, converged: s.converged,
+                    index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision, converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
@@ -119,10 +128,18 @@ struct SolveSummary<S: CellMath> {
 /// The `--report` JSON (camelCase keys; non-finite numbers are `null`).
 struct Report: Codable {
     struct ModelInfo: Codable {
-        struct Layer: Codable { var inputSize: Int; var hiddenSize: Int; var heads: Int }
+        struct Layer: Codable {
+            var inputSize: Int; var hiddenSize: Int; var heads: Int
+            /// (p or d) × directions: what the next layer reads.
+            var outputSize: Int; var directions: Int; var projectionSize: Int?
+        }
         var file: String
         var cell: String
         var layers: [Layer]
+        /// The recurrent module's prefix in a PyTorch state dict, if not at the top.
+        var module: String?
+        /// Tensors of the file that are not part of the model.
+        var ignoredTensors: [String]
     }
     struct InputInfo: Codable {
         var file: String
@@ -148,7 +165,10 @@ struct Report: Codable {
         var outcome: String
     }
     struct Layer: Codable {
+        /// Position in `layers`: one entry per layer and direction.
         var index: Int
+        /// "layer 1", "layer 1 reverse", ….
+        var label: String
         var method: String
         var decision: String
         var converged: Bool

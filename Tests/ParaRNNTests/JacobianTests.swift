@@ -56,3 +56,24 @@ struct JacobianTests {
         }
     }
 }
+
+/// The PyTorch-export cells (`nn.RNN(nonlinearity="relu")`, `nn.LSTM(proj_size=p)`): kernels vs
+/// their dual-number linearisation.
+@Suite struct TorchCellJacobianTests {
+    func weights(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator) -> [Double] { uniform(count, scale, &rng) }
+
+    @Test(arguments: [JacobianRequest.structured, .diagonalOnly])
+    func kernelsMatchDualNumbers(request: JacobianRequest) throws {
+        var rng = SeededGenerator(seed: 24)
+        let (m, d, p) = (2, 5, 3)
+        let lstm = try ProjectedLSTM<Double>(
+            inputSize: m, hiddenSize: d, projectionSize: p, weightIH: weights(4 * d * m, 1, &rng),
+            weightHH: weights(4 * d * p, 0.8, &rng), weightHR: weights(p * d, 0.8, &rng),
+            biasIH: weights(4 * d, 0.5, &rng), biasHH: weights(4 * d, 0.5, &rng))
+        JacobianTests().check(lstm, batch: 2, request: request, seed: 25)
+        let relu = try ReLURNN<Double>(
+            inputSize: m, hiddenSize: d, weightIH: weights(d * m, 1, &rng), weightHH: weights(d * d, 0.8, &rng),
+            biasIH: weights(d, 0.5, &rng), biasHH: weights(d, 0.5, &rng))
+        JacobianTests().check(relu, batch: 3, request: request, seed: 26)
+    }
+}

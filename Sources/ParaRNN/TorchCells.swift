@@ -1,0 +1,263 @@
+import ParallelScan
+
+/// PyTorch's `nn.RNN(nonlinearity="relu")` cell: h' = max(0, W_ih x + b_ih + W_hh h + b_hh).
+///
+/// Dense Jacobian ∂h'_i/∂h_k = [h'_i > 0] W_hh[i,k]. State row `[B][d]`. The hand-written
+/// kernel is checked against the dual-number path of `step` (`JacobianTests`).
+///
+///     let cell = try ReLURNN<Float>(inputSize: 3, hiddenSize: 5, weightIH: wih, weightHH: whh,
+///                                   biasIH: bih, biasHH: bhh)
+///     let h = try SequenceSolver(cell: cell).solve(inputs: x, steps: T, batch: B).states
+public struct ReLURNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    public static var cellName: String { "elman" }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    public var stateSize: Int { hiddenSize }
+    public var gateCount: Int { 1 }
+    public var structure: JacobianStructure { .dense }
+
+    /// Creates the cell from `weight_ih` `[d][m]`, `weight_hh` `[d][d]`, `bias_ih`, `bias_hh` `[d]`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
+        biasIH: [Scalar], biasHH: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("weight_ih", weightIH, [d, m])
+        try checkParameter("weight_hh", weightHH, [d, d])
+        try checkParameter("bias_ih", biasIH, [d])
+        try checkParameter("bias_hh", biasHH, [d])
+        inputSize = m
+        hiddenSize = d
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+    }
+
+    public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        return (0..<d).map { i in
+            var acc = u[i] + T(recurrentBias[i])
+            for k in 0..<d { acc = acc + T(recurrentWeights[i * d + k]) * h[k] }
+            return acc.value > 0 ? acc : T(0)
+        }
+    }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+
+    /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch) = (arguments.steps, arguments.batch)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if steppedInPlace(arguments, kernel) { return }
+        let d = hiddenSize, lanes = batch * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
+        defer { g.deallocate() }
+        recurrentPreactivations(
+            steps: steps, batch: batch, previous: arguments.previous, states: arguments.states, into: g)
+        for (offset, t) in steps.enumerated() {
+            for b in 0..<batch {
+                let gt = g + (offset * batch + b) * d, u = projections + t * lanes + b * d
+                let out = values + t * lanes + b * d
+                for i in 0..<d {
+                    let a = u[i] + gt[i]
+                    let on = a > 0
+                    out[i] = on ? a : 0
+                    guard let jacobians else { continue }
+                    if request == .diagonalOnly {
+                        jacobians[t * lanes + b * d + i] = on ? recurrentWeights[i * d + i] : 0
+                    } else {
+                        let jr = jacobians + t * lanes * d + (b * d + i) * d
+                        for k in 0..<d { jr[k] = on ? recurrentWeights[i * d + k] : 0 }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// PyTorch's `nn.LSTM(proj_size=p)` cell (gate rows i, f, g, o) with a projected hidden state:
+///
+///     i, f, g, o = σ, σ, tanh, σ of (W_i· x + b_i· + W_h· h + b_h·)     (W_h· is [4d][p])
+///     c' = f ⊙ c + i ⊙ g
+///     h' = W_hr (o ⊙ tanh(c'))                                           (W_hr is [p][d])
+///
+/// The recurrent state is (c, h): row `[B][d + p]` (c first, then h), dense Jacobian
+/// `[B][d+p][d+p]` (DEER; its diagonal for quasi-Newton). ``hiddenSize`` is the cell size d
+/// (the projections' width); the output h has ``projectionSize`` p values. With y = o ⊙ τ,
+/// τ = tanh(c'):
+///
+///     ∂c'/∂c = diag(f)            ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
+///     ∂h'/∂c = W_hr diag(o(1−τ²) f)   ∂h'/∂h = W_hr (diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h)
+///
+///     let cell = try ProjectedLSTM<Float>(inputSize: 3, hiddenSize: 6, projectionSize: 3,
+///         weightIH: wih, weightHH: whh, weightHR: whr, biasIH: bih, biasHH: bhh)
+public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    public static var cellName: String { "lstm" }
+    public let inputSize: Int
+    /// d: the cell size (rows of each gate).
+    public let hiddenSize: Int
+    /// p: the size of the output h.
+    public let projectionSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    /// W_hh, `[4d][p]`.
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    /// W_hr, `[p][d]`.
+    public let projectionWeights: [Scalar]
+    public var stateSize: Int { hiddenSize + projectionSize }
+    public var gateCount: Int { 4 }
+    public var structure: JacobianStructure { .dense }
+
+    /// Creates the cell from PyTorch's `weight_ih` `[4d][m]`, `weight_hh` `[4d][p]`,
+    /// `weight_hr` `[p][d]`, `bias_ih`, `bias_hh` `[4d]`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, projectionSize p: Int, weightIH: [Scalar],
+        weightHH: [Scalar], weightHR: [Scalar], biasIH: [Scalar], biasHH: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 || p <= 0 {
+            throw .invalidShape("hidden size \(d), projection size \(p) and input size \(m) must be positive")
+        }
+        try checkParameter("weight_ih", weightIH, [4 * d, m])
+        try checkParameter("weight_hh", weightHH, [4 * d, p])
+        try checkParameter("weight_hr", weightHR, [p, d])
+        try checkParameter("bias_ih", biasIH, [4 * d])
+        try checkParameter("bias_hh", biasHH, [4 * d])
+        inputSize = m
+        hiddenSize = d
+        projectionSize = p
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+        projectionWeights = weightHR
+    }
+
+    public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize, p = projectionSize
+        func pre(_ gate: Int, _ j: Int) -> T {
+            var acc = u[gate * d + j] + T(recurrentBias[gate * d + j])
+            let w = (gate * d + j) * p
+            for k in 0..<p { acc = acc + T(recurrentWeights[w + k]) * s[d + k] }
+            return acc
+        }
+        var next = [T](repeating: T(0), count: d + p)
+        var gated = [T](repeating: T(0), count: d)
+        for j in 0..<d {
+            let i = T.sigmoid(pre(0, j)), f = T.sigmoid(pre(1, j))
+            let g = T.tanh(pre(2, j)), o = T.sigmoid(pre(3, j))
+            let c = f * s[j] + i * g
+            next[j] = c
+            gated[j] = o * T.tanh(c)
+        }
+        for q in 0..<p {
+            var acc = T(0)
+            for j in 0..<d { acc = acc + T(projectionWeights[q * d + j]) * gated[j] }
+            next[d + q] = acc
+        }
+        return next
+    }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+
+    /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if steppedInPlace(arguments, kernel) { return }
+        let d = hiddenSize, p = projectionSize, n = d + p, lanes = batch * d, row = batch * n, gd = 4 * d
+        // g = W_hh h_{t−1} + b_hh for every step of the range, h the last p values of each entry.
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
+        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * d * p + d)
+        defer { g.deallocate(); scratch.deallocate() }
+        let dcdh = scratch, dydh = scratch + d * p, y = scratch + 2 * d * p
+        for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
+        recurrentWeights.withUnsafeBufferPointer { w in
+            Scalar.gemm(
+                transposeA: false, transposeB: true, m: batch, n: gd, k: p, alpha: 1,
+                a: previous + d, lda: n, b: w.baseAddress!, ldb: p, beta: 1, c: g, ldc: gd)
+            if steps.count > 1 {
+                Scalar.gemm(
+                    transposeA: false, transposeB: true, m: (steps.count - 1) * batch, n: gd, k: p,
+                    alpha: 1, a: states + steps.lowerBound * row + d, lda: n, b: w.baseAddress!,
+                    ldb: p, beta: 1, c: g + batch * gd, ldc: gd)
+            }
+        }
+        recurrentWeights.withUnsafeBufferPointer { w in
+            projectionWeights.withUnsafeBufferPointer { r in
+                let whi = w.baseAddress!, whf = whi + d * p, whg = whi + 2 * d * p, who = whi + 3 * d * p
+                let whr = r.baseAddress!
+                for (offset, t) in steps.enumerated() {
+                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                    let u = projections + t * 4 * lanes
+                    for b in 0..<batch {
+                        let gt = g + (offset * batch + b) * gd
+                        let s = prev + b * n, out = values + t * row + b * n
+                        let jm = jacobians.map { request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n }
+                        for j in 0..<d {
+                            let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
+                            let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
+                            let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
+                            let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
+                            let c = fg * s[j] + ig * gg
+                            let tau = Scalar.tanh(c)
+                            out[j] = c
+                            y[j] = og * tau
+                            guard let jm else { continue }
+                            let cf = s[j] * fg * (1 - fg), ci = gg * ig * (1 - ig), cg = ig * (1 - gg * gg)
+                            let hc = og * (1 - tau * tau), ho = og * (1 - og) * tau
+                            for k in 0..<p {
+                                let e = j * p + k
+                                dcdh[e] = cf * whf[e] + ci * whi[e] + cg * whg[e]
+                                dydh[e] = ho * who[e] + hc * dcdh[e]
+                            }
+                            if request == .diagonalOnly {
+                                jm[j] = fg
+                            } else {
+                                let rowC = jm + j * n
+                                for k in 0..<d { rowC[k] = 0 }
+                                rowC[j] = fg
+                                for k in 0..<p { rowC[d + k] = dcdh[j * p + k] }
+                                // ∂h'/∂c, column j: W_hr[q, j] o_j (1 − τ_j²) f_j.
+                                for q in 0..<p { jm[(d + q) * n + j] = whr[q * d + j] * hc * fg }
+                            }
+                        }
+                        for q in 0..<p {
+                            var acc: Scalar = 0
+                            for j in 0..<d { acc += whr[q * d + j] * y[j] }
+                            out[d + q] = acc
+                        }
+                        guard let jm else { continue }
+                        if request == .diagonalOnly {
+                            for q in 0..<p {
+                                var acc: Scalar = 0
+                                for j in 0..<d { acc += whr[q * d + j] * dydh[j * p + q] }
+                                jm[d + q] = acc
+                            }
+                        } else {
+                            for q in 0..<p {
+                                let rowH = jm + (d + q) * n + d
+                                for k in 0..<p { rowH[k] = 0 }
+                                for j in 0..<d {
+                                    let weight = whr[q * d + j]
+                                    for k in 0..<p { rowH[k] += weight * dydh[j * p + k] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The projected h of one state row: `[B][p]` (the last p values of each entry).
+    public func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>) {
+        let n = stateSize, p = projectionSize
+        for b in 0..<batch { (h + b * p).update(from: row + b * n + (n - p), count: p) }
+    }
+}
