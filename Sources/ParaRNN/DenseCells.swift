@@ -11,8 +11,24 @@ protocol DenseRecurrence: RecurrentCell {
 }
 
 extension DenseRecurrence {
-    /// Every dense cell rolls its batch entries out independently (``DenseRecurrentPack``).
-    public var rollsOutEntriesIndependently: Bool { true }
+    /// For a rollout (`inPlace`) of a cell without a fused rollout kernel, runs `kernel` one
+    /// step at a time, so that each step's recurrent product sees the state the previous step
+    /// has just written; returns whether it did (the caller then has nothing left to do).
+    func steppedInPlace(
+        _ arguments: LinearizeArguments<Scalar>, _ kernel: (LinearizeArguments<Scalar>) -> Void
+    ) -> Bool {
+        guard arguments.inPlace else { return false }
+        var single = arguments
+        single.inPlace = false
+        let row = stateRowSize(batch: arguments.batch)
+        for t in arguments.steps {
+            single.steps = t..<(t + 1)
+            single.previous = t == arguments.steps.lowerBound
+                ? arguments.previous : arguments.states + (t - 1) * row
+            kernel(single)
+        }
+        return true
+    }
 
     /// g = W_hh h_{t−1} + b_hh for every step of `steps`: `[count][B][G·d]`.
     /// h_{t−1} is the hidden part (last d values per entry) of the previous state row.
@@ -57,6 +73,8 @@ extension DenseRecurrence {
 /// State row `[B][d]`; projection `[3][B][d]` (r, z, n) holding W_i· x + b_i·; Jacobian
 /// `[B][d][d]`.
 public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    public var rollsOutEntriesIndependently: Bool { true }
     public static var cellName: String { "gru" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -164,6 +182,8 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
 ///     ∂c'/∂c = diag(f)                 ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
 ///     ∂h'/∂c = diag(o(1−τ²) f)         ∂h'/∂h = diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h,   τ = tanh(c')
 public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    public var rollsOutEntriesIndependently: Bool { true }
     public static var cellName: String { "lstm" }
     public let inputSize: Int
     public let hiddenSize: Int
@@ -277,6 +297,8 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
 /// The Elman RNN h' = tanh(W_ih x + b_ih + W_hh h + b_hh) (PyTorch `nn.RNN`, tanh), for tests
 /// and demonstrations of dense (DEER) solves. Jacobian ∂h'_i/∂h_k = (1 − h'_i²) W_hh[i,k].
 public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    public var rollsOutEntriesIndependently: Bool { true }
     public static var cellName: String { "elman" }
     public let inputSize: Int
     public let hiddenSize: Int
