@@ -45,6 +45,12 @@ public struct SolverOptions: Sendable {
 /// max_t ‖s_t − f(s_{t−1}, x_t)‖ is computed for the returned states; an attempt that does not
 /// reach the tolerance falls back (damped Newton, then the sequential rollout) unless
 /// `fallback` is off, in which case the solution says `converged == false`.
+///
+/// Finite-state guard: the returned states are checked for NaN and Inf (finite weights and
+/// inputs can still overflow, e.g. ParaGRU with gains of 3e38). A solution holding any
+/// non-finite state is never `converged`: ``Solution/nonFiniteState`` says where the first one
+/// is, ``Solution/finalResidual`` is NaN, and the attempt that produced it says so in its
+/// `outcome`.
 public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     public typealias Scalar = Cell.Scalar
     public let cell: Cell
@@ -72,9 +78,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if steps <= 0 { throw .emptySequence }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
         let m = cell.inputSize, row = cell.stateRowSize(batch: batch)
-        if inputs.count != steps * batch * m {
+        let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
+        let (needed, o2) = tb.multipliedReportingOverflow(by: m)
+        if o1 || o2 || inputs.count != needed {
             throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(steps * batch * m)")
+                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))")
         }
         if let bad = inputs.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
             throw .nonFiniteInput(index: bad)
@@ -116,6 +124,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let segmentLength = min(options.segmentLength ?? steps, steps)
         let segments = (steps + segmentLength - 1) / segmentLength
         var attempts: [SolveAttempt] = []
+        // Index one past each segment's last attempt (the one that produced its states).
+        var segmentEnds: [Int] = []
         var finalMethod = method
         var worstResidual = 0.0
         var allConverged = true
@@ -133,6 +143,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                             hasGuess: guess != nil, tolerance: tolerance, segment: segment,
                             segments: segments)
                         attempts += result.attempts
+                        segmentEnds.append(attempts.count)
                         finalMethod = result.method
                         // NaN must survive (Swift's max would drop it).
                         worstResidual = result.residual.isNaN || worstResidual.isNaN
@@ -143,10 +154,25 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         }
+        // The finite-state guard: one vectorised pass over the returned states. A rollout is
+        // "exact by construction" only in exact arithmetic; an overflow gives Inf or NaN states
+        // whose residual is meaningless, so such a result is never converged.
+        var nonFinite: NonFiniteState? = nil
+        if let bad = states.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
+            let step = bad / row
+            nonFinite = NonFiniteState(
+                step: step, offset: bad % row, value: Double(states[bad]))
+            allConverged = false
+            worstResidual = .nan
+            let segment = step / segmentLength
+            let index = segmentEnds[segment] - 1
+            attempts[index].converged = false
+            attempts[index].outcome += "; non-finite state (\(states[bad])) at step \(step): overflow"
+        }
         return Solution(
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
-            decision: decision, segments: segments)
+            decision: decision, segments: segments, nonFiniteState: nonFinite)
     }
 
     /// The method `.automatic` picks, and why.
