@@ -92,17 +92,29 @@ public struct AnyLayer<S: CellMath>: Sendable {
 public struct StackSolution<S: CellMath>: Sendable {
     /// The last layer's h, time-major `[T][B][d_last]`.
     public var hidden: [S]
-    /// One solution per layer, in order.
+    /// One solution per layer, in order (only up to the first with a non-finite state).
     public var layers: [Solution<S>]
+    /// The first layer whose states are not finite, and where: `nil` when all are finite.
+    public var nonFiniteState: (layer: Int, state: NonFiniteState)? {
+        for (l, s) in layers.enumerated() { if let state = s.nonFiniteState { return (l, state) } }
+        return nil
+    }
     /// Whether every layer converged.
     public var converged: Bool { layers.allSatisfy(\.converged) }
-    /// The largest certified residual over the layers.
-    public var finalResidual: Double { layers.map(\.finalResidual).max() ?? 0 }
+    /// The largest certified residual over the layers (NaN if any is NaN).
+    public var finalResidual: Double {
+        let residuals = layers.map(\.finalResidual)
+        return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+    }
     /// Newton iterations over all layers.
     public var iterations: Int { layers.reduce(0) { $0 + $1.iterations } }
 }
 
 /// Solves a stack layer by layer: layer l + 1's input is layer l's hidden output.
+///
+/// Stops after the first layer whose solution holds a non-finite state
+/// (``Solution/nonFiniteState``): the layers above cannot be solved from it. The result then
+/// has fewer ``StackSolution/layers`` than the stack and is not converged.
 /// - Parameters:
 ///   - inputs: x, time-major `[T][B][m]`.
 ///   - progress: called after each Newton iteration with the layer index.
@@ -118,6 +130,7 @@ public func solveStack<S: CellMath>(
         let result = try layer.solve(inputs: x, steps: steps, batch: batch, options: layerOptions)
         solutions.append(result.solution)
         x = result.hidden
+        if result.solution.nonFiniteState != nil { break }
     }
     return StackSolution(hidden: x, layers: solutions)
 }
