@@ -167,7 +167,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let segment = step / segmentLength
             let index = segmentEnds[segment] - 1
             attempts[index].converged = false
-            attempts[index].outcome += "; non-finite state (\(states[bad])) at step \(step): overflow"
+            attempts[index].outcome += "; non-finite state (\(nonFinite!.valueName)) at step \(step): overflow"
         }
         return Solution(
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,

@@ -98,7 +98,10 @@ public struct NonFiniteState: Sendable, Codable, Equatable, CustomStringConverti
         self.value = value
     }
 
-    public var description: String { "\(value) at step \(step) (state index \(offset))" }
+    /// "NaN", "+Inf" or "-Inf".
+    public var valueName: String { value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf" }
+
+    public var description: String { "\(valueName) at step \(step) (state index \(offset))" }
 }
 
 /// Why a solve could not start.

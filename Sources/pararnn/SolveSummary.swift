@@ -65,7 +65,7 @@ struct SolveSummary<S: CellMath> {
         }
         var verdict = result.converged ? "converged" : "NOT converged"
         if let (layer, state) = result.nonFiniteState {
-            verdict += " (non-finite state \(state.value) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
+            verdict += " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
         }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
         add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
@@ -115,7 +115,7 @@ struct SolveSummary<S: CellMath> {
                 .init(
                     index: l, method: s.method.rawValue, decision: s.decision, converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
-                    nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: "\($0.value)") },
+                    nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName) },
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
                               residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
@@ -175,7 +175,7 @@ struct Report: Codable {
     struct NonFinite: Codable {
         var step: Int
         var stateIndex: Int
-        /// "nan", "inf" or "-inf".
+        /// "NaN", "+Inf" or "-Inf".
         var value: String
     }
     struct Verify: Codable {
