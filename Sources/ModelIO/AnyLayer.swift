@@ -29,6 +29,10 @@ public struct AnyLayer<S: CellMath>: Sendable {
         solveBody = { (inputs, steps, batch, options) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, steps: steps, batch: batch)
+            // States of one value per channel ([T][B][d]) are the hidden output already.
+            if cell.stateSize == cell.hiddenSize {
+                return LayerSolution(hidden: solution.states, solution: solution)
+            }
             let row = cell.stateRowSize(batch: batch), out = batch * cell.hiddenSize
             var hidden = [S](repeating: 0, count: steps * out)
             solution.states.withUnsafeBufferPointer { s in

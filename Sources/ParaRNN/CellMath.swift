@@ -28,6 +28,9 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
+    static func _fusedBackward(_ cell: GRU<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
+    static func _fusedBackward(_ cell: LSTM<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
+    static func _fusedBackward(_ cell: ElmanRNN<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
     /// Index of the first NaN or Inf in `values`, if any.
     static func _firstNonFinite(_ values: UnsafeBufferPointer<Self>) -> Int?
     static func _residualAndOffsets(
@@ -63,6 +66,10 @@ public struct LinearizeArguments<Scalar> {
     public var request: JacobianRequest
     /// A sequential rollout: `values` is `states`, so step t must see step t − 1's result.
     public var inPlace: Bool = false
+    /// For an in-place rollout of a cell whose ``RecurrentCell/rollsOutEntriesIndependently``
+    /// is true: roll out only these batch entries (all pointers still address full-batch
+    /// buffers); `nil` means the whole batch.
+    public var batchEntries: Range<Int>? = nil
     /// If set (only for cells whose ``RecurrentCell/fusesNewtonOffsets`` is true, with
     /// Jacobians): write b_t = f − J_t s_{t−1} instead of f into `values`, and store the largest
     /// relative residual |s_t − f| / max(1, |f|) of the range here (NaN if any is NaN).
@@ -99,6 +106,15 @@ extension Float: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
+    public static func _fusedBackward(_ cell: GRU<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
+    public static func _fusedBackward(_ cell: LSTM<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
+    public static func _fusedBackward(_ cell: ElmanRNN<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
     public static func _relativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
         relativeResidual(states: states, values: values, count: count)
     }
@@ -200,6 +216,15 @@ extension Double: CellMath {
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
+    public static func _fusedBackward(_ cell: GRU<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
+    public static func _fusedBackward(_ cell: LSTM<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
+    public static func _fusedBackward(_ cell: ElmanRNN<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
+        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
+    }
     public static func _relativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
         relativeResidual(states: states, values: values, count: count)
     }

@@ -11,24 +11,8 @@ protocol DenseRecurrence: RecurrentCell {
 }
 
 extension DenseRecurrence {
-    /// For a rollout (`inPlace`), runs `kernel` one step at a time, so that each step's
-    /// recurrent product sees the state the previous step has just written; returns whether it
-    /// did (the caller then has nothing left to do).
-    func steppedInPlace(
-        _ arguments: LinearizeArguments<Scalar>, _ kernel: (LinearizeArguments<Scalar>) -> Void
-    ) -> Bool {
-        guard arguments.inPlace else { return false }
-        var single = arguments
-        single.inPlace = false
-        let row = stateRowSize(batch: arguments.batch)
-        for t in arguments.steps {
-            single.steps = t..<(t + 1)
-            single.previous = t == arguments.steps.lowerBound
-                ? arguments.previous : arguments.states + (t - 1) * row
-            kernel(single)
-        }
-        return true
-    }
+    /// Every dense cell rolls its batch entries out independently (``DenseRecurrentPack``).
+    public var rollsOutEntriesIndependently: Bool { true }
 
     /// g = W_hh h_{t−1} + b_hh for every step of `steps`: `[count][B][G·d]`.
     /// h_{t−1} is the hidden part (last d values per entry) of the previous state row.
@@ -80,6 +64,8 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .dense }
@@ -101,6 +87,7 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -124,7 +111,10 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if steppedInPlace(arguments, kernel) { return }
+        if arguments.inPlace {
+            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
+            return
+        }
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -181,6 +171,8 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { 2 * hiddenSize }
     public var gateCount: Int { 4 }
     public var structure: JacobianStructure { .dense }
@@ -202,6 +194,7 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -228,7 +221,10 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if steppedInPlace(arguments, kernel) { return }
+        if arguments.inPlace {
+            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
+            return
+        }
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
@@ -288,6 +284,8 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public let inputBias: [Scalar]
     public let recurrentWeights: [Scalar]
     public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 1 }
     public var structure: JacobianStructure { .dense }
@@ -308,6 +306,7 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputBias = biasIH
         recurrentWeights = weightHH
         recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
     }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -325,7 +324,10 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        if steppedInPlace(arguments, kernel) { return }
+        if arguments.inPlace {
+            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
+            return
+        }
         let d = hiddenSize, lanes = batch * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { g.deallocate() }

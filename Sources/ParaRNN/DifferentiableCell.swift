@@ -18,11 +18,19 @@ public protocol DifferentiableCell: RecurrentCell {
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
         adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>)
+
+    /// Backpropagation through time fused into the cell's own kernels, if it has them: fills
+    /// ∂L/∂u, ∂L/∂θ and ∂L/∂s_{−1} without forming Jacobians or scanning, and returns true;
+    /// returns false (writing nothing) when the cell has none, and the solver takes the
+    /// Jacobian + adjoint-scan + VJP path. The dense cells (GRU, LSTM, Elman) have one.
+    func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool
 }
 
 extension DifferentiableCell {
     /// Total number of recurrent parameters.
     public var recurrentParameterCount: Int { recurrentParameterLayout.reduce(0) { $0 + $1.count } }
+
+    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool { false }
 }
 
 extension ParaGRU: DifferentiableCell {
@@ -177,6 +185,12 @@ extension DenseRecurrence {
 }
 
 extension GRU: DifferentiableCell {
+    /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
+        Scalar._fusedBackward(self, arguments, pool: pool)
+        return true
+    }
+
     public var recurrentParameterLayout: [(name: String, count: Int)] {
         [("weight_hh", 3 * hiddenSize * hiddenSize), ("bias_hh", 3 * hiddenSize)]
     }
@@ -225,6 +239,12 @@ extension GRU: DifferentiableCell {
 }
 
 extension LSTM: DifferentiableCell {
+    /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
+        Scalar._fusedBackward(self, arguments, pool: pool)
+        return true
+    }
+
     public var recurrentParameterLayout: [(name: String, count: Int)] {
         [("weight_hh", 4 * hiddenSize * hiddenSize), ("bias_hh", 4 * hiddenSize)]
     }
@@ -280,6 +300,12 @@ extension LSTM: DifferentiableCell {
 }
 
 extension ElmanRNN: DifferentiableCell {
+    /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
+        Scalar._fusedBackward(self, arguments, pool: pool)
+        return true
+    }
+
     public var recurrentParameterLayout: [(name: String, count: Int)] {
         [("weight_hh", hiddenSize * hiddenSize), ("bias_hh", hiddenSize)]
     }

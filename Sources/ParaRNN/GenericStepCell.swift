@@ -125,4 +125,18 @@ extension KernelCell {
                 projections: projections, values: states, jacobians: nil, request: .structured,
                 inPlace: true))
     }
+
+    public func rollout(
+        steps: Range<Int>, batch: Int, entries: Range<Int>, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        precondition(
+            entries == 0..<batch || rollsOutEntriesIndependently,
+            "\(Self.cellName) cannot roll out a part of its batch")
+        linearize(
+            LinearizeArguments(
+                steps: steps, batch: batch, previous: previous, states: UnsafePointer(states),
+                projections: projections, values: states, jacobians: nil, request: .structured,
+                inPlace: true, batchEntries: entries))
+    }
 }

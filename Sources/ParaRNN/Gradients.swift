@@ -73,7 +73,6 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
         let row = cell.stateRowSize(batch: batch), lanes = batch * d
         let urow = cell.projectionRowSize(batch: batch)
-        let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
         let parts = max(1, min(pool.threadCount * 2, steps / 16))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
         let parameterCount = cell.recurrentParameterCount
@@ -83,62 +82,32 @@ extension SequenceSolver where Cell: DifferentiableCell {
             if zeroed { zeroFill(p, count: max(1, count)) }
             return p
         }
-        let projections = buffer(steps * urow), jacobians = buffer(steps * jrow)
-        let scratch = buffer(steps * row), adjoints = buffer(steps * row)
-        let projectionGradients = buffer(steps * urow)
-        let partial = buffer(parts * parameterCount, zeroed: true)
-        defer {
-            for p in [projections, jacobians, scratch, adjoints, projectionGradients, partial] { p.deallocate() }
-        }
+        let projections = buffer(steps * urow), projectionGradients = buffer(steps * urow)
+        defer { projections.deallocate(); projectionGradients.deallocate() }
         cell.project(inputs: x, steps: steps, batch: batch, projections: projections, pool: pool)
-        let h = UnsafeSendable(hPointer), start = UnsafeSendable(h0Pointer)
-        let u = UnsafeSendable(UnsafePointer(projections)), j = UnsafeMutableSendable(jacobians)
-        let f = UnsafeMutableSendable(scratch)
-        // J_t at the solution for every t (J_0 from the initial state).
-        pool.forEach(parts) { c in
-            let range = chunks[c]
-            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
-            cell.linearize(
-                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
-                values: f.base, jacobians: j.base, request: .structured)
-        }
-        // Adjoint: λ_{T−1} = g_{T−1}; λ_t = J_{t+1}ᵀ λ_{t+1} + g_t (reverse scan over T − 1 steps).
-        copyScalars(adjoints + (steps - 1) * row, gl + (steps - 1) * row, count: row)
-        if steps > 1 {
-            let terminal = UnsafePointer(adjoints + (steps - 1) * row)
-            let a = UnsafePointer(jacobians + jrow)
-            switch cell.structure {
-            case .diagonal:
-                AffineScan.diagonalUnchecked(
-                    a: a, b: gl, steps: steps - 1, lanes: row, initial: terminal,
-                    output: adjoints, reverse: true, pool: pool)
-            case .blockDiagonal(let k):
-                AffineScan.blockDiagonalUnchecked(
-                    a: a, b: gl, steps: steps - 1, blocks: row / k, blockSize: k,
-                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
-            case .dense:
-                AffineScan.denseUnchecked(
-                    a: a, b: gl, steps: steps - 1, batch: batch, dimension: cell.stateSize,
-                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
+        var initialGradient = zeroArray(Scalar.self, count: row)
+        var fusedParameters = zeroArray(Scalar.self, count: parameterCount)
+        let fused = initialGradient.withUnsafeMutableBufferPointer { h0Gradient in
+            fusedParameters.withUnsafeMutableBufferPointer { parameters in
+                cell.fusedBackward(
+                    FusedBackwardArguments(
+                        steps: steps, batch: batch, previous: h0Pointer, states: hPointer,
+                        projections: projections, stateGradients: gl,
+                        projectionGradients: projectionGradients,
+                        parameterGradients: parameters.baseAddress!, initialGradient: h0Gradient.baseAddress!),
+                    pool: pool)
             }
         }
-        // VJPs per chunk (each chunk its own parameter accumulator, summed in chunk order).
-        let l = UnsafeSendable(UnsafePointer(adjoints)), du = UnsafeMutableSendable(projectionGradients)
-        let p = UnsafeMutableSendable(partial)
-        pool.forEach(parts) { c in
-            let range = chunks[c]
-            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
-            cell.vectorJacobianProducts(
-                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
-                adjoints: l.base, projectionGradients: du.base,
-                parameterGradients: p.base + c * parameterCount)
-        }
-        // ∂L/∂s_{−1} = J_0ᵀ λ_0.
-        var initialGradient = zeroArray(Scalar.self, count: row)
-        initialGradient.withUnsafeMutableBufferPointer { out in
-            transposedJacobianProduct(
-                jacobians, adjoints, out.baseAddress!, structure: cell.structure, batch: batch,
-                stateSize: cell.stateSize)
+        let partial = buffer(parts * parameterCount, zeroed: true)
+        defer { partial.deallocate() }
+        if fused {
+            copyScalars(partial, fusedParameters, count: parameterCount)
+        } else {
+            adjointScan(
+                states: hPointer, stateGradients: gl, initial: h0Pointer, steps: steps, batch: batch,
+                pool: pool, chunks: chunks, projections: projections,
+                projectionGradients: projectionGradients, partial: partial,
+                initialGradient: &initialGradient)
         }
         var recurrent: [String: [Scalar]] = [:]
         var offset = 0
@@ -183,6 +152,74 @@ extension SequenceSolver where Cell: DifferentiableCell {
             recurrent: recurrent, inputWeights: dW, inputBias: dBias, inputs: dX,
             initialState: initialGradient)
     }
+
+    /// The adjoint by Jacobians: J_t at the solution for every t, the reverse affine scan
+    /// λ_t = J_{t+1}ᵀ λ_{t+1} + ∂L/∂s_t, the cell's VJPs per chunk (into `partial`, one
+    /// accumulator per chunk) and ∂L/∂s_{−1} = J_0ᵀ λ_0.
+    func adjointScan(
+        states hPointer: UnsafePointer<Scalar>, stateGradients gl: UnsafePointer<Scalar>,
+        initial h0Pointer: UnsafePointer<Scalar>, steps: Int, batch: Int, pool: WorkerPool,
+        chunks: [Range<Int>], projections: UnsafeMutablePointer<Scalar>,
+        projectionGradients: UnsafeMutablePointer<Scalar>, partial: UnsafeMutablePointer<Scalar>,
+        initialGradient: inout [Scalar]
+    ) {
+        let cell = self.cell, parts = chunks.count, parameterCount = cell.recurrentParameterCount
+        let row = cell.stateRowSize(batch: batch)
+        let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
+        let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * jrow))
+        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
+        let adjoints = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
+        defer { jacobians.deallocate(); scratch.deallocate(); adjoints.deallocate() }
+        let h = UnsafeSendable(hPointer), start = UnsafeSendable(h0Pointer)
+        let u = UnsafeSendable(UnsafePointer(projections)), j = UnsafeMutableSendable(jacobians)
+        let f = UnsafeMutableSendable(scratch)
+        // J_t at the solution for every t (J_0 from the initial state).
+        pool.forEach(parts) { c in
+            let range = chunks[c]
+            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
+            cell.linearize(
+                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                values: f.base, jacobians: j.base, request: .structured)
+        }
+        // Adjoint: λ_{T−1} = g_{T−1}; λ_t = J_{t+1}ᵀ λ_{t+1} + g_t (reverse scan over T − 1 steps).
+        copyScalars(adjoints + (steps - 1) * row, gl + (steps - 1) * row, count: row)
+        if steps > 1 {
+            let terminal = UnsafePointer(adjoints + (steps - 1) * row)
+            let a = UnsafePointer(jacobians + jrow)
+            switch cell.structure {
+            case .diagonal:
+                AffineScan.diagonalUnchecked(
+                    a: a, b: gl, steps: steps - 1, lanes: row, initial: terminal,
+                    output: adjoints, reverse: true, pool: pool)
+            case .blockDiagonal(let k):
+                AffineScan.blockDiagonalUnchecked(
+                    a: a, b: gl, steps: steps - 1, blocks: row / k, blockSize: k,
+                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
+            case .dense:
+                AffineScan.denseUnchecked(
+                    a: a, b: gl, steps: steps - 1, batch: batch, dimension: cell.stateSize,
+                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
+            }
+        }
+        // VJPs per chunk (each chunk its own parameter accumulator, summed in chunk order).
+        let l = UnsafeSendable(UnsafePointer(adjoints)), du = UnsafeMutableSendable(projectionGradients)
+        let p = UnsafeMutableSendable(partial)
+        pool.forEach(parts) { c in
+            let range = chunks[c]
+            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
+            cell.vectorJacobianProducts(
+                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                adjoints: l.base, projectionGradients: du.base,
+                parameterGradients: p.base + c * parameterCount)
+        }
+        // ∂L/∂s_{−1} = J_0ᵀ λ_0.
+        initialGradient.withUnsafeMutableBufferPointer { out in
+            transposedJacobianProduct(
+                jacobians, adjoints, out.baseAddress!, structure: cell.structure, batch: batch,
+                stateSize: cell.stateSize)
+        }
+    }
+
 }
 
 /// out = J_0ᵀ λ_0 for one step, for each Jacobian structure (planes as in the scans).

@@ -85,6 +85,19 @@ public protocol RecurrentCell: Sendable {
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>)
 
+    /// Whether the rollout can run a subset of the batch entries on its own
+    /// (``rollout(steps:batch:entries:previous:projections:states:)``), so that a solver may
+    /// split a batch across workers. Defaults to false.
+    var rollsOutEntriesIndependently: Bool { get }
+
+    /// The sequential rollout of batch entries `entries` only; every pointer addresses the
+    /// full-batch buffers, and only those entries' values are read and written. Callers use it
+    /// only when ``rollsOutEntriesIndependently`` is true (the default rolls out the whole
+    /// batch and requires `entries == 0..<batch`).
+    func rollout(
+        steps: Range<Int>, batch: Int, entries: Range<Int>, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>)
+
     /// The hidden output h of one state row, `[B][d]`.
     func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>)
 }
@@ -92,6 +105,15 @@ public protocol RecurrentCell: Sendable {
 extension RecurrentCell {
     public var fusesNewtonOffsets: Bool { false }
     public var evaluatesFromZeroState: Bool { false }
+    public var rollsOutEntriesIndependently: Bool { false }
+
+    public func rollout(
+        steps: Range<Int>, batch: Int, entries: Range<Int>, previous: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>
+    ) {
+        precondition(entries == 0..<batch, "\(Self.cellName) cannot roll out a part of its batch")
+        rollout(steps: steps, batch: batch, previous: previous, projections: projections, states: states)
+    }
 
     public func linearize(_ arguments: LinearizeArguments<Scalar>) {
         linearize(

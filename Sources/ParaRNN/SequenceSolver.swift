@@ -96,6 +96,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if let length = options.segmentLength, length <= 0 {
             throw .invalidOption("segment length must be positive")
         }
+        if guess == nil, chooseMethod(steps: steps, batch: batch).0 == .sequential {
+            return streamedRollout(inputs: inputs, steps: steps, batch: batch, initialState: initialState)
+        }
         // Every projection value is written by `project` (bias, then the GEMM).
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
@@ -175,12 +178,63 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             decision: decision, segments: segments, nonFiniteState: nonFinite)
     }
 
+    /// The sequential method from inputs, projecting a block of steps at a time into one
+    /// cache-sized buffer just before rolling it out, instead of materialising all T
+    /// projections (G·B·d values per step: 150 MB for a d = 64 GRU over 2·10⁵ steps, more than
+    /// the states themselves, paid in page faults and memory traffic).
+    func streamedRollout(
+        inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]?
+    ) -> Solution<Scalar> {
+        let (method, decision) = chooseMethod(steps: steps, batch: batch)
+        let row = cell.stateRowSize(batch: batch), urow = cell.projectionRowSize(batch: batch)
+        let m = cell.inputSize
+        let block = Self.streamingBlock(steps: steps, projectionRow: urow)
+        let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        var states = uninitializedArray(Scalar.self, count: steps * row)
+        var buffer = uninitializedArray(Scalar.self, count: block * urow)
+        inputs.withUnsafeBufferPointer { x in
+            states.withUnsafeMutableBufferPointer { h in
+                buffer.withUnsafeMutableBufferPointer { u in
+                    h0.withUnsafeBufferPointer { h0 in
+                        var start = 0
+                        while start < steps {
+                            let count = min(block, steps - start)
+                            cell.project(
+                                inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
+                                projections: u.baseAddress!, pool: options.pool)
+                            let previous = start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
+                            rollout(
+                                steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
+                                previous: previous, states: h.baseAddress! + start * row)
+                            start += count
+                        }
+                    }
+                }
+            }
+        }
+        let attempt = SolveAttempt(
+            method: method, iterations: 0, residualHistory: [0], converged: true,
+            outcome: "sequential rollout: exact by construction")
+        return Solution(
+            states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
+            converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
+            decision: decision, segments: 1)
+    }
+
+    /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident),
+    /// at least 64 steps (each block is one fork/join when the batch is split across workers).
+    static func streamingBlock(steps: Int, projectionRow: Int) -> Int {
+        let bytes = 262_144 / max(1, projectionRow * MemoryLayout<Scalar>.size)
+        return min(steps, max(64, bytes))
+    }
+
     /// The method `.automatic` picks, and why.
     ///
     /// A cost model calibrated on x86-64 cores with AVX2 (the README's measurements: a 2-core
     /// machine and a 16-core one), for B sequences of S state values:
     /// - a sequential step costs ≈ 40 ns + 2.8 ns × B·S: a latency-bound chain of
-    ///   transcendental functions, plus throughput once the row is wide;
+    ///   transcendental functions, plus throughput once the row is wide; divided by the
+    ///   rollout's workers when the batch is split (``rolloutWorkers(batch:threads:)``);
     /// - parallel Newton costs ≈ max(14 ns / threads, 6 ns) per state value and step over its
     ///   3–5 passes (× 3.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
     ///   ≈ 0.5 ms of fixed work. The 6 ns floor is memory bandwidth: each pass streams the
@@ -198,7 +252,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         case .dense: jacobianCost = 3.5 * stateSize
         }
         let length = Double(steps), values = sequences * stateSize
-        let sequential = length * (40e-9 + 2.8e-9 * values)
+        let rolloutShare = Double(rolloutWorkers(batch: batch, threads: threads))
+        let sequential = length * (40e-9 + 2.8e-9 * values) / rolloutShare
         let perValue = max(14e-9 / Double(threads), 6e-9) * jacobianCost
         let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
@@ -275,14 +330,36 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             residual: attempts.last?.residualHistory.last ?? .infinity, converged: false)
     }
 
-    /// The sequential rollout s_t = f(s_{t−1}, u_t).
+    /// The sequential rollout s_t = f(s_{t−1}, u_t), its batch split across the pool's workers
+    /// when ``rolloutWorkers(batch:threads:)`` says so (no synchronisation between steps: each
+    /// worker rolls out its own sequences).
     func rollout(
         steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>
     ) {
-        cell.rollout(
-            steps: 0..<steps, batch: batch, previous: previous, projections: projections,
-            states: states)
+        let workers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
+        if workers == 1 {
+            cell.rollout(
+                steps: 0..<steps, batch: batch, previous: previous, projections: projections,
+                states: states)
+            return
+        }
+        let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
+        options.pool.forEach(workers) { part in
+            cell.rollout(
+                steps: 0..<steps, batch: batch,
+                entries: ChunkPlan.evenRange(index: part, of: workers, total: batch),
+                previous: h0.base, projections: u.base, states: h.base)
+        }
+    }
+
+    /// How many workers a sequential rollout of `batch` sequences uses with `threads` threads:
+    /// one per group of sequences when the cell rolls its batch entries out independently
+    /// (``RecurrentCell/rollsOutEntriesIndependently``), at most one per sequence; otherwise
+    /// one. A sequence is never split, so more threads never add per-step synchronisation and
+    /// never make a rollout slower than one thread.
+    public func rolloutWorkers(batch: Int, threads: Int) -> Int {
+        cell.rollsOutEntriesIndependently ? max(1, min(batch, threads)) : 1
     }
 
     /// Evaluates the sequential rollout (the reference) for inputs `[T][B][m]`.

@@ -1,0 +1,73 @@
+import ParallelScan
+import Testing
+
+import ParaRNN
+
+/// The fused dense rollouts (GRU, LSTM, Elman) against the cells' generic `step` (an
+/// independent reference: plain arithmetic, one sequence at a time), for widths that exercise
+/// every register tile and tail (d = 1, 3, 5, 8, 21, 64: G·d from 1 to 256), batch tails, a
+/// batch split across workers, and both precisions.
+@Suite("Dense rollout")
+struct DenseRolloutTests {
+    static let widths = [1, 3, 5, 8, 21, 64]
+
+    func check<C: GenericStepCell>(
+        _ cell: C, steps: Int, batch: Int, threads: Int, tolerance: Double
+    ) throws {
+        var rng = SeededGenerator(seed: 77)
+        let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1.5, &rng)
+        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        let states = try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
+        let reference = referenceRollout(cell, inputs: x, steps: steps, batch: batch)
+        var worst = 0.0
+        for b in 0..<batch {
+            for t in 0..<steps {
+                for i in 0..<cell.stateSize {
+                    let got = Double(stateValue(cell, states, t: t, b: b, i: i, batch: batch))
+                    let want = Double(reference[b][t * cell.stateSize + i])
+                    worst = max(worst, abs(got - want))
+                }
+            }
+        }
+        #expect(worst <= tolerance, "\(C.cellName) d=\(cell.hiddenSize) B=\(batch) threads=\(threads): max |Δ| \(worst)")
+    }
+
+    @Test("GRU, LSTM, Elman in Float: every tile width, batch tails, split batches", arguments: widths)
+    func float(d: Int) throws {
+        for (batch, threads) in [(1, 1), (3, 2), (5, 4)] {
+            try check(RandomCells.gru(Float.self, m: 3, d: d, scale: 1, seed: 5), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
+            try check(RandomCells.lstm(Float.self, m: 3, d: d, scale: 1, seed: 6), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
+            try check(RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
+        }
+    }
+
+    @Test("GRU, LSTM, Elman in Double", arguments: [3, 21, 64])
+    func double(d: Int) throws {
+        try check(RandomCells.gru(Double.self, m: 2, d: d, scale: 1, seed: 8), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
+        try check(RandomCells.lstm(Double.self, m: 2, d: d, scale: 1, seed: 9), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
+        try check(RandomCells.elman(Double.self, m: 2, d: d, scale: 1, seed: 10), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
+    }
+
+    @Test("a split batch gives the same states bit for bit as one worker")
+    func splitIsExact() throws {
+        let cell = try RandomCells.lstm(Float.self, m: 2, d: 13, scale: 1, seed: 11)
+        var rng = SeededGenerator(seed: 12)
+        let x: [Float] = uniform(50 * 7 * 2, 1, &rng)
+        func states(_ threads: Int) throws -> [Float] {
+            let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+            return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: 50, batch: 7)
+        }
+        #expect(try states(1) == states(3))
+    }
+
+    @Test("rollout workers: one per group of sequences for dense cells, never more than B; one for the others")
+    func workerDecision() throws {
+        let gru = SequenceSolver(cell: try RandomCells.gru(Float.self, m: 2, d: 4, scale: 1, seed: 1))
+        #expect(gru.rolloutWorkers(batch: 1, threads: 16) == 1)
+        #expect(gru.rolloutWorkers(batch: 16, threads: 1) == 1)
+        #expect(gru.rolloutWorkers(batch: 16, threads: 2) == 2)
+        #expect(gru.rolloutWorkers(batch: 3, threads: 16) == 3)
+        let paraGRU = SequenceSolver(cell: try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 1, seed: 1))
+        #expect(paraGRU.rolloutWorkers(batch: 16, threads: 16) == 1)
+    }
+}
