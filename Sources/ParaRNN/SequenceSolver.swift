@@ -157,25 +157,33 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         }
-        // The finite-state guard: one vectorised pass over the returned states. A rollout is
-        // "exact by construction" only in exact arithmetic; an overflow gives Inf or NaN states
-        // whose residual is meaningless, so such a result is never converged.
-        var nonFinite: NonFiniteState? = nil
-        if let bad = states.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
-            let step = bad / row
-            nonFinite = NonFiniteState(
-                step: step, offset: bad % row, value: Double(states[bad]))
-            allConverged = false
-            worstResidual = .nan
-            let segment = step / segmentLength
-            let index = segmentEnds[segment] - 1
-            attempts[index].converged = false
-            attempts[index].outcome += "; non-finite state (\(nonFinite!.valueName)) at step \(step): overflow"
-        }
-        return Solution(
+        return Self.guardingFiniteStates(Solution(
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
-            decision: decision, segments: segments, nonFiniteState: nonFinite)
+            decision: decision, segments: segments),
+            row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+    }
+
+    /// The finite-state guard, applied to every solution returned: one vectorised pass over the
+    /// states. A rollout is "exact by construction" only in exact arithmetic; an overflow gives
+    /// Inf or NaN states whose residual is meaningless, so such a result is never converged:
+    /// `nonFiniteState` says where, `finalResidual` becomes NaN, and the attempt that produced
+    /// the state (the last of its segment; `segmentEnds[k]` is one past segment k's last
+    /// attempt) is marked as not converged.
+    static func guardingFiniteStates(
+        _ solution: Solution<Scalar>, row: Int, segmentEnds: [Int], segmentLength: Int
+    ) -> Solution<Scalar> {
+        guard let bad = solution.states.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) else { return solution }
+        var result = solution
+        let step = bad / row
+        let state = NonFiniteState(step: step, offset: bad % row, value: Double(solution.states[bad]))
+        result.nonFiniteState = state
+        result.converged = false
+        result.finalResidual = .nan
+        let index = segmentEnds[min(step / segmentLength, segmentEnds.count - 1)] - 1
+        result.attempts[index].converged = false
+        result.attempts[index].outcome += "; non-finite state (\(state.valueName)) at step \(step): overflow"
+        return result
     }
 
     /// The sequential method from inputs, projecting a block of steps at a time into one
@@ -215,10 +223,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout: exact by construction")
-        return Solution(
+        return Self.guardingFiniteStates(Solution(
             states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
             converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-            decision: decision, segments: 1)
+            decision: decision, segments: 1),
+            row: row, segmentEnds: [1], segmentLength: steps)
     }
 
     /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident),

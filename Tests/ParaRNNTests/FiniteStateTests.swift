@@ -82,16 +82,14 @@ struct FiniteStateTests {
             inputWeights: [3e38, -3e38, 3e38, -3e38, 3e38, -3e38], inputBias: [0, 0, 0])
         // Tiny inputs keep u finite for t < 70; 1e30 gives u = Inf − Inf = NaN from t = 70 on.
         let x: [Float] = (0..<(steps * m)).map { $0 / m < 70 ? 1e-38 : 1e30 }
-        var options = SolverOptions(method: .sequential, segmentLength: 25, pool: Self.pool)
-        options.fallback = true
+        let options = SolverOptions(method: .newton, segmentLength: 25, pool: Self.pool)
         let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
         checkInvariant(solution)
         #expect(!solution.converged)
-        let step = try #require(solution.nonFiniteState?.step)
-        #expect(step >= 70)
+        #expect(solution.nonFiniteState?.step == 70)
         #expect(solution.segments == 4)
-        #expect(!solution.attempts[step / 25].converged)
-        #expect(solution.attempts[0].converged)
+        #expect(solution.attempts[0].converged && solution.attempts[0].method == .newton)
+        #expect(solution.attempts.contains { !$0.converged && $0.outcome.contains("non-finite state (NaN) at step 70") })
     }
 
     @Test("finite solutions are unaffected")
