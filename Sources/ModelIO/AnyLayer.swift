@@ -96,13 +96,8 @@ public struct AnyLayer<S: CellMath>: Sendable {
 public struct StackSolution<S: CellMath>: Sendable {
     /// The last layer's h, time-major `[T][B][d_last]`.
     public var hidden: [S]
-    /// One solution per layer, in order (only up to the first with a non-finite state).
+    /// One solution per layer, in order.
     public var layers: [Solution<S>]
-    /// The first layer whose states are not finite, and where: `nil` when all are finite.
-    public var nonFiniteState: (layer: Int, state: NonFiniteState)? {
-        for (l, s) in layers.enumerated() { if let state = s.nonFiniteState { return (l, state) } }
-        return nil
-    }
     /// Whether every layer converged.
     public var converged: Bool { layers.allSatisfy(\.converged) }
     /// The largest certified residual over the layers (NaN if any is NaN).
@@ -115,10 +110,6 @@ public struct StackSolution<S: CellMath>: Sendable {
 }
 
 /// Solves a stack layer by layer: layer l + 1's input is layer l's hidden output.
-///
-/// Stops after the first layer whose solution holds a non-finite state
-/// (``Solution/nonFiniteState``): the layers above cannot be solved from it. The result then
-/// has fewer ``StackSolution/layers`` than the stack and is not converged.
 /// - Parameters:
 ///   - inputs: x, time-major `[T][B][m]`.
 ///   - progress: called after each Newton iteration with the layer index.
@@ -134,6 +125,8 @@ public func solveStack<S: CellMath>(
         let result = try layer.solve(inputs: x, steps: steps, batch: batch, options: layerOptions)
         solutions.append(result.solution)
         x = result.hidden
+        // A layer with a NaN/Inf state ends the stack: the layers above cannot be solved from
+        // it (see StackSolution.nonFiniteState); the result is then not converged.
         if result.solution.nonFiniteState != nil { break }
     }
     return StackSolution(hidden: x, layers: solutions)

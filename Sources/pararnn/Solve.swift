@@ -219,10 +219,11 @@ struct Solve: ParsableCommand {
                 speedup: solveSeconds > 0 ? sequentialSeconds / solveSeconds : nil)
         }
 
-        // 4. Summary. A non-finite state or a failed verification is never written.
+        // 4. Summary.
         let d = loaded.hiddenSize
         let outShape = batched ? [batch, steps, d] : [steps, d]
         let converged = result.converged
+        // A non-finite state or a failed verification is never written.
         let nonFinite = result.nonFiniteState
         let verifyLimit = max(0.01, 1000 * options.tolerance!)
         let verifyFailed = verification.map { !($0.maxAbsDifference <= verifyLimit) } ?? false
