@@ -141,14 +141,14 @@ struct Fit: ParsableCommand {
         let inputURL = URL(fileURLWithPath: input)
         let recording: Tensor
         do { recording = try SequenceInput.read(contentsOf: inputURL) } catch {
-            throw Failure(message: error.description, code: 1)
+            throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
-            throw Failure(message: "\(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)", code: 1)
+            throw Failure(message: "error: \(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)", code: 1)
         }
         let (t, m) = (recording.shape[0], recording.shape[1])
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
-            throw Failure(message: "\(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
+            throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
         switch (cell, precision) {
         case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m, guard_)
@@ -177,13 +177,13 @@ struct Fit: ParsableCommand {
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
             throw Failure(
-                message: "\(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
+                message: "error: \(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
                 code: 1)
         }
         let normalised: [S] = (0..<(t * m)).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
         if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
             throw Failure(
-                message: "\(inputName): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                message: "error: \(inputName): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
                 code: 1)
         }
 
