@@ -12,7 +12,7 @@ PARARNN_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /
 # must have FMA (haswell and later do).
 RELEASE_FLAGS := -c release $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU) -Xswiftc -DPARARNN_FMA)
 
-.PHONY: deps build release test run bench notebooks peers clean
+.PHONY: deps build release test fuzz run bench notebooks peers clean
 
 # Installs the Debian packages only when one is missing (apt-get update first, sudo only if not root).
 deps:
@@ -33,6 +33,12 @@ release: deps
 
 test: deps
 	$(SWIFT) test
+
+# A longer run of the seeded fuzzers (make test runs 300–500 cases per target, 2,800 in all, plus
+# 40 end-to-end solves): FUZZ_CASES per target, FUZZ_CASES / 50 CLI solves.
+FUZZ_CASES ?= 20000
+fuzz: deps
+	PARARNN_FUZZ_CASES=$(FUZZ_CASES) PARARNN_CLI_FUZZ_CASES=$$(( $(FUZZ_CASES) / 50 )) $(SWIFT) test --filter Fuzz
 
 run: release
 	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \

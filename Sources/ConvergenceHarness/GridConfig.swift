@@ -1,3 +1,4 @@
+import Foundation
 import ParaRNN
 
 /// The cells the harness can build (the `cellName`s of ParaRNN's cells).
@@ -159,6 +160,40 @@ public struct GridConfig: Codable, Equatable, Sendable {
         }
         if let maxIterations, maxIterations < 1 {
             throw HarnessError("grid '\(name)': maxIterations must be at least 1 (got \(maxIterations))")
+        }
+        try validateSizes()
+    }
+
+    /// Refuses, before anything is allocated, a grid whose largest case cannot fit: every case
+    /// holds at least its inputs and two state sequences, T·B·(m + 2·S) values (S = d, or 2d
+    /// for LSTM-style cells; a lower bound — Newton adds its Jacobians). The products are
+    /// overflow-checked (T or d = Int.max) and compared with this machine's memory.
+    public func validateSizes(physicalMemory: UInt64 = ProcessInfo.processInfo.physicalMemory) throws(HarnessError) {
+        guard let t = steps.max(), let d = hiddenSizes.max(), let b = batchSizes.max() else { return }
+        let lstm = cells.contains(.lstm) || cells.contains(.paralstm)
+        let bytes = precisions.contains(.double) ? 8 : 4
+        func product(_ factors: [Int]) -> Int? {
+            var p = 1
+            for f in factors {
+                let (r, overflow) = p.multipliedReportingOverflow(by: f)
+                if overflow { return nil }
+                p = r
+            }
+            return p
+        }
+        let stateSize = product([lstm ? 2 : 1, d])
+        let perStep = stateSize.flatMap { s in product([2, s]) }.flatMap { s in
+            let (r, overflow) = s.addingReportingOverflow(inputSize)
+            return overflow ? nil : r
+        }
+        let what = "T = \(t), d = \(d), B = \(b), m = \(inputSize)"
+        guard let perStep, let total = product([t, b, perStep, bytes]) else {
+            throw HarnessError("grid '\(name)': the largest case (\(what)) is too large: its sizes overflow")
+        }
+        if UInt64(total) > physicalMemory {
+            let gb = { (x: Double) in String(format: "%.1f GB", x / 1e9) }
+            throw HarnessError(
+                "grid '\(name)': the largest case (\(what)) needs at least \(gb(Double(total))), more than this machine's \(gb(Double(physicalMemory)))")
         }
     }
 

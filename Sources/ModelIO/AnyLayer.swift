@@ -192,8 +192,11 @@ public struct StackSolution<S: CellMath>: Sendable {
     public var labels: [String] = []
     /// Whether every layer converged.
     public var converged: Bool { layers.allSatisfy(\.converged) }
-    /// The largest certified residual over the layers.
-    public var finalResidual: Double { layers.map(\.finalResidual).max() ?? 0 }
+    /// The largest certified residual over the layers (NaN if any is NaN).
+    public var finalResidual: Double {
+        let residuals = layers.map(\.finalResidual)
+        return residuals.contains { $0.isNaN } ? .nan : residuals.max() ?? 0
+    }
     /// Newton iterations over all layers.
     public var iterations: Int { layers.reduce(0) { $0 + $1.iterations } }
 }
@@ -233,6 +236,9 @@ public func solveStack<S: CellMath>(
             labels.append("layer \(l + 1) reverse")
         }
         x = result.hidden
+        // A layer with a NaN/Inf state ends the stack: the layers above cannot be solved from
+        // it (see StackSolution.nonFiniteState); the result is then not converged.
+        if result.solution.nonFiniteState != nil { break }
     }
     return StackSolution(hidden: x, layers: solutions, labels: labels)
 }

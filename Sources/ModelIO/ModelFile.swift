@@ -17,6 +17,9 @@ import SequenceIO
 ///   `"hidden_size"` are checked against the shapes when present.
 /// Float32 and float64 tensors are accepted; values are held in Double.
 public enum ModelFile {
+    /// The most layers a model file may describe (layer indices in tensor names are below it).
+    public static let maximumLayerCount = 1024
+
     /// Reads and validates the model at `url`.
     ///
     ///     let model = try ModelFile.load(contentsOf: URL(fileURLWithPath: "gru.safetensors"))
@@ -60,7 +63,16 @@ public enum ModelFile {
             let stray = file.tensors.keys.sorted().first { !$0.hasPrefix("layers.") } ?? ""
             throw .unexpectedTensor(file: name, tensor: stray)
         }
-        let count = (byLayer.keys.max() ?? -1) + 1
+        // Layer indices come from tensor names: bound them before counting (an index near
+        // Int.max would overflow the count and every loop over the layers).
+        let highest = byLayer.keys.max() ?? -1
+        if highest >= maximumLayerCount {
+            let key = file.tensors.keys.sorted().first { split($0, kind: kind)?.0 == highest } ?? "\(highest)"
+            throw .inconsistent(
+                file: name,
+                detail: "tensor '\(key)' names layer \(highest); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)")
+        }
+        let count = highest + 1
         if count == 0 {
             throw .missingTensor(file: name, tensor: kind.fileName(of: kind.parameterNames[0], layer: 0, layers: 1))
         }

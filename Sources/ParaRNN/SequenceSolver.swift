@@ -45,6 +45,12 @@ public struct SolverOptions: Sendable {
 /// max_t ‖s_t − f(s_{t−1}, x_t)‖ is computed for the returned states; an attempt that does not
 /// reach the tolerance falls back (damped Newton, then the sequential rollout) unless
 /// `fallback` is off, in which case the solution says `converged == false`.
+///
+/// Finite-state guard: the returned states are checked for NaN and Inf (finite weights and
+/// inputs can still overflow, e.g. ParaGRU with gains of 3e38). A solution holding any
+/// non-finite state is never `converged`: ``Solution/nonFiniteState`` says where the first one
+/// is, ``Solution/finalResidual`` is NaN, and the attempt that produced it says so in its
+/// `outcome`.
 public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     public typealias Scalar = Cell.Scalar
     public let cell: Cell
@@ -72,9 +78,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if steps <= 0 { throw .emptySequence }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
         let m = cell.inputSize, row = cell.stateRowSize(batch: batch)
-        if inputs.count != steps * batch * m {
+        let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
+        let (needed, o2) = tb.multipliedReportingOverflow(by: m)
+        if o1 || o2 || inputs.count != needed {
             throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(steps * batch * m)")
+                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))")
         }
         if let bad = inputs.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
             throw .nonFiniteInput(index: bad)
@@ -119,6 +127,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let segmentLength = min(options.segmentLength ?? steps, steps)
         let segments = (steps + segmentLength - 1) / segmentLength
         var attempts: [SolveAttempt] = []
+        // Index one past each segment's last attempt (the one that produced its states).
+        var segmentEnds: [Int] = []
         var finalMethod = method
         var worstResidual = 0.0
         var allConverged = true
@@ -136,6 +146,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                             hasGuess: guess != nil, tolerance: tolerance, segment: segment,
                             segments: segments)
                         attempts += result.attempts
+                        segmentEnds.append(attempts.count)
                         finalMethod = result.method
                         // NaN must survive (Swift's max would drop it).
                         worstResidual = result.residual.isNaN || worstResidual.isNaN
@@ -146,10 +157,33 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         }
-        return Solution(
+        return Self.guardingFiniteStates(Solution(
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
-            decision: decision, segments: segments)
+            decision: decision, segments: segments),
+            row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+    }
+
+    /// The finite-state guard, applied to every solution returned: one vectorised pass over the
+    /// states. A rollout is "exact by construction" only in exact arithmetic; an overflow gives
+    /// Inf or NaN states whose residual is meaningless, so such a result is never converged:
+    /// `nonFiniteState` says where, `finalResidual` becomes NaN, and the attempt that produced
+    /// the state (the last of its segment; `segmentEnds[k]` is one past segment k's last
+    /// attempt) is marked as not converged.
+    static func guardingFiniteStates(
+        _ solution: Solution<Scalar>, row: Int, segmentEnds: [Int], segmentLength: Int
+    ) -> Solution<Scalar> {
+        guard let bad = solution.states.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) else { return solution }
+        var result = solution
+        let step = bad / row
+        let state = NonFiniteState(step: step, offset: bad % row, value: Double(solution.states[bad]))
+        result.nonFiniteState = state
+        result.converged = false
+        result.finalResidual = .nan
+        let index = segmentEnds[min(step / segmentLength, segmentEnds.count - 1)] - 1
+        result.attempts[index].converged = false
+        result.attempts[index].outcome += "; non-finite state (\(state.valueName)) at step \(step): overflow"
+        return result
     }
 
     /// The sequential method from inputs, projecting a block of steps at a time into one
@@ -189,10 +223,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout: exact by construction")
-        return Solution(
+        return Self.guardingFiniteStates(Solution(
             states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
             converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-            decision: decision, segments: 1)
+            decision: decision, segments: 1),
+            row: row, segmentEnds: [1], segmentLength: steps)
     }
 
     /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident),

@@ -43,8 +43,9 @@ public struct Solution<Scalar: ScanScalar>: Sendable {
     public var method: SolverMethod
     /// Every attempt in order (a fallback adds attempts).
     public var attempts: [SolveAttempt]
-    /// Whether ``finalResidual`` meets ``tolerance``. A sequential rollout is exact by
-    /// construction (residual 0).
+    /// Whether ``finalResidual`` meets ``tolerance`` and every state is finite. A sequential
+    /// rollout is exact by construction (residual 0) unless it overflowed: a solution with a
+    /// ``nonFiniteState`` is never converged.
     public var converged: Bool
     /// The certified residual max_t ‖s_t − f(s_{t−1}, x_t)‖∞ / max(1, ‖f‖∞) of ``states``.
     public var finalResidual: Double
@@ -54,11 +55,53 @@ public struct Solution<Scalar: ScanScalar>: Sendable {
     public var decision: String
     /// Number of segments the sequence was solved in (cache blocking); 1 if not segmented.
     public var segments: Int
+    /// The first NaN or Inf in ``states`` (in memory order), or `nil` when every state is
+    /// finite. When set, ``converged`` is false and ``finalResidual`` is NaN.
+    public var nonFiniteState: NonFiniteState?
+
+    public init(
+        states: [Scalar], steps: Int, batch: Int, method: SolverMethod, attempts: [SolveAttempt],
+        converged: Bool, finalResidual: Double, tolerance: Double, decision: String, segments: Int,
+        nonFiniteState: NonFiniteState? = nil
+    ) {
+        self.states = states
+        self.steps = steps
+        self.batch = batch
+        self.method = method
+        self.attempts = attempts
+        self.converged = converged && nonFiniteState == nil
+        self.finalResidual = finalResidual
+        self.tolerance = tolerance
+        self.decision = decision
+        self.segments = segments
+        self.nonFiniteState = nonFiniteState
+    }
 
     /// Total Newton iterations over all attempts and segments.
     public var iterations: Int { attempts.reduce(0) { $0 + $1.iterations } }
     /// Residuals of all attempts, in order.
     public var residualHistory: [Double] { attempts.flatMap(\.residualHistory) }
+}
+
+/// Where a solution first holds a NaN or Inf (see ``Solution/nonFiniteState``).
+public struct NonFiniteState: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// The time step t (0-based).
+    public var step: Int
+    /// The index within step t's state row (the cell's state layout, see ``RecurrentCell``).
+    public var offset: Int
+    /// The value found (NaN, +Inf or −Inf).
+    public var value: Double
+
+    public init(step: Int, offset: Int, value: Double) {
+        self.step = step
+        self.offset = offset
+        self.value = value
+    }
+
+    /// "NaN", "+Inf" or "-Inf".
+    public var valueName: String { value.isNaN ? "NaN" : value > 0 ? "+Inf" : "-Inf" }
+
+    public var description: String { "\(valueName) at step \(step) (state index \(offset))" }
 }
 
 /// Why a solve could not start.

@@ -49,8 +49,11 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
-    /// A one-line human-readable message that starts with the file name.
-    public var description: String {
+    /// A one-line human-readable message that starts with the file name. Control characters
+    /// from the data or the name (a CSV's `\r`, a newline in a tensor name) are escaped.
+    public var description: String { escapingControlCharacters(rawDescription) }
+
+    private var rawDescription: String {
         let name = file.isEmpty ? "<data>" : file
         switch self {
         case .unreadable(_, let reason):
@@ -93,4 +96,25 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(name): write failed: \(reason)"
         }
     }
+}
+
+/// `text` with control characters escaped (`\r`, `\n`, `\t`, others as `\u{…}`), so that a
+/// message stays on one line and cannot move the terminal's cursor.
+public func escapingControlCharacters(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\r": out += "\\r"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        default:
+            if scalar.properties.generalCategory == .control {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out
 }

@@ -29,7 +29,16 @@ struct Fit: ParsableCommand {
             Deterministic for a given --seed and --threads. A progress bar is shown on a \
             terminal, one line per validation otherwise.
 
-            Exit codes: 0 trained and written; 1 usage or input error (nothing written).
+            Before any training: --output must be a .safetensors file and --history a .json \
+            file, neither may be the same file as --input (or each other, symbolic links \
+            resolved), and their folders must be writable. The model and the history are \
+            written together at the end (both or neither); checkpoints replace --output \
+            atomically. Temporary files (.NAME.<UUID>.tmp) that an interrupted run left for \
+            these outputs are removed on start, and on SIGINT/SIGTERM before exiting.
+
+            Exit codes: 0 trained and written; 1 usage or input error, or training failed \
+            (one line on stderr; nothing written but earlier checkpoints); 130/143 interrupted \
+            by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
     @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv or .wav).", valueName: "file"))
@@ -93,37 +102,67 @@ struct Fit: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
+        if !["npy", "csv", "wav"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) {
+            throw ValidationError("--input must name a .npy, .csv or .wav recording (got \(input))")
+        }
+        if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
+            throw ValidationError("--output must name a .safetensors file (got \(output))")
+        }
+        if let history, URL(fileURLWithPath: history).pathExtension.lowercased() != "json" {
+            throw ValidationError("--history must name a .json file (got \(history))")
+        }
     }
 
+    /// The files this run writes.
+    var outputURLs: [URL] { [URL(fileURLWithPath: output)] + (history.map { [URL(fileURLWithPath: $0)] } ?? []) }
+
     func run() throws {
+        // Before any work: outputs never replace the input or each other, and can be written.
+        do {
+            try PathChecks.check(
+                outputs: [("--output", output)] + (history.map { [("--history", $0)] } ?? []),
+                inputs: [("--input", input)])
+        } catch {
+            Console.failure("error: \(error.message)")
+            throw ExitCode(1)
+        }
+        let guard_ = OutputGuard(urls: outputURLs)
+        guard_.removeStaleTemporaryFiles()
+        guard_.installSignalHandlers()
+        do {
+            try fit(guard_)
+        } catch let failure as Failure {
+            Console.failure(failure.message)
+            throw ExitCode(failure.code)
+        }
+    }
+
+    func fit(_ guard_: OutputGuard) throws {
         let inputURL = URL(fileURLWithPath: input)
         let recording: Tensor
         do { recording = try SequenceInput.read(contentsOf: inputURL) } catch {
-            Console.error(error.description)
-            throw ExitCode(1)
+            throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
-            Console.error("\(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)")
-            throw ExitCode(1)
+            throw Failure(message: "error: \(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)", code: 1)
         }
         let (t, m) = (recording.shape[0], recording.shape[1])
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
-            Console.error("\(inputURL.lastPathComponent): \(t) steps are too few to train and validate")
-            throw ExitCode(1)
+            throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
         switch (cell, precision) {
-        case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m)
-        case (.paragru, .double): try train(ParaGRU<Double>.self, recording, t, m)
-        case (.paralstm, .float): try train(ParaLSTM<Float>.self, recording, t, m)
-        case (.paralstm, .double): try train(ParaLSTM<Double>.self, recording, t, m)
-        case (.gru, .float): try train(GRU<Float>.self, recording, t, m)
-        case (.gru, .double): try train(GRU<Double>.self, recording, t, m)
-        case (.lstm, .float): try train(LSTM<Float>.self, recording, t, m)
-        case (.lstm, .double): try train(LSTM<Double>.self, recording, t, m)
+        case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m, guard_)
+        case (.paragru, .double): try train(ParaGRU<Double>.self, recording, t, m, guard_)
+        case (.paralstm, .float): try train(ParaLSTM<Float>.self, recording, t, m, guard_)
+        case (.paralstm, .double): try train(ParaLSTM<Double>.self, recording, t, m, guard_)
+        case (.gru, .float): try train(GRU<Float>.self, recording, t, m, guard_)
+        case (.gru, .double): try train(GRU<Double>.self, recording, t, m, guard_)
+        case (.lstm, .float): try train(LSTM<Float>.self, recording, t, m, guard_)
+        case (.lstm, .double): try train(LSTM<Double>.self, recording, t, m, guard_)
         }
     }
 
-    func train<C: TrainableCell>(_: C.Type, _ recording: Tensor, _ t: Int, _ m: Int) throws {
+    func train<C: TrainableCell>(_: C.Type, _ recording: Tensor, _ t: Int, _ m: Int, _ guard_: OutputGuard) throws {
         typealias S = C.Scalar
         // Per-feature normalisation from the training part.
         let raw = recording.asDouble()
@@ -133,7 +172,20 @@ struct Fit: ParsableCommand {
         for i in 0..<m { mean[i] /= Double(split) }
         for s in 0..<split { for i in 0..<m { std[i] += (raw[s * m + i] - mean[i]) * (raw[s * m + i] - mean[i]) } }
         for i in 0..<m { std[i] = max(1e-12, (std[i] / Double(split)).squareRoot()) }
+        let inputName = URL(fileURLWithPath: input).lastPathComponent
+        // Statistics that overflow (values near Double's range) cannot normalise the data, and
+        // a model holding them could not be loaded again: refuse before training.
+        for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
+            throw Failure(
+                message: "error: \(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
+                code: 1)
+        }
         let normalised: [S] = (0..<(t * m)).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
+        if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
+            throw Failure(
+                message: "error: \(inputName): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                code: 1)
+        }
 
         var options = TrainingOptions()
         options.steps = steps
@@ -155,71 +207,168 @@ struct Fit: ParsableCommand {
                 inputSize: m, hiddenSize: hidden, layerCount: layers, outputSize: m,
                 inputSkip: true, using: &rng)
         } catch {
-            Console.error("cannot initialise the model: \(error.description)")
-            throw ExitCode(1)
+            throw Failure(message: "error: cannot initialise the model: \(error.description)", code: 1)
         }
-        let baseline = try trainer.repeatLastValueLoss(data)
-        let initial = try trainer.validationLoss(model, data)
+        let baseline: Double, initial: Double
+        do {
+            baseline = try trainer.repeatLastValueLoss(data)
+            initial = try trainer.validationLoss(model, data)
+        } catch {
+            throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
+        }
         print("data       \(URL(fileURLWithPath: input).lastPathComponent): T = \(t), m = \(m); training \(split) steps, validating \(t - split)")
         print("model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)")
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds
         let tty = Console.stderrIsTTY
-        let records = try trainer.fit(
-            &model, data: data, checkpointInterval: checkpointEvery,
-            checkpoint: { step, snapshot throws(TrainingError) in
-                do { try save(snapshot, mean: mean, std: std, m: m) } catch {
-                    throw .invalidModel("checkpoint at step \(step): \(error)")
+        let records: [TrainingRecord]
+        do {
+            records = try trainer.fit(
+                &model, data: data, checkpointInterval: checkpointEvery,
+                checkpoint: { step, snapshot throws(TrainingError) in
+                    do throws(OutputError) {
+                        let encoded = try encode(snapshot, mean: mean, std: std, m: m)
+                        try guard_.write([(encoded, URL(fileURLWithPath: output))])
+                    } catch {
+                        throw .invalidModel("checkpoint at step \(step): \(error.message)")
+                    }
+                }
+            ) { record in
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+                if tty {
+                    let width = 30, done = record.step * width / steps
+                    let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
+                    Console.raw("\r\(bar) \(record.step)/\(steps) loss \(format(record.loss)) iters \(record.solverIterations) \(String(format: "%.1f", elapsed)) s ")
+                    if record.step == steps { Console.raw("\n") }
+                } else if let validation = record.validationLoss {
+                    Console.error("step \(record.step)/\(steps): train loss \(format(record.loss)), validation \(format(validation)), solver iterations \(record.solverIterations), \(String(format: "%.1f", elapsed)) s")
                 }
             }
-        ) { record in
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            if tty {
-                let width = 30, done = record.step * width / steps
-                let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
-                Console.raw("\r\(bar) \(record.step)/\(steps) loss \(format(record.loss)) iters \(record.solverIterations) \(String(format: "%.1f", elapsed)) s ")
-                if record.step == steps { Console.raw("\n") }
-            } else if let validation = record.validationLoss {
-                Console.error("step \(record.step)/\(steps): train loss \(format(record.loss)), validation \(format(validation)), solver iterations \(record.solverIterations), \(String(format: "%.1f", elapsed)) s")
-            }
+        } catch {
+            if tty { Console.raw("\n") }
+            throw Failure(message: "error: \(inputName): training failed: \(error)", code: 1)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let final = records.last?.validationLoss ?? initial
-        let change = (baseline - final) / baseline * 100
-        print("trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(String(format: "%+.1f", -change)) % vs repeat-last-value \(format(baseline)))")
+        // A relative change only means something against a positive, finite baseline (a
+        // constant recording has baseline 0).
+        let versus = baseline > 0 && baseline.isFinite && final.isFinite
+            ? "\(String(format: "%+.1f", (final - baseline) / baseline * 100)) % vs repeat-last-value \(format(baseline))"
+            : "repeat-last-value \(format(baseline))"
+        print("trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(versus))")
 
+        // Both files are encoded and checked first, then written together: both or neither.
+        var writes: [(Data, URL)]
         do {
-            try save(model, mean: mean, std: std, m: m)
+            writes = [(try encode(model, mean: mean, std: std, m: m), URL(fileURLWithPath: output))]
             if let history {
-                let historyURL = URL(fileURLWithPath: history)
-                try FileManager.default.createDirectory(at: historyURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try JSONReport.write(FitHistory(baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records), to: historyURL)
+                let url = URL(fileURLWithPath: history)
+                let record = FitHistory(baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records)
+                writes.append((try JSONReport.encode(record, name: url.lastPathComponent), url))
             }
-        } catch let error as ModelError {
-            Console.error(error.description)
-            throw ExitCode(1)
-        } catch let error as SequenceIOError {
-            Console.error(error.description)
-            throw ExitCode(1)
+            try guard_.write(writes)
+        } catch {
+            throw Failure(message: "error: \(error)", code: 1)
         }
-        print("model      written to \(output)")
+        print("model      written to \(output)\(history.map { "; history to \($0)" } ?? "")")
     }
 
-    /// Writes the model (recurrent layers, readout, normalisation) to --output atomically.
-    func save<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int) throws {
-        var stack: [ModelLayer] = []
-        for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
-        var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack)
-        file.readout = Readout(
-            weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
-            bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
-            inputMean: mean, inputStandardDeviation: std, inputSkip: true)
-        let url = URL(fileURLWithPath: output)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try ModelFile.save(file, to: url, dtype: precision == .float ? .float32 : .float64)
+    /// The model file (recurrent layers, readout, normalisation) as bytes, checked to load back:
+    /// a model that `pararnn solve` could not read (a weight that is not finite after training,
+    /// or beyond Float's range) is refused.
+    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int) throws(OutputError) -> Data {
+        let name = URL(fileURLWithPath: output).lastPathComponent
+        do {
+            var stack: [ModelLayer] = []
+            for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
+            var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack, sourceName: name)
+            file.readout = Readout(
+                weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
+                bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
+                inputMean: mean, inputStandardDeviation: std, inputSkip: true)
+            let contents = ModelFile.encode(file, dtype: precision == .float ? .float32 : .float64)
+            _ = try ModelFile.decode(contents, name: name)
+            return SafeTensors.encode(contents)
+        } catch {
+            throw OutputError("\(error.description.hasPrefix(name) ? "" : "\(name): ")\(error.description) (the trained model is not valid; nothing written)")
+        }
     }
 
     func format(_ x: Double) -> String { String(format: "%.4g", x) }
+}
+
+/// A file that cannot be produced; `message` is one line starting with the file name.
+struct OutputError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// `fit`'s outputs: writes them atomically (together when there are several) while holding a
+/// lock, removes stale temporary files left for them, and on SIGINT/SIGTERM removes the
+/// temporary files of a write in progress before exiting with 128 + the signal number.
+final class OutputGuard: @unchecked Sendable {
+    let urls: [URL]
+    private let lock = NSLock()
+    private var sources: [DispatchSourceSignal] = []
+
+    init(urls: [URL]) { self.urls = urls }
+
+    /// Removes `.NAME.<UUID>.tmp` files of the outputs (an interrupted or killed run's).
+    func removeStaleTemporaryFiles() {
+        for url in urls { AtomicFile.removeTemporaryFiles(for: url) }
+    }
+
+    /// On SIGINT or SIGTERM: wait for a write in progress (it holds the lock), remove the
+    /// temporary files, exit 130 or 143. The lock is never released, so no write starts after.
+    func installSignalHandlers() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                lock.lock()
+                removeStaleTemporaryFiles()
+                Console.error("\ninterrupted by \(number == SIGINT ? "SIGINT" : "SIGTERM"); temporary files removed")
+                _exit(128 + number)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Creates the folders, then writes `files` atomically and together (see
+    /// `AtomicFile.write(_:)`); errors are one line naming the file.
+    func write(_ files: [(Data, URL)]) throws(OutputError) {
+        lock.lock()
+        defer { lock.unlock() }
+        for (_, url) in files {
+            let folder = url.deletingLastPathComponent()
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw OutputError("\(url.lastPathComponent): cannot create the folder \(folder.path): \(systemReason(error))")
+            }
+        }
+        do { try AtomicFile.write(files.map { (data: $0.0, url: $0.1) }) } catch {
+            throw OutputError(error.description)
+        }
+    }
+}
+
+/// The system's reason behind a Foundation error ("Permission denied"), not its dump.
+func systemReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    switch ns.code {
+    case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"
+    case NSFileWriteFileExistsError: return "a file is in the way"
+    case NSFileWriteOutOfSpaceError: return "no space left on the device"
+    case NSFileWriteVolumeReadOnlyError: return "read-only file system"
+    default: return ns.localizedDescription
+    }
 }
 
 /// The `--history` file of `pararnn fit`.

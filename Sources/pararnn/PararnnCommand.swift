@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PerformanceSuite
+import SequenceIO
 
 /// `pararnn`: the command-line front end. Subcommands live one per file (`Solve.swift`; later
 /// `fit`, `harness`, `bench`).
@@ -11,7 +12,8 @@ struct PararnnCommand: ParsableCommand {
         abstract: "Parallel-in-time evaluation of nonlinear RNNs (ParaGRU, ParaLSTM, GRU, LSTM, Elman) on multicore CPUs.",
         discussion: """
             Exit codes: 0 success; 1 usage or input error (one line on stderr naming the file \
-            and the problem; no output file is created); 2 the solve did not converge.
+            and the problem; no output file is created); 2 the solve did not converge, a hidden \
+            state is not finite (overflow), or --verify found a mismatch.
             Threads default to PARARNN_THREADS or the number of active cores.
             """,
         subcommands: [Solve.self, Fit.self, Harness.self, Bench.self])
@@ -23,17 +25,36 @@ struct PararnnCommand: ParsableCommand {
         MemoryPolicy.retainFreedMemory()
         do {
             var command = try parseAsRoot()
+            if let problem = threadsVariableProblem() {
+                Console.error("error: \(problem)")
+                Foundation.exit(1)
+            }
             try command.run()
         } catch {
             let code = exitCode(for: error)
-            let message = fullMessage(for: error)
             if code == .success {
+                let message = fullMessage(for: error)
                 if !message.isEmpty { print(message) }
                 Foundation.exit(0)
             }
+            if code == .validationFailure {
+                // A usage error: one line, the problem and where to look (not the whole usage).
+                let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid usage"
+                Console.error("error: \(escapingControlCharacters(message)) (see pararnn --help)")
+                Foundation.exit(1)
+            }
+            let message = fullMessage(for: error)
             if !message.isEmpty { Console.error(message) }
-            Foundation.exit(code == .validationFailure ? 1 : code.rawValue)
+            Foundation.exit(code.rawValue)
         }
+    }
+
+    /// Why `PARARNN_THREADS` cannot be used, if it is set to something other than a positive
+    /// integer (an empty value counts as unset).
+    static func threadsVariableProblem() -> String? {
+        guard let text = ProcessInfo.processInfo.environment["PARARNN_THREADS"], !text.isEmpty else { return nil }
+        if let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 1 { return nil }
+        return "PARARNN_THREADS must be a positive integer (got '\(escapingControlCharacters(text))')"
     }
 }
 
@@ -61,9 +82,15 @@ enum ThreadingPolicy {
 
 /// Writing to stdout/stderr.
 enum Console {
-    /// One line (or more) on stderr.
+    /// One line (or more) on stderr. Messages made of file contents or names go through
+    /// ``escapingControlCharacters(_:)`` first (see ``failure(_:)``).
     static func error(_ text: String) {
         FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+    }
+
+    /// One line on stderr with control characters escaped (an error message).
+    static func failure(_ text: String) {
+        error(escapingControlCharacters(text))
     }
 
     /// Raw text on stderr (progress lines).

@@ -56,9 +56,13 @@ struct Solve: ParsableCommand {
             on stderr if stderr is a terminal.
 
             Exit codes: 0 converged (outputs written); 1 usage or input error (one line on stderr \
-            naming the file and the problem; no output is created); 2 did not converge (the \
-            hidden states are written only with --allow-unconverged; the --report, if asked for, \
-            is always written and records the failure).
+            naming the file and the problem; no output is created; an --output or --report that \
+            is the same file as --input or --model is refused before any work); 2 did not \
+            converge (the hidden states are written only with --allow-unconverged), or a hidden \
+            state is NaN or Inf (the model overflows at this precision: the hidden states are \
+            never written), or --verify found max |h − h_seq| not finite or above \
+            max(0.01, 1000 × tolerance) (hidden states not written). With exit 2 the --report, \
+            if asked for, is still written and records the failure.
             """)
 
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
@@ -138,12 +142,21 @@ struct Solve: ParsableCommand {
 
     func run() throws {
         do {
+            // Before any work: no output may replace an input, and outputs must be writable.
+            var outputs: [(String, String)] = []
+            if let output { outputs.append(("--output", output)) }
+            if let report { outputs.append(("--report", report)) }
+            do {
+                try PathChecks.check(outputs: outputs, inputs: [("--input", input), ("--model", model)])
+            } catch {
+                throw Failure(message: "error: \(error.message)", code: 1)
+            }
             switch precision {
             case .float: try execute(Float.self)
             case .double: try execute(Double.self)
             }
         } catch let failure as Failure {
-            Console.error(failure.message)
+            Console.failure(failure.message)
             throw ExitCode(failure.code)
         }
     }
@@ -258,7 +271,11 @@ struct Solve: ParsableCommand {
         let d = loaded.outputSize
         let outShape = batched ? [batch, steps, d] : [steps, d]
         let converged = result.converged
-        let writeHidden = output != nil && (converged || allowUnconverged)
+        // A non-finite state or a failed verification is never written.
+        let nonFinite = result.nonFiniteState
+        let verifyLimit = max(0.01, 1000 * options.tolerance!)
+        let verifyFailed = verification.map { !($0.maxAbsDifference <= verifyLimit) } ?? false
+        let writeHidden = output != nil && nonFinite == nil && !verifyFailed && (converged || allowUnconverged)
         let summary = SolveSummary(
             modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape,
             inputType: tensor.scalarType, steps: steps, batch: batch, precision: precision,
@@ -296,6 +313,18 @@ struct Solve: ParsableCommand {
                     ?? "\(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)"
                 throw Failure(message: "error: \(text)", code: 1)
             }
+        }
+        // What was written is said only once it is written.
+        print(summary.writtenText, terminator: "")
+        if let (layer, state) = nonFinite {
+            throw Failure(
+                message: "error: \(inputName): non-finite hidden state at step \(state.step), layer \(layer + 1) (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
+                code: 2)
+        }
+        if verifyFailed, let v = verification {
+            throw Failure(
+                message: "error: \(inputName): --verify: max |h − h_seq| = \(format(v.maxAbsDifference)) exceeds \(format(verifyLimit)): the solution does not match the sequential rollout; no hidden states written",
+                code: 2)
         }
         if !converged {
             let worst = result.layers.indices.first { !result.layers[$0].converged }

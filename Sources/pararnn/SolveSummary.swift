@@ -67,7 +67,10 @@ struct SolveSummary<S: CellMath> {
             add("method", line)
             add("iterations", "\(prefix)\(s.iterations)\(residualTrail(s))")
         }
-        let verdict = result.converged ? "converged" : "NOT converged"
+        var verdict = result.converged ? "converged" : "NOT converged"
+        if let (layer, state) = result.nonFiniteState {
+            verdict += " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
+        }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
         add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
         if let v = verification {
@@ -75,9 +78,18 @@ struct SolveSummary<S: CellMath> {
             if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
             add("verify", line)
         }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The lines about the files written, printed once they are written.
+    var writtenText: String {
+        var lines: [String] = []
+        func add(_ key: String, _ value: String) {
+            lines.append(key.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
+        }
         if let output { add("output", "\(output): shape \(shape(outputShape)) \(S.self == Float.self ? "float32" : "float64")") }
         if let reportFile { add("report", reportFile) }
-        return lines.joined(separator: "\n") + "\n"
+        return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
 
     private func residualTrail(_ s: Solution<S>) -> String {
@@ -112,6 +124,7 @@ struct SolveSummary<S: CellMath> {
                 .init(
                     index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision, converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
+                    nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName) },
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
                               residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
@@ -175,7 +188,15 @@ struct Report: Codable {
         var finalResidual: Double?
         var iterations: Int
         var segments: Int
+        /// Where the first NaN or Inf state is (absent when all are finite).
+        var nonFiniteState: NonFinite?
         var attempts: [Attempt]
+    }
+    struct NonFinite: Codable {
+        var step: Int
+        var stateIndex: Int
+        /// "NaN", "+Inf" or "-Inf".
+        var value: String
     }
     struct Verify: Codable {
         var sequentialSeconds: Double

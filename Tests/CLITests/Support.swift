@@ -34,14 +34,16 @@ struct RunResult {
 }
 
 /// Runs `pararnn` with `arguments` in `directory`; stdout and stderr go through files, so
-/// that large outputs cannot block the child.
-func pararnn(_ arguments: [String], in directory: URL) throws -> RunResult {
+/// that large outputs cannot block the child. `environment` overrides variables (after
+/// `PARARNN_THREADS=2`).
+func pararnn(_ arguments: [String], in directory: URL, environment overrides: [String: String] = [:]) throws -> RunResult {
     let process = Process()
     process.executableURL = pararnnExecutable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     var environment = ProcessInfo.processInfo.environment
     environment["PARARNN_THREADS"] = "2"
+    environment.merge(overrides) { $1 }
     process.environment = environment
     let outURL = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")
     let errURL = directory.appendingPathComponent(".stderr-\(UUID().uuidString)")
@@ -75,7 +77,9 @@ struct Workspace {
     func path(_ name: String) -> URL { url.appendingPathComponent(name) }
     func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: path(name).path) }
     func cleanup() { try? FileManager.default.removeItem(at: url) }
-    func run(_ arguments: [String]) throws -> RunResult { try pararnn(arguments, in: url) }
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
+        try pararnn(arguments, in: url, environment: environment)
+    }
 
     /// Files other than the helpers' (no temp files may be left behind).
     func files() -> Set<String> {

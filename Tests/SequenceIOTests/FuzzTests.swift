@@ -6,7 +6,12 @@ import Testing
 /// and anything decoded must be self-consistent.
 @Suite("Fuzz")
 struct FuzzTests {
-    static let iterations = 300
+    /// Cases per reader fixture: `PARARNN_FUZZ_CASES` if set (a long campaign), else 300
+    /// (6 fixtures: 1,800 cases; with the model-loader fuzz in ModelIOTests, ≥ 2,000 in all).
+    static let iterations: Int = {
+        if let text = ProcessInfo.processInfo.environment["PARARNN_FUZZ_CASES"], let n = Int(text), n > 0 { return n }
+        return 300
+    }()
 
     static func mutate(_ original: Data, _ rng: inout SplitMix64) -> Data {
         var bytes = [UInt8](original)

@@ -1,0 +1,125 @@
+import ParaRNN
+import ParallelScan
+import Testing
+
+/// The finite-state guard (issue 20): finite weights and inputs can overflow to Inf/NaN
+/// states; such a solution must never be reported as converged, whatever the method.
+@Suite("Finite-state guard")
+struct FiniteStateTests {
+    static let pool = WorkerPool(threadCount: 2, grainSize: 1)
+
+    /// Checks the guard's invariant on any solution: `nonFiniteState` is set exactly when a
+    /// state is not finite, points at the first one, and then `converged` is false.
+    func checkInvariant<S: CellMath>(_ solution: Solution<S>, sourceLocation: SourceLocation = #_sourceLocation) {
+        let first = solution.states.firstIndex { !$0.isFinite }
+        let row = solution.states.count / solution.steps
+        if let first {
+            #expect(!solution.converged, sourceLocation: sourceLocation)
+            #expect(solution.finalResidual.isNaN, sourceLocation: sourceLocation)
+            #expect(solution.nonFiniteState?.step == first / row, sourceLocation: sourceLocation)
+            #expect(solution.nonFiniteState?.offset == first % row, sourceLocation: sourceLocation)
+            #expect(solution.attempts.contains { $0.outcome.contains("non-finite") }, sourceLocation: sourceLocation)
+        } else {
+            #expect(solution.nonFiniteState == nil, sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("ParaGRU with B = ±3e38 and inputs 1e30 (Float): every method reports the overflow")
+    func paraGRUOverflow() throws {
+        let d = 2, m = 2
+        var w = [Float](repeating: 0, count: 3 * d * m)
+        for r in 0..<(3 * d) { w[r * m] = 3e38; w[r * m + 1] = -3e38 }
+        let cell = try ParaGRU<Float>(
+            inputSize: m, hiddenSize: d, recurrentGains: [Float](repeating: 0.5, count: 3 * d),
+            inputWeights: w, inputBias: [Float](repeating: 0, count: 3 * d))
+        let steps = 50
+        let x = [Float](repeating: 1e30, count: steps * m)
+        for method in [SolverMethod.sequential, .newton, .quasiNewton, .damped, .automatic] {
+            for fallback in [true, false] {
+                var options = SolverOptions(method: method, fallback: fallback, pool: Self.pool)
+                options.maxIterations = 10
+                let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
+                #expect(!solution.converged, "\(method) fallback \(fallback)")
+                #expect(solution.states.contains { !$0.isFinite }, "the case must overflow")
+                checkInvariant(solution)
+            }
+        }
+        // The sequential attempt says why it is not exact any more.
+        let sequential = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: Self.pool))
+            .solve(inputs: x, steps: steps, batch: 1)
+        #expect(sequential.attempts.count == 1 && !sequential.attempts[0].converged)
+        #expect(sequential.nonFiniteState?.step == 0)
+        #expect(sequential.attempts[0].outcome.contains("non-finite state"))
+    }
+
+    @Test("GRU, LSTM and Elman with weights 3e38: never converged with non-finite states")
+    func denseCellsOverflow() throws {
+        let d = 2, m = 2, steps = 40
+        func big(_ n: Int) -> [Float] { [Float](repeating: 3e38, count: n) }
+        let x: [Float] = (0..<(steps * m)).map { Float($0 % 7) - 3 }
+        let gru = try GRU<Float>(inputSize: m, hiddenSize: d, weightIH: big(3 * d * m), weightHH: big(3 * d * d), biasIH: big(3 * d), biasHH: big(3 * d))
+        let lstm = try LSTM<Float>(inputSize: m, hiddenSize: d, weightIH: big(4 * d * m), weightHH: big(4 * d * d), biasIH: big(4 * d), biasHH: big(4 * d))
+        let elman = try ElmanRNN<Float>(inputSize: m, hiddenSize: d, weightIH: big(d * m), weightHH: big(d * d), biasIH: big(d), biasHH: big(d))
+        for method in [SolverMethod.sequential, .newton] {
+            let options = SolverOptions(method: method, pool: Self.pool)
+            let solutions = [
+                try SequenceSolver(cell: gru, options: options).solve(inputs: x, steps: steps, batch: 1).states,
+                try SequenceSolver(cell: lstm, options: options).solve(inputs: x, steps: steps, batch: 1).states,
+                try SequenceSolver(cell: elman, options: options).solve(inputs: x, steps: steps, batch: 1).states,
+            ]
+            checkInvariant(try SequenceSolver(cell: gru, options: options).solve(inputs: x, steps: steps, batch: 1))
+            checkInvariant(try SequenceSolver(cell: lstm, options: options).solve(inputs: x, steps: steps, batch: 1))
+            checkInvariant(try SequenceSolver(cell: elman, options: options).solve(inputs: x, steps: steps, batch: 1))
+            #expect(solutions.allSatisfy { $0.contains { !$0.isFinite } }, "each case must overflow")
+        }
+    }
+
+    @Test("segmented solve: the overflow in a later segment is located and marked on its attempt")
+    func segmentedOverflow() throws {
+        let d = 1, m = 2, steps = 100
+        let cell = try ParaGRU<Float>(
+            inputSize: m, hiddenSize: d, recurrentGains: [0.5, 0.5, 0.5],
+            inputWeights: [3e38, -3e38, 3e38, -3e38, 3e38, -3e38], inputBias: [0, 0, 0])
+        // Tiny inputs keep u finite for t < 70; 1e30 gives u = Inf − Inf = NaN from t = 70 on.
+        let x: [Float] = (0..<(steps * m)).map { $0 / m < 70 ? 1e-38 : 1e30 }
+        let options = SolverOptions(method: .newton, segmentLength: 25, pool: Self.pool)
+        let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
+        checkInvariant(solution)
+        #expect(!solution.converged)
+        #expect(solution.nonFiniteState?.step == 70)
+        #expect(solution.segments == 4)
+        #expect(solution.attempts[0].converged && solution.attempts[0].method == .newton)
+        #expect(solution.attempts.contains { !$0.converged && $0.outcome.contains("non-finite state (NaN) at step 70") })
+    }
+
+    @Test("finite solutions are unaffected")
+    func finiteSolutions() throws {
+        let cell = try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 0.8, seed: 5)
+        var rng = SeededGenerator(seed: 6)
+        let x: [Float] = uniform(300 * 2, 1, &rng)
+        for method in [SolverMethod.sequential, .newton] {
+            let solution = try SequenceSolver(cell: cell, options: SolverOptions(method: method, pool: Self.pool))
+                .solve(inputs: x, steps: 300, batch: 1)
+            #expect(solution.converged)
+            #expect(solution.nonFiniteState == nil)
+        }
+    }
+
+    @Test("the vectorised scan finds the first NaN or Inf at any position")
+    func firstNonFiniteScan() {
+        for count in [0, 1, 7, 8, 9, 4095, 4096, 4097, 10_000] {
+            let clean = (0..<count).map { Float($0) * 1e30 }
+            #expect(clean.withUnsafeBufferPointer { Float._firstNonFinite($0) } == nil)
+            for position in Set([0, count / 2, count - 1, min(4096, count - 1)]) where position >= 0 && count > 0 {
+                for bad in [Float.nan, .infinity, -.infinity] {
+                    var values = clean
+                    values[position] = bad
+                    if position + 1 < count { values[count - 1] = .nan }
+                    #expect(values.withUnsafeBufferPointer { Float._firstNonFinite($0) } == position)
+                    let doubles = values.map(Double.init)
+                    #expect(doubles.withUnsafeBufferPointer { Double._firstNonFinite($0) } == position)
+                }
+            }
+        }
+    }
+}
