@@ -25,6 +25,8 @@ struct TorchName {
     let prefix: String
     let parameter: String
     let layer: Int?
+    /// The layer index as written, when it is not below ``ModelFile/maximumLayerCount``.
+    var oversizedIndex: String? = nil
 
     /// nil when `key` is no recurrent parameter name.
     init?(_ key: String) {
@@ -50,10 +52,13 @@ struct TorchName {
             reverse = true
             rest = rest.dropLast(8)
         }
-        // Digits only, no sign or leading zeros, and a size that fits.
-        guard !rest.isEmpty, rest.count <= 9, rest.allSatisfy({ $0.isASCII && $0.isNumber }),
-            rest == "0" || rest.first != "0", let l = Int(rest)
+        // Digits only, no sign or leading zeros; an index past the layer limit (Int.max
+        // included) is kept as the limit, so the loader names it instead of overflowing.
+        guard !rest.isEmpty, rest.allSatisfy({ $0.isASCII && $0.isNumber }),
+            rest == "0" || rest.first != "0"
         else { return nil }
+        let l = rest.count <= 9 ? Int(rest)! : ModelFile.maximumLayerCount
+        if l >= ModelFile.maximumLayerCount { oversizedIndex = String(rest) }
         parameter = base + (reverse ? "_reverse" : "")
         layer = l
     }
@@ -83,6 +88,11 @@ extension ModelFile {
         var modules: [String: [String: (TorchName, Tensor)]] = [:]
         for (key, tensor) in file.tensors {
             guard let parsed = TorchName(key) else { continue }
+            if let index = parsed.oversizedIndex {
+                throw .inconsistent(
+                    file: name,
+                    detail: "tensor '\(key)' names layer \(index); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)")
+            }
             modules[parsed.prefix, default: [:]][key] = (parsed, tensor)
         }
         let found = modules.keys.sorted()

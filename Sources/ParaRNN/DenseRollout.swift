@@ -4,14 +4,16 @@ import ParallelScan
 /// the recurrent product g = W_hh h + b_hh and the gate math in one pass over cache-resident,
 /// SIMD-packed weights — no per-step allocation, BLAS call or temporary row.
 ///
-/// W_hh (`[G·d][d]`, PyTorch layout) is packed once per rollout as its transpose,
-/// `[d][P]` with P = G·d rounded up to 8 and zero padding, so that
+/// W_hh (`[G·d][d]`, PyTorch layout) is packed once per cell as its transpose, padded to
+/// P = G·d rounded up to 8 columns and cut into column bands (64, then 32, then 8 columns in
+/// Float; 32 and 8 in Double), each band stored as its own contiguous panel `[d][width]`:
 ///
-///     g[0..<P] = b_hh + Σ_k h[k] · Wᵀ[k][0..<P]
+///     g[band] = b_hh[band] + Σ_k h[k] · panel[k][0..<width]
 ///
-/// is a sequence of broadcast-multiply-adds over contiguous vectors, computed in register tiles
-/// of up to 8 SIMD8 accumulators (64 outputs in Float) with the weights streamed from L1/L2.
-/// For d = 64 GRU that is 12 288 multiply-adds per step in 1 536 vector FMAs.
+/// is a run of broadcast-multiply-adds into a register tile of up to 8 SIMD8 accumulators
+/// (64 outputs in Float), reading the panel front to back — a sequential stream the hardware
+/// prefetcher follows even when W_hh lives in L2 (d = 256: 768 KiB for a GRU). For d = 64 GRU
+/// that is 12 288 multiply-adds per step in 1 536 vector FMAs.
 ///
 /// Sequences of a batch are independent, so a rollout may cover any subset of the batch
 /// entries (`entries`), with every pointer addressing full-batch buffers: the solver splits a
@@ -30,9 +32,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     let hidden: Int
     /// G·d: the number of recurrent pre-activations.
     let outputs: Int
-    /// ``outputs`` rounded up to a multiple of 8: the packed row length.
+    /// ``outputs`` rounded up to a multiple of 8: the padded output count.
     let stride: Int
-    /// Wᵀ, `[d][stride]`, zero padded.
+    /// Wᵀ in column-band panels (see ``bands(stride:)``), zero padded: `stride · d` values.
     let transposed: [Scalar]
     /// b_hh, `[stride]`, zero padded.
     let bias: [Scalar]
@@ -40,14 +42,51 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     init(weights: [Scalar], bias: [Scalar], outputs: Int, hidden: Int) {
         let stride = (outputs + 7) / 8 * 8
         var transposed = [Scalar](repeating: 0, count: hidden * stride)
-        for row in 0..<outputs {
-            for k in 0..<hidden { transposed[k * stride + row] = weights[row * hidden + k] }
+        for (o, width) in Self.bands(stride: stride) {
+            for k in 0..<hidden {
+                for c in 0..<width where o + c < outputs {
+                    transposed[o * hidden + k * width + c] = weights[(o + c) * hidden + k]
+                }
+            }
         }
         var padded = [Scalar](repeating: 0, count: stride)
         for row in 0..<outputs { padded[row] = bias[row] }
         (self.hidden, self.outputs, self.stride) = (hidden, outputs, stride)
         self.transposed = transposed
         self.bias = padded
+    }
+
+    /// The column bands of a packed matrix with `stride` columns, in order: (first column,
+    /// width). The band of first column o is stored at offset o·d, row k at o·d + k·width.
+    /// Eight SIMD8 accumulators keep both FMA pipes busy (4-cycle latency) in Float; a Double
+    /// SIMD8 is two registers already, so Double tiles by four.
+    @inline(__always)
+    static func bands(stride: Int) -> [(Int, Int)] {
+        var result: [(Int, Int)] = []
+        forEachBand(stride: stride) { result.append(($0, $1)) }
+        return result
+    }
+
+    @inline(__always)
+    static func forEachBand(stride: Int, descending: Bool = false, _ body: (Int, Int) -> Void) {
+        let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
+        let vectors = stride / 8
+        let bands8 = wide == 8 ? vectors / 8 : 0
+        let bands4 = (vectors - 8 * bands8) / 4
+        let end8 = 64 * bands8, end4 = end8 + 32 * bands4
+        if descending {
+            var o = stride - 8
+            while o >= end4 { body(o, 8); o -= 8 }
+            o = end4 - 32
+            while o >= end8 { body(o, 32); o -= 32 }
+            o = end8 - 64
+            while o >= 0 { body(o, 64); o -= 64 }
+        } else {
+            var o = 0
+            while o < end8 { body(o, 64); o += 64 }
+            while o < end4 { body(o, 32); o += 32 }
+            while o < stride { body(o, 8); o += 8 }
+        }
     }
 
     /// Runs `body` with the packed weights and bias.
@@ -58,13 +97,12 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         }
     }
 
-    /// g[0..<stride] = bias + Σ_k h[k] · w[k][0..<stride] (`w` packed as ``transposed``).
+    /// g[0..<stride] = bias + Σ_k h[k] · Wᵀ[k][0..<stride] (`w` packed as ``transposed``).
     ///
-    /// The outputs are computed in register tiles (8, then 4, then 1 SIMD8 vectors), each a
-    /// column band of w. `descending` walks the bands from the last to the first: a rollout
-    /// alternates the direction every step, so the bands it read last are still in L1 when the
-    /// next step starts (W_hh of a d = 64 GRU is 48 KiB, more than a 32 KiB L1 holds, and a
-    /// cyclic walk would miss on every band). Each output's sum is the same in either order.
+    /// `descending` walks the bands from the last to the first: a rollout alternates the
+    /// direction every step, so the panels it read last are still in L1 when the next step
+    /// starts (W_hh of a d = 64 GRU is 48 KiB, more than a 32 KiB L1 holds, and a cyclic walk
+    /// would miss on every band). Each output's sum is the same in either order.
     @inline(__always)
     static func product(
         h: UnsafePointer<Scalar>, hidden d: Int, weights w: UnsafePointer<Scalar>, stride: Int,
@@ -77,71 +115,151 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
-        @inline(__always) func band8(_ o: Int) {
-            var a0 = load(bias + o), a1 = load(bias + o + 8), a2 = load(bias + o + 16)
-            var a3 = load(bias + o + 24), a4 = load(bias + o + 32), a5 = load(bias + o + 40)
-            var a6 = load(bias + o + 48), a7 = load(bias + o + 56)
-            var row = w + o
-            for k in 0..<d {
-                let x = V(repeating: h[k])
-                a0 = multiplyAdd(x, load(row), a0)
-                a1 = multiplyAdd(x, load(row + 8), a1)
-                a2 = multiplyAdd(x, load(row + 16), a2)
-                a3 = multiplyAdd(x, load(row + 24), a3)
-                a4 = multiplyAdd(x, load(row + 32), a4)
-                a5 = multiplyAdd(x, load(row + 40), a5)
-                a6 = multiplyAdd(x, load(row + 48), a6)
-                a7 = multiplyAdd(x, load(row + 56), a7)
-                row += stride
+        forEachBand(stride: stride, descending: descending) { o, width in
+            var row = w + o * d
+            switch width {
+            case 64:
+                var a0 = load(bias + o), a1 = load(bias + o + 8), a2 = load(bias + o + 16)
+                var a3 = load(bias + o + 24), a4 = load(bias + o + 32), a5 = load(bias + o + 40)
+                var a6 = load(bias + o + 48), a7 = load(bias + o + 56)
+                for k in 0..<d {
+                    let x = V(repeating: h[k])
+                    a0 = multiplyAdd(x, load(row), a0)
+                    a1 = multiplyAdd(x, load(row + 8), a1)
+                    a2 = multiplyAdd(x, load(row + 16), a2)
+                    a3 = multiplyAdd(x, load(row + 24), a3)
+                    a4 = multiplyAdd(x, load(row + 32), a4)
+                    a5 = multiplyAdd(x, load(row + 40), a5)
+                    a6 = multiplyAdd(x, load(row + 48), a6)
+                    a7 = multiplyAdd(x, load(row + 56), a7)
+                    row += 64
+                }
+                store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
+                store(a4, g + o + 32); store(a5, g + o + 40); store(a6, g + o + 48); store(a7, g + o + 56)
+            case 32:
+                var a0 = load(bias + o), a1 = load(bias + o + 8)
+                var a2 = load(bias + o + 16), a3 = load(bias + o + 24)
+                for k in 0..<d {
+                    let x = V(repeating: h[k])
+                    a0 = multiplyAdd(x, load(row), a0)
+                    a1 = multiplyAdd(x, load(row + 8), a1)
+                    a2 = multiplyAdd(x, load(row + 16), a2)
+                    a3 = multiplyAdd(x, load(row + 24), a3)
+                    row += 32
+                }
+                store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
+            default:
+                // One chain in k, like every other tile and ``product4``: a sequence's result
+                // does not depend on how a batch is grouped.
+                var a0 = load(bias + o)
+                for k in 0..<d {
+                    a0 = multiplyAdd(V(repeating: h[k]), load(row), a0)
+                    row += 8
+                }
+                store(a0, g + o)
             }
-            store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
-            store(a4, g + o + 32); store(a5, g + o + 40); store(a6, g + o + 48); store(a7, g + o + 56)
         }
-        @inline(__always) func band4(_ o: Int) {
-            var a0 = load(bias + o), a1 = load(bias + o + 8)
-            var a2 = load(bias + o + 16), a3 = load(bias + o + 24)
-            var row = w + o
-            for k in 0..<d {
-                let x = V(repeating: h[k])
-                a0 = multiplyAdd(x, load(row), a0)
-                a1 = multiplyAdd(x, load(row + 8), a1)
-                a2 = multiplyAdd(x, load(row + 16), a2)
-                a3 = multiplyAdd(x, load(row + 24), a3)
-                row += stride
+    }
+
+    /// The product of four sequences at once, g_i = bias + Wᵀ h_i (i = 0…3, g_i at
+    /// g + i·stride): each weight vector is loaded once for the four, in register tiles of
+    /// 2 SIMD8 vectors × 4 sequences, so a batch is not bound by weight loads as four single
+    /// products would be.
+    @inline(__always)
+    static func product4(
+        h: (UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>, UnsafePointer<Scalar>),
+        hidden d: Int, weights w: UnsafePointer<Scalar>, stride: Int, bias: UnsafePointer<Scalar>,
+        into g: UnsafeMutablePointer<Scalar>, descending: Bool = false
+    ) {
+        typealias V = SIMD8<Scalar>
+        @inline(__always) func load(_ p: UnsafePointer<Scalar>) -> V {
+            UnsafeRawPointer(p).loadUnaligned(as: V.self)
+        }
+        @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+        }
+        let (h0, h1, h2, h3) = h
+        forEachBand(stride: stride, descending: descending) { o, width in
+            var j = 0
+            while j + 16 <= width {
+                let c = o + j
+                var a00 = load(bias + c), a01 = load(bias + c + 8)
+                var (a10, a11, a20, a21, a30, a31) = (a00, a01, a00, a01, a00, a01)
+                var row = w + o * d + j
+                for k in 0..<d {
+                    let w0 = load(row), w1 = load(row + 8)
+                    let x0 = V(repeating: h0[k]), x1 = V(repeating: h1[k])
+                    a00 = multiplyAdd(x0, w0, a00); a01 = multiplyAdd(x0, w1, a01)
+                    a10 = multiplyAdd(x1, w0, a10); a11 = multiplyAdd(x1, w1, a11)
+                    let x2 = V(repeating: h2[k]), x3 = V(repeating: h3[k])
+                    a20 = multiplyAdd(x2, w0, a20); a21 = multiplyAdd(x2, w1, a21)
+                    a30 = multiplyAdd(x3, w0, a30); a31 = multiplyAdd(x3, w1, a31)
+                    row += width
+                }
+                store(a00, g + c); store(a01, g + c + 8)
+                store(a10, g + stride + c); store(a11, g + stride + c + 8)
+                store(a20, g + 2 * stride + c); store(a21, g + 2 * stride + c + 8)
+                store(a30, g + 3 * stride + c); store(a31, g + 3 * stride + c + 8)
+                j += 16
             }
-            store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
-        }
-        @inline(__always) func band1(_ o: Int) {
-            // Two partial sums over even and odd k halve the dependency chain.
-            var a0 = load(bias + o), a1 = V(repeating: 0)
-            var k = 0
-            while k + 2 <= d {
-                a0 = multiplyAdd(V(repeating: h[k]), load(w + k * stride + o), a0)
-                a1 = multiplyAdd(V(repeating: h[k + 1]), load(w + (k + 1) * stride + o), a1)
-                k += 2
+            if j < width {
+                let c = o + j
+                var a0 = load(bias + c)
+                var (a1, a2, a3) = (a0, a0, a0)
+                var row = w + o * d + j
+                for k in 0..<d {
+                    let w0 = load(row)
+                    a0 = multiplyAdd(V(repeating: h0[k]), w0, a0)
+                    a1 = multiplyAdd(V(repeating: h1[k]), w0, a1)
+                    a2 = multiplyAdd(V(repeating: h2[k]), w0, a2)
+                    a3 = multiplyAdd(V(repeating: h3[k]), w0, a3)
+                    row += width
+                }
+                store(a0, g + c); store(a1, g + stride + c); store(a2, g + 2 * stride + c)
+                store(a3, g + 3 * stride + c)
             }
-            if k < d { a0 = multiplyAdd(V(repeating: h[k]), load(w + k * stride + o), a0) }
-            store(a0 + a1, g + o)
         }
-        // Eight accumulators keep both FMA pipes busy (4-cycle latency) in Float; a Double
-        // SIMD8 is two registers already, so it tiles by four.
-        let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
-        let vectors = stride / 8
-        let bands8 = wide == 8 ? vectors / 8 : 0
-        let bands4 = (vectors - 8 * bands8) / 4
-        let end8 = 64 * bands8, end4 = end8 + 32 * bands4
-        if descending {
-            var o = stride - 8
-            while o >= end4 { band1(o); o -= 8 }
-            o = end4 - 32
-            while o >= end8 { band4(o); o -= 32 }
-            o = end8 - 64
-            while o >= 0 { band8(o); o -= 64 }
-        } else {
-            var o = 0
-            while o < end8 { band8(o); o += 64 }
-            while o < end4 { band4(o); o += 32 }
-            while o < stride { band1(o); o += 8 }
+    }
+
+    /// Drives a fused rollout of `entries`: sequences in groups of four (the last group
+    /// smaller), and per step the group's recurrent products g_b = W_hh h_b + b_hh
+    /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
+    /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
+    /// h_b is the last d values of each state entry of `stateSize` values.
+    @inline(__always)
+    func rollout(
+        _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
+        gates: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+    ) {
+        let d = hidden, stride = self.stride
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * stride)
+        defer { g.deallocate() }
+        withPointers { w, bias in
+            var b = entries.lowerBound
+            while b < entries.upperBound {
+                let count = min(4, entries.upperBound - b)
+                for t in io.steps {
+                    let descending = t & 1 == 1
+                    if count == 4 {
+                        Self.product4(
+                            h: (io.previousEntry(t, b, stateSize: n) + (n - d),
+                                io.previousEntry(t, b + 1, stateSize: n) + (n - d),
+                                io.previousEntry(t, b + 2, stateSize: n) + (n - d),
+                                io.previousEntry(t, b + 3, stateSize: n) + (n - d)),
+                            hidden: d, weights: w, stride: stride, bias: bias, into: g,
+                            descending: descending)
+                    } else {
+                        for i in 0..<count {
+                            Self.product(
+                                h: io.previousEntry(t, b + i, stateSize: n) + (n - d), hidden: d,
+                                weights: w, stride: stride, bias: bias, into: g + i * stride,
+                                descending: descending)
+                        }
+                    }
+                    for i in 0..<count { gates(t, b + i, g + i * stride) }
+                }
+                b += count
+            }
         }
     }
 }
@@ -197,25 +315,15 @@ extension GRU {
     /// r, z, n and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
-        let pack = packedRecurrence
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
-        defer { g.deallocate() }
-        pack.withPointers { w, bias in
-            for b in entries {
-                for t in io.steps {
-                    let h = io.previousEntry(t, b, stateSize: d)
-                    DenseRecurrentPack<Scalar>.product(
-                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
-                        descending: t & 1 == 1)
-                    let u = io.projections + t * 3 * lanes + b * d
-                    let out = io.states + t * lanes + b * d
-                    forEachQuad(d) { i, k in
-                        let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
-                        let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
-                        let n = Scalar.tanh(multiplyAdd(r, loadLanes(g + 2 * d + i, k), loadLanes(u + 2 * lanes + i, k)))
-                        storeLanes(multiplyAdd(z, loadLanes(h + i, k) - n, n), out + i, k)
-                    }
-                }
+        packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
+            let h = io.previousEntry(t, b, stateSize: d)
+            let u = io.projections + t * 3 * lanes + b * d
+            let out = io.states + t * lanes + b * d
+            forEachQuad(d) { i, k in
+                let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
+                let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
+                let n = Scalar.tanh(multiplyAdd(r, loadLanes(g + 2 * d + i, k), loadLanes(u + 2 * lanes + i, k)))
+                storeLanes(multiplyAdd(z, loadLanes(h + i, k) - n, n), out + i, k)
             }
         }
     }
@@ -226,28 +334,18 @@ extension LSTM {
     /// g, o, then c' and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, n = 2 * d, lanes = io.batch * d, row = io.batch * n
-        let pack = packedRecurrence
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
-        defer { g.deallocate() }
-        pack.withPointers { w, bias in
-            for b in entries {
-                for t in io.steps {
-                    let s = io.previousEntry(t, b, stateSize: n)
-                    DenseRecurrentPack<Scalar>.product(
-                        h: s + d, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
-                        descending: t & 1 == 1)
-                    let u = io.projections + t * 4 * lanes + b * d
-                    let out = io.states + t * row + b * n
-                    forEachQuad(d) { j, k in
-                        let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
-                        let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
-                        let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
-                        let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
-                        let c = multiplyAdd(fg, loadLanes(s + j, k), ig * gg)
-                        storeLanes(c, out + j, k)
-                        storeLanes(og * Scalar.tanh(c), out + d + j, k)
-                    }
-                }
+        packedRecurrence.rollout(io, entries: entries, stateSize: n) { t, b, g in
+            let s = io.previousEntry(t, b, stateSize: n)
+            let u = io.projections + t * 4 * lanes + b * d
+            let out = io.states + t * row + b * n
+            forEachQuad(d) { j, k in
+                let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
+                let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
+                let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
+                let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
+                let c = multiplyAdd(fg, loadLanes(s + j, k), ig * gg)
+                storeLanes(c, out + j, k)
+                storeLanes(og * Scalar.tanh(c), out + d + j, k)
             }
         }
     }
@@ -258,22 +356,11 @@ extension ElmanRNN {
     /// h' = tanh(u + W_hh h + b_hh).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
-        let pack = packedRecurrence
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
-        defer { g.deallocate() }
-        pack.withPointers { w, bias in
-            for b in entries {
-                for t in io.steps {
-                    let h = io.previousEntry(t, b, stateSize: d)
-                    DenseRecurrentPack<Scalar>.product(
-                        h: h, hidden: d, weights: w, stride: pack.stride, bias: bias, into: g,
-                        descending: t & 1 == 1)
-                    let u = io.projections + t * lanes + b * d
-                    let out = io.states + t * lanes + b * d
-                    forEachQuad(d) { i, k in
-                        storeLanes(Scalar.tanh(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
-                    }
-                }
+        packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
+            let u = io.projections + t * lanes + b * d
+            let out = io.states + t * lanes + b * d
+            forEachQuad(d) { i, k in
+                storeLanes(Scalar.tanh(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
             }
         }
     }

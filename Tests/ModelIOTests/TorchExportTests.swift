@@ -179,8 +179,11 @@ import Testing
             == "bad.safetensors: tensor 'weight_ih_l1_reverse' has shape [12, 4]: expected [12, 8] (as the forward direction)")
         #expect(load { t in for k in t.keys where k.hasSuffix("_l1") { t[k] = nil } }
             == "bad.safetensors: missing tensor 'weight_hh_l1'")
-        // A huge layer index is a missing layer, not a huge allocation.
-        #expect(load { $0["weight_hh_l999999999"] = $0["weight_hh_l1"] } == "bad.safetensors: missing tensor 'weight_hh_l2'")
+        // A huge layer index is refused by name, not a huge allocation; one below the limit
+        // is a missing layer.
+        #expect(load { $0["weight_hh_l999999999"] = $0["weight_hh_l1"] }
+            == "bad.safetensors: tensor 'weight_hh_l999999999' names layer 999999999; layers are numbered 0, 1, … and a model has at most 1024")
+        #expect(load { $0["weight_hh_l1023"] = $0["weight_hh_l1"] } == "bad.safetensors: missing tensor 'weight_hh_l2'")
     }
 
     /// `pararnn fit --cell lstm` wrote `fit_lstm.safetensors`; PyTorch loaded it with
