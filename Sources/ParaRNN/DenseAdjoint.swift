@@ -101,57 +101,125 @@ struct UnsafeSendableArguments<Scalar>: @unchecked Sendable {
     init(_ value: FusedBackwardArguments<Scalar>) { self.value = value }
 }
 
+extension DenseAdjointWork {
+    /// Drives a fused dense BPTT over ``entries``, backwards in t, sequences in groups of four
+    /// (the last group smaller) so that each packed product loads every weight once for the
+    /// group (``DenseRecurrentPack/product4(h:hidden:weights:stride:bias:into:descending:)``):
+    ///
+    /// 1. if `forward` is given, g_b = W_hh h_{b,t−1} + b_hh for the group;
+    /// 2. `step(t, b, g_b, carry_b, extra_b)` for each sequence: it reads carry_b = W_hhᵀ δ_{b,t+1}
+    ///    (zero at t = T − 1) and its own `extra_b` (d values, zero at the start: the cell's
+    ///    direct part of the carry), writes ∂L/∂u and δ_{b,t} (into ``preGradients``) and
+    ///    updates `extra_b`;
+    /// 3. carry_b = W_hhᵀ δ_{b,t} for the group (`backward`, the transposed pack);
+    ///
+    /// then `finish(b, carry_b, extra_b)` writes ∂L/∂s_{−1}.
+    @inline(__always)
+    func run(
+        forward: DenseRecurrentPack<Scalar>?, backward: DenseRecurrentPack<Scalar>, stateSize n: Int,
+        step: (Int, Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void,
+        finish: (Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
+    ) where Scalar: CellMath {
+        let a = arguments, batch = a.batch, row = batch * n
+        let d = backward.outputs, gd = backward.hidden
+        let fstride = forward?.stride ?? 0, bstride = backward.stride
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, 4 * fstride))
+        let carry = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * bstride)
+        let extra = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * d)
+        let zeros = UnsafeMutablePointer<Scalar>.allocate(capacity: bstride)
+        defer { g.deallocate(); carry.deallocate(); extra.deallocate(); zeros.deallocate() }
+        zeroFill(zeros, count: bstride)
+        @inline(__always) func previous(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> {
+            (t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n) + (n - d)
+        }
+        @inline(__always) func delta(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> {
+            UnsafePointer(preGradients + (t * batch + b) * gd)
+        }
+        let packs = (forward ?? backward, backward)
+        packs.0.withPointers { wf, bf in
+            packs.1.withPointers { wb, _ in
+                var b = entries.lowerBound
+                while b < entries.upperBound {
+                    let count = min(4, entries.upperBound - b)
+                    zeroFill(carry, count: 4 * bstride)
+                    zeroFill(extra, count: 4 * d)
+                    for t in stride(from: a.steps - 1, through: 0, by: -1) {
+                        let descending = t & 1 == 1
+                        if forward != nil {
+                            if count == 4 {
+                                DenseRecurrentPack<Scalar>.product4(
+                                    h: (previous(t, b), previous(t, b + 1), previous(t, b + 2), previous(t, b + 3)),
+                                    hidden: d, weights: wf, stride: fstride, bias: bf, into: g,
+                                    descending: descending)
+                            } else {
+                                for i in 0..<count {
+                                    DenseRecurrentPack<Scalar>.product(
+                                        h: previous(t, b + i), hidden: d, weights: wf, stride: fstride,
+                                        bias: bf, into: g + i * fstride, descending: descending)
+                                }
+                            }
+                        }
+                        for i in 0..<count {
+                            step(t, b + i, g + i * fstride, carry + i * bstride, extra + i * d)
+                        }
+                        if count == 4 {
+                            DenseRecurrentPack<Scalar>.product4(
+                                h: (delta(t, b), delta(t, b + 1), delta(t, b + 2), delta(t, b + 3)),
+                                hidden: gd, weights: wb, stride: bstride, bias: zeros, into: carry,
+                                descending: descending)
+                        } else {
+                            for i in 0..<count {
+                                DenseRecurrentPack<Scalar>.product(
+                                    h: delta(t, b + i), hidden: gd, weights: wb, stride: bstride,
+                                    bias: zeros, into: carry + i * bstride, descending: descending)
+                            }
+                        }
+                    }
+                    for i in 0..<count { finish(b + i, carry + i * bstride, extra + i * d) }
+                    b += count
+                }
+            }
+        }
+    }
+}
+
 extension GRU {
     /// The fused GRU BPTT of ``DenseAdjointWork/entries`` (see ``DenseRecurrence/denseBackward(_:pool:kernel:)``):
     /// with g = W_hh h + b_hh recomputed,
     ///
     ///     g_pn = λ(1−z)(1−n²),  g_pz = λ(h−n)z(1−z),  g_pr = g_pn g_n r(1−r)
-    ///     ∂L/∂u = (g_pr, g_pz, g_pn),  δ = (g_pr, g_pz, g_pn r),  c_{t−1} = z λ + W_hhᵀ δ.
+    ///     ∂L/∂u = (g_pr, g_pz, g_pn),  δ = (g_pr, g_pz, g_pn r),  c_{t−1} = z λ + W_hhᵀ δ
+    ///
+    /// (z λ is kept as the driver's `extra`, W_hhᵀ δ as its carry).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments, batch = a.batch
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
-        let forward = packedRecurrence, backward = transposedRecurrencePack()
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: forward.stride)
-        let carry = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        let direct = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        defer { g.deallocate(); carry.deallocate(); direct.deallocate() }
-        zeroFill(direct, count: backward.stride)
-        forward.withPointers { wf, bf in
-            backward.withPointers { wb, _ in
-                for b in work.entries {
-                    zeroFill(carry, count: backward.stride)
-                    for t in stride(from: a.steps - 1, through: 0, by: -1) {
-                        let h = t == 0 ? a.previous + b * d : a.states + (t - 1) * lanes + b * d
-                        DenseRecurrentPack<Scalar>.product(
-                            h: h, hidden: d, weights: wf, stride: forward.stride, bias: bf, into: g,
-                            descending: t & 1 == 1)
-                        let u = a.projections + t * 3 * lanes + b * d
-                        let du = a.projectionGradients + t * 3 * lanes + b * d
-                        let delta = work.preGradients + (t * batch + b) * gd
-                        let gl = a.stateGradients + t * lanes + b * d
-                        forEachQuad(d) { i, k in
-                            let lambda = loadLanes(gl + i, k) + loadLanes(carry + i, k)
-                            let gn = loadLanes(g + 2 * d + i, k)
-                            let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
-                            let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
-                            let n = Scalar.tanh(multiplyAdd(r, gn, loadLanes(u + 2 * lanes + i, k)))
-                            let gpn = lambda * (1 - z) * (1 - n * n)
-                            let gpz = lambda * (loadLanes(h + i, k) - n) * z * (1 - z)
-                            let gpr = gpn * gn * r * (1 - r)
-                            storeLanes(gpr, du + i, k)
-                            storeLanes(gpz, du + lanes + i, k)
-                            storeLanes(gpn, du + 2 * lanes + i, k)
-                            storeLanes(gpr, delta + i, k)
-                            storeLanes(gpz, delta + d + i, k)
-                            storeLanes(gpn * r, delta + 2 * d + i, k)
-                            storeLanes(z * lambda, direct + i, k)
-                        }
-                        DenseRecurrentPack<Scalar>.product(
-                            h: delta, hidden: gd, weights: wb, stride: backward.stride, bias: direct,
-                            into: carry, descending: t & 1 == 1)
-                    }
-                    copyScalars(a.initialGradient + b * d, carry, count: d)
-                }
+        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: d) { t, b, g, carry, direct in
+            let h = t == 0 ? a.previous + b * d : a.states + (t - 1) * lanes + b * d
+            let u = a.projections + t * 3 * lanes + b * d
+            let du = a.projectionGradients + t * 3 * lanes + b * d
+            let delta = work.preGradients + (t * batch + b) * gd
+            let gl = a.stateGradients + t * lanes + b * d
+            forEachQuad(d) { i, k in
+                let lambda = loadLanes(gl + i, k) + loadLanes(carry + i, k) + loadLanes(direct + i, k)
+                let gn = loadLanes(g + 2 * d + i, k)
+                let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
+                let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
+                let n = Scalar.tanh(multiplyAdd(r, gn, loadLanes(u + 2 * lanes + i, k)))
+                let gpn = lambda * (1 - z) * (1 - n * n)
+                let gpz = lambda * (loadLanes(h + i, k) - n) * z * (1 - z)
+                let gpr = gpn * gn * r * (1 - r)
+                storeLanes(gpr, du + i, k)
+                storeLanes(gpz, du + lanes + i, k)
+                storeLanes(gpn, du + 2 * lanes + i, k)
+                storeLanes(gpr, delta + i, k)
+                storeLanes(gpz, delta + d + i, k)
+                storeLanes(gpn * r, delta + 2 * d + i, k)
+                storeLanes(z * lambda, direct + i, k)
+            }
+        } finish: { b, carry, direct in
+            forEachQuad(d) { i, k in
+                storeLanes(loadLanes(carry + i, k) + loadLanes(direct + i, k), a.initialGradient + b * d + i, k)
             }
         }
     }
@@ -163,61 +231,42 @@ extension LSTM {
     ///
     ///     g_c = λ_c + λ_h o(1−τ²)
     ///     δ = ∂L/∂u = (g_c g i(1−i), g_c c f(1−f), g_c i(1−g²), λ_h τ o(1−o))
-    ///     c_{t−1} = (g_c f, W_hhᵀ δ)   (for the (c, h) halves of the state).
+    ///     c_{t−1} = (g_c f, W_hhᵀ δ)   (for the (c, h) halves of the state; g_c f is the
+    ///     driver's `extra`).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments, batch = a.batch
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
-        let forward = packedRecurrence, backward = transposedRecurrencePack()
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: forward.stride)
-        let carryC = UnsafeMutablePointer<Scalar>.allocate(capacity: d)
-        let carryH = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        let zeros = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        defer { g.deallocate(); carryC.deallocate(); carryH.deallocate(); zeros.deallocate() }
-        zeroFill(zeros, count: backward.stride)
-        forward.withPointers { wf, bf in
-            backward.withPointers { wb, _ in
-                for b in work.entries {
-                    zeroFill(carryC, count: d)
-                    zeroFill(carryH, count: backward.stride)
-                    for t in stride(from: a.steps - 1, through: 0, by: -1) {
-                        let s = t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n
-                        DenseRecurrentPack<Scalar>.product(
-                            h: s + d, hidden: d, weights: wf, stride: forward.stride, bias: bf, into: g,
-                            descending: t & 1 == 1)
-                        let u = a.projections + t * 4 * lanes + b * d
-                        let du = a.projectionGradients + t * 4 * lanes + b * d
-                        let delta = work.preGradients + (t * batch + b) * gd
-                        let gl = a.stateGradients + t * row + b * n
-                        forEachQuad(d) { j, k in
-                            let lc = loadLanes(gl + j, k) + loadLanes(carryC + j, k)
-                            let lh = loadLanes(gl + d + j, k) + loadLanes(carryH + j, k)
-                            let c = loadLanes(s + j, k)
-                            let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
-                            let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
-                            let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
-                            let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
-                            let tau = Scalar.tanh(multiplyAdd(fg, c, ig * gg))
-                            let gc = lc + lh * og * (1 - tau * tau)
-                            let pi = gc * gg * ig * (1 - ig), pf = gc * c * fg * (1 - fg)
-                            let pg = gc * ig * (1 - gg * gg), po = lh * tau * og * (1 - og)
-                            storeLanes(pi, du + j, k)
-                            storeLanes(pf, du + lanes + j, k)
-                            storeLanes(pg, du + 2 * lanes + j, k)
-                            storeLanes(po, du + 3 * lanes + j, k)
-                            storeLanes(pi, delta + j, k)
-                            storeLanes(pf, delta + d + j, k)
-                            storeLanes(pg, delta + 2 * d + j, k)
-                            storeLanes(po, delta + 3 * d + j, k)
-                            storeLanes(gc * fg, carryC + j, k)
-                        }
-                        DenseRecurrentPack<Scalar>.product(
-                            h: delta, hidden: gd, weights: wb, stride: backward.stride, bias: zeros,
-                            into: carryH, descending: t & 1 == 1)
-                    }
-                    copyScalars(a.initialGradient + b * n, carryC, count: d)
-                    copyScalars(a.initialGradient + b * n + d, carryH, count: d)
-                }
+        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: n) { t, b, g, carryH, carryC in
+            let s = t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n
+            let u = a.projections + t * 4 * lanes + b * d
+            let du = a.projectionGradients + t * 4 * lanes + b * d
+            let delta = work.preGradients + (t * batch + b) * gd
+            let gl = a.stateGradients + t * row + b * n
+            forEachQuad(d) { j, k in
+                let lc = loadLanes(gl + j, k) + loadLanes(carryC + j, k)
+                let lh = loadLanes(gl + d + j, k) + loadLanes(carryH + j, k)
+                let c = loadLanes(s + j, k)
+                let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
+                let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
+                let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
+                let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
+                let tau = Scalar.tanh(multiplyAdd(fg, c, ig * gg))
+                let gc = lc + lh * og * (1 - tau * tau)
+                let pi = gc * gg * ig * (1 - ig), pf = gc * c * fg * (1 - fg)
+                let pg = gc * ig * (1 - gg * gg), po = lh * tau * og * (1 - og)
+                storeLanes(pi, du + j, k)
+                storeLanes(pf, du + lanes + j, k)
+                storeLanes(pg, du + 2 * lanes + j, k)
+                storeLanes(po, du + 3 * lanes + j, k)
+                storeLanes(pi, delta + j, k)
+                storeLanes(pf, delta + d + j, k)
+                storeLanes(pg, delta + 2 * d + j, k)
+                storeLanes(po, delta + 3 * d + j, k)
+                storeLanes(gc * fg, carryC + j, k)
             }
+        } finish: { b, carryH, carryC in
+            copyScalars(a.initialGradient + b * n, carryC, count: d)
+            copyScalars(a.initialGradient + b * n + d, carryH, count: d)
         }
     }
 }
@@ -228,30 +277,18 @@ extension ElmanRNN {
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments, batch = a.batch
         let d = hiddenSize, lanes = batch * d
-        let backward = transposedRecurrencePack()
-        let carry = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        let zeros = UnsafeMutablePointer<Scalar>.allocate(capacity: backward.stride)
-        defer { carry.deallocate(); zeros.deallocate() }
-        zeroFill(zeros, count: backward.stride)
-        backward.withPointers { wb, _ in
-            for b in work.entries {
-                zeroFill(carry, count: backward.stride)
-                for t in stride(from: a.steps - 1, through: 0, by: -1) {
-                    let h = a.states + t * lanes + b * d, gl = a.stateGradients + t * lanes + b * d
-                    let du = a.projectionGradients + t * lanes + b * d
-                    let delta = work.preGradients + (t * batch + b) * d
-                    forEachQuad(d) { i, k in
-                        let hk = loadLanes(h + i, k)
-                        let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * (1 - hk * hk)
-                        storeLanes(value, du + i, k)
-                        storeLanes(value, delta + i, k)
-                    }
-                    DenseRecurrentPack<Scalar>.product(
-                        h: delta, hidden: d, weights: wb, stride: backward.stride, bias: zeros,
-                        into: carry, descending: t & 1 == 1)
-                }
-                copyScalars(a.initialGradient + b * d, carry, count: d)
+        work.run(forward: nil, backward: transposedRecurrencePack(), stateSize: d) { t, b, _, carry, _ in
+            let h = a.states + t * lanes + b * d, gl = a.stateGradients + t * lanes + b * d
+            let du = a.projectionGradients + t * lanes + b * d
+            let delta = work.preGradients + (t * batch + b) * d
+            forEachQuad(d) { i, k in
+                let hk = loadLanes(h + i, k)
+                let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * (1 - hk * hk)
+                storeLanes(value, du + i, k)
+                storeLanes(value, delta + i, k)
             }
+        } finish: { b, carry, _ in
+            copyScalars(a.initialGradient + b * d, carry, count: d)
         }
     }
 }
