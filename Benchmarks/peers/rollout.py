@@ -6,7 +6,7 @@ CPU set: each implementation runs in its own process pinned with `taskset` to th
 `threads` cores (pararnn also gets `--threads`, JAX the XLA intra-op thread count). Timings are
 compute only, best of `--repeats` (pararnn: the report's solveSeconds; JAX: the jitted call
 after compilation, with block_until_ready). Every row is an agreement check: max |Δ| between
-the two outputs.
+the two outputs, and of each against a float64 NumPy rollout of the first 2,000 steps.
 
     python3 Benchmarks/peers/rollout.py --threads 1,2 --out /tmp/rollout.md
     PARARNN_BIN=path/to/pararnn python3 Benchmarks/peers/rollout.py --shapes quick
@@ -96,6 +96,31 @@ def make_case(np, work, cell, B, d, T, m=4):
     return model, npz, xin
 
 
+def numpy_reference(np, cell, npz, x, steps):
+    """Float64 rollout of the first `steps` steps (the independent reference both are checked against)."""
+    W = np.load(npz)
+    wih, whh, bih, bhh = (W[k].astype(np.float64) for k in ("wih", "whh", "bih", "bhh"))
+    d = whh.shape[1]
+    x = x[:, :steps].astype(np.float64)
+    B = x.shape[0]
+    gi = np.einsum("btm,gm->btg", x, wih) + bih
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    h, c = np.zeros((B, d)), np.zeros((B, d))
+    out = np.zeros((B, steps, d))
+    for t in range(steps):
+        gh = h @ whh.T + bhh
+        if cell == "gru":
+            r, z = sig(gi[:, t, :d] + gh[:, :d]), sig(gi[:, t, d:2*d] + gh[:, d:2*d])
+            n = np.tanh(gi[:, t, 2*d:] + r * gh[:, 2*d:])
+            h = (1 - z) * n + z * h
+        else:
+            g = gi[:, t] + gh
+            c = sig(g[:, d:2*d]) * c + sig(g[:, :d]) * np.tanh(g[:, 2*d:3*d])
+            h = sig(g[:, 3*d:]) * np.tanh(c)
+        out[:, t] = h
+    return out
+
+
 def run_pararnn(binary, model, xin, out, threads, repeats):
     best = float("inf")
     for _ in range(repeats):
@@ -130,12 +155,13 @@ def main():
         ["swift", "build", "-c", "release", "-Xswiftc", "-target-cpu", "-Xswiftc", "haswell",
          "-Xswiftc", "-DPARARNN_FMA", "--show-bin-path"], cwd=ROOT, capture_output=True,
         text=True).stdout.strip(), "pararnn")
-    rows = ["| cell | B | d | T | threads | pararnn ms | JAX ms | pararnn / JAX speed | µs per step (pararnn) | max \\|Δ\\| |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| cell | B | d | T | threads | pararnn ms | JAX ms | pararnn / JAX speed | µs per step (pararnn) | max \\|Δ\\| pararnn − JAX | pararnn − f64 | JAX − f64 |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     print(rows[0]); print(rows[1])
     with tempfile.TemporaryDirectory() as work:
         for cell, B, d, T in (FULL if args.shapes == "full" else QUICK):
             model, npz, xin = make_case(np, work, cell, B, d, T)
+            reference = None
             for threads in (int(t) for t in args.threads.split(",")):
                 po, jo = os.path.join(work, "p.npy"), os.path.join(work, "j.npy")
                 tp = run_pararnn(binary, model, xin, po, threads, args.repeats)
@@ -143,8 +169,13 @@ def main():
                 yp, yj = np.load(po), np.load(jo)
                 yp = yp.reshape(yj.shape)
                 diff = float(np.max(np.abs(yp - yj)))
+                if reference is None:
+                    reference = numpy_reference(np, cell, npz, np.load(xin), min(T, 2000))
+                n = reference.shape[1]
+                dp = float(np.max(np.abs(yp[:, :n] - reference)))
+                dj = float(np.max(np.abs(yj[:, :n] - reference)))
                 row = (f"| {cell} | {B} | {d} | {T} | {threads} | {tp * 1e3:.2f} | {tj * 1e3:.2f} | "
-                       f"{tj / tp:.2f}× | {tp / T * 1e6:.3f} | {diff:.1e} |")
+                       f"{tj / tp:.2f}× | {tp / T * 1e6:.3f} | {diff:.1e} | {dp:.1e} | {dj:.1e} |")
                 print(row, flush=True)
                 rows.append(row)
     if args.out:
