@@ -159,10 +159,27 @@ extension Float: CellMath {
     }
 }
 
+/// x clamped to [lo, hi] lane-wise, NaN kept (a comparison with NaN is false), by bitwise
+/// blends of the comparison masks: `replacing(with:where:)` can lower to one branch per lane.
+@inlinable @inline(__always)
+func clamp<S: ScanScalar>(_ x: SIMD4<S>, _ lo: S, _ hi: S) -> SIMD4<S> {
+    let low = SIMD4<S>(repeating: lo), high = SIMD4<S>(repeating: hi)
+    return blend(blend(x, low, x .< low), high, x .> high)
+}
+
+/// `value` where `mask` is set, `x` elsewhere, as integer bit operations.
+@inlinable @inline(__always)
+func blend<S: ScanScalar>(_ x: SIMD4<S>, _ value: SIMD4<S>, _ mask: SIMDMask<SIMD4<S.SIMDMaskScalar>>) -> SIMD4<S> {
+    typealias Bits = SIMD4<S.SIMDMaskScalar>
+    let m = unsafeBitCast(mask, to: Bits.self)
+    let a = unsafeBitCast(x, to: Bits.self), b = unsafeBitCast(value, to: Bits.self)
+    return unsafeBitCast((a & ~m) | (b & m), to: SIMD4<S>.self)
+}
+
 extension Float {
     @inlinable @inline(__always)
     public static func cellExp(_ x: SIMD4<Float>) -> SIMD4<Float> {
-        let xc = x.replacing(with: -87, where: x .< -87).replacing(with: 88, where: x .> 88)
+        let xc = clamp(x, -87, 88)
         let magic = SIMD4<Float>(repeating: 12_582_912)
         let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_04), magic)
         let n = k - magic
@@ -185,7 +202,7 @@ extension Float {
 extension Double {
     @inlinable @inline(__always)
     public static func cellExp(_ x: SIMD4<Double>) -> SIMD4<Double> {
-        let xc = x.replacing(with: -708, where: x .< -708).replacing(with: 709, where: x .> 709)
+        let xc = clamp(x, -708, 709)
         let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
         let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_040_888_963_4), magic)
         let n = k - magic
