@@ -146,34 +146,16 @@ extension DenseAdjointWork {
                     for t in stride(from: a.steps - 1, through: 0, by: -1) {
                         let descending = t & 1 == 1
                         if forward != nil {
-                            if count == 4 {
-                                DenseRecurrentPack<Scalar>.product4(
-                                    h: (previous(t, b), previous(t, b + 1), previous(t, b + 2), previous(t, b + 3)),
-                                    hidden: d, weights: wf, stride: fstride, bias: bf, into: g,
-                                    descending: descending)
-                            } else {
-                                for i in 0..<count {
-                                    DenseRecurrentPack<Scalar>.product(
-                                        h: previous(t, b + i), hidden: d, weights: wf, stride: fstride,
-                                        bias: bf, into: g + i * fstride, descending: descending)
-                                }
-                            }
+                            DenseRecurrentPack<Scalar>.products(
+                                count: count, h: { previous(t, b + $0) }, hidden: d, weights: wf,
+                                stride: fstride, bias: bf, into: g, descending: descending)
                         }
                         for i in 0..<count {
                             step(t, b + i, g + i * fstride, carry + i * bstride, extra + i * d)
                         }
-                        if count == 4 {
-                            DenseRecurrentPack<Scalar>.product4(
-                                h: (delta(t, b), delta(t, b + 1), delta(t, b + 2), delta(t, b + 3)),
-                                hidden: gd, weights: wb, stride: bstride, bias: zeros, into: carry,
-                                descending: descending)
-                        } else {
-                            for i in 0..<count {
-                                DenseRecurrentPack<Scalar>.product(
-                                    h: delta(t, b + i), hidden: gd, weights: wb, stride: bstride,
-                                    bias: zeros, into: carry + i * bstride, descending: descending)
-                            }
-                        }
+                        DenseRecurrentPack<Scalar>.products(
+                            count: count, h: { delta(t, b + $0) }, hidden: gd, weights: wb,
+                            stride: bstride, bias: zeros, into: carry, descending: descending)
                     }
                     for i in 0..<count { finish(b + i, carry + i * bstride, extra + i * d) }
                     b += count

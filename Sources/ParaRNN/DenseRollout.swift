@@ -221,6 +221,27 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         }
     }
 
+    /// The products g_i = bias + Wᵀ h(i) for `count` ≤ 4 sequences (g_i at g + i·stride): one
+    /// ``product4(h:hidden:weights:stride:bias:into:descending:)`` for four, single products
+    /// otherwise.
+    @inline(__always)
+    static func products(
+        count: Int, h: (Int) -> UnsafePointer<Scalar>, hidden d: Int, weights w: UnsafePointer<Scalar>,
+        stride: Int, bias: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>, descending: Bool
+    ) {
+        if count == 4 {
+            product4(
+                h: (h(0), h(1), h(2), h(3)), hidden: d, weights: w, stride: stride, bias: bias, into: g,
+                descending: descending)
+        } else {
+            for i in 0..<count {
+                product(
+                    h: h(i), hidden: d, weights: w, stride: stride, bias: bias, into: g + i * stride,
+                    descending: descending)
+            }
+        }
+    }
+
     /// Drives a fused rollout of `entries`: sequences in groups of four (the last group
     /// smaller), and per step the group's recurrent products g_b = W_hh h_b + b_hh
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
@@ -239,23 +260,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             while b < entries.upperBound {
                 let count = min(4, entries.upperBound - b)
                 for t in io.steps {
-                    let descending = t & 1 == 1
-                    if count == 4 {
-                        Self.product4(
-                            h: (io.previousEntry(t, b, stateSize: n) + (n - d),
-                                io.previousEntry(t, b + 1, stateSize: n) + (n - d),
-                                io.previousEntry(t, b + 2, stateSize: n) + (n - d),
-                                io.previousEntry(t, b + 3, stateSize: n) + (n - d)),
-                            hidden: d, weights: w, stride: stride, bias: bias, into: g,
-                            descending: descending)
-                    } else {
-                        for i in 0..<count {
-                            Self.product(
-                                h: io.previousEntry(t, b + i, stateSize: n) + (n - d), hidden: d,
-                                weights: w, stride: stride, bias: bias, into: g + i * stride,
-                                descending: descending)
-                        }
-                    }
+                    Self.products(
+                        count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
+                        weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
                     for i in 0..<count { gates(t, b + i, g + i * stride) }
                 }
                 b += count
