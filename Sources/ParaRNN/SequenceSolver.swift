@@ -196,7 +196,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let (method, decision) = chooseMethod(steps: steps, batch: batch)
         let row = cell.stateRowSize(batch: batch), urow = cell.projectionRowSize(batch: batch)
         let m = cell.inputSize
-        let block = Self.streamingBlock(steps: steps, projectionRow: urow)
+        let block = Self.streamingBlock(
+            steps: steps, projectionRow: urow,
+            workers: rolloutWorkers(batch: batch, threads: options.pool.threadCount))
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         var buffer = uninitializedArray(Scalar.self, count: block * urow)
@@ -230,11 +232,14 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             row: row, segmentEnds: [1], segmentLength: steps)
     }
 
-    /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident),
-    /// at least 64 steps (each block is one fork/join when the batch is split across workers).
-    static func streamingBlock(steps: Int, projectionRow: Int) -> Int {
-        let bytes = 262_144 / max(1, projectionRow * MemoryLayout<Scalar>.size)
-        return min(steps, max(64, bytes))
+    /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident) for
+    /// one worker; when the batch is split across workers each block is one fork/join, so it
+    /// holds at least 512 steps (a few hundred microseconds of work per worker) and up to
+    /// 2 MiB per worker of projections.
+    static func streamingBlock(steps: Int, projectionRow: Int, workers: Int = 1) -> Int {
+        let budget = workers > 1 ? 2_097_152 * workers : 262_144
+        let bytes = budget / max(1, projectionRow * MemoryLayout<Scalar>.size)
+        return min(steps, max(workers > 1 ? 512 : 64, bytes))
     }
 
     /// The method `.automatic` picks, and why.

@@ -48,6 +48,21 @@ struct DenseRolloutTests {
         try check(RandomCells.elman(Double.self, m: 2, d: d, scale: 1, seed: 10), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
     }
 
+    @Test("streamed blocks of projections: several blocks (one worker) against the reference and a split batch")
+    func streamedBlocks() throws {
+        // d = 32, B = 3: 1.1 KB of projections per step, so one worker streams 227-step blocks
+        // (3 blocks, the last partial); two workers stream one block of 500.
+        let cell = try RandomCells.gru(Float.self, m: 2, d: 32, scale: 1, seed: 21)
+        try check(cell, steps: 500, batch: 3, threads: 1, tolerance: 2e-5)
+        var rng = SeededGenerator(seed: 22)
+        let x: [Float] = uniform(500 * 3 * 2, 1, &rng)
+        func states(_ threads: Int) throws -> [Float] {
+            let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+            return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: 500, batch: 3)
+        }
+        #expect(try states(1) == states(2))
+    }
+
     @Test("a split batch gives the same states bit for bit as one worker (groups of four or single products)")
     func splitIsExact() throws {
         let cell = try RandomCells.lstm(Float.self, m: 2, d: 13, scale: 1, seed: 11)
