@@ -318,7 +318,7 @@ struct Solve: ParsableCommand {
         print(summary.writtenText, terminator: "")
         if let (layer, state) = nonFinite {
             throw Failure(
-                message: "error: \(inputName): non-finite hidden state at step \(state.step), layer \(layer + 1) (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
+                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
                 code: 2)
         }
         if verifyFailed, let v = verification {
