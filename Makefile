@@ -66,8 +66,14 @@ notebooks: release
 # Peer comparison (PyTorch / JAX / NumPy vs pararnn; own venv under out/peers-venv). Not part of
 # make test. PEERS_ARGS=--full adds T = 10^6; see Benchmarks/peers/README.md.
 PEERS_ARGS ?=
+# Then the dense GRU/LSTM rollouts and training steps against JAX (rollout.py, train.py; the
+# venv's Python when compare.py made one). PEERS_THREADS: the thread counts they sweep.
+PEERS_THREADS ?= 1,2
+PEERS_PYTHON = $$([ -x out/peers-venv/bin/python ] && echo out/peers-venv/bin/python || echo $(PYTHON))
 peers: release
 	PARARNN_BIN=$(PARARNN_BIN_PATH) $(PYTHON) Benchmarks/peers/compare.py $(PEERS_ARGS)
+	PARARNN_BIN=$(PARARNN_BIN_PATH) $(PEERS_PYTHON) Benchmarks/peers/rollout.py --threads $(PEERS_THREADS) --out Benchmarks/results/peers-rollout-local.md
+	PARARNN_BIN=$(PARARNN_BIN_PATH) $(PEERS_PYTHON) Benchmarks/peers/train.py --threads $(PEERS_THREADS) --out Benchmarks/results/peers-train-local.md
 
 clean:
 	rm -rf .build out
