@@ -2,19 +2,38 @@ import Foundation
 
 /// Reads recorded input sequences in any supported format.
 public enum SequenceInput {
-    /// Reads .npy / .csv / .wav by extension (case-insensitive) into a Tensor of shape [T, m] or [B, T, m]
+    /// Reads .npy / .csv / .tsv / .wav by extension (case-insensitive) into a Tensor of shape [T, m] or [B, T, m]
     /// (CSV/WAV give [T, m]); unknown extension → clear error; checks every value is finite and reports
     /// the first NaN/Inf with its index.
     ///
     /// A one-dimensional `.npy` array of length T is returned as `[T, 1]`. Arrays of other ranks and
     /// empty arrays (any extent 0) are rejected with ``SequenceIOError/sizeMismatch(file:detail:)``.
     public static func read(contentsOf url: URL) throws(SequenceIOError) -> Tensor {
+        try read(contentsOf: url, table: TableOptions()).tensor
+    }
+
+    /// Like ``read(contentsOf:)``, with `table` choosing columns and handling missing cells of a
+    /// `.csv` / `.tsv` table; `notes` says what was skipped, dropped or filled.
+    ///
+    /// ```swift
+    /// let (x, notes) = try SequenceInput.read(contentsOf: URL(fileURLWithPath: "macro.csv"),
+    ///                                         table: TableOptions(columns: "realgdp,realcons"))
+    /// ```
+    /// Options other than the defaults on a `.npy` or `.wav` input are an error.
+    public static func read(contentsOf url: URL, table: TableOptions) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
         let name = url.lastPathComponent
         let ext = url.pathExtension.lowercased()
         var tensor: Tensor
+        var notes: [String] = []
+        if !["csv", "tsv"].contains(ext), !table.isDefault {
+            throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+        }
         switch ext {
         case "npy": tensor = try NPY.read(contentsOf: url)
-        case "csv": tensor = try CSV.read(contentsOf: url).tensor
+        case "csv", "tsv":
+            let read = try CSV.readTable(contentsOf: url, options: table)
+            tensor = read.tensor
+            notes = read.notes
         case "wav", "wave": tensor = try WAV.read(contentsOf: url).tensor
         default: throw .unknownExtension(file: name, ext: url.pathExtension)
         }
@@ -26,7 +45,7 @@ public enum SequenceInput {
             throw .sizeMismatch(file: name, detail: "input has shape \(describeShape(tensor.shape)), which holds no values")
         }
         try checkFinite(tensor, name: name)
-        return tensor
+        return (tensor, notes)
     }
 
     /// Throws ``SequenceIOError/nonFinite(file:index:value:)`` for the first NaN or infinity in `tensor`.
