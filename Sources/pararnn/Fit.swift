@@ -15,7 +15,7 @@ struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a recurrent model for next-step prediction on a recording.",
         discussion: """
-            Reads a recording (.npy [T, m], .csv/.tsv one row per step, .wav channels as features), \
+            Reads a recording (.npy [T, m], .csv/.tsv one row per step, audio channels as features), \
             normalises each feature (mean 0, standard deviation 1), holds out the last \
             --validation-fraction of the steps, and trains a stack of recurrent layers plus a \
             linear readout to predict x_{t+1} from x_0…x_t with mean squared error, AdamW \
@@ -45,7 +45,7 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv or .wav).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
     var input: String = "data/default/input.npy"
 
     @OptionGroup var table: TableInputOptions
@@ -108,8 +108,8 @@ struct Fit: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
-        if !["npy", "csv", "tsv", "wav"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) {
-            throw ValidationError("--input must name a .npy, .csv, .tsv or .wav recording (got \(input))")
+        if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
+            throw ValidationError("--input must name a .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff) recording (got \(input))")
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
             throw ValidationError("--output must name a .safetensors file (got \(output))")

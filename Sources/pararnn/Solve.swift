@@ -35,7 +35,7 @@ struct Solve: ParsableCommand {
             bias=False, nn.GRUCell/LSTMCell/RNNCell, under any submodule prefix; the cell is \
             inferred from the names and shapes, other tensors are listed as ignored) and an input \
             sequence \
-            (.npy [T, m] or [B, T, m], .csv/.tsv one row per step, .wav channels as features), solves \
+            (.npy [T, m] or [B, T, m], .csv/.tsv one row per step, audio channels as features), solves \
             the layers one after the other (layer l+1 reads layer l's h) and writes the last \
             layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one \
             (d = 2·H_out for a bidirectional model, [forward, reverse] as PyTorch's output), \
@@ -56,6 +56,11 @@ struct Solve: ParsableCommand {
             (default), drop the row, ffill (carry the last value forward) or interpolate \
             (linear in the row number); cells before the first or after the last value take \
             that value.
+
+            Audio (.wav PCM 8/16/24/32-bit, float or extensible, .flac, .ogg, .aiff) is read \
+            through libsndfile as float32 in [-1, 1], one feature per channel, without \
+            resampling; the sample rate and encoding are printed as a note on stderr. \
+            --channels 1,3-4 picks channels (1-based).
 
             Every result is certified by its residual max_t |h_t - f(h_{t-1}, x_t)| (relative to \
             max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
@@ -78,7 +83,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv or .wav).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
     var input: String
 
     @OptionGroup var table: TableInputOptions

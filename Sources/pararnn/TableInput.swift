@@ -20,9 +20,14 @@ struct TableInputOptions: ParsableArguments {
         valueName: "policy"))
     var missing: TableOptions.Missing = .error
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
+        valueName: "list"))
+    var channels: String?
+
     /// Reads `url` (any input format) with these options; notes go to stderr, one line each.
     func read(_ url: URL) throws(SequenceIOError) -> Tensor {
-        let (tensor, notes) = try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing))
+        let (tensor, notes) = try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels)
         for note in notes { Console.failure("note: \(url.lastPathComponent): \(note)") }
         return tensor
     }
