@@ -34,7 +34,7 @@ release: deps
 test: deps
 	$(SWIFT) test
 
-# A longer run of the seeded fuzzers (make test runs 300–500 cases per target, 3,700 in all, plus
+# A longer run of the seeded fuzzers (make test runs 300–500 cases per target, 5,200 in all, plus
 # 40 end-to-end solves): FUZZ_CASES per target, FUZZ_CASES / 50 CLI solves.
 FUZZ_CASES ?= 20000
 fuzz: deps

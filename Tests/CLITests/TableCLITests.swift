@@ -66,4 +66,32 @@ struct TableCLITests {
         #expect(npy.status == 1 && npy.stderr.contains("--columns and --missing apply to .csv and .tsv tables only"))
         #expect(!ws.exists("n.safetensors"))
     }
+
+    /// A 24-bit FLAC made by sox solves like its float32 source read by the hand-written WAV reader
+    /// (within 24-bit quantisation), and --channels picks one channel.
+    @Test func solveReadsFlacThroughLibsndfile() throws {
+        let audio = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SequenceIOTests/Fixtures/audio")
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m.safetensors", model)
+        try FileManager.default.copyItem(at: audio.appendingPathComponent("pcm24.flac"), to: ws.path("rec.flac"))
+        let source = try WAV.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
+        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "rec.flac", "--output", "h.npy", "--precision", "double"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("note: rec.flac: 16000 Hz, 2 channels, FLAC (Free Lossless Audio Codec), Signed 24 bit PCM; not resampled"), "\(r.stderr)")
+        let steps = source.shape[0]
+        #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("h.npy")).asDouble(), model.rollout(source.asDouble(), steps: steps)) < 1e-5)
+
+        let one = TestParaGRU(m: 1, d: 3, seed: 7)
+        ws.writeModel("one.safetensors", one)
+        let right = try ws.run(["solve", "--model", "one.safetensors", "--input", "rec.flac", "--channels", "2", "--output", "r.npy", "--precision", "double"])
+        #expect(right.status == 0, "\(right.stderr)")
+        let x = source.asDouble()
+        let channel2: [Double] = (0..<steps).map { x[2 * $0 + 1] }
+        #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("r.npy")).asDouble(), one.rollout(channel2, steps: steps)) < 1e-5)
+        let bad = try ws.run(["solve", "--model", "one.safetensors", "--input", "rec.flac", "--channels", "3", "--output", "b.npy"])
+        #expect(bad.status == 1 && bad.stderr == "error: rec.flac: --channels '3' is not a channel or range within 1-2\n", "\(bad.stderr)")
+        #expect(!ws.exists("b.npy"))
+    }
 }
