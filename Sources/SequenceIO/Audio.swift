@@ -68,6 +68,8 @@ public enum Audio {
         guard let handle else {
             throw .malformedHeader(file: name, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
         }
+        // The callbacks read `stream`: it must outlive every libsndfile call, sf_close included.
+        defer { withExtendedLifetime(stream) {} }
         defer { sf_close(handle) }
         let channels = Int(info.channels)
         guard (1...4096).contains(channels) else {
@@ -81,7 +83,7 @@ public enum Audio {
         var samples: [Float] = []
         var chunk = [Float](repeating: 0, count: block * channels)
         while true {
-            let got = withExtendedLifetime(stream) { Int(sf_readf_float(handle, &chunk, sf_count_t(block))) }
+            let got = Int(sf_readf_float(handle, &chunk, sf_count_t(block)))
             if got <= 0 { break }
             guard samples.count + got * channels <= maxSamples else {
                 throw .sizeMismatch(file: name, detail: "audio holds more than \(maxSamples) samples")
