@@ -195,7 +195,8 @@ struct Solve: ParsableCommand {
             throw Failure(message: "error: \(error.description) (in \(precision) precision)", code: 1)
         }
         let tensor: Tensor
-        do { tensor = try table.read(inputURL) } catch {
+        let inputNotes: [String]
+        do { (tensor, inputNotes) = try table.readWithNotes(inputURL) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let batched = tensor.rank == 3
@@ -294,7 +295,7 @@ struct Solve: ParsableCommand {
         let verifyFailed = verification.map { !($0.maxAbsDifference <= verifyLimit) } ?? false
         let writeHidden = output != nil && nonFinite == nil && !verifyFailed && (converged || allowUnconverged)
         let summary = SolveSummary(
-            modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape,
+            modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape, inputNotes: inputNotes,
             inputType: tensor.scalarType, steps: steps, batch: batch, precision: precision,
             threads: pool.threadCount, requested: method.method, options: options, result: result,
             solveSeconds: solveSeconds, totalSeconds: seconds(ContinuousClock.now - began),

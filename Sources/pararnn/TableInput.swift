@@ -27,8 +27,13 @@ struct TableInputOptions: ParsableArguments {
 
     /// Reads `url` (any input format) with these options; notes go to stderr, one line each.
     func read(_ url: URL) throws(SequenceIOError) -> Tensor {
-        let (tensor, notes) = try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels)
+        let (tensor, notes) = try readWithNotes(url)
         for note in notes { Console.failure("note: \(url.lastPathComponent): \(note)") }
         return tensor
+    }
+
+    /// Reads `url` with these options; the notes (sample rate, skipped columns, filled cells) are returned.
+    func readWithNotes(_ url: URL) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+        try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels)
     }
 }

@@ -35,7 +35,8 @@ struct TableCLITests {
         let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.csv", "--columns", "a,b",
                             "--missing", "interpolate", "--output", "h.npy", "--precision", "double"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("note: x.csv: filled 6 missing cells (--missing interpolate)"), "\(r.stderr)")
+        #expect(r.stdout.contains("note       filled 6 missing cells (--missing interpolate)"), "\(r.stdout)")
+        #expect(r.stdout.contains("note       skipped date/time column") == false)
         #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("h.npy")).asDouble(), model.rollout(x, steps: 30)) < 1e-9)
 
         // Numbers work too (column 4 = a, 3 = b); without --missing the gap is one error line, nothing written.
@@ -77,9 +78,13 @@ struct TableCLITests {
         ws.writeModel("m.safetensors", model)
         try FileManager.default.copyItem(at: audio.appendingPathComponent("pcm24.flac"), to: ws.path("rec.flac"))
         let source = try WAV.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
-        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "rec.flac", "--output", "h.npy", "--precision", "double"])
+        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "rec.flac", "--output", "h.npy", "--precision", "double",
+                            "--report", "r.json"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("note: rec.flac: 16000 Hz, 2 channels, FLAC (Free Lossless Audio Codec), Signed 24 bit PCM; not resampled"), "\(r.stderr)")
+        let note = "16000 Hz, 2 channels, FLAC (Free Lossless Audio Codec), Signed 24 bit PCM; not resampled"
+        #expect(r.stdout.contains("note       " + note), "\(r.stdout)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.path("r.json"))) as! [String: Any]
+        #expect((json["input"] as? [String: Any])?["notes"] as? [String] == [note])
         let steps = source.shape[0]
         #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("h.npy")).asDouble(), model.rollout(source.asDouble(), steps: steps)) < 1e-5)
 
