@@ -3,7 +3,7 @@
 #   make test    installs what is missing and runs the whole test suite
 
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev pkg-config
+APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev libsndfile1-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Release builds vectorise with AVX2/FMA when this CPU has them (PARARNN_CPU= to turn it off;
 # a binary built so needs an AVX2+FMA CPU to run).
@@ -34,7 +34,7 @@ release: deps
 test: deps
 	$(SWIFT) test
 
-# A longer run of the seeded fuzzers (make test runs 300–500 cases per target, 2,800 in all, plus
+# A longer run of the seeded fuzzers (make test runs 300–500 cases per target, 5,200 in all, plus
 # 40 end-to-end solves): FUZZ_CASES per target, FUZZ_CASES / 50 CLI solves.
 FUZZ_CASES ?= 20000
 fuzz: deps

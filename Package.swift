@@ -30,11 +30,14 @@ let package = Package(
         .systemLibrary(
             name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
             providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(
+            name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
 
         .target(name: "ParallelScan", dependencies: ["CBLAS"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
-        .target(name: "SequenceIO"),
+        .target(name: "SequenceIO", dependencies: ["CSndfile"]),
         .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
         .target(name: "LinearRNN", dependencies: ["ParallelScan"]),

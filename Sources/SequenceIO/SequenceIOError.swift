@@ -77,7 +77,7 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(name): non-finite value \(value) at index [\(index.map(String.init).joined(separator: ", "))]"
         case .unknownExtension(_, let ext):
             let shown = ext.isEmpty ? "no extension" : "extension '.\(ext)'"
-            return "\(name): unknown input format (\(shown)); expected .npy, .csv or .wav"
+            return "\(name): unknown input format (\(shown)); expected .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff)"
         case .missingTensor(_, let tensorName):
             return "\(name): no tensor named '\(tensorName)'"
         case .csvParse(_, let row, let column, let detail):

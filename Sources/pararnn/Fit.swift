@@ -15,13 +15,17 @@ struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a recurrent model for next-step prediction on a recording.",
         discussion: """
-            Reads a recording (.npy [T, m], .csv one row per step, .wav channels as features), \
+            Reads a recording (.npy [T, m], .csv/.tsv one row per step, audio channels as features), \
             normalises each feature (mean 0, standard deviation 1), holds out the last \
             --validation-fraction of the steps, and trains a stack of recurrent layers plus a \
             linear readout to predict x_{t+1} from x_0…x_t with mean squared error, AdamW \
             (gradient clipping, linear warm-up then cosine decay) on mini-batches of windows \
             drawn from the training part. Forward passes are solved in parallel over time \
             (Newton or sequential, per --method); gradients come from the adjoint reverse scan.
+
+            Tables (.csv, .tsv): --columns chooses the features (header names or 1-based \
+            numbers, e.g. --columns co2 or 2-4), --missing error|drop|ffill|interpolate handles \
+            empty cells; date/time columns are skipped with a note (see `pararnn solve --help`).
 
             Prints the validation loss next to the "repeat the last value" predictor's, and \
             writes the model as .safetensors (recurrent layers in the format `pararnn solve` \
@@ -41,8 +45,10 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv or .wav).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
     var input: String = "data/default/input.npy"
+
+    @OptionGroup var table: TableInputOptions
 
     @Option(name: .long, help: ArgumentHelp("Where to write the trained model (.safetensors).", valueName: "file"))
     var output: String = "out/model.safetensors"
@@ -102,8 +108,8 @@ struct Fit: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
-        if !["npy", "csv", "wav"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) {
-            throw ValidationError("--input must name a .npy, .csv or .wav recording (got \(input))")
+        if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
+            throw ValidationError("--input must name a .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff) recording (got \(input))")
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
             throw ValidationError("--output must name a .safetensors file (got \(output))")
@@ -140,7 +146,7 @@ struct Fit: ParsableCommand {
     func fit(_ guard_: OutputGuard) throws {
         let inputURL = URL(fileURLWithPath: input)
         let recording: Tensor
-        do { recording = try SequenceInput.read(contentsOf: inputURL) } catch {
+        do { recording = try table.read(inputURL) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {

@@ -35,7 +35,7 @@ struct Solve: ParsableCommand {
             bias=False, nn.GRUCell/LSTMCell/RNNCell, under any submodule prefix; the cell is \
             inferred from the names and shapes, other tensors are listed as ignored) and an input \
             sequence \
-            (.npy [T, m] or [B, T, m], .csv one row per step, .wav channels as features), solves \
+            (.npy [T, m] or [B, T, m], .csv/.tsv one row per step, audio channels as features), solves \
             the layers one after the other (layer l+1 reads layer l's h) and writes the last \
             layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one \
             (d = 2·H_out for a bidirectional model, [forward, reverse] as PyTorch's output), \
@@ -46,6 +46,21 @@ struct Solve: ParsableCommand {
             H_out] ([layers·directions, H_out] for a 2-D input), --initial-cell c0.npy \
             [layers·directions, B, d] for an LSTM; index layer·directions + direction; either \
             may be left out (zeros).
+
+            Tables (.csv, .tsv): a header row is optional; the separator (comma, tab or \
+            semicolon) is detected; fields may be quoted; lines starting with # are comments. \
+            --columns chooses the features by header name or 1-based number (e.g. \
+            --columns realgdp,realcons or --columns 3-5,7); without it every column is read and \
+            date/time columns (1995-01-01, 1995-01-01 00:00:00, Jan-1-1995, ...) are skipped \
+            with a note on stderr. --missing says what an empty (or NA) cell does: error \
+            (default), drop the row, ffill (carry the last value forward) or interpolate \
+            (linear in the row number); cells before the first or after the last value take \
+            that value.
+
+            Audio (.wav PCM 8/16/24/32-bit, float or extensible, .flac, .ogg, .aiff) is read \
+            through libsndfile as float32 in [-1, 1], one feature per channel, without \
+            resampling; the sample rate and encoding are printed as a note on stderr. \
+            --channels 1,3-4 picks channels (1-based).
 
             Every result is certified by its residual max_t |h_t - f(h_{t-1}, x_t)| (relative to \
             max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
@@ -68,8 +83,10 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv or .wav).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
     var input: String
+
+    @OptionGroup var table: TableInputOptions
 
     @Option(name: .long, help: ArgumentHelp("The recurrent module's prefix in a state dict holding several (e.g. encoder.rnn).", valueName: "prefix"))
     var module: String?
@@ -178,7 +195,8 @@ struct Solve: ParsableCommand {
             throw Failure(message: "error: \(error.description) (in \(precision) precision)", code: 1)
         }
         let tensor: Tensor
-        do { tensor = try SequenceInput.read(contentsOf: inputURL) } catch {
+        let inputNotes: [String]
+        do { (tensor, inputNotes) = try table.readWithNotes(inputURL) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let batched = tensor.rank == 3
@@ -277,7 +295,7 @@ struct Solve: ParsableCommand {
         let verifyFailed = verification.map { !($0.maxAbsDifference <= verifyLimit) } ?? false
         let writeHidden = output != nil && nonFinite == nil && !verifyFailed && (converged || allowUnconverged)
         let summary = SolveSummary(
-            modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape,
+            modelName: modelName, model: loaded, inputName: inputName, inputShape: tensor.shape, inputNotes: inputNotes,
             inputType: tensor.scalarType, steps: steps, batch: batch, precision: precision,
             threads: pool.threadCount, requested: method.method, options: options, result: result,
             solveSeconds: solveSeconds, totalSeconds: seconds(ContinuousClock.now - began),

@@ -16,6 +16,8 @@ struct SolveSummary<S: CellMath> {
     var model: Model
     var inputName: String
     var inputShape: [Int]
+    /// What reading the input reported: audio sample rate and encoding, skipped/filled table cells.
+    var inputNotes: [String] = []
     var inputType: ScalarType
     var steps: Int
     var batch: Int
@@ -46,6 +48,7 @@ struct SolveSummary<S: CellMath> {
             add("ignored", "\(model.ignoredTensors.count) tensor\(model.ignoredTensors.count == 1 ? "" : "s") not in the model: \(model.ignoredTensors.joined(separator: ", "))")
         }
         add("input", "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)")
+        for note in inputNotes { add("note", note) }
         add("compute", "\(precision), \(threads) thread\(threads == 1 ? "" : "s")")
         for (l, s) in result.layers.enumerated() {
             let prefix = result.layers.count > 1 ? "\(result.labels[l]): " : ""
@@ -113,7 +116,8 @@ struct SolveSummary<S: CellMath> {
                 },
                 module: model.module.isEmpty ? nil : String(model.module.dropLast()),
                 ignoredTensors: model.ignoredTensors),
-            input: .init(file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch, features: model.inputSize),
+            input: .init(file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch, features: model.inputSize,
+                         notes: inputNotes.isEmpty ? nil : inputNotes),
             precision: precision.rawValue, threads: threads,
             options: .init(
                 method: requested.rawValue, tolerance: tolerance, maxIterations: options.maxIterations,
@@ -161,6 +165,8 @@ struct Report: Codable {
         var steps: Int
         var batch: Int
         var features: Int
+        /// Notes from reading the input (audio sample rate and encoding, table columns skipped, cells filled).
+        var notes: [String]?
     }
     struct Options: Codable {
         var method: String

@@ -7,7 +7,7 @@ import Testing
 @Suite("Fuzz")
 struct FuzzTests {
     /// Cases per reader fixture: `PARARNN_FUZZ_CASES` if set (a long campaign), else 300
-    /// (6 fixtures: 1,800 cases; with the model-loader fuzz in ModelIOTests, ≥ 2,000 in all).
+    /// (14 fixtures: 4,200 cases; with the model-loader fuzz in ModelIOTests, ≥ 4,400 in all).
     static let iterations: Int = {
         if let text = ProcessInfo.processInfo.environment["PARARNN_FUZZ_CASES"], let n = Int(text), n > 0 { return n }
         return 300
@@ -76,5 +76,26 @@ struct FuzzTests {
 
     @Test func csv() throws {
         _ = try Self.run("with_header.csv", seed: 6) { (d) throws(SequenceIOError) in [try CSV.decode(d, name: "fuzz").tensor] }
+    }
+
+    /// libsndfile on mutated WAV (24-bit extensible, 8-bit), FLAC, AIFF and OGG files.
+    @Test func audio() throws {
+        for (i, file) in ["audio/pcm24.wav", "audio/pcm8.wav", "audio/pcm24.flac", "audio/pcm16.aiff", "audio/vorbis.ogg"].enumerated() {
+            _ = try Self.run(file, seed: UInt64(30 + i)) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
+        }
+    }
+
+    /// Tables with dates, gaps and quoted headers, under every --missing policy and a column choice.
+    @Test func tables() throws {
+        let policies = TableOptions.Missing.allCases
+        for (i, (file, columns)) in [("co2.csv", nil), ("elec_equip.csv", "2"), ("macrodata.csv", "realgdp,3-5,cpi")].enumerated() {
+            var k = 0
+            _ = try Self.run(file, seed: UInt64(20 + i)) { (d) throws(SequenceIOError) in
+                k += 1
+                let read = try CSV.decodeTable(d, name: "fuzz", options: TableOptions(columns: k % 2 == 0 ? columns : nil, missing: policies[k % policies.count]))
+                #expect(read.tensor.shape.count == 2 && read.tensor.shape[1] == read.columns.count)
+                return [read.tensor]
+            }
+        }
     }
 }

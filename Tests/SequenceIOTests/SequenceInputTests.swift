@@ -27,7 +27,7 @@ struct SequenceInputTests {
         let e = expectError("unknownExtension", file: "data.txt") { () throws(SequenceIOError) in
             try SequenceInput.read(contentsOf: URL(fileURLWithPath: "/tmp/data.txt"))
         }
-        #expect(e?.description == "data.txt: unknown input format (extension '.txt'); expected .npy, .csv or .wav")
+        #expect(e?.description == "data.txt: unknown input format (extension '.txt'); expected .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff)")
         expectError("unknownExtension", file: "README") { () throws(SequenceIOError) in
             try SequenceInput.read(contentsOf: URL(fileURLWithPath: "/tmp/README"))
         }

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import SequenceIO
+
+extension TableOptions.Missing: ExpressibleByArgument {}
+
+/// `--columns` and `--missing`, shared by `solve` and `fit`: how a .csv/.tsv table becomes [T, m].
+///
+/// ```
+/// pararnn fit --input co2.csv --columns co2 --missing interpolate --output co2.safetensors
+/// ```
+struct TableInputOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Table columns to read as features, by header name or 1-based number, comma-separated; ranges allowed (e.g. realgdp,realcons or 3-5,7). Default: every column but date/time columns.",
+        valueName: "list"))
+    var columns: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Empty (or NA) cells in a table: error, drop (the row), ffill (carry the last value forward) or interpolate (linear; the ends take the nearest value).",
+        valueName: "policy"))
+    var missing: TableOptions.Missing = .error
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
+        valueName: "list"))
+    var channels: String?
+
+    /// Reads `url` (any input format) with these options; notes go to stderr, one line each.
+    func read(_ url: URL) throws(SequenceIOError) -> Tensor {
+        let (tensor, notes) = try readWithNotes(url)
+        for note in notes { Console.failure("note: \(url.lastPathComponent): \(note)") }
+        return tensor
+    }
+
+    /// Reads `url` with these options; the notes (sample rate, skipped columns, filled cells) are returned.
+    func readWithNotes(_ url: URL) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+        try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels)
+    }
+}
