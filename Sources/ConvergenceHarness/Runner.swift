@@ -14,7 +14,8 @@ import ParallelScan
 /// (`chooseMethod` on ``pool``) predicts no parallel win run `jobs` at a time, each solving on a
 /// 1-thread pool (``CaseResult/threads`` = 1, ``CaseResult/concurrent`` = true: their wall times
 /// were measured beside other cases). The cases for which it predicts a parallel win — the ones
-/// whose timings measure multi-thread speed — run afterwards, one at a time on all of ``pool``.
+/// whose timings measure multi-thread speed — and the cases too large in memory to run `jobs` at
+/// once run afterwards, one at a time on all of ``pool``.
 /// The solver's plans depend only on sizes and thread counts, so a case's iterations and states
 /// do not depend on which cases ran beside it.
 ///
@@ -63,7 +64,12 @@ public struct HarnessRunner: Sendable {
         var concurrent: [CaseKey] = [], alone: [CaseKey] = []
         if jobs > 1 {
             for key in todo {
-                if pool.threadCount > 1, automaticChoice(key) == .newton { alone.append(key) } else { concurrent.append(key) }
+                let large = memoryEstimate(key) > Int(ProcessInfo.processInfo.physicalMemory / 2) / jobs
+                if large || (pool.threadCount > 1 && automaticChoice(key) == .newton) {
+                    alone.append(key)
+                } else {
+                    concurrent.append(key)
+                }
             }
             // Longest first, so that the last cases in flight are short ones.
             concurrent.sort { cost($0) > cost($1) }
@@ -98,6 +104,17 @@ public struct HarnessRunner: Sendable {
             totalSeconds: seconds(ContinuousClock.now - start))
     }
 
+    /// A rough memory estimate in bytes: T·B·(S² + m + 4S) values, S = d (2d for LSTM-style
+    /// cells) — Jacobians, inputs, states and iterates. Cases above half the memory divided by
+    /// ``jobs`` run alone.
+    func memoryEstimate(_ key: CaseKey) -> Int {
+        let s = (key.cell == .lstm || key.cell == .paralstm ? 2 : 1) * key.hiddenSize
+        let bytes = key.precision == .double ? 8 : 4
+        let perStep = s.multipliedReportingOverflow(by: s + 4).partialValue + config.inputSize
+        let (total, overflow) = key.steps.multipliedReportingOverflow(by: key.batch * perStep * bytes)
+        return overflow ? .max : total
+    }
+
     /// A rough work estimate for ordering (T·B·d).
     func cost(_ key: CaseKey) -> Int { key.steps * key.batch * key.hiddenSize }
 
@@ -117,11 +134,32 @@ public struct HarnessRunner: Sendable {
 
     /// Runs one case, solving on `solvePool` (`.automatic` is still asked on ``pool``).
     func run(_ key: CaseKey, solvePool: WorkerPool) -> CaseResult {
-        let cell: any RecurrentCell
-        do { cell = try makeCell(key) } catch { return failed(key, "cell: \(error)") }
-        var result = measure(key, cell: cell, solvePool: solvePool)
+        var result: CaseResult
+        switch key.precision {
+        case .float: result = run(key, Float.self, solvePool: solvePool)
+        case .double: result = run(key, Double.self, solvePool: solvePool)
+        }
         result.threads = solvePool.threadCount
         return result
+    }
+
+    /// Builds the cell with its concrete type (so that the solves are specialized) and measures.
+    func run<S: CellMath>(_ key: CaseKey, _: S.Type, solvePool: WorkerPool) -> CaseResult {
+        let inputs = WeightFactory.inputs(
+            steps: key.steps, batch: key.batch, inputSize: config.inputSize, seed: key.seed
+        ).map { S($0) }
+        do {
+            switch try makeCell(key, S.self) {
+            case let cell as ParaGRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as ParaLSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as GRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as LSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as ElmanRNN<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            default: return failed(key, "cell: unexpected type")
+            }
+        } catch {
+            return failed(key, "cell: \(error)")
+        }
     }
 
     func makeCell(_ key: CaseKey) throws -> any RecurrentCell {
@@ -166,14 +204,11 @@ public struct HarnessRunner: Sendable {
         }
     }
 
-    func measure<Cell: RecurrentCell>(_ key: CaseKey, cell: Cell, solvePool: WorkerPool)
-        -> CaseResult
-    {
+    func measure<Cell: RecurrentCell>(
+        _ key: CaseKey, cell: Cell, inputs: [Cell.Scalar], solvePool: WorkerPool
+    ) -> CaseResult {
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
-        let inputs = WeightFactory.inputs(
-            steps: t, batch: b, inputSize: config.inputSize, seed: key.seed
-        ).map { Cell.Scalar($0) }
         let automatic = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
             .chooseMethod(steps: t, batch: b)
         let sequential = SequenceSolver(

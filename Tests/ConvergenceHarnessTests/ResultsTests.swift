@@ -28,6 +28,13 @@ func summaryWithoutTimes(_ report: HarnessReport) -> String {
     return r.markdown()
 }
 
+/// The uninterrupted run of `smallGrid` (2 cases at a time, as by default), run once.
+let smallReport: HarnessReport = {
+    do { return try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2)).run() } catch {
+        fatalError("small grid failed: \(error)")
+    }
+}()
+
 func temporaryFile(_ name: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("harness-\(UUID().uuidString)-\(name)").path
 }
@@ -50,9 +57,7 @@ final class Interrupt: @unchecked Sendable {
     let pool = WorkerPool(threadCount: 2)
 
     /// The uninterrupted run of `smallGrid`, the reference of the tests below.
-    func reference() throws -> HarnessReport {
-        try HarnessRunner(config: smallGrid, pool: pool).run()
-    }
+    func reference() throws -> HarnessReport { smallReport }
 
     @Test func interruptedRunResumesToTheSameSummary() throws {
         let whole = try reference()
@@ -163,7 +168,7 @@ final class Interrupt: @unchecked Sendable {
     @Test func concurrentCasesMatchOneAtATime() throws {
         // One thread per case, two cases at once vs one case at a time on one thread: the
         // same results (the solver's plans depend only on sizes and thread counts).
-        let concurrent = try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2), jobs: 2).run()
+        let concurrent = smallReport
         let serial = try HarnessRunner(config: smallGrid, pool: .serial, jobs: 1).run()
         #expect(concurrent.cases.allSatisfy { $0.concurrent == true && $0.threads == 1 })
         #expect(serial.cases.allSatisfy { $0.concurrent == false && $0.threads == 1 })
@@ -178,12 +183,12 @@ final class Interrupt: @unchecked Sendable {
     }
 
     @Test func concurrentQuickMatchesTwoThreadsOneAtATime() throws {
-        // `quickReport` ran cases concurrently on 1 thread each; a quarter of `quick` run one
+        // `quickReport` ran cases concurrently on 1 thread each; a sixth of `quick` run one
         // at a time on 2 threads (as before concurrency) converges identically.
-        let shard = try HarnessShard(index: 1, count: 4)
+        let shard = try HarnessShard(index: 1, count: 6)
         let alone = try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2), jobs: 1)
             .run(shard: shard, resuming: [], onResult: nil)
-        #expect(alone.cases.count == 15)
+        #expect(alone.cases.count == 10)
         for c in alone.cases {
             let other = try #require(quickReport.cases.first { $0.key == c.key })
             #expect(c.threads == 2 && c.concurrent == false)
