@@ -180,6 +180,8 @@ final class Interrupt: @unchecked Sendable {
         }
         #expect(concurrent.cases.map(comparable) == serial.cases.map(comparable))
         #expect(concurrent.cases.map(\.key) == smallGrid.cases)
+        #expect(concurrent.markdown().contains("16 of the 16 cases ran beside other cases"))
+        #expect(!serial.markdown().contains("ran beside other cases"))
     }
 
     @Test func concurrentQuickMatchesTwoThreadsOneAtATime() throws {
