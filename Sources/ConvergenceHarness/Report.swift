@@ -51,6 +51,11 @@ public struct CaseResult: Codable, Equatable, Sendable {
     public var diagnosis: String?
     /// Restarts from the last iterate (`continueAfterStagnation`); 0 otherwise.
     public var restarts: Int?
+    /// The worker threads the case was solved with (`nil` in reports older than this field).
+    public var threads: Int?
+    /// Whether other cases ran beside this one (its wall times and speedup were then measured
+    /// on a shared machine; see ``HarnessRunner``); `nil` in older reports.
+    public var concurrent: Bool?
 
     /// The last attempt's outcome.
     public var outcome: String { failure ?? attempts.last?.outcome ?? "no attempt" }

@@ -1,108 +1,223 @@
+import Dispatch
 import Foundation
 import ParaRNN
 import ParallelScan
 
-/// Runs a ``GridConfig`` case by case.
+/// Runs a ``GridConfig``, several cases at once.
 ///
 /// Per case: build the cell from ``WeightFactory`` (in the case's precision), draw the inputs,
 /// solve once with `method: .sequential` (the reference, timed), once with the case's method and
 /// `fallback = false` (timed; a non-converging attempt stays visible with its outcome), compare
-/// the states, and ask `.automatic` what it would have chosen (`chooseMethod`).
+/// the states, and ask `.automatic` what it would have chosen (`chooseMethod`, on ``pool``).
+///
+/// **Concurrency.** With ``jobs`` > 1, the cases for which the solver's own cost model
+/// (`chooseMethod` on ``pool``) predicts no parallel win run `jobs` at a time, each solving on a
+/// 1-thread pool (``CaseResult/threads`` = 1, ``CaseResult/concurrent`` = true: their wall times
+/// were measured beside other cases). The cases for which it predicts a parallel win — the ones
+/// whose timings measure multi-thread speed — and the cases too large in memory to run `jobs` at
+/// once run afterwards, one at a time on all of ``pool``.
+/// The solver's plans depend only on sizes and thread counts, so a case's iterations and states
+/// do not depend on which cases ran beside it.
+///
+///     let runner = HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2))
+///     let report = try runner.run { done, total, key in print(done, total, key) }
 public struct HarnessRunner: Sendable {
     public var config: GridConfig
     public var pool: WorkerPool
+    /// Cases run at once (default ``pool``'s thread count; 1: one after another, each on all of
+    /// ``pool``).
+    public var jobs: Int
 
-    public init(config: GridConfig, pool: WorkerPool = .shared) {
+    public init(config: GridConfig, pool: WorkerPool = .shared, jobs: Int? = nil) {
         self.config = config
         self.pool = pool
+        self.jobs = max(1, jobs ?? pool.threadCount)
     }
 
     /// Runs every case; `progress(done, total, key)` is called after each one.
     public func run(progress: ((Int, Int, CaseKey) -> Void)? = nil) throws(HarnessError)
         -> HarnessReport
     {
+        try run(shard: nil, resuming: [], onResult: nil, progress: progress)
+    }
+
+    /// Runs the cases of `shard` (all if `nil`) that `previous` does not already hold.
+    ///
+    /// `onResult` receives each finished case (then `progress(done, total, key)`, counting the
+    /// previous cases as done); both are called one at a time, from worker threads. An error
+    /// thrown by `onResult` (e.g. a full disk) stops the run after the cases in flight. The
+    /// report holds the previous and the new cases of the shard, in grid order.
+    public func run(
+        shard: HarnessShard?, resuming previous: [CaseResult],
+        onResult: ((CaseResult) throws(HarnessError) -> Void)?,
+        progress: ((Int, Int, CaseKey) -> Void)? = nil
+    ) throws(HarnessError) -> HarnessReport {
         try config.validate()
-        let cases = config.cases
+        let all = shard.map { $0.select(config.cases) } ?? config.cases
+        let selected = Set(all)
+        var done: [CaseKey: CaseResult] = [:]
+        for c in previous where selected.contains(c.key) { done[c.key] = c }
+        let todo = all.filter { done[$0] == nil }
         let start = ContinuousClock.now
-        var results: [CaseResult] = []
-        results.reserveCapacity(cases.count)
-        for (index, key) in cases.enumerated() {
-            results.append(run(key))
-            progress?(index + 1, cases.count, key)
+
+        // Split: cases that measure multi-thread speed run alone on the whole pool.
+        var concurrent: [CaseKey] = [], alone: [CaseKey] = []
+        if jobs > 1 {
+            for key in todo {
+                let large = memoryEstimate(key) > Int(ProcessInfo.processInfo.physicalMemory / 2) / jobs
+                if large || (pool.threadCount > 1 && automaticChoice(key) == .newton) {
+                    alone.append(key)
+                } else {
+                    concurrent.append(key)
+                }
+            }
+            // Longest first, so that the last cases in flight are short ones.
+            concurrent.sort { cost($0) > cost($1) }
+        } else {
+            alone = todo
         }
+
+        let sink = ResultSink(
+            total: all.count, done: done.count, onResult: onResult, progress: progress)
+        if !concurrent.isEmpty {
+            let single = WorkerPool(threadCount: 1, grainSize: pool.grainSize)
+            let next = Counter()
+            let ordered = concurrent
+            DispatchQueue.concurrentPerform(iterations: min(jobs, ordered.count)) { _ in
+                while !sink.stopped, let i = next.take(below: ordered.count) {
+                    var result = run(ordered[i], solvePool: single)
+                    result.concurrent = true
+                    sink.add(result)
+                }
+            }
+        }
+        for key in alone where !sink.stopped {
+            var result = run(key, solvePool: pool)
+            result.concurrent = false
+            sink.add(result)
+        }
+        if let error = sink.error { throw error }
+        for c in sink.results { done[c.key] = c }
         return HarnessReport(
-            config: config, machine: .current(threads: pool.threadCount), cases: results,
+            config: config, machine: .current(threads: pool.threadCount),
+            cases: all.compactMap { done[$0] },
             totalSeconds: seconds(ContinuousClock.now - start))
     }
 
-    /// Runs one case.
-    public func run(_ key: CaseKey) -> CaseResult {
-        switch key.precision {
-        case .float: return run(key, Float.self)
-        case .double: return run(key, Double.self)
-        }
+    /// A rough memory estimate in bytes: T·B·(S² + m + 4S) values, S = d (2d for LSTM-style
+    /// cells) — Jacobians, inputs, states and iterates. Cases above half the memory divided by
+    /// ``jobs`` run alone.
+    func memoryEstimate(_ key: CaseKey) -> Int {
+        let s = (key.cell == .lstm || key.cell == .paralstm ? 2 : 1) * key.hiddenSize
+        let bytes = key.precision == .double ? 8 : 4
+        let perStep = s.multipliedReportingOverflow(by: s + 4).partialValue + config.inputSize
+        let (total, overflow) = key.steps.multipliedReportingOverflow(by: key.batch * perStep * bytes)
+        return overflow ? .max : total
     }
 
-    func run<S: CellMath>(_ key: CaseKey, _: S.Type) -> CaseResult {
-        let factory = WeightFactory(
-            cell: key.cell, hiddenSize: key.hiddenSize, inputSize: config.inputSize,
-            scale: key.scale, seed: key.seed)
-        let p = factory.parameters()
-        let m = config.inputSize, d = key.hiddenSize
-        func cast(_ x: [Double]) -> [S] { x.map { S($0) } }
-        let inputs = cast(
-            WeightFactory.inputs(steps: key.steps, batch: key.batch, inputSize: m, seed: key.seed))
+    /// A rough work estimate for ordering (T·B·d).
+    func cost(_ key: CaseKey) -> Int { key.steps * key.batch * key.hiddenSize }
+
+    /// What `.automatic` picks for this case on ``pool`` (`nil` if the cell cannot be built).
+    func automaticChoice(_ key: CaseKey) -> SolverMethod? {
+        guard let cell = try? makeCell(key) else { return nil }
+        return choose(cell, key)
+    }
+
+    func choose<Cell: RecurrentCell>(_ cell: Cell, _ key: CaseKey) -> SolverMethod {
+        SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
+            .chooseMethod(steps: key.steps, batch: key.batch).0
+    }
+
+    /// Runs one case on ``pool``.
+    public func run(_ key: CaseKey) -> CaseResult { run(key, solvePool: pool) }
+
+    /// Runs one case, solving on `solvePool` (`.automatic` is still asked on ``pool``).
+    func run(_ key: CaseKey, solvePool: WorkerPool) -> CaseResult {
+        var result: CaseResult
+        switch key.precision {
+        case .float: result = run(key, Float.self, solvePool: solvePool)
+        case .double: result = run(key, Double.self, solvePool: solvePool)
+        }
+        result.threads = solvePool.threadCount
+        return result
+    }
+
+    /// Builds the cell with its concrete type (so that the solves are specialized) and measures.
+    func run<S: CellMath>(_ key: CaseKey, _: S.Type, solvePool: WorkerPool) -> CaseResult {
+        let inputs = WeightFactory.inputs(
+            steps: key.steps, batch: key.batch, inputSize: config.inputSize, seed: key.seed
+        ).map { S($0) }
         do {
-            switch key.cell {
-            case .paragru:
-                let cell = try ParaGRU<S>(
-                    inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
-                    inputWeights: cast(p.inputWeights), inputBias: cast(p.inputBias))
-                return measure(key, cell: cell, inputs: inputs)
-            case .paralstm:
-                let cell = try ParaLSTM<S>(
-                    inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
-                    peepholes: cast(p.peepholes), inputWeights: cast(p.inputWeights),
-                    inputBias: cast(p.inputBias))
-                return measure(key, cell: cell, inputs: inputs)
-            case .gru:
-                let cell = try GRU<S>(
-                    inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                    weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                    biasHH: cast(p.recurrentBias))
-                return measure(key, cell: cell, inputs: inputs)
-            case .lstm:
-                let cell = try LSTM<S>(
-                    inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                    weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                    biasHH: cast(p.recurrentBias))
-                return measure(key, cell: cell, inputs: inputs)
-            case .elman:
-                let cell = try ElmanRNN<S>(
-                    inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                    weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                    biasHH: cast(p.recurrentBias))
-                return measure(key, cell: cell, inputs: inputs)
+            switch try makeCell(key, S.self) {
+            case let cell as ParaGRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as ParaLSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as GRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as LSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            case let cell as ElmanRNN<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
+            default: return failed(key, "cell: unexpected type")
             }
         } catch {
             return failed(key, "cell: \(error)")
         }
     }
 
-    func measure<Cell: RecurrentCell>(_ key: CaseKey, cell: Cell, inputs: [Cell.Scalar])
-        -> CaseResult
-    {
+    func makeCell(_ key: CaseKey) throws -> any RecurrentCell {
+        switch key.precision {
+        case .float: return try makeCell(key, Float.self)
+        case .double: return try makeCell(key, Double.self)
+        }
+    }
+
+    func makeCell<S: CellMath>(_ key: CaseKey, _: S.Type) throws -> any RecurrentCell {
+        let factory = WeightFactory(
+            cell: key.cell, hiddenSize: key.hiddenSize, inputSize: config.inputSize,
+            scale: key.scale, seed: key.seed)
+        let p = factory.parameters()
+        let m = config.inputSize, d = key.hiddenSize
+        func cast(_ x: [Double]) -> [S] { x.map { S($0) } }
+        switch key.cell {
+        case .paragru:
+            return try ParaGRU<S>(
+                inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
+                inputWeights: cast(p.inputWeights), inputBias: cast(p.inputBias))
+        case .paralstm:
+            return try ParaLSTM<S>(
+                inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
+                peepholes: cast(p.peepholes), inputWeights: cast(p.inputWeights),
+                inputBias: cast(p.inputBias))
+        case .gru:
+            return try GRU<S>(
+                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
+                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
+                biasHH: cast(p.recurrentBias))
+        case .lstm:
+            return try LSTM<S>(
+                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
+                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
+                biasHH: cast(p.recurrentBias))
+        case .elman:
+            return try ElmanRNN<S>(
+                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
+                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
+                biasHH: cast(p.recurrentBias))
+        }
+    }
+
+    func measure<Cell: RecurrentCell>(
+        _ key: CaseKey, cell: Cell, inputs: [Cell.Scalar], solvePool: WorkerPool
+    ) -> CaseResult {
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
         let automatic = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
             .chooseMethod(steps: t, batch: b)
         let sequential = SequenceSolver(
-            cell: cell, options: SolverOptions(method: .sequential, pool: pool))
+            cell: cell, options: SolverOptions(method: .sequential, pool: solvePool))
         let parallel = SequenceSolver(
             cell: cell,
             options: SolverOptions(
                 method: key.method, tolerance: tolerance, maxIterations: config.maxIterations,
-                fallback: false, pool: pool))
+                fallback: false, pool: solvePool))
         let guess: [Cell.Scalar]? =
             key.guess == .zeros
             ? [Cell.Scalar](repeating: 0, count: t * cell.stateRowSize(batch: b)) : nil
@@ -179,6 +294,58 @@ func prematureStagnation(_ attempt: SolveAttempt) -> String? {
     guard earlier.isFinite, last <= 0.5 * earlier else { return nil }
     let rate = Foundation.pow(last / earlier, 1.0 / 25)
     return "stagnation declared while still converging: residual fell \(fmt(earlier / last, 1))× over the last 25 iterations (linear rate \(fmt(rate, 3)) per iteration)"
+}
+
+/// Collects results from the workers, one at a time.
+final class ResultSink: @unchecked Sendable {
+    let lock = NSLock()
+    let total: Int
+    var done: Int
+    let onResult: ((CaseResult) throws(HarnessError) -> Void)?
+    let progress: ((Int, Int, CaseKey) -> Void)?
+    var results: [CaseResult] = []
+    var error: HarnessError?
+    private var _stopped = false
+
+    init(
+        total: Int, done: Int, onResult: ((CaseResult) throws(HarnessError) -> Void)?,
+        progress: ((Int, Int, CaseKey) -> Void)?
+    ) {
+        self.total = total
+        self.done = done
+        self.onResult = onResult
+        self.progress = progress
+    }
+
+    var stopped: Bool { lock.withLock { _stopped } }
+
+    func add(_ result: CaseResult) {
+        lock.lock()
+        defer { lock.unlock() }
+        if _stopped { return }
+        do { try onResult?(result) } catch {
+            self.error = error
+            _stopped = true
+            return
+        }
+        results.append(result)
+        done += 1
+        progress?(done, total, result.key)
+    }
+}
+
+/// Hands out indices 0, 1, 2, … to the workers.
+final class Counter: @unchecked Sendable {
+    let lock = NSLock()
+    var value = 0
+
+    func take(below limit: Int) -> Int? {
+        lock.withLock {
+            if value >= limit { return nil }
+            value += 1
+            return value - 1
+        }
+    }
 }
 
 func seconds(_ d: Duration) -> Double {

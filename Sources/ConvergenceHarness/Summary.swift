@@ -14,6 +14,12 @@ extension HarnessReport {
         out.append("")
         out.append(
             "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s.")
+        let shared = cases.filter { $0.concurrent == true }
+        if !shared.isEmpty {
+            out.append("")
+            out.append(
+                "\(shared.count) of the \(cases.count) cases ran beside other cases, on \(shared.map { $0.threads ?? 1 }.max() ?? 1) thread each: their wall times and speedups were measured concurrently (the cases the cost model expects to gain from threads ran alone on \(m.threads)).")
+        }
         if config.continueAfterStagnation {
             out.append("")
             let restarted = cases.filter { ($0.restarts ?? 0) > 0 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConvergenceHarness
 import Foundation
 import ParallelScan
+import SequenceIO
 
 /// `pararnn harness`: runs a convergence grid (when and how fast does parallel Newton converge?)
 /// and optionally checks it against a baseline report.
@@ -52,10 +53,20 @@ struct Harness: ParsableCommand {
             precision/seed: (1) converged in the baseline but not now; (2) needs more than \
             baseline + max(2, ⌈25 %⌉) iterations; (3) has max abs error > max(10 × baseline \
             error, 100 × tolerance). Wall times are never compared.
+
+            SPEED AND LONG RUNS: --jobs n runs n cases at once (default: --threads), each on one \
+            thread; cases where the solver's cost model predicts a parallel win (the ones whose \
+            timings measure multi-thread speed) run afterwards, alone, on all threads. Reports \
+            mark each case's thread count and whether it ran concurrently. --results FILE.jsonl \
+            appends every finished case to FILE as one JSON line (the summary is built from the \
+            lines); --resume FILE.jsonl continues such a file, skipping the cases it holds (the \
+            grid defaults to the file's). --shard i/n runs every n-th case starting at the i-th \
+            (deterministic); --merge a.jsonl b.jsonl … builds the report from results files \
+            (shards, resumed runs) without running anything.
             """)
 
-    @Option(name: .long, help: "A named grid: quick, full or study (ignored with --config).")
-    var preset: String = "quick"
+    @Option(name: .long, help: "A named grid: quick, full or study (default quick; ignored with --config).")
+    var preset: String?
 
     @Option(name: .long, help: "A grid JSON file (see GRID FORMAT).")
     var config: String?
@@ -72,20 +83,38 @@ struct Harness: ParsableCommand {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: "Cases run at once (default: the thread count; 1: one after another).")
+    var jobs: Int?
+
+    @Option(name: .long, help: "Append each finished case to this new JSON-lines file.")
+    var results: String?
+
+    @Option(name: .long, help: "Continue this JSON-lines results file, skipping its cases.")
+    var resume: String?
+
+    @Option(name: .long, help: "Run only shard i of n (i/n, 1 ≤ i ≤ n).")
+    var shard: String?
+
+    @Option(
+        name: .long, parsing: .upToNextOption,
+        help: "Build the report from these JSON-lines results files; run nothing.")
+    var merge: [String] = []
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if results != nil && resume != nil {
+            throw ValidationError("--results and --resume both name a results file; pass one")
+        }
+        if !merge.isEmpty && (results != nil || resume != nil || shard != nil || config != nil || preset != nil) {
+            throw ValidationError("--merge builds a report from files; it takes no grid, shard or results file")
+        }
     }
 
     func run() throws {
         do {
-            let grid = try config.map { path throws(HarnessError) in try GridConfig.load(path: path) }
-                ?? HarnessPreset.named(preset)
-            try grid.validate()
             let baseline = try check.map { path throws(HarnessError) in try HarnessReport.load(path: path) }
-            let pool = WorkerPool(threadCount: threads)
-            let runner = HarnessRunner(config: grid, pool: pool)
-            let bar = ProgressBar(total: grid.cases.count)
-            let report = try runner.run { done, _, key in bar.update(done: done, label: "\(key)") }
+            let report = try merge.isEmpty ? runGrid() : mergeFiles()
             if let output {
                 try write(report.jsonData(), to: output)
             }
@@ -106,9 +135,65 @@ struct Harness: ParsableCommand {
         }
     }
 
+    /// Runs the grid (or the shard), appending to the results file if one is named; the report
+    /// is then built from that file's lines.
+    func runGrid() throws(HarnessError) -> HarnessReport {
+        let part = try shard.map { text throws(HarnessError) in try HarnessShard(parsing: text) }
+        var grid: GridConfig
+        if let config {
+            grid = try GridConfig.load(path: config)
+        } else if preset == nil, let resume, FileManager.default.fileExists(atPath: resume) {
+            grid = try ResultsLog.read(path: resume).header.config
+        } else {
+            grid = try HarnessPreset.named(preset ?? "quick")
+        }
+        try grid.validate()
+        let pool = WorkerPool(threadCount: threads)
+        let runner = HarnessRunner(config: grid, pool: pool, jobs: jobs)
+        let log = try (resume ?? results).map { path throws(HarnessError) in
+            try ResultsLog.open(
+                path: path, config: grid, shard: part, machine: .current(threads: pool.threadCount),
+                resume: resume != nil)
+        }
+        let previous = log?.previous ?? []
+        let total = part.map { $0.select(grid.cases).count } ?? grid.cases.count
+        let selected = Set(part.map { $0.select(grid.cases) } ?? grid.cases)
+        let alreadyDone = Set(previous.map(\.key)).intersection(selected).count
+        if let log, alreadyDone > 0 {
+            FileHandle.standardError.write(
+                Data("harness: resuming '\(log.path)': \(alreadyDone) of \(total) cases already done\n".utf8))
+        }
+        let bar = ProgressBar(total: total, alreadyDone: alreadyDone)
+        var onResult: ((CaseResult) throws(HarnessError) -> Void)? = nil
+        if let log {
+            onResult = { (result: CaseResult) throws(HarnessError) -> Void in try log.append(result) }
+        }
+        let report = try runner.run(shard: part, resuming: previous, onResult: onResult) { done, _, key in
+            bar.update(done: done, label: "\(key)")
+        }
+        guard let log else { return report }
+        // The summary comes from the lines (what a later --resume or --merge would see).
+        var fromLines = try HarnessReport.merge(paths: [log.path]).report
+        fromLines.totalSeconds = report.totalSeconds
+        fromLines.machine = report.machine
+        return fromLines
+    }
+
+    /// Builds the report from results files, naming the grid's cases that none of them holds.
+    func mergeFiles() throws(HarnessError) -> HarnessReport {
+        let (report, missing) = try HarnessReport.merge(paths: merge)
+        if !missing.isEmpty {
+            let shown = missing.prefix(5).map { "\($0)" }.joined(separator: ", ")
+            FileHandle.standardError.write(
+                Data("harness: merged \(report.cases.count) of \(report.config.cases.count) cases; missing \(missing.count): \(shown)\(missing.count > 5 ? ", …" : "")\n".utf8))
+        }
+        return report
+    }
+
+    /// Writes the whole file or nothing (a temporary file renamed into place).
     func write(_ data: Data, to path: String) throws {
-        do { try data.write(to: URL(fileURLWithPath: path)) } catch {
-            throw HarnessError("cannot write '\(path)': \(error.localizedDescription)")
+        do { try AtomicFile.write(data, to: URL(fileURLWithPath: path)) } catch {
+            throw HarnessError("cannot write '\(path)': \(error)")
         }
     }
 }
