@@ -32,6 +32,16 @@ struct DenseRolloutTests {
         #expect(worst <= tolerance, "\(C.cellName) d=\(cell.hiddenSize) B=\(batch) threads=\(threads): max |Δ| \(worst)")
     }
 
+    /// The sequential solve's states on seeded random inputs with `threads` workers.
+    func sequentialStates<C: GenericStepCell>(
+        _ cell: C, steps: Int, batch: Int, threads: Int, seed: UInt64
+    ) throws -> [C.Scalar] {
+        var rng = SeededGenerator(seed: seed)
+        let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
+        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
+    }
+
     @Test("GRU, LSTM, Elman in Float: every tile width, batch tails, split batches", arguments: widths)
     func float(d: Int) throws {
         for (batch, threads) in [(1, 1), (3, 2), (5, 4), (9, 2)] {
@@ -54,25 +64,15 @@ struct DenseRolloutTests {
         // (3 blocks, the last partial); two workers stream one block of 500.
         let cell = try RandomCells.gru(Float.self, m: 2, d: 32, scale: 1, seed: 21)
         try check(cell, steps: 500, batch: 3, threads: 1, tolerance: 2e-5)
-        var rng = SeededGenerator(seed: 22)
-        let x: [Float] = uniform(500 * 3 * 2, 1, &rng)
-        func states(_ threads: Int) throws -> [Float] {
-            let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
-            return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: 500, batch: 3)
-        }
-        #expect(try states(1) == states(2))
+        #expect(try sequentialStates(cell, steps: 500, batch: 3, threads: 1, seed: 22)
+            == sequentialStates(cell, steps: 500, batch: 3, threads: 2, seed: 22))
     }
 
     @Test("a split batch gives the same states bit for bit as one worker (groups of four or single products)")
     func splitIsExact() throws {
         let cell = try RandomCells.lstm(Float.self, m: 2, d: 13, scale: 1, seed: 11)
-        var rng = SeededGenerator(seed: 12)
-        let x: [Float] = uniform(50 * 7 * 2, 1, &rng)
-        func states(_ threads: Int) throws -> [Float] {
-            let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
-            return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: 50, batch: 7)
-        }
-        #expect(try states(1) == states(3))
+        #expect(try sequentialStates(cell, steps: 50, batch: 7, threads: 1, seed: 12)
+            == sequentialStates(cell, steps: 50, batch: 7, threads: 3, seed: 12))
     }
 
     @Test("rollout workers: one per group of sequences for dense cells, never more than B; one for the others")
