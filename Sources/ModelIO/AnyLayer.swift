@@ -143,19 +143,12 @@ public struct AnyLayer<S: CellMath>: Sendable {
                     kind: .lstm)
             }
         case .elman:
-            if layer.nonlinearity == .relu {
-                self.init(
-                    try ReLURNN<S>(
-                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                    kind: .elman)
-            } else {
-                self.init(
-                    try ElmanRNN<S>(
-                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                    kind: .elman)
-            }
+            self.init(
+                try ElmanRNN<S>(
+                    inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
+                    biasIH: v("bias_ih"), biasHH: v("bias_hh"),
+                    activation: layer.nonlinearity == .relu ? .relu : .tanh),
+                kind: .elman)
         }
     }
 

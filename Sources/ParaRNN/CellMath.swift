@@ -26,7 +26,6 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func _linearize(_ cell: GRU<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: LSTM<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: ReLURNN<Self>, _ arguments: LinearizeArguments<Self>)
     static func _linearize(_ cell: ProjectedLSTM<Self>, _ arguments: LinearizeArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
     static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
@@ -106,7 +105,6 @@ extension Float: CellMath {
     public static func _linearize(_ cell: GRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ReLURNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ProjectedLSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
@@ -235,7 +233,6 @@ extension Double: CellMath {
     public static func _linearize(_ cell: GRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: LSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ReLURNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _linearize(_ cell: ProjectedLSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
     public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }

@@ -254,7 +254,7 @@ extension LSTM {
 }
 
 extension ElmanRNN {
-    /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ(1 − h'²),
+    /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ φ' (1 − h'² or [h' > 0]),
     /// c_{t−1} = W_hhᵀ δ (h' is the stored state; nothing is recomputed).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments, batch = a.batch
@@ -265,7 +265,7 @@ extension ElmanRNN {
             let delta = work.preGradients + (t * batch + b) * d
             forEachQuad(d) { i, k in
                 let hk = loadLanes(h + i, k)
-                let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * (1 - hk * hk)
+                let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * slope(hk)
                 storeLanes(value, du + i, k)
                 storeLanes(value, delta + i, k)
             }

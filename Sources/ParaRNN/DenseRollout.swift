@@ -360,14 +360,14 @@ extension LSTM {
 
 extension ElmanRNN {
     /// The fused rollout of batch entries `entries` (see ``DenseRecurrentPack``):
-    /// h' = tanh(u + W_hh h + b_hh).
+    /// h' = φ(u + W_hh h + b_hh).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let u = io.projections + t * lanes + b * d
             let out = io.states + t * lanes + b * d
             forEachQuad(d) { i, k in
-                storeLanes(Scalar.tanh(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
+                storeLanes(activate(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
             }
         }
     }

@@ -310,7 +310,7 @@ extension ElmanRNN: DifferentiableCell {
         [("weight_hh", hiddenSize * hiddenSize), ("bias_hh", hiddenSize)]
     }
 
-    /// Elman VJP: ∂L/∂pre = λ (1 − h'²), for both the projection and the recurrent weights.
+    /// Elman VJP: ∂L/∂pre = λ φ' (1 − h'² or [h' > 0]), for both the projection and the recurrent weights.
     public func vectorJacobianProducts(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
@@ -323,7 +323,7 @@ extension ElmanRNN: DifferentiableCell {
         for (offset, t) in steps.enumerated() {
             for l in 0..<lanes {
                 let h = states[t * lanes + l]
-                let g = adjoints[t * lanes + l] * (1 - h * h)
+                let g = adjoints[t * lanes + l] * slope(h)
                 projectionGradients[t * lanes + l] = g
                 pre[offset * lanes + l] = g
             }

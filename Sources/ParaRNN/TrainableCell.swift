@@ -134,7 +134,7 @@ extension ElmanRNN: TrainableCell {
 
     public func with(parameterVector vector: [Scalar]) throws(CellError) -> ElmanRNN {
         let (recurrent, w, b) = try split(vector)
-        return try ElmanRNN(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: w, weightHH: recurrent[0], biasIH: b, biasHH: recurrent[1])
+        return try ElmanRNN(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: w, weightHH: recurrent[0], biasIH: b, biasHH: recurrent[1], activation: activation)
     }
 
     /// PyTorch's default: every weight and bias ∼ U(±1/√d).

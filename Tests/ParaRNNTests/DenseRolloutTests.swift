@@ -42,12 +42,20 @@ struct DenseRolloutTests {
         return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
     }
 
-    @Test("GRU, LSTM, Elman in Float: every tile width, batch tails, split batches", arguments: widths)
+    @Test("GRU, LSTM, Elman (tanh and ReLU) in Float: every tile width, batch tails, split batches", arguments: widths)
     func float(d: Int) throws {
         for (batch, threads) in [(1, 1), (3, 2), (5, 4), (9, 2)] {
             try check(RandomCells.gru(Float.self, m: 3, d: d, scale: 1, seed: 5), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
             try check(RandomCells.lstm(Float.self, m: 3, d: d, scale: 1, seed: 6), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
             try check(RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
+            let tanh = try RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7)
+            // ReLU is unbounded: recurrent weights scaled to a contraction keep the states O(1),
+            // where the absolute tolerance means what it says.
+            let relu = try ElmanRNN<Float>(
+                inputSize: 3, hiddenSize: d, weightIH: tanh.inputWeights,
+                weightHH: tanh.recurrentWeights.map { $0 * 0.3 },
+                biasIH: tanh.inputBias, biasHH: tanh.recurrentBias, activation: .relu)
+            try check(relu, steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
         }
     }
 

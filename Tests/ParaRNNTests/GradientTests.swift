@@ -122,4 +122,14 @@ struct GradientTests {
         }
         try check(try make(p), parameters: p, make: make, seed: 10)
     }
+
+    @Test func reluElman() throws {
+        let (m, d) = (2, 3)
+        var rng = SeededGenerator(seed: 11)
+        let p: [Double] = uniform(d * d + d + d * m + d, 0.8, &rng)
+        let make = { (p: [Double]) throws -> ElmanRNN<Double> in
+            try ElmanRNN(inputSize: m, hiddenSize: d, weightIH: Array(p[(d * d + d)..<(d * d + d + d * m)]), weightHH: Array(p[0..<(d * d)]), biasIH: Array(p[(d * d + d + d * m)...]), biasHH: Array(p[(d * d)..<(d * d + d)]), activation: .relu)
+        }
+        try check(try make(p), parameters: p, make: make, seed: 12)
+    }
 }

@@ -71,9 +71,9 @@ struct JacobianTests {
             weightHH: weights(4 * d * p, 0.8, &rng), weightHR: weights(p * d, 0.8, &rng),
             biasIH: weights(4 * d, 0.5, &rng), biasHH: weights(4 * d, 0.5, &rng))
         JacobianTests().check(lstm, batch: 2, request: request, seed: 25)
-        let relu = try ReLURNN<Double>(
+        let relu = try ElmanRNN<Double>(
             inputSize: m, hiddenSize: d, weightIH: weights(d * m, 1, &rng), weightHH: weights(d * d, 0.8, &rng),
-            biasIH: weights(d, 0.5, &rng), biasHH: weights(d, 0.5, &rng))
+            biasIH: weights(d, 0.5, &rng), biasHH: weights(d, 0.5, &rng), activation: .relu)
         JacobianTests().check(relu, batch: 3, request: request, seed: 26)
     }
 }
