@@ -95,7 +95,9 @@ public struct Aaren<S: ScanScalar>: Sendable {
                     query.withUnsafeBufferPointer { qb in
                         let e = Shared(eb.baseAddress!), k = kb.baseAddress!, v = vb.baseAddress!
                         let q = qb.baseAddress!
-                        let chunks = chunkCount(steps: steps, workPerStep: batch * (dk + dv), pool: pool)
+                        let chunks = chunkCount(
+                            steps: steps, workPerStep: batch * (dk + dv),
+                            bytesPerStep: batch * (dk + 2 * dv) * MemoryLayout<S>.stride, pool: pool)
                         forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { _, range in
                             for t in range {
                                 for s in 0..<batch {

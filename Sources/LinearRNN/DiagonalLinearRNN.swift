@@ -79,10 +79,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * lanes) : nil
             x.withUnsafeBufferPointer { xb in
                 let x = xb.baseAddress!
-                let scan = FusedDiagonalScan<S>(
-                    steps: steps, lanes: lanes, complex: false, reverse: false, pool: pool,
-                    workPerStep: batch * (n * m + p * n + p * m),
-                    reduceCost: Double(n * m + 2 * n) / Double(n * m + n + p * n + p * m))
+                let scan = forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool)
                 scan.run(
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
@@ -119,6 +116,23 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             }
         }
         return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
+    }
+
+    /// The fused scan of ``forward(_:steps:batch:keepStates:pool:)``: coefficients computed in
+    /// the chunks from x (n·m operations per lane row), outputs formed as states are emitted.
+    func forwardScan(steps: Int, batch: Int, keepStates: Bool, pool: WorkerPool) -> FusedDiagonalScan<S> {
+        let (m, n, p) = (inputSize, stateSize, outputSize)
+        return FusedDiagonalScan<S>(
+            steps: steps, lanes: batch * n, complex: false, reverse: false, pool: pool,
+            workPerStep: batch * (n * m + p * n + p * m),
+            reduceCost: Double(n * m + 2 * n) / Double(n * m + n + p * n + p * m),
+            bytesPerStep: (batch * (m + p) + (keepStates ? 2 * batch * n : 0)) * MemoryLayout<S>.stride)
+    }
+
+    /// The number of workers ``forward(_:steps:batch:keepStates:pool:)`` uses on `pool` (1: the
+    /// plain loop), as chosen by ParallelScan's `WorkerCount` model.
+    public func forwardWorkers(steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool) -> Int {
+        forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool).workers
     }
 
     /// Gradients of L = Σ_t ⟨G_t, y_t⟩ for `outputGradient` G `[T][batch][p]`, from the inputs
@@ -161,7 +175,9 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         }
         let sizes = (a: n, b: n * m, c: p * n, d: p * m)
         let total = sizes.a + sizes.b + sizes.c + sizes.d
-        let chunks = chunkCount(steps: steps, workPerStep: batch * total, pool: pool)
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * total,
+            bytesPerStep: batch * (2 * m + p + 3 * n) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
         defer { acc.free() }
         let input: [S] = makeArray(steps * batch * m) { dxp in

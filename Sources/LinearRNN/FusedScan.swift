@@ -33,6 +33,21 @@ struct FusedDiagonalScan<S: ScanScalar> {
     var scratchSize: Int = 0
     /// Cost of reducing a step relative to solving one (sizes chunk 0 so phase 1 balances).
     var reduceCost: Double = 1
+    /// Bytes a solved step streams through memory (inputs read, outputs written); nil: the
+    /// emitted state row read and written once.
+    var bytesPerStep: Int? = nil
+
+    /// The worker count: under the pool's grain size, what ``WorkerCount``'s model says pays.
+    var workers: Int {
+        let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
+        let work = total.overflow ? Int.max : total.partialValue
+        let bytes = Double(bytesPerStep ?? 2 * row * MemoryLayout<S>.stride)
+        let cost = ParallelCost.threePhase(
+            solveBytes: bytes, reduceBytes: bytes / 2, solveOperations: Double(workPerStep),
+            reduceOperations: reduceCost * Double(workPerStep))
+        return WorkerCount.workers(
+            steps: steps, cost: cost, pool: pool, limit: min(work / pool.grainSize, steps / 2))
+    }
 
     var row: Int { complex ? 2 * lanes : lanes }
 
@@ -42,9 +57,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
-        let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
-        let work = total.overflow ? Int.max : total.partialValue
-        let workers = max(1, min(pool.threadCount, work / pool.grainSize, steps / 2))
+        let workers = self.workers
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
         let ranges = plan.ranges
         let slots = ranges.count
@@ -161,12 +174,16 @@ struct FusedDiagonalScan<S: ScanScalar> {
     }
 }
 
-/// Runs `body(chunk, range)` over contiguous time chunks in parallel and returns the chunk count.
-/// Chunks depend only on T, the thread count and the grain size (reproducible reductions).
-func chunkCount(steps: Int, workPerStep: Int, pool: WorkerPool) -> Int {
+/// The number of contiguous time chunks for work split over time (gradient accumulations):
+/// under the pool's grain size, what ``WorkerCount``'s model says pays for `workPerStep`
+/// operations and `bytesPerStep` streamed bytes a step. Chunks depend only on T, the pool and
+/// the machine profile (reproducible reductions on one machine).
+func chunkCount(steps: Int, workPerStep: Int, bytesPerStep: Int, pool: WorkerPool) -> Int {
     let total = steps.multipliedReportingOverflow(by: max(1, workPerStep))
     let work = total.overflow ? Int.max : total.partialValue
-    return max(1, min(pool.threadCount, work / pool.grainSize, steps))
+    return WorkerCount.workers(
+        steps: steps, cost: .split(bytes: Double(bytesPerStep), operations: Double(workPerStep)),
+        pool: pool, limit: min(work / pool.grainSize, steps))
 }
 
 func forEachTimeChunk(

@@ -231,7 +231,9 @@ public struct LRU<S: ScanScalar>: Sendable {
         }
         // Accumulator layout: gλ (re, im), gγ, bRe, bIm, cRe, cIm, d.
         let total = 3 * n + 2 * n * m + 2 * p * n + p * m
-        let chunks = chunkCount(steps: steps, workPerStep: batch * total, pool: pool)
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * total,
+            bytesPerStep: batch * (2 * m + p + 6 * n) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
         defer { acc.free() }
         let input: [S] = makeArray(steps * batch * m) { dxp in

@@ -216,7 +216,9 @@ public struct S5<S: ScanScalar>: Sendable {
         }
         // Accumulators: gΛ (re, im) [n][2], bRe, bIm, cRe, cIm, d (sums in S precision).
         let total = 2 * n + 2 * n * m + 2 * p * n + p * m
-        let chunks = chunkCount(steps: steps, workPerStep: batch * (total + 40 * n), pool: pool)
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * (total + 40 * n),
+            bytesPerStep: batch * (2 * m + p + 6 * n + 2) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
         defer { acc.free() }
         var gradDt = [S](repeating: 0, count: steps * batch)

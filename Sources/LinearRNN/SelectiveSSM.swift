@@ -133,6 +133,22 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         }
     }
 
+    /// The fused forward scan: Δ, B and exp(Δ·A) computed in the chunks (≈ 20 operations per
+    /// exp), states emitted into y.
+    func forwardScan(steps: Int, batch: Int, pool: WorkerPool) -> FusedDiagonalScan<S> {
+        let d = channels, n = stateSize
+        return FusedDiagonalScan<S>(
+            steps: steps, lanes: batch * d * n, complex: false, reverse: false, pool: pool,
+            workPerStep: batch * (d * d + 3 * n * d + 20 * d * n), scratchSize: d + n,
+            reduceCost: 0.85, bytesPerStep: batch * 3 * d * MemoryLayout<S>.stride)
+    }
+
+    /// The number of workers ``forward(_:z:steps:batch:keepStates:pool:)`` uses on `pool` (1:
+    /// the plain loop), as chosen by ParallelScan's `WorkerCount` model.
+    public func forwardWorkers(steps: Int, batch: Int, pool: WorkerPool) -> Int {
+        forwardScan(steps: steps, batch: batch, pool: pool).workers
+    }
+
     /// Runs the layer. `x` and `z` are `[T][batch][d]`; `z` may be nil only for gate `.none`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -153,11 +169,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
                     let x = xb.baseAddress!, z = zb.baseAddress!
-                    FusedDiagonalScan<S>(
-                        steps: steps, lanes: lanes, complex: false, reverse: false, pool: pool,
-                        workPerStep: batch * (d * d + 3 * n * d + 20 * d * n), scratchSize: d + n,
-                        reduceCost: 0.85
-                    ).run(
+                    forwardScan(steps: steps, batch: batch, pool: pool).run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch, bProj = scratch + d
                             for s in 0..<batch {
@@ -262,7 +274,9 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         let sizes = [d * n, d * d, d, n * d, n * d, d]
         let offsets = sizes.indices.map { i in sizes[..<i].reduce(0, +) }
         let total = sizes.reduce(0, +)
-        let chunks = chunkCount(steps: steps, workPerStep: batch * (total + 20 * d * n), pool: pool)
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * (total + 20 * d * n),
+            bytesPerStep: batch * (5 * d + 2 * d * n) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
         defer { acc.free() }
         var gradZ = [S](repeating: 0, count: gate == .none ? 0 : steps * batch * d)

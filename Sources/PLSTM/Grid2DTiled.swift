@@ -41,7 +41,7 @@ extension GridGates {
         if let blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
         try checkCount("input", input.count, height * width * d)
         let (height, width) = (self.height, self.width)
-        let strips = max(1, min(pool.threadCount, width / 16))
+        let strips = tiledWavefrontWorkers(stateSize: d, pool: pool)
         let block = blockRows ?? max(4, height / (8 * strips))
         let blocks = (height + block - 1) / block
         // Every node's output is written by a sweep: no zero-filling pass.
@@ -81,6 +81,20 @@ extension GridGates {
             }
         }
         return y
+    }
+}
+
+extension GridGates {
+    /// The number of column strips (workers) ``tiledWavefront(input:stateSize:blockRows:pool:)``
+    /// uses: at most one per 16 columns, and what ``WorkerCount``'s model says pays for a node
+    /// that streams nine gate scalars, x and y (d each) and does about 15·d lane operations
+    /// (vectorised over the d lanes); 1 means
+    /// the plain wavefront.
+    public func tiledWavefrontWorkers(stateSize d: Int, pool: WorkerPool) -> Int {
+        let size = Double(MemoryLayout<S>.stride), lanes = Double(max(1, d))
+        let cost = ParallelCost.split(
+            bytes: (9 + 3 * lanes) * size, operations: 15 * lanes * size / 32, stages: 8 * pool.threadCount)
+        return WorkerCount.workers(steps: height * width, cost: cost, pool: pool, limit: width / 16)
     }
 }
 

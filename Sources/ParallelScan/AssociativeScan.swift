@@ -95,7 +95,15 @@ public enum AssociativeScan {
         _ x: UnsafeMutablePointer<E>, steps: Int, lanes: Int, reverse: Bool, pool: WorkerPool,
         combine: (E, E) -> E
     ) {
-        let workers = workersFor(steps: steps, width: lanes, pool: pool)
+        // A generic operator: assume a few operations per element; the loop reads and writes each
+        // element, a reduction reads it.
+        let bytes = Double(lanes * MemoryLayout<E>.stride)
+        let workers = workersFor(
+            steps: steps, width: lanes,
+            cost: .threePhase(
+                solveBytes: 3 * bytes, reduceBytes: bytes, solveOperations: 4 * Double(lanes),
+                reduceOperations: 4 * Double(lanes)),
+            pool: pool)
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 1, reverse: reverse)
         let slots = plan.ranges.count
         // Summaries and carries, one lane row per chunk; slots are initialised before use.

@@ -60,7 +60,9 @@ extension AffineScan {
         reverse: Bool, pool: WorkerPool
     ) {
         let state = k * blocks
-        let workers = workersFor(steps: steps, width: state * k, pool: pool)
+        let workers = AffineScan.workers(
+            .blockDiagonal(blocks: blocks, blockSize: k), steps: steps,
+            scalarBytes: MemoryLayout<S>.stride, pool: pool)
         // Reducing a step multiplies k×k matrices (k³) where solving does k²; both stream the
         // same coefficients, so the cost ratio sits between 1 and k.
         let plan = ChunkPlan(

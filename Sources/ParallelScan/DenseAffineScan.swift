@@ -60,7 +60,9 @@ extension AffineScan {
         // A reduction step costs about d times a solve step (matrix-matrix vs matrix-vector);
         // the plan lengthens chunk 0 by that factor, so the speedup is (d + p)/(d + 1).
         let reduceCost = Double(d)
-        let workers = workersFor(steps: steps, width: state * d, pool: pool)
+        let workers = AffineScan.workers(
+            .dense(batch: batch, dimension: d), steps: steps, scalarBytes: MemoryLayout<S>.stride,
+            pool: pool)
         let plan = ChunkPlan(
             steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
         let slots = plan.ranges.count

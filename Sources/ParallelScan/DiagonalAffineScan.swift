@@ -81,7 +81,8 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
     ) {
-        let workers = workersFor(steps: steps, width: lanes, pool: pool)
+        let workers = AffineScan.workers(
+            .diagonal(lanes: lanes), steps: steps, scalarBytes: MemoryLayout<S>.stride, pool: pool)
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 0.8, reverse: reverse)
         let slots = plan.ranges.count
         // carries: [slots][lanes]; summaries: [slots][2][lanes] (product P, local solution Q).

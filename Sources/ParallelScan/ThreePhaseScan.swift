@@ -49,13 +49,14 @@ struct ThreePhaseScan {
     }
 }
 
-/// How many workers a scan of `steps × width` scalar operations uses: one per
-/// `pool.grainSize` operations, at most the pool's thread count, at least one.
+/// How many workers a scan of `steps × width` scalar operations uses: at most one per
+/// `pool.grainSize` operations and one per two steps, and among those what ``WorkerCount``'s
+/// model says pays off for `cost` on this machine.
 @inlinable
-func workersFor(steps: Int, width: Int, pool: WorkerPool) -> Int {
+func workersFor(steps: Int, width: Int, cost: ParallelCost, pool: WorkerPool) -> Int {
     let work = steps.multipliedReportingOverflow(by: max(1, width))
     let total = work.overflow ? Int.max : work.partialValue
     let byWork = max(1, total / pool.grainSize)
     let bySteps = max(1, steps / 2)
-    return max(1, min(pool.threadCount, byWork, bySteps))
+    return WorkerCount.workers(steps: steps, cost: cost, pool: pool, limit: min(byWork, bySteps))
 }

@@ -24,16 +24,32 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     /// The default ``grainSize``: 32 768 scalar operations (tens of microseconds).
     public static let defaultGrainSize = 32_768
 
+    /// How a parallel path picks its worker count on this pool.
+    public enum Choice: Sendable, Equatable {
+        /// ``WorkerCount``'s cost model: as many workers as pay off on this machine, down to one
+        /// (the plain loop) where memory is already saturated.
+        case costModel
+        /// Every thread the grain size allows: tests and callers that want a fixed count.
+        case allThreads
+    }
+
+    /// How parallel paths choose their worker count (``Choice/costModel`` by default).
+    public let choice: Choice
+
     /// Creates a pool with `threadCount` workers.
     ///
     /// - Parameter threadCount: the worker count; `nil` reads the environment variable
     ///   `PARARNN_THREADS`, and without it uses the active processor count. Values below 1 are
     ///   clamped to 1.
     /// - Parameter grainSize: the least work per worker (see ``grainSize``), at least 1.
-    public init(threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize) {
+    /// - Parameter choice: how parallel paths pick their worker count (see ``Choice``).
+    public init(
+        threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize, choice: Choice = .costModel
+    ) {
         WorkerPool.limitBLASThreads
         self.threadCount = max(1, threadCount ?? WorkerPool.defaultThreadCount)
         self.grainSize = max(1, grainSize)
+        self.choice = choice
     }
 
     /// The worker count used when none is given: `PARARNN_THREADS` if it is a positive integer,
@@ -53,7 +69,9 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     /// A pool with a single worker: everything runs on the calling thread.
     public static let serial = WorkerPool(threadCount: 1)
 
-    public var description: String { "WorkerPool(threads: \(threadCount), grain: \(grainSize))" }
+    public var description: String {
+        "WorkerPool(threads: \(threadCount), grain: \(grainSize)\(choice == .allThreads ? ", all threads" : ""))"
+    }
 
     private static let limitBLASThreads: Void = {
         openblas_set_num_threads(1)

@@ -124,12 +124,14 @@ public struct PerformanceSuite: Sendable {
         }
         let sequential = diagonal(.serial)
         for threads in threadCounts {
-            let parallel = diagonal(WorkerPool(threadCount: threads))
+            let pool = WorkerPool(threadCount: threads)
+            let parallel = diagonal(pool)
             emit(BenchmarkResult(
                 name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
                 seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
                 notes: ["GB/s": bytes / parallel / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
-                        "fraction of memcpy": copySeconds / parallel]))
+                        "fraction of memcpy": copySeconds / parallel,
+                        "workers": Double(AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool))]))
         }
         let blocks = 32
         let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3), b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
@@ -143,10 +145,12 @@ public struct PerformanceSuite: Sendable {
         }
         let blockSequential = block(.serial)
         for threads in threadCounts {
+            let pool = WorkerPool(threadCount: threads)
             emit(BenchmarkResult(
                 name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
-                seconds: block(WorkerPool(threadCount: threads)), baseline: "sequential loop",
-                baselineSeconds: blockSequential))
+                seconds: block(pool), baseline: "sequential loop", baselineSeconds: blockSequential,
+                notes: ["workers": Double(AffineScan.workers(
+                    .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))]))
         }
         for d in [8, 32] {
             let t = preset == .quick ? 10_000 : 100_000
@@ -161,10 +165,12 @@ public struct PerformanceSuite: Sendable {
             }
             let denseSequential = dense(.serial)
             for threads in threadCounts {
+                let pool = WorkerPool(threadCount: threads)
                 emit(BenchmarkResult(
                     name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
-                    seconds: dense(WorkerPool(threadCount: threads)), baseline: "sequential loop",
-                    baselineSeconds: denseSequential))
+                    seconds: dense(pool), baseline: "sequential loop", baselineSeconds: denseSequential,
+                    notes: ["workers": Double(AffineScan.workers(
+                        .dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool))]))
             }
         }
     }
@@ -285,7 +291,8 @@ public struct PerformanceSuite: Sendable {
             emit(BenchmarkResult(
                 name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
                 seconds: time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) },
-                baseline: "sequential wavefront", baselineSeconds: wavefront))
+                baseline: "sequential wavefront", baselineSeconds: wavefront,
+                notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: pool))]))
         }
     }
 }
@@ -307,7 +314,8 @@ extension PerformanceSuite {
             emit(BenchmarkResult(
                 name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
                 seconds: time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) },
-                baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential))
+                baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential,
+                notes: ["workers": Double(diagonal.forwardWorkers(steps: steps, batch: 1, keepStates: false, pool: pool))]))
         }
         let (d, states) = (4, 8)
         let selective = try! SelectiveSSM<Float>(
@@ -321,7 +329,8 @@ extension PerformanceSuite {
             emit(BenchmarkResult(
                 name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
                 seconds: time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) },
-                baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential))
+                baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential,
+                notes: ["workers": Double(selective.forwardWorkers(steps: steps, batch: 1, pool: pool))]))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ParallelScan
 import PerformanceSuite
 import SequenceIO
 
@@ -61,6 +62,10 @@ struct Bench: ParsableCommand {
         }
         let suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
+        if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
+            // The profile that picks the worker counts noted beside each parallel path.
+            Console.error("machine: \(MachineProfile.current)")
+        }
         let results = suite.run { r in
             Console.error(String(format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads, r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
         }

@@ -15,7 +15,7 @@ func repositoryFile(_ relative: String) -> String {
 /// The `quick` grid, run once for all tests that need it (2 threads, like the baseline).
 let quickReport: HarnessReport = {
     do {
-        return try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2)).run()
+        return try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
     } catch {
         fatalError("quick grid failed: \(error)")
     }
@@ -93,7 +93,7 @@ let quickReport: HarnessReport = {
             name: "small", cells: [.paragru, .elman], methods: [.newton], steps: [64],
             hiddenSizes: [3], batchSizes: [1], weightScales: [0.5], guesses: [.default, .zeros],
             precisions: [.float, .double], seeds: [3])
-        let report = try HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2)).run()
+        let report = try HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
         #expect(report.cases.count == 8)
         for c in report.cases {
             #expect(c.converged, "\(c.key): \(c.outcome)")
@@ -110,7 +110,7 @@ let quickReport: HarnessReport = {
         hard.guesses = [.zeros]
         hard.precisions = [.double]
         hard.maxIterations = 2
-        let failed = try HarnessRunner(config: hard, pool: WorkerPool(threadCount: 2)).run()
+        let failed = try HarnessRunner(config: hard, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
         #expect(failed.cases.count == 1)
         #expect(!failed.cases[0].converged)
         #expect(failed.cases[0].outcome.contains("iteration limit"))
@@ -130,7 +130,7 @@ let quickReport: HarnessReport = {
         // Continuation after stagnation never loses convergence or exceeds the budget.
         var grid = HarnessPreset.quick
         grid.continueAfterStagnation = true
-        let continued = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2)).run(key)
+        let continued = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run(key)
         #expect(continued.converged)
         #expect(continued.iterations <= 101)
     }

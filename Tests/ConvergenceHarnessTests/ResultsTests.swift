@@ -30,7 +30,7 @@ func summaryWithoutTimes(_ report: HarnessReport) -> String {
 
 /// The uninterrupted run of `smallGrid` (2 cases at a time, as by default), run once.
 let smallReport: HarnessReport = {
-    do { return try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2)).run() } catch {
+    do { return try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run() } catch {
         fatalError("small grid failed: \(error)")
     }
 }()
@@ -54,7 +54,7 @@ final class Interrupt: @unchecked Sendable {
 }
 
 @Suite struct ResultsLogTests {
-    let pool = WorkerPool(threadCount: 2)
+    let pool = WorkerPool(threadCount: 2, choice: .allThreads)
 
     /// The uninterrupted run of `smallGrid`, the reference of the tests below.
     func reference() throws -> HarnessReport { smallReport }
@@ -188,7 +188,7 @@ final class Interrupt: @unchecked Sendable {
         // `quickReport` ran cases concurrently on 1 thread each; a sixth of `quick` run one
         // at a time on 2 threads (as before concurrency) converges identically.
         let shard = try HarnessShard(index: 1, count: 6)
-        let alone = try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2), jobs: 1)
+        let alone = try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads), jobs: 1)
             .run(shard: shard, resuming: [], onResult: nil)
         #expect(alone.cases.count == 10)
         for c in alone.cases {

@@ -94,7 +94,7 @@ struct ComplexTests {
             }
             u += ur + ui
         }
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let blocks = try AffineScan.blockDiagonal(a: a, b: u, steps: steps, blocks: n, blockSize: 2, pool: pool)
         let states = try layer.forward(x, steps: steps, batch: 1, pool: pool).states
         #expect(relativeError(states, blocks) < 1e-13)
@@ -105,7 +105,7 @@ struct ComplexTests {
         let steps = 29, batch = 2
         var r = TestRandom(14)
         let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
-        let pool = WorkerPool(threadCount: 2, grainSize: 1)
+        let pool = WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(x, trace: trace, outputGradient: g, pool: pool)
         func loss(_ l: LRU<Double>, _ x: [Double]) throws -> Double {
@@ -162,7 +162,7 @@ struct ComplexTests {
         var r = TestRandom(24)
         let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
         let dt = r.array(steps * batch, 0.05, 0.6)
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, dt: dt, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(x, dt: dt, trace: trace, outputGradient: g, pool: pool)
         func loss(_ l: S5<Double>, _ x: [Double], _ dt: [Double]) throws -> Double {

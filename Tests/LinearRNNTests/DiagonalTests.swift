@@ -69,7 +69,7 @@ struct DiagonalTests {
             for j in 0..<n { for k in 0..<m { u[t * n + j] += b[j * m + k] * x[t * m + k] } }
         }
         let coefficients = (0..<steps).flatMap { _ in a }
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let states = try AffineScan.diagonal(a: coefficients, b: u, steps: steps, lanes: n, pool: pool)
         let identity = (0..<n).flatMap { i in (0..<n).map { j in i == j ? 1.0 : 0.0 } }
         let layer = try DiagonalLinearRNN<Double>(
@@ -84,7 +84,7 @@ struct DiagonalTests {
         let steps = 23, batch = 2
         var r = TestRandom(6)
         let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let layer = try DiagonalLinearRNN<Double>(inputSize: m, stateSize: n, outputSize: p, a: a, b: b, c: c, d: d)
         let trace = try layer.forward(x, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(x, trace: trace, outputGradient: g, pool: pool)
@@ -116,7 +116,7 @@ struct DiagonalTests {
         for a: Float in [1 - 1e-7, 0.5, 1e-30] {
             let layer = try DiagonalLinearRNN<Float>(inputSize: 1, stateSize: 1, outputSize: 1, a: [a], b: [1], c: [1])
             let y = try layer.forward(
-                x, steps: steps, batch: 1, keepStates: false, pool: WorkerPool(threadCount: 2, grainSize: 1)
+                x, steps: steps, batch: 1, keepStates: false, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
             ).output
             #expect(y.allSatisfy { $0.isFinite }, "a = \(a)")
         }

@@ -115,7 +115,7 @@ struct SelectiveAarenTests {
         var r = TestRandom(34)
         let x = r.array(steps * batch * d), z = r.array(steps * batch * d, -2, 2)
         let g = r.array(steps * batch * d)
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, z: z, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(x, z: z, trace: trace, outputGradient: g, pool: pool)
         func loss(_ l: SelectiveSSM<Double>, _ x: [Double], _ z: [Double]) throws -> Double {
@@ -168,7 +168,7 @@ struct SelectiveAarenTests {
         // Scores of ±1000 (e^{1000} overflows even Double) stay finite.
         let huge = try layer.forward(
             keys: keys.map { $0 * 30 }, values: values, steps: steps, batch: batch,
-            pool: WorkerPool(threadCount: 2, grainSize: 1))
+            pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
         #expect(huge.output.allSatisfy { $0.isFinite })
         #expect(AarenState<Double>.combine(.identity, .identity).u == 0)
     }
@@ -180,7 +180,7 @@ struct SelectiveAarenTests {
         let keys = r.array(steps * batch * dk, -2, 2), values = r.array(steps * batch * dv)
         let g = r.array(steps * batch * dv)
         let layer = try Aaren<Double>(keySize: dk, valueSize: dv, query: query)
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(keys: keys, values: values, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(keys: keys, values: values, trace: trace, outputGradient: g, pool: pool)
         func loss(_ l: Aaren<Double>, _ k: [Double], _ v: [Double]) throws -> Double {

@@ -41,8 +41,8 @@ struct Complex {
 
 /// Pools exercising the sequential path and the parallel path with several chunk counts.
 let testPools: [WorkerPool] = [
-    WorkerPool(threadCount: 1), WorkerPool(threadCount: 2, grainSize: 1),
-    WorkerPool(threadCount: 3, grainSize: 1), WorkerPool(threadCount: 5, grainSize: 1),
+    WorkerPool(threadCount: 1, choice: .allThreads), WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads),
+    WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads), WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads),
 ]
 
 /// max |a − b| / max(1, max |b|).

@@ -44,7 +44,7 @@ struct ConvolutionTests {
         let (B, C) = L > 1000 ? (1, 2) : (2, 3)
         let u = randomArray(B * C * L, seed: UInt64(L)), k = randomArray(C * L, seed: UInt64(L) + 7)
         let d = randomArray(C, seed: 99)
-        let pool = WorkerPool(threadCount: 2)
+        let pool = WorkerPool(threadCount: 2, choice: .allThreads)
         let ref = try DirectConvolution.causal(u, batch: B, channels: C, length: L, kernel: k, skip: d, pool: pool)
         let scale = maxAbs(ref)
 
@@ -86,8 +86,8 @@ struct ConvolutionTests {
         let p3 = try cache.plan(length: 96, scalar: Float.self)
         #expect(cache.count == 2 && p3.length == 96)
         let L = 300, B = 3, C = 5
-        let c1 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 1))
-        let c2 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 2))
+        let c1 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 1, choice: .allThreads))
+        let c2 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         #expect(c1.plan === c2.plan)
         let u = randomArray(B * C * L, seed: 5), k = randomArray(C * L, seed: 6), d = randomArray(C, seed: 7)
         let y1 = try c1.convolve(u, batch: B, channels: C, kernel: k, skip: d)
@@ -187,7 +187,7 @@ struct ConvolutionTests {
         let ids = UnsafeMutableBufferPointer<ObjectIdentifier?>.allocate(capacity: lengths.count)
         ids.initialize(repeating: nil)
         defer { ids.deallocate() }
-        WorkerPool(threadCount: 2).forEach(lengths.count) { i in
+        WorkerPool(threadCount: 2, choice: .allThreads).forEach(lengths.count) { i in
             ids[i] = (try? cache.plan(length: lengths[i], scalar: Double.self)).map { ObjectIdentifier($0) }
         }
         #expect(cache.count == 4)

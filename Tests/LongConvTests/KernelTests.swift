@@ -50,7 +50,7 @@ struct S4DTests {
         let kern = try S4DKernel.initialized(channels: H, stateSize: N, initialization: .inv, seed: 9)
         let d = randomArray(H, seed: 10)
         let u = randomArray(B * H * L, seed: 11)
-        let layer = try S4DLayer<Double>(kernel: kern, skip: d, length: L, pool: WorkerPool(threadCount: 2))
+        let layer = try S4DLayer<Double>(kernel: kern, skip: d, length: L, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         let y = try layer.forward(u, batch: B)
         let (yr, _) = try layer.recurrentForward(u, batch: B)
         #expect(maxDiff(y, yr) <= 1e-10 * maxAbs(yr))

@@ -86,7 +86,7 @@ struct DAGPropagationTests {
         let ref = pathSumReference(graph: g, gates: gates, input: x, d: d)
         for threads in [1, 2] {
             let y = try g.propagate(
-                gates: gates, input: x, stateSize: d, pool: WorkerPool(threadCount: threads))
+                gates: gates, input: x, stateSize: d, pool: WorkerPool(threadCount: threads, choice: .allThreads))
             #expect(relativeError(y.output, ref) < 1e-10)
         }
     }
@@ -123,7 +123,7 @@ struct DAGPropagationTests {
         let gates = randomGates(g, &rng)
         let x = rng.array(801 * 2)
         let a = try g.propagate(gates: gates, input: x, stateSize: 2, pool: .serial)
-        let b = try g.propagate(gates: gates, input: x, stateSize: 2, pool: WorkerPool(threadCount: 2))
+        let b = try g.propagate(gates: gates, input: x, stateSize: 2, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         #expect(a.output == b.output)
     }
 

@@ -42,7 +42,7 @@ struct GradientTests {
         let gy = zip(w, fwd.output).map { $0 + $1 }
         let grad = try g.adjoint(
             gates: gates, input: x, stateSize: d, forward: fwd, outputGradient: gy,
-            pool: WorkerPool(threadCount: 2))
+            pool: WorkerPool(threadCount: 2, choice: .allThreads))
         try checkFD("x", x, grad.input) { try L(gates, $0) }
         try checkFD("source", gates.source, grad.gates.source) { v in
             var q = gates

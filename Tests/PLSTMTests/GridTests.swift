@@ -11,7 +11,7 @@ struct GridTests {
                 source: rng.array(n), transition: rng.array(n, -1, 1), mark: rng.array(n),
                 direct: rng.array(n))
             let x = rng.array(n * d)
-            let y = try gates.propagate(input: x, stateSize: d, pool: WorkerPool(threadCount: 2))
+            let y = try gates.propagate(input: x, stateSize: d, pool: WorkerPool(threadCount: 2, choice: .allThreads))
             // Independent linear-RNN loop: c_t = T_t c_{t−1} + S_t x_t, y_t = D_t x_t + M_t c_{t−1}.
             var c = [Double](repeating: 0, count: d)
             var ref = [Double](repeating: 0, count: n * d)
@@ -50,12 +50,12 @@ struct GridTests {
                 #expect(relativeError(try g.wavefront(input: x, stateSize: d), ref) < 1e-10)
                 for leaf in [1, 2, 3] {
                     let hier = try g.hierarchical(
-                        input: x, stateSize: d, leafSize: leaf, pool: WorkerPool(threadCount: 2))
+                        input: x, stateSize: d, leafSize: leaf, pool: WorkerPool(threadCount: 2, choice: .allThreads))
                     #expect(relativeError(hier, ref) < 1e-10, "\(h)×\(w) leaf \(leaf) mode \(mode)")
                 }
                 for tile in [1, 2, 3] {
                     let tiled = try g.tiledWavefront(
-                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: 3))
+                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: 3, choice: .allThreads))
                     #expect(relativeError(tiled, ref) < 1e-10, "\(h)×\(w) tile \(tile) mode \(mode)")
                 }
                 let viaDAG = try dag.propagate(gates: g.dagGates(dag), input: x, stateSize: d)
@@ -95,7 +95,7 @@ struct GridTests {
             for threads in [1, 2, 4] {
                 for tile in [nil, 1, 5, 16, 100] as [Int?] {
                     let b = try g.tiledWavefront(
-                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: threads))
+                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: threads, choice: .allThreads))
                     #expect(b == a, "\(h)×\(w) d=\(d) tile \(String(describing: tile)) threads \(threads)")
                 }
             }
@@ -113,7 +113,7 @@ struct GridTests {
             let x = rng.array(h * w * d)
             let a = try g.wavefront(input: x, stateSize: d)
             let b = try g.hierarchical(
-                input: x, stateSize: d, leafSize: leaf, pool: WorkerPool(threadCount: 2))
+                input: x, stateSize: d, leafSize: leaf, pool: WorkerPool(threadCount: 2, choice: .allThreads))
             #expect(relativeError(b, a) < 1e-10, "\(h)×\(w) leaf \(leaf)")
         }
         let g = try randomGridGeneral(37, 53, &rng)

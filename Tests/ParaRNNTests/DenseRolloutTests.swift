@@ -16,7 +16,7 @@ struct DenseRolloutTests {
     ) throws {
         var rng = SeededGenerator(seed: 77)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1.5, &rng)
-        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         let states = try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
         let reference = referenceRollout(cell, inputs: x, steps: steps, batch: batch)
         var worst = 0.0
@@ -38,7 +38,7 @@ struct DenseRolloutTests {
     ) throws -> [C.Scalar] {
         var rng = SeededGenerator(seed: seed)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
     }
 

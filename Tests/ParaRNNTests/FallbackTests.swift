@@ -10,7 +10,7 @@ struct FallbackTests {
         var rng = SeededGenerator(seed: 22)
         let steps = 3000, batch = 2
         let x: [Double] = uniform(steps * batch * 2, 1, &rng)
-        var options = SolverOptions(method: .newton, maxIterations: 1, pool: WorkerPool(threadCount: 2, grainSize: 1))
+        var options = SolverOptions(method: .newton, maxIterations: 1, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
         let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
         #expect(solution.converged)
         #expect(solution.method == .sequential)
@@ -38,7 +38,7 @@ struct FallbackTests {
         var rng = SeededGenerator(seed: 23)
         let steps = 20_000
         let x: [Float] = uniform(steps * m, 1, &rng)
-        let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2, grainSize: 1)))
+        let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)))
         let solution = try solver.solve(inputs: x, steps: steps, batch: 1)
         print("attempts:", solution.attempts.map { "\($0.method): \($0.outcome) after \($0.iterations)" })
         #expect(solution.converged)

@@ -6,7 +6,7 @@ import Testing
 /// states; such a solution must never be reported as converged, whatever the method.
 @Suite("Finite-state guard")
 struct FiniteStateTests {
-    static let pool = WorkerPool(threadCount: 2, grainSize: 1)
+    static let pool = WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
 
     /// Checks the guard's invariant on any solution: `nonFiniteState` is set exactly when a
     /// state is not finite, points at the first one, and then `converged` is false.

@@ -13,7 +13,7 @@ struct FusedPassTests {
         let (steps, batch) = (2000, 2)
         var rng = SeededGenerator(seed: 32)
         let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        let pool = WorkerPool(threadCount: threads, grainSize: 1)
+        let pool = WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads)
         let row = cell.stateRowSize(batch: batch)
         var projections = [Double](repeating: 0, count: steps * cell.projectionRowSize(batch: batch))
         var states = [Double](repeating: .nan, count: steps * row)

@@ -27,7 +27,7 @@ struct GradientTests {
             let s = try SequenceSolver(cell: c, options: SolverOptions(method: .sequential)).solve(inputs: x, steps: steps, batch: batch, initialState: h0).states
             return zip(s, weights).reduce(0) { $0 + $1.0 * $1.1 }
         }
-        let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, tolerance: 1e-13, pool: WorkerPool(threadCount: 3, grainSize: 1)))
+        let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, tolerance: 1e-13, pool: WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)))
         let solution = try solver.solve(inputs: x, steps: steps, batch: batch, initialState: h0)
         #expect(solution.converged)
         let grads = try solver.gradients(states: solution.states, inputs: x, steps: steps, batch: batch, initialState: h0, stateGradients: weights)

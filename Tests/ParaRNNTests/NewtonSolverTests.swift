@@ -14,7 +14,7 @@ struct NewtonSolverTests {
     ) throws -> Solution<C.Scalar> {
         var rng = SeededGenerator(seed: seed)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        var options = SolverOptions(method: method, pool: WorkerPool(threadCount: threads, grainSize: 1))
+        var options = SolverOptions(method: method, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         options.fallback = false
         let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
         #expect(solution.converged, "\(C.cellName) \(method) did not converge: \(solution.attempts.map(\.outcome))")
@@ -80,7 +80,7 @@ struct NewtonSolverTests {
     @Test(".automatic: sequential for B = 16, d = 64 and on one thread; Newton for a long d = 4 ParaGRU on 2 threads")
     func automaticChoice() throws {
         func choice<C: RecurrentCell>(_ cell: C, steps: Int, batch: Int, threads: Int) -> SolverMethod {
-            SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: WorkerPool(threadCount: threads)))
+            SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: WorkerPool(threadCount: threads, choice: .allThreads)))
                 .chooseMethod(steps: steps, batch: batch).0
         }
         let wide = try RandomCells.paraGRU(Float.self, m: 1, d: 64, scale: 1, seed: 1)
@@ -107,7 +107,7 @@ struct NewtonSolverTests {
                 u.withUnsafeMutableBufferPointer { u in
                     cell.project(
                         inputs: x.baseAddress!, steps: steps, batch: batch, projections: u.baseAddress!,
-                        pool: WorkerPool(threadCount: 2, grainSize: 1))
+                        pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
                 }
             }
             var worst = 0.0
@@ -132,7 +132,7 @@ struct NewtonSolverTests {
         var rng = SeededGenerator(seed: 26)
         let (steps, batch) = (3000, 2)
         let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        var options = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 3, grainSize: 1))
+        var options = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads))
         options.fallback = false
         let solver = SequenceSolver(cell: cell, options: options)
         let exact = try solver.rollout(inputs: x, steps: steps, batch: batch)

@@ -17,7 +17,7 @@ struct DiagonalScanTests {
         }
         let b: [S] = randomArray(steps * lanes, in: -1...1, &rng)
         let h0: [S]? = seed % 2 == 0 ? randomArray(lanes, in: -2...2, &rng) : nil
-        let pool = WorkerPool(threadCount: threads, grainSize: 1)
+        let pool = WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads)
         let got = try AffineScan.diagonal(
             a: a, b: b, steps: steps, lanes: lanes, initial: h0,
             direction: reverse ? .reverse : .forward, pool: pool)
@@ -63,7 +63,7 @@ struct DiagonalScanTests {
         let steps = 60, lanes = 4
         let a: [Double] = randomArray(steps * lanes, in: 1.0...1.5, &rng)
         let b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
-        let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1))
+        let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
         let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
         for i in got.indices {
             // Relative error of a sum of ≤ 60 growing terms: 60 roundings of ε each, margin 4.
@@ -78,7 +78,7 @@ struct DiagonalScanTests {
         let b: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
         let zero = [Float](repeating: 0, count: steps * lanes)
         let ones = [Float](repeating: 1, count: steps * lanes)
-        let pool = WorkerPool(threadCount: 4, grainSize: 1)
+        let pool = WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)
         #expect(try AffineScan.diagonal(a: zero, b: b, steps: steps, lanes: lanes, pool: pool) == b)
         let sums = try AffineScan.diagonal(a: ones, b: b, steps: steps, lanes: lanes, pool: pool)
         var running = [Double](repeating: 0, count: lanes)
@@ -101,7 +101,7 @@ struct DiagonalScanTests {
         b[2500 * lanes + 2] = .infinity
         a[7777 * lanes + 3] = .nan
         for threads in [1, 2, 7] {
-            let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: threads, grainSize: 1))
+            let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
             let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
             for i in got.indices {
                 #expect(got[i].isFinite == want[i].isFinite, "index \(i) threads \(threads)")
@@ -118,7 +118,7 @@ struct DiagonalScanTests {
         let steps = 50_000, lanes = 16
         let a: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
         let b: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
-        let pool = WorkerPool(threadCount: 3, grainSize: 1)
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let first = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: pool)
         for _ in 0..<3 {
             #expect(try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: pool) == first)
@@ -155,7 +155,7 @@ struct BlockScanTests {
         let got = try AffineScan.blockDiagonal(
             a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0,
             transposed: transposed, direction: reverse ? .reverse : .forward,
-            pool: WorkerPool(threadCount: threads, grainSize: 1))
+            pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         let want = referenceBlock(
             a: a, b: b, steps: steps, blocks: blocks, k: k, initial: h0, transposed: transposed,
             reverse: reverse)
@@ -184,7 +184,7 @@ struct BlockScanTests {
         for t in 0..<steps { for r in 0..<k { for j in 0..<blocks { a[t * k * k * blocks + (r * k + r) * blocks + j] = 1 } } }
         let b = [Double](repeating: 0, count: steps * k * blocks)
         let h0: [Double] = [1, 2, 3, 4, 5, 6]
-        let got = try AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0, pool: WorkerPool(threadCount: 4, grainSize: 1))
+        let got = try AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
         #expect(Array(got.suffix(k * blocks)) == h0)
     }
 
@@ -208,13 +208,13 @@ struct DenseScanTests {
             let a: [Double] = randomArray(steps * batch * d * d, in: -s...s, &rng)
             let b: [Double] = randomArray(steps * batch * d, in: -1...1, &rng)
             let h0: [Double] = randomArray(batch * d, in: -1...1, &rng)
-            let got = try AffineScan.dense(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1))
+            let got = try AffineScan.dense(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
             let want = referenceDense(a: a, b: b, steps: steps, batch: batch, d: d, initial: h0, transposed: transposed, reverse: reverse)
             let (diff, scale) = maxDifference(got, want)
             #expect(diff <= Double(d) * contractingTolerance(Double.self, contraction: 0.9, scale: scale))
 
             let af = a.map { Float($0) }, bf = b.map { Float($0) }, hf = h0.map { Float($0) }
-            let gotF = try AffineScan.dense(a: af, b: bf, steps: steps, batch: batch, dimension: d, initial: hf, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1))
+            let gotF = try AffineScan.dense(a: af, b: bf, steps: steps, batch: batch, dimension: d, initial: hf, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
             let wantF = referenceDense(a: af, b: bf, steps: steps, batch: batch, d: d, initial: hf, transposed: transposed, reverse: reverse)
             let (diffF, scaleF) = maxDifference(gotF, wantF)
             #expect(diffF <= Double(d) * contractingTolerance(Float.self, contraction: 0.9, scale: scaleF))
@@ -227,7 +227,7 @@ struct AssociativeScanTests {
     @Test("string concatenation (non-commutative) matches the sequential fold exactly", arguments: [1, 2, 3, 8])
     func concatenation(threads: Int) throws {
         let letters = (0..<997).map { String(UnicodeScalar(UInt8(97 + $0 % 26))) }
-        let pool = WorkerPool(threadCount: threads, grainSize: 1)
+        let pool = WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads)
         let inclusive = try AssociativeScan.inclusive(letters, pool: pool, combine: +)
         let exclusive = try AssociativeScan.exclusive(letters, identity: "", pool: pool, combine: +)
         let reverse = try AssociativeScan.inclusive(letters, direction: .reverse, pool: pool, combine: +)
@@ -255,7 +255,7 @@ struct AssociativeScanTests {
         let b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
         let elements = (0..<(steps * lanes)).map { Affine(a: a[$0], b: b[$0]) }
         // (later ∘ earlier): x ↦ a2(a1 x + b1) + b2.
-        let scanned = try AssociativeScan.inclusive(elements, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1)) { e, l in
+        let scanned = try AssociativeScan.inclusive(elements, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)) { e, l in
             Affine(a: l.a * e.a, b: l.a * e.b + l.b)
         }
         let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
@@ -268,7 +268,7 @@ struct AssociativeScanTests {
     func maximum() throws {
         var rng = SeededGenerator(seed: 10)
         let x: [Int] = (0..<12_345).map { _ in Int.random(in: -1000...1000, using: &rng) }
-        let got = try AssociativeScan.inclusive(x, pool: WorkerPool(threadCount: 5, grainSize: 1), combine: max)
+        let got = try AssociativeScan.inclusive(x, pool: WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads), combine: max)
         var m = Int.min
         for t in x.indices { m = max(m, x[t]); #expect(got[t] == m) }
         #expect(try AssociativeScan.inclusive([42], combine: +) == [42])
@@ -292,14 +292,14 @@ struct ChunkPlanTests {
     }
 
     @Test func pool() {
-        #expect(WorkerPool(threadCount: 0, grainSize: 1).threadCount == 1)
-        #expect(WorkerPool(threadCount: 5, grainSize: 1).threadCount == 5)
+        #expect(WorkerPool(threadCount: 0, grainSize: 1, choice: .allThreads).threadCount == 1)
+        #expect(WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads).threadCount == 5)
         let counter = UnsafeMutableBufferPointer<Int>.allocate(capacity: 100)
         defer { counter.deallocate() }
         counter.initialize(repeating: 0)
         let shared = counter
         nonisolated(unsafe) let box = shared
-        WorkerPool(threadCount: 4, grainSize: 1).forEach(100) { i in box[i] += i }
+        WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads).forEach(100) { i in box[i] += i }
         #expect(Array(counter) == Array(0..<100))
     }
 }

@@ -12,7 +12,7 @@ struct TrainingTests {
         let steps = 9, batch = 2
         let x = (0..<(steps * batch * 3)).map { _ in Double.random(in: -1...1, using: &rng) }
         let y = (0..<(steps * batch * 2)).map { _ in Double.random(in: -1...1, using: &rng) }
-        let options = SolverOptions(method: .newton, tolerance: 1e-13, pool: WorkerPool(threadCount: 2, grainSize: 1))
+        let options = SolverOptions(method: .newton, tolerance: 1e-13, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
         func loss(_ m: RecurrentModel<ParaLSTM<Double>>) throws -> Double {
             let trace = try m.forward(inputs: x, steps: steps, batch: batch, options: options)
             return Loss.meanSquaredError.evaluate(predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 2).value
@@ -71,7 +71,7 @@ struct TrainingTests {
         options.validationFraction = 0.25
         options.validationInterval = 400
         options.seed = 3
-        options.solver = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2))
+        options.solver = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         let data = TrainingData<Double>.pairs(inputs: inputs, targets: targets, steps: steps, features: 1, outputs: 1)
         let trainer = Trainer<ParaGRU<Double>>(options: options)
         let before = try trainer.validationLoss(model, data)

@@ -1,0 +1,55 @@
+/// The shape of an affine scan, for its cost and worker count.
+///
+/// ```swift
+/// let workers = AffineScan.workers(.diagonal(lanes: 64), steps: 1_000_000,
+///                                  scalarBytes: 4, pool: WorkerPool(threadCount: 16))
+/// ```
+public enum ScanShape: Sendable, Equatable {
+    /// h_t = a_t ⊙ h_{t∓1} + b_t over `lanes` lanes.
+    case diagonal(lanes: Int)
+    /// `blocks` k×k blocks (k = `blockSize`).
+    case blockDiagonal(blocks: Int, blockSize: Int)
+    /// `batch` dense d×d matrices (d = `dimension`).
+    case dense(batch: Int, dimension: Int)
+
+    /// Scalar operations per step that count against the pool's grain size.
+    public var grainWidth: Int {
+        switch self {
+        case .diagonal(let lanes): return lanes
+        case .blockDiagonal(let blocks, let k): return blocks * k * k
+        case .dense(let batch, let d): return batch * d * d
+        }
+    }
+
+    /// Bytes and operations per step of the loop (reads A, b; writes h, write-allocate
+    /// included) and of a reduction (reads A, b; composes: k³ per block, d³ per matrix).
+    /// Operations run over lanes, so they count in 256-bit vectors (8 Float, 4 Double lanes).
+    public func cost(scalarBytes s: Int) -> ParallelCost {
+        let v = Double(max(1, 32 / max(1, s)))
+        let s = Double(s)
+        switch self {
+        case .diagonal(let lanes):
+            let n = Double(lanes)
+            return .threePhase(solveBytes: 4 * n * s, reduceBytes: 2 * n * s, solveOperations: 2 * n / v, reduceOperations: 3 * n / v)
+        case .blockDiagonal(let blocks, let k):
+            let (n, k) = (Double(blocks), Double(k))
+            return .threePhase(
+                solveBytes: (k * k + 3 * k) * n * s, reduceBytes: (k * k + k) * n * s,
+                solveOperations: 2 * k * k * n / v, reduceOperations: (2 * k * k * k + 2 * k * k) * n / v)
+        case .dense(let batch, let d):
+            let (b, d) = (Double(batch), Double(d))
+            return .threePhase(
+                solveBytes: (d * d + 3 * d) * b * s, reduceBytes: (d * d + d) * b * s,
+                solveOperations: 2 * d * d * b / v, reduceOperations: (2 * d * d * d + 2 * d * d) * b / v)
+        }
+    }
+}
+
+extension AffineScan {
+    /// The number of workers an affine scan of `shape` over `steps` steps uses on `pool`:
+    /// ``WorkerCount``'s decision under the pool's grain size (1 means the plain loop).
+    public static func workers(_ shape: ScanShape, steps: Int, scalarBytes: Int, pool: WorkerPool) -> Int {
+        workersFor(
+            steps: steps, width: shape.grainWidth, cost: shape.cost(scalarBytes: scalarBytes), pool: pool)
+    }
+}

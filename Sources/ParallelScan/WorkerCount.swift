@@ -1,0 +1,125 @@
+/// What one time step of a parallel path costs: the bytes it streams through memory and the
+/// arithmetic it does, for the plain solve and for the reduction pass of a chunked scan.
+///
+/// ```swift
+/// // A diagonal scan over 64 Float lanes: the loop reads a, b and writes h; a reduction reads
+/// // a, b and composes them.
+/// let cost = ParallelCost.threePhase(solveBytes: 64 * 12, reduceBytes: 64 * 8,
+///                                    solveOperations: 64 * 2, reduceOperations: 64 * 3)
+/// ```
+public struct ParallelCost: Sendable, Equatable {
+    /// How the parallel form splits the work.
+    public enum Form: Sendable, Equatable {
+        /// The chunked three-phase scan: chunk 0 solved while the others are reduced, a serial
+        /// carry pass, then every other chunk solved. Work grows by the reductions.
+        case threePhase
+        /// Independent chunks (or a pipeline of `stages` blocks, whose fill costs p − 1 of them):
+        /// the same work as the loop, split.
+        case split(stages: Int)
+    }
+
+    /// Bytes read and written per step by the plain loop (write-allocate included).
+    public var solveBytes: Double
+    /// Bytes read per step by a reduction (three-phase form only).
+    public var reduceBytes: Double
+    /// Arithmetic per step of the plain loop, in operations of one vector instruction: a loop
+    /// over lanes counts lanes × scalar size / 32 (256-bit vectors), scalar code one per
+    /// operation, a transcendental ≈ 20.
+    public var solveOperations: Double
+    /// Arithmetic per step of a reduction.
+    public var reduceOperations: Double
+    /// The parallel form.
+    public var form: Form
+
+    /// A chunked three-phase scan's cost.
+    public static func threePhase(
+        solveBytes: Double, reduceBytes: Double, solveOperations: Double, reduceOperations: Double
+    ) -> ParallelCost {
+        ParallelCost(
+            solveBytes: solveBytes, reduceBytes: reduceBytes, solveOperations: solveOperations,
+            reduceOperations: reduceOperations, form: .threePhase)
+    }
+
+    /// The cost of work split into independent pieces (or a pipeline of `stages` blocks).
+    public static func split(bytes: Double, operations: Double, stages: Int = 1 << 30) -> ParallelCost {
+        ParallelCost(
+            solveBytes: bytes, reduceBytes: 0, solveOperations: operations, reduceOperations: 0,
+            form: .split(stages: max(1, stages)))
+    }
+}
+
+/// How many workers a parallel path uses: the machine-aware cost model shared by the scans, the
+/// linear-recurrence layers and pLSTM.
+///
+/// For p workers on T steps, with the per-step time of a pass
+/// `t(pass, p) = max(operations · p / (F · C(p)), bytes · p / B(p))` (F: one core's operation
+/// rate, C(p): the profile's arithmetic throughput of p threads relative to one, B(p): its
+/// aggregate bandwidth — each of p threads gets C(p)/p of the arithmetic and B(p)/p of the
+/// memory):
+/// - plain loop: T · t(solve, 1);
+/// - three-phase scan: T · t(solve, p) · (r + 1)/(r + p) with r = t(reduce, p)/t(solve, p) —
+///   chunk 0 is r times longer so that phase 1 balances, then phase 3 solves the rest;
+/// - split work: T · t(solve, p)/p · (1 + (p − 1)/stages);
+/// plus a synchronisation cost per parallel phase. The path runs on the p with the least
+/// predicted time, and on one worker unless that time beats the loop by ``margin`` — a parallel
+/// path never runs where the model cannot show it wins.
+///
+/// With a pool whose ``WorkerPool/choice`` is ``WorkerPool/Choice/allThreads`` the model is
+/// bypassed (tests and callers that want a fixed count); the pool's grain size limits both.
+public enum WorkerCount {
+    /// Operations (vector instructions or scalar operations) per second of one core.
+    public static let operationsPerSecond = 4e9
+    /// Seconds one parallel phase costs to start and join: a fixed part plus one per worker.
+    public static let phaseOverhead = (fixed: 20e-6, perWorker: 3e-6)
+    /// How much faster than the loop a parallel plan must be predicted to run.
+    public static let margin = 1.15
+
+    /// The worker count for `steps` steps of `cost` on `pool`, up to `limit` (e.g. the grain
+    /// limit or the number of independent pieces). Loads ``MachineProfile/current`` only when
+    /// the answer depends on it.
+    public static func workers(steps: Int, cost: ParallelCost, pool: WorkerPool, limit: Int = .max) -> Int {
+        let upper = max(1, min(pool.threadCount, limit))
+        if upper == 1 { return 1 }
+        if pool.choice == .allThreads { return upper }
+        // Below this the synchronisation alone costs more than the best split could save.
+        let loop = Double(steps) * max(cost.solveOperations / operationsPerSecond, cost.solveBytes / 50e9)
+        if loop < 4 * (phaseOverhead.fixed + phaseOverhead.perWorker * Double(upper)) { return 1 }
+        return workers(steps: steps, cost: cost, threads: upper, profile: .current)
+    }
+
+    /// The decision for explicit inputs: the p in 1…`threads` with the least predicted time, or
+    /// 1 unless that time beats the loop's by ``margin``. Pure: tests pin it.
+    public static func workers(steps: Int, cost: ParallelCost, threads: Int, profile: MachineProfile) -> Int {
+        let loop = predictedSeconds(steps: steps, cost: cost, workers: 1, profile: profile)
+        var best = (workers: 1, seconds: loop)
+        if threads >= 2 {
+            for p in 2...threads {
+                let seconds = predictedSeconds(steps: steps, cost: cost, workers: p, profile: profile)
+                if seconds < best.seconds { best = (p, seconds) }
+            }
+        }
+        return best.seconds * margin < loop ? best.workers : 1
+    }
+
+    /// The model's time for `steps` steps of `cost` on `workers` workers (1: the plain loop).
+    public static func predictedSeconds(
+        steps: Int, cost: ParallelCost, workers p: Int, profile: MachineProfile
+    ) -> Double {
+        let perThread = profile.bandwidth(threads: p) / Double(p)
+        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        func pass(_ operations: Double, _ bytes: Double) -> Double {
+            max(operations / rate, bytes / perThread)
+        }
+        let solve = pass(cost.solveOperations, cost.solveBytes)
+        let t = Double(steps)
+        if p == 1 { return t * solve }
+        let sync = phaseOverhead.fixed + phaseOverhead.perWorker * Double(p)
+        switch cost.form {
+        case .threePhase:
+            let r = pass(cost.reduceOperations, cost.reduceBytes) / max(solve, 1e-18)
+            return t * solve * (r + 1) / (r + Double(p)) + 2 * sync
+        case .split(let stages):
+            return t * solve / Double(p) * (1 + Double(p - 1) / Double(stages)) + sync
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import ParallelScan
+import Testing
+
+/// The worker-count decisions for fixed machine profiles: the figures of the two machines in
+/// `shared/reference/machines.md` (triad GB/s), so a change to the model that moves a decision
+/// shows up here instead of silently in a benchmark.
+@Suite("Worker counts from the cost model")
+struct WorkerCountTests {
+    /// 2-core VM: 32 GB/s on one thread, 38 on two — one core nearly saturates memory — and two
+    /// virtual CPUs that add 10 % arithmetic throughput (hyperthreads of one core).
+    static let twoCore = MachineProfile(cores: 2, bandwidth: [1: 32e9, 2: 38e9], compute: [2: 1.1])
+    /// The same memory with two independent cores.
+    static let twoFullCores = MachineProfile(cores: 2, bandwidth: [1: 32e9, 2: 38e9], compute: [2: 1.95])
+    /// 16-core Xeon, default placement.
+    static let sixteenCore = MachineProfile(
+        cores: 16, bandwidth: [1: 12.1e9, 2: 22.8e9, 4: 26.5e9, 8: 47.3e9, 16: 80.7e9])
+
+    func scan(_ shape: ScanShape, steps: Int, threads: Int, _ profile: MachineProfile) -> Int {
+        WorkerCount.workers(steps: steps, cost: shape.cost(scalarBytes: 4), threads: threads, profile: profile)
+    }
+
+    @Test("scans stay on one worker where one core saturates memory and a second adds no arithmetic")
+    func twoCoreScans() {
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 2, Self.twoCore) == 1)
+        #expect(scan(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000, threads: 2, Self.twoCore) == 1)
+        #expect(scan(.dense(batch: 1, dimension: 8), steps: 100_000, threads: 2, Self.twoCore) == 1)
+        #expect(scan(.dense(batch: 1, dimension: 32), steps: 100_000, threads: 2, Self.twoCore) == 1)
+        // A fused linear layer (compute-bound) gains nothing from a hyperthread either.
+        let layer = ParallelCost.threePhase(solveBytes: 32, reduceBytes: 16, solveOperations: 144, reduceOperations: 86)
+        #expect(WorkerCount.workers(steps: 1_000_000, cost: layer, threads: 2, profile: Self.twoCore) == 1)
+    }
+
+    @Test("the same scans use the cores where bandwidth grows with them")
+    func sixteenCoreScans() {
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 16, Self.sixteenCore) == 16)
+        #expect(scan(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000, threads: 16, Self.sixteenCore) == 16)
+        #expect(scan(.dense(batch: 1, dimension: 8), steps: 100_000, threads: 16, Self.sixteenCore) == 16)
+        #expect(scan(.dense(batch: 1, dimension: 32), steps: 100_000, threads: 16, Self.sixteenCore) == 16)
+        // Never more workers than threads, and one thread is the loop.
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 1, Self.sixteenCore) == 1)
+    }
+
+    @Test("short problems stay on one worker: synchronisation would cost more than the split saves")
+    func shortProblems() {
+        #expect(scan(.diagonal(lanes: 4), steps: 200, threads: 16, Self.sixteenCore) == 1)
+    }
+
+    @Test("compute-bound work splits over two independent cores, memory-bound work does not")
+    func computeBound() {
+        let cost = ParallelCost.split(bytes: 48, operations: 1_000)
+        #expect(WorkerCount.workers(steps: 1_000_000, cost: cost, threads: 2, profile: Self.twoFullCores) == 2)
+        let scanCost = ParallelCost.threePhase(
+            solveBytes: 48, reduceBytes: 24, solveOperations: 1_000, reduceOperations: 850)
+        #expect(WorkerCount.workers(steps: 1_000_000, cost: scanCost, threads: 2, profile: Self.twoFullCores) == 2)
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 2, Self.twoFullCores) == 1)
+    }
+
+    @Test("a pool that asks for all threads bypasses the model; the grain limit still applies")
+    func forcedCount() {
+        let pool = WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)
+        #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 100, scalarBytes: 4, pool: pool) == 4)
+        #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 4, scalarBytes: 4, pool: pool) == 2)
+        #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 100, scalarBytes: 4, pool: .serial) == 1)
+    }
+
+    @Test("bandwidth interpolates between measured thread counts and stays flat beyond")
+    func interpolation() {
+        let p = Self.sixteenCore
+        #expect(p.bandwidth(threads: 3) == (22.8e9 + 26.5e9) / 2)
+        #expect(p.bandwidth(threads: 32) == 80.7e9)
+        #expect(MachineProfile(parsing: "bandwidth=1:32,2:38;compute=2:1.1;cores=2", cores: 8) == Self.twoCore)
+        #expect(Self.sixteenCore.computeScaling(threads: 8) == 8)
+        #expect(Self.twoCore.computeScaling(threads: 2) == 1.1)
+        #expect(MachineProfile(parsing: "bandwidth=2:38", cores: 2) == nil)
+    }
+}
