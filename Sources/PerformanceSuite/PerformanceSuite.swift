@@ -90,6 +90,20 @@ public struct PerformanceSuite: Sendable {
         return best
     }
 
+    /// Times `baseline` before and after a sweep of `candidate` over the thread counts and keeps
+    /// the better baseline: the first timings of a run pay for warming the allocator and the
+    /// clocks, and that must not land on one side of a ratio only.
+    func threadSweep(
+        baseline: () -> Double, candidate: (WorkerPool) -> Double
+    ) -> (baseline: Double, runs: [(threads: Int, pool: WorkerPool, seconds: Double)]) {
+        let before = baseline()
+        let runs = threadCounts.map { threads in
+            let pool = WorkerPool(threadCount: threads)
+            return (threads, pool, candidate(pool))
+        }
+        return (min(before, baseline()), runs)
+    }
+
     static func values(_ count: Int, scale: Float, seed: UInt64) -> [Float] {
         var state = seed
         return (0..<count).map { _ in
@@ -122,10 +136,8 @@ public struct PerformanceSuite: Sendable {
                 } } }
             }
         }
-        let sequential = diagonal(.serial)
-        for threads in threadCounts {
-            let pool = WorkerPool(threadCount: threads)
-            let parallel = diagonal(pool)
+        let (sequential, diagonalRuns) = threadSweep(baseline: { diagonal(.serial) }, candidate: diagonal)
+        for (threads, pool, parallel) in diagonalRuns {
             emit(BenchmarkResult(
                 name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
                 seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
@@ -143,12 +155,11 @@ public struct PerformanceSuite: Sendable {
                 } } }
             }
         }
-        let blockSequential = block(.serial)
-        for threads in threadCounts {
-            let pool = WorkerPool(threadCount: threads)
+        let (blockSequential, blockRuns) = threadSweep(baseline: { block(.serial) }, candidate: block)
+        for (threads, pool, seconds) in blockRuns {
             emit(BenchmarkResult(
                 name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
-                seconds: block(pool), baseline: "sequential loop", baselineSeconds: blockSequential,
+                seconds: seconds, baseline: "sequential loop", baselineSeconds: blockSequential,
                 notes: ["workers": Double(AffineScan.workers(
                     .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))]))
         }
@@ -163,12 +174,11 @@ public struct PerformanceSuite: Sendable {
                     } } }
                 }
             }
-            let denseSequential = dense(.serial)
-            for threads in threadCounts {
-                let pool = WorkerPool(threadCount: threads)
+            let (denseSequential, denseRuns) = threadSweep(baseline: { dense(.serial) }, candidate: dense)
+            for (threads, pool, seconds) in denseRuns {
                 emit(BenchmarkResult(
                     name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
-                    seconds: dense(pool), baseline: "sequential loop", baselineSeconds: denseSequential,
+                    seconds: seconds, baseline: "sequential loop", baselineSeconds: denseSequential,
                     notes: ["workers": Double(AffineScan.workers(
                         .dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool))]))
             }
@@ -281,16 +291,17 @@ public struct PerformanceSuite: Sendable {
             orientationLogits: Self.values(n, scale: 2, seed: 27), transitionLogits: Self.values(n, scale: 1.5, seed: 28),
             mark: Self.values(n, scale: 1, seed: 29), direct: Self.values(n, scale: 1, seed: 30))
         let x = Self.values(n * d, scale: 1, seed: 31)
-        let wavefront = time { _ = try! gates.wavefront(input: x, stateSize: d) }
-        for threads in threadCounts {
-            let pool = WorkerPool(threadCount: threads)
+        let (wavefront, tiledRuns) = threadSweep(
+            baseline: { time { _ = try! gates.wavefront(input: x, stateSize: d) } },
+            candidate: { pool in time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) } })
+        for (threads, pool, tiled) in tiledRuns {
             emit(BenchmarkResult(
                 name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
                 seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
                 baseline: "sequential wavefront", baselineSeconds: wavefront))
             emit(BenchmarkResult(
                 name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
-                seconds: time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) },
+                seconds: tiled,
                 baseline: "sequential wavefront", baselineSeconds: wavefront,
                 notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: pool))]))
         }
@@ -308,12 +319,14 @@ extension PerformanceSuite {
             a: Self.values(n, scale: 0.5, seed: 40).map { 0.5 + $0 }, b: Self.values(n * m, scale: 1, seed: 41),
             c: Self.values(p * n, scale: 1, seed: 42))
         let x = Self.values(steps * m, scale: 1, seed: 43)
-        let diagonalSequential = time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: .serial) }
-        for threads in threadCounts {
-            let pool = WorkerPool(threadCount: threads)
+        func diagonalLayer(_ pool: WorkerPool) -> Double {
+            time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) }
+        }
+        let (diagonalSequential, diagonalRuns) = threadSweep(baseline: { diagonalLayer(.serial) }, candidate: diagonalLayer)
+        for (threads, pool, seconds) in diagonalRuns {
             emit(BenchmarkResult(
                 name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
-                seconds: time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) },
+                seconds: seconds,
                 baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential,
                 notes: ["workers": Double(diagonal.forwardWorkers(steps: steps, batch: 1, keepStates: false, pool: pool))]))
         }
@@ -323,12 +336,14 @@ extension PerformanceSuite {
             wDelta: Self.values(d * d, scale: 0.5, seed: 45), bDelta: Self.values(d, scale: 0.5, seed: 46),
             wB: Self.values(states * d, scale: 1, seed: 47), wC: Self.values(states * d, scale: 1, seed: 48))
         let u = Self.values(steps * d, scale: 1, seed: 49), z = Self.values(steps * d, scale: 1, seed: 50)
-        let selectiveSequential = time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: .serial) }
-        for threads in threadCounts {
-            let pool = WorkerPool(threadCount: threads)
+        func selectiveLayer(_ pool: WorkerPool) -> Double {
+            time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) }
+        }
+        let (selectiveSequential, selectiveRuns) = threadSweep(baseline: { selectiveLayer(.serial) }, candidate: selectiveLayer)
+        for (threads, pool, seconds) in selectiveRuns {
             emit(BenchmarkResult(
                 name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
-                seconds: time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) },
+                seconds: seconds,
                 baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential,
                 notes: ["workers": Double(selective.forwardWorkers(steps: steps, batch: 1, pool: pool))]))
         }
