@@ -31,6 +31,7 @@ QUICK = [("gru", 1, 64, 20_000), ("lstm", 1, 64, 20_000), ("lstm", 16, 64, 10_00
 JAX_WORKER = r'''
 import json, sys, time, numpy as np
 import jax, jax.numpy as jnp
+assert jax.default_backend() == "cpu", f"JAX must run on the CPU here, not {jax.default_backend()}"
 cell, model, inp, out, repeats = sys.argv[1:6]
 W = dict(np.load(model))
 x = jnp.asarray(np.load(inp))                       # [B, T, m]
@@ -136,7 +137,7 @@ def run_pararnn(binary, model, xin, out, threads, repeats):
 
 
 def run_jax(cell, npz, xin, out, threads, repeats):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                f"intra_op_parallelism_threads={threads}", OMP_NUM_THREADS=str(threads))
     res = subprocess.run(pinned(threads) + [sys.executable, "-c", JAX_WORKER, cell, npz, xin, out,
                          str(repeats)], check=True, env=env, capture_output=True, text=True)

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 JAX_WORKER = r'''
 import json, sys, time, numpy as np
 import jax, jax.numpy as jnp
+assert jax.default_backend() == "cpu", f"JAX must run on the CPU here, not {jax.default_backend()}"
 cell, d, window, batch, steps, rec = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 x = np.load(rec).astype(np.float32)
 x = (x - x.mean(0)) / x.std(0)
@@ -128,7 +129,7 @@ def main():
                                    env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
                     with open(hist) as f:
                         tp = json.load(f)["seconds"] / args.steps
-                    env = dict(os.environ, XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                                f"intra_op_parallelism_threads={threads}")
                     res = subprocess.run(pinned(threads) + [sys.executable, "-c", JAX_WORKER, cell, str(d), "512", "8",
                                          str(args.steps), rec], check=True, env=env, capture_output=True, text=True)
