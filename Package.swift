@@ -34,7 +34,8 @@ let package = Package(
             name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
             providers: [.apt(["libsndfile1-dev"])]),
 
-        .target(name: "ParallelScan", dependencies: ["CBLAS"]),
+        .target(name: "CVectorMath"),
+        .target(name: "ParallelScan", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
         .target(name: "SequenceIO", dependencies: ["CSndfile"]),
