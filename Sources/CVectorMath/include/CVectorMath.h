@@ -1,4 +1,4 @@
-// Fused multiply-add on SIMD vectors for the Swift kernels.
+// Fused multiply-add on 4-lane SIMD vectors for the Swift kernels' gate math.
 //
 // Swift's generic SIMD `addingProduct` is a loop over lanes of scalar fma calls, which LLVM's
 // SLP vectoriser sometimes splits (3 + 1 lanes) or leaves scalar. These inline functions are one
@@ -10,22 +10,14 @@
 #define PARARNN_CVECTORMATH_H
 
 typedef float pararnn_float4 __attribute__((ext_vector_type(4)));
-typedef float pararnn_float8 __attribute__((ext_vector_type(8)));
 typedef double pararnn_double4 __attribute__((ext_vector_type(4)));
-typedef double pararnn_double8 __attribute__((ext_vector_type(8)));
 
 #pragma clang fp contract(fast)
 
 static inline __attribute__((always_inline)) pararnn_float4
 pararnn_fma_float4(pararnn_float4 a, pararnn_float4 b, pararnn_float4 c) { return a * b + c; }
 
-static inline __attribute__((always_inline)) pararnn_float8
-pararnn_fma_float8(pararnn_float8 a, pararnn_float8 b, pararnn_float8 c) { return a * b + c; }
-
 static inline __attribute__((always_inline)) pararnn_double4
 pararnn_fma_double4(pararnn_double4 a, pararnn_double4 b, pararnn_double4 c) { return a * b + c; }
-
-static inline __attribute__((always_inline)) pararnn_double8
-pararnn_fma_double8(pararnn_double8 a, pararnn_double8 b, pararnn_double8 c) { return a * b + c; }
 
 #endif
