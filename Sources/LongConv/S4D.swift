@@ -11,11 +11,12 @@ public enum Discretization: Sendable, Equatable {
     case bilinear
 }
 
-/// Initialisation of the S4D diagonal A.
+/// Initialisation of the S4D diagonal A (the S4D paper's and its reference code's sign:
+/// Im A_n ≥ 0).
 public enum S4DInitialization: Sendable, Equatable {
-    /// S4D-Lin: A_n = −½ − iπn.
+    /// S4D-Lin: A_n = −½ + iπn.
     case lin
-    /// S4D-Inv: A_n = −½ − i(N/π)(N/(2n+1) − 1).
+    /// S4D-Inv: A_n = −½ + i(N/π)(N/(2n+1) − 1).
     case inv
 }
 
@@ -36,12 +37,23 @@ public struct S4DGradients: Sendable {
 /// The S4D (diagonal state-space) convolution kernel of H channels with N/2 complex modes each.
 ///
 /// Per channel h and mode n (conjugate modes implied):
-/// - A_n = −max(exp(aRealLog_n), 10⁻⁴) − i·aImag_n (so Re A ≤ −10⁻⁴ < 0),
+/// - A_n = −max(exp(aRealLog_n), 10⁻⁴) + i·aImag_n (so Re A ≤ −10⁻⁴ < 0),
 /// - Δ = exp(logDt_h), discretised by ``Discretization`` into Ā_n, B̄_n,
 /// - K_ℓ = 2·Re Σ_n C_n B̄_n Ā_n^ℓ, ℓ = 0…L−1 (a Vandermonde product).
 ///
 /// The equivalent recurrence is x_k = Ā x_{k−1} + B̄ u_k, y_k = 2·Re Σ_n C_n x_{k,n} (+ D u_k).
 /// All computation is in Double.
+///
+/// The sign convention is the S4D paper's and its reference implementation's
+/// (`A = -exp(log_A_real) + 1j * A_imag`), so weights exported from it load as they are:
+/// `aRealLog = log_A_real`, `aImag = A_imag`, `b`, `c` = B, C (C as the complex view of its
+/// `[..., 2]` real tensor), `logDt = log_dt`. (Before 2026-11-30 pararnn used Im A = −aImag,
+/// the conjugate: such weights give the same kernel here with `aImag` negated.)
+///
+/// ```swift
+/// let kernel = try S4DKernel.initialized(channels: 4, stateSize: 64)   // S4D-Lin, ZOH
+/// let k = try kernel.kernel(length: 1024)                              // [H][L]
+/// ```
 public struct S4DKernel: Sendable {
     /// H.
     public let channels: Int
@@ -55,7 +67,7 @@ public struct S4DKernel: Sendable {
     public var logDt: [Double]
     /// Re A = −exp(aRealLog), `[H][N/2]`.
     public var aRealLog: [Double]
-    /// Im A = −aImag, `[H][N/2]`.
+    /// Im A = aImag, `[H][N/2]`.
     public var aImag: [Double]
     /// B, `[H][N/2]`.
     public var b: [Complex<Double>]
@@ -123,7 +135,7 @@ public struct S4DKernel: Sendable {
     /// Continuous A of channel h, mode n.
     public func continuousA(channel h: Int, mode n: Int) -> Complex<Double> {
         let i = h * modes + n
-        return Complex(-max(exp(aRealLog[i]), S4DKernel.minimumDecay), -aImag[i])
+        return Complex(-max(exp(aRealLog[i]), S4DKernel.minimumDecay), aImag[i])
     }
 
     /// (Ā, B̄) of channel h, mode n.
@@ -217,8 +229,8 @@ public struct S4DKernel: Sendable {
     /// of the loss is δL = 2·Re Σ_n [α δC + β δA + γ δΔ + SCφ δB] with
     ///   α = S B̄,  β = S C ∂B̄/∂A + W T ∂Ā/∂A,  γ = S C ∂B̄/∂Δ + W T ∂Ā/∂Δ,  B̄ = φB.
     /// Hence dL/dRe C = 2 Re α, dL/dIm C = −2 Im α (likewise B with SCφ);
-    /// A = −exp(aRealLog) − i·aImag gives dL/daRealLog = −2 exp(aRealLog) Re β (0 where the
-    /// 10⁻⁴ clamp is active) and dL/daImag = 2 Im β; Δ = exp(logDt) gives dL/dlogDt = Σ_n 2 Δ Re γ.
+    /// A = −exp(aRealLog) + i·aImag gives dL/daRealLog = −2 exp(aRealLog) Re β (0 where the
+    /// 10⁻⁴ clamp is active) and dL/daImag = −2 Im β; Δ = exp(logDt) gives dL/dlogDt = Σ_n 2 Δ Re γ.
     public func kernelGradient(length L: Int, gradKernel g: [Double]) throws(LongConvError) -> S4DGradients {
         if L < 1 { throw .emptyLength }
         try checkShape("gradKernel", g.count, channels * L)
@@ -267,7 +279,7 @@ public struct S4DKernel: Sendable {
                     out.bImag[i] = -2 * bCoef.imaginary
                     let e = exp(aRealLog[i])
                     out.aRealLog[i] = e > S4DKernel.minimumDecay ? -2 * e * beta.real : 0
-                    out.aImag[i] = 2 * beta.imaginary
+                    out.aImag[i] = -2 * beta.imaginary
                     dDt += 2 * gamma.real
                 }
                 out.logDt[h] = dDt * exp(logDt[h])

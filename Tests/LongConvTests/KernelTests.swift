@@ -30,7 +30,7 @@ struct S4DTests {
             var ref = [Double](repeating: 0, count: L)
             for n in 0..<(N / 2) {
                 let i = h * N / 2 + n
-                let a = Cx(-exp(kern.aRealLog[i]), -kern.aImag[i])
+                let a = Cx(-exp(kern.aRealLog[i]), kern.aImag[i])
                 let (aBar, bBar) = referenceDiscretize(a, cx(kern.b[i]), dt: exp(kern.logDt[h]), zoh: disc == .zeroOrderHold)
                 // Impulse u = δ: x_0 = B̄, x_ℓ = Ā x_{ℓ−1}; y_ℓ = 2 Re C x_ℓ.
                 var x = bBar
@@ -42,6 +42,41 @@ struct S4DTests {
             let got = Array(k[(h * L)..<(h * L + L)])
             #expect(maxDiff(got, ref) <= 1e-12 * maxAbs(ref))
         }
+    }
+
+    @Test("S4D-Lin with reference-convention weights gives the paper's kernel, A_n = −½ + iπn")
+    func paperConvention() throws {
+        // Weights as the reference code stores them: log_A_real = log ½, A_imag = πn, B = 1,
+        // C arbitrary; the kernel by the paper's formula K_ℓ = 2 Re Σ_n C_n B̄_n Ā_n^ℓ (ZOH).
+        let (N, L, dt) = (8, 64, 0.05)
+        let modes = N / 2
+        let c = (0..<modes).map { Complex<Double>(0.3 + 0.1 * Double($0), 0.7 - 0.2 * Double($0)) }
+        let kern = try S4DKernel(
+            channels: 1, stateSize: N, discretization: .zeroOrderHold, logDt: [log(dt)],
+            aRealLog: [Double](repeating: log(0.5), count: modes),
+            aImag: (0..<modes).map { Double.pi * Double($0) },
+            b: [Complex<Double>](repeating: Complex(1, 0), count: modes), c: c)
+        let k = try kern.kernel(length: L)
+        var ref = [Double](repeating: 0, count: L)
+        for n in 0..<modes {
+            let a = Cx(-0.5, Double.pi * Double(n))
+            let aBar = Cx.exp(a * dt)
+            let bBar = (aBar - .one) / a
+            var power = Cx.one
+            for l in 0..<L {
+                ref[l] += 2 * (cx(c[n]) * bBar * power).re
+                power = power * aBar
+            }
+        }
+        #expect(maxDiff(k, ref) <= 1e-12 * maxAbs(ref))
+        // The conjugate convention gives a different kernel for the same C: the test can fail.
+        let conjugate = try S4DKernel(
+            channels: 1, stateSize: N, discretization: .zeroOrderHold, logDt: [log(dt)],
+            aRealLog: kern.aRealLog, aImag: kern.aImag.map { -$0 }, b: kern.b, c: c)
+        #expect(maxDiff(try conjugate.kernel(length: L), ref) > 1e-3 * maxAbs(ref))
+        // The initialiser's S4D-Lin modes are the paper's.
+        let initialized = try S4DKernel.initialized(channels: 1, stateSize: N, initialization: .lin)
+        #expect(initialized.continuousA(channel: 0, mode: 3) == Complex(-0.5, 3 * Double.pi))
     }
 
     @Test("S4D layer (FFT) equals the sequential recurrence; chunks with carried state compose")
