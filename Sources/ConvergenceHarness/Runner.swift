@@ -209,8 +209,21 @@ public struct HarnessRunner: Sendable {
     ) -> CaseResult {
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
-        let automatic = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
-            .chooseMethod(steps: t, batch: b)
+        let chooser = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
+        var automatic = chooser.chooseMethod(steps: t, batch: b)
+        if automatic.0 != .sequential {
+            // `.automatic`'s second look (as in `SequenceSolver.solve`): the contractivity along
+            // the first steps' rollout.
+            let w = min(t, Contractivity.defaultWindow)
+            var u = [Cell.Scalar](repeating: 0, count: w * cell.projectionRowSize(batch: b))
+            inputs.withUnsafeBufferPointer { x in
+                u.withUnsafeMutableBufferPointer { u in
+                    cell.project(inputs: x.baseAddress!, steps: w, batch: b, projections: u.baseAddress!, pool: solvePool)
+                }
+            }
+            let c = u.withUnsafeBufferPointer { chooser.contractivity(projections: $0.baseAddress!, steps: w, batch: b) }
+            automatic = chooser.refineChoice(automatic.0, automatic.1, by: c)
+        }
         let sequential = SequenceSolver(
             cell: cell, options: SolverOptions(method: .sequential, pool: solvePool))
         let parallel = SequenceSolver(

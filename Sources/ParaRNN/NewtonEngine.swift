@@ -94,23 +94,35 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let previous: UnsafeMutablePointer<Scalar>? = method == .damped ? .allocate(capacity: steps * row) : nil
         defer { previous?.deallocate() }
         var accepted = Double.infinity
+        // An overflowed step is bounded (see ``boundStates()``) and linearised again.
+        var bounded = 0
+        func measure() -> Double {
+            let residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+            if residual.isFinite || boundStates() == 0 { return residual }
+            bounded += 1
+            return linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+        }
         for iteration in 0...maxIterations {
-            var residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+            var residual = measure()
             if let previous, iteration > 0 {
                 var halvings = 0
                 while !(residual <= 10 * accepted), halvings < 8 {
                     blend(previous, halvings: halvings)
-                    residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+                    residual = measure()
                     halvings += 1
                 }
             }
             accepted = residual
             report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return finished }
+            if let finished = monitor.record(residual, iteration: iteration) { return noteOverflows(finished, bounded) }
+            // Undamped steps that overflowed will overflow again: leave it to the fallback.
+            if bounded > 0, clip == nil {
+                return noteOverflows(monitor.stopped(iteration, "step overflowed"), bounded)
+            }
             if let previous { copyStates(to: previous) }
             scan(structure: structure)
         }
-        return monitor.limitReached()
+        return noteOverflows(monitor.limitReached(), bounded)
     }
 
     /// Saves the current states (parallel copy).
@@ -240,6 +252,11 @@ struct ConvergenceMonitor {
         }
         if iteration >= maxIterations { return limitReached() }
         return nil
+    }
+
+    /// The attempt stopped after `iteration` for `reason` (not converged).
+    func stopped(_ iteration: Int, _ reason: String) -> SolveAttempt {
+        attempt(iteration, converged: false, reason)
     }
 
     /// The attempt that ran out of iterations.

@@ -14,7 +14,7 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
 enum MethodOption: String, CaseIterable, ExpressibleByArgument {
     case automatic, sequential, newton
     case quasiNewton = "quasi-newton"
-    case damped
+    case damped, elk
 
     var method: SolverMethod { SolverMethod(rawValue: rawValue)! }
 }
@@ -244,6 +244,7 @@ struct Solve: ParsableCommand {
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, segmentLength: segmentLength, pool: pool)
         options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        options.estimatesContractivity = true
         let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
         let start = ContinuousClock.now
         var callback: (@Sendable (Int, SolverProgress) -> Void)? = nil
