@@ -148,7 +148,7 @@ extension NewtonEngine {
             pool.forEach(chunks.count - 1) { c in
                 let p = e.base + c * width
                 p.initialize(repeating: 0, count: width)
-                ELK.filter(
+                Scalar._elkFilter(
                     range: chunks[c], row: row, jrow: jrow, structure: structure, jacobians: j.base,
                     offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: false)
             }
@@ -161,7 +161,7 @@ extension NewtonEngine {
             } else {
                 p.initialize(from: e.base + (c - 1) * width, count: width)
             }
-            ELK.filter(
+            Scalar._elkFilter(
                 range: chunks[c], row: row, jrow: jrow, structure: structure, jacobians: j.base,
                 offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: true)
         }
@@ -188,7 +188,7 @@ extension NewtonEngine {
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
                 let start = range.lowerBound * row
-                res.base[2 * c + 1] = squaredRelativeResidual(
+                res.base[2 * c + 1] = Scalar._squaredRelativeResidual(
                     states: UnsafePointer(h.base + start), values: UnsafePointer(f.base + start),
                     count: range.count * row)
                 res.base[2 * c] = Scalar._residualAndOffsets(

@@ -33,7 +33,7 @@ extension NewtonEngine {
             let counts = UnsafeMutableSendable(counts.baseAddress!)
             pool.forEach(chunks.count) { c in
                 let r = chunks[c]
-                counts.base[c] = boundValues(h.base + r.lowerBound * row, count: r.count * row, bound: bound)
+                counts.base[c] = Scalar._boundValues(h.base + r.lowerBound * row, count: r.count * row, bound: bound)
             }
         }
         return changed.reduce(0, +)

@@ -79,7 +79,11 @@ struct SolveSummary<S: CellMath> {
         add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
         if let v = verification {
             var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
-            if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
+            if result.layers.allSatisfy({ $0.method == .sequential && $0.attempts.count == 1 }) {
+                line += "; the solve was sequential too (no parallel speedup to report)"
+            } else if let speedup = v.speedup {
+                line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)"
+            }
             add("verify", line)
         }
         return lines.joined(separator: "\n") + "\n"
