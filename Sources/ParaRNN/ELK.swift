@@ -233,7 +233,10 @@ extension NewtonEngine {
             bounded += 1
             return lineariseWithMerit(request: request, structure: structure, jrow: jrow)
         }
-        var monitor = ConvergenceMonitor(method: .elk, tolerance: tolerance, maxIterations: maxIterations)
+        // Refused steps leave the residual where it was, and a taken step may raise it (up to
+        // the merit's 10×): ELK gets twice Newton's patience before it is called stagnating.
+        var monitor = ConvergenceMonitor(
+            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: 50)
         var sigma2 = ELK.initialVariance
         var rejected = 0
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {

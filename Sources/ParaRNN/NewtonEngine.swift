@@ -218,13 +218,16 @@ struct ConvergenceMonitor {
     let tolerance: Double
     let maxIterations: Int
     private(set) var history: [Double] = []
+    /// Iterations without a halving of the best residual before the attempt stagnates.
+    let patience: Int
     private var best = Double.infinity
     private var sinceImprovement = 0
 
-    init(method: SolverMethod, tolerance: Double, maxIterations: Int) {
+    init(method: SolverMethod, tolerance: Double, maxIterations: Int, patience: Int = 25) {
         self.method = method
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.patience = patience
     }
 
     /// Records the residual of the iterate after `iteration` Newton steps; returns the finished
@@ -245,7 +248,7 @@ struct ConvergenceMonitor {
         }
         // Newton converges at worst one step of t per iteration; a residual that has not halved
         // in 25 iterations while T allows many more is stagnating at a rounding floor.
-        if sinceImprovement >= 25 {
+        if sinceImprovement >= patience {
             return attempt(
                 iteration, converged: false,
                 "stagnated at residual \(residual) (tolerance \(tolerance))")
