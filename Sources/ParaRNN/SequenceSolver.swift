@@ -187,16 +187,27 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// ``Contractivity`` along the first steps decides which parallel method, if any.
     /// - λ ≥ 0 (expanding on average, chaotic): Newton-type iterations need on the order of T
     ///   steps to converge → the sequential rollout;
-    /// - λ < 0 but max‖J‖ > 1 (contracting on average, expanding in places, where Newton's
-    ///   scans multiply growing factors and overshoot) → ELK, whose damping pays there;
-    /// - λ < 0 and max‖J‖ ≤ 1 → Newton.
+    /// - dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or wanders there and ELK, which
+    ///   uses their diagonal only (quasi-ELK), converges no better — in the harness grid
+    ///   (`Harness/README.md`, 240 cases) neither did for any GRU or Elman case above 3.5 →
+    ///   sequential;
+    /// - diagonal or 2×2-block Jacobians with max‖J‖∞ > 1 (contracting on average, expanding in
+    ///   places, where Newton's scans multiply growing factors) → ELK, whose damping pays;
+    /// - otherwise → Newton.
     public func refineChoice(_ method: SolverMethod, _ decision: String, by c: Contractivity)
         -> (SolverMethod, String)
     {
-        guard method == .newton, c.lyapunov.isFinite || c.lyapunov == -.infinity else { return (method, decision) }
-        let text = decision.replacingOccurrences(of: " → parallel Newton", with: "") + "; \(c)"
+        guard method == .newton, !c.lyapunov.isNaN, !c.maxNorm.isNaN else { return (method, decision) }
+        let base = decision.replacingOccurrences(of: " → parallel Newton", with: "")
+        let text = (base.isEmpty ? "" : base + "; ") + "\(c)"
         if c.lyapunov >= 0 {
             return (.sequential, text + ": not contracting, parallel iterations would not converge fast → sequential")
+        }
+        if case .dense = cell.structure {
+            if c.maxNorm > 3.5 {
+                return (.sequential, text + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential")
+            }
+            return (.newton, text + " → parallel Newton")
         }
         if c.maxNorm > 1 {
             return (.elk, text + ": contracting on average but expanding in places, damping pays → ELK")
