@@ -1,5 +1,6 @@
 # pararnn — set-up, tests and the main job.
 #   make run     installs what is missing, builds, and solves the shipped recording with --verify
+#                (automatic, then ELK without fallback)
 #   make test    installs what is missing and runs the whole test suite
 
 SWIFT ?= swift
@@ -40,10 +41,17 @@ FUZZ_CASES ?= 20000
 fuzz: deps
 	PARARNN_FUZZ_CASES=$(FUZZ_CASES) PARARNN_CLI_FUZZ_CASES=$$(( $(FUZZ_CASES) / 50 )) $(SWIFT) test --filter Fuzz
 
+# First the solve as a user gets it (--method automatic: the strategy and its reason are printed),
+# then the same model by a parallel method without any fallback (ELK; exit 2 if it did not
+# converge), both checked against the sequential rollout.
 run: release
 	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \
 	  --model data/default/paragru.safetensors --input data/default/input.npy \
-	  --output out/hidden.npy --report out/report.json --method newton --verify
+	  --output out/hidden.npy --report out/report.json --method automatic --verify
+	@echo
+	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \
+	  --model data/default/paragru.safetensors --input data/default/input.npy \
+	  --output out/hidden-elk.npy --report out/report-elk.json --method elk --no-fallback --verify
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark

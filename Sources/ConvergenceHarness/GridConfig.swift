@@ -142,9 +142,9 @@ public struct GridConfig: Codable, Equatable, Sendable {
         try nonEmpty(guesses.count, "guesses")
         try nonEmpty(precisions.count, "precisions")
         try nonEmpty(seeds.count, "seeds")
-        for method in methods where ![.newton, .quasiNewton, .damped].contains(method) {
+        for method in methods where ![.newton, .quasiNewton, .damped, .elk].contains(method) {
             throw HarnessError(
-                "grid '\(name)': method '\(method)' is not a parallel strategy; use newton, quasi-newton or damped")
+                "grid '\(name)': method '\(method)' is not a parallel strategy; use newton, quasi-newton, damped or elk")
         }
         if let bad = steps.first(where: { $0 <= 0 }) { throw HarnessError("grid '\(name)': steps must be positive (got \(bad))") }
         if let bad = hiddenSizes.first(where: { $0 <= 0 }) { throw HarnessError("grid '\(name)': hiddenSizes must be positive (got \(bad))") }

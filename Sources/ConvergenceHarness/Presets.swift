@@ -12,20 +12,20 @@ public enum HarnessPreset {
         steps: [100, 2000], hiddenSizes: [4], batchSizes: [2], weightScales: [0.5, 3],
         guesses: [.default], precisions: [.double], seeds: [1], inputSize: 4)
 
-    /// The whole study (documentation: 11 520 cases, days on a small machine): T up to 10^6,
+    /// The whole study (documentation: 15 360 cases with ELK, days on a small machine): T up to 10^6,
     /// d ∈ {8, 32}, B ∈ {1, 4}, scales from contracting (0.25) to chaotic (3), both guesses and
     /// precisions, 2 seeds. Memory: dense cells keep T·B·(state)² Jacobian values, so LSTM with
     /// d = 32, B = 4, T = 10^6 needs ≈ 131 GB in double — run it on a large machine or trim it.
     public static let full = GridConfig(
-        name: "full", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped],
+        name: "full", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped, .elk],
         steps: [1_000, 10_000, 100_000, 1_000_000], hiddenSizes: [8, 32], batchSizes: [1, 4],
         weightScales: [0.25, 0.5, 1, 1.5, 2, 3], guesses: [.default, .zeros],
         precisions: [.float, .double], seeds: [1, 2], inputSize: 4)
 
-    /// The grid behind `Harness/README.md` (450 cases, a few minutes in release on 2 cores):
+    /// The grid behind `Harness/README.md` (600 cases with ELK, a few minutes in release on 2 cores):
     /// T ∈ {10^3, 10^4, 10^5}, d = 8, B = 1, scales {0.5, 1, 1.5, 2, 3}, double, 2 seeds.
     public static let study = GridConfig(
-        name: "study", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped],
+        name: "study", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped, .elk],
         steps: [1_000, 10_000, 100_000], hiddenSizes: [8], batchSizes: [1],
         weightScales: [0.5, 1, 1.5, 2, 3], guesses: [.default], precisions: [.double],
         seeds: [1, 2], inputSize: 4)

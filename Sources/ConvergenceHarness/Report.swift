@@ -56,6 +56,12 @@ public struct CaseResult: Codable, Equatable, Sendable {
     /// Whether other cases ran beside this one (its wall times and speedup were then measured
     /// on a shared machine; see ``HarnessRunner``); `nil` in older reports.
     public var concurrent: Bool?
+    /// The contractivity along the first ≤ 512 steps of the rollout (`nil` in older reports).
+    public var contractivity: Contractivity?
+    /// The parallel method `.automatic` picks from ``contractivity`` once its cost model
+    /// predicts a parallel win (newton, elk, or sequential when λ ≥ 0) — what it would run on a
+    /// machine with enough cores for this case; `nil` in older reports.
+    public var parallelChoice: SolverMethod?
 
     /// The last attempt's outcome.
     public var outcome: String { failure ?? attempts.last?.outcome ?? "no attempt" }

@@ -209,8 +209,22 @@ public struct HarnessRunner: Sendable {
     ) -> CaseResult {
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
-        let automatic = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
-            .chooseMethod(steps: t, batch: b)
+        let chooser = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
+        var automatic = chooser.chooseMethod(steps: t, batch: b)
+        // `.automatic`'s second look (as in `SequenceSolver.solve`): the contractivity along the
+        // first steps' rollout picks among the parallel methods.
+        let w = min(t, Contractivity.defaultWindow)
+        var u = [Cell.Scalar](repeating: 0, count: w * cell.projectionRowSize(batch: b))
+        inputs.withUnsafeBufferPointer { x in
+            u.withUnsafeMutableBufferPointer { u in
+                cell.project(inputs: x.baseAddress!, steps: w, batch: b, projections: u.baseAddress!, pool: solvePool)
+            }
+        }
+        let contractivity = u.withUnsafeBufferPointer {
+            chooser.contractivity(projections: $0.baseAddress!, steps: w, batch: b)
+        }
+        let parallelChoice = chooser.refineChoice(.newton, "", by: contractivity).0
+        if automatic.0 != .sequential { automatic = chooser.refineChoice(automatic.0, automatic.1, by: contractivity) }
         let sequential = SequenceSolver(
             cell: cell, options: SolverOptions(method: .sequential, pool: solvePool))
         let parallel = SequenceSolver(
@@ -268,7 +282,8 @@ public struct HarnessRunner: Sendable {
                         outcome: $0.outcome)
                 }, failure: nil,
                 diagnosis: solution.converged ? nil : attempts.last.flatMap(prematureStagnation),
-                restarts: config.continueAfterStagnation ? restarts : nil)
+                restarts: config.continueAfterStagnation ? restarts : nil,
+                contractivity: contractivity, parallelChoice: parallelChoice)
         } catch {
             return failed(key, "solver: \(error)")
         }

@@ -41,6 +41,16 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
         stateSize: Int, hidden: Int, clip: Self?) -> Double
     /// max_i |s_i − F_i| / max(1, |F_i|), NaN if any is NaN.
     static func _relativeResidual(states: UnsafePointer<Self>, values: UnsafePointer<Self>, count: Int) -> Double
+    /// Σ_i ((s_i − F_i) / max(1, |F_i|))² (ELK's merit).
+    static func _squaredRelativeResidual(states: UnsafePointer<Self>, values: UnsafePointer<Self>, count: Int) -> Double
+    /// clamp(x, −bound, bound) with NaN ↦ 0 in place; returns how many values changed.
+    static func _boundValues(_ x: UnsafeMutablePointer<Self>, count: Int, bound: Self) -> Int
+    /// ELK's variance recursion (and rewrite of J, b) over a range of steps (see `ELK`).
+    static func _elkFilter(
+        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
+        jacobians: UnsafeMutablePointer<Self>, offsets: UnsafeMutablePointer<Self>,
+        states: UnsafePointer<Self>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
+        rewrite: Bool)
 }
 
 /// The arguments of ``DifferentiableCell/vectorJacobianProducts(steps:batch:previous:states:projections:adjoints:projectionGradients:parameterGradients:)``.
@@ -119,6 +129,22 @@ extension Float: CellMath {
     }
     public static func _relativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
         relativeResidual(states: states, values: values, count: count)
+    }
+    public static func _squaredRelativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
+        squaredRelativeResidual(states: states, values: values, count: count)
+    }
+    public static func _boundValues(_ x: UnsafeMutablePointer<Float>, count: Int, bound: Float) -> Int {
+        boundValues(x, count: count, bound: bound)
+    }
+    public static func _elkFilter(
+        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
+        jacobians: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>,
+        states: UnsafePointer<Float>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
+        rewrite: Bool
+    ) {
+        ELK.filter(
+            range: range, row: row, jrow: jrow, structure: structure, jacobians: jacobians,
+            offsets: offsets, states: states, variance: variance, sigma2: sigma2, rewrite: rewrite)
     }
     public static func _firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
         firstNonFinite(values)
@@ -247,6 +273,22 @@ extension Double: CellMath {
     }
     public static func _relativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
         relativeResidual(states: states, values: values, count: count)
+    }
+    public static func _squaredRelativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
+        squaredRelativeResidual(states: states, values: values, count: count)
+    }
+    public static func _boundValues(_ x: UnsafeMutablePointer<Double>, count: Int, bound: Double) -> Int {
+        boundValues(x, count: count, bound: bound)
+    }
+    public static func _elkFilter(
+        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
+        jacobians: UnsafeMutablePointer<Double>, offsets: UnsafeMutablePointer<Double>,
+        states: UnsafePointer<Double>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
+        rewrite: Bool
+    ) {
+        ELK.filter(
+            range: range, row: row, jrow: jrow, structure: structure, jacobians: jacobians,
+            offsets: offsets, states: states, variance: variance, sigma2: sigma2, rewrite: rewrite)
     }
     public static func _firstNonFinite(_ values: UnsafeBufferPointer<Double>) -> Int? {
         firstNonFinite(values)

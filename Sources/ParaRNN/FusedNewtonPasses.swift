@@ -180,11 +180,21 @@ extension NewtonEngine {
 
         var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)
         var pass = FusedPass.first
+        var bounded = 0
         for iteration in 0...maxIterations {
-            let residual = run(pass)
+            var residual = run(pass)
+            var linearised = pass != .check
+            if !residual.isFinite, boundStates() > 0 {
+                // The step overflowed: bound the iterate (``boundStates()``) and linearise it.
+                residual = run(.relinearise)
+                linearised = true
+                bounded += 1
+            }
             report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return finished }
-            if pass == .check {
+            if let finished = monitor.record(residual, iteration: iteration) { return noteOverflows(finished, bounded) }
+            // Plain Newton steps that overflowed will overflow again: leave it to the fallback.
+            if bounded > 0 { return noteOverflows(monitor.stopped(iteration, "step overflowed"), bounded) }
+            if !linearised {
                 // The prediction failed: linearise these states (same residual) and go on.
                 _ = run(.relinearise)
             }
@@ -205,6 +215,6 @@ extension NewtonEngine {
                 pass = .step
             }
         }
-        return monitor.limitReached()
+        return noteOverflows(monitor.limitReached(), bounded)
     }
 }

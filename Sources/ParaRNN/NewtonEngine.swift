@@ -94,23 +94,35 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let previous: UnsafeMutablePointer<Scalar>? = method == .damped ? .allocate(capacity: steps * row) : nil
         defer { previous?.deallocate() }
         var accepted = Double.infinity
+        // An overflowed step is bounded (see ``boundStates()``) and linearised again.
+        var bounded = 0
+        func measure() -> Double {
+            let residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+            if residual.isFinite || boundStates() == 0 { return residual }
+            bounded += 1
+            return linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+        }
         for iteration in 0...maxIterations {
-            var residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+            var residual = measure()
             if let previous, iteration > 0 {
                 var halvings = 0
                 while !(residual <= 10 * accepted), halvings < 8 {
                     blend(previous, halvings: halvings)
-                    residual = linearise(request: request, structure: structure, jrow: jrow, clip: clip)
+                    residual = measure()
                     halvings += 1
                 }
             }
             accepted = residual
             report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return finished }
+            if let finished = monitor.record(residual, iteration: iteration) { return noteOverflows(finished, bounded) }
+            // Undamped steps that overflowed will overflow again: leave it to the fallback.
+            if bounded > 0, clip == nil {
+                return noteOverflows(monitor.stopped(iteration, "step overflowed"), bounded)
+            }
             if let previous { copyStates(to: previous) }
             scan(structure: structure)
         }
-        return monitor.limitReached()
+        return noteOverflows(monitor.limitReached(), bounded)
     }
 
     /// Saves the current states (parallel copy).
@@ -206,13 +218,16 @@ struct ConvergenceMonitor {
     let tolerance: Double
     let maxIterations: Int
     private(set) var history: [Double] = []
+    /// Iterations without a halving of the best residual before the attempt stagnates.
+    let patience: Int
     private var best = Double.infinity
     private var sinceImprovement = 0
 
-    init(method: SolverMethod, tolerance: Double, maxIterations: Int) {
+    init(method: SolverMethod, tolerance: Double, maxIterations: Int, patience: Int = 25) {
         self.method = method
         self.tolerance = tolerance
         self.maxIterations = maxIterations
+        self.patience = patience
     }
 
     /// Records the residual of the iterate after `iteration` Newton steps; returns the finished
@@ -233,13 +248,18 @@ struct ConvergenceMonitor {
         }
         // Newton converges at worst one step of t per iteration; a residual that has not halved
         // in 25 iterations while T allows many more is stagnating at a rounding floor.
-        if sinceImprovement >= 25 {
+        if sinceImprovement >= patience {
             return attempt(
                 iteration, converged: false,
                 "stagnated at residual \(residual) (tolerance \(tolerance))")
         }
         if iteration >= maxIterations { return limitReached() }
         return nil
+    }
+
+    /// The attempt stopped after `iteration` for `reason` (not converged).
+    func stopped(_ iteration: Int, _ reason: String) -> SolveAttempt {
+        attempt(iteration, converged: false, reason)
     }
 
     /// The attempt that ran out of iterations.

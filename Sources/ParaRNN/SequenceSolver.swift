@@ -11,13 +11,17 @@ public struct SolverOptions: Sendable {
     /// Newton iterations allowed per attempt; `nil` means min(T + 1, 100). Newton on this system
     /// is exact after at most T iterations in exact arithmetic.
     public var maxIterations: Int? = nil
-    /// On failure, fall back to damped Newton, then to the sequential rollout (and say so).
+    /// On failure, fall back to ELK (damped Newton as a Kalman filter), then to the sequential
+    /// rollout (and say so).
     public var fallback: Bool = true
     /// Solve in segments of this many steps, each by parallel Newton from the exact final
     /// state of the previous one (cache blocking). `nil`: one segment.
     public var segmentLength: Int? = nil
     /// Bound ρ on the Jacobians in damped Newton (‖J‖∞ ≤ ρ).
     public var dampingBound: Double = 1
+    /// Estimate the ``Contractivity`` (a rollout and linearisation of the first ≤ 512 steps)
+    /// for a requested parallel method too, for reports; `.automatic` always estimates it.
+    public var estimatesContractivity: Bool = false
     /// The workers.
     public var pool: WorkerPool = .shared
     /// Called after every Newton iteration.
@@ -120,8 +124,21 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ) -> Solution<Scalar> {
         let row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
-        let (method, decision) = chooseMethod(steps: steps, batch: batch)
+        var (method, decision) = chooseMethod(steps: steps, batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        // The contractivity along the first steps: reported for parallel solves, and used by
+        // `.automatic` to pick Newton, ELK or the rollout.
+        var contractivity: Contractivity? = nil
+        if method != .sequential, options.method == .automatic || options.estimatesContractivity {
+            let c = projections.withUnsafeBufferPointer { u in
+                h0.withUnsafeBufferPointer { h0 in
+                    self.contractivity(
+                        projections: u.baseAddress!, steps: steps, batch: batch, initialState: h0.baseAddress!)
+                }
+            }
+            contractivity = c
+            if options.method == .automatic { (method, decision) = refineChoice(method, decision, by: c) }
+        }
         // Without a guess, every segment writes its states (rollout or the Newton initial guess).
         var states = guess ?? uninitializedArray(Scalar.self, count: steps * row)
         let segmentLength = min(options.segmentLength ?? steps, steps)
@@ -157,11 +174,45 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         }
-        return Self.guardingFiniteStates(Solution(
+        var solution = Solution(
             states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
-            decision: decision, segments: segments),
-            row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+            decision: decision, segments: segments)
+        solution.contractivity = contractivity
+        return Self.guardingFiniteStates(
+            solution, row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+    }
+
+    /// `.automatic`'s second look, once the cost model predicts a parallel win: the
+    /// ``Contractivity`` along the first steps decides which parallel method, if any.
+    /// - λ ≥ 0 (expanding on average, chaotic): Newton-type iterations need on the order of T
+    ///   steps to converge → the sequential rollout;
+    /// - dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or wanders there and ELK, which
+    ///   uses their diagonal only (quasi-ELK), converges no better — in the harness grid
+    ///   (`Harness/README.md`, 240 cases) neither did for any GRU or Elman case above 3.5 →
+    ///   sequential;
+    /// - diagonal or 2×2-block Jacobians with max‖J‖∞ > 1 (contracting on average, expanding in
+    ///   places, where Newton's scans multiply growing factors) → ELK, whose damping pays;
+    /// - otherwise → Newton.
+    public func refineChoice(_ method: SolverMethod, _ decision: String, by c: Contractivity)
+        -> (SolverMethod, String)
+    {
+        guard method == .newton, !c.lyapunov.isNaN, !c.maxNorm.isNaN else { return (method, decision) }
+        let base = decision.replacingOccurrences(of: " → parallel Newton", with: "")
+        let text = (base.isEmpty ? "" : base + "; ") + "\(c)"
+        if c.lyapunov >= 0 {
+            return (.sequential, text + ": not contracting, parallel iterations would not converge fast → sequential")
+        }
+        if case .dense = cell.structure {
+            if c.maxNorm > 3.5 {
+                return (.sequential, text + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential")
+            }
+            return (.newton, text + " → parallel Newton")
+        }
+        if c.maxNorm > 1 {
+            return (.elk, text + ": contracting on average but expanding in places, damping pays → ELK")
+        }
+        return (.newton, text + ": contracting → parallel Newton")
     }
 
     /// The finite-state guard, applied to every solution returned: one vectorised pass over the
@@ -298,7 +349,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         var order: [SolverMethod] = [method]
         if options.fallback {
-            if method != .damped { order.append(.damped) }
+            if method != .elk { order.append(.elk) }
             order.append(.sequential)
         }
         var attempts: [SolveAttempt] = []
@@ -325,6 +376,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 attempt = engine.iterateFused(
                     tolerance: tolerance, maxIterations: maxIterations, hasGuess: useGuess,
                     report: report)
+            } else if candidate == .elk {
+                if !useGuess { engine.initialiseGuess() }
+                attempt = engine.iterateELK(tolerance: tolerance, maxIterations: maxIterations, report: report)
             } else {
                 if !useGuess { engine.initialiseGuess() }
                 attempt = engine.iterate(

@@ -13,6 +13,10 @@ public enum SolverMethod: String, Sendable, Codable, CaseIterable, CustomStringC
     /// Damped Newton: Jacobians clipped so each linear step is a contraction (ELK-style
     /// stabilisation for cells where plain Newton overflows or oscillates).
     case damped
+    /// ELK: Levenberg–Marquardt damped Newton as a Kalman filter whose observations are the
+    /// previous iterate, its trust region adapted by the merit's decrease (see `ELK`): converges
+    /// where Newton's steps overflow or oscillate, to the same certified solution.
+    case elk
 
     public var description: String { rawValue }
 }
@@ -58,6 +62,9 @@ public struct Solution<Scalar: ScanScalar>: Sendable {
     /// The first NaN or Inf in ``states`` (in memory order), or `nil` when every state is
     /// finite. When set, ``converged`` is false and ``finalResidual`` is NaN.
     public var nonFiniteState: NonFiniteState?
+    /// How strongly the recurrence contracts along its first steps (``Contractivity``), when a
+    /// parallel method was requested or considered; `nil` for a plain sequential solve.
+    public var contractivity: Contractivity? = nil
 
     public init(
         states: [Scalar], steps: Int, batch: Int, method: SolverMethod, attempts: [SolveAttempt],

@@ -21,7 +21,7 @@ struct Harness: ParsableCommand {
               {
                 "name": "custom",
                 "cells": ["paragru","paralstm","gru","lstm","elman"],        *
-                "methods": ["newton","quasi-newton","damped"],              *
+                "methods": ["newton","quasi-newton","damped","elk"],        *
                 "steps": [100, 2000],           (T)                          *
                 "hiddenSizes": [4],             (d)                          *
                 "batchSizes": [2],              (B)                          *
@@ -46,7 +46,7 @@ struct Harness: ParsableCommand {
 
             PRESETS: quick (60 cases: 5 cells × 3 methods × T {100, 2000} × s {0.5, 3}, d 4, B 2, \
             double), full (T up to 10^6, d {8, 32}, B {1, 4}, s 0.25…3, both guesses and \
-            precisions, 2 seeds: 11 520 cases, days, and ~131 GB for dense LSTM d 32 B 4 T 10^6), and study (the grid of Harness/README.md: 450 cases, \
+            precisions, 2 seeds, 4 methods with elk: 15 360 cases, days, and ~131 GB for dense LSTM d 32 B 4 T 10^6), and study (the grid of Harness/README.md: 600 cases with elk, \
             T {10^3, 10^4, 10^5}, d 8, B 1, s {0.5, 1, 1.5, 2, 3}, double, 2 seeds — minutes).
 
             --check BASELINE.json exits 1 if any case matched by cell/method/T/d/B/scale/guess/\

@@ -14,7 +14,7 @@ enum Precision: String, CaseIterable, ExpressibleByArgument {
 enum MethodOption: String, CaseIterable, ExpressibleByArgument {
     case automatic, sequential, newton
     case quasiNewton = "quasi-newton"
-    case damped
+    case damped, elk
 
     var method: SolverMethod { SolverMethod(rawValue: rawValue)! }
 }
@@ -106,7 +106,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write a JSON report (per-layer attempts, residual history per iteration, timings).", valueName: "file"))
     var report: String?
 
-    @Option(name: .long, help: ArgumentHelp("The solver. 'automatic' picks sequential or parallel Newton from T, batch, state size and threads, and says why.", valueName: "method"))
+    @Option(name: .long, help: ArgumentHelp("The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.", valueName: "method"))
     var method: MethodOption = .automatic
 
     @Option(name: .long, help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
@@ -244,6 +244,7 @@ struct Solve: ParsableCommand {
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, segmentLength: segmentLength, pool: pool)
         options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        options.estimatesContractivity = true
         let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
         let start = ContinuousClock.now
         var callback: (@Sendable (Int, SolverProgress) -> Void)? = nil

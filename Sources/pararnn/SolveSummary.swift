@@ -69,6 +69,7 @@ struct SolveSummary<S: CellMath> {
             if s.segments > 1 { line += "; \(s.segments) segments" }
             add("method", line)
             add("iterations", "\(prefix)\(s.iterations)\(residualTrail(s))")
+            if let c = s.contractivity { add("contracts", "\(prefix)\(c)") }
         }
         var verdict = result.converged ? "converged" : "NOT converged"
         if let (layer, state) = result.nonFiniteState {
@@ -78,7 +79,11 @@ struct SolveSummary<S: CellMath> {
         add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
         if let v = verification {
             var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
-            if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
+            if result.layers.allSatisfy({ $0.method == .sequential && $0.attempts.count == 1 }) {
+                line += "; the solve was sequential too (no parallel speedup to report)"
+            } else if let speedup = v.speedup {
+                line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)"
+            }
             add("verify", line)
         }
         return lines.joined(separator: "\n") + "\n"
@@ -129,6 +134,9 @@ struct SolveSummary<S: CellMath> {
                     index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision, converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
                     nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName) },
+                    contractivity: s.contractivity.map {
+                        .init(window: $0.window, lyapunov: finite($0.lyapunov), maxNorm: finite($0.maxNorm))
+                    },
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
                               residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
@@ -196,7 +204,17 @@ struct Report: Codable {
         var segments: Int
         /// Where the first NaN or Inf state is (absent when all are finite).
         var nonFiniteState: NonFinite?
+        /// The contractivity estimate along the first steps (absent for a sequential solve).
+        var contractivity: Contracts?
         var attempts: [Attempt]
+    }
+    struct Contracts: Codable {
+        /// Steps of the rollout window.
+        var window: Int
+        /// Largest Lyapunov exponent estimate (natural log per step; null if −∞).
+        var lyapunov: Double?
+        /// max_t ‖J_t‖∞ over the window.
+        var maxNorm: Double?
     }
     struct NonFinite: Codable {
         var step: Int

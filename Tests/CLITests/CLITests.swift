@@ -126,7 +126,7 @@ import Testing
         // With the default fallback the same limits still give an exact answer.
         let fallback = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--method", "newton", "--max-iterations", "1", "--precision", "double"])
         #expect(fallback.status == 0)
-        #expect(fallback.stdout.contains("attempts: newton → damped → sequential"))
+        #expect(fallback.stdout.contains("attempts: newton → elk → sequential"))
     }
 
     @Test func helpDocumentsEverything() throws {

@@ -83,7 +83,12 @@ struct ReliabilityTests {
         for method in ["sequential", "newton", "automatic"] {
             for extra in [[], ["--allow-unconverged"], ["--no-fallback"], ["--verify"]] {
                 let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--output", "h.npy", "--method", method] + extra)
-                expectOneLine(r, status: 2, containing: ["x.npy: non-finite hidden state at step 0, layer 1", "no hidden states written"])
+                // Newton without fallback bounds its overflowed iterate (finite, issue 16); the
+                // projections themselves overflow, so its residual is NaN.
+                let bounded = method == "newton" && extra == ["--no-fallback"]
+                expectOneLine(r, status: 2, containing: [
+                    bounded ? "x.npy: did not converge (layer 1): residual nan" : "x.npy: non-finite hidden state at step 0, layer 1",
+                    "no hidden states written"])
                 #expect(!r.stdout.contains(": converged"), "\(r.stdout)")
                 #expect(!ws.exists("h.npy"))
             }
