@@ -131,7 +131,7 @@ extension GatedChunkwise {
         }
     }
 
-    /// Runs the chunkwise forward pass over one head of one sequence.
+    /// Runs the chunkwise forward pass over one head of one sequence, chunk after chunk.
     ///
     /// Writes h_t to `out`, m_t to `mOut` and the normaliser q̂_t·n_t (stabilised) to `dOut` when
     /// given, and the chunk-start states C̄ (`[chunks][D_k][W]`) and their m (`[chunks]`) when
@@ -141,8 +141,7 @@ extension GatedChunkwise {
         dOut: StridedOut<S>?, chunkStates: UnsafeMutablePointer<S>?,
         chunkM: UnsafeMutablePointer<S>?, _ w: ChunkScratch<S>
     ) {
-        let W = width, tau = tile, scale = self.scale
-        let state = w.state
+        let W = width, state = w.state
         state.update(repeating: 0, count: dk * W)
         var mPrev: S = 0
         var c = 0
@@ -152,67 +151,148 @@ extension GatedChunkwise {
                 (chunkStates + c * dk * W).update(from: state, count: dk * W)
                 chunkM[c] = mPrev
             }
-            gateStatistics(seq, start: start, n: n, mPrev: mPrev, w)
-            loadValues(seq, start: start, n: n, w)
-            let H = w.rows, St = w.tileScores
-            for a0 in stride(from: 0, to: n, by: tau) {
-                let na = min(tau, n - a0)
-                let qa = seq.q + (start + a0) * seq.qStride
-                // Inter-chunk: H = e^{b_i + m_prev − m_i} q̂_i C̄_prev.
-                S.gemm(
-                    transposeA: false, transposeB: false, m: na, n: W, k: dk, alpha: scale, a: qa,
-                    lda: seq.qStride, b: state, ldb: W, beta: 0, c: H, ldc: W)
-                for i in 0..<na {
-                    let f = Fn.exp(w.b[a0 + i] + mPrev - w.m[a0 + i])
-                    let row = H + i * W
-                    for x in 0..<W { row[x] *= f }
-                }
-                // Intra-chunk tiles at or below the diagonal.
-                for c0 in stride(from: 0, through: a0, by: tau) {
-                    let nc = min(tau, n - c0)
-                    S.gemm(
-                        transposeA: false, transposeB: true, m: na, n: nc, k: dk, alpha: scale,
-                        a: qa, lda: seq.qStride, b: seq.k + (start + c0) * seq.kStride,
-                        ldb: seq.kStride, beta: 0, c: St, ldc: tau)
-                    for i in 0..<na {
-                        let gi = a0 + i, ri = w.b[gi] - w.m[gi], row = St + i * tau
-                        for j in 0..<nc {
-                            let gj = c0 + j
-                            row[j] = gj <= gi ? row[j] * Fn.exp(ri + w.u[gj]) : 0
-                        }
-                    }
-                    S.gemm(
-                        transposeA: false, transposeB: false, m: na, n: W, k: nc, alpha: 1, a: St,
-                        lda: tau, b: w.values + c0 * W, ldb: W, beta: 1, c: H, ldc: W)
-                }
-                for i in 0..<na {
-                    let t = start + a0 + i, mi = w.m[a0 + i], row = H + i * W
-                    let o = out.base + t * out.stride
-                    if normalised {
-                        let d = row[dv]
-                        let inv = 1 / (max(abs(d), Fn.exp(-mi)) + epsilon)
-                        for x in 0..<dv { o[x] = row[x] * inv }
-                        if let dOut { dOut.base[t * dOut.stride] = d }
-                    } else {
-                        for x in 0..<dv { o[x] = row[x] }
-                    }
-                    if let mOut { mOut.base[t * mOut.stride] = mi }
-                }
-            }
+            chunkOutputs(seq, start: start, n: n, state: state, mPrev: mPrev, out: out, mOut: mOut, dOut: dOut, w)
             // State update: C̄ ← e^{b_L + m_prev − m_L} C̄ + Σ_j e^{b_L + u_j − m_L} k_j ṽ_jᵀ.
             let mL = w.m[n - 1], g = w.b[n - 1]
             let decay = Fn.exp(g + mPrev - mL)
             for x in 0..<(dk * W) { state[x] *= decay }
-            for j in 0..<n {
-                let f = Fn.exp(g + w.u[j] - mL)
-                let src = seq.k + (start + j) * seq.kStride, dst = w.keys + j * dk
-                for x in 0..<dk { dst[x] = src[x] * f }
-            }
-            S.gemm(
-                transposeA: true, transposeB: false, m: dk, n: W, k: n, alpha: 1, a: w.keys, lda: dk,
-                b: w.values, ldb: W, beta: 1, c: state, ldc: W)
+            addChunkState(seq, start: start, n: n, shift: mL, into: state, w)
             mPrev = mL
             c += 1
+        }
+    }
+
+    /// C̄ += Σ_j e^{b_L + u_j − shift} k_j ṽ_jᵀ for the chunk whose statistics and values are in
+    /// `w` (one GEMM over the value columns; the normaliser column by a plain sum).
+    @inline(__always)
+    func addChunkState(
+        _ seq: HeadSequence<S>, start: Int, n: Int, shift: S, into state: UnsafeMutablePointer<S>,
+        _ w: ChunkScratch<S>
+    ) {
+        let W = width, g = w.b[n - 1]
+        for j in 0..<n {
+            let f = Fn.exp(g + w.u[j] - shift)
+            let src = seq.k + (start + j) * seq.kStride, dst = w.keys + j * dk
+            for x in 0..<dk { dst[x] = src[x] * f }
+        }
+        S.gemm(
+            transposeA: true, transposeB: false, m: dk, n: dv, k: n, alpha: 1, a: w.keys, lda: dk,
+            b: w.values, ldb: W, beta: 1, c: state, ldc: W)
+        if normalised {
+            for j in 0..<n {
+                let kr = w.keys + j * dk
+                for x in 0..<dk { state[x * W + dv] += kr[x] }
+            }
+        }
+    }
+
+    /// The outputs of one chunk from its start state (C̄_prev, m_prev); leaves the chunk's gate
+    /// statistics and values in `w`.
+    func chunkOutputs(
+        _ seq: HeadSequence<S>, start: Int, n: Int, state: UnsafePointer<S>, mPrev: S, out: StridedOut<S>,
+        mOut: StridedOut<S>?, dOut: StridedOut<S>?, _ w: ChunkScratch<S>
+    ) {
+        let W = width, tau = tile, scale = self.scale
+        gateStatistics(seq, start: start, n: n, mPrev: mPrev, w)
+        loadValues(seq, start: start, n: n, w)
+        let H = w.rows, St = w.tileScores
+        for a0 in stride(from: 0, to: n, by: tau) {
+            let na = min(tau, n - a0)
+            let qa = seq.q + (start + a0) * seq.qStride
+            // Inter-chunk: H = e^{b_i + m_prev − m_i} q̂_i C̄_prev (GEMM over the value columns,
+            // the normaliser column by dot products).
+            S.gemm(
+                transposeA: false, transposeB: false, m: na, n: dv, k: dk, alpha: scale, a: qa,
+                lda: seq.qStride, b: state, ldb: W, beta: 0, c: H, ldc: W)
+            for i in 0..<na {
+                let f = Fn.exp(w.b[a0 + i] + mPrev - w.m[a0 + i])
+                let row = H + i * W
+                for x in 0..<dv { row[x] *= f }
+                if normalised {
+                    let qi = qa + i * seq.qStride
+                    var dotN: S = 0
+                    for x in 0..<dk { dotN += qi[x] * state[x * W + dv] }
+                    row[dv] = f * scale * dotN
+                }
+            }
+            // Intra-chunk tiles at or below the diagonal.
+            for c0 in stride(from: 0, through: a0, by: tau) {
+                let nc = min(tau, n - c0)
+                S.gemm(
+                    transposeA: false, transposeB: true, m: na, n: nc, k: dk, alpha: scale,
+                    a: qa, lda: seq.qStride, b: seq.k + (start + c0) * seq.kStride,
+                    ldb: seq.kStride, beta: 0, c: St, ldc: tau)
+                for i in 0..<na {
+                    let gi = a0 + i, ri = w.b[gi] - w.m[gi], row = St + i * tau
+                    var rowSum: S = 0
+                    for j in 0..<nc {
+                        let gj = c0 + j
+                        let p = gj <= gi ? row[j] * Fn.exp(ri + w.u[gj]) : 0
+                        row[j] = p
+                        rowSum += p
+                    }
+                    if normalised { H[i * W + dv] += rowSum }
+                }
+                S.gemm(
+                    transposeA: false, transposeB: false, m: na, n: dv, k: nc, alpha: 1, a: St,
+                    lda: tau, b: w.values + c0 * W, ldb: W, beta: 1, c: H, ldc: W)
+            }
+            for i in 0..<na {
+                let t = start + a0 + i, mi = w.m[a0 + i], row = H + i * W
+                let o = out.base + t * out.stride
+                if normalised {
+                    let d = row[dv]
+                    let inv = 1 / (max(abs(d), Fn.exp(-mi)) + epsilon)
+                    for x in 0..<dv { o[x] = row[x] * inv }
+                    if let dOut { dOut.base[t * dOut.stride] = d }
+                } else {
+                    for x in 0..<dv { o[x] = row[x] }
+                }
+                if let mOut { mOut.base[t * mOut.stride] = mi }
+            }
+        }
+    }
+}
+
+extension GatedChunkwise {
+    /// Chunk-parallel phase 1: the chunk's own contribution to its end state,
+    /// Σ_j e^{b_L + u_j − μ} k_j ṽ_jᵀ with its own stabiliser μ = b_L + max_j u_j, written to
+    /// `local` (D_k×W). Returns (g = b_L, μ).
+    func chunkLocalState(
+        _ seq: HeadSequence<S>, start: Int, n: Int, local: UnsafeMutablePointer<S>, _ w: ChunkScratch<S>
+    ) -> (g: S, mu: S) {
+        gateStatistics(seq, start: start, n: n, mPrev: -S.infinity, w)
+        loadValues(seq, start: start, n: n, w)
+        local.update(repeating: 0, count: dk * width)
+        let mu = w.m[n - 1]
+        addChunkState(seq, start: start, n: n, shift: mu, into: local, w)
+        return (w.b[n - 1], mu)
+    }
+
+    /// Chunk-parallel phase 2 (sequential over one sequence's chunks): turns the local states in
+    /// `states` (`[chunks][D_k][W]`) into chunk-start states in place,
+    ///
+    ///     m_k = max(g_k + m_{k−1}, μ_k),  C̄_k = e^{g_k + m_{k−1} − m_k} C̄_{k−1} + e^{μ_k − m_k} Local_k,
+    ///
+    /// and writes m at each chunk start to `chunkM`. `carry` is D_k×W scratch.
+    func combineChunkStates(
+        _ states: UnsafeMutablePointer<S>, g: UnsafePointer<S>, mu: UnsafePointer<S>, chunks: Int,
+        chunkM: UnsafeMutablePointer<S>, carry: UnsafeMutablePointer<S>
+    ) {
+        let size = dk * width
+        carry.update(repeating: 0, count: size)
+        var mPrev: S = 0
+        for c in 0..<chunks {
+            let mk = max(g[c] + mPrev, mu[c])
+            let a = Fn.exp(g[c] + mPrev - mk), b = Fn.exp(mu[c] - mk)
+            let slot = states + c * size
+            for x in 0..<size {
+                let l = slot[x]
+                slot[x] = carry[x]
+                carry[x] = a * carry[x] + b * l
+            }
+            chunkM[c] = mPrev
+            mPrev = mk
         }
     }
 }

@@ -89,7 +89,9 @@ struct GatedHeads<S: ScanScalar> {
         let recurrent = form == .recurrent
         let keepStats = keepStates && normalised
         let chunks = engine.chunkCount(steps), W = engine.width
-        let keepChunks = keepStates && !recurrent
+        // Parallel over chunks as well when there are fewer (sequence, head) pairs than workers.
+        let chunkParallel = !recurrent && chunks > 1 && rows < pool.threadCount
+        let keepChunks = (keepStates || chunkParallel) && !recurrent
         var m = [S](repeating: 0, count: keepStats ? steps * rows : 0), d = m
         var states = [S](repeating: 0, count: keepChunks ? rows * chunks * dk * W : 0)
         var chunkM = [S](repeating: 0, count: keepChunks ? rows * chunks : 0)
@@ -103,6 +105,11 @@ struct GatedHeads<S: ScanScalar> {
                 q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, f: fb.baseAddress!,
                 i: ib.baseAddress!, o: ob.baseAddress!, m: mb.baseAddress, d: db.baseAddress,
                 states: sb.baseAddress, chunkM: cb.baseAddress)
+            if chunkParallel {
+                forwardChunkParallel(
+                    engine, ptrs, steps: steps, batch: batch, chunks: chunks, keepStats: keepStats, pool: pool)
+                return
+            }
             pool.forEach(rows) { s in
                 let scratch = ChunkScratch(engine)
                 let seq = sequence(
@@ -126,9 +133,58 @@ struct GatedHeads<S: ScanScalar> {
             m = []
             d = []
         }
+        if !keepStates {
+            states = []
+            chunkM = []
+        }
         return GatedTrace(
             steps: steps, batch: batch, heads: heads, output: output, stabiliser: m, normaliser: d,
-            chunkSize: keepChunks ? engine.chunk : 0, chunkStates: states, chunkStabiliser: chunkM)
+            chunkSize: keepStates && keepChunks ? engine.chunk : 0, chunkStates: states, chunkStabiliser: chunkM)
+    }
+
+    /// The forward pass parallel over (sequence, head, chunk): (1) every chunk's local end state
+    /// with its own stabiliser, (2) per sequence, a sequential combine into chunk-start states,
+    /// (3) every chunk's outputs from its start state. Work items are split evenly over the workers.
+    private func forwardChunkParallel(
+        _ engine: GatedChunkwise<S>, _ ptrs: Pointers<S>, steps: Int, batch: Int, chunks: Int,
+        keepStats: Bool, pool: WorkerPool
+    ) {
+        let rows = batch * heads, size = dk * engine.width, items = rows * chunks
+        let workers = min(items, pool.threadCount)
+        let states = ptrs.states!, chunkM = ptrs.chunkM!
+        let gates = UnsafeMutablePointer<S>.allocate(capacity: 2 * items)
+        defer { gates.deallocate() }
+        let g = Shared(gates), mu = Shared(gates + items)
+        pool.forEach(workers) { p in
+            let scratch = ChunkScratch(engine)
+            for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
+                let s = item / chunks, c = item % chunks, start = c * engine.chunk
+                let seq = sequence(s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch, steps: steps)
+                let r = engine.chunkLocalState(
+                    seq, start: start, n: min(engine.chunk, steps - start), local: states + item * size, scratch)
+                g.p[item] = r.g
+                mu.p[item] = r.mu
+            }
+        }
+        pool.forEach(rows) { s in
+            let carry = UnsafeMutablePointer<S>.allocate(capacity: size)
+            defer { carry.deallocate() }
+            engine.combineChunkStates(
+                states + s * chunks * size, g: g.p + s * chunks, mu: mu.p + s * chunks, chunks: chunks,
+                chunkM: chunkM + s * chunks, carry: carry)
+        }
+        pool.forEach(workers) { p in
+            let scratch = ChunkScratch(engine)
+            for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
+                let s = item / chunks, c = item % chunks, start = c * engine.chunk
+                let seq = sequence(s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch, steps: steps)
+                engine.chunkOutputs(
+                    seq, start: start, n: min(engine.chunk, steps - start), state: states + item * size,
+                    mPrev: chunkM[item], out: StridedOut(base: ptrs.o + s * dv, stride: rows * dv),
+                    mOut: keepStats ? StridedOut(base: ptrs.m! + s, stride: rows) : nil,
+                    dOut: keepStats ? StridedOut(base: ptrs.d! + s, stride: rows) : nil, scratch)
+            }
+        }
     }
 
     /// Runs the backward pass; returns dq, dk, dv (input layouts) and dlogF, dlogI (`[batch·heads][T]`).

@@ -94,6 +94,30 @@ struct MLSTMTests {
         }
     }
 
+    /// Fewer (sequence, head) pairs than workers: the forward pass also splits over chunks
+    /// (local chunk states, a sequential combine, then chunk outputs).
+    @Test func chunkParallelForwardMatchesSequentialChunks() throws {
+        let c = MLSTMCase(steps: 203, batch: 1, heads: 2, dk: 4, dv: 3, seed: 21, inputGate: (-6, 6))
+        let ref = try run(c, form: .recurrent)
+        let layer = try MLSTM<Double>(heads: 2, keySize: 4, valueSize: 3)
+        let form = GatedForm.chunkwise(chunkSize: 16, tileSize: 8)
+        let serial = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, pool: .serial)
+        var r = TestRandom(2)
+        let G = r.array(c.steps * 2 * 3)
+        let serialGrads = try layer.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: serial, outputGradient: G, pool: .serial)
+        for pool in testPools.dropFirst() {
+            let trace = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, pool: pool)
+            #expect(relativeError(trace.output, ref) < 1e-12)
+            #expect(relativeError(trace.chunkStates, serial.chunkStates) < 1e-12)
+            #expect(relativeError(trace.chunkStabiliser, serial.chunkStabiliser) < 1e-12)
+            let grads = try layer.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: trace, outputGradient: G, pool: pool)
+            #expect(relativeError(grads.queries, serialGrads.queries) < 1e-10)
+            #expect(relativeError(grads.forgetGates, serialGrads.forgetGates) < 1e-10)
+            let inference = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, keepStates: false, pool: pool)
+            #expect(inference.output == trace.output && inference.chunkStates.isEmpty)
+        }
+    }
+
     @Test func longSequencesFloatAndDouble() throws {
         // Long memory (σ(f̃) near 1) and large input gates exercise the stabiliser.
         let c = MLSTMCase(
