@@ -1,4 +1,5 @@
 import LinearRNN
+import ParaRNN
 import ParallelScan
 
 extension PerformanceSuite {
@@ -6,7 +7,8 @@ extension PerformanceSuite {
 
     /// mLSTM and retention (B = 1, 4 heads, D_k = D_v = 64; T = 16384 standard, 4096 quick), Float:
     /// the chunkwise form (L = 64) against the step form on the same threads and on 1 thread, the
-    /// quadratic parallel form, a chunk-size sweep, and the chunkwise backward.
+    /// quadratic parallel form, a chunk-size sweep, and the chunkwise backward; then the
+    /// diagonal sLSTM (ParaSLSTM, generic dual-number Jacobians) by Newton vs its sequential rollout.
     func xlstm(_ emit: (BenchmarkResult) -> Void) {
         let steps = preset == .quick ? 4096 : 16384
         let (heads, dk, dv) = (4, 64, 64)
@@ -64,6 +66,15 @@ extension PerformanceSuite {
         let retention = try! Retention<Float>(keySize: dk, valueSize: dv, decays: Retention<Float>.defaultDecays(heads: heads))
         func retain(_ form: GatedForm, _ pool: WorkerPool) -> Double {
             time { _ = try! retention.forward(queries: q, keys: k, values: v, steps: steps, batch: 1, form: form, keepStates: false, pool: pool) }
+        }
+        let slstmShapes: [(batch: Int, d: Int, steps: Int)] = preset == .quick ? [(1, 4, 2_000)] : [(1, 4, 20_000), (4, 16, 2_000)]
+        for shape in slstmShapes {
+            var bias = Self.values(4 * shape.d, scale: 0.5, seed: 66)
+            for j in 0..<shape.d { bias[shape.d + j] += 2 }
+            let cell = try! ParaSLSTM<Float>(
+                inputSize: 1, hiddenSize: shape.d, recurrentGains: Self.values(4 * shape.d, scale: 0.5, seed: 67),
+                inputWeights: Self.values(4 * shape.d, scale: 1.5, seed: 68), inputBias: bias)
+            solve("newton paraslstm (diagonal sLSTM)", cell, shape.batch, shape.steps, emit)
         }
         let retentionStep = retain(.recurrent, .serial)
         for threads in threadCounts {
