@@ -9,6 +9,10 @@ import ParallelScan
 /// - ``S5``: continuous-time complex diagonal Λ, per-step Δ_t, ZOH discretisation.
 /// - ``SelectiveSSM``: Mamba-style a_t = exp(−softplus(δ_t) A) with input-dependent δ_t, gated.
 /// - ``Aaren``: softmax attention of a learned query over every prefix, by a log-sum-exp scan.
+/// - ``MLSTM``: xLSTM's matrix-memory LSTM (heads, exponential input gate, normaliser,
+///   stabiliser), in step, chunkwise (TFLA) and quadratic forms (``GatedForm``).
+/// - ``Retention``: RetNet / ViR retention (fixed per-head decay, no normaliser), same engine.
+///   These two use `[T][batch][heads][D]` layouts and return a ``GatedTrace``.
 ///
 /// Conventions shared by every layer:
 /// - Arrays are flat and time-major: `[T][batch][features]`. h_{−1} = 0.
@@ -30,5 +34,5 @@ import ParallelScan
 /// `AssociativeScan.inclusive` forward and `AffineScan.diagonal` (reverse) for its adjoint.
 public enum LinearRNNModule {
     /// The layer names, for reports.
-    public static let layers = ["diagonal", "lru", "s5", "selective", "aaren"]
+    public static let layers = ["diagonal", "lru", "s5", "selective", "aaren", "mlstm", "retention"]
 }

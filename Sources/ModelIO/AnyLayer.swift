@@ -121,6 +121,10 @@ public struct AnyLayer<S: CellMath>: Sendable {
                     inputSize: m, hiddenSize: d, heads: layer.heads, A: v("A"), B: v("B"), C: v("C"),
                     b: v("b")),
                 kind: .paralstm)
+        case .paraslstm:
+            self.init(
+                try ParaSLSTM<S>(inputSize: m, hiddenSize: d, heads: layer.heads, A: v("A"), B: v("B"), b: v("b")),
+                kind: .paraslstm)
         case .gru:
             self.init(
                 try GRU<S>(

@@ -43,12 +43,18 @@ extension Model {
         var rows: [[Double]] = []
         for index in 0..<count {
             let layer = layers[index / directions]
-            let d = layer.hiddenSize, n = hasCell ? d + hWidth : d
+            let d = layer.hiddenSize, n = kind == .paraslstm ? 4 * d : hasCell ? d + hWidth : d
             var row = [Double](repeating: 0, count: batch * n)
             for b in 0..<batch {
                 for j in 0..<hWidth {
                     let value = h?[(index * batch + b) * hWidth + j] ?? 0
-                    if kind == .paralstm { row[(batch + b) * d + j] = value } else { row[b * n + (n - hWidth) + j] = value }
+                    if kind == .paralstm {
+                        row[(batch + b) * d + j] = value
+                    } else if kind == .paraslstm {
+                        row[(3 * batch + b) * d + j] = value  // planes c, n, m, h: h0 sets h; c = n = m = 0
+                    } else {
+                        row[b * n + (n - hWidth) + j] = value
+                    }
                 }
                 guard hasCell else { continue }
                 for i in 0..<d {

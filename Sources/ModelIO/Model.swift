@@ -4,20 +4,23 @@ import SequenceIO
 /// The cells a model file can hold (`__metadata__["cell"]`).
 public enum CellKind: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case paragru, paralstm, gru, lstm, elman
+    /// xLSTM's sLSTM with diagonal recurrence (``ParaSLSTM``): ParaRNN tensors `A` `[4, d]`
+    /// (diagonal gains, rows i, f, z, o), `B` `[H, m/H, 4, d/H]`, `b` `[4, d]`.
+    case paraslstm
 
-    /// "paragru", "paralstm", "gru", "lstm", "elman".
+    /// "paragru", "paralstm", "gru", "lstm", "elman", "paraslstm".
     public static var allNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
 
     public var description: String { rawValue }
 
     /// Whether the cell uses ParaRNN's tensors (`A`, `B`, `b`, `C`) rather than PyTorch's.
-    public var isDiagonal: Bool { self == .paragru || self == .paralstm }
+    public var isDiagonal: Bool { self == .paragru || self == .paralstm || self == .paraslstm }
 
     /// Gate rows G of the input projection.
     public var gates: Int {
         switch self {
         case .paragru, .paralstm, .gru: return 3
-        case .lstm: return 4
+        case .lstm, .paraslstm: return 4
         case .elman: return 1
         }
     }
@@ -25,7 +28,7 @@ public enum CellKind: String, Sendable, CaseIterable, Codable, CustomStringConve
     /// The tensor names of one layer, without the layer prefix/suffix.
     public var parameterNames: [String] {
         switch self {
-        case .paragru: return ["A", "B", "b"]
+        case .paragru, .paraslstm: return ["A", "B", "b"]
         case .paralstm: return ["A", "B", "C", "b"]
         case .gru, .lstm, .elman: return ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
         }
@@ -129,24 +132,24 @@ public struct ModelLayer: Sendable, Equatable {
         var m = 0, d = 0, h = 1
         if kind.isDiagonal {
             let a = try get("A")
-            guard a.shape.count == 2, a.shape[0] == 3, a.shape[1] > 0 else {
+            guard a.shape.count == 2, a.shape[0] == g, a.shape[1] > 0 else {
                 throw .wrongShape(file: file, tensor: full("A"), shape: a.shape,
-                                  detail: "expected [3, d] (rows of the diagonal recurrent gains)")
+                                  detail: "expected [\(g), d] (rows of the diagonal recurrent gains)")
             }
             d = a.shape[1]
             let bt = try get("B")
-            guard bt.shape.count == 4, bt.shape[0] > 0, bt.shape[2] == 3 else {
+            guard bt.shape.count == 4, bt.shape[0] > 0, bt.shape[2] == g else {
                 throw .wrongShape(file: file, tensor: full("B"), shape: bt.shape,
-                                  detail: "expected [H, m/H, 3, d/H] (heads, inputs per head, gates, channels per head)")
+                                  detail: "expected [H, m/H, \(g), d/H] (heads, inputs per head, gates, channels per head)")
             }
             h = bt.shape[0]
             if d % h != 0 {
                 throw .wrongShape(file: file, tensor: full("B"), shape: bt.shape,
                                   detail: "H = \(h) heads do not divide the hidden size d = \(d) (from A)")
             }
-            try expect("B", bt, [h, bt.shape[1], 3, d / h], "d = \(d) from A, H = \(h) heads")
+            try expect("B", bt, [h, bt.shape[1], g, d / h], "d = \(d) from A, H = \(h) heads")
             m = h * bt.shape[1]
-            try expect("b", try get("b"), [3, d], "d = \(d) from A")
+            try expect("b", try get("b"), [g, d], "d = \(d) from A")
             if kind == .paralstm { try expect("C", try get("C"), [2, d], "peepholes, d = \(d) from A") }
         } else {
             for index in 0..<(reversed ? 2 : 1) {

@@ -54,6 +54,10 @@ extension ModelLayer {
             try self.init(kind: .paralstm, parameters: [
                 "A": tensor([3, d], c.recurrentGains), "B": headTensor(c.inputWeights, gates: 3),
                 "C": tensor([2, d], c.peepholes), "b": tensor([3, d], c.inputBias)])
+        case let c as ParaSLSTM<C.Scalar>:
+            try self.init(kind: .paraslstm, parameters: [
+                "A": tensor([4, d], c.recurrentGains), "B": headTensor(c.inputWeights, gates: 4),
+                "b": tensor([4, d], c.inputBias)])
         case let c as GRU<C.Scalar>:
             try self.init(kind: .gru, parameters: [
                 "weight_ih": tensor([3 * d, m], c.inputWeights), "weight_hh": tensor([3 * d, d], c.recurrentWeights),

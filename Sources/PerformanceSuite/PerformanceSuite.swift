@@ -42,7 +42,7 @@ public struct PerformanceSuite: Sendable {
     public var threadCounts: [Int]
     /// Repetitions per timing (the best is kept).
     public var repetitions: Int
-    /// Only cases whose group ("scan", "newton", "train", "conv", "plstm", "linear") is listed;
+    /// Only cases whose group ("scan", "newton", "train", "conv", "plstm", "linear", "xlstm") is listed;
     /// all if empty.
     public var groups: Set<String>
     /// Only Newton cases whose "name shape" text contains this (e.g. "paragru B=1 d=4 T=1000000");
@@ -73,6 +73,7 @@ public struct PerformanceSuite: Sendable {
         if selected("conv") { convolutions(emit) }
         if selected("plstm") { plstm(emit) }
         if selected("linear") { linear(emit) }
+        if selected("xlstm") { xlstm(emit) }
         return results
     }
 

@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
             rollout for ParaGRU, ParaLSTM, GRU, LSTM), train (one forward + backward step vs \
             sequential BPTT), conv (FFT vs direct convolution), plstm (2D hierarchical vs the \
             sequential wavefront), linear (diagonal and selective linear-RNN layers vs their \
-            sequential loop). Each timing is the best of --repetitions runs after a warm-up. \
+            sequential loop), xlstm (mLSTM chunkwise / quadratic forms, chunk-size sweep and \
+            backward vs the step form; retention). Each timing is the best of --repetitions runs after a warm-up. \
             Ratios, not absolute times, are what carry between machines.
             """)
 
@@ -54,7 +55,7 @@ struct Bench: ParsableCommand {
             }
             counts = parts.map { $0! }
         }
-        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear"]
+        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear", "xlstm"]
         let selected = Set((groups ?? "").split(separator: ",").map { String($0) })
         if let unknown = selected.subtracting(known).first {
             Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")

@@ -45,7 +45,7 @@ import Testing
         #expect(viaModel.hidden == direct.states)
     }
 
-    @Test(arguments: [CellKind.paragru, .paralstm, .gru, .lstm, .elman])
+    @Test(arguments: [CellKind.paragru, .paralstm, .gru, .lstm, .elman, .paraslstm])
     func multiLayerStacksChain(kind: CellKind) throws {
         let dir = TempDir()
         defer { dir.cleanup() }

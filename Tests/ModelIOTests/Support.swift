@@ -30,6 +30,10 @@ func randomParameters(_ kind: CellKind, m: Int, d: Int, heads: Int = 1, seed: UI
         ]
         if kind == .paralstm { p["C"] = rng.tensor([2, d], scale: 0.5) }
         return p
+    case .paraslstm:
+        var b = rng.tensor([4, d])
+        for j in 0..<d { b.values[d + j] += 2 }  // forget gates mostly open
+        return ["A": rng.tensor([4, d], scale: 0.5), "B": rng.tensor([heads, m / heads, 4, d / heads], scale: 1), "b": b]
     case .gru, .lstm, .elman:
         let g = kind.gates, s = 0.8 / Double(d).squareRoot()
         return [
