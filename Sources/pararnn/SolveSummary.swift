@@ -11,6 +11,23 @@ struct Verification {
 }
 
 /// The human summary and the JSON report of one `pararnn solve` run.
+/// How a streamed solve went (see ``Solve/executeStreaming(loaded:layers:began:)``).
+struct StreamingInfo {
+    var segmentLength: Int
+    var segments: Int
+    /// The --max-memory budget in bytes.
+    var maxMemory: Int
+    /// Whether --segment-length fixed the length (otherwise the plan chose it).
+    var segmentLengthRequested: Bool
+    /// Newton iterations of every segment, per layer.
+    var segmentIterations: [[Int]]
+    /// getrusage's peak resident set size at the end, in bytes.
+    var peakResidentBytes: Int
+    /// Seconds spent reading input segments, and writing output (syncing included).
+    var readSeconds: Double
+    var writeSeconds: Double
+}
+
 struct SolveSummary<S: CellMath> {
     var modelName: String
     var model: Model
@@ -27,12 +44,15 @@ struct SolveSummary<S: CellMath> {
     var options: SolverOptions
     var result: StackSolution<S>
     var solveSeconds: Double
-    /// Reading, solving and verifying (not writing).
+    /// Reading, solving and verifying; for a streamed solve everything up to the output's
+    /// rename (writing and syncing included).
     var totalSeconds: Double
     var verification: Verification?
     var output: String?
     var outputShape: [Int]
     var reportFile: String?
+    /// Set for a streamed solve: how it was cut, and what it used.
+    var streaming: StreamingInfo? = nil
 
     var tolerance: Double { options.tolerance! }
 
@@ -75,7 +95,13 @@ struct SolveSummary<S: CellMath> {
             verdict += " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
         }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
-        add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+        if let st = streaming {
+            add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), streamed from input to output")
+            add("time", "\(milliseconds(solveSeconds)) solve (reading \(milliseconds(st.readSeconds)), writing \(milliseconds(st.writeSeconds))); \(milliseconds(totalSeconds)) wall in all (loading, reading, solving, writing and syncing the output)")
+            add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
+        } else {
+            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+        }
         if let v = verification {
             var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
             if let speedup = v.speedup { line += "; speedup \(String(format: "%.2f", speedup))× (sequential time / solve time)" }
@@ -129,6 +155,7 @@ struct SolveSummary<S: CellMath> {
                     index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision, converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
                     nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName) },
+                    segmentIterations: streaming.map { l < $0.segmentIterations.count ? $0.segmentIterations[l] : [] },
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
                               residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
@@ -138,7 +165,11 @@ struct SolveSummary<S: CellMath> {
             verify: verification.map {
                 .init(sequentialSeconds: $0.sequentialSeconds, maxAbsDifference: finite($0.maxAbsDifference), speedup: $0.speedup)
             },
-            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") })
+            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") },
+            streaming: streaming.map {
+                .init(segmentLength: $0.segmentLength, segments: $0.segments, maxMemory: $0.maxMemory,
+                      peakResidentBytes: $0.peakResidentBytes, readSeconds: $0.readSeconds, writeSeconds: $0.writeSeconds)
+            })
     }
 }
 
@@ -196,7 +227,18 @@ struct Report: Codable {
         var segments: Int
         /// Where the first NaN or Inf state is (absent when all are finite).
         var nonFiniteState: NonFinite?
+        /// Newton iterations of each segment (streamed solves).
+        var segmentIterations: [Int]?
         var attempts: [Attempt]
+    }
+    /// A streamed solve: segments, the memory budget and what was used.
+    struct Streaming: Codable {
+        var segmentLength: Int
+        var segments: Int
+        var maxMemory: Int
+        var peakResidentBytes: Int
+        var readSeconds: Double
+        var writeSeconds: Double
     }
     struct NonFinite: Codable {
         var step: Int
@@ -229,6 +271,7 @@ struct Report: Codable {
     var layers: [Layer]
     var verify: Verify?
     var output: Output?
+    var streaming: Streaming?
 }
 
 func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
