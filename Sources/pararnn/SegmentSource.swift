@@ -28,18 +28,19 @@ extension SegmentSource {
     var features: Int { shape[shape.count - 1] }
 }
 
-/// Opens `url` for streaming: a `.npy` is read by offset (only the rows of each segment are in
-/// memory); tables and audio are read whole by their readers (``SequenceInput``) and then
-/// served a segment at a time.
+/// Opens `url` for streaming: a `.npy` is read by offset and audio by frame offset (only the
+/// rows of each segment are in memory); tables are read whole by their reader
+/// (``SequenceInput``: columns, missing cells) and then served a segment at a time.
 func openSegmentSource(_ url: URL, table: TableInputOptions) throws(SequenceIOError) -> any SegmentSource {
-    let name = url.lastPathComponent
-    guard url.pathExtension.lowercased() == "npy" else {
+    let name = url.lastPathComponent, ext = url.pathExtension.lowercased()
+    guard ext == "npy" || Audio.extensions.contains(ext) else {
         let (tensor, notes) = try table.readWithNotes(url)
         return TensorSource(tensor: tensor, notes: notes)
     }
     if table.columns != nil || table.missing != .error {
         throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
     }
+    if ext != "npy" { return try AudioSource(url: url, channels: table.channels) }
     if table.channels != nil {
         throw .invalidArgument(file: name, detail: "--channels applies to audio files only")
     }

@@ -110,6 +110,14 @@ import Testing
             let newton = try both(ws, input: file, method: "newton", precision: "double", segment: 32)
             #expect(maxAbsDiff(newton.streamed.asDouble(), newton.inMemory.asDouble()) < 1e-9)
         }
+        // 16-bit PCM, three channels, two of them chosen: read by frame offset like the whole-file reader.
+        var rng = Rng(9)
+        let pcm = Tensor(shape: [203, 3], float32: rng.values(609, scale: 0.9).map { Float($0) })
+        try WAV.write(pcm, sampleRate: 16000, format: .pcm16, to: ws.path("p.wav"))
+        let picked = try both(ws, input: "p.wav", method: "sequential", precision: "float", segment: 40, extra: ["--channels", "3,1"])
+        #expect(picked.streamed.shape == [203, 3])
+        #expect(bits(picked.streamed) == bits(picked.inMemory))
+        #expect(picked.stdout.contains("16000 Hz, 3 channels (using 3,1)"))
     }
 
     @Test func aBadValueInALaterSegmentFailsNamingItsStepAndWritesNothing() throws {
