@@ -92,6 +92,18 @@ public final class NPYFile: @unchecked Sendable {
         }
     }
 
+    /// Asks the kernel to start reading the values `elements` into the page cache now, without
+    /// waiting (`POSIX_FADV_WILLNEED`), so that a later ``read(elements:into:)`` finds them there:
+    /// the disk reads ahead while the caller computes.
+    public func prefetch(elements: Range<Int>) {
+        let lower = max(0, elements.lowerBound), upper = min(count, elements.upperBound)
+        guard lower < upper else { return }
+        let size = scalarType.byteSize
+        #if os(Linux)
+        _ = posix_fadvise(fd, off_t(dataOffset + lower * size), off_t((upper - lower) * size), POSIX_FADV_WILLNEED)
+        #endif
+    }
+
     private static func bytes(_ fd: Int32, offset: Int, count: Int, name: String) throws(SequenceIOError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         var done = 0

@@ -14,7 +14,7 @@ import Darwin
 /// leaves no output and no partial file.
 ///
 /// Writes are positioned (`pwrite`), so a batch-major array can be filled one time segment at
-/// a time. Dirty pages are handed to the disk every 32 MiB as they are written (Linux
+/// a time. Dirty pages are handed to the disk every 8 MiB as they are written (Linux
 /// `sync_file_range`), so the final sync waits for little more than the last piece.
 ///
 /// ```swift
@@ -61,7 +61,7 @@ public final class StreamingFile: @unchecked Sendable {
         bytesWritten += count
         unsyncedStart = min(unsyncedStart, offset)
         unsyncedEnd = max(unsyncedEnd, offset + count)
-        if unsyncedEnd - unsyncedStart >= 32 << 20 {
+        if unsyncedEnd - unsyncedStart >= 8 << 20 {
             Self.startWriteback(fd, from: unsyncedStart, count: unsyncedEnd - unsyncedStart)
             unsyncedStart = .max
             unsyncedEnd = 0
@@ -131,10 +131,24 @@ enum TemporaryFiles {
     nonisolated(unsafe) static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
         let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
         p.initialize(repeating: nil, count: capacity)
+        _ = message
+        // A process started with these signals blocked (a parent's mask is inherited, e.g. by
+        // Foundation's Process) would never see them: unblock them on this thread.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
             signal(sig) { sig in
+                var removed = false
                 for i in 0..<TemporaryFiles.capacity {
-                    if let path = TemporaryFiles.paths[i] { unlink(path) }
+                    if let path = TemporaryFiles.paths[i] {
+                        unlink(path)
+                        removed = true
+                    }
+                }
+                if removed, sig != SIGPIPE {
+                    _ = write(2, TemporaryFiles.message.baseAddress, TemporaryFiles.message.count)
                 }
                 signal(sig, SIG_DFL)
                 raise(sig)
@@ -143,6 +157,13 @@ enum TemporaryFiles {
         return p
     }()
     static let lock = NSLock()
+    /// Printed on stderr by the signal handler (prepared beforehand: no allocation there).
+    nonisolated(unsafe) static let message: UnsafeBufferPointer<UInt8> = {
+        let text = Array("\ninterrupted: the partial output was removed\n".utf8)
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.count)
+        _ = buffer.initialize(from: text)
+        return UnsafeBufferPointer(buffer)
+    }()
 
     /// Records `path`; returns its slot (-1 when the table is full: then it is not removed on a signal).
     static func register(_ path: String) -> Int {

@@ -66,9 +66,21 @@ struct Solve: ParsableCommand {
             max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
             and then to the sequential rollout unless --no-fallback is given.
 
-            Prints a summary on stdout; with --verify also runs the sequential rollout and prints \
-            the largest difference and the speedup. While a solve runs, a progress line is shown \
-            on stderr if stderr is a terminal.
+            Recordings of any length are streamed: the input is read a segment of steps at a \
+            time (.npy by offset, audio by frame offset; a table is read whole first), each \
+            segment is solved layer by layer from the exact end state of the previous one and \
+            certified on its own, and its hidden states go straight into the output .npy, which \
+            appears only when complete (an error or an interrupt leaves no output file). Memory \
+            is bounded by the segment, not by T: --max-memory caps it (default: a quarter of the \
+            physical memory) and within the cap segments are cache-sized; --segment-length fixes \
+            them. --verify and bidirectional models solve in memory.
+
+            Prints a summary on stdout (for a streamed solve: the segments, the time of solving, \
+            reading and writing+syncing the output within the whole-process wall time, and the \
+            peak RSS); with --verify also runs the sequential rollout and prints the largest \
+            difference and the speedup. While a long streamed solve runs, a progress bar (steps/s, \
+            ETA) is shown on stderr if stderr is a terminal; in memory, a progress line per \
+            Newton iteration.
 
             Exit codes: 0 converged (outputs written); 1 usage or input error (one line on stderr \
             naming the file and the problem; no output is created; an --output or --report that \

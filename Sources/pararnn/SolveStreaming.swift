@@ -67,7 +67,7 @@ extension Solve {
             } catch {
                 throw Failure(message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1)
             }
-            do { writer = try HiddenWriter<S>(url: url, steps: steps, batch: batch, width: d, batched: batched) } catch {
+            do { writer = try HiddenWriter<S>(url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps) } catch {
                 throw Failure(message: "error: \(error.description)", code: 1)
             }
         }
@@ -77,9 +77,9 @@ extension Solve {
         // 2. Stream: read, solve, write, one segment at a time; the buffers are reused.
         let progress = Console.stderrIsTTY && steps >= 1_000_000 ? StreamProgress(total: steps) : nil
         var x = [S](repeating: 0, count: segmentSteps * batch * features)
-        var readSeconds = 0.0, writeSeconds = 0.0
+        let narrowing = source.scalarType == .float64 && computeType == .float32
+        var readSeconds = 0.0, writeSeconds = 0.0, solveSeconds = 0.0
         var writeOutput = writer != nil
-        let start = ContinuousClock.now
         var stoppedEarly = false
         for k in 0..<segments {
             let range = (k * segmentSteps)..<min(steps, (k + 1) * segmentSteps)
@@ -96,7 +96,8 @@ extension Solve {
                 let step = nonFiniteStep(error).map { " (step \($0))" } ?? ""
                 throw Failure(message: "error: \(error.description)\(step); no hidden states written", code: 1)
             }
-            if let bad = x.withUnsafeBufferPointer({ S._firstNonFinite($0) }) {
+            // Values the source checked stay finite unless rounded from float64 to Float.
+            if narrowing, let bad = x.withUnsafeBufferPointer({ S._firstNonFinite($0) }) {
                 // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
                 progress?.finish()
                 let step = range.lowerBound + bad / (batch * features)
@@ -111,6 +112,7 @@ extension Solve {
                 progress?.finish()
                 throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
             }
+            solveSeconds += seconds(ContinuousClock.now - t1)
             guard let hidden else {
                 stoppedEarly = true  // a non-finite state: nothing is written
                 break
@@ -145,7 +147,6 @@ extension Solve {
         } else {
             writer?.discard()
         }
-        let solveSeconds = seconds(ContinuousClock.now - start)
         let summary = SolveSummary(
             modelName: modelName, model: loaded, inputName: inputName, inputShape: source.shape,
             inputNotes: source.notes, inputType: source.scalarType, steps: steps, batch: batch,

@@ -23,7 +23,8 @@ struct StreamingInfo {
     var segmentIterations: [[Int]]
     /// getrusage's peak resident set size at the end, in bytes.
     var peakResidentBytes: Int
-    /// Seconds spent reading input segments, and writing output (syncing included).
+    /// Seconds spent reading input segments, and writing output (syncing included); the
+    /// solving itself is ``SolveSummary/solveSeconds``.
     var readSeconds: Double
     var writeSeconds: Double
 }
@@ -97,7 +98,8 @@ struct SolveSummary<S: CellMath> {
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
         if let st = streaming {
             add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), streamed from input to output")
-            add("time", "\(milliseconds(solveSeconds)) solve (reading \(milliseconds(st.readSeconds)), writing \(milliseconds(st.writeSeconds))); \(milliseconds(totalSeconds)) wall in all (loading, reading, solving, writing and syncing the output)")
+            let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
+            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading \(milliseconds(st.readSeconds)), writing and syncing the output \(milliseconds(st.writeSeconds)), loading and the rest \(milliseconds(rest)))")
             add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
         } else {
             add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
@@ -124,8 +126,10 @@ struct SolveSummary<S: CellMath> {
     private func residualTrail(_ s: Solution<S>) -> String {
         let newton = s.attempts.filter { $0.method != .sequential }
         guard !newton.isEmpty else { return "" }
-        var items = newton.flatMap(\.residualHistory).map(format)
-        if items.count > 8 { items = Array(items.prefix(4)) + ["…"] + Array(items.suffix(2)) }
+        // A streamed solve has thousands of segments: format only what is shown.
+        let all = newton.flatMap(\.residualHistory)
+        let items = all.count > 8
+            ? all.prefix(4).map(format) + ["…"] + all.suffix(2).map(format) : all.map(format)
         let trail = items.joined(separator: " → ")
         return " (residuals \(trail))"
     }

@@ -74,20 +74,19 @@ final class StreamingStack<S: CellMath> {
                 inputs: input, steps: count, batch: batch, options: layerOptions[l],
                 initialStates: [states[l]])
             let solution = result.solution
-            var tally = tallies[l]
-            tally.attempts += solution.attempts
-            tally.segmentIterations.append(solution.iterations)
-            tally.method = solution.method
-            tally.worstResidual = solution.finalResidual.isNaN || tally.worstResidual.isNaN
-                ? .nan : max(tally.worstResidual, solution.finalResidual)
-            tally.converged = tally.converged && solution.converged
+            // In place: a copy of the tally would copy its arrays once per segment.
+            tallies[l].attempts += solution.attempts
+            tallies[l].segmentIterations.append(solution.iterations)
+            tallies[l].method = solution.method
+            let worst = tallies[l].worstResidual
+            tallies[l].worstResidual = solution.finalResidual.isNaN || worst.isNaN
+                ? .nan : max(worst, solution.finalResidual)
+            tallies[l].converged = tallies[l].converged && solution.converged
             if var bad = solution.nonFiniteState {
                 bad.step += offset
-                tally.nonFiniteState = bad
-                tallies[l] = tally
+                tallies[l].nonFiniteState = bad
                 return nil
             }
-            tallies[l] = tally
             let row = batch * layer.stateSize
             states[l] = Array(solution.states[((count - 1) * row)..<(count * row)])
             input = result.hidden

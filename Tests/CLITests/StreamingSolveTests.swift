@@ -165,3 +165,35 @@ import Testing
         #expect(ws.files() == ["m.safetensors", "x.npy", "h.npy"])
     }
 }
+
+extension StreamingSolveTests {
+    /// SIGINT or SIGTERM while the output is being streamed: the process dies of the signal and
+    /// neither the output nor its temporary file remains.
+    @Test func anInterruptedRunLeavesNoOutput() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m.safetensors", layer1)
+        // One step per segment over 2·10⁵ steps: far longer than the test waits.
+        ws.writeNPY("x.npy", Tensor(shape: [200_000, 2], float32: [Float](repeating: 0.25, count: 400_000)))
+        for signal in [SIGINT, SIGTERM] {
+            let process = Process()
+            process.executableURL = pararnnExecutable
+            process.arguments = ["solve", "--model", "m.safetensors", "--input", "x.npy", "--output", "h.npy",
+                                 "--method", "sequential", "--segment-length", "1"]
+            process.currentDirectoryURL = ws.url
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while !ws.files().contains(where: { $0.hasPrefix(".h.npy.") }), Date() < deadline { usleep(10_000) }
+            usleep(100_000)
+            kill(process.processIdentifier, signal)
+            let stop = Date().addingTimeInterval(30)
+            while process.isRunning, Date() < stop { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
+            #expect(ws.files() == ["m.safetensors", "x.npy"], "\(ws.files())")
+        }
+    }
+}
