@@ -91,3 +91,22 @@ func peakResidentBytes() -> Int {
     return usage.ru_maxrss
     #endif
 }
+
+/// Seconds since this process started (Linux: `/proc/self/stat` start time against
+/// `CLOCK_BOOTTIME`, to the kernel's clock tick, 10 ms), so that a reported "wall in all"
+/// covers loading the program too; `nil` where that is not available.
+func secondsSinceProcessStart() -> Double? {
+    #if os(Linux)
+    guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return nil }
+    // Fields after the command name (field 2), which may hold spaces: field 22 is starttime.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+    var now = timespec()
+    clock_gettime(CLOCK_BOOTTIME, &now)
+    let elapsed = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    return elapsed >= 0 ? elapsed : nil
+    #else
+    return nil
+    #endif
+}

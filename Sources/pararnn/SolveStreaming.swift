@@ -151,7 +151,8 @@ extension Solve {
             modelName: modelName, model: loaded, inputName: inputName, inputShape: source.shape,
             inputNotes: source.notes, inputType: source.scalarType, steps: steps, batch: batch,
             precision: precision, threads: pool.threadCount, requested: method.method, options: options,
-            result: result, solveSeconds: solveSeconds, totalSeconds: seconds(ContinuousClock.now - began),
+            result: result, solveSeconds: solveSeconds,
+            totalSeconds: max(seconds(ContinuousClock.now - began), secondsSinceProcessStart() ?? 0),
             verification: nil, output: writeHidden ? output : nil, outputShape: outShape, reportFile: report,
             streaming: StreamingInfo(
                 segmentLength: segmentSteps, segments: segments, maxMemory: budget,
