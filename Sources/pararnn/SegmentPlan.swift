@@ -81,8 +81,17 @@ private let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
 private let RUSAGE_SELF_WHO = RUSAGE_SELF
 #endif
 
-/// The process's peak resident set size so far (getrusage), in bytes.
+/// The process's peak resident set size so far, in bytes: Linux's `VmHWM` of this program
+/// image (getrusage's `ru_maxrss` keeps the parent's peak across fork + exec, so a small
+/// solve started by a large process would report the parent's memory), else getrusage.
 func peakResidentBytes() -> Int {
+    #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kib = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+        return kib * 1024
+    }
+    #endif
     var usage = rusage()
     getrusage(RUSAGE_SELF_WHO, &usage)
     #if os(Linux)

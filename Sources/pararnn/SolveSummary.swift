@@ -97,9 +97,9 @@ struct SolveSummary<S: CellMath> {
         }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
         if let st = streaming {
-            add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), streamed from input to output")
+            add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read, solved and written in turn")
             let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
-            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing the output \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))")
+            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))")
             add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
         } else {
             add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
