@@ -28,6 +28,7 @@ public struct AnyLayer<S: CellMath>: Sendable {
     public let structure: JacobianStructure
     private let solveBody:
         @Sendable ([S], Int, Int, SolverOptions, [[S]]?) throws(SolverError) -> LayerSolution<S>
+    private let chooseBody: @Sendable (Int, Int, SolverOptions) -> (SolverMethod, String)
 
     /// Wraps any recurrent cell.
     public init<C: RecurrentCell>(_ cell: C, kind: CellKind) where C.Scalar == S {
@@ -39,6 +40,9 @@ public struct AnyLayer<S: CellMath>: Sendable {
         directions = 1
         stateSize = cell.stateSize
         structure = cell.structure
+        chooseBody = { steps, batch, options in
+            SequenceSolver(cell: cell, options: options).chooseMethod(steps: steps, batch: batch)
+        }
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, steps: steps, batch: batch, initialState: initial?.first)
@@ -75,6 +79,7 @@ public struct AnyLayer<S: CellMath>: Sendable {
         directions = 2
         stateSize = forward.stateSize
         structure = forward.structure
+        chooseBody = { steps, batch, options in forward.chooseMethod(steps: steps, batch: batch, options: options) }
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let a = try forward.solve(
                 inputs: inputs, steps: steps, batch: batch, options: options,
@@ -156,6 +161,12 @@ public struct AnyLayer<S: CellMath>: Sendable {
         }
     }
 
+    /// The method `options.method` resolves to for `steps` × `batch` (see
+    /// ``SequenceSolver/chooseMethod(steps:batch:)``), and why.
+    public func chooseMethod(steps: Int, batch: Int, options: SolverOptions) -> (SolverMethod, String) {
+        chooseBody(steps, batch, options)
+    }
+
     /// Solves this layer for inputs `[T][B][m]`; returns h `[T][B][outputSize]` and the solution.
     /// - Parameter initialStates: one state row per direction (``RecurrentCell/stateRowSize(batch:)``:
     ///   `[B][d]`, or `[B][c, h]` for an LSTM); zeros if `nil`.
@@ -196,6 +207,12 @@ public struct StackSolution<S: CellMath>: Sendable {
     }
     /// Newton iterations over all layers.
     public var iterations: Int { layers.reduce(0) { $0 + $1.iterations } }
+
+    public init(hidden: [S], layers: [Solution<S>], labels: [String] = []) {
+        self.hidden = hidden
+        self.layers = layers
+        self.labels = labels
+    }
 }
 
 /// Solves a stack layer by layer: layer l + 1's input is layer l's hidden output.

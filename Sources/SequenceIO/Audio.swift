@@ -100,29 +100,26 @@ public enum Audio {
             let i = samples.firstIndex { !$0.isFinite }!
             throw .nonFinite(file: name, index: [i / channels, i % channels], value: "\(samples[i])")
         }
-        var format = SF_FORMAT_INFO()
-        format.format = info.format & Int32(SF_FORMAT_TYPEMASK)
-        var major = ""
-        if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0, let n = format.name {
-            major = String(cString: n)
-        }
-        format = SF_FORMAT_INFO()
-        format.format = info.format & Int32(SF_FORMAT_SUBMASK)
-        var minor = ""
-        if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0, let n = format.name {
-            minor = String(cString: n)
-        }
         return Decoded(tensor: Tensor(shape: [samples.count / channels, channels], storage: .float32(samples)),
-                       sampleRate: Int(info.samplerate), format: [major, minor].filter { !$0.isEmpty }.joined(separator: ", "))
+                       sampleRate: Int(info.samplerate), format: formatName(handle, info))
     }
-}
 
-extension Tensor {
-    /// The `[T, m]` tensor's columns chosen by `spec` (`1,3-4`: 1-based, comma-separated, ranges
-    /// allowed), or the tensor itself for `nil`.
-    func pickingChannels(_ spec: String?, name: String) throws(SequenceIOError) -> Tensor {
-        guard let spec, shape.count == 2 else { return self }
-        let m = shape[1]
+    /// libsndfile's names of the container and the encoding, e.g. "WAV (Microsoft), Signed 24 bit PCM".
+    static func formatName(_ handle: OpaquePointer, _ info: SF_INFO) -> String {
+        func name(_ mask: Int32) -> String {
+            var format = SF_FORMAT_INFO()
+            format.format = info.format & mask
+            if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0, let n = format.name {
+                return String(cString: n)
+            }
+            return ""
+        }
+        return [name(Int32(SF_FORMAT_TYPEMASK)), name(Int32(SF_FORMAT_SUBMASK))].filter { !$0.isEmpty }.joined(separator: ", ")
+    }
+
+    /// The 0-based channels `spec` chooses (`1,3-4`: 1-based, comma-separated, ranges allowed)
+    /// of `count` channels.
+    public static func channelIndices(_ spec: String, count m: Int, name: String) throws(SequenceIOError) -> [Int] {
         var chosen: [Int] = []
         for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = item.trimmingCharacters(in: .whitespaces).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
@@ -135,6 +132,17 @@ extension Tensor {
                 chosen.append(c)
             }
         }
+        return chosen
+    }
+}
+
+extension Tensor {
+    /// The `[T, m]` tensor's columns chosen by `spec` (`1,3-4`: 1-based, comma-separated, ranges
+    /// allowed), or the tensor itself for `nil`.
+    func pickingChannels(_ spec: String?, name: String) throws(SequenceIOError) -> Tensor {
+        guard let spec, shape.count == 2 else { return self }
+        let m = shape[1]
+        let chosen = try Audio.channelIndices(spec, count: m, name: name)
         let source = asFloat()
         let t = shape[0]
         var out = [Float](repeating: 0, count: t * chosen.count)

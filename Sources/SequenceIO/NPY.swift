@@ -16,44 +16,12 @@ public enum NPY {
 
     /// Decodes `.npy` bytes; `name` labels errors (usually the file name).
     public static func decode(_ data: Data, name: String) throws(SequenceIOError) -> Tensor {
-        for i in 0..<min(data.count, magic.count) where data.byte(at: i) != magic[i] {
-            throw .badMagic(file: name, expected: "NumPy .npy")
-        }
-        guard data.count >= 8 else {
-            throw .truncated(file: name, detail: "\(data.count) bytes is shorter than the .npy preamble")
-        }
-        let major = data.byte(at: 6), minor = data.byte(at: 7)
-        let lengthSize: Int
-        switch (major, minor) {
-        case (1, 0): lengthSize = 2
-        case (2, 0), (3, 0): lengthSize = 4
-        default: throw .unsupportedVersion(file: name, version: "\(major).\(minor)")
-        }
-        let headerStart = 8 + lengthSize
-        guard data.count >= headerStart else {
-            throw .truncated(file: name, detail: "\(data.count) bytes is shorter than the \(headerStart)-byte .npy v\(major).0 preamble")
-        }
-        let headerLength = lengthSize == 2 ? Int(data.u16LE(at: 8)) : Int(data.u32LE(at: 8))
-        guard headerLength <= data.count - headerStart else {
-            throw .truncated(file: name, detail: "header declares \(headerLength) bytes but only \(data.count - headerStart) follow the preamble")
-        }
-        let headerBytes = data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)]
-        let headerScalars: [Unicode.Scalar]
-        if major == 3 {
-            guard let text = String(bytes: headerBytes, encoding: .utf8) else {
-                throw .malformedHeader(file: name, detail: "header is not valid UTF-8")
-            }
-            headerScalars = Array(text.unicodeScalars)
-        } else {
-            headerScalars = headerBytes.map { Unicode.Scalar($0) }  // Latin-1
-        }
-        let header = try parseHeader(headerScalars, name: name)
+        let (header, dataStart) = try parseHead(data, name: name)
 
         guard let count = Tensor.elementCount(of: header.shape) else {
             throw .sizeMismatch(file: name, detail: "header shape \(describeShape(header.shape)) has more elements than can be addressed")
         }
         let (needed, overflow) = count.multipliedReportingOverflow(by: header.type.byteSize)
-        let dataStart = headerStart + headerLength
         let available = data.count - dataStart
         guard !overflow else {
             throw .sizeMismatch(file: name, detail: "header shape \(describeShape(header.shape)) needs more bytes than can be addressed")
@@ -70,24 +38,8 @@ public enum NPY {
     /// Precondition: `tensor.isConsistent` (``write(_:to:)`` checks and throws instead).
     public static func encode(_ tensor: Tensor) -> Data {
         precondition(tensor.isConsistent, "NPY.encode: tensor shape \(tensor.shape) does not match \(tensor.count) values")
-        let descr = tensor.scalarType == .float32 ? "<f4" : "<f8"
-        let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(describeShape(tensor.shape)), }"
-        var version: UInt8 = 1
-        var preamble = 10
-        var padded = paddedLength(dict.utf8.count, preamble: preamble)
-        if padded > Int(UInt16.max) {
-            version = 2
-            preamble = 12
-            padded = paddedLength(dict.utf8.count, preamble: preamble)
-        }
-        var out = Data()
-        out.reserveCapacity(preamble + padded + tensor.count * tensor.scalarType.byteSize)
-        out.append(contentsOf: magic)
-        out.append(contentsOf: [version, 0])
-        if version == 1 { appendLE(UInt16(padded), to: &out) } else { appendLE(UInt32(padded), to: &out) }
-        out.append(contentsOf: Array(dict.utf8))
-        out.append(contentsOf: [UInt8](repeating: 0x20, count: padded - dict.utf8.count - 1))
-        out.append(0x0A)
+        var out = header(shape: tensor.shape, type: tensor.scalarType)
+        out.reserveCapacity(out.count + tensor.count * tensor.scalarType.byteSize)
         appendScalars(tensor.storage, to: &out)
         return out
     }
@@ -100,7 +52,7 @@ public enum NPY {
         try AtomicFile.write(encode(tensor), to: url)
     }
 
-    private static func paddedLength(_ dictLength: Int, preamble: Int) -> Int {
+    static func paddedLength(_ dictLength: Int, preamble: Int) -> Int {
         let unpadded = preamble + dictLength + 1  // + newline
         return (unpadded + 63) / 64 * 64 - preamble
     }

@@ -66,9 +66,21 @@ struct Solve: ParsableCommand {
             max(1, |f|)). A Newton attempt that misses the tolerance falls back to damped Newton \
             and then to the sequential rollout unless --no-fallback is given.
 
-            Prints a summary on stdout; with --verify also runs the sequential rollout and prints \
-            the largest difference and the speedup. While a solve runs, a progress line is shown \
-            on stderr if stderr is a terminal.
+            Recordings of any length are streamed: the input is read a segment of steps at a \
+            time (.npy by offset, audio by frame offset; a table is read whole first), each \
+            segment is solved layer by layer from the exact end state of the previous one and \
+            certified on its own, and its hidden states go straight into the output .npy, which \
+            appears only when complete (an error or an interrupt leaves no output file). Memory \
+            is bounded by the segment, not by T: --max-memory caps it (default: a quarter of the \
+            physical memory) and within the cap segments are cache-sized; --segment-length fixes \
+            them. --verify and bidirectional models solve in memory.
+
+            Prints a summary on stdout (for a streamed solve: the segments, the time of solving, \
+            reading and writing+syncing the output within the whole-process wall time, and the \
+            peak RSS); with --verify also runs the sequential rollout and prints the largest \
+            difference and the speedup. While a long streamed solve runs, a progress bar (steps/s, \
+            ETA) is shown on stderr if stderr is a terminal; in memory, a progress line per \
+            Newton iteration.
 
             Exit codes: 0 converged (outputs written); 1 usage or input error (one line on stderr \
             naming the file and the problem; no output is created; an --output or --report that \
@@ -121,8 +133,14 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
     var precision: Precision = .float
 
-    @Option(name: .long, help: ArgumentHelp("Solve in segments of n steps (cache blocking), each from the exact end state of the previous one.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Solve in segments of n steps, each from the exact end state of the previous one (default: chosen from --max-memory and the cache).", valueName: "n"))
     var segmentLength: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Memory for the streamed solve's segment buffers, e.g. 512M or 2G (default: a quarter of the physical memory; segments are kept cache-sized when they fit).", valueName: "bytes"))
+    var maxMemory: String?
+
+    @Flag(name: .long, help: ArgumentHelp("Hold the whole sequence in memory instead of streaming it (as --verify and bidirectional models do).", visibility: .hidden))
+    var inMemory = false
 
     @Flag(name: .long, help: "Also run the sequential rollout; print the largest difference and the speedup.")
     var verify = false
@@ -143,6 +161,9 @@ struct Solve: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let segmentLength, segmentLength < 1 {
             throw ValidationError("--segment-length must be at least 1 (got \(segmentLength))")
+        }
+        if let maxMemory, parseByteSize(maxMemory) == nil {
+            throw ValidationError("--max-memory must be a positive size such as 512M or 2G (got \(maxMemory))")
         }
         if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
             throw ValidationError("--output must name a .npy file (got \(output))")
@@ -178,21 +199,55 @@ struct Solve: ParsableCommand {
         }
     }
 
-    /// Loads, solves, reports and writes, in compute type `S`.
+    /// The model file and its layers in `S` (any problem: exit 1).
+    func loadLayers<S: CellMath>() throws -> (Model, [AnyLayer<S>]) {
+        let loaded: Model
+        let loadOptions = LoadOptions(module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
+        do { loaded = try ModelFile.load(contentsOf: URL(fileURLWithPath: model), options: loadOptions) } catch {
+            throw Failure(message: "error: \(error.description)", code: 1)
+        }
+        do { return (loaded, try loaded.cells(as: S.self)) } catch {
+            throw Failure(message: "error: \(error.description) (in \(precision) precision)", code: 1)
+        }
+    }
+
+    /// `--initial-state` / `--initial-cell` as one state row per layer and direction, or `nil`
+    /// (zeros); any problem: exit 1.
+    func readInitialStates<S: CellMath>(_ loaded: Model, batch: Int, batched: Bool) throws -> [[S]]? {
+        guard initialState != nil || initialCell != nil else { return nil }
+        func read(_ path: String?) throws -> Tensor? {
+            guard let path else { return nil }
+            do { return try NPY.read(contentsOf: URL(fileURLWithPath: path)) } catch {
+                throw Failure(message: "error: \(error.description)", code: 1)
+            }
+        }
+        let h0Name = initialState.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "h0"
+        let c0Name = initialCell.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "c0"
+        let initialStates: [[S]]
+        do {
+            let rows = try loaded.initialStates(
+                h0: try read(initialState), h0Name: h0Name, c0: try read(initialCell), c0Name: c0Name,
+                batch: batch, batched: batched)
+            initialStates = rows.map { $0.map { S($0) } }
+        } catch let error as ModelError {
+            throw Failure(message: "error: \(error.description)", code: 1)
+        }
+        if let bad = initialStates.joined().firstIndex(where: { !$0.isFinite }) {
+            throw Failure(message: "error: \(h0Name): initial state value \(bad) is not finite in \(precision) precision", code: 1)
+        }
+        return initialStates
+    }
+
+    /// Loads, solves, reports and writes, in compute type `S`, with the whole sequence in memory.
     func execute<S: CellMath>(_: S.Type) throws {
         let began = ContinuousClock.now
         let modelURL = URL(fileURLWithPath: model), inputURL = URL(fileURLWithPath: input)
         let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
 
         // 1. Read everything; any problem is an input error (exit 1) before anything is written.
-        let loaded: Model
-        let loadOptions = LoadOptions(module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
-        do { loaded = try ModelFile.load(contentsOf: modelURL, options: loadOptions) } catch {
-            throw Failure(message: "error: \(error.description)", code: 1)
-        }
-        let layers: [AnyLayer<S>]
-        do { layers = try loaded.cells(as: S.self) } catch {
-            throw Failure(message: "error: \(error.description) (in \(precision) precision)", code: 1)
+        let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
+        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }) {
+            return try executeStreaming(loaded: loaded, layers: layers, began: began)
         }
         let tensor: Tensor
         let inputNotes: [String]
@@ -209,28 +264,7 @@ struct Solve: ParsableCommand {
                 code: 1)
         }
         let inputs: [S] = timeMajor(tensor, batch: batch, steps: steps, features: features)
-        var initialStates: [[S]]? = nil
-        if initialState != nil || initialCell != nil {
-            func read(_ path: String?) throws -> Tensor? {
-                guard let path else { return nil }
-                do { return try NPY.read(contentsOf: URL(fileURLWithPath: path)) } catch {
-                    throw Failure(message: "error: \(error.description)", code: 1)
-                }
-            }
-            let h0Name = initialState.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "h0"
-            let c0Name = initialCell.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "c0"
-            do {
-                let rows = try loaded.initialStates(
-                    h0: try read(initialState), h0Name: h0Name, c0: try read(initialCell), c0Name: c0Name,
-                    batch: batch, batched: batched)
-                initialStates = rows.map { $0.map { S($0) } }
-            } catch let error as ModelError {
-                throw Failure(message: "error: \(error.description)", code: 1)
-            }
-            if let bad = initialStates!.joined().firstIndex(where: { !$0.isFinite }) {
-                throw Failure(message: "error: \(h0Name): initial state value \(bad) is not finite in \(precision) precision", code: 1)
-            }
-        }
+        let initialStates: [[S]]? = try readInitialStates(loaded, batch: batch, batched: batched)
         if let bad = inputs.firstIndex(where: { !$0.isFinite }) {
             // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
             throw Failure(

@@ -11,6 +11,24 @@ struct Verification {
 }
 
 /// The human summary and the JSON report of one `pararnn solve` run.
+/// How a streamed solve went (see ``Solve/executeStreaming(loaded:layers:began:)``).
+struct StreamingInfo {
+    var segmentLength: Int
+    var segments: Int
+    /// The --max-memory budget in bytes.
+    var maxMemory: Int
+    /// Whether --segment-length fixed the length (otherwise the plan chose it).
+    var segmentLengthRequested: Bool
+    /// Newton iterations of every segment, per layer.
+    var segmentIterations: [[Int]]
+    /// getrusage's peak resident set size at the end, in bytes.
+    var peakResidentBytes: Int
+    /// Seconds spent reading input segments, and writing output (syncing included); the
+    /// solving itself is ``SolveSummary/solveSeconds``.
+    var readSeconds: Double
+    var writeSeconds: Double
+}
+
 struct SolveSummary<S: CellMath> {
     var modelName: String
     var model: Model
@@ -27,12 +45,15 @@ struct SolveSummary<S: CellMath> {
     var options: SolverOptions
     var result: StackSolution<S>
     var solveSeconds: Double
-    /// Reading, solving and verifying (not writing).
+    /// Reading, solving and verifying; for a streamed solve everything up to the output's
+    /// rename (writing and syncing included).
     var totalSeconds: Double
     var verification: Verification?
     var output: String?
     var outputShape: [Int]
     var reportFile: String?
+    /// Set for a streamed solve: how it was cut, and what it used.
+    var streaming: StreamingInfo? = nil
 
     var tolerance: Double { options.tolerance! }
 
@@ -76,7 +97,14 @@ struct SolveSummary<S: CellMath> {
             verdict += " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
         }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
-        add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+        if let st = streaming {
+            add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read, solved and written in turn")
+            let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
+            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))")
+            add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
+        } else {
+            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+        }
         if let v = verification {
             var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
             if result.layers.allSatisfy({ $0.method == .sequential && $0.attempts.count == 1 }) {
@@ -103,8 +131,10 @@ struct SolveSummary<S: CellMath> {
     private func residualTrail(_ s: Solution<S>) -> String {
         let newton = s.attempts.filter { $0.method != .sequential }
         guard !newton.isEmpty else { return "" }
-        var items = newton.flatMap(\.residualHistory).map(format)
-        if items.count > 8 { items = Array(items.prefix(4)) + ["…"] + Array(items.suffix(2)) }
+        // A streamed solve has thousands of segments: format only what is shown.
+        let all = newton.flatMap(\.residualHistory)
+        let items = all.count > 8
+            ? all.prefix(4).map(format) + ["…"] + all.suffix(2).map(format) : all.map(format)
         let trail = items.joined(separator: " → ")
         return " (residuals \(trail))"
     }
@@ -137,6 +167,7 @@ struct SolveSummary<S: CellMath> {
                     contractivity: s.contractivity.map {
                         .init(window: $0.window, lyapunov: finite($0.lyapunov), maxNorm: finite($0.maxNorm))
                     },
+                    segmentIterations: streaming.map { l < $0.segmentIterations.count ? $0.segmentIterations[l] : [] },
                     attempts: s.attempts.map {
                         .init(method: $0.method.rawValue, iterations: $0.iterations,
                               residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
@@ -146,7 +177,11 @@ struct SolveSummary<S: CellMath> {
             verify: verification.map {
                 .init(sequentialSeconds: $0.sequentialSeconds, maxAbsDifference: finite($0.maxAbsDifference), speedup: $0.speedup)
             },
-            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") })
+            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") },
+            streaming: streaming.map {
+                .init(segmentLength: $0.segmentLength, segments: $0.segments, maxMemory: $0.maxMemory,
+                      peakResidentBytes: $0.peakResidentBytes, readSeconds: $0.readSeconds, writeSeconds: $0.writeSeconds)
+            })
     }
 }
 
@@ -206,6 +241,8 @@ struct Report: Codable {
         var nonFiniteState: NonFinite?
         /// The contractivity estimate along the first steps (absent for a sequential solve).
         var contractivity: Contracts?
+        /// Newton iterations of each segment (streamed solves).
+        var segmentIterations: [Int]?
         var attempts: [Attempt]
     }
     struct Contracts: Codable {
@@ -215,6 +252,15 @@ struct Report: Codable {
         var lyapunov: Double?
         /// max_t ‖J_t‖∞ over the window.
         var maxNorm: Double?
+    }
+    /// A streamed solve: segments, the memory budget and what was used.
+    struct Streaming: Codable {
+        var segmentLength: Int
+        var segments: Int
+        var maxMemory: Int
+        var peakResidentBytes: Int
+        var readSeconds: Double
+        var writeSeconds: Double
     }
     struct NonFinite: Codable {
         var step: Int
@@ -247,6 +293,7 @@ struct Report: Codable {
     var layers: [Layer]
     var verify: Verify?
     var output: Output?
+    var streaming: Streaming?
 }
 
 func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }

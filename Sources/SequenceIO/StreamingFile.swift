@@ -1,0 +1,187 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file written piece by piece that appears at `url` only when complete: the bytes go to a
+/// temporary file next to it (`.NAME.<UUID>.tmp`, as ``AtomicFile``), which ``commit()`` syncs
+/// and renames over `url`. ``discard()``, deinit without a commit, and SIGINT / SIGTERM /
+/// SIGHUP / SIGPIPE while it is open remove the temporary file, so an interrupted run or an error
+/// leaves no output and no partial file.
+///
+/// Writes are positioned (`pwrite`), so a batch-major array can be filled one time segment at
+/// a time. Dirty pages are handed to the disk every 8 MiB as they are written (Linux
+/// `sync_file_range`), so the final sync waits for little more than the last piece.
+///
+/// ```swift
+/// let file = try StreamingFile(url: URL(fileURLWithPath: "h.npy"))
+/// try file.write(header, at: 0)
+/// try file.commit()          // now h.npy exists, complete
+/// ```
+public final class StreamingFile: @unchecked Sendable {
+    public let url: URL
+    let temporaryPath: String
+    private var fd: Int32
+    private var slot: Int
+    private var finished = false
+    private var unsyncedStart = Int.max, unsyncedEnd = 0
+    public private(set) var bytesWritten = 0
+
+    public init(url: URL) throws(SequenceIOError) {
+        self.url = url
+        let name = url.lastPathComponent
+        let directory = url.deletingLastPathComponent()
+        temporaryPath = directory.appendingPathComponent("\(AtomicFile.temporaryPrefix(for: url))\(UUID().uuidString).tmp").path
+        slot = TemporaryFiles.register(temporaryPath)
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = errnoMessage()
+            TemporaryFiles.unregister(slot)
+            throw .writeFailed(file: name, reason: "cannot create a temporary file in \(directory.path): \(reason)")
+        }
+    }
+
+    deinit { discard() }
+
+    /// Writes `count` bytes at byte `offset` of the file.
+    public func write(_ bytes: UnsafeRawPointer, count: Int, at offset: Int) throws(SequenceIOError) {
+        var done = 0
+        while done < count {
+            let n = pwrite(fd, bytes + done, count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .writeFailed(file: url.lastPathComponent, reason: "writing \(count) bytes at offset \(offset): \(errnoMessage())")
+            }
+            done += n
+        }
+        bytesWritten += count
+        unsyncedStart = min(unsyncedStart, offset)
+        unsyncedEnd = max(unsyncedEnd, offset + count)
+        if unsyncedEnd - unsyncedStart >= 8 << 20 {
+            Self.startWriteback(fd, from: unsyncedStart, count: unsyncedEnd - unsyncedStart)
+            unsyncedStart = .max
+            unsyncedEnd = 0
+        }
+    }
+
+    /// Writes `data` at byte `offset`.
+    public func write(_ data: Data, at offset: Int) throws(SequenceIOError) {
+        var failure: SequenceIOError?
+        data.withUnsafeBytes { raw in
+            do throws(SequenceIOError) { try write(raw.baseAddress!, count: raw.count, at: offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Syncs the file and renames it over ``url``. On failure the temporary file is removed.
+    public func commit() throws(SequenceIOError) {
+        precondition(!finished, "StreamingFile.commit after commit or discard")
+        var failure: String?
+        if fsync(fd) != 0 { failure = "fsync: \(errnoMessage())" }
+        if close(fd) != 0, failure == nil { failure = "close: \(errnoMessage())" }
+        fd = -1
+        if failure == nil, rename(temporaryPath, url.path) != 0 {
+            failure = "renaming the temporary file to \(url.path): \(errnoMessage())"
+        }
+        if let failure {
+            unlink(temporaryPath)
+            finish()
+            throw .writeFailed(file: url.lastPathComponent, reason: failure)
+        }
+        finish()
+    }
+
+    /// Closes and removes the temporary file (nothing appears at ``url``). Idempotent.
+    public func discard() {
+        guard !finished else { return }
+        if fd >= 0 { close(fd) }
+        fd = -1
+        unlink(temporaryPath)
+        finish()
+    }
+
+    private func finish() {
+        finished = true
+        TemporaryFiles.unregister(slot)
+    }
+
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    /// Linux's `sync_file_range`, looked up at run time (absent elsewhere: then a no-op).
+    private static let syncFileRange: SyncFileRange? = {
+        guard let symbol = dlsym(nil, "sync_file_range") else { return nil }  // RTLD_DEFAULT
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+    }()
+
+    /// Starts writing back a byte range without waiting (SYNC_FILE_RANGE_WRITE).
+    private static func startWriteback(_ fd: Int32, from offset: Int, count: Int) {
+        _ = syncFileRange?(fd, Int64(offset), Int64(count), 2)
+    }
+}
+
+/// The temporary files of open ``StreamingFile``s, removed by a signal handler when the
+/// process is interrupted (SIGINT, SIGTERM, SIGHUP, SIGPIPE), which then re-raises the signal
+/// with its default action. The table is fixed-size C memory, so the handler only calls
+/// async-signal-safe functions (`unlink`, `signal`, `raise`).
+enum TemporaryFiles {
+    static let capacity = 64
+    nonisolated(unsafe) static let paths: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let p = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+        p.initialize(repeating: nil, count: capacity)
+        _ = message
+        // A process started with these signals blocked (a parent's mask is inherited, e.g. by
+        // Foundation's Process) would never see them: unblock them on this thread.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
+            signal(sig) { sig in
+                var removed = false
+                for i in 0..<TemporaryFiles.capacity {
+                    if let path = TemporaryFiles.paths[i] {
+                        unlink(path)
+                        removed = true
+                    }
+                }
+                if removed, sig != SIGPIPE {
+                    _ = write(2, TemporaryFiles.message.baseAddress, TemporaryFiles.message.count)
+                }
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+        }
+        return p
+    }()
+    static let lock = NSLock()
+    /// Printed on stderr by the signal handler (prepared beforehand: no allocation there).
+    nonisolated(unsafe) static let message: UnsafeBufferPointer<UInt8> = {
+        let text = Array("\ninterrupted: the partial output was removed\n".utf8)
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.count)
+        _ = buffer.initialize(from: text)
+        return UnsafeBufferPointer(buffer)
+    }()
+
+    /// Records `path`; returns its slot (-1 when the table is full: then it is not removed on a signal).
+    static func register(_ path: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        for i in 0..<capacity where paths[i] == nil {
+            paths[i] = strdup(path)
+            return i
+        }
+        return -1
+    }
+
+    static func unregister(_ slot: Int) {
+        guard slot >= 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let path = paths[slot]
+        paths[slot] = nil
+        free(path)
+    }
+}

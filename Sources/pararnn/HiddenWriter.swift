@@ -1,0 +1,106 @@
+import Foundation
+import ParaRNN
+import SequenceIO
+
+/// The output `.npy` of a streamed solve, written as the segments are solved: the header with
+/// the final shape `[T, d]` or `[B, T, d]` first, then each segment's rows at their offsets
+/// (batch entry e's rows of steps t₀ ..< t₁ at ((e·T + t₀)·d) values past the header). The
+/// file appears only on ``commit()`` (see ``StreamingFile``); a run that fails or is
+/// interrupted leaves nothing.
+///
+/// The writes run on a background thread, at most ``queuedBytes`` (16 MiB, at least two
+/// segments) behind the solver, so writing the output (and the disk's writeback) overlaps the
+/// next segments' solve; an
+/// error of a background write is thrown by the next ``write(_:steps:)`` or by ``commit()``.
+///
+///     let writer = try HiddenWriter<Float>(url: out, steps: T, batch: 1, width: d, batched: false)
+///     try writer.write(h, steps: 0..<4096)     // h: [4096][1][d]
+///     try writer.commit()
+final class HiddenWriter<S: CellMath>: @unchecked Sendable {
+    let file: StreamingFile
+    let steps: Int, batch: Int, width: Int
+    let dataOffset: Int
+    private var staging: [S] = []
+    private let queue = DispatchQueue(label: "pararnn.output")
+    private let slots: DispatchSemaphore
+    /// How far (in bytes of output) the writes may lag behind the solver.
+    static var queuedBytes: Int { 16 << 20 }
+    private let lock = NSLock()
+    private var failure: SequenceIOError?
+
+    /// - Parameter segmentSteps: the steps per segment (sizes the write queue).
+    init(url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int) throws(SequenceIOError) {
+        slots = DispatchSemaphore(value: max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size)))
+        file = try StreamingFile(url: url)
+        self.steps = steps
+        self.batch = batch
+        self.width = width
+        let shape = batched ? [batch, steps, width] : [steps, width]
+        let header = NPY.header(shape: shape, type: S.self == Float.self ? .float32 : .float64)
+        try file.write(header, at: 0)
+        dataOffset = header.count
+    }
+
+    /// Queues h of steps `range`, time-major `[range.count][B][width]`, for writing; waits
+    /// while ``queuedBytes`` are queued.
+    func write(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
+        if let failure = takeFailure() { throw failure }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            if lock.withLock({ failure != nil }) { return }
+            do throws(SequenceIOError) { try writeNow(hidden, steps: range) } catch {
+                lock.withLock { failure = error }
+            }
+        }
+    }
+
+    private func takeFailure() -> SequenceIOError? { lock.withLock { failure } }
+
+    /// Writes h of steps `range` now (on the writer's queue).
+    private func writeNow(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
+        let size = MemoryLayout<S>.size, rowBytes = width * size
+        var failure: SequenceIOError?
+        if batch == 1 {
+            hidden.withUnsafeBytes { raw in
+                do throws(SequenceIOError) {
+                    try file.write(raw.baseAddress!, count: range.count * rowBytes, at: dataOffset + range.lowerBound * rowBytes)
+                } catch { failure = error }
+            }
+        } else {
+            if staging.count < range.count * width { staging = [S](repeating: 0, count: range.count * width) }
+            hidden.withUnsafeBufferPointer { h in
+                staging.withUnsafeMutableBufferPointer { out in
+                    for e in 0..<batch where failure == nil {
+                        for t in 0..<range.count {
+                            let src = (t * batch + e) * width
+                            for i in 0..<width { out[t * width + i] = h[src + i] }
+                        }
+                        do throws(SequenceIOError) {
+                            try file.write(
+                                UnsafeRawPointer(out.baseAddress!), count: range.count * rowBytes,
+                                at: dataOffset + (e * steps + range.lowerBound) * rowBytes)
+                        } catch { failure = error }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Waits for the queued writes, then syncs and renames the complete file into place.
+    func commit() throws(SequenceIOError) {
+        queue.sync {}
+        if let failure = takeFailure() {
+            file.discard()
+            throw failure
+        }
+        try file.commit()
+    }
+
+    /// Waits for the queued writes and removes the temporary file.
+    func discard() {
+        queue.sync {}
+        file.discard()
+    }
+}

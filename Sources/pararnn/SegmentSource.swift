@@ -1,0 +1,211 @@
+import Foundation
+import SequenceIO
+
+/// Where a streamed solve reads its input: the sequence x of shape `[T, m]` or `[B, T, m]`,
+/// delivered a range of steps at a time as time-major rows `[count][B][m]`.
+///
+/// ```swift
+/// let source = try openSegmentSource(url, table: options)
+/// try buffer.withUnsafeMutableBytes { try source.read(steps: 0..<4096, into: $0.baseAddress!, as: .float32) }
+/// ```
+protocol SegmentSource: AnyObject {
+    /// The input's shape as read (`[T]` becomes `[T, 1]`).
+    var shape: [Int] { get }
+    /// The stored element type.
+    var scalarType: ScalarType { get }
+    /// What reading reported (audio rate and encoding, table cells filled).
+    var notes: [String] { get }
+    /// Reads steps `range` into `out`, time-major `[range.count][B][m]`, converted to `type`.
+    /// Throws ``SequenceIOError/nonFinite(file:index:value:)`` (with the file's index
+    /// `[t, i]` or `[b, t, i]`) for a NaN or infinity among the values read.
+    func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError)
+}
+
+extension SegmentSource {
+    var batched: Bool { shape.count == 3 }
+    var batch: Int { batched ? shape[0] : 1 }
+    var steps: Int { batched ? shape[1] : shape[0] }
+    var features: Int { shape[shape.count - 1] }
+}
+
+/// Opens `url` for streaming: a `.npy` is read by offset and audio by frame offset (only the
+/// rows of each segment are in memory); tables are read whole by their reader
+/// (``SequenceInput``: columns, missing cells) and then served a segment at a time.
+func openSegmentSource(_ url: URL, table: TableInputOptions) throws(SequenceIOError) -> any SegmentSource {
+    let name = url.lastPathComponent, ext = url.pathExtension.lowercased()
+    guard ext == "npy" || Audio.extensions.contains(ext) else {
+        let (tensor, notes) = try table.readWithNotes(url)
+        return TensorSource(tensor: tensor, notes: notes)
+    }
+    if table.columns != nil || table.missing != .error {
+        throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+    }
+    if ext != "npy" { return try AudioSource(url: url, channels: table.channels) }
+    if table.channels != nil {
+        throw .invalidArgument(file: name, detail: "--channels applies to audio files only")
+    }
+    return try NPYSource(file: NPYFile(contentsOf: url))
+}
+
+/// Checks a shape as ``SequenceInput/read(contentsOf:table:channels:)`` does: `[T]` becomes
+/// `[T, 1]`; only `[T, m]` and `[B, T, m]` with no zero extent are accepted.
+func inputShape(_ stored: [Int], name: String) throws(SequenceIOError) -> [Int] {
+    var shape = stored
+    if shape.count == 1 { shape.append(1) }
+    guard shape.count == 2 || shape.count == 3 else {
+        throw .sizeMismatch(file: name, detail: "input has shape \(describe(shape)); expected [T, m] or [B, T, m]")
+    }
+    guard !shape.contains(0) else {
+        throw .sizeMismatch(file: name, detail: "input has shape \(describe(shape)), which holds no values")
+    }
+    return shape
+}
+
+private func describe(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+
+/// A `.npy` read with `pread`, one segment (per batch entry) at a time into a reused buffer.
+final class NPYSource: SegmentSource {
+    let file: NPYFile
+    let shape: [Int]
+    var scalarType: ScalarType { file.scalarType }
+    let notes: [String] = []
+    private var staging: [UInt8] = []
+    /// Steps asked to be read ahead (``NPYFile/prefetch(elements:)``) so far.
+    private var prefetched = 0
+
+    init(file: NPYFile) throws(SequenceIOError) {
+        self.file = file
+        shape = try inputShape(file.shape, name: file.name)
+    }
+
+    func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError) {
+        let m = features, b = batch, t = steps, n = range.count * m
+        let size = file.scalarType.byteSize
+        // The disk reads up to 8 MiB ahead while this segment is solved: asked for in 2 MiB
+        // pieces, each once (asking again for cached pages costs a walk over them).
+        let window = max(range.count, (8 << 20) / max(1, b * m * size))
+        if range.upperBound + window / 2 > prefetched, prefetched < t {
+            let end = min(t, max(prefetched, range.upperBound) + window)
+            for e in 0..<b {
+                file.prefetch(elements: ((e * t + max(prefetched, range.upperBound)) * m)..<((e * t + end) * m))
+            }
+            prefetched = end
+        }
+        if b == 1, type == file.scalarType {
+            try file.read(elements: (range.lowerBound * m)..<(range.upperBound * m), into: out)
+            try checkFinite(out, type: type, count: n, steps: range, entry: 0)
+            return
+        }
+        if staging.count < n * size { staging = [UInt8](repeating: 0, count: n * size) }
+        for e in 0..<b {
+            let first = (e * t + range.lowerBound) * m
+            var failure: SequenceIOError?
+            staging.withUnsafeMutableBytes { raw in
+                do throws(SequenceIOError) {
+                    try file.read(elements: first..<(first + n), into: raw.baseAddress!)
+                    try checkFinite(raw.baseAddress!, type: file.scalarType, count: n, steps: range, entry: e)
+                } catch { failure = error }
+                // Entry e's rows go to every B-th row of the time-major segment.
+                scatterRows(
+                    from: raw.baseAddress!, type: file.scalarType, rows: range.count, width: m,
+                    to: out, type: type, stride: b * m, offset: e * m)
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Throws for the first non-finite value of `count` values of `type` at `values`, which
+    /// hold steps `range` of batch entry `entry`.
+    private func checkFinite(
+        _ values: UnsafeRawPointer, type: ScalarType, count: Int, steps range: Range<Int>, entry: Int
+    ) throws(SequenceIOError) {
+        let m = features
+        var bad: (Int, String)?
+        switch type {
+        case .float32:
+            let v = UnsafeBufferPointer(start: values.assumingMemoryBound(to: Float.self), count: count)
+            if let i = firstNonFinite(v) { bad = (i, "\(v[i])") }
+        case .float64:
+            let v = UnsafeBufferPointer(start: values.assumingMemoryBound(to: Double.self), count: count)
+            if let i = firstNonFinite(v) { bad = (i, "\(v[i])") }
+        }
+        guard let (i, value) = bad else { return }
+        let step = range.lowerBound + i / m
+        let index = batched ? [entry, step, i % m] : [step, i % m]
+        throw .nonFinite(file: file.name, index: index, value: value)
+    }
+}
+
+/// A sequence already in memory (a table, audio), served a segment at a time.
+final class TensorSource: SegmentSource {
+    let tensor: Tensor
+    let shape: [Int]
+    let notes: [String]
+    var scalarType: ScalarType { tensor.scalarType }
+
+    init(tensor: Tensor, notes: [String]) {
+        self.tensor = tensor
+        self.notes = notes
+        shape = tensor.shape.count == 1 ? tensor.shape + [1] : tensor.shape
+    }
+
+    func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError) {
+        // SequenceInput.read has checked every value is finite.
+        let m = features, b = batch, t = steps
+        func copy<T>(_ values: [T], _ from: ScalarType) {
+            values.withUnsafeBytes { raw in
+                for e in 0..<b {
+                    let first = (e * t + range.lowerBound) * m
+                    scatterRows(
+                        from: raw.baseAddress! + first * from.byteSize, type: from, rows: range.count,
+                        width: m, to: out, type: type, stride: b * m, offset: e * m)
+                }
+            }
+        }
+        switch tensor.storage {
+        case .float32(let v): copy(v, .float32)
+        case .float64(let v): copy(v, .float64)
+        }
+    }
+}
+
+/// The index of the first NaN or infinity (a branch-free scan of the exponent bits).
+func firstNonFinite<T: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<T>) -> Int? {
+    // Fast path: a block-wise product of `0 * x` is NaN iff some x is not finite.
+    var start = 0
+    let block = 1024
+    while start < values.count {
+        let end = min(values.count, start + block)
+        var acc: T = 0
+        for i in start..<end { acc += values[i] * 0 }
+        if !acc.isFinite || acc.isNaN {
+            for i in start..<end where !values[i].isFinite { return i }
+        }
+        start = end
+    }
+    return nil
+}
+
+/// Copies `rows` rows of `width` values of `type` (contiguous) into every `stride`-th value of
+/// `to` (starting at value `offset`), converting to `toType`.
+func scatterRows(
+    from: UnsafeRawPointer, type: ScalarType, rows: Int, width: Int,
+    to: UnsafeMutableRawPointer, type toType: ScalarType, stride: Int, offset: Int
+) {
+    func run<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_: A.Type, _: B.Type) {
+        let src = from.assumingMemoryBound(to: A.self), dst = to.assumingMemoryBound(to: B.self)
+        if stride == width, A.self == B.self {
+            UnsafeMutableRawPointer(dst + offset).copyMemory(from: src, byteCount: rows * width * MemoryLayout<A>.size)
+            return
+        }
+        for r in 0..<rows {
+            for i in 0..<width { dst[r * stride + offset + i] = B(src[r * width + i]) }
+        }
+    }
+    switch (type, toType) {
+    case (.float32, .float32): run(Float.self, Float.self)
+    case (.float32, .float64): run(Float.self, Double.self)
+    case (.float64, .float32): run(Double.self, Float.self)
+    case (.float64, .float64): run(Double.self, Double.self)
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import ModelIO
+import ParaRNN
+import ParallelScan
+import SequenceIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Solve {
+    /// The streamed solve: the input is read a segment of steps at a time, every layer solves
+    /// the segment from its exact end state of the previous one (certified per segment), and
+    /// the last layer's h goes straight into the output `.npy`, which appears, complete, only
+    /// at the end. Memory is bounded by the segment (``SegmentPlan``), not by T.
+    ///
+    /// Exit codes and messages are those of the in-memory solve; a NaN or infinity in the
+    /// input is found when its segment is read: exit 1 naming the step, and no output.
+    func executeStreaming<S: CellMath>(loaded: Model, layers: [AnyLayer<S>], began: ContinuousClock.Instant) throws {
+        let inputURL = URL(fileURLWithPath: input)
+        let modelName = URL(fileURLWithPath: model).lastPathComponent, inputName = inputURL.lastPathComponent
+        let computeType: ScalarType = S.self == Float.self ? .float32 : .float64
+
+        // 1. Open the input (a .npy: its header only) and check everything before any work.
+        let source: any SegmentSource
+        do { source = try openSegmentSource(inputURL, table: table) } catch {
+            throw Failure(message: "error: \(error.description)", code: 1)
+        }
+        let (batch, steps, features, batched) = (source.batch, source.steps, source.features, source.batched)
+        if features != loaded.inputSize {
+            throw Failure(
+                message: "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(source.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                code: 1)
+        }
+        let initialStates: [[S]]? = try readInitialStates(loaded, batch: batch, batched: batched)
+        let budget = maxMemory.flatMap(parseByteSize) ?? SegmentPlan.defaultMaxMemory
+        let segmentSteps: Int
+        if let segmentLength {
+            segmentSteps = min(segmentLength, steps)
+        } else {
+            do {
+                segmentSteps = try SegmentPlan.length(
+                    steps: steps, batch: batch, features: features, layers: layers,
+                    scalarBytes: MemoryLayout<S>.size, maxMemory: budget)
+            } catch {
+                throw Failure(message: "error: \(error.message)", code: 1)
+            }
+        }
+        let segments = (steps + segmentSteps - 1) / segmentSteps
+
+        let pool = threads.map { WorkerPool(threadCount: $0) } ?? WorkerPool.shared
+        var options = SolverOptions(
+            method: method.method, tolerance: tolerance, maxIterations: maxIterations,
+            fallback: !noFallback, segmentLength: nil, pool: pool)
+        options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        let stack = StreamingStack(
+            layers: layers, steps: steps, batch: batch, options: options, initialStates: initialStates)
+
+        let d = loaded.outputSize
+        let outShape = batched ? [batch, steps, d] : [steps, d]
+        var writer: HiddenWriter<S>?
+        if let output {
+            let url = URL(fileURLWithPath: output)
+            do {
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            } catch {
+                throw Failure(message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1)
+            }
+            do { writer = try HiddenWriter<S>(url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps) } catch {
+                throw Failure(message: "error: \(error.description)", code: 1)
+            }
+        }
+        // Any failure from here on removes the partial output.
+        defer { writer?.discard() }
+
+        // 2. Stream: read, solve, write, one segment at a time; the buffers are reused.
+        let progress = Console.stderrIsTTY && steps >= 1_000_000 ? StreamProgress(total: steps) : nil
+        var x = [S](repeating: 0, count: segmentSteps * batch * features)
+        let narrowing = source.scalarType == .float64 && computeType == .float32
+        var readSeconds = 0.0, writeSeconds = 0.0, solveSeconds = 0.0
+        var writeOutput = writer != nil
+        var stoppedEarly = false
+        for k in 0..<segments {
+            let range = (k * segmentSteps)..<min(steps, (k + 1) * segmentSteps)
+            let t0 = ContinuousClock.now
+            if range.count < segmentSteps { x = [S](repeating: 0, count: range.count * batch * features) }
+            let failure: SequenceIOError? = x.withUnsafeMutableBytes { raw in
+                do throws(SequenceIOError) {
+                    try source.read(steps: range, into: raw.baseAddress!, as: computeType)
+                    return nil
+                } catch { return error }
+            }
+            if let error = failure {
+                progress?.finish()
+                let step = nonFiniteStep(error).map { " (step \($0))" } ?? ""
+                throw Failure(message: "error: \(error.description)\(step); no hidden states written", code: 1)
+            }
+            // Values the source checked stay finite unless rounded from float64 to Float.
+            if narrowing, let bad = x.withUnsafeBufferPointer({ S._firstNonFinite($0) }) {
+                // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
+                progress?.finish()
+                let step = range.lowerBound + bad / (batch * features)
+                throw Failure(
+                    message: "error: \(inputName): value at step \(step) (index \(batched ? "[\(bad / features % batch), \(step), \(bad % features)]" : "[\(step), \(bad % features)]")) is not finite in \(precision) precision; no hidden states written",
+                    code: 1)
+            }
+            let t1 = ContinuousClock.now
+            readSeconds += seconds(t1 - t0)
+            let hidden: [S]?
+            do { hidden = try stack.solve(segment: x, steps: range.count, offset: range.lowerBound) } catch {
+                progress?.finish()
+                throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
+            }
+            solveSeconds += seconds(ContinuousClock.now - t1)
+            guard let hidden else {
+                stoppedEarly = true  // a non-finite state: nothing is written
+                break
+            }
+            if writeOutput, !stack.tallies.allSatisfy(\.converged), !allowUnconverged {
+                writeOutput = false  // not converged: the output will not be kept; stop writing it
+                writer?.discard()
+            }
+            if writeOutput, let writer {
+                let t2 = ContinuousClock.now
+                do { try writer.write(hidden, steps: range) } catch {
+                    progress?.finish()
+                    throw Failure(message: "error: \(error.description)", code: 1)
+                }
+                writeSeconds += seconds(ContinuousClock.now - t2)
+            }
+            progress?.update(done: range.upperBound)
+        }
+        progress?.finish()
+
+        // 3. Keep the output only if every segment of every layer converged and is finite.
+        let result = stack.solution
+        let nonFinite = result.nonFiniteState
+        let converged = result.converged && !stoppedEarly
+        let writeHidden = output != nil && nonFinite == nil && (converged || allowUnconverged)
+        if writeHidden, let writer {
+            let t2 = ContinuousClock.now
+            do { try writer.commit() } catch {
+                throw Failure(message: "error: \(error.description)", code: 1)
+            }
+            writeSeconds += seconds(ContinuousClock.now - t2)
+        } else {
+            writer?.discard()
+        }
+        let summary = SolveSummary(
+            modelName: modelName, model: loaded, inputName: inputName, inputShape: source.shape,
+            inputNotes: source.notes, inputType: source.scalarType, steps: steps, batch: batch,
+            precision: precision, threads: pool.threadCount, requested: method.method, options: options,
+            result: result, solveSeconds: solveSeconds,
+            totalSeconds: max(seconds(ContinuousClock.now - began), secondsSinceProcessStart() ?? 0),
+            verification: nil, output: writeHidden ? output : nil, outputShape: outShape, reportFile: report,
+            streaming: StreamingInfo(
+                segmentLength: segmentSteps, segments: segments, maxMemory: budget,
+                segmentLengthRequested: segmentLength != nil,
+                segmentIterations: stack.tallies.map(\.segmentIterations),
+                peakResidentBytes: peakResidentBytes(), readSeconds: readSeconds, writeSeconds: writeSeconds))
+        if let report {
+            let url = URL(fileURLWithPath: report)
+            do {
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try AtomicFile.write(try JSONReport.encode(summary.json, name: url.lastPathComponent), to: url)
+            } catch {
+                if writeHidden, let output { try? FileManager.default.removeItem(atPath: output) }
+                let text = (error as? SequenceIOError)?.description
+                    ?? "\(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)"
+                throw Failure(message: "error: \(text)", code: 1)
+            }
+        }
+        print(summary.text + summary.writtenText, terminator: "")
+        if let (layer, state) = nonFinite {
+            throw Failure(
+                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
+                code: 2)
+        }
+        if !converged {
+            let worst = result.layers.indices.first { !result.layers[$0].converged }
+            let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
+            let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
+            throw Failure(
+                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
+                code: 2)
+        }
+    }
+}
+
+/// The step of a non-finite input value error (`[t, i]` or `[b, t, i]`).
+private func nonFiniteStep(_ error: SequenceIOError) -> Int? {
+    guard case .nonFinite(_, let index, _) = error, index.count >= 2 else { return nil }
+    return index[index.count - 2]
+}
