@@ -42,6 +42,8 @@ extension GridGates {
         try checkCount("input", input.count, height * width * d)
         let (height, width) = (self.height, self.width)
         let strips = tiledWavefrontWorkers(stateSize: d, pool: pool)
+        // One strip is the plain wavefront: no row blocks, no progress counters.
+        if strips == 1 && blockRows == nil { return try wavefront(input: input, stateSize: d) }
         let block = blockRows ?? max(4, height / (8 * strips))
         let blocks = (height + block - 1) / block
         // Every node's output is written by a sweep: no zero-filling pass.

@@ -300,10 +300,13 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// - a sequential step costs ≈ 40 ns + 2.8 ns × B·S: a latency-bound chain of
     ///   transcendental functions, plus throughput once the row is wide; divided by the
     ///   rollout's workers when the batch is split (``rolloutWorkers(batch:threads:)``);
-    /// - parallel Newton costs ≈ max(14 ns / threads, 6 ns) per state value and step over its
-    ///   3–5 passes (× 3.5·S for dense Jacobians, whose scans multiply d×d matrices), plus
-    ///   ≈ 0.5 ms of fixed work. The 6 ns floor is memory bandwidth: each pass streams the
-    ///   Jacobians, offsets, projections and states, and more threads do not add bandwidth.
+    /// - parallel Newton costs ≈ max(14 ns / C(p), 250 B · p / B(p) / p) per state value and
+    ///   step over its 3–5 passes (× 3.5·S for dense Jacobians, whose scans multiply d×d
+    ///   matrices), plus ≈ 0.5 ms of fixed work: arithmetic that scales with the machine's
+    ///   measured arithmetic throughput C(p) of p threads, and ≈ 250 bytes streamed per value
+    ///   (Jacobians, offsets, projections, states) at its measured bandwidth B(p) — the
+    ///   ParallelScan `MachineProfile` the scans' worker counts come from, so one model knows the
+    ///   machine (on the 2-core VM the floor is ≈ 6.6 ns, as calibrated before).
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
@@ -319,7 +322,17 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let length = Double(steps), values = sequences * stateSize
         let rolloutShare = Double(rolloutWorkers(batch: batch, threads: threads))
         let sequential = length * (40e-9 + 2.8e-9 * values) / rolloutShare
-        let perValue = max(14e-9 / Double(threads), 6e-9) * jacobianCost
+        if sequential < 0.6e-3 {
+            // Newton's fixed work alone (≈ 0.5 ms) rules it out: no need to consult the machine.
+            let text = String(
+                format: "B = %d, state %d, T = %d: the rollout takes ≈ %.2f ms, less than Newton's fixed cost → sequential",
+                batch, cell.stateSize, steps, sequential * 1e3)
+            return (.sequential, text)
+        }
+        let profile = MachineProfile.current
+        let perValue = max(
+            14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
+        ) * jacobianCost
         let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
         let text = String(

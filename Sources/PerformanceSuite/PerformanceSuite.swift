@@ -79,14 +79,19 @@ public struct PerformanceSuite: Sendable {
 
     func selected(_ group: String) -> Bool { groups.isEmpty || groups.contains(group) }
 
-    /// Best wall time of `body` over the repetitions (after one warm-up run).
+    /// Best wall time of `body` over the repetitions (after one warm-up run); short bodies run
+    /// more often — until 0.25 s have been timed, at most 50 times — so that a few-millisecond
+    /// kernel's best is not one scheduler hiccup away from its baseline's.
     func time(_ body: () -> Void) -> Double {
         body()
-        var best = Double.infinity
-        for _ in 0..<repetitions {
+        var best = Double.infinity, spent = 0.0, runs = 0
+        while runs < repetitions || (spent < 0.25 && runs < 50) {
             let start = DispatchTime.now().uptimeNanoseconds
             body()
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            best = min(best, seconds)
+            spent += seconds
+            runs += 1
         }
         return best
     }
