@@ -329,7 +329,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 batch, cell.stateSize, steps, sequential * 1e3)
             return (.sequential, text)
         }
-        let profile = MachineProfile.current
+        let profile = options.pool.machine
         let perValue = max(
             14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
         ) * jacobianCost

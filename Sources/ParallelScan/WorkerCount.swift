@@ -75,8 +75,8 @@ public enum WorkerCount {
     public static let margin = 1.15
 
     /// The worker count for `steps` steps of `cost` on `pool`, up to `limit` (e.g. the grain
-    /// limit or the number of independent pieces). Loads ``MachineProfile/current`` only when
-    /// the answer depends on it.
+    /// limit or the number of independent pieces). Reads the pool's ``WorkerPool/machine`` only
+    /// when the answer depends on it.
     public static func workers(steps: Int, cost: ParallelCost, pool: WorkerPool, limit: Int = .max) -> Int {
         let upper = max(1, min(pool.threadCount, limit))
         if upper == 1 { return 1 }
@@ -84,7 +84,7 @@ public enum WorkerCount {
         // Below this the synchronisation alone costs more than the best split could save.
         let loop = Double(steps) * max(cost.solveOperations / operationsPerSecond, cost.solveBytes / 50e9)
         if loop < 4 * (phaseOverhead.fixed + phaseOverhead.perWorker * Double(upper)) { return 1 }
-        return workers(steps: steps, cost: cost, threads: upper, profile: .current)
+        return workers(steps: steps, cost: cost, threads: upper, profile: pool.machine)
     }
 
     /// The decision for explicit inputs: the p in 1…`threads` with the least predicted time, or

@@ -36,6 +36,11 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     /// How parallel paths choose their worker count (``Choice/costModel`` by default).
     public let choice: Choice
 
+    /// The machine the cost model assumes: nil means ``MachineProfile/current`` (measured or
+    /// cached); a given profile pins every decision made for this pool (tests, reproducible
+    /// runs, planning for another machine).
+    public let profile: MachineProfile?
+
     /// Creates a pool with `threadCount` workers.
     ///
     /// - Parameter threadCount: the worker count; `nil` reads the environment variable
@@ -43,14 +48,20 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     ///   clamped to 1.
     /// - Parameter grainSize: the least work per worker (see ``grainSize``), at least 1.
     /// - Parameter choice: how parallel paths pick their worker count (see ``Choice``).
+    /// - Parameter profile: the machine the cost model assumes (nil: this one).
     public init(
-        threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize, choice: Choice = .costModel
+        threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize, choice: Choice = .costModel,
+        profile: MachineProfile? = nil
     ) {
         WorkerPool.limitBLASThreads
         self.threadCount = max(1, threadCount ?? WorkerPool.defaultThreadCount)
         self.grainSize = max(1, grainSize)
         self.choice = choice
+        self.profile = profile
     }
+
+    /// The profile decisions for this pool use: ``profile`` or the running machine's.
+    public var machine: MachineProfile { profile ?? .current }
 
     /// The worker count used when none is given: `PARARNN_THREADS` if it is a positive integer,
     /// otherwise `ProcessInfo.activeProcessorCount`.

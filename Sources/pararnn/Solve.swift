@@ -369,14 +369,31 @@ struct Solve: ParsableCommand {
         }
         // What was written is said only once it is written.
         print(summary.writtenText, terminator: "")
-        if let (layer, state) = nonFinite {
-            throw Failure(
-                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
-                code: 2)
+        if nonFinite != nil {
+            try failIfUnfinished(
+                result, nonFinite: nonFinite, converged: converged, tolerance: options.tolerance!,
+                inputName: inputName, modelName: modelName)
         }
         if verifyFailed, let v = verification {
             throw Failure(
                 message: "error: \(inputName): --verify: max |h − h_seq| = \(format(v.maxAbsDifference)) exceeds \(format(verifyLimit)): the solution does not match the sequential rollout; no hidden states written",
+                code: 2)
+        }
+        try failIfUnfinished(
+            result, nonFinite: nil, converged: converged, tolerance: options.tolerance!, inputName: inputName,
+            modelName: modelName)
+    }
+
+    /// Ends a finished solve with exit 2 when its states overflowed (`nonFinite`: the first
+    /// layer and state, never written) or it did not converge (written only with
+    /// `--allow-unconverged`); returns when neither.
+    func failIfUnfinished<S>(
+        _ result: StackSolution<S>, nonFinite: (layer: Int, state: NonFiniteState)?, converged: Bool,
+        tolerance: Double, inputName: String, modelName: String
+    ) throws {
+        if let (layer, state) = nonFinite {
+            throw Failure(
+                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
                 code: 2)
         }
         if !converged {
@@ -384,7 +401,7 @@ struct Solve: ParsableCommand {
             let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
             let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
-                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
+                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(tolerance))\(what)",
                 code: 2)
         }
     }

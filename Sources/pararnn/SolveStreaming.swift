@@ -173,19 +173,9 @@ extension Solve {
             }
         }
         print(summary.text + summary.writtenText, terminator: "")
-        if let (layer, state) = nonFinite {
-            throw Failure(
-                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
-                code: 2)
-        }
-        if !converged {
-            let worst = result.layers.indices.first { !result.layers[$0].converged }
-            let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
-            let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
-            throw Failure(
-                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
-                code: 2)
-        }
+        try failIfUnfinished(
+            result, nonFinite: nonFinite, converged: converged, tolerance: options.tolerance!, inputName: inputName,
+            modelName: modelName)
     }
 }
 

@@ -61,6 +61,11 @@ struct WorkerCountTests {
         #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 100, scalarBytes: 4, pool: pool) == 4)
         #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 4, scalarBytes: 4, pool: pool) == 2)
         #expect(AffineScan.workers(.diagonal(lanes: 2), steps: 100, scalarBytes: 4, pool: .serial) == 1)
+        // A pool's profile pins the decision whatever machine runs it.
+        let onTwo = WorkerPool(threadCount: 2, profile: Self.twoCore)
+        let onSixteen = WorkerPool(threadCount: 16, profile: Self.sixteenCore)
+        #expect(AffineScan.workers(.diagonal(lanes: 64), steps: 1_000_000, scalarBytes: 4, pool: onTwo) == 1)
+        #expect(AffineScan.workers(.diagonal(lanes: 64), steps: 1_000_000, scalarBytes: 4, pool: onSixteen) == 16)
     }
 
     @Test("bandwidth interpolates between measured thread counts and stays flat beyond")
