@@ -231,10 +231,17 @@ extension RecurrentCell {
 /// u = W x + b for cells with at most ``maximumInputs`` inputs, by a direct kernel over rows
 /// (``ScanScalar/_smallInnerGEMM(rows:k:n:x:xStride:w:bias:out:outStride:)``) with W
 /// transposed per gate (`[G][m][d]`), so the loop over the d outputs is contiguous.
+///
+/// With one sequence a projection row `[G][1][d]` is contiguous over all gates, so one pass
+/// computes the G·d outputs from W transposed as `[m][G·d]`: G·d/4 independent accumulators per
+/// row instead of one chain of m dependent additions per gate (LSTM d = 4: 4 chains, not 1).
+/// Each output's sum is the same bias + Σ_i w_i x_i in the same order either way.
 struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
     static var maximumInputs: Int { 8 }
     let gates: Int, inputs: Int, hidden: Int
     let transposedWeights: [Scalar]
+    /// W as `[m][G·d]` (every gate's outputs of input i in one row), for batch 1.
+    let inputMajorWeights: [Scalar]
     let bias: [Scalar]
 
     /// nil when the cell has no inputs or more than ``maximumInputs``.
@@ -250,6 +257,13 @@ struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
             }
         }
         transposedWeights = t
+        var wide = [Scalar](repeating: 0, count: g * m * d)
+        for i in 0..<m {
+            for v in 0..<g {
+                for j in 0..<d { wide[i * g * d + v * d + j] = w[(v * d + j) * m + i] }
+            }
+        }
+        inputMajorWeights = wide
         bias = cell.inputBias
     }
 
@@ -258,6 +272,16 @@ struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
         inputs x: UnsafePointer<Scalar>, rows: Int, batch: Int, into out: UnsafeMutablePointer<Scalar>
     ) {
         let (g, m, d) = (gates, inputs, hidden), row = g * batch * d
+        if batch == 1 {
+            inputMajorWeights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { bias in
+                    Scalar._smallInnerGEMM(
+                        rows: rows, k: m, n: g * d, x: x, xStride: m, w: w.baseAddress!,
+                        bias: bias.baseAddress!, out: out, outStride: row)
+                }
+            }
+            return
+        }
         transposedWeights.withUnsafeBufferPointer { wt in
             bias.withUnsafeBufferPointer { bias in
                 for v in 0..<g {
