@@ -60,6 +60,15 @@ struct GatedHeads<S: ScanScalar> {
         }
     }
 
+    /// Checks T, batch and the sizes of q, k (`[T][B][H][dk]`) and v (`[T][B][H][dv]`).
+    func checkQueriesKeysValues(_ q: [S], _ k: [S], _ v: [S], steps: Int, batch: Int) throws(LinearRNNError) {
+        try checkSequence(steps: steps, batch: batch)
+        let rows = steps * batch * heads
+        try check("queries", q.count, rows * dk)
+        try check("keys", k.count, rows * dk)
+        try check("values", v.count, rows * dv)
+    }
+
     static func checkForm(_ form: GatedForm) throws(LinearRNNError) {
         switch form {
         case .recurrent: break

@@ -60,11 +60,8 @@ public struct MLSTM<S: ScanScalar>: Sendable {
     func checkInputs(
         _ q: [S], _ k: [S], _ v: [S], _ i: [S], _ f: [S], steps: Int, batch: Int
     ) throws(LinearRNNError) {
-        try checkSequence(steps: steps, batch: batch)
+        try core.checkQueriesKeysValues(q, k, v, steps: steps, batch: batch)
         let rows = steps * batch * heads
-        try check("queries", q.count, rows * keySize)
-        try check("keys", k.count, rows * keySize)
-        try check("values", v.count, rows * valueSize)
         try check("inputGates", i.count, rows)
         try check("forgetGates", f.count, rows)
         for x in i where !x.isFinite { throw .invalidValue("inputGates holds a non-finite value (\(x))") }

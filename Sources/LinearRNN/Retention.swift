@@ -46,11 +46,7 @@ public struct Retention<S: ScanScalar>: Sendable {
     var core: GatedHeads<S> { GatedHeads(heads: heads, dk: keySize, dv: valueSize, normalised: false, epsilon: 0) }
 
     func checkInputs(_ q: [S], _ k: [S], _ v: [S], steps: Int, batch: Int) throws(LinearRNNError) {
-        try checkSequence(steps: steps, batch: batch)
-        let rows = steps * batch * heads
-        try check("queries", q.count, rows * keySize)
-        try check("keys", k.count, rows * keySize)
-        try check("values", v.count, rows * valueSize)
+        try core.checkQueriesKeysValues(q, k, v, steps: steps, batch: batch)
     }
 
     func gates(steps: Int, batch: Int) -> (logF: [S], logI: [S]) {

@@ -44,6 +44,28 @@ public struct Contractivity: Sendable, Codable, Equatable, CustomStringConvertib
         let row = batch * n
         var lyapunov = -Double.infinity, maxNorm = 0.0
         let floor = Double.leastNormalMagnitude
+        /// Σ_t log ‖J_t v_{t−1}‖ for the k×k matrices entry(t, r, c), v renormalised each step
+        /// (the power iteration of the Lyapunov estimate); raises `maxNorm` to max_t ‖J_t‖∞.
+        func powerIteration(size k: Int, _ entry: (Int, Int, Int) -> Double) -> Double {
+            var v = [Double](repeating: 1 / Double(k).squareRoot(), count: k)
+            var sum = 0.0
+            for t in 0..<window {
+                var w = [Double](repeating: 0, count: k)
+                for r in 0..<k {
+                    var norm = 0.0
+                    for c in 0..<k {
+                        let a = entry(t, r, c)
+                        w[r] += a * v[c]
+                        norm += abs(a)
+                    }
+                    maxNorm = norm > maxNorm || norm.isNaN ? norm : maxNorm
+                }
+                let length = max(w.reduce(0) { $0 + $1 * $1 }.squareRoot(), floor)
+                sum += log(length)
+                v = w.map { $0 / length }
+            }
+            return sum
+        }
         switch structure {
         case .diagonal:
             for l in 0..<row {
@@ -58,46 +80,12 @@ public struct Contractivity: Sendable, Codable, Equatable, CustomStringConvertib
         case .blockDiagonal(let k):
             let blocks = row / k
             for l in 0..<blocks {
-                var v = [Double](repeating: 1 / Double(k).squareRoot(), count: k)
-                var sum = 0.0
-                for t in 0..<window {
-                    let j = jacobians + t * jrow
-                    var w = [Double](repeating: 0, count: k)
-                    for r in 0..<k {
-                        var norm = 0.0
-                        for c in 0..<k {
-                            let a = Double(j[(r * k + c) * blocks + l])
-                            w[r] += a * v[c]
-                            norm += abs(a)
-                        }
-                        maxNorm = norm > maxNorm || norm.isNaN ? norm : maxNorm
-                    }
-                    let length = max(w.reduce(0) { $0 + $1 * $1 }.squareRoot(), floor)
-                    sum += log(length)
-                    v = w.map { $0 / length }
-                }
+                let sum = powerIteration(size: k) { t, r, c in Double(jacobians[t * jrow + (r * k + c) * blocks + l]) }
                 lyapunov = max(lyapunov, sum / Double(window))
             }
         case .dense:
             for b in 0..<batch {
-                var v = [Double](repeating: 1 / Double(n).squareRoot(), count: n)
-                var sum = 0.0
-                for t in 0..<window {
-                    let m = jacobians + t * jrow + b * n * n
-                    var w = [Double](repeating: 0, count: n)
-                    for r in 0..<n {
-                        var norm = 0.0
-                        for c in 0..<n {
-                            let a = Double(m[r * n + c])
-                            w[r] += a * v[c]
-                            norm += abs(a)
-                        }
-                        maxNorm = norm > maxNorm || norm.isNaN ? norm : maxNorm
-                    }
-                    let length = max(w.reduce(0) { $0 + $1 * $1 }.squareRoot(), floor)
-                    sum += log(length)
-                    v = w.map { $0 / length }
-                }
+                let sum = powerIteration(size: n) { t, r, c in Double(jacobians[t * jrow + b * n * n + r * n + c]) }
                 lyapunov = max(lyapunov, sum / Double(window))
             }
         }
