@@ -67,12 +67,12 @@ let package = Package(
         .testTarget(
             name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "ModelIOTests", dependencies: ["ModelIO", "ParaRNN", "ParallelScan", "SequenceIO"],
+            name: "ModelIOTests", dependencies: ["ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["SequenceIO"]),
         .testTarget(name: "PLSTMTests", dependencies: ["PLSTM", "ParallelScan"]),
         .testTarget(name: "LongConvTests", dependencies: ["LongConv", "ParallelScan"]),
         .testTarget(name: "LinearRNNTests", dependencies: ["LinearRNN", "ParallelScan"]),
-        .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness"]),
+        .testTarget(name: "ConvergenceHarnessTests", dependencies: ["ConvergenceHarness", "ParaRNN"]),
     ]
 )

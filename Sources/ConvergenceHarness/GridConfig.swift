@@ -1,14 +1,9 @@
 import Foundation
 import ParaRNN
 
-/// The cells the harness can build (the `cellName`s of ParaRNN's cells).
-public enum HarnessCell: String, Codable, Sendable, CaseIterable, Comparable {
-    case paragru, paralstm, gru, lstm, elman
-
-    public static func < (l: Self, r: Self) -> Bool {
-        allCases.firstIndex(of: l)! < allCases.firstIndex(of: r)!
-    }
-}
+/// The cells the harness can build: any cell in ParaRNN's ``CellCatalogue`` (grids name them
+/// by their model-file names; Comparable in catalogue order).
+public typealias HarnessCell = CellKind
 
 /// The initial Newton iterate.
 public enum HarnessGuess: String, Codable, Sendable, CaseIterable {

@@ -3,12 +3,15 @@ import ParaRNN
 
 /// The named grids. The same definitions are committed as `Harness/presets/<name>.json`.
 public enum HarnessPreset {
+    /// The five cells of the presets (ParaGRU, ParaLSTM, and PyTorch's GRU, LSTM, Elman).
+    public static let cells: [HarnessCell] = [.paragru, .paralstm, .gru, .lstm, .elman]
+
     /// 60 cases (all five cells × newton, quasi-newton, damped × T ∈ {100, 2000} × scale
     /// ∈ {0.5, 3}, d = 4, B = 2, double, default guess, seed 1): seconds in release, well under a
     /// minute in a debug test run. The regression baseline `Harness/baselines/quick.json` is
     /// this grid.
     public static let quick = GridConfig(
-        name: "quick", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped],
+        name: "quick", cells: cells, methods: [.newton, .quasiNewton, .damped],
         steps: [100, 2000], hiddenSizes: [4], batchSizes: [2], weightScales: [0.5, 3],
         guesses: [.default], precisions: [.double], seeds: [1], inputSize: 4)
 
@@ -17,7 +20,7 @@ public enum HarnessPreset {
     /// precisions, 2 seeds. Memory: dense cells keep T·B·(state)² Jacobian values, so LSTM with
     /// d = 32, B = 4, T = 10^6 needs ≈ 131 GB in double — run it on a large machine or trim it.
     public static let full = GridConfig(
-        name: "full", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped, .elk],
+        name: "full", cells: cells, methods: [.newton, .quasiNewton, .damped, .elk],
         steps: [1_000, 10_000, 100_000, 1_000_000], hiddenSizes: [8, 32], batchSizes: [1, 4],
         weightScales: [0.25, 0.5, 1, 1.5, 2, 3], guesses: [.default, .zeros],
         precisions: [.float, .double], seeds: [1, 2], inputSize: 4)
@@ -25,7 +28,7 @@ public enum HarnessPreset {
     /// The grid behind `Harness/README.md` (600 cases with ELK, a few minutes in release on 2 cores):
     /// T ∈ {10^3, 10^4, 10^5}, d = 8, B = 1, scales {0.5, 1, 1.5, 2, 3}, double, 2 seeds.
     public static let study = GridConfig(
-        name: "study", cells: HarnessCell.allCases, methods: [.newton, .quasiNewton, .damped, .elk],
+        name: "study", cells: cells, methods: [.newton, .quasiNewton, .damped, .elk],
         steps: [1_000, 10_000, 100_000], hiddenSizes: [8], batchSizes: [1],
         weightScales: [0.5, 1, 1.5, 2, 3], guesses: [.default], precisions: [.double],
         seeds: [1, 2], inputSize: 4)

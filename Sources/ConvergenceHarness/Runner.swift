@@ -105,10 +105,10 @@ public struct HarnessRunner: Sendable {
     }
 
     /// A rough memory estimate in bytes: T·B·(S² + m + 4S) values, S = d (2d for LSTM-style
-    /// cells) — Jacobians, inputs, states and iterates. Cases above half the memory divided by
+    /// cells; the cell's state size) — Jacobians, inputs, states and iterates. Cases above half the memory divided by
     /// ``jobs`` run alone.
     func memoryEstimate(_ key: CaseKey) -> Int {
-        let s = (key.cell == .lstm || key.cell == .paralstm ? 2 : 1) * key.hiddenSize
+        let s = (try? makeCell(key))?.stateSize ?? key.hiddenSize
         let bytes = key.precision == .double ? 8 : 4
         let perStep = s.multipliedReportingOverflow(by: s + 4).partialValue + config.inputSize
         let (total, overflow) = key.steps.multipliedReportingOverflow(by: key.batch * perStep * bytes)
@@ -143,20 +143,12 @@ public struct HarnessRunner: Sendable {
         return result
     }
 
-    /// Builds the cell with its concrete type (so that the solves are specialized) and measures.
+    /// Builds the case's cell through the catalogue and measures it.
     func run<S: CellMath>(_ key: CaseKey, _: S.Type, solvePool: WorkerPool) -> CaseResult {
         let inputs = WeightFactory.inputs(
-            steps: key.steps, batch: key.batch, inputSize: config.inputSize, seed: key.seed
-        ).map { S($0) }
+            steps: key.steps, batch: key.batch, inputSize: config.inputSize, seed: key.seed)
         do {
-            switch try makeCell(key, S.self) {
-            case let cell as ParaGRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
-            case let cell as ParaLSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
-            case let cell as GRU<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
-            case let cell as LSTM<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
-            case let cell as ElmanRNN<S>: return measure(key, cell: cell, inputs: inputs, solvePool: solvePool)
-            default: return failed(key, "cell: unexpected type")
-            }
+            return measure(key, cell: try makeCell(key, S.self), inputs: inputs, solvePool: solvePool)
         } catch {
             return failed(key, "cell: \(error)")
         }
@@ -169,44 +161,18 @@ public struct HarnessRunner: Sendable {
         }
     }
 
-    func makeCell<S: CellMath>(_ key: CaseKey, _: S.Type) throws -> any RecurrentCell {
+    /// The case's cell, built by the catalogue from ``WeightFactory/tensors()``.
+    func makeCell<S: CellMath>(_ key: CaseKey, _: S.Type) throws(CellError) -> any RecurrentCell<S> {
         let factory = WeightFactory(
             cell: key.cell, hiddenSize: key.hiddenSize, inputSize: config.inputSize,
             scale: key.scale, seed: key.seed)
-        let p = factory.parameters()
-        let m = config.inputSize, d = key.hiddenSize
-        func cast(_ x: [Double]) -> [S] { x.map { S($0) } }
-        switch key.cell {
-        case .paragru:
-            return try ParaGRU<S>(
-                inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
-                inputWeights: cast(p.inputWeights), inputBias: cast(p.inputBias))
-        case .paralstm:
-            return try ParaLSTM<S>(
-                inputSize: m, hiddenSize: d, recurrentGains: cast(p.recurrent),
-                peepholes: cast(p.peepholes), inputWeights: cast(p.inputWeights),
-                inputBias: cast(p.inputBias))
-        case .gru:
-            return try GRU<S>(
-                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                biasHH: cast(p.recurrentBias))
-        case .lstm:
-            return try LSTM<S>(
-                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                biasHH: cast(p.recurrentBias))
-        case .elman:
-            return try ElmanRNN<S>(
-                inputSize: m, hiddenSize: d, weightIH: cast(p.inputWeights),
-                weightHH: cast(p.recurrent), biasIH: cast(p.inputBias),
-                biasHH: cast(p.recurrentBias))
-        }
+        return try key.cell.entry.make(factory.tensors(), as: S.self)
     }
 
     func measure<Cell: RecurrentCell>(
-        _ key: CaseKey, cell: Cell, inputs: [Cell.Scalar], solvePool: WorkerPool
+        _ key: CaseKey, cell: Cell, inputs: [Double], solvePool: WorkerPool
     ) -> CaseResult {
+        let inputs = inputs.map { Cell.Scalar($0) }
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
         let chooser = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))

@@ -57,48 +57,35 @@ public struct WeightFactory: Sendable {
     }
 
     /// The number of gate rows G of the cell.
-    var gates: Int {
-        switch cell {
-        case .paragru, .paralstm, .gru: return 3
-        case .lstm: return 4
-        case .elman: return 1
-        }
-    }
+    var gates: Int { cell.gates }
 
-    /// Input weights `[G·d][m]`, input bias, recurrent weights (diagonal `[3][d]` or dense
-    /// `[G·d][d]`), recurrent bias `[G·d]` (dense cells), peepholes `[2][d]` (paralstm).
-    public struct Parameters: Sendable {
-        public var inputWeights: [Double]
-        public var inputBias: [Double]
-        public var recurrent: [Double]
-        public var recurrentBias: [Double]
-        public var peepholes: [Double]
-    }
-
-    public func parameters() -> Parameters {
+    /// The cell's tensors in model-file form (``CellSchema/parameterNames``), drawn by the rules
+    /// above from the catalogue schema, so any registered cell gets weights: input weights
+    /// `[G·d][m]` and input bias first, then for ParaRNN-style cells `A` `[G][d]` and each
+    /// channel tensor (ParaLSTM's peepholes `[2][d]`) uniform in ±s, for PyTorch-style cells
+    /// `weight_hh` `[G·d][d]` and `bias_hh`.
+    public func tensors() -> CellTensors {
         let d = hiddenSize, m = inputSize, g = gates
         var rng = SplitMix64(seed: SplitMix64.derive(seed, "weights", cell.rawValue, "\(d)", "\(m)"))
         let inputWeights = rng.symmetric(g * d * m, bound: 1 / Double(m).squareRoot())
         let inputBias = rng.symmetric(g * d, bound: 0.1)
-        switch cell {
-        case .paragru:
-            return Parameters(
-                inputWeights: inputWeights, inputBias: inputBias,
-                recurrent: rng.symmetric(3 * d, bound: scale), recurrentBias: [], peepholes: [])
-        case .paralstm:
-            let a = rng.symmetric(3 * d, bound: scale)
-            let c = rng.symmetric(2 * d, bound: scale)
-            return Parameters(
-                inputWeights: inputWeights, inputBias: inputBias, recurrent: a, recurrentBias: [],
-                peepholes: c)
-        case .gru, .lstm, .elman:
+        var p: [String: ParameterTensor] = [:]
+        switch cell.schema.naming {
+        case .paraRNN:
+            p["B"] = .headProjection(inputWeights: inputWeights, inputSize: m, hiddenSize: d, gates: g)
+            p["b"] = ParameterTensor(shape: [g, d], values: inputBias)
+            p["A"] = ParameterTensor(shape: [g, d], values: rng.symmetric(g * d, bound: scale))
+            for extra in cell.schema.channelTensors {
+                p[extra.name] = ParameterTensor(shape: [extra.rows, d], values: rng.symmetric(extra.rows * d, bound: scale))
+            }
+        case .pytorch:
             let bound = 3.0.squareRoot() * scale / Double(d).squareRoot()
-            let w = rng.symmetric(g * d * d, bound: bound)
-            let rb = rng.symmetric(g * d, bound: 0.1)
-            return Parameters(
-                inputWeights: inputWeights, inputBias: inputBias, recurrent: w, recurrentBias: rb,
-                peepholes: [])
+            p["weight_ih"] = ParameterTensor(shape: [g * d, m], values: inputWeights)
+            p["bias_ih"] = ParameterTensor(shape: [g * d], values: inputBias)
+            p["weight_hh"] = ParameterTensor(shape: [g * d, d], values: rng.symmetric(g * d * d, bound: bound))
+            p["bias_hh"] = ParameterTensor(shape: [g * d], values: rng.symmetric(g * d, bound: 0.1))
         }
+        return CellTensors(inputSize: m, hiddenSize: d, parameters: p)
     }
 
     /// Inputs `[T][B][m]` uniform in ±1.

@@ -1,3 +1,4 @@
+import ParaRNN
 import SequenceIO
 
 extension Model {

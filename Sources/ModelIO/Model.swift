@@ -1,63 +1,10 @@
 import ParaRNN
 import SequenceIO
 
-/// The cells a model file can hold (`__metadata__["cell"]`).
-public enum CellKind: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
-    case paragru, paralstm, gru, lstm, elman
-    /// xLSTM's sLSTM with diagonal recurrence (``ParaSLSTM``): ParaRNN tensors `A` `[4, d]`
-    /// (diagonal gains, rows i, f, z, o), `B` `[H, m/H, 4, d/H]`, `b` `[4, d]`.
-    case paraslstm
-
-    /// "paragru", "paralstm", "gru", "lstm", "elman", "paraslstm".
-    public static var allNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
-
-    public var description: String { rawValue }
-
-    /// Whether the cell uses ParaRNN's tensors (`A`, `B`, `b`, `C`) rather than PyTorch's.
-    public var isDiagonal: Bool { self == .paragru || self == .paralstm || self == .paraslstm }
-
-    /// Gate rows G of the input projection.
-    public var gates: Int {
-        switch self {
-        case .paragru, .paralstm, .gru: return 3
-        case .lstm, .paraslstm: return 4
-        case .elman: return 1
-        }
-    }
-
-    /// The tensor names of one layer, without the layer prefix/suffix.
-    public var parameterNames: [String] {
-        switch self {
-        case .paragru, .paraslstm: return ["A", "B", "b"]
-        case .paralstm: return ["A", "B", "C", "b"]
-        case .gru, .lstm, .elman: return ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-        }
-    }
-
-    /// The name a layer's parameter has in a file of `layers` layers: ParaRNN cells use
-    /// `A` (one layer) or `layers.{l}.A`; PyTorch cells always `weight_ih_l{l}`.
-    public func fileName(of parameter: String, layer: Int, layers: Int) -> String {
-        if isDiagonal { return layers == 1 ? parameter : "layers.\(layer).\(parameter)" }
-        if parameter.hasSuffix("_reverse") { return "\(parameter.dropLast(8))_l\(layer)_reverse" }
-        return "\(parameter)_l\(layer)"
-    }
-}
-
 /// The activation of an Elman RNN (`nn.RNN(nonlinearity=…)`); a state dict cannot tell them
 /// apart, so it comes from `__metadata__["nonlinearity"]` or ``LoadOptions/nonlinearity``.
 public enum Nonlinearity: String, Sendable, CaseIterable, Codable {
     case tanh, relu
-}
-
-/// One parameter tensor: a shape and row-major values (in Double, whatever the file held).
-public struct ParameterTensor: Sendable, Equatable {
-    public var shape: [Int]
-    public var values: [Double]
-
-    public init(shape: [Int], values: [Double]) {
-        self.shape = shape
-        self.values = values
-    }
 }
 
 /// One layer of a model: validated parameters and the sizes inferred from their shapes.
@@ -150,7 +97,9 @@ public struct ModelLayer: Sendable, Equatable {
             try expect("B", bt, [h, bt.shape[1], g, d / h], "d = \(d) from A, H = \(h) heads")
             m = h * bt.shape[1]
             try expect("b", try get("b"), [g, d], "d = \(d) from A")
-            if kind == .paralstm { try expect("C", try get("C"), [2, d], "peepholes, d = \(d) from A") }
+            for extra in kind.schema.channelTensors {
+                try expect(extra.name, try get(extra.name), [extra.rows, d], "\(extra.meaning), d = \(d) from A")
+            }
         } else {
             for index in 0..<(reversed ? 2 : 1) {
                 let s = index == 0 ? "" : "_reverse"
@@ -199,8 +148,16 @@ public struct ModelLayer: Sendable, Equatable {
         self.parameters = parameters
     }
 
-    func values<S: BinaryFloatingPoint>(_ name: String, as _: S.Type) -> [S] {
-        parameters[name]!.values.map { S($0) }
+    /// The parameters and sizes a catalogue cell is built from; `suffix` picks a direction's
+    /// tensors (`"_reverse"`), named without it.
+    public func tensors(suffix: String = "") -> CellTensors {
+        var own: [String: ParameterTensor] = [:]
+        for (name, tensor) in parameters where suffix.isEmpty ? !name.hasSuffix("_reverse") : name.hasSuffix(suffix) {
+            own[String(name.dropLast(suffix.count))] = tensor
+        }
+        return CellTensors(
+            inputSize: inputSize, hiddenSize: hiddenSize, heads: heads, projectionSize: projectionSize,
+            nonlinearity: nonlinearity.rawValue, parameters: own)
     }
 }
 

@@ -1,3 +1,4 @@
+import ParaRNN
 import Foundation
 import SequenceIO
 
@@ -35,7 +36,7 @@ public enum ModelFile {
         _ file: SafeTensors.File, name: String, options: LoadOptions = LoadOptions()
     ) throws(ModelError) -> Model {
         let declared = file.metadata["cell"]?.lowercased()
-        if declared == nil || ["gru", "lstm", "elman", "rnn"].contains(declared!) {
+        if declared == nil || declared == "rnn" || CellKind(rawValue: declared!)?.schema.naming == .pytorch {
             return try decodeTorch(file, name: name, options: options)
         }
         if options.nonlinearity == .relu {

@@ -33,45 +33,12 @@ public struct Readout: Sendable, Equatable {
 }
 
 extension ModelLayer {
-    /// The file-format parameters of a trained cell (ParaRNN cells are written with H = 1:
-    /// `B[0, i, v, j] = W[v·d + j][i]`).
-    public init<C: RecurrentCell>(cell: C) throws(ModelError) where C.Scalar: BinaryFloatingPoint {
-        let m = cell.inputSize, d = cell.hiddenSize
-        func tensor(_ shape: [Int], _ values: [C.Scalar]) -> ParameterTensor {
-            ParameterTensor(shape: shape, values: values.map { Double($0) })
+    /// The file-format parameters of a catalogue cell (``CatalogueCell/parameterTensors``;
+    /// ParaRNN cells are written with H = 1: `B[0, i, v, j] = W[v·d + j][i]`).
+    public init<C: RecurrentCell>(cell: C) throws(ModelError) {
+        guard let catalogued = cell as? any CatalogueCell, let kind = CellKind(rawValue: C.cellName) else {
+            throw .inconsistent(file: "", detail: "cannot write a \(C.cellName) cell (not in the cell catalogue)")
         }
-        func headTensor(_ w: [C.Scalar], gates: Int) -> ParameterTensor {
-            var b = [Double](repeating: 0, count: m * gates * d)
-            for i in 0..<m { for v in 0..<gates { for j in 0..<d { b[(i * gates + v) * d + j] = Double(w[(v * d + j) * m + i]) } } }
-            return ParameterTensor(shape: [1, m, gates, d], values: b)
-        }
-        switch cell {
-        case let c as ParaGRU<C.Scalar>:
-            try self.init(kind: .paragru, parameters: [
-                "A": tensor([3, d], c.recurrentGains), "B": headTensor(c.inputWeights, gates: 3),
-                "b": tensor([3, d], c.inputBias)])
-        case let c as ParaLSTM<C.Scalar>:
-            try self.init(kind: .paralstm, parameters: [
-                "A": tensor([3, d], c.recurrentGains), "B": headTensor(c.inputWeights, gates: 3),
-                "C": tensor([2, d], c.peepholes), "b": tensor([3, d], c.inputBias)])
-        case let c as ParaSLSTM<C.Scalar>:
-            try self.init(kind: .paraslstm, parameters: [
-                "A": tensor([4, d], c.recurrentGains), "B": headTensor(c.inputWeights, gates: 4),
-                "b": tensor([4, d], c.inputBias)])
-        case let c as GRU<C.Scalar>:
-            try self.init(kind: .gru, parameters: [
-                "weight_ih": tensor([3 * d, m], c.inputWeights), "weight_hh": tensor([3 * d, d], c.recurrentWeights),
-                "bias_ih": tensor([3 * d], c.inputBias), "bias_hh": tensor([3 * d], c.recurrentBias)])
-        case let c as LSTM<C.Scalar>:
-            try self.init(kind: .lstm, parameters: [
-                "weight_ih": tensor([4 * d, m], c.inputWeights), "weight_hh": tensor([4 * d, d], c.recurrentWeights),
-                "bias_ih": tensor([4 * d], c.inputBias), "bias_hh": tensor([4 * d], c.recurrentBias)])
-        case let c as ElmanRNN<C.Scalar>:
-            try self.init(kind: .elman, parameters: [
-                "weight_ih": tensor([d, m], c.inputWeights), "weight_hh": tensor([d, d], c.recurrentWeights),
-                "bias_ih": tensor([d], c.inputBias), "bias_hh": tensor([d], c.recurrentBias)])
-        default:
-            throw .inconsistent(file: "", detail: "cannot write a \(C.cellName) cell")
-        }
+        try self.init(kind: kind, parameters: catalogued.parameterTensors)
     }
 }

@@ -1,3 +1,4 @@
+import ParaRNN
 import SequenceIO
 
 /// How ``ModelFile`` reads a file: which recurrent module, and what a state dict cannot say.

@@ -75,7 +75,6 @@ extension DenseRecurrence {
 public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
     public var rollsOutEntriesIndependently: Bool { true }
-    public static var cellName: String { "gru" }
     public let inputSize: Int
     public let hiddenSize: Int
     public let inputWeights: [Scalar]
@@ -184,7 +183,6 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
 public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
     public var rollsOutEntriesIndependently: Bool { true }
-    public static var cellName: String { "lstm" }
     public let inputSize: Int
     public let hiddenSize: Int
     public let inputWeights: [Scalar]
@@ -303,7 +301,6 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
 public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
     public var rollsOutEntriesIndependently: Bool { true }
-    public static var cellName: String { "elman" }
     public let inputSize: Int
     public let hiddenSize: Int
     public let inputWeights: [Scalar]

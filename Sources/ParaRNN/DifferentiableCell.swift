@@ -6,7 +6,7 @@ import ParallelScan
 /// scan; given λ_t, the cell's VJP gives ∂L/∂u_t = (∂f/∂u)ᵀ λ_t for the projections and
 /// accumulates ∂L/∂θ += (∂f/∂θ)ᵀ λ_t for its recurrent parameters. Input weights and biases get
 /// their gradients from ∂L/∂u by GEMMs (the projection is shared by all cells).
-public protocol DifferentiableCell: RecurrentCell {
+public protocol DifferentiableCell<Scalar>: RecurrentCell {
     /// Names and sizes of the recurrent parameters, in the order of the gradient buffer.
     var recurrentParameterLayout: [(name: String, count: Int)] { get }
 

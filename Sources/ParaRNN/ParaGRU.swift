@@ -15,7 +15,6 @@ import ParallelScan
 ///
 /// State row `[B][d]`; projection row `[3][B][d]`.
 public struct ParaGRU<Scalar: CellMath>: KernelCell {
-    public static var cellName: String { "paragru" }
     public let inputSize: Int
     public let hiddenSize: Int
     /// Diagonal recurrent gains A, `[3][d]`, rows (z, r, h).
@@ -221,8 +220,10 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     }
 }
 
-/// Expands ParaRNN's block-diagonal head projection `B[H, m/H, G, d/H]` to dense `W[G·d][m]`.
-func headProjectionToDense<S: BinaryFloatingPoint>(
+/// Expands ParaRNN's block-diagonal head projection `B[H, m/H, G, d/H]` to dense `W[G·d][m]`
+/// (head k maps inputs k·m/H… to channels k·d/H…; zeros elsewhere). Catalogue cells with
+/// ParaRNN naming use it in ``CatalogueCell/make(_:as:)``.
+public func headProjectionToDense<S: BinaryFloatingPoint>(
     _ B: [S], inputSize m: Int, hiddenSize d: Int, heads: Int, gates: Int
 ) throws(CellError) -> [S] {
     if heads <= 0 || m % heads != 0 || d % heads != 0 {

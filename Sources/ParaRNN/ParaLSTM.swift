@@ -23,7 +23,6 @@ import ParallelScan
 /// State row `[2][B][d]` (plane c, then plane h); projection row `[3][B][d]`; Jacobian row
 /// `[2][2][B·d]`. The output is h.
 public struct ParaLSTM<Scalar: CellMath>: KernelCell {
-    public static var cellName: String { "paralstm" }
     public let inputSize: Int
     public let hiddenSize: Int
     /// Diagonal recurrent gains A, `[3][d]`, rows (f, o, c).

@@ -23,7 +23,6 @@ import ParallelScan
 /// let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .newton)).solve(inputs: x, steps: T, batch: 1)
 /// ```
 public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell {
-    public static var cellName: String { "paraslstm" }
     public let inputSize: Int
     public let hiddenSize: Int
     /// Diagonal recurrent gains R, `[4][d]`, rows (i, f, z, o).

@@ -37,10 +37,10 @@ public enum JacobianRequest: Sendable, Equatable {
 ///   `[B][stateSize]`;
 /// - Jacobian row: diagonal `[B·d]`; block `[k][k][B·d]`; dense `[B][stateSize][stateSize]`
 ///   (row-major, J[r][c] = ∂f_r/∂s_c).
-public protocol RecurrentCell: Sendable {
+public protocol RecurrentCell<Scalar>: Sendable {
     associatedtype Scalar: CellMath
 
-    /// The model-file name of the cell ("paragru", "paralstm", "gru", "lstm", "elman").
+    /// The model-file name of the cell (catalogue cells take it from their ``CatalogueCell/schema``).
     static var cellName: String { get }
     /// Input features per step (m).
     var inputSize: Int { get }

@@ -3,6 +3,11 @@ import ParallelScan
 
 /// Options of ``SequenceSolver``.
 public struct SolverOptions: Sendable {
+    /// The tolerance `nil` stands for: 1e-5 in Float, 1e-10 in Double (whatever the cell).
+    public static func defaultTolerance<S: BinaryFloatingPoint>(for _: S.Type) -> Double {
+        S.self == Float.self ? 1e-5 : 1e-10
+    }
+
     /// The method; `.automatic` by default.
     public var method: SolverMethod = .automatic
     /// Residual tolerance (relative to max(1, |f|)); `nil` picks 1e-5 for Float, 1e-10 for
@@ -66,7 +71,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     }
 
     /// The default tolerance for the cell's precision.
-    public static var defaultTolerance: Double { Scalar.self == Float.self ? 1e-5 : 1e-10 }
+    public static var defaultTolerance: Double { SolverOptions.defaultTolerance(for: Scalar.self) }
 
     /// Solves for the states.
     /// - Parameters:

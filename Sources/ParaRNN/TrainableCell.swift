@@ -4,7 +4,7 @@ import ParallelScan
 /// update it. The vector order is: recurrent parameters (``DifferentiableCell/recurrentParameterLayout``
 /// order), then the input weights `[G·d][m]`, then the input bias `[G·d]` — the same order in
 /// which ``flatten(_:)`` lays out a ``SequenceGradients``.
-public protocol TrainableCell: DifferentiableCell {
+public protocol TrainableCell<Scalar>: DifferentiableCell {
     /// The cell's parameters as one vector.
     var parameterVector: [Scalar] { get }
     /// Rebuilds a cell of the same shape from a parameter vector.

@@ -6,9 +6,12 @@ import ParallelScan
 import SequenceIO
 import Training
 
-/// Cells `fit` can train.
-enum FitCell: String, CaseIterable, ExpressibleByArgument {
-    case paragru, paralstm, gru, lstm
+/// Cells `fit` can train: the catalogue's trainable cells.
+extension CellKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
+    public static var allValueStrings: [String] { trainable.map(\.rawValue) }
+    /// The cells whose catalogue entry can be trained.
+    static var trainable: [CellKind] { allCases.filter(\.schema.trainable) }
 }
 
 struct Fit: ParsableCommand {
@@ -53,8 +56,8 @@ struct Fit: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Where to write the trained model (.safetensors).", valueName: "file"))
     var output: String = "out/model.safetensors"
 
-    @Option(name: .long, help: "Cell: \(FitCell.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var cell: FitCell = .paragru
+    @Option(name: .long, help: "Cell: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")).")
+    var cell: CellKind = .paragru
 
     @Option(name: .long, help: "Hidden channels per layer.")
     var hidden: Int = 8
@@ -156,15 +159,12 @@ struct Fit: ParsableCommand {
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
             throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
-        switch (cell, precision) {
-        case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m, guard_)
-        case (.paragru, .double): try train(ParaGRU<Double>.self, recording, t, m, guard_)
-        case (.paralstm, .float): try train(ParaLSTM<Float>.self, recording, t, m, guard_)
-        case (.paralstm, .double): try train(ParaLSTM<Double>.self, recording, t, m, guard_)
-        case (.gru, .float): try train(GRU<Float>.self, recording, t, m, guard_)
-        case (.gru, .double): try train(GRU<Double>.self, recording, t, m, guard_)
-        case (.lstm, .float): try train(LSTM<Float>.self, recording, t, m, guard_)
-        case (.lstm, .double): try train(LSTM<Double>.self, recording, t, m, guard_)
+        guard cell.schema.trainable else {
+            throw Failure(message: "error: --cell \(cell): this cell cannot be trained yet (trainable: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")))", code: 1)
+        }
+        switch precision {
+        case .float: try train(cell.entry.trainableType(Float.self)!, recording, t, m, guard_)
+        case .double: try train(cell.entry.trainableType(Double.self)!, recording, t, m, guard_)
         }
     }
 
@@ -287,7 +287,7 @@ struct Fit: ParsableCommand {
         do {
             var stack: [ModelLayer] = []
             for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
-            var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack, sourceName: name)
+            var file = try Model(kind: cell, layers: stack, sourceName: name)
             file.readout = Readout(
                 weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
                 bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),

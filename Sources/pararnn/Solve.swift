@@ -277,7 +277,7 @@ struct Solve: ParsableCommand {
         var options = SolverOptions(
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, segmentLength: segmentLength, pool: pool)
-        options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        options.tolerance = tolerance ?? SolverOptions.defaultTolerance(for: S.self)
         options.estimatesContractivity = true
         let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
         let start = ContinuousClock.now

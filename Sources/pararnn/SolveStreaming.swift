@@ -52,7 +52,7 @@ extension Solve {
         var options = SolverOptions(
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, segmentLength: nil, pool: pool)
-        options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        options.tolerance = tolerance ?? SolverOptions.defaultTolerance(for: S.self)
         let stack = StreamingStack(
             layers: layers, steps: steps, batch: batch, options: options, initialStates: initialStates)
 

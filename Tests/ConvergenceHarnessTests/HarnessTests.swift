@@ -30,17 +30,24 @@ let quickReport: HarnessReport = {
     }
 
     @Test func weightsAreDeterministicAndScaleLinearly() {
-        for cell in HarnessCell.allCases {
-            let one = WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: 1, seed: 7).parameters()
-            let again = WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: 1, seed: 7).parameters()
-            let three = WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: 3, seed: 7).parameters()
-            let other = WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: 1, seed: 8).parameters()
-            #expect(one.recurrent == again.recurrent)
-            #expect(one.inputWeights == three.inputWeights)
-            #expect(one.recurrent != other.recurrent)
-            for (a, b) in zip(one.recurrent, three.recurrent) { #expect(abs(3 * a - b) < 1e-12) }
-            let bound = cell == .paragru || cell == .paralstm ? 1.0 : 3.0.squareRoot() / 6.0.squareRoot()
-            #expect(one.recurrent.allSatisfy { abs($0) <= bound })
+        for cell in HarnessCell.builtIn {
+            func draw(scale: Double, seed: UInt64) -> CellTensors {
+                WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: scale, seed: seed).tensors()
+            }
+            let (one, again, three, other) = (draw(scale: 1, seed: 7), draw(scale: 1, seed: 7), draw(scale: 3, seed: 7), draw(scale: 1, seed: 8))
+            let recurrent = cell.isDiagonal ? ["A"] + cell.schema.channelTensors.map(\.name) : ["weight_hh"]
+            let input = cell.isDiagonal ? "B" : "weight_ih"
+            #expect(one == again)
+            #expect(one.parameters[input] == three.parameters[input])
+            for name in recurrent {
+                let (a, b) = (one.parameters[name]!.values, three.parameters[name]!.values)
+                #expect(a != other.parameters[name]!.values)
+                for (x, y) in zip(a, b) { #expect(abs(3 * x - y) < 1e-12) }
+                let bound = cell.isDiagonal ? 1.0 : 3.0.squareRoot() / 6.0.squareRoot()
+                #expect(a.allSatisfy { abs($0) <= bound })
+            }
+            // Every cell of the catalogue can be built from them.
+            #expect(throws: Never.self) { _ = try cell.entry.make(one, as: Double.self) }
         }
     }
 

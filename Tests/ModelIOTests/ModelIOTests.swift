@@ -6,7 +6,7 @@ import SequenceIO
 import Testing
 
 @Suite struct ModelLoadingTests {
-    @Test(arguments: CellKind.allCases)
+    @Test(arguments: CellKind.builtIn)
     func loadsEveryCellKind(kind: CellKind) throws {
         let dir = TempDir()
         defer { dir.cleanup() }
@@ -86,7 +86,7 @@ import Testing
     @Test func saveThenLoadRoundTrips() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        for kind in CellKind.allCases {
+        for kind in CellKind.builtIn {
             let sizes = [2, 4, 4]
             var layers: [ModelLayer] = []
             for l in 0..<2 {

@@ -1,5 +1,3 @@
-import ParaRNN
-
 extension StackSolution {
     /// The first layer whose states are not finite (an index into ``layers``), and where; `nil`
     /// when every state is finite. ``solveStack(_:inputs:steps:batch:options:progress:)`` stops

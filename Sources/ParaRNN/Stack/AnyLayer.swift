@@ -1,4 +1,3 @@
-import ParaRNN
 import ParallelScan
 
 /// The result of solving one layer: its hidden output and the solver's evidence.
@@ -104,63 +103,17 @@ public struct AnyLayer<S: CellMath>: Sendable {
         }
     }
 
-    /// Builds the typed cell(s) of a validated layer (parameters converted to `S`).
-    public init(_ layer: ModelLayer) throws(CellError) {
-        if layer.directions == 2 {
-            self.init(forward: try AnyLayer(layer, suffix: ""), reverse: try AnyLayer(layer, suffix: "_reverse"))
-        } else {
-            try self.init(layer, suffix: "")
-        }
+    /// Wraps a cell built by the catalogue (``CellCatalogue/Entry/make(_:as:)``).
+    public init(opening cell: any RecurrentCell<S>, kind: CellKind) {
+        func wrap<C: RecurrentCell>(_ cell: C) -> AnyLayer<S> where C.Scalar == S { AnyLayer(cell, kind: kind) }
+        self = wrap(cell)
     }
 
-    /// One direction of a layer: the tensors named `weight_ih` + `suffix`, ….
-    init(_ layer: ModelLayer, suffix: String) throws(CellError) {
-        let m = layer.inputSize, d = layer.hiddenSize
-        func v(_ name: String) -> [S] { layer.values(name + suffix, as: S.self) }
-        switch layer.kind {
-        case .paragru:
-            self.init(
-                try ParaGRU<S>(inputSize: m, hiddenSize: d, heads: layer.heads, A: v("A"), B: v("B"), b: v("b")),
-                kind: .paragru)
-        case .paralstm:
-            self.init(
-                try ParaLSTM<S>(
-                    inputSize: m, hiddenSize: d, heads: layer.heads, A: v("A"), B: v("B"), C: v("C"),
-                    b: v("b")),
-                kind: .paralstm)
-        case .paraslstm:
-            self.init(
-                try ParaSLSTM<S>(inputSize: m, hiddenSize: d, heads: layer.heads, A: v("A"), B: v("B"), b: v("b")),
-                kind: .paraslstm)
-        case .gru:
-            self.init(
-                try GRU<S>(
-                    inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                    biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                kind: .gru)
-        case .lstm:
-            if let p = layer.projectionSize {
-                self.init(
-                    try ProjectedLSTM<S>(
-                        inputSize: m, hiddenSize: d, projectionSize: p, weightIH: v("weight_ih"),
-                        weightHH: v("weight_hh"), weightHR: v("weight_hr"), biasIH: v("bias_ih"),
-                        biasHH: v("bias_hh")),
-                    kind: .lstm)
-            } else {
-                self.init(
-                    try LSTM<S>(
-                        inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                        biasIH: v("bias_ih"), biasHH: v("bias_hh")),
-                    kind: .lstm)
-            }
-        case .elman:
-            self.init(
-                try ElmanRNN<S>(
-                    inputSize: m, hiddenSize: d, weightIH: v("weight_ih"), weightHH: v("weight_hh"),
-                    biasIH: v("bias_ih"), biasHH: v("bias_hh"),
-                    activation: layer.nonlinearity == .relu ? .relu : .tanh),
-                kind: .elman)
-        }
+    /// Builds a layer of `kind` from validated tensors through the catalogue.
+    ///
+    ///     let layer = try AnyLayer<Float>(kind: .paragru, tensors: CellTensors(inputSize: 2, hiddenSize: 4, parameters: p))
+    public init(kind: CellKind, tensors: CellTensors) throws(CellError) {
+        self.init(opening: try kind.entry.make(tensors, as: S.self), kind: kind)
     }
 
     /// The method `options.method` resolves to for `steps` × `batch` (see
@@ -257,16 +210,4 @@ public func solveStack<S: CellMath>(
         if result.solution.nonFiniteState != nil { break }
     }
     return StackSolution(hidden: x, layers: solutions, labels: labels)
-}
-
-extension Model {
-    /// Converts to `S`, then solves the whole stack (see ``solveStack(_:inputs:steps:batch:options:initialStates:progress:)``).
-    public func solve<S: CellMath>(
-        as _: S.Type, inputs: [S], steps: Int, batch: Int, options: SolverOptions,
-        initialStates: [[S]]? = nil
-    ) throws -> StackSolution<S> {
-        try solveStack(
-            cells(as: S.self), inputs: inputs, steps: steps, batch: batch, options: options,
-            initialStates: initialStates)
-    }
 }
