@@ -1,0 +1,29 @@
+import ParallelScan
+
+/// VJPs of the dense cells share the structure ∂L/∂pre = (per-gate factors) ⊙ λ, with
+/// ∂L/∂W_hh += ∂L/∂pre_rec ⊗ h_{t−1} and ∂L/∂b_hh += ∂L/∂pre_rec.
+extension DenseRecurrence {
+    /// Accumulates ∂L/∂W_hh and ∂L/∂b_hh from per-step recurrent pre-activation gradients
+    /// `preGradients` `[count][B][G·d]` and the previous hidden states of the range.
+    func accumulateRecurrentGradients(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, preGradients: UnsafePointer<Scalar>,
+        parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        let d = hiddenSize, n = stateSize, gd = gateCount * d, row = batch * n
+        let dW = parameterGradients, dB = parameterGradients + gd * d
+        // dW[gd][d] += Σ_rows pre[row][gd]ᵀ · h[row][d]: first step from `previous`.
+        Scalar.gemm(
+            transposeA: true, transposeB: false, m: gd, n: d, k: batch, alpha: 1, a: preGradients,
+            lda: gd, b: previous + (n - d), ldb: n, beta: 1, c: dW, ldc: d)
+        if steps.count > 1 {
+            Scalar.gemm(
+                transposeA: true, transposeB: false, m: gd, n: d, k: (steps.count - 1) * batch,
+                alpha: 1, a: preGradients + batch * gd, lda: gd,
+                b: states + steps.lowerBound * row + (n - d), ldb: n, beta: 1, c: dW, ldc: d)
+        }
+        for i in 0..<(steps.count * batch) {
+            for k in 0..<gd { dB[k] += preGradients[i * gd + k] }
+        }
+    }
+}

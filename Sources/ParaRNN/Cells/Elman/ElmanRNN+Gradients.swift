@@ -1,0 +1,36 @@
+import ParallelScan
+
+extension ElmanRNN: DifferentiableCell {
+    /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
+        Scalar._fusedBackward(self, arguments, pool: pool)
+        return true
+    }
+
+    public var recurrentParameterLayout: [(name: String, count: Int)] {
+        [("weight_hh", hiddenSize * hiddenSize), ("bias_hh", hiddenSize)]
+    }
+
+    /// Elman VJP: ∂L/∂pre = λ φ' (1 − h'² or [h' > 0]), for both the projection and the recurrent weights.
+    public func vectorJacobianProducts(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
+        parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        let d = hiddenSize, lanes = batch * d
+        let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
+        defer { pre.deallocate() }
+        for (offset, t) in steps.enumerated() {
+            for l in 0..<lanes {
+                let h = states[t * lanes + l]
+                let g = adjoints[t * lanes + l] * slope(h)
+                projectionGradients[t * lanes + l] = g
+                pre[offset * lanes + l] = g
+            }
+        }
+        accumulateRecurrentGradients(
+            steps: steps, batch: batch, previous: previous, states: states, preGradients: pre,
+            parameterGradients: parameterGradients)
+    }
+}

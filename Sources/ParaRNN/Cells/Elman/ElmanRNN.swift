@@ -1,0 +1,113 @@
+import ParallelScan
+
+/// The Elman RNN h' = φ(W_ih x + b_ih + W_hh h + b_hh), PyTorch `nn.RNN`: φ = tanh (the default)
+/// or ReLU (`nn.RNN(nonlinearity="relu")`). Jacobian ∂h'_i/∂h_k = φ'_i W_hh[i,k] with
+/// φ' = 1 − h'² (tanh) or [h' > 0] (ReLU).
+///
+///     let relu = try ElmanRNN<Float>(inputSize: 3, hiddenSize: 5, weightIH: wih, weightHH: whh,
+///                                    biasIH: bih, biasHH: bhh, activation: .relu)
+public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
+    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    public var rollsOutEntriesIndependently: Bool { true }
+    public let inputSize: Int
+    public let hiddenSize: Int
+    public let inputWeights: [Scalar]
+    public let inputBias: [Scalar]
+    public let recurrentWeights: [Scalar]
+    public let recurrentBias: [Scalar]
+    /// W_hh and b_hh packed for the fused rollout (built once, here).
+    let packedRecurrence: DenseRecurrentPack<Scalar>
+    public var stateSize: Int { hiddenSize }
+    public var gateCount: Int { 1 }
+    public var structure: JacobianStructure { .dense }
+
+    /// The nonlinearity φ.
+    public enum Activation: String, Sendable { case tanh, relu }
+    public let activation: Activation
+
+    /// Creates an Elman RNN from `weight_ih` `[d][m]`, `weight_hh` `[d][d]`, `bias_ih`, `bias_hh`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
+        biasIH: [Scalar], biasHH: [Scalar], activation: Activation = .tanh
+    ) throws(CellError) {
+        self.activation = activation
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("weight_ih", weightIH, [d, m])
+        try checkParameter("weight_hh", weightHH, [d, d])
+        try checkParameter("bias_ih", biasIH, [d])
+        try checkParameter("bias_hh", biasHH, [d])
+        inputSize = m
+        hiddenSize = d
+        inputWeights = weightIH
+        inputBias = biasIH
+        recurrentWeights = weightHH
+        recurrentBias = biasHH
+        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
+    }
+
+    public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        return (0..<d).map { i in
+            var acc = u[i] + T(recurrentBias[i])
+            for k in 0..<d { acc = acc + T(recurrentWeights[i * d + k]) * h[k] }
+            return activation == .tanh ? T.tanh(acc) : (acc.value > 0 ? acc : T(0))
+        }
+    }
+
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+
+    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
+    func kernel(_ arguments: LinearizeArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        if arguments.inPlace {
+            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
+            return
+        }
+        let d = hiddenSize, lanes = batch * d
+        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
+        defer { g.deallocate() }
+        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+        recurrentWeights.withUnsafeBufferPointer { w in
+            for (offset, t) in steps.enumerated() {
+                for b in 0..<batch {
+                    let gt = g + (offset * batch + b) * d, u = projections + t * lanes + b * d
+                    let out = values + t * lanes + b * d
+                    for i in 0..<d {
+                        let h = activate(u[i] + gt[i])
+                        out[i] = h
+                        guard let jacobians else { continue }
+                        let slope = self.slope(h)
+                        if request == .diagonalOnly {
+                            jacobians[t * lanes + b * d + i] = slope * w[i * d + i]
+                        } else {
+                            let jr = jacobians + t * lanes * d + (b * d + i) * d
+                            for k in 0..<d { jr[k] = slope * w[i * d + k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// φ(a): tanh, or a where a > 0 and 0 elsewhere (ReLU).
+    @inline(__always)
+    func activate(_ a: Scalar) -> Scalar { activation == .tanh ? Scalar.tanh(a) : (a > 0 ? a : 0) }
+
+    /// φ(a) lane-wise.
+    @inline(__always)
+    func activate(_ a: SIMD4<Scalar>) -> SIMD4<Scalar> {
+        activation == .tanh ? Scalar.tanh(a) : blend(SIMD4(repeating: 0), a, a .> 0)
+    }
+
+    /// φ' from the output h' = φ(a): 1 − h'² (tanh) or [h' > 0] (ReLU).
+    @inline(__always)
+    func slope(_ h: Scalar) -> Scalar { activation == .tanh ? 1 - h * h : (h > 0 ? 1 : 0) }
+
+    /// φ' lane-wise.
+    @inline(__always)
+    func slope(_ h: SIMD4<Scalar>) -> SIMD4<Scalar> {
+        activation == .tanh ? 1 - h * h : blend(SIMD4(repeating: 0), SIMD4(repeating: 1), h .> 0)
+    }
+
+}

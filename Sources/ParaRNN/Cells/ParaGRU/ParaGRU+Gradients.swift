@@ -1,0 +1,56 @@
+import ParallelScan
+
+extension ParaGRU: DifferentiableCell {
+    public var recurrentParameterLayout: [(name: String, count: Int)] { [("A", 3 * hiddenSize)] }
+
+    /// ParaGRU's VJP. With g_a = λ z (1 − c²), g_z = λ (c − h) z(1 − z), g_r = g_a A_h h r(1 − r):
+    /// ∂L/∂u = (g_z, g_r, g_a); ∂L/∂A_z += g_z h, ∂L/∂A_r += g_r h, ∂L/∂A_h += g_a h r.
+    public func vectorJacobianProducts(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
+        parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._vectorJacobianProducts(
+            self,
+            VJPArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, adjoints: adjoints,
+                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
+    }
+
+    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
+        let d = hiddenSize, lanes = batch * d
+        recurrentGains.withUnsafeBufferPointer { gains in
+            let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
+            let gz = parameterGradients, gr = gz + d, gh = gz + 2 * d
+            for t in steps {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
+                let u = projections + t * 3 * lanes, du = projectionGradients + t * 3 * lanes
+                let lambda = adjoints + t * lanes
+                for b in 0..<batch {
+                    for j in 0..<d {
+                        let l = b * d + j
+                        let h = prev[l]
+                        let z = Scalar.sigmoid(az[j] * h + u[l])
+                        let r = Scalar.sigmoid(ar[j] * h + u[lanes + l])
+                        let c = Scalar.tanh(ah[j] * (h * r) + u[2 * lanes + l])
+                        let ga = lambda[l] * z * (1 - c * c)
+                        let gzPre = lambda[l] * (c - h) * z * (1 - z)
+                        let grPre = ga * ah[j] * h * r * (1 - r)
+                        du[l] = gzPre
+                        du[lanes + l] = grPre
+                        du[2 * lanes + l] = ga
+                        gz[j] += gzPre * h
+                        gr[j] += grPre * h
+                        gh[j] += ga * h * r
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ParallelScan
+
+extension ParaLSTM: DifferentiableCell {
+    public var recurrentParameterLayout: [(name: String, count: Int)] {
+        [("A", 3 * hiddenSize), ("C", 2 * hiddenSize)]
+    }
+
+    /// ParaLSTM's VJP. With g_po = λ_h τ o(1−o), g_c' = λ_c + λ_h o (1−τ²) + g_po C_o,
+    /// g_pf = g_c' (c − ĉ) f(1−f), g_pc = g_c' (1−f)(1−ĉ²): ∂L/∂u = (g_pf, g_po, g_pc);
+    /// ∂L/∂A_{f,o,c} += g_p{f,o,c} h; ∂L/∂C_f += g_pf c; ∂L/∂C_o += g_po c'.
+    public func vectorJacobianProducts(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
+        parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        Scalar._vectorJacobianProducts(
+            self,
+            VJPArguments(
+                steps: steps, batch: batch, previous: previous, states: states,
+                projections: projections, adjoints: adjoints,
+                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
+    }
+
+    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
+        let d = hiddenSize, lanes = batch * d, row = 2 * lanes
+        recurrentGains.withUnsafeBufferPointer { gains in
+            peepholes.withUnsafeBufferPointer { peep in
+                let af = gains.baseAddress!, ao = af + d, ac = af + 2 * d
+                let cf = peep.baseAddress!, co = cf + d
+                let gaf = parameterGradients, gao = gaf + d, gac = gaf + 2 * d
+                let gcf = gaf + 3 * d, gco = gaf + 4 * d
+                for t in steps {
+                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                    let u = projections + t * 3 * lanes, du = projectionGradients + t * 3 * lanes
+                    let lambda = adjoints + t * row
+                    for b in 0..<batch {
+                        for j in 0..<d {
+                            let l = b * d + j
+                            let c = prev[l], h = prev[lanes + l]
+                            let f = Scalar.sigmoid(af[j] * h + u[l] + cf[j] * c)
+                            let candidate = Scalar.tanh(ac[j] * h + u[2 * lanes + l])
+                            let cNext = f * c + (1 - f) * candidate
+                            let o = Scalar.sigmoid(ao[j] * h + u[lanes + l] + co[j] * cNext)
+                            let tau = Scalar.tanh(cNext)
+                            let lc = lambda[l], lh = lambda[lanes + l]
+                            let gpo = lh * tau * o * (1 - o)
+                            let gcNext = lc + lh * o * (1 - tau * tau) + gpo * co[j]
+                            let gpf = gcNext * (c - candidate) * f * (1 - f)
+                            let gpc = gcNext * (1 - f) * (1 - candidate * candidate)
+                            du[l] = gpf
+                            du[lanes + l] = gpo
+                            du[2 * lanes + l] = gpc
+                            gaf[j] += gpf * h
+                            gao[j] += gpo * h
+                            gac[j] += gpc * h
+                            gcf[j] += gpf * c
+                            gco[j] += gpo * cNext
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

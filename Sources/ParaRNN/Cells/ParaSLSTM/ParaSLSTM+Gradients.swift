@@ -1,0 +1,65 @@
+import Foundation
+import ParallelScan
+
+extension ParaSLSTM: DifferentiableCell {
+    public var recurrentParameterLayout: [(name: String, count: Int)] { [("R", 4 * hiddenSize)] }
+
+    /// The VJP. With λ = (λ_c, λ_n, λ_m, λ_h) on (c', n', m', h'), o = σ(õ), ζ = tanh(z̃):
+    ///
+    ///     g_c' = λ_c + λ_h o / n',   g_n' = λ_n − λ_h h' / n'
+    ///     g_õ = λ_h (c'/n') o(1 − o),   g_z̃ = g_c' i' (1 − ζ²)
+    ///     g_i' = g_c' ζ + g_n',   g_f' = g_c' c + g_n' n,   g_m' = λ_m − g_i' i' − g_f' f'
+    ///     g_ĩ = g_i' i' + [ĩ ≥ a] g_m',   g_a = g_f' f' + [ĩ < a] g_m',   g_f̃ = g_a σ(−f̃)
+    ///
+    /// (a = log σ(f̃) + m); ∂L/∂u = (g_ĩ, g_f̃, g_z̃, g_õ) and ∂L/∂R_x += g_x h.
+    public func vectorJacobianProducts(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
+        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
+        parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        let d = hiddenSize, lanes = batch * d, row = 4 * lanes
+        recurrentGains.withUnsafeBufferPointer { gains in
+            let r = gains.baseAddress!
+            for t in steps {
+                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
+                let cur = states + t * row
+                let u = projections + t * 4 * lanes, du = projectionGradients + t * 4 * lanes
+                let lambda = adjoints + t * row
+                for b in 0..<batch {
+                    for j in 0..<d {
+                        let l = b * d + j
+                        let c = prev[l], n = prev[lanes + l], m = prev[2 * lanes + l], h = prev[3 * lanes + l]
+                        let pi = r[j] * h + u[l], pf = r[d + j] * h + u[lanes + l]
+                        let pz = r[2 * d + j] * h + u[2 * lanes + l], po = r[3 * d + j] * h + u[3 * lanes + l]
+                        let a = Self.logSigmoid(pf) + m
+                        let inputWins = pi >= a
+                        let mNext = inputWins ? pi : a
+                        let ig = Scalar.cellExp(pi - mNext), fg = Scalar.cellExp(a - mNext)
+                        let zeta = Scalar.tanh(pz), o = Scalar.sigmoid(po)
+                        let cNext = cur[l], nNext = cur[lanes + l], hNext = cur[3 * lanes + l]
+                        let lc = lambda[l], ln = lambda[lanes + l], lm = lambda[2 * lanes + l], lh = lambda[3 * lanes + l]
+                        let gc = lc + lh * o / nNext
+                        let gn = ln - lh * hNext / nNext
+                        let go = lh * (cNext / nNext) * o * (1 - o)
+                        let gz = gc * ig * (1 - zeta * zeta)
+                        let gi = gc * zeta + gn
+                        let gf = gc * c + gn * n
+                        let gm = lm - gi * ig - gf * fg
+                        let gPi = gi * ig + (inputWins ? gm : 0)
+                        let gA = gf * fg + (inputWins ? 0 : gm)
+                        let gPf = gA * Scalar.sigmoid(-pf)
+                        du[l] = gPi
+                        du[lanes + l] = gPf
+                        du[2 * lanes + l] = gz
+                        du[3 * lanes + l] = go
+                        parameterGradients[j] += gPi * h
+                        parameterGradients[d + j] += gPf * h
+                        parameterGradients[2 * d + j] += gz * h
+                        parameterGradients[3 * d + j] += go * h
+                    }
+                }
+            }
+        }
+    }
+}

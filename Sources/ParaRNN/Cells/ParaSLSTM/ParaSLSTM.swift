@@ -1,0 +1,94 @@
+import Foundation
+import ParallelScan
+
+/// xLSTM's sLSTM with a diagonal recurrence (ParaRNN-style): exponential input gate, sigmoid
+/// forget gate, normaliser n and stabiliser m. Each channel has a 4-value state (c, n, m, h), so
+/// the Jacobian is 4×4-block-diagonal and a Newton step is a 4×4-block affine scan.
+///
+/// With u^i, u^f, u^z, u^o the input projections (rows i, f, z, o) and diagonal gains R (rows
+/// i, f, z, o):
+///
+///     ĩ = R_i ⊙ h + u^i,  f̃ = R_f ⊙ h + u^f,  z̃ = R_z ⊙ h + u^z,  õ = R_o ⊙ h + u^o
+///     m' = max(ĩ, log σ(f̃) + m)
+///     i' = exp(ĩ − m'),   f' = exp(log σ(f̃) + m − m')
+///     c' = f' ⊙ c + i' ⊙ tanh(z̃),   n' = f' ⊙ n + i',   h' = σ(õ) ⊙ c' / n'
+///
+/// m only rescales c and n together (h' is unchanged by it in exact arithmetic); every exponent is
+/// ≤ 0. This port has no max(n, 1) (see the xLSTM reference notes). The zero state (m = 0) is
+/// the default start. State row `[4][B][d]` (planes c, n, m, h); projection row `[4][B][d]`.
+/// The output is h. Jacobians come from the generic dual-number path of ``GenericStepCell``.
+///
+/// ```swift
+/// let cell = try ParaSLSTM<Double>(inputSize: 1, hiddenSize: 8, recurrentGains: r, inputWeights: w, inputBias: b)
+/// let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .newton)).solve(inputs: x, steps: T, batch: 1)
+/// ```
+public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell {
+    public let inputSize: Int
+    public let hiddenSize: Int
+    /// Diagonal recurrent gains R, `[4][d]`, rows (i, f, z, o).
+    public let recurrentGains: [Scalar]
+    /// Input weights W, `[4d][m]`, rows (i, f, z, o).
+    public let inputWeights: [Scalar]
+    /// Input bias, `[4d]`.
+    public let inputBias: [Scalar]
+
+    public var stateSize: Int { 4 * hiddenSize }
+    public var gateCount: Int { 4 }
+    public var structure: JacobianStructure { .blockDiagonal(4) }
+
+    public init(
+        inputSize m: Int, hiddenSize d: Int, recurrentGains: [Scalar], inputWeights: [Scalar],
+        inputBias: [Scalar]
+    ) throws(CellError) {
+        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
+        try checkParameter("R", recurrentGains, [4, d])
+        try checkParameter("W", inputWeights, [4 * d, m])
+        try checkParameter("b", inputBias, [4 * d])
+        inputSize = m
+        hiddenSize = d
+        self.recurrentGains = recurrentGains
+        self.inputWeights = inputWeights
+        self.inputBias = inputBias
+    }
+
+    /// Creates the cell from ParaRNN-style tensors `A` `[4, d]` (diagonal gains), `B`
+    /// `[H, m/H, 4, d/H]` (head-block input projection) and `b` `[4, d]`.
+    public init(
+        inputSize m: Int, hiddenSize d: Int, heads: Int, A: [Scalar], B: [Scalar], b: [Scalar]
+    ) throws(CellError) {
+        let w = try headProjectionToDense(B, inputSize: m, hiddenSize: d, heads: heads, gates: 4)
+        try self.init(inputSize: m, hiddenSize: d, recurrentGains: A, inputWeights: w, inputBias: b)
+    }
+
+    /// log σ(x) = −(max(−x, 0) + log1p(e^{−|x|})) in Double.
+    @inlinable static func logSigmoid(_ x: Scalar) -> Scalar {
+        let v = Double(x)
+        return Scalar(-(max(-v, 0) + Foundation.log1p(Foundation.exp(-abs(v)))))
+    }
+
+    public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
+        let d = hiddenSize
+        var next = [T](repeating: T(0), count: 4 * d)
+        for j in 0..<d {
+            let c = s[j], n = s[d + j], m = s[2 * d + j], h = s[3 * d + j]
+            let pi = T(recurrentGains[j]) * h + u[j]
+            let pf = T(recurrentGains[d + j]) * h + u[d + j]
+            let pz = T(recurrentGains[2 * d + j]) * h + u[2 * d + j]
+            let po = T(recurrentGains[3 * d + j]) * h + u[3 * d + j]
+            // log σ(f̃) to first order around its value (exact for plain and dual numbers):
+            // value log σ(v), derivative σ(−v).
+            let v = pf.value
+            let logF = T(Self.logSigmoid(v)) + (pf - T(v)) * T(Scalar.sigmoid(-v))
+            let a = logF + m
+            let mNext = pi.value >= a.value ? pi : a
+            let ig = T.exp(pi - mNext), fg = T.exp(a - mNext)
+            let cNext = fg * c + ig * T.tanh(pz)
+            let nNext = fg * n + ig
+            next[j] = cNext
+            next[d + j] = nNext
+            next[2 * d + j] = mNext
+            next[3 * d + j] = T.sigmoid(po) * cNext / nNext
+        }
+        return next
+    }
+}
