@@ -97,7 +97,7 @@ extension Solve {
                 throw Failure(message: "error: \(error.description)\(step); no hidden states written", code: 1)
             }
             // Values the source checked stay finite unless rounded from float64 to Float.
-            if narrowing, let bad = x.withUnsafeBufferPointer({ S._firstNonFinite($0) }) {
+            if narrowing, let bad = x.withUnsafeBufferPointer({ firstNonFinite($0) }) {
                 // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
                 progress?.finish()
                 let step = range.lowerBound + bad / (batch * features)

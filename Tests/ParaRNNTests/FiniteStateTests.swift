@@ -115,15 +115,15 @@ struct FiniteStateTests {
     func firstNonFiniteScan() {
         for count in [0, 1, 7, 8, 9, 4095, 4096, 4097, 10_000] {
             let clean = (0..<count).map { Float($0) * 1e30 }
-            #expect(clean.withUnsafeBufferPointer { Float._firstNonFinite($0) } == nil)
+            #expect(clean.withUnsafeBufferPointer { firstNonFinite($0) } == nil)
             for position in Set([0, count / 2, count - 1, min(4096, count - 1)]) where position >= 0 && count > 0 {
                 for bad in [Float.nan, .infinity, -.infinity] {
                     var values = clean
                     values[position] = bad
                     if position + 1 < count { values[count - 1] = .nan }
-                    #expect(values.withUnsafeBufferPointer { Float._firstNonFinite($0) } == position)
+                    #expect(values.withUnsafeBufferPointer { firstNonFinite($0) } == position)
                     let doubles = values.map(Double.init)
-                    #expect(doubles.withUnsafeBufferPointer { Double._firstNonFinite($0) } == position)
+                    #expect(doubles.withUnsafeBufferPointer { firstNonFinite($0) } == position)
                 }
             }
         }

@@ -11,46 +11,16 @@ import ParallelScan
 /// `sigmoid(x) = 1/(1 + e^{−x})`; `tanh(x) = 2·sigmoid(2x) − 1`, accurate to a few ε in absolute
 /// terms (not relative near 0), which is what the recurrences need.
 ///
-/// The `_`-prefixed requirements route the hot kernels of the cells and the Newton engine to
-/// code specialised for `Float` and `Double`: generic callers (including other modules) reach
-/// them through the protocol witness, once per chunk, instead of running unspecialised loops.
+/// Specialisation: the hot kernels of the cells and the Newton engine carry
+/// `@_specialize(where Scalar == Float)` / `(… == Double)`, so a generic caller (the solver, the
+/// trainer, another module) entering them once per chunk runs code specialised for the
+/// precision (one type check at the entry), not unspecialised loops.
 public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     /// e^x (see ``CellMath``).
     static func cellExp(_ x: Self) -> Self
     /// e^x lane-wise, the same formula as the scalar ``cellExp(_:)`` in one SIMD register (the
     /// rollouts' step is a short vector, not a loop the compiler can vectorise).
     static func cellExp(_ x: SIMD4<Self>) -> SIMD4<Self>
-
-    static func _linearize(_ cell: ParaGRU<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: ParaLSTM<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: GRU<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: LSTM<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: ElmanRNN<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _linearize(_ cell: ProjectedLSTM<Self>, _ arguments: LinearizeArguments<Self>)
-    static func _vectorJacobianProducts(_ cell: ParaGRU<Self>, _ arguments: VJPArguments<Self>)
-    static func _vectorJacobianProducts(_ cell: ParaLSTM<Self>, _ arguments: VJPArguments<Self>)
-    static func _fusedBackward(_ cell: GRU<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
-    static func _fusedBackward(_ cell: LSTM<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
-    static func _fusedBackward(_ cell: ElmanRNN<Self>, _ arguments: FusedBackwardArguments<Self>, pool: WorkerPool)
-    /// Index of the first NaN or Inf in `values`, if any.
-    static func _firstNonFinite(_ values: UnsafeBufferPointer<Self>) -> Int?
-    static func _residualAndOffsets(
-        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Self>,
-        initial: UnsafePointer<Self>, values: UnsafeMutablePointer<Self>,
-        jacobians: UnsafeMutablePointer<Self>, structure: JacobianStructure, batch: Int,
-        stateSize: Int, hidden: Int, clip: Self?) -> Double
-    /// max_i |s_i − F_i| / max(1, |F_i|), NaN if any is NaN.
-    static func _relativeResidual(states: UnsafePointer<Self>, values: UnsafePointer<Self>, count: Int) -> Double
-    /// Σ_i ((s_i − F_i) / max(1, |F_i|))² (ELK's merit).
-    static func _squaredRelativeResidual(states: UnsafePointer<Self>, values: UnsafePointer<Self>, count: Int) -> Double
-    /// clamp(x, −bound, bound) with NaN ↦ 0 in place; returns how many values changed.
-    static func _boundValues(_ x: UnsafeMutablePointer<Self>, count: Int, bound: Self) -> Int
-    /// ELK's variance recursion (and rewrite of J, b) over a range of steps (see `ELK`).
-    static func _elkFilter(
-        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
-        jacobians: UnsafeMutablePointer<Self>, offsets: UnsafeMutablePointer<Self>,
-        states: UnsafePointer<Self>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
-        rewrite: Bool)
 }
 
 /// The arguments of ``DifferentiableCell/vectorJacobianProducts(steps:batch:previous:states:projections:adjoints:projectionGradients:parameterGradients:)``.
@@ -110,57 +80,6 @@ extension CellMath {
 }
 
 extension Float: CellMath {
-    public static func _linearize(_ cell: ParaGRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ParaLSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: GRU<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: LSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ElmanRNN<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ProjectedLSTM<Float>, _ arguments: LinearizeArguments<Float>) { cell.kernel(arguments) }
-    public static func _vectorJacobianProducts(_ cell: ParaGRU<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
-    public static func _vectorJacobianProducts(_ cell: ParaLSTM<Float>, _ arguments: VJPArguments<Float>) { cell.vjpKernel(arguments) }
-    public static func _fusedBackward(_ cell: GRU<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _fusedBackward(_ cell: LSTM<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _fusedBackward(_ cell: ElmanRNN<Float>, _ arguments: FusedBackwardArguments<Float>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _relativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
-        relativeResidual(states: states, values: values, count: count)
-    }
-    public static func _squaredRelativeResidual(states: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int) -> Double {
-        squaredRelativeResidual(states: states, values: values, count: count)
-    }
-    public static func _boundValues(_ x: UnsafeMutablePointer<Float>, count: Int, bound: Float) -> Int {
-        boundValues(x, count: count, bound: bound)
-    }
-    public static func _elkFilter(
-        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
-        jacobians: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>,
-        states: UnsafePointer<Float>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
-        rewrite: Bool
-    ) {
-        ELK.filter(
-            range: range, row: row, jrow: jrow, structure: structure, jacobians: jacobians,
-            offsets: offsets, states: states, variance: variance, sigma2: sigma2, rewrite: rewrite)
-    }
-    public static func _firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-        firstNonFinite(values)
-    }
-    public static func _residualAndOffsets(
-        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Float>,
-        initial: UnsafePointer<Float>, values: UnsafeMutablePointer<Float>,
-        jacobians: UnsafeMutablePointer<Float>, structure: JacobianStructure, batch: Int,
-        stateSize: Int, hidden: Int, clip: Float?
-    ) -> Double {
-        residualAndOffsets(
-            range: range, row: row, jrow: jrow, states: states, initial: initial, values: values,
-            jacobians: jacobians, structure: structure, batch: batch, stateSize: stateSize,
-            hidden: hidden, clip: clip)
-    }
-
     @inlinable @inline(__always)
     public static func cellExp(_ x: Float) -> Float {
         let xc = Swift.min(Swift.max(x, -87), 88)
@@ -254,57 +173,6 @@ extension Double {
 }
 
 extension Double: CellMath {
-    public static func _linearize(_ cell: ParaGRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ParaLSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: GRU<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: LSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ElmanRNN<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _linearize(_ cell: ProjectedLSTM<Double>, _ arguments: LinearizeArguments<Double>) { cell.kernel(arguments) }
-    public static func _vectorJacobianProducts(_ cell: ParaGRU<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
-    public static func _vectorJacobianProducts(_ cell: ParaLSTM<Double>, _ arguments: VJPArguments<Double>) { cell.vjpKernel(arguments) }
-    public static func _fusedBackward(_ cell: GRU<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _fusedBackward(_ cell: LSTM<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _fusedBackward(_ cell: ElmanRNN<Double>, _ arguments: FusedBackwardArguments<Double>, pool: WorkerPool) {
-        cell.denseBackward(arguments, pool: pool) { cell.adjointKernel($0) }
-    }
-    public static func _relativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
-        relativeResidual(states: states, values: values, count: count)
-    }
-    public static func _squaredRelativeResidual(states: UnsafePointer<Double>, values: UnsafePointer<Double>, count: Int) -> Double {
-        squaredRelativeResidual(states: states, values: values, count: count)
-    }
-    public static func _boundValues(_ x: UnsafeMutablePointer<Double>, count: Int, bound: Double) -> Int {
-        boundValues(x, count: count, bound: bound)
-    }
-    public static func _elkFilter(
-        range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
-        jacobians: UnsafeMutablePointer<Double>, offsets: UnsafeMutablePointer<Double>,
-        states: UnsafePointer<Double>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
-        rewrite: Bool
-    ) {
-        ELK.filter(
-            range: range, row: row, jrow: jrow, structure: structure, jacobians: jacobians,
-            offsets: offsets, states: states, variance: variance, sigma2: sigma2, rewrite: rewrite)
-    }
-    public static func _firstNonFinite(_ values: UnsafeBufferPointer<Double>) -> Int? {
-        firstNonFinite(values)
-    }
-    public static func _residualAndOffsets(
-        range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<Double>,
-        initial: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,
-        jacobians: UnsafeMutablePointer<Double>, structure: JacobianStructure, batch: Int,
-        stateSize: Int, hidden: Int, clip: Double?
-    ) -> Double {
-        residualAndOffsets(
-            range: range, row: row, jrow: jrow, states: states, initial: initial, values: values,
-            jacobians: jacobians, structure: structure, batch: batch, stateSize: stateSize,
-            hidden: hidden, clip: clip)
-    }
-
     @inlinable @inline(__always)
     public static func cellExp(_ x: Double) -> Double {
         let xc = Swift.min(Swift.max(x, -708), 709)
@@ -339,8 +207,9 @@ extension Double: CellMath {
 /// Index of the first NaN or Inf in `values`, if any: blocks of a branch-free SIMD pass
 /// (x·0 is 0 for finite x and NaN otherwise, and NaN survives the sums), then a scalar search
 /// only in the block that holds one. About the cost of reading the values once.
-@inline(__always)
-func firstNonFinite<S: BinaryFloatingPoint & SIMDScalar>(_ values: UnsafeBufferPointer<S>) -> Int? {
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+package func firstNonFinite<S: BinaryFloatingPoint & SIMDScalar>(_ values: UnsafeBufferPointer<S>) -> Int? {
     guard let base = values.baseAddress else { return nil }
     let count = values.count, block = 4096
     var start = 0

@@ -66,6 +66,8 @@ enum ELK {
 
     /// Runs the variance recursion over `range` from `variance` (updated in place). With
     /// `rewrite`, replaces each J_t by G_t J_t and each b_t by y_t + G_t(b_t − y_t), y = `states`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     static func filter<S: ScanScalar>(
         range: Range<Int>, row: Int, jrow: Int, structure: JacobianStructure,
         jacobians: UnsafeMutablePointer<S>, offsets: UnsafeMutablePointer<S>,
@@ -148,7 +150,7 @@ extension NewtonEngine {
             pool.forEach(chunks.count - 1) { c in
                 let p = e.base + c * width
                 p.initialize(repeating: 0, count: width)
-                Scalar._elkFilter(
+                ELK.filter(
                     range: chunks[c], row: row, jrow: jrow, structure: structure, jacobians: j.base,
                     offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: false)
             }
@@ -161,7 +163,7 @@ extension NewtonEngine {
             } else {
                 p.initialize(from: e.base + (c - 1) * width, count: width)
             }
-            Scalar._elkFilter(
+            ELK.filter(
                 range: chunks[c], row: row, jrow: jrow, structure: structure, jacobians: j.base,
                 offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: true)
         }
@@ -188,10 +190,10 @@ extension NewtonEngine {
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
                 let start = range.lowerBound * row
-                res.base[2 * c + 1] = Scalar._squaredRelativeResidual(
+                res.base[2 * c + 1] = squaredRelativeResidual(
                     states: UnsafePointer(h.base + start), values: UnsafePointer(f.base + start),
                     count: range.count * row)
-                res.base[2 * c] = Scalar._residualAndOffsets(
+                res.base[2 * c] = residualAndOffsets(
                     range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
                     initial: h0.base, values: f.base, jacobians: jac.base, structure: structure,
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
@@ -270,6 +272,8 @@ extension NewtonEngine {
 }
 
 /// Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN).
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func squaredRelativeResidual<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int) -> Double {
     var sum = 0.0
     for i in 0..<count {

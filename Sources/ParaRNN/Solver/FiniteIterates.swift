@@ -33,7 +33,7 @@ extension NewtonEngine {
             let counts = UnsafeMutableSendable(counts.baseAddress!)
             pool.forEach(chunks.count) { c in
                 let r = chunks[c]
-                counts.base[c] = Scalar._boundValues(h.base + r.lowerBound * row, count: r.count * row, bound: bound)
+                counts.base[c] = boundValues(h.base + r.lowerBound * row, count: r.count * row, bound: bound)
             }
         }
         return changed.reduce(0, +)
@@ -49,6 +49,8 @@ func noteOverflows(_ attempt: SolveAttempt, _ bounded: Int) -> SolveAttempt {
 }
 
 /// clamp(x, −bound, bound) with NaN ↦ 0 in place; returns how many values changed.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func boundValues<S: ScanScalar>(_ x: UnsafeMutablePointer<S>, count: Int, bound: S) -> Int {
     var changed = 0
     for i in 0..<count {

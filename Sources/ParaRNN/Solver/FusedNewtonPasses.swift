@@ -150,7 +150,7 @@ extension NewtonEngine {
                                 steps: 0..<rows.count, batch: batch, previous: prior,
                                 states: UnsafePointer(h.base + t * row), projections: u.base + t * urow,
                                 values: scratch, jacobians: nil, request: .structured)
-                            worst = combineResiduals(worst, Scalar._relativeResidual(
+                            worst = combineResiduals(worst, relativeResidual(
                                 states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
                                 count: rows.count * row))
                         } else {

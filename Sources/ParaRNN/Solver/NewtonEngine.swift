@@ -180,7 +180,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
                 cell.linearize(
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                res.base[c] = Scalar._residualAndOffsets(
+                res.base[c] = residualAndOffsets(
                     range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
                     initial: h0.base, values: f.base, jacobians: jac.base, structure: structure,
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: clip)
@@ -276,6 +276,8 @@ struct ConvergenceMonitor {
 
 /// max_i |s_i − F_i| / max(1, |F_i|) over `count` values (NaN if any is NaN): blocks of a
 /// branch-free loop (it vectorises), then the max over each block.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func relativeResidual<S: ScanScalar>(
     states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int
 ) -> Double {
@@ -296,6 +298,8 @@ func relativeResidual<S: ScanScalar>(
 
 /// For the steps of `range`: the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
 /// then optional clipping of J_t, then b_t = F_t − J_t H_{t−1} in place of F_t.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
 func residualAndOffsets<S: ScanScalar>(
     range: Range<Int>, row: Int, jrow: Int, states: UnsafePointer<S>, initial: UnsafePointer<S>,
     values: UnsafeMutablePointer<S>, jacobians: UnsafeMutablePointer<S>,

@@ -93,7 +93,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             throw .shapeMismatch(
                 "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))")
         }
-        if let bad = inputs.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) {
+        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0) }) {
             throw .nonFiniteInput(index: bad)
         }
         if let initialState, initialState.count != row {
@@ -229,7 +229,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     static func guardingFiniteStates(
         _ solution: Solution<Scalar>, row: Int, segmentEnds: [Int], segmentLength: Int
     ) -> Solution<Scalar> {
-        guard let bad = solution.states.withUnsafeBufferPointer({ Scalar._firstNonFinite($0) }) else { return solution }
+        guard let bad = solution.states.withUnsafeBufferPointer({ firstNonFinite($0) }) else { return solution }
         var result = solution
         let step = bad / row
         let state = NonFiniteState(step: step, offset: bad % row, value: Double(solution.states[bad]))

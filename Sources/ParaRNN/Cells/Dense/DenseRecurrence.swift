@@ -3,11 +3,24 @@ import ParallelScan
 /// Shared machinery of the cells with dense recurrent weights (GRU, LSTM, Elman): for a range
 /// of steps, the recurrent pre-activations g_t = W_hh h_{t−1} + b_hh of every step come from one
 /// GEMM over the previous states of the range.
-protocol DenseRecurrence: RecurrentCell {
-    /// W_hh, `[G·d][d]` row-major.
-    var recurrentWeights: [Scalar] { get }
+public protocol DenseRecurrence: RecurrentCell {
+    /// The cell's four tensors and packed W_hh.
+    var weights: DenseWeights<Scalar> { get }
+    /// The same cell (activation, projection, …) with other weights of the same shapes.
+    func with(weights: DenseWeights<Scalar>) throws(CellError) -> Self
+}
+
+extension DenseRecurrence {
+    public var inputSize: Int { weights.inputSize }
+    public var hiddenSize: Int { weights.hiddenSize }
+    public var inputWeights: [Scalar] { weights.inputWeights }
+    public var inputBias: [Scalar] { weights.inputBias }
+    /// W_hh, `[G·d][d]` row-major (`[4d][p]` for a projected LSTM).
+    public var recurrentWeights: [Scalar] { weights.recurrentWeights }
     /// b_hh, `[G·d]`.
-    var recurrentBias: [Scalar] { get }
+    public var recurrentBias: [Scalar] { weights.recurrentBias }
+    /// W_hh and b_hh packed for the fused kernels (cells with a square W_hh).
+    var packedRecurrence: DenseRecurrentPack<Scalar> { weights.packed! }
 }
 
 extension DenseRecurrence {

@@ -2,13 +2,11 @@ import ParallelScan
 
 extension ElmanRNN: DifferentiableCell {
     /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        Scalar._fusedBackward(self, arguments, pool: pool)
+        denseBackward(arguments, pool: pool) { adjointKernel($0) }
         return true
-    }
-
-    public var recurrentParameterLayout: [(name: String, count: Int)] {
-        [("weight_hh", hiddenSize * hiddenSize), ("bias_hh", hiddenSize)]
     }
 
     /// Elman VJP: ∂L/∂pre = λ φ' (1 − h'² or [h' > 0]), for both the projection and the recurrent weights.

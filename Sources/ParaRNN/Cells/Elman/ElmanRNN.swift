@@ -9,14 +9,7 @@ import ParallelScan
 public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
     public var rollsOutEntriesIndependently: Bool { true }
-    public let inputSize: Int
-    public let hiddenSize: Int
-    public let inputWeights: [Scalar]
-    public let inputBias: [Scalar]
-    public let recurrentWeights: [Scalar]
-    public let recurrentBias: [Scalar]
-    /// W_hh and b_hh packed for the fused rollout (built once, here).
-    let packedRecurrence: DenseRecurrentPack<Scalar>
+    public let weights: DenseWeights<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 1 }
     public var structure: JacobianStructure { .dense }
@@ -31,19 +24,14 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
         biasIH: [Scalar], biasHH: [Scalar], activation: Activation = .tanh
     ) throws(CellError) {
         self.activation = activation
-        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
-        try checkParameter("weight_ih", weightIH, [d, m])
-        try checkParameter("weight_hh", weightHH, [d, d])
-        try checkParameter("bias_ih", biasIH, [d])
-        try checkParameter("bias_hh", biasHH, [d])
-        inputSize = m
-        hiddenSize = d
-        inputWeights = weightIH
-        inputBias = biasIH
-        recurrentWeights = weightHH
-        recurrentBias = biasHH
-        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
+        weights = try DenseWeights(
+            inputSize: m, hiddenSize: d, gates: 1, weightIH: weightIH, weightHH: weightHH,
+            biasIH: biasIH, biasHH: biasHH)
     }
+
+    init(weights: DenseWeights<Scalar>, activation: Activation) { (self.weights, self.activation) = (weights, activation) }
+
+    public func with(weights: DenseWeights<Scalar>) -> ElmanRNN { ElmanRNN(weights: weights, activation: activation) }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
         let d = hiddenSize
@@ -54,7 +42,9 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
         }
     }
 
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {

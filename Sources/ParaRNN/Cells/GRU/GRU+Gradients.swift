@@ -2,13 +2,11 @@ import ParallelScan
 
 extension GRU: DifferentiableCell {
     /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        Scalar._fusedBackward(self, arguments, pool: pool)
+        denseBackward(arguments, pool: pool) { adjointKernel($0) }
         return true
-    }
-
-    public var recurrentParameterLayout: [(name: String, count: Int)] {
-        [("weight_hh", 3 * hiddenSize * hiddenSize), ("bias_hh", 3 * hiddenSize)]
     }
 
     /// GRU's VJP: g_pn = λ(1−z)(1−n²), g_pz = λ(h−n)z(1−z), g_pr = g_pn (W_hn h + b_hn) r(1−r);

@@ -1,21 +1,10 @@
 import ParallelScan
 
 extension GRU: TrainableCell {
-    public var parameterVector: [Scalar] { recurrentWeights + recurrentBias + inputWeights + inputBias }
-
-    public func with(parameterVector vector: [Scalar]) throws(CellError) -> GRU {
-        let (recurrent, w, b) = try split(vector)
-        return try GRU(inputSize: inputSize, hiddenSize: hiddenSize, weightIH: w, weightHH: recurrent[0], biasIH: b, biasHH: recurrent[1])
-    }
-
-    /// PyTorch's default: every weight and bias ∼ U(±1/√d).
+    /// PyTorch's default: every weight and bias ∼ U(±1/√d) (``DenseWeights/uniform(inputSize:hiddenSize:gates:using:)``).
     public static func initialized<G: RandomNumberGenerator>(
         inputSize m: Int, hiddenSize d: Int, using generator: inout G
     ) throws(CellError) -> GRU {
-        let k = 1 / Double(d).squareRoot()
-        return try GRU(
-            inputSize: m, hiddenSize: d, weightIH: uniformValues(3 * d * m, k, &generator),
-            weightHH: uniformValues(3 * d * d, k, &generator), biasIH: uniformValues(3 * d, k, &generator),
-            biasHH: uniformValues(3 * d, k, &generator))
+        GRU(weights: try .uniform(inputSize: m, hiddenSize: d, gates: 3, using: &generator))
     }
 }

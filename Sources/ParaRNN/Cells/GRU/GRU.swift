@@ -15,14 +15,7 @@ import ParallelScan
 public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
     public var rollsOutEntriesIndependently: Bool { true }
-    public let inputSize: Int
-    public let hiddenSize: Int
-    public let inputWeights: [Scalar]
-    public let inputBias: [Scalar]
-    public let recurrentWeights: [Scalar]
-    public let recurrentBias: [Scalar]
-    /// W_hh and b_hh packed for the fused rollout (built once, here).
-    let packedRecurrence: DenseRecurrentPack<Scalar>
+    public let weights: DenseWeights<Scalar>
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 3 }
     public var structure: JacobianStructure { .dense }
@@ -33,19 +26,14 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
         inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
         biasIH: [Scalar], biasHH: [Scalar]
     ) throws(CellError) {
-        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
-        try checkParameter("weight_ih", weightIH, [3 * d, m])
-        try checkParameter("weight_hh", weightHH, [3 * d, d])
-        try checkParameter("bias_ih", biasIH, [3 * d])
-        try checkParameter("bias_hh", biasHH, [3 * d])
-        inputSize = m
-        hiddenSize = d
-        inputWeights = weightIH
-        inputBias = biasIH
-        recurrentWeights = weightHH
-        recurrentBias = biasHH
-        packedRecurrence = DenseRecurrentPack(weights: weightHH, bias: biasHH, outputs: weightHH.count / d, hidden: d)
+        weights = try DenseWeights(
+            inputSize: m, hiddenSize: d, gates: 3, weightIH: weightIH, weightHH: weightHH,
+            biasIH: biasIH, biasHH: biasHH)
     }
+
+    init(weights: DenseWeights<Scalar>) { self.weights = weights }
+
+    public func with(weights: DenseWeights<Scalar>) -> GRU { GRU(weights: weights) }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
         let d = hiddenSize
@@ -62,7 +50,9 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
         }
     }
 
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {

@@ -2,13 +2,11 @@ import ParallelScan
 
 extension LSTM: DifferentiableCell {
     /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        Scalar._fusedBackward(self, arguments, pool: pool)
+        denseBackward(arguments, pool: pool) { adjointKernel($0) }
         return true
-    }
-
-    public var recurrentParameterLayout: [(name: String, count: Int)] {
-        [("weight_hh", 4 * hiddenSize * hiddenSize), ("bias_hh", 4 * hiddenSize)]
     }
 
     /// LSTM's VJP: g_c' = λ_c + λ_h o(1−τ²); pre-activation gradients

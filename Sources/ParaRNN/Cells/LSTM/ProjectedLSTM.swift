@@ -18,16 +18,10 @@ import ParallelScan
 ///         weightIH: wih, weightHH: whh, weightHR: whr, biasIH: bih, biasHH: bhh)
 public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     public static var cellName: String { "lstm" }
-    public let inputSize: Int
-    /// d: the cell size (rows of each gate).
-    public let hiddenSize: Int
+    /// W_ih, W_hh `[4d][p]`, b_ih, b_hh; d is the cell size (rows of each gate).
+    public private(set) var weights: DenseWeights<Scalar>
     /// p: the size of the output h.
     public let projectionSize: Int
-    public let inputWeights: [Scalar]
-    public let inputBias: [Scalar]
-    /// W_hh, `[4d][p]`.
-    public let recurrentWeights: [Scalar]
-    public let recurrentBias: [Scalar]
     /// W_hr, `[p][d]`.
     public let projectionWeights: [Scalar]
     public var stateSize: Int { hiddenSize + projectionSize }
@@ -43,19 +37,18 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         if d <= 0 || m < 0 || p <= 0 {
             throw .invalidShape("hidden size \(d), projection size \(p) and input size \(m) must be positive")
         }
-        try checkParameter("weight_ih", weightIH, [4 * d, m])
-        try checkParameter("weight_hh", weightHH, [4 * d, p])
+        weights = try DenseWeights(
+            inputSize: m, hiddenSize: d, gates: 4, recurrentColumns: p, weightIH: weightIH,
+            weightHH: weightHH, biasIH: biasIH, biasHH: biasHH)
         try checkParameter("weight_hr", weightHR, [p, d])
-        try checkParameter("bias_ih", biasIH, [4 * d])
-        try checkParameter("bias_hh", biasHH, [4 * d])
-        inputSize = m
-        hiddenSize = d
         projectionSize = p
-        inputWeights = weightIH
-        inputBias = biasIH
-        recurrentWeights = weightHH
-        recurrentBias = biasHH
         projectionWeights = weightHR
+    }
+
+    public func with(weights: DenseWeights<Scalar>) -> ProjectedLSTM {
+        var cell = self
+        cell.weights = weights
+        return cell
     }
 
     public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
@@ -83,7 +76,9 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         return next
     }
 
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {

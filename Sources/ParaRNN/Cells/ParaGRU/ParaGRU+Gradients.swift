@@ -5,21 +5,22 @@ extension ParaGRU: DifferentiableCell {
 
     /// ParaGRU's VJP. With g_a = λ z (1 − c²), g_z = λ (c − h) z(1 − z), g_r = g_a A_h h r(1 − r):
     /// ∂L/∂u = (g_z, g_r, g_a); ∂L/∂A_z += g_z h, ∂L/∂A_r += g_r h, ∂L/∂A_h += g_a h r.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vectorJacobianProducts(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
         adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>
     ) {
-        Scalar._vectorJacobianProducts(
-            self,
+        vjpKernel(
             VJPArguments(
                 steps: steps, batch: batch, previous: previous, states: states,
                 projections: projections, adjoints: adjoints,
                 projectionGradients: projectionGradients, parameterGradients: parameterGradients))
     }
 
-    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    /// The VJP loops (specialised per precision through the entry's `@_specialize`).
     func vjpKernel(_ arguments: VJPArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)

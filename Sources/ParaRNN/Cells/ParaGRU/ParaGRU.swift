@@ -28,7 +28,9 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     public var fusesNewtonOffsets: Bool { true }
     public var evaluatesFromZeroState: Bool { true }
 
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// Creates a ParaGRU from dense input weights.
     /// - Parameters:

@@ -8,21 +8,22 @@ extension ParaLSTM: DifferentiableCell {
     /// ParaLSTM's VJP. With g_po = λ_h τ o(1−o), g_c' = λ_c + λ_h o (1−τ²) + g_po C_o,
     /// g_pf = g_c' (c − ĉ) f(1−f), g_pc = g_c' (1−f)(1−ĉ²): ∂L/∂u = (g_pf, g_po, g_pc);
     /// ∂L/∂A_{f,o,c} += g_p{f,o,c} h; ∂L/∂C_f += g_pf c; ∂L/∂C_o += g_po c'.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func vectorJacobianProducts(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
         adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>
     ) {
-        Scalar._vectorJacobianProducts(
-            self,
+        vjpKernel(
             VJPArguments(
                 steps: steps, batch: batch, previous: previous, states: states,
                 projections: projections, adjoints: adjoints,
                 projectionGradients: projectionGradients, parameterGradients: parameterGradients))
     }
 
-    /// The VJP loops, reached through ``CellMath`` so they run specialised per precision.
+    /// The VJP loops (specialised per precision through the entry's `@_specialize`).
     func vjpKernel(_ arguments: VJPArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)

@@ -37,7 +37,9 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
     public var structure: JacobianStructure { .blockDiagonal(2) }
     public var fusesNewtonOffsets: Bool { true }
 
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { Scalar._linearize(self, arguments) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// Creates a ParaLSTM from dense input weights W `[3d][m]` (rows f, o, c) and bias `[3d]`.
     public init(
