@@ -15,7 +15,7 @@ PARARNN_CPU ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /
 # (no dynamic symbol lookup; 40 vs 58 ms for a 1000-step solve on the 2-core VM, farm-bench).
 RELEASE_FLAGS := -c release --static-swift-stdlib $(if $(PARARNN_CPU),-Xswiftc -target-cpu -Xswiftc $(PARARNN_CPU) -Xswiftc -DPARARNN_FMA)
 
-.PHONY: deps build release test fuzz run bench notebooks peers clean
+.PHONY: deps build release test fuzz run bench notebooks peers docs lint format clean
 
 # Installs the Debian packages only when one is missing (apt-get update first, sudo only if not root).
 deps:
@@ -54,6 +54,26 @@ run: release
 	$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/pararnn solve \
 	  --model data/default/paragru.safetensors --input data/default/input.npy \
 	  --output out/hidden-elk.npy --report out/report-elk.json --method elk --no-fallback --verify
+
+# The documentation of every library module (DocC catalogs in Sources/<Module>/<Module>.docc,
+# doc comments, articles) as static HTML under docs/<Module>/ (open docs/<Module>/index.html
+# through a web server, e.g. `python3 -m http.server -d docs`).
+DOC_MODULES := ParaRNN ParallelScan Training ModelIO SequenceIO LinearRNN LongConv PLSTM ConvergenceHarness PerformanceSuite
+docs: deps
+	@mkdir -p docs; for m in $(DOC_MODULES); do \
+	  $(SWIFT) package --allow-writing-to-directory docs/$$m generate-documentation --target $$m \
+	    --disable-indexing --transform-for-static-hosting --output-path docs/$$m || exit 1; \
+	done
+
+# swift-format (the toolchain's, `swift format`) with the repository's .swift-format: `make format`
+# rewrites Sources/ and Tests/ in place; `make lint` fails on any difference or rule warning
+# (.ci/run runs it). AlwaysUseLowerCamelCase is off: the maths names matrices A, B, W.
+FORMAT_PATHS := Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Benchmarks
+format:
+	$(SWIFT) format --in-place --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark

@@ -33,7 +33,7 @@ struct DenseAdjointWork<Scalar> {
 
 extension DenseRecurrence where Self: DifferentiableCell {
     /// W_hh re-packed for products with its transpose: W_hhᵀ v = Σ_r v[r] W_hh[r][·] is the
-    /// packed product of a ``DenseRecurrentPack`` built from W_hhᵀ (outputs d, inputs G·d).
+    /// packed product of a `DenseRecurrentPack` built from W_hhᵀ (outputs d, inputs G·d).
     func transposedRecurrencePack() -> DenseRecurrentPack<Scalar> {
         let d = hiddenSize, gd = gateCount * d
         var transposed = [Scalar](repeating: 0, count: gd * d)
@@ -166,7 +166,7 @@ extension DenseAdjointWork {
 }
 
 extension GRU {
-    /// The fused GRU BPTT of ``DenseAdjointWork/entries`` (see ``DenseRecurrence/denseBackward(_:pool:kernel:)``):
+    /// The fused GRU BPTT of ``DenseAdjointWork/entries`` (see `denseBackward`):
     /// with g = W_hh h + b_hh recomputed,
     ///
     ///     g_pn = λ(1−z)(1−n²),  g_pz = λ(h−n)z(1−z),  g_pr = g_pn g_n r(1−r)

@@ -318,7 +318,7 @@ struct DenseRolloutBuffers<Scalar> {
 }
 
 extension GRU {
-    /// The fused rollout of batch entries `entries` (see ``DenseRecurrentPack``):
+    /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
     /// r, z, n and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d
@@ -337,7 +337,7 @@ extension GRU {
 }
 
 extension LSTM {
-    /// The fused rollout of batch entries `entries` (see ``DenseRecurrentPack``): gates i, f,
+    /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`): gates i, f,
     /// g, o, then c' and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, n = 2 * d, lanes = io.batch * d, row = io.batch * n
@@ -359,7 +359,7 @@ extension LSTM {
 }
 
 extension ElmanRNN {
-    /// The fused rollout of batch entries `entries` (see ``DenseRecurrentPack``):
+    /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
     /// h' = φ(u + W_hh h + b_hh).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize, lanes = io.batch * d

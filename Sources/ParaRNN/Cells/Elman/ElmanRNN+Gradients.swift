@@ -1,7 +1,7 @@
 import ParallelScan
 
 extension ElmanRNN: DifferentiableCell {
-    /// The fused BPTT (``DenseRecurrence/denseBackward(_:pool:kernel:)``).
+    /// The fused BPTT (`denseBackward`).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {

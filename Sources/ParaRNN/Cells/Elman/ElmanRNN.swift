@@ -7,7 +7,7 @@ import ParallelScan
 ///     let relu = try ElmanRNN<Float>(inputSize: 3, hiddenSize: 5, weightIH: wih, weightHH: whh,
 ///                                    biasIH: bih, biasHH: bhh, activation: .relu)
 public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
-    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
     public var rollsOutEntriesIndependently: Bool { true }
     public let weights: DenseWeights<Scalar>
     public var stateSize: Int { hiddenSize }

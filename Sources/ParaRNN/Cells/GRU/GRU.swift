@@ -13,7 +13,7 @@ import ParallelScan
 /// State row `[B][d]`; projection `[3][B][d]` (r, z, n) holding W_i· x + b_i·; Jacobian
 /// `[B][d][d]`.
 public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
-    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
     public var rollsOutEntriesIndependently: Bool { true }
     public let weights: DenseWeights<Scalar>
     public var stateSize: Int { hiddenSize }

@@ -11,7 +11,7 @@ import ParallelScan
 ///     ∂c'/∂c = diag(f)                 ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
 ///     ∂h'/∂c = diag(o(1−τ²) f)         ∂h'/∂h = diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h,   τ = tanh(c')
 public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
-    /// The fused rollout runs any subset of the batch on its own (``DenseRecurrentPack``).
+    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
     public var rollsOutEntriesIndependently: Bool { true }
     public let weights: DenseWeights<Scalar>
     public var stateSize: Int { 2 * hiddenSize }

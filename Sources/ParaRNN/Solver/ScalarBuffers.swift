@@ -1,0 +1,106 @@
+import ParallelScan
+
+/// Copies `rows` runs of `lanes` scalars between strided rows; runs of 4 or 8 use one vector
+/// move per row (the common B = 1 case of small d), others ``copyLanes(_:_:_:)``.
+@inline(__always)
+func copyRows<S: ScanScalar>(
+    into destination: UnsafeMutablePointer<S>, stride destinationStride: Int,
+    from source: UnsafePointer<S>, stride sourceStride: Int, rows: Int, lanes: Int
+) {
+    if rows <= 0 { return }
+    let target = UnsafeMutableRawPointer(destination), origin = UnsafeRawPointer(source)
+    let size = MemoryLayout<S>.stride
+    let targetStep = destinationStride * size, originStep = sourceStride * size
+    switch lanes {
+    case 4:
+        for r in 0..<rows {
+            target.storeBytes(
+                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD4<S>.self),
+                toByteOffset: r * targetStep, as: SIMD4<S>.self)
+        }
+    case 8:
+        for r in 0..<rows {
+            target.storeBytes(
+                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD8<S>.self),
+                toByteOffset: r * targetStep, as: SIMD8<S>.self)
+        }
+    default:
+        for r in 0..<rows {
+            copyLanes(destination + r * destinationStride, source + r * sourceStride, lanes)
+        }
+    }
+}
+
+/// Copies `count` scalars; short copies use 4-wide vector moves instead of a memmove call.
+@inline(__always)
+func copyLanes<S: ScanScalar>(_ destination: UnsafeMutablePointer<S>, _ source: UnsafePointer<S>, _ count: Int) {
+    if count >= 64 {
+        destination.update(from: source, count: count)
+        return
+    }
+    var i = 0
+    while i + 4 <= count {
+        UnsafeMutableRawPointer(destination + i).storeBytes(
+            of: UnsafeRawPointer(source + i).loadUnaligned(as: SIMD4<S>.self), as: SIMD4<S>.self)
+        i += 4
+    }
+    while i < count {
+        destination[i] = source[i]
+        i += 1
+    }
+}
+
+/// Copies `count` scalars as raw bytes. Generic code that is not specialised (the solver's
+/// orchestration, reached from other modules) would otherwise copy element by element through
+/// value witnesses; scalars are trivial types, so a memcpy is exact.
+@inlinable @inline(__always)
+func copyScalars<S: ScanScalar>(_ destination: UnsafeMutablePointer<S>, _ source: UnsafePointer<S>, count: Int) {
+    UnsafeMutableRawPointer(destination).copyMemory(
+        from: UnsafeRawPointer(source), byteCount: count * MemoryLayout<S>.stride)
+}
+
+/// Fills `count` scalars with +0.0 (all-zero bits) without per-element generic copies.
+func zeroFill<S: ScanScalar>(_ pointer: UnsafeMutablePointer<S>, count: Int) {
+    UnsafeMutableRawPointer(pointer).initializeMemory(
+        as: UInt8.self, repeating: 0, count: count * MemoryLayout<S>.stride)
+}
+
+/// An array of `count` scalars left uninitialised (the caller overwrites every element before
+/// reading it): skips zeroing, so pages are first touched by the parallel passes that fill them.
+func uninitializedArray<S: ScanScalar>(_: S.Type = S.self, count: Int) -> [S] {
+    [S](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+}
+
+/// Zero-fills `count` scalars in parallel chunks (first touch of fresh pages spreads over the
+/// workers instead of one thread).
+func parallelZeroFill<S: ScanScalar>(_ pointer: UnsafeMutablePointer<S>, count: Int, pool: WorkerPool) {
+    let parts = max(1, min(pool.threadCount, count / 262_144))
+    let base = UnsafeMutableSendable(pointer)
+    pool.forEach(parts) { part in
+        let range = ChunkPlan.evenRange(index: part, of: parts, total: count)
+        zeroFill(base.base + range.lowerBound, count: range.count)
+    }
+}
+
+/// An array of `count` zeros, filled with memset rather than element by element.
+func zeroArray<S: ScanScalar>(_: S.Type = S.self, count: Int) -> [S] {
+    [S](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if count > 0 { zeroFill(buffer.baseAddress!, count: count) }
+        initialized = count
+    }
+}
+
+/// Fills `total` scalars with `pattern` (`count` values) repeated: one copy, then copies of the
+/// filled prefix that double it (memcpy speed; kernels call this per block of rows).
+func repeatPattern<S: ScanScalar>(
+    _ pattern: UnsafePointer<S>, count: Int, into target: UnsafeMutablePointer<S>, total: Int
+) {
+    if total <= 0 { return }
+    var filled = min(count, total)
+    copyScalars(target, pattern, count: filled)
+    while filled < total {
+        let n = min(filled, total - filled)
+        copyScalars(target + filled, UnsafePointer(target), count: n)
+        filled += n
+    }
+}
