@@ -33,6 +33,16 @@ public struct VJPArguments<Scalar> {
     public var adjoints: UnsafePointer<Scalar>
     public var projectionGradients: UnsafeMutablePointer<Scalar>
     public var parameterGradients: UnsafeMutablePointer<Scalar>
+
+    public init(
+        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>, states: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, adjoints: UnsafePointer<Scalar>,
+        projectionGradients: UnsafeMutablePointer<Scalar>, parameterGradients: UnsafeMutablePointer<Scalar>
+    ) {
+        (self.steps, self.batch, self.previous, self.states) = (steps, batch, previous, states)
+        (self.projections, self.adjoints) = (projections, adjoints)
+        (self.projectionGradients, self.parameterGradients) = (projectionGradients, parameterGradients)
+    }
 }
 
 /// The arguments of ``RecurrentCell/linearize(steps:batch:previous:states:projections:values:jacobians:request:)``.

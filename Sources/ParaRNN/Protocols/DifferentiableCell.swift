@@ -12,12 +12,9 @@ public protocol DifferentiableCell<Scalar>: RecurrentCell {
 
     /// For every t in `steps`: writes ∂L/∂u_t (`[T][G][B][d]` like the projections) and adds
     /// (∂f/∂θ)ᵀ λ_t into `parameterGradients` (laid out by ``recurrentParameterLayout``).
-    /// s_{t−1} is `previous` for the first step of the range and `states[t−1]` after it.
-    func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>)
+    /// s_{t−1} is `previous` for the first step of the range and `states[t−1]` after it (see
+    /// ``VJPArguments``).
+    func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>)
 
     /// Backpropagation through time fused into the cell's own kernels, if it has them: fills
     /// ∂L/∂u, ∂L/∂θ and ∂L/∂s_{−1} without forming Jacobians or scanning, and returns true;

@@ -24,12 +24,10 @@ extension DifferentiableStepCell {
         step(state: state, projection: projection, parameters: recurrentParameters.map { T($0) })
     }
 
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let n = stateSize, d = hiddenSize, gd = gateCount * d
         let row = stateRowSize(batch: batch), urow = projectionRowSize(batch: batch)
         let layout = StateLayout(structure: structure, stateSize: n, hiddenSize: d, batch: batch)

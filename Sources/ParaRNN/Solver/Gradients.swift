@@ -221,9 +221,10 @@ extension SequenceSolver where Cell: DifferentiableCell {
             let range = chunks[c]
             let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
             cell.vectorJacobianProducts(
-                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
-                adjoints: l.base, projectionGradients: du.base,
-                parameterGradients: p.base + c * parameterCount)
+                VJPArguments(
+                    steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                    adjoints: l.base, projectionGradients: du.base,
+                    parameterGradients: p.base + c * parameterCount))
         }
         // ∂L/∂s_{−1} = J_0ᵀ λ_0.
         initialGradient.withUnsafeMutableBufferPointer { out in

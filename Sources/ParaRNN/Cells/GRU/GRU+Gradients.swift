@@ -11,12 +11,10 @@ extension GRU: DifferentiableCell {
 
     /// GRU's VJP: g_pn = λ(1−z)(1−n²), g_pz = λ(h−n)z(1−z), g_pr = g_pn (W_hn h + b_hn) r(1−r);
     /// ∂L/∂u = (g_pr, g_pz, g_pn); recurrent pre-activation gradients (g_pr, g_pz, g_pn r).
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, lanes = batch * d, gd = 3 * d
         let count = steps.count * batch * gd
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: count)

@@ -11,12 +11,10 @@ extension LSTM: DifferentiableCell {
 
     /// LSTM's VJP: g_c' = λ_c + λ_h o(1−τ²); pre-activation gradients
     /// (g_c' g i(1−i), g_c' c f(1−f), g_c' i (1−g²), λ_h τ o(1−o)) for (i, f, g, o).
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
         let count = steps.count * batch * gd
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: count)

@@ -7,18 +7,7 @@ extension ParaGRU: DifferentiableCell {
     /// ∂L/∂u = (g_z, g_r, g_a); ∂L/∂A_z += g_z h, ∂L/∂A_r += g_r h, ∂L/∂A_h += g_a h r.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
-        vjpKernel(
-            VJPArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, adjoints: adjoints,
-                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
-    }
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) { vjpKernel(arguments) }
 
     /// The VJP loops (specialised per precision through the entry's `@_specialize`).
     func vjpKernel(_ arguments: VJPArguments<Scalar>) {

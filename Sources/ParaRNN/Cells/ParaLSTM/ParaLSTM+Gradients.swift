@@ -10,18 +10,7 @@ extension ParaLSTM: DifferentiableCell {
     /// ∂L/∂A_{f,o,c} += g_p{f,o,c} h; ∂L/∂C_f += g_pf c; ∂L/∂C_o += g_po c'.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
-        vjpKernel(
-            VJPArguments(
-                steps: steps, batch: batch, previous: previous, states: states,
-                projections: projections, adjoints: adjoints,
-                projectionGradients: projectionGradients, parameterGradients: parameterGradients))
-    }
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) { vjpKernel(arguments) }
 
     /// The VJP loops (specialised per precision through the entry's `@_specialize`).
     func vjpKernel(_ arguments: VJPArguments<Scalar>) {

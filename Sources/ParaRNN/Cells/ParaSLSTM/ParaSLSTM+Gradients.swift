@@ -12,12 +12,10 @@ extension ParaSLSTM: DifferentiableCell {
     ///     g_ĩ = g_i' i' + [ĩ ≥ a] g_m',   g_a = g_f' f' + [ĩ < a] g_m',   g_f̃ = g_a σ(−f̃)
     ///
     /// (a = log σ(f̃) + m); ∂L/∂u = (g_ĩ, g_f̃, g_z̃, g_õ) and ∂L/∂R_x += g_x h.
-    public func vectorJacobianProducts(
-        steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
-        states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
-        adjoints: UnsafePointer<Scalar>, projectionGradients: UnsafeMutablePointer<Scalar>,
-        parameterGradients: UnsafeMutablePointer<Scalar>
-    ) {
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
+        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
+        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, lanes = batch * d, row = 4 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
             let r = gains.baseAddress!
