@@ -351,8 +351,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     func solveSegment(
         method: SolverMethod, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
         previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, hasGuess: Bool,
-        tolerance: Double, segment: Int, segments: Int
+        tolerance: Double, segment: Int, segments: Int, packing: PackedStarts<Scalar>? = nil
     ) -> SegmentResult {
+        func rollout(steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>) {
+            if let packing {
+                packedRollout(batch: batch, projections: projections, packing: packing, states: states)
+            } else {
+                self.rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
+            }
+        }
         if method == .sequential {
             rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
             let attempt = SolveAttempt(
@@ -378,6 +385,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let engine = NewtonEngine(
                 cell: cell, steps: steps, batch: batch, projections: projections,
                 previous: previous, states: states, pool: options.pool)
+            engine.packing = packing
             let maxIterations = options.maxIterations ?? min(steps + 1, 100)
             let report = { (iteration: Int, residual: Double) -> Void in
                 options.progress?(SolverProgress(
