@@ -76,7 +76,16 @@ extension SequenceSolver {
     ) -> Solution<Scalar> {
         let steps = boundaries.steps, row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
-        var (method, decision) = chooseMethod(steps: steps, batch: batch)
+        // The packed rollout runs sequences side by side: its share of the threads is the
+        // total over the most any worker gets (longest-first onto the least loaded).
+        let threads = options.pool.threadCount
+        let longest = boundaries.lengths.max() ?? steps
+        let perWorker = max(longest, (steps + threads - 1) / threads)
+        let share = Double(steps) / Double(perWorker) * Double(rolloutWorkers(batch: batch, threads: 1))
+        var (method, decision) = chooseMethod(steps: steps, batch: batch, rolloutShare: share)
+        if options.method == .automatic {
+            decision = "\(boundaries.count) sequences packed, rollout share \(String(format: "%.1f", share))×: " + decision
+        }
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
         var contractivity: Contractivity? = nil
         if method != .sequential, options.method == .automatic || options.estimatesContractivity {
