@@ -56,6 +56,12 @@ extension SequenceSolver {
         if options.segmentLength != nil {
             throw .invalidOption("segment length applies to one sequence; a packed solve has no segments")
         }
+        let (method, decision, _) = packedChoice(boundaries: boundaries, batch: batch)
+        if method == .sequential {
+            return streamedPackedRollout(
+                inputs: inputs, boundaries: boundaries, batch: batch, initialStates: initialStates,
+                decision: decision)
+        }
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
@@ -76,16 +82,7 @@ extension SequenceSolver {
     ) -> Solution<Scalar> {
         let steps = boundaries.steps, row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
-        // The packed rollout runs sequences side by side: its share of the threads is the
-        // total over the most any worker gets (longest-first onto the least loaded).
-        let threads = options.pool.threadCount
-        let longest = boundaries.lengths.max() ?? steps
-        let perWorker = max(longest, (steps + threads - 1) / threads)
-        let share = Double(steps) / Double(perWorker) * Double(rolloutWorkers(batch: batch, threads: 1))
-        var (method, decision) = chooseMethod(steps: steps, batch: batch, rolloutShare: share)
-        if options.method == .automatic {
-            decision = "\(boundaries.count) sequences packed, rollout share \(String(format: "%.1f", share))×: " + decision
-        }
+        var (method, decision, _) = packedChoice(boundaries: boundaries, batch: batch)
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
         var contractivity: Contractivity? = nil
         if method != .sequential, options.method == .automatic || options.estimatesContractivity {
@@ -130,15 +127,23 @@ extension SequenceSolver {
             solution, row: row, segmentEnds: [result.attempts.count], segmentLength: steps)
     }
 
-    /// Each sequence rolled out from its own initial state; sequences are spread over the
-    /// pool's workers (longest first onto the least loaded), each rolled out by one thread, so
-    /// every sequence's states are bitwise those of its own rollout.
-    func packedRollout(
-        batch: Int, projections: UnsafePointer<Scalar>, packing: PackedStarts<Scalar>,
-        states: UnsafeMutablePointer<Scalar>
-    ) {
-        let boundaries = packing.boundaries, row = packing.row
-        let urow = cell.projectionRowSize(batch: batch), cell = self.cell
+    /// The method for a packed problem: ``chooseMethod(steps:batch:)`` knowing that the packed
+    /// rollout runs sequences side by side — its share of the threads is the total over the most
+    /// any worker gets (longest first onto the least loaded).
+    func packedChoice(boundaries: SequenceBoundaries, batch: Int) -> (SolverMethod, String, Double) {
+        let steps = boundaries.steps, threads = options.pool.threadCount
+        let longest = boundaries.lengths.max() ?? steps
+        let perWorker = max(longest, (steps + threads - 1) / threads)
+        let share = Double(steps) / Double(perWorker)
+        var (method, decision) = chooseMethod(steps: steps, batch: batch, rolloutShare: share)
+        if options.method == .automatic {
+            decision = "\(boundaries.count) sequences packed, rollout share \(String(format: "%.1f", share))×: " + decision
+        }
+        return (method, decision, share)
+    }
+
+    /// Which worker rolls out which sequences: longest first onto the least loaded.
+    func rolloutPlan(_ boundaries: SequenceBoundaries) -> [[Int]] {
         let workers = min(options.pool.threadCount, boundaries.count)
         var plan = [[Int]](repeating: [], count: workers)
         var load = [Int](repeating: 0, count: workers)
@@ -148,8 +153,78 @@ extension SequenceSolver {
             plan[w].append(i)
             load[w] += lengths[i]
         }
+        return plan
+    }
+
+    /// The sequential method from inputs: each worker projects its sequences a cache-sized block
+    /// at a time (as ``streamedRollout(inputs:steps:batch:initialState:)`` does for one) and rolls
+    /// them out from their own initial states; no projections are materialised.
+    func streamedPackedRollout(
+        inputs: [Scalar], boundaries: SequenceBoundaries, batch: Int, initialStates: [Scalar]?,
+        decision: String
+    ) -> Solution<Scalar> {
+        let steps = boundaries.steps, row = cell.stateRowSize(batch: batch)
+        let urow = cell.projectionRowSize(batch: batch), m = cell.inputSize, cell = self.cell
+        let plan = rolloutPlan(boundaries)
+        let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
+        var states = uninitializedArray(Scalar.self, count: steps * row)
+        inputs.withUnsafeBufferPointer { x in
+            states.withUnsafeMutableBufferPointer { h in
+                h0s.withUnsafeBufferPointer { h0 in
+                    let x = UnsafeSendable(x.baseAddress!), h = UnsafeMutableSendable(h.baseAddress!)
+                    let h0 = UnsafeSendable(h0.baseAddress!)
+                    options.pool.forEach(plan.count) { w in
+                        let longest = plan[w].map { boundaries.range(of: $0).count }.max() ?? 1
+                        let block = Self.streamingBlock(steps: longest, projectionRow: urow)
+                        let buffer = UnsafeMutablePointer<Scalar>.allocate(capacity: block * urow)
+                        defer { buffer.deallocate() }
+                        for i in plan[w] {
+                            let r = boundaries.range(of: i)
+                            let own = Self.streamingBlock(steps: r.count, projectionRow: urow)
+                            var start = 0
+                            while start < r.count {
+                                let count = min(own, r.count - start), t = r.lowerBound + start
+                                cell.project(
+                                    inputs: x.base + t * batch * m, steps: count, batch: batch,
+                                    projections: buffer, pool: .serial)
+                                let previous = start == 0 ? h0.base + i * row : UnsafePointer(h.base + (t - 1) * row)
+                                cell.rollout(
+                                    steps: 0..<count, batch: batch, previous: previous,
+                                    projections: UnsafePointer(buffer), states: h.base + t * row)
+                                start += count
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let residuals = states.withUnsafeBufferPointer {
+            nonFiniteMarks(states: $0.baseAddress!, boundaries: boundaries, row: row)
+        }
+        let attempt = SolveAttempt(
+            method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+            outcome: "sequential rollout of each sequence: exact by construction")
+        var solution = Solution(
+            states: states, steps: steps, batch: batch, method: .sequential, attempts: [attempt],
+            converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
+            decision: decision, segments: 1)
+        solution.sequenceLengths = boundaries.lengths
+        solution.sequenceResiduals = residuals
+        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [1], segmentLength: steps)
+    }
+
+    /// Each sequence rolled out from its own initial state; sequences are spread over the
+    /// pool's workers (longest first onto the least loaded), each rolled out by one thread, so
+    /// every sequence's states are bitwise those of its own rollout.
+    func packedRollout(
+        batch: Int, projections: UnsafePointer<Scalar>, packing: PackedStarts<Scalar>,
+        states: UnsafeMutablePointer<Scalar>
+    ) {
+        let boundaries = packing.boundaries, row = packing.row
+        let urow = cell.projectionRowSize(batch: batch), cell = self.cell
+        let plan = rolloutPlan(boundaries)
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
-        options.pool.forEach(workers) { w in
+        options.pool.forEach(plan.count) { w in
             for i in plan[w] {
                 let r = boundaries.range(of: i)
                 cell.rollout(

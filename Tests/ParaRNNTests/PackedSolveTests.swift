@@ -64,6 +64,11 @@ struct PackedSolveTests {
         try check(try RandomCells.paraLSTM(Double.self, m: 2, d: 3, scale: 0.5, seed: 3), name: "ParaLSTM")
     }
 
+    @Test func paraSLSTM() throws {
+        // 4×4 blocks: the fused passes' largest block size.
+        try check(try RandomCells.paraSLSTM(Double.self, m: 2, d: 2, scale: 0.3, seed: 11), name: "ParaSLSTM", methods: [.newton, .quasiNewton])
+    }
+
     @Test func denseCells() throws {
         try check(try RandomCells.gru(Double.self, m: 2, d: 3, scale: 0.5, seed: 4), name: "GRU", methods: [.newton, .quasiNewton, .elk])
         try check(try RandomCells.lstm(Double.self, m: 2, d: 2, scale: 0.5, seed: 5), name: "LSTM", methods: [.newton, .elk])
