@@ -8,6 +8,8 @@ public enum ScanError: Error, Equatable, Sendable, CustomStringConvertible {
     case bufferSize(name: String, expected: Int, actual: Int)
     /// A block size below 1, or a state size not divisible by it.
     case invalidBlockSize(blockSize: Int, stateSize: Int)
+    /// Sequence boundaries that do not describe the packed steps (see ``SequenceBoundaries``).
+    case invalidBoundaries(String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum ScanError: Error, Equatable, Sendable, CustomStringConvertible {
             return "buffer '\(name)' holds \(actual) elements, the shape needs \(expected)"
         case .invalidBlockSize(let k, let n):
             return "block size \(k) does not divide the state size \(n)"
+        case .invalidBoundaries(let text):
+            return "invalid sequence boundaries: \(text)"
         }
     }
 }

@@ -48,6 +48,8 @@ public struct PerformanceSuite: Sendable {
     /// Only Newton cases whose "name shape" text contains this (e.g. "paragru B=1 d=4 T=1000000");
     /// all if nil. Lets a profiler look at one solve.
     public var newtonCaseFilter: String?
+    /// The recordings of the `packed` group (which runs only when named in ``groups``).
+    public var packedSet = PackedBenchSet()
 
     public init(
         preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = [],
@@ -74,6 +76,7 @@ public struct PerformanceSuite: Sendable {
         if selected("plstm") { plstm(emit) }
         if selected("linear") { linear(emit) }
         if selected("xlstm") { xlstm(emit) }
+        if groups.contains("packed") { packed(emit) }
         return results
     }
 

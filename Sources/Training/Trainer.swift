@@ -8,6 +8,27 @@ public enum TrainingData<Scalar: CellMath>: Sendable {
     case nextStep(recording: [Scalar], steps: Int, features: Int)
     /// Pairs of `[T][m]` inputs and `[T][outputs]` targets (class indices for cross-entropy).
     case pairs(inputs: [[Scalar]], targets: [[Scalar]], steps: Int, features: Int, outputs: Int)
+    /// Several recordings (each `[T_i][m]`) for next-step prediction: training windows are
+    /// drawn from `training` (each window inside one recording, its start uniform over every
+    /// valid position of every recording long enough), and the validation loss is taken over
+    /// every step of every `validation` recording. See ``TrainingData/recordings(_:features:validationFraction:)``.
+    case recordings(training: [[Scalar]], validation: [[Scalar]], features: Int)
+}
+
+extension TrainingData {
+    /// Several recordings with the last `validationFraction` of each held out for validation.
+    ///
+    ///     let data = TrainingData.recordings([a, b, c], features: 2, validationFraction: 0.1)
+    public static func recordings(_ recordings: [[Scalar]], features m: Int, validationFraction: Double) -> TrainingData {
+        var training: [[Scalar]] = [], validation: [[Scalar]] = []
+        for r in recordings {
+            let t = r.count / max(1, m)
+            let split = Int(Double(t) * (1 - validationFraction))
+            training.append(Array(r[0..<(split * m)]))
+            validation.append(Array(r[(split * m)...]))
+        }
+        return .recordings(training: training, validation: validation, features: m)
+    }
 }
 
 /// Settings of ``Trainer``.
@@ -111,22 +132,47 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
 
     /// Loss of `model` on the validation part of the data (whole held-out span, batch 1).
     public func validationLoss(_ model: RecurrentModel<Cell>, _ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
-        var rng = SplitMix(seed: 0)
-        let batch = try sampleBatch(data, training: false, rng: &rng)
-        do {
-            let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
-            return options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value
-        } catch {
-            throw .solver(error.description)
+        var losses: [(Double, Int)] = []
+        for batch in try validationBatches(data) {
+            do {
+                let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+                losses.append((options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size))
+            } catch {
+                throw .solver(error.description)
+            }
         }
+        return Self.pooled(losses)
+    }
+
+    /// The mean over all rows of per-batch mean losses (one batch: its loss unchanged).
+    static func pooled(_ losses: [(Double, Int)]) -> Double {
+        if losses.count == 1 { return losses[0].0 }
+        let rows = losses.reduce(0) { $0 + $1.1 }
+        return losses.reduce(0.0) { $0 + $1.0 * Double($1.1) } / Double(max(1, rows))
+    }
+
+    /// The validation batches: one, or one per validation recording.
+    func validationBatches(_ data: TrainingData<Scalar>) throws(TrainingError) -> [Batch] {
+        if case .recordings(_, let validation, let m) = data {
+            var batches: [Batch] = []
+            for r in validation where r.count / m >= 2 {
+                let length = r.count / m - 1
+                batches.append(Batch(
+                    inputs: Array(r[0..<(length * m)]), targets: Array(r[m..<((length + 1) * m)]),
+                    steps: length, size: 1, outputs: m))
+            }
+            if batches.isEmpty { throw .invalidData("no validation recording has two steps or more") }
+            return batches
+        }
+        var rng = SplitMix(seed: 0)
+        return [try sampleBatch(data, training: false, rng: &rng)]
     }
 
     /// The validation MSE of predicting x_{t+1} = x_t ("repeat the last value"), for comparison.
     public func repeatLastValueLoss(_ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
-        var rng = SplitMix(seed: 0)
-        let batch = try sampleBatch(data, training: false, rng: &rng)
-        let predictions = batch.inputs
-        return Loss.meanSquaredError.evaluate(predictions: predictions, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value
+        Self.pooled(try validationBatches(data).map { batch in
+            (Loss.meanSquaredError.evaluate(predictions: batch.inputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size)
+        })
     }
 
     func sampleBatch(_ data: TrainingData<Scalar>, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
@@ -154,6 +200,31 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             let x = Array(recording[(split * m)..<((split + length) * m)])
             let y = Array(recording[((split + 1) * m)..<((split + 1 + length) * m)])
             return Batch(inputs: x, targets: y, steps: length, size: 1, outputs: m)
+        case .recordings(let recordings, _, let m):
+            // Windows of one length L inside one recording each, starts uniform over all valid
+            // positions of the recordings with at least L + 1 steps.
+            let longest = recordings.map { $0.count / m }.max() ?? 0
+            let length = min(options.windowLength, longest - 1)
+            if length < 1 { throw .invalidData("the training recordings are too short (longest \(longest) steps)") }
+            let starts = recordings.map { max(0, $0.count / m - length) }
+            let positions = starts.reduce(0, +)
+            let count = options.batchSize
+            var x = [Scalar](repeating: 0, count: length * count * m), y = x
+            for b in 0..<count {
+                var pick = Int(rng.next() % UInt64(positions)), index = 0
+                while pick >= starts[index] {
+                    pick -= starts[index]
+                    index += 1
+                }
+                let recording = recordings[index]
+                for t in 0..<length {
+                    for i in 0..<m {
+                        x[(t * count + b) * m + i] = recording[(pick + t) * m + i]
+                        y[(t * count + b) * m + i] = recording[(pick + t + 1) * m + i]
+                    }
+                }
+            }
+            return Batch(inputs: x, targets: y, steps: length, size: count, outputs: m)
         case .pairs(let inputs, let targets, let steps, let m, let outputs):
             if inputs.isEmpty || inputs.count != targets.count { throw .invalidData("need as many input as target sequences, at least one") }
             let holdout = max(1, Int(Double(inputs.count) * options.validationFraction))

@@ -14,7 +14,10 @@ struct Bench: ParsableCommand {
             sequential BPTT), conv (FFT vs direct convolution), plstm (2D hierarchical vs the \
             sequential wavefront), linear (diagonal and selective linear-RNN layers vs their \
             sequential loop), xlstm (mLSTM chunkwise / quadratic forms, chunk-size sweep and \
-            backward vs the step form; retention). Each timing is the best of --repetitions runs after a warm-up. \
+            backward vs the step form; retention), packed (only when named: 1,000 recordings \
+            of lengths log-uniform in 10²…10⁵, ParaGRU d = 4, one packed solve vs one solve per \
+            recording vs a batch padded to the longest; --packed-recordings and \
+            --packed-longest scale the set). Each timing is the best of --repetitions runs after a warm-up. \
             Ratios, not absolute times, are what carry between machines.
             """)
 
@@ -31,6 +34,12 @@ struct Bench: ParsableCommand {
         "Only Newton cases whose name and shape contain this text, e.g. \"paragru B=1 d=4 T=1000000\".",
         valueName: "text"))
     var newtonCase: String?
+
+    @Option(name: .customLong("packed-recordings"), help: ArgumentHelp("Recordings in the packed group's set.", valueName: "n"))
+    var packedRecordings: Int = 1_000
+
+    @Option(name: .customLong("packed-longest"), help: ArgumentHelp("Longest recording of the packed group's set (the shortest is 100 or less).", valueName: "n"))
+    var packedLongest: Int = 100_000
 
     @Option(name: .long, help: "Repetitions per timing (best kept).")
     var repetitions: Int = 3
@@ -55,14 +64,19 @@ struct Bench: ParsableCommand {
             }
             counts = parts.map { $0! }
         }
-        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear", "xlstm"]
+        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear", "xlstm", "packed"]
+        if packedRecordings < 1 || packedLongest < 1 {
+            Console.error("--packed-recordings and --packed-longest must be at least 1")
+            throw ExitCode(1)
+        }
         let selected = Set((groups ?? "").split(separator: ",").map { String($0) })
         if let unknown = selected.subtracting(known).first {
             Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
             throw ExitCode(1)
         }
-        let suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
+        var suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
+        suite.packedSet = PackedBenchSet(count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
         if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
             // The profile that picks the worker counts noted beside each parallel path.
             Console.error("machine: \(MachineProfile.current)")

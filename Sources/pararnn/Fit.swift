@@ -48,8 +48,14 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
-    var input: String = "data/default/input.npy"
+    @Option(name: .customLong("input"), help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff). Repeat it, or name a folder, to train on several recordings (windows never span two).", valueName: "file|folder"))
+    var inputs: [String] = ["data/default/input.npy"]
+
+    /// The (first) input.
+    var input: String { inputs[0] }
+
+    @Option(name: .customLong("validation-files"), help: ArgumentHelp("With several recordings: hold these out whole for validation (comma-separated file names or paths among the inputs) instead of the last --validation-fraction of each.", valueName: "a.npy,b.npy"))
+    var validationFiles: String?
 
     @OptionGroup var table: TableInputOptions
 
@@ -111,7 +117,11 @@ struct Fit: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
-        if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
+        if severalRecordings {
+            if let validationFiles, validationFiles.split(separator: ",").isEmpty {
+                throw ValidationError("--validation-files names no file")
+            }
+        } else if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
             throw ValidationError("--input must name a .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff) recording (got \(input))")
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
@@ -130,7 +140,7 @@ struct Fit: ParsableCommand {
         do {
             try PathChecks.check(
                 outputs: [("--output", output)] + (history.map { [("--history", $0)] } ?? []),
-                inputs: [("--input", input)])
+                inputs: inputs.filter { !RecordingList.isDirectory($0) }.map { ("--input", $0) })
         } catch {
             Console.failure("error: \(error.message)")
             throw ExitCode(1)
@@ -147,6 +157,7 @@ struct Fit: ParsableCommand {
     }
 
     func fit(_ guard_: OutputGuard) throws {
+        if severalRecordings { return try fitSeveral(guard_) }
         let inputURL = URL(fileURLWithPath: input)
         let recording: Tensor
         do { recording = try table.read(inputURL) } catch {
@@ -159,26 +170,37 @@ struct Fit: ParsableCommand {
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
             throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
+        try dispatch(.one(raw: recording.asDouble(), steps: t), m, guard_)
+    }
+
+    /// Trains the cell and precision asked for (any trainable cell of the catalogue).
+    func dispatch(_ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
         guard cell.schema.trainable else {
             throw Failure(message: "error: --cell \(cell): this cell cannot be trained yet (trainable: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")))", code: 1)
         }
         switch precision {
-        case .float: try train(cell.entry.trainableType(Float.self)!, recording, t, m, guard_)
-        case .double: try train(cell.entry.trainableType(Double.self)!, recording, t, m, guard_)
+        case .float: try train(cell.entry.trainableType(Float.self)!, source, m, guard_)
+        case .double: try train(cell.entry.trainableType(Double.self)!, source, m, guard_)
         }
     }
 
-    func train<C: TrainableCell>(_: C.Type, _ recording: Tensor, _ t: Int, _ m: Int, _ guard_: OutputGuard) throws {
+    func train<C: TrainableCell>(_: C.Type, _ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
         typealias S = C.Scalar
-        // Per-feature normalisation from the training part.
-        let raw = recording.asDouble()
-        let split = Int(Double(t) * (1 - validationFraction))
+        // Per-feature normalisation from the training part(s).
+        let trainingParts: [ArraySlice<Double>]
+        switch source {
+        case .one(let raw, let t):
+            trainingParts = [raw[0..<(Int(Double(t) * (1 - validationFraction)) * m)]]
+        case .several(let training, _, _):
+            trainingParts = training.map { $0[...] }
+        }
+        let split = trainingParts.reduce(0) { $0 + $1.count } / m
         var mean = [Double](repeating: 0, count: m), std = [Double](repeating: 0, count: m)
-        for s in 0..<split { for i in 0..<m { mean[i] += raw[s * m + i] } }
+        for part in trainingParts { for (k, v) in part.enumerated() { mean[k % m] += v } }
         for i in 0..<m { mean[i] /= Double(split) }
-        for s in 0..<split { for i in 0..<m { std[i] += (raw[s * m + i] - mean[i]) * (raw[s * m + i] - mean[i]) } }
+        for part in trainingParts { for (k, v) in part.enumerated() { std[k % m] += (v - mean[k % m]) * (v - mean[k % m]) } }
         for i in 0..<m { std[i] = max(1e-12, (std[i] / Double(split)).squareRoot()) }
-        let inputName = URL(fileURLWithPath: input).lastPathComponent
+        let inputName = severalRecordings ? "\(inputs.joined(separator: ", "))" : URL(fileURLWithPath: input).lastPathComponent
         // Statistics that overflow (values near Double's range) cannot normalise the data, and
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
@@ -186,11 +208,14 @@ struct Fit: ParsableCommand {
                 message: "error: \(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
                 code: 1)
         }
-        let normalised: [S] = (0..<(t * m)).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
-        if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
-            throw Failure(
-                message: "error: \(inputName): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
-                code: 1)
+        func normalise(_ raw: [Double], _ name: String) throws -> [S] {
+            let normalised: [S] = raw.indices.map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
+            if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
+                throw Failure(
+                    message: "error: \(name): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                    code: 1)
+            }
+            return normalised
         }
 
         var options = TrainingOptions()
@@ -205,7 +230,19 @@ struct Fit: ParsableCommand {
         options.validationInterval = max(1, steps / 10)
         options.solver = SolverOptions(method: method.method, pool: WorkerPool(threadCount: threads))
         let trainer = Trainer<C>(options: options)
-        let data = TrainingData<S>.nextStep(recording: normalised, steps: t, features: m)
+        let data: TrainingData<S>
+        let dataLine: String
+        switch source {
+        case .one(let raw, let t):
+            data = .nextStep(recording: try normalise(raw, inputName), steps: t, features: m)
+            let split = Int(Double(t) * (1 - validationFraction))
+            dataLine = "\(inputName): T = \(t), m = \(m); training \(split) steps, validating \(t - split)"
+        case .several(let training, let validation, let line):
+            data = .recordings(
+                training: try training.map { try normalise($0, inputName) },
+                validation: try validation.map { try normalise($0, inputName) }, features: m)
+            dataLine = line
+        }
         var rng = SplitMix(seed: seed)
         var model: RecurrentModel<C>
         do {
@@ -222,7 +259,7 @@ struct Fit: ParsableCommand {
         } catch {
             throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
         }
-        print("data       \(URL(fileURLWithPath: input).lastPathComponent): T = \(t), m = \(m); training \(split) steps, validating \(t - split)")
+        print("data       \(dataLine)")
         print("model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)")
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds

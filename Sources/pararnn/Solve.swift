@@ -95,8 +95,11 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
-    var input: String
+    @Option(name: .customLong("input"), help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff). Repeat it, or name a folder (every such file in it, by name), to solve several recordings as one packed problem; --output is then a folder receiving <stem>.npy per recording.", valueName: "file|folder"))
+    var inputs: [String]
+
+    /// The (first) input.
+    var input: String { inputs[0] }
 
     @OptionGroup var table: TableInputOptions
 
@@ -165,7 +168,9 @@ struct Solve: ParsableCommand {
         if let maxMemory, parseByteSize(maxMemory) == nil {
             throw ValidationError("--max-memory must be a positive size such as 512M or 2G (got \(maxMemory))")
         }
-        if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
+        if packed {
+            try validatePacked()
+        } else if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
             throw ValidationError("--output must name a .npy file (got \(output))")
         }
         if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "json" {
@@ -179,6 +184,18 @@ struct Solve: ParsableCommand {
     }
 
     func run() throws {
+        if packed {
+            do {
+                switch precision {
+                case .float: try executePacked(Float.self)
+                case .double: try executePacked(Double.self)
+                }
+            } catch let failure as Failure {
+                Console.failure(failure.message)
+                throw ExitCode(failure.code)
+            }
+            return
+        }
         do {
             // Before any work: no output may replace an input, and outputs must be writable.
             var outputs: [(String, String)] = []

@@ -155,10 +155,12 @@ extension NewtonEngine {
                     offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: false)
             }
         }
+        // Packed sequences: each starts known exactly (P = 0), as the first does.
+        let restarts = chunks.map { packing?.boundaries.isStart($0.lowerBound) ?? false }
         pool.forEach(chunks.count) { c in
             let p = UnsafeMutablePointer<Double>.allocate(capacity: width)
             defer { p.deallocate() }
-            if c == 0 {
+            if c == 0 || restarts[c] {
                 p.initialize(repeating: 0, count: width)
             } else {
                 p.initialize(from: e.base + (c - 1) * width, count: width)
@@ -180,12 +182,15 @@ extension NewtonEngine {
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
         let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
+        let packing = self.packing
         var results = [Double](repeating: 0, count: 2 * chunks.count)
         results.withUnsafeMutableBufferPointer { res in
             let res = UnsafeMutableSendable(res.baseAddress!)
             pool.forEach(chunks.count) { c in
                 let range = chunks[c]
-                let first = range.lowerBound == 0 ? h0.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                let first = Self.stateBefore(
+                    range.lowerBound, initial: h0.base, states: UnsafePointer(h.base), row: row,
+                    packing: packing)
                 cell.linearize(
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
@@ -195,7 +200,7 @@ extension NewtonEngine {
                     count: range.count * row)
                 res.base[2 * c] = residualAndOffsets(
                     range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
-                    initial: h0.base, values: f.base, jacobians: jac.base, structure: structure,
+                    initial: first, values: f.base, jacobians: jac.base, structure: structure,
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
             }
         }

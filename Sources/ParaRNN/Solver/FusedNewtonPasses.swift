@@ -86,6 +86,7 @@ extension NewtonEngine {
         let values = UnsafeMutableSendable(checkValues)
         let initial = UnsafeSendable(previous)
         let zeros = zeroArray(Scalar.self, count: row)
+        let packing = self.packing
 
         /// Runs one pass over every chunk; returns the residual of the states it leaves.
         func run(_ pass: FusedPass) -> Double {
@@ -102,6 +103,8 @@ extension NewtonEngine {
                     let before = carry.base + c * row
                     if c == 0 {
                         copyScalars(before, initial.base, count: row)
+                    } else if let start = packing?.initialIfStart(range.lowerBound) {
+                        copyScalars(before, start, count: row)
                     } else if pass == .relinearise || (pass == .first && hasGuess) {
                         copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
                     } else if pass == .first {
@@ -116,9 +119,27 @@ extension NewtonEngine {
                     }
                     var worst = 0.0
                     var t = range.lowerBound
+                    // Packed sequences: blocks end at sequence starts; a block that begins one
+                    // starts from the sequence's initial state, and the summary restarts there.
+                    var nextStart = packing.map { $0.boundaries.firstStart(atLeast: range.lowerBound) } ?? 0
                     while t < range.upperBound {
-                        let rows = t..<min(t + blockRows, range.upperBound)
-                        let prior = t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row)
+                        var end = min(t + blockRows, range.upperBound)
+                        var restart: UnsafePointer<Scalar>? = nil
+                        if let packing {
+                            let starts = packing.boundaries.starts
+                            if nextStart < starts.count, starts[nextStart] == t {
+                                restart = packing.initial(of: nextStart)
+                                nextStart += 1
+                            }
+                            if nextStart < starts.count, starts[nextStart] < end { end = starts[nextStart] }
+                        }
+                        let rows = t..<end
+                        let prior = restart ?? (t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row))
+                        if let restart, reduces {
+                            // x ↦ h₀ (P = 0, Q = h₀); the rows then compose onto it.
+                            AffineRows.setConstantSummary(
+                                chunkSummary, blocks: blocks, blockSize: k, value: restart)
+                        }
                         switch pass {
                         case .step, .check:
                             AffineRows.solve(

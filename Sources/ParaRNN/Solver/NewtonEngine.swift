@@ -19,6 +19,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
     let offsets: UnsafeMutablePointer<Scalar>
     var jacobians: UnsafeMutablePointer<Scalar>? = nil
     var jacobianCapacity = 0
+    /// Several sequences packed end to end (see ``PackedStarts``); nil for one sequence.
+    var packing: PackedStarts<Scalar>? = nil
 
     init(
         cell: Cell, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
@@ -42,9 +44,23 @@ final class NewtonEngine<Cell: RecurrentCell> {
     }
 
     /// Chunks of t for the parallel passes.
+    /// Packed sequences: also cut at every sequence start, so no chunk spans two sequences.
     var chunks: [Range<Int>] {
         let parts = max(1, min(pool.threadCount * 4, steps / 64))
-        return (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
+        let even = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
+        return packing?.boundaries.splitting(even) ?? even
+    }
+
+    /// The state before step `t` for a chunk that starts at `t`: the initial state of the
+    /// sequence that starts there, else the iterate at t − 1.
+    @inline(__always)
+    static func stateBefore(
+        _ t: Int, initial: UnsafePointer<Scalar>, states: UnsafePointer<Scalar>, row: Int,
+        packing: PackedStarts<Scalar>?
+    ) -> UnsafePointer<Scalar> {
+        if t == 0 { return initial }
+        if let packing, let start = packing.initialIfStart(t) { return start }
+        return states + (t - 1) * row
     }
 
     /// s_t^{(0)} = f(0, u_t) for every t (ParaRNN's initial guess): embarrassingly parallel.
@@ -158,12 +174,15 @@ final class NewtonEngine<Cell: RecurrentCell> {
         let jac = UnsafeMutableSendable(jacobians!)
         // Cells that can fold the residual and offsets into their kernel save a memory pass.
         let fuse = cell.fusesNewtonOffsets && clip == nil && request == .structured
+        let packing = self.packing
         var residuals = [Double](repeating: 0, count: chunks.count)
         residuals.withUnsafeMutableBufferPointer { res in
             let res = UnsafeMutableSendable(res.baseAddress!)
             pool.forEach(chunks.count) { c in
                 let range = chunks[c]
-                let first = range.lowerBound == 0 ? h0.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                let first = Self.stateBefore(
+                    range.lowerBound, initial: h0.base, states: UnsafePointer(h.base), row: row,
+                    packing: packing)
                 if fuse {
                     var fused = 0.0
                     withUnsafeMutablePointer(to: &fused) { fusedPointer in
@@ -182,7 +201,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
                 res.base[c] = residualAndOffsets(
                     range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
-                    initial: h0.base, values: f.base, jacobians: jac.base, structure: structure,
+                    initial: first, values: f.base, jacobians: jac.base, structure: structure,
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: clip)
             }
         }
@@ -191,6 +210,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
 
     /// Pass 2: H ← scan(J, b) from the segment's initial state.
     func scan(structure: JacobianStructure) {
+        if let packing {
+            scanPacked(structure: structure, packing: packing)
+            return
+        }
         let k: Int
         switch structure {
         case .diagonal:
@@ -296,7 +319,7 @@ func relativeResidual<S: ScanScalar>(
     return worst
 }
 
-/// For the steps of `range`: the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
+/// For the steps of `range` (`initial`: the state before its first step): the residual max ‖H_t − F_t‖ / max(1, |F_t|) (NaN if any is NaN),
 /// then optional clipping of J_t, then b_t = F_t − J_t H_{t−1} in place of F_t.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
@@ -320,7 +343,7 @@ func residualAndOffsets<S: ScanScalar>(
         // b = F − J ⊙ H_prev, flat: H_prev of row t is row t − 1 of H.
         subtractJacobianProduct(
             UnsafePointer(jacobians + range.lowerBound * jrow),
-            range.lowerBound == 0 ? initial : states + (range.lowerBound - 1) * row,
+            initial,
             values + range.lowerBound * row, structure: structure, batch: batch,
             stateSize: stateSize, hidden: hidden)
         let rest = (range.count - 1) * row
@@ -329,7 +352,7 @@ func residualAndOffsets<S: ScanScalar>(
         for i in 0..<rest { f[i] = f[i] - j[i] * hp[i] }
     } else {
         for t in range {
-            let hp = t == 0 ? initial : states + (t - 1) * row
+            let hp = t == range.lowerBound ? initial : states + (t - 1) * row
             subtractJacobianProduct(
                 UnsafePointer(jacobians + t * jrow), hp, values + t * row, structure: structure,
                 batch: batch, stateSize: stateSize, hidden: hidden)

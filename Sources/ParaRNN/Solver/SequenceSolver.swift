@@ -315,6 +315,12 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
+        chooseMethod(steps: steps, batch: batch, rolloutShare: nil)
+    }
+
+    /// ``chooseMethod(steps:batch:)`` with the rollout's parallel share given (a packed solve
+    /// spreads its sequences over the workers: total steps / the longest worker's steps).
+    func chooseMethod(steps: Int, batch: Int, rolloutShare share: Double?) -> (SolverMethod, String) {
         if options.method != .automatic { return (options.method, "requested") }
         let threads = options.pool.threadCount
         if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
@@ -325,7 +331,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         case .dense: jacobianCost = 3.5 * stateSize
         }
         let length = Double(steps), values = sequences * stateSize
-        let rolloutShare = Double(rolloutWorkers(batch: batch, threads: threads))
+        let rolloutShare = share ?? Double(rolloutWorkers(batch: batch, threads: threads))
         let sequential = length * (40e-9 + 2.8e-9 * values) / rolloutShare
         if sequential < 0.6e-3 {
             // Newton's fixed work alone (≈ 0.5 ms) rules it out: no need to consult the machine.
@@ -356,8 +362,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     func solveSegment(
         method: SolverMethod, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
         previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, hasGuess: Bool,
-        tolerance: Double, segment: Int, segments: Int
+        tolerance: Double, segment: Int, segments: Int, packing: PackedStarts<Scalar>? = nil
     ) -> SegmentResult {
+        func rollout(steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>) {
+            if let packing {
+                packedRollout(batch: batch, projections: projections, packing: packing, states: states)
+            } else {
+                self.rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
+            }
+        }
         if method == .sequential {
             rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
             let attempt = SolveAttempt(
@@ -383,6 +396,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let engine = NewtonEngine(
                 cell: cell, steps: steps, batch: batch, projections: projections,
                 previous: previous, states: states, pool: options.pool)
+            engine.packing = packing
             let maxIterations = options.maxIterations ?? min(steps + 1, 100)
             let report = { (iteration: Int, residual: Double) -> Void in
                 options.progress?(SolverProgress(

@@ -65,6 +65,13 @@ public struct Solution<Scalar: ScanScalar>: Sendable {
     /// How strongly the recurrence contracts along its first steps (``Contractivity``), when a
     /// parallel method was requested or considered; `nil` for a plain sequential solve.
     public var contractivity: Contractivity? = nil
+    /// For several sequences solved packed end to end: each one's length (their sum is
+    /// ``steps``); `nil` for a single sequence.
+    public var sequenceLengths: [Int]? = nil
+    /// For packed solves: each sequence's certified residual max over its steps of
+    /// ‖s_t − f(s_{t−1}, x_t)‖∞ / max(1, ‖f‖∞) (0 for a rollout, NaN where a state is not
+    /// finite); ``finalResidual`` is their maximum.
+    public var sequenceResiduals: [Double]? = nil
 
     public init(
         states: [Scalar], steps: Int, batch: Int, method: SolverMethod, attempts: [SolveAttempt],

@@ -28,6 +28,8 @@ public struct AnyLayer<S: CellMath>: Sendable {
     private let solveBody:
         @Sendable ([S], Int, Int, SolverOptions, [[S]]?) throws(SolverError) -> LayerSolution<S>
     private let chooseBody: @Sendable (Int, Int, SolverOptions) -> (SolverMethod, String)
+    /// Solves sequences of the given lengths packed end to end (zero initial states).
+    private let packedBody: @Sendable ([S], [Int], Int, SolverOptions) throws(SolverError) -> LayerSolution<S>
 
     /// Wraps any recurrent cell.
     public init<C: RecurrentCell>(_ cell: C, kind: CellKind) where C.Scalar == S {
@@ -42,9 +44,23 @@ public struct AnyLayer<S: CellMath>: Sendable {
         chooseBody = { steps, batch, options in
             SequenceSolver(cell: cell, options: options).chooseMethod(steps: steps, batch: batch)
         }
+        packedBody = { (inputs, lengths, batch, options) throws(SolverError) in
+            let solution = try SequenceSolver(cell: cell, options: options).solve(
+                inputs: inputs, lengths: lengths, batch: batch)
+            return Self.layerSolution(cell, solution, width: width)
+        }
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, steps: steps, batch: batch, initialState: initial?.first)
+            return Self.layerSolution(cell, solution, width: width)
+        }
+    }
+
+    /// A solution with the layer's hidden output read off its states.
+    static func layerSolution<C: RecurrentCell>(_ cell: C, _ solution: Solution<S>, width: Int) -> LayerSolution<S>
+        where C.Scalar == S
+    {
+            let steps = solution.steps, batch = solution.batch
             // States of one value per channel ([T][B][d]) are the hidden output already.
             if cell.stateSize == width, width == cell.hiddenSize {
                 return LayerSolution(hidden: solution.states, solution: solution)
@@ -63,7 +79,6 @@ public struct AnyLayer<S: CellMath>: Sendable {
                 count = steps * out
             }
             return LayerSolution(hidden: hidden, solution: solution)
-        }
     }
 
     /// A bidirectional layer (PyTorch's `bidirectional=True`): `reverse` runs the same kind of
@@ -81,6 +96,16 @@ public struct AnyLayer<S: CellMath>: Sendable {
         stateSize = forward.stateSize
         structure = forward.structure
         chooseBody = { steps, batch, options in forward.chooseMethod(steps: steps, batch: batch, options: options) }
+        packedBody = { (inputs, lengths, batch, options) throws(SolverError) in
+            // Reversing the whole packed time axis reverses every sequence and their order.
+            let steps = lengths.reduce(0, +)
+            let a = try forward.solve(inputs: inputs, lengths: lengths, batch: batch, options: options)
+            let m = inputs.count / max(1, steps)
+            let b = try reverse.solve(
+                inputs: reversedTime(inputs, steps: steps, row: m), lengths: lengths.reversed(),
+                batch: batch, options: options)
+            return Self.joined(a, b, steps: steps, batch: batch, widths: (forward.outputSize, reverse.outputSize))
+        }
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let a = try forward.solve(
                 inputs: inputs, steps: steps, batch: batch, options: options,
@@ -89,18 +114,25 @@ public struct AnyLayer<S: CellMath>: Sendable {
             let b = try reverse.solve(
                 inputs: reversedTime(inputs, steps: steps, row: m), steps: steps, batch: batch,
                 options: options, initialStates: initial.map { [$0[1]] })
-            let (pa, pb) = (forward.outputSize, reverse.outputSize), width = pa + pb
-            var hidden = [S](repeating: 0, count: steps * batch * width)
-            for t in 0..<steps {
-                for e in 0..<batch {
-                    let out = (t * batch + e) * width
-                    let fa = (t * batch + e) * pa, rb = ((steps - 1 - t) * batch + e) * pb
-                    for i in 0..<pa { hidden[out + i] = a.hidden[fa + i] }
-                    for i in 0..<pb { hidden[out + pa + i] = b.hidden[rb + i] }
-                }
-            }
-            return LayerSolution(hidden: hidden, solution: a.solution, reverse: b.solution)
+            return Self.joined(a, b, steps: steps, batch: batch, widths: (forward.outputSize, reverse.outputSize))
         }
+    }
+
+    /// `[forward h, reverse h]` per step, the reverse solution's time reversed back.
+    static func joined(
+        _ a: LayerSolution<S>, _ b: LayerSolution<S>, steps: Int, batch: Int, widths: (Int, Int)
+    ) -> LayerSolution<S> {
+        let (pa, pb) = widths, width = pa + pb
+        var hidden = [S](repeating: 0, count: steps * batch * width)
+        for t in 0..<steps {
+            for e in 0..<batch {
+                let out = (t * batch + e) * width
+                let fa = (t * batch + e) * pa, rb = ((steps - 1 - t) * batch + e) * pb
+                for i in 0..<pa { hidden[out + i] = a.hidden[fa + i] }
+                for i in 0..<pb { hidden[out + pa + i] = b.hidden[rb + i] }
+            }
+        }
+        return LayerSolution(hidden: hidden, solution: a.solution, reverse: b.solution)
     }
 
     /// Wraps a cell built by the catalogue (``CellCatalogue/Entry/make(_:as:)``).
@@ -132,6 +164,14 @@ public struct AnyLayer<S: CellMath>: Sendable {
             throw .shapeMismatch("\(initialStates.count) initial states for a layer of \(directions) direction\(directions == 1 ? "" : "s")")
         }
         return try solveBody(inputs, steps, batch, options, initialStates)
+    }
+
+    /// Solves this layer for sequences of `lengths` packed end to end (inputs `[Σ lengths][B][m]`,
+    /// zero initial states; see ``SequenceSolver/solve(inputs:lengths:batch:initialStates:)``).
+    public func solve(
+        inputs: [S], lengths: [Int], batch: Int, options: SolverOptions
+    ) throws(SolverError) -> LayerSolution<S> {
+        try packedBody(inputs, lengths, batch, options)
     }
 }
 
@@ -207,6 +247,33 @@ public func solveStack<S: CellMath>(
         x = result.hidden
         // A layer with a NaN/Inf state ends the stack: the layers above cannot be solved from
         // it (see StackSolution.nonFiniteState); the result is then not converged.
+        if result.solution.nonFiniteState != nil { break }
+    }
+    return StackSolution(hidden: x, layers: solutions, labels: labels)
+}
+
+/// Solves a stack for sequences of `lengths` packed end to end: every layer solves the packed
+/// problem (zero initial states), so no state crosses from one sequence into the next at any
+/// layer.
+///
+///     let h = try solveStack(cells, inputs: x, lengths: [T1, T2], batch: 1, options: options).hidden
+public func solveStack<S: CellMath>(
+    _ layers: [AnyLayer<S>], inputs: [S], lengths: [Int], batch: Int, options: SolverOptions,
+    progress: (@Sendable (Int, SolverProgress) -> Void)? = nil
+) throws(SolverError) -> StackSolution<S> {
+    var x = inputs
+    var solutions: [Solution<S>] = [], labels: [String] = []
+    for (l, layer) in layers.enumerated() {
+        var layerOptions = options
+        if let progress { layerOptions.progress = { progress(l, $0) } }
+        let result = try layer.solve(inputs: x, lengths: lengths, batch: batch, options: layerOptions)
+        solutions.append(result.solution)
+        labels.append("layer \(l + 1)")
+        if let reverse = result.reverse {
+            solutions.append(reverse)
+            labels.append("layer \(l + 1) reverse")
+        }
+        x = result.hidden
         if result.solution.nonFiniteState != nil { break }
     }
     return StackSolution(hidden: x, layers: solutions, labels: labels)
