@@ -63,13 +63,9 @@ public struct DAGForward<S: ScanScalar>: Sendable {
     public var edgeStates: [S]
 }
 
-/// Gradients of a scalar loss L with respect to everything a DAG propagation reads.
-public struct DAGGradients<S: ScanScalar>: Sendable {
-    /// ∂L/∂(gates), shaped like the gates.
-    public var gates: DAGGates<S>
-    /// ∂L/∂x, `[nodeCount][d]`.
-    public var input: [S]
-}
+/// Gradients of a scalar loss L with respect to everything a DAG propagation reads: the gates
+/// and x, `[nodeCount][d]`.
+public typealias DAGGradients<S: ScanScalar> = PropagationGradients<DAGGates<S>, S>
 
 extension DAG {
     /// Forward pLSTM propagation in topological order, parallel over the nodes of each level.
