@@ -35,14 +35,8 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         inputSize m: Int, stateSize n: Int, outputSize p: Int, a: [S], b: [S], c: [S],
         d: [S]? = nil
     ) throws(LinearRNNError) {
-        try checkPositive("inputSize", m)
-        try checkPositive("stateSize", n)
-        try checkPositive("outputSize", p)
-        try check("a", a.count, n)
-        try check("b", b.count, n * m)
-        try check("c", c.count, p * n)
-        let d = d ?? [S](repeating: 0, count: p * m)
-        try check("d", d.count, p * m)
+        let d = try checkDiagonalLayer(
+            inputSize: m, stateSize: n, outputSize: p, perState: [("a", a)], b: [("b", b)], c: [("c", c)], d: d)
         inputSize = m
         stateSize = n
         outputSize = p
@@ -67,16 +61,13 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
     public func forward(
         _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
-        try checkSequence(steps: steps, batch: batch)
+        try checkInput(x, steps: steps, batch: batch)
         let m = inputSize, n = stateSize, p = outputSize
-        try check("x", x.count, steps * batch * m)
-        let A = Copied(a), B = Copied(b), C = Copied(c), D = Copied(d)
-        defer { A.free(); B.free(); C.free(); D.free() }
+        let A = Copied(a), maps = makeMaps()
+        defer { A.free(); maps.free() }
         let lanes = batch * n
-        var states: [S] = []
-        let output: [S] = makeArray(steps * batch * p) { yp in
-            let y = Shared(yp)
-            let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * lanes) : nil
+        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: lanes, keepStates: keepStates) {
+            y, record in
             x.withUnsafeBufferPointer { xb in
                 let x = xb.baseAddress!
                 let scan = forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool)
@@ -87,35 +78,13 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                             let ar = at + s * n, br = bt + s * n
                             for j in 0..<n {
                                 ar[j] = A.p[j]
-                                let row = B.p + j * m
-                                var acc: S = 0
-                                for k in 0..<m { acc += row[k] * xs[k] }
-                                br[j] = acc
+                                br[j] = maps.project(j, xs)
                             }
                         }
                     },
-                    emit: { t, h, _ in
-                        if let statesPtr { (statesPtr + t * lanes).initialize(from: h, count: lanes) }
-                        for s in 0..<batch {
-                            let xs = x + (t * batch + s) * m, hs = h + s * n
-                            let ys = y.p + (t * batch + s) * p
-                            for i in 0..<p {
-                                let crow = C.p + i * n, drow = D.p + i * m
-                                var acc: S = 0
-                                for j in 0..<n { acc += crow[j] * hs[j] }
-                                for k in 0..<m { acc += drow[k] * xs[k] }
-                                ys[i] = acc
-                            }
-                        }
-                    })
-            }
-            if let statesPtr {
-                states = Array(UnsafeBufferPointer(start: statesPtr, count: steps * lanes))
-                statesPtr.deinitialize(count: steps * lanes)
-                statesPtr.deallocate()
+                    emit: { t, h, _ in maps.emit(t, h, batch: batch, x: x, y: y, record: record) })
             }
         }
-        return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
     }
 
     /// The fused scan of ``forward(_:steps:batch:keepStates:pool:)``: coefficients computed in
@@ -144,89 +113,45 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         _ x: [S], trace: LinearRNNTrace<S>, outputGradient g: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
         let steps = trace.steps, batch = trace.batch
-        try checkSequence(steps: steps, batch: batch)
+        try checkBackward(x, trace: trace, outputGradient: g)
         let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n
-        try check("x", x.count, steps * batch * m)
-        try check("outputGradient", g.count, steps * batch * p)
-        try check("trace.states", trace.states.count, steps * lanes)
-        let A = Copied(a), B = Copied(b), C = Copied(c), D = Copied(d)
-        defer { A.free(); B.free(); C.free(); D.free() }
-        let adjoint = Copied<S>(zeros: steps * lanes)
-        defer { adjoint.free() }
-        g.withUnsafeBufferPointer { gb in
-            let g = gb.baseAddress!
-            // λ_t = Cᵀ g_t + a ⊙ λ_{t+1}: a reverse scan with constant coefficients.
-            FusedDiagonalScan<S>(
-                steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
-                workPerStep: batch * p * n
-            ).run(
-                coefficients: { t, at, bt, _ in
-                    for s in 0..<batch {
-                        let gs = g + (t * batch + s) * p
-                        for j in 0..<n {
-                            at[s * n + j] = A.p[j]
-                            var acc: S = 0
-                            for i in 0..<p { acc += C.p[i * n + j] * gs[i] }
-                            bt[s * n + j] = acc
-                        }
-                    }
-                },
-                emit: { t, h, _ in (adjoint.p + t * lanes).update(from: h, count: lanes) })
+        let A = Copied(a), maps = makeMaps()
+        defer { A.free(); maps.free() }
+        // λ_t = Cᵀ g_t + a ⊙ λ_{t+1}: a reverse scan with constant coefficients.
+        let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * p * n) {
+            _, at in
+            for s in 0..<batch { (at + s * n).update(from: A.p, count: n) }
         }
-        let sizes = (a: n, b: n * m, c: p * n, d: p * m)
-        let total = sizes.a + sizes.b + sizes.c + sizes.d
+        defer { adjoint.free() }
         let chunks = chunkCount(
-            steps: steps, workPerStep: batch * total,
+            steps: steps, workPerStep: batch * (n + maps.gradientSize),
             bytesPerStep: batch * (2 * m + p + 3 * n) * MemoryLayout<S>.stride, pool: pool)
-        let acc = Accumulators<S>(chunks: chunks, size: total)
-        defer { acc.free() }
-        let input: [S] = makeArray(steps * batch * m) { dxp in
-            let dx = Shared(dxp)
-            x.withUnsafeBufferPointer { xb in
-                g.withUnsafeBufferPointer { gb in
-                    trace.states.withUnsafeBufferPointer { hb in
-                        let x = xb.baseAddress!, g = gb.baseAddress!, h = hb.baseAddress!
-                        forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
-                            let ga = acc.chunk(chunk), gB = ga + sizes.a
-                            let gC = gB + sizes.b, gD = gC + sizes.c
-                            for t in range {
-                                for s in 0..<batch {
-                                    let row = t * batch + s
-                                    let xs = x + row * m, gs = g + row * p
-                                    let lam = adjoint.p + row * n, hs = h + row * n
-                                    let dxs = dx.p + row * m
-                                    if t > 0 {
-                                        let hp = h + ((t - 1) * batch + s) * n
-                                        for j in 0..<n { ga[j] += lam[j] * hp[j] }
-                                    }
-                                    for j in 0..<n {
-                                        let l = lam[j]
-                                        for k in 0..<m {
-                                            gB[j * m + k] += l * xs[k]
-                                            dxs[k] += B.p[j * m + k] * l
-                                        }
-                                    }
-                                    for i in 0..<p {
-                                        let gi = gs[i]
-                                        for j in 0..<n { gC[i * n + j] += gi * hs[j] }
-                                        for k in 0..<m {
-                                            gD[i * m + k] += gi * xs[k]
-                                            dxs[k] += D.p[i * m + k] * gi
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let (input, sum) = maps.accumulateGradients(
+            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: n, chunks: chunks, pool: pool
+        ) { st in
+            let ga = st.own, gB = st.grad.b, xs = st.x, dxs = st.dx, t = st.t
+            let lam = adjoint.p + t * lanes + st.s * n
+            if t > 0 {
+                let hp = st.states + (t - 1) * lanes + st.s * n
+                for j in 0..<n { ga[j] += lam[j] * hp[j] }
+            }
+            for j in 0..<n {
+                let l = lam[j]
+                for k in 0..<m {
+                    gB[j * m + k] += l * xs[k]
+                    dxs[k] += maps.b[j * m + k] * l
                 }
             }
         }
-        let sum = acc.total()
-        var offset = 0
-        func take(_ count: Int) -> [S] {
-            defer { offset += count }
-            return Array(sum[offset..<(offset + count)])
-        }
-        return Gradients(input: input, a: take(sizes.a), b: take(sizes.b), c: take(sizes.c), d: take(sizes.d))
+        let parts = sum.slices(sizes: [n] + maps.gradientSizes)
+        return Gradients(input: input, a: parts[0], b: parts[1], c: parts[2], d: parts[3])
+    }
+}
+
+extension DiagonalLinearRNN: DiagonalLayer {
+    static var isComplex: Bool { false }
+
+    func makeMaps() -> DiagonalMaps<S> {
+        DiagonalMaps(inputSize: inputSize, stateSize: stateSize, outputSize: outputSize, b: b, bIm: nil, c: c, cIm: nil, d: d)
     }
 }

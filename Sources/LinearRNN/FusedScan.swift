@@ -84,17 +84,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
         }
         for c in 1..<p {
             let P = summaries + c * 2 * row, Q = P + row
-            let cin = carries + c * row, cout = cin + row
-            if complex {
-                let n = lanes
-                for j in 0..<n {
-                    let pr = P[j], pi = P[n + j], hr = cin[j], hi = cin[n + j]
-                    cout[j] = pr * hr - pi * hi + Q[j]
-                    cout[n + j] = pi * hr + pr * hi + Q[n + j]
-                }
-            } else {
-                for j in 0..<lanes { cout[j] = P[j] * cin[j] + Q[j] }
-            }
+            let cin = carries + c * row
+            affine(P, cin, Q, into: cin + row)
         }
         pool.forEach(p) { w in
             solve(range: ranges[w + 1], carry: carry.p + (w + 1) * row, final: nil, coefficients, emit)
@@ -108,7 +99,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
         _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
-        let row = self.row, n = lanes
+        let row = self.row
         let size = 3 * row + scratchSize
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
         scratch.initialize(repeating: 0, count: size)
@@ -119,19 +110,28 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
             coefficients(t, a, b, extra)
-            if complex {
-                for j in 0..<n {
-                    let ar = a[j], ai = a[n + j], hr = h[j], hi = h[n + j]
-                    h[j] = ar * hr - ai * hi + b[j]
-                    h[n + j] = ai * hr + ar * hi + b[n + j]
-                }
-            } else {
-                for j in 0..<n { h[j] = a[j] * h[j] + b[j] }
-            }
+            affine(a, h, b, into: h)
             emit(t, h, extra)
             t += stride
         }
         final?.update(from: h, count: row)
+    }
+
+    /// out = a ⊙ x + b over one row (complex multiplication when `complex`); `out` may be `x`.
+    @inline(__always)
+    private func affine(
+        _ a: UnsafePointer<S>, _ x: UnsafePointer<S>, _ b: UnsafePointer<S>, into out: UnsafeMutablePointer<S>
+    ) {
+        let n = lanes
+        if complex {
+            for j in 0..<n {
+                let ar = a[j], ai = a[n + j], xr = x[j], xi = x[n + j]
+                out[j] = ar * xr - ai * xi + b[j]
+                out[n + j] = ai * xr + ar * xi + b[n + j]
+            }
+        } else {
+            for j in 0..<n { out[j] = a[j] * x[j] + b[j] }
+        }
     }
 
     /// Composes the steps of `range` into (P, Q) at `summary` ([2][row]).

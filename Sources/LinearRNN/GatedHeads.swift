@@ -79,14 +79,23 @@ struct GatedHeads<S: ScanScalar> {
         }
     }
 
-    func sequence(
-        _ s: Int, q: UnsafePointer<S>, k: UnsafePointer<S>, v: UnsafePointer<S>, logF: UnsafePointer<S>,
-        logI: UnsafePointer<S>, batch: Int, steps: Int
-    ) -> HeadSequence<S> {
+    /// The views of sequence-head `s` (of batch·heads) into the inputs.
+    func sequence(_ s: Int, _ ins: HeadInputs<S>, batch: Int, steps: Int) -> HeadSequence<S> {
         let rows = batch * heads
         return HeadSequence(
-            q: q + s * dk, k: k + s * dk, v: v + s * dv, qStride: rows * dk, kStride: rows * dk,
-            vStride: rows * dv, logF: logF + s * steps, logI: logI + s * steps)
+            q: ins.q + s * dk, k: ins.k + s * dk, v: ins.v + s * dv, qStride: rows * dk, kStride: rows * dk,
+            vStride: rows * dv, logF: ins.logF + s * steps, logI: ins.logI + s * steps)
+    }
+
+    /// Checks `form`, then runs the forward pass; the gates `logF`, `logI` are `[batch·heads][T]`.
+    func forward(
+        q: [S], k: [S], v: [S], gates: (logF: [S], logI: [S]), steps: Int, batch: Int, form: GatedForm,
+        keepStates: Bool, pool: WorkerPool
+    ) throws(LinearRNNError) -> GatedTrace<S> {
+        try Self.checkForm(form)
+        return forward(
+            q: q, k: k, v: v, logF: gates.logF, logI: gates.logI, steps: steps, batch: batch, form: form,
+            keepStates: keepStates, pool: pool)
     }
 
     /// Runs the forward pass; `logF`, `logI` are `[batch·heads][T]`.
@@ -105,25 +114,21 @@ struct GatedHeads<S: ScanScalar> {
         var states = [S](repeating: 0, count: keepChunks ? rows * chunks * dk * W : 0)
         var chunkM = [S](repeating: 0, count: keepChunks ? rows * chunks : 0)
         var output = [S](repeating: 0, count: steps * rows * dv)
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        logF.withUnsafeBufferPointer { fb in logI.withUnsafeBufferPointer { ib in
+        HeadInputs.with(q, k, v, logF, logI) { ins in
         output.withUnsafeMutableBufferPointer { ob in m.withUnsafeMutableBufferPointer { mb in
         d.withUnsafeMutableBufferPointer { db in states.withUnsafeMutableBufferPointer { sb in
         chunkM.withUnsafeMutableBufferPointer { cb in
             let ptrs = Pointers(
-                q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, f: fb.baseAddress!,
-                i: ib.baseAddress!, o: ob.baseAddress!, m: mb.baseAddress, d: db.baseAddress,
-                states: sb.baseAddress, chunkM: cb.baseAddress)
+                o: ob.baseAddress!, m: mb.baseAddress, d: db.baseAddress, states: sb.baseAddress,
+                chunkM: cb.baseAddress)
             if chunkParallel {
                 forwardChunkParallel(
-                    engine, ptrs, steps: steps, batch: batch, chunks: chunks, keepStats: keepStats, pool: pool)
+                    engine, ins, ptrs, steps: steps, batch: batch, chunks: chunks, keepStats: keepStats, pool: pool)
                 return
             }
             pool.forEach(rows) { s in
                 let scratch = ChunkScratch(engine)
-                let seq = sequence(
-                    s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch,
-                    steps: steps)
+                let seq = sequence(s, ins, batch: batch, steps: steps)
                 let out = StridedOut(base: ptrs.o + s * dv, stride: rows * dv)
                 if recurrent {
                     engine.recurrent(seq, steps: steps, out: out, scratch)
@@ -136,7 +141,7 @@ struct GatedHeads<S: ScanScalar> {
                     chunkStates: keepChunks ? ptrs.states! + s * chunks * dk * W : nil,
                     chunkM: keepChunks ? ptrs.chunkM! + s * chunks : nil, scratch)
             }
-        } } } } } } } } } }
+        } } } } } }
         if recurrent && keepStats {
             // The step form keeps no statistics; backward needs a chunkwise trace.
             m = []
@@ -155,7 +160,7 @@ struct GatedHeads<S: ScanScalar> {
     /// with its own stabiliser, (2) per sequence, a sequential combine into chunk-start states,
     /// (3) every chunk's outputs from its start state. Work items are split evenly over the workers.
     private func forwardChunkParallel(
-        _ engine: GatedChunkwise<S>, _ ptrs: Pointers<S>, steps: Int, batch: Int, chunks: Int,
+        _ engine: GatedChunkwise<S>, _ ins: HeadInputs<S>, _ ptrs: Pointers<S>, steps: Int, batch: Int, chunks: Int,
         keepStats: Bool, pool: WorkerPool
     ) {
         let rows = batch * heads, size = dk * engine.width, items = rows * chunks
@@ -168,7 +173,7 @@ struct GatedHeads<S: ScanScalar> {
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
                 let s = item / chunks, c = item % chunks, start = c * engine.chunk
-                let seq = sequence(s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch, steps: steps)
+                let seq = sequence(s, ins, batch: batch, steps: steps)
                 let r = engine.chunkLocalState(
                     seq, start: start, n: min(engine.chunk, steps - start), local: states + item * size, scratch)
                 g.p[item] = r.g
@@ -186,7 +191,7 @@ struct GatedHeads<S: ScanScalar> {
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
                 let s = item / chunks, c = item % chunks, start = c * engine.chunk
-                let seq = sequence(s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch, steps: steps)
+                let seq = sequence(s, ins, batch: batch, steps: steps)
                 engine.chunkOutputs(
                     seq, start: start, n: min(engine.chunk, steps - start), state: states + item * size,
                     mPrev: chunkM[item], out: StridedOut(base: ptrs.o + s * dv, stride: rows * dv),
@@ -196,10 +201,15 @@ struct GatedHeads<S: ScanScalar> {
         }
     }
 
-    /// Runs the backward pass; returns dq, dk, dv (input layouts) and dlogF, dlogI (`[batch·heads][T]`).
+    /// Runs the backward pass for the gates `logF`, `logI` (`[batch·heads][T]`) of the forward
+    /// pass that made `trace`; returns dq, dk, dv (input layouts) and dlogF, dlogI
+    /// (`[batch·heads][T]`).
     func backward(
-        q: [S], k: [S], v: [S], logF: [S], logI: [S], trace: GatedTrace<S>, outputGradient g: [S]
-    , pool: WorkerPool) throws(LinearRNNError) -> (dq: [S], dk: [S], dv: [S], dLogF: [S], dLogI: [S]) {
+        q: [S], k: [S], v: [S], gates: (logF: [S], logI: [S]), trace: GatedTrace<S>, outputGradient g: [S],
+        pool: WorkerPool
+    ) throws(LinearRNNError) -> (dq: [S], dk: [S], dv: [S], dLogF: [S], dLogI: [S]) {
+        guard trace.heads == heads else { throw .invalidValue("trace has \(trace.heads) heads, the layer \(heads)") }
+        let (logF, logI) = gates
         let steps = trace.steps, batch = trace.batch, rows = batch * heads
         guard trace.chunkSize > 0, !trace.chunkStates.isEmpty else {
             throw .invalidValue("backward needs the trace of a chunkwise or quadratic forward pass run with keepStates: true")
@@ -218,30 +228,26 @@ struct GatedHeads<S: ScanScalar> {
         }
         var gq = [S](repeating: 0, count: q.count), gk = gq, gv = [S](repeating: 0, count: v.count)
         var dF = [S](repeating: 0, count: rows * steps), dI = dF
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        logF.withUnsafeBufferPointer { fb in logI.withUnsafeBufferPointer { ib in
+        HeadInputs.with(q, k, v, logF, logI) { inputs in
         g.withUnsafeBufferPointer { gb in trace.output.withUnsafeBufferPointer { hb in
         trace.stabiliser.withUnsafeBufferPointer { mb in trace.normaliser.withUnsafeBufferPointer { nb in
         trace.chunkStates.withUnsafeBufferPointer { sb in trace.chunkStabiliser.withUnsafeBufferPointer { cb in
         gq.withUnsafeMutableBufferPointer { dqb in gk.withUnsafeMutableBufferPointer { dkb in
         gv.withUnsafeMutableBufferPointer { dvb in dF.withUnsafeMutableBufferPointer { dfb in
         dI.withUnsafeMutableBufferPointer { dib in
-            let ptrs = Pointers(
-                q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, f: fb.baseAddress!,
-                i: ib.baseAddress!, o: dqb.baseAddress!, m: dkb.baseAddress, d: dvb.baseAddress,
-                states: dfb.baseAddress, chunkM: dib.baseAddress)
+            let out = GradientPointers(
+                dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!, dLogF: dfb.baseAddress!,
+                dLogI: dib.baseAddress!)
             let ins = ReadPointers(
                 g: gb.baseAddress!, h: hb.baseAddress!, m: mb.baseAddress, n: nb.baseAddress,
                 states: sb.baseAddress!, chunkM: cb.baseAddress!)
             pool.forEach(rows) { s in
                 let scratch = ChunkScratch(engine)
-                let seq = sequence(
-                    s, q: ptrs.q, k: ptrs.k, v: ptrs.v, logF: ptrs.f, logI: ptrs.i, batch: batch,
-                    steps: steps)
+                let seq = sequence(s, inputs, batch: batch, steps: steps)
                 let grads = HeadGradients(
-                    dq: ptrs.o + s * dk, dk: ptrs.m! + s * dk, dv: ptrs.d! + s * dv, qStride: rows * dk,
-                    kStride: rows * dk, vStride: rows * dv, dLogF: ptrs.states! + s * steps,
-                    dLogI: ptrs.chunkM! + s * steps)
+                    dq: out.dq + s * dk, dk: out.dk + s * dk, dv: out.dv + s * dv, qStride: rows * dk,
+                    kStride: rows * dk, vStride: rows * dv, dLogF: out.dLogF + s * steps,
+                    dLogI: out.dLogI + s * steps)
                 engine.backward(
                     seq, steps: steps, g: StridedIn(base: ins.g + s * dv, stride: rows * dv),
                     h: StridedIn(base: ins.h + s * dv, stride: rows * dv),
@@ -250,16 +256,36 @@ struct GatedHeads<S: ScanScalar> {
                     chunkStates: ins.states + s * chunks * dk * W, chunkM: ins.chunkM + s * chunks,
                     grads, scratch)
             }
-        } } } } } } } } } } } } } } } }
+        } } } } } } } } } } } }
         return (gq, gk, gv, dF, dI)
     }
 }
 
-/// Raw pointers handed to pool workers (which write disjoint rows).
+/// Read-only pointers to one call's queries, keys, values (time-major) and gates
+/// (`[batch·heads][T]`), handed to pool workers.
+struct HeadInputs<S>: @unchecked Sendable {
+    let q: UnsafePointer<S>, k: UnsafePointer<S>, v: UnsafePointer<S>, logF: UnsafePointer<S>, logI: UnsafePointer<S>
+
+    /// Runs `body` with pointers to the five arrays.
+    static func with<R>(_ q: [S], _ k: [S], _ v: [S], _ logF: [S], _ logI: [S], _ body: (HeadInputs) -> R) -> R {
+        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+        logF.withUnsafeBufferPointer { fb in logI.withUnsafeBufferPointer { ib in
+            body(HeadInputs(
+                q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, logF: fb.baseAddress!, logI: ib.baseAddress!))
+        } } } } }
+    }
+}
+
+/// The forward pass's outputs, handed to pool workers (which write disjoint rows).
 private struct Pointers<S>: @unchecked Sendable {
-    let q: UnsafePointer<S>, k: UnsafePointer<S>, v: UnsafePointer<S>, f: UnsafePointer<S>, i: UnsafePointer<S>
     let o: UnsafeMutablePointer<S>, m: UnsafeMutablePointer<S>?, d: UnsafeMutablePointer<S>?
     let states: UnsafeMutablePointer<S>?, chunkM: UnsafeMutablePointer<S>?
+}
+
+/// The backward pass's outputs, handed to pool workers (which write disjoint rows).
+private struct GradientPointers<S>: @unchecked Sendable {
+    let dq: UnsafeMutablePointer<S>, dk: UnsafeMutablePointer<S>, dv: UnsafeMutablePointer<S>
+    let dLogF: UnsafeMutablePointer<S>, dLogI: UnsafeMutablePointer<S>
 }
 
 private struct ReadPointers<S>: @unchecked Sendable {

@@ -42,17 +42,9 @@ public struct LRU<S: ScanScalar>: Sendable {
         inputSize m: Int, stateSize n: Int, outputSize p: Int, nu: [S], theta: [S],
         bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]? = nil
     ) throws(LinearRNNError) {
-        try checkPositive("inputSize", m)
-        try checkPositive("stateSize", n)
-        try checkPositive("outputSize", p)
-        try check("nu", nu.count, n)
-        try check("theta", theta.count, n)
-        try check("bRe", bRe.count, n * m)
-        try check("bIm", bIm.count, n * m)
-        try check("cRe", cRe.count, p * n)
-        try check("cIm", cIm.count, p * n)
-        let d = d ?? [S](repeating: 0, count: p * m)
-        try check("d", d.count, p * m)
+        let d = try checkDiagonalLayer(
+            inputSize: m, stateSize: n, outputSize: p, perState: [("nu", nu), ("theta", theta)],
+            b: [("bRe", bRe), ("bIm", bIm)], c: [("cRe", cRe), ("cIm", cIm)], d: d)
         inputSize = m
         stateSize = n
         outputSize = p
@@ -80,9 +72,7 @@ public struct LRU<S: ScanScalar>: Sendable {
         if !(rMin >= 0 && rMin < rMax && rMax < 1) {
             throw .invalidValue("ring radii need 0 ≤ rMin < rMax < 1, got rMin \(rMin), rMax \(rMax)")
         }
-        try checkPositive("inputSize", m)
-        try checkPositive("stateSize", n)
-        try checkPositive("outputSize", p)
+        try checkDiagonalSizes(inputSize: m, stateSize: n, outputSize: p)
         var rng = SplitMix64(seed: seed)
         var nu = [S](), theta = [S]()
         for _ in 0..<n {
@@ -127,18 +117,14 @@ public struct LRU<S: ScanScalar>: Sendable {
     public func forward(
         _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
-        try checkSequence(steps: steps, batch: batch)
+        try checkInput(x, steps: steps, batch: batch)
         let m = inputSize, n = stateSize, p = outputSize
-        try check("x", x.count, steps * batch * m)
         let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam)
-        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
-        defer { [Lr, Li, G, Br, Bi, Cr, Ci, D].forEach { $0.free() } }
-        let lanes = batch * n, row = 2 * lanes
-        var states: [S] = []
-        let output: [S] = makeArray(steps * batch * p) { yp in
-            let y = Shared(yp)
-            let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * row) : nil
+        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam), maps = makeMaps()
+        defer { [Lr, Li, G].forEach { $0.free() }; maps.free() }
+        let lanes = batch * n
+        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
+            y, record in
             x.withUnsafeBufferPointer { xb in
                 let x = xb.baseAddress!
                 FusedDiagonalScan<S>(
@@ -152,38 +138,15 @@ public struct LRU<S: ScanScalar>: Sendable {
                                 let l = s * n + j
                                 at[l] = Lr.p[j]
                                 at[lanes + l] = Li.p[j]
-                                var vr: S = 0, vi: S = 0
-                                for k in 0..<m {
-                                    vr += Br.p[j * m + k] * xs[k]
-                                    vi += Bi.p[j * m + k] * xs[k]
-                                }
-                                bt[l] = G.p[j] * vr
-                                bt[lanes + l] = G.p[j] * vi
+                                let v = maps.projectComplex(j, xs)
+                                bt[l] = G.p[j] * v.re
+                                bt[lanes + l] = G.p[j] * v.im
                             }
                         }
                     },
-                    emit: { t, h, _ in
-                        if let statesPtr { (statesPtr + t * row).initialize(from: h, count: row) }
-                        for s in 0..<batch {
-                            let xs = x + (t * batch + s) * m
-                            let hr = h + s * n, hi = h + lanes + s * n
-                            let ys = y.p + (t * batch + s) * p
-                            for i in 0..<p {
-                                var acc: S = 0
-                                for j in 0..<n { acc += Cr.p[i * n + j] * hr[j] - Ci.p[i * n + j] * hi[j] }
-                                for k in 0..<m { acc += D.p[i * m + k] * xs[k] }
-                                ys[i] = acc
-                            }
-                        }
-                    })
-            }
-            if let statesPtr {
-                states = Array(UnsafeBufferPointer(start: statesPtr, count: steps * row))
-                statesPtr.deinitialize(count: steps * row)
-                statesPtr.deallocate()
+                    emit: { t, h, _ in maps.emit(t, h, batch: batch, x: x, y: y, record: record) })
             }
         }
-        return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, y_t⟩ (equations in the type's documentation).
@@ -193,104 +156,50 @@ public struct LRU<S: ScanScalar>: Sendable {
         _ x: [S], trace: LinearRNNTrace<S>, outputGradient g: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
         let steps = trace.steps, batch = trace.batch
-        try checkSequence(steps: steps, batch: batch)
+        try checkBackward(x, trace: trace, outputGradient: g)
         let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n, row = 2 * lanes
-        try check("x", x.count, steps * batch * m)
-        try check("outputGradient", g.count, steps * batch * p)
-        try check("trace.states", trace.states.count, steps * row)
         let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam)
-        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
-        defer { [Lr, Li, G, Br, Bi, Cr, Ci, D].forEach { $0.free() } }
-        let adjoint = Copied<S>(zeros: steps * row)
-        defer { adjoint.free() }
-        g.withUnsafeBufferPointer { gb in
-            let g = gb.baseAddress!
-            FusedDiagonalScan<S>(
-                steps: steps, lanes: lanes, complex: true, reverse: true, pool: pool,
-                workPerStep: batch * 2 * p * n
-            ).run(
-                coefficients: { t, at, bt, _ in
-                    for s in 0..<batch {
-                        let gs = g + (t * batch + s) * p
-                        for j in 0..<n {
-                            let l = s * n + j
-                            at[l] = Lr.p[j]
-                            at[lanes + l] = -Li.p[j]
-                            var ur: S = 0, ui: S = 0
-                            for i in 0..<p {
-                                ur += Cr.p[i * n + j] * gs[i]
-                                ui -= Ci.p[i * n + j] * gs[i]
-                            }
-                            bt[l] = ur
-                            bt[lanes + l] = ui
-                        }
-                    }
-                },
-                emit: { t, h, _ in (adjoint.p + t * row).update(from: h, count: row) })
-        }
-        // Accumulator layout: gλ (re, im), gγ, bRe, bIm, cRe, cIm, d.
-        let total = 3 * n + 2 * n * m + 2 * p * n + p * m
-        let chunks = chunkCount(
-            steps: steps, workPerStep: batch * total,
-            bytesPerStep: batch * (2 * m + p + 6 * n) * MemoryLayout<S>.stride, pool: pool)
-        let acc = Accumulators<S>(chunks: chunks, size: total)
-        defer { acc.free() }
-        let input: [S] = makeArray(steps * batch * m) { dxp in
-            let dx = Shared(dxp)
-            x.withUnsafeBufferPointer { xb in
-                g.withUnsafeBufferPointer { gb in
-                    trace.states.withUnsafeBufferPointer { hb in
-                        let x = xb.baseAddress!, g = gb.baseAddress!, h = hb.baseAddress!
-                        forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
-                            let gLr = acc.chunk(chunk), gLi = gLr + n, gG = gLi + n
-                            let gBr = gG + n, gBi = gBr + n * m, gCr = gBi + n * m
-                            let gCi = gCr + p * n, gD = gCi + p * n
-                            for t in range {
-                                let mu = adjoint.p + t * row, ht = h + t * row
-                                for s in 0..<batch {
-                                    let r = t * batch + s
-                                    let xs = x + r * m, gs = g + r * p, dxs = dx.p + r * m
-                                    for j in 0..<n {
-                                        let l = s * n + j
-                                        let mr = mu[l], mi = mu[lanes + l]
-                                        if t > 0 {
-                                            let hp = h + (t - 1) * row
-                                            let pr = hp[l], pi = hp[lanes + l]
-                                            gLr[j] += mr * pr + mi * pi
-                                            gLi[j] += mi * pr - mr * pi
-                                        }
-                                        var vr: S = 0, vi: S = 0
-                                        let gj = G.p[j]
-                                        for k in 0..<m {
-                                            let br = Br.p[j * m + k], bi = Bi.p[j * m + k]
-                                            vr += br * xs[k]
-                                            vi += bi * xs[k]
-                                            gBr[j * m + k] += gj * mr * xs[k]
-                                            gBi[j * m + k] += gj * mi * xs[k]
-                                            dxs[k] += gj * (br * mr + bi * mi)
-                                        }
-                                        gG[j] += mr * vr + mi * vi
-                                    }
-                                    for i in 0..<p {
-                                        let gi = gs[i]
-                                        for j in 0..<n {
-                                            gCr[i * n + j] += gi * ht[s * n + j]
-                                            gCi[i * n + j] -= gi * ht[lanes + s * n + j]
-                                        }
-                                        for k in 0..<m {
-                                            gD[i * m + k] += gi * xs[k]
-                                            dxs[k] += D.p[i * m + k] * gi
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam), maps = makeMaps()
+        defer { [Lr, Li, G].forEach { $0.free() }; maps.free() }
+        let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * 2 * p * n) {
+            _, at in
+            for s in 0..<batch {
+                (at + s * n).update(from: Lr.p, count: n)
+                for j in 0..<n { at[lanes + s * n + j] = -Li.p[j] }
             }
         }
-        let sum = acc.total()
+        defer { adjoint.free() }
+        // Accumulator layout: gλ (re, im), gγ, then B, C, D (maps.gradients).
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * (3 * n + maps.gradientSize),
+            bytesPerStep: batch * (2 * m + p + 6 * n) * MemoryLayout<S>.stride, pool: pool)
+        let (input, sum) = maps.accumulateGradients(
+            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 3 * n, chunks: chunks, pool: pool
+        ) { st in
+            let gLr = st.own, gLi = gLr + n, gG = gLi + n
+            let mu = adjoint.p + st.t * row, hp = st.t > 0 ? st.states + (st.t - 1) * row : nil
+            let bImag = maps.bIm!, gBr = st.grad.b, gBi = st.grad.bIm!, xs = st.x, dxs = st.dx
+            for j in 0..<n {
+                let l = st.s * n + j
+                let mr = mu[l], mi = mu[lanes + l]
+                if let hp {
+                    let pr = hp[l], pi = hp[lanes + l]
+                    gLr[j] += mr * pr + mi * pi
+                    gLi[j] += mi * pr - mr * pi
+                }
+                var vr: S = 0, vi: S = 0
+                let gj = G.p[j]
+                for k in 0..<m {
+                    let br = maps.b[j * m + k], bi = bImag[j * m + k]
+                    vr += br * xs[k]
+                    vi += bi * xs[k]
+                    gBr[j * m + k] += gj * mr * xs[k]
+                    gBi[j * m + k] += gj * mi * xs[k]
+                    dxs[k] += gj * (br * mr + bi * mi)
+                }
+                gG[j] += mr * vr + mi * vi
+            }
+        }
         var gNu = [S](), gTheta = [S]()
         for j in 0..<n {
             let e = S(Foundation.exp(Double(nu[j])))
@@ -300,14 +209,12 @@ public struct LRU<S: ScanScalar>: Sendable {
             gNu.append(-e * (gr * lr + gi * li) + sum[2 * n + j] * e * modulus2 / gam[j])
             gTheta.append(-gr * li + gi * lr)
         }
-        var offset = 3 * n
-        func take(_ count: Int) -> [S] {
-            defer { offset += count }
-            return Array(sum[offset..<(offset + count)])
-        }
+        let parts = sum.slices(from: 3 * n, sizes: maps.gradientSizes)
         return Gradients(
-            input: input, nu: gNu, theta: gTheta, bRe: take(n * m), bIm: take(n * m),
-            cRe: take(p * n), cIm: take(p * n), d: take(p * m))
+            input: input, nu: gNu, theta: gTheta, bRe: parts[0], bIm: parts[1], cRe: parts[2], cIm: parts[3],
+            d: parts[4])
     }
 }
 
+
+extension LRU: ComplexDiagonalLayer {}

@@ -89,11 +89,9 @@ public struct MLSTM<S: ScanScalar>: Sendable {
         batch: Int, form: GatedForm = .chunkwise, keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> GatedTrace<S> {
         try checkInputs(queries, keys, values, inputGates, forgetGates, steps: steps, batch: batch)
-        try GatedHeads<S>.checkForm(form)
-        let (logF, logI) = gates(inputGates, forgetGates, steps: steps, batch: batch)
-        return core.forward(
-            q: queries, k: keys, v: values, logF: logF, logI: logI, steps: steps, batch: batch, form: form,
-            keepStates: keepStates, pool: pool)
+        return try core.forward(
+            q: queries, k: keys, v: values, gates: gates(inputGates, forgetGates, steps: steps, batch: batch),
+            steps: steps, batch: batch, form: form, keepStates: keepStates, pool: pool)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, h_t⟩ with respect to q, k, v, ĩ and f̃. `trace` must come from
@@ -106,11 +104,9 @@ public struct MLSTM<S: ScanScalar>: Sendable {
     ) throws(LinearRNNError) -> Gradients {
         let steps = trace.steps, batch = trace.batch
         try checkInputs(queries, keys, values, inputGates, forgetGates, steps: steps, batch: batch)
-        guard trace.heads == heads else { throw .invalidValue("trace has \(trace.heads) heads, the layer \(heads)") }
-        let (logF, logI) = gates(inputGates, forgetGates, steps: steps, batch: batch)
         let r = try core.backward(
-            q: queries, k: keys, v: values, logF: logF, logI: logI, trace: trace, outputGradient: outputGradient,
-            pool: pool)
+            q: queries, k: keys, v: values, gates: gates(inputGates, forgetGates, steps: steps, batch: batch),
+            trace: trace, outputGradient: outputGradient, pool: pool)
         let rows = batch * heads
         var di = [S](repeating: 0, count: steps * rows), df = di
         for t in 0..<steps {

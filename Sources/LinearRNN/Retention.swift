@@ -66,11 +66,9 @@ public struct Retention<S: ScanScalar>: Sendable {
         keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> GatedTrace<S> {
         try checkInputs(queries, keys, values, steps: steps, batch: batch)
-        try GatedHeads<S>.checkForm(form)
-        let (logF, logI) = gates(steps: steps, batch: batch)
-        return core.forward(
-            q: queries, k: keys, v: values, logF: logF, logI: logI, steps: steps, batch: batch, form: form,
-            keepStates: keepStates, pool: pool)
+        return try core.forward(
+            q: queries, k: keys, v: values, gates: gates(steps: steps, batch: batch), steps: steps, batch: batch,
+            form: form, keepStates: keepStates, pool: pool)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, o_t⟩ (trace from a chunkwise or quadratic forward with
@@ -83,11 +81,9 @@ public struct Retention<S: ScanScalar>: Sendable {
     ) throws(LinearRNNError) -> Gradients {
         let steps = trace.steps, batch = trace.batch
         try checkInputs(queries, keys, values, steps: steps, batch: batch)
-        guard trace.heads == heads else { throw .invalidValue("trace has \(trace.heads) heads, the layer \(heads)") }
-        let (logF, logI) = gates(steps: steps, batch: batch)
         let r = try core.backward(
-            q: queries, k: keys, v: values, logF: logF, logI: logI, trace: trace, outputGradient: outputGradient,
-            pool: pool)
+            q: queries, k: keys, v: values, gates: gates(steps: steps, batch: batch), trace: trace,
+            outputGradient: outputGradient, pool: pool)
         var dg = [S](repeating: 0, count: heads)
         for s in 0..<(batch * heads) {
             var acc: S = 0

@@ -34,17 +34,9 @@ public struct S5<S: ScanScalar>: Sendable {
         inputSize m: Int, stateSize n: Int, outputSize p: Int, nu: [S], omega: [S],
         bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]? = nil
     ) throws(LinearRNNError) {
-        try checkPositive("inputSize", m)
-        try checkPositive("stateSize", n)
-        try checkPositive("outputSize", p)
-        try check("nu", nu.count, n)
-        try check("omega", omega.count, n)
-        try check("bRe", bRe.count, n * m)
-        try check("bIm", bIm.count, n * m)
-        try check("cRe", cRe.count, p * n)
-        try check("cIm", cIm.count, p * n)
-        let d = d ?? [S](repeating: 0, count: p * m)
-        try check("d", d.count, p * m)
+        let d = try checkDiagonalLayer(
+            inputSize: m, stateSize: n, outputSize: p, perState: [("nu", nu), ("omega", omega)],
+            b: [("bRe", bRe), ("bIm", bIm)], c: [("cRe", cRe), ("cIm", cIm)], d: d)
         inputSize = m
         stateSize = n
         outputSize = p
@@ -92,21 +84,16 @@ public struct S5<S: ScanScalar>: Sendable {
         _ x: [S], dt: [S], steps: Int, batch: Int, keepStates: Bool = true,
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
-        try checkSequence(steps: steps, batch: batch)
+        try checkInput(x, perStep: [("dt", dt)], steps: steps, batch: batch)
         let m = inputSize, n = stateSize, p = outputSize
-        try check("x", x.count, steps * batch * m)
-        try check("dt", dt.count, steps * batch)
         if let bad = dt.first(where: { !($0 > 0) || !$0.isFinite }) {
             throw .invalidValue("every step size Δ_t must be positive and finite, got \(bad)")
         }
-        let spec = spectrum()
-        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
-        defer { [Br, Bi, Cr, Ci, D].forEach { $0.free() } }
-        let lanes = batch * n, row = 2 * lanes
-        var states: [S] = []
-        let output: [S] = makeArray(steps * batch * p) { yp in
-            let y = Shared(yp)
-            let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * row) : nil
+        let spec = spectrum(), maps = makeMaps()
+        defer { maps.free() }
+        let lanes = batch * n
+        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
+            y, record in
             x.withUnsafeBufferPointer { xb in
                 dt.withUnsafeBufferPointer { db in
                     let x = xb.baseAddress!, dt = db.baseAddress!
@@ -123,11 +110,7 @@ public struct S5<S: ScanScalar>: Sendable {
                                     let z = S5.discretise(sp.lr, sp.li, delta)
                                     at[l] = S(z.ar)
                                     at[lanes + l] = S(z.ai)
-                                    var vr: S = 0, vi: S = 0
-                                    for k in 0..<m {
-                                        vr += Br.p[j * m + k] * xs[k]
-                                        vi += Bi.p[j * m + k] * xs[k]
-                                    }
+                                    let (vr, vi) = maps.projectComplex(j, xs)
                                     // E = (Ā − 1)/Λ, b = E v.
                                     let er = S(z.er * sp.ir - z.ei * sp.ii)
                                     let ei = S(z.er * sp.ii + z.ei * sp.ir)
@@ -136,29 +119,10 @@ public struct S5<S: ScanScalar>: Sendable {
                                 }
                             }
                         },
-                        emit: { t, h, _ in
-                            if let statesPtr { (statesPtr + t * row).initialize(from: h, count: row) }
-                            for s in 0..<batch {
-                                let xs = x + (t * batch + s) * m
-                                let hr = h + s * n, hi = h + lanes + s * n
-                                let ys = y.p + (t * batch + s) * p
-                                for i in 0..<p {
-                                    var acc: S = 0
-                                    for j in 0..<n { acc += Cr.p[i * n + j] * hr[j] - Ci.p[i * n + j] * hi[j] }
-                                    for k in 0..<m { acc += D.p[i * m + k] * xs[k] }
-                                    ys[i] = acc
-                                }
-                            }
-                        })
+                        emit: { t, h, _ in maps.emit(t, h, batch: batch, x: x, y: y, record: record) })
                 }
             }
-            if let statesPtr {
-                states = Array(UnsafeBufferPointer(start: statesPtr, count: steps * row))
-                statesPtr.deinitialize(count: steps * row)
-                statesPtr.deallocate()
-            }
         }
-        return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, y_t⟩ w.r.t. x, Δ and every parameter.
@@ -169,155 +133,103 @@ public struct S5<S: ScanScalar>: Sendable {
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
         let steps = trace.steps, batch = trace.batch
-        try checkSequence(steps: steps, batch: batch)
+        try checkBackward(x, perStep: [("dt", dt)], trace: trace, outputGradient: g)
         let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n, row = 2 * lanes
-        try check("x", x.count, steps * batch * m)
-        try check("dt", dt.count, steps * batch)
-        try check("outputGradient", g.count, steps * batch * p)
-        try check("trace.states", trace.states.count, steps * row)
-        let spec = spectrum()
-        let Br = Copied(bRe), Bi = Copied(bIm), Cr = Copied(cRe), Ci = Copied(cIm), D = Copied(d)
-        defer { [Br, Bi, Cr, Ci, D].forEach { $0.free() } }
-        let adjoint = Copied<S>(zeros: steps * row)
-        defer { adjoint.free() }
-        g.withUnsafeBufferPointer { gb in
-            dt.withUnsafeBufferPointer { db in
-                let g = gb.baseAddress!, dt = db.baseAddress!
-                FusedDiagonalScan<S>(
-                    steps: steps, lanes: lanes, complex: true, reverse: true, pool: pool,
-                    workPerStep: batch * (2 * p * n + 40 * n)
-                ).run(
-                    coefficients: { t, at, bt, _ in
-                        for s in 0..<batch {
-                            let gs = g + (t * batch + s) * p
-                            for j in 0..<n {
-                                let l = s * n + j
-                                if t + 1 < steps {
-                                    let sp = spec[j]
-                                    let z = S5.discretise(sp.lr, sp.li, Double(dt[(t + 1) * batch + s]))
-                                    at[l] = S(z.ar)
-                                    at[lanes + l] = S(-z.ai)
-                                } else {
-                                    at[l] = 0
-                                    at[lanes + l] = 0
-                                }
-                                var ur: S = 0, ui: S = 0
-                                for i in 0..<p {
-                                    ur += Cr.p[i * n + j] * gs[i]
-                                    ui -= Ci.p[i * n + j] * gs[i]
-                                }
-                                bt[l] = ur
-                                bt[lanes + l] = ui
-                            }
-                        }
-                    },
-                    emit: { t, h, _ in (adjoint.p + t * row).update(from: h, count: row) })
-            }
-        }
-        // Accumulators: gΛ (re, im) [n][2], bRe, bIm, cRe, cIm, d (sums in S precision).
-        let total = 2 * n + 2 * n * m + 2 * p * n + p * m
-        let chunks = chunkCount(
-            steps: steps, workPerStep: batch * (total + 40 * n),
-            bytesPerStep: batch * (2 * m + p + 6 * n + 2) * MemoryLayout<S>.stride, pool: pool)
-        let acc = Accumulators<S>(chunks: chunks, size: total)
-        defer { acc.free() }
-        var gradDt = [S](repeating: 0, count: steps * batch)
-        let input: [S] = makeArray(steps * batch * m) { dxp in
-            let dx = Shared(dxp)
-            gradDt.withUnsafeMutableBufferPointer { gdb in
-                let gdt = Shared(gdb.baseAddress!)
-                x.withUnsafeBufferPointer { xb in
-                    g.withUnsafeBufferPointer { gb in
-                        trace.states.withUnsafeBufferPointer { hb in
-                            dt.withUnsafeBufferPointer { db in
-                                let x = xb.baseAddress!, g = gb.baseAddress!, h = hb.baseAddress!
-                                let dt = db.baseAddress!
-                                forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
-                                    let gLr = acc.chunk(chunk), gLi = gLr + n
-                                    let gBr = gLi + n, gBi = gBr + n * m, gCr = gBi + n * m
-                                    let gCi = gCr + p * n, gD = gCi + p * n
-                                    for t in range {
-                                        let mu = adjoint.p + t * row, ht = h + t * row
-                                        for s in 0..<batch {
-                                            let r = t * batch + s
-                                            let xs = x + r * m, gs = g + r * p, dxs = dx.p + r * m
-                                            let delta = Double(dt[r])
-                                            var gDelta = 0.0
-                                            for j in 0..<n {
-                                                let l = s * n + j, sp = spec[j]
-                                                let mr = Double(mu[l]), mi = Double(mu[lanes + l])
-                                                let z = S5.discretise(sp.lr, sp.li, delta)
-                                                let er = z.er * sp.ir - z.ei * sp.ii
-                                                let ei = z.er * sp.ii + z.ei * sp.ir
-                                                var vr = 0.0, vi = 0.0
-                                                for k in 0..<m {
-                                                    vr += Double(Br.p[j * m + k] * xs[k])
-                                                    vi += Double(Bi.p[j * m + k] * xs[k])
-                                                }
-                                                // grad_Ā = μ conj(h_{t−1}) + conj(v/Λ) μ.
-                                                var gar = 0.0, gai = 0.0
-                                                if t > 0 {
-                                                    let hp = h + (t - 1) * row
-                                                    let pr = Double(hp[l]), pi = Double(hp[lanes + l])
-                                                    gar += mr * pr + mi * pi
-                                                    gai += mi * pr - mr * pi
-                                                }
-                                                let wr = vr * sp.ir - vi * sp.ii  // v/Λ
-                                                let wi = vr * sp.ii + vi * sp.ir
-                                                gar += wr * mr + wi * mi
-                                                gai += wr * mi - wi * mr
-                                                // grad_Λ += Δ conj(Ā) grad_Ā − conj(E v/Λ) μ.
-                                                var lr = delta * (z.ar * gar + z.ai * gai)
-                                                var li = delta * (z.ar * gai - z.ai * gar)
-                                                let evr = er * wr - ei * wi, evi = er * wi + ei * wr
-                                                lr -= evr * mr + evi * mi
-                                                li -= evr * mi - evi * mr
-                                                gLr[j] += S(lr)
-                                                gLi[j] += S(li)
-                                                // ∂L/∂Δ += Re(conj(grad_Ā) Λ Ā).
-                                                let la_r = sp.lr * z.ar - sp.li * z.ai
-                                                let la_i = sp.lr * z.ai + sp.li * z.ar
-                                                gDelta += gar * la_r + gai * la_i
-                                                // grad_v = conj(E) μ.
-                                                let gvr = er * mr + ei * mi, gvi = er * mi - ei * mr
-                                                for k in 0..<m {
-                                                    let xk = Double(xs[k])
-                                                    gBr[j * m + k] += S(gvr * xk)
-                                                    gBi[j * m + k] += S(gvi * xk)
-                                                    dxs[k] += S(Double(Br.p[j * m + k]) * gvr + Double(Bi.p[j * m + k]) * gvi)
-                                                }
-                                            }
-                                            gdt.p[r] = S(gDelta)
-                                            for i in 0..<p {
-                                                let gi = gs[i]
-                                                for j in 0..<n {
-                                                    gCr[i * n + j] += gi * ht[s * n + j]
-                                                    gCi[i * n + j] -= gi * ht[lanes + s * n + j]
-                                                }
-                                                for k in 0..<m {
-                                                    gD[i * m + k] += gi * xs[k]
-                                                    dxs[k] += D.p[i * m + k] * gi
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
+        let spec = spectrum(), maps = makeMaps()
+        defer { maps.free() }
+        let adjoint = dt.withUnsafeBufferPointer { db in
+            let dt = db.baseAddress!
+            return maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * (2 * p * n + 40 * n)) {
+                t, at in
+                for s in 0..<batch {
+                    for j in 0..<n {
+                        let l = s * n + j
+                        if t + 1 < steps {
+                            let sp = spec[j]
+                            let z = S5.discretise(sp.lr, sp.li, Double(dt[(t + 1) * batch + s]))
+                            at[l] = S(z.ar)
+                            at[lanes + l] = S(-z.ai)
+                        } else {
+                            at[l] = 0
+                            at[lanes + l] = 0
                         }
                     }
                 }
             }
         }
-        let sum = acc.total()
+        defer { adjoint.free() }
+        // Accumulators: gΛ (re, im) [n][2], then B, C, D (maps.gradients; sums in S precision).
+        let chunks = chunkCount(
+            steps: steps, workPerStep: batch * (2 * n + maps.gradientSize + 40 * n),
+            bytesPerStep: batch * (2 * m + p + 6 * n + 2) * MemoryLayout<S>.stride, pool: pool)
+        var gradDt = [S](repeating: 0, count: steps * batch)
+        let (input, sum) = gradDt.withUnsafeMutableBufferPointer { gdb in
+            dt.withUnsafeBufferPointer { db in
+                let gdt = Shared(gdb.baseAddress!), dt = db.baseAddress!
+                return maps.accumulateGradients(
+                    x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 2 * n, chunks: chunks,
+                    pool: pool
+                ) { st in
+                    let gLr = st.own, gLi = gLr + n, gBr = st.grad.b, gBi = st.grad.bIm!
+                    let Br = maps.b, Bi = maps.bIm!, xs = st.x, dxs = st.dx, t = st.t, h = st.states
+                    let mu = adjoint.p + t * row, r = t * batch + st.s
+                    let delta = Double(dt[r])
+                    var gDelta = 0.0
+                    for j in 0..<n {
+                        let l = st.s * n + j, sp = spec[j]
+                        let mr = Double(mu[l]), mi = Double(mu[lanes + l])
+                        let z = S5.discretise(sp.lr, sp.li, delta)
+                        let er = z.er * sp.ir - z.ei * sp.ii
+                        let ei = z.er * sp.ii + z.ei * sp.ir
+                        var vr = 0.0, vi = 0.0
+                        for k in 0..<m {
+                            vr += Double(Br[j * m + k] * xs[k])
+                            vi += Double(Bi[j * m + k] * xs[k])
+                        }
+                        // grad_Ā = μ conj(h_{t−1}) + conj(v/Λ) μ.
+                        var gar = 0.0, gai = 0.0
+                        if t > 0 {
+                            let hp = h + (t - 1) * row
+                            let pr = Double(hp[l]), pi = Double(hp[lanes + l])
+                            gar += mr * pr + mi * pi
+                            gai += mi * pr - mr * pi
+                        }
+                        let wr = vr * sp.ir - vi * sp.ii  // v/Λ
+                        let wi = vr * sp.ii + vi * sp.ir
+                        gar += wr * mr + wi * mi
+                        gai += wr * mi - wi * mr
+                        // grad_Λ += Δ conj(Ā) grad_Ā − conj(E v/Λ) μ.
+                        var lr = delta * (z.ar * gar + z.ai * gai)
+                        var li = delta * (z.ar * gai - z.ai * gar)
+                        let evr = er * wr - ei * wi, evi = er * wi + ei * wr
+                        lr -= evr * mr + evi * mi
+                        li -= evr * mi - evi * mr
+                        gLr[j] += S(lr)
+                        gLi[j] += S(li)
+                        // ∂L/∂Δ += Re(conj(grad_Ā) Λ Ā).
+                        let la_r = sp.lr * z.ar - sp.li * z.ai
+                        let la_i = sp.lr * z.ai + sp.li * z.ar
+                        gDelta += gar * la_r + gai * la_i
+                        // grad_v = conj(E) μ.
+                        let gvr = er * mr + ei * mi, gvi = er * mi - ei * mr
+                        for k in 0..<m {
+                            let xk = Double(xs[k])
+                            gBr[j * m + k] += S(gvr * xk)
+                            gBi[j * m + k] += S(gvi * xk)
+                            dxs[k] += S(Double(Br[j * m + k]) * gvr + Double(Bi[j * m + k]) * gvi)
+                        }
+                    }
+                    gdt.p[r] = S(gDelta)
+                }
+            }
+        }
         let gNu = (0..<n).map { j in S(spec[j].lr) * sum[j] }
         let gOmega = Array(sum[n..<(2 * n)])
-        var offset = 2 * n
-        func take(_ count: Int) -> [S] {
-            defer { offset += count }
-            return Array(sum[offset..<(offset + count)])
-        }
+        let parts = sum.slices(from: 2 * n, sizes: maps.gradientSizes)
         return Gradients(
-            input: input, dt: gradDt, nu: gNu, omega: gOmega, bRe: take(n * m), bIm: take(n * m),
-            cRe: take(p * n), cIm: take(p * n), d: take(p * m))
+            input: input, dt: gradDt, nu: gNu, omega: gOmega, bRe: parts[0], bIm: parts[1], cRe: parts[2],
+            cIm: parts[3], d: parts[4])
     }
 }
+
+extension S5: ComplexDiagonalLayer {}

@@ -162,10 +162,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         let WB = Copied(wB), WC = Copied(wC), Dk = Copied(self.d)
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
-        var states: [S] = []
-        let output: [S] = makeArray(steps * batch * d) { yp in
-            let y = Shared(yp)
-            let statesPtr = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: steps * lanes) : nil
+        return tracedForward(steps: steps, batch: batch, outputs: d, stateRow: lanes, keepStates: keepStates) {
+            y, record in
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
                     let x = xb.baseAddress!, z = zb.baseAddress!
@@ -189,7 +187,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                             }
                         },
                         emit: { t, h, scratch in
-                            if let statesPtr { (statesPtr + t * lanes).initialize(from: h, count: lanes) }
+                            record(t, h)
                             let cProj = scratch + d
                             for s in 0..<batch {
                                 let r = t * batch + s
@@ -199,19 +197,13 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                     let hs = h + (s * d + c) * n
                                     var acc = Dk.p[c] * xs[c]
                                     for k in 0..<n { acc += cProj[k] * hs[k] }
-                                    y.p[r * d + c] = gate == .none ? acc : acc * gate.value(z[r * d + c]).f
+                                    y[r * d + c] = gate == .none ? acc : acc * gate.value(z[r * d + c]).f
                                 }
                             }
                         })
                 }
             }
-            if let statesPtr {
-                states = Array(UnsafeBufferPointer(start: statesPtr, count: steps * lanes))
-                statesPtr.deinitialize(count: steps * lanes)
-                statesPtr.deallocate()
-            }
         }
-        return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, out_t⟩ w.r.t. x, z and every parameter.
@@ -381,9 +373,9 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             }
         }
         let sum = acc.total()
-        func take(_ i: Int) -> [S] { Array(sum[offsets[i]..<(offsets[i] + sizes[i])]) }
+        let parts = sum.slices(sizes: sizes)
         return Gradients(
-            input: input, gate: gradZ, aLog: take(0), wDelta: take(1), bDelta: take(2), wB: take(3),
-            wC: take(4), d: take(5))
+            input: input, gate: gradZ, aLog: parts[0], wDelta: parts[1], bDelta: parts[2], wB: parts[3],
+            wC: parts[4], d: parts[5])
     }
 }

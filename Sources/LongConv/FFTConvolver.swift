@@ -64,6 +64,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     }
 
     /// The spectra rfft(K_c, n)/n of causal kernels `kernel` `[C][L]`.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func spectrum(kernel: [S], channels: Int) throws(LongConvError) -> KernelSpectrum<S> {
         if channels < 1 { throw .noChannels }
         try checkShape("kernel", kernel.count, channels * length)
@@ -77,6 +79,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
 
     /// The spectra of bidirectional kernel pairs (k0 for lags 0…L−1 placed at 0…L−1, k1[j] for
     /// lag −(j+1) placed at n−1−j); both `[C][L]`, k1[L−1] unused.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func spectrum(forwardKernel k0: [S], backwardKernel k1: [S], channels: Int) throws(LongConvError) -> KernelSpectrum<S> {
         if channels < 1 { throw .noChannels }
         try checkShape("forwardKernel", k0.count, channels * length)
@@ -89,7 +93,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
             }
             // k1[j] (lag −(j+1)) goes to index n−1−j, j = 0…L−2.
             k1.withUnsafeBufferPointer { b in
-                S._copyReversed(L - 1, b.baseAddress! + c * L, real + (n - L + 1))
+                copyReversed(L - 1, b.baseAddress! + c * L, real + (n - L + 1))
             }
         }
     }
@@ -106,7 +110,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                 s.zero(s.real, n)
                 fill(c, s.real)
                 plan.forward(s.real, s.c0)
-                S._scaledCopy(stride, scale, s.c0, out.base + c * stride)
+                scaledCopy(stride, scale, s.c0, out.base + c * stride)
             }
         }
         return KernelSpectrum(channels: channels, fftLength: n, bidirectional: bidirectional, values: values)
@@ -114,6 +118,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
 
     /// y = K * u (+ D·u) for `u` `[B][C][L]` with precomputed kernel spectra.
     /// - Throws: shape mismatches (u must hold B·C·L, skip C values), batch < 1.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func convolve(_ u: [S], batch: Int, spectrum: KernelSpectrum<S>, skip: [S]? = nil) throws(LongConvError) -> [S] {
         if batch < 1 { throw .noChannels }
         let C = spectrum.channels, L = length, n = fftLength
@@ -132,11 +138,11 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                         let ui = up + item * L
                         s.loadPadded(ui, count: L)
                         plan.forward(s.real, s.c0)
-                        S._multiplySpectra(s.c0, kp + c * stride, bins: bins, conjugate: false)
+                        multiplySpectra(s.c0, kp + c * stride, bins: bins, conjugate: false)
                         plan.inverse(s.c0, s.real)
                         let yi = out.base + item * L
                         UnsafeMutableRawPointer(yi).copyMemory(from: s.real, byteCount: L * MemoryLayout<S>.stride)
-                        if let skip { S._axpy(L, skip[c], ui, yi) }
+                        if let skip { axpy(L, skip[c], ui, yi) }
                     }
                 }
             }
@@ -169,6 +175,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     /// With `backwardKernel` k1 the convolution is the bidirectional one; then dL/du uses the
     /// conjugate of the bidirectional spectrum, and with r = irfft(Σ_b conj(Û)·Ĝ)
     /// dL/dk0[j] = r[j] = Σ_t g_t u_{t−j} and dL/dk1[j] = r[n−1−j] = Σ_t g_t u_{t+j+1}.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public func backward(
         gradOutput g: [S], input u: [S], batch: Int, channels C: Int, kernel: [S],
         backwardKernel: [S]? = nil, skip: [S]? = nil
@@ -200,11 +208,11 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                             let c = item % C
                             s.loadPadded(gp + item * L, count: L)
                             plan.forward(s.real, s.c0)
-                            S._multiplySpectra(s.c0, kp + c * spec.stride, bins: bins, conjugate: true)
+                            multiplySpectra(s.c0, kp + c * spec.stride, bins: bins, conjugate: true)
                             plan.inverse(s.c0, s.real)
                             let di = out.base + item * L
                             UnsafeMutableRawPointer(di).copyMemory(from: s.real, byteCount: L * MemoryLayout<S>.stride)
-                            if let skip { S._axpy(L, skip[c], gp + item * L, di) }
+                            if let skip { axpy(L, skip[c], gp + item * L, di) }
                         }
                     }
                     dk.withUnsafeMutableBufferPointer { kbOut in
@@ -221,14 +229,14 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                                     plan.forward(s.real, s.c0)
                                     s.loadPadded(up + item * L, count: L)
                                     plan.forward(s.real, s.c1)
-                                    S._accumulateConjugateProduct(s.c2, s.c1, s.c0, bins: bins)
-                                    dot += S._dot(L, gp + item * L, up + item * L)
+                                    accumulateConjugateProduct(s.c2, s.c1, s.c0, bins: bins)
+                                    dot += dotInDouble(L, gp + item * L, up + item * L)
                                 }
                                 plan.inverse(s.c2, s.real)
-                                S._scaledCopy(L, scale, s.real, outK.base + c * L)
+                                scaledCopy(L, scale, s.real, outK.base + c * L)
                                 if let outK1, L > 1 {
                                     // dk1[j] = r[n−1−j], j = 0…L−2.
-                                    S._copyReversed(L - 1, s.real + (n - L + 1), outK1.base + c * L)
+                                    copyReversed(L - 1, s.real + (n - L + 1), outK1.base + c * L)
                                     for j in 0..<(L - 1) { outK1.base[c * L + j] *= scale }
                                 }
                                 outD.base[c] = skip == nil ? 0 : S(dot)
@@ -249,6 +257,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
 /// vectorises; items (b, c) run in parallel on the pool.
 public enum DirectConvolution {
     /// Causal y[b,c,t] = Σ_{s≤t} K[c,t−s]u[b,c,s] (+ D[c]u[b,c,t]); layouts as in ``FFTConvolver``.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func causal<S: FFTScalar>(
         _ u: [S], batch: Int, channels: Int, length: Int, kernel: [S], skip: [S]? = nil,
         pool: WorkerPool = .serial
@@ -257,6 +267,8 @@ public enum DirectConvolution {
     }
 
     /// Bidirectional y_t = Σ_{s≤t} k0[t−s]u_s + Σ_{s>t} k1[s−t−1]u_s (+ D·u_t).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     public static func bidirectional<S: FFTScalar>(
         _ u: [S], batch: Int, channels: Int, length: Int, forwardKernel k0: [S], backwardKernel k1: [S],
         skip: [S]? = nil, pool: WorkerPool = .serial
@@ -283,14 +295,14 @@ public enum DirectConvolution {
                         let c = item % C
                         let ui = up + item * L, yi = out.base + item * L
                         let kc = kp + c * L
-                        for j in 0..<L { S._axpy(L - j, kc[j], ui, yi + j) }
+                        for j in 0..<L { axpy(L - j, kc[j], ui, yi + j) }
                         if let k1 {
                             k1.withUnsafeBufferPointer { k1b in
                                 let k1c = k1b.baseAddress! + c * L
-                                for j in 0..<(L - 1) { S._axpy(L - 1 - j, k1c[j], ui + j + 1, yi) }
+                                for j in 0..<(L - 1) { axpy(L - 1 - j, k1c[j], ui + j + 1, yi) }
                             }
                         }
-                        if let skip { S._axpy(L, skip[c], ui, yi) }
+                        if let skip { axpy(L, skip[c], ui, yi) }
                     }
                 }
             }

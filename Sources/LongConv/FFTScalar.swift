@@ -28,9 +28,10 @@ public enum FFTPlanner: Sendable, Equatable {
 
 /// The precisions the FFT convolver runs in: `Float` (FFTW `fftwf_*`) and `Double` (`fftw_*`).
 ///
-/// The underscored requirements are the precision-specific FFTW entry points and the few
-/// element-wise loops of the hot path; they are implemented concretely for each precision so the
-/// loops are compiled specialised even when the generic API is called from another module.
+/// The underscored requirements are the precision-specific FFTW entry points, which only a
+/// concrete implementation per precision can name. The element-wise loops of the hot path are
+/// generic functions (``multiplySpectra(_:_:bins:conjugate:)`` and its neighbours), compiled
+/// specialised through the `@_specialize` attributes of the public entry points.
 /// Complex data is interleaved (re, im) in arrays of `Self`.
 public protocol FFTScalar: ScanScalar {
     /// Creates an r2c and a c2r plan of length `n` (on temporary `fftw_malloc` arrays).
@@ -45,26 +46,13 @@ public protocol FFTScalar: ScanScalar {
     static func _executeR2C(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
     /// New-array c2r execution: n/2+1 interleaved complex → n reals (destroys the input).
     static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
-    /// x ← x ⊙ k (or x ⊙ conj(k)) for `bins` interleaved complex numbers.
-    static func _multiplySpectra(_ x: UnsafeMutablePointer<Self>, _ k: UnsafePointer<Self>, bins: Int, conjugate: Bool)
-    /// acc ← acc + conj(a) ⊙ b for `bins` interleaved complex numbers.
-    static func _accumulateConjugateProduct(_ acc: UnsafeMutablePointer<Self>, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, bins: Int)
-    /// y ← y + α·x over `count` elements.
-    static func _axpy(_ count: Int, _ alpha: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
-    /// dst[i] ← α·src[i] over `count` elements.
-    static func _scaledCopy(_ count: Int, _ alpha: Self, _ src: UnsafePointer<Self>, _ dst: UnsafeMutablePointer<Self>)
-    /// dst[count−1−i] ← src[i] over `count` elements.
-    static func _copyReversed(_ count: Int, _ src: UnsafePointer<Self>, _ dst: UnsafeMutablePointer<Self>)
     /// Rounds an array of Double to this precision.
     static func _convert(_ x: [Double]) -> [Self]
-    /// Σ x_i y_i accumulated in Double.
-    static func _dot(_ count: Int, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>) -> Double
 }
 
+/// x ← x ⊙ k (or x ⊙ conj(k)) for `bins` interleaved complex numbers.
 @inline(__always)
-func multiplySpectraImpl<T: BinaryFloatingPoint>(
-    _ x: UnsafeMutablePointer<T>, _ k: UnsafePointer<T>, _ bins: Int, _ conjugate: Bool
-) {
+func multiplySpectra<T: FFTScalar>(_ x: UnsafeMutablePointer<T>, _ k: UnsafePointer<T>, bins: Int, conjugate: Bool) {
     let s: T = conjugate ? -1 : 1
     for j in 0..<bins {
         let xr = x[2 * j], xi = x[2 * j + 1], kr = k[2 * j], ki = s * k[2 * j + 1]
@@ -73,9 +61,10 @@ func multiplySpectraImpl<T: BinaryFloatingPoint>(
     }
 }
 
+/// acc ← acc + conj(a) ⊙ b for `bins` interleaved complex numbers.
 @inline(__always)
-func accumulateConjImpl<T: BinaryFloatingPoint>(
-    _ acc: UnsafeMutablePointer<T>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ bins: Int
+func accumulateConjugateProduct<T: FFTScalar>(
+    _ acc: UnsafeMutablePointer<T>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, bins: Int
 ) {
     for j in 0..<bins {
         let ar = a[2 * j], ai = a[2 * j + 1], br = b[2 * j], bi = b[2 * j + 1]
@@ -84,9 +73,30 @@ func accumulateConjImpl<T: BinaryFloatingPoint>(
     }
 }
 
+/// y ← y + α·x over `n` elements.
 @inline(__always)
-func axpyImpl<T: BinaryFloatingPoint>(_ n: Int, _ alpha: T, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+func axpy<T: FFTScalar>(_ n: Int, _ alpha: T, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
     for i in 0..<n { y[i] += alpha * x[i] }
+}
+
+/// dst[i] ← α·src[i] over `count` elements.
+@inline(__always)
+func scaledCopy<T: FFTScalar>(_ count: Int, _ alpha: T, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>) {
+    for i in 0..<count { dst[i] = alpha * src[i] }
+}
+
+/// dst[count−1−i] ← src[i] over `count` elements.
+@inline(__always)
+func copyReversed<T: FFTScalar>(_ count: Int, _ src: UnsafePointer<T>, _ dst: UnsafeMutablePointer<T>) {
+    for i in 0..<count { dst[count - 1 - i] = src[i] }
+}
+
+/// Σ x_i y_i accumulated in Double.
+@inline(__always)
+func dotInDouble<T: FFTScalar>(_ count: Int, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>) -> Double {
+    var s = 0.0
+    for i in 0..<count { s += Double(x[i]) * Double(y[i]) }
+    return s
 }
 
 extension Double: FFTScalar {
@@ -111,27 +121,7 @@ extension Double: FFTScalar {
     public static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<Double>) {
         fftw_execute_dft_c2r(plan, UnsafeMutablePointer<fftw_complex>(OpaquePointer(input)), output)
     }
-    public static func _multiplySpectra(_ x: UnsafeMutablePointer<Double>, _ k: UnsafePointer<Double>, bins: Int, conjugate: Bool) {
-        multiplySpectraImpl(x, k, bins, conjugate)
-    }
-    public static func _accumulateConjugateProduct(_ acc: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, bins: Int) {
-        accumulateConjImpl(acc, a, b, bins)
-    }
-    public static func _axpy(_ count: Int, _ alpha: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
-        axpyImpl(count, alpha, x, y)
-    }
-    public static func _scaledCopy(_ count: Int, _ alpha: Double, _ src: UnsafePointer<Double>, _ dst: UnsafeMutablePointer<Double>) {
-        for i in 0..<count { dst[i] = alpha * src[i] }
-    }
-    public static func _copyReversed(_ count: Int, _ src: UnsafePointer<Double>, _ dst: UnsafeMutablePointer<Double>) {
-        for i in 0..<count { dst[count - 1 - i] = src[i] }
-    }
     public static func _convert(_ x: [Double]) -> [Double] { x }
-    public static func _dot(_ count: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>) -> Double {
-        var s = 0.0
-        for i in 0..<count { s += x[i] * y[i] }
-        return s
-    }
 }
 
 extension Float: FFTScalar {
@@ -156,27 +146,7 @@ extension Float: FFTScalar {
     public static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
         fftwf_execute_dft_c2r(plan, UnsafeMutablePointer<fftwf_complex>(OpaquePointer(input)), output)
     }
-    public static func _multiplySpectra(_ x: UnsafeMutablePointer<Float>, _ k: UnsafePointer<Float>, bins: Int, conjugate: Bool) {
-        multiplySpectraImpl(x, k, bins, conjugate)
-    }
-    public static func _accumulateConjugateProduct(_ acc: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, bins: Int) {
-        accumulateConjImpl(acc, a, b, bins)
-    }
-    public static func _axpy(_ count: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        axpyImpl(count, alpha, x, y)
-    }
-    public static func _scaledCopy(_ count: Int, _ alpha: Float, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { dst[i] = alpha * src[i] }
-    }
-    public static func _copyReversed(_ count: Int, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
-        for i in 0..<count { dst[count - 1 - i] = src[i] }
-    }
     public static func _convert(_ x: [Double]) -> [Float] { x.map { Float($0) } }
-    public static func _dot(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Double {
-        var s = 0.0
-        for i in 0..<count { s += Double(x[i]) * Double(y[i]) }
-        return s
-    }
 }
 
 /// The r2c and c2r FFTW plans of one transform length and precision.

@@ -63,13 +63,9 @@ public struct DAGForward<S: ScanScalar>: Sendable {
     public var edgeStates: [S]
 }
 
-/// Gradients of a scalar loss L with respect to everything a DAG propagation reads.
-public struct DAGGradients<S: ScanScalar>: Sendable {
-    /// ∂L/∂(gates), shaped like the gates.
-    public var gates: DAGGates<S>
-    /// ∂L/∂x, `[nodeCount][d]`.
-    public var input: [S]
-}
+/// Gradients of a scalar loss L with respect to everything a DAG propagation reads: the gates
+/// and x, `[nodeCount][d]`.
+public typealias DAGGradients<S: ScanScalar> = PropagationGradients<DAGGates<S>, S>
 
 extension DAG {
     /// Forward pLSTM propagation in topological order, parallel over the nodes of each level.
@@ -88,34 +84,17 @@ extension DAG {
     public func propagate<S: ScanScalar>(
         gates: DAGGates<S>, input: [S], stateSize d: Int, pool: WorkerPool = .shared
     ) throws(PLSTMError) -> DAGForward<S> {
-        if d < 1 { throw .invalidStateSize(d) }
-        try gates.check(self)
-        try checkCount("input", input.count, nodeCount * d)
+        try checkPropagation(gates: gates, input: input, stateSize: d)
         var output = [S](repeating: 0, count: nodeCount * d)
         var states = [S](repeating: 0, count: edgeCount * d)
         if nodeCount == 0 { return DAGForward(output: output, edgeStates: states) }
-        withIndexPointers { ix in
-            gates.source.withUnsafeBufferPointer { src in
-                gates.transition.withUnsafeBufferPointer { tr in
-                    gates.mark.withUnsafeBufferPointer { mk in
-                        gates.direct.withUnsafeBufferPointer { dr in
-                            input.withUnsafeBufferPointer { xb in
-                                output.withUnsafeMutableBufferPointer { yb in
-                                    states.withUnsafeMutableBufferPointer { cb in
-                                        let src = src.baseAddress, tr = tr.baseAddress
-                                        let mk = mk.baseAddress, dr = dr.baseAddress!
-                                        let x = xb.baseAddress!, y = yb.baseAddress!
-                                        let c = cb.baseAddress
-                                        for level in levels {
-                                            forEachChunk(level.count, pool) { k in
-                                                let u = level[k]
-                                                Self.forwardNode(
-                                                    u, ix, d, src, tr, mk, dr, x, y, c)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
+        withInputPointers(gates, input) { ix, gp, x in
+            output.withUnsafeMutableBufferPointer { yb in
+                states.withUnsafeMutableBufferPointer { cb in
+                    let y = yb.baseAddress!, c = cb.baseAddress
+                    for level in levels {
+                        forEachChunk(level.count, pool) { k in
+                            Self.forwardNode(level[k], ix, d, gp.source, gp.transition, gp.mark, gp.direct, x, y, c)
                         }
                     }
                 }
@@ -143,42 +122,26 @@ extension DAG {
         gates: DAGGates<S>, input: [S], stateSize d: Int, forward: DAGForward<S>,
         outputGradient: [S], pool: WorkerPool = .shared
     ) throws(PLSTMError) -> DAGGradients<S> {
-        if d < 1 { throw .invalidStateSize(d) }
-        try gates.check(self)
-        try checkCount("input", input.count, nodeCount * d)
+        try checkPropagation(gates: gates, input: input, stateSize: d)
         try checkCount("edgeStates", forward.edgeStates.count, edgeCount * d)
         try checkCount("outputGradient", outputGradient.count, nodeCount * d)
         var grad = DAGGates<S>(zerosFor: self)
         var dx = [S](repeating: 0, count: nodeCount * d)
         var lambda = [S](repeating: 0, count: edgeCount * d)
         if nodeCount == 0 { return DAGGradients(gates: grad, input: dx) }
-        withIndexPointers { ix in
-            gates.source.withUnsafeBufferPointer { src in
-                gates.transition.withUnsafeBufferPointer { tr in
-                    gates.mark.withUnsafeBufferPointer { mk in
-                        gates.direct.withUnsafeBufferPointer { dr in
-                            input.withUnsafeBufferPointer { xb in
-                                forward.edgeStates.withUnsafeBufferPointer { cb in
-                                    outputGradient.withUnsafeBufferPointer { gb in
-                                        lambda.withUnsafeMutableBufferPointer { lb in
-                                            dx.withUnsafeMutableBufferPointer { dxb in
-                                                grad.withMutablePointers { gs, gt, gm, gd in
-                                                    let p = AdjointPointers(
-                                                        src: src.baseAddress,
-                                                        tr: tr.baseAddress, mk: mk.baseAddress,
-                                                        dr: dr.baseAddress!, x: xb.baseAddress!,
-                                                        c: cb.baseAddress, g: gb.baseAddress!,
-                                                        lambda: lb.baseAddress,
-                                                        dx: dxb.baseAddress!, gs: gs, gt: gt,
-                                                        gm: gm, gd: gd)
-                                                    for level in levels.reversed() {
-                                                        forEachChunk(level.count, pool) { k in
-                                                            Self.adjointNode(level[k], ix, d, p)
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
+        withInputPointers(gates, input) { ix, gp, x in
+            forward.edgeStates.withUnsafeBufferPointer { cb in
+                outputGradient.withUnsafeBufferPointer { gb in
+                    lambda.withUnsafeMutableBufferPointer { lb in
+                        dx.withUnsafeMutableBufferPointer { dxb in
+                            grad.withMutablePointers { gs, gt, gm, gd in
+                                let p = AdjointPointers(
+                                    src: gp.source, tr: gp.transition, mk: gp.mark, dr: gp.direct, x: x,
+                                    c: cb.baseAddress, g: gb.baseAddress!, lambda: lb.baseAddress,
+                                    dx: dxb.baseAddress!, gs: gs, gt: gt, gm: gm, gd: gd)
+                                for level in levels.reversed() {
+                                    forEachChunk(level.count, pool) { k in
+                                        Self.adjointNode(level[k], ix, d, p)
                                     }
                                 }
                             }
@@ -188,6 +151,13 @@ extension DAG {
             }
         }
         return DAGGradients(gates: grad, input: dx)
+    }
+
+    /// Checks d ≥ 1 and the shapes of the gates and of x `[nodeCount][d]`.
+    func checkPropagation<S: ScanScalar>(gates: DAGGates<S>, input: [S], stateSize d: Int) throws(PLSTMError) {
+        if d < 1 { throw .invalidStateSize(d) }
+        try gates.check(self)
+        try checkCount("input", input.count, nodeCount * d)
     }
 
     // MARK: kernels
@@ -323,7 +293,43 @@ extension DAG {
     }
 }
 
+/// Read-only pointers to a ``DAGGates``' arrays (nil for an empty one; `direct` is never empty
+/// on a graph with nodes).
+struct GatePointers<S> {
+    let source: UnsafePointer<S>?, transition: UnsafePointer<S>?, mark: UnsafePointer<S>?
+    let direct: UnsafePointer<S>
+}
+
+extension DAG {
+    /// Runs `body` with the graph's index pointers and pointers to the gates and to x: what both
+    /// propagation directions read.
+    func withInputPointers<S, R>(
+        _ gates: DAGGates<S>, _ input: [S], _ body: (IndexPointers, GatePointers<S>, UnsafePointer<S>) -> R
+    ) -> R {
+        withIndexPointers { ix in
+            gates.source.withUnsafeBufferPointer { a in
+                gates.transition.withUnsafeBufferPointer { b in
+                    gates.mark.withUnsafeBufferPointer { c in
+                        gates.direct.withUnsafeBufferPointer { dd in
+                            input.withUnsafeBufferPointer { x in
+                                body(
+                                    ix,
+                                    GatePointers(
+                                        source: a.baseAddress, transition: b.baseAddress, mark: c.baseAddress,
+                                        direct: dd.baseAddress!),
+                                    x.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 extension DAGGates {
+    /// Runs `body` with pointers to the source, transition, mark (nil when empty) and direct
+    /// gates, for writing.
     mutating func withMutablePointers<R>(
         _ body: (
             UnsafeMutablePointer<S>?, UnsafeMutablePointer<S>?, UnsafeMutablePointer<S>?,

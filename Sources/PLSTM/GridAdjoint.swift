@@ -1,12 +1,7 @@
 import ParallelScan
 
-/// Gradients of a scalar loss through a grid propagation.
-public struct GridGradients<S: ScanScalar>: Sendable {
-    /// ∂L/∂(each gate), shaped like the gates.
-    public var gates: GridGates<S>
-    /// ∂L/∂x, `[H][W][d]`.
-    public var input: [S]
-}
+/// Gradients of a scalar loss through a grid propagation: every gate and x, `[H][W][d]`.
+public typealias GridGradients<S: ScanScalar> = PropagationGradients<GridGates<S>, S>
 
 extension GridGates {
     /// Reverse (adjoint) wavefront: gradients with respect to all gates and the input, given
