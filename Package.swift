@@ -39,7 +39,7 @@ let package = Package(
         // Open MPI (Debian: libopenmpi-dev, openmpi-bin), opened with dlopen on first use so
         // that pararnn neither links libmpi nor starts slower when not distributed.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
-        .target(name: "ParaMPI", dependencies: ["CMPI", "ParallelScan"]),
+        .target(name: "ParaMPI", dependencies: ["CMPI", "ParallelScan", "ParaRNN"]),
         .target(name: "ParallelScan", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),

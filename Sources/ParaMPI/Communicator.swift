@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import ParallelScan
 
 /// An MPI communicator: rank, size and the collectives pararnn uses.
 ///
@@ -90,30 +91,30 @@ public struct Communicator: @unchecked Sendable {
     }
 
     /// Sends `count` scalars to `destination` (point to point, blocking).
-    public func send<S: MPIScalar>(_ values: UnsafePointer<S>, count: Int, to destination: Int, tag: Int = 0) {
+    public func send<S: ScanScalar>(_ values: UnsafePointer<S>, count: Int, to destination: Int, tag: Int = 0) {
         Self.require(
-            cmpi_send(values, Int32(count), S.mpiType, Int32(destination), Int32(tag), handle), "MPI_Send")
+            cmpi_send(values, Int32(count), mpiDatatype(S.self), Int32(destination), Int32(tag), handle), "MPI_Send")
     }
 
     /// Receives `count` scalars from `source` (point to point, blocking).
-    public func receive<S: MPIScalar>(
+    public func receive<S: ScanScalar>(
         into values: UnsafeMutablePointer<S>, count: Int, from source: Int, tag: Int = 0
     ) {
         Self.require(
-            cmpi_recv(values, Int32(count), S.mpiType, Int32(source), Int32(tag), handle), "MPI_Recv")
+            cmpi_recv(values, Int32(count), mpiDatatype(S.self), Int32(source), Int32(tag), handle), "MPI_Recv")
     }
 
     /// Every rank sends `send` to rank + 1 and receives rank − 1's into `receive` (rank 0
     /// receives nothing and `receive` is left as it is; the last rank sends nothing): one
     /// halo exchange along the sequence.
-    public func shiftUp<S: MPIScalar>(
+    public func shiftUp<S: ScanScalar>(
         send: UnsafePointer<S>, receive: UnsafeMutablePointer<S>, count: Int, tag: Int = 1
     ) {
         let up = rank + 1 < size ? Int32(rank + 1) : cmpi_proc_null()
         let down = rank > 0 ? Int32(rank - 1) : cmpi_proc_null()
         Self.require(
             cmpi_sendrecv(
-                send, Int32(count), S.mpiType, up, Int32(tag), receive, Int32(count), S.mpiType,
+                send, Int32(count), mpiDatatype(S.self), up, Int32(tag), receive, Int32(count), mpiDatatype(S.self),
                 down, Int32(tag), handle),
             "MPI_Sendrecv")
     }
@@ -144,16 +145,7 @@ public struct Communicator: @unchecked Sendable {
     }
 }
 
-/// A floating-point type MPI can carry.
-public protocol MPIScalar: BinaryFloatingPoint, Sendable {
-    /// The predefined MPI datatype.
-    static var mpiType: UnsafeMutableRawPointer? { get }
-}
-
-extension Float: MPIScalar {
-    public static var mpiType: UnsafeMutableRawPointer? { cmpi_float() }
-}
-
-extension Double: MPIScalar {
-    public static var mpiType: UnsafeMutableRawPointer? { cmpi_double() }
+/// The predefined MPI datatype of a scan scalar (Float: MPI_FLOAT, Double: MPI_DOUBLE).
+func mpiDatatype<S: ScanScalar>(_: S.Type) -> UnsafeMutableRawPointer? {
+    MemoryLayout<S>.size == 4 ? cmpi_float() : cmpi_double()
 }

@@ -24,7 +24,7 @@ public enum DistributedScan {
     /// Solves this rank's segment. `initial` is the state before the whole sequence (read on
     /// the first rank in processing order: rank 0 forward, the last rank reverse); nil means
     /// zeros. Every rank must call it (collective).
-    public static func run<S: MPIScalar & ScanScalar>(
+    public static func run<S: ScanScalar>(
         _ kind: SegmentScanKind, a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int,
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool, communicator: Communicator

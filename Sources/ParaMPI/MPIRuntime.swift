@@ -31,7 +31,7 @@ public enum MPIRuntime {
         if let cachedWorld { return cachedWorld }
         var message = [CChar](repeating: 0, count: 512)
         if cmpi_load(&message, Int32(message.count)) != 0 {
-            throw .unavailable(String(cString: message))
+            throw .unavailable(cString(message))
         }
         var initialized: Int32 = 0
         try check(cmpi_initialized(&initialized), "MPI_Initialized")
@@ -59,7 +59,13 @@ public enum MPIRuntime {
         var text = [CChar](repeating: 0, count: 512)
         var length: Int32 = 0
         if cmpi_error_string(code, &text, &length) != 0 { return "unknown error" }
-        return String(cString: text)
+        return cString(text)
+    }
+
+    /// The text of a NUL-terminated C buffer.
+    static func cString(_ buffer: [CChar]) -> String {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Throws ``MPIError/call(_:code:message:)`` unless `code` is MPI_SUCCESS (0).

@@ -19,7 +19,7 @@ extension Communicator {
     /// }
     /// ```
     @discardableResult
-    public func exclusiveScan<S: MPIScalar & ScanScalar>(
+    public func exclusiveScan<S: ScanScalar>(
         _ summary: UnsafePointer<S>, shape: SummaryShape, into result: UnsafeMutablePointer<S>
     ) -> Bool {
         let (datatype, op) = SummaryOperations.handles(S.self, shape)
@@ -44,7 +44,7 @@ enum SummaryOperations {
     static let lock = NSLock()
 
     /// The datatype of one `S` summary of `shape`, and the composition operation.
-    static func handles<S: MPIScalar & ScanScalar>(_: S.Type, _ shape: SummaryShape)
+    static func handles<S: ScanScalar>(_: S.Type, _ shape: SummaryShape)
         -> (UnsafeMutableRawPointer, UnsafeMutableRawPointer)
     {
         lock.lock()
@@ -58,7 +58,7 @@ enum SummaryOperations {
         if let datatype = datatypes[key] { return (datatype, operation!) }
         var datatype: UnsafeMutableRawPointer? = nil
         Communicator.require(
-            cmpi_type_contiguous(Int32(shape.count), S.mpiType, &datatype), "MPI_Type_contiguous")
+            cmpi_type_contiguous(Int32(shape.count), mpiDatatype(S.self), &datatype), "MPI_Type_contiguous")
         Communicator.require(cmpi_type_commit(&datatype), "MPI_Type_commit")
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: shape.count)
         composers[datatype!] = { input, inout_, count in

@@ -29,7 +29,7 @@ func randomValues<S: ScanScalar>(_: S.Type, count: Int, scale: Double, seed: UIn
     return (0..<count).map { _ in S((rng.uniform() * 2 - 1) * scale) }
 }
 
-@MainActor func runCase<S: ScanScalar & MPIScalar>(
+@MainActor func runCase<S: ScanScalar>(
     _: S.Type, kind: SegmentScanKind, steps: Int, reverse: Bool, threads: Int, seed: UInt64
 ) {
     cases += 1
