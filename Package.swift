@@ -61,7 +61,7 @@ let package = Package(
             name: "pararnn",
             dependencies: [
                 "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training",
-                "PerformanceSuite", "ConvergenceHarness",
+                "PerformanceSuite", "ConvergenceHarness", "ParaMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
