@@ -69,7 +69,7 @@ let package = Package(
         // Run under `mpirun -np R` by MPITests: distributed scans against one process.
         .executableTarget(
             name: "mpi-scan-check", dependencies: ["ParaMPI", "ParallelScan"], path: "Tests/MPIScanCheck"),
-        .testTarget(name: "MPITests", dependencies: ["ParaMPI", "ParallelScan"]),
+        .testTarget(name: "MPITests", dependencies: ["ParaMPI", "ParallelScan", "SequenceIO"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ParaRNN", "ParallelScan"]),
