@@ -29,6 +29,30 @@ public enum DistributedScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool, communicator: Communicator
     ) {
+        // Callers reach this through generic code (e.g. a `SegmentCoupling` existential): pass
+        // on with the concrete type so that the kernels run specialised, not through witnesses.
+        if S.self == Float.self {
+            runTyped(
+                kind, a: a.rebound(Float.self), b: b.rebound(Float.self), steps: steps,
+                initial: initial?.rebound(Float.self), output: output.rebound(Float.self),
+                reverse: reverse, pool: pool, communicator: communicator)
+        } else if S.self == Double.self {
+            runTyped(
+                kind, a: a.rebound(Double.self), b: b.rebound(Double.self), steps: steps,
+                initial: initial?.rebound(Double.self), output: output.rebound(Double.self),
+                reverse: reverse, pool: pool, communicator: communicator)
+        } else {
+            runTyped(
+                kind, a: a, b: b, steps: steps, initial: initial, output: output, reverse: reverse,
+                pool: pool, communicator: communicator)
+        }
+    }
+
+    static func runTyped<S: ScanScalar>(
+        _ kind: SegmentScanKind, a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int,
+        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
+        pool: WorkerPool, communicator: Communicator
+    ) {
         let shape = kind.summaryShape
         let segment = SegmentScan(
             kind: kind, a: a, b: b, steps: steps, output: output, reverse: reverse, pool: pool)
@@ -38,8 +62,14 @@ public enum DistributedScan {
         let start = incoming + shape.count, carry = start + shape.stateCount
         if let initial { start.update(from: initial, count: shape.stateCount) }
         else { start.update(repeating: 0, count: shape.stateCount) }
-        segment.summarize(into: summary)
         let group = reverse ? communicator.reversed() : communicator
+        // The last rank in processing order passes its summary to nobody: with one chunk (whose
+        // solve needs no chunk summaries) it skips the reduction pass.
+        if group.rank + 1 < group.size || segment.chunks.count > 1 {
+            segment.summarize(into: summary)
+        } else {
+            shape.writeIdentity(summary)
+        }
         if group.exclusiveScan(summary, shape: shape, into: incoming) {
             shape.apply(incoming, to: start, output: carry)
         } else {
@@ -115,4 +145,14 @@ public enum RankSplit {
                 "\(ranks) ranks but only \(steps) time steps: every rank needs at least one step (use at most \(steps) ranks)")
         }
     }
+}
+
+extension UnsafePointer {
+    /// The same address as a pointer to `T` (the caller knows the memory holds `T`s).
+    func rebound<T>(_: T.Type) -> UnsafePointer<T> { UnsafeRawPointer(self).assumingMemoryBound(to: T.self) }
+}
+
+extension UnsafeMutablePointer {
+    /// The same address as a pointer to `T` (the caller knows the memory holds `T`s).
+    func rebound<T>(_: T.Type) -> UnsafeMutablePointer<T> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: T.self) }
 }

@@ -106,6 +106,7 @@ public final class SegmentScan<S: ScanScalar> {
 
     /// Solves the segment from `carry`, the state entering it (before its first step in
     /// processing order). Call after ``summarize(into:)``.
+    /// Without a prior ``summarize(into:)`` only a single-chunk segment may be finished.
     public func finish(carry: UnsafePointer<S>) {
         let shape = kind.summaryShape, count = shape.count, state = shape.stateCount
         let carries = UnsafeMutablePointer<S>.allocate(capacity: chunks.count * state)

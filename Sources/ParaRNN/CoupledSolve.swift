@@ -7,7 +7,8 @@ extension SequenceSolver {
     /// 1. the boundary exchange: each segment sends its last state row to the next
     ///    (s_{start−1} of the current iterate);
     /// 2. locally and in parallel over chunks: F_t = f(s_{t−1}, u_t), J_t, the residual and the
-    ///    offsets b_t = F_t − J_t s_{t−1} (the unfused engine's pass);
+    ///    offsets b_t = F_t − J_t s_{t−1} (one fused kernel for cells that fuse them, as the
+    ///    one-process engine's linearisation; not its fused scan-and-linearise passes);
     /// 3. the global residual (max over segments) — every segment takes the same decision;
     /// 4. s ← the affine scan of (J, b) across segments (the coupling's distributed scan).
     /// `.sequential` pipelines the segments: each rolls out from the previous one's end state.
@@ -134,6 +135,7 @@ extension SequenceSolver {
         copyScalars(states, UnsafePointer(offsets), count: steps * row)
         var monitor = ConvergenceMonitor(method: method, tolerance: tolerance, maxIterations: maxIterations)
         let stateSize = cell.stateSize, hidden = cell.hiddenSize
+        let fuse = cell.fusesNewtonOffsets && request == .structured
         for iteration in 0...maxIterations {
             coupling.shiftBoundary(last: UnsafePointer(states + (steps - 1) * row), previous: previous, count: row)
             var residuals = [Double](repeating: 0, count: chunks.count)
@@ -142,6 +144,20 @@ extension SequenceSolver {
                 pool.forEach(chunks.count) { c in
                     let range = chunks[c]
                     let first = range.lowerBound == 0 ? prev.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                    if fuse {
+                        // The cell's kernel computes the residual and the offsets itself.
+                        var fused = 0.0
+                        withUnsafeMutablePointer(to: &fused) { fusedPointer in
+                            var arguments = LinearizeArguments(
+                                steps: range, batch: batch, previous: first,
+                                states: UnsafePointer(h.base), projections: u.base, values: f.base,
+                                jacobians: jac.base, request: request)
+                            arguments.fusedResidual = fusedPointer
+                            cell.linearize(arguments)
+                        }
+                        res.base[c] = fused
+                        return
+                    }
                     cell.linearize(
                         steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                         projections: u.base, values: f.base, jacobians: jac.base, request: request)
