@@ -11,7 +11,7 @@ enum SegmentKernels {
     ) {
         let shape = kind.summaryShape
         shape.writeIdentity(summary)
-        let order: [Int] = reverse ? Array(range.reversed()) : Array(range)
+        let order = StepOrder(range: range, reverse: reverse)
         switch kind {
         case .diagonal(let n):
             let p = summary, q = summary + n
@@ -54,7 +54,7 @@ enum SegmentKernels {
     @inline(__always)
     static func reducePlanes<S: ScanScalar>(
         _ k: Int, _ n: Int, _ transposed: Bool, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
-        _ order: [Int], _ summary: UnsafeMutablePointer<S>
+        _ order: StepOrder, _ summary: UnsafeMutablePointer<S>
     ) {
         let p = summary, q = summary + k * k * n
         for t in order {
@@ -85,7 +85,7 @@ enum SegmentKernels {
     /// Any k: plane-wise products into `scratch`, then copied back.
     static func reducePlanesAny<S: ScanScalar>(
         _ k: Int, _ n: Int, _ transposed: Bool, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
-        _ order: [Int], _ summary: UnsafeMutablePointer<S>, _ scratch: UnsafeMutablePointer<S>
+        _ order: StepOrder, _ summary: UnsafeMutablePointer<S>, _ scratch: UnsafeMutablePointer<S>
     ) {
         let p = summary, q = summary + k * k * n
         let np = scratch, nq = scratch + k * k * n
@@ -135,5 +135,24 @@ enum SegmentKernels {
                 initial: carry, output: output + lo * row, transposed: transposed,
                 reverse: reverse, pool: .serial)
         }
+    }
+}
+
+/// The steps of a range in processing order (descending for reverse scans), without storage.
+struct StepOrder: Sequence, IteratorProtocol {
+    var next_: Int
+    let end: Int
+    let stride: Int
+
+    init(range: Range<Int>, reverse: Bool) {
+        next_ = reverse ? range.upperBound - 1 : range.lowerBound
+        end = reverse ? range.lowerBound - 1 : range.upperBound
+        stride = reverse ? -1 : 1
+    }
+
+    mutating func next() -> Int? {
+        if next_ == end { return nil }
+        defer { next_ += stride }
+        return next_
     }
 }
