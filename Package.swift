@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "ParallelScan", targets: ["ParallelScan"]),
         .library(name: "ParaRNN", targets: ["ParaRNN"]),
+        .library(name: "ParaMPI", targets: ["ParaMPI"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "SequenceIO", targets: ["SequenceIO"]),
         .library(name: "ModelIO", targets: ["ModelIO"]),
@@ -37,6 +38,10 @@ let package = Package(
             providers: [.apt(["libsndfile1-dev"])]),
 
         .target(name: "CVectorMath"),
+        // Open MPI (Debian: libopenmpi-dev, openmpi-bin), opened with dlopen on first use so
+        // that pararnn neither links libmpi nor starts slower when not distributed.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        .target(name: "ParaMPI", dependencies: ["CMPI", "ParallelScan", "ParaRNN"]),
         .target(name: "ParallelScan", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
@@ -58,11 +63,15 @@ let package = Package(
             name: "pararnn",
             dependencies: [
                 "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training",
-                "PerformanceSuite", "ConvergenceHarness",
+                "PerformanceSuite", "ConvergenceHarness", "ParaMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "SmokeTests", dependencies: ["CBLAS", "CFFTW"]),
+        // Run under `mpirun -np R` by MPITests: distributed scans against one process.
+        .executableTarget(
+            name: "mpi-scan-check", dependencies: ["ParaMPI", "ParallelScan"], path: "Tests/MPIScanCheck"),
+        .testTarget(name: "MPITests", dependencies: ["ParaMPI", "ParallelScan", "SequenceIO"]),
         .testTarget(name: "ParallelScanTests", dependencies: ["ParallelScan"]),
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ParaRNN", "ParallelScan"]),

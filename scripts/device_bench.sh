@@ -3,6 +3,8 @@
 #
 #   scripts/device_bench.sh pack     # here: static release binary + its .so files → device-carry/
 #   scripts/device_bench.sh run OUT  # there, in the repository root: thread sweep 1..16 → OUT/
+#   scripts/device_bench.sh pack-mpi # here: pack, plus Open MPI (mpirun, orted, libs, plugins)
+#   scripts/device_bench.sh run-mpi OUT  # there: ParaGRU d=4 T=10^7, 1×16 vs 4×4 vs 16×1 ranks×threads
 #
 # `pack` builds `pararnn` with the Swift runtime linked statically (AVX2 code unless
 # PARARNN_CPU= is set), strips it, copies the non-glibc shared libraries it needs (OpenBLAS,
@@ -30,6 +32,94 @@ pack)
     xz -T0 -6 device-carry/pararnn device-carry/lib/*
     du -sh device-carry
     ;;
+pack-mpi)
+    # Open MPI relocated under device-carry/mpi (OPAL_PREFIX): mpirun/orterun/orted, every
+    # shared library they, libmpi and the MCA components need (glibc excepted), the components
+    # (lib/…/openmpi3), the help texts (share/openmpi), and PMIx with its plugins (pmix2/,
+    # PMIX_PREFIX). pararnn itself does not link libmpi: it opens it with dlopen when
+    # --distributed is given, found through LD_LIBRARY_PATH.
+    "$0" pack
+    m=device-carry/mpi
+    ompi=/usr/lib/x86_64-linux-gnu/openmpi/lib
+    libdir=$m/lib/x86_64-linux-gnu/openmpi/lib
+    mkdir -p $m/bin "$libdir/openmpi3" $m/share
+    cp -L /usr/bin/orterun $m/bin/orterun
+    cp -L /usr/bin/orterun $m/bin/mpirun
+    cp -L /usr/bin/orted $m/bin/orted
+    cp -L $ompi/openmpi3/*.so "$libdir/openmpi3/"
+    cp -rL /usr/share/openmpi $m/share/openmpi
+    cp -rL /usr/lib/x86_64-linux-gnu/pmix2 $m/pmix2
+    rm -rf $m/pmix2/include $m/pmix2/lib/libpmix.a
+    cp -L /usr/lib/x86_64-linux-gnu/libmpi.so.40 "$libdir/"
+    for f in /usr/bin/orterun /usr/bin/orted "$libdir/libmpi.so.40" $ompi/openmpi3/*.so $m/pmix2/lib/pmix/*.so; do
+        ldd "$f" | awk '/=> \// {print $3}'
+    done | sort -u | while read -r lib; do
+        case "$(basename "$lib")" in
+        libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
+        *) cp -L "$lib" "$libdir/" ;;
+        esac
+    done
+    tar -C device-carry -cJf device-carry/mpi.tar.xz mpi && rm -rf $m
+    du -sh device-carry
+    ;;
+run-mpi)
+    # ParaGRU B=1 d=4 m=1 T=10^7 (float32): one process × 16 threads (streamed in cache-sized
+    # segments, the default, and in one segment), 4 ranks × 4 threads, 16 ranks × 1 thread;
+    # 3 runs each (summary.txt lists every "solve"/"time" line), and the outputs compared.
+    out="${2:?usage: scripts/device_bench.sh run-mpi OUTDIR}"
+    steps="${PARARNN_MPI_STEPS:-10000000}"
+    mkdir -p "$out"
+    out="$(cd "$out" && pwd)"
+    cd device-carry
+    [ -f pararnn.xz ] && xz -d -f pararnn.xz lib/*.xz
+    chmod +x pararnn
+    [ -d mpi ] || tar -xJf mpi.tar.xz
+    export OPAL_PREFIX="$PWD/mpi" PMIX_PREFIX="$PWD/mpi/pmix2"
+    export PMIX_MCA_mca_base_component_path="$PWD/mpi/pmix2/lib/pmix"
+    export PATH="$PWD/mpi/bin:$PATH"
+    export LD_LIBRARY_PATH="$PWD/lib:$PWD/mpi/lib/x86_64-linux-gnu/openmpi/lib"
+    export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_osc=pt2pt
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+    python3 - "$out" "$steps" <<'PY'
+import array, json, random, struct, sys
+out, steps = sys.argv[1], int(sys.argv[2])
+rng = random.Random(7); d, m = 4, 1
+def tensor(shape, scale):
+    n = 1
+    for s in shape: n *= s
+    return shape, array.array('f', (rng.uniform(-scale, scale) for _ in range(n)))
+ts = {"A": tensor([3, d], 0.8), "B": tensor([1, m, 3, d], 1.0), "b": tensor([3, d], 0.5)}
+header, blobs, off = {"__metadata__": {"cell": "paragru"}}, [], 0
+for k, (shape, v) in ts.items():
+    b = v.tobytes(); header[k] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
+    off += len(b); blobs.append(b)
+h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+open(out + "/gru.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1), }" % steps
+pad = 64 - (10 + len(d) + 1) % 64
+with open(out + "/x.npy", "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d) + pad + 1) + d.encode() + b" " * pad + b"\n")
+    for start in range(0, steps, 1 << 20):
+        n = min(1 << 20, steps - start)
+        f.write(array.array('f', (rng.uniform(-1, 1) for _ in range(n))).tobytes())
+PY
+    nproc > "$out/machine.txt"
+    grep -m1 "model name" /proc/cpuinfo >> "$out/machine.txt" || true
+    common=(solve --model "$out/gru.safetensors" --input "$out/x.npy" --method newton)
+    for rep in 1 2 3; do
+        ./pararnn "${common[@]}" --threads 16 --output "$out/h_1x16.npy" > "$out/1x16.$rep.txt"
+        # One segment, as each rank solves its slice (the default streams cache-sized segments).
+        ./pararnn "${common[@]}" --threads 16 --in-memory --output "$out/h_1x16m.npy" > "$out/1x16-in-memory.$rep.txt"
+        mpirun -np 4 --bind-to none ./pararnn "${common[@]}" --distributed --threads 4 --output "$out/h_4x4.npy" > "$out/4x4.$rep.txt"
+        mpirun -np 16 --bind-to "${PARARNN_MPI_BIND16:-core}" ./pararnn "${common[@]}" --distributed --threads 1 --output "$out/h_16x1.npy" > "$out/16x1.$rep.txt"
+    done
+    for f in "$out"/*.*.txt; do
+        echo "$(basename "$f"): $(grep -E '^(time|solve) ' "$f" | tr '\n' ' ')"
+    done > "$out/summary.txt"
+    # Newton iterates do not depend on the split; 4×4 and 16×1 differ only by rounding.
+    cmp -s "$out/h_4x4.npy" "$out/h_16x1.npy" && echo "4x4 and 16x1 outputs identical" >> "$out/summary.txt" || true
+    cat "$out/summary.txt"
+    ;;
 run)
     out="${2:?usage: scripts/device_bench.sh run OUTDIR}"
     mkdir -p "$out"
@@ -43,7 +133,7 @@ run)
         --json "$out/device-16core.json" --markdown "$out/device-16core.md"
     ;;
 *)
-    sed -n '2,11p' "$0"
+    sed -n '2,13p' "$0"
     exit 1
     ;;
 esac

@@ -154,6 +154,9 @@ struct Solve: ParsableCommand {
     @Flag(name: .long, help: "Do not fall back to damped Newton and the sequential rollout when an attempt misses the tolerance.")
     var noFallback = false
 
+    @Flag(name: .long, help: "Split the sequence over MPI ranks: run as `mpirun -np R pararnn solve --distributed …` (implied when mpirun starts more than one rank). Newton, quasi-newton or sequential; .npy, table or audio input; no --verify or --report.")
+    var distributed = false
+
     func validate() throws {
         if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
             throw ValidationError("--tolerance must be a positive number (got \(tolerance))")
@@ -181,6 +184,9 @@ struct Solve: ParsableCommand {
         {
             throw ValidationError("--output and --report name the same file")
         }
+        if runsDistributed, verify || report != nil {
+            throw ValidationError("--distributed does not support --verify or --report yet")
+        }
     }
 
     func run() throws {
@@ -206,12 +212,15 @@ struct Solve: ParsableCommand {
             } catch {
                 throw Failure(message: "error: \(error.message)", code: 1)
             }
-            switch precision {
-            case .float: try execute(Float.self)
-            case .double: try execute(Double.self)
+            switch (precision, runsDistributed) {
+            case (.float, false): try execute(Float.self)
+            case (.double, false): try execute(Double.self)
+            case (.float, true): try executeDistributed(Float.self)
+            case (.double, true): try executeDistributed(Double.self)
             }
         } catch let failure as Failure {
-            Console.failure(failure.message)
+            // Empty: another rank of a distributed solve has said it.
+            if !failure.message.isEmpty { Console.failure(failure.message) }
             throw ExitCode(failure.code)
         }
     }

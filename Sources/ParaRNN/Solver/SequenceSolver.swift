@@ -31,6 +31,9 @@ public struct SolverOptions: Sendable {
     public var pool: WorkerPool = .shared
     /// Called after every Newton iteration.
     public var progress: (@Sendable (SolverProgress) -> Void)? = nil
+    /// Solve one segment of a sequence split across processes (see ``SegmentCoupling``):
+    /// `solve(inputs:…)` then takes this segment's inputs and returns its states.
+    public var coupling: (any SegmentCoupling)? = nil
 
     public init(
         method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
@@ -104,6 +107,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         if let length = options.segmentLength, length <= 0 {
             throw .invalidOption("segment length must be positive")
+        }
+        if let coupling = options.coupling {
+            return try solveCoupled(
+                inputs: inputs, steps: steps, batch: batch, initialState: initialState,
+                coupling: coupling)
         }
         if guess == nil, chooseMethod(steps: steps, batch: batch).0 == .sequential {
             return streamedRollout(inputs: inputs, steps: steps, batch: batch, initialState: initialState)

@@ -1,0 +1,182 @@
+import ParallelScan
+
+extension SequenceSolver {
+    /// Solves this process's segment of a sequence split across processes (``SegmentCoupling``).
+    ///
+    /// Parallel Newton over the whole sequence, every iteration:
+    /// 1. the boundary exchange: each segment sends its last state row to the next
+    ///    (s_{start−1} of the current iterate);
+    /// 2. locally and in parallel over chunks: F_t = f(s_{t−1}, u_t), J_t, the residual and the
+    ///    offsets b_t = F_t − J_t s_{t−1} (one fused kernel for cells that fuse them, as the
+    ///    one-process engine's linearisation; not its fused scan-and-linearise passes);
+    /// 3. the global residual (max over segments) — every segment takes the same decision;
+    /// 4. s ← the affine scan of (J, b) across segments (the coupling's distributed scan).
+    /// `.sequential` pipelines the segments: each rolls out from the previous one's end state.
+    /// `.automatic` and `.newton` run Newton, `.quasiNewton` the diagonal-Jacobian variant; on
+    /// a miss with `fallback` on, the pipelined rollout (exact by construction) follows. ELK and
+    /// damped Newton are not distributed yet (an `invalidOption` error says so).
+    ///
+    /// `initialState` is the state before the whole sequence, given on every segment.
+    func solveCoupled(
+        inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]?,
+        coupling: any SegmentCoupling
+    ) throws(SolverError) -> Solution<Scalar> {
+        let requested = options.method
+        if requested == .elk || requested == .damped {
+            throw .invalidOption("method \(requested.rawValue) is not available across processes (use newton, quasi-newton or sequential)")
+        }
+        let row = cell.stateRowSize(batch: batch)
+        let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        let tolerance = options.tolerance ?? Self.defaultTolerance
+        let totalSteps = coupling.sum(steps)
+        var states = uninitializedArray(Scalar.self, count: steps * row)
+        let method: SolverMethod = requested == .automatic ? .newton : requested
+        let decision = requested == .automatic
+            ? "across \(coupling.segments) processes: parallel Newton" : "requested"
+        var attempts: [SolveAttempt] = []
+        var converged = true, residual = 0.0, finalMethod = method
+        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
+        inputs.withUnsafeBufferPointer { x in
+            projections.withUnsafeMutableBufferPointer { u in
+                cell.project(
+                    inputs: x.baseAddress!, steps: steps, batch: batch,
+                    projections: u.baseAddress!, pool: options.pool)
+            }
+        }
+        projections.withUnsafeBufferPointer { u in
+            states.withUnsafeMutableBufferPointer { h in
+                h0.withUnsafeBufferPointer { h0 in
+                    let u = u.baseAddress!, h = h.baseAddress!, h0 = h0.baseAddress!
+                    if method != .sequential {
+                        let maxIterations = options.maxIterations ?? min(totalSteps + 1, 100)
+                        let attempt = coupledNewton(
+                            method: method, steps: steps, batch: batch, projections: u,
+                            initial: h0, states: h, tolerance: tolerance,
+                            maxIterations: maxIterations, coupling: coupling)
+                        attempts.append(attempt)
+                        residual = attempt.residualHistory.last ?? .nan
+                        converged = attempt.converged
+                    }
+                    if method == .sequential || (!converged && options.fallback) {
+                        pipelinedRollout(
+                            steps: steps, batch: batch, projections: u, initial: h0, states: h,
+                            coupling: coupling)
+                        attempts.append(SolveAttempt(
+                            method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+                            outcome: method == .sequential
+                                ? "sequential rollout pipelined over \(coupling.segments) processes: exact by construction"
+                                : "fallback: sequential rollout pipelined over \(coupling.segments) processes"))
+                        residual = 0
+                        converged = true
+                        finalMethod = .sequential
+                    }
+                }
+            }
+        }
+        let solution = Solution(
+            states: states, steps: steps, batch: batch, method: finalMethod, attempts: attempts,
+            converged: converged, finalResidual: residual, tolerance: tolerance,
+            decision: decision, segments: 1)
+        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [attempts.count], segmentLength: steps)
+    }
+
+    /// Segment r waits for segment r − 1's end state, rolls out its steps, passes its own on.
+    func pipelinedRollout(
+        steps: Int, batch: Int, projections: UnsafePointer<Scalar>, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, coupling: any SegmentCoupling
+    ) {
+        let row = cell.stateRowSize(batch: batch)
+        var previous = Array(UnsafeBufferPointer(start: initial, count: row))
+        previous.withUnsafeMutableBufferPointer { p in
+            coupling.receiveFromPrevious(into: p.baseAddress!, count: row)
+            rollout(steps: steps, batch: batch, projections: projections, previous: UnsafePointer(p.baseAddress!), states: states)
+        }
+        coupling.sendToNext(UnsafePointer(states + (steps - 1) * row), count: row)
+    }
+
+    /// Newton iterations over this segment with the boundary exchange, the global residual and
+    /// the distributed scan (see ``solveCoupled(inputs:steps:batch:initialState:coupling:)``).
+    func coupledNewton(
+        method: SolverMethod, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
+        initial: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, tolerance: Double,
+        maxIterations: Int, coupling: any SegmentCoupling
+    ) -> SolveAttempt {
+        let pool = options.pool
+        let row = cell.stateRowSize(batch: batch)
+        let request: JacobianRequest = method == .quasiNewton ? .diagonalOnly : .structured
+        let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
+        let jrow = cell.jacobianRowSize(batch: batch, request: request)
+        let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * jrow)
+        let offsets = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
+        let previous = UnsafeMutablePointer<Scalar>.allocate(capacity: row)
+        defer {
+            jacobians.deallocate()
+            offsets.deallocate()
+            previous.deallocate()
+        }
+        previous.update(from: initial, count: row)
+        let parts = max(1, min(pool.threadCount * 4, steps / 64))
+        let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
+        let cell = self.cell
+        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        let f = UnsafeMutableSendable(offsets), jac = UnsafeMutableSendable(jacobians)
+        let prev = UnsafeSendable(UnsafePointer(previous))
+        // The initial guess s_t = f(0, u_t) (ParaRNN's), from zero states.
+        parallelZeroFill(states, count: steps * row, pool: pool)
+        let zeros = zeroArray(Scalar.self, count: row)
+        zeros.withUnsafeBufferPointer { z in
+            let z = UnsafeSendable(z.baseAddress!)
+            pool.forEach(chunks.count) { c in
+                cell.linearize(
+                    steps: chunks[c], batch: batch, previous: z.base, states: UnsafePointer(h.base),
+                    projections: u.base, values: f.base, jacobians: nil, request: .structured)
+            }
+        }
+        copyScalars(states, UnsafePointer(offsets), count: steps * row)
+        var monitor = ConvergenceMonitor(method: method, tolerance: tolerance, maxIterations: maxIterations)
+        let stateSize = cell.stateSize, hidden = cell.hiddenSize
+        let fuse = cell.fusesNewtonOffsets && request == .structured
+        for iteration in 0...maxIterations {
+            coupling.shiftBoundary(last: UnsafePointer(states + (steps - 1) * row), previous: previous, count: row)
+            var residuals = [Double](repeating: 0, count: chunks.count)
+            residuals.withUnsafeMutableBufferPointer { res in
+                let res = UnsafeMutableSendable(res.baseAddress!)
+                pool.forEach(chunks.count) { c in
+                    let range = chunks[c]
+                    let first = range.lowerBound == 0 ? prev.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
+                    if fuse {
+                        // The cell's kernel computes the residual and the offsets itself.
+                        var fused = 0.0
+                        withUnsafeMutablePointer(to: &fused) { fusedPointer in
+                            var arguments = LinearizeArguments(
+                                steps: range, batch: batch, previous: first,
+                                states: UnsafePointer(h.base), projections: u.base, values: f.base,
+                                jacobians: jac.base, request: request)
+                            arguments.fusedResidual = fusedPointer
+                            cell.linearize(arguments)
+                        }
+                        res.base[c] = fused
+                        return
+                    }
+                    cell.linearize(
+                        steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
+                        projections: u.base, values: f.base, jacobians: jac.base, request: request)
+                    res.base[c] = Scalar._residualAndOffsets(
+                        range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
+                        initial: prev.base, values: f.base, jacobians: jac.base, structure: structure,
+                        batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
+                }
+            }
+            let residual = coupling.maxResidual(residuals.reduce(0, combineResiduals))
+            options.progress?(SolverProgress(
+                method: method, iteration: iteration, residual: residual, segment: coupling.segment,
+                segments: coupling.segments))
+            if let finished = monitor.record(residual, iteration: iteration) { return finished }
+            coupling.scan(
+                structure: structure, jacobians: UnsafePointer(jacobians), offsets: UnsafePointer(offsets),
+                steps: steps, batch: batch, stateSize: stateSize, initial: initial, output: states,
+                pool: pool)
+        }
+        return monitor.limitReached()
+    }
+}
