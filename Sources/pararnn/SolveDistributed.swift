@@ -75,7 +75,7 @@ extension Solve {
             if let failure {
                 throw Failure(message: "error: \(failure.description); no hidden states written", code: 1)
             }
-            if let bad = x.withUnsafeBufferPointer({ S._firstNonFinite($0) }) {
+            if let bad = x.withUnsafeBufferPointer({ firstNonFinite($0) }) {
                 let step = mine.lowerBound + bad / (batch * features)
                 throw Failure(message: "error: \(inputName): value at step \(step) is not finite in \(precision) precision; no hidden states written", code: 1)
             }

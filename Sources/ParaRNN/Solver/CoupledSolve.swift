@@ -161,10 +161,10 @@ extension SequenceSolver {
                     cell.linearize(
                         steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                         projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                    res.base[c] = Scalar._residualAndOffsets(
+                    res.base[c] = residualAndOffsets(
                         range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
                         initial: prev.base, values: f.base, jacobians: jac.base, structure: structure,
-                        batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
+                        batch: batch, stateSize: stateSize, hidden: hidden, clip: Scalar?.none)
                 }
             }
             let residual = coupling.maxResidual(residuals.reduce(0, combineResiduals))
