@@ -138,7 +138,7 @@ extension AffineScan {
     }
 
     /// The diagonal scan with resets without argument checks (`initial`: `[sequences][lanes]`).
-    public static func diagonalUnchecked<S: ScanScalar>(
+    @usableFromInline package static func diagonalUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, boundaries: SequenceBoundaries,
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
@@ -149,7 +149,7 @@ extension AffineScan {
     }
 
     /// The block-diagonal scan with resets without argument checks (k = 1 is the diagonal scan).
-    public static func blockDiagonalUnchecked<S: ScanScalar>(
+    @usableFromInline package static func blockDiagonalUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, blocks: Int, blockSize k: Int,
         boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
@@ -161,7 +161,7 @@ extension AffineScan {
     }
 
     /// The dense scan with resets without argument checks.
-    public static func denseUnchecked<S: ScanScalar>(
+    @usableFromInline package static func denseUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, batch: Int, dimension d: Int,
         boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool

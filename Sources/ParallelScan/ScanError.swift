@@ -34,21 +34,3 @@ public enum ScanDirection: Sendable, Equatable {
     /// t = T−1, …, 0: h_t = A_t h_{t+1} + b_t with h_T the initial (terminal) state.
     case reverse
 }
-
-/// A read-only pointer handed to pool workers.
-public struct UnsafeSendable<T>: @unchecked Sendable {
-    public let base: UnsafePointer<T>
-    @inlinable public init(_ base: UnsafePointer<T>) { self.base = base }
-}
-
-/// A mutable pointer handed to pool workers that write disjoint parts of it (the caller's
-/// promise that makes sharing it sound).
-public struct UnsafeMutableSendable<T>: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<T>
-    @inlinable public init(_ base: UnsafeMutablePointer<T>) { self.base = base }
-}
-
-@inlinable
-func checkBuffer(_ name: String, _ actual: Int, _ expected: Int) throws(ScanError) {
-    if actual != expected { throw .bufferSize(name: name, expected: expected, actual: actual) }
-}

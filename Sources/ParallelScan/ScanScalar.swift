@@ -265,12 +265,12 @@ public func multiplyAdd<T: SIMD>(_ a: T, _ b: T, _ c: T) -> T where T.Scalar: Fl
 
 /// Four scalars from `pointer` as one vector (unaligned).
 @inlinable @inline(__always)
-public func loadVector<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
+package func loadVector<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD4<S> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD4<S>.self)
 }
 
 /// Stores four scalars at `pointer` (unaligned).
 @inlinable @inline(__always)
-public func storeVector<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
+package func storeVector<S: ScanScalar>(_ value: SIMD4<S>, _ pointer: UnsafeMutablePointer<S>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD4<S>.self)
 }
