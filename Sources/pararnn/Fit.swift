@@ -45,7 +45,7 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The recording (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset).", valueName: "file"))
     var input: String = "data/default/input.npy"
 
     @OptionGroup var table: TableInputOptions
@@ -108,8 +108,9 @@ struct Fit: ParsableCommand {
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
-        if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
-            throw ValidationError("--input must name a .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff) recording (got \(input))")
+        let inputExtension = FileArgument(input).url.pathExtension.lowercased()
+        if !(["npy", "csv", "tsv"].contains(inputExtension) || Audio.extensions.contains(inputExtension) || HDF5.extensions.contains(inputExtension)) {
+            throw ValidationError("--input must name a .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (file.h5:/dataset) recording (got \(input))")
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
             throw ValidationError("--output must name a .safetensors file (got \(output))")
@@ -127,7 +128,7 @@ struct Fit: ParsableCommand {
         do {
             try PathChecks.check(
                 outputs: [("--output", output)] + (history.map { [("--history", $0)] } ?? []),
-                inputs: [("--input", input)])
+                inputs: [("--input", FileArgument(input).path)])
         } catch {
             Console.failure("error: \(error.message)")
             throw ExitCode(1)
@@ -144,9 +145,9 @@ struct Fit: ParsableCommand {
     }
 
     func fit(_ guard_: OutputGuard) throws {
-        let inputURL = URL(fileURLWithPath: input)
+        let inputURL = FileArgument(input).url
         let recording: Tensor
-        do { recording = try table.read(inputURL) } catch {
+        do { recording = try table.read(inputURL, dataset: FileArgument(input).dataset) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
@@ -178,7 +179,7 @@ struct Fit: ParsableCommand {
         for i in 0..<m { mean[i] /= Double(split) }
         for s in 0..<split { for i in 0..<m { std[i] += (raw[s * m + i] - mean[i]) * (raw[s * m + i] - mean[i]) } }
         for i in 0..<m { std[i] = max(1e-12, (std[i] / Double(split)).squareRoot()) }
-        let inputName = URL(fileURLWithPath: input).lastPathComponent
+        let inputName = FileArgument(input).url.lastPathComponent
         // Statistics that overflow (values near Double's range) cannot normalise the data, and
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
@@ -222,7 +223,7 @@ struct Fit: ParsableCommand {
         } catch {
             throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
         }
-        print("data       \(URL(fileURLWithPath: input).lastPathComponent): T = \(t), m = \(m); training \(split) steps, validating \(t - split)")
+        print("data       \(inputName): T = \(t), m = \(m); training \(split) steps, validating \(t - split)")
         print("model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)")
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds

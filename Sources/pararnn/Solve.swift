@@ -95,7 +95,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset).", valueName: "file"))
     var input: String
 
     @OptionGroup var table: TableInputOptions
@@ -112,7 +112,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("c0 of an LSTM (.npy), [layers·directions, B, d] (default: zeros).", valueName: "file"))
     var initialCell: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states (.npy). Its folder is created if missing.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states: .npy, or an HDF5 dataset file.h5:/dataset (default dataset /hidden). Its folder is created if missing.", valueName: "file"))
     var output: String?
 
     @Option(name: .long, help: ArgumentHelp("Where to write a JSON report (per-layer attempts, residual history per iteration, timings).", valueName: "file"))
@@ -165,8 +165,15 @@ struct Solve: ParsableCommand {
         if let maxMemory, parseByteSize(maxMemory) == nil {
             throw ValidationError("--max-memory must be a positive size such as 512M or 2G (got \(maxMemory))")
         }
-        if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
-            throw ValidationError("--output must name a .npy file (got \(output))")
+        if let output {
+            let out = FileArgument(output)
+            if out.isHDF5 {
+                if let dataset = out.dataset, !HDF5.isDatasetPath(dataset) {
+                    throw ValidationError("--output \(output): '\(dataset)' is not a dataset path such as /hidden or /group/h")
+                }
+            } else if out.url.pathExtension.lowercased() != "npy" {
+                throw ValidationError("--output must name a .npy file or an HDF5 dataset file.h5:/dataset (got \(output))")
+            }
         }
         if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "json" {
             throw ValidationError("--report must name a .json file (got \(report))")
@@ -182,10 +189,10 @@ struct Solve: ParsableCommand {
         do {
             // Before any work: no output may replace an input, and outputs must be writable.
             var outputs: [(String, String)] = []
-            if let output { outputs.append(("--output", output)) }
+            if let output { outputs.append(("--output", FileArgument(output).path)) }
             if let report { outputs.append(("--report", report)) }
             do {
-                try PathChecks.check(outputs: outputs, inputs: [("--input", input), ("--model", model)])
+                try PathChecks.check(outputs: outputs, inputs: [("--input", FileArgument(input).path), ("--model", model)])
             } catch {
                 throw Failure(message: "error: \(error.message)", code: 1)
             }
@@ -241,17 +248,18 @@ struct Solve: ParsableCommand {
     /// Loads, solves, reports and writes, in compute type `S`, with the whole sequence in memory.
     func execute<S: CellMath>(_: S.Type) throws {
         let began = ContinuousClock.now
-        let modelURL = URL(fileURLWithPath: model), inputURL = URL(fileURLWithPath: input)
+        let modelURL = URL(fileURLWithPath: model), inputURL = FileArgument(input).url
         let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
 
         // 1. Read everything; any problem is an input error (exit 1) before anything is written.
         let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
-        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }) {
+        // An HDF5 output is written whole at the end: solved in memory.
+        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }), !(output.map { FileArgument($0).isHDF5 } ?? false) {
             return try executeStreaming(loaded: loaded, layers: layers, began: began)
         }
         let tensor: Tensor
         let inputNotes: [String]
-        do { (tensor, inputNotes) = try table.readWithNotes(inputURL) } catch {
+        do { (tensor, inputNotes) = try table.readWithNotes(inputURL, dataset: FileArgument(input).dataset) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let batched = tensor.rank == 3
@@ -345,7 +353,14 @@ struct Solve: ParsableCommand {
             let tensor = S.self == Float.self
                 ? Tensor(shape: outShape, float32: hidden.map { Float($0) })
                 : Tensor(shape: outShape, float64: hidden.map { Double($0) })
-            writes.append((URL(fileURLWithPath: output), NPY.encode(tensor)))
+            let out = FileArgument(output)
+            if out.isHDF5 {
+                do { writes.append((out.url, try HDF5.encode(tensor, dataset: out.outputDataset, name: out.url.lastPathComponent))) } catch {
+                    throw Failure(message: "error: \(error.description)", code: 1)
+                }
+            } else {
+                writes.append((out.url, NPY.encode(tensor)))
+            }
         }
         if let report {
             let url = URL(fileURLWithPath: report)

@@ -68,7 +68,7 @@ struct TableCLITests {
         #expect(!ws.exists("n.safetensors"))
     }
 
-    /// A 24-bit FLAC made by sox solves like its float32 source read by the hand-written WAV reader
+    /// A 24-bit FLAC made by sox solves like its float32 source (read through libsndfile, bitwise the old hand-written reader's values)
     /// (within 24-bit quantisation), and --channels picks one channel.
     @Test func solveReadsFlacThroughLibsndfile() throws {
         let audio = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -77,7 +77,7 @@ struct TableCLITests {
         defer { ws.cleanup() }
         ws.writeModel("m.safetensors", model)
         try FileManager.default.copyItem(at: audio.appendingPathComponent("pcm24.flac"), to: ws.path("rec.flac"))
-        let source = try WAV.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
+        let source = try Audio.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
         let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "rec.flac", "--output", "h.npy", "--precision", "double",
                             "--report", "r.json"])
         #expect(r.status == 0, "\(r.stderr)")
