@@ -28,7 +28,7 @@ public enum SequenceInput {
         var tensor: Tensor
         var notes: [String] = []
         if !["csv", "tsv"].contains(ext), !table.isDefault {
-            throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+            throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
         }
         if channels != nil, !Audio.extensions.contains(ext) {
             throw .invalidArgument(file: name, detail: "--channels applies to audio files only")

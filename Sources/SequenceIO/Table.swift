@@ -33,14 +33,19 @@ public struct TableOptions: Sendable, Equatable {
     /// for every numeric column (date/time columns are then skipped with a note).
     public var columns: String?
     public var missing: Missing
+    /// Whether numbers use a decimal comma (`1,5` for 1.5): `true` (`--decimal-comma`; the table
+    /// must be separated by `;` or tabs), `false`, or `nil` to detect it: a `;`-separated table
+    /// with a cell such as `-1,5` (digits, one comma, digits).
+    public var decimalComma: Bool?
 
-    public init(columns: String? = nil, missing: Missing = .error) {
+    public init(columns: String? = nil, missing: Missing = .error, decimalComma: Bool? = nil) {
         self.columns = columns
         self.missing = missing
+        self.decimalComma = decimalComma
     }
 
     /// True when nothing differs from reading the whole table strictly.
-    public var isDefault: Bool { columns == nil && missing == .error }
+    public var isDefault: Bool { columns == nil && missing == .error && decimalComma == nil }
 }
 
 /// A table read by ``CSV/readTable(contentsOf:options:)``.
@@ -68,11 +73,12 @@ extension CSV {
     /// (detected when every cell of the first row is neither a number nor a date).
     ///
     /// The separator is a comma, tab or semicolon, whichever occurs most often in the first row
-    /// (tab for `tabSeparated`). Fields may be quoted (`"a, b"`, `""` for a quote; a quoted field
-    /// stays on one line). Lines whose first non-blank character is `#` are comments. Date/time
-    /// columns (`1995-01-01`, `1995-01-01 00:00:00`, `Jan-1-1995`, `1/31/1995`, `1995Q1`, …) are
-    /// skipped when `options.columns` is nil, with a note. Errors name the file, the line (row), the
-    /// column and the value.
+    /// (tab for `tabSeparated`; a semicolon wins a tie). Numbers may use a decimal comma (`1,5`; see
+    /// ``TableOptions/decimalComma``). Fields may be quoted (`"a, b"`, `""` for a quote; a quoted
+    /// field stays on one line). Lines whose first non-blank character is `#` are comments.
+    /// Date/time columns (`1995-01-01`, `1995-01-01 00:00:00`, `Jan-1-1995`, `1/31/1995`,
+    /// `1995Q1`, …) are skipped when `options.columns` is nil, with a note, and a note on their
+    /// spacing (``DateSpacing``). Errors name the file, the line (row), the column and the value.
     public static func decodeTable(_ data: Data, name: String, options: TableOptions = TableOptions(),
                                    tabSeparated: Bool = false) throws(SequenceIOError) -> TableRead {
         var bytes = [UInt8](data)
@@ -85,7 +91,8 @@ extension CSV {
         bytes.append(0)
         let end = bytes.count - 1
         return try bytes.withUnsafeBufferPointer { (buffer) throws(SequenceIOError) -> TableRead in
-            try TableParser(buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated).parse()
+            var parser = TableParser(buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated)
+            return try parser.parse()
         }
     }
 }
@@ -98,6 +105,8 @@ private struct TableParser {
     let name: String
     let options: TableOptions
     let tabSeparated: Bool
+    /// Numbers use a decimal comma (decided in ``parse()``).
+    var decimalComma = false
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
     private static let quote = UInt8(ascii: "\"")
@@ -143,6 +152,21 @@ private struct TableParser {
     func number(_ raw: Cell) -> Double? {
         let cell = unquoted(raw)
         guard cell.0 < cell.1, !Self.isBlank(buf[cell.0]) else { return nil }
+        if decimalComma, (cell.0..<cell.1).contains(where: { buf[$0] == UInt8(ascii: ",") }) {
+            // strtod on a copy with the comma as a point (no allocation: a stack buffer).
+            let n = cell.1 - cell.0
+            guard n <= 64 else { return nil }
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { tmp -> Double? in
+                for k in 0..<n {
+                    let b = buf[cell.0 + k]
+                    tmp[k] = CChar(bitPattern: b == UInt8(ascii: ",") ? UInt8(ascii: ".") : b)
+                }
+                tmp[n] = 0
+                var endPtr: UnsafeMutablePointer<CChar>?
+                let v = strtod(tmp.baseAddress!, &endPtr)
+                return endPtr == tmp.baseAddress! + n ? v : nil
+            }
+        }
         var endPtr: UnsafeMutablePointer<CChar>?
         let v = strtod(base + cell.0, &endPtr)
         guard let endPtr, endPtr == UnsafeMutablePointer(mutating: base + cell.1) else { return nil }
@@ -164,7 +188,16 @@ private struct TableParser {
         }
     }
 
-    func parse() throws(SequenceIOError) -> TableRead {
+    /// Whether the cell is `[+-]digits,digits` (a number written with a decimal comma).
+    func isDecimalCommaNumber(_ raw: Cell) -> Bool {
+        var (a, b) = unquoted(raw)
+        if a < b, buf[a] == UInt8(ascii: "-") || buf[a] == UInt8(ascii: "+") { a += 1 }
+        guard let comma = (a..<b).first(where: { buf[$0] == UInt8(ascii: ",") }), comma > a, comma + 1 < b else { return false }
+        let digit = { (i: Int) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.buf[i]) }
+        return (a..<comma).allSatisfy(digit) && ((comma + 1)..<b).allSatisfy(digit)
+    }
+
+    mutating func parse() throws(SequenceIOError) -> TableRead {
         // Lines [start, end) without the newline, with their 1-based line numbers; comments dropped.
         var lines: [(Int, Int, Int)] = []
         var lineStart = start
@@ -186,7 +219,8 @@ private struct TableParser {
             throw .csvParse(file: name, row: 1, column: 1, detail: "file holds no rows")
         }
 
-        // Separator: the most frequent of , \t ; outside quotes in the first row (ties: that order).
+        // Separator: the most frequent of , \t ; outside quotes in the first row (ties: tab over
+        // comma, semicolon over both: commas inside a ';' table are decimal commas).
         let delimiter: UInt8
         if tabSeparated {
             delimiter = 0x09
@@ -197,10 +231,34 @@ private struct TableParser {
                 if buf[i] == Self.quote { inQuotes.toggle() } else if !inQuotes, counts[buf[i]] != nil { counts[buf[i]]! += 1 }
             }
             var best = UInt8(ascii: ",")
-            for candidate in [0x09, UInt8(ascii: ";")] where counts[candidate]! > counts[best]! { best = candidate }
+            for candidate in [0x09, UInt8(ascii: ";")] where counts[candidate]! > counts[best]!
+                || candidate == UInt8(ascii: ";") && counts[candidate]! > 0 && counts[candidate]! == counts[best]! { best = candidate }
             delimiter = best
         }
         let dates = DateMatcher()
+
+        // Decimal commas: asked for, or detected in a ';'-separated table (first 200 rows).
+        var decimalNote: String?
+        switch options.decimalComma {
+        case true?:
+            guard delimiter != UInt8(ascii: ",") else {
+                throw .invalidArgument(file: name, detail: "--decimal-comma needs a table separated by ';' or tabs; this one is separated by commas")
+            }
+            decimalComma = true
+        case false?:
+            decimalComma = false
+        case nil:
+            if delimiter == UInt8(ascii: ";") {
+                for line in lines.prefix(200) {
+                    let lineCells = try cells((line.0, line.1), row: line.2, delimiter: delimiter)
+                    if let cell = lineCells.first(where: isDecimalCommaNumber) {
+                        decimalComma = true
+                        decimalNote = "read numbers with a decimal comma (e.g. '\(text(cell).prefix(20))' = \(text(cell).prefix(20).replacingOccurrences(of: ",", with: "."))), as in a ';'-separated table"
+                        break
+                    }
+                }
+            }
+        }
 
         let firstCells = try cells((lines[0].0, lines[0].1), row: lines[0].2, delimiter: delimiter)
         var header: [String]?
@@ -242,7 +300,7 @@ private struct TableParser {
             return example
         }
 
-        var notes: [String] = []
+        var notes: [String] = decimalNote.map { [$0] } ?? []
         var chosen: [Int]
         if let spec = options.columns {
             chosen = try select(spec, header: header, count: columns)
@@ -259,6 +317,13 @@ private struct TableParser {
             }
             if !skipped.isEmpty {
                 notes.append("skipped date/time column\(skipped.count == 1 ? "" : "s") \(skipped.joined(separator: ", ")); choose columns with --columns")
+                // How regular the skipped dates are (a note; irregular dates are not an error).
+                for c in 0..<columns where !chosen.contains(c) {
+                    let present = rows.indices.filter { !isMissing(rows[$0][c]) }
+                    if let spacing = DateSpacing.describe(present.map { text(rows[$0][c]) }, rows: present.map(rowNumber), column: label(c)) {
+                        notes.append(spacing)
+                    }
+                }
                 if chosen.isEmpty {
                     throw .invalidArgument(file: name, detail: "every column holds dates/times; no numeric column to read")
                 }

@@ -37,8 +37,8 @@ func openSegmentSource(_ url: URL, table: TableInputOptions, dataset: String? = 
         let (tensor, notes) = try table.readWithNotes(url, dataset: dataset)
         return TensorSource(tensor: tensor, notes: notes)
     }
-    if table.columns != nil || table.missing != .error {
-        throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+    if !table.tableOptions.isDefault {
+        throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
     }
     if ext != "npy" { return try AudioSource(url: url, channels: table.channels) }
     if table.channels != nil {

@@ -20,10 +20,17 @@ struct TableInputOptions: ParsableArguments {
         valueName: "policy"))
     var missing: TableOptions.Missing = .error
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."))
+    var decimalComma = false
+
     @Option(name: .long, help: ArgumentHelp(
         "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
         valueName: "list"))
     var channels: String?
+
+    /// The table options these flags give.
+    var tableOptions: TableOptions { TableOptions(columns: columns, missing: missing, decimalComma: decimalComma ? true : nil) }
 
     /// Reads `url` (any input format; `dataset` in an HDF5 file) with these options; notes go to
     /// stderr, one line each.
@@ -35,7 +42,7 @@ struct TableInputOptions: ParsableArguments {
 
     /// Reads `url` with these options; the notes (sample rate, skipped columns, filled cells) are returned.
     func readWithNotes(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
-        try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels, dataset: dataset)
+        try SequenceInput.read(contentsOf: url, table: tableOptions, channels: channels, dataset: dataset)
     }
 }
 

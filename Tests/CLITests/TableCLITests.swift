@@ -64,7 +64,7 @@ struct TableCLITests {
         #expect(ws.exists("m.safetensors"))
         ws.writeNPY("x.npy", Tensor(shape: [10, 1], float64: (0..<10).map(Double.init)))
         let npy = try ws.run(["fit", "--input", "x.npy", "--columns", "1", "--output", "n.safetensors", "--steps", "2"])
-        #expect(npy.status == 1 && npy.stderr.contains("--columns and --missing apply to .csv and .tsv tables only"))
+        #expect(npy.status == 1 && npy.stderr.contains("--columns, --missing and --decimal-comma apply to .csv and .tsv tables only"))
         #expect(!ws.exists("n.safetensors"))
     }
 
