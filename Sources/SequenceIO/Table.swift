@@ -37,15 +37,19 @@ public struct TableOptions: Sendable, Equatable {
     /// must be separated by `;` or tabs), `false`, or `nil` to detect it: a `;`-separated table
     /// with a cell such as `-1,5` (digits, one comma, digits).
     public var decimalComma: Bool?
+    /// Target columns (`fit --targets`), as for ``columns``; read with the features in one pass
+    /// (missing cells handled over both) into ``TableRead/targets``. They may overlap the features.
+    public var targets: String?
 
-    public init(columns: String? = nil, missing: Missing = .error, decimalComma: Bool? = nil) {
+    public init(columns: String? = nil, missing: Missing = .error, decimalComma: Bool? = nil, targets: String? = nil) {
         self.columns = columns
         self.missing = missing
         self.decimalComma = decimalComma
+        self.targets = targets
     }
 
     /// True when nothing differs from reading the whole table strictly.
-    public var isDefault: Bool { columns == nil && missing == .error && decimalComma == nil }
+    public var isDefault: Bool { columns == nil && missing == .error && decimalComma == nil && targets == nil }
 }
 
 /// A table read by ``CSV/readTable(contentsOf:options:)``.
@@ -60,6 +64,12 @@ public struct TableRead: Sendable {
     public var delimiter: Character
     /// What was skipped, dropped or filled, one line each (for the summary on stderr).
     public var notes: [String]
+    /// `[T, p]` float64 values of the ``TableOptions/targets`` columns (same rows), or nil.
+    public var targets: Tensor?
+    /// The target columns' header names (nil without a header or targets).
+    public var targetHeader: [String]?
+    /// The target columns, 1-based.
+    public var targetColumns: [Int] = []
 }
 
 extension CSV {
@@ -302,6 +312,15 @@ private struct TableParser {
 
         var notes: [String] = decimalNote.map { [$0] } ?? []
         var chosen: [Int]
+        var targetColumns: [Int] = []
+        if let spec = options.targets {
+            targetColumns = try select(spec, header: header, count: columns, option: "--targets")
+            for c in targetColumns {
+                if let example = dateColumn(c) {
+                    throw .invalidArgument(file: name, detail: "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --targets")
+                }
+            }
+        }
         if let spec = options.columns {
             chosen = try select(spec, header: header, count: columns)
             for c in chosen {
@@ -330,7 +349,10 @@ private struct TableParser {
             }
         }
 
-        // Values, row-major; the first bad cell is the error.
+        // Values, row-major; the first bad cell is the error. Targets that are not features are
+        // read as extra columns after them (and split off at the end).
+        let features = chosen.count
+        chosen += targetColumns.filter { !chosen.contains($0) }
         let m = chosen.count
         var values = [Double](repeating: 0, count: rows.count * m)
         var missingAt: [Bool] = options.missing == .error ? [] : [Bool](repeating: false, count: rows.count * m)
@@ -406,19 +428,34 @@ private struct TableParser {
                 notes.append("filled \(missingCount) missing cell\(missingCount == 1 ? "" : "s") (--missing \(options.missing.rawValue))")
             }
         }
-        return TableRead(tensor: Tensor(shape: [t, m], storage: .float64(values)),
+        var targets: Tensor?
+        if options.targets != nil {
+            let where_ = targetColumns.map { chosen.firstIndex(of: $0)! }
+            var y = [Double](repeating: 0, count: t * where_.count)
+            for r in 0..<t { for (o, j) in where_.enumerated() { y[r * where_.count + o] = values[r * m + j] } }
+            targets = Tensor(shape: [t, where_.count], storage: .float64(y))
+            if m > features {
+                var x = [Double](repeating: 0, count: t * features)
+                for r in 0..<t { for j in 0..<features { x[r * features + j] = values[r * m + j] } }
+                values = x
+            }
+            chosen.removeLast(m - features)
+        }
+        return TableRead(tensor: Tensor(shape: [t, features], storage: .float64(values)),
                          header: header.map { h in chosen.map { h[$0] } },
                          columns: chosen.map { $0 + 1 },
                          delimiter: delimiter == 0x09 ? "\t" : Character(UnicodeScalar(delimiter)),
-                         notes: notes)
+                         notes: notes, targets: targets,
+                         targetHeader: options.targets == nil ? nil : header.map { h in targetColumns.map { h[$0] } },
+                         targetColumns: targetColumns.map { $0 + 1 })
     }
 
     /// Parses `NAME,NAME`, `1,3-5` or a mix against the header; header names win over numbers.
-    func select(_ spec: String, header: [String]?, count: Int) throws(SequenceIOError) -> [Int] {
+    func select(_ spec: String, header: [String]?, count: Int, option: String = "--columns") throws(SequenceIOError) -> [Int] {
         var out: [Int] = []
         let items = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         for item in items {
-            guard !item.isEmpty else { throw .invalidArgument(file: name, detail: "--columns '\(spec)' has an empty item") }
+            guard !item.isEmpty else { throw .invalidArgument(file: name, detail: "\(option) '\(spec)' has an empty item") }
             if let h = header, let c = h.firstIndex(of: item) {
                 out.append(c)
                 continue
@@ -427,16 +464,16 @@ private struct TableParser {
             if bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
                let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]) {
                 guard a >= 1, b <= count, a <= b else {
-                    throw .invalidArgument(file: name, detail: "--columns '\(item)' is outside columns 1-\(count) (or reversed)")
+                    throw .invalidArgument(file: name, detail: "\(option) '\(item)' is outside columns 1-\(count) (or reversed)")
                 }
                 out += (a - 1)...(b - 1)
                 continue
             }
             let known = header.map { "; columns are " + $0.prefix(20).map { "'\($0)'" }.joined(separator: ", ") + ($0.count > 20 ? ", …" : "") } ?? "; the file has no header row, so choose columns by number 1-\(count)"
-            throw .invalidArgument(file: name, detail: "--columns: no column named '\(item.prefix(40))'\(known)")
+            throw .invalidArgument(file: name, detail: "\(option): no column named '\(item.prefix(40))'\(known)")
         }
         if let dup = out.enumerated().first(where: { out[..<$0.offset].contains($0.element) }) {
-            throw .invalidArgument(file: name, detail: "--columns chooses column \(dup.element + 1) twice")
+            throw .invalidArgument(file: name, detail: "\(option) chooses column \(dup.element + 1) twice")
         }
         return out
     }

@@ -50,6 +50,11 @@ struct Fit: ParsableCommand {
 
     @OptionGroup var table: TableInputOptions
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Columns to predict (next step), by header name or 1-based number as for --columns (e.g. co2 or 2); they may also be features. Default: every feature.",
+        valueName: "list"))
+    var targets: String?
+
     @Option(name: .long, help: ArgumentHelp("Where to write the trained model (.safetensors).", valueName: "file"))
     var output: String = "out/model.safetensors"
 
@@ -147,7 +152,10 @@ struct Fit: ParsableCommand {
     func fit(_ guard_: OutputGuard) throws {
         let inputURL = FileArgument(input).url
         let recording: Tensor
-        do { recording = try table.read(inputURL, dataset: FileArgument(input).dataset) } catch {
+        var goal: Targets?
+        do {
+            (recording, goal) = try readRecording(inputURL)
+        } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
@@ -158,40 +166,98 @@ struct Fit: ParsableCommand {
             throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
         switch (cell, precision) {
-        case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m, guard_)
-        case (.paragru, .double): try train(ParaGRU<Double>.self, recording, t, m, guard_)
-        case (.paralstm, .float): try train(ParaLSTM<Float>.self, recording, t, m, guard_)
-        case (.paralstm, .double): try train(ParaLSTM<Double>.self, recording, t, m, guard_)
-        case (.gru, .float): try train(GRU<Float>.self, recording, t, m, guard_)
-        case (.gru, .double): try train(GRU<Double>.self, recording, t, m, guard_)
-        case (.lstm, .float): try train(LSTM<Float>.self, recording, t, m, guard_)
-        case (.lstm, .double): try train(LSTM<Double>.self, recording, t, m, guard_)
+        case (.paragru, .float): try train(ParaGRU<Float>.self, recording, t, m, goal, guard_)
+        case (.paragru, .double): try train(ParaGRU<Double>.self, recording, t, m, goal, guard_)
+        case (.paralstm, .float): try train(ParaLSTM<Float>.self, recording, t, m, goal, guard_)
+        case (.paralstm, .double): try train(ParaLSTM<Double>.self, recording, t, m, goal, guard_)
+        case (.gru, .float): try train(GRU<Float>.self, recording, t, m, goal, guard_)
+        case (.gru, .double): try train(GRU<Double>.self, recording, t, m, goal, guard_)
+        case (.lstm, .float): try train(LSTM<Float>.self, recording, t, m, goal, guard_)
+        case (.lstm, .double): try train(LSTM<Double>.self, recording, t, m, goal, guard_)
         }
     }
 
-    func train<C: TrainableCell>(_: C.Type, _ recording: Tensor, _ t: Int, _ m: Int, _ guard_: OutputGuard) throws {
-        typealias S = C.Scalar
-        // Per-feature normalisation from the training part.
-        let raw = recording.asDouble()
-        let split = Int(Double(t) * (1 - validationFraction))
+    /// `--targets`: the columns to predict, `[T, p]`, and their names.
+    struct Targets {
+        var values: Tensor
+        var names: [String]
+    }
+
+    /// The features `[T, m]` and, with `--targets` naming columns other than exactly the
+    /// features, the targets. A table is read once for both (missing cells handled over both);
+    /// other recordings take `--targets` as 1-based feature numbers.
+    func readRecording(_ url: URL) throws(SequenceIOError) -> (Tensor, Targets?) {
+        let name = url.lastPathComponent
+        guard let targets else { return (try table.read(url, dataset: FileArgument(input).dataset), nil) }
+        if ["csv", "tsv"].contains(url.pathExtension.lowercased()) {
+            var options = table.tableOptions
+            options.targets = targets
+            let read = try CSV.readTable(contentsOf: url, options: options)
+            for note in read.notes { Console.failure("note: \(name): \(note)") }
+            try SequenceInput.checkFinite(read.tensor, name: name)
+            try SequenceInput.checkFinite(read.targets!, name: name)
+            if read.targetColumns == read.columns { return (read.tensor, nil) }
+            let names = read.targetHeader ?? read.targetColumns.map { "column \($0)" }
+            return (read.tensor, Targets(values: read.targets!, names: names))
+        }
+        let recording = try table.read(url, dataset: FileArgument(input).dataset)
+        guard recording.rank == 2 else { return (recording, nil) }
+        let m = recording.shape[1]
+        let chosen = try Audio.channelIndices(targets, count: m, name: name, option: "--targets")
+        if chosen == Array(0..<m) { return (recording, nil) }
+        let x = recording.asDouble(), t = recording.shape[0]
+        var y = [Double](repeating: 0, count: t * chosen.count)
+        for r in 0..<t { for (o, c) in chosen.enumerated() { y[r * chosen.count + o] = x[r * m + c] } }
+        return (recording, Targets(values: Tensor(shape: [t, chosen.count], float64: y), names: chosen.map { "column \($0 + 1)" }))
+    }
+
+    /// Per-column mean and standard deviation (floored at 1e-12) of the first `split` rows of
+    /// `raw` `[T][m]`.
+    func statistics(_ raw: [Double], _ m: Int, split: Int) -> (mean: [Double], std: [Double]) {
         var mean = [Double](repeating: 0, count: m), std = [Double](repeating: 0, count: m)
         for s in 0..<split { for i in 0..<m { mean[i] += raw[s * m + i] } }
         for i in 0..<m { mean[i] /= Double(split) }
         for s in 0..<split { for i in 0..<m { std[i] += (raw[s * m + i] - mean[i]) * (raw[s * m + i] - mean[i]) } }
         for i in 0..<m { std[i] = max(1e-12, (std[i] / Double(split)).squareRoot()) }
+        return (mean, std)
+    }
+
+    /// `raw` `[T][m]` normalised by (mean, std) in `S`; statistics or values that overflow are
+    /// an error naming the column (`what`: "feature" or "target").
+    func normalise<S: BinaryFloatingPoint>(_ raw: [Double], _ m: Int, _ mean: [Double], _ std: [Double], what: String) throws -> [S] {
         let inputName = FileArgument(input).url.lastPathComponent
         // Statistics that overflow (values near Double's range) cannot normalise the data, and
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
             throw Failure(
-                message: "error: \(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
+                message: "error: \(inputName): \(what) \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
                 code: 1)
         }
-        let normalised: [S] = (0..<(t * m)).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
+        let normalised: [S] = (0..<raw.count).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
         if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
             throw Failure(
-                message: "error: \(inputName): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                message: "error: \(inputName): step \(bad / m), \(what) \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
                 code: 1)
+        }
+        return normalised
+    }
+
+    func train<C: TrainableCell>(_: C.Type, _ recording: Tensor, _ t: Int, _ m: Int, _ goal: Targets?, _ guard_: OutputGuard) throws {
+        typealias S = C.Scalar
+        // Per-feature (and per-target) normalisation from the training part.
+        let raw = recording.asDouble()
+        let split = Int(Double(t) * (1 - validationFraction))
+        let (mean, std) = statistics(raw, m, split: split)
+        let inputName = FileArgument(input).url.lastPathComponent
+        let normalised: [S] = try normalise(raw, m, mean, std, what: "feature")
+        let p = goal?.values.shape[1] ?? m
+        var targetScale: (mean: [Double], std: [Double])?
+        var data = TrainingData<S>.nextStep(recording: normalised, steps: t, features: m)
+        if let goal {
+            let y = goal.values.asDouble()
+            let (ym, ys) = statistics(y, p, split: split)
+            targetScale = (ym, ys)
+            data = .nextStepTargets(inputs: normalised, targets: try normalise(y, p, ym, ys, what: "target"), steps: t, features: m, outputs: p)
         }
 
         var options = TrainingOptions()
@@ -206,13 +272,12 @@ struct Fit: ParsableCommand {
         options.validationInterval = max(1, steps / 10)
         options.solver = SolverOptions(method: method.method, pool: WorkerPool(threadCount: threads))
         let trainer = Trainer<C>(options: options)
-        let data = TrainingData<S>.nextStep(recording: normalised, steps: t, features: m)
         var rng = SplitMix(seed: seed)
         var model: RecurrentModel<C>
         do {
             model = try RecurrentModel<C>.initialized(
-                inputSize: m, hiddenSize: hidden, layerCount: layers, outputSize: m,
-                inputSkip: true, using: &rng)
+                inputSize: m, hiddenSize: hidden, layerCount: layers, outputSize: p,
+                inputSkip: goal == nil, using: &rng)
         } catch {
             throw Failure(message: "error: cannot initialise the model: \(error.description)", code: 1)
         }
@@ -223,7 +288,8 @@ struct Fit: ParsableCommand {
         } catch {
             throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
         }
-        print("data       \(inputName): T = \(t), m = \(m); training \(split) steps, validating \(t - split)")
+        let predicting = goal.map { "; predicting \($0.names.joined(separator: ", ")) (p = \(p)) at t+1" } ?? ""
+        print("data       \(inputName): T = \(t), m = \(m)\(predicting); training \(split) steps, validating \(t - split)")
         print("model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)")
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds
@@ -234,7 +300,7 @@ struct Fit: ParsableCommand {
                 &model, data: data, checkpointInterval: checkpointEvery,
                 checkpoint: { step, snapshot throws(TrainingError) in
                     do throws(OutputError) {
-                        let encoded = try encode(snapshot, mean: mean, std: std, m: m)
+                        let encoded = try encode(snapshot, mean: mean, std: std, m: m, output: targetScale)
                         try guard_.write([(encoded, URL(fileURLWithPath: output))])
                     } catch {
                         throw .invalidModel("checkpoint at step \(step): \(error.message)")
@@ -267,7 +333,7 @@ struct Fit: ParsableCommand {
         // Both files are encoded and checked first, then written together: both or neither.
         var writes: [(Data, URL)]
         do {
-            writes = [(try encode(model, mean: mean, std: std, m: m), URL(fileURLWithPath: output))]
+            writes = [(try encode(model, mean: mean, std: std, m: m, output: targetScale), URL(fileURLWithPath: output))]
             if let history {
                 let url = URL(fileURLWithPath: history)
                 let record = FitHistory(baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records)
@@ -283,16 +349,19 @@ struct Fit: ParsableCommand {
     /// The model file (recurrent layers, readout, normalisation) as bytes, checked to load back:
     /// a model that `pararnn solve` could not read (a weight that is not finite after training,
     /// or beyond Float's range) is refused.
-    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int) throws(OutputError) -> Data {
-        let name = URL(fileURLWithPath: output).lastPathComponent
+    /// `output`: the targets' normalisation when they are not the features (no input skip).
+    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int, output: (mean: [Double], std: [Double])? = nil) throws(OutputError) -> Data {
+        let name = URL(fileURLWithPath: self.output).lastPathComponent
         do {
             var stack: [ModelLayer] = []
             for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
             var file = try Model(kind: CellKind(rawValue: C.cellName)!, layers: stack, sourceName: name)
+            let p = model.outputSize
             file.readout = Readout(
-                weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
-                bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
-                inputMean: mean, inputStandardDeviation: std, inputSkip: true)
+                weight: ParameterTensor(shape: [p, hidden], values: model.readout.weights.map { Double($0) }),
+                bias: ParameterTensor(shape: [p], values: model.readout.bias.map { Double($0) }),
+                inputMean: mean, inputStandardDeviation: std, inputSkip: output == nil,
+                outputMean: output?.mean, outputStandardDeviation: output?.std)
             let contents = ModelFile.encode(file, dtype: precision == .float ? .float32 : .float64)
             _ = try ModelFile.decode(contents, name: name)
             return SafeTensors.encode(contents)

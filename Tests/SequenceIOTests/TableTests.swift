@@ -3,8 +3,8 @@ import SequenceIO
 import Testing
 
 private func table(_ text: String, name: String = "t.csv", columns: String? = nil,
-                   missing: TableOptions.Missing = .error, tab: Bool = false) throws(SequenceIOError) -> TableRead {
-    try CSV.decodeTable(Data(text.utf8), name: name, options: TableOptions(columns: columns, missing: missing), tabSeparated: tab)
+                   missing: TableOptions.Missing = .error, tab: Bool = false, targets: String? = nil) throws(SequenceIOError) -> TableRead {
+    try CSV.decodeTable(Data(text.utf8), name: name, options: TableOptions(columns: columns, missing: missing, targets: targets), tabSeparated: tab)
 }
 
 /// Independent reference: the fixture's cells by plain splitting (the fixtures hold no quotes in data rows).
@@ -183,6 +183,24 @@ struct TableTests {
         }
         #expect(off == .csvParse(file: "t.csv", row: 2, column: 1, detail: "'1,5' is not a number"))
         expectError("csvParse", file: "t.csv") { () throws(SequenceIOError) in try table("a;b\n1.234,5;2\n") }
+    }
+
+    /// Targets are read with the features in one pass: overlapping or not, rows dropped for a
+    /// missing cell in either, names or numbers, bad names refused naming --targets.
+    @Test func targetColumns() throws {
+        let text = "when,a,b,c\n2024-01-01,1,10,100\n2024-01-02,2,,200\n2024-01-03,3,30,\n2024-01-04,4,40,400\n"
+        let read = try table(text, columns: "a,b", missing: .drop, targets: "c,a")
+        #expect(read.tensor.shape == [2, 2] && read.tensor.asDouble() == [1, 10, 4, 40])
+        #expect(read.targets?.shape == [2, 2] && read.targets?.asDouble() == [100, 1, 400, 4])
+        #expect(read.header == ["a", "b"] && read.columns == [2, 3])
+        #expect(read.targetHeader == ["c", "a"] && read.targetColumns == [4, 2])
+        let all = try table(text, missing: .ffill, targets: "4")
+        #expect(all.columns == [2, 3, 4] && all.targets?.asDouble() == [100, 200, 200, 400])
+        #expect(try table(text, missing: .ffill).targets == nil)
+        let bad = expectError("invalidArgument", file: "t.csv") { () throws(SequenceIOError) in try table(text, missing: .drop, targets: "d") }
+        #expect(bad?.description.hasPrefix("t.csv: --targets: no column named 'd'") == true)
+        let date = expectError("invalidArgument", file: "t.csv") { () throws(SequenceIOError) in try table(text, missing: .drop, targets: "when") }
+        #expect(date?.description.contains("leave it out of --targets") == true)
     }
 
     @Test func dateAndTimeColumnsAreRecognised() throws {
