@@ -34,7 +34,7 @@ let package = Package(
             name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
             providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(
-            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            name: "CHDF5", path: "Sources/CHDF5",  // headers only; libhdf5 is loaded with dlopen
             providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "CVectorMath"),

@@ -18,7 +18,9 @@ import Foundation
 /// try HDF5.write(h, dataset: "/hidden", to: URL(fileURLWithPath: "out.h5"))  // temp file, then rename
 /// ```
 ///
-/// The serial libhdf5 is not thread-safe: every call into it holds one process-wide lock.
+/// Every call into libhdf5 holds one process-wide lock (a serial build is not thread-safe).
+/// libhdf5 is loaded with dlopen on first use (see `Sources/CHDF5/shim.h`): a `pararnn` run
+/// without HDF5 files does not pay for loading it and its ~35 dependencies.
 public enum HDF5 {
     /// File extensions taken as HDF5.
     public static let extensions: Set<String> = ["h5", "hdf5", "he5"]
@@ -59,11 +61,11 @@ public enum HDF5 {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw .unreadable(file: name, reason: "permission denied")
         }
-        return try Library.locked { () throws(SequenceIOError) in
-            guard H5Fis_hdf5(url.path) > 0 else { throw .badMagic(file: name, expected: "HDF5") }
-            let file = H5Fopen(url.path, pararnn_h5f_acc_rdonly(), pararnn_h5p_default())
+        return try Library.locked(name: name) { () throws(SequenceIOError) in
+            guard pararnn_H5Fis_hdf5(url.path) > 0 else { throw .badMagic(file: name, expected: "HDF5") }
+            let file = pararnn_H5Fopen(url.path, pararnn_h5f_acc_rdonly(), pararnn_h5p_default())
             guard file >= 0 else { throw .malformedHeader(file: name, detail: "libhdf5 cannot open the file") }
-            defer { H5Fclose(file) }
+            defer { pararnn_H5Fclose(file) }
             return try readDataset(file, dataset, name: name)
         }
     }
@@ -77,18 +79,18 @@ public enum HDF5 {
         guard data.count >= 8, data.prefix(8).elementsEqual([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else {
             throw .badMagic(file: name, expected: "HDF5")
         }
-        return try Library.locked { () throws(SequenceIOError) in
-            let fapl = H5Pcreate(pararnn_h5p_file_access())
-            defer { H5Pclose(fapl) }
+        return try Library.locked(name: name) { () throws(SequenceIOError) in
+            let fapl = pararnn_H5Pcreate(pararnn_h5p_file_access())
+            defer { pararnn_H5Pclose(fapl) }
             let bytes = [UInt8](data)
             let set = bytes.withUnsafeBytes { raw in
                 // The property list keeps its own copy of the image.
-                H5Pset_fapl_core(fapl, 1 << 16, false) >= 0 && H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count) >= 0
+                pararnn_H5Pset_fapl_core(fapl, 1 << 16, false) >= 0 && pararnn_H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count) >= 0
             }
             guard set else { throw .malformedHeader(file: name, detail: "libhdf5 cannot take the file image") }
-            let file = H5Fopen("pararnn-image-\(UUID().uuidString).h5", pararnn_h5f_acc_rdonly(), fapl)
+            let file = pararnn_H5Fopen("pararnn-image-\(UUID().uuidString).h5", pararnn_h5f_acc_rdonly(), fapl)
             guard file >= 0 else { throw .malformedHeader(file: name, detail: "libhdf5 cannot open the file") }
-            defer { H5Fclose(file) }
+            defer { pararnn_H5Fclose(file) }
             return try readDataset(file, dataset, name: name)
         }
     }
@@ -96,11 +98,11 @@ public enum HDF5 {
     /// The paths of the datasets in the HDF5 file at `url` (e.g. `["/run1/x", "/y"]`).
     public static func datasets(in url: URL) throws(SequenceIOError) -> [String] {
         let name = url.lastPathComponent
-        return try Library.locked { () throws(SequenceIOError) in
-            guard H5Fis_hdf5(url.path) > 0 else { throw .badMagic(file: name, expected: "HDF5") }
-            let file = H5Fopen(url.path, pararnn_h5f_acc_rdonly(), pararnn_h5p_default())
+        return try Library.locked(name: name) { () throws(SequenceIOError) in
+            guard pararnn_H5Fis_hdf5(url.path) > 0 else { throw .badMagic(file: name, expected: "HDF5") }
+            let file = pararnn_H5Fopen(url.path, pararnn_h5f_acc_rdonly(), pararnn_h5p_default())
             guard file >= 0 else { throw .malformedHeader(file: name, detail: "libhdf5 cannot open the file") }
-            defer { H5Fclose(file) }
+            defer { pararnn_H5Fclose(file) }
             return datasetPaths(file)
         }
     }
@@ -118,52 +120,52 @@ public enum HDF5 {
         }
         if let chunkRows, chunkRows < 1 { throw .invalidArgument(file: name, detail: "chunk rows must be at least 1") }
         if let deflateLevel, !(0...9).contains(deflateLevel) { throw .invalidArgument(file: name, detail: "deflate level must lie in 0-9") }
-        return try Library.locked { () throws(SequenceIOError) in
+        return try Library.locked(name: name, writing: true) { () throws(SequenceIOError) in
             var handles = Handles()
             defer { handles.closeAll() }
             func fail(_ what: String) -> SequenceIOError { .writeFailed(file: name, reason: "libhdf5: \(what) failed for dataset \(dataset)") }
-            let fapl = H5Pcreate(pararnn_h5p_file_access())
+            let fapl = pararnn_H5Pcreate(pararnn_h5p_file_access())
             guard fapl >= 0 else { throw fail("creating a file access list") }
-            handles.add(fapl, H5Pclose)
-            guard H5Pset_fapl_core(fapl, 1 << 20, false) >= 0 else { throw fail("choosing the in-memory driver") }
-            let file = H5Fcreate("pararnn-out-\(UUID().uuidString).h5", pararnn_h5f_acc_trunc(), pararnn_h5p_default(), fapl)
+            handles.add(fapl, pararnn_H5Pclose)
+            guard pararnn_H5Pset_fapl_core(fapl, 1 << 20, false) >= 0 else { throw fail("choosing the in-memory driver") }
+            let file = pararnn_H5Fcreate("pararnn-out-\(UUID().uuidString).h5", pararnn_h5f_acc_trunc(), pararnn_h5p_default(), fapl)
             guard file >= 0 else { throw fail("creating the file") }
-            handles.add(file, H5Fclose)
-            let lcpl = H5Pcreate(pararnn_h5p_link_create())
-            guard lcpl >= 0, H5Pset_create_intermediate_group(lcpl, 1) >= 0 else { throw fail("creating a link list") }
-            handles.add(lcpl, H5Pclose)
+            handles.add(file, pararnn_H5Fclose)
+            let lcpl = pararnn_H5Pcreate(pararnn_h5p_link_create())
+            guard lcpl >= 0, pararnn_H5Pset_create_intermediate_group(lcpl, 1) >= 0 else { throw fail("creating a link list") }
+            handles.add(lcpl, pararnn_H5Pclose)
             let dims = tensor.shape.map { hsize_t($0) }
-            let space = H5Screate_simple(Int32(dims.count), dims, nil)
+            let space = pararnn_H5Screate_simple(Int32(dims.count), dims, nil)
             guard space >= 0 else { throw fail("creating the dataspace") }
-            handles.add(space, H5Sclose)
+            handles.add(space, pararnn_H5Sclose)
             var dcpl = pararnn_h5p_default()
             if let chunkRows {
-                dcpl = H5Pcreate(pararnn_h5p_dataset_create())
+                dcpl = pararnn_H5Pcreate(pararnn_h5p_dataset_create())
                 guard dcpl >= 0 else { throw fail("creating a dataset creation list") }
-                handles.add(dcpl, H5Pclose)
+                handles.add(dcpl, pararnn_H5Pclose)
                 var chunk = dims.map { max(1, $0) }
                 chunk[0] = hsize_t(min(chunkRows, max(1, tensor.shape[0])))
-                guard H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0 else { throw fail("setting the chunk shape") }
-                if let deflateLevel, H5Pset_deflate(dcpl, UInt32(deflateLevel)) < 0 { throw fail("setting deflate") }
+                guard pararnn_H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0 else { throw fail("setting the chunk shape") }
+                if let deflateLevel, pararnn_H5Pset_deflate(dcpl, UInt32(deflateLevel)) < 0 { throw fail("setting deflate") }
             }
             let single = tensor.scalarType == .float32
             let fileType = single ? pararnn_h5t_ieee_f32le() : pararnn_h5t_ieee_f64le()
             let memoryType = single ? pararnn_h5t_native_float() : pararnn_h5t_native_double()
-            let set = H5Dcreate2(file, dataset, fileType, space, lcpl, dcpl, pararnn_h5p_default())
+            let set = pararnn_H5Dcreate2(file, dataset, fileType, space, lcpl, dcpl, pararnn_h5p_default())
             guard set >= 0 else { throw fail("creating the dataset") }
-            handles.add(set, H5Dclose)
+            handles.add(set, pararnn_H5Dclose)
             let status: herr_t
             switch tensor.storage {
-            case .float32(let v): status = v.withUnsafeBytes { H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
-            case .float64(let v): status = v.withUnsafeBytes { H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            case .float32(let v): status = v.withUnsafeBytes { pararnn_H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            case .float64(let v): status = v.withUnsafeBytes { pararnn_H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
             }
             guard status >= 0 else { throw fail("writing the values") }
             handles.closeAll(keeping: file)
-            guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw fail("flushing the file") }
-            let size = H5Fget_file_image(file, nil, 0)
+            guard pararnn_H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw fail("flushing the file") }
+            let size = pararnn_H5Fget_file_image(file, nil, 0)
             guard size > 0 else { throw fail("taking the file image") }
             var image = Data(count: size)
-            let got = image.withUnsafeMutableBytes { H5Fget_file_image(file, $0.baseAddress, size) }
+            let got = image.withUnsafeMutableBytes { pararnn_H5Fget_file_image(file, $0.baseAddress, size) }
             guard got == size else { throw fail("taking the file image") }
             return image
         }
@@ -204,29 +206,29 @@ public enum HDF5 {
         guard linkExists(file, path) else {
             throw missing(file, path, name: name)
         }
-        let set = H5Dopen2(file, path, pararnn_h5p_default())
+        let set = pararnn_H5Dopen2(file, path, pararnn_h5p_default())
         guard set >= 0 else {
             throw .invalidArgument(file: name, detail: "\(path) is not a dataset (a group?)\(listing(file))")
         }
-        defer { H5Dclose(set) }
-        let type = H5Dget_type(set), space = H5Dget_space(set)
-        defer { if type >= 0 { H5Tclose(type) }; if space >= 0 { H5Sclose(space) } }
+        defer { pararnn_H5Dclose(set) }
+        let type = pararnn_H5Dget_type(set), space = pararnn_H5Dget_space(set)
+        defer { if type >= 0 { pararnn_H5Tclose(type) }; if space >= 0 { pararnn_H5Sclose(space) } }
         guard type >= 0, space >= 0 else { throw .malformedHeader(file: name, detail: "\(label): unreadable type or dataspace") }
-        let typeClass = H5Tget_class(type)
-        let size = H5Tget_size(type)
+        let typeClass = pararnn_H5Tget_class(type)
+        let size = pararnn_H5Tget_size(type)
         guard typeClass == H5T_INTEGER || typeClass == H5T_FLOAT else {
             throw .invalidArgument(file: name, detail: "\(label) holds \(className(typeClass)); expected numbers (float or integer)")
         }
         guard pararnn_h5t_is_standard_number(type) == 1 else {
-            let detail = "\(typeClass == H5T_FLOAT ? "floats" : "integers") of \(size) bytes with \(H5Tget_precision(type)) bits of precision at bit offset \(H5Tget_offset(type))"
+            let detail = "\(typeClass == H5T_FLOAT ? "floats" : "integers") of \(size) bytes with \(pararnn_H5Tget_precision(type)) bits of precision at bit offset \(pararnn_H5Tget_offset(type))"
             throw .invalidArgument(file: name, detail: "\(label) holds \(detail); expected a standard type (8-64-bit integers, float32, float64)")
         }
-        let rank = Int(H5Sget_simple_extent_ndims(space))
-        guard (1...3).contains(rank), H5Sget_simple_extent_type(space) == H5S_SIMPLE else {
+        let rank = Int(pararnn_H5Sget_simple_extent_ndims(space))
+        guard (1...3).contains(rank), pararnn_H5Sget_simple_extent_type(space) == H5S_SIMPLE else {
             throw .sizeMismatch(file: name, detail: "\(label) has rank \(max(rank, 0)); expected [T, m] or [B, T, m]")
         }
         var dims = [hsize_t](repeating: 0, count: rank)
-        guard H5Sget_simple_extent_dims(space, &dims, nil) == Int32(rank) else {
+        guard pararnn_H5Sget_simple_extent_dims(space, &dims, nil) == Int32(rank) else {
             throw .malformedHeader(file: name, detail: "\(label): unreadable dataspace")
         }
         let shown = "(" + dims.map(String.init).joined(separator: ", ") + ")"
@@ -246,18 +248,18 @@ public enum HDF5 {
         let storage: Tensor.Storage
         if typeClass == H5T_FLOAT, size == 4 {
             var values = [Float](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes { H5Dread(set, pararnn_h5t_native_float(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            status = values.withUnsafeMutableBytes { pararnn_H5Dread(set, pararnn_h5t_native_float(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
             storage = .float32(values)
         } else {
             var values = [Double](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes { H5Dread(set, pararnn_h5t_native_double(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            status = values.withUnsafeMutableBytes { pararnn_H5Dread(set, pararnn_h5t_native_double(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
             storage = .float64(values)
         }
         guard status >= 0 else {
             throw .truncated(file: name, detail: "\(label): libhdf5 could not read its values (damaged chunk or missing filter)")
         }
         let bits = 8 * size
-        let stored = typeClass == H5T_FLOAT ? "float\(bits)" : (H5Tget_sign(type) == H5T_SGN_NONE ? "uint\(bits)" : "int\(bits)")
+        let stored = typeClass == H5T_FLOAT ? "float\(bits)" : (pararnn_H5Tget_sign(type) == H5T_SGN_NONE ? "uint\(bits)" : "int\(bits)")
         return (Tensor(shape: shape, storage: storage), path, stored)
     }
 
@@ -274,7 +276,7 @@ public enum HDF5 {
         var prefix = ""
         for part in path.split(separator: "/") {
             prefix += "/" + part
-            guard H5Lexists(file, prefix, pararnn_h5p_default()) > 0 else { return false }
+            guard pararnn_H5Lexists(file, prefix, pararnn_h5p_default()) > 0 else { return false }
         }
         return true
     }
@@ -303,10 +305,10 @@ public enum HDF5 {
             }, Unmanaged.passUnretained(list).toOpaque())
         }
         return list.names.filter { link in
-            guard H5Oexists_by_name(file, link, pararnn_h5p_default()) > 0 else { return false }
-            let set = H5Dopen2(file, link, pararnn_h5p_default())
+            guard pararnn_H5Oexists_by_name(file, link, pararnn_h5p_default()) > 0 else { return false }
+            let set = pararnn_H5Dopen2(file, link, pararnn_h5p_default())
             guard set >= 0 else { return false }
-            H5Dclose(set)
+            pararnn_H5Dclose(set)
             return true
         }.map { "/" + $0 }
     }
@@ -327,7 +329,8 @@ public enum HDF5 {
     }
 
     /// Runs `body` holding the lock every call into libhdf5 here holds (for code that calls the
-    /// C library directly in the same process, e.g. tests writing unusual files).
+    /// C library directly in the same process, e.g. tests writing unusual files; such a module
+    /// calls `pararnn_h5_load()` of its own import of CHDF5 first).
     public static func withLibraryLock<T>(_ body: () throws -> T) rethrows -> T {
         try Library.withLock(body)
     }
@@ -349,18 +352,23 @@ public enum HDF5 {
     /// The process-wide lock around libhdf5 (a serial build is not thread-safe).
     enum Library {
         private static let lock = NSLock()
+        /// Holds the lock; loads libhdf5 (dlopen, once) and silences its error printing when it can.
         static func withLock<T>(_ body: () throws -> T) rethrows -> T {
             lock.lock()
             defer { lock.unlock() }
-            // Per thread in a thread-safe build: silenced on each entry.
-            pararnn_h5_silence()
+            if pararnn_h5_load() == nil { pararnn_h5_silence() }
             return try body()
         }
 
-        static func locked<T>(_ body: () throws(SequenceIOError) -> T) throws(SequenceIOError) -> T {
+        /// Holds the lock around `body`, with libhdf5 loaded (else an error naming `name`) and its
+        /// error printing silenced (per thread in a thread-safe build: on each entry).
+        static func locked<T>(name: String, writing: Bool = false, _ body: () throws(SequenceIOError) -> T) throws(SequenceIOError) -> T {
             lock.lock()
             defer { lock.unlock() }
-            // Per thread in a thread-safe build: silenced on each entry.
+            if let failure = pararnn_h5_load() {
+                let reason = String(cString: failure)
+                throw writing ? .writeFailed(file: name, reason: reason) : .unreadable(file: name, reason: reason)
+            }
             pararnn_h5_silence()
             return try body()
         }

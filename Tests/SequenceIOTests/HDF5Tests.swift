@@ -7,15 +7,17 @@ import Testing
 /// makes); `body` gets the open file id. libhdf5 is serial: this holds the reader's lock.
 private func makeFile(_ url: URL, _ body: (hid_t) -> Void) {
     HDF5.withLibraryLock {
-        let file = H5Fcreate(url.path, pararnn_h5f_acc_trunc(), pararnn_h5p_default(), pararnn_h5p_default())
+        precondition(pararnn_h5_load() == nil)
+        pararnn_h5_silence()
+        let file = pararnn_H5Fcreate(url.path, pararnn_h5f_acc_trunc(), pararnn_h5p_default(), pararnn_h5p_default())
         precondition(file >= 0)
         body(file)
-        H5Fclose(file)
+        pararnn_H5Fclose(file)
     }
 }
 
 private func space(_ dims: [hsize_t], max: [hsize_t]? = nil) -> hid_t {
-    H5Screate_simple(Int32(dims.count), dims, max)
+    pararnn_H5Screate_simple(Int32(dims.count), dims, max)
 }
 
 @Suite("HDF5")
@@ -78,9 +80,9 @@ struct HDF5Tests {
         let ints: [Int16] = [-32768, -1, 0, 1, 32767, 12345]
         makeFile(dir.file("i.h5")) { file in
             let s = space([3, 2])
-            let d = H5Dcreate2(file, "/i", pararnn_h5t_std_i16le(), s, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default())
-            _ = ints.withUnsafeBytes { H5Dwrite(d, pararnn_h5t_native_int16(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
-            H5Dclose(d); H5Sclose(s)
+            let d = pararnn_H5Dcreate2(file, "/i", pararnn_h5t_std_i16le(), s, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default())
+            _ = ints.withUnsafeBytes { pararnn_H5Dwrite(d, pararnn_h5t_native_int16(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            pararnn_H5Dclose(d); pararnn_H5Sclose(s)
         }
         #expect(try HDF5.read(contentsOf: dir.file("i.h5"), dataset: "/i").asDouble() == ints.map { Double($0) })
     }
@@ -103,23 +105,23 @@ struct HDF5Tests {
         expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: tools, dataset: "x") }
 
         makeFile(dir.file("bad.h5")) { file in
-            let dcpl = H5Pcreate(pararnn_h5p_dataset_create())
+            let dcpl = pararnn_H5Pcreate(pararnn_h5p_dataset_create())
             var chunk: [hsize_t] = [1, 1]
-            H5Pset_chunk(dcpl, 2, &chunk)
+            pararnn_H5Pset_chunk(dcpl, 2, &chunk)
             let huge = space([1 << 20, 1 << 20])  // chunked, never written: nothing stored
-            H5Dclose(H5Dcreate2(file, "/huge", pararnn_h5t_ieee_f32le(), huge, pararnn_h5p_default(), dcpl, pararnn_h5p_default()))
+            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/huge", pararnn_h5t_ieee_f32le(), huge, pararnn_h5p_default(), dcpl, pararnn_h5p_default()))
             let empty = space([0, 3])
-            H5Dclose(H5Dcreate2(file, "/empty", pararnn_h5t_ieee_f32le(), empty, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/empty", pararnn_h5t_ieee_f32le(), empty, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
             let four = space([1, 1, 1, 2])
-            H5Dclose(H5Dcreate2(file, "/rank4", pararnn_h5t_ieee_f64le(), four, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
-            let scalar = H5Screate(H5S_SCALAR)
-            H5Dclose(H5Dcreate2(file, "/scalar", pararnn_h5t_ieee_f64le(), scalar, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
-            let text = H5Tcopy(pararnn_h5t_c_s1())
-            H5Tset_size(text, 8)
+            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/rank4", pararnn_h5t_ieee_f64le(), four, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            let scalar = pararnn_H5Screate(H5S_SCALAR)
+            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/scalar", pararnn_h5t_ieee_f64le(), scalar, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            let text = pararnn_H5Tcopy(pararnn_h5t_c_s1())
+            pararnn_H5Tset_size(text, 8)
             let two = space([2, 2])
-            H5Dclose(H5Dcreate2(file, "/text", text, two, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
-            for id in [huge, empty, four, scalar, two] { H5Sclose(id) }
-            H5Tclose(text); H5Pclose(dcpl)
+            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/text", text, two, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            for id in [huge, empty, four, scalar, two] { pararnn_H5Sclose(id) }
+            pararnn_H5Tclose(text); pararnn_H5Pclose(dcpl)
         }
         let bad = dir.file("bad.h5")
         let cases: [(String, String, String)] = [
