@@ -15,17 +15,25 @@ struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a recurrent model for next-step prediction on a recording.",
         discussion: """
-            Reads a recording (.npy [T, m], .csv/.tsv one row per step, audio channels as features), \
+            Reads a recording (.npy [T, m], an HDF5 dataset file.h5:/group/dataset, .csv/.tsv one \
+            row per step, audio channels as features), \
             normalises each feature (mean 0, standard deviation 1), holds out the last \
             --validation-fraction of the steps, and trains a stack of recurrent layers plus a \
-            linear readout to predict x_{t+1} from x_0…x_t with mean squared error, AdamW \
+            linear readout to predict x_{t+1} from x_0…x_t (or, with --targets, the chosen \
+            columns y_{t+1}, normalised likewise) with mean squared error, AdamW \
             (gradient clipping, linear warm-up then cosine decay) on mini-batches of windows \
             drawn from the training part. Forward passes are solved in parallel over time \
             (Newton or sequential, per --method); gradients come from the adjoint reverse scan.
 
             Tables (.csv, .tsv): --columns chooses the features (header names or 1-based \
-            numbers, e.g. --columns co2 or 2-4), --missing error|drop|ffill|interpolate handles \
-            empty cells; date/time columns are skipped with a note (see `pararnn solve --help`).
+            numbers, e.g. --columns co2 or 2-4), --targets the columns to predict (same syntax; \
+            they may also be features, e.g. --columns temp,co2 --targets co2), read in one pass \
+            with the features (--missing drop drops a row missing either), --missing \
+            error|drop|ffill|interpolate handles empty cells, --decimal-comma reads 1,5; \
+            date/time columns are skipped with a note (see `pararnn solve --help`). For .npy, \
+            HDF5 and audio, --targets takes feature numbers (e.g. 3 or 1-2). A model trained \
+            with --targets has no input skip and stores the targets' normalisation in \
+            __metadata__ output_mean / output_std.
 
             Prints the validation loss next to the "repeat the last value" predictor's, and \
             writes the model as .safetensors (recurrent layers in the format `pararnn solve` \

@@ -35,9 +35,11 @@ struct Solve: ParsableCommand {
             bias=False, nn.GRUCell/LSTMCell/RNNCell, under any submodule prefix; the cell is \
             inferred from the names and shapes, other tensors are listed as ignored) and an input \
             sequence \
-            (.npy [T, m] or [B, T, m], .csv/.tsv one row per step, audio channels as features), solves \
+            (.npy [T, m] or [B, T, m], an HDF5 dataset file.h5:/group/dataset, .csv/.tsv one row \
+            per step, audio channels as features), solves \
             the layers one after the other (layer l+1 reads layer l's h) and writes the last \
-            layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one \
+            layer's hidden states as .npy (or as an HDF5 dataset, --output out.h5:/hidden): [T, d] \
+            for a 2-D input, [B, T, d] for a 3-D one \
             (d = 2·H_out for a bidirectional model, [forward, reverse] as PyTorch's output), \
             float32 or float64 per --precision. The reverse direction of a bidirectional layer \
             is solved by the same method over reversed time and certified the same way.
@@ -52,10 +54,18 @@ struct Solve: ParsableCommand {
             --columns chooses the features by header name or 1-based number (e.g. \
             --columns realgdp,realcons or --columns 3-5,7); without it every column is read and \
             date/time columns (1995-01-01, 1995-01-01 00:00:00, Jan-1-1995, ...) are skipped \
-            with a note on stderr. --missing says what an empty (or NA) cell does: error \
-            (default), drop the row, ffill (carry the last value forward) or interpolate \
-            (linear in the row number); cells before the first or after the last value take \
-            that value.
+            with a note on stderr, and a note on their spacing (regular, gaps, or irregular: a \
+            warning, the model sees one step per row). --missing says what an empty (or NA) \
+            cell does: error (default), drop the row, ffill (carry the last value forward) or \
+            interpolate (linear in the row number); cells before the first or after the last \
+            value take that value. Decimal commas (1,5) are read in ';'-separated tables \
+            (detected) or with --decimal-comma.
+
+            HDF5 (.h5, .hdf5, .he5) through libhdf5: --input file.h5:/group/dataset names a 2-D \
+            [T, m] or 3-D [B, T, m] dataset (float32 kept, float64 and integers converted to \
+            float64; chunked and compressed datasets are read as they are); a file holding one \
+            dataset may be named alone. --output out.h5:/group/name (default dataset /hidden) \
+            writes the hidden states as a float32/float64 dataset after an in-memory solve.
 
             Audio (.wav PCM 8/16/24/32-bit, float or extensible, .flac, .ogg, .aiff) is read \
             through libsndfile as float32 in [-1, 1], one feature per channel, without \
