@@ -4,7 +4,7 @@
 #   make test    installs what is missing and runs the whole test suite
 
 SWIFT ?= swift
-APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev libsndfile1-dev pkg-config libopenmpi-dev openmpi-bin
+APT_PACKAGES := libopenblas-dev liblapacke-dev libfftw3-dev libsndfile1-dev libhdf5-dev pkg-config libopenmpi-dev openmpi-bin
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Release builds vectorise with AVX2/FMA when this CPU has them (PARARNN_CPU= to turn it off;
 # a binary built so needs an AVX2+FMA CPU to run).

@@ -26,7 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev).
+        // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev, libsndfile1-dev, libhdf5-dev).
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(
             name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
             providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5",  // headers only; libhdf5 is loaded with dlopen
+            providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "CVectorMath"),
         // Open MPI (Debian: libopenmpi-dev, openmpi-bin), opened with dlopen on first use so
@@ -45,7 +48,7 @@ let package = Package(
         .target(name: "ParallelScan", dependencies: ["CBLAS", "CVectorMath"]),
         .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
-        .target(name: "SequenceIO", dependencies: ["CSndfile"]),
+        .target(name: "SequenceIO", dependencies: ["CSndfile", "CHDF5"]),
         .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
         .target(name: "LinearRNN", dependencies: ["ParallelScan"]),
@@ -76,7 +79,7 @@ let package = Package(
         .testTarget(name: "ParaRNNTests", dependencies: ["ParaRNN", "ParallelScan"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "ParaRNN", "ParallelScan"]),
         .testTarget(
-            name: "SequenceIOTests", dependencies: ["SequenceIO"], resources: [.copy("Fixtures")]),
+            name: "SequenceIOTests", dependencies: ["SequenceIO", "CHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ModelIOTests", dependencies: ["ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training"],
             resources: [.copy("Fixtures")]),

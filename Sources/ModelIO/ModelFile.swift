@@ -130,14 +130,21 @@ public enum ModelFile {
         guard bias.shape == [weight.shape[0]] else {
             throw .wrongShape(file: name, tensor: "readout.bias", shape: bias.shape, detail: "expected [\(weight.shape[0])]")
         }
-        func numbers(_ key: String) throws(ModelError) -> [Double] {
-            guard let text = file.metadata[key] else { return [Double](repeating: key == "input_std" ? 1 : 0, count: m) }
+        func numbers(_ key: String, count: Int? = nil) throws(ModelError) -> [Double] {
+            let count = count ?? m
+            guard let text = file.metadata[key] else { return [Double](repeating: key.hasSuffix("_std") ? 1 : 0, count: count) }
             let values = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard values.count == m, values.allSatisfy(\.isFinite) else {
-                throw .inconsistent(file: name, detail: "__metadata__ \"\(key)\" must hold \(m) finite numbers")
+            guard values.count == count, values.allSatisfy(\.isFinite) else {
+                throw .inconsistent(file: name, detail: "__metadata__ \"\(key)\" must hold \(count) finite numbers")
             }
             return values
         }
+        let p = weight.shape[0]
+        let outputStd = file.metadata["output_std"] == nil ? nil : try numbers("output_std", count: p)
+        if outputStd?.contains(where: { $0 <= 0 }) == true {
+            throw .inconsistent(file: name, detail: "__metadata__ \"output_std\" must be positive")
+        }
+        let outputMean = file.metadata["output_mean"] == nil ? nil : try numbers("output_mean", count: p)
         let std = try numbers("input_std")
         if std.contains(where: { $0 <= 0 }) {
             throw .inconsistent(file: name, detail: "__metadata__ \"input_std\" must be positive")
@@ -148,7 +155,7 @@ public enum ModelFile {
         return Readout(
             weight: ParameterTensor(shape: weight.shape, values: w), bias: ParameterTensor(shape: bias.shape, values: b),
             inputMean: try numbers("input_mean"), inputStandardDeviation: std,
-            inputSkip: file.metadata["readout_skip"] == "true")
+            inputSkip: file.metadata["readout_skip"] == "true", outputMean: outputMean, outputStandardDeviation: outputStd)
     }
 
     /// (layer, parameter name, whether a ParaRNN `layers.{l}.` prefix was used), or nil.
@@ -201,6 +208,8 @@ public enum ModelFile {
             metadata["input_mean"] = readout.inputMean.map { String($0) }.joined(separator: ",")
             metadata["input_std"] = readout.inputStandardDeviation.map { String($0) }.joined(separator: ",")
             if readout.inputSkip { metadata["readout_skip"] = "true" }
+            if let mean = readout.outputMean { metadata["output_mean"] = mean.map { String($0) }.joined(separator: ",") }
+            if let std = readout.outputStandardDeviation { metadata["output_std"] = std.map { String($0) }.joined(separator: ",") }
         }
         return SafeTensors.File(tensors: tensors, metadata: metadata)
     }

@@ -6,7 +6,9 @@ import ParaRNN
 ///
 /// Stored in the model file as tensors `readout.weight` `[p, d]` and `readout.bias` `[p]`, and
 /// `__metadata__` `"input_mean"`, `"input_std"` (comma-separated, one per feature) and
-/// `"readout_skip"` (`"true"`: y_t = x_t + W h_t + b).
+/// `"readout_skip"` (`"true"`: y_t = x_t + W h_t + b); a model trained on other target columns
+/// (`fit --targets`) also stores `"output_mean"`, `"output_std"` (one per output: y is predicted
+/// normalised, y · std + mean in the recording's units).
 /// `pararnn solve` reads and checks them but outputs hidden states.
 public struct Readout: Sendable, Equatable {
     /// W, `[outputs][d]`.
@@ -19,13 +21,19 @@ public struct Readout: Sendable, Equatable {
     public var inputStandardDeviation: [Double]
     /// Whether the (normalised) input is added to the readout: y_t = x_t + W h_t + b.
     public var inputSkip: Bool
+    /// Per-output mean and scale of the targets when they are not the inputs (nil: the input's).
+    public var outputMean: [Double]?
+    public var outputStandardDeviation: [Double]?
 
-    public init(weight: ParameterTensor, bias: ParameterTensor, inputMean: [Double], inputStandardDeviation: [Double], inputSkip: Bool = false) {
+    public init(weight: ParameterTensor, bias: ParameterTensor, inputMean: [Double], inputStandardDeviation: [Double], inputSkip: Bool = false,
+                outputMean: [Double]? = nil, outputStandardDeviation: [Double]? = nil) {
         self.weight = weight
         self.bias = bias
         self.inputMean = inputMean
         self.inputStandardDeviation = inputStandardDeviation
         self.inputSkip = inputSkip
+        self.outputMean = outputMean
+        self.outputStandardDeviation = outputStandardDeviation
     }
 
     /// Number of outputs p.

@@ -119,16 +119,16 @@ public enum Audio {
 
     /// The 0-based channels `spec` chooses (`1,3-4`: 1-based, comma-separated, ranges allowed)
     /// of `count` channels.
-    public static func channelIndices(_ spec: String, count m: Int, name: String) throws(SequenceIOError) -> [Int] {
+    public static func channelIndices(_ spec: String, count m: Int, name: String, option: String = "--channels") throws(SequenceIOError) -> [Int] {
         var chosen: [Int] = []
         for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
             let bounds = item.trimmingCharacters(in: .whitespaces).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
             guard bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
                   let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]), a >= 1, a <= b, b <= m else {
-                throw .invalidArgument(file: name, detail: "--channels '\(item.prefix(40))' is not a channel or range within 1-\(m)")
+                throw .invalidArgument(file: name, detail: "\(option) '\(item.prefix(40))' is not a \(option == "--channels" ? "channel" : "column") or range within 1-\(m)")
             }
             for c in (a - 1)...(b - 1) {
-                guard !chosen.contains(c) else { throw .invalidArgument(file: name, detail: "--channels chooses channel \(c + 1) twice") }
+                guard !chosen.contains(c) else { throw .invalidArgument(file: name, detail: "\(option) chooses \(option == "--channels" ? "channel" : "column") \(c + 1) twice") }
                 chosen.append(c)
             }
         }

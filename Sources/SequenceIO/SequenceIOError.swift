@@ -30,8 +30,6 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
     case missingTensor(file: String, name: String)
     /// A CSV cell or row that cannot be used; `row` and `column` are 1-based (rows count every line of the file).
     case csvParse(file: String, row: Int, column: Int, detail: String)
-    /// A WAV encoding other than 16-bit PCM or 32-bit IEEE float.
-    case wavUnsupportedFormat(file: String, formatCode: Int, bitsPerSample: Int)
     /// A writer was given a value it cannot store (wrong rank, inconsistent shape, non-finite PCM sample, …).
     case invalidArgument(file: String, detail: String)
     /// Writing the output failed; nothing partial was left behind.
@@ -43,7 +41,7 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
         case .unreadable(let f, _), .truncated(let f, _), .badMagic(let f, _), .unsupportedVersion(let f, _),
              .unsupportedDType(let f, _, _), .fortranOrder(let f), .malformedHeader(let f, _),
              .sizeMismatch(let f, _), .nonFinite(let f, _, _), .unknownExtension(let f, _),
-             .missingTensor(let f, _), .csvParse(let f, _, _, _), .wavUnsupportedFormat(let f, _, _),
+             .missingTensor(let f, _), .csvParse(let f, _, _, _),
              .invalidArgument(let f, _), .writeFailed(let f, _):
             return f
         }
@@ -77,19 +75,11 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(name): non-finite value \(value) at index [\(index.map(String.init).joined(separator: ", "))]"
         case .unknownExtension(_, let ext):
             let shown = ext.isEmpty ? "no extension" : "extension '.\(ext)'"
-            return "\(name): unknown input format (\(shown)); expected .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff)"
+            return "\(name): unknown input format (\(shown)); expected .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (.h5, .hdf5)"
         case .missingTensor(_, let tensorName):
             return "\(name): no tensor named '\(tensorName)'"
         case .csvParse(_, let row, let column, let detail):
             return "\(name): row \(row), column \(column): \(detail)"
-        case .wavUnsupportedFormat(_, let code, let bits):
-            let kind: String
-            switch code {
-            case 1: kind = "PCM"
-            case 3: kind = "IEEE float"
-            default: kind = "format code \(code)"
-            }
-            return "\(name): unsupported WAV encoding: \(kind) with \(bits) bits per sample (supported: 16-bit PCM, 32-bit float)"
         case .invalidArgument(_, let detail):
             return "\(name): \(detail)"
         case .writeFailed(_, let reason):

@@ -2,7 +2,8 @@ import Foundation
 
 /// Reads recorded input sequences in any supported format.
 public enum SequenceInput {
-    /// Reads .npy / .csv / .tsv / audio (.wav, .flac, .ogg, .aiff, through libsndfile) by extension (case-insensitive) into a Tensor of shape [T, m] or [B, T, m]
+    /// Reads .npy / .csv / .tsv / audio (.wav, .flac, .ogg, .aiff, through libsndfile) / HDF5
+    /// (.h5, .hdf5, .he5: the file's only dataset) by extension (case-insensitive) into a Tensor of shape [T, m] or [B, T, m]
     /// (CSV/WAV give [T, m]); unknown extension → clear error; checks every value is finite and reports
     /// the first NaN/Inf with its index.
     ///
@@ -19,17 +20,21 @@ public enum SequenceInput {
     /// let (x, notes) = try SequenceInput.read(contentsOf: URL(fileURLWithPath: "macro.csv"),
     ///                                         table: TableOptions(columns: "realgdp,realcons"))
     /// ```
-    /// Options other than the defaults on a `.npy` or `.wav` input are an error.
-    public static func read(contentsOf url: URL, table: TableOptions, channels: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+    /// Options other than the defaults on a `.npy` or `.wav` input are an error. `dataset` names
+    /// the dataset of an HDF5 file (`/group/x`; nil: the file's only dataset), see ``HDF5``.
+    public static func read(contentsOf url: URL, table: TableOptions, channels: String? = nil, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
         let name = url.lastPathComponent
         let ext = url.pathExtension.lowercased()
         var tensor: Tensor
         var notes: [String] = []
         if !["csv", "tsv"].contains(ext), !table.isDefault {
-            throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+            throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
         }
         if channels != nil, !Audio.extensions.contains(ext) {
             throw .invalidArgument(file: name, detail: "--channels applies to audio files only")
+        }
+        if dataset != nil, !HDF5.extensions.contains(ext) {
+            throw .invalidArgument(file: name, detail: "a dataset (file:/path) can be named in HDF5 files (.h5, .hdf5, .he5) only")
         }
         switch ext {
         case "npy": tensor = try NPY.read(contentsOf: url)
@@ -42,6 +47,10 @@ public enum SequenceInput {
             tensor = try audio.tensor.pickingChannels(channels, name: name)
             notes = ["\(audio.sampleRate) Hz, \(audio.tensor.shape[1]) channel\(audio.tensor.shape[1] == 1 ? "" : "s")"
                      + (channels.map { " (using \($0))" } ?? "") + ", \(audio.format); not resampled"]
+        case _ where HDF5.extensions.contains(ext):
+            let read = try HDF5.readDescribed(contentsOf: url, dataset: dataset)
+            tensor = read.tensor
+            notes = ["dataset \(read.dataset), \(read.storedType)" + (read.storedType == tensor.scalarType.rawValue ? "" : " read as \(tensor.scalarType.rawValue)")]
         default: throw .unknownExtension(file: name, ext: url.pathExtension)
         }
         if tensor.shape.count == 1 { tensor.shape.append(1) }

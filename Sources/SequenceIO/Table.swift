@@ -33,14 +33,23 @@ public struct TableOptions: Sendable, Equatable {
     /// for every numeric column (date/time columns are then skipped with a note).
     public var columns: String?
     public var missing: Missing
+    /// Whether numbers use a decimal comma (`1,5` for 1.5): `true` (`--decimal-comma`; the table
+    /// must be separated by `;` or tabs), `false`, or `nil` to detect it: a `;`-separated table
+    /// with a cell such as `-1,5` (digits, one comma, digits).
+    public var decimalComma: Bool?
+    /// Target columns (`fit --targets`), as for ``columns``; read with the features in one pass
+    /// (missing cells handled over both) into ``TableRead/targets``. They may overlap the features.
+    public var targets: String?
 
-    public init(columns: String? = nil, missing: Missing = .error) {
+    public init(columns: String? = nil, missing: Missing = .error, decimalComma: Bool? = nil, targets: String? = nil) {
         self.columns = columns
         self.missing = missing
+        self.decimalComma = decimalComma
+        self.targets = targets
     }
 
     /// True when nothing differs from reading the whole table strictly.
-    public var isDefault: Bool { columns == nil && missing == .error }
+    public var isDefault: Bool { columns == nil && missing == .error && decimalComma == nil && targets == nil }
 }
 
 /// A table read by ``CSV/readTable(contentsOf:options:)``.
@@ -55,6 +64,12 @@ public struct TableRead: Sendable {
     public var delimiter: Character
     /// What was skipped, dropped or filled, one line each (for the summary on stderr).
     public var notes: [String]
+    /// `[T, p]` float64 values of the ``TableOptions/targets`` columns (same rows), or nil.
+    public var targets: Tensor?
+    /// The target columns' header names (nil without a header or targets).
+    public var targetHeader: [String]?
+    /// The target columns, 1-based.
+    public var targetColumns: [Int] = []
 }
 
 extension CSV {
@@ -68,11 +83,12 @@ extension CSV {
     /// (detected when every cell of the first row is neither a number nor a date).
     ///
     /// The separator is a comma, tab or semicolon, whichever occurs most often in the first row
-    /// (tab for `tabSeparated`). Fields may be quoted (`"a, b"`, `""` for a quote; a quoted field
-    /// stays on one line). Lines whose first non-blank character is `#` are comments. Date/time
-    /// columns (`1995-01-01`, `1995-01-01 00:00:00`, `Jan-1-1995`, `1/31/1995`, `1995Q1`, …) are
-    /// skipped when `options.columns` is nil, with a note. Errors name the file, the line (row), the
-    /// column and the value.
+    /// (tab for `tabSeparated`; a semicolon wins a tie). Numbers may use a decimal comma (`1,5`; see
+    /// ``TableOptions/decimalComma``). Fields may be quoted (`"a, b"`, `""` for a quote; a quoted
+    /// field stays on one line). Lines whose first non-blank character is `#` are comments.
+    /// Date/time columns (`1995-01-01`, `1995-01-01 00:00:00`, `Jan-1-1995`, `1/31/1995`,
+    /// `1995Q1`, …) are skipped when `options.columns` is nil, with a note, and a note on their
+    /// spacing (``DateSpacing``). Errors name the file, the line (row), the column and the value.
     public static func decodeTable(_ data: Data, name: String, options: TableOptions = TableOptions(),
                                    tabSeparated: Bool = false) throws(SequenceIOError) -> TableRead {
         var bytes = [UInt8](data)
@@ -85,7 +101,8 @@ extension CSV {
         bytes.append(0)
         let end = bytes.count - 1
         return try bytes.withUnsafeBufferPointer { (buffer) throws(SequenceIOError) -> TableRead in
-            try TableParser(buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated).parse()
+            var parser = TableParser(buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated)
+            return try parser.parse()
         }
     }
 }
@@ -98,6 +115,8 @@ private struct TableParser {
     let name: String
     let options: TableOptions
     let tabSeparated: Bool
+    /// Numbers use a decimal comma (decided in ``parse()``).
+    var decimalComma = false
 
     private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
     private static let quote = UInt8(ascii: "\"")
@@ -143,6 +162,21 @@ private struct TableParser {
     func number(_ raw: Cell) -> Double? {
         let cell = unquoted(raw)
         guard cell.0 < cell.1, !Self.isBlank(buf[cell.0]) else { return nil }
+        if decimalComma, (cell.0..<cell.1).contains(where: { buf[$0] == UInt8(ascii: ",") }) {
+            // strtod on a copy with the comma as a point (no allocation: a stack buffer).
+            let n = cell.1 - cell.0
+            guard n <= 64 else { return nil }
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { tmp -> Double? in
+                for k in 0..<n {
+                    let b = buf[cell.0 + k]
+                    tmp[k] = CChar(bitPattern: b == UInt8(ascii: ",") ? UInt8(ascii: ".") : b)
+                }
+                tmp[n] = 0
+                var endPtr: UnsafeMutablePointer<CChar>?
+                let v = strtod(tmp.baseAddress!, &endPtr)
+                return endPtr == tmp.baseAddress! + n ? v : nil
+            }
+        }
         var endPtr: UnsafeMutablePointer<CChar>?
         let v = strtod(base + cell.0, &endPtr)
         guard let endPtr, endPtr == UnsafeMutablePointer(mutating: base + cell.1) else { return nil }
@@ -164,7 +198,16 @@ private struct TableParser {
         }
     }
 
-    func parse() throws(SequenceIOError) -> TableRead {
+    /// Whether the cell is `[+-]digits,digits` (a number written with a decimal comma).
+    func isDecimalCommaNumber(_ raw: Cell) -> Bool {
+        var (a, b) = unquoted(raw)
+        if a < b, buf[a] == UInt8(ascii: "-") || buf[a] == UInt8(ascii: "+") { a += 1 }
+        guard let comma = (a..<b).first(where: { buf[$0] == UInt8(ascii: ",") }), comma > a, comma + 1 < b else { return false }
+        let digit = { (i: Int) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.buf[i]) }
+        return (a..<comma).allSatisfy(digit) && ((comma + 1)..<b).allSatisfy(digit)
+    }
+
+    mutating func parse() throws(SequenceIOError) -> TableRead {
         // Lines [start, end) without the newline, with their 1-based line numbers; comments dropped.
         var lines: [(Int, Int, Int)] = []
         var lineStart = start
@@ -186,7 +229,8 @@ private struct TableParser {
             throw .csvParse(file: name, row: 1, column: 1, detail: "file holds no rows")
         }
 
-        // Separator: the most frequent of , \t ; outside quotes in the first row (ties: that order).
+        // Separator: the most frequent of , \t ; outside quotes in the first row (ties: tab over
+        // comma, semicolon over both: commas inside a ';' table are decimal commas).
         let delimiter: UInt8
         if tabSeparated {
             delimiter = 0x09
@@ -197,10 +241,34 @@ private struct TableParser {
                 if buf[i] == Self.quote { inQuotes.toggle() } else if !inQuotes, counts[buf[i]] != nil { counts[buf[i]]! += 1 }
             }
             var best = UInt8(ascii: ",")
-            for candidate in [0x09, UInt8(ascii: ";")] where counts[candidate]! > counts[best]! { best = candidate }
+            for candidate in [0x09, UInt8(ascii: ";")] where counts[candidate]! > counts[best]!
+                || candidate == UInt8(ascii: ";") && counts[candidate]! > 0 && counts[candidate]! == counts[best]! { best = candidate }
             delimiter = best
         }
         let dates = DateMatcher()
+
+        // Decimal commas: asked for, or detected in a ';'-separated table (first 200 rows).
+        var decimalNote: String?
+        switch options.decimalComma {
+        case true?:
+            guard delimiter != UInt8(ascii: ",") else {
+                throw .invalidArgument(file: name, detail: "--decimal-comma needs a table separated by ';' or tabs; this one is separated by commas")
+            }
+            decimalComma = true
+        case false?:
+            decimalComma = false
+        case nil:
+            if delimiter == UInt8(ascii: ";") {
+                for line in lines.prefix(200) {
+                    let lineCells = try cells((line.0, line.1), row: line.2, delimiter: delimiter)
+                    if let cell = lineCells.first(where: isDecimalCommaNumber) {
+                        decimalComma = true
+                        decimalNote = "read numbers with a decimal comma (e.g. '\(text(cell).prefix(20))' = \(text(cell).prefix(20).replacingOccurrences(of: ",", with: "."))), as in a ';'-separated table"
+                        break
+                    }
+                }
+            }
+        }
 
         let firstCells = try cells((lines[0].0, lines[0].1), row: lines[0].2, delimiter: delimiter)
         var header: [String]?
@@ -242,8 +310,17 @@ private struct TableParser {
             return example
         }
 
-        var notes: [String] = []
+        var notes: [String] = decimalNote.map { [$0] } ?? []
         var chosen: [Int]
+        var targetColumns: [Int] = []
+        if let spec = options.targets {
+            targetColumns = try select(spec, header: header, count: columns, option: "--targets")
+            for c in targetColumns {
+                if let example = dateColumn(c) {
+                    throw .invalidArgument(file: name, detail: "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --targets")
+                }
+            }
+        }
         if let spec = options.columns {
             chosen = try select(spec, header: header, count: columns)
             for c in chosen {
@@ -259,13 +336,23 @@ private struct TableParser {
             }
             if !skipped.isEmpty {
                 notes.append("skipped date/time column\(skipped.count == 1 ? "" : "s") \(skipped.joined(separator: ", ")); choose columns with --columns")
+                // How regular the skipped dates are (a note; irregular dates are not an error).
+                for c in 0..<columns where !chosen.contains(c) {
+                    let present = rows.indices.filter { !isMissing(rows[$0][c]) }
+                    if let spacing = DateSpacing.describe(present.map { text(rows[$0][c]) }, rows: present.map(rowNumber), column: label(c)) {
+                        notes.append(spacing)
+                    }
+                }
                 if chosen.isEmpty {
                     throw .invalidArgument(file: name, detail: "every column holds dates/times; no numeric column to read")
                 }
             }
         }
 
-        // Values, row-major; the first bad cell is the error.
+        // Values, row-major; the first bad cell is the error. Targets that are not features are
+        // read as extra columns after them (and split off at the end).
+        let features = chosen.count
+        chosen += targetColumns.filter { !chosen.contains($0) }
         let m = chosen.count
         var values = [Double](repeating: 0, count: rows.count * m)
         var missingAt: [Bool] = options.missing == .error ? [] : [Bool](repeating: false, count: rows.count * m)
@@ -341,19 +428,34 @@ private struct TableParser {
                 notes.append("filled \(missingCount) missing cell\(missingCount == 1 ? "" : "s") (--missing \(options.missing.rawValue))")
             }
         }
-        return TableRead(tensor: Tensor(shape: [t, m], storage: .float64(values)),
+        var targets: Tensor?
+        if options.targets != nil {
+            let where_ = targetColumns.map { chosen.firstIndex(of: $0)! }
+            var y = [Double](repeating: 0, count: t * where_.count)
+            for r in 0..<t { for (o, j) in where_.enumerated() { y[r * where_.count + o] = values[r * m + j] } }
+            targets = Tensor(shape: [t, where_.count], storage: .float64(y))
+            if m > features {
+                var x = [Double](repeating: 0, count: t * features)
+                for r in 0..<t { for j in 0..<features { x[r * features + j] = values[r * m + j] } }
+                values = x
+            }
+            chosen.removeLast(m - features)
+        }
+        return TableRead(tensor: Tensor(shape: [t, features], storage: .float64(values)),
                          header: header.map { h in chosen.map { h[$0] } },
                          columns: chosen.map { $0 + 1 },
                          delimiter: delimiter == 0x09 ? "\t" : Character(UnicodeScalar(delimiter)),
-                         notes: notes)
+                         notes: notes, targets: targets,
+                         targetHeader: options.targets == nil ? nil : header.map { h in targetColumns.map { h[$0] } },
+                         targetColumns: targetColumns.map { $0 + 1 })
     }
 
     /// Parses `NAME,NAME`, `1,3-5` or a mix against the header; header names win over numbers.
-    func select(_ spec: String, header: [String]?, count: Int) throws(SequenceIOError) -> [Int] {
+    func select(_ spec: String, header: [String]?, count: Int, option: String = "--columns") throws(SequenceIOError) -> [Int] {
         var out: [Int] = []
         let items = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         for item in items {
-            guard !item.isEmpty else { throw .invalidArgument(file: name, detail: "--columns '\(spec)' has an empty item") }
+            guard !item.isEmpty else { throw .invalidArgument(file: name, detail: "\(option) '\(spec)' has an empty item") }
             if let h = header, let c = h.firstIndex(of: item) {
                 out.append(c)
                 continue
@@ -362,16 +464,16 @@ private struct TableParser {
             if bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
                let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]) {
                 guard a >= 1, b <= count, a <= b else {
-                    throw .invalidArgument(file: name, detail: "--columns '\(item)' is outside columns 1-\(count) (or reversed)")
+                    throw .invalidArgument(file: name, detail: "\(option) '\(item)' is outside columns 1-\(count) (or reversed)")
                 }
                 out += (a - 1)...(b - 1)
                 continue
             }
             let known = header.map { "; columns are " + $0.prefix(20).map { "'\($0)'" }.joined(separator: ", ") + ($0.count > 20 ? ", …" : "") } ?? "; the file has no header row, so choose columns by number 1-\(count)"
-            throw .invalidArgument(file: name, detail: "--columns: no column named '\(item.prefix(40))'\(known)")
+            throw .invalidArgument(file: name, detail: "\(option): no column named '\(item.prefix(40))'\(known)")
         }
         if let dup = out.enumerated().first(where: { out[..<$0.offset].contains($0.element) }) {
-            throw .invalidArgument(file: name, detail: "--columns chooses column \(dup.element + 1) twice")
+            throw .invalidArgument(file: name, detail: "\(option) chooses column \(dup.element + 1) twice")
         }
         return out
     }

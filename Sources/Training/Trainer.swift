@@ -6,6 +6,9 @@ import ParallelScan
 public enum TrainingData<Scalar: CellMath>: Sendable {
     /// A recording `[T][m]`; a sample is a window x_{s…s+L−1} with targets x_{s+1…s+L}.
     case nextStep(recording: [Scalar], steps: Int, features: Int)
+    /// A recording of features `[T][m]` and of targets `[T][outputs]` (other columns of the same
+    /// steps): a sample is a window x_{s…s+L−1} with targets y_{s+1…s+L}.
+    case nextStepTargets(inputs: [Scalar], targets: [Scalar], steps: Int, features: Int, outputs: Int)
     /// Pairs of `[T][m]` inputs and `[T][outputs]` targets (class indices for cross-entropy).
     case pairs(inputs: [[Scalar]], targets: [[Scalar]], steps: Int, features: Int, outputs: Int)
     /// Several recordings (each `[T_i][m]`) for next-step prediction: training windows are
@@ -171,35 +174,22 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
     /// The validation MSE of predicting x_{t+1} = x_t ("repeat the last value"), for comparison.
     public func repeatLastValueLoss(_ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
         Self.pooled(try validationBatches(data).map { batch in
-            (Loss.meanSquaredError.evaluate(predictions: batch.inputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size)
+            var predictions = batch.inputs
+            if case .nextStepTargets(_, let targets, let total, _, let p) = data {
+                // The last target value y_t predicts y_{t+1}.
+                let split = Int(Double(total) * (1 - options.validationFraction))
+                predictions = Array(targets[(split * p)..<((split + batch.steps) * p)])
+            }
+            return (Loss.meanSquaredError.evaluate(predictions: predictions, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size)
         })
     }
 
     func sampleBatch(_ data: TrainingData<Scalar>, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
         switch data {
         case .nextStep(let recording, let total, let m):
-            let split = Int(Double(total) * (1 - options.validationFraction))
-            if training {
-                let length = min(options.windowLength, split - 1)
-                if length < 1 { throw .invalidData("the training part of the recording is too short (\(split) steps)") }
-                let count = options.batchSize
-                var x = [Scalar](repeating: 0, count: length * count * m), y = x
-                for b in 0..<count {
-                    let start = Int(rng.next() % UInt64(split - length))
-                    for t in 0..<length {
-                        for i in 0..<m {
-                            x[(t * count + b) * m + i] = recording[(start + t) * m + i]
-                            y[(t * count + b) * m + i] = recording[(start + t + 1) * m + i]
-                        }
-                    }
-                }
-                return Batch(inputs: x, targets: y, steps: length, size: count, outputs: m)
-            }
-            let length = total - split - 1
-            if length < 1 { throw .invalidData("the validation part of the recording is too short") }
-            let x = Array(recording[(split * m)..<((split + length) * m)])
-            let y = Array(recording[((split + 1) * m)..<((split + 1 + length) * m)])
-            return Batch(inputs: x, targets: y, steps: length, size: 1, outputs: m)
+            return try windows(recording, m, recording, m, total: total, training: training, rng: &rng)
+        case .nextStepTargets(let inputs, let targets, let total, let m, let p):
+            return try windows(inputs, m, targets, p, total: total, training: training, rng: &rng)
         case .recordings(let recordings, _, let m):
             // Windows of one length L inside one recording each, starts uniform over all valid
             // positions of the recordings with at least L + 1 steps.
@@ -242,6 +232,33 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             }
             return Batch(inputs: x, targets: y, steps: steps, size: count, outputs: outputs)
         }
+    }
+}
+
+extension Trainer {
+    /// Next-step windows: inputs x_{s…s+L−1} (`[T][m]`) with targets y_{s+1…s+L} (`[T][p]`);
+    /// random windows of the training part, or the whole validation part.
+    func windows(_ xs: [Scalar], _ m: Int, _ ys: [Scalar], _ p: Int, total: Int, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
+        let split = Int(Double(total) * (1 - options.validationFraction))
+        if training {
+            let length = min(options.windowLength, split - 1)
+            if length < 1 { throw .invalidData("the training part of the recording is too short (\(split) steps)") }
+            let count = options.batchSize
+            var x = [Scalar](repeating: 0, count: length * count * m), y = [Scalar](repeating: 0, count: length * count * p)
+            for b in 0..<count {
+                let start = Int(rng.next() % UInt64(split - length))
+                for t in 0..<length {
+                    for i in 0..<m { x[(t * count + b) * m + i] = xs[(start + t) * m + i] }
+                    for o in 0..<p { y[(t * count + b) * p + o] = ys[(start + t + 1) * p + o] }
+                }
+            }
+            return Batch(inputs: x, targets: y, steps: length, size: count, outputs: p)
+        }
+        let length = total - split - 1
+        if length < 1 { throw .invalidData("the validation part of the recording is too short") }
+        let x = Array(xs[(split * m)..<((split + length) * m)])
+        let y = Array(ys[((split + 1) * p)..<((split + 1 + length) * p)])
+        return Batch(inputs: x, targets: y, steps: length, size: 1, outputs: p)
     }
 }
 

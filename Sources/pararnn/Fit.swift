@@ -18,17 +18,25 @@ struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a recurrent model for next-step prediction on a recording.",
         discussion: """
-            Reads a recording (.npy [T, m], .csv/.tsv one row per step, audio channels as features), \
+            Reads a recording (.npy [T, m], an HDF5 dataset file.h5:/group/dataset, .csv/.tsv one \
+            row per step, audio channels as features), \
             normalises each feature (mean 0, standard deviation 1), holds out the last \
             --validation-fraction of the steps, and trains a stack of recurrent layers plus a \
-            linear readout to predict x_{t+1} from x_0…x_t with mean squared error, AdamW \
+            linear readout to predict x_{t+1} from x_0…x_t (or, with --targets, the chosen \
+            columns y_{t+1}, normalised likewise) with mean squared error, AdamW \
             (gradient clipping, linear warm-up then cosine decay) on mini-batches of windows \
             drawn from the training part. Forward passes are solved in parallel over time \
             (Newton or sequential, per --method); gradients come from the adjoint reverse scan.
 
             Tables (.csv, .tsv): --columns chooses the features (header names or 1-based \
-            numbers, e.g. --columns co2 or 2-4), --missing error|drop|ffill|interpolate handles \
-            empty cells; date/time columns are skipped with a note (see `pararnn solve --help`).
+            numbers, e.g. --columns co2 or 2-4), --targets the columns to predict (same syntax; \
+            they may also be features, e.g. --columns temp,co2 --targets co2), read in one pass \
+            with the features (--missing drop drops a row missing either), --missing \
+            error|drop|ffill|interpolate handles empty cells, --decimal-comma reads 1,5; \
+            date/time columns are skipped with a note (see `pararnn solve --help`). For .npy, \
+            HDF5 and audio, --targets takes feature numbers (e.g. 3 or 1-2). A model trained \
+            with --targets has no input skip and stores the targets' normalisation in \
+            __metadata__ output_mean / output_std.
 
             Prints the validation loss next to the "repeat the last value" predictor's, and \
             writes the model as .safetensors (recurrent layers in the format `pararnn solve` \
@@ -48,7 +56,7 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("The recording (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff). Repeat it, or name a folder, to train on several recordings (windows never span two).", valueName: "file|folder"))
+    @Option(name: .customLong("input"), help: ArgumentHelp("The recording (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder, to train on several recordings (windows never span two).", valueName: "file|folder"))
     var inputs: [String] = ["data/default/input.npy"]
 
     /// The (first) input.
@@ -58,6 +66,11 @@ struct Fit: ParsableCommand {
     var validationFiles: String?
 
     @OptionGroup var table: TableInputOptions
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Columns to predict (next step), by header name or 1-based number as for --columns (e.g. co2 or 2); they may also be features. Default: every feature.",
+        valueName: "list"))
+    var targets: String?
 
     @Option(name: .long, help: ArgumentHelp("Where to write the trained model (.safetensors).", valueName: "file"))
     var output: String = "out/model.safetensors"
@@ -121,8 +134,17 @@ struct Fit: ParsableCommand {
             if let validationFiles, validationFiles.split(separator: ",").isEmpty {
                 throw ValidationError("--validation-files names no file")
             }
-        } else if !(["npy", "csv", "tsv"].contains(URL(fileURLWithPath: input).pathExtension.lowercased()) || Audio.extensions.contains(URL(fileURLWithPath: input).pathExtension.lowercased())) {
-            throw ValidationError("--input must name a .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff) recording (got \(input))")
+            if targets != nil {
+                throw ValidationError("--targets applies to one recording; several recordings are trained for next-step prediction of every feature")
+            }
+            if let dataset = inputs.first(where: { FileArgument($0).dataset != nil }) {
+                throw ValidationError("--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; several recordings are read as whole files (a .h5 file holding one dataset may be named alone)")
+            }
+        } else {
+            let inputExtension = FileArgument(input).url.pathExtension.lowercased()
+            if !(["npy", "csv", "tsv"].contains(inputExtension) || Audio.extensions.contains(inputExtension) || HDF5.extensions.contains(inputExtension)) {
+                throw ValidationError("--input must name a .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (file.h5:/dataset) recording (got \(input))")
+            }
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
             throw ValidationError("--output must name a .safetensors file (got \(output))")
@@ -140,7 +162,7 @@ struct Fit: ParsableCommand {
         do {
             try PathChecks.check(
                 outputs: [("--output", output)] + (history.map { [("--history", $0)] } ?? []),
-                inputs: inputs.filter { !RecordingList.isDirectory($0) }.map { ("--input", $0) })
+                inputs: inputs.filter { !RecordingList.isDirectory($0) }.map { ("--input", FileArgument($0).path) })
         } catch {
             Console.failure("error: \(error.message)")
             throw ExitCode(1)
@@ -158,9 +180,12 @@ struct Fit: ParsableCommand {
 
     func fit(_ guard_: OutputGuard) throws {
         if severalRecordings { return try fitSeveral(guard_) }
-        let inputURL = URL(fileURLWithPath: input)
+        let inputURL = FileArgument(input).url
         let recording: Tensor
-        do { recording = try table.read(inputURL) } catch {
+        var goal: Targets?
+        do {
+            (recording, goal) = try readRecording(inputURL)
+        } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
@@ -170,7 +195,7 @@ struct Fit: ParsableCommand {
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
             throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
-        try dispatch(.one(raw: recording.asDouble(), steps: t), m, guard_)
+        try dispatch(.one(raw: recording.asDouble(), steps: t, targets: goal), m, guard_)
     }
 
     /// Trains the cell and precision asked for (any trainable cell of the catalogue).
@@ -184,38 +209,105 @@ struct Fit: ParsableCommand {
         }
     }
 
-    func train<C: TrainableCell>(_: C.Type, _ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
-        typealias S = C.Scalar
-        // Per-feature normalisation from the training part(s).
-        let trainingParts: [ArraySlice<Double>]
-        switch source {
-        case .one(let raw, let t):
-            trainingParts = [raw[0..<(Int(Double(t) * (1 - validationFraction)) * m)]]
-        case .several(let training, _, _):
-            trainingParts = training.map { $0[...] }
+    /// `--targets`: the columns to predict, `[T, p]`, and their names.
+    struct Targets {
+        var values: Tensor
+        var names: [String]
+    }
+
+    /// The features `[T, m]` and, with `--targets` naming columns other than exactly the
+    /// features, the targets. A table is read once for both (missing cells handled over both);
+    /// other recordings take `--targets` as 1-based feature numbers.
+    func readRecording(_ url: URL) throws(SequenceIOError) -> (Tensor, Targets?) {
+        let name = url.lastPathComponent
+        guard let targets else { return (try table.read(url, dataset: FileArgument(input).dataset), nil) }
+        if ["csv", "tsv"].contains(url.pathExtension.lowercased()) {
+            var options = table.tableOptions
+            options.targets = targets
+            let read = try CSV.readTable(contentsOf: url, options: options)
+            for note in read.notes { Console.failure("note: \(name): \(note)") }
+            try SequenceInput.checkFinite(read.tensor, name: name)
+            try SequenceInput.checkFinite(read.targets!, name: name)
+            if read.targetColumns == read.columns { return (read.tensor, nil) }
+            let names = read.targetHeader ?? read.targetColumns.map { "column \($0)" }
+            return (read.tensor, Targets(values: read.targets!, names: names))
         }
-        let split = trainingParts.reduce(0) { $0 + $1.count } / m
+        let recording = try table.read(url, dataset: FileArgument(input).dataset)
+        guard recording.rank == 2 else { return (recording, nil) }
+        let m = recording.shape[1]
+        let chosen = try Audio.channelIndices(targets, count: m, name: name, option: "--targets")
+        if chosen == Array(0..<m) { return (recording, nil) }
+        let x = recording.asDouble(), t = recording.shape[0]
+        var y = [Double](repeating: 0, count: t * chosen.count)
+        for r in 0..<t { for (o, c) in chosen.enumerated() { y[r * chosen.count + o] = x[r * m + c] } }
+        return (recording, Targets(values: Tensor(shape: [t, chosen.count], float64: y), names: chosen.map { "column \($0 + 1)" }))
+    }
+
+    /// Per-column mean and standard deviation (floored at 1e-12) over every row of the training
+    /// `parts` (each `[T_i][m]`).
+    func statistics(_ parts: [ArraySlice<Double>], _ m: Int) -> (mean: [Double], std: [Double]) {
+        let split = parts.reduce(0) { $0 + $1.count } / m
         var mean = [Double](repeating: 0, count: m), std = [Double](repeating: 0, count: m)
-        for part in trainingParts { for (k, v) in part.enumerated() { mean[k % m] += v } }
+        for part in parts { for (k, v) in part.enumerated() { mean[k % m] += v } }
         for i in 0..<m { mean[i] /= Double(split) }
-        for part in trainingParts { for (k, v) in part.enumerated() { std[k % m] += (v - mean[k % m]) * (v - mean[k % m]) } }
+        for part in parts { for (k, v) in part.enumerated() { std[k % m] += (v - mean[k % m]) * (v - mean[k % m]) } }
         for i in 0..<m { std[i] = max(1e-12, (std[i] / Double(split)).squareRoot()) }
-        let inputName = severalRecordings ? "\(inputs.joined(separator: ", "))" : URL(fileURLWithPath: input).lastPathComponent
+        return (mean, std)
+    }
+
+    /// `raw` `[T][m]` normalised by (mean, std) in `S`; statistics or values that overflow are
+    /// an error naming the recording(s) `name` and the column (`what`: "feature" or "target").
+    func normalise<S: BinaryFloatingPoint>(_ raw: [Double], _ m: Int, _ mean: [Double], _ std: [Double], what: String, name inputName: String) throws -> [S] {
         // Statistics that overflow (values near Double's range) cannot normalise the data, and
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
             throw Failure(
-                message: "error: \(inputName): feature \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
+                message: "error: \(inputName): \(what) \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
                 code: 1)
         }
-        func normalise(_ raw: [Double], _ name: String) throws -> [S] {
-            let normalised: [S] = raw.indices.map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
-            if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
-                throw Failure(
-                    message: "error: \(name): step \(bad / m), feature \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
-                    code: 1)
+        let normalised: [S] = (0..<raw.count).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
+        if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
+            throw Failure(
+                message: "error: \(inputName): step \(bad / m), \(what) \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                code: 1)
+        }
+        return normalised
+    }
+
+    func train<C: TrainableCell>(_: C.Type, _ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
+        typealias S = C.Scalar
+        let inputName = severalRecordings ? "\(inputs.joined(separator: ", "))" : FileArgument(input).url.lastPathComponent
+        // Per-feature (and per-target) normalisation from the training part(s).
+        let data: TrainingData<S>
+        let dataLine: String
+        let mean: [Double], std: [Double]
+        var p = m
+        var targetScale: (mean: [Double], std: [Double])?
+        switch source {
+        case .one(let raw, let t, let goal):
+            let split = Int(Double(t) * (1 - validationFraction))
+            (mean, std) = statistics([raw[0..<(split * m)]], m)
+            let normalised: [S] = try normalise(raw, m, mean, std, what: "feature", name: inputName)
+            var predicting = ""
+            if let goal {
+                p = goal.values.shape[1]
+                let y = goal.values.asDouble()
+                let (ym, ys) = statistics([y[0..<(split * p)]], p)
+                targetScale = (ym, ys)
+                data = .nextStepTargets(
+                    inputs: normalised, targets: try normalise(y, p, ym, ys, what: "target", name: inputName),
+                    steps: t, features: m, outputs: p)
+                predicting = "; predicting \(goal.names.joined(separator: ", ")) (p = \(p)) at t+1"
+            } else {
+                data = .nextStep(recording: normalised, steps: t, features: m)
             }
-            return normalised
+            dataLine = "\(inputName): T = \(t), m = \(m)\(predicting); training \(split) steps, validating \(t - split)"
+        case .several(let training, let validation, let line):
+            (mean, std) = statistics(training.map { $0[...] }, m)
+            data = .recordings(
+                training: try training.map { try normalise($0, m, mean, std, what: "feature", name: inputName) },
+                validation: try validation.map { try normalise($0, m, mean, std, what: "feature", name: inputName) }, features: m)
+            dataLine = line
         }
 
         var options = TrainingOptions()
@@ -230,25 +322,12 @@ struct Fit: ParsableCommand {
         options.validationInterval = max(1, steps / 10)
         options.solver = SolverOptions(method: method.method, pool: WorkerPool(threadCount: threads))
         let trainer = Trainer<C>(options: options)
-        let data: TrainingData<S>
-        let dataLine: String
-        switch source {
-        case .one(let raw, let t):
-            data = .nextStep(recording: try normalise(raw, inputName), steps: t, features: m)
-            let split = Int(Double(t) * (1 - validationFraction))
-            dataLine = "\(inputName): T = \(t), m = \(m); training \(split) steps, validating \(t - split)"
-        case .several(let training, let validation, let line):
-            data = .recordings(
-                training: try training.map { try normalise($0, inputName) },
-                validation: try validation.map { try normalise($0, inputName) }, features: m)
-            dataLine = line
-        }
         var rng = SplitMix(seed: seed)
         var model: RecurrentModel<C>
         do {
             model = try RecurrentModel<C>.initialized(
-                inputSize: m, hiddenSize: hidden, layerCount: layers, outputSize: m,
-                inputSkip: true, using: &rng)
+                inputSize: m, hiddenSize: hidden, layerCount: layers, outputSize: p,
+                inputSkip: targetScale == nil, using: &rng)
         } catch {
             throw Failure(message: "error: cannot initialise the model: \(error.description)", code: 1)
         }
@@ -270,7 +349,7 @@ struct Fit: ParsableCommand {
                 &model, data: data, checkpointInterval: checkpointEvery,
                 checkpoint: { step, snapshot throws(TrainingError) in
                     do throws(OutputError) {
-                        let encoded = try encode(snapshot, mean: mean, std: std, m: m)
+                        let encoded = try encode(snapshot, mean: mean, std: std, m: m, output: targetScale)
                         try guard_.write([(encoded, URL(fileURLWithPath: output))])
                     } catch {
                         throw .invalidModel("checkpoint at step \(step): \(error.message)")
@@ -303,7 +382,7 @@ struct Fit: ParsableCommand {
         // Both files are encoded and checked first, then written together: both or neither.
         var writes: [(Data, URL)]
         do {
-            writes = [(try encode(model, mean: mean, std: std, m: m), URL(fileURLWithPath: output))]
+            writes = [(try encode(model, mean: mean, std: std, m: m, output: targetScale), URL(fileURLWithPath: output))]
             if let history {
                 let url = URL(fileURLWithPath: history)
                 let record = FitHistory(baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records)
@@ -319,16 +398,19 @@ struct Fit: ParsableCommand {
     /// The model file (recurrent layers, readout, normalisation) as bytes, checked to load back:
     /// a model that `pararnn solve` could not read (a weight that is not finite after training,
     /// or beyond Float's range) is refused.
-    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int) throws(OutputError) -> Data {
-        let name = URL(fileURLWithPath: output).lastPathComponent
+    /// `output`: the targets' normalisation when they are not the features (no input skip).
+    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int, output: (mean: [Double], std: [Double])? = nil) throws(OutputError) -> Data {
+        let name = URL(fileURLWithPath: self.output).lastPathComponent
         do {
             var stack: [ModelLayer] = []
             for layer in model.layers { stack.append(try ModelLayer(cell: layer)) }
             var file = try Model(kind: cell, layers: stack, sourceName: name)
+            let p = model.outputSize
             file.readout = Readout(
-                weight: ParameterTensor(shape: [m, hidden], values: model.readout.weights.map { Double($0) }),
-                bias: ParameterTensor(shape: [m], values: model.readout.bias.map { Double($0) }),
-                inputMean: mean, inputStandardDeviation: std, inputSkip: true)
+                weight: ParameterTensor(shape: [p, hidden], values: model.readout.weights.map { Double($0) }),
+                bias: ParameterTensor(shape: [p], values: model.readout.bias.map { Double($0) }),
+                inputMean: mean, inputStandardDeviation: std, inputSkip: output == nil,
+                outputMean: output?.mean, outputStandardDeviation: output?.std)
             let contents = ModelFile.encode(file, dtype: precision == .float ? .float32 : .float64)
             _ = try ModelFile.decode(contents, name: name)
             return SafeTensors.encode(contents)

@@ -5,7 +5,8 @@ import SequenceIO
 /// What `fit` trains on: one recording (its end held out), or several recordings.
 enum FitSource {
     /// One recording `[T][m]` (raw values); the last --validation-fraction is held out.
-    case one(raw: [Double], steps: Int)
+    /// `targets`: with `--targets`, the columns to predict instead of the features.
+    case one(raw: [Double], steps: Int, targets: Fit.Targets?)
     /// Training and validation recordings (raw values, each `[T_i][m]`), and the summary line.
     case several(training: [[Double]], validation: [[Double]], line: String)
 }

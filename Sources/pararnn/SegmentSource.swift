@@ -29,16 +29,16 @@ extension SegmentSource {
 }
 
 /// Opens `url` for streaming: a `.npy` is read by offset and audio by frame offset (only the
-/// rows of each segment are in memory); tables are read whole by their reader
-/// (``SequenceInput``: columns, missing cells) and then served a segment at a time.
-func openSegmentSource(_ url: URL, table: TableInputOptions) throws(SequenceIOError) -> any SegmentSource {
+/// rows of each segment are in memory); tables and HDF5 datasets (`dataset`) are read whole by
+/// their reader (``SequenceInput``: columns, missing cells) and then served a segment at a time.
+func openSegmentSource(_ url: URL, table: TableInputOptions, dataset: String? = nil) throws(SequenceIOError) -> any SegmentSource {
     let name = url.lastPathComponent, ext = url.pathExtension.lowercased()
     guard ext == "npy" || Audio.extensions.contains(ext) else {
-        let (tensor, notes) = try table.readWithNotes(url)
+        let (tensor, notes) = try table.readWithNotes(url, dataset: dataset)
         return TensorSource(tensor: tensor, notes: notes)
     }
-    if table.columns != nil || table.missing != .error {
-        throw .invalidArgument(file: name, detail: "--columns and --missing apply to .csv and .tsv tables only")
+    if !table.tableOptions.isDefault {
+        throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
     }
     if ext != "npy" { return try AudioSource(url: url, channels: table.channels) }
     if table.channels != nil {

@@ -35,9 +35,11 @@ struct Solve: ParsableCommand {
             bias=False, nn.GRUCell/LSTMCell/RNNCell, under any submodule prefix; the cell is \
             inferred from the names and shapes, other tensors are listed as ignored) and an input \
             sequence \
-            (.npy [T, m] or [B, T, m], .csv/.tsv one row per step, audio channels as features), solves \
+            (.npy [T, m] or [B, T, m], an HDF5 dataset file.h5:/group/dataset, .csv/.tsv one row \
+            per step, audio channels as features), solves \
             the layers one after the other (layer l+1 reads layer l's h) and writes the last \
-            layer's hidden states as .npy: [T, d] for a 2-D input, [B, T, d] for a 3-D one \
+            layer's hidden states as .npy (or as an HDF5 dataset, --output out.h5:/hidden): [T, d] \
+            for a 2-D input, [B, T, d] for a 3-D one \
             (d = 2·H_out for a bidirectional model, [forward, reverse] as PyTorch's output), \
             float32 or float64 per --precision. The reverse direction of a bidirectional layer \
             is solved by the same method over reversed time and certified the same way.
@@ -52,10 +54,18 @@ struct Solve: ParsableCommand {
             --columns chooses the features by header name or 1-based number (e.g. \
             --columns realgdp,realcons or --columns 3-5,7); without it every column is read and \
             date/time columns (1995-01-01, 1995-01-01 00:00:00, Jan-1-1995, ...) are skipped \
-            with a note on stderr. --missing says what an empty (or NA) cell does: error \
-            (default), drop the row, ffill (carry the last value forward) or interpolate \
-            (linear in the row number); cells before the first or after the last value take \
-            that value.
+            with a note on stderr, and a note on their spacing (regular, gaps, or irregular: a \
+            warning, the model sees one step per row). --missing says what an empty (or NA) \
+            cell does: error (default), drop the row, ffill (carry the last value forward) or \
+            interpolate (linear in the row number); cells before the first or after the last \
+            value take that value. Decimal commas (1,5) are read in ';'-separated tables \
+            (detected) or with --decimal-comma.
+
+            HDF5 (.h5, .hdf5, .he5) through libhdf5: --input file.h5:/group/dataset names a 2-D \
+            [T, m] or 3-D [B, T, m] dataset (float32 kept, float64 and integers converted to \
+            float64; chunked and compressed datasets are read as they are); a file holding one \
+            dataset may be named alone. --output out.h5:/group/name (default dataset /hidden) \
+            writes the hidden states as a float32/float64 dataset after an in-memory solve.
 
             Audio (.wav PCM 8/16/24/32-bit, float or extensible, .flac, .ogg, .aiff) is read \
             through libsndfile as float32 in [-1, 1], one feature per channel, without \
@@ -95,7 +105,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, or audio: .wav, .flac, .ogg, .aiff). Repeat it, or name a folder (every such file in it, by name), to solve several recordings as one packed problem; --output is then a folder receiving <stem>.npy per recording.", valueName: "file|folder"))
+    @Option(name: .customLong("input"), help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder (every such file in it, by name), to solve several recordings as one packed problem; --output is then a folder receiving <stem>.npy per recording.", valueName: "file|folder"))
     var inputs: [String]
 
     /// The (first) input.
@@ -115,7 +125,7 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("c0 of an LSTM (.npy), [layers·directions, B, d] (default: zeros).", valueName: "file"))
     var initialCell: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states (.npy). Its folder is created if missing.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states: .npy, or an HDF5 dataset file.h5:/dataset (default dataset /hidden). Its folder is created if missing.", valueName: "file"))
     var output: String?
 
     @Option(name: .long, help: ArgumentHelp("Where to write a JSON report (per-layer attempts, residual history per iteration, timings).", valueName: "file"))
@@ -173,8 +183,15 @@ struct Solve: ParsableCommand {
         }
         if packed {
             try validatePacked()
-        } else if let output, URL(fileURLWithPath: output).pathExtension.lowercased() != "npy" {
-            throw ValidationError("--output must name a .npy file (got \(output))")
+        } else if let output {
+            let out = FileArgument(output)
+            if out.isHDF5 {
+                if let dataset = out.dataset, !HDF5.isDatasetPath(dataset) {
+                    throw ValidationError("--output \(output): '\(dataset)' is not a dataset path such as /hidden or /group/h")
+                }
+            } else if out.url.pathExtension.lowercased() != "npy" {
+                throw ValidationError("--output must name a .npy file or an HDF5 dataset file.h5:/dataset (got \(output))")
+            }
         }
         if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "json" {
             throw ValidationError("--report must name a .json file (got \(report))")
@@ -205,10 +222,10 @@ struct Solve: ParsableCommand {
         do {
             // Before any work: no output may replace an input, and outputs must be writable.
             var outputs: [(String, String)] = []
-            if let output { outputs.append(("--output", output)) }
+            if let output { outputs.append(("--output", FileArgument(output).path)) }
             if let report { outputs.append(("--report", report)) }
             do {
-                try PathChecks.check(outputs: outputs, inputs: [("--input", input), ("--model", model)])
+                try PathChecks.check(outputs: outputs, inputs: [("--input", FileArgument(input).path), ("--model", model)])
             } catch {
                 throw Failure(message: "error: \(error.message)", code: 1)
             }
@@ -267,17 +284,18 @@ struct Solve: ParsableCommand {
     /// Loads, solves, reports and writes, in compute type `S`, with the whole sequence in memory.
     func execute<S: CellMath>(_: S.Type) throws {
         let began = ContinuousClock.now
-        let modelURL = URL(fileURLWithPath: model), inputURL = URL(fileURLWithPath: input)
+        let modelURL = URL(fileURLWithPath: model), inputURL = FileArgument(input).url
         let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
 
         // 1. Read everything; any problem is an input error (exit 1) before anything is written.
         let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
-        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }) {
+        // An HDF5 output is written whole at the end: solved in memory.
+        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }), !(output.map { FileArgument($0).isHDF5 } ?? false) {
             return try executeStreaming(loaded: loaded, layers: layers, began: began)
         }
         let tensor: Tensor
         let inputNotes: [String]
-        do { (tensor, inputNotes) = try table.readWithNotes(inputURL) } catch {
+        do { (tensor, inputNotes) = try table.readWithNotes(inputURL, dataset: FileArgument(input).dataset) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let batched = tensor.rank == 3
@@ -371,7 +389,14 @@ struct Solve: ParsableCommand {
             let tensor = S.self == Float.self
                 ? Tensor(shape: outShape, float32: hidden.map { Float($0) })
                 : Tensor(shape: outShape, float64: hidden.map { Double($0) })
-            writes.append((URL(fileURLWithPath: output), NPY.encode(tensor)))
+            let out = FileArgument(output)
+            if out.isHDF5 {
+                do { writes.append((out.url, try HDF5.encode(tensor, dataset: out.outputDataset, name: out.url.lastPathComponent))) } catch {
+                    throw Failure(message: "error: \(error.description)", code: 1)
+                }
+            } else {
+                writes.append((out.url, NPY.encode(tensor)))
+            }
         }
         if let report {
             let url = URL(fileURLWithPath: report)

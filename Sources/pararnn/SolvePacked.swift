@@ -91,7 +91,13 @@ extension Solve {
             throw ValidationError("--initial-state and --initial-cell apply to one recording; several recordings start from zero states")
         }
         if segmentLength != nil { throw ValidationError("--segment-length applies to one recording; a packed solve has no segments") }
+        if let dataset = inputs.first(where: { FileArgument($0).dataset != nil }) {
+            throw ValidationError("--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; a packed solve reads whole files (a .h5 file holding one dataset may be named alone)")
+        }
         if let output {
+            if FileArgument(output).isHDF5 {
+                throw ValidationError("--output \(output): HDF5 output applies to one recording; several recordings need a folder (receiving <stem>.npy each)")
+            }
             if URL(fileURLWithPath: output).pathExtension.lowercased() == "npy" {
                 throw ValidationError("--output must name a folder when solving several recordings (got \(output))")
             }

@@ -17,13 +17,13 @@ extension Solve {
     /// Exit codes and messages are those of the in-memory solve; a NaN or infinity in the
     /// input is found when its segment is read: exit 1 naming the step, and no output.
     func executeStreaming<S: CellMath>(loaded: Model, layers: [AnyLayer<S>], began: ContinuousClock.Instant) throws {
-        let inputURL = URL(fileURLWithPath: input)
+        let inputURL = FileArgument(input).url
         let modelName = URL(fileURLWithPath: model).lastPathComponent, inputName = inputURL.lastPathComponent
         let computeType: ScalarType = S.self == Float.self ? .float32 : .float64
 
         // 1. Open the input (a .npy: its header only) and check everything before any work.
         let source: any SegmentSource
-        do { source = try openSegmentSource(inputURL, table: table) } catch {
+        do { source = try openSegmentSource(inputURL, table: table, dataset: FileArgument(input).dataset) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         let (batch, steps, features, batched) = (source.batch, source.steps, source.features, source.batched)

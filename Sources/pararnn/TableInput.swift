@@ -20,20 +20,52 @@ struct TableInputOptions: ParsableArguments {
         valueName: "policy"))
     var missing: TableOptions.Missing = .error
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."))
+    var decimalComma = false
+
     @Option(name: .long, help: ArgumentHelp(
         "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
         valueName: "list"))
     var channels: String?
 
-    /// Reads `url` (any input format) with these options; notes go to stderr, one line each.
-    func read(_ url: URL) throws(SequenceIOError) -> Tensor {
-        let (tensor, notes) = try readWithNotes(url)
+    /// The table options these flags give.
+    var tableOptions: TableOptions { TableOptions(columns: columns, missing: missing, decimalComma: decimalComma ? true : nil) }
+
+    /// Reads `url` (any input format; `dataset` in an HDF5 file) with these options; notes go to
+    /// stderr, one line each.
+    func read(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> Tensor {
+        let (tensor, notes) = try readWithNotes(url, dataset: dataset)
         for note in notes { Console.failure("note: \(url.lastPathComponent): \(note)") }
         return tensor
     }
 
     /// Reads `url` with these options; the notes (sample rate, skipped columns, filled cells) are returned.
-    func readWithNotes(_ url: URL) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
-        try SequenceInput.read(contentsOf: url, table: TableOptions(columns: columns, missing: missing), channels: channels)
+    func readWithNotes(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+        try SequenceInput.read(contentsOf: url, table: tableOptions, channels: channels, dataset: dataset)
     }
+}
+
+/// A file argument that may name an HDF5 dataset: `lab.h5:/run1/x` is the file `lab.h5` and the
+/// dataset `/run1/x`; any other argument is a plain file.
+///
+/// ```swift
+/// let input = FileArgument("lab.h5:/run1/x")   // input.path == "lab.h5", input.dataset == "/run1/x"
+/// ```
+struct FileArgument {
+    var path: String
+    var dataset: String?
+
+    init(_ argument: String) {
+        if let location = HDF5.location(argument) {
+            (path, dataset) = location
+        } else {
+            (path, dataset) = (argument, nil)
+        }
+    }
+
+    var url: URL { URL(fileURLWithPath: path) }
+    var isHDF5: Bool { HDF5.isHDF5Path(path) }
+    /// The dataset an HDF5 output is written as: the one named, else `/hidden`.
+    var outputDataset: String { dataset ?? "/hidden" }
 }

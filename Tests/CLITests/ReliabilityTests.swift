@@ -201,7 +201,7 @@ struct ReliabilityTests {
             (["--output", "model.json"], ["--output must name a .safetensors file"]),
             (["--output", "model.safetensors", "--history", "model.safetensors"], ["--history must name a .json file"]),
             (["--output", "model.safetensors", "--history", "h.txt"], ["--history must name a .json file"]),
-            (["--input", "signal.txt"], ["--input must name a .npy, .csv, .tsv or audio"]),
+            (["--input", "signal.txt"], ["--input must name a .npy, .csv, .tsv, audio", "or HDF5 (file.h5:/dataset) recording"]),
             (["--output", "signal.safetensors"], ["is the same file as --input", "refusing to overwrite an input"]),
             (["--output", "model.safetensors", "--history", "signal-link.json"], ["is the same file as --input"]),
             (["--output", "model.safetensors", "--history", "history-link.json"], ["name the same file"]),

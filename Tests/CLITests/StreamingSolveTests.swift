@@ -102,7 +102,7 @@ import Testing
         let x = input(steps: 203)
         try CSV.write(x, header: ["a", "b"], to: ws.path("x.csv"))
         let wav = Tensor(shape: [203, 2], float32: x.asDouble().map { Float($0 * 0.9) })
-        try WAV.write(wav, sampleRate: 8000, format: .float32, to: ws.path("x.wav"))
+        try testWAV(wav, sampleRate: 8000, pcm16: false).write(to: ws.path("x.wav"))
         for file in ["x.csv", "x.wav"] {
             let seq = try both(ws, input: file, method: "sequential", precision: "float", segment: 32)
             #expect(seq.streamed.shape == [203, 3])
@@ -113,7 +113,7 @@ import Testing
         // 16-bit PCM, three channels, two of them chosen: read by frame offset like the whole-file reader.
         var rng = Rng(9)
         let pcm = Tensor(shape: [203, 3], float32: rng.values(609, scale: 0.9).map { Float($0) })
-        try WAV.write(pcm, sampleRate: 16000, format: .pcm16, to: ws.path("p.wav"))
+        try testWAV(pcm, sampleRate: 16000, pcm16: true).write(to: ws.path("p.wav"))
         let picked = try both(ws, input: "p.wav", method: "sequential", precision: "float", segment: 40, extra: ["--channels", "3,1"])
         #expect(picked.streamed.shape == [203, 3])
         #expect(bits(picked.streamed) == bits(picked.inMemory))

@@ -164,3 +164,21 @@ func maxAbsDiff(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count, "\(a.count) vs \(b.count)")
     return zip(a, b).map { abs($0 - $1) }.max() ?? 0
 }
+
+/// A test-only WAV file (not product code): `[T, channels]` as 16-bit PCM (`x · 32768` rounded,
+/// clamped) or 32-bit float, `WAVE_FORMAT_EXTENSIBLE` for more than two channels.
+func testWAV(_ tensor: Tensor, sampleRate: Int, pcm16: Bool) -> Data {
+    func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
+    let channels = tensor.shape[1], bits = pcm16 ? 16 : 32, code: UInt16 = pcm16 ? 1 : 3
+    var fmt = le(UInt16(channels > 2 ? 0xFFFE : code)) + le(UInt16(channels)) + le(UInt32(sampleRate))
+        + le(UInt32(sampleRate * channels * bits / 8)) + le(UInt16(channels * bits / 8)) + le(UInt16(bits))
+    if channels > 2 {
+        fmt += le(UInt16(22)) + le(UInt16(bits)) + le(UInt32(0)) + le(code)
+            + [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]
+    }
+    let samples: [UInt8] = pcm16
+        ? tensor.asDouble().flatMap { le(Int16(min(max(($0 * 32768).rounded(), -32768), 32767))) }
+        : tensor.asFloat().flatMap { le($0.bitPattern) }
+    let body = Array("WAVEfmt ".utf8) + le(UInt32(fmt.count)) + fmt + Array("data".utf8) + le(UInt32(samples.count)) + samples
+    return Data(Array("RIFF".utf8) + le(UInt32(body.count)) + body)
+}

@@ -64,11 +64,11 @@ struct TableCLITests {
         #expect(ws.exists("m.safetensors"))
         ws.writeNPY("x.npy", Tensor(shape: [10, 1], float64: (0..<10).map(Double.init)))
         let npy = try ws.run(["fit", "--input", "x.npy", "--columns", "1", "--output", "n.safetensors", "--steps", "2"])
-        #expect(npy.status == 1 && npy.stderr.contains("--columns and --missing apply to .csv and .tsv tables only"))
+        #expect(npy.status == 1 && npy.stderr.contains("--columns, --missing and --decimal-comma apply to .csv and .tsv tables only"))
         #expect(!ws.exists("n.safetensors"))
     }
 
-    /// A 24-bit FLAC made by sox solves like its float32 source read by the hand-written WAV reader
+    /// A 24-bit FLAC made by sox solves like its float32 source (read through libsndfile, bitwise the old hand-written reader's values)
     /// (within 24-bit quantisation), and --channels picks one channel.
     @Test func solveReadsFlacThroughLibsndfile() throws {
         let audio = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -77,7 +77,7 @@ struct TableCLITests {
         defer { ws.cleanup() }
         ws.writeModel("m.safetensors", model)
         try FileManager.default.copyItem(at: audio.appendingPathComponent("pcm24.flac"), to: ws.path("rec.flac"))
-        let source = try WAV.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
+        let source = try Audio.read(contentsOf: audio.appendingPathComponent("source_f32.wav")).tensor
         let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "rec.flac", "--output", "h.npy", "--precision", "double",
                             "--report", "r.json"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -98,5 +98,49 @@ struct TableCLITests {
         let bad = try ws.run(["solve", "--model", "one.safetensors", "--input", "rec.flac", "--channels", "3", "--output", "b.npy"])
         #expect(bad.status == 1 && bad.stderr == "error: rec.flac: --channels '3' is not a channel or range within 1-2\n", "\(bad.stderr)")
         #expect(!ws.exists("b.npy"))
+    }
+
+    /// `fit --targets`: features from --columns, the target column predicted (readout [1, d],
+    /// its normalisation stored as output_mean/output_std, checked against a naive mean/std);
+    /// on a .npy the targets are feature numbers; a bad target is one error line, nothing written.
+    @Test func fitPredictsChosenTargets() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        let t = 100
+        let c = (0..<t).map { 5 + sin(Double($0) / 6) }
+        var lines = ["date;a;b;c"]
+        for s in 0..<t {
+            let day = String(format: "%02d", s % 28 + 1), month = String(format: "%02d", s / 28 + 1)
+            lines.append("2024-\(month)-\(day);\(String(format: "%.3f", cos(Double(s) / 5)).replacingOccurrences(of: ".", with: ","));\(s % 7);\(c[s])")
+        }
+        ws.writeBytes("d.csv", Data(lines.joined(separator: "\n").utf8))
+        let r = try ws.run(["fit", "--input", "d.csv", "--columns", "a,b", "--targets", "c", "--output", "m.safetensors",
+                            "--steps", "3", "--hidden", "4", "--window", "16", "--validation-fraction", "0.2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("data       d.csv: T = 100, m = 2; predicting c (p = 1) at t+1"), "\(r.stdout)")
+        #expect(r.stderr.contains("note: d.csv: read numbers with a decimal comma"), "\(r.stderr)")
+        let file = try SafeTensors.read(contentsOf: ws.path("m.safetensors"))
+        #expect(file.tensors["readout.weight"]?.shape == [1, 4] && file.tensors["readout.bias"]?.shape == [1])
+        #expect(file.metadata["readout_skip"] == nil)
+        let split = 80
+        let mean = c[..<split].reduce(0, +) / Double(split)
+        let std = (c[..<split].map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(split)).squareRoot()
+        let stored = try #require(file.metadata["output_mean"].flatMap(Double.init)), storedStd = try #require(file.metadata["output_std"].flatMap(Double.init))
+        #expect(abs(stored - mean) < 1e-12 && abs(storedStd - std) < 1e-12)
+        #expect(file.metadata["input_mean"]?.split(separator: ",").count == 2)
+        // The model loads in solve (2 features in, hidden states out).
+        ws.writeNPY("x.npy", Tensor(shape: [5, 2], float64: (0..<10).map { Double($0) / 10 }))
+        #expect(try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy"]).status == 0)
+
+        // A .npy recording: --targets by feature number.
+        ws.writeNPY("r.npy", Tensor(shape: [60, 3], float64: (0..<180).map { sin(Double($0) / 7) }))
+        let n = try ws.run(["fit", "--input", "r.npy", "--targets", "3", "--output", "n.safetensors", "--steps", "2", "--hidden", "3", "--window", "8"])
+        #expect(n.status == 0 && n.stdout.contains("m = 3; predicting column 3 (p = 1)"), "\(n.stdout) \(n.stderr)")
+        for (input, spec, message) in [("r.npy", "4", "error: r.npy: --targets '4' is not a column or range within 1-3\n"),
+                                        ("d.csv", "z", "error: d.csv: --targets: no column named 'z'; columns are 'date', 'a', 'b', 'c'\n")] {
+            let bad = try ws.run(["fit", "--input", input, "--targets", spec, "--output", "bad.safetensors", "--steps", "1"])
+            #expect(bad.status == 1 && bad.stderr.hasSuffix(message), "\(bad.stderr)")
+            #expect(!ws.exists("bad.safetensors"))
+        }
     }
 }

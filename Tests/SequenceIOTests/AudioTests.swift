@@ -6,34 +6,34 @@ private func bits(_ t: Tensor) -> [UInt32] { t.asFloat().map(\.bitPattern) }
 
 @Suite("Audio (libsndfile)")
 struct AudioTests {
-    /// PCM16 and float32 WAV decode bitwise the same as the hand-written reader (committed fixtures
-    /// and seeded random files of 1–5 channels).
+    /// WAV PCM16 and float32 decode bitwise the same as the hand-written WAV reader did: its
+    /// results were stored in `Fixtures/wav_reference/*_<rate>Hz.npy` (commit 60a352a, before the
+    /// reader was removed; cross-checked by `Tests/fixtures-scripts/check_wav_reference.py`, a
+    /// numpy decoder) for the committed fixtures and for seeded random files of 1–5 channels
+    /// (extensible for 3–5), both encodings.
     @Test func pcm16AndFloat32MatchTheHandWrittenReader() throws {
-        var files: [(String, Data)] = []
-        for name in ["pcm16_stereo.wav", "float32_mono.wav", "audio/pcm16.wav", "audio/source_f32.wav"] {
-            files.append((name, try fixtureData(name)))
-        }
-        var rng = SplitMix64(seed: 25)
+        var cases: [(wav: String, expected: String)] = [
+            ("pcm16_stereo.wav", "pcm16_stereo_8000Hz"), ("float32_mono.wav", "float32_mono_16000Hz"),
+            ("audio/pcm16.wav", "audio_pcm16_16000Hz"), ("audio/source_f32.wav", "audio_source_f32_16000Hz"),
+        ]
         for channels in 1...5 {
-            let frames = Int.random(in: 1...700, using: &rng)
-            let values = (0..<(frames * channels)).map { _ in Float.random(in: -1.2...1.2, using: &rng) }
-            let t = Tensor(shape: [frames, channels], float32: values)
-            for format in [WAV.Format.pcm16, .float32] {
-                files.append(("random \(channels) \(format)", try WAV.encode(t, sampleRate: 8000 * channels, format: format)))
+            for format in ["pcm16", "float32"] {
+                cases.append(("wav_reference/random_\(channels)ch_\(format).wav", "random_\(channels)ch_\(format)_\(8000 * channels)Hz"))
             }
         }
-        for (name, data) in files {
-            let reference = try WAV.decode(data, name: name)
-            let audio = try Audio.decode(data, name: name)
-            #expect(audio.tensor.shape == reference.tensor.shape, "\(name)")
-            #expect(bits(audio.tensor) == bits(reference.tensor), "\(name)")
-            #expect(audio.sampleRate == reference.sampleRate, "\(name)")
+        for (wav, expected) in cases {
+            let reference = try NPY.read(contentsOf: fixture("wav_reference/\(expected).npy"))
+            let audio = try Audio.read(contentsOf: fixture(wav))
+            #expect(reference.scalarType == .float32, "\(wav)")
+            #expect(audio.tensor.shape == reference.shape, "\(wav)")
+            #expect(bits(audio.tensor) == bits(reference), "\(wav)")
+            #expect(expected.hasSuffix("_\(audio.sampleRate)Hz"), "\(wav): \(audio.sampleRate) Hz")
         }
     }
 
     /// sox's conversions of one float32 source agree with it within the encoding's quantisation step.
     @Test func soxEncodingsMatchTheirSource() throws {
-        let source = try WAV.decode(try fixtureData("audio/source_f32.wav"), name: "source")
+        let source = try NPY.read(contentsOf: fixture("wav_reference/audio_source_f32_16000Hz.npy"))
         let cases: [(String, Float, String)] = [
             ("pcm8.wav", 1.0 / 128, "Unsigned 8 bit PCM"), ("pcm16.wav", 1.0 / 32768, "Signed 16 bit PCM"),
             ("pcm24.wav", 1.0 / 8_388_608, "Signed 24 bit PCM"), ("pcm32.wav", 1e-7, "Signed 32 bit PCM"),
@@ -41,10 +41,10 @@ struct AudioTests {
         ]
         for (name, step, format) in cases {
             let audio = try Audio.read(contentsOf: fixture("audio/" + name))
-            #expect(audio.tensor.shape == source.tensor.shape, "\(name)")
+            #expect(audio.tensor.shape == source.shape, "\(name)")
             #expect(audio.sampleRate == 16000, "\(name)")
             #expect(audio.format.contains(format), "\(name): \(audio.format)")
-            let differences: [Float] = zip(audio.tensor.asFloat(), source.tensor.asFloat()).map { abs($0 - $1) }
+            let differences: [Float] = zip(audio.tensor.asFloat(), source.asFloat()).map { abs($0 - $1) }
             let worst: Float = differences.max() ?? .infinity
             #expect(worst <= step, "\(name): max difference \(worst)")
         }

@@ -70,8 +70,15 @@ struct FuzzTests {
     }
 
     @Test func wav() throws {
-        _ = try Self.run("pcm16_stereo.wav", seed: 4) { (d) throws(SequenceIOError) in [try WAV.decode(d, name: "fuzz").tensor] }
-        _ = try Self.run("float32_mono.wav", seed: 5) { (d) throws(SequenceIOError) in [try WAV.decode(d, name: "fuzz").tensor] }
+        _ = try Self.run("pcm16_stereo.wav", seed: 4) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
+        _ = try Self.run("float32_mono.wav", seed: 5) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
+    }
+
+    /// libhdf5 on mutated bytes of the h5import fixture (from memory): values or one error line.
+    @Test func hdf5() throws {
+        _ = try Self.run("hdf5/tools.h5", seed: 11) { (d) throws(SequenceIOError) in
+            [try HDF5.decode(d, dataset: "/group/deep/batch", name: "fuzz"), try HDF5.decode(d, dataset: "/group/counts", name: "fuzz")]
+        }
     }
 
     @Test func csv() throws {

@@ -27,7 +27,7 @@ struct SequenceInputTests {
         let e = expectError("unknownExtension", file: "data.txt") { () throws(SequenceIOError) in
             try SequenceInput.read(contentsOf: URL(fileURLWithPath: "/tmp/data.txt"))
         }
-        #expect(e?.description == "data.txt: unknown input format (extension '.txt'); expected .npy, .csv, .tsv or audio (.wav, .flac, .ogg, .aiff)")
+        #expect(e?.description == "data.txt: unknown input format (extension '.txt'); expected .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (.h5, .hdf5)")
         expectError("unknownExtension", file: "README") { () throws(SequenceIOError) in
             try SequenceInput.read(contentsOf: URL(fileURLWithPath: "/tmp/README"))
         }
@@ -48,7 +48,7 @@ struct SequenceInputTests {
         let c = expectError("nonFinite", file: "y.csv") { () throws(SequenceIOError) in try SequenceInput.read(contentsOf: dir.file("y.csv")) }
         #expect(c == .nonFinite(file: "y.csv", index: [1, 1], value: "nan"))
 
-        try WAV.write(Tensor(shape: [2, 2], float32: [0, 0, -.infinity, 0]), sampleRate: 8000, format: .float32, to: dir.file("z.wav"))
+        try TestWAV.write(Tensor(shape: [2, 2], float32: [0, 0, -.infinity, 0]), sampleRate: 8000, pcm16: false, to: dir.file("z.wav"))
         let w = expectError("nonFinite", file: "z.wav") { () throws(SequenceIOError) in try SequenceInput.read(contentsOf: dir.file("z.wav")) }
         #expect(w == .nonFinite(file: "z.wav", index: [1, 0], value: "-inf"))
     }

@@ -3,8 +3,8 @@ import SequenceIO
 import Testing
 
 private func table(_ text: String, name: String = "t.csv", columns: String? = nil,
-                   missing: TableOptions.Missing = .error, tab: Bool = false) throws(SequenceIOError) -> TableRead {
-    try CSV.decodeTable(Data(text.utf8), name: name, options: TableOptions(columns: columns, missing: missing), tabSeparated: tab)
+                   missing: TableOptions.Missing = .error, tab: Bool = false, targets: String? = nil) throws(SequenceIOError) -> TableRead {
+    try CSV.decodeTable(Data(text.utf8), name: name, options: TableOptions(columns: columns, missing: missing, targets: targets), tabSeparated: tab)
 }
 
 /// Independent reference: the fixture's cells by plain splitting (the fixtures hold no quotes in data rows).
@@ -66,7 +66,8 @@ struct TableTests {
         #expect(read.tensor.shape == [rows.count, 1])
         #expect(read.tensor.asDouble() == rows.map { Double($0[1])! })
         #expect(read.header == [header[1]])
-        #expect(read.notes == ["skipped date/time column 1 ('DATE'); choose columns with --columns"])
+        #expect(read.notes == ["skipped date/time column 1 ('DATE'); choose columns with --columns",
+                               "dates in column 1 ('DATE') are monthly, regular"])
         // Choosing the date column is an error naming it and a value.
         let url = try fixture("elec_equip.csv")
         let e = expectError("invalidArgument", file: "elec_equip.csv") { () throws(SequenceIOError) in
@@ -127,6 +128,79 @@ struct TableTests {
         #expect(e == .csvParse(file: "t.csv", row: 5, column: 2, detail: "'x' is not a number"))
         let open = expectError("csvParse", file: "t.csv") { () throws(SequenceIOError) in try table("a,b\n1,\"2\n3,4\n") }
         #expect(open == .csvParse(file: "t.csv", row: 2, column: 2, detail: "quoted field is not closed on its line"))
+    }
+
+    /// The skipped date column's spacing is a note: regular, with gaps (whole steps missing),
+    /// irregular or not increasing — never an error.
+    @Test func dateSpacingNotes() throws {
+        let co2 = try CSV.readTable(contentsOf: fixture("co2.csv"), options: TableOptions(missing: .drop))
+        #expect(co2.notes.contains("dates in column 1 ('date') are weekly, regular"), "\(co2.notes)")
+        let cases: [([String], String)] = [
+            (["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-06", "2024-01-08"],
+             "are daily, with 2 gaps (3 steps missing: after row 3, after row 5); the model sees one step per row"),
+            (["1995Q1", "1995Q2", "1995Q3", "1995Q4", "1996Q1"], "are quarterly, regular"),
+            (["Jan-15-1995", "Feb-15-1995", "Mar-15-1995", "May-15-1995"],
+             "are monthly, with 1 gap (1 step missing: after row 4); the model sees one step per row"),
+            (["1990", "1991", "1992"].map { "\($0)-06" }, "are yearly, regular"),
+            (["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00"], "are hourly, regular"),
+            (["23:00", "00:00", "01:00", "2:00 am"], "are hourly, regular"),
+            (["01.01.2024", "02.01.2024", "03.01.2024"], "are daily, regular"),
+            (["12/30/1995", "12/31/1995", "1/1/1996"], "are daily, regular"),
+            (["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04 12:00", "2024-01-05"],
+             "are irregularly spaced: 2 of 4 steps differ from the usual daily (steps from every 12 hours to every 36 hours; first after row 4); the model sees one step per row"),
+            (["2024-01-03", "2024-01-02", "2024-01-04"], "do not increase (row 3 is not after row 2); the model sees one step per row"),
+        ]
+        for (dates, expected) in cases {
+            let text = "when,v\n" + dates.enumerated().map { "\($0.element),\($0.offset)" }.joined(separator: "\n")
+            let read = try table(text)
+            #expect(read.tensor.shape == [dates.count, 1])
+            #expect(read.notes == ["skipped date/time column 1 ('when'); choose columns with --columns",
+                                   "dates in column 1 ('when') " + expected], "\(dates)")
+        }
+    }
+
+    /// `1,5` in a ';'-separated table is 1.5 (detected, with a note), or asked for by
+    /// `decimalComma: true` (';' or tab separators only).
+    @Test func decimalCommas() throws {
+        let read = try table("Datum;Wert;\"Menge\"\n01.01.2024;1,5;\"-2,25\"\n02.01.2024;3;4,0\n03.01.2024;-0,5;1e3\n")
+        #expect(read.tensor.asDouble() == [1.5, -2.25, 3, 4, -0.5, 1000])
+        #expect(read.header == ["Wert", "Menge"] && read.delimiter == ";")
+        #expect(read.notes == ["read numbers with a decimal comma (e.g. '1,5' = 1.5), as in a ';'-separated table",
+                               "skipped date/time column 1 ('Datum'); choose columns with --columns",
+                               "dates in column 1 ('Datum') are daily, regular"])
+        // No header: the first row's decimal commas make it data.
+        #expect(try table("1,5;2\n3;4,25\n").tensor.asDouble() == [1.5, 2, 3, 4.25])
+        // A ';' table of plain numbers is unchanged and has no note.
+        #expect(try table("a;b\n1.5;2\n").notes.isEmpty)
+        let tab = try CSV.decodeTable(Data("a\tb\n1,5\t2\n".utf8), name: "t.tsv", options: TableOptions(decimalComma: true), tabSeparated: true)
+        #expect(tab.tensor.asDouble() == [1.5, 2] && tab.notes.isEmpty)
+        let comma = expectError("invalidArgument", file: "t.csv") { () throws(SequenceIOError) in
+            try CSV.decodeTable(Data("a,b\n1,2\n".utf8), name: "t.csv", options: TableOptions(decimalComma: true))
+        }
+        #expect(comma?.description.contains("--decimal-comma needs a table separated by ';' or tabs") == true)
+        let off = expectError("csvParse", file: "t.csv") { () throws(SequenceIOError) in
+            try CSV.decodeTable(Data("a;b\n1,5;2\n".utf8), name: "t.csv", options: TableOptions(decimalComma: false))
+        }
+        #expect(off == .csvParse(file: "t.csv", row: 2, column: 1, detail: "'1,5' is not a number"))
+        expectError("csvParse", file: "t.csv") { () throws(SequenceIOError) in try table("a;b\n1.234,5;2\n") }
+    }
+
+    /// Targets are read with the features in one pass: overlapping or not, rows dropped for a
+    /// missing cell in either, names or numbers, bad names refused naming --targets.
+    @Test func targetColumns() throws {
+        let text = "when,a,b,c\n2024-01-01,1,10,100\n2024-01-02,2,,200\n2024-01-03,3,30,\n2024-01-04,4,40,400\n"
+        let read = try table(text, columns: "a,b", missing: .drop, targets: "c,a")
+        #expect(read.tensor.shape == [2, 2] && read.tensor.asDouble() == [1, 10, 4, 40])
+        #expect(read.targets?.shape == [2, 2] && read.targets?.asDouble() == [100, 1, 400, 4])
+        #expect(read.header == ["a", "b"] && read.columns == [2, 3])
+        #expect(read.targetHeader == ["c", "a"] && read.targetColumns == [4, 2])
+        let all = try table(text, missing: .ffill, targets: "4")
+        #expect(all.columns == [2, 3, 4] && all.targets?.asDouble() == [100, 200, 200, 400])
+        #expect(try table(text, missing: .ffill).targets == nil)
+        let bad = expectError("invalidArgument", file: "t.csv") { () throws(SequenceIOError) in try table(text, missing: .drop, targets: "d") }
+        #expect(bad?.description.hasPrefix("t.csv: --targets: no column named 'd'") == true)
+        let date = expectError("invalidArgument", file: "t.csv") { () throws(SequenceIOError) in try table(text, missing: .drop, targets: "when") }
+        #expect(date?.description.contains("leave it out of --targets") == true)
     }
 
     @Test func dateAndTimeColumnsAreRecognised() throws {
@@ -195,6 +269,6 @@ struct TableTests {
         let npy = expectError("invalidArgument", file: "f32_2d.npy") { () throws(SequenceIOError) in
             try SequenceInput.read(contentsOf: npyURL, table: TableOptions(columns: "1"))
         }
-        #expect(npy?.description.contains("--columns and --missing apply to .csv and .tsv tables only") == true)
+        #expect(npy?.description.contains("--columns, --missing and --decimal-comma apply to .csv and .tsv tables only") == true)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ParaRNN
 import ParallelScan
 import Testing
@@ -53,6 +54,45 @@ struct TrainingTests {
     }
 
     /// Delayed copy: y_t = x_{t−2} for random ±1 inputs — needs memory of two steps.
+    /// Next-step targets from other columns: with the recording itself as targets, training is
+    /// bitwise that of `.nextStep`; the repeat-last-value baseline is mean (y_t − y_{t+1})² over the
+    /// validation part (naive sum here); a model with p ≠ m trains and validates.
+    @Test("next-step targets: same as nextStep on the recording; baseline by the naive formula")
+    func nextStepTargets() throws {
+        var rng = SplitMix(seed: 11)
+        let t = 90, m = 2, p = 1
+        let x = (0..<(t * m)).map { _ in Double(rng.next() % 2000) / 1000 - 1 }
+        let y = (0..<t).map { sin(Double($0) / 3) }
+        var options = TrainingOptions()
+        options.steps = 4
+        options.batchSize = 3
+        options.windowLength = 16
+        options.validationFraction = 0.2
+        options.validationInterval = 2
+        options.solver = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: 1))
+        let trainer = Trainer<ParaGRU<Double>>(options: options)
+        var init1 = SplitMix(seed: 5), init2 = SplitMix(seed: 5)
+        var a = try RecurrentModel<ParaGRU<Double>>.initialized(inputSize: m, hiddenSize: 3, layerCount: 1, outputSize: m, inputSkip: true, using: &init1)
+        var b = try RecurrentModel<ParaGRU<Double>>.initialized(inputSize: m, hiddenSize: 3, layerCount: 1, outputSize: m, inputSkip: true, using: &init2)
+        let same = TrainingData<Double>.nextStepTargets(inputs: x, targets: x, steps: t, features: m, outputs: m)
+        let plain = TrainingData<Double>.nextStep(recording: x, steps: t, features: m)
+        #expect(try trainer.repeatLastValueLoss(same) == trainer.repeatLastValueLoss(plain))
+        let ra = try trainer.fit(&a, data: plain), rb = try trainer.fit(&b, data: same)
+        #expect(ra.map(\.loss) == rb.map(\.loss) && ra.last?.validationLoss == rb.last?.validationLoss)
+        #expect(a.parameterVector == b.parameterVector)
+
+        let split = Int(Double(t) * 0.8)
+        var sum = 0.0
+        for s in split..<(t - 1) { sum += (y[s] - y[s + 1]) * (y[s] - y[s + 1]) }
+        let data = TrainingData<Double>.nextStepTargets(inputs: x, targets: y, steps: t, features: m, outputs: p)
+        #expect(abs(try trainer.repeatLastValueLoss(data) - sum / Double(t - 1 - split)) < 1e-15)
+        var initC = SplitMix(seed: 6)
+        var c = try RecurrentModel<ParaGRU<Double>>.initialized(inputSize: m, hiddenSize: 3, layerCount: 1, outputSize: p, using: &initC)
+        let before = try trainer.validationLoss(c, data)
+        let records = try trainer.fit(&c, data: data)
+        #expect(before.isFinite && records.last?.validationLoss?.isFinite == true)
+    }
+
     @Test("a ParaGRU learns a delayed-copy task (deterministic for a seed)")
     func delayedCopy() throws {
         var rng = SplitMix(seed: 7)
