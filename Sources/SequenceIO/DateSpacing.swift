@@ -32,6 +32,10 @@ enum DateSpacing {
     /// (day first), `Jan-1-1995`, `1 Jan 1995`, `January 1, 1995`, `Jan 1995`, `1995Q1`, each
     /// with an optional time `12:30[:15[.5]]` (am/pm, zone ignored), or a bare time.
     static func parse(_ text: String) -> Stamp? {
+        if let (year, month, day) = compactDate(text) {
+            let days = daysFromCivil(year: year, month: month, day: day)
+            return Stamp(monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400, hasDate: true, hasTime: false)
+        }
         let s = Array(text.lowercased().utf8)
         // The time: the digit run before the first ':' and what follows.
         var datePart = s[...], seconds = 0.0, hasTime = false
@@ -101,6 +105,32 @@ enum DateSpacing {
         guard (1...12).contains(month), (1...31).contains(day), (1...9999).contains(year) else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         return Stamp(monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400 + seconds, hasDate: true, hasTime: hasTime)
+    }
+
+    /// A compact date `YYYYMMDD` (8 digits, year 1000–9999, a valid month and day), as some
+    /// exports write dates (`19580329`); nil for anything else.
+    static func compactDate(_ text: String) -> (year: Int, month: Int, day: Int)? {
+        let t = text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+        guard t.utf8.count == 8, t.utf8.allSatisfy(isDigit), let v = Int(t) else { return nil }
+        let (year, month, day) = (v / 10_000, v / 100 % 100, v % 100)
+        guard year >= 1000, (1...12).contains(month), (1...daysInMonth(year: year, month: month)).contains(day) else { return nil }
+        return (year, month, day)
+    }
+
+    /// Whether a column header names a date or time ("date", "Date_UTC", "day", "time", …), which
+    /// lets numbers in it be read as compact dates.
+    static func namesADate(_ header: String) -> Bool {
+        let h = header.lowercased()
+        return ["date", "day", "time", "timestamp"].contains { h == $0 || h.hasPrefix($0 + "_") || h.hasSuffix("_" + $0) || h.hasPrefix($0 + " ") }
+            || h.contains("date")
+    }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date.

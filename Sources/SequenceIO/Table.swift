@@ -298,13 +298,19 @@ private struct TableParser {
         func rowNumber(_ i: Int) -> Int { lines[firstData + i].2 }
         func label(_ c: Int) -> String { header.map { "\(c + 1) ('\($0[c])')" } ?? "\(c + 1)" }
 
-        // Date/time columns: every non-missing cell a date (not a number).
+        // Date/time columns: every non-missing cell a date (not a number) — or, under a header
+        // that names a date ("date", "Date_UTC", "day", "time"), compact dates YYYYMMDD such as
+        // statsmodels' co2.csv `19580329`, which would otherwise read as numbers.
         func dateColumn(_ c: Int) -> String? {
+            let compactAllowed = header.map { DateSpacing.namesADate($0[c]) } ?? false
             var example: String?
             for row in rows where !isMissing(row[c]) {
-                guard number(row[c]) == nil else { return nil }
                 let t = text(row[c])
-                guard dates.matches(t) else { return nil }
+                if number(row[c]) != nil {
+                    guard compactAllowed, DateSpacing.compactDate(t) != nil else { return nil }
+                } else {
+                    guard dates.matches(t) else { return nil }
+                }
                 if example == nil { example = t }
             }
             return example

@@ -272,3 +272,47 @@ struct TableTests {
         #expect(npy?.description.contains("--columns, --missing and --decimal-comma apply to .csv and .tsv tables only") == true)
     }
 }
+
+/// The real statsmodels files of issue 25's table (Fixtures/statsmodels, public domain), read as
+/// the issue's rows read them, against plain splitting of the same files.
+@Suite("Tables: real statsmodels files")
+struct StatsmodelsTableTests {
+    @Test func co2WithCompactDatesAndGaps() throws {
+        let url = try fixture("statsmodels/co2.csv")
+        let (header, rows) = try cells("statsmodels/co2.csv")
+        #expect(header == ["date", "co2"] && rows.count == 2284)
+        let column: [Double?] = rows.map { Double($0[1]) }
+        #expect(column.filter { $0 == nil }.count == 59)
+        let read = try CSV.readTable(contentsOf: url, options: TableOptions(missing: .interpolate))
+        // The YYYYMMDD column under "date" is a date column, not a feature.
+        #expect(read.tensor.shape == [2284, 1] && read.columns == [2])
+        #expect(close(read.tensor.asDouble(), referenceFill(column, interpolate: true)))
+        #expect(read.notes.contains("skipped date/time column 1 ('date'); choose columns with --columns"))
+        #expect(read.notes.contains { $0.hasPrefix("dates in column 1 ('date') are weekly") })
+        // Numbers that only look like dates stay numbers without a date header.
+        let plain = try table("x,y\n19580329,1\n19580405,2\n19580412,3\n")
+        #expect(plain.tensor.shape == [3, 2])
+    }
+
+    @Test func elecEquipAndMacrodataAndSunspots() throws {
+        let elec = try CSV.readTable(contentsOf: fixture("statsmodels/elec_equip.csv"))
+        let (_, elecRows) = try cells("statsmodels/elec_equip.csv")
+        #expect(elec.tensor.shape == [elecRows.count, 1])
+        #expect(elec.tensor.asDouble() == elecRows.map { Double($0[1])! })
+        #expect(elec.notes.contains("dates in column 1 ('DATE') are monthly, regular"))
+
+        let macro = try CSV.readTable(
+            contentsOf: fixture("statsmodels/macrodata.csv"),
+            options: TableOptions(columns: "realgdp,realcons,realinv,unemp", targets: "unemp"))
+        let (macroHeader, macroRows) = try cells("statsmodels/macrodata.csv")
+        let picks = ["realgdp", "realcons", "realinv", "unemp"].map { macroHeader.firstIndex(of: $0)! }
+        #expect(macro.tensor.shape == [macroRows.count, 4])
+        #expect(macro.tensor.asDouble() == macroRows.flatMap { row in picks.map { Double(row[$0])! } })
+        #expect(macro.targets?.asDouble() == macroRows.map { Double($0[picks[3]])! })
+
+        let sun = try CSV.readTable(contentsOf: fixture("statsmodels/sunspots.csv"), options: TableOptions(columns: "SUNACTIVITY"))
+        let (sunHeader, sunRows) = try cells("statsmodels/sunspots.csv")
+        let s = sunHeader.firstIndex(of: "SUNACTIVITY")!
+        #expect(sun.tensor.asDouble() == sunRows.map { Double($0[s])! })
+    }
+}
