@@ -91,7 +91,10 @@ struct DistributedSolveTests {
             let out = "out\(ranks).npy"
             let run = try mpirun(
                 ranks: ranks, pararnn,
-                ["solve", "--distributed", "--model", model, "--input", "x.npy", "--output", out, "--method", "newton"],
+                // R = 2 with 2 threads per rank: several chunks per rank, so a chunk's first step
+                // reads s_{t−1} from the chunk before it, not from the previous rank.
+                ["solve", "--distributed", "--model", model, "--input", "x.npy", "--output", out, "--method", "newton",
+                 "--threads", ranks == 2 ? "2" : "1"],
                 in: folder.url)
             #expect(run.status == 0, "\(cell) R=\(ranks): \(run.stdout) \(run.stderr)")
             #expect(run.stdout.contains("certified"), "\(cell) R=\(ranks): \(run.stdout)")

@@ -134,7 +134,7 @@ extension SequenceSolver {
         }
         copyScalars(states, UnsafePointer(offsets), count: steps * row)
         var monitor = ConvergenceMonitor(method: method, tolerance: tolerance, maxIterations: maxIterations)
-        let stateSize = cell.stateSize, hidden = cell.hiddenSize
+        let stateSize = cell.stateSize
         let fuse = cell.fusesNewtonOffsets && request == .structured
         for iteration in 0...maxIterations {
             coupling.shiftBoundary(last: UnsafePointer(states + (steps - 1) * row), previous: previous, count: row)
@@ -144,27 +144,12 @@ extension SequenceSolver {
                 pool.forEach(chunks.count) { c in
                     let range = chunks[c]
                     let first = range.lowerBound == 0 ? prev.base : UnsafePointer(h.base + (range.lowerBound - 1) * row)
-                    if fuse {
-                        // The cell's kernel computes the residual and the offsets itself.
-                        var fused = 0.0
-                        withUnsafeMutablePointer(to: &fused) { fusedPointer in
-                            var arguments = LinearizeArguments(
-                                steps: range, batch: batch, previous: first,
-                                states: UnsafePointer(h.base), projections: u.base, values: f.base,
-                                jacobians: jac.base, request: request)
-                            arguments.fusedResidual = fusedPointer
-                            cell.linearize(arguments)
-                        }
-                        res.base[c] = fused
-                        return
-                    }
-                    cell.linearize(
-                        steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
-                        projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                    res.base[c] = residualAndOffsets(
-                        range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
-                        initial: prev.base, values: f.base, jacobians: jac.base, structure: structure,
-                        batch: batch, stateSize: stateSize, hidden: hidden, clip: Scalar?.none)
+                    // (Each chunk's first step reads s_{t−1} from the states before it, or the
+                    // previous rank's boundary state for the first chunk.)
+                    res.base[c] = cell.linearizeChunk(
+                        range, batch: batch, previous: first, states: UnsafePointer(h.base),
+                        projections: u.base, values: f.base, jacobians: jac.base, request: request,
+                        structure: structure, fuse: fuse, clip: nil)
                 }
             }
             let residual = coupling.maxResidual(residuals.reduce(0, combineResiduals))

@@ -168,7 +168,6 @@ final class NewtonEngine<Cell: RecurrentCell> {
     {
         let chunks = self.chunks
         let cell = self.cell, batch = self.batch, row = self.row
-        let stateSize = cell.stateSize, hidden = cell.hiddenSize
         let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
         let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
@@ -183,26 +182,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
                 let first = Self.stateBefore(
                     range.lowerBound, initial: h0.base, states: UnsafePointer(h.base), row: row,
                     packing: packing)
-                if fuse {
-                    var fused = 0.0
-                    withUnsafeMutablePointer(to: &fused) { fusedPointer in
-                        var arguments = LinearizeArguments(
-                            steps: range, batch: batch, previous: first,
-                            states: UnsafePointer(h.base), projections: u.base, values: f.base,
-                            jacobians: jac.base, request: request)
-                        arguments.fusedResidual = fusedPointer
-                        cell.linearize(arguments)
-                    }
-                    res.base[c] = fused
-                    return
-                }
-                cell.linearize(
-                    steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
-                    projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                res.base[c] = residualAndOffsets(
-                    range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
-                    initial: first, values: f.base, jacobians: jac.base, structure: structure,
-                    batch: batch, stateSize: stateSize, hidden: hidden, clip: clip)
+                res.base[c] = cell.linearizeChunk(
+                    range, batch: batch, previous: first, states: UnsafePointer(h.base),
+                    projections: u.base, values: f.base, jacobians: jac.base, request: request,
+                    structure: structure, fuse: fuse, clip: clip)
             }
         }
         return residuals.reduce(0, combineResiduals)
@@ -436,5 +419,36 @@ func clipJacobian<S: ScanScalar>(
                 for e in 0..<(n * n) { m[e] *= scale }
             }
         }
+    }
+}
+
+extension RecurrentCell {
+    /// One chunk of a Newton linearisation: F, J at the current states and the offsets
+    /// b_t = F_t − J_t s_{t−1} (in `values`); returns the chunk's largest relative residual.
+    /// With `fuse` the cell's kernel computes residual and offsets itself (one memory pass);
+    /// otherwise ``residualAndOffsets`` does, after clipping Jacobians to `clip`.
+    /// `previous` is s_{t−1} of the chunk's first step.
+    func linearizeChunk(
+        _ range: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>, states: UnsafePointer<Scalar>,
+        projections: UnsafePointer<Scalar>, values: UnsafeMutablePointer<Scalar>,
+        jacobians: UnsafeMutablePointer<Scalar>, request: JacobianRequest, structure: JacobianStructure,
+        fuse: Bool, clip: Scalar?
+    ) -> Double {
+        var arguments = LinearizeArguments(
+            steps: range, batch: batch, previous: previous, states: states, projections: projections,
+            values: values, jacobians: jacobians, request: request)
+        if fuse {
+            var fused = 0.0
+            withUnsafeMutablePointer(to: &fused) { pointer in
+                arguments.fusedResidual = pointer
+                linearize(arguments)
+            }
+            return fused
+        }
+        linearize(arguments)
+        return residualAndOffsets(
+            range: range, row: stateRowSize(batch: batch), jrow: jacobianRowSize(batch: batch, request: request),
+            states: states, initial: previous, values: values, jacobians: jacobians, structure: structure,
+            batch: batch, stateSize: stateSize, hidden: hiddenSize, clip: clip)
     }
 }

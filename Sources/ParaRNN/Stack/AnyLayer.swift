@@ -228,28 +228,12 @@ public func solveStack<S: CellMath>(
     if let initialStates, initialStates.count != needed {
         throw .shapeMismatch("\(initialStates.count) initial states for \(needed) layer directions")
     }
-    var x = inputs
-    var solutions: [Solution<S>] = [], labels: [String] = []
     var offset = 0
-    for (l, layer) in layers.enumerated() {
-        var layerOptions = options
-        if let progress { layerOptions.progress = { progress(l, $0) } }
+    return try solveLayers(layers, inputs: inputs, options: options, progress: progress) { layer, x, layerOptions throws(SolverError) in
         let initial = initialStates.map { Array($0[offset..<(offset + layer.directions)]) }
         offset += layer.directions
-        let result = try layer.solve(
-            inputs: x, steps: steps, batch: batch, options: layerOptions, initialStates: initial)
-        solutions.append(result.solution)
-        labels.append("layer \(l + 1)")
-        if let reverse = result.reverse {
-            solutions.append(reverse)
-            labels.append("layer \(l + 1) reverse")
-        }
-        x = result.hidden
-        // A layer with a NaN/Inf state ends the stack: the layers above cannot be solved from
-        // it (see StackSolution.nonFiniteState); the result is then not converged.
-        if result.solution.nonFiniteState != nil { break }
+        return try layer.solve(inputs: x, steps: steps, batch: batch, options: layerOptions, initialStates: initial)
     }
-    return StackSolution(hidden: x, layers: solutions, labels: labels)
 }
 
 /// Solves a stack for sequences of `lengths` packed end to end: every layer solves the packed
@@ -261,12 +245,25 @@ public func solveStack<S: CellMath>(
     _ layers: [AnyLayer<S>], inputs: [S], lengths: [Int], batch: Int, options: SolverOptions,
     progress: (@Sendable (Int, SolverProgress) -> Void)? = nil
 ) throws(SolverError) -> StackSolution<S> {
+    try solveLayers(layers, inputs: inputs, options: options, progress: progress) { layer, x, layerOptions throws(SolverError) in
+        try layer.solve(inputs: x, lengths: lengths, batch: batch, options: layerOptions)
+    }
+}
+
+/// The stack loop both `solveStack`s share: layer l + 1 reads layer l's hidden output; a layer
+/// with a NaN/Inf state ends the stack (the layers above cannot be solved from it; see
+/// ``StackSolution/nonFiniteState``), so the result is then not converged.
+private func solveLayers<S: CellMath>(
+    _ layers: [AnyLayer<S>], inputs: [S], options: SolverOptions,
+    progress: (@Sendable (Int, SolverProgress) -> Void)?,
+    solve: (AnyLayer<S>, [S], SolverOptions) throws(SolverError) -> LayerSolution<S>
+) throws(SolverError) -> StackSolution<S> {
     var x = inputs
     var solutions: [Solution<S>] = [], labels: [String] = []
     for (l, layer) in layers.enumerated() {
         var layerOptions = options
         if let progress { layerOptions.progress = { progress(l, $0) } }
-        let result = try layer.solve(inputs: x, lengths: lengths, batch: batch, options: layerOptions)
+        let result = try solve(layer, x, layerOptions)
         solutions.append(result.solution)
         labels.append("layer \(l + 1)")
         if let reverse = result.reverse {

@@ -12,7 +12,7 @@ extension ElmanRNN: DifferentiableCell {
     /// Elman VJP: ∂L/∂pre = λ φ' (1 − h'² or [h' > 0]), for both the projection and the recurrent weights.
     public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
+        let adjoints = arguments.adjoints
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
         let d = hiddenSize, lanes = batch * d
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
