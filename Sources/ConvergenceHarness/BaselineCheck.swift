@@ -59,7 +59,8 @@ public struct BaselineCheck: Sendable {
     public static func compare(_ report: HarnessReport, baseline: HarnessReport) -> Outcome {
         var old: [CaseKey: CaseResult] = [:]
         for c in baseline.cases { old[c.key] = c }
-        var regressions: [String] = [], notes: [String] = []
+        var regressions: [String] = []
+        var notes: [String] = []
         var matched = 0
         var seen = Set<CaseKey>()
         for now in report.cases {
@@ -75,7 +76,8 @@ public struct BaselineCheck: Sendable {
             }
             if !now.converged {
                 regressions.append(
-                    "\(now.key): converged in the baseline (\(before.iterations) iterations), now does not (\(now.outcome))")
+                    "\(now.key): converged in the baseline (\(before.iterations) iterations), now does not (\(now.outcome))"
+                )
                 continue
             }
             let allowed = allowedIterations(baseline: before.iterations)

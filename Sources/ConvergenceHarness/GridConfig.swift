@@ -139,11 +139,18 @@ public struct GridConfig: Codable, Equatable, Sendable {
         try nonEmpty(seeds.count, "seeds")
         for method in methods where ![.newton, .quasiNewton, .damped, .elk].contains(method) {
             throw HarnessError(
-                "grid '\(name)': method '\(method)' is not a parallel strategy; use newton, quasi-newton, damped or elk")
+                "grid '\(name)': method '\(method)' is not a parallel strategy; use newton, quasi-newton, damped or elk"
+            )
         }
-        if let bad = steps.first(where: { $0 <= 0 }) { throw HarnessError("grid '\(name)': steps must be positive (got \(bad))") }
-        if let bad = hiddenSizes.first(where: { $0 <= 0 }) { throw HarnessError("grid '\(name)': hiddenSizes must be positive (got \(bad))") }
-        if let bad = batchSizes.first(where: { $0 <= 0 }) { throw HarnessError("grid '\(name)': batchSizes must be positive (got \(bad))") }
+        if let bad = steps.first(where: { $0 <= 0 }) {
+            throw HarnessError("grid '\(name)': steps must be positive (got \(bad))")
+        }
+        if let bad = hiddenSizes.first(where: { $0 <= 0 }) {
+            throw HarnessError("grid '\(name)': hiddenSizes must be positive (got \(bad))")
+        }
+        if let bad = batchSizes.first(where: { $0 <= 0 }) {
+            throw HarnessError("grid '\(name)': batchSizes must be positive (got \(bad))")
+        }
         if let bad = weightScales.first(where: { !$0.isFinite || $0 < 0 }) {
             throw HarnessError("grid '\(name)': weightScales must be finite and non-negative (got \(bad))")
         }
@@ -188,7 +195,8 @@ public struct GridConfig: Codable, Equatable, Sendable {
         if UInt64(total) > physicalMemory {
             let gb = { (x: Double) in String(format: "%.1f GB", x / 1e9) }
             throw HarnessError(
-                "grid '\(name)': the largest case (\(what)) needs at least \(gb(Double(total))), more than this machine's \(gb(Double(physicalMemory)))")
+                "grid '\(name)': the largest case (\(what)) needs at least \(gb(Double(total))), more than this machine's \(gb(Double(physicalMemory)))"
+            )
         }
     }
 
@@ -213,10 +221,11 @@ public struct GridConfig: Codable, Equatable, Sendable {
                                 for guess in guesses {
                                     for precision in precisions {
                                         for seed in seeds {
-                                            keys.append(CaseKey(
-                                                cell: cell, method: method, steps: t, hiddenSize: d,
-                                                batch: b, scale: scale, guess: guess,
-                                                precision: precision, seed: seed))
+                                            keys.append(
+                                                CaseKey(
+                                                    cell: cell, method: method, steps: t, hiddenSize: d,
+                                                    batch: b, scale: scale, guess: guess,
+                                                    precision: precision, seed: seed))
                                         }
                                     }
                                 }

@@ -47,7 +47,8 @@ public final class ProgressBar: @unchecked Sendable {
             if decile > lastDecile {
                 lastDecile = decile
                 write(
-                    "harness: \(done)/\(total) cases (\(decile * 10) %), \(fmt(elapsed, 1)) s, \(rate) cases/s, ETA \(left)\n")
+                    "harness: \(done)/\(total) cases (\(decile * 10) %), \(fmt(elapsed, 1)) s, \(rate) cases/s, ETA \(left)\n"
+                )
             }
         }
     }

@@ -100,11 +100,13 @@ public final class ResultsLog: @unchecked Sendable {
             let contents = try read(path: path)
             if contents.header.config != config {
                 throw HarnessError(
-                    "'\(path)' holds results of grid '\(contents.header.config.name)', which differs from the grid of this run ('\(config.name)')")
+                    "'\(path)' holds results of grid '\(contents.header.config.name)', which differs from the grid of this run ('\(config.name)')"
+                )
             }
             if contents.header.shard != shard {
                 throw HarnessError(
-                    "'\(path)' holds shard \(contents.header.shard.map(\.description) ?? "all"), not \(shard.map(\.description) ?? "all")")
+                    "'\(path)' holds shard \(contents.header.shard.map(\.description) ?? "all"), not \(shard.map(\.description) ?? "all")"
+                )
             }
             previous = contents.cases
             keep = contents.validBytes
@@ -187,14 +189,17 @@ public final class ResultsLog: @unchecked Sendable {
                     header = h
                 } else {
                     let result = try decoder.decode(CaseResult.self, from: text)
-                    if let i = index[result.key] { cases[i] = result } else {
+                    if let i = index[result.key] {
+                        cases[i] = result
+                    } else {
                         index[result.key] = cases.count
                         cases.append(result)
                     }
                 }
             } catch {
                 throw HarnessError(
-                    "'\(path)' line \(line) is not a harness \(header == nil ? "results header" : "case result"): \(describeDecodingError(error))")
+                    "'\(path)' line \(line) is not a harness \(header == nil ? "results header" : "case result"): \(describeDecodingError(error))"
+                )
             }
         }
         guard let header else {
@@ -222,7 +227,8 @@ extension HarnessReport {
             let contents = try ResultsLog.read(path: path)
             if let config, contents.header.config != config {
                 throw HarnessError(
-                    "cannot merge '\(path)' (grid '\(contents.header.config.name)') with '\(first)' (grid '\(config.name)'): the grids differ")
+                    "cannot merge '\(path)' (grid '\(contents.header.config.name)') with '\(first)' (grid '\(config.name)'): the grids differ"
+                )
             }
             config = contents.header.config
             machine = machine ?? contents.header.machine

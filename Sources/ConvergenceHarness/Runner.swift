@@ -61,7 +61,8 @@ public struct HarnessRunner: Sendable {
         let start = ContinuousClock.now
 
         // Split: cases that measure multi-thread speed run alone on the whole pool.
-        var concurrent: [CaseKey] = [], alone: [CaseKey] = []
+        var concurrent: [CaseKey] = []
+        var alone: [CaseKey] = []
         if jobs > 1 {
             for key in todo {
                 let large = memoryEstimate(key) > Int(ProcessInfo.processInfo.physicalMemory / 2) / jobs
@@ -228,7 +229,10 @@ public struct HarnessRunner: Sendable {
             var error = 0.0
             for (x, y) in zip(solution.states, reference.states) {
                 let e = Double(abs(x - y))
-                if e.isNaN { error = .nan; break }
+                if e.isNaN {
+                    error = .nan
+                    break
+                }
                 error = max(error, e)
             }
             return CaseResult(
@@ -274,7 +278,8 @@ func prematureStagnation(_ attempt: SolveAttempt) -> String? {
     let earlier = h[h.count - 26]
     guard earlier.isFinite, last <= 0.5 * earlier else { return nil }
     let rate = Foundation.pow(last / earlier, 1.0 / 25)
-    return "stagnation declared while still converging: residual fell \(fmt(earlier / last, 1))× over the last 25 iterations (linear rate \(fmt(rate, 3)) per iteration)"
+    return
+        "stagnation declared while still converging: residual fell \(fmt(earlier / last, 1))× over the last 25 iterations (linear rate \(fmt(rate, 3)) per iteration)"
 }
 
 /// Collects results from the workers, one at a time.

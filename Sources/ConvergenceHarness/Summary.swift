@@ -13,18 +13,21 @@ extension HarnessReport {
         out.append("# Convergence harness: \(config.name)")
         out.append("")
         out.append(
-            "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s.")
+            "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s."
+        )
         let shared = cases.filter { $0.concurrent == true }
         if !shared.isEmpty {
             out.append("")
             out.append(
-                "\(shared.count) of the \(cases.count) cases ran beside other cases, on \(shared.map { $0.threads ?? 1 }.max() ?? 1) thread each: their wall times and speedups were measured concurrently (the cases the cost model expects to gain from threads ran alone on \(m.threads)).")
+                "\(shared.count) of the \(cases.count) cases ran beside other cases, on \(shared.map { $0.threads ?? 1 }.max() ?? 1) thread each: their wall times and speedups were measured concurrently (the cases the cost model expects to gain from threads ran alone on \(m.threads))."
+            )
         }
         if config.continueAfterStagnation {
             out.append("")
             let restarted = cases.filter { ($0.restarts ?? 0) > 0 }
             out.append(
-                "continueAfterStagnation: \(restarted.count) cases restarted from their last iterate after a premature stagnation (\(restarted.filter(\.converged).count) then converged); iteration counts include the restarts.")
+                "continueAfterStagnation: \(restarted.count) cases restarted from their last iterate after a premature stagnation (\(restarted.filter(\.converged).count) then converged); iteration counts include the restarts."
+            )
         }
         out.append("")
         let groups = groupKeys()
@@ -39,7 +42,8 @@ extension HarnessReport {
             let worst = ok.map(\.maxAbsError).max()
             let speedups = all.filter { $0.failure == nil }.map(\.speedup).sorted()
             out.append(
-                "| \(cell) | \(method) | \(all.count) | \(fmt(100 * Double(ok.count) / Double(max(all.count, 1)), 0)) % | \(iterations.isEmpty ? "–" : fmtMedian(iterations)) | \(iterations.last.map(String.init) ?? "–") | \(worst.map { sci($0) } ?? "–") | \(speedups.isEmpty ? "–" : fmt(median(speedups), 2)) |")
+                "| \(cell) | \(method) | \(all.count) | \(fmt(100 * Double(ok.count) / Double(max(all.count, 1)), 0)) % | \(iterations.isEmpty ? "–" : fmtMedian(iterations)) | \(iterations.last.map(String.init) ?? "–") | \(worst.map { sci($0) } ?? "–") | \(speedups.isEmpty ? "–" : fmt(median(speedups), 2)) |"
+            )
         }
         out.append("")
         out += pivot(
@@ -88,7 +92,8 @@ extension HarnessReport {
             let premature = failures.filter { $0.diagnosis != nil }.count
             if premature > 0 {
                 out.append(
-                    "\(premature) of the \(failures.count) were declared stagnated while the residual was still falling linearly (see the diagnosis column).")
+                    "\(premature) of the \(failures.count) were declared stagnated while the residual was still falling linearly (see the diagnosis column)."
+                )
                 out.append("")
             }
             out.append("| case | iterations | final residual | outcome | diagnosis |")
@@ -172,9 +177,18 @@ func sci(_ x: Double) -> String {
     if !x.isFinite { return "\(x)" }
     var e = 0
     var m = abs(x)
-    while m >= 10 { m /= 10; e += 1 }
-    while m < 1 { m *= 10; e -= 1 }
+    while m >= 10 {
+        m /= 10
+        e += 1
+    }
+    while m < 1 {
+        m *= 10
+        e -= 1
+    }
     m = (m * 10).rounded() / 10
-    if m >= 10 { m /= 10; e += 1 }
+    if m >= 10 {
+        m /= 10
+        e += 1
+    }
     return "\(x < 0 ? "-" : "")\(m)e\(e)"
 }

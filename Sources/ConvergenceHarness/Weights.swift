@@ -65,7 +65,9 @@ public struct WeightFactory: Sendable {
     /// channel tensor (ParaLSTM's peepholes `[2][d]`) uniform in ±s, for PyTorch-style cells
     /// `weight_hh` `[G·d][d]` and `bias_hh`.
     public func tensors() -> CellTensors {
-        let d = hiddenSize, m = inputSize, g = gates
+        let d = hiddenSize
+        let m = inputSize
+        let g = gates
         var rng = SplitMix64(seed: SplitMix64.derive(seed, "weights", cell.rawValue, "\(d)", "\(m)"))
         let inputWeights = rng.symmetric(g * d * m, bound: 1 / Double(m).squareRoot())
         let inputBias = rng.symmetric(g * d, bound: 0.1)
@@ -76,7 +78,8 @@ public struct WeightFactory: Sendable {
             p["b"] = ParameterTensor(shape: [g, d], values: inputBias)
             p["A"] = ParameterTensor(shape: [g, d], values: rng.symmetric(g * d, bound: scale))
             for extra in cell.schema.channelTensors {
-                p[extra.name] = ParameterTensor(shape: [extra.rows, d], values: rng.symmetric(extra.rows * d, bound: scale))
+                p[extra.name] = ParameterTensor(
+                    shape: [extra.rows, d], values: rng.symmetric(extra.rows * d, bound: scale))
             }
         case .pytorch:
             let bound = 3.0.squareRoot() * scale / Double(d).squareRoot()

@@ -85,7 +85,10 @@ public struct Aaren<S: ScanScalar>: Sendable {
         keys: [S], values: [S], steps: Int, batch: Int, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkSequence(steps: steps, batch: batch)
-        let dk = keySize, dv = valueSize, lanes = batch * dv, scale = self.scale
+        let dk = keySize
+        let dv = valueSize
+        let lanes = batch * dv
+        let scale = self.scale
         try check("keys", keys.count, steps * batch * dk)
         try check("values", values.count, steps * batch * dv)
         var elements = [AarenState<S>](repeating: .identity, count: steps * lanes)
@@ -93,7 +96,9 @@ public struct Aaren<S: ScanScalar>: Sendable {
             keys.withUnsafeBufferPointer { kb in
                 values.withUnsafeBufferPointer { vb in
                     query.withUnsafeBufferPointer { qb in
-                        let e = Shared(eb.baseAddress!), k = kb.baseAddress!, v = vb.baseAddress!
+                        let e = Shared(eb.baseAddress!)
+                        let k = kb.baseAddress!
+                        let v = vb.baseAddress!
                         let q = qb.baseAddress!
                         let chunks = chunkCount(
                             steps: steps, workPerStep: batch * (dk + dv),
@@ -145,21 +150,28 @@ public struct Aaren<S: ScanScalar>: Sendable {
         keys: [S], values: [S], trace: LinearRNNTrace<S>, outputGradient g: [S],
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkSequence(steps: steps, batch: batch)
-        let dk = keySize, dv = valueSize, width = dv + 1, scale = self.scale
+        let dk = keySize
+        let dv = valueSize
+        let width = dv + 1
+        let scale = self.scale
         try check("keys", keys.count, steps * batch * dk)
         try check("values", values.count, steps * batch * dv)
         try check("outputGradient", g.count, steps * batch * dv)
         try check("trace.states", trace.states.count, steps * batch * 2)
         try check("trace.output", trace.output.count, steps * batch * dv)
         let lanes = batch * width
-        var a = [S](repeating: 0, count: steps * lanes), b = a
-        let st = trace.states, o = trace.output
+        var a = [S](repeating: 0, count: steps * lanes)
+        var b = a
+        let st = trace.states
+        let o = trace.output
         for t in 0..<steps {
             for s in 0..<batch {
                 let r = t * batch + s
-                let m = st[2 * r], w = st[2 * r + 1]
+                let m = st[2 * r]
+                let w = st[2 * r + 1]
                 let f: S = t + 1 < steps ? Fn.exp(m - st[2 * (r + batch)]) : 0
                 var go: S = 0
                 for j in 0..<dv {

@@ -19,7 +19,9 @@ extension DiagonalMaps {
         _ g: [S], steps: Int, batch: Int, pool: WorkerPool, workPerStep: Int,
         decay: (Int, UnsafeMutablePointer<S>) -> Void
     ) -> Copied<S> {
-        let complex = cIm != nil, lanes = batch * n, row = complex ? 2 * lanes : lanes
+        let complex = cIm != nil
+        let lanes = batch * n
+        let row = complex ? 2 * lanes : lanes
         let adjoint = Copied<S>(zeros: steps * row)
         g.withUnsafeBufferPointer { gb in
             let g = gb.baseAddress!
@@ -49,7 +51,8 @@ extension DiagonalMaps {
         x: [S], g: [S], states: [S], steps: Int, batch: Int, ownSize: Int, chunks: Int, pool: WorkerPool,
         step: (GradientStep<S>) -> Void
     ) -> (input: [S], sum: [S]) {
-        let lanes = batch * n, row = cIm == nil ? lanes : 2 * lanes
+        let lanes = batch * n
+        let row = cIm == nil ? lanes : 2 * lanes
         let acc = Accumulators<S>(chunks: chunks, size: ownSize + gradientSize)
         defer { acc.free() }
         let input: [S] = makeArray(steps * batch * m) { dxp in
@@ -57,13 +60,17 @@ extension DiagonalMaps {
             x.withUnsafeBufferPointer { xb in
                 g.withUnsafeBufferPointer { gb in
                     states.withUnsafeBufferPointer { hb in
-                        let x = xb.baseAddress!, g = gb.baseAddress!, h = hb.baseAddress!
+                        let x = xb.baseAddress!
+                        let g = gb.baseAddress!
+                        let h = hb.baseAddress!
                         forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
-                            let own = acc.chunk(chunk), grad = gradients(own + ownSize)
+                            let own = acc.chunk(chunk)
+                            let grad = gradients(own + ownSize)
                             for t in range {
                                 for s in 0..<batch {
                                     let r = t * batch + s
-                                    let xs = x + r * m, dxs = dx.p + r * m
+                                    let xs = x + r * m
+                                    let dxs = dx.p + r * m
                                     step(GradientStep(t: t, s: s, x: xs, dx: dxs, states: h, own: own, grad: grad))
                                     accumulateReadOut(
                                         g: g + r * p, h: h + t * row + s * n, lanes: lanes, x: xs, dx: dxs, into: grad)

@@ -28,7 +28,8 @@ extension DiagonalLayer {
     func checkBackward(
         _ x: [S], perStep: [(String, [S])] = [], trace: LinearRNNTrace<S>, outputGradient g: [S]
     ) throws(LinearRNNError) {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkInput(x, perStep: perStep, steps: steps, batch: batch)
         try check("outputGradient", g.count, steps * batch * outputSize)
         try check("trace.states", trace.states.count, steps * (Self.isComplex ? 2 : 1) * batch * stateSize)

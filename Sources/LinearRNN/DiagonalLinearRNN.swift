@@ -62,9 +62,15 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, steps: steps, batch: batch)
-        let m = inputSize, n = stateSize, p = outputSize
-        let A = Copied(a), maps = makeMaps()
-        defer { A.free(); maps.free() }
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
+        let A = Copied(a)
+        let maps = makeMaps()
+        defer {
+            A.free()
+            maps.free()
+        }
         let lanes = batch * n
         return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: lanes, keepStates: keepStates) {
             y, record in
@@ -75,7 +81,8 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m
-                            let ar = at + s * n, br = bt + s * n
+                            let ar = at + s * n
+                            let br = bt + s * n
                             for j in 0..<n {
                                 ar[j] = A.p[j]
                                 br[j] = maps.project(j, xs)
@@ -112,11 +119,19 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
     public func backward(
         _ x: [S], trace: LinearRNNTrace<S>, outputGradient g: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkBackward(x, trace: trace, outputGradient: g)
-        let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n
-        let A = Copied(a), maps = makeMaps()
-        defer { A.free(); maps.free() }
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
+        let lanes = batch * n
+        let A = Copied(a)
+        let maps = makeMaps()
+        defer {
+            A.free()
+            maps.free()
+        }
         // λ_t = Cᵀ g_t + a ⊙ λ_{t+1}: a reverse scan with constant coefficients.
         let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * p * n) {
             _, at in
@@ -129,7 +144,11 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         let (input, sum) = maps.accumulateGradients(
             x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: n, chunks: chunks, pool: pool
         ) { st in
-            let ga = st.own, gB = st.grad.b, xs = st.x, dxs = st.dx, t = st.t
+            let ga = st.own
+            let gB = st.grad.b
+            let xs = st.x
+            let dxs = st.dx
+            let t = st.t
             let lam = adjoint.p + t * lanes + st.s * n
             if t > 0 {
                 let hp = st.states + (t - 1) * lanes + st.s * n
@@ -152,6 +171,7 @@ extension DiagonalLinearRNN: DiagonalLayer {
     static var isComplex: Bool { false }
 
     func makeMaps() -> DiagonalMaps<S> {
-        DiagonalMaps(inputSize: inputSize, stateSize: stateSize, outputSize: outputSize, b: b, bIm: nil, c: c, cIm: nil, d: d)
+        DiagonalMaps(
+            inputSize: inputSize, stateSize: stateSize, outputSize: outputSize, b: b, bIm: nil, c: c, cIm: nil, d: d)
     }
 }

@@ -58,8 +58,10 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     /// Row j of B x (real, imaginary part) for complex maps.
     @inline(__always)
     func projectComplex(_ j: Int, _ x: UnsafePointer<S>) -> (re: S, im: S) {
-        let br = b + j * m, bi = bIm! + j * m
-        var vr: S = 0, vi: S = 0
+        let br = b + j * m
+        let bi = bIm! + j * m
+        var vr: S = 0
+        var vi: S = 0
         for k in 0..<m {
             vr += br[k] * x[k]
             vi += bi[k] * x[k]
@@ -74,12 +76,16 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
         _ h: UnsafePointer<S>, lanes: Int, batch: Int, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
     ) {
         for s in 0..<batch {
-            let xs = x + s * m, hr = h + s * n, ys = y + s * p
+            let xs = x + s * m
+            let hr = h + s * n
+            let ys = y + s * p
             for i in 0..<p {
-                let cr = c + i * n, dr = d + i * m
+                let cr = c + i * n
+                let dr = d + i * m
                 var acc: S = 0
                 if let cIm {
-                    let ci = cIm + i * n, hi = hr + lanes
+                    let ci = cIm + i * n
+                    let hi = hr + lanes
                     for j in 0..<n { acc += cr[j] * hr[j] - ci[j] * hi[j] }
                 } else {
                     for j in 0..<n { acc += cr[j] * hr[j] }
@@ -106,10 +112,12 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     @inline(__always)
     func adjointSource(_ g: UnsafePointer<S>, lanes: Int, batch: Int, into u: UnsafeMutablePointer<S>) {
         for s in 0..<batch {
-            let gs = g + s * p, us = u + s * n
+            let gs = g + s * p
+            let us = u + s * n
             for j in 0..<n {
                 if let cIm {
-                    var ur: S = 0, ui: S = 0
+                    var ur: S = 0
+                    var ui: S = 0
                     for i in 0..<p {
                         ur += c[i * n + j] * gs[i]
                         ui -= cIm[i * n + j] * gs[i]
@@ -132,7 +140,9 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     @inline(__always)
     func gradients(_ base: UnsafeMutablePointer<S>) -> DiagonalMapGradients<S> {
         let parts = cIm == nil ? 1 : 2
-        let b = base, c = b + parts * n * m, d = c + parts * p * n
+        let b = base
+        let c = b + parts * n * m
+        let d = c + parts * p * n
         return DiagonalMapGradients(
             b: b, bIm: parts == 2 ? b + n * m : nil, c: c, cIm: parts == 2 ? c + p * n : nil, d: d)
     }
@@ -150,9 +160,11 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
         dx: UnsafeMutablePointer<S>, into grad: DiagonalMapGradients<S>
     ) {
         for i in 0..<p {
-            let gi = g[i], gc = grad.c + i * n
+            let gi = g[i]
+            let gc = grad.c + i * n
             if let gCIm = grad.cIm {
-                let gci = gCIm + i * n, hi = h + lanes
+                let gci = gCIm + i * n
+                let hi = h + lanes
                 for j in 0..<n {
                     gc[j] += gi * h[j]
                     gci[j] -= gi * hi[j]

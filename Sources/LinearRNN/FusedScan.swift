@@ -73,7 +73,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
             solve(range: ranges[0], carry: carries, final: nil, coefficients, emit)
             return
         }
-        let carry = Shared(carries), sum = Shared(summaries)
+        let carry = Shared(carries)
+        let sum = Shared(summaries)
         let p = slots - 1
         pool.forEach(p) { w in
             if w == 0 {
@@ -83,7 +84,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
             }
         }
         for c in 1..<p {
-            let P = summaries + c * 2 * row, Q = P + row
+            let P = summaries + c * 2 * row
+            let Q = P + row
             let cin = carries + c * row
             affine(P, cin, Q, into: cin + row)
         }
@@ -104,7 +106,10 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
         scratch.initialize(repeating: 0, count: size)
         defer { scratch.deallocate() }
-        let a = scratch, b = scratch + row, h = scratch + 2 * row, extra = scratch + 3 * row
+        let a = scratch
+        let b = scratch + row
+        let h = scratch + 2 * row
+        let extra = scratch + 3 * row
         h.update(from: carry, count: row)
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
@@ -125,7 +130,10 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let n = lanes
         if complex {
             for j in 0..<n {
-                let ar = a[j], ai = a[n + j], xr = x[j], xi = x[n + j]
+                let ar = a[j]
+                let ai = a[n + j]
+                let xr = x[j]
+                let xi = x[n + j]
                 out[j] = ar * xr - ai * xi + b[j]
                 out[n + j] = ai * xr + ar * xi + b[n + j]
             }
@@ -140,13 +148,17 @@ struct FusedDiagonalScan<S: ScanScalar> {
         range: Range<Int>, summary: UnsafeMutablePointer<S>,
         _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
-        let row = self.row, n = lanes
+        let row = self.row
+        let n = lanes
         let size = 2 * row + scratchSize
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
         scratch.initialize(repeating: 0, count: size)
         defer { scratch.deallocate() }
-        let a = scratch, b = scratch + row, extra = scratch + 2 * row
-        let P = summary, Q = summary + row
+        let a = scratch
+        let b = scratch + row
+        let extra = scratch + 2 * row
+        let P = summary
+        let Q = summary + row
         Q.update(repeating: 0, count: row)
         P.update(repeating: 0, count: row)
         P.update(repeating: 1, count: n)
@@ -156,8 +168,12 @@ struct FusedDiagonalScan<S: ScanScalar> {
             coefficients(t, a, b, extra)
             if complex {
                 for j in 0..<n {
-                    let ar = a[j], ai = a[n + j]
-                    let pr = P[j], pi = P[n + j], qr = Q[j], qi = Q[n + j]
+                    let ar = a[j]
+                    let ai = a[n + j]
+                    let pr = P[j]
+                    let pi = P[n + j]
+                    let qr = Q[j]
+                    let qi = Q[n + j]
                     P[j] = ar * pr - ai * pi
                     P[n + j] = ai * pr + ar * pi
                     Q[j] = ar * qr - ai * qi + b[j]

@@ -75,7 +75,10 @@ final class ChunkScratch<S: ScanScalar> {
     private let all: [UnsafeMutablePointer<S>]
 
     init(_ engine: GatedChunkwise<S>) {
-        let L = engine.chunk, W = engine.width, dk = engine.dk, tau = engine.tile
+        let L = engine.chunk
+        let W = engine.width
+        let dk = engine.dk
+        let tau = engine.tile
         func make(_ n: Int) -> UnsafeMutablePointer<S> {
             let p = UnsafeMutablePointer<S>.allocate(capacity: max(1, n))
             p.initialize(repeating: 0, count: max(1, n))
@@ -97,7 +100,9 @@ final class ChunkScratch<S: ScanScalar> {
         m = make(L)
         e = make(L)
         db = make(L)
-        all = [state, values, rows, tileScores, tileScores2, keys, keys2, keys3, wide, wide2, gradState, b, u, m, e, db]
+        all = [
+            state, values, rows, tileScores, tileScores2, keys, keys2, keys3, wide, wide2, gradState, b, u, m, e, db,
+        ]
     }
     deinit { for p in all { p.deallocate() } }
 }
@@ -109,7 +114,8 @@ extension GatedChunkwise {
     func gateStatistics(
         _ seq: HeadSequence<S>, start: Int, n: Int, mPrev: S, _ w: ChunkScratch<S>
     ) {
-        var acc: S = 0, runMax = -S.infinity
+        var acc: S = 0
+        var runMax = -S.infinity
         for i in 0..<n {
             acc += seq.logF[start + i]
             w.b[i] = acc
@@ -125,7 +131,8 @@ extension GatedChunkwise {
     func loadValues(_ seq: HeadSequence<S>, start: Int, n: Int, _ w: ChunkScratch<S>) {
         let W = width
         for j in 0..<n {
-            let src = seq.v + (start + j) * seq.vStride, dst = w.values + j * W
+            let src = seq.v + (start + j) * seq.vStride
+            let dst = w.values + j * W
             for c in 0..<dv { dst[c] = src[c] }
             if normalised { dst[dv] = 1 }
         }
@@ -141,7 +148,8 @@ extension GatedChunkwise {
         dOut: StridedOut<S>?, chunkStates: UnsafeMutablePointer<S>?,
         chunkM: UnsafeMutablePointer<S>?, _ w: ChunkScratch<S>
     ) {
-        let W = width, state = w.state
+        let W = width
+        let state = w.state
         state.update(repeating: 0, count: dk * W)
         var mPrev: S = 0
         var c = 0
@@ -153,7 +161,8 @@ extension GatedChunkwise {
             }
             chunkOutputs(seq, start: start, n: n, state: state, mPrev: mPrev, out: out, mOut: mOut, dOut: dOut, w)
             // State update: C̄ ← e^{b_L + m_prev − m_L} C̄ + Σ_j e^{b_L + u_j − m_L} k_j ṽ_jᵀ.
-            let mL = w.m[n - 1], g = w.b[n - 1]
+            let mL = w.m[n - 1]
+            let g = w.b[n - 1]
             let decay = Fn.exp(g + mPrev - mL)
             for x in 0..<(dk * W) { state[x] *= decay }
             addChunkState(seq, start: start, n: n, shift: mL, into: state, w)
@@ -169,10 +178,12 @@ extension GatedChunkwise {
         _ seq: HeadSequence<S>, start: Int, n: Int, shift: S, into state: UnsafeMutablePointer<S>,
         _ w: ChunkScratch<S>
     ) {
-        let W = width, g = w.b[n - 1]
+        let W = width
+        let g = w.b[n - 1]
         for j in 0..<n {
             let f = Fn.exp(g + w.u[j] - shift)
-            let src = seq.k + (start + j) * seq.kStride, dst = w.keys + j * dk
+            let src = seq.k + (start + j) * seq.kStride
+            let dst = w.keys + j * dk
             for x in 0..<dk { dst[x] = src[x] * f }
         }
         S.gemm(
@@ -192,10 +203,13 @@ extension GatedChunkwise {
         _ seq: HeadSequence<S>, start: Int, n: Int, state: UnsafePointer<S>, mPrev: S, out: StridedOut<S>,
         mOut: StridedOut<S>?, dOut: StridedOut<S>?, _ w: ChunkScratch<S>
     ) {
-        let W = width, tau = tile, scale = self.scale
+        let W = width
+        let tau = tile
+        let scale = self.scale
         gateStatistics(seq, start: start, n: n, mPrev: mPrev, w)
         loadValues(seq, start: start, n: n, w)
-        let H = w.rows, St = w.tileScores
+        let H = w.rows
+        let St = w.tileScores
         for a0 in stride(from: 0, to: n, by: tau) {
             let na = min(tau, n - a0)
             let qa = seq.q + (start + a0) * seq.qStride
@@ -223,7 +237,9 @@ extension GatedChunkwise {
                     a: qa, lda: seq.qStride, b: seq.k + (start + c0) * seq.kStride,
                     ldb: seq.kStride, beta: 0, c: St, ldc: tau)
                 for i in 0..<na {
-                    let gi = a0 + i, ri = w.b[gi] - w.m[gi], row = St + i * tau
+                    let gi = a0 + i
+                    let ri = w.b[gi] - w.m[gi]
+                    let row = St + i * tau
                     var rowSum: S = 0
                     for j in 0..<nc {
                         let gj = c0 + j
@@ -238,7 +254,9 @@ extension GatedChunkwise {
                     lda: tau, b: w.values + c0 * W, ldb: W, beta: 1, c: H, ldc: W)
             }
             for i in 0..<na {
-                let t = start + a0 + i, mi = w.m[a0 + i], row = H + i * W
+                let t = start + a0 + i
+                let mi = w.m[a0 + i]
+                let row = H + i * W
                 let o = out.base + t * out.stride
                 if normalised {
                     let d = row[dv]
@@ -284,7 +302,8 @@ extension GatedChunkwise {
         var mPrev: S = 0
         for c in 0..<chunks {
             let mk = max(g[c] + mPrev, mu[c])
-            let a = Fn.exp(g[c] + mPrev - mk), b = Fn.exp(mu[c] - mk)
+            let a = Fn.exp(g[c] + mPrev - mk)
+            let b = Fn.exp(mu[c] - mk)
             let slot = states + c * size
             for x in 0..<size {
                 let l = slot[x]

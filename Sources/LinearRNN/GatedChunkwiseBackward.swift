@@ -41,7 +41,9 @@ extension GatedChunkwise {
         dIn: StridedIn<S>?, chunkStates: UnsafePointer<S>, chunkM: UnsafePointer<S>,
         _ out: HeadGradients<S>, _ w: ChunkScratch<S>
     ) {
-        let W = width, tau = tile, scale = self.scale
+        let W = width
+        let tau = tile
+        let scale = self.scale
         for t in 0..<steps {
             out.dLogF[t] = 0
             out.dLogI[t] = 0
@@ -49,18 +51,28 @@ extension GatedChunkwise {
         let dC = w.gradState
         dC.update(repeating: 0, count: dk * W)
         let chunks = chunkCount(steps)
-        let G = w.rows, dQ = w.keys, dK = w.keys2, X = w.keys3, dV = w.wide, scratch = w.wide2
+        let G = w.rows
+        let dQ = w.keys
+        let dK = w.keys2
+        let X = w.keys3
+        let dV = w.wide
+        let scratch = w.wide2
         for c in stride(from: chunks - 1, through: 0, by: -1) {
-            let start = c * chunk, n = min(chunk, steps - start)
-            let prev = chunkStates + c * dk * W, mPrev = chunkM[c]
+            let start = c * chunk
+            let n = min(chunk, steps - start)
+            let prev = chunkStates + c * dk * W
+            let mPrev = chunkM[c]
             gateStatistics(seq, start: start, n: n, mPrev: mPrev, w)
             loadValues(seq, start: start, n: n, w)
             // G rows.
             for i in 0..<n {
-                let t = start + i, gr = g.base + t * g.stride, row = G + i * W
+                let t = start + i
+                let gr = g.base + t * g.stride
+                let row = G + i * W
                 if normalised, let dIn {
                     let hr = h.base + t * h.stride
-                    let d = dIn.base[t * dIn.stride], lower = Fn.exp(-w.m[i])
+                    let d = dIn.base[t * dIn.stride]
+                    let lower = Fn.exp(-w.m[i])
                     let den = max(abs(d), lower) + epsilon
                     var gh: S = 0
                     for x in 0..<dv {
@@ -78,7 +90,8 @@ extension GatedChunkwise {
             dK.update(repeating: 0, count: n * dk)
             dV.update(repeating: 0, count: n * W)
             // Intra-chunk tiles.
-            let St = w.tileScores, At = w.tileScores2
+            let St = w.tileScores
+            let At = w.tileScores2
             for a0 in stride(from: 0, to: n, by: tau) {
                 let na = min(tau, n - a0)
                 let qa = seq.q + (start + a0) * seq.qStride
@@ -92,13 +105,17 @@ extension GatedChunkwise {
                         transposeA: false, transposeB: true, m: na, n: nc, k: W, alpha: 1,
                         a: G + a0 * W, lda: W, b: w.values + c0 * W, ldb: W, beta: 0, c: At, ldc: tau)
                     for i in 0..<na {
-                        let gi = a0 + i, ri = w.b[gi] - w.m[gi]
-                        let srow = St + i * tau, arow = At + i * tau
+                        let gi = a0 + i
+                        let ri = w.b[gi] - w.m[gi]
+                        let srow = St + i * tau
+                        let arow = At + i * tau
                         var rowSum: S = 0
                         for j in 0..<nc {
                             let gj = c0 + j
                             if gj <= gi {
-                                let e = Fn.exp(ri + w.u[gj]), s = srow[j], a = arow[j]
+                                let e = Fn.exp(ri + w.u[gj])
+                                let s = srow[j]
+                                let a = arow[j]
                                 let p = e * s * a
                                 rowSum += p
                                 w.db[gj] -= p
@@ -123,13 +140,17 @@ extension GatedChunkwise {
                         lda: tau, b: G + a0 * W, ldb: W, beta: 1, c: dV + c0 * W, ldc: W)
                 }
             }
-            let qc = seq.q + start * seq.qStride, kc = seq.k + start * seq.kStride
+            let qc = seq.q + start * seq.qStride
+            let kc = seq.k + start * seq.kStride
             // Inter-chunk read-out: X = G C̄_prevᵀ.
             S.gemm(
                 transposeA: false, transposeB: true, m: n, n: dk, k: W, alpha: 1, a: G, lda: W,
                 b: prev, ldb: W, beta: 0, c: X, ldc: dk)
             for i in 0..<n {
-                let e = w.e[i], xr = X + i * dk, qr = qc + i * seq.qStride, dq = dQ + i * dk
+                let e = w.e[i]
+                let xr = X + i * dk
+                let qr = qc + i * seq.qStride
+                let dq = dQ + i * dk
                 var dot: S = 0
                 for x in 0..<dk {
                     dot += qr[x] * xr[x]
@@ -138,7 +159,8 @@ extension GatedChunkwise {
                 w.db[i] += e * scale * dot
             }
             // State built from this chunk's inputs, against dC̄ = ∂L/∂C̄_end.
-            let mL = w.m[n - 1], gL = w.b[n - 1]
+            let mL = w.m[n - 1]
+            let gL = w.b[n - 1]
             S.gemm(
                 transposeA: false, transposeB: true, m: n, n: dk, k: W, alpha: 1, a: w.values, lda: W,
                 b: dC, ldb: W, beta: 0, c: X, ldc: dk)
@@ -148,7 +170,9 @@ extension GatedChunkwise {
             var dg: S = 0
             for j in 0..<n {
                 let wj = Fn.exp(gL + w.u[j] - mL)
-                let yr = X + j * dk, kr = kc + j * seq.kStride, dk_ = dK + j * dk
+                let yr = X + j * dk
+                let kr = kc + j * seq.kStride
+                let dk_ = dK + j * dk
                 var dot: S = 0
                 for x in 0..<dk {
                     dot += kr[x] * yr[x]
@@ -158,7 +182,8 @@ extension GatedChunkwise {
                 dg += s
                 w.db[j] -= s
                 out.dLogI[start + j] += s
-                let zr = scratch + j * W, dvr = dV + j * W
+                let zr = scratch + j * W
+                let dvr = dV + j * W
                 for x in 0..<W { dvr[x] += wj * zr[x] }
             }
             let decay = Fn.exp(gL + mPrev - mL)
@@ -167,7 +192,9 @@ extension GatedChunkwise {
             dg += decay * frob
             // Carry: dC̄ ← decay·dC̄ + q̂ᵀ diag(e) G.
             for i in 0..<n {
-                let e = w.e[i], src = G + i * W, dst = scratch + i * W
+                let e = w.e[i]
+                let src = G + i * W
+                let dst = scratch + i * W
                 for x in 0..<W { dst[x] = e * src[x] }
             }
             for x in 0..<(dk * W) { dC[x] *= decay }
@@ -182,7 +209,9 @@ extension GatedChunkwise {
             }
             for i in 0..<n {
                 let t = start + i
-                let q = out.dq + t * out.qStride, k = out.dk + t * out.kStride, v = out.dv + t * out.vStride
+                let q = out.dq + t * out.qStride
+                let k = out.dk + t * out.kStride
+                let v = out.dv + t * out.vStride
                 for x in 0..<dk {
                     q[x] = dQ[i * dk + x]
                     k[x] = dK[i * dk + x]
@@ -194,9 +223,11 @@ extension GatedChunkwise {
         guard normalised, let mIn, let dIn else { return }
         var acc: S = 0
         for t in stride(from: steps - 1, through: 0, by: -1) {
-            let mt = mIn.base[t * mIn.stride], d = dIn.base[t * dIn.stride]
+            let mt = mIn.base[t * mIn.stride]
+            let d = dIn.base[t * dIn.stride]
             let den = max(abs(d), Fn.exp(-mt)) + epsilon
-            let gr = g.base + t * g.stride, hr = h.base + t * h.stride
+            let gr = g.base + t * g.stride
+            let hr = h.base + t * h.stride
             var gh: S = 0
             for x in 0..<dv { gh += gr[x] * hr[x] }
             acc -= epsilon * gh / den

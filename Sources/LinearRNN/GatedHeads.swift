@@ -50,13 +50,15 @@ struct GatedHeads<S: ScanScalar> {
     func engine(_ form: GatedForm, steps: Int) -> GatedChunkwise<S> {
         switch form {
         case .recurrent:
-            return GatedChunkwise(keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: 1, tile: 1)
+            return GatedChunkwise(
+                keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: 1, tile: 1)
         case .chunkwise(let l, let t):
             return GatedChunkwise(
                 keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: min(l, steps),
                 tile: t)
         case .quadratic(let t):
-            return GatedChunkwise(keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: steps, tile: t)
+            return GatedChunkwise(
+                keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: steps, tile: t)
         }
     }
 
@@ -103,45 +105,56 @@ struct GatedHeads<S: ScanScalar> {
         q: [S], k: [S], v: [S], logF: [S], logI: [S], steps: Int, batch: Int, form: GatedForm,
         keepStates: Bool, pool: WorkerPool
     ) -> GatedTrace<S> {
-        let rows = batch * heads, engine = self.engine(form, steps: steps)
+        let rows = batch * heads
+        let engine = self.engine(form, steps: steps)
         let recurrent = form == .recurrent
         let keepStats = keepStates && normalised
-        let chunks = engine.chunkCount(steps), W = engine.width
+        let chunks = engine.chunkCount(steps)
+        let W = engine.width
         // Parallel over chunks as well when there are fewer (sequence, head) pairs than workers.
         let chunkParallel = !recurrent && chunks > 1 && rows < pool.threadCount
         let keepChunks = (keepStates || chunkParallel) && !recurrent
-        var m = [S](repeating: 0, count: keepStats ? steps * rows : 0), d = m
+        var m = [S](repeating: 0, count: keepStats ? steps * rows : 0)
+        var d = m
         var states = [S](repeating: 0, count: keepChunks ? rows * chunks * dk * W : 0)
         var chunkM = [S](repeating: 0, count: keepChunks ? rows * chunks : 0)
         var output = [S](repeating: 0, count: steps * rows * dv)
         HeadInputs.with(q, k, v, logF, logI) { ins in
-        output.withUnsafeMutableBufferPointer { ob in m.withUnsafeMutableBufferPointer { mb in
-        d.withUnsafeMutableBufferPointer { db in states.withUnsafeMutableBufferPointer { sb in
-        chunkM.withUnsafeMutableBufferPointer { cb in
-            let ptrs = Pointers(
-                o: ob.baseAddress!, m: mb.baseAddress, d: db.baseAddress, states: sb.baseAddress,
-                chunkM: cb.baseAddress)
-            if chunkParallel {
-                forwardChunkParallel(
-                    engine, ins, ptrs, steps: steps, batch: batch, chunks: chunks, keepStats: keepStats, pool: pool)
-                return
-            }
-            pool.forEach(rows) { s in
-                let scratch = ChunkScratch(engine)
-                let seq = sequence(s, ins, batch: batch, steps: steps)
-                let out = StridedOut(base: ptrs.o + s * dv, stride: rows * dv)
-                if recurrent {
-                    engine.recurrent(seq, steps: steps, out: out, scratch)
-                    return
+            output.withUnsafeMutableBufferPointer { ob in
+                m.withUnsafeMutableBufferPointer { mb in
+                    d.withUnsafeMutableBufferPointer { db in
+                        states.withUnsafeMutableBufferPointer { sb in
+                            chunkM.withUnsafeMutableBufferPointer { cb in
+                                let ptrs = Pointers(
+                                    o: ob.baseAddress!, m: mb.baseAddress, d: db.baseAddress, states: sb.baseAddress,
+                                    chunkM: cb.baseAddress)
+                                if chunkParallel {
+                                    forwardChunkParallel(
+                                        engine, ins, ptrs, steps: steps, batch: batch, chunks: chunks,
+                                        keepStats: keepStats, pool: pool)
+                                    return
+                                }
+                                pool.forEach(rows) { s in
+                                    let scratch = ChunkScratch(engine)
+                                    let seq = sequence(s, ins, batch: batch, steps: steps)
+                                    let out = StridedOut(base: ptrs.o + s * dv, stride: rows * dv)
+                                    if recurrent {
+                                        engine.recurrent(seq, steps: steps, out: out, scratch)
+                                        return
+                                    }
+                                    engine.forward(
+                                        seq, steps: steps, out: out,
+                                        mOut: keepStats ? StridedOut(base: ptrs.m! + s, stride: rows) : nil,
+                                        dOut: keepStats ? StridedOut(base: ptrs.d! + s, stride: rows) : nil,
+                                        chunkStates: keepChunks ? ptrs.states! + s * chunks * dk * W : nil,
+                                        chunkM: keepChunks ? ptrs.chunkM! + s * chunks : nil, scratch)
+                                }
+                            }
+                        }
+                    }
                 }
-                engine.forward(
-                    seq, steps: steps, out: out,
-                    mOut: keepStats ? StridedOut(base: ptrs.m! + s, stride: rows) : nil,
-                    dOut: keepStats ? StridedOut(base: ptrs.d! + s, stride: rows) : nil,
-                    chunkStates: keepChunks ? ptrs.states! + s * chunks * dk * W : nil,
-                    chunkM: keepChunks ? ptrs.chunkM! + s * chunks : nil, scratch)
             }
-        } } } } } }
+        }
         if recurrent && keepStats {
             // The step form keeps no statistics; backward needs a chunkwise trace.
             m = []
@@ -163,16 +176,22 @@ struct GatedHeads<S: ScanScalar> {
         _ engine: GatedChunkwise<S>, _ ins: HeadInputs<S>, _ ptrs: Pointers<S>, steps: Int, batch: Int, chunks: Int,
         keepStats: Bool, pool: WorkerPool
     ) {
-        let rows = batch * heads, size = dk * engine.width, items = rows * chunks
+        let rows = batch * heads
+        let size = dk * engine.width
+        let items = rows * chunks
         let workers = min(items, pool.threadCount)
-        let states = ptrs.states!, chunkM = ptrs.chunkM!
+        let states = ptrs.states!
+        let chunkM = ptrs.chunkM!
         let gates = UnsafeMutablePointer<S>.allocate(capacity: 2 * items)
         defer { gates.deallocate() }
-        let g = Shared(gates), mu = Shared(gates + items)
+        let g = Shared(gates)
+        let mu = Shared(gates + items)
         pool.forEach(workers) { p in
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
-                let s = item / chunks, c = item % chunks, start = c * engine.chunk
+                let s = item / chunks
+                let c = item % chunks
+                let start = c * engine.chunk
                 let seq = sequence(s, ins, batch: batch, steps: steps)
                 let r = engine.chunkLocalState(
                     seq, start: start, n: min(engine.chunk, steps - start), local: states + item * size, scratch)
@@ -190,7 +209,9 @@ struct GatedHeads<S: ScanScalar> {
         pool.forEach(workers) { p in
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
-                let s = item / chunks, c = item % chunks, start = c * engine.chunk
+                let s = item / chunks
+                let c = item % chunks
+                let start = c * engine.chunk
                 let seq = sequence(s, ins, batch: batch, steps: steps)
                 engine.chunkOutputs(
                     seq, start: start, n: min(engine.chunk, steps - start), state: states + item * size,
@@ -210,14 +231,18 @@ struct GatedHeads<S: ScanScalar> {
     ) throws(LinearRNNError) -> (dq: [S], dk: [S], dv: [S], dLogF: [S], dLogI: [S]) {
         guard trace.heads == heads else { throw .invalidValue("trace has \(trace.heads) heads, the layer \(heads)") }
         let (logF, logI) = gates
-        let steps = trace.steps, batch = trace.batch, rows = batch * heads
+        let steps = trace.steps
+        let batch = trace.batch
+        let rows = batch * heads
         guard trace.chunkSize > 0, !trace.chunkStates.isEmpty else {
-            throw .invalidValue("backward needs the trace of a chunkwise or quadratic forward pass run with keepStates: true")
+            throw .invalidValue(
+                "backward needs the trace of a chunkwise or quadratic forward pass run with keepStates: true")
         }
         let engine = GatedChunkwise(
             keySize: dk, valueSize: dv, normalised: normalised, epsilon: epsilon, chunk: trace.chunkSize,
             tile: 64)
-        let chunks = engine.chunkCount(steps), W = engine.width
+        let chunks = engine.chunkCount(steps)
+        let W = engine.width
         try check("outputGradient", g.count, steps * rows * dv)
         try check("trace.output", trace.output.count, steps * rows * dv)
         try check("trace.chunkStates", trace.chunkStates.count, rows * chunks * dk * W)
@@ -226,37 +251,64 @@ struct GatedHeads<S: ScanScalar> {
             try check("trace.stabiliser", trace.stabiliser.count, steps * rows)
             try check("trace.normaliser", trace.normaliser.count, steps * rows)
         }
-        var gq = [S](repeating: 0, count: q.count), gk = gq, gv = [S](repeating: 0, count: v.count)
-        var dF = [S](repeating: 0, count: rows * steps), dI = dF
+        var gq = [S](repeating: 0, count: q.count)
+        var gk = gq
+        var gv = [S](repeating: 0, count: v.count)
+        var dF = [S](repeating: 0, count: rows * steps)
+        var dI = dF
         HeadInputs.with(q, k, v, logF, logI) { inputs in
-        g.withUnsafeBufferPointer { gb in trace.output.withUnsafeBufferPointer { hb in
-        trace.stabiliser.withUnsafeBufferPointer { mb in trace.normaliser.withUnsafeBufferPointer { nb in
-        trace.chunkStates.withUnsafeBufferPointer { sb in trace.chunkStabiliser.withUnsafeBufferPointer { cb in
-        gq.withUnsafeMutableBufferPointer { dqb in gk.withUnsafeMutableBufferPointer { dkb in
-        gv.withUnsafeMutableBufferPointer { dvb in dF.withUnsafeMutableBufferPointer { dfb in
-        dI.withUnsafeMutableBufferPointer { dib in
-            let out = GradientPointers(
-                dq: dqb.baseAddress!, dk: dkb.baseAddress!, dv: dvb.baseAddress!, dLogF: dfb.baseAddress!,
-                dLogI: dib.baseAddress!)
-            let ins = ReadPointers(
-                g: gb.baseAddress!, h: hb.baseAddress!, m: mb.baseAddress, n: nb.baseAddress,
-                states: sb.baseAddress!, chunkM: cb.baseAddress!)
-            pool.forEach(rows) { s in
-                let scratch = ChunkScratch(engine)
-                let seq = sequence(s, inputs, batch: batch, steps: steps)
-                let grads = HeadGradients(
-                    dq: out.dq + s * dk, dk: out.dk + s * dk, dv: out.dv + s * dv, qStride: rows * dk,
-                    kStride: rows * dk, vStride: rows * dv, dLogF: out.dLogF + s * steps,
-                    dLogI: out.dLogI + s * steps)
-                engine.backward(
-                    seq, steps: steps, g: StridedIn(base: ins.g + s * dv, stride: rows * dv),
-                    h: StridedIn(base: ins.h + s * dv, stride: rows * dv),
-                    mIn: normalised ? StridedIn(base: ins.m! + s, stride: rows) : nil,
-                    dIn: normalised ? StridedIn(base: ins.n! + s, stride: rows) : nil,
-                    chunkStates: ins.states + s * chunks * dk * W, chunkM: ins.chunkM + s * chunks,
-                    grads, scratch)
+            g.withUnsafeBufferPointer { gb in
+                trace.output.withUnsafeBufferPointer { hb in
+                    trace.stabiliser.withUnsafeBufferPointer { mb in
+                        trace.normaliser.withUnsafeBufferPointer { nb in
+                            trace.chunkStates.withUnsafeBufferPointer { sb in
+                                trace.chunkStabiliser.withUnsafeBufferPointer { cb in
+                                    gq.withUnsafeMutableBufferPointer { dqb in
+                                        gk.withUnsafeMutableBufferPointer { dkb in
+                                            gv.withUnsafeMutableBufferPointer { dvb in
+                                                dF.withUnsafeMutableBufferPointer { dfb in
+                                                    dI.withUnsafeMutableBufferPointer { dib in
+                                                        let out = GradientPointers(
+                                                            dq: dqb.baseAddress!, dk: dkb.baseAddress!,
+                                                            dv: dvb.baseAddress!, dLogF: dfb.baseAddress!,
+                                                            dLogI: dib.baseAddress!)
+                                                        let ins = ReadPointers(
+                                                            g: gb.baseAddress!, h: hb.baseAddress!, m: mb.baseAddress,
+                                                            n: nb.baseAddress,
+                                                            states: sb.baseAddress!, chunkM: cb.baseAddress!)
+                                                        pool.forEach(rows) { s in
+                                                            let scratch = ChunkScratch(engine)
+                                                            let seq = sequence(s, inputs, batch: batch, steps: steps)
+                                                            let grads = HeadGradients(
+                                                                dq: out.dq + s * dk, dk: out.dk + s * dk,
+                                                                dv: out.dv + s * dv, qStride: rows * dk,
+                                                                kStride: rows * dk, vStride: rows * dv,
+                                                                dLogF: out.dLogF + s * steps,
+                                                                dLogI: out.dLogI + s * steps)
+                                                            engine.backward(
+                                                                seq, steps: steps,
+                                                                g: StridedIn(base: ins.g + s * dv, stride: rows * dv),
+                                                                h: StridedIn(base: ins.h + s * dv, stride: rows * dv),
+                                                                mIn: normalised
+                                                                    ? StridedIn(base: ins.m! + s, stride: rows) : nil,
+                                                                dIn: normalised
+                                                                    ? StridedIn(base: ins.n! + s, stride: rows) : nil,
+                                                                chunkStates: ins.states + s * chunks * dk * W,
+                                                                chunkM: ins.chunkM + s * chunks,
+                                                                grads, scratch)
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-        } } } } } } } } } } } }
+        }
         return (gq, gk, gv, dF, dI)
     }
 }
@@ -268,11 +320,20 @@ struct HeadInputs<S>: @unchecked Sendable {
 
     /// Runs `body` with pointers to the five arrays.
     static func with<R>(_ q: [S], _ k: [S], _ v: [S], _ logF: [S], _ logI: [S], _ body: (HeadInputs) -> R) -> R {
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        logF.withUnsafeBufferPointer { fb in logI.withUnsafeBufferPointer { ib in
-            body(HeadInputs(
-                q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, logF: fb.baseAddress!, logI: ib.baseAddress!))
-        } } } } }
+        q.withUnsafeBufferPointer { qb in
+            k.withUnsafeBufferPointer { kb in
+                v.withUnsafeBufferPointer { vb in
+                    logF.withUnsafeBufferPointer { fb in
+                        logI.withUnsafeBufferPointer { ib in
+                            body(
+                                HeadInputs(
+                                    q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, logF: fb.baseAddress!,
+                                    logI: ib.baseAddress!))
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

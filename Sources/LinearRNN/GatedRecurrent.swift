@@ -9,18 +9,27 @@ extension GatedChunkwise {
     /// fused row by row (each state row is updated and read out while it is in registers).
     /// O(T·D_k·W) work and O(D_k·W) memory; no BLAS.
     func recurrent(_ seq: HeadSequence<S>, steps: Int, out: StridedOut<S>, _ w: ChunkScratch<S>) {
-        let W = width, scale = self.scale, state = w.state, acc = w.rows
+        let W = width
+        let scale = self.scale
+        let state = w.state
+        let acc = w.rows
         state.update(repeating: 0, count: dk * W)
         var mPrev: S = 0
         for t in 0..<steps {
-            let lf = seq.logF[t], li = seq.logI[t]
+            let lf = seq.logF[t]
+            let li = seq.logI[t]
             let mt = max(lf + mPrev, li)
-            let f = Fn.exp(lf + mPrev - mt), ig = Fn.exp(li - mt)
+            let f = Fn.exp(lf + mPrev - mt)
+            let ig = Fn.exp(li - mt)
             mPrev = mt
-            let q = seq.q + t * seq.qStride, k = seq.k + t * seq.kStride, v = seq.v + t * seq.vStride
+            let q = seq.q + t * seq.qStride
+            let k = seq.k + t * seq.kStride
+            let v = seq.v + t * seq.vStride
             for x in 0..<W { acc[x] = 0 }
             for r in 0..<dk {
-                let kr = ig * k[r], qr = scale * q[r], row = state + r * W
+                let kr = ig * k[r]
+                let qr = scale * q[r]
+                let row = state + r * W
                 for x in 0..<dv {
                     let c = f * row[x] + kr * v[x]
                     row[x] = c

@@ -74,9 +74,11 @@ public struct LRU<S: ScanScalar>: Sendable {
         }
         try checkDiagonalSizes(inputSize: m, stateSize: n, outputSize: p)
         var rng = SplitMix64(seed: seed)
-        var nu = [S](), theta = [S]()
+        var nu = [S]()
+        var theta = [S]()
         for _ in 0..<n {
-            let u1 = rng.openUniform(), u2 = rng.openUniform()
+            let u1 = rng.openUniform()
+            let u2 = rng.openUniform()
             nu.append(S(Foundation.log(-0.5 * Foundation.log(u1 * (rMax * rMax - rMin * rMin) + rMin * rMin))))
             theta.append(S(maxPhase * u2))
         }
@@ -93,9 +95,13 @@ public struct LRU<S: ScanScalar>: Sendable {
 
     /// λ (real, imaginary parts) and γ, computed in Double: γ = sqrt(−expm1(−2 e^ν)).
     public func eigenvalues() -> (re: [S], im: [S], gamma: [S]) {
-        var re = [S](), im = [S](), gamma = [S]()
+        var re = [S]()
+        var im = [S]()
+        var gamma = [S]()
         for j in 0..<stateSize {
-            let e = Foundation.exp(Double(nu[j])), r = Foundation.exp(-e), th = Double(theta[j])
+            let e = Foundation.exp(Double(nu[j]))
+            let r = Foundation.exp(-e)
+            let th = Double(theta[j])
             re.append(S(r * Foundation.cos(th)))
             im.append(S(r * Foundation.sin(th)))
             gamma.append(S((-Foundation.expm1(-2 * e)).squareRoot()))
@@ -118,10 +124,18 @@ public struct LRU<S: ScanScalar>: Sendable {
         _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, steps: steps, batch: batch)
-        let m = inputSize, n = stateSize, p = outputSize
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
         let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam), maps = makeMaps()
-        defer { [Lr, Li, G].forEach { $0.free() }; maps.free() }
+        let Lr = Copied(lre)
+        let Li = Copied(lim)
+        let G = Copied(gam)
+        let maps = makeMaps()
+        defer {
+            [Lr, Li, G].forEach { $0.free() }
+            maps.free()
+        }
         let lanes = batch * n
         return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
             y, record in
@@ -155,12 +169,23 @@ public struct LRU<S: ScanScalar>: Sendable {
     public func backward(
         _ x: [S], trace: LinearRNNTrace<S>, outputGradient g: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkBackward(x, trace: trace, outputGradient: g)
-        let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n, row = 2 * lanes
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
+        let lanes = batch * n
+        let row = 2 * lanes
         let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre), Li = Copied(lim), G = Copied(gam), maps = makeMaps()
-        defer { [Lr, Li, G].forEach { $0.free() }; maps.free() }
+        let Lr = Copied(lre)
+        let Li = Copied(lim)
+        let G = Copied(gam)
+        let maps = makeMaps()
+        defer {
+            [Lr, Li, G].forEach { $0.free() }
+            maps.free()
+        }
         let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * 2 * p * n) {
             _, at in
             for s in 0..<batch {
@@ -176,21 +201,32 @@ public struct LRU<S: ScanScalar>: Sendable {
         let (input, sum) = maps.accumulateGradients(
             x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 3 * n, chunks: chunks, pool: pool
         ) { st in
-            let gLr = st.own, gLi = gLr + n, gG = gLi + n
-            let mu = adjoint.p + st.t * row, hp = st.t > 0 ? st.states + (st.t - 1) * row : nil
-            let bImag = maps.bIm!, gBr = st.grad.b, gBi = st.grad.bIm!, xs = st.x, dxs = st.dx
+            let gLr = st.own
+            let gLi = gLr + n
+            let gG = gLi + n
+            let mu = adjoint.p + st.t * row
+            let hp = st.t > 0 ? st.states + (st.t - 1) * row : nil
+            let bImag = maps.bIm!
+            let gBr = st.grad.b
+            let gBi = st.grad.bIm!
+            let xs = st.x
+            let dxs = st.dx
             for j in 0..<n {
                 let l = st.s * n + j
-                let mr = mu[l], mi = mu[lanes + l]
+                let mr = mu[l]
+                let mi = mu[lanes + l]
                 if let hp {
-                    let pr = hp[l], pi = hp[lanes + l]
+                    let pr = hp[l]
+                    let pi = hp[lanes + l]
                     gLr[j] += mr * pr + mi * pi
                     gLi[j] += mi * pr - mr * pi
                 }
-                var vr: S = 0, vi: S = 0
+                var vr: S = 0
+                var vi: S = 0
                 let gj = G.p[j]
                 for k in 0..<m {
-                    let br = maps.b[j * m + k], bi = bImag[j * m + k]
+                    let br = maps.b[j * m + k]
+                    let bi = bImag[j * m + k]
                     vr += br * xs[k]
                     vi += bi * xs[k]
                     gBr[j * m + k] += gj * mr * xs[k]
@@ -200,10 +236,14 @@ public struct LRU<S: ScanScalar>: Sendable {
                 gG[j] += mr * vr + mi * vi
             }
         }
-        var gNu = [S](), gTheta = [S]()
+        var gNu = [S]()
+        var gTheta = [S]()
         for j in 0..<n {
             let e = S(Foundation.exp(Double(nu[j])))
-            let lr = lre[j], li = lim[j], gr = sum[j], gi = sum[n + j]
+            let lr = lre[j]
+            let li = lim[j]
+            let gr = sum[j]
+            let gi = sum[n + j]
             let modulus2 = lr * lr + li * li
             // ∂L/∂ν = Re(conj(gλ)·(−e^ν λ)) + gγ · e^ν |λ|²/γ;  ∂L/∂θ = Re(conj(gλ)·iλ).
             gNu.append(-e * (gr * lr + gi * li) + sum[2 * n + j] * e * modulus2 / gam[j])
@@ -215,6 +255,5 @@ public struct LRU<S: ScanScalar>: Sendable {
             d: parts[4])
     }
 }
-
 
 extension LRU: ComplexDiagonalLayer {}

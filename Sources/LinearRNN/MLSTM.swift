@@ -41,7 +41,9 @@ public struct MLSTM<S: ScanScalar>: Sendable {
         try checkPositive("heads", heads)
         try checkPositive("keySize", keySize)
         try checkPositive("valueSize", valueSize)
-        guard epsilon >= 0, epsilon.isFinite else { throw .invalidValue("epsilon must be finite and ≥ 0, got \(epsilon)") }
+        guard epsilon >= 0, epsilon.isFinite else {
+            throw .invalidValue("epsilon must be finite and ≥ 0, got \(epsilon)")
+        }
         self.heads = heads
         self.keySize = keySize
         self.valueSize = valueSize
@@ -71,7 +73,8 @@ public struct MLSTM<S: ScanScalar>: Sendable {
     /// log σ(f̃) and ĩ as `[batch·heads][T]`.
     func gates(_ i: [S], _ f: [S], steps: Int, batch: Int) -> (logF: [S], logI: [S]) {
         let rows = batch * heads
-        var logF = [S](repeating: 0, count: rows * steps), logI = logF
+        var logF = [S](repeating: 0, count: rows * steps)
+        var logI = logF
         for t in 0..<steps {
             for s in 0..<rows {
                 logF[s * steps + t] = -Fn.softplus(-f[t * rows + s])
@@ -102,13 +105,15 @@ public struct MLSTM<S: ScanScalar>: Sendable {
         queries: [S], keys: [S], values: [S], inputGates: [S], forgetGates: [S], trace: GatedTrace<S>,
         outputGradient: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkInputs(queries, keys, values, inputGates, forgetGates, steps: steps, batch: batch)
         let r = try core.backward(
             q: queries, k: keys, v: values, gates: gates(inputGates, forgetGates, steps: steps, batch: batch),
             trace: trace, outputGradient: outputGradient, pool: pool)
         let rows = batch * heads
-        var di = [S](repeating: 0, count: steps * rows), df = di
+        var di = [S](repeating: 0, count: steps * rows)
+        var df = di
         for t in 0..<steps {
             for s in 0..<rows {
                 di[t * rows + s] = r.dLogI[s * steps + t]

@@ -79,7 +79,8 @@ public struct Retention<S: ScanScalar>: Sendable {
         queries: [S], keys: [S], values: [S], trace: GatedTrace<S>, outputGradient: [S],
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkInputs(queries, keys, values, steps: steps, batch: batch)
         let r = try core.backward(
             q: queries, k: keys, v: values, gates: gates(steps: steps, batch: batch), trace: trace,

@@ -60,7 +60,8 @@ public struct S5<S: ScanScalar>: Sendable {
     /// Λ and 1/Λ per state channel, in Double.
     func spectrum() -> [(lr: Double, li: Double, ir: Double, ii: Double)] {
         (0..<stateSize).map { j in
-            let lr = -Foundation.exp(Double(nu[j])), li = Double(omega[j])
+            let lr = -Foundation.exp(Double(nu[j]))
+            let li = Double(omega[j])
             let q = lr * lr + li * li
             return (lr, li, lr / q, -li / q)
         }
@@ -71,8 +72,11 @@ public struct S5<S: ScanScalar>: Sendable {
     static func discretise(_ lr: Double, _ li: Double, _ dt: Double)
         -> (ar: Double, ai: Double, er: Double, ei: Double)
     {
-        let zr = lr * dt, zi = li * dt
-        let mag = Foundation.exp(zr), c = Foundation.cos(zi), s = Foundation.sin(zi)
+        let zr = lr * dt
+        let zi = li * dt
+        let mag = Foundation.exp(zr)
+        let c = Foundation.cos(zi)
+        let s = Foundation.sin(zi)
         let half = Foundation.sin(0.5 * zi)
         return (mag * c, mag * s, Foundation.expm1(zr) * c - 2 * half * half, mag * s)
     }
@@ -85,18 +89,22 @@ public struct S5<S: ScanScalar>: Sendable {
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, perStep: [("dt", dt)], steps: steps, batch: batch)
-        let m = inputSize, n = stateSize, p = outputSize
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
         if let bad = dt.first(where: { !($0 > 0) || !$0.isFinite }) {
             throw .invalidValue("every step size Δ_t must be positive and finite, got \(bad)")
         }
-        let spec = spectrum(), maps = makeMaps()
+        let spec = spectrum()
+        let maps = makeMaps()
         defer { maps.free() }
         let lanes = batch * n
         return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 dt.withUnsafeBufferPointer { db in
-                    let x = xb.baseAddress!, dt = db.baseAddress!
+                    let x = xb.baseAddress!
+                    let dt = db.baseAddress!
                     FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
                         workPerStep: batch * (2 * n * m + 2 * p * n + p * m + 40 * n)
@@ -106,7 +114,8 @@ public struct S5<S: ScanScalar>: Sendable {
                                 let xs = x + (t * batch + s) * m
                                 let delta = Double(dt[t * batch + s])
                                 for j in 0..<n {
-                                    let l = s * n + j, sp = spec[j]
+                                    let l = s * n + j
+                                    let sp = spec[j]
                                     let z = S5.discretise(sp.lr, sp.li, delta)
                                     at[l] = S(z.ar)
                                     at[lanes + l] = S(z.ai)
@@ -132,14 +141,22 @@ public struct S5<S: ScanScalar>: Sendable {
         _ x: [S], dt: [S], trace: LinearRNNTrace<S>, outputGradient g: [S],
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try checkBackward(x, perStep: [("dt", dt)], trace: trace, outputGradient: g)
-        let m = inputSize, n = stateSize, p = outputSize, lanes = batch * n, row = 2 * lanes
-        let spec = spectrum(), maps = makeMaps()
+        let m = inputSize
+        let n = stateSize
+        let p = outputSize
+        let lanes = batch * n
+        let row = 2 * lanes
+        let spec = spectrum()
+        let maps = makeMaps()
         defer { maps.free() }
         let adjoint = dt.withUnsafeBufferPointer { db in
             let dt = db.baseAddress!
-            return maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * (2 * p * n + 40 * n)) {
+            return maps.adjointStates(
+                g, steps: steps, batch: batch, pool: pool, workPerStep: batch * (2 * p * n + 40 * n)
+            ) {
                 t, at in
                 for s in 0..<batch {
                     for j in 0..<n {
@@ -165,32 +182,47 @@ public struct S5<S: ScanScalar>: Sendable {
         var gradDt = [S](repeating: 0, count: steps * batch)
         let (input, sum) = gradDt.withUnsafeMutableBufferPointer { gdb in
             dt.withUnsafeBufferPointer { db in
-                let gdt = Shared(gdb.baseAddress!), dt = db.baseAddress!
+                let gdt = Shared(gdb.baseAddress!)
+                let dt = db.baseAddress!
                 return maps.accumulateGradients(
                     x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 2 * n, chunks: chunks,
                     pool: pool
                 ) { st in
-                    let gLr = st.own, gLi = gLr + n, gBr = st.grad.b, gBi = st.grad.bIm!
-                    let Br = maps.b, Bi = maps.bIm!, xs = st.x, dxs = st.dx, t = st.t, h = st.states
-                    let mu = adjoint.p + t * row, r = t * batch + st.s
+                    let gLr = st.own
+                    let gLi = gLr + n
+                    let gBr = st.grad.b
+                    let gBi = st.grad.bIm!
+                    let Br = maps.b
+                    let Bi = maps.bIm!
+                    let xs = st.x
+                    let dxs = st.dx
+                    let t = st.t
+                    let h = st.states
+                    let mu = adjoint.p + t * row
+                    let r = t * batch + st.s
                     let delta = Double(dt[r])
                     var gDelta = 0.0
                     for j in 0..<n {
-                        let l = st.s * n + j, sp = spec[j]
-                        let mr = Double(mu[l]), mi = Double(mu[lanes + l])
+                        let l = st.s * n + j
+                        let sp = spec[j]
+                        let mr = Double(mu[l])
+                        let mi = Double(mu[lanes + l])
                         let z = S5.discretise(sp.lr, sp.li, delta)
                         let er = z.er * sp.ir - z.ei * sp.ii
                         let ei = z.er * sp.ii + z.ei * sp.ir
-                        var vr = 0.0, vi = 0.0
+                        var vr = 0.0
+                        var vi = 0.0
                         for k in 0..<m {
                             vr += Double(Br[j * m + k] * xs[k])
                             vi += Double(Bi[j * m + k] * xs[k])
                         }
                         // grad_Ā = μ conj(h_{t−1}) + conj(v/Λ) μ.
-                        var gar = 0.0, gai = 0.0
+                        var gar = 0.0
+                        var gai = 0.0
                         if t > 0 {
                             let hp = h + (t - 1) * row
-                            let pr = Double(hp[l]), pi = Double(hp[lanes + l])
+                            let pr = Double(hp[l])
+                            let pi = Double(hp[lanes + l])
                             gar += mr * pr + mi * pi
                             gai += mi * pr - mr * pi
                         }
@@ -201,7 +233,8 @@ public struct S5<S: ScanScalar>: Sendable {
                         // grad_Λ += Δ conj(Ā) grad_Ā − conj(E v/Λ) μ.
                         var lr = delta * (z.ar * gar + z.ai * gai)
                         var li = delta * (z.ar * gai - z.ai * gar)
-                        let evr = er * wr - ei * wi, evi = er * wi + ei * wr
+                        let evr = er * wr - ei * wi
+                        let evi = er * wi + ei * wr
                         lr -= evr * mr + evi * mi
                         li -= evr * mi - evi * mr
                         gLr[j] += S(lr)
@@ -211,7 +244,8 @@ public struct S5<S: ScanScalar>: Sendable {
                         let la_i = sp.lr * z.ai + sp.li * z.ar
                         gDelta += gar * la_r + gai * la_i
                         // grad_v = conj(E) μ.
-                        let gvr = er * mr + ei * mi, gvi = er * mi - ei * mr
+                        let gvr = er * mr + ei * mi
+                        let gvi = er * mi - ei * mr
                         for k in 0..<m {
                             let xk = Double(xs[k])
                             gBr[j * m + k] += S(gvr * xk)

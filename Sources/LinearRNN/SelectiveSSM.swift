@@ -136,7 +136,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
     /// The fused forward scan: Δ, B and exp(Δ·A) computed in the chunks (≈ 20 operations per
     /// exp), states emitted into y.
     func forwardScan(steps: Int, batch: Int, pool: WorkerPool) -> FusedDiagonalScan<S> {
-        let d = channels, n = stateSize
+        let d = channels
+        let n = stateSize
         return FusedDiagonalScan<S>(
             steps: steps, lanes: batch * d * n, complex: false, reverse: false, pool: pool,
             workPerStep: batch * (d * d + 3 * n * d + 20 * d * n), scratchSize: d + n,
@@ -157,19 +158,28 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try validate(x, z, steps: steps, batch: batch)
-        let d = channels, n = stateSize, lanes = batch * d * n, gate = self.gate
-        let A = Copied(aLog.map { Fn.exp($0) }), WD = Copied(wDelta), BD = Copied(bDelta)
-        let WB = Copied(wB), WC = Copied(wC), Dk = Copied(self.d)
+        let d = channels
+        let n = stateSize
+        let lanes = batch * d * n
+        let gate = self.gate
+        let A = Copied(aLog.map { Fn.exp($0) })
+        let WD = Copied(wDelta)
+        let BD = Copied(bDelta)
+        let WB = Copied(wB)
+        let WC = Copied(wC)
+        let Dk = Copied(self.d)
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
         return tracedForward(steps: steps, batch: batch, outputs: d, stateRow: lanes, keepStates: keepStates) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
-                    let x = xb.baseAddress!, z = zb.baseAddress!
+                    let x = xb.baseAddress!
+                    let z = zb.baseAddress!
                     forwardScan(steps: steps, batch: batch, pool: pool).run(
                         coefficients: { t, at, bt, scratch in
-                            let delta = scratch, bProj = scratch + d
+                            let delta = scratch
+                            let bProj = scratch + d
                             for s in 0..<batch {
                                 let xs = x + (t * batch + s) * d
                                 SelectiveSSM.steps(
@@ -177,8 +187,10 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                     delta: delta)
                                 SelectiveSSM.project(x: xs, d: d, n: n, w: WB.p, out: bProj)
                                 for c in 0..<d {
-                                    let dc = delta[c], u = dc * xs[c]
-                                    let base = (s * d + c) * n, arow = A.p + c * n
+                                    let dc = delta[c]
+                                    let u = dc * xs[c]
+                                    let base = (s * d + c) * n
+                                    let arow = A.p + c * n
                                     for k in 0..<n {
                                         at[base + k] = Fn.exp(-dc * arow[k])
                                         bt[base + k] = u * bProj[k]
@@ -213,13 +225,21 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         _ x: [S], z: [S]?, trace: LinearRNNTrace<S>, outputGradient g: [S],
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps, batch = trace.batch
+        let steps = trace.steps
+        let batch = trace.batch
         try validate(x, z, steps: steps, batch: batch)
-        let d = channels, n = stateSize, lanes = batch * d * n, gate = self.gate
+        let d = channels
+        let n = stateSize
+        let lanes = batch * d * n
+        let gate = self.gate
         try check("outputGradient", g.count, steps * batch * d)
         try check("trace.states", trace.states.count, steps * lanes)
-        let A = Copied(aLog.map { Fn.exp($0) }), WD = Copied(wDelta), BD = Copied(bDelta)
-        let WB = Copied(wB), WC = Copied(wC), Dk = Copied(self.d)
+        let A = Copied(aLog.map { Fn.exp($0) })
+        let WD = Copied(wDelta)
+        let BD = Copied(bDelta)
+        let WB = Copied(wB)
+        let WC = Copied(wC)
+        let Dk = Copied(self.d)
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
         let adjoint = Copied<S>(zeros: steps * lanes)
@@ -227,13 +247,16 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         x.withUnsafeBufferPointer { xb in
             zArray.withUnsafeBufferPointer { zb in
                 g.withUnsafeBufferPointer { gb in
-                    let x = xb.baseAddress!, z = zb.baseAddress!, g = gb.baseAddress!
+                    let x = xb.baseAddress!
+                    let z = zb.baseAddress!
+                    let g = gb.baseAddress!
                     FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
                         workPerStep: batch * (d * d + 2 * n * d + 20 * d * n), scratchSize: d + n
                     ).run(
                         coefficients: { t, at, bt, scratch in
-                            let delta = scratch, cProj = scratch + d
+                            let delta = scratch
+                            let cProj = scratch + d
                             for s in 0..<batch {
                                 // a_{t+1} (zero past the end), b = gy_t[c] C_t[s].
                                 if t + 1 < steps {
@@ -242,7 +265,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                         x: xn, d: d, wDelta: WD.p, bDelta: BD.p,
                                         preactivation: nil, delta: delta)
                                     for c in 0..<d {
-                                        let base = (s * d + c) * n, arow = A.p + c * n
+                                        let base = (s * d + c) * n
+                                        let arow = A.p + c * n
                                         for k in 0..<n { at[base + k] = Fn.exp(-delta[c] * arow[k]) }
                                     }
                                 } else {
@@ -280,26 +304,38 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                     zArray.withUnsafeBufferPointer { zb in
                         g.withUnsafeBufferPointer { gb in
                             trace.states.withUnsafeBufferPointer { hb in
-                                let x = xb.baseAddress!, z = zb.baseAddress!, g = gb.baseAddress!
+                                let x = xb.baseAddress!
+                                let z = zb.baseAddress!
+                                let g = gb.baseAddress!
                                 let h = hb.baseAddress!
                                 forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
                                     let base = acc.chunk(chunk)
-                                    let gAlog = base + offsets[0], gWD = base + offsets[1]
-                                    let gBD = base + offsets[2], gWB = base + offsets[3]
-                                    let gWC = base + offsets[4], gD = base + offsets[5]
+                                    let gAlog = base + offsets[0]
+                                    let gWD = base + offsets[1]
+                                    let gBD = base + offsets[2]
+                                    let gWB = base + offsets[3]
+                                    let gWC = base + offsets[4]
+                                    let gD = base + offsets[5]
                                     // δ, Δ, B_t, C_t, gy, ∂Δ, ∂B_t, ∂C_t.
                                     let work = UnsafeMutablePointer<S>.allocate(capacity: 5 * d + 3 * n)
                                     work.initialize(repeating: 0, count: 5 * d + 3 * n)
                                     defer { work.deallocate() }
-                                    let pre = work, delta = work + d, gy = work + 2 * d
-                                    let gDelta = work + 3 * d, gPre = work + 4 * d
-                                    let bP = work + 5 * d, cP = bP + n, gB = cP + n
+                                    let pre = work
+                                    let delta = work + d
+                                    let gy = work + 2 * d
+                                    let gDelta = work + 3 * d
+                                    let gPre = work + 4 * d
+                                    let bP = work + 5 * d
+                                    let cP = bP + n
+                                    let gB = cP + n
                                     let gC = UnsafeMutablePointer<S>.allocate(capacity: n)
                                     defer { gC.deallocate() }
                                     for t in range {
                                         for s in 0..<batch {
                                             let r = t * batch + s
-                                            let xs = x + r * d, gs = g + r * d, dxs = dx.p + r * d
+                                            let xs = x + r * d
+                                            let gs = g + r * d
+                                            let dxs = dx.p + r * d
                                             let ht = h + t * lanes + s * d * n
                                             let mu = adjoint.p + t * lanes + s * d * n
                                             let hp: UnsafePointer<S>? = t > 0 ? h + (t - 1) * lanes + s * d * n : nil
@@ -328,9 +364,13 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                                 gD[c] += gy[c] * xs[c]
                                                 for k in 0..<n { gC[k] += gy[c] * hc[k] }
                                                 // Decay and input terms.
-                                                let dc = delta[c], xc = xs[c], mc = mu + c * n
-                                                let arow = A.p + c * n, glog = gAlog + c * n
-                                                var gd: S = 0, gxc: S = 0
+                                                let dc = delta[c]
+                                                let xc = xs[c]
+                                                let mc = mu + c * n
+                                                let arow = A.p + c * n
+                                                let glog = gAlog + c * n
+                                                var gd: S = 0
+                                                var gxc: S = 0
                                                 for k in 0..<n {
                                                     let m = mc[k]
                                                     if let hp {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a long-convolution routine refused its input.
 public enum LongConvError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The sequence length L is 0 (or negative).
@@ -34,7 +36,5 @@ func checkShape(_ name: String, _ actual: Int, _ expected: Int) throws(LongConvE
     if actual != expected { throw .shapeMismatch(name: name, expected: expected, actual: actual) }
 }
 
-
-import Foundation
 @inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) func _cos(_ x: Double) -> Double { Foundation.cos(x) }

@@ -81,11 +81,14 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     /// lag −(j+1) placed at n−1−j); both `[C][L]`, k1[L−1] unused.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func spectrum(forwardKernel k0: [S], backwardKernel k1: [S], channels: Int) throws(LongConvError) -> KernelSpectrum<S> {
+    public func spectrum(forwardKernel k0: [S], backwardKernel k1: [S], channels: Int) throws(LongConvError)
+        -> KernelSpectrum<S>
+    {
         if channels < 1 { throw .noChannels }
         try checkShape("forwardKernel", k0.count, channels * length)
         try checkShape("backwardKernel", k1.count, channels * length)
-        let n = fftLength, L = length
+        let n = fftLength
+        let L = length
         return makeSpectrum(channels: channels, bidirectional: true) { c, real in
             k0.withUnsafeBufferPointer { a in
                 UnsafeMutableRawPointer(real).copyMemory(
@@ -101,7 +104,8 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     private func makeSpectrum(
         channels: Int, bidirectional: Bool, fill: (Int, UnsafeMutablePointer<S>) -> Void
     ) -> KernelSpectrum<S> {
-        let n = fftLength, stride = 2 * (n / 2 + 1)
+        let n = fftLength
+        let stride = 2 * (n / 2 + 1)
         var values = [S](repeating: 0, count: channels * stride)
         let scale = 1 / S(n)
         values.withUnsafeMutableBufferPointer { vb in
@@ -120,19 +124,25 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     /// - Throws: shape mismatches (u must hold B·C·L, skip C values), batch < 1.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func convolve(_ u: [S], batch: Int, spectrum: KernelSpectrum<S>, skip: [S]? = nil) throws(LongConvError) -> [S] {
+    public func convolve(_ u: [S], batch: Int, spectrum: KernelSpectrum<S>, skip: [S]? = nil) throws(LongConvError)
+        -> [S]
+    {
         if batch < 1 { throw .noChannels }
-        let C = spectrum.channels, L = length, n = fftLength
+        let C = spectrum.channels
+        let L = length
+        let n = fftLength
         try checkShape("spectrum.fftLength", spectrum.fftLength, n)
         try checkShape("u", u.count, batch * C * L)
         if let skip { try checkShape("skip", skip.count, C) }
         var y = [S](repeating: 0, count: u.count)
-        let bins = n / 2 + 1, stride = spectrum.stride
+        let bins = n / 2 + 1
+        let stride = spectrum.stride
         u.withUnsafeBufferPointer { ub in
             spectrum.values.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
                     let out = UnsafeMutableSendable(yb.baseAddress!)
-                    let up = ub.baseAddress!, kp = kb.baseAddress!
+                    let up = ub.baseAddress!
+                    let kp = kb.baseAddress!
                     forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
                         let c = item % C
                         let ui = up + item * L
@@ -151,7 +161,9 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
     }
 
     /// Causal y = K * u (+ D·u): `u` `[B][C][L]`, `kernel` `[C][L]`, `skip` `[C]`.
-    public func convolve(_ u: [S], batch: Int, channels: Int, kernel: [S], skip: [S]? = nil) throws(LongConvError) -> [S] {
+    public func convolve(_ u: [S], batch: Int, channels: Int, kernel: [S], skip: [S]? = nil) throws(LongConvError)
+        -> [S]
+    {
         try convolve(u, batch: batch, spectrum: spectrum(kernel: kernel, channels: channels), skip: skip)
     }
 
@@ -182,7 +194,9 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         backwardKernel: [S]? = nil, skip: [S]? = nil
     ) throws(LongConvError) -> ConvolutionGradients<S> {
         if batch < 1 || C < 1 { throw .noChannels }
-        let L = length, n = fftLength, bins = n / 2 + 1
+        let L = length
+        let n = fftLength
+        let bins = n / 2 + 1
         try checkShape("gradOutput", g.count, batch * C * L)
         try checkShape("input", u.count, batch * C * L)
         if let skip { try checkShape("skip", skip.count, C) }
@@ -201,7 +215,9 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         u.withUnsafeBufferPointer { ub in
             g.withUnsafeBufferPointer { gb in
                 spec.values.withUnsafeBufferPointer { kb in
-                    let up = ub.baseAddress!, gp = gb.baseAddress!, kp = kb.baseAddress!
+                    let up = ub.baseAddress!
+                    let gp = gb.baseAddress!
+                    let kp = kb.baseAddress!
                     du.withUnsafeMutableBufferPointer { db in
                         let out = UnsafeMutableSendable(db.baseAddress!)
                         forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
@@ -216,33 +232,34 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
                         }
                     }
                     dk.withUnsafeMutableBufferPointer { kbOut in
-                      dk1.withUnsafeMutableBufferPointer { k1Out in
-                        dd.withUnsafeMutableBufferPointer { ddb in
-                            let outK = UnsafeMutableSendable(kbOut.baseAddress!), outD = UnsafeMutableSendable(ddb.baseAddress!)
-                            let outK1 = bidirectional ? k1Out.baseAddress.map { UnsafeMutableSendable($0) } : nil
-                            forEachWithScratch(pool: pool, count: C, n: n) { (c: Int, s: FFTScratch<S>) in
-                                s.zero(s.c2, 2 * bins)
-                                var dot = 0.0
-                                for b in 0..<batch {
-                                    let item = b * C + c
-                                    s.loadPadded(gp + item * L, count: L)
-                                    plan.forward(s.real, s.c0)
-                                    s.loadPadded(up + item * L, count: L)
-                                    plan.forward(s.real, s.c1)
-                                    accumulateConjugateProduct(s.c2, s.c1, s.c0, bins: bins)
-                                    dot += dotInDouble(L, gp + item * L, up + item * L)
+                        dk1.withUnsafeMutableBufferPointer { k1Out in
+                            dd.withUnsafeMutableBufferPointer { ddb in
+                                let outK = UnsafeMutableSendable(kbOut.baseAddress!)
+                                let outD = UnsafeMutableSendable(ddb.baseAddress!)
+                                let outK1 = bidirectional ? k1Out.baseAddress.map { UnsafeMutableSendable($0) } : nil
+                                forEachWithScratch(pool: pool, count: C, n: n) { (c: Int, s: FFTScratch<S>) in
+                                    s.zero(s.c2, 2 * bins)
+                                    var dot = 0.0
+                                    for b in 0..<batch {
+                                        let item = b * C + c
+                                        s.loadPadded(gp + item * L, count: L)
+                                        plan.forward(s.real, s.c0)
+                                        s.loadPadded(up + item * L, count: L)
+                                        plan.forward(s.real, s.c1)
+                                        accumulateConjugateProduct(s.c2, s.c1, s.c0, bins: bins)
+                                        dot += dotInDouble(L, gp + item * L, up + item * L)
+                                    }
+                                    plan.inverse(s.c2, s.real)
+                                    scaledCopy(L, scale, s.real, outK.base + c * L)
+                                    if let outK1, L > 1 {
+                                        // dk1[j] = r[n−1−j], j = 0…L−2.
+                                        copyReversed(L - 1, s.real + (n - L + 1), outK1.base + c * L)
+                                        for j in 0..<(L - 1) { outK1.base[c * L + j] *= scale }
+                                    }
+                                    outD.base[c] = skip == nil ? 0 : S(dot)
                                 }
-                                plan.inverse(s.c2, s.real)
-                                scaledCopy(L, scale, s.real, outK.base + c * L)
-                                if let outK1, L > 1 {
-                                    // dk1[j] = r[n−1−j], j = 0…L−2.
-                                    copyReversed(L - 1, s.real + (n - L + 1), outK1.base + c * L)
-                                    for j in 0..<(L - 1) { outK1.base[c * L + j] *= scale }
-                                }
-                                outD.base[c] = skip == nil ? 0 : S(dot)
                             }
                         }
-                      }
                     }
                 }
             }
@@ -290,10 +307,12 @@ public enum DirectConvolution {
             k0.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
                     let out = UnsafeMutableSendable(yb.baseAddress!)
-                    let up = ub.baseAddress!, kp = kb.baseAddress!
+                    let up = ub.baseAddress!
+                    let kp = kb.baseAddress!
                     pool.forEach(batch * C) { item in
                         let c = item % C
-                        let ui = up + item * L, yi = out.base + item * L
+                        let ui = up + item * L
+                        let yi = out.base + item * L
                         let kc = kp + c * L
                         for j in 0..<L { axpy(L - j, kc[j], ui, yi + j) }
                         if let k1 {

@@ -43,9 +43,11 @@ public protocol FFTScalar: ScanScalar {
     /// `fftw_free`.
     static func _free(_ pointer: UnsafeMutablePointer<Self>)
     /// New-array r2c execution: n reals → n/2+1 interleaved complex.
-    static func _executeR2C(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
+    static func _executeR2C(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
     /// New-array c2r execution: n/2+1 interleaved complex → n reals (destroys the input).
-    static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
+    static func _executeC2R(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Self>, _ output: UnsafeMutablePointer<Self>)
     /// Rounds an array of Double to this precision.
     static func _convert(_ x: [Double]) -> [Self]
 }
@@ -55,7 +57,10 @@ public protocol FFTScalar: ScanScalar {
 func multiplySpectra<T: FFTScalar>(_ x: UnsafeMutablePointer<T>, _ k: UnsafePointer<T>, bins: Int, conjugate: Bool) {
     let s: T = conjugate ? -1 : 1
     for j in 0..<bins {
-        let xr = x[2 * j], xi = x[2 * j + 1], kr = k[2 * j], ki = s * k[2 * j + 1]
+        let xr = x[2 * j]
+        let xi = x[2 * j + 1]
+        let kr = k[2 * j]
+        let ki = s * k[2 * j + 1]
         x[2 * j] = xr * kr - xi * ki
         x[2 * j + 1] = xr * ki + xi * kr
     }
@@ -67,7 +72,10 @@ func accumulateConjugateProduct<T: FFTScalar>(
     _ acc: UnsafeMutablePointer<T>, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, bins: Int
 ) {
     for j in 0..<bins {
-        let ar = a[2 * j], ai = a[2 * j + 1], br = b[2 * j], bi = b[2 * j + 1]
+        let ar = a[2 * j]
+        let ai = a[2 * j + 1]
+        let br = b[2 * j]
+        let bi = b[2 * j + 1]
         acc[2 * j] += ar * br + ai * bi
         acc[2 * j + 1] += ar * bi - ai * br
     }
@@ -101,8 +109,12 @@ func dotInDouble<T: FFTScalar>(_ count: Int, _ x: UnsafePointer<T>, _ y: UnsafeP
 
 extension Double: FFTScalar {
     public static func _makePlans(length n: Int, flags: UInt32) -> (r2c: OpaquePointer, c2r: OpaquePointer)? {
-        let real = fftw_alloc_real(n)!, complex = fftw_alloc_complex(n / 2 + 1)!
-        defer { fftw_free(real); fftw_free(complex) }
+        let real = fftw_alloc_real(n)!
+        let complex = fftw_alloc_complex(n / 2 + 1)!
+        defer {
+            fftw_free(real)
+            fftw_free(complex)
+        }
         guard let f = fftw_plan_dft_r2c_1d(Int32(n), real, complex, flags) else { return nil }
         guard let b = fftw_plan_dft_c2r_1d(Int32(n), complex, real, flags) else {
             fftw_destroy_plan(f)
@@ -115,10 +127,14 @@ extension Double: FFTScalar {
         fftw_malloc(max(1, count) * MemoryLayout<Double>.stride)!.bindMemory(to: Double.self, capacity: max(1, count))
     }
     public static func _free(_ pointer: UnsafeMutablePointer<Double>) { fftw_free(pointer) }
-    public static func _executeR2C(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<Double>) {
+    public static func _executeR2C(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<Double>
+    ) {
         fftw_execute_dft_r2c(plan, input, UnsafeMutablePointer<fftw_complex>(OpaquePointer(output)))
     }
-    public static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<Double>) {
+    public static func _executeC2R(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Double>, _ output: UnsafeMutablePointer<Double>
+    ) {
         fftw_execute_dft_c2r(plan, UnsafeMutablePointer<fftw_complex>(OpaquePointer(input)), output)
     }
     public static func _convert(_ x: [Double]) -> [Double] { x }
@@ -126,8 +142,12 @@ extension Double: FFTScalar {
 
 extension Float: FFTScalar {
     public static func _makePlans(length n: Int, flags: UInt32) -> (r2c: OpaquePointer, c2r: OpaquePointer)? {
-        let real = fftwf_alloc_real(n)!, complex = fftwf_alloc_complex(n / 2 + 1)!
-        defer { fftwf_free(real); fftwf_free(complex) }
+        let real = fftwf_alloc_real(n)!
+        let complex = fftwf_alloc_complex(n / 2 + 1)!
+        defer {
+            fftwf_free(real)
+            fftwf_free(complex)
+        }
         guard let f = fftwf_plan_dft_r2c_1d(Int32(n), real, complex, flags) else { return nil }
         guard let b = fftwf_plan_dft_c2r_1d(Int32(n), complex, real, flags) else {
             fftwf_destroy_plan(f)
@@ -140,10 +160,14 @@ extension Float: FFTScalar {
         fftwf_malloc(max(1, count) * MemoryLayout<Float>.stride)!.bindMemory(to: Float.self, capacity: max(1, count))
     }
     public static func _free(_ pointer: UnsafeMutablePointer<Float>) { fftwf_free(pointer) }
-    public static func _executeR2C(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+    public static func _executeR2C(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>
+    ) {
         fftwf_execute_dft_r2c(plan, input, UnsafeMutablePointer<fftwf_complex>(OpaquePointer(output)))
     }
-    public static func _executeC2R(_ plan: OpaquePointer, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+    public static func _executeC2R(
+        _ plan: OpaquePointer, _ input: UnsafeMutablePointer<Float>, _ output: UnsafeMutablePointer<Float>
+    ) {
         fftwf_execute_dft_c2r(plan, UnsafeMutablePointer<fftwf_complex>(OpaquePointer(input)), output)
     }
     public static func _convert(_ x: [Double]) -> [Float] { x.map { Float($0) } }
@@ -180,9 +204,13 @@ public final class FFTPlan<S: FFTScalar>: @unchecked Sendable {
     }
 
     /// Executes the forward transform on `fftw_malloc`-ed arrays (n reals → n/2+1 complex).
-    func forward(_ input: UnsafeMutablePointer<S>, _ output: UnsafeMutablePointer<S>) { S._executeR2C(r2c, input, output) }
+    func forward(_ input: UnsafeMutablePointer<S>, _ output: UnsafeMutablePointer<S>) {
+        S._executeR2C(r2c, input, output)
+    }
     /// Executes the unnormalised inverse transform (destroys `input`).
-    func inverse(_ input: UnsafeMutablePointer<S>, _ output: UnsafeMutablePointer<S>) { S._executeC2R(c2r, input, output) }
+    func inverse(_ input: UnsafeMutablePointer<S>, _ output: UnsafeMutablePointer<S>) {
+        S._executeC2R(c2r, input, output)
+    }
 }
 
 /// A cache of FFTW plans keyed by length and precision; a plan is created once and reused.
@@ -241,7 +269,10 @@ final class FFTScratch<S: FFTScalar> {
         c2 = S._allocate(cb)
     }
     deinit {
-        S._free(real); S._free(c0); S._free(c1); S._free(c2)
+        S._free(real)
+        S._free(c0)
+        S._free(c1)
+        S._free(c2)
     }
     /// Zeroes `count` elements at `p`.
     func zero(_ p: UnsafeMutablePointer<S>, _ count: Int) {

@@ -42,7 +42,9 @@ public struct S4DLayer<S: FFTScalar>: Sendable {
     public func recurrentForward(
         _ u: [S], batch: Int, initialState: [Complex<Double>]? = nil
     ) throws(LongConvError) -> (output: [S], state: [Complex<Double>]) {
-        let H = kernel.channels, L = length, m = kernel.modes
+        let H = kernel.channels
+        let L = length
+        let m = kernel.modes
         if batch < 1 { throw .noChannels }
         try checkShape("u", u.count, batch * H * L)
         if let initialState { try checkShape("initialState", initialState.count, batch * H * m) }
@@ -52,34 +54,45 @@ public struct S4DLayer<S: FFTScalar>: Sendable {
             for n in 0..<m {
                 let (aBar, bBar) = kernel.discretized(channel: h, mode: n)
                 let i = h * m + n
-                ab[4 * i] = aBar.real; ab[4 * i + 1] = aBar.imaginary
-                ab[4 * i + 2] = bBar.real; ab[4 * i + 3] = bBar.imaginary
-                cc[2 * i] = 2 * kernel.c[i].real; cc[2 * i + 1] = 2 * kernel.c[i].imaginary
+                ab[4 * i] = aBar.real
+                ab[4 * i + 1] = aBar.imaginary
+                ab[4 * i + 2] = bBar.real
+                ab[4 * i + 3] = bBar.imaginary
+                cc[2 * i] = 2 * kernel.c[i].real
+                cc[2 * i + 1] = 2 * kernel.c[i].imaginary
             }
         }
         var y = [S](repeating: 0, count: u.count)
         var state = [Double](repeating: 0, count: 2 * batch * H * m)
         if let initialState {
-            for (i, z) in initialState.enumerated() { state[2 * i] = z.real; state[2 * i + 1] = z.imaginary }
+            for (i, z) in initialState.enumerated() {
+                state[2 * i] = z.real
+                state[2 * i + 1] = z.imaginary
+            }
         }
         u.withUnsafeBufferPointer { ub in
             y.withUnsafeMutableBufferPointer { yb in
                 state.withUnsafeMutableBufferPointer { sb in
                     ab.withUnsafeBufferPointer { abp in
                         cc.withUnsafeBufferPointer { ccp in
-                            let yo = UnsafeMutableSendable(yb.baseAddress!), so = UnsafeMutableSendable(sb.baseAddress!)
+                            let yo = UnsafeMutableSendable(yb.baseAddress!)
+                            let so = UnsafeMutableSendable(sb.baseAddress!)
                             convolver.pool.forEach(batch * H) { item in
                                 let h = item % H
-                                let ui = ub.baseAddress! + item * L, yi = yo.base + item * L
+                                let ui = ub.baseAddress! + item * L
+                                let yi = yo.base + item * L
                                 let x = so.base + 2 * item * m
-                                let coef = abp.baseAddress! + 4 * h * m, cv = ccp.baseAddress! + 2 * h * m
+                                let coef = abp.baseAddress! + 4 * h * m
+                                let cv = ccp.baseAddress! + 2 * h * m
                                 let d = Double(skip[h])
                                 for t in 0..<L {
                                     let ut = Double(ui[t])
                                     var acc = d * ut
                                     for n in 0..<m {
-                                        let ar = coef[4 * n], ai = coef[4 * n + 1]
-                                        let xr = x[2 * n], xi = x[2 * n + 1]
+                                        let ar = coef[4 * n]
+                                        let ai = coef[4 * n + 1]
+                                        let xr = x[2 * n]
+                                        let xi = x[2 * n + 1]
                                         let nr = ar * xr - ai * xi + coef[4 * n + 2] * ut
                                         let ni = ar * xi + ai * xr + coef[4 * n + 3] * ut
                                         x[2 * n] = nr
@@ -121,7 +134,9 @@ public struct SGConvLayer<S: FFTScalar>: Sendable {
     public let convolver: FFTConvolver<S>
 
     /// Creates a layer; L is `kernel.length`.
-    public init(kernel: SGConvKernel, skip: [S], cache: FFTPlanCache = .shared, pool: WorkerPool = WorkerPool()) throws(LongConvError) {
+    public init(kernel: SGConvKernel, skip: [S], cache: FFTPlanCache = .shared, pool: WorkerPool = WorkerPool())
+        throws(LongConvError)
+    {
         try checkShape("skip", skip.count, kernel.channels)
         self.kernel = kernel
         self.skip = skip

@@ -1,7 +1,7 @@
-import ParallelScan
 import ComplexModule
-import RealModule
 import Foundation
+import ParallelScan
+import RealModule
 
 /// How a continuous SSM x' = Ax + Bu is turned into x_k = Ā x_{k−1} + B̄ u_k.
 public enum Discretization: Sendable, Equatable {
@@ -112,8 +112,13 @@ public struct S4DKernel: Sendable {
         if channels < 1 { throw .noChannels }
         if !(dtMin > 0 && dtMax >= dtMin) { throw .invalidParameter("need 0 < dtMin ≤ dtMax") }
         var rng = SplitMix64(seed: seed)
-        let half = stateSize / 2, N = Double(stateSize)
-        var logDt = [Double](), aRe = [Double](), aIm = [Double](), b = [Complex<Double>](), c = [Complex<Double>]()
+        let half = stateSize / 2
+        let N = Double(stateSize)
+        var logDt = [Double]()
+        var aRe = [Double]()
+        var aIm = [Double]()
+        var b = [Complex<Double>]()
+        var c = [Complex<Double>]()
         for _ in 0..<channels {
             logDt.append(log(dtMin) + rng.uniform() * (log(dtMax) - log(dtMin)))
             for n in 0..<half {
@@ -154,7 +159,8 @@ public struct S4DKernel: Sendable {
     }
 
     func partials(channel h: Int, mode n: Int) -> Partials {
-        let a = continuousA(channel: h, mode: n), dt = exp(logDt[h])
+        let a = continuousA(channel: h, mode: n)
+        let dt = exp(logDt[h])
         let bb = b[h * modes + n]
         let one = Complex<Double>(1, 0)
         switch discretization {
@@ -188,7 +194,10 @@ public struct S4DKernel: Sendable {
         let m = modes
         // z_n = 2·C_n·B̄_n·Ā_n^ℓ for all modes side by side: the mode loop is independent work
         // (instruction-level parallelism), the ℓ loop the unavoidable recurrence.
-        var zr = [Double](repeating: 0, count: m), zi = zr, ar = zr, ai = zr
+        var zr = [Double](repeating: 0, count: m)
+        var zi = zr
+        var ar = zr
+        var ai = zr
         k.withUnsafeMutableBufferPointer { kb in
             for h in 0..<channels {
                 for n in 0..<m {
@@ -207,7 +216,8 @@ public struct S4DKernel: Sendable {
                                 for l in 0..<L {
                                     var s = 0.0
                                     for n in 0..<m {
-                                        let xr = zrp[n], xi = zip[n]
+                                        let xr = zrp[n]
+                                        let xi = zip[n]
                                         s += xr
                                         zrp[n] = xr * arp[n] - xi * aip[n]
                                         zip[n] = xr * aip[n] + xi * arp[n]
@@ -247,10 +257,16 @@ public struct S4DKernel: Sendable {
                 for n in 0..<modes {
                     let i = h * modes + n
                     let p = partials(channel: h, mode: n)
-                    let ar = p.aBar.real, ai = p.aBar.imaginary
-                    var pr = 1.0, pi = 0.0  // Ā^ℓ
-                    var sr = 0.0, si = 0.0, tr = 0.0, ti = 0.0
-                    var qr = 0.0, qi = 0.0  // Ā^{ℓ−1}
+                    let ar = p.aBar.real
+                    let ai = p.aBar.imaginary
+                    var pr = 1.0
+                    var pi = 0.0  // Ā^ℓ
+                    var sr = 0.0
+                    var si = 0.0
+                    var tr = 0.0
+                    var ti = 0.0
+                    var qr = 0.0
+                    var qi = 0.0  // Ā^{ℓ−1}
                     for l in 0..<L {
                         let gl = gh[l]
                         sr += gl * pr
@@ -265,8 +281,10 @@ public struct S4DKernel: Sendable {
                         pi = pr * ai + pi * ar
                         pr = t
                     }
-                    let S = Complex(sr, si), T = Complex(tr, ti)
-                    let C = c[i], W = C * p.bBar
+                    let S = Complex(sr, si)
+                    let T = Complex(tr, ti)
+                    let C = c[i]
+                    let W = C * p.bBar
                     let alpha = S * p.bBar
                     let SC: Complex<Double> = S * C
                     let WT: Complex<Double> = W * T

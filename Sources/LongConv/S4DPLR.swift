@@ -1,7 +1,7 @@
-import ParallelScan
 import CBLAS
 import ComplexModule
 import Foundation
+import ParallelScan
 import RealModule
 
 /// The diagonal-plus-low-rank (DPLR) form of HiPPO-LegS in its eigenbasis (N/2 modes kept;
@@ -99,21 +99,28 @@ public struct S4DPLRKernel: Sendable {
         for j in 0..<N {
             for k in 0..<N {
                 let ap = a[j * N + k] + pv[j] * pv[k]
-                if j == k { diagMean += ap / Double(N); continue }
+                if j == k {
+                    diagMean += ap / Double(N)
+                    continue
+                }
                 h[2 * (j * N + k) + 1] = -ap
             }
         }
         var w = [Double](repeating: 0, count: N)
         let info = h.withUnsafeMutableBufferPointer { hp in
-            LAPACKE_zheevd(LAPACK_ROW_MAJOR, 86 /* V */, 76 /* L */, Int32(N), OpaquePointer(hp.baseAddress!), Int32(N), &w)
+            LAPACKE_zheevd(
+                LAPACK_ROW_MAJOR, 86 /* V */, 76 /* L */, Int32(N), OpaquePointer(hp.baseAddress!), Int32(N), &w)
         }
         if info != 0 { throw .lapackFailure(routine: "LAPACKE_zheevd", info: Int(info)) }
         let m = N / 2
-        var lambda = [Complex<Double>](), pt = [Complex<Double>](), bt = [Complex<Double>]()
+        var lambda = [Complex<Double>]()
+        var pt = [Complex<Double>]()
+        var bt = [Complex<Double>]()
         var v = [Complex<Double>](repeating: .zero, count: N * m)
         for k in 0..<m {
             lambda.append(Complex(diagMean, w[k]))
-            var sp = Complex<Double>.zero, sb = Complex<Double>.zero
+            var sp = Complex<Double>.zero
+            var sb = Complex<Double>.zero
             for j in 0..<N {
                 let vjk = Complex(h[2 * (j * N + k)], h[2 * (j * N + k) + 1])
                 v[j * m + k] = vjk
@@ -135,7 +142,8 @@ public struct S4DPLRKernel: Sendable {
         if !(dtMin > 0 && dtMax >= dtMin) { throw .invalidParameter("need 0 < dtMin ≤ dtMax") }
         let dplr = try dplrFromHiPPO(stateSize: stateSize)
         var rng = SplitMix64(seed: seed)
-        var c = [Complex<Double>](), logDt = [Double]()
+        var c = [Complex<Double>]()
+        var logDt = [Double]()
         let s = 0.5.squareRoot()
         for _ in 0..<channels {
             logDt.append(log(dtMin) + rng.uniform() * (log(dtMax) - log(dtMin)))
@@ -175,7 +183,8 @@ public struct S4DPLRKernel: Sendable {
     public func kernel(length L: Int, cache: FFTPlanCache = .shared) throws(LongConvError) -> [Double] {
         if L < 1 { throw .emptyLength }
         let plan = try cache.plan(length: L, scalar: Double.self)
-        let m = modes, bins = L / 2 + 1
+        let m = modes
+        let bins = L / 2 + 1
         var out = [Double](repeating: 0, count: channels * L)
         let scratch = FFTScratch<Double>(n: L)
         let pc = p.map { $0.conjugate }
@@ -187,8 +196,10 @@ public struct S4DPLRKernel: Sendable {
                 let omega = Complex(cos(theta), sin(theta))
                 let onePlus = Complex(1, 0) + omega
                 let base = (Complex(1, 0) - omega) * (2 / dt)
-                var k00 = Complex<Double>.zero, k01 = Complex<Double>.zero
-                var k10 = Complex<Double>.zero, k11 = Complex<Double>.zero
+                var k00 = Complex<Double>.zero
+                var k01 = Complex<Double>.zero
+                var k10 = Complex<Double>.zero
+                var k11 = Complex<Double>.zero
                 for n in 0..<m {
                     let rho = Complex(2, 0) / (base - onePlus * lambda[n])
                     let rhoC = Complex(2, 0) / (base - onePlus * lambda[n].conjugate)

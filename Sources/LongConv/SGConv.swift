@@ -1,5 +1,5 @@
-import ParallelScan
 import Foundation
+import ParallelScan
 
 /// The SGConv (structured global convolution) kernel of H channels.
 ///
@@ -45,7 +45,8 @@ public struct SGConvKernel: Sendable {
         if factor == 1 || d == 0 { return x }
         return (0..<(d * factor)).map { j in
             let t = max(0, (Double(j) + 0.5) / Double(factor) - 0.5)
-            let i0 = min(Int(t), d - 1), i1 = min(i0 + 1, d - 1)
+            let i0 = min(Int(t), d - 1)
+            let i1 = min(i0 + 1, d - 1)
             let lam = t - Double(i0)
             return (1 - lam) * x[i0] + lam * x[i1]
         }
@@ -96,7 +97,9 @@ public struct SGConvKernel: Sendable {
 
     /// The concatenated, decayed kernel before normalisation, `[H][d·2^{S−1}]`.
     public func unnormalizedFullKernel() -> [Double] {
-        let F = fullLength, d = kernelDim, S = scales
+        let F = fullLength
+        let d = kernelDim
+        let S = scales
         var out = [Double](repeating: 0, count: channels * F)
         for h in 0..<channels {
             var offset = 0
@@ -113,7 +116,8 @@ public struct SGConvKernel: Sendable {
 
     /// The normalised kernel truncated/padded to L, `[H][L]`.
     public func kernel() -> [Double] {
-        let F = fullLength, L = length
+        let F = fullLength
+        let L = length
         let full = unnormalizedFullKernel()
         var out = [Double](repeating: 0, count: channels * L)
         for h in 0..<channels {

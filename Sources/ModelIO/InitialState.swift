@@ -16,16 +16,20 @@ extension Model {
         let count = layers.count * directions
         let hasCell = kind == .lstm || kind == .paralstm
         if c0 != nil, !hasCell {
-            throw .inconsistent(file: c0Name, detail: "an initial cell state c0 applies only to an LSTM; the model is a \(kind)")
+            throw .inconsistent(
+                file: c0Name, detail: "an initial cell state c0 applies only to an LSTM; the model is a \(kind)")
         }
         func values(_ t: Tensor?, _ name: String, _ what: String, width: Int) throws(ModelError) -> [Double]? {
             guard let t else { return nil }
             let expected = batched ? [count, batch, width] : [count, width]
             if t.shape != expected && !(!batched && t.shape == [count, 1, width]) {
-                let dims = batched ? "[L·D = \(count), B = \(batch), \(what)]" : "[L·D = \(count), \(what)] (unbatched input)"
+                let dims =
+                    batched ? "[L·D = \(count), B = \(batch), \(what)]" : "[L·D = \(count), \(what)] (unbatched input)"
                 throw .wrongShape(
                     file: name, tensor: name == h0Name ? "h0" : "c0", shape: t.shape,
-                    detail: "expected \(dims) for \(layers.count) layer\(layers.count == 1 ? "" : "s") × \(directions) direction\(directions == 1 ? "" : "s")")
+                    detail:
+                        "expected \(dims) for \(layers.count) layer\(layers.count == 1 ? "" : "s") × \(directions) direction\(directions == 1 ? "" : "s")"
+                )
             }
             let v = t.asDouble()
             if let bad = v.firstIndex(where: { !$0.isFinite }) {
@@ -35,7 +39,8 @@ extension Model {
         }
         let last = layers[layers.count - 1]
         // All layers share d and p in PyTorch; check against each layer anyway below.
-        let hWidth = last.projectionSize ?? last.hiddenSize, cWidth = last.hiddenSize
+        let hWidth = last.projectionSize ?? last.hiddenSize
+        let cWidth = last.hiddenSize
         if layers.contains(where: { ($0.projectionSize ?? $0.hiddenSize) != hWidth || $0.hiddenSize != cWidth }) {
             throw .inconsistent(file: h0Name, detail: "initial states need layers of one size")
         }
@@ -44,7 +49,8 @@ extension Model {
         var rows: [[Double]] = []
         for index in 0..<count {
             let layer = layers[index / directions]
-            let d = layer.hiddenSize, n = kind == .paraslstm ? 4 * d : hasCell ? d + hWidth : d
+            let d = layer.hiddenSize
+            let n = kind == .paraslstm ? 4 * d : hasCell ? d + hWidth : d
             var row = [Double](repeating: 0, count: batch * n)
             for b in 0..<batch {
                 for j in 0..<hWidth {

@@ -52,8 +52,9 @@ public struct ModelLayer: Sendable, Equatable {
         func get(_ p: String) throws(ModelError) -> ParameterTensor {
             guard let t = parameters[p] else { throw .missingTensor(file: file, tensor: full(p)) }
             guard t.values.count == t.shape.reduce(1, *) else {
-                throw .wrongShape(file: file, tensor: full(p), shape: t.shape,
-                                  detail: "holds \(t.values.count) values")
+                throw .wrongShape(
+                    file: file, tensor: full(p), shape: t.shape,
+                    detail: "holds \(t.values.count) values")
             }
             if let bad = t.values.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFinite(file: file, tensor: full(p), index: bad)
@@ -76,23 +77,28 @@ public struct ModelLayer: Sendable, Equatable {
             }
         }
         let g = kind.gates
-        var m = 0, d = 0, h = 1
+        var m = 0
+        var d = 0
+        var h = 1
         if kind.isDiagonal {
             let a = try get("A")
             guard a.shape.count == 2, a.shape[0] == g, a.shape[1] > 0 else {
-                throw .wrongShape(file: file, tensor: full("A"), shape: a.shape,
-                                  detail: "expected [\(g), d] (rows of the diagonal recurrent gains)")
+                throw .wrongShape(
+                    file: file, tensor: full("A"), shape: a.shape,
+                    detail: "expected [\(g), d] (rows of the diagonal recurrent gains)")
             }
             d = a.shape[1]
             let bt = try get("B")
             guard bt.shape.count == 4, bt.shape[0] > 0, bt.shape[2] == g else {
-                throw .wrongShape(file: file, tensor: full("B"), shape: bt.shape,
-                                  detail: "expected [H, m/H, \(g), d/H] (heads, inputs per head, gates, channels per head)")
+                throw .wrongShape(
+                    file: file, tensor: full("B"), shape: bt.shape,
+                    detail: "expected [H, m/H, \(g), d/H] (heads, inputs per head, gates, channels per head)")
             }
             h = bt.shape[0]
             if d % h != 0 {
-                throw .wrongShape(file: file, tensor: full("B"), shape: bt.shape,
-                                  detail: "H = \(h) heads do not divide the hidden size d = \(d) (from A)")
+                throw .wrongShape(
+                    file: file, tensor: full("B"), shape: bt.shape,
+                    detail: "H = \(h) heads do not divide the hidden size d = \(d) (from A)")
             }
             try expect("B", bt, [h, bt.shape[1], g, d / h], "d = \(d) from A, H = \(h) heads")
             m = h * bt.shape[1]
@@ -109,15 +115,20 @@ public struct ModelLayer: Sendable, Equatable {
                     guard whr.shape.count == 2, whr.shape[0] > 0, whr.shape[1] > 0,
                         index == 0 || whr.shape == [p!, d]
                     else {
-                        throw .wrongShape(file: file, tensor: full("weight_hr" + s), shape: whr.shape,
-                                          detail: index == 0 ? "expected [p, d] (projection size × hidden size)" : "expected [\(p!), \(d)] (as the forward direction)")
+                        throw .wrongShape(
+                            file: file, tensor: full("weight_hr" + s), shape: whr.shape,
+                            detail: index == 0
+                                ? "expected [p, d] (projection size × hidden size)"
+                                : "expected [\(p!), \(d)] (as the forward direction)")
                     }
                     if index == 0 { (p, d) = (whr.shape[0], whr.shape[1]) }
-                    try expect("weight_hh" + s, whh, [g * d, p!], "\(g)·d rows, p columns; p = \(p!), d = \(d) from weight_hr")
+                    try expect(
+                        "weight_hh" + s, whh, [g * d, p!], "\(g)·d rows, p columns; p = \(p!), d = \(d) from weight_hr")
                 } else if index == 0 {
                     guard whh.shape.count == 2, whh.shape[1] > 0, whh.shape[0] == g * whh.shape[1] else {
-                        throw .wrongShape(file: file, tensor: full("weight_hh"), shape: whh.shape,
-                                          detail: "expected [\(g)·d, d] for \(kind) (\(g) gate rows)")
+                        throw .wrongShape(
+                            file: file, tensor: full("weight_hh"), shape: whh.shape,
+                            detail: "expected [\(g)·d, d] for \(kind) (\(g) gate rows)")
                     }
                     d = whh.shape[1]
                 } else {
@@ -125,14 +136,19 @@ public struct ModelLayer: Sendable, Equatable {
                 }
                 let wih = try get("weight_ih" + s)
                 guard wih.shape.count == 2, wih.shape[0] == g * d, index == 0 || wih.shape[1] == m else {
-                    throw .wrongShape(file: file, tensor: full("weight_ih" + s), shape: wih.shape,
-                                      detail: index == 0 ? "expected [\(g * d), m] (\(g)·d rows, d = \(d) from weight_hh)" : "expected [\(g * d), \(m)] (as the forward direction)")
+                    throw .wrongShape(
+                        file: file, tensor: full("weight_ih" + s), shape: wih.shape,
+                        detail: index == 0
+                            ? "expected [\(g * d), m] (\(g)·d rows, d = \(d) from weight_hh)"
+                            : "expected [\(g * d), \(m)] (as the forward direction)")
                 }
                 m = wih.shape[1]
                 // nn.*(bias=False) has no biases: zeros. Half of them is an error.
                 let biases = ["bias_ih" + s, "bias_hh" + s]
                 if biases.allSatisfy({ parameters[$0] == nil }) {
-                    for b in biases { parameters[b] = ParameterTensor(shape: [g * d], values: [Double](repeating: 0, count: g * d)) }
+                    for b in biases {
+                        parameters[b] = ParameterTensor(shape: [g * d], values: [Double](repeating: 0, count: g * d))
+                    }
                 }
                 try expect("bias_ih" + s, try get("bias_ih" + s), [g * d], "\(g)·d, d = \(d) from weight_hh")
                 try expect("bias_hh" + s, try get("bias_hh" + s), [g * d], "\(g)·d, d = \(d) from weight_hh")
@@ -184,7 +200,9 @@ public struct Model: Sendable, Equatable {
             if l > 0, layer.inputSize != layers[l - 1].outputSize {
                 throw .inconsistent(
                     file: sourceName,
-                    detail: "layer \(l) expects \(layer.inputSize) inputs but layer \(l - 1) outputs \(layers[l - 1].outputSize) channels")
+                    detail:
+                        "layer \(l) expects \(layer.inputSize) inputs but layer \(l - 1) outputs \(layers[l - 1].outputSize) channels"
+                )
             }
         }
         self.kind = kind

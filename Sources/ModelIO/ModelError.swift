@@ -45,7 +45,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let e):
             return e.description
         case .missingCell:
-            return "\(name): no PyTorch recurrent parameters (weight_ih_l0, weight_hh_l0, … of nn.GRU/nn.LSTM/nn.RNN, or weight_ih, weight_hh, … of their Cell variants) and no \"cell\" entry in the safetensors __metadata__ (expected one of \(CellKind.allNames))"
+            return
+                "\(name): no PyTorch recurrent parameters (weight_ih_l0, weight_hh_l0, … of nn.GRU/nn.LSTM/nn.RNN, or weight_ih, weight_hh, … of their Cell variants) and no \"cell\" entry in the safetensors __metadata__ (expected one of \(CellKind.allNames))"
         case .unknownCell(_, let cell):
             return "\(name): unknown cell \"\(cell)\" (expected one of \(CellKind.allNames))"
         case .missingTensor(_, let tensor):
@@ -53,7 +54,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedTensor(_, let tensor):
             return "\(name): unexpected tensor '\(tensor)' (not a parameter of this cell)"
         case .wrongShape(_, let tensor, let shape, let detail):
-            return "\(name): tensor '\(tensor)' has shape [\(shape.map(String.init).joined(separator: ", "))]: \(detail)"
+            return
+                "\(name): tensor '\(tensor)' has shape [\(shape.map(String.init).joined(separator: ", "))]: \(detail)"
         case .nonFinite(_, let tensor, let index):
             return "\(name): tensor '\(tensor)' holds NaN or Inf at flat index \(index)"
         case .inconsistent(_, let detail):
@@ -61,9 +63,11 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .cell(_, let layer, let error):
             return "\(name): layer \(layer): \(error)"
         case .ambiguousModule(_, let modules):
-            return "\(name): holds \(modules.count) recurrent modules (\(modules.map(Self.label).joined(separator: ", "))): pick one with --module PREFIX"
+            return
+                "\(name): holds \(modules.count) recurrent modules (\(modules.map(Self.label).joined(separator: ", "))): pick one with --module PREFIX"
         case .moduleNotFound(_, let module, let modules):
-            return "\(name): no recurrent module '\(module)' (found: \(modules.map(Self.label).joined(separator: ", ")))"
+            return
+                "\(name): no recurrent module '\(module)' (found: \(modules.map(Self.label).joined(separator: ", ")))"
         }
     }
 

@@ -1,5 +1,5 @@
-import ParaRNN
 import Foundation
+import ParaRNN
 import SequenceIO
 
 /// Loading and saving models as `.safetensors` (names and shapes: `reference/cells.md`).
@@ -40,10 +40,15 @@ public enum ModelFile {
             return try decodeTorch(file, name: name, options: options)
         }
         if options.nonlinearity == .relu {
-            throw .inconsistent(file: name, detail: "nonlinearity relu applies only to nn.RNN, but the model is a \(declared!)")
+            throw .inconsistent(
+                file: name, detail: "nonlinearity relu applies only to nn.RNN, but the model is a \(declared!)")
         }
         if let module = options.module, !module.isEmpty {
-            throw .inconsistent(file: name, detail: "a module prefix ('\(module)') applies only to PyTorch state dicts, but the model is a \(declared!)")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "a module prefix ('\(module)') applies only to PyTorch state dicts, but the model is a \(declared!)"
+            )
         }
         guard let cellName = file.metadata["cell"] else { throw .missingCell(file: name) }
         guard let kind = CellKind(rawValue: cellName.lowercased()) else {
@@ -51,7 +56,8 @@ public enum ModelFile {
         }
         // Group the tensors by layer.
         var byLayer: [Int: [String: ParameterTensor]] = [:]
-        var prefixed = false, plain = false
+        var prefixed = false
+        var plain = false
         for (key, tensor) in file.tensors where !key.hasPrefix("readout.") {
             guard let (layer, parameter, isPrefixed) = split(key, kind: kind) else {
                 throw .unexpectedTensor(file: name, tensor: key)
@@ -71,7 +77,9 @@ public enum ModelFile {
             let key = file.tensors.keys.sorted().first { split($0, kind: kind)?.0 == highest } ?? "\(highest)"
             throw .inconsistent(
                 file: name,
-                detail: "tensor '\(key)' names layer \(highest); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)")
+                detail:
+                    "tensor '\(key)' names layer \(highest); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)"
+            )
         }
         let count = highest + 1
         if count == 0 {
@@ -79,30 +87,47 @@ public enum ModelFile {
         }
         if let text = file.metadata["layers"] {
             guard let declared = Int(text), declared == count else {
-                throw .inconsistent(file: name, detail: "__metadata__ says \"layers\": \"\(text)\" but the tensors describe \(count) layer\(count == 1 ? "" : "s")")
+                throw .inconsistent(
+                    file: name,
+                    detail:
+                        "__metadata__ says \"layers\": \"\(text)\" but the tensors describe \(count) layer\(count == 1 ? "" : "s")"
+                )
             }
         }
         // Name the file's own convention in errors: one ParaRNN layer has no prefix.
         let naming = kind.isDiagonal && !prefixed ? 1 : max(count, 2)
         var layers: [ModelLayer] = []
         for l in 0..<count {
-            layers.append(try ModelLayer(
-                kind: kind, parameters: byLayer[l] ?? [:], file: name, layer: l, layers: naming))
+            layers.append(
+                try ModelLayer(
+                    kind: kind, parameters: byLayer[l] ?? [:], file: name, layer: l, layers: naming))
         }
         if let text = file.metadata["heads"], kind.isDiagonal {
             for (l, layer) in layers.enumerated() where String(layer.heads) != text {
-                let detail = Int(text).map { $0 > 0 && layer.hiddenSize % $0 != 0
-                    ? "H = \($0) heads do not divide the hidden size d = \(layer.hiddenSize)" : "" } ?? ""
+                let detail =
+                    Int(text).map {
+                        $0 > 0 && layer.hiddenSize % $0 != 0
+                            ? "H = \($0) heads do not divide the hidden size d = \(layer.hiddenSize)" : ""
+                    } ?? ""
                 throw .inconsistent(
                     file: name,
-                    detail: "__metadata__ says \"heads\": \"\(text)\" but layer \(l)'s B has \(layer.heads)\(detail.isEmpty ? "" : ": " + detail)")
+                    detail:
+                        "__metadata__ says \"heads\": \"\(text)\" but layer \(l)'s B has \(layer.heads)\(detail.isEmpty ? "" : ": " + detail)"
+                )
             }
         }
         if let text = file.metadata["input_size"], text != String(layers[0].inputSize) {
-            throw .inconsistent(file: name, detail: "__metadata__ says \"input_size\": \"\(text)\" but the weights take \(layers[0].inputSize) inputs")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "__metadata__ says \"input_size\": \"\(text)\" but the weights take \(layers[0].inputSize) inputs")
         }
         if let text = file.metadata["hidden_size"], text != String(layers[count - 1].hiddenSize) {
-            throw .inconsistent(file: name, detail: "__metadata__ says \"hidden_size\": \"\(text)\" but the weights have \(layers[count - 1].hiddenSize) channels")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "__metadata__ says \"hidden_size\": \"\(text)\" but the weights have \(layers[count - 1].hiddenSize) channels"
+            )
         }
         if kind == .elman, let nl = file.metadata["nonlinearity"], nl != "tanh" {
             throw .inconsistent(file: name, detail: "only tanh Elman RNNs are supported (nonlinearity \"\(nl)\")")
@@ -113,9 +138,13 @@ public enum ModelFile {
     }
 
     /// The optional `readout.weight` / `readout.bias` tensors and normalisation metadata.
-    static func decodeReadout(_ file: SafeTensors.File, name: String, hidden d: Int, inputs m: Int) throws(ModelError) -> Readout? {
-        let weight = file.tensors["readout.weight"], bias = file.tensors["readout.bias"]
-        for key in file.tensors.keys where key.hasPrefix("readout.") && key != "readout.weight" && key != "readout.bias" {
+    static func decodeReadout(_ file: SafeTensors.File, name: String, hidden d: Int, inputs m: Int) throws(ModelError)
+        -> Readout?
+    {
+        let weight = file.tensors["readout.weight"]
+        let bias = file.tensors["readout.bias"]
+        for key in file.tensors.keys where key.hasPrefix("readout.") && key != "readout.weight" && key != "readout.bias"
+        {
             throw .unexpectedTensor(file: name, tensor: key)
         }
         guard let weight, let bias else {
@@ -125,14 +154,19 @@ public enum ModelFile {
             return nil
         }
         guard weight.shape.count == 2, weight.shape[1] == d, weight.shape[0] > 0 else {
-            throw .wrongShape(file: name, tensor: "readout.weight", shape: weight.shape, detail: "expected [p, \(d)] (outputs × hidden size)")
+            throw .wrongShape(
+                file: name, tensor: "readout.weight", shape: weight.shape,
+                detail: "expected [p, \(d)] (outputs × hidden size)")
         }
         guard bias.shape == [weight.shape[0]] else {
-            throw .wrongShape(file: name, tensor: "readout.bias", shape: bias.shape, detail: "expected [\(weight.shape[0])]")
+            throw .wrongShape(
+                file: name, tensor: "readout.bias", shape: bias.shape, detail: "expected [\(weight.shape[0])]")
         }
         func numbers(_ key: String, count: Int? = nil) throws(ModelError) -> [Double] {
             let count = count ?? m
-            guard let text = file.metadata[key] else { return [Double](repeating: key.hasSuffix("_std") ? 1 : 0, count: count) }
+            guard let text = file.metadata[key] else {
+                return [Double](repeating: key.hasSuffix("_std") ? 1 : 0, count: count)
+            }
             let values = text.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard values.count == count, values.allSatisfy(\.isFinite) else {
                 throw .inconsistent(file: name, detail: "__metadata__ \"\(key)\" must hold \(count) finite numbers")
@@ -149,13 +183,20 @@ public enum ModelFile {
         if std.contains(where: { $0 <= 0 }) {
             throw .inconsistent(file: name, detail: "__metadata__ \"input_std\" must be positive")
         }
-        let w = weight.asDouble(), b = bias.asDouble()
-        if let bad = w.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(file: name, tensor: "readout.weight", index: bad) }
-        if let bad = b.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(file: name, tensor: "readout.bias", index: bad) }
+        let w = weight.asDouble()
+        let b = bias.asDouble()
+        if let bad = w.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite(file: name, tensor: "readout.weight", index: bad)
+        }
+        if let bad = b.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite(file: name, tensor: "readout.bias", index: bad)
+        }
         return Readout(
-            weight: ParameterTensor(shape: weight.shape, values: w), bias: ParameterTensor(shape: bias.shape, values: b),
+            weight: ParameterTensor(shape: weight.shape, values: w),
+            bias: ParameterTensor(shape: bias.shape, values: b),
             inputMean: try numbers("input_mean"), inputStandardDeviation: std,
-            inputSkip: file.metadata["readout_skip"] == "true", outputMean: outputMean, outputStandardDeviation: outputStd)
+            inputSkip: file.metadata["readout_skip"] == "true", outputMean: outputMean,
+            outputStandardDeviation: outputStd)
     }
 
     /// (layer, parameter name, whether a ParaRNN `layers.{l}.` prefix was used), or nil.
@@ -183,7 +224,8 @@ public enum ModelFile {
         for (l, layer) in model.layers.enumerated() {
             for (p, t) in layer.parameters {
                 let name = model.kind.fileName(of: p, layer: l, layers: count)
-                tensors[name] = dtype == .float32
+                tensors[name] =
+                    dtype == .float32
                     ? Tensor(shape: t.shape, float32: t.values.map { Float($0) })
                     : Tensor(shape: t.shape, float64: t.values)
             }
@@ -199,17 +241,23 @@ public enum ModelFile {
             metadata["heads"] = String(model.layers[0].heads)
         }
         if let readout = model.readout {
-            tensors["readout.weight"] = dtype == .float32
+            tensors["readout.weight"] =
+                dtype == .float32
                 ? Tensor(shape: readout.weight.shape, float32: readout.weight.values.map { Float($0) })
                 : Tensor(shape: readout.weight.shape, float64: readout.weight.values)
-            tensors["readout.bias"] = dtype == .float32
+            tensors["readout.bias"] =
+                dtype == .float32
                 ? Tensor(shape: readout.bias.shape, float32: readout.bias.values.map { Float($0) })
                 : Tensor(shape: readout.bias.shape, float64: readout.bias.values)
             metadata["input_mean"] = readout.inputMean.map { String($0) }.joined(separator: ",")
             metadata["input_std"] = readout.inputStandardDeviation.map { String($0) }.joined(separator: ",")
             if readout.inputSkip { metadata["readout_skip"] = "true" }
-            if let mean = readout.outputMean { metadata["output_mean"] = mean.map { String($0) }.joined(separator: ",") }
-            if let std = readout.outputStandardDeviation { metadata["output_std"] = std.map { String($0) }.joined(separator: ",") }
+            if let mean = readout.outputMean {
+                metadata["output_mean"] = mean.map { String($0) }.joined(separator: ",")
+            }
+            if let std = readout.outputStandardDeviation {
+                metadata["output_std"] = std.map { String($0) }.joined(separator: ",")
+            }
         }
         return SafeTensors.File(tensors: tensors, metadata: metadata)
     }

@@ -25,8 +25,11 @@ public struct Readout: Sendable, Equatable {
     public var outputMean: [Double]?
     public var outputStandardDeviation: [Double]?
 
-    public init(weight: ParameterTensor, bias: ParameterTensor, inputMean: [Double], inputStandardDeviation: [Double], inputSkip: Bool = false,
-                outputMean: [Double]? = nil, outputStandardDeviation: [Double]? = nil) {
+    public init(
+        weight: ParameterTensor, bias: ParameterTensor, inputMean: [Double], inputStandardDeviation: [Double],
+        inputSkip: Bool = false,
+        outputMean: [Double]? = nil, outputStandardDeviation: [Double]? = nil
+    ) {
         self.weight = weight
         self.bias = bias
         self.inputMean = inputMean

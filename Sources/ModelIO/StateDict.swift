@@ -92,7 +92,9 @@ extension ModelFile {
             if let index = parsed.oversizedIndex {
                 throw .inconsistent(
                     file: name,
-                    detail: "tensor '\(key)' names layer \(index); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)")
+                    detail:
+                        "tensor '\(key)' names layer \(index); layers are numbered 0, 1, … and a model has at most \(maximumLayerCount)"
+                )
             }
             modules[parsed.prefix, default: [:]][key] = (parsed, tensor)
         }
@@ -143,7 +145,8 @@ extension ModelFile {
         let first = byLayer[0] ?? [:]
         let whhName = naming(0)("weight_hh")
         guard let whh = first["weight_hh"] else { throw .missingTensor(file: name, tensor: whhName) }
-        let d = first["weight_hr"].flatMap { $0.shape.count == 2 ? $0.shape[1] : nil }
+        let d =
+            first["weight_hr"].flatMap { $0.shape.count == 2 ? $0.shape[1] : nil }
             ?? (whh.shape.count == 2 ? whh.shape[1] : 0)
         let rows = whh.shape.first ?? 0
         let inferred: CellKind
@@ -154,13 +157,18 @@ extension ModelFile {
         default:
             throw .wrongShape(
                 file: name, tensor: whhName, shape: whh.shape,
-                detail: "expected [G·d, d] with G = 3 (GRU), 4 (LSTM) or 1 (RNN)\(first["weight_hr"] != nil ? ", d = \(d) from weight_hr" : "")")
+                detail:
+                    "expected [G·d, d] with G = 3 (GRU), 4 (LSTM) or 1 (RNN)\(first["weight_hr"] != nil ? ", d = \(d) from weight_hr" : "")"
+            )
         }
         if let declared, declared != inferred {
-            let g = declared.gates, columns = first["weight_hr"] == nil ? "d" : "p"
+            let g = declared.gates
+            let columns = first["weight_hr"] == nil ? "d" : "p"
             throw .wrongShape(
                 file: name, tensor: whhName, shape: whh.shape,
-                detail: "expected [\(g)·d, \(columns)] for \(declared) (\(g) gate rows) as __metadata__ \"cell\": \"\(file.metadata["cell"]!)\" says, but \(rows) = \(rows / d)·\(d) rows describe \(inferred == .elman ? "an RNN (elman)" : "a " + inferred.rawValue)")
+                detail:
+                    "expected [\(g)·d, \(columns)] for \(declared) (\(g) gate rows) as __metadata__ \"cell\": \"\(file.metadata["cell"]!)\" says, but \(rows) = \(rows / d)·\(d) rows describe \(inferred == .elman ? "an RNN (elman)" : "a " + inferred.rawValue)"
+            )
         }
         if inferred != .lstm, first["weight_hr"] != nil {
             throw .unexpectedTensor(file: name, tensor: naming(0)("weight_hr"))
@@ -170,38 +178,61 @@ extension ModelFile {
         let fromMetadata = file.metadata["nonlinearity"]
         if let fromMetadata {
             guard let value = Nonlinearity(rawValue: fromMetadata.lowercased()) else {
-                throw .inconsistent(file: name, detail: "__metadata__ \"nonlinearity\": \"\(fromMetadata)\" is neither \"tanh\" nor \"relu\"")
+                throw .inconsistent(
+                    file: name,
+                    detail: "__metadata__ \"nonlinearity\": \"\(fromMetadata)\" is neither \"tanh\" nor \"relu\"")
             }
             nonlinearity = value
         }
         if let option = options.nonlinearity {
             if let fromMetadata, option.rawValue != fromMetadata.lowercased() {
-                throw .inconsistent(file: name, detail: "nonlinearity \(option) was asked for but __metadata__ says \"nonlinearity\": \"\(fromMetadata)\"")
+                throw .inconsistent(
+                    file: name,
+                    detail:
+                        "nonlinearity \(option) was asked for but __metadata__ says \"nonlinearity\": \"\(fromMetadata)\""
+                )
             }
             nonlinearity = option
         }
         if inferred != .elman, nonlinearity != .tanh {
-            throw .inconsistent(file: name, detail: "nonlinearity \(nonlinearity) applies only to nn.RNN, but the tensors describe a \(inferred.rawValue)")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "nonlinearity \(nonlinearity) applies only to nn.RNN, but the tensors describe a \(inferred.rawValue)"
+            )
         }
         if let text = file.metadata["layers"] {
             guard let n = Int(text), n == count, count == indices.count else {
-                throw .inconsistent(file: name, detail: "__metadata__ says \"layers\": \"\(text)\" but the tensors describe \(indices.count) layer\(indices.count == 1 ? "" : "s")")
+                throw .inconsistent(
+                    file: name,
+                    detail:
+                        "__metadata__ says \"layers\": \"\(text)\" but the tensors describe \(indices.count) layer\(indices.count == 1 ? "" : "s")"
+                )
             }
         }
         var layers: [ModelLayer] = []
         for l in 0...min(count, indices.count - 1) {
-            layers.append(try ModelLayer(
-                kind: inferred, parameters: byLayer[l] ?? [:], file: name, nonlinearity: nonlinearity,
-                naming: naming(l)))
+            layers.append(
+                try ModelLayer(
+                    kind: inferred, parameters: byLayer[l] ?? [:], file: name, nonlinearity: nonlinearity,
+                    naming: naming(l)))
         }
         for (l, layer) in layers.enumerated() where layer.directions != layers[0].directions {
-            throw .missingTensor(file: name, tensor: naming(l)(layer.directions == 1 ? "weight_ih_reverse" : "weight_ih"))
+            throw .missingTensor(
+                file: name, tensor: naming(l)(layer.directions == 1 ? "weight_ih_reverse" : "weight_ih"))
         }
         if let text = file.metadata["input_size"], text != String(layers[0].inputSize) {
-            throw .inconsistent(file: name, detail: "__metadata__ says \"input_size\": \"\(text)\" but the weights take \(layers[0].inputSize) inputs")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "__metadata__ says \"input_size\": \"\(text)\" but the weights take \(layers[0].inputSize) inputs")
         }
         if let text = file.metadata["hidden_size"], text != String(layers[layers.count - 1].hiddenSize) {
-            throw .inconsistent(file: name, detail: "__metadata__ says \"hidden_size\": \"\(text)\" but the weights have \(layers[layers.count - 1].hiddenSize) channels")
+            throw .inconsistent(
+                file: name,
+                detail:
+                    "__metadata__ says \"hidden_size\": \"\(text)\" but the weights have \(layers[layers.count - 1].hiddenSize) channels"
+            )
         }
         var model = try Model(kind: inferred, layers: layers, sourceName: name)
         model.module = prefix

@@ -77,7 +77,8 @@ public struct DAG: Sendable, Equatable {
         }
         var inList = [Int](repeating: 0, count: edges.count)
         var outList = [Int](repeating: 0, count: edges.count)
-        var inFill = inCount, outFill = outCount
+        var inFill = inCount
+        var outFill = outCount
         for (k, e) in edges.enumerated() {
             inList[inFill[e.to]] = k
             inFill[e.to] += 1

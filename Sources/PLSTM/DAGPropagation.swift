@@ -91,7 +91,8 @@ extension DAG {
         withInputPointers(gates, input) { ix, gp, x in
             output.withUnsafeMutableBufferPointer { yb in
                 states.withUnsafeMutableBufferPointer { cb in
-                    let y = yb.baseAddress!, c = cb.baseAddress
+                    let y = yb.baseAddress!
+                    let c = cb.baseAddress
                     for level in levels {
                         forEachChunk(level.count, pool) { k in
                             Self.forwardNode(level[k], ix, d, gp.source, gp.transition, gp.mark, gp.direct, x, y, c)
@@ -172,7 +173,8 @@ extension DAG {
 
     func withIndexPointers<R>(_ body: (IndexPointers) -> R) -> R {
         // One padding element so that the base addresses exist for edgeless graphs.
-        let inL = inList + [0], outL = outList + [0]
+        let inL = inList + [0]
+        let outL = outList + [0]
         return inOffsets.withUnsafeBufferPointer { io in
             inL.withUnsafeBufferPointer { il in
                 outOffsets.withUnsafeBufferPointer { oo in
@@ -196,9 +198,12 @@ extension DAG {
         _ tr: UnsafePointer<S>?, _ mk: UnsafePointer<S>?, _ dr: UnsafePointer<S>,
         _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ c: UnsafeMutablePointer<S>?
     ) {
-        let i0 = ix.inOffsets[u], i1 = ix.inOffsets[u + 1]
-        let o0 = ix.outOffsets[u], o1 = ix.outOffsets[u + 1]
-        let od = o1 - o0, arc0 = ix.arcOffsets[u]
+        let i0 = ix.inOffsets[u]
+        let i1 = ix.inOffsets[u + 1]
+        let o0 = ix.outOffsets[u]
+        let o1 = ix.outOffsets[u + 1]
+        let od = o1 - o0
+        let arc0 = ix.arcOffsets[u]
         let xu = x + u * d
         for jj in 0..<od {
             let e = ix.outList[o0 + jj]
@@ -242,10 +247,14 @@ extension DAG {
     static func adjointNode<S: ScanScalar>(
         _ v: Int, _ ix: IndexPointers, _ d: Int, _ p: AdjointPointers<S>
     ) {
-        let i0 = ix.inOffsets[v], i1 = ix.inOffsets[v + 1]
-        let o0 = ix.outOffsets[v], o1 = ix.outOffsets[v + 1]
-        let od = o1 - o0, arc0 = ix.arcOffsets[v]
-        let gv = p.g + v * d, xv = p.x + v * d
+        let i0 = ix.inOffsets[v]
+        let i1 = ix.inOffsets[v + 1]
+        let o0 = ix.outOffsets[v]
+        let o1 = ix.outOffsets[v + 1]
+        let od = o1 - o0
+        let arc0 = ix.arcOffsets[v]
+        let gv = p.g + v * d
+        let xv = p.x + v * d
         // Outgoing edges: their λ is final (heads are at later levels).
         let dxv = p.dx + v * d
         let dv = p.dr[v]

@@ -39,13 +39,17 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
     }
 
     var all: [[S]] {
-        [sourceRight, sourceDown, rightFromLeft, rightFromUp, downFromLeft, downFromUp,
-            markLeft, markUp, direct]
+        [
+            sourceRight, sourceDown, rightFromLeft, rightFromUp, downFromLeft, downFromUp,
+            markLeft, markUp, direct,
+        ]
     }
 
     func check() throws(PLSTMError) {
-        let names = ["sourceRight", "sourceDown", "rightFromLeft", "rightFromUp", "downFromLeft",
-            "downFromUp", "markLeft", "markUp", "direct"]
+        let names = [
+            "sourceRight", "sourceDown", "rightFromLeft", "rightFromUp", "downFromLeft",
+            "downFromUp", "markLeft", "markUp", "direct",
+        ]
         for (name, a) in zip(names, all) { try checkCount(name, a.count, height * width) }
     }
 
@@ -64,9 +68,10 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
     ) throws(PLSTMError) -> GridGates<S> {
         var g = try GridGates(height: height, width: width)
         let n = height * width
-        for (name, a) in [("source", s), ("orientationLogits", θ), ("transitionLogits", τ),
-            ("mark", m), ("direct", δ)]
-        {
+        for (name, a) in [
+            ("source", s), ("orientationLogits", θ), ("transitionLogits", τ),
+            ("mark", m), ("direct", δ),
+        ] {
             try checkCount(name, a.count, n)
         }
         for k in 0..<n {
@@ -115,7 +120,8 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
         let w = width
         var g = DAGGates<S>(zerosFor: graph)
         for (e, edge) in graph.edges.enumerated() {
-            let u = edge.from, v = edge.to
+            let u = edge.from
+            let v = edge.to
             let right = v == u + 1 && u % w + 1 < w && v / w == u / w
             if right {
                 g.source[e] = sourceRight[u]
@@ -164,8 +170,10 @@ public struct GridGates<S: ScanScalar>: Sendable, Equatable {
         withGatePointers { gp in
             input.withUnsafeBufferPointer { x in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let leftIn = scratch, topIn = scratch + height * d
-                    let rightOut = topIn + width * d, bottomOut = rightOut + height * d
+                    let leftIn = scratch
+                    let topIn = scratch + height * d
+                    let rightOut = topIn + width * d
+                    let bottomOut = rightOut + height * d
                     gp.sweep(
                         rows: 0..<height, cols: 0..<width, lanes: d, leftIn: leftIn,
                         topIn: topIn, x: x.baseAddress!, rightOut: rightOut,
@@ -231,23 +239,33 @@ struct GridGatePointers<S: ScanScalar>: @unchecked Sendable {
             for (c, j) in cols.enumerated() {
                 let k = i * width + j
                 let down = bottomOut + c * L
-                let trl = rl[k], tru = ru[k], tdl = dl[k], tdu = du[k]
+                let trl = rl[k]
+                let tru = ru[k]
+                let tdl = dl[k]
+                let tdu = du[k]
                 if let y {
-                    let yk = y + k * L, xk = x! + k * L
-                    let ml = self.ml[k], mu = self.mu[k], dv = dd[k]
+                    let yk = y + k * L
+                    let xk = x! + k * L
+                    let ml = self.ml[k]
+                    let mu = self.mu[k]
+                    let dv = dd[k]
                     for l in 0..<L { yk[l] = dv * xk[l] + ml * carry[l] + mu * down[l] }
                 }
                 if let x {
                     let xk = x + k * L
-                    let s1 = sr[k], s2 = sd[k]
+                    let s1 = sr[k]
+                    let s2 = sd[k]
                     for l in 0..<L {
-                        let a = carry[l], b = down[l], xv = xk[l]
+                        let a = carry[l]
+                        let b = down[l]
+                        let xv = xk[l]
                         carry[l] = s1 * xv + trl * a + tru * b
                         down[l] = s2 * xv + tdl * a + tdu * b
                     }
                 } else {
                     for l in 0..<L {
-                        let a = carry[l], b = down[l]
+                        let a = carry[l]
+                        let b = down[l]
                         carry[l] = trl * a + tru * b
                         down[l] = tdl * a + tdu * b
                     }

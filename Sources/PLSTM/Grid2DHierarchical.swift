@@ -55,11 +55,14 @@ extension GridGates {
             lArena.deallocate()
             iArena.deallocate()
         }
-        let gA = UnsafeMutableSendable(gArena), lA = UnsafeMutableSendable(lArena), iA = UnsafeMutableSendable(iArena)
+        let gA = UnsafeMutableSendable(gArena)
+        let lA = UnsafeMutableSendable(lArena)
+        let iA = UnsafeMutableSendable(iArena)
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let x = UnsafeSendable(xb.baseAddress!), yp = UnsafeMutableSendable(yb.baseAddress!)
+                    let x = UnsafeSendable(xb.baseAddress!)
+                    let yp = UnsafeMutableSendable(yb.baseAddress!)
                     // 1. Up-sweep.
                     // Blocks of a level whose G and ℓ are needed; when there are fewer of them
                     // than workers, each merge is split over its output rows.
@@ -133,7 +136,8 @@ struct BlockTree: Sendable {
     init(height: Int, width: Int, leafSize: Int, lanes: Int) {
         d = lanes
         _ = build(GridBlock(r0: 0, r1: height, c0: 0, c1: width), parent: -1, depth: 0, leafSize)
-        let maxH = blocks.map(\.height).max()!, maxD = blocks.map(\.depth).max()!
+        let maxH = blocks.map(\.height).max()!
+        let maxD = blocks.map(\.depth).max()!
         byHeight = Array(repeating: [], count: maxH + 1)
         byDepth = Array(repeating: [], count: maxD + 1)
         for (k, b) in blocks.enumerated() {
@@ -161,7 +165,8 @@ struct BlockTree: Sendable {
         let index = blocks.count
         blocks.append(b)
         if b.h <= leaf && b.w <= leaf { return index }
-        var a = b, c = b
+        var a = b
+        var c = b
         if b.h >= b.w {
             let mid = b.r0 + b.h / 2
             a.r1 = mid
@@ -203,20 +208,30 @@ struct BlockTree: Sendable {
         _ p: GridBlock, rows: Range<Int>, _ gArena: UnsafeMutablePointer<S>,
         _ lArena: UnsafeMutablePointer<S>
     ) {
-        let a = blocks[p.childA], b = blocks[p.childB]
-        let GA = gArena + a.gOffset, GB = gArena + b.gOffset, GP = gArena + p.gOffset
-        let LA = lArena + a.lOffset, LB = lArena + b.lOffset, LP = lArena + p.lOffset
-        let n = p.n, nA = a.n, nB = b.n
+        let a = blocks[p.childA]
+        let b = blocks[p.childB]
+        let GA = gArena + a.gOffset
+        let GB = gArena + b.gOffset
+        let GP = gArena + p.gOffset
+        let LA = lArena + a.lOffset
+        let LB = lArena + b.lOffset
+        let LP = lArena + p.lOffset
+        let n = p.n
+        let nA = a.n
+        let nB = b.n
         if rows.isEmpty { return }
         (GP + rows.lowerBound * n).initialize(repeating: 0, count: rows.count * n)
         @inline(__always) func clip(_ lo: Int, _ hi: Int) -> Range<Int> {
-            let l = max(lo, rows.lowerBound), u = min(hi, rows.upperBound)
+            let l = max(lo, rows.lowerBound)
+            let u = min(hi, rows.upperBound)
             return l..<max(l, u)
         }
         if !p.splitsRows {
             // A left, B right; h rows. P in = [left h, topA wA, topB wB];
             // out = [right h, botA wA, botB wB]. P rows < h and ≥ h + wA are B's outputs.
-            let h = p.h, wA = a.w, wB = b.w
+            let h = p.h
+            let wA = a.w
+            let wB = b.w
             for (seg, shift) in [(clip(0, h), 0), (clip(h + wA, n), wA)] where !seg.isEmpty {
                 let rB = seg.lowerBound - shift
                 // G_P[outB, inA] = G_B[outB, leftB]·G_A[rightA, inA]; G_P[outB, topB] = G_B[outB, topB].
@@ -239,7 +254,9 @@ struct BlockTree: Sendable {
         } else {
             // A above, B below; w columns. P in = [leftA hA, leftB hB, top w];
             // out = [rightA hA, rightB hB, bottom w]. P rows ≥ hA are B's outputs.
-            let hA = a.h, hB = b.h, w = p.w
+            let hA = a.h
+            let hB = b.h
+            let w = p.w
             for r in clip(0, hA) {
                 (GP + r * n).update(from: GA + r * nA, count: hA)
                 (GP + r * n + hA + hB).update(from: GA + r * nA + hA, count: w)
@@ -247,7 +264,8 @@ struct BlockTree: Sendable {
             }
             let seg = clip(hA, n)
             if !seg.isEmpty {
-                let rB = seg.lowerBound - hA, c0 = GP + seg.lowerBound * n
+                let rB = seg.lowerBound - hA
+                let c0 = GP + seg.lowerBound * n
                 for r in seg { (GP + r * n + hA).update(from: GB + (r - hA) * nB, count: hB) }
                 // G_P[outB, (leftA, top)] = G_B[outB, topB]·G_A[bottomA, (leftA, top)].
                 S.gemm(
@@ -269,12 +287,18 @@ struct BlockTree: Sendable {
         _ p: GridBlock, _ gArena: UnsafeMutablePointer<S>, _ lArena: UnsafeMutablePointer<S>,
         _ iArena: UnsafeMutablePointer<S>
     ) {
-        let a = blocks[p.childA], b = blocks[p.childB]
-        let GA = gArena + a.gOffset, LA = lArena + a.lOffset
-        let IP = iArena + p.iOffset, IA = iArena + a.iOffset, IB = iArena + b.iOffset
+        let a = blocks[p.childA]
+        let b = blocks[p.childB]
+        let GA = gArena + a.gOffset
+        let LA = lArena + a.lOffset
+        let IP = iArena + p.iOffset
+        let IA = iArena + a.iOffset
+        let IB = iArena + b.iOffset
         let nA = a.n
         if !p.splitsRows {
-            let h = p.h, wA = a.w, wB = b.w
+            let h = p.h
+            let wA = a.w
+            let wB = b.w
             IA.update(from: IP, count: nA * d)
             IB.update(from: LA, count: h * d)
             S.gemm(
@@ -282,7 +306,9 @@ struct BlockTree: Sendable {
                 beta: 1, c: IB, ldc: d)
             (IB + h * d).update(from: IP + (h + wA) * d, count: wB * d)
         } else {
-            let hA = a.h, hB = b.h, w = p.w
+            let hA = a.h
+            let hB = b.h
+            let w = p.w
             IA.update(from: IP, count: hA * d)
             (IA + hA * d).update(from: IP + (hA + hB) * d, count: w * d)
             IB.update(from: IP + hA * d, count: hB * d)

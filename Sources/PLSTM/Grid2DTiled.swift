@@ -1,7 +1,8 @@
 import ParallelScan
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension GridGates {
@@ -52,7 +53,8 @@ extension GridGates {
         let boundary = UnsafeMutablePointer<S>.allocate(capacity: (height + width) * d)
         boundary.initialize(repeating: 0, count: (height + width) * d)
         defer { boundary.deallocate() }
-        let rowsIn = UnsafeMutableSendable(boundary), columnsIn = UnsafeMutableSendable(boundary + height * d)
+        let rowsIn = UnsafeMutableSendable(boundary)
+        let columnsIn = UnsafeMutableSendable(boundary + height * d)
         // progress[J] = row blocks strip J has finished.
         let progress = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: strips)
         for j in 0..<strips { (progress + j).initialize(to: Atomic(0)) }
@@ -64,7 +66,8 @@ extension GridGates {
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
-                    let x = UnsafeSendable(xb.baseAddress!), out = UnsafeMutableSendable(yb.baseAddress!)
+                    let x = UnsafeSendable(xb.baseAddress!)
+                    let out = UnsafeMutableSendable(yb.baseAddress!)
                     pool.forEach(strips) { j in
                         let cols = ChunkPlan.evenRange(index: j, of: strips, total: width)
                         let top = columnsIn.base + cols.lowerBound * d
@@ -93,7 +96,8 @@ extension GridGates {
     /// (vectorised over the d lanes); 1 means
     /// the plain wavefront.
     public func tiledWavefrontWorkers(stateSize d: Int, pool: WorkerPool) -> Int {
-        let size = Double(MemoryLayout<S>.stride), lanes = Double(max(1, d))
+        let size = Double(MemoryLayout<S>.stride)
+        let lanes = Double(max(1, d))
         let cost = ParallelCost.split(
             bytes: (9 + 3 * lanes) * size, operations: 15 * lanes * size / 32, stages: 8 * pool.threadCount)
         return WorkerCount.workers(steps: height * width, cost: cost, pool: pool, limit: width / 16)
@@ -108,7 +112,7 @@ func waitUntil(_ counter: borrowing Atomic<Int>, reaches target: Int) {
         spins += 1
         if spins > 2_000 {
             #if canImport(Glibc)
-            sched_yield()
+                sched_yield()
             #endif
             spins = 0
         }

@@ -24,10 +24,16 @@ extension GridGates {
     {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
-        let H = height, W = width, N = H * W
+        let H = height
+        let W = width
+        let N = H * W
         try checkCount("input", input.count, N * d)
         try checkCount("outputGradient", outputGradient.count, N * d)
-        var R = [S](repeating: 0, count: N * d), Dn = R, lR = R, lD = R, dx = R
+        var R = [S](repeating: 0, count: N * d)
+        var Dn = R
+        var lR = R
+        var lD = R
+        var dx = R
         var gr = try GridGates(height: H, width: W)
         // Forward, keeping the states.
         for i in 0..<H {
@@ -50,14 +56,24 @@ extension GridGates {
                             outputGradient.withUnsafeBufferPointer { g in
                                 dx.withUnsafeMutableBufferPointer { dx in
                                     for k in stride(from: N - 1, through: 0, by: -1) {
-                                        let i = k / W, j = k % W
-                                        var s0: S = 0, s1: S = 0, s2: S = 0, s3: S = 0, s4: S = 0
-                                        var s5: S = 0, s6: S = 0, s7: S = 0, s8: S = 0
+                                        let i = k / W
+                                        let j = k % W
+                                        var s0: S = 0
+                                        var s1: S = 0
+                                        var s2: S = 0
+                                        var s3: S = 0
+                                        var s4: S = 0
+                                        var s5: S = 0
+                                        var s6: S = 0
+                                        var s7: S = 0
+                                        var s8: S = 0
                                         for l in 0..<d {
                                             let a: S = j > 0 ? R[(k - 1) * d + l] : 0
                                             let b: S = i > 0 ? Dn[(k - W) * d + l] : 0
-                                            let gv = g[k * d + l], xv = x[k * d + l]
-                                            let lr = lR[k * d + l], ld = lD[k * d + l]
+                                            let gv = g[k * d + l]
+                                            let xv = x[k * d + l]
+                                            let lr = lR[k * d + l]
+                                            let ld = lD[k * d + l]
                                             s0 += gv * a  // markLeft
                                             s1 += gv * b  // markUp
                                             s2 += lr * a  // rightFromLeft

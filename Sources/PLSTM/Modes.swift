@@ -77,7 +77,8 @@ public struct PModeParameters<S: ScanScalar>: Sendable, Equatable {
         var g = DAGGates<S>(zerosFor: graph)
         for u in 0..<graph.nodeCount {
             let a = S(tanh(Double(transitionLogits[u])))
-            let outs = graph.outgoingEdges(u), od = outs.count
+            let outs = graph.outgoingEdges(u)
+            let od = outs.count
             for (j, e) in outs.enumerated() {
                 g.source[e] = sourceScale[u] * w[e]
                 for i in 0..<graph.inDegree(u) {
@@ -104,8 +105,10 @@ public struct PModeParameters<S: ScanScalar>: Sendable, Equatable {
             direct: gg.direct)
         for u in 0..<graph.nodeCount {
             let a = S(tanh(Double(transitionLogits[u])))
-            let outs = graph.outgoingEdges(u), od = outs.count
-            var da: S = 0, ds: S = 0
+            let outs = graph.outgoingEdges(u)
+            let od = outs.count
+            var da: S = 0
+            var ds: S = 0
             var dw = [S](repeating: 0, count: od)
             for (j, e) in outs.enumerated() {
                 var sumT: S = 0
@@ -191,7 +194,8 @@ extension DAG {
         var anc = [UInt64](repeating: 0, count: edgeCount * words)
         var kept = [Bool](repeating: false, count: transitionCount)
         for u in topologicalOrder {
-            let ins = Array(incomingEdges(u)), outs = Array(outgoingEdges(u))
+            let ins = Array(incomingEdges(u))
+            let outs = Array(outgoingEdges(u))
             for (j, e) in outs.enumerated() {
                 for (i, e1) in ins.enumerated() {
                     var clash = anc[e * words + e1 / 64] & (1 << UInt64(e1 % 64)) != 0

@@ -31,4 +31,3 @@ public enum PLSTMError: Error, Equatable, Sendable, CustomStringConvertible {
 func checkCount(_ name: String, _ actual: Int, _ expected: Int) throws(PLSTMError) {
     if actual != expected { throw .bufferSize(name: name, expected: expected, actual: actual) }
 }
-

@@ -49,8 +49,12 @@ public enum SummaryShape: Hashable, Sendable {
     public func compose<S: ScanScalar>(
         first x: UnsafePointer<S>, then y: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>
     ) {
-        let px = x, qx = x + matrixCount, py = UnsafePointer(y), qy = y + matrixCount
-        let np = scratch, nq = scratch + matrixCount
+        let px = x
+        let qx = x + matrixCount
+        let py = UnsafePointer(y)
+        let qy = y + matrixCount
+        let np = scratch
+        let nq = scratch + matrixCount
         switch self {
         case .planes(let k, let n):
             for r in 0..<k {
@@ -58,14 +62,16 @@ public enum SummaryShape: Hashable, Sendable {
                     let o = np + (r * k + c) * n
                     o.update(repeating: 0, count: n)
                     for m in 0..<k {
-                        let a = py + (r * k + m) * n, b = px + (m * k + c) * n
+                        let a = py + (r * k + m) * n
+                        let b = px + (m * k + c) * n
                         for j in 0..<n { o[j] += a[j] * b[j] }
                     }
                 }
                 let o = nq + r * n
                 o.update(from: qy + r * n, count: n)
                 for m in 0..<k {
-                    let a = py + (r * k + m) * n, b = qx + m * n
+                    let a = py + (r * k + m) * n
+                    let b = qx + m * n
                     for j in 0..<n { o[j] += a[j] * b[j] }
                 }
             }
@@ -85,14 +91,16 @@ public enum SummaryShape: Hashable, Sendable {
     public func apply<S: ScanScalar>(
         _ summary: UnsafePointer<S>, to state: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
-        let p = summary, q = summary + matrixCount
+        let p = summary
+        let q = summary + matrixCount
         output.update(from: q, count: stateCount)
         switch self {
         case .planes(let k, let n):
             for r in 0..<k {
                 let o = output + r * n
                 for c in 0..<k {
-                    let a = p + (r * k + c) * n, s = state + c * n
+                    let a = p + (r * k + c) * n
+                    let s = state + c * n
                     for j in 0..<n { o[j] += a[j] * s[j] }
                 }
             }

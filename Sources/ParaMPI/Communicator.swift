@@ -23,7 +23,8 @@ public struct Communicator: @unchecked Sendable {
 
     init(handle: UnsafeMutableRawPointer) {
         self.handle = handle
-        var rank: Int32 = 0, size: Int32 = 0
+        var rank: Int32 = 0
+        var size: Int32 = 0
         Self.require(cmpi_comm_rank(handle, &rank), "MPI_Comm_rank")
         Self.require(cmpi_comm_size(handle, &size), "MPI_Comm_size")
         self.rank = Int(rank)
@@ -55,7 +56,8 @@ public struct Communicator: @unchecked Sendable {
 
     /// The sum of `value` over all ranks.
     public func allreduceSum(_ value: Int) -> Int {
-        var local = Int64(value), global: Int64 = 0
+        var local = Int64(value)
+        var global: Int64 = 0
         Self.require(
             cmpi_allreduce(&local, &global, 1, cmpi_int64(), cmpi_op_sum(), handle), "MPI_Allreduce")
         return Int(global)
@@ -63,7 +65,8 @@ public struct Communicator: @unchecked Sendable {
 
     /// The minimum of `value` over all ranks.
     public func allreduceMin(_ value: Int) -> Int {
-        var local = Int64(value), global: Int64 = 0
+        var local = Int64(value)
+        var global: Int64 = 0
         Self.require(
             cmpi_allreduce(&local, &global, 1, cmpi_int64(), cmpi_op_min(), handle), "MPI_Allreduce")
         return Int(global)

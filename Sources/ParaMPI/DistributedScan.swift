@@ -58,10 +58,15 @@ public enum DistributedScan {
             kind: kind, a: a, b: b, steps: steps, output: output, reverse: reverse, pool: pool)
         let buffer = UnsafeMutablePointer<S>.allocate(capacity: 2 * shape.count + 2 * shape.stateCount)
         defer { buffer.deallocate() }
-        let summary = buffer, incoming = buffer + shape.count
-        let start = incoming + shape.count, carry = start + shape.stateCount
-        if let initial { start.update(from: initial, count: shape.stateCount) }
-        else { start.update(repeating: 0, count: shape.stateCount) }
+        let summary = buffer
+        let incoming = buffer + shape.count
+        let start = incoming + shape.count
+        let carry = start + shape.stateCount
+        if let initial {
+            start.update(from: initial, count: shape.stateCount)
+        } else {
+            start.update(repeating: 0, count: shape.stateCount)
+        }
         let group = reverse ? communicator.reversed() : communicator
         // The last rank in processing order passes its summary to nobody: with one chunk (whose
         // solve needs no chunk summaries) it skips the reduction pass.
@@ -88,7 +93,9 @@ public enum SegmentedScan {
         segments: Int, initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>,
         reverse: Bool, pool: WorkerPool
     ) {
-        let shape = kind.summaryShape, rowA = kind.coefficientRow, row = kind.stateRow
+        let shape = kind.summaryShape
+        let rowA = kind.coefficientRow
+        let row = kind.stateRow
         let ranges = (0..<segments).map { RankSplit.range(rank: $0, ranks: segments, steps: steps) }
         let order = reverse ? Array(ranges.reversed()) : ranges
         let scans = order.map { r in
@@ -97,10 +104,13 @@ public enum SegmentedScan {
                 output: output + r.lowerBound * row, reverse: reverse, pool: pool)
         }
         var summaries = [[S]](repeating: [S](repeating: 0, count: shape.count), count: segments)
-        for i in 0..<segments { summaries[i].withUnsafeMutableBufferPointer { scans[i].summarize(into: $0.baseAddress!) } }
+        for i in 0..<segments {
+            summaries[i].withUnsafeMutableBufferPointer { scans[i].summarize(into: $0.baseAddress!) }
+        }
         var start = [S](repeating: 0, count: shape.stateCount)
         if let initial { start = Array(UnsafeBufferPointer(start: initial, count: shape.stateCount)) }
-        var running = summaries[0], scratch = [S](repeating: 0, count: shape.count)
+        var running = summaries[0]
+        var scratch = [S](repeating: 0, count: shape.count)
         var carry = start
         for i in 0..<segments {
             if i == 1 { running = summaries[0] }
@@ -142,7 +152,8 @@ public enum RankSplit {
     public static func check(ranks: Int, steps: Int) throws(MPIError) {
         if ranks > steps {
             throw .invalidSplit(
-                "\(ranks) ranks but only \(steps) time steps: every rank needs at least one step (use at most \(steps) ranks)")
+                "\(ranks) ranks but only \(steps) time steps: every rank needs at least one step (use at most \(steps) ranks)"
+            )
         }
     }
 }
@@ -154,5 +165,7 @@ extension UnsafePointer {
 
 extension UnsafeMutablePointer {
     /// The same address as a pointer to `T` (the caller knows the memory holds `T`s).
-    func rebound<T>(_: T.Type) -> UnsafeMutablePointer<T> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: T.self) }
+    func rebound<T>(_: T.Type) -> UnsafeMutablePointer<T> {
+        UnsafeMutableRawPointer(self).assumingMemoryBound(to: T.self)
+    }
 }

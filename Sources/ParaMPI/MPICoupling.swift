@@ -43,7 +43,8 @@ public struct MPICoupling: SegmentCoupling {
         let kind: SegmentScanKind
         switch structure {
         case .diagonal: kind = .diagonal(lanes: batch * stateSize)
-        case .blockDiagonal(let k): kind = .blockDiagonal(blocks: batch * stateSize / k, blockSize: k, transposed: false)
+        case .blockDiagonal(let k):
+            kind = .blockDiagonal(blocks: batch * stateSize / k, blockSize: k, transposed: false)
         case .dense: kind = .dense(batch: batch, dimension: stateSize, transposed: false)
         }
         DistributedScan.run(

@@ -48,7 +48,8 @@ public enum MPIRuntime {
     /// Finalises MPI if it was initialised and not yet finalised (registered with `atexit`).
     public static func finalize() {
         guard cmpi_loaded() != 0 else { return }
-        var initialized: Int32 = 0, finalized: Int32 = 0
+        var initialized: Int32 = 0
+        var finalized: Int32 = 0
         _ = cmpi_initialized(&initialized)
         _ = cmpi_finalized(&finalized)
         if initialized != 0, finalized == 0 { _ = cmpi_finalize() }

@@ -14,9 +14,11 @@ enum SegmentKernels {
         let order = StepOrder(range: range, reverse: reverse)
         switch kind {
         case .diagonal(let n):
-            let p = summary, q = summary + n
+            let p = summary
+            let q = summary + n
             for t in order {
-                let at = a + t * n, bt = b + t * n
+                let at = a + t * n
+                let bt = b + t * n
                 for j in 0..<n {
                     p[j] = at[j] * p[j]
                     q[j] = at[j] * q[j] + bt[j]
@@ -30,9 +32,12 @@ enum SegmentKernels {
             default: reducePlanesAny(k, n, transposed, a, b, order, summary, scratch)
             }
         case .dense(let batch, let d, let transposed):
-            var p = summary, q = summary + shape.matrixCount
-            var np = scratch, nq = scratch + shape.matrixCount
-            let state = batch * d, matrix = batch * d * d
+            var p = summary
+            var q = summary + shape.matrixCount
+            var np = scratch
+            var nq = scratch + shape.matrixCount
+            let state = batch * d
+            let matrix = batch * d * d
             for t in order {
                 let at = a + t * matrix
                 nq.update(from: b + t * state, count: state)
@@ -56,11 +61,15 @@ enum SegmentKernels {
         _ k: Int, _ n: Int, _ transposed: Bool, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
         _ order: StepOrder, _ summary: UnsafeMutablePointer<S>
     ) {
-        let p = summary, q = summary + k * k * n
+        let p = summary
+        let q = summary + k * k * n
         for t in order {
-            let at = a + t * k * k * n, bt = b + t * k * n
+            let at = a + t * k * k * n
+            let bt = b + t * k * n
             for j in 0..<n {
-                var pm = SIMD16<S>(), qv = SIMD4<S>(), am = SIMD16<S>()
+                var pm = SIMD16<S>()
+                var qv = SIMD4<S>()
+                var am = SIMD16<S>()
                 for r in 0..<k {
                     qv[r] = q[r * n + j]
                     for c in 0..<k {
@@ -87,17 +96,21 @@ enum SegmentKernels {
         _ k: Int, _ n: Int, _ transposed: Bool, _ a: UnsafePointer<S>, _ b: UnsafePointer<S>,
         _ order: StepOrder, _ summary: UnsafeMutablePointer<S>, _ scratch: UnsafeMutablePointer<S>
     ) {
-        let p = summary, q = summary + k * k * n
-        let np = scratch, nq = scratch + k * k * n
+        let p = summary
+        let q = summary + k * k * n
+        let np = scratch
+        let nq = scratch + k * k * n
         for t in order {
-            let at = a + t * k * k * n, bt = b + t * k * n
+            let at = a + t * k * k * n
+            let bt = b + t * k * n
             for r in 0..<k {
                 for c in 0..<k {
                     let o = np + (r * k + c) * n
                     o.update(repeating: 0, count: n)
                     for m in 0..<k {
                         let entry = transposed ? m * k + r : r * k + m
-                        let ap = at + entry * n, pp = p + (m * k + c) * n
+                        let ap = at + entry * n
+                        let pp = p + (m * k + c) * n
                         for j in 0..<n { o[j] += ap[j] * pp[j] }
                     }
                 }
@@ -105,7 +118,8 @@ enum SegmentKernels {
                 o.update(from: bt + r * n, count: n)
                 for m in 0..<k {
                     let entry = transposed ? m * k + r : r * k + m
-                    let ap = at + entry * n, qp = q + m * n
+                    let ap = at + entry * n
+                    let qp = q + m * n
                     for j in 0..<n { o[j] += ap[j] * qp[j] }
                 }
             }
@@ -118,7 +132,9 @@ enum SegmentKernels {
         kind: SegmentScanKind, a: UnsafePointer<S>, b: UnsafePointer<S>, range: Range<Int>,
         reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
-        let lo = range.lowerBound, rowA = kind.coefficientRow, row = kind.stateRow
+        let lo = range.lowerBound
+        let rowA = kind.coefficientRow
+        let row = kind.stateRow
         switch kind {
         case .diagonal(let n):
             AffineScan.diagonalUnchecked(

@@ -81,12 +81,17 @@ public final class SegmentScan<S: ScanScalar> {
 
     /// Writes the segment's summary (``SegmentScanKind/summaryShape``) into `summary`.
     public func summarize(into summary: UnsafeMutablePointer<S>) {
-        let shape = kind.summaryShape, count = shape.count, chunks = self.chunks
+        let shape = kind.summaryShape
+        let count = shape.count
+        let chunks = self.chunks
         let sums = UnsafeMutableSendable(summaries)
-        let kind = self.kind, a = UnsafeSendable(self.a), b = UnsafeSendable(self.b)
+        let kind = self.kind
+        let a = UnsafeSendable(self.a)
+        let b = UnsafeSendable(self.b)
         let reverse = self.reverse
         pool.forEach(chunks.count) { c in
-            let own = sums.base + c * count, scratch = sums.base + (chunks.count + c) * count
+            let own = sums.base + c * count
+            let scratch = sums.base + (chunks.count + c) * count
             SegmentKernels.reduce(
                 kind: kind, a: a.base, b: b.base, range: chunks[c], reverse: reverse,
                 summary: own, scratch: scratch)
@@ -108,7 +113,9 @@ public final class SegmentScan<S: ScanScalar> {
     /// processing order). Call after ``summarize(into:)``.
     /// Without a prior ``summarize(into:)`` only a single-chunk segment may be finished.
     public func finish(carry: UnsafePointer<S>) {
-        let shape = kind.summaryShape, count = shape.count, state = shape.stateCount
+        let shape = kind.summaryShape
+        let count = shape.count
+        let state = shape.stateCount
         let carries = UnsafeMutablePointer<S>.allocate(capacity: chunks.count * state)
         defer { carries.deallocate() }
         carries.update(from: carry, count: state)
@@ -116,9 +123,13 @@ public final class SegmentScan<S: ScanScalar> {
             shape.apply(
                 summaries + c * count, to: carries + c * state, output: carries + (c + 1) * state)
         }
-        let chunks = self.chunks, kind = self.kind, reverse = self.reverse
-        let a = UnsafeSendable(self.a), b = UnsafeSendable(self.b)
-        let out = UnsafeMutableSendable(output), cs = UnsafeSendable(UnsafePointer(carries))
+        let chunks = self.chunks
+        let kind = self.kind
+        let reverse = self.reverse
+        let a = UnsafeSendable(self.a)
+        let b = UnsafeSendable(self.b)
+        let out = UnsafeMutableSendable(output)
+        let cs = UnsafeSendable(UnsafePointer(carries))
         pool.forEach(chunks.count) { c in
             SegmentKernels.solve(
                 kind: kind, a: a.base, b: b.base, range: chunks[c], reverse: reverse,

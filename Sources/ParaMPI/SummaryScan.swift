@@ -78,7 +78,8 @@ enum SummaryOperations {
         guard let input, let inout_, let count, let datatype, let type = datatype.pointee,
             let composer = SummaryOperations.composers[type]
         else {
-            FileHandle.standardError.write(Data("error: MPI called the summary operation with an unknown datatype\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: MPI called the summary operation with an unknown datatype\n".utf8))
             _ = cmpi_abort(cmpi_comm_world(), 1)
             exit(1)
         }

@@ -87,7 +87,8 @@ public enum AffineRows {
                     reverse: false, carry: carry!, output: output!)
             }
         case .accumulate:
-            let p = summary!, q = p + k * k * blocks
+            let p = summary!
+            let q = p + k * k * blocks
             if k <= 2, blocks % 4 == 0, blocks <= 16 {
                 narrowAccumulate(a: a, b: b, rows: rows, groups: blocks / 4, k: k, summary: p)
                 return
@@ -148,7 +149,9 @@ public enum AffineRows {
         a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, groups: Int, k: Int,
         carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
-        let blocks = 4 * groups, state = k * blocks, rowA = k * state
+        let blocks = 4 * groups
+        let state = k * blocks
+        let rowA = k * state
         for g in 0..<groups {
             let o = 4 * g
             if k == 1 {
@@ -158,12 +161,15 @@ public enum AffineRows {
                     storeVector(h, output + t * state + o)
                 }
             } else {
-                var h0 = loadVector(carry + o), h1 = loadVector(carry + blocks + o)
+                var h0 = loadVector(carry + o)
+                var h1 = loadVector(carry + blocks + o)
                 for t in rows {
-                    let at = a + t * rowA + o, bt = b + t * state + o
+                    let at = a + t * rowA + o
+                    let bt = b + t * state + o
                     let n0 = multiplyAdd(loadVector(at), h0, multiplyAdd(loadVector(at + blocks), h1, loadVector(bt)))
                     let n1 = multiplyAdd(
-                        loadVector(at + 2 * blocks), h0, multiplyAdd(loadVector(at + 3 * blocks), h1, loadVector(bt + blocks)))
+                        loadVector(at + 2 * blocks), h0,
+                        multiplyAdd(loadVector(at + 3 * blocks), h1, loadVector(bt + blocks)))
                     (h0, h1) = (n0, n1)
                     storeVector(h0, output + t * state + o)
                     storeVector(h1, output + t * state + blocks + o)
@@ -176,7 +182,9 @@ public enum AffineRows {
         a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, groups: Int, k: Int,
         summary: UnsafeMutablePointer<S>
     ) {
-        let blocks = 4 * groups, state = k * blocks, rowA = k * state
+        let blocks = 4 * groups
+        let state = k * blocks
+        let rowA = k * state
         let segment = rows.count / 4
         for g in 0..<groups {
             let o = 4 * g
@@ -186,13 +194,17 @@ public enum AffineRows {
                 var q = (SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero, SIMD4<S>.zero)
                 var t = rows.lowerBound
                 for _ in 0..<segment {
-                    let a0 = loadVector(a + t * rowA + o), a1 = loadVector(a + (t + segment) * rowA + o)
-                    let a2 = loadVector(a + (t + 2 * segment) * rowA + o), a3 = loadVector(a + (t + 3 * segment) * rowA + o)
+                    let a0 = loadVector(a + t * rowA + o)
+                    let a1 = loadVector(a + (t + segment) * rowA + o)
+                    let a2 = loadVector(a + (t + 2 * segment) * rowA + o)
+                    let a3 = loadVector(a + (t + 3 * segment) * rowA + o)
                     p = (a0 * p.0, a1 * p.1, a2 * p.2, a3 * p.3)
-                    q = (multiplyAdd(a0, q.0, loadVector(b + t * state + o)),
-                         multiplyAdd(a1, q.1, loadVector(b + (t + segment) * state + o)),
-                         multiplyAdd(a2, q.2, loadVector(b + (t + 2 * segment) * state + o)),
-                         multiplyAdd(a3, q.3, loadVector(b + (t + 3 * segment) * state + o)))
+                    q = (
+                        multiplyAdd(a0, q.0, loadVector(b + t * state + o)),
+                        multiplyAdd(a1, q.1, loadVector(b + (t + segment) * state + o)),
+                        multiplyAdd(a2, q.2, loadVector(b + (t + 2 * segment) * state + o)),
+                        multiplyAdd(a3, q.3, loadVector(b + (t + 3 * segment) * state + o))
+                    )
                     t += 1
                 }
                 for t in (rows.lowerBound + 4 * segment)..<rows.upperBound {
@@ -201,7 +213,8 @@ public enum AffineRows {
                     q.3 = multiplyAdd(at, q.3, loadVector(b + t * state + o))
                 }
                 // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary: (P, Q) ↦ (P_s·P, P_s·Q + Q_s).
-                var sp = loadVector(UnsafePointer(summary) + o), sq = loadVector(UnsafePointer(summary) + blocks + o)
+                var sp = loadVector(UnsafePointer(summary) + o)
+                var sq = loadVector(UnsafePointer(summary) + blocks + o)
                 for (ps, qs) in [(p.0, q.0), (p.1, q.1), (p.2, q.2), (p.3, q.3)] {
                     sp = ps * sp
                     sq = ps * sq + qs
@@ -212,15 +225,28 @@ public enum AffineRows {
                 // 2×2 blocks: per segment P (4 planes) and Q (2 planes).
                 var ps = [[SIMD4<S>]](repeating: [SIMD4(repeating: 1), .zero, .zero, SIMD4(repeating: 1)], count: 4)
                 var qs = [[SIMD4<S>]](repeating: [.zero, .zero], count: 4)
-                func step(_ s: Int, _ t: Int, _ p: inout (SIMD4<S>, SIMD4<S>, SIMD4<S>, SIMD4<S>), _ q: inout (SIMD4<S>, SIMD4<S>)) {
-                    let at = a + t * rowA + o, bt = b + t * state + o
-                    let m00 = loadVector(at), m01 = loadVector(at + blocks), m10 = loadVector(at + 2 * blocks), m11 = loadVector(at + 3 * blocks)
+                func step(
+                    _ s: Int, _ t: Int, _ p: inout (SIMD4<S>, SIMD4<S>, SIMD4<S>, SIMD4<S>),
+                    _ q: inout (SIMD4<S>, SIMD4<S>)
+                ) {
+                    let at = a + t * rowA + o
+                    let bt = b + t * state + o
+                    let m00 = loadVector(at)
+                    let m01 = loadVector(at + blocks)
+                    let m10 = loadVector(at + 2 * blocks)
+                    let m11 = loadVector(at + 3 * blocks)
                     p = (m00 * p.0 + m01 * p.2, m00 * p.1 + m01 * p.3, m10 * p.0 + m11 * p.2, m10 * p.1 + m11 * p.3)
                     q = (m00 * q.0 + m01 * q.1 + loadVector(bt), m10 * q.0 + m11 * q.1 + loadVector(bt + blocks))
                 }
                 let one = SIMD4<S>(repeating: 1)
-                var p0 = (one, SIMD4<S>.zero, SIMD4<S>.zero, one), p1 = p0, p2 = p0, p3 = p0
-                var q0 = (SIMD4<S>.zero, SIMD4<S>.zero), q1 = q0, q2 = q0, q3 = q0
+                var p0 = (one, SIMD4<S>.zero, SIMD4<S>.zero, one)
+                var p1 = p0
+                var p2 = p0
+                var p3 = p0
+                var q0 = (SIMD4<S>.zero, SIMD4<S>.zero)
+                var q1 = q0
+                var q2 = q0
+                var q3 = q0
                 var t = rows.lowerBound
                 for _ in 0..<segment {
                     step(0, t, &p0, &q0)
@@ -230,16 +256,24 @@ public enum AffineRows {
                     t += 1
                 }
                 for t in (rows.lowerBound + 4 * segment)..<rows.upperBound { step(3, t, &p3, &q3) }
-                ps[0] = [p0.0, p0.1, p0.2, p0.3]; ps[1] = [p1.0, p1.1, p1.2, p1.3]
-                ps[2] = [p2.0, p2.1, p2.2, p2.3]; ps[3] = [p3.0, p3.1, p3.2, p3.3]
-                qs[0] = [q0.0, q0.1]; qs[1] = [q1.0, q1.1]; qs[2] = [q2.0, q2.1]; qs[3] = [q3.0, q3.1]
+                ps[0] = [p0.0, p0.1, p0.2, p0.3]
+                ps[1] = [p1.0, p1.1, p1.2, p1.3]
+                ps[2] = [p2.0, p2.1, p2.2, p2.3]
+                ps[3] = [p3.0, p3.1, p3.2, p3.3]
+                qs[0] = [q0.0, q0.1]
+                qs[1] = [q1.0, q1.1]
+                qs[2] = [q2.0, q2.1]
+                qs[3] = [q3.0, q3.1]
                 // summary ← S3 ∘ S2 ∘ S1 ∘ S0 ∘ summary.
                 var sp = (0..<4).map { loadVector(UnsafePointer(summary) + $0 * blocks + o) }
                 var sq = (0..<2).map { loadVector(UnsafePointer(summary) + 4 * blocks + $0 * blocks + o) }
                 for s in 0..<4 {
-                    let m = ps[s], c = qs[s]
-                    sp = [m[0] * sp[0] + m[1] * sp[2], m[0] * sp[1] + m[1] * sp[3],
-                          m[2] * sp[0] + m[3] * sp[2], m[2] * sp[1] + m[3] * sp[3]]
+                    let m = ps[s]
+                    let c = qs[s]
+                    sp = [
+                        m[0] * sp[0] + m[1] * sp[2], m[0] * sp[1] + m[1] * sp[3],
+                        m[2] * sp[0] + m[3] * sp[2], m[2] * sp[1] + m[3] * sp[3],
+                    ]
                     sq = [m[0] * sq[0] + m[1] * sq[1] + c[0], m[2] * sq[0] + m[3] * sq[1] + c[1]]
                 }
                 for e in 0..<4 { storeVector(sp[e], summary + e * blocks + o) }

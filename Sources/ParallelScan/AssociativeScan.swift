@@ -121,7 +121,8 @@ public enum AssociativeScan {
         }
         // Chunks 1..<slots-1 are reduced; marked up front since workers write them.
         for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
-        let data = UnsafeMutableSendable(x), sum = UnsafeMutableSendable(summaries)
+        let data = UnsafeMutableSendable(x)
+        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         // Combines in time order: in a reverse scan the later element is processed first.
         @inline(__always) func ordered(_ accumulated: E, _ next: E) -> E {
@@ -154,7 +155,8 @@ public enum AssociativeScan {
                 (carry.base + lanes).initialize(from: data.base + last * lanes, count: lanes)
             },
             propagate: { c in
-                let s = sum.base + c * lanes, cin = carry.base + c * lanes
+                let s = sum.base + c * lanes
+                let cin = carry.base + c * lanes
                 let cout = cin + lanes
                 for j in 0..<lanes { (cout + j).initialize(to: ordered(cin[j], s[j])) }
             },

@@ -50,7 +50,9 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        S._blockDiagonalUnchecked(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        S._blockDiagonalUnchecked(
+            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
 
     /// The implementation, reached through ``ScanScalar`` so it runs specialised.
@@ -79,7 +81,8 @@ extension AffineScan {
             summaries.deallocate()
         }
         if let initial { carries.update(from: initial, count: state) }
-        let out = UnsafeMutableSendable(output), sum = UnsafeMutableSendable(summaries)
+        let out = UnsafeMutableSendable(output)
+        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         ThreePhaseScan(plan: plan, pool: pool).run(
             solveFirst: { range in
@@ -98,7 +101,8 @@ extension AffineScan {
                 (carry.base + state).update(from: out.base + last * state, count: state)
             },
             propagate: { c in
-                let p = UnsafePointer(sum.base + c * 2 * summarySize), q = p + k * k * blocks
+                let p = UnsafePointer(sum.base + c * 2 * summarySize)
+                let q = p + k * k * blocks
                 let cin = UnsafePointer(carry.base + c * state)
                 blockApply(
                     a: p, b: q, previous: cin, output: carry.base + (c + 1) * state, k: k,
@@ -135,7 +139,8 @@ extension AffineScan {
         _ range: Range<Int>, _ transposed: Bool, _ reverse: Bool, _ carry: UnsafePointer<S>,
         _ output: UnsafeMutablePointer<S>
     ) {
-        let state = k * blocks, rowA = k * state
+        let state = k * blocks
+        let rowA = k * state
         var previous = carry
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
@@ -175,7 +180,8 @@ extension AffineScan {
                 }
                 for c in 0..<k {
                     let entry = transposed ? c * k + r : r * k + c
-                    let ap = a + entry * blocks, pp = previous + c * blocks
+                    let ap = a + entry * blocks
+                    let pp = previous + c * blocks
                     for j in 0..<blocks { o[j] += ap[j] * pp[j] }
                 }
             }
@@ -190,9 +196,13 @@ extension AffineScan {
         transposed: Bool, reverse: Bool, summary: UnsafeMutablePointer<S>,
         scratch: UnsafeMutablePointer<S>
     ) {
-        let state = k * blocks, rowA = k * state, matrix = k * k * blocks
-        var p = summary, q = summary + matrix
-        var np = scratch, nq = scratch + matrix
+        let state = k * blocks
+        let rowA = k * state
+        let matrix = k * k * blocks
+        var p = summary
+        var q = summary + matrix
+        var np = scratch
+        var nq = scratch + matrix
         p.update(repeating: 0, count: matrix)
         for r in 0..<k { (p + (r * k + r) * blocks).update(repeating: 1, count: blocks) }
         q.update(repeating: 0, count: state)
@@ -239,14 +249,18 @@ extension AffineScan {
         _ range: Range<Int>, _ transposed: Bool, _ reverse: Bool, _ p: UnsafeMutablePointer<S>,
         _ q: UnsafeMutablePointer<S>
     ) {
-        let state = k * blocks, rowA = k * state
+        let state = k * blocks
+        let rowA = k * state
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
-            let at = a + t * rowA, bt = b + t * state
+            let at = a + t * rowA
+            let bt = b + t * state
             for j in 0..<blocks {
                 // Gather this block (k ≤ 4): P, Q and Â.
-                var pm = SIMD16<S>(), qv = SIMD4<S>(), am = SIMD16<S>()
+                var pm = SIMD16<S>()
+                var qv = SIMD4<S>()
+                var am = SIMD16<S>()
                 for r in 0..<k {
                     qv[r] = q[r * blocks + j]
                     for c in 0..<k {
@@ -280,7 +294,8 @@ extension AffineScan {
             o.update(repeating: 0, count: blocks)
             for m in 0..<k {
                 let entry = transposed ? m * k + r : r * k + m
-                let ap = a + entry * blocks, pp = p + (m * k + col) * blocks
+                let ap = a + entry * blocks
+                let pp = p + (m * k + col) * blocks
                 for j in 0..<blocks { o[j] += ap[j] * pp[j] }
             }
         }

@@ -47,7 +47,9 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        S._denseUnchecked(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        S._denseUnchecked(
+            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
 
     /// The implementation, reached through ``ScanScalar`` so it runs specialised.
@@ -76,7 +78,8 @@ extension AffineScan {
             summaries.deallocate()
         }
         if let initial { carries.update(from: initial, count: state) }
-        let out = UnsafeMutableSendable(output), sum = UnsafeMutableSendable(summaries)
+        let out = UnsafeMutableSendable(output)
+        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         ThreePhaseScan(plan: plan, pool: pool).run(
             solveFirst: { range in
@@ -95,7 +98,8 @@ extension AffineScan {
                 (carry.base + state).update(from: out.base + last * state, count: state)
             },
             propagate: { c in
-                let p = UnsafePointer(sum.base + c * 2 * summarySize), q = p + d * d * batch
+                let p = UnsafePointer(sum.base + c * 2 * summarySize)
+                let q = p + d * d * batch
                 let cin = UnsafePointer(carry.base + c * state)
                 let cout = carry.base + (c + 1) * state
                 for n in 0..<batch {
@@ -117,12 +121,15 @@ extension AffineScan {
         a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>,
         transposed: Bool, reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
-        let state = batch * d, rowA = state * d
+        let state = batch * d
+        let rowA = state * d
         var previous = carry
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
-            let o = output + t * state, bt = b + t * state, at = a + t * rowA
+            let o = output + t * state
+            let bt = b + t * state
+            let at = a + t * rowA
             if o != UnsafeMutablePointer(mutating: bt) { o.update(from: bt, count: state) }
             for n in 0..<batch {
                 denseMultiplyAdd(
@@ -142,16 +149,20 @@ extension AffineScan {
         transposed: Bool, reverse: Bool, summary: UnsafeMutablePointer<S>,
         scratch: UnsafeMutablePointer<S>
     ) {
-        let state = batch * d, matrix = batch * d * d
-        var p = summary, q = summary + matrix
-        var np = scratch, nq = scratch + matrix
+        let state = batch * d
+        let matrix = batch * d * d
+        var p = summary
+        var q = summary + matrix
+        var np = scratch
+        var nq = scratch + matrix
         p.update(repeating: 0, count: matrix)
         for n in 0..<batch { for i in 0..<d { p[n * d * d + i * d + i] = 1 } }
         q.update(repeating: 0, count: state)
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
-            let at = a + t * matrix, bt = b + t * state
+            let at = a + t * matrix
+            let bt = b + t * state
             nq.update(from: bt, count: state)
             for n in 0..<batch {
                 denseMultiply(
@@ -187,7 +198,8 @@ extension AffineScan {
         if transposed {
             // y += Σ_k x_k·(row k of A): contiguous rows, vectorises.
             for k in 0..<d {
-                let xk = x[k], row = a + k * d
+                let xk = x[k]
+                let row = a + k * d
                 for i in 0..<d { y[i] += row[i] * xk }
             }
         } else {
@@ -216,7 +228,8 @@ extension AffineScan {
         for i in 0..<d {
             let out = c + i * d
             for k in 0..<d {
-                let aik = transposed ? a[k * d + i] : a[i * d + k], row = p + k * d
+                let aik = transposed ? a[k * d + i] : a[i * d + k]
+                let row = p + k * d
                 for j in 0..<d { out[j] += aik * row[j] }
             }
         }

@@ -72,7 +72,8 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
     ) {
-        S._diagonalUnchecked(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+        S._diagonalUnchecked(
+            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
     }
 
     /// The implementation, reached through ``ScanScalar`` so it runs specialised.
@@ -95,7 +96,8 @@ extension AffineScan {
             summaries.deallocate()
         }
         if let initial { carries.update(from: initial, count: lanes) }
-        let out = UnsafeMutableSendable(output), sum = UnsafeMutableSendable(summaries)
+        let out = UnsafeMutableSendable(output)
+        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         ThreePhaseScan(plan: plan, pool: pool).run(
             solveFirst: { range in
@@ -113,8 +115,10 @@ extension AffineScan {
                 (carry.base + lanes).update(from: out.base + last * lanes, count: lanes)
             },
             propagate: { c in
-                let p = sum.base + c * 2 * lanes, q = p + lanes
-                let cin = carry.base + c * lanes, cout = cin + lanes
+                let p = sum.base + c * 2 * lanes
+                let q = p + lanes
+                let cin = carry.base + c * lanes
+                let cout = cin + lanes
                 for j in 0..<lanes { cout[j] = p[j] * cin[j] + q[j] }
             },
             solveFrom: { c, range in
@@ -162,7 +166,8 @@ extension AffineScan {
         a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, range: Range<Int>, reverse: Bool,
         summary: UnsafeMutablePointer<S>
     ) {
-        let p = summary, q = summary + lanes
+        let p = summary
+        let q = summary + lanes
         p.update(repeating: 1, count: lanes)
         q.update(repeating: 0, count: lanes)
         diagonalAccumulate(a: a, b: b, lanes: lanes, range: range, reverse: reverse, p: p, q: q)
@@ -176,7 +181,8 @@ extension AffineScan {
     ) {
         if reverse {
             for t in range.reversed() {
-                let at = a + t * lanes, bt = b + t * lanes
+                let at = a + t * lanes
+                let bt = b + t * lanes
                 for j in 0..<lanes {
                     p[j] = at[j] * p[j]
                     q[j] = at[j] * q[j] + bt[j]
@@ -184,7 +190,8 @@ extension AffineScan {
             }
         } else {
             for t in range {
-                let at = a + t * lanes, bt = b + t * lanes
+                let at = a + t * lanes
+                let bt = b + t * lanes
                 for j in 0..<lanes {
                     p[j] = at[j] * p[j]
                     q[j] = at[j] * q[j] + bt[j]
@@ -201,8 +208,10 @@ extension AffineScan {
     @inlinable
     static func scanArrays<S: ScanScalar>(
         _ a: [S], _ b: [S], initial: [S]?, stateCount: Int,
-        _ body: (UnsafeBufferPointer<S>, UnsafeBufferPointer<S>, UnsafeBufferPointer<S>,
-            UnsafeMutableBufferPointer<S>) throws(ScanError) -> Void
+        _ body: (
+            UnsafeBufferPointer<S>, UnsafeBufferPointer<S>, UnsafeBufferPointer<S>,
+            UnsafeMutableBufferPointer<S>
+        ) throws(ScanError) -> Void
     ) throws(ScanError) -> [S] {
         var output = [S](repeating: 0, count: b.count)
         let h0 = initial ?? [S](repeating: 0, count: max(0, stateCount))

@@ -99,7 +99,8 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
     /// thread); nil if the text has no 1-thread bandwidth.
     public init?(parsing text: String, cores defaultCores: Int) {
         var cores = defaultCores
-        var figures: [Int: Double] = [:], scaling: [Int: Double] = [:]
+        var figures: [Int: Double] = [:]
+        var scaling: [Int: Double] = [:]
         func table(_ text: String, scale: Double) -> [Int: Double]? {
             var result: [Int: Double] = [:]
             for item in text.split(separator: ",") {
@@ -142,7 +143,8 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
             source.deallocate()
             target.deallocate()
         }
-        let s = UnsafeMutableSendable(source), t = UnsafeMutableSendable(target)
+        let s = UnsafeMutableSendable(source)
+        let t = UnsafeMutableSendable(target)
         DispatchQueue.concurrentPerform(iterations: cores) { w in
             let r = ChunkPlan.evenRange(index: w, of: cores, total: count)
             (s.base + r.lowerBound).initialize(repeating: 1, count: r.count)
@@ -206,12 +208,25 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
 
     @inline(never)
     static func multiplyAddLoop(rounds: Int, seed: Float) -> Float {
-        let m = SIMD8<Float>(repeating: 0.999_9), c = SIMD8<Float>(repeating: 1e-4)
-        var a0 = SIMD8<Float>(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3
-        var a4 = a0 + 4, a5 = a0 + 5, a6 = a0 + 6, a7 = a0 + 7
+        let m = SIMD8<Float>(repeating: 0.999_9)
+        let c = SIMD8<Float>(repeating: 1e-4)
+        var a0 = SIMD8<Float>(repeating: seed)
+        var a1 = a0 + 1
+        var a2 = a0 + 2
+        var a3 = a0 + 3
+        var a4 = a0 + 4
+        var a5 = a0 + 5
+        var a6 = a0 + 6
+        var a7 = a0 + 7
         for _ in 0..<rounds {
-            a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c
-            a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c
+            a0 = a0 * m + c
+            a1 = a1 * m + c
+            a2 = a2 * m + c
+            a3 = a3 * m + c
+            a4 = a4 * m + c
+            a5 = a5 * m + c
+            a6 = a6 * m + c
+            a7 = a7 * m + c
         }
         let sum = (a0 + a1) + (a2 + a3) + (a4 + a5) + (a6 + a7)
         return sum.sum()
@@ -231,8 +246,13 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             var scale = 1
             var digits = Substring(trimmed)
-            if trimmed.hasSuffix("K") { scale = 1 << 10; digits = digits.dropLast() }
-            else if trimmed.hasSuffix("M") { scale = 1 << 20; digits = digits.dropLast() }
+            if trimmed.hasSuffix("K") {
+                scale = 1 << 10
+                digits = digits.dropLast()
+            } else if trimmed.hasSuffix("M") {
+                scale = 1 << 20
+                digits = digits.dropLast()
+            }
             if let value = Int(digits) { best = max(best ?? 0, value * scale) }
         }
         return best

@@ -205,8 +205,11 @@ extension AffineScan {
         boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, reverse: Bool, pool: WorkerPool
     ) {
-        let steps = boundaries.steps, state = kind.state
-        let shape: ScanShape, reduceCost: Double, summarySize: Int
+        let steps = boundaries.steps
+        let state = kind.state
+        let shape: ScanShape
+        let reduceCost: Double
+        let summarySize: Int
         switch kind {
         case .diagonal(let lanes):
             shape = .diagonal(lanes: lanes)
@@ -237,8 +240,10 @@ extension AffineScan {
         }
         // The zero state (for sequences without a given initial state) after the carries.
         let zeros = UnsafePointer(carries + slots * state)
-        let out = UnsafeMutableSendable(output), sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries), flags = UnsafeMutableSendable(resetFlags)
+        let out = UnsafeMutableSendable(output)
+        let sum = UnsafeMutableSendable(summaries)
+        let carry = UnsafeMutableSendable(carries)
+        let flags = UnsafeMutableSendable(resetFlags)
 
         func startState(_ sequence: Int) -> UnsafePointer<S> {
             initial.map { $0 + sequence * state } ?? zeros
@@ -322,7 +327,8 @@ extension AffineScan {
                 (carry.base + state).update(from: out.base + last * state, count: state)
             },
             propagate: { c in
-                let cin = UnsafePointer(carry.base + c * state), cout = carry.base + (c + 1) * state
+                let cin = UnsafePointer(carry.base + c * state)
+                let cout = carry.base + (c + 1) * state
                 if flags.base[c] {
                     let range = plan.ranges[c]
                     let last = reverse ? range.lowerBound : range.upperBound - 1
@@ -356,8 +362,10 @@ extension AffineScan {
     @inlinable
     static func resetArrays<S: ScanScalar>(
         _ a: [S], _ b: [S], initial: [S]?,
-        _ body: (UnsafeBufferPointer<S>, UnsafeBufferPointer<S>, UnsafeBufferPointer<S>?,
-            UnsafeMutableBufferPointer<S>) throws(ScanError) -> Void
+        _ body: (
+            UnsafeBufferPointer<S>, UnsafeBufferPointer<S>, UnsafeBufferPointer<S>?,
+            UnsafeMutableBufferPointer<S>
+        ) throws(ScanError) -> Void
     ) throws(ScanError) -> [S] {
         var output = [S](repeating: 0, count: b.count)
         let result: Result<Void, ScanError> = a.withUnsafeBufferPointer { a in

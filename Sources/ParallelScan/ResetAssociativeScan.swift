@@ -119,8 +119,10 @@ extension AssociativeScan {
             resetFlags.deallocate()
         }
         for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
-        let data = UnsafeMutableSendable(x), sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries), flags = UnsafeMutableSendable(resetFlags)
+        let data = UnsafeMutableSendable(x)
+        let sum = UnsafeMutableSendable(summaries)
+        let carry = UnsafeMutableSendable(carries)
+        let flags = UnsafeMutableSendable(resetFlags)
         @inline(__always) func ordered(_ accumulated: E, _ next: E) -> E {
             reverse ? combine(next, accumulated) : combine(accumulated, next)
         }
@@ -167,7 +169,8 @@ extension AssociativeScan {
                 (carry.base + lanes).initialize(from: data.base + last * lanes, count: lanes)
             },
             propagate: { c in
-                let s = sum.base + c * lanes, cin = carry.base + c * lanes
+                let s = sum.base + c * lanes
+                let cin = carry.base + c * lanes
                 let cout = cin + lanes
                 if flags.base[c] {
                     cout.initialize(from: s, count: lanes)

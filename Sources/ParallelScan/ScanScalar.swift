@@ -72,21 +72,26 @@ extension Float: ScanScalar {
         initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, reverse: Bool,
         pool: WorkerPool
     ) {
-        AffineScan.diagonalImplementation(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+        AffineScan.diagonalImplementation(
+            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
     }
     public static func _blockDiagonalUnchecked(
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, blocks: Int, blockSize k: Int,
         initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        AffineScan.blockDiagonalImplementation(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        AffineScan.blockDiagonalImplementation(
+            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
     public static func _denseUnchecked(
         a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, batch: Int, dimension d: Int,
         initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        AffineScan.denseImplementation(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        AffineScan.denseImplementation(
+            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
     @inlinable
     public static func gemv(
@@ -145,21 +150,26 @@ extension Double: ScanScalar {
         initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, reverse: Bool,
         pool: WorkerPool
     ) {
-        AffineScan.diagonalImplementation(a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
+        AffineScan.diagonalImplementation(
+            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
     }
     public static func _blockDiagonalUnchecked(
         a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, blocks: Int, blockSize k: Int,
         initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        AffineScan.blockDiagonalImplementation(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        AffineScan.blockDiagonalImplementation(
+            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
     public static func _denseUnchecked(
         a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, batch: Int, dimension d: Int,
         initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        AffineScan.denseImplementation(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
+        AffineScan.denseImplementation(
+            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
     @inlinable
     public static func gemv(
@@ -205,7 +215,8 @@ func smallInnerGEMM<S: ScanScalar>(
 ) {
     let vectorEnd = n / 4 * 4
     for r in 0..<rows {
-        let xr = x + r * xStride, o = out + r * outStride
+        let xr = x + r * xStride
+        let o = out + r * outStride
         var j = 0
         while j < vectorEnd {
             var acc = loadVector(bias + j)
@@ -228,9 +239,9 @@ func smallInnerGEMM<S: ScanScalar>(
 @inlinable @inline(__always)
 public func multiplyAdd<T: FloatingPoint>(_ a: T, _ b: T, _ c: T) -> T {
     #if PARARNN_FMA
-    return c.addingProduct(a, b)
+        return c.addingProduct(a, b)
     #else
-    return a * b + c
+        return a * b + c
     #endif
 }
 
@@ -245,21 +256,21 @@ public func multiplyAdd<T: FloatingPoint>(_ a: T, _ b: T, _ c: T) -> T {
 @inlinable @inline(__always)
 public func multiplyAdd<T: SIMD>(_ a: T, _ b: T, _ c: T) -> T where T.Scalar: FloatingPoint {
     #if PARARNN_FMA
-    if T.self == SIMD4<Float>.self {
-        return unsafeBitCast(
-            pararnn_fma_float4(
-                unsafeBitCast(a, to: SIMD4<Float>.self), unsafeBitCast(b, to: SIMD4<Float>.self),
-                unsafeBitCast(c, to: SIMD4<Float>.self)), to: T.self)
-    }
-    if T.self == SIMD4<Double>.self {
-        return unsafeBitCast(
-            pararnn_fma_double4(
-                unsafeBitCast(a, to: SIMD4<Double>.self), unsafeBitCast(b, to: SIMD4<Double>.self),
-                unsafeBitCast(c, to: SIMD4<Double>.self)), to: T.self)
-    }
-    return c.addingProduct(a, b)
+        if T.self == SIMD4<Float>.self {
+            return unsafeBitCast(
+                pararnn_fma_float4(
+                    unsafeBitCast(a, to: SIMD4<Float>.self), unsafeBitCast(b, to: SIMD4<Float>.self),
+                    unsafeBitCast(c, to: SIMD4<Float>.self)), to: T.self)
+        }
+        if T.self == SIMD4<Double>.self {
+            return unsafeBitCast(
+                pararnn_fma_double4(
+                    unsafeBitCast(a, to: SIMD4<Double>.self), unsafeBitCast(b, to: SIMD4<Double>.self),
+                    unsafeBitCast(c, to: SIMD4<Double>.self)), to: T.self)
+        }
+        return c.addingProduct(a, b)
     #else
-    return a * b + c
+        return a * b + c
     #endif
 }
 

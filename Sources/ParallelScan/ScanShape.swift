@@ -30,7 +30,8 @@ public enum ScanShape: Sendable, Equatable {
         switch self {
         case .diagonal(let lanes):
             let n = Double(lanes)
-            return .threePhase(solveBytes: 4 * n * s, reduceBytes: 2 * n * s, solveOperations: 2 * n / v, reduceOperations: 3 * n / v)
+            return .threePhase(
+                solveBytes: 4 * n * s, reduceBytes: 2 * n * s, solveOperations: 2 * n / v, reduceOperations: 3 * n / v)
         case .blockDiagonal(let blocks, let k):
             let (n, k) = (Double(blocks), Double(k))
             return .threePhase(

@@ -31,7 +31,9 @@ public struct SequenceBoundaries: Sendable, Equatable, Hashable {
         starts.reserveCapacity(lengths.count)
         var total = 0
         for (i, length) in lengths.enumerated() {
-            if length < 1 { throw .invalidBoundaries("sequence \(i) has length \(length); every sequence needs at least one step") }
+            if length < 1 {
+                throw .invalidBoundaries("sequence \(i) has length \(length); every sequence needs at least one step")
+            }
             starts.append(total)
             let (sum, overflow) = total.addingReportingOverflow(length)
             if overflow { throw .invalidBoundaries("total length overflows Int") }
@@ -45,7 +47,8 @@ public struct SequenceBoundaries: Sendable, Equatable, Hashable {
     public init(starts: [Int], steps: Int) throws(ScanError) {
         if starts.first != 0 { throw .invalidBoundaries("the first sequence must start at step 0") }
         for i in 1..<starts.count where starts[i] <= starts[i - 1] {
-            throw .invalidBoundaries("starts must increase strictly (start \(i) is \(starts[i]) after \(starts[i - 1]))")
+            throw .invalidBoundaries(
+                "starts must increase strictly (start \(i) is \(starts[i]) after \(starts[i - 1]))")
         }
         if starts.last! >= steps { throw .invalidBoundaries("start \(starts.last!) is not below T = \(steps)") }
         self.starts = starts
@@ -79,7 +82,8 @@ public struct SequenceBoundaries: Sendable, Equatable, Hashable {
     /// Index of the first start ≥ `t` (`count` if none).
     @inlinable
     public func firstStart(atLeast t: Int) -> Int {
-        var lo = 0, hi = starts.count
+        var lo = 0
+        var hi = starts.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if starts[mid] < t { lo = mid + 1 } else { hi = mid }

@@ -25,7 +25,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// A standard normal sample (Box–Muller on two open-interval uniforms).
     public mutating func normal() -> Double {
-        let u1 = openUniform(), u2 = uniform()
+        let u1 = openUniform()
+        let u2 = uniform()
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
     }
 }

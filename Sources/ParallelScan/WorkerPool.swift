@@ -134,7 +134,8 @@ public struct ChunkPlan: Sendable, Equatable {
     /// Splits `total` items into `parts` contiguous, nearly equal ranges and returns range `index`.
     @inlinable
     public static func evenRange(index: Int, of parts: Int, total: Int) -> Range<Int> {
-        let base = total / parts, extra = total % parts
+        let base = total / parts
+        let extra = total % parts
         let start = index * base + min(index, extra)
         return start..<(start + base + (index < extra ? 1 : 0))
     }

@@ -6,14 +6,14 @@
 public enum MemoryPolicy {
     public static func retainFreedMemory() {
         #if os(Linux)
-        // glibc's <malloc.h>: M_TRIM_THRESHOLD = −1, M_MMAP_THRESHOLD = −3.
-        _ = glibcMallopt(-3, 1 << 30)
-        _ = glibcMallopt(-1, Int32.max)
+            // glibc's <malloc.h>: M_TRIM_THRESHOLD = −1, M_MMAP_THRESHOLD = −3.
+            _ = glibcMallopt(-3, 1 << 30)
+            _ = glibcMallopt(-1, Int32.max)
         #endif
     }
 }
 
 #if os(Linux)
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif

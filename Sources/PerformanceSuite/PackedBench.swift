@@ -37,8 +37,10 @@ extension PerformanceSuite {
     func packed(_ emit: (BenchmarkResult) -> Void) {
         let set = packedSet
         let lengths = set.lengths
-        let m = 4, d = 4
-        let total = lengths.reduce(0, +), longest = lengths.max()!
+        let m = 4
+        let d = 4
+        let total = lengths.reduce(0, +)
+        let longest = lengths.max()!
         let cell = try! ParaGRU<Float>(
             inputSize: m, hiddenSize: d, recurrentGains: Self.values(3 * d, scale: 1, seed: 7),
             inputWeights: Self.values(3 * d * m, scale: 1, seed: 8), inputBias: Self.values(3 * d, scale: 0.5, seed: 9))
@@ -88,7 +90,8 @@ extension PerformanceSuite {
                     paddedMethod = s.method.rawValue
                 }
             }
-            let p = packedSolution!, n = newtonSolution!
+            let p = packedSolution!
+            let n = newtonSolution!
             let notes: [String: Double] = [
                 "recordings": Double(lengths.count), "totalSteps": Double(total),
                 "packedUsesNewton": p.method == .sequential ? 0 : 1,
@@ -96,20 +99,24 @@ extension PerformanceSuite {
                 "packedNewtonResidual": n.finalResidual,
                 "oneByOneNewtonSolves": Double(separateNewton),
                 "paddedUsesNewton": paddedMethod == "sequential" ? 0 : 1,
-                "paddedSeconds": paddedSeconds, "paddedWastedFraction": 1 - Double(total) / Double(longest * lengths.count),
+                "paddedSeconds": paddedSeconds,
+                "paddedWastedFraction": 1 - Double(total) / Double(longest * lengths.count),
             ]
-            emit(BenchmarkResult(
-                name: "packed solve (\(p.method)) vs one by one", shape: shape, threads: threads,
-                seconds: packedSeconds, baseline: "one solve per recording (automatic)",
-                baselineSeconds: oneByOne, notes: notes))
-            emit(BenchmarkResult(
-                name: "packed solve (\(p.method)) vs padded batch", shape: shape, threads: threads,
-                seconds: packedSeconds, baseline: "padded [B, T_max, m] batch (\(paddedMethod))",
-                baselineSeconds: paddedSeconds, notes: notes))
-            emit(BenchmarkResult(
-                name: "packed Newton vs one by one", shape: shape, threads: threads,
-                seconds: newtonSeconds, baseline: "one solve per recording (automatic)",
-                baselineSeconds: oneByOne, notes: notes))
+            emit(
+                BenchmarkResult(
+                    name: "packed solve (\(p.method)) vs one by one", shape: shape, threads: threads,
+                    seconds: packedSeconds, baseline: "one solve per recording (automatic)",
+                    baselineSeconds: oneByOne, notes: notes))
+            emit(
+                BenchmarkResult(
+                    name: "packed solve (\(p.method)) vs padded batch", shape: shape, threads: threads,
+                    seconds: packedSeconds, baseline: "padded [B, T_max, m] batch (\(paddedMethod))",
+                    baselineSeconds: paddedSeconds, notes: notes))
+            emit(
+                BenchmarkResult(
+                    name: "packed Newton vs one by one", shape: shape, threads: threads,
+                    seconds: newtonSeconds, baseline: "one solve per recording (automatic)",
+                    baselineSeconds: oneByOne, notes: notes))
         }
     }
 }

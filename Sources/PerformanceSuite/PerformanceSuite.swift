@@ -87,7 +87,9 @@ public struct PerformanceSuite: Sendable {
     /// kernel's best is not one scheduler hiccup away from its baseline's.
     func time(_ body: () -> Void) -> Double {
         body()
-        var best = Double.infinity, spent = 0.0, runs = 0
+        var best = Double.infinity
+        var spent = 0.0
+        var runs = 0
         while runs < repetitions || (spent < 0.25 && runs < 50) {
             let start = DispatchTime.now().uptimeNanoseconds
             body()
@@ -126,7 +128,8 @@ public struct PerformanceSuite: Sendable {
     func scans(_ emit: (BenchmarkResult) -> Void) {
         let steps = preset == .quick ? 100_000 : 1_000_000
         let lanes = 64
-        let a = Self.values(steps * lanes, scale: 0.99, seed: 1), b = Self.values(steps * lanes, scale: 1, seed: 2)
+        let a = Self.values(steps * lanes, scale: 0.99, seed: 1)
+        let b = Self.values(steps * lanes, scale: 1, seed: 2)
         var out = [Float](repeating: 0, count: steps * lanes)
         let bytes = Double(3 * steps * lanes * 4)
         // The copy moves the same number of bytes as the scan touches (reads + writes).
@@ -134,62 +137,92 @@ public struct PerformanceSuite: Sendable {
         let source = [Float](repeating: 1, count: copyCount)
         var target = [Float](repeating: 0, count: copyCount)
         let copySeconds = time {
-            source.withUnsafeBufferPointer { s in target.withUnsafeMutableBufferPointer { t in
-                UnsafeMutableRawPointer(t.baseAddress!).copyMemory(from: s.baseAddress!, byteCount: copyCount * 4)
-            } }
+            source.withUnsafeBufferPointer { s in
+                target.withUnsafeMutableBufferPointer { t in
+                    UnsafeMutableRawPointer(t.baseAddress!).copyMemory(from: s.baseAddress!, byteCount: copyCount * 4)
+                }
+            }
         }
         func diagonal(_ pool: WorkerPool) -> Double {
             time {
-                a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { o in
-                    try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
-                } } }
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        out.withUnsafeMutableBufferPointer { o in
+                            try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
+                        }
+                    }
+                }
             }
         }
         let (sequential, diagonalRuns) = threadSweep(baseline: { diagonal(.serial) }, candidate: diagonal)
         for (threads, pool, parallel) in diagonalRuns {
-            emit(BenchmarkResult(
-                name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
-                seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
-                notes: ["GB/s": bytes / parallel / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
+            emit(
+                BenchmarkResult(
+                    name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
+                    seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
+                    notes: [
+                        "GB/s": bytes / parallel / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
                         "fraction of memcpy": copySeconds / parallel,
-                        "workers": Double(AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool))]))
+                        "workers": Double(
+                            AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool)),
+                    ]))
         }
         let blocks = 32
-        let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3), b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
+        let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3)
+        let b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
         var out2 = [Float](repeating: 0, count: steps * 2 * blocks)
         func block(_ pool: WorkerPool) -> Double {
             time {
-                a2.withUnsafeBufferPointer { a in b2.withUnsafeBufferPointer { b in out2.withUnsafeMutableBufferPointer { o in
-                    try! AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
-                } } }
+                a2.withUnsafeBufferPointer { a in
+                    b2.withUnsafeBufferPointer { b in
+                        out2.withUnsafeMutableBufferPointer { o in
+                            try! AffineScan.blockDiagonal(
+                                a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
+                        }
+                    }
+                }
             }
         }
         let (blockSequential, blockRuns) = threadSweep(baseline: { block(.serial) }, candidate: block)
         for (threads, pool, seconds) in blockRuns {
-            emit(BenchmarkResult(
-                name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
-                seconds: seconds, baseline: "sequential loop", baselineSeconds: blockSequential,
-                notes: ["workers": Double(AffineScan.workers(
-                    .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))]))
+            emit(
+                BenchmarkResult(
+                    name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
+                    seconds: seconds, baseline: "sequential loop", baselineSeconds: blockSequential,
+                    notes: [
+                        "workers": Double(
+                            AffineScan.workers(
+                                .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))
+                    ]))
         }
         for d in [8, 32] {
             let t = preset == .quick ? 10_000 : 100_000
-            let a3 = Self.values(t * d * d, scale: 0.9 / Float(d), seed: 5), b3 = Self.values(t * d, scale: 1, seed: 6)
+            let a3 = Self.values(t * d * d, scale: 0.9 / Float(d), seed: 5)
+            let b3 = Self.values(t * d, scale: 1, seed: 6)
             var out3 = [Float](repeating: 0, count: t * d)
             func dense(_ pool: WorkerPool) -> Double {
                 time {
-                    a3.withUnsafeBufferPointer { a in b3.withUnsafeBufferPointer { b in out3.withUnsafeMutableBufferPointer { o in
-                        try! AffineScan.dense(a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
-                    } } }
+                    a3.withUnsafeBufferPointer { a in
+                        b3.withUnsafeBufferPointer { b in
+                            out3.withUnsafeMutableBufferPointer { o in
+                                try! AffineScan.dense(
+                                    a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
+                            }
+                        }
+                    }
                 }
             }
             let (denseSequential, denseRuns) = threadSweep(baseline: { dense(.serial) }, candidate: dense)
             for (threads, pool, seconds) in denseRuns {
-                emit(BenchmarkResult(
-                    name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
-                    seconds: seconds, baseline: "sequential loop", baselineSeconds: denseSequential,
-                    notes: ["workers": Double(AffineScan.workers(
-                        .dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool))]))
+                emit(
+                    BenchmarkResult(
+                        name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
+                        seconds: seconds, baseline: "sequential loop", baselineSeconds: denseSequential,
+                        notes: [
+                            "workers": Double(
+                                AffineScan.workers(
+                                    .dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool))
+                        ]))
             }
         }
     }
@@ -197,23 +230,28 @@ public struct PerformanceSuite: Sendable {
     // MARK: Newton
 
     func newton(_ emit: (BenchmarkResult) -> Void) {
-        let shapes: [(batch: Int, d: Int, steps: Int)] = preset == .quick
+        let shapes: [(batch: Int, d: Int, steps: Int)] =
+            preset == .quick
             ? [(1, 4, 100_000), (16, 64, 2_000)]
             : [(1, 4, 1_000_000), (1, 64, 10_000), (16, 4, 10_000), (16, 64, 10_000), (1, 4, 10_000)]
         for shape in shapes {
-            let m = 1, d = shape.d
+            let m = 1
+            let d = shape.d
             let gru = try! ParaGRU<Float>(
                 inputSize: m, hiddenSize: d, recurrentGains: Self.values(3 * d, scale: 1, seed: 7),
-                inputWeights: Self.values(3 * d * m, scale: 1, seed: 8), inputBias: Self.values(3 * d, scale: 0.5, seed: 9))
+                inputWeights: Self.values(3 * d * m, scale: 1, seed: 8),
+                inputBias: Self.values(3 * d, scale: 0.5, seed: 9))
             solve("newton paragru", gru, shape.batch, shape.steps, emit)
             let lstm = try! ParaLSTM<Float>(
                 inputSize: m, hiddenSize: d, recurrentGains: Self.values(3 * d, scale: 1, seed: 10),
-                peepholes: Self.values(2 * d, scale: 1, seed: 11), inputWeights: Self.values(3 * d * m, scale: 1, seed: 12),
+                peepholes: Self.values(2 * d, scale: 1, seed: 11),
+                inputWeights: Self.values(3 * d * m, scale: 1, seed: 12),
                 inputBias: Self.values(3 * d, scale: 0.5, seed: 13))
             solve("newton paralstm", lstm, shape.batch, shape.steps, emit)
         }
         // Classic dense cells (DEER): small d only.
-        let d = 4, steps = preset == .quick ? 20_000 : 200_000
+        let d = 4
+        let steps = preset == .quick ? 20_000 : 200_000
         let gru = try! GRU<Float>(
             inputSize: 1, hiddenSize: d, weightIH: Self.values(3 * d, scale: 1, seed: 14),
             weightHH: Self.values(3 * d * d, scale: 0.5, seed: 15), biasIH: Self.values(3 * d, scale: 0.3, seed: 16),
@@ -226,12 +264,17 @@ public struct PerformanceSuite: Sendable {
         solve("newton lstm (DEER)", lstm, 1, steps, emit)
     }
 
-    func solve<C: RecurrentCell>(_ name: String, _ cell: C, _ batch: Int, _ steps: Int, _ emit: (BenchmarkResult) -> Void) where C.Scalar == Float {
-        if let filter = newtonCaseFilter, !"\(name) B=\(batch) d=\(cell.hiddenSize) T=\(steps)".contains(filter) { return }
+    func solve<C: RecurrentCell>(
+        _ name: String, _ cell: C, _ batch: Int, _ steps: Int, _ emit: (BenchmarkResult) -> Void
+    ) where C.Scalar == Float {
+        if let filter = newtonCaseFilter, !"\(name) B=\(batch) d=\(cell.hiddenSize) T=\(steps)".contains(filter) {
+            return
+        }
         let x = Self.values(steps * batch * cell.inputSize, scale: 1, seed: 99)
         var reference: [Float] = []
         let sequential = time {
-            reference = try! SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: .serial)).solve(inputs: x, steps: steps, batch: batch).states
+            reference = try! SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: .serial))
+                .solve(inputs: x, steps: steps, batch: batch).states
         }
         for threads in threadCounts {
             let pool = WorkerPool(threadCount: threads)
@@ -243,34 +286,45 @@ public struct PerformanceSuite: Sendable {
             var automatic = solver
             automatic.options.method = .automatic
             let choice = automatic.chooseMethod(steps: steps, batch: batch).0
-            emit(BenchmarkResult(
-                name: name, shape: "B=\(batch) d=\(cell.hiddenSize) T=\(steps)", threads: threads,
-                seconds: seconds, baseline: "sequential rollout (1 thread)", baselineSeconds: sequential,
-                notes: ["iterations": Double(solution!.iterations), "max abs error": Double(error),
-                        "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0]))
+            emit(
+                BenchmarkResult(
+                    name: name, shape: "B=\(batch) d=\(cell.hiddenSize) T=\(steps)", threads: threads,
+                    seconds: seconds, baseline: "sequential rollout (1 thread)", baselineSeconds: sequential,
+                    notes: [
+                        "iterations": Double(solution!.iterations), "max abs error": Double(error),
+                        "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
+                    ]))
         }
     }
 
     // MARK: training
 
     func training(_ emit: (BenchmarkResult) -> Void) {
-        let steps = preset == .quick ? 10_000 : 100_000, batch = 4, d = 8
+        let steps = preset == .quick ? 10_000 : 100_000
+        let batch = 4
+        let d = 8
         var rng = SplitMix(seed: 1)
-        let model = try! RecurrentModel<ParaGRU<Float>>.initialized(inputSize: 1, hiddenSize: d, layerCount: 1, outputSize: 1, using: &rng)
-        let x = Self.values(steps * batch, scale: 1, seed: 22), y = Self.values(steps * batch, scale: 1, seed: 23)
+        let model = try! RecurrentModel<ParaGRU<Float>>.initialized(
+            inputSize: 1, hiddenSize: d, layerCount: 1, outputSize: 1, using: &rng)
+        let x = Self.values(steps * batch, scale: 1, seed: 22)
+        let y = Self.values(steps * batch, scale: 1, seed: 23)
         func step(_ options: SolverOptions) -> Double {
             time {
                 let trace = try! model.forward(inputs: x, steps: steps, batch: batch, options: options)
-                let dy = Loss.meanSquaredError.evaluate(predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 1).gradient
+                let dy = Loss.meanSquaredError.evaluate(
+                    predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 1
+                ).gradient
                 _ = try! model.backward(trace: trace, outputGradient: dy, steps: steps, batch: batch, options: options)
             }
         }
         let bptt = step(SolverOptions(method: .sequential, pool: .serial))
         for threads in threadCounts {
-            emit(BenchmarkResult(
-                name: "train step paragru (forward + backward)", shape: "B=\(batch) d=\(d) T=\(steps)",
-                threads: threads, seconds: step(SolverOptions(method: .newton, pool: WorkerPool(threadCount: threads))),
-                baseline: "sequential rollout + BPTT (1 thread)", baselineSeconds: bptt))
+            emit(
+                BenchmarkResult(
+                    name: "train step paragru (forward + backward)", shape: "B=\(batch) d=\(d) T=\(steps)",
+                    threads: threads,
+                    seconds: step(SolverOptions(method: .newton, pool: WorkerPool(threadCount: threads))),
+                    baseline: "sequential rollout + BPTT (1 thread)", baselineSeconds: bptt))
         }
     }
 
@@ -280,39 +334,46 @@ public struct PerformanceSuite: Sendable {
         let exponents = preset == .quick ? [8, 10, 12] : [6, 7, 8, 10, 12, 14, 16]
         for e in exponents {
             let length = 1 << e
-            let u = Self.values(length, scale: 1, seed: 24), k = Self.values(length, scale: 1, seed: 25)
+            let u = Self.values(length, scale: 1, seed: 24)
+            let k = Self.values(length, scale: 1, seed: 25)
             let convolver = try! FFTConvolver<Float>(length: length, pool: .serial)
             let spectrum = try! convolver.spectrum(kernel: k, channels: 1)
             let fft = time { _ = try! convolver.convolve(u, batch: 1, spectrum: spectrum) }
             let direct = time { _ = try! DirectConvolution.causal(u, batch: 1, channels: 1, length: length, kernel: k) }
-            emit(BenchmarkResult(
-                name: "fft convolution f32 (cached kernel spectrum)", shape: "L=\(length)", threads: 1,
-                seconds: fft, baseline: "direct convolution", baselineSeconds: direct))
+            emit(
+                BenchmarkResult(
+                    name: "fft convolution f32 (cached kernel spectrum)", shape: "L=\(length)", threads: 1,
+                    seconds: fft, baseline: "direct convolution", baselineSeconds: direct))
         }
     }
 
     // MARK: pLSTM
 
     func plstm(_ emit: (BenchmarkResult) -> Void) {
-        let side = preset == .quick ? 128 : 512, d = 16, n = side * side
+        let side = preset == .quick ? 128 : 512
+        let d = 16
+        let n = side * side
         let gates = try! GridGates<Float>.pMode(
             height: side, width: side, source: Self.values(n, scale: 1, seed: 26),
-            orientationLogits: Self.values(n, scale: 2, seed: 27), transitionLogits: Self.values(n, scale: 1.5, seed: 28),
+            orientationLogits: Self.values(n, scale: 2, seed: 27),
+            transitionLogits: Self.values(n, scale: 1.5, seed: 28),
             mark: Self.values(n, scale: 1, seed: 29), direct: Self.values(n, scale: 1, seed: 30))
         let x = Self.values(n * d, scale: 1, seed: 31)
         let (wavefront, tiledRuns) = threadSweep(
             baseline: { time { _ = try! gates.wavefront(input: x, stateSize: d) } },
             candidate: { pool in time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) } })
         for (threads, pool, tiled) in tiledRuns {
-            emit(BenchmarkResult(
-                name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
-                seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
-                baseline: "sequential wavefront", baselineSeconds: wavefront))
-            emit(BenchmarkResult(
-                name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
-                seconds: tiled,
-                baseline: "sequential wavefront", baselineSeconds: wavefront,
-                notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: pool))]))
+            emit(
+                BenchmarkResult(
+                    name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
+                    seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
+                    baseline: "sequential wavefront", baselineSeconds: wavefront))
+            emit(
+                BenchmarkResult(
+                    name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
+                    seconds: tiled,
+                    baseline: "sequential wavefront", baselineSeconds: wavefront,
+                    notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: pool))]))
         }
     }
 }
@@ -331,30 +392,38 @@ extension PerformanceSuite {
         func diagonalLayer(_ pool: WorkerPool) -> Double {
             time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) }
         }
-        let (diagonalSequential, diagonalRuns) = threadSweep(baseline: { diagonalLayer(.serial) }, candidate: diagonalLayer)
+        let (diagonalSequential, diagonalRuns) = threadSweep(
+            baseline: { diagonalLayer(.serial) }, candidate: diagonalLayer)
         for (threads, pool, seconds) in diagonalRuns {
-            emit(BenchmarkResult(
-                name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
-                seconds: seconds,
-                baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential,
-                notes: ["workers": Double(diagonal.forwardWorkers(steps: steps, batch: 1, keepStates: false, pool: pool))]))
+            emit(
+                BenchmarkResult(
+                    name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
+                    seconds: seconds,
+                    baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential,
+                    notes: [
+                        "workers": Double(
+                            diagonal.forwardWorkers(steps: steps, batch: 1, keepStates: false, pool: pool))
+                    ]))
         }
         let (d, states) = (4, 8)
         let selective = try! SelectiveSSM<Float>(
             channels: d, stateSize: states, aLog: Self.values(d * states, scale: 1, seed: 44),
             wDelta: Self.values(d * d, scale: 0.5, seed: 45), bDelta: Self.values(d, scale: 0.5, seed: 46),
             wB: Self.values(states * d, scale: 1, seed: 47), wC: Self.values(states * d, scale: 1, seed: 48))
-        let u = Self.values(steps * d, scale: 1, seed: 49), z = Self.values(steps * d, scale: 1, seed: 50)
+        let u = Self.values(steps * d, scale: 1, seed: 49)
+        let z = Self.values(steps * d, scale: 1, seed: 50)
         func selectiveLayer(_ pool: WorkerPool) -> Double {
             time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) }
         }
-        let (selectiveSequential, selectiveRuns) = threadSweep(baseline: { selectiveLayer(.serial) }, candidate: selectiveLayer)
+        let (selectiveSequential, selectiveRuns) = threadSweep(
+            baseline: { selectiveLayer(.serial) }, candidate: selectiveLayer)
         for (threads, pool, seconds) in selectiveRuns {
-            emit(BenchmarkResult(
-                name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
-                seconds: seconds,
-                baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential,
-                notes: ["workers": Double(selective.forwardWorkers(steps: steps, batch: 1, pool: pool))]))
+            emit(
+                BenchmarkResult(
+                    name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
+                    seconds: seconds,
+                    baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential,
+                    notes: ["workers": Double(selective.forwardWorkers(steps: steps, batch: 1, pool: pool))]))
         }
     }
 }
@@ -362,14 +431,18 @@ extension PerformanceSuite {
 extension BenchmarkResult {
     /// A Markdown table of results.
     public static func markdown(_ results: [BenchmarkResult]) -> String {
-        var lines = ["| path | shape | threads | time (ms) | baseline | baseline (ms) | speedup | notes |",
-                     "|---|---|---:|---:|---|---:|---:|---|"]
+        var lines = [
+            "| path | shape | threads | time (ms) | baseline | baseline (ms) | speedup | notes |",
+            "|---|---|---:|---:|---|---:|---:|---|",
+        ]
         for r in results {
             let notes = r.notes.keys.sorted().map { key in
                 let v = r.notes[key]!
                 return "\(key) \(v.magnitude >= 0.01 || v == 0 ? String(format: "%.3g", v) : String(format: "%.1e", v))"
             }.joined(separator: ", ")
-            lines.append("| \(r.name) | \(r.shape) | \(r.threads) | \(String(format: "%.2f", r.seconds * 1000)) | \(r.baseline) | \(String(format: "%.2f", r.baselineSeconds * 1000)) | \(String(format: "%.2f", r.speedup))× | \(notes) |")
+            lines.append(
+                "| \(r.name) | \(r.shape) | \(r.threads) | \(String(format: "%.2f", r.seconds * 1000)) | \(r.baseline) | \(String(format: "%.2f", r.baselineSeconds * 1000)) | \(String(format: "%.2f", r.speedup))× | \(notes) |"
+            )
         }
         return lines.joined(separator: "\n")
     }

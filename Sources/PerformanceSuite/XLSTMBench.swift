@@ -14,9 +14,11 @@ extension PerformanceSuite {
         let (heads, dk, dv) = (4, 64, 64)
         let layer = try! MLSTM<Float>(heads: heads, keySize: dk, valueSize: dv)
         let rows = steps * heads
-        let q = Self.values(rows * dk, scale: 1, seed: 60), k = Self.values(rows * dk, scale: 1, seed: 61)
+        let q = Self.values(rows * dk, scale: 1, seed: 60)
+        let k = Self.values(rows * dk, scale: 1, seed: 61)
         let v = Self.values(rows * dv, scale: 1, seed: 62)
-        let ig = Self.values(rows, scale: 3, seed: 63), fg = Self.values(rows, scale: 2, seed: 64).map { $0 + 3 }
+        let ig = Self.values(rows, scale: 3, seed: 63)
+        let fg = Self.values(rows, scale: 2, seed: 64).map { $0 + 3 }
         let shape = "B=1 H=\(heads) Dk=\(dk) Dv=\(dv) T=\(steps)"
         func forward(_ form: GatedForm, _ pool: WorkerPool, keep: Bool = false) -> GatedTrace<Float> {
             try! layer.forward(
@@ -35,22 +37,28 @@ extension PerformanceSuite {
             let step = threads == 1 ? stepSerial : time { _ = forward(.recurrent, pool) }
             var out: [Float] = []
             let chunkwise = time { out = forward(.chunkwise, pool).output }
-            emit(BenchmarkResult(
-                name: "mlstm chunkwise L=64 f32", shape: shape, threads: threads, seconds: chunkwise,
-                baseline: "mlstm step form (same threads)", baselineSeconds: step,
-                notes: ["vs step form 1 thread": stepSerial / chunkwise, "max abs error vs step": maxError(out, reference)]))
+            emit(
+                BenchmarkResult(
+                    name: "mlstm chunkwise L=64 f32", shape: shape, threads: threads, seconds: chunkwise,
+                    baseline: "mlstm step form (same threads)", baselineSeconds: step,
+                    notes: [
+                        "vs step form 1 thread": stepSerial / chunkwise,
+                        "max abs error vs step": maxError(out, reference),
+                    ]))
             let quadratic = time { out = forward(.quadratic(tileSize: 64), pool).output }
-            emit(BenchmarkResult(
-                name: "mlstm chunkwise L=64 f32", shape: shape, threads: threads, seconds: chunkwise,
-                baseline: "mlstm quadratic parallel form (same threads)", baselineSeconds: quadratic,
-                notes: ["quadratic max abs error vs step": maxError(out, reference)]))
+            emit(
+                BenchmarkResult(
+                    name: "mlstm chunkwise L=64 f32", shape: shape, threads: threads, seconds: chunkwise,
+                    baseline: "mlstm quadratic parallel form (same threads)", baselineSeconds: quadratic,
+                    notes: ["quadratic max abs error vs step": maxError(out, reference)]))
             for chunk in [16, 32, 64, 128, 256, 512] {
                 let form = GatedForm.chunkwise(chunkSize: chunk, tileSize: min(chunk, 64))
                 let seconds = time { out = forward(form, pool).output }
-                emit(BenchmarkResult(
-                    name: "mlstm chunk sweep L=\(chunk) tile=\(min(chunk, 64)) f32", shape: shape, threads: threads,
-                    seconds: seconds, baseline: "mlstm step form (same threads)", baselineSeconds: step,
-                    notes: ["max abs error vs step": maxError(out, reference)]))
+                emit(
+                    BenchmarkResult(
+                        name: "mlstm chunk sweep L=\(chunk) tile=\(min(chunk, 64)) f32", shape: shape, threads: threads,
+                        seconds: seconds, baseline: "mlstm step form (same threads)", baselineSeconds: step,
+                        notes: ["max abs error vs step": maxError(out, reference)]))
             }
             let dh = Self.values(rows * dv, scale: 1, seed: 65)
             let training = time {
@@ -59,13 +67,19 @@ extension PerformanceSuite {
                     queries: q, keys: k, values: v, inputGates: ig, forgetGates: fg, trace: trace, outputGradient: dh,
                     pool: pool)
             }
-            emit(BenchmarkResult(
-                name: "mlstm chunkwise forward + backward L=64 f32", shape: shape, threads: threads, seconds: training,
-                baseline: "mlstm chunkwise forward (inference)", baselineSeconds: chunkwise))
+            emit(
+                BenchmarkResult(
+                    name: "mlstm chunkwise forward + backward L=64 f32", shape: shape, threads: threads,
+                    seconds: training,
+                    baseline: "mlstm chunkwise forward (inference)", baselineSeconds: chunkwise))
         }
-        let retention = try! Retention<Float>(keySize: dk, valueSize: dv, decays: Retention<Float>.defaultDecays(heads: heads))
+        let retention = try! Retention<Float>(
+            keySize: dk, valueSize: dv, decays: Retention<Float>.defaultDecays(heads: heads))
         func retain(_ form: GatedForm, _ pool: WorkerPool) -> Double {
-            time { _ = try! retention.forward(queries: q, keys: k, values: v, steps: steps, batch: 1, form: form, keepStates: false, pool: pool) }
+            time {
+                _ = try! retention.forward(
+                    queries: q, keys: k, values: v, steps: steps, batch: 1, form: form, keepStates: false, pool: pool)
+            }
         }
         // Small on purpose: ParaSLSTM linearises through the generic dual-number path (no fused
         // kernel yet), and plain Newton stagnates on long sequences (then the fallback chain runs).
@@ -81,10 +95,11 @@ extension PerformanceSuite {
         let retentionStep = retain(.recurrent, .serial)
         for threads in threadCounts {
             let pool = WorkerPool(threadCount: threads)
-            emit(BenchmarkResult(
-                name: "retention chunkwise L=64 f32", shape: shape, threads: threads,
-                seconds: retain(.chunkwise, pool), baseline: "retention step form (1 thread)",
-                baselineSeconds: retentionStep))
+            emit(
+                BenchmarkResult(
+                    name: "retention chunkwise L=64 f32", shape: shape, threads: threads,
+                    seconds: retain(.chunkwise, pool), baseline: "retention step form (1 thread)",
+                    baselineSeconds: retentionStep))
         }
     }
 }

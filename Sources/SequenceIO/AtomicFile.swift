@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Atomic whole-file writes: readers of `url` see either the old contents or the complete new contents.
@@ -74,7 +75,8 @@ public enum AtomicFile {
 
         let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw .writeFailed(file: name, reason: "cannot create a temporary file in \(directory.path): \(errnoMessage())")
+            throw .writeFailed(
+                file: name, reason: "cannot create a temporary file in \(directory.path): \(errnoMessage())")
         }
         var failure: String?
         data.withUnsafeBytes { raw in

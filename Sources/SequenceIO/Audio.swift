@@ -66,7 +66,8 @@ public enum Audio {
             sf_open_virtual(&io, Int32(SFM_READ), &info, Unmanaged.passUnretained(stream).toOpaque())
         }
         guard let handle else {
-            throw .malformedHeader(file: name, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
+            throw .malformedHeader(
+                file: name, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
         }
         // The callbacks read `stream`: it must outlive every libsndfile call, sf_close included.
         defer { withExtendedLifetime(stream) {} }
@@ -100,8 +101,9 @@ public enum Audio {
             let i = samples.firstIndex { !$0.isFinite }!
             throw .nonFinite(file: name, index: [i / channels, i % channels], value: "\(samples[i])")
         }
-        return Decoded(tensor: Tensor(shape: [samples.count / channels, channels], storage: .float32(samples)),
-                       sampleRate: Int(info.samplerate), format: formatName(handle, info))
+        return Decoded(
+            tensor: Tensor(shape: [samples.count / channels, channels], storage: .float32(samples)),
+            sampleRate: Int(info.samplerate), format: formatName(handle, info))
     }
 
     /// libsndfile's names of the container and the encoding, e.g. "WAV (Microsoft), Signed 24 bit PCM".
@@ -109,26 +111,41 @@ public enum Audio {
         func name(_ mask: Int32) -> String {
             var format = SF_FORMAT_INFO()
             format.format = info.format & mask
-            if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0, let n = format.name {
+            if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0,
+                let n = format.name
+            {
                 return String(cString: n)
             }
             return ""
         }
-        return [name(Int32(SF_FORMAT_TYPEMASK)), name(Int32(SF_FORMAT_SUBMASK))].filter { !$0.isEmpty }.joined(separator: ", ")
+        return [name(Int32(SF_FORMAT_TYPEMASK)), name(Int32(SF_FORMAT_SUBMASK))].filter { !$0.isEmpty }.joined(
+            separator: ", ")
     }
 
     /// The 0-based channels `spec` chooses (`1,3-4`: 1-based, comma-separated, ranges allowed)
     /// of `count` channels.
-    public static func channelIndices(_ spec: String, count m: Int, name: String, option: String = "--channels") throws(SequenceIOError) -> [Int] {
+    public static func channelIndices(_ spec: String, count m: Int, name: String, option: String = "--channels")
+        throws(SequenceIOError) -> [Int]
+    {
         var chosen: [Int] = []
         for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
-            let bounds = item.trimmingCharacters(in: .whitespaces).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+            let bounds = item.trimmingCharacters(in: .whitespaces).split(
+                separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
             guard bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-                  let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]), a >= 1, a <= b, b <= m else {
-                throw .invalidArgument(file: name, detail: "\(option) '\(item.prefix(40))' is not a \(option == "--channels" ? "channel" : "column") or range within 1-\(m)")
+                let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]), a >= 1, a <= b, b <= m
+            else {
+                throw .invalidArgument(
+                    file: name,
+                    detail:
+                        "\(option) '\(item.prefix(40))' is not a \(option == "--channels" ? "channel" : "column") or range within 1-\(m)"
+                )
             }
             for c in (a - 1)...(b - 1) {
-                guard !chosen.contains(c) else { throw .invalidArgument(file: name, detail: "\(option) chooses \(option == "--channels" ? "channel" : "column") \(c + 1) twice") }
+                guard !chosen.contains(c) else {
+                    throw .invalidArgument(
+                        file: name,
+                        detail: "\(option) chooses \(option == "--channels" ? "channel" : "column") \(c + 1) twice")
+                }
                 chosen.append(c)
             }
         }

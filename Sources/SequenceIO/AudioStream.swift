@@ -29,7 +29,8 @@ public final class AudioStream: @unchecked Sendable {
             throw .unreadable(file: url.lastPathComponent, reason: "cannot open it for reading")
         }
         guard let handle = sf_open(url.path, Int32(SFM_READ), &info) else {
-            throw .malformedHeader(file: url.lastPathComponent, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
+            throw .malformedHeader(
+                file: url.lastPathComponent, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
         }
         self.handle = handle
         channels = Int(info.channels)
@@ -65,7 +66,11 @@ public final class AudioStream: @unchecked Sendable {
             let got = Int(sf_readf_float(handle, out + done * channels, sf_count_t(range.count - done)))
             if got <= 0 {
                 let why = sf_error(handle) != 0 ? ": " + String(cString: sf_strerror(handle)) : ""
-                throw .truncated(file: name, detail: "audio data ended at frame \(range.lowerBound + done) of the \(frames) its header declares\(why)")
+                throw .truncated(
+                    file: name,
+                    detail:
+                        "audio data ended at frame \(range.lowerBound + done) of the \(frames) its header declares\(why)"
+                )
             }
             done += got
         }

@@ -38,21 +38,23 @@ func decodeScalars(_ data: Data, offset: Int, count: Int, type: ScalarType) -> T
     data.withUnsafeBytes { raw -> Tensor.Storage in
         switch type {
         case .float32:
-            return .float32([Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                for i in 0..<count {
-                    let bits = raw.loadUnaligned(fromByteOffset: offset &+ 4 &* i, as: UInt32.self)
-                    buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
-                }
-                initialized = count
-            })
+            return .float32(
+                [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    for i in 0..<count {
+                        let bits = raw.loadUnaligned(fromByteOffset: offset &+ 4 &* i, as: UInt32.self)
+                        buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
+                    }
+                    initialized = count
+                })
         case .float64:
-            return .float64([Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                for i in 0..<count {
-                    let bits = raw.loadUnaligned(fromByteOffset: offset &+ 8 &* i, as: UInt64.self)
-                    buffer[i] = Double(bitPattern: UInt64(littleEndian: bits))
-                }
-                initialized = count
-            })
+            return .float64(
+                [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    for i in 0..<count {
+                        let bits = raw.loadUnaligned(fromByteOffset: offset &+ 8 &* i, as: UInt64.self)
+                        buffer[i] = Double(bitPattern: UInt64(littleEndian: bits))
+                    }
+                    initialized = count
+                })
         }
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Comma-separated sequences: one time step per row, one feature per column.
@@ -23,22 +24,29 @@ public enum CSV {
     /// Decodes CSV bytes (UTF-8, optional BOM); `name` labels errors. The same as
     /// ``decodeTable(_:name:options:tabSeparated:)`` with default options (every numeric column,
     /// date/time columns skipped, missing cells are errors), returning the whole header.
-    public static func decode(_ data: Data, name: String) throws(SequenceIOError) -> (tensor: Tensor, header: [String]?) {
+    public static func decode(_ data: Data, name: String) throws(SequenceIOError) -> (tensor: Tensor, header: [String]?)
+    {
         let table = try decodeTable(data, name: name)
         return (table.tensor, table.header)
     }
 
     /// Encodes a `[T, m]` tensor (or `[T]` as one column) as CSV text with `\n` line ends and an
     /// optional header row. Values use Swift's shortest round-trip representation.
-    public static func encode(_ tensor: Tensor, header: [String]? = nil, name: String = "") throws(SequenceIOError) -> Data {
+    public static func encode(_ tensor: Tensor, header: [String]? = nil, name: String = "") throws(SequenceIOError)
+        -> Data
+    {
         guard tensor.isConsistent else {
-            throw .invalidArgument(file: name, detail: "tensor shape \(describeShape(tensor.shape)) does not match its \(tensor.count) values")
+            throw .invalidArgument(
+                file: name,
+                detail: "tensor shape \(describeShape(tensor.shape)) does not match its \(tensor.count) values")
         }
         let columns: Int
         switch tensor.shape.count {
         case 1: columns = 1
         case 2: columns = tensor.shape[1]
-        default: throw .invalidArgument(file: name, detail: "CSV needs a tensor of shape [T, m], got \(describeShape(tensor.shape))")
+        default:
+            throw .invalidArgument(
+                file: name, detail: "CSV needs a tensor of shape [T, m], got \(describeShape(tensor.shape))")
         }
         guard columns > 0 else { throw .invalidArgument(file: name, detail: "CSV needs at least one column") }
         var out = ""
@@ -47,7 +55,8 @@ public enum CSV {
                 throw .invalidArgument(file: name, detail: "header has \(header.count) names for \(columns) columns")
             }
             for h in header where h.isEmpty || h.contains(where: { ",\"\n\r".contains($0) }) || Double(h) != nil {
-                throw .invalidArgument(file: name, detail: "header name '\(h)' is empty, numeric, or contains a comma, quote or newline")
+                throw .invalidArgument(
+                    file: name, detail: "header name '\(h)' is empty, numeric, or contains a comma, quote or newline")
             }
             out += header.joined(separator: ",") + "\n"
         }

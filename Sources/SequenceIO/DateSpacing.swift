@@ -34,16 +34,22 @@ enum DateSpacing {
     static func parse(_ text: String) -> Stamp? {
         if let (year, month, day) = compactDate(text) {
             let days = daysFromCivil(year: year, month: month, day: day)
-            return Stamp(monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400, hasDate: true, hasTime: false)
+            return Stamp(
+                monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400, hasDate: true,
+                hasTime: false)
         }
         let s = Array(text.lowercased().utf8)
         // The time: the digit run before the first ':' and what follows.
-        var datePart = s[...], seconds = 0.0, hasTime = false
+        var datePart = s[...]
+        var seconds = 0.0
+        var hasTime = false
         if let colon = s.firstIndex(of: UInt8(ascii: ":")) {
             var start = colon
             while start > 0, isDigit(s[start - 1]) { start -= 1 }
             let fields = String(decoding: s[start...], as: UTF8.self)
-            let numbers = fields.split(whereSeparator: { !($0.isNumber || $0 == ".") }).prefix(3).compactMap { Double($0) }
+            let numbers = fields.split(whereSeparator: { !($0.isNumber || $0 == ".") }).prefix(3).compactMap {
+                Double($0)
+            }
             guard numbers.count >= 2 else { return nil }
             var hours = numbers[0]
             if fields.contains("pm"), hours < 12 { hours += 12 }
@@ -53,7 +59,9 @@ enum DateSpacing {
             datePart = s[..<start]
         }
         // Digit and letter runs of the date, with the first separator seen.
-        var digits: [Int] = [], digitLengths: [Int] = [], words: [String] = []
+        var digits: [Int] = []
+        var digitLengths: [Int] = []
+        var words: [String] = []
         var separator: UInt8?
         var i = datePart.startIndex
         while i < datePart.endIndex {
@@ -71,14 +79,18 @@ enum DateSpacing {
                 words.append(String(decoding: datePart[i..<j], as: UTF8.self))
                 i = j
             } else {
-                if separator == nil, [UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ".")].contains(c) { separator = c }
+                if separator == nil, [UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: ".")].contains(c) {
+                    separator = c
+                }
                 i += 1
             }
         }
         if digits.isEmpty && words.allSatisfy({ $0 == "t" }) {
             return hasTime ? Stamp(monthIndex: 0, day: 1, seconds: seconds, hasDate: false, hasTime: true) : nil
         }
-        var year: Int, month: Int, day = 1
+        var year: Int
+        var month: Int
+        var day = 1
         func fullYear(_ index: Int) -> Int {
             digitLengths[index] <= 2 ? (digits[index] < 70 ? 2000 : 1900) + digits[index] : digits[index]
         }
@@ -87,7 +99,8 @@ enum DateSpacing {
             month = (digits[1] - 1) * 3 + 1
         } else if let name = words.first(where: { $0.count >= 3 && months.contains(String($0.prefix(3))) }) {
             month = months.firstIndex(of: String(name.prefix(3)))! + 1
-            guard let y = digitLengths.lastIndex(where: { $0 == 4 }) ?? (digits.count >= 1 ? digits.count - 1 : nil) else { return nil }
+            guard let y = digitLengths.lastIndex(where: { $0 == 4 }) ?? (digits.count >= 1 ? digits.count - 1 : nil)
+            else { return nil }
             year = fullYear(y)
             if let d = digits.indices.first(where: { $0 != y }) { day = digits[d] }
         } else if digits.count >= 2, digitLengths[0] == 4 {
@@ -104,7 +117,9 @@ enum DateSpacing {
         }
         guard (1...12).contains(month), (1...31).contains(day), (1...9999).contains(year) else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        return Stamp(monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400 + seconds, hasDate: true, hasTime: hasTime)
+        return Stamp(
+            monthIndex: year * 12 + month - 1, day: day, seconds: Double(days) * 86400 + seconds, hasDate: true,
+            hasTime: hasTime)
     }
 
     /// A compact date `YYYYMMDD` (8 digits, year 1000–9999, a valid month and day), as some
@@ -113,7 +128,9 @@ enum DateSpacing {
         let t = text.hasSuffix(".0") ? String(text.dropLast(2)) : text
         guard t.utf8.count == 8, t.utf8.allSatisfy(isDigit), let v = Int(t) else { return nil }
         let (year, month, day) = (v / 10_000, v / 100 % 100, v % 100)
-        guard year >= 1000, (1...12).contains(month), (1...daysInMonth(year: year, month: month)).contains(day) else { return nil }
+        guard year >= 1000, (1...12).contains(month), (1...daysInMonth(year: year, month: month)).contains(day) else {
+            return nil
+        }
         return (year, month, day)
     }
 
@@ -121,7 +138,9 @@ enum DateSpacing {
     /// lets numbers in it be read as compact dates.
     static func namesADate(_ header: String) -> Bool {
         let h = header.lowercased()
-        return ["date", "day", "time", "timestamp"].contains { h == $0 || h.hasPrefix($0 + "_") || h.hasSuffix("_" + $0) || h.hasPrefix($0 + " ") }
+        return ["date", "day", "time", "timestamp"].contains {
+            h == $0 || h.hasPrefix($0 + "_") || h.hasSuffix("_" + $0) || h.hasPrefix($0 + " ")
+        }
             || h.contains("date")
     }
 
@@ -162,7 +181,8 @@ enum DateSpacing {
             }
         }
         if let bad = steps.firstIndex(where: { !($0 > 0) }) {
-            return "\(what) do not increase (row \(rows[bad + 1]) is not after row \(rows[bad])); the model sees one step per row"
+            return
+                "\(what) do not increase (row \(rows[bad + 1]) is not after row \(rows[bad])); the model sees one step per row"
         }
         var counts: [Double: Int] = [:]
         for s in steps { counts[s, default: 0] += 1 }
@@ -180,13 +200,17 @@ enum DateSpacing {
         }
         if !irregular.isEmpty {
             let shown = (monthly ? steps.map(monthName) : steps.map(durationName))
-            let low = steps.min()!, high = steps.max()!
-            return "\(what) are irregularly spaced: \(irregular.count) of \(steps.count) steps differ from the usual \(shown[steps.firstIndex(of: step)!]) (steps from \(monthly ? monthName(low) : durationName(low)) to \(monthly ? monthName(high) : durationName(high)); first after row \(rows[irregular[0]])); the model sees one step per row"
+            let low = steps.min()!
+            let high = steps.max()!
+            return
+                "\(what) are irregularly spaced: \(irregular.count) of \(steps.count) steps differ from the usual \(shown[steps.firstIndex(of: step)!]) (steps from \(monthly ? monthName(low) : durationName(low)) to \(monthly ? monthName(high) : durationName(high)); first after row \(rows[irregular[0]])); the model sees one step per row"
         }
         if gaps.isEmpty { return "\(what) are \(name), regular" }
         let missing = gaps.reduce(0) { $0 + $1.missing }
-        let listed = gaps.prefix(3).map { "after row \($0.row)" }.joined(separator: ", ") + (gaps.count > 3 ? ", …" : "")
-        return "\(what) are \(name), with \(gaps.count) gap\(gaps.count == 1 ? "" : "s") (\(missing) step\(missing == 1 ? "" : "s") missing: \(listed)); the model sees one step per row"
+        let listed =
+            gaps.prefix(3).map { "after row \($0.row)" }.joined(separator: ", ") + (gaps.count > 3 ? ", …" : "")
+        return
+            "\(what) are \(name), with \(gaps.count) gap\(gaps.count == 1 ? "" : "s") (\(missing) step\(missing == 1 ? "" : "s") missing: \(listed)); the model sees one step per row"
     }
 
     private static func monthName(_ months: Double) -> String {
@@ -194,12 +218,17 @@ enum DateSpacing {
         case 1: return "monthly"
         case 3: return "quarterly"
         case 12: return "yearly"
-        default: return months.truncatingRemainder(dividingBy: 12) == 0 ? "every \(Int(months) / 12) years" : "every \(Int(months)) months"
+        default:
+            return months.truncatingRemainder(dividingBy: 12) == 0
+                ? "every \(Int(months) / 12) years" : "every \(Int(months)) months"
         }
     }
 
     private static func durationName(_ seconds: Double) -> String {
-        let units: [(Double, String, String)] = [(604_800, "weekly", "weeks"), (86400, "daily", "days"), (3600, "hourly", "hours"), (60, "every minute", "minutes"), (1, "every second", "seconds")]
+        let units: [(Double, String, String)] = [
+            (604_800, "weekly", "weeks"), (86400, "daily", "days"), (3600, "hourly", "hours"),
+            (60, "every minute", "minutes"), (1, "every second", "seconds"),
+        ]
         for (size, one, many) in units where seconds >= size && seconds.truncatingRemainder(dividingBy: size) == 0 {
             let n = Int(seconds / size)
             return n == 1 ? one : "every \(n) \(many)"

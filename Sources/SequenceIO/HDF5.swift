@@ -33,7 +33,8 @@ public enum HDF5 {
     public static func location(_ path: String) -> (file: String, dataset: String?)? {
         var index = path.startIndex
         while let colon = path[index...].firstIndex(of: ":") {
-            let file = String(path[..<colon]), rest = String(path[path.index(after: colon)...])
+            let file = String(path[..<colon])
+            let rest = String(path[path.index(after: colon)...])
             if isHDF5Path(file), rest.isEmpty || rest.hasPrefix("/") { return (file, rest.isEmpty ? nil : rest) }
             index = path.index(after: colon)
         }
@@ -52,7 +53,9 @@ public enum HDF5 {
 
     /// Like ``read(contentsOf:dataset:)``, with the dataset's path and stored type (`int16`,
     /// `float64`, `uint8`, ...).
-    public static func readDescribed(contentsOf url: URL, dataset: String?) throws(SequenceIOError) -> (tensor: Tensor, dataset: String, storedType: String) {
+    public static func readDescribed(contentsOf url: URL, dataset: String?) throws(SequenceIOError) -> (
+        tensor: Tensor, dataset: String, storedType: String
+    ) {
         let name = url.lastPathComponent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
@@ -75,7 +78,9 @@ public enum HDF5 {
         try decodeDescribed(data, dataset: dataset, name: name).tensor
     }
 
-    static func decodeDescribed(_ data: Data, dataset: String?, name: String) throws(SequenceIOError) -> (tensor: Tensor, dataset: String, storedType: String) {
+    static func decodeDescribed(_ data: Data, dataset: String?, name: String) throws(SequenceIOError) -> (
+        tensor: Tensor, dataset: String, storedType: String
+    ) {
         guard data.count >= 8, data.prefix(8).elementsEqual([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) else {
             throw .badMagic(file: name, expected: "HDF5")
         }
@@ -85,7 +90,9 @@ public enum HDF5 {
             let bytes = [UInt8](data)
             let set = bytes.withUnsafeBytes { raw in
                 // The property list keeps its own copy of the image.
-                pararnn_H5Pset_fapl_core(fapl, 1 << 16, false) >= 0 && pararnn_H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count) >= 0
+                pararnn_H5Pset_fapl_core(fapl, 1 << 16, false) >= 0
+                    && pararnn_H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count)
+                        >= 0
             }
             guard set else { throw .malformedHeader(file: name, detail: "libhdf5 cannot take the file image") }
             let file = pararnn_H5Fopen("pararnn-image-\(UUID().uuidString).h5", pararnn_h5f_acc_rdonly(), fapl)
@@ -116,23 +123,33 @@ public enum HDF5 {
     ) throws(SequenceIOError) -> Data {
         try checkDatasetPath(dataset, name: name)
         guard tensor.isConsistent, !tensor.shape.isEmpty else {
-            throw .invalidArgument(file: name, detail: "tensor shape \(describeShape(tensor.shape)) cannot be stored as an HDF5 dataset")
+            throw .invalidArgument(
+                file: name, detail: "tensor shape \(describeShape(tensor.shape)) cannot be stored as an HDF5 dataset")
         }
         if let chunkRows, chunkRows < 1 { throw .invalidArgument(file: name, detail: "chunk rows must be at least 1") }
-        if let deflateLevel, !(0...9).contains(deflateLevel) { throw .invalidArgument(file: name, detail: "deflate level must lie in 0-9") }
+        if let deflateLevel, !(0...9).contains(deflateLevel) {
+            throw .invalidArgument(file: name, detail: "deflate level must lie in 0-9")
+        }
         return try Library.locked(name: name, writing: true) { () throws(SequenceIOError) in
             var handles = Handles()
             defer { handles.closeAll() }
-            func fail(_ what: String) -> SequenceIOError { .writeFailed(file: name, reason: "libhdf5: \(what) failed for dataset \(dataset)") }
+            func fail(_ what: String) -> SequenceIOError {
+                .writeFailed(file: name, reason: "libhdf5: \(what) failed for dataset \(dataset)")
+            }
             let fapl = pararnn_H5Pcreate(pararnn_h5p_file_access())
             guard fapl >= 0 else { throw fail("creating a file access list") }
             handles.add(fapl, pararnn_H5Pclose)
-            guard pararnn_H5Pset_fapl_core(fapl, 1 << 20, false) >= 0 else { throw fail("choosing the in-memory driver") }
-            let file = pararnn_H5Fcreate("pararnn-out-\(UUID().uuidString).h5", pararnn_h5f_acc_trunc(), pararnn_h5p_default(), fapl)
+            guard pararnn_H5Pset_fapl_core(fapl, 1 << 20, false) >= 0 else {
+                throw fail("choosing the in-memory driver")
+            }
+            let file = pararnn_H5Fcreate(
+                "pararnn-out-\(UUID().uuidString).h5", pararnn_h5f_acc_trunc(), pararnn_h5p_default(), fapl)
             guard file >= 0 else { throw fail("creating the file") }
             handles.add(file, pararnn_H5Fclose)
             let lcpl = pararnn_H5Pcreate(pararnn_h5p_link_create())
-            guard lcpl >= 0, pararnn_H5Pset_create_intermediate_group(lcpl, 1) >= 0 else { throw fail("creating a link list") }
+            guard lcpl >= 0, pararnn_H5Pset_create_intermediate_group(lcpl, 1) >= 0 else {
+                throw fail("creating a link list")
+            }
             handles.add(lcpl, pararnn_H5Pclose)
             let dims = tensor.shape.map { hsize_t($0) }
             let space = pararnn_H5Screate_simple(Int32(dims.count), dims, nil)
@@ -145,8 +162,12 @@ public enum HDF5 {
                 handles.add(dcpl, pararnn_H5Pclose)
                 var chunk = dims.map { max(1, $0) }
                 chunk[0] = hsize_t(min(chunkRows, max(1, tensor.shape[0])))
-                guard pararnn_H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0 else { throw fail("setting the chunk shape") }
-                if let deflateLevel, pararnn_H5Pset_deflate(dcpl, UInt32(deflateLevel)) < 0 { throw fail("setting deflate") }
+                guard pararnn_H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0 else {
+                    throw fail("setting the chunk shape")
+                }
+                if let deflateLevel, pararnn_H5Pset_deflate(dcpl, UInt32(deflateLevel)) < 0 {
+                    throw fail("setting deflate")
+                }
             }
             let single = tensor.scalarType == .float32
             let fileType = single ? pararnn_h5t_ieee_f32le() : pararnn_h5t_ieee_f64le()
@@ -156,8 +177,16 @@ public enum HDF5 {
             handles.add(set, pararnn_H5Dclose)
             let status: herr_t
             switch tensor.storage {
-            case .float32(let v): status = v.withUnsafeBytes { pararnn_H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
-            case .float64(let v): status = v.withUnsafeBytes { pararnn_H5Dwrite(set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            case .float32(let v):
+                status = v.withUnsafeBytes {
+                    pararnn_H5Dwrite(
+                        set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress)
+                }
+            case .float64(let v):
+                status = v.withUnsafeBytes {
+                    pararnn_H5Dwrite(
+                        set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress)
+                }
             }
             guard status >= 0 else { throw fail("writing the values") }
             handles.closeAll(keeping: file)
@@ -187,18 +216,22 @@ public enum HDF5 {
     /// `.` or `..` parts, at most 1024 bytes.
     public static func isDatasetPath(_ dataset: String) -> Bool {
         let parts = dataset.split(separator: "/", omittingEmptySubsequences: false)
-        return dataset.hasPrefix("/") && parts.count >= 2 && parts.dropFirst().allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
+        return dataset.hasPrefix("/") && parts.count >= 2
+            && parts.dropFirst().allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
             && !dataset.contains("\0") && dataset.utf8.count <= 1024
     }
 
     static func checkDatasetPath(_ dataset: String, name: String) throws(SequenceIOError) {
         guard isDatasetPath(dataset) else {
-            throw .invalidArgument(file: name, detail: "'\(dataset.prefix(80))' is not a dataset path such as /hidden or /group/data")
+            throw .invalidArgument(
+                file: name, detail: "'\(dataset.prefix(80))' is not a dataset path such as /hidden or /group/data")
         }
     }
 
     /// The dataset `path` (or the only one) of the open `file` as a tensor. Holds the lock.
-    private static func readDataset(_ file: hid_t, _ requested: String?, name: String) throws(SequenceIOError) -> (tensor: Tensor, dataset: String, storedType: String) {
+    private static func readDataset(_ file: hid_t, _ requested: String?, name: String) throws(SequenceIOError) -> (
+        tensor: Tensor, dataset: String, storedType: String
+    ) {
         let path: String
         if let given = requested { path = given } else { path = try onlyDataset(file, name: name) }
         try checkDatasetPath(path, name: name)
@@ -211,17 +244,27 @@ public enum HDF5 {
             throw .invalidArgument(file: name, detail: "\(path) is not a dataset (a group?)\(listing(file))")
         }
         defer { pararnn_H5Dclose(set) }
-        let type = pararnn_H5Dget_type(set), space = pararnn_H5Dget_space(set)
-        defer { if type >= 0 { pararnn_H5Tclose(type) }; if space >= 0 { pararnn_H5Sclose(space) } }
-        guard type >= 0, space >= 0 else { throw .malformedHeader(file: name, detail: "\(label): unreadable type or dataspace") }
+        let type = pararnn_H5Dget_type(set)
+        let space = pararnn_H5Dget_space(set)
+        defer {
+            if type >= 0 { pararnn_H5Tclose(type) }
+            if space >= 0 { pararnn_H5Sclose(space) }
+        }
+        guard type >= 0, space >= 0 else {
+            throw .malformedHeader(file: name, detail: "\(label): unreadable type or dataspace")
+        }
         let typeClass = pararnn_H5Tget_class(type)
         let size = pararnn_H5Tget_size(type)
         guard typeClass == H5T_INTEGER || typeClass == H5T_FLOAT else {
-            throw .invalidArgument(file: name, detail: "\(label) holds \(className(typeClass)); expected numbers (float or integer)")
+            throw .invalidArgument(
+                file: name, detail: "\(label) holds \(className(typeClass)); expected numbers (float or integer)")
         }
         guard pararnn_h5t_is_standard_number(type) == 1 else {
-            let detail = "\(typeClass == H5T_FLOAT ? "floats" : "integers") of \(size) bytes with \(pararnn_H5Tget_precision(type)) bits of precision at bit offset \(pararnn_H5Tget_offset(type))"
-            throw .invalidArgument(file: name, detail: "\(label) holds \(detail); expected a standard type (8-64-bit integers, float32, float64)")
+            let detail =
+                "\(typeClass == H5T_FLOAT ? "floats" : "integers") of \(size) bytes with \(pararnn_H5Tget_precision(type)) bits of precision at bit offset \(pararnn_H5Tget_offset(type))"
+            throw .invalidArgument(
+                file: name,
+                detail: "\(label) holds \(detail); expected a standard type (8-64-bit integers, float32, float64)")
         }
         let rank = Int(pararnn_H5Sget_simple_extent_ndims(space))
         guard (1...3).contains(rank), pararnn_H5Sget_simple_extent_type(space) == H5S_SIMPLE else {
@@ -243,23 +286,36 @@ public enum HDF5 {
             }
         }
         let shape = dims.map { Int($0) }
-        guard count > 0 else { throw .sizeMismatch(file: name, detail: "\(label) has shape \(shown), which holds no values") }
+        guard count > 0 else {
+            throw .sizeMismatch(file: name, detail: "\(label) has shape \(shown), which holds no values")
+        }
         let status: herr_t
         let storage: Tensor.Storage
         if typeClass == H5T_FLOAT, size == 4 {
             var values = [Float](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes { pararnn_H5Dread(set, pararnn_h5t_native_float(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            status = values.withUnsafeMutableBytes {
+                pararnn_H5Dread(
+                    set, pararnn_h5t_native_float(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(),
+                    $0.baseAddress)
+            }
             storage = .float32(values)
         } else {
             var values = [Double](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes { pararnn_H5Dread(set, pararnn_h5t_native_double(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
+            status = values.withUnsafeMutableBytes {
+                pararnn_H5Dread(
+                    set, pararnn_h5t_native_double(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(),
+                    $0.baseAddress)
+            }
             storage = .float64(values)
         }
         guard status >= 0 else {
-            throw .truncated(file: name, detail: "\(label): libhdf5 could not read its values (damaged chunk or missing filter)")
+            throw .truncated(
+                file: name, detail: "\(label): libhdf5 could not read its values (damaged chunk or missing filter)")
         }
         let bits = 8 * size
-        let stored = typeClass == H5T_FLOAT ? "float\(bits)" : (pararnn_H5Tget_sign(type) == H5T_SGN_NONE ? "uint\(bits)" : "int\(bits)")
+        let stored =
+            typeClass == H5T_FLOAT
+            ? "float\(bits)" : (pararnn_H5Tget_sign(type) == H5T_SGN_NONE ? "uint\(bits)" : "int\(bits)")
         return (Tensor(shape: shape, storage: storage), path, stored)
     }
 
@@ -268,7 +324,8 @@ public enum HDF5 {
         let paths = datasetPaths(file)
         if paths.count == 1 { return paths[0] }
         if paths.isEmpty { throw .missingTensor(file: name, name: "(any dataset: the file holds none)") }
-        throw .invalidArgument(file: name, detail: "holds \(paths.count) datasets; name one as \(name):/path\(listing(file))")
+        throw .invalidArgument(
+            file: name, detail: "holds \(paths.count) datasets; name one as \(name):/path\(listing(file))")
     }
 
     /// Whether every link on `path` exists (H5Lexists checks only the last one).
@@ -298,11 +355,13 @@ public enum HDF5 {
     private static func datasetPaths(_ file: hid_t) -> [String] {
         let list = NameList()
         _ = withExtendedLifetime(list) {
-            pararnn_h5_visit_links(file, { name, context in
-                guard let name, let context else { return }
-                let list = Unmanaged<NameList>.fromOpaque(context).takeUnretainedValue()
-                if list.names.count < 10_000 { list.names.append(String(cString: name)) }
-            }, Unmanaged.passUnretained(list).toOpaque())
+            pararnn_h5_visit_links(
+                file,
+                { name, context in
+                    guard let name, let context else { return }
+                    let list = Unmanaged<NameList>.fromOpaque(context).takeUnretainedValue()
+                    if list.names.count < 10_000 { list.names.append(String(cString: name)) }
+                }, Unmanaged.passUnretained(list).toOpaque())
         }
         return list.names.filter { link in
             guard pararnn_H5Oexists_by_name(file, link, pararnn_h5p_default()) > 0 else { return false }
@@ -362,7 +421,9 @@ public enum HDF5 {
 
         /// Holds the lock around `body`, with libhdf5 loaded (else an error naming `name`) and its
         /// error printing silenced (per thread in a thread-safe build: on each entry).
-        static func locked<T>(name: String, writing: Bool = false, _ body: () throws(SequenceIOError) -> T) throws(SequenceIOError) -> T {
+        static func locked<T>(name: String, writing: Bool = false, _ body: () throws(SequenceIOError) -> T)
+            throws(SequenceIOError) -> T
+        {
             lock.lock()
             defer { lock.unlock() }
             if let failure = pararnn_h5_load() {

@@ -19,17 +19,26 @@ public enum NPY {
         let (header, dataStart) = try parseHead(data, name: name)
 
         guard let count = Tensor.elementCount(of: header.shape) else {
-            throw .sizeMismatch(file: name, detail: "header shape \(describeShape(header.shape)) has more elements than can be addressed")
+            throw .sizeMismatch(
+                file: name,
+                detail: "header shape \(describeShape(header.shape)) has more elements than can be addressed")
         }
         let (needed, overflow) = count.multipliedReportingOverflow(by: header.type.byteSize)
         let available = data.count - dataStart
         guard !overflow else {
-            throw .sizeMismatch(file: name, detail: "header shape \(describeShape(header.shape)) needs more bytes than can be addressed")
+            throw .sizeMismatch(
+                file: name, detail: "header shape \(describeShape(header.shape)) needs more bytes than can be addressed"
+            )
         }
         guard needed == available else {
-            throw .sizeMismatch(file: name, detail: "header declares shape \(describeShape(header.shape)) but the file holds \(available) bytes of data, \(needed) needed")
+            throw .sizeMismatch(
+                file: name,
+                detail:
+                    "header declares shape \(describeShape(header.shape)) but the file holds \(available) bytes of data, \(needed) needed"
+            )
         }
-        return Tensor(shape: header.shape, storage: decodeScalars(data, offset: dataStart, count: count, type: header.type))
+        return Tensor(
+            shape: header.shape, storage: decodeScalars(data, offset: dataStart, count: count, type: header.type))
     }
 
     /// Encodes `tensor` as a version 1.0 `.npy` file (2.0 when the header would exceed 65535 bytes),
@@ -37,7 +46,8 @@ public enum NPY {
     ///
     /// Precondition: `tensor.isConsistent` (``write(_:to:)`` checks and throws instead).
     public static func encode(_ tensor: Tensor) -> Data {
-        precondition(tensor.isConsistent, "NPY.encode: tensor shape \(tensor.shape) does not match \(tensor.count) values")
+        precondition(
+            tensor.isConsistent, "NPY.encode: tensor shape \(tensor.shape) does not match \(tensor.count) values")
         var out = header(shape: tensor.shape, type: tensor.scalarType)
         out.reserveCapacity(out.count + tensor.count * tensor.scalarType.byteSize)
         appendScalars(tensor.storage, to: &out)
@@ -47,7 +57,9 @@ public enum NPY {
     /// Writes `tensor` to `url` atomically (see ``AtomicFile``).
     public static func write(_ tensor: Tensor, to url: URL) throws(SequenceIOError) {
         guard tensor.isConsistent else {
-            throw .invalidArgument(file: url.lastPathComponent, detail: "tensor shape \(describeShape(tensor.shape)) does not match its \(tensor.count) values")
+            throw .invalidArgument(
+                file: url.lastPathComponent,
+                detail: "tensor shape \(describeShape(tensor.shape)) does not match its \(tensor.count) values")
         }
         try AtomicFile.write(encode(tensor), to: url)
     }
@@ -68,7 +80,9 @@ public enum NPY {
         guard case .dict(let entries) = value else {
             throw .malformedHeader(file: name, detail: "header is not a dictionary")
         }
-        var descr: PyValue?, fortran: PyValue?, shape: PyValue?
+        var descr: PyValue?
+        var fortran: PyValue?
+        var shape: PyValue?
         for (key, v) in entries {
             switch key {
             case "descr": descr = v
@@ -78,7 +92,9 @@ public enum NPY {
             }
         }
         guard let descr, let fortran, let shape else {
-            let missing = [("descr", descr), ("fortran_order", fortran), ("shape", shape)].filter { $0.1 == nil }.map { $0.0 }
+            let missing = [("descr", descr), ("fortran_order", fortran), ("shape", shape)].filter { $0.1 == nil }.map {
+                $0.0
+            }
             throw .malformedHeader(file: name, detail: "missing key(s) \(missing.joined(separator: ", "))")
         }
         guard case .string(let dtype) = descr else {
@@ -89,7 +105,9 @@ public enum NPY {
         case "<f4", "|f4", "=f4", "f4": type = .float32
         case "<f8", "|f8", "=f8", "f8": type = .float64
         case ">f4", ">f8":
-            throw .unsupportedDType(file: name, dtype: "'\(dtype)' (big-endian; convert with a.astype('<\(dtype.dropFirst())'))", tensor: nil)
+            throw .unsupportedDType(
+                file: name, dtype: "'\(dtype)' (big-endian; convert with a.astype('<\(dtype.dropFirst())'))",
+                tensor: nil)
         default:
             throw .unsupportedDType(file: name, dtype: "'\(dtype)'", tensor: nil)
         }
@@ -182,7 +200,10 @@ struct PyLiteralParser {
             while true {
                 skipSpace()
                 guard pos < text.count else { throw fail("unterminated dictionary") }
-                if text[pos] == "}" { pos += 1; return .dict(entries) }
+                if text[pos] == "}" {
+                    pos += 1
+                    return .dict(entries)
+                }
                 guard text[pos] == "'" || text[pos] == "\"" else { throw fail("expected a string key") }
                 let key = try parseString()
                 if entries.contains(where: { $0.0 == key }) { throw fail("duplicate key '\(key)'") }
@@ -211,7 +232,12 @@ struct PyLiteralParser {
                 items.append(try parseValue(depth: depth + 1))
                 skipSpace()
                 guard pos < text.count else { throw fail("unterminated sequence") }
-                if text[pos] == "," { pos += 1; sawComma = true } else if text[pos] != close { throw fail("expected ',' or '\(close)'") }
+                if text[pos] == "," {
+                    pos += 1
+                    sawComma = true
+                } else if text[pos] != close {
+                    throw fail("expected ',' or '\(close)'")
+                }
             }
         case "-", "+", "0"..."9":
             let start = pos

@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A `.npy` file opened for reading by offset: only its header is parsed; the values are read
@@ -34,7 +35,9 @@ public final class NPYFile: @unchecked Sendable {
         self.fd = fd
         do {
             var info = stat()
-            guard fstat(fd, &info) == 0 else { throw SequenceIOError.unreadable(file: url.lastPathComponent, reason: errnoMessage()) }
+            guard fstat(fd, &info) == 0 else {
+                throw SequenceIOError.unreadable(file: url.lastPathComponent, reason: errnoMessage())
+            }
             if (info.st_mode & S_IFMT) == S_IFDIR {
                 throw SequenceIOError.unreadable(file: url.lastPathComponent, reason: "is a folder")
             }
@@ -45,20 +48,28 @@ public final class NPYFile: @unchecked Sendable {
             var headerEnd = preamble.count
             if preamble.count >= 10, preamble.prefix(6).elementsEqual(NPY.magic) {
                 let major = preamble[6]
-                let length = major == 1
+                let length =
+                    major == 1
                     ? Int(preamble[8]) | Int(preamble[9]) << 8
                     : preamble.count >= 12
-                        ? Int(preamble[8]) | Int(preamble[9]) << 8 | Int(preamble[10]) << 16 | Int(preamble[11]) << 24 : 0
+                        ? Int(preamble[8]) | Int(preamble[9]) << 8 | Int(preamble[10]) << 16 | Int(preamble[11]) << 24
+                        : 0
                 headerEnd = min(size, (major == 1 ? 10 : 12) + length)
             }
             let head = try Self.bytes(fd, offset: 0, count: headerEnd, name: url.lastPathComponent)
             let (header, dataStart) = try NPY.parseHead(Data(head), name: url.lastPathComponent)
             guard let count = Tensor.elementCount(of: header.shape) else {
-                throw SequenceIOError.sizeMismatch(file: url.lastPathComponent, detail: "header shape \(describeShape(header.shape)) has more elements than can be addressed")
+                throw SequenceIOError.sizeMismatch(
+                    file: url.lastPathComponent,
+                    detail: "header shape \(describeShape(header.shape)) has more elements than can be addressed")
             }
             let (needed, overflow) = count.multipliedReportingOverflow(by: header.type.byteSize)
             guard !overflow, needed == size - dataStart else {
-                throw SequenceIOError.sizeMismatch(file: url.lastPathComponent, detail: "header declares shape \(describeShape(header.shape)) but the file holds \(size - dataStart) bytes of data, \(overflow ? "more than can be addressed" : String(needed)) needed")
+                throw SequenceIOError.sizeMismatch(
+                    file: url.lastPathComponent,
+                    detail:
+                        "header declares shape \(describeShape(header.shape)) but the file holds \(size - dataStart) bytes of data, \(overflow ? "more than can be addressed" : String(needed)) needed"
+                )
             }
             shape = header.shape
             scalarType = header.type
@@ -76,7 +87,8 @@ public final class NPYFile: @unchecked Sendable {
     /// into `buffer`, which must hold `elements.count × scalarType.byteSize` bytes.
     public func read(elements: Range<Int>, into buffer: UnsafeMutableRawPointer) throws(SequenceIOError) {
         let size = scalarType.byteSize
-        var done = 0, total = elements.count * size
+        var done = 0
+        var total = elements.count * size
         let start = dataOffset + elements.lowerBound * size
         while done < total {
             let n = pread(fd, buffer + done, total - done, off_t(start + done))
@@ -96,11 +108,12 @@ public final class NPYFile: @unchecked Sendable {
     /// waiting (`POSIX_FADV_WILLNEED`), so that a later ``read(elements:into:)`` finds them there:
     /// the disk reads ahead while the caller computes.
     public func prefetch(elements: Range<Int>) {
-        let lower = max(0, elements.lowerBound), upper = min(count, elements.upperBound)
+        let lower = max(0, elements.lowerBound)
+        let upper = min(count, elements.upperBound)
         guard lower < upper else { return }
         let size = scalarType.byteSize
         #if os(Linux)
-        _ = posix_fadvise(fd, off_t(dataOffset + lower * size), off_t((upper - lower) * size), POSIX_FADV_WILLNEED)
+            _ = posix_fadvise(fd, off_t(dataOffset + lower * size), off_t((upper - lower) * size), POSIX_FADV_WILLNEED)
         #endif
     }
 
@@ -130,7 +143,8 @@ extension NPY {
         guard data.count >= 8 else {
             throw .truncated(file: name, detail: "\(data.count) bytes is shorter than the .npy preamble")
         }
-        let major = data.byte(at: 6), minor = data.byte(at: 7)
+        let major = data.byte(at: 6)
+        let minor = data.byte(at: 7)
         let lengthSize: Int
         switch (major, minor) {
         case (1, 0): lengthSize = 2
@@ -139,11 +153,16 @@ extension NPY {
         }
         let headerStart = 8 + lengthSize
         guard data.count >= headerStart else {
-            throw .truncated(file: name, detail: "\(data.count) bytes is shorter than the \(headerStart)-byte .npy v\(major).0 preamble")
+            throw .truncated(
+                file: name,
+                detail: "\(data.count) bytes is shorter than the \(headerStart)-byte .npy v\(major).0 preamble")
         }
         let headerLength = lengthSize == 2 ? Int(data.u16LE(at: 8)) : Int(data.u32LE(at: 8))
         guard headerLength <= data.count - headerStart else {
-            throw .truncated(file: name, detail: "header declares \(headerLength) bytes but only \(data.count - headerStart) follow the preamble")
+            throw .truncated(
+                file: name,
+                detail: "header declares \(headerLength) bytes but only \(data.count - headerStart) follow the preamble"
+            )
         }
         let headerBytes = data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)]
         let headerScalars: [Unicode.Scalar]

@@ -59,11 +59,13 @@ public enum SafeTensors {
         }
         let declared = data.u64LE(at: 0)
         guard declared <= UInt64(maxHeaderLength) else {
-            throw .malformedHeader(file: name, detail: "header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
+            throw .malformedHeader(
+                file: name, detail: "header length \(declared) exceeds the \(maxHeaderLength)-byte limit")
         }
         let headerLength = Int(declared)
         guard headerLength <= data.count - 8 else {
-            throw .truncated(file: name, detail: "header length is \(headerLength) bytes but only \(data.count - 8) bytes follow")
+            throw .truncated(
+                file: name, detail: "header length is \(headerLength) bytes but only \(data.count - 8) bytes follow")
         }
         guard headerLength >= 2 else {
             throw .malformedHeader(file: name, detail: "header length \(headerLength) is too small for a JSON object")
@@ -87,11 +89,13 @@ public enum SafeTensors {
         for (key, value) in members {
             if key == "__metadata__" {
                 guard case .object(let pairs) = value else {
-                    throw .malformedHeader(file: name, detail: "__metadata__ is \(value.kind), expected an object of strings")
+                    throw .malformedHeader(
+                        file: name, detail: "__metadata__ is \(value.kind), expected an object of strings")
                 }
                 for (k, v) in pairs {
                     guard case .string(let s) = v else {
-                        throw .malformedHeader(file: name, detail: "__metadata__ entry '\(k)' is \(v.kind), expected a string")
+                        throw .malformedHeader(
+                            file: name, detail: "__metadata__ entry '\(k)' is \(v.kind), expected a string")
                     }
                     metadata[k] = s
                 }
@@ -103,20 +107,26 @@ public enum SafeTensors {
         // No two tensors may share bytes.
         let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
         for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
-            throw .malformedHeader(file: name, detail: "tensors '\(a.name)' [\(a.begin), \(a.end)) and '\(b.name)' [\(b.begin), \(b.end)) overlap")
+            throw .malformedHeader(
+                file: name,
+                detail: "tensors '\(a.name)' [\(a.begin), \(a.end)) and '\(b.name)' [\(b.begin), \(b.end)) overlap")
         }
 
         var tensors: [String: Tensor] = [:]
         for e in entries {
-            tensors[e.name] = Tensor(shape: e.shape,
-                                     storage: decodeScalars(data, offset: dataStart + e.begin, count: e.count, type: e.type))
+            tensors[e.name] = Tensor(
+                shape: e.shape,
+                storage: decodeScalars(data, offset: dataStart + e.begin, count: e.count, type: e.type))
         }
         return File(tensors: tensors, metadata: metadata, sourceName: name)
     }
 
-    private static func nonNegativeInts(_ value: JSONValue, field: String, tensor: String, file: String) throws(SequenceIOError) -> [Int] {
+    private static func nonNegativeInts(_ value: JSONValue, field: String, tensor: String, file: String)
+        throws(SequenceIOError) -> [Int]
+    {
         guard case .array(let items) = value else {
-            throw .malformedHeader(file: file, detail: "tensor '\(tensor)': \(field) is \(value.kind), expected an array of integers")
+            throw .malformedHeader(
+                file: file, detail: "tensor '\(tensor)': \(field) is \(value.kind), expected an array of integers")
         }
         var out: [Int] = []
         out.reserveCapacity(items.count)
@@ -124,7 +134,8 @@ public enum SafeTensors {
             guard case .number(let text) = item, let n = Int(text) else {
                 let shown: String
                 if case .number(let text) = item { shown = text } else { shown = item.kind }
-                throw .malformedHeader(file: file, detail: "tensor '\(tensor)': \(field) entry \(shown) is not an integer in range")
+                throw .malformedHeader(
+                    file: file, detail: "tensor '\(tensor)': \(field) entry \(shown) is not an integer in range")
             }
             guard n >= 0 else {
                 throw .malformedHeader(file: file, detail: "tensor '\(tensor)': \(field) entry \(n) is negative")
@@ -134,11 +145,15 @@ public enum SafeTensors {
         return out
     }
 
-    private static func parseEntry(_ key: String, _ value: JSONValue, dataSize: Int, file: String) throws(SequenceIOError) -> Entry {
+    private static func parseEntry(_ key: String, _ value: JSONValue, dataSize: Int, file: String)
+        throws(SequenceIOError) -> Entry
+    {
         guard case .object(let fields) = value else {
             throw .malformedHeader(file: file, detail: "tensor '\(key)' is \(value.kind), expected an object")
         }
-        var dtype: JSONValue?, shape: JSONValue?, offsets: JSONValue?
+        var dtype: JSONValue?
+        var shape: JSONValue?
+        var offsets: JSONValue?
         for (k, v) in fields {
             switch k {
             case "dtype": dtype = v
@@ -162,21 +177,30 @@ public enum SafeTensors {
         let dims = try nonNegativeInts(shape, field: "shape", tensor: key, file: file)
         let range = try nonNegativeInts(offsets, field: "data_offsets", tensor: key, file: file)
         guard range.count == 2 else {
-            throw .malformedHeader(file: file, detail: "tensor '\(key)': data_offsets has \(range.count) entries, expected 2")
+            throw .malformedHeader(
+                file: file, detail: "tensor '\(key)': data_offsets has \(range.count) entries, expected 2")
         }
         let (begin, end) = (range[0], range[1])
         guard begin <= end else {
-            throw .malformedHeader(file: file, detail: "tensor '\(key)': data_offsets [\(begin), \(end)) has begin after end")
+            throw .malformedHeader(
+                file: file, detail: "tensor '\(key)': data_offsets [\(begin), \(end)) has begin after end")
         }
         guard end <= dataSize else {
-            throw .truncated(file: file, detail: "tensor '\(key)': data_offsets [\(begin), \(end)) lie beyond the \(dataSize)-byte data section")
+            throw .truncated(
+                file: file,
+                detail: "tensor '\(key)': data_offsets [\(begin), \(end)) lie beyond the \(dataSize)-byte data section")
         }
         guard let count = Tensor.elementCount(of: dims) else {
-            throw .sizeMismatch(file: file, detail: "tensor '\(key)': shape \(dims) has more elements than can be addressed")
+            throw .sizeMismatch(
+                file: file, detail: "tensor '\(key)': shape \(dims) has more elements than can be addressed")
         }
         let (needed, overflow) = count.multipliedReportingOverflow(by: type.byteSize)
         guard !overflow, needed == end - begin else {
-            throw .sizeMismatch(file: file, detail: "tensor '\(key)': shape \(dims) of \(dtypeName) needs \(overflow ? "too many" : String(needed)) bytes but data_offsets span \(end - begin)")
+            throw .sizeMismatch(
+                file: file,
+                detail:
+                    "tensor '\(key)': shape \(dims) of \(dtypeName) needs \(overflow ? "too many" : String(needed)) bytes but data_offsets span \(end - begin)"
+            )
         }
         return Entry(name: key, type: type, shape: dims, count: count, begin: begin, end: end)
     }
@@ -205,7 +229,9 @@ public enum SafeTensors {
         var offset = 0
         for name in names {
             let t = file.tensors[name]!
-            precondition(t.isConsistent, "SafeTensors.encode: tensor '\(name)' shape \(t.shape) does not match \(t.count) values")
+            precondition(
+                t.isConsistent, "SafeTensors.encode: tensor '\(name)' shape \(t.shape) does not match \(t.count) values"
+            )
             let size = t.count * t.scalarType.byteSize
             if !first { header += "," }
             first = false
@@ -233,7 +259,9 @@ public enum SafeTensors {
             throw .invalidArgument(file: name, detail: "a tensor may not be named __metadata__")
         }
         for (key, t) in file.tensors where !t.isConsistent {
-            throw .invalidArgument(file: name, detail: "tensor '\(key)' shape \(describeShape(t.shape)) does not match its \(t.count) values")
+            throw .invalidArgument(
+                file: name,
+                detail: "tensor '\(key)' shape \(describeShape(t.shape)) does not match its \(t.count) values")
         }
         try AtomicFile.write(encode(file), to: url)
     }

@@ -39,10 +39,10 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
     public var file: String {
         switch self {
         case .unreadable(let f, _), .truncated(let f, _), .badMagic(let f, _), .unsupportedVersion(let f, _),
-             .unsupportedDType(let f, _, _), .fortranOrder(let f), .malformedHeader(let f, _),
-             .sizeMismatch(let f, _), .nonFinite(let f, _, _), .unknownExtension(let f, _),
-             .missingTensor(let f, _), .csvParse(let f, _, _, _),
-             .invalidArgument(let f, _), .writeFailed(let f, _):
+            .unsupportedDType(let f, _, _), .fortranOrder(let f), .malformedHeader(let f, _),
+            .sizeMismatch(let f, _), .nonFinite(let f, _, _), .unknownExtension(let f, _),
+            .missingTensor(let f, _), .csvParse(let f, _, _, _),
+            .invalidArgument(let f, _), .writeFailed(let f, _):
             return f
         }
     }
@@ -75,7 +75,8 @@ public enum SequenceIOError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(name): non-finite value \(value) at index [\(index.map(String.init).joined(separator: ", "))]"
         case .unknownExtension(_, let ext):
             let shown = ext.isEmpty ? "no extension" : "extension '.\(ext)'"
-            return "\(name): unknown input format (\(shown)); expected .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (.h5, .hdf5)"
+            return
+                "\(name): unknown input format (\(shown)); expected .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (.h5, .hdf5)"
         case .missingTensor(_, let tensorName):
             return "\(name): no tensor named '\(tensorName)'"
         case .csvParse(_, let row, let column, let detail):

@@ -22,19 +22,23 @@ public enum SequenceInput {
     /// ```
     /// Options other than the defaults on a `.npy` or `.wav` input are an error. `dataset` names
     /// the dataset of an HDF5 file (`/group/x`; nil: the file's only dataset), see ``HDF5``.
-    public static func read(contentsOf url: URL, table: TableOptions, channels: String? = nil, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+    public static func read(contentsOf url: URL, table: TableOptions, channels: String? = nil, dataset: String? = nil)
+        throws(SequenceIOError) -> (tensor: Tensor, notes: [String])
+    {
         let name = url.lastPathComponent
         let ext = url.pathExtension.lowercased()
         var tensor: Tensor
         var notes: [String] = []
         if !["csv", "tsv"].contains(ext), !table.isDefault {
-            throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
+            throw .invalidArgument(
+                file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
         }
         if channels != nil, !Audio.extensions.contains(ext) {
             throw .invalidArgument(file: name, detail: "--channels applies to audio files only")
         }
         if dataset != nil, !HDF5.extensions.contains(ext) {
-            throw .invalidArgument(file: name, detail: "a dataset (file:/path) can be named in HDF5 files (.h5, .hdf5, .he5) only")
+            throw .invalidArgument(
+                file: name, detail: "a dataset (file:/path) can be named in HDF5 files (.h5, .hdf5, .he5) only")
         }
         switch ext {
         case "npy": tensor = try NPY.read(contentsOf: url)
@@ -45,20 +49,27 @@ public enum SequenceInput {
         case _ where Audio.extensions.contains(ext):
             let audio = try Audio.read(contentsOf: url)
             tensor = try audio.tensor.pickingChannels(channels, name: name)
-            notes = ["\(audio.sampleRate) Hz, \(audio.tensor.shape[1]) channel\(audio.tensor.shape[1] == 1 ? "" : "s")"
-                     + (channels.map { " (using \($0))" } ?? "") + ", \(audio.format); not resampled"]
+            notes = [
+                "\(audio.sampleRate) Hz, \(audio.tensor.shape[1]) channel\(audio.tensor.shape[1] == 1 ? "" : "s")"
+                    + (channels.map { " (using \($0))" } ?? "") + ", \(audio.format); not resampled"
+            ]
         case _ where HDF5.extensions.contains(ext):
             let read = try HDF5.readDescribed(contentsOf: url, dataset: dataset)
             tensor = read.tensor
-            notes = ["dataset \(read.dataset), \(read.storedType)" + (read.storedType == tensor.scalarType.rawValue ? "" : " read as \(tensor.scalarType.rawValue)")]
+            notes = [
+                "dataset \(read.dataset), \(read.storedType)"
+                    + (read.storedType == tensor.scalarType.rawValue ? "" : " read as \(tensor.scalarType.rawValue)")
+            ]
         default: throw .unknownExtension(file: name, ext: url.pathExtension)
         }
         if tensor.shape.count == 1 { tensor.shape.append(1) }
         guard tensor.shape.count == 2 || tensor.shape.count == 3 else {
-            throw .sizeMismatch(file: name, detail: "input has shape \(describeShape(tensor.shape)); expected [T, m] or [B, T, m]")
+            throw .sizeMismatch(
+                file: name, detail: "input has shape \(describeShape(tensor.shape)); expected [T, m] or [B, T, m]")
         }
         guard !tensor.shape.contains(0) else {
-            throw .sizeMismatch(file: name, detail: "input has shape \(describeShape(tensor.shape)), which holds no values")
+            throw .sizeMismatch(
+                file: name, detail: "input has shape \(describeShape(tensor.shape)), which holds no values")
         }
         try checkFinite(tensor, name: name)
         return (tensor, notes)

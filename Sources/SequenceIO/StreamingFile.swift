@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file written piece by piece that appears at `url` only when complete: the bytes go to a
@@ -35,7 +36,8 @@ public final class StreamingFile: @unchecked Sendable {
         self.url = url
         let name = url.lastPathComponent
         let directory = url.deletingLastPathComponent()
-        temporaryPath = directory.appendingPathComponent("\(AtomicFile.temporaryPrefix(for: url))\(UUID().uuidString).tmp").path
+        temporaryPath =
+            directory.appendingPathComponent("\(AtomicFile.temporaryPrefix(for: url))\(UUID().uuidString).tmp").path
         slot = TemporaryFiles.register(temporaryPath)
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -54,7 +56,9 @@ public final class StreamingFile: @unchecked Sendable {
             let n = pwrite(fd, bytes + done, count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw .writeFailed(file: url.lastPathComponent, reason: "writing \(count) bytes at offset \(offset): \(errnoMessage())")
+                throw .writeFailed(
+                    file: url.lastPathComponent, reason: "writing \(count) bytes at offset \(offset): \(errnoMessage())"
+                )
             }
             done += n
         }
@@ -72,7 +76,9 @@ public final class StreamingFile: @unchecked Sendable {
     public func write(_ data: Data, at offset: Int) throws(SequenceIOError) {
         var failure: SequenceIOError?
         data.withUnsafeBytes { raw in
-            do throws(SequenceIOError) { try write(raw.baseAddress!, count: raw.count, at: offset) } catch { failure = error }
+            do throws(SequenceIOError) { try write(raw.baseAddress!, count: raw.count, at: offset) } catch {
+                failure = error
+            }
         }
         if let failure { throw failure }
     }

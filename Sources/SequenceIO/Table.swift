@@ -1,10 +1,11 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How a table (`.csv` / `.tsv`) is turned into a `[T, m]` sequence: which columns are features and
@@ -74,9 +75,12 @@ public struct TableRead: Sendable {
 
 extension CSV {
     /// Reads the table at `url` (see ``decodeTable(_:name:options:)``).
-    public static func readTable(contentsOf url: URL, options: TableOptions = TableOptions()) throws(SequenceIOError) -> TableRead {
-        try decodeTable(try readFileData(url), name: url.lastPathComponent, options: options,
-                        tabSeparated: url.pathExtension.lowercased() == "tsv")
+    public static func readTable(contentsOf url: URL, options: TableOptions = TableOptions()) throws(SequenceIOError)
+        -> TableRead
+    {
+        try decodeTable(
+            try readFileData(url), name: url.lastPathComponent, options: options,
+            tabSeparated: url.pathExtension.lowercased() == "tsv")
     }
 
     /// Decodes a table: one time step per row, one feature per column, with an optional header row
@@ -89,8 +93,10 @@ extension CSV {
     /// Date/time columns (`1995-01-01`, `1995-01-01 00:00:00`, `Jan-1-1995`, `1/31/1995`,
     /// `1995Q1`, …) are skipped when `options.columns` is nil, with a note, and a note on their
     /// spacing (``DateSpacing``). Errors name the file, the line (row), the column and the value.
-    public static func decodeTable(_ data: Data, name: String, options: TableOptions = TableOptions(),
-                                   tabSeparated: Bool = false) throws(SequenceIOError) -> TableRead {
+    public static func decodeTable(
+        _ data: Data, name: String, options: TableOptions = TableOptions(),
+        tabSeparated: Bool = false
+    ) throws(SequenceIOError) -> TableRead {
         var bytes = [UInt8](data)
         var start = 0
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
@@ -101,7 +107,8 @@ extension CSV {
         bytes.append(0)
         let end = bytes.count - 1
         return try bytes.withUnsafeBufferPointer { (buffer) throws(SequenceIOError) -> TableRead in
-            var parser = TableParser(buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated)
+            var parser = TableParser(
+                buf: buffer, start: start, end: end, name: name, options: options, tabSeparated: tabSeparated)
             return try parser.parse()
         }
     }
@@ -134,13 +141,15 @@ private struct TableParser {
         while true {
             if i == line.1 {
                 if inQuotes {
-                    throw .csvParse(file: name, row: row, column: out.count + 1, detail: "quoted field is not closed on its line")
+                    throw .csvParse(
+                        file: name, row: row, column: out.count + 1, detail: "quoted field is not closed on its line")
                 }
             } else if buf[i] == Self.quote {
                 inQuotes.toggle()
             }
             if i == line.1 || (!inQuotes && buf[i] == delimiter) {
-                var a = cellStart, b = i
+                var a = cellStart
+                var b = i
                 while a < b, Self.isBlank(buf[a]) { a += 1 }
                 while b > a, Self.isBlank(buf[b - 1]) { b -= 1 }
                 out.append((a, b))
@@ -193,7 +202,9 @@ private struct TableParser {
         let cell = unquoted(raw)
         switch cell.1 - cell.0 {
         case 0: return true
-        case 2, 3: let t = text(cell).uppercased(); return t == "NA" || t == "N/A"
+        case 2, 3:
+            let t = text(cell).uppercased()
+            return t == "NA" || t == "N/A"
         default: return false
         }
     }
@@ -202,7 +213,9 @@ private struct TableParser {
     func isDecimalCommaNumber(_ raw: Cell) -> Bool {
         var (a, b) = unquoted(raw)
         if a < b, buf[a] == UInt8(ascii: "-") || buf[a] == UInt8(ascii: "+") { a += 1 }
-        guard let comma = (a..<b).first(where: { buf[$0] == UInt8(ascii: ",") }), comma > a, comma + 1 < b else { return false }
+        guard let comma = (a..<b).first(where: { buf[$0] == UInt8(ascii: ",") }), comma > a, comma + 1 < b else {
+            return false
+        }
         let digit = { (i: Int) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self.buf[i]) }
         return (a..<comma).allSatisfy(digit) && ((comma + 1)..<b).allSatisfy(digit)
     }
@@ -238,11 +251,17 @@ private struct TableParser {
             var counts: [UInt8: Int] = [UInt8(ascii: ","): 0, 0x09: 0, UInt8(ascii: ";"): 0]
             var inQuotes = false
             for i in lines[0].0..<lines[0].1 {
-                if buf[i] == Self.quote { inQuotes.toggle() } else if !inQuotes, counts[buf[i]] != nil { counts[buf[i]]! += 1 }
+                if buf[i] == Self.quote {
+                    inQuotes.toggle()
+                } else if !inQuotes, counts[buf[i]] != nil {
+                    counts[buf[i]]! += 1
+                }
             }
             var best = UInt8(ascii: ",")
-            for candidate in [0x09, UInt8(ascii: ";")] where counts[candidate]! > counts[best]!
-                || candidate == UInt8(ascii: ";") && counts[candidate]! > 0 && counts[candidate]! == counts[best]! { best = candidate }
+            for candidate in [0x09, UInt8(ascii: ";")]
+            where counts[candidate]! > counts[best]!
+                || candidate == UInt8(ascii: ";") && counts[candidate]! > 0 && counts[candidate]! == counts[best]!
+            { best = candidate }
             delimiter = best
         }
         let dates = DateMatcher()
@@ -252,7 +271,9 @@ private struct TableParser {
         switch options.decimalComma {
         case true?:
             guard delimiter != UInt8(ascii: ",") else {
-                throw .invalidArgument(file: name, detail: "--decimal-comma needs a table separated by ';' or tabs; this one is separated by commas")
+                throw .invalidArgument(
+                    file: name,
+                    detail: "--decimal-comma needs a table separated by ';' or tabs; this one is separated by commas")
             }
             decimalComma = true
         case false?:
@@ -263,7 +284,8 @@ private struct TableParser {
                     let lineCells = try cells((line.0, line.1), row: line.2, delimiter: delimiter)
                     if let cell = lineCells.first(where: isDecimalCommaNumber) {
                         decimalComma = true
-                        decimalNote = "read numbers with a decimal comma (e.g. '\(text(cell).prefix(20))' = \(text(cell).prefix(20).replacingOccurrences(of: ",", with: "."))), as in a ';'-separated table"
+                        decimalNote =
+                            "read numbers with a decimal comma (e.g. '\(text(cell).prefix(20))' = \(text(cell).prefix(20).replacingOccurrences(of: ",", with: "."))), as in a ';'-separated table"
                         break
                     }
                 }
@@ -285,13 +307,15 @@ private struct TableParser {
         var rows: [[Cell]] = []
         rows.reserveCapacity(lines.count - firstData)
         for r in firstData..<lines.count {
-            let rowCells = r == 0 ? firstCells : try cells((lines[r].0, lines[r].1), row: lines[r].2, delimiter: delimiter)
+            let rowCells =
+                r == 0 ? firstCells : try cells((lines[r].0, lines[r].1), row: lines[r].2, delimiter: delimiter)
             if rowCells.count == 1, rowCells[0].0 == rowCells[0].1, columns > 1 || blankLine((lines[r].0, lines[r].1)) {
                 throw .csvParse(file: name, row: lines[r].2, column: 1, detail: "blank line between data rows")
             }
             guard rowCells.count == columns else {
-                throw .csvParse(file: name, row: lines[r].2, column: min(rowCells.count, columns) + 1,
-                                detail: "row has \(rowCells.count) columns, expected \(columns)")
+                throw .csvParse(
+                    file: name, row: lines[r].2, column: min(rowCells.count, columns) + 1,
+                    detail: "row has \(rowCells.count) columns, expected \(columns)")
             }
             rows.append(rowCells)
         }
@@ -323,7 +347,11 @@ private struct TableParser {
             targetColumns = try select(spec, header: header, count: columns, option: "--targets")
             for c in targetColumns {
                 if let example = dateColumn(c) {
-                    throw .invalidArgument(file: name, detail: "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --targets")
+                    throw .invalidArgument(
+                        file: name,
+                        detail:
+                            "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --targets"
+                    )
                 }
             }
         }
@@ -331,7 +359,11 @@ private struct TableParser {
             chosen = try select(spec, header: header, count: columns)
             for c in chosen {
                 if let example = dateColumn(c) {
-                    throw .invalidArgument(file: name, detail: "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --columns")
+                    throw .invalidArgument(
+                        file: name,
+                        detail:
+                            "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --columns"
+                    )
                 }
             }
         } else {
@@ -341,16 +373,21 @@ private struct TableParser {
                 if dateColumn(c) != nil { skipped.append(label(c)) } else { chosen.append(c) }
             }
             if !skipped.isEmpty {
-                notes.append("skipped date/time column\(skipped.count == 1 ? "" : "s") \(skipped.joined(separator: ", ")); choose columns with --columns")
+                notes.append(
+                    "skipped date/time column\(skipped.count == 1 ? "" : "s") \(skipped.joined(separator: ", ")); choose columns with --columns"
+                )
                 // How regular the skipped dates are (a note; irregular dates are not an error).
                 for c in 0..<columns where !chosen.contains(c) {
                     let present = rows.indices.filter { !isMissing(rows[$0][c]) }
-                    if let spacing = DateSpacing.describe(present.map { text(rows[$0][c]) }, rows: present.map(rowNumber), column: label(c)) {
+                    if let spacing = DateSpacing.describe(
+                        present.map { text(rows[$0][c]) }, rows: present.map(rowNumber), column: label(c))
+                    {
                         notes.append(spacing)
                     }
                 }
                 if chosen.isEmpty {
-                    throw .invalidArgument(file: name, detail: "every column holds dates/times; no numeric column to read")
+                    throw .invalidArgument(
+                        file: name, detail: "every column holds dates/times; no numeric column to read")
                 }
             }
         }
@@ -378,23 +415,32 @@ private struct TableParser {
                         continue
                     }
                     let shown = cell.0 == cell.1 ? "empty cell" : "'\(text(cell))' is a missing value"
-                    throw .csvParse(file: name, row: rowNumber(r), column: c + 1,
-                                    detail: shown + (hint.isEmpty ? " (see --missing drop|ffill|interpolate)" : hint))
+                    throw .csvParse(
+                        file: name, row: rowNumber(r), column: c + 1,
+                        detail: shown + (hint.isEmpty ? " (see --missing drop|ffill|interpolate)" : hint))
                 }
                 // In a column of dates, the cell that is neither says more than the first date.
                 if dates.matches(text(cell)),
-                   let bad = rows.indices.first(where: { number(rows[$0][c]) == nil && !isMissing(rows[$0][c]) && !dates.matches(text(rows[$0][c])) }) {
-                    throw .csvParse(file: name, row: rowNumber(bad), column: c + 1,
-                                    detail: "'\(text(rows[bad][c]).prefix(40))' is neither a number nor a date")
+                    let bad = rows.indices.first(where: {
+                        number(rows[$0][c]) == nil && !isMissing(rows[$0][c]) && !dates.matches(text(rows[$0][c]))
+                    })
+                {
+                    throw .csvParse(
+                        file: name, row: rowNumber(bad), column: c + 1,
+                        detail: "'\(text(rows[bad][c]).prefix(40))' is neither a number nor a date")
                 }
-                throw .csvParse(file: name, row: rowNumber(r), column: c + 1, detail: "'\(text(cell).prefix(40))' is not a number" + hint)
+                throw .csvParse(
+                    file: name, row: rowNumber(r), column: c + 1,
+                    detail: "'\(text(cell).prefix(40))' is not a number" + hint)
             }
         }
 
         var t = rows.count
         if missingCount > 0 {
             for (j, c) in chosen.enumerated() where (0..<t).allSatisfy({ missingAt[$0 * m + j] }) {
-                throw .csvParse(file: name, row: rowNumber(0), column: c + 1, detail: "column \(label(c)) has no values, only missing cells")
+                throw .csvParse(
+                    file: name, row: rowNumber(0), column: c + 1,
+                    detail: "column \(label(c)) has no values, only missing cells")
             }
             switch options.missing {
             case .error:
@@ -404,13 +450,20 @@ private struct TableParser {
                 kept.reserveCapacity(values.count)
                 var dropped = 0
                 for r in 0..<t {
-                    if (0..<m).contains(where: { missingAt[r * m + $0] }) { dropped += 1; continue }
+                    if (0..<m).contains(where: { missingAt[r * m + $0] }) {
+                        dropped += 1
+                        continue
+                    }
                     kept += values[(r * m)..<((r + 1) * m)]
                 }
                 values = kept
                 t -= dropped
                 notes.append("dropped \(dropped) row\(dropped == 1 ? "" : "s") with missing cells (\(t) left)")
-                if t == 0 { throw .csvParse(file: name, row: rowNumber(0), column: 1, detail: "every row has a missing cell; nothing left after --missing drop") }
+                if t == 0 {
+                    throw .csvParse(
+                        file: name, row: rowNumber(0), column: 1,
+                        detail: "every row has a missing cell; nothing left after --missing drop")
+                }
             case .ffill, .interpolate:
                 for j in 0..<m {
                     // Observed rows of this column (at least one, checked above).
@@ -419,7 +472,8 @@ private struct TableParser {
                         let from = previous.map { $0 + 1 } ?? 0
                         for g in from..<r {
                             if let p = previous, options.missing == .interpolate {
-                                let a = values[p * m + j], b = values[r * m + j]
+                                let a = values[p * m + j]
+                                let b = values[r * m + j]
                                 values[g * m + j] = a + (b - a) * Double(g - p) / Double(r - p)
                             } else {
                                 values[g * m + j] = previous.map { values[$0 * m + j] } ?? values[r * m + j]
@@ -431,7 +485,9 @@ private struct TableParser {
                         for g in (p + 1)..<max(t, p + 1) { values[g * m + j] = values[p * m + j] }
                     }
                 }
-                notes.append("filled \(missingCount) missing cell\(missingCount == 1 ? "" : "s") (--missing \(options.missing.rawValue))")
+                notes.append(
+                    "filled \(missingCount) missing cell\(missingCount == 1 ? "" : "s") (--missing \(options.missing.rawValue))"
+                )
             }
         }
         var targets: Tensor?
@@ -447,35 +503,48 @@ private struct TableParser {
             }
             chosen.removeLast(m - features)
         }
-        return TableRead(tensor: Tensor(shape: [t, features], storage: .float64(values)),
-                         header: header.map { h in chosen.map { h[$0] } },
-                         columns: chosen.map { $0 + 1 },
-                         delimiter: delimiter == 0x09 ? "\t" : Character(UnicodeScalar(delimiter)),
-                         notes: notes, targets: targets,
-                         targetHeader: options.targets == nil ? nil : header.map { h in targetColumns.map { h[$0] } },
-                         targetColumns: targetColumns.map { $0 + 1 })
+        return TableRead(
+            tensor: Tensor(shape: [t, features], storage: .float64(values)),
+            header: header.map { h in chosen.map { h[$0] } },
+            columns: chosen.map { $0 + 1 },
+            delimiter: delimiter == 0x09 ? "\t" : Character(UnicodeScalar(delimiter)),
+            notes: notes, targets: targets,
+            targetHeader: options.targets == nil ? nil : header.map { h in targetColumns.map { h[$0] } },
+            targetColumns: targetColumns.map { $0 + 1 })
     }
 
     /// Parses `NAME,NAME`, `1,3-5` or a mix against the header; header names win over numbers.
-    func select(_ spec: String, header: [String]?, count: Int, option: String = "--columns") throws(SequenceIOError) -> [Int] {
+    func select(_ spec: String, header: [String]?, count: Int, option: String = "--columns") throws(SequenceIOError)
+        -> [Int]
+    {
         var out: [Int] = []
-        let items = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let items = spec.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         for item in items {
-            guard !item.isEmpty else { throw .invalidArgument(file: name, detail: "\(option) '\(spec)' has an empty item") }
+            guard !item.isEmpty else {
+                throw .invalidArgument(file: name, detail: "\(option) '\(spec)' has an empty item")
+            }
             if let h = header, let c = h.firstIndex(of: item) {
                 out.append(c)
                 continue
             }
             let bounds = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
             if bounds.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
-               let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1]) {
+                let a = Int(bounds[0]), let b = Int(bounds[bounds.count - 1])
+            {
                 guard a >= 1, b <= count, a <= b else {
-                    throw .invalidArgument(file: name, detail: "\(option) '\(item)' is outside columns 1-\(count) (or reversed)")
+                    throw .invalidArgument(
+                        file: name, detail: "\(option) '\(item)' is outside columns 1-\(count) (or reversed)")
                 }
                 out += (a - 1)...(b - 1)
                 continue
             }
-            let known = header.map { "; columns are " + $0.prefix(20).map { "'\($0)'" }.joined(separator: ", ") + ($0.count > 20 ? ", …" : "") } ?? "; the file has no header row, so choose columns by number 1-\(count)"
+            let known =
+                header.map {
+                    "; columns are " + $0.prefix(20).map { "'\($0)'" }.joined(separator: ", ")
+                        + ($0.count > 20 ? ", …" : "")
+                } ?? "; the file has no header row, so choose columns by number 1-\(count)"
             throw .invalidArgument(file: name, detail: "\(option): no column named '\(item.prefix(40))'\(known)")
         }
         if let dup = out.enumerated().first(where: { out[..<$0.offset].contains($0.element) }) {
@@ -490,9 +559,13 @@ struct DateMatcher {
     private let regex: Regex<AnyRegexOutput>
 
     init() {
-        let month = #"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"#
+        let month =
+            #"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"#
         let time = #"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}|[ap]m))?"#
-        let date = #"(?:\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"# + month + #"[-/ ]\d{1,2},?[-/ ]\s*\d{4}|\d{1,2}[-/ ]"# + month + #"[-/ ]\d{2,4}|"# + month + #"[-/ ]\d{4}|\d{4}-?Q[1-4])"#
+        let date =
+            #"(?:\d{4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|"# + month
+            + #"[-/ ]\d{1,2},?[-/ ]\s*\d{4}|\d{1,2}[-/ ]"# + month + #"[-/ ]\d{2,4}|"# + month
+            + #"[-/ ]\d{4}|\d{4}-?Q[1-4])"#
         regex = try! Regex("(?i)(?:" + date + "(?:[T ]" + time + ")?|" + time + ")")
     }
 

@@ -69,16 +69,18 @@ public struct Tensor: Sendable, Equatable {
 
     /// Creates a float32 tensor. Precondition: the product of `shape` equals `values.count`.
     public init(shape: [Int], float32 values: [Float]) {
-        precondition(Tensor.elementCount(of: shape) == values.count,
-                     "Tensor shape \(shape) does not match \(values.count) values")
+        precondition(
+            Tensor.elementCount(of: shape) == values.count,
+            "Tensor shape \(shape) does not match \(values.count) values")
         self.shape = shape
         self.storage = .float32(values)
     }
 
     /// Creates a float64 tensor. Precondition: the product of `shape` equals `values.count`.
     public init(shape: [Int], float64 values: [Double]) {
-        precondition(Tensor.elementCount(of: shape) == values.count,
-                     "Tensor shape \(shape) does not match \(values.count) values")
+        precondition(
+            Tensor.elementCount(of: shape) == values.count,
+            "Tensor shape \(shape) does not match \(values.count) values")
         self.shape = shape
         self.storage = .float64(values)
     }

@@ -78,7 +78,9 @@ public enum Loss: Sendable, Equatable, Codable {
 
     /// The loss and its gradient with respect to the predictions.
     @inlinable
-    public func evaluate<S: BinaryFloatingPoint>(predictions: [S], targets: [S], rows: Int, outputs: Int) -> (value: Double, gradient: [S]) {
+    public func evaluate<S: BinaryFloatingPoint>(predictions: [S], targets: [S], rows: Int, outputs: Int) -> (
+        value: Double, gradient: [S]
+    ) {
         switch self {
         case .meanSquaredError:
             let n = Double(predictions.count)
@@ -108,4 +110,3 @@ public enum Loss: Sendable, Equatable, Codable {
         }
     }
 }
-

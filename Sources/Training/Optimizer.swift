@@ -23,7 +23,8 @@ public struct AdamW: Sendable, Codable {
 
     /// Applies one update with learning rate `rate`; returns the gradient norm before clipping.
     @discardableResult
-    public mutating func update<S: BinaryFloatingPoint>(_ parameters: inout [S], gradient: [S], rate: Double) -> Double {
+    public mutating func update<S: BinaryFloatingPoint>(_ parameters: inout [S], gradient: [S], rate: Double) -> Double
+    {
         precondition(parameters.count == gradient.count)
         if first.count != parameters.count {
             first = [Double](repeating: 0, count: parameters.count)
@@ -33,7 +34,8 @@ public struct AdamW: Sendable, Codable {
         step += 1
         let norm = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         let scale = clipNorm.map { norm > $0 && norm > 0 ? $0 / norm : 1 } ?? 1
-        let c1 = 1 - pow(beta1, step), c2 = 1 - pow(beta2, step)
+        let c1 = 1 - pow(beta1, step)
+        let c2 = 1 - pow(beta2, step)
         for i in parameters.indices {
             let g = Double(gradient[i]) * scale
             first[i] = beta1 * first[i] + (1 - beta1) * g
@@ -80,7 +82,8 @@ func pow(_ x: Double, _ n: Int) -> Double {
 func cosApprox(_ x: Double) -> Double {
     // cos(x) = −sin(x − π/2); sin by series on |y| ≤ π/2.
     let y = x - Double.pi / 2
-    var term = y, sum = y
+    var term = y
+    var sum = y
     for k in 1..<12 {
         term *= -y * y / Double((2 * k) * (2 * k + 1))
         sum += term

@@ -33,7 +33,9 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
     ) throws(CellError) -> RecurrentModel {
         var layers: [Cell] = []
         for l in 0..<max(1, layerCount) {
-            layers.append(try Cell.initialized(inputSize: l == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, using: &generator))
+            layers.append(
+                try Cell.initialized(
+                    inputSize: l == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize, using: &generator))
         }
         return RecurrentModel(
             layers: layers, readout: Linear(inputs: hiddenSize, outputs: outputSize, using: &generator),
@@ -70,7 +72,10 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         public var outputs: [Scalar]
 
         @inlinable
-        public init(layerInputs: [[Scalar]], layerStates: [[Scalar]], solutions: [SolveSummary], top: [Scalar], outputs: [Scalar]) {
+        public init(
+            layerInputs: [[Scalar]], layerStates: [[Scalar]], solutions: [SolveSummary], top: [Scalar],
+            outputs: [Scalar]
+        ) {
             self.layerInputs = layerInputs
             self.layerStates = layerStates
             self.solutions = solutions
@@ -99,7 +104,9 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
     @inlinable
     public func forward(inputs: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> Trace {
         var x = inputs
-        var layerInputs: [[Scalar]] = [], layerStates: [[Scalar]] = [], summaries: [SolveSummary] = []
+        var layerInputs: [[Scalar]] = []
+        var layerStates: [[Scalar]] = []
+        var summaries: [SolveSummary] = []
         for cell in layers {
             let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
             if !solution.converged {
@@ -107,7 +114,10 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
             }
             layerInputs.append(x)
             layerStates.append(solution.states)
-            summaries.append(SolveSummary(method: solution.method, iterations: solution.iterations, residual: solution.finalResidual, converged: solution.converged))
+            summaries.append(
+                SolveSummary(
+                    method: solution.method, iterations: solution.iterations, residual: solution.finalResidual,
+                    converged: solution.converged))
             var h = hiddenOutputs(cell, solution.states, steps: steps, batch: batch)
             if residual && cell.inputSize == cell.hiddenSize {
                 for i in h.indices { h[i] += x[i] }
@@ -122,7 +132,9 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
     /// Backpropagates ∂L/∂y `[T][B][outputs]` through the trace; returns the gradient in
     /// ``parameterVector`` order.
     @inlinable
-    public func backward(trace: Trace, outputGradient: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> [Scalar] {
+    public func backward(trace: Trace, outputGradient: [Scalar], steps: Int, batch: Int, options: SolverOptions)
+        throws(SolverError) -> [Scalar]
+    {
         let (dTop, readoutGradient) = readout.backward(trace.top, gradient: outputGradient, rows: steps * batch)
         var dh = dTop
         var layerGradients: [[Scalar]] = Array(repeating: [], count: layers.count)
@@ -149,7 +161,8 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
 func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
     // States of one value per channel ([T][B][d]) are h already.
     if cell.stateSize == cell.hiddenSize { return states }
-    let row = cell.stateRowSize(batch: batch), width = batch * cell.hiddenSize
+    let row = cell.stateRowSize(batch: batch)
+    let width = batch * cell.hiddenSize
     var h = [C.Scalar](repeating: 0, count: steps * width)
     states.withUnsafeBufferPointer { s in
         h.withUnsafeMutableBufferPointer { out in
@@ -166,14 +179,17 @@ func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int
 func scatterHidden<C: RecurrentCell>(_ cell: C, _ dh: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
     // States of one value per channel ([T][B][d]): ∂L/∂s is ∂L/∂h.
     if cell.stateSize == cell.hiddenSize { return dh }
-    let row = cell.stateRowSize(batch: batch), d = cell.hiddenSize, n = cell.stateSize
+    let row = cell.stateRowSize(batch: batch)
+    let d = cell.hiddenSize
+    let n = cell.stateSize
     var ds = [C.Scalar](repeating: 0, count: steps * row)
     let size = MemoryLayout<C.Scalar>.stride
     // Whole rows of d values as raw copies (this runs unspecialised from other modules).
     dh.withUnsafeBytes { source in
         ds.withUnsafeMutableBytes { target in
             func copy(_ from: Int, _ to: Int, _ count: Int) {
-                (target.baseAddress! + to * size).copyMemory(from: source.baseAddress! + from * size, byteCount: count * size)
+                (target.baseAddress! + to * size).copyMemory(
+                    from: source.baseAddress! + from * size, byteCount: count * size)
             }
             switch cell.structure {
             case .diagonal:

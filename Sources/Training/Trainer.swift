@@ -22,8 +22,10 @@ extension TrainingData {
     /// Several recordings with the last `validationFraction` of each held out for validation.
     ///
     ///     let data = TrainingData.recordings([a, b, c], features: 2, validationFraction: 0.1)
-    public static func recordings(_ recordings: [[Scalar]], features m: Int, validationFraction: Double) -> TrainingData {
-        var training: [[Scalar]] = [], validation: [[Scalar]] = []
+    public static func recordings(_ recordings: [[Scalar]], features m: Int, validationFraction: Double) -> TrainingData
+    {
+        var training: [[Scalar]] = []
+        var validation: [[Scalar]] = []
         for r in recordings {
             let t = r.count / max(1, m)
             let split = Int(Double(t) * (1 - validationFraction))
@@ -92,7 +94,8 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
     ) throws(TrainingError) -> [TrainingRecord] {
         var rng = SplitMix(seed: options.seed)
         var optimizer = AdamW(weightDecay: options.weightDecay, clipNorm: options.clipNorm)
-        let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        let schedule = LearningRateSchedule(
+            peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
         var history: [TrainingRecord] = []
         var parameters = model.parameterVector
         for step in 0..<options.steps {
@@ -101,7 +104,9 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             let rate = schedule.rate(at: step)
             let norm = optimizer.update(&parameters, gradient: gradient, rate: rate)
             do { try model.setParameters(parameters) } catch { throw .invalidModel(error.description) }
-            var record = TrainingRecord(step: step + 1, loss: loss, gradientNorm: norm, learningRate: rate, validationLoss: nil, solverIterations: iterations)
+            var record = TrainingRecord(
+                step: step + 1, loss: loss, gradientNorm: norm, learningRate: rate, validationLoss: nil,
+                solverIterations: iterations)
             if (step + 1) % options.validationInterval == 0 || step + 1 == options.steps {
                 record.validationLoss = try validationLoss(model, data)
             }
@@ -122,11 +127,16 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
         var steps: Int, size: Int, outputs: Int
     }
 
-    func lossAndGradient(_ model: RecurrentModel<Cell>, _ batch: Batch) throws(TrainingError) -> (Double, [Scalar], Int) {
+    func lossAndGradient(_ model: RecurrentModel<Cell>, _ batch: Batch) throws(TrainingError) -> (Double, [Scalar], Int)
+    {
         do {
-            let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
-            let (loss, dy) = options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs)
-            let gradient = try model.backward(trace: trace, outputGradient: dy, steps: batch.steps, batch: batch.size, options: options.solver)
+            let trace = try model.forward(
+                inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+            let (loss, dy) = options.loss.evaluate(
+                predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size,
+                outputs: batch.outputs)
+            let gradient = try model.backward(
+                trace: trace, outputGradient: dy, steps: batch.steps, batch: batch.size, options: options.solver)
             return (loss, gradient, trace.solutions.reduce(0) { $0 + $1.iterations })
         } catch {
             throw .solver(error.description)
@@ -134,12 +144,21 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
     }
 
     /// Loss of `model` on the validation part of the data (whole held-out span, batch 1).
-    public func validationLoss(_ model: RecurrentModel<Cell>, _ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
+    public func validationLoss(_ model: RecurrentModel<Cell>, _ data: TrainingData<Scalar>) throws(TrainingError)
+        -> Double
+    {
         var losses: [(Double, Int)] = []
         for batch in try validationBatches(data) {
             do {
-                let trace = try model.forward(inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
-                losses.append((options.loss.evaluate(predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size))
+                let trace = try model.forward(
+                    inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+                losses.append(
+                    (
+                        options.loss.evaluate(
+                            predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size,
+                            outputs: batch.outputs
+                        ).value, batch.steps * batch.size
+                    ))
             } catch {
                 throw .solver(error.description)
             }
@@ -160,9 +179,10 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             var batches: [Batch] = []
             for r in validation where r.count / m >= 2 {
                 let length = r.count / m - 1
-                batches.append(Batch(
-                    inputs: Array(r[0..<(length * m)]), targets: Array(r[m..<((length + 1) * m)]),
-                    steps: length, size: 1, outputs: m))
+                batches.append(
+                    Batch(
+                        inputs: Array(r[0..<(length * m)]), targets: Array(r[m..<((length + 1) * m)]),
+                        steps: length, size: 1, outputs: m))
             }
             if batches.isEmpty { throw .invalidData("no validation recording has two steps or more") }
             return batches
@@ -173,15 +193,21 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
 
     /// The validation MSE of predicting x_{t+1} = x_t ("repeat the last value"), for comparison.
     public func repeatLastValueLoss(_ data: TrainingData<Scalar>) throws(TrainingError) -> Double {
-        Self.pooled(try validationBatches(data).map { batch in
-            var predictions = batch.inputs
-            if case .nextStepTargets(_, let targets, let total, _, let p) = data {
-                // The last target value y_t predicts y_{t+1}.
-                let split = Int(Double(total) * (1 - options.validationFraction))
-                predictions = Array(targets[(split * p)..<((split + batch.steps) * p)])
-            }
-            return (Loss.meanSquaredError.evaluate(predictions: predictions, targets: batch.targets, rows: batch.steps * batch.size, outputs: batch.outputs).value, batch.steps * batch.size)
-        })
+        Self.pooled(
+            try validationBatches(data).map { batch in
+                var predictions = batch.inputs
+                if case .nextStepTargets(_, let targets, let total, _, let p) = data {
+                    // The last target value y_t predicts y_{t+1}.
+                    let split = Int(Double(total) * (1 - options.validationFraction))
+                    predictions = Array(targets[(split * p)..<((split + batch.steps) * p)])
+                }
+                return (
+                    Loss.meanSquaredError.evaluate(
+                        predictions: predictions, targets: batch.targets, rows: batch.steps * batch.size,
+                        outputs: batch.outputs
+                    ).value, batch.steps * batch.size
+                )
+            })
     }
 
     func sampleBatch(_ data: TrainingData<Scalar>, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
@@ -199,9 +225,11 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             let starts = recordings.map { max(0, $0.count / m - length) }
             let positions = starts.reduce(0, +)
             let count = options.batchSize
-            var x = [Scalar](repeating: 0, count: length * count * m), y = x
+            var x = [Scalar](repeating: 0, count: length * count * m)
+            var y = x
             for b in 0..<count {
-                var pick = Int(rng.next() % UInt64(positions)), index = 0
+                var pick = Int(rng.next() % UInt64(positions))
+                var index = 0
                 while pick >= starts[index] {
                     pick -= starts[index]
                     index += 1
@@ -216,9 +244,13 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
             }
             return Batch(inputs: x, targets: y, steps: length, size: count, outputs: m)
         case .pairs(let inputs, let targets, let steps, let m, let outputs):
-            if inputs.isEmpty || inputs.count != targets.count { throw .invalidData("need as many input as target sequences, at least one") }
+            if inputs.isEmpty || inputs.count != targets.count {
+                throw .invalidData("need as many input as target sequences, at least one")
+            }
             let holdout = max(1, Int(Double(inputs.count) * options.validationFraction))
-            let pool = training ? Array(0..<max(1, inputs.count - holdout)) : Array(max(0, inputs.count - holdout)..<inputs.count)
+            let pool =
+                training
+                ? Array(0..<max(1, inputs.count - holdout)) : Array(max(0, inputs.count - holdout)..<inputs.count)
             let count = training ? options.batchSize : pool.count
             let targetWidth = options.loss == .crossEntropy ? 1 : outputs
             var x = [Scalar](repeating: 0, count: steps * count * m)
@@ -227,7 +259,9 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
                 let index = training ? pool[Int(rng.next() % UInt64(pool.count))] : pool[b]
                 for t in 0..<steps {
                     for i in 0..<m { x[(t * count + b) * m + i] = inputs[index][t * m + i] }
-                    for o in 0..<targetWidth { y[(t * count + b) * targetWidth + o] = targets[index][t * targetWidth + o] }
+                    for o in 0..<targetWidth {
+                        y[(t * count + b) * targetWidth + o] = targets[index][t * targetWidth + o]
+                    }
                 }
             }
             return Batch(inputs: x, targets: y, steps: steps, size: count, outputs: outputs)
@@ -238,13 +272,16 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
 extension Trainer {
     /// Next-step windows: inputs x_{s…s+L−1} (`[T][m]`) with targets y_{s+1…s+L} (`[T][p]`);
     /// random windows of the training part, or the whole validation part.
-    func windows(_ xs: [Scalar], _ m: Int, _ ys: [Scalar], _ p: Int, total: Int, training: Bool, rng: inout SplitMix) throws(TrainingError) -> Batch {
+    func windows(_ xs: [Scalar], _ m: Int, _ ys: [Scalar], _ p: Int, total: Int, training: Bool, rng: inout SplitMix)
+        throws(TrainingError) -> Batch
+    {
         let split = Int(Double(total) * (1 - options.validationFraction))
         if training {
             let length = min(options.windowLength, split - 1)
             if length < 1 { throw .invalidData("the training part of the recording is too short (\(split) steps)") }
             let count = options.batchSize
-            var x = [Scalar](repeating: 0, count: length * count * m), y = [Scalar](repeating: 0, count: length * count * p)
+            var x = [Scalar](repeating: 0, count: length * count * m)
+            var y = [Scalar](repeating: 0, count: length * count * p)
             for b in 0..<count {
                 let start = Int(rng.next() % UInt64(split - length))
                 for t in 0..<length {

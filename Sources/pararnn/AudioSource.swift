@@ -21,18 +21,23 @@ final class AudioSource: SegmentSource {
         }
         shape = [stream.frames, picked.count]
         let c = stream.channels
-        notes = ["\(stream.sampleRate) Hz, \(c) channel\(c == 1 ? "" : "s")" + (spec.map { " (using \($0))" } ?? "")
-                 + ", \(stream.format); not resampled"]
+        notes = [
+            "\(stream.sampleRate) Hz, \(c) channel\(c == 1 ? "" : "s")" + (spec.map { " (using \($0))" } ?? "")
+                + ", \(stream.format); not resampled"
+        ]
     }
 
     func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError) {
-        let c = stream.channels, m = picked.count, n = range.count * c
+        let c = stream.channels
+        let m = picked.count
+        let n = range.count * c
         if staging.count < n { staging = [Float](repeating: 0, count: n) }
         let failure: SequenceIOError? = staging.withUnsafeMutableBufferPointer { buffer in
             do throws(SequenceIOError) {
                 try stream.read(frames: range, into: buffer.baseAddress!)
                 if let i = firstNonFinite(UnsafeBufferPointer(rebasing: buffer[..<n])) {
-                    throw .nonFinite(file: stream.name, index: [range.lowerBound + i / c, i % c], value: "\(buffer[i])")
+                    throw .nonFinite(
+                        file: stream.name, index: [range.lowerBound + i / c, i % c], value: "\(buffer[i])")
                 }
                 return nil
             } catch { return error }

@@ -30,15 +30,22 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only these groups, e.g. scan,newton.", valueName: "list"))
     var groups: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Only Newton cases whose name and shape contain this text, e.g. \"paragru B=1 d=4 T=1000000\".",
-        valueName: "text"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Only Newton cases whose name and shape contain this text, e.g. \"paragru B=1 d=4 T=1000000\".",
+            valueName: "text"))
     var newtonCase: String?
 
-    @Option(name: .customLong("packed-recordings"), help: ArgumentHelp("Recordings in the packed group's set.", valueName: "n"))
+    @Option(
+        name: .customLong("packed-recordings"),
+        help: ArgumentHelp("Recordings in the packed group's set.", valueName: "n"))
     var packedRecordings: Int = 1_000
 
-    @Option(name: .customLong("packed-longest"), help: ArgumentHelp("Longest recording of the packed group's set (the shortest is 100 or less).", valueName: "n"))
+    @Option(
+        name: .customLong("packed-longest"),
+        help: ArgumentHelp("Longest recording of the packed group's set (the shortest is 100 or less).", valueName: "n")
+    )
     var packedLongest: Int = 100_000
 
     @Option(name: .long, help: "Repetitions per timing (best kept).")
@@ -74,15 +81,20 @@ struct Bench: ParsableCommand {
             Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
             throw ExitCode(1)
         }
-        var suite = PerformanceSuite(preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
+        var suite = PerformanceSuite(
+            preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
-        suite.packedSet = PackedBenchSet(count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
+        suite.packedSet = PackedBenchSet(
+            count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
         if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
             // The profile that picks the worker counts noted beside each parallel path.
             Console.error("machine: \(MachineProfile.current)")
         }
         let results = suite.run { r in
-            Console.error(String(format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads, r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
+            Console.error(
+                String(
+                    format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads,
+                    r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
         }
         let table = BenchmarkResult.markdown(results)
         print(table)

@@ -56,20 +56,30 @@ struct Fit: ParsableCommand {
             by SIGINT/SIGTERM (the last checkpoint, if any, is complete).
             """)
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("The recording (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder, to train on several recordings (windows never span two).", valueName: "file|folder"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp(
+            "The recording (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder, to train on several recordings (windows never span two).",
+            valueName: "file|folder"))
     var inputs: [String] = ["data/default/input.npy"]
 
     /// The (first) input.
     var input: String { inputs[0] }
 
-    @Option(name: .customLong("validation-files"), help: ArgumentHelp("With several recordings: hold these out whole for validation (comma-separated file names or paths among the inputs) instead of the last --validation-fraction of each.", valueName: "a.npy,b.npy"))
+    @Option(
+        name: .customLong("validation-files"),
+        help: ArgumentHelp(
+            "With several recordings: hold these out whole for validation (comma-separated file names or paths among the inputs) instead of the last --validation-fraction of each.",
+            valueName: "a.npy,b.npy"))
     var validationFiles: String?
 
     @OptionGroup var table: TableInputOptions
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Columns to predict (next step), by header name or 1-based number as for --columns (e.g. co2 or 2); they may also be features. Default: every feature.",
-        valueName: "list"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Columns to predict (next step), by header name or 1-based number as for --columns (e.g. co2 or 2); they may also be features. Default: every feature.",
+            valueName: "list"))
     var targets: String?
 
     @Option(name: .long, help: ArgumentHelp("Where to write the trained model (.safetensors).", valueName: "file"))
@@ -117,7 +127,11 @@ struct Fit: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the training history (JSON).", valueName: "file"))
     var history: String?
 
-    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp("Write the model to --output every n steps while training (atomic; the last write is the final model).", valueName: "n"))
+    @Option(
+        name: .customLong("checkpoint-every"),
+        help: ArgumentHelp(
+            "Write the model to --output every n steps while training (atomic; the last write is the final model).",
+            valueName: "n"))
     var checkpointEvery: Int?
 
     func validate() throws {
@@ -135,15 +149,23 @@ struct Fit: ParsableCommand {
                 throw ValidationError("--validation-files names no file")
             }
             if targets != nil {
-                throw ValidationError("--targets applies to one recording; several recordings are trained for next-step prediction of every feature")
+                throw ValidationError(
+                    "--targets applies to one recording; several recordings are trained for next-step prediction of every feature"
+                )
             }
             if let dataset = inputs.first(where: { FileArgument($0).dataset != nil }) {
-                throw ValidationError("--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; several recordings are read as whole files (a .h5 file holding one dataset may be named alone)")
+                throw ValidationError(
+                    "--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; several recordings are read as whole files (a .h5 file holding one dataset may be named alone)"
+                )
             }
         } else {
             let inputExtension = FileArgument(input).url.pathExtension.lowercased()
-            if !(["npy", "csv", "tsv"].contains(inputExtension) || Audio.extensions.contains(inputExtension) || HDF5.extensions.contains(inputExtension)) {
-                throw ValidationError("--input must name a .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (file.h5:/dataset) recording (got \(input))")
+            if !(["npy", "csv", "tsv"].contains(inputExtension) || Audio.extensions.contains(inputExtension)
+                || HDF5.extensions.contains(inputExtension))
+            {
+                throw ValidationError(
+                    "--input must name a .npy, .csv, .tsv, audio (.wav, .flac, .ogg, .aiff) or HDF5 (file.h5:/dataset) recording (got \(input))"
+                )
             }
         }
         if URL(fileURLWithPath: output).pathExtension.lowercased() != "safetensors" {
@@ -189,11 +211,15 @@ struct Fit: ParsableCommand {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         guard recording.shape.count == 2 else {
-            throw Failure(message: "error: \(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)", code: 1)
+            throw Failure(
+                message:
+                    "error: \(inputURL.lastPathComponent): fit needs one recording [T, m]; got shape \(recording.shape)",
+                code: 1)
         }
         let (t, m) = (recording.shape[0], recording.shape[1])
         if Double(t) * validationFraction < 3 || Double(t) * (1 - validationFraction) < 3 {
-            throw Failure(message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
+            throw Failure(
+                message: "error: \(inputURL.lastPathComponent): \(t) steps are too few to train and validate", code: 1)
         }
         try dispatch(.one(raw: recording.asDouble(), steps: t, targets: goal), m, guard_)
     }
@@ -201,7 +227,10 @@ struct Fit: ParsableCommand {
     /// Trains the cell and precision asked for (any trainable cell of the catalogue).
     func dispatch(_ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
         guard cell.schema.trainable else {
-            throw Failure(message: "error: --cell \(cell): this cell cannot be trained yet (trainable: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")))", code: 1)
+            throw Failure(
+                message:
+                    "error: --cell \(cell): this cell cannot be trained yet (trainable: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")))",
+                code: 1)
         }
         switch precision {
         case .float: try train(cell.entry.trainableType(Float.self)!, source, m, guard_)
@@ -237,17 +266,22 @@ struct Fit: ParsableCommand {
         let m = recording.shape[1]
         let chosen = try Audio.channelIndices(targets, count: m, name: name, option: "--targets")
         if chosen == Array(0..<m) { return (recording, nil) }
-        let x = recording.asDouble(), t = recording.shape[0]
+        let x = recording.asDouble()
+        let t = recording.shape[0]
         var y = [Double](repeating: 0, count: t * chosen.count)
         for r in 0..<t { for (o, c) in chosen.enumerated() { y[r * chosen.count + o] = x[r * m + c] } }
-        return (recording, Targets(values: Tensor(shape: [t, chosen.count], float64: y), names: chosen.map { "column \($0 + 1)" }))
+        return (
+            recording,
+            Targets(values: Tensor(shape: [t, chosen.count], float64: y), names: chosen.map { "column \($0 + 1)" })
+        )
     }
 
     /// Per-column mean and standard deviation (floored at 1e-12) over every row of the training
     /// `parts` (each `[T_i][m]`).
     func statistics(_ parts: [ArraySlice<Double>], _ m: Int) -> (mean: [Double], std: [Double]) {
         let split = parts.reduce(0) { $0 + $1.count } / m
-        var mean = [Double](repeating: 0, count: m), std = [Double](repeating: 0, count: m)
+        var mean = [Double](repeating: 0, count: m)
+        var std = [Double](repeating: 0, count: m)
         for part in parts { for (k, v) in part.enumerated() { mean[k % m] += v } }
         for i in 0..<m { mean[i] /= Double(split) }
         for part in parts { for (k, v) in part.enumerated() { std[k % m] += (v - mean[k % m]) * (v - mean[k % m]) } }
@@ -257,18 +291,22 @@ struct Fit: ParsableCommand {
 
     /// `raw` `[T][m]` normalised by (mean, std) in `S`; statistics or values that overflow are
     /// an error naming the recording(s) `name` and the column (`what`: "feature" or "target").
-    func normalise<S: BinaryFloatingPoint>(_ raw: [Double], _ m: Int, _ mean: [Double], _ std: [Double], what: String, name inputName: String) throws -> [S] {
+    func normalise<S: BinaryFloatingPoint>(
+        _ raw: [Double], _ m: Int, _ mean: [Double], _ std: [Double], what: String, name inputName: String
+    ) throws -> [S] {
         // Statistics that overflow (values near Double's range) cannot normalise the data, and
         // a model holding them could not be loaded again: refuse before training.
         for i in 0..<m where !(mean[i].isFinite && std[i].isFinite) {
             throw Failure(
-                message: "error: \(inputName): \(what) \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
+                message:
+                    "error: \(inputName): \(what) \(i + 1): values too large to normalise (mean \(mean[i]), standard deviation \(std[i])); rescale the recording",
                 code: 1)
         }
         let normalised: [S] = (0..<raw.count).map { S((raw[$0] - mean[$0 % m]) / std[$0 % m]) }
         if let bad = normalised.firstIndex(where: { !$0.isFinite }) {
             throw Failure(
-                message: "error: \(inputName): step \(bad / m), \(what) \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
+                message:
+                    "error: \(inputName): step \(bad / m), \(what) \(bad % m + 1): the normalised value is not finite in \(precision) precision; rescale the recording",
                 code: 1)
         }
         return normalised
@@ -276,11 +314,13 @@ struct Fit: ParsableCommand {
 
     func train<C: TrainableCell>(_: C.Type, _ source: FitSource, _ m: Int, _ guard_: OutputGuard) throws {
         typealias S = C.Scalar
-        let inputName = severalRecordings ? "\(inputs.joined(separator: ", "))" : FileArgument(input).url.lastPathComponent
+        let inputName =
+            severalRecordings ? "\(inputs.joined(separator: ", "))" : FileArgument(input).url.lastPathComponent
         // Per-feature (and per-target) normalisation from the training part(s).
         let data: TrainingData<S>
         let dataLine: String
-        let mean: [Double], std: [Double]
+        let mean: [Double]
+        let std: [Double]
         var p = m
         var targetScale: (mean: [Double], std: [Double])?
         switch source {
@@ -306,7 +346,8 @@ struct Fit: ParsableCommand {
             (mean, std) = statistics(training.map { $0[...] }, m)
             data = .recordings(
                 training: try training.map { try normalise($0, m, mean, std, what: "feature", name: inputName) },
-                validation: try validation.map { try normalise($0, m, mean, std, what: "feature", name: inputName) }, features: m)
+                validation: try validation.map { try normalise($0, m, mean, std, what: "feature", name: inputName) },
+                features: m)
             dataLine = line
         }
 
@@ -331,7 +372,8 @@ struct Fit: ParsableCommand {
         } catch {
             throw Failure(message: "error: cannot initialise the model: \(error.description)", code: 1)
         }
-        let baseline: Double, initial: Double
+        let baseline: Double
+        let initial: Double
         do {
             baseline = try trainer.repeatLastValueLoss(data)
             initial = try trainer.validationLoss(model, data)
@@ -339,7 +381,9 @@ struct Fit: ParsableCommand {
             throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
         }
         print("data       \(dataLine)")
-        print("model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)")
+        print(
+            "model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)"
+        )
         print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
         let start = DispatchTime.now().uptimeNanoseconds
         let tty = Console.stderrIsTTY
@@ -358,12 +402,17 @@ struct Fit: ParsableCommand {
             ) { record in
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
                 if tty {
-                    let width = 30, done = record.step * width / steps
+                    let width = 30
+                    let done = record.step * width / steps
                     let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
-                    Console.raw("\r\(bar) \(record.step)/\(steps) loss \(format(record.loss)) iters \(record.solverIterations) \(String(format: "%.1f", elapsed)) s ")
+                    Console.raw(
+                        "\r\(bar) \(record.step)/\(steps) loss \(format(record.loss)) iters \(record.solverIterations) \(String(format: "%.1f", elapsed)) s "
+                    )
                     if record.step == steps { Console.raw("\n") }
                 } else if let validation = record.validationLoss {
-                    Console.error("step \(record.step)/\(steps): train loss \(format(record.loss)), validation \(format(validation)), solver iterations \(record.solverIterations), \(String(format: "%.1f", elapsed)) s")
+                    Console.error(
+                        "step \(record.step)/\(steps): train loss \(format(record.loss)), validation \(format(validation)), solver iterations \(record.solverIterations), \(String(format: "%.1f", elapsed)) s"
+                    )
                 }
             }
         } catch {
@@ -374,18 +423,24 @@ struct Fit: ParsableCommand {
         let final = records.last?.validationLoss ?? initial
         // A relative change only means something against a positive, finite baseline (a
         // constant recording has baseline 0).
-        let versus = baseline > 0 && baseline.isFinite && final.isFinite
+        let versus =
+            baseline > 0 && baseline.isFinite && final.isFinite
             ? "\(String(format: "%+.1f", (final - baseline) / baseline * 100)) % vs repeat-last-value \(format(baseline))"
             : "repeat-last-value \(format(baseline))"
-        print("trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(versus))")
+        print(
+            "trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(versus))"
+        )
 
         // Both files are encoded and checked first, then written together: both or neither.
         var writes: [(Data, URL)]
         do {
-            writes = [(try encode(model, mean: mean, std: std, m: m, output: targetScale), URL(fileURLWithPath: output))]
+            writes = [
+                (try encode(model, mean: mean, std: std, m: m, output: targetScale), URL(fileURLWithPath: output))
+            ]
             if let history {
                 let url = URL(fileURLWithPath: history)
-                let record = FitHistory(baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records)
+                let record = FitHistory(
+                    baselineLoss: baseline, initialLoss: initial, finalLoss: final, seconds: seconds, records: records)
                 writes.append((try JSONReport.encode(record, name: url.lastPathComponent), url))
             }
             try guard_.write(writes)
@@ -399,7 +454,10 @@ struct Fit: ParsableCommand {
     /// a model that `pararnn solve` could not read (a weight that is not finite after training,
     /// or beyond Float's range) is refused.
     /// `output`: the targets' normalisation when they are not the features (no input skip).
-    func encode<C: TrainableCell>(_ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int, output: (mean: [Double], std: [Double])? = nil) throws(OutputError) -> Data {
+    func encode<C: TrainableCell>(
+        _ model: RecurrentModel<C>, mean: [Double], std: [Double], m: Int,
+        output: (mean: [Double], std: [Double])? = nil
+    ) throws(OutputError) -> Data {
         let name = URL(fileURLWithPath: self.output).lastPathComponent
         do {
             var stack: [ModelLayer] = []
@@ -415,7 +473,9 @@ struct Fit: ParsableCommand {
             _ = try ModelFile.decode(contents, name: name)
             return SafeTensors.encode(contents)
         } catch {
-            throw OutputError("\(error.description.hasPrefix(name) ? "" : "\(name): ")\(error.description) (the trained model is not valid; nothing written)")
+            throw OutputError(
+                "\(error.description.hasPrefix(name) ? "" : "\(name): ")\(error.description) (the trained model is not valid; nothing written)"
+            )
         }
     }
 
@@ -471,7 +531,8 @@ final class OutputGuard: @unchecked Sendable {
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             } catch {
-                throw OutputError("\(url.lastPathComponent): cannot create the folder \(folder.path): \(systemReason(error))")
+                throw OutputError(
+                    "\(url.lastPathComponent): cannot create the folder \(folder.path): \(systemReason(error))")
             }
         }
         do { try AtomicFile.write(files.map { (data: $0.0, url: $0.1) }) } catch {

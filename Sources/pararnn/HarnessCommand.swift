@@ -185,7 +185,9 @@ struct Harness: ParsableCommand {
         if !missing.isEmpty {
             let shown = missing.prefix(5).map { "\($0)" }.joined(separator: ", ")
             FileHandle.standardError.write(
-                Data("harness: merged \(report.cases.count) of \(report.config.cases.count) cases; missing \(missing.count): \(shown)\(missing.count > 5 ? ", …" : "")\n".utf8))
+                Data(
+                    "harness: merged \(report.cases.count) of \(report.config.cases.count) cases; missing \(missing.count): \(shown)\(missing.count > 5 ? ", …" : "")\n"
+                        .utf8))
         }
         return report
     }

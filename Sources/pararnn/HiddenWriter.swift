@@ -30,7 +30,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
 
     /// - Parameter segmentSteps: the steps per segment (sizes the write queue).
     init(url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int) throws(SequenceIOError) {
-        slots = DispatchSemaphore(value: max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size)))
+        slots = DispatchSemaphore(
+            value: max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size)))
         file = try StreamingFile(url: url)
         self.steps = steps
         self.batch = batch
@@ -59,12 +60,14 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
 
     /// Writes h of steps `range` now (on the writer's queue).
     private func writeNow(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
-        let size = MemoryLayout<S>.size, rowBytes = width * size
+        let size = MemoryLayout<S>.size
+        let rowBytes = width * size
         var failure: SequenceIOError?
         if batch == 1 {
             hidden.withUnsafeBytes { raw in
                 do throws(SequenceIOError) {
-                    try file.write(raw.baseAddress!, count: range.count * rowBytes, at: dataOffset + range.lowerBound * rowBytes)
+                    try file.write(
+                        raw.baseAddress!, count: range.count * rowBytes, at: dataOffset + range.lowerBound * rowBytes)
                 } catch { failure = error }
             }
         } else {

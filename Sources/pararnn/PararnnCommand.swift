@@ -9,7 +9,8 @@ import SequenceIO
 struct PararnnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pararnn",
-        abstract: "Parallel-in-time evaluation of nonlinear RNNs (ParaGRU, ParaLSTM, GRU, LSTM, Elman) on multicore CPUs.",
+        abstract:
+            "Parallel-in-time evaluation of nonlinear RNNs (ParaGRU, ParaLSTM, GRU, LSTM, Elman) on multicore CPUs.",
         discussion: """
             Exit codes: 0 success; 1 usage or input error (one line on stderr naming the file \
             and the problem; no output file is created); 2 the solve did not converge, a hidden \
@@ -67,15 +68,15 @@ struct PararnnCommand: ParsableCommand {
 enum ThreadingPolicy {
     static func keepBLASSingleThreaded() {
         #if os(Linux)
-        let name = "OPENBLAS_NUM_THREADS"
-        if getenv(name) != nil { return }
-        setenv(name, "1", 1)
-        let arguments = CommandLine.arguments
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        // Only returns if exec fails: then go on with OpenBLAS's threads (slower, still correct).
-        _ = execv("/proc/self/exe", &argv)
-        for pointer in argv { free(pointer) }
+            let name = "OPENBLAS_NUM_THREADS"
+            if getenv(name) != nil { return }
+            setenv(name, "1", 1)
+            let arguments = CommandLine.arguments
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+            argv.append(nil)
+            // Only returns if exec fails: then go on with OpenBLAS's threads (slower, still correct).
+            _ = execv("/proc/self/exe", &argv)
+            for pointer in argv { free(pointer) }
         #endif
     }
 }

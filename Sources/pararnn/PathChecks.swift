@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Checks on the files a command will read and write, done before any work: an output must
@@ -10,12 +11,14 @@ enum PathChecks {
     /// resolved (the part that does not exist yet is appended as written).
     static func canonical(_ path: String) -> String {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
-        var head = absolute, tail: [String] = []
+        var head = absolute
+        var tail: [String] = []
         while true {
             if let resolved = realpath(head, nil) {
                 defer { free(resolved) }
                 let base = String(cString: resolved)
-                return tail.isEmpty ? base : (base as NSString).appendingPathComponent(tail.reversed().joined(separator: "/"))
+                return tail.isEmpty
+                    ? base : (base as NSString).appendingPathComponent(tail.reversed().joined(separator: "/"))
             }
             let parent = (head as NSString).deletingLastPathComponent
             if parent == head || parent.isEmpty { return absolute }
@@ -27,7 +30,8 @@ enum PathChecks {
     /// Whether two paths name the same file: the same device and inode when both exist (this
     /// catches symbolic and hard links), otherwise the same canonical path.
     static func sameFile(_ a: String, _ b: String) -> Bool {
-        var sa = stat(), sb = stat()
+        var sa = stat()
+        var sb = stat()
         if stat(a, &sa) == 0, stat(b, &sb) == 0 { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
         return canonical(a) == canonical(b)
     }
@@ -62,7 +66,8 @@ enum PathChecks {
     static func check(outputs: [(String, String)], inputs: [(String, String)]) throws(PathError) {
         for (i, (option, path)) in outputs.enumerated() {
             for (inputOption, input) in inputs where sameFile(path, input) {
-                throw PathError("\(option) \(path) is the same file as \(inputOption) \(input): refusing to overwrite an input")
+                throw PathError(
+                    "\(option) \(path) is the same file as \(inputOption) \(input): refusing to overwrite an input")
             }
             for (otherOption, other) in outputs[..<i] where sameFile(path, other) {
                 throw PathError("\(option) \(path) and \(otherOption) \(other) name the same file")

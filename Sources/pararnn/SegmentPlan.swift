@@ -42,7 +42,10 @@ enum SegmentPlan {
         let perStep = bytesPerStep(batch: batch, features: features, layers: layers, scalarBytes: scalarBytes)
         let budget = maxMemory - fixedBytes
         guard budget >= perStep else {
-            throw PlanError(message: "--max-memory \(formatBytes(maxMemory)) cannot hold one step: this model and batch need \(formatBytes(fixedBytes + perStep)) at least (\(formatBytes(perStep)) per step beyond \(formatBytes(fixedBytes)))")
+            throw PlanError(
+                message:
+                    "--max-memory \(formatBytes(maxMemory)) cannot hold one step: this model and batch need \(formatBytes(fixedBytes + perStep)) at least (\(formatBytes(perStep)) per step beyond \(formatBytes(fixedBytes)))"
+            )
         }
         let cacheSteps = max(minimumCacheSteps, cacheBytes / perStep)
         return max(1, min(steps, budget / perStep, cacheSteps))
@@ -73,15 +76,19 @@ func parseByteSize(_ text: String) -> Int? {
 /// `123.4 MB`-style text (powers of 1024).
 func formatBytes(_ bytes: Int) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes), unit = 0
-    while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
     return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }
 
 #if os(Linux)
-private let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
+    private let RUSAGE_SELF_WHO = __rusage_who_t(RUSAGE_SELF.rawValue)
 #else
-private let RUSAGE_SELF_WHO = RUSAGE_SELF
+    private let RUSAGE_SELF_WHO = RUSAGE_SELF
 #endif
 
 /// The process's peak resident set size so far, in bytes: Linux's `VmHWM` of this program
@@ -89,18 +96,19 @@ private let RUSAGE_SELF_WHO = RUSAGE_SELF
 /// solve started by a large process would report the parent's memory), else getrusage.
 func peakResidentBytes() -> Int {
     #if os(Linux)
-    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-       let kib = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
-        return kib * 1024
-    }
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+        {
+            return kib * 1024
+        }
     #endif
     var usage = rusage()
     getrusage(RUSAGE_SELF_WHO, &usage)
     #if os(Linux)
-    return usage.ru_maxrss * 1024
+        return usage.ru_maxrss * 1024
     #else
-    return usage.ru_maxrss
+        return usage.ru_maxrss
     #endif
 }
 
@@ -109,16 +117,17 @@ func peakResidentBytes() -> Int {
 /// covers loading the program too; `nil` where that is not available.
 func secondsSinceProcessStart() -> Double? {
     #if os(Linux)
-    guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return nil }
-    // Fields after the command name (field 2), which may hold spaces: field 22 is starttime.
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
-    var now = timespec()
-    clock_gettime(CLOCK_BOOTTIME, &now)
-    let elapsed = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-    return elapsed >= 0 ? elapsed : nil
+        guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name (field 2), which may hold spaces: field 22 is starttime.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        let elapsed = Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9 - ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return elapsed >= 0 ? elapsed : nil
     #else
-    return nil
+        return nil
     #endif
 }

@@ -31,14 +31,18 @@ extension SegmentSource {
 /// Opens `url` for streaming: a `.npy` is read by offset and audio by frame offset (only the
 /// rows of each segment are in memory); tables and HDF5 datasets (`dataset`) are read whole by
 /// their reader (``SequenceInput``: columns, missing cells) and then served a segment at a time.
-func openSegmentSource(_ url: URL, table: TableInputOptions, dataset: String? = nil) throws(SequenceIOError) -> any SegmentSource {
-    let name = url.lastPathComponent, ext = url.pathExtension.lowercased()
+func openSegmentSource(_ url: URL, table: TableInputOptions, dataset: String? = nil) throws(SequenceIOError)
+    -> any SegmentSource
+{
+    let name = url.lastPathComponent
+    let ext = url.pathExtension.lowercased()
     guard ext == "npy" || Audio.extensions.contains(ext) else {
         let (tensor, notes) = try table.readWithNotes(url, dataset: dataset)
         return TensorSource(tensor: tensor, notes: notes)
     }
     if !table.tableOptions.isDefault {
-        throw .invalidArgument(file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
+        throw .invalidArgument(
+            file: name, detail: "--columns, --missing and --decimal-comma apply to .csv and .tsv tables only")
     }
     if ext != "npy" { return try AudioSource(url: url, channels: table.channels) }
     if table.channels != nil {
@@ -61,7 +65,9 @@ func inputShape(_ stored: [Int], name: String) throws(SequenceIOError) -> [Int] 
     return shape
 }
 
-private func describe(_ shape: [Int]) -> String { "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")") }
+private func describe(_ shape: [Int]) -> String {
+    "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+}
 
 /// A `.npy` read with `pread`, one segment (per batch entry) at a time into a reused buffer.
 final class NPYSource: SegmentSource {
@@ -79,7 +85,10 @@ final class NPYSource: SegmentSource {
     }
 
     func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError) {
-        let m = features, b = batch, t = steps, n = range.count * m
+        let m = features
+        let b = batch
+        let t = steps
+        let n = range.count * m
         let size = file.scalarType.byteSize
         // The disk reads up to 8 MiB ahead while this segment is solved: asked for in 2 MiB
         // pieces, each once (asking again for cached pages costs a walk over them).
@@ -151,7 +160,9 @@ final class TensorSource: SegmentSource {
 
     func read(steps range: Range<Int>, into out: UnsafeMutableRawPointer, as type: ScalarType) throws(SequenceIOError) {
         // SequenceInput.read has checked every value is finite.
-        let m = features, b = batch, t = steps
+        let m = features
+        let b = batch
+        let t = steps
         func copy<T>(_ values: [T], _ from: ScalarType) {
             values.withUnsafeBytes { raw in
                 for e in 0..<b {
@@ -193,7 +204,8 @@ func scatterRows(
     to: UnsafeMutableRawPointer, type toType: ScalarType, stride: Int, offset: Int
 ) {
     func run<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_: A.Type, _: B.Type) {
-        let src = from.assumingMemoryBound(to: A.self), dst = to.assumingMemoryBound(to: B.self)
+        let src = from.assumingMemoryBound(to: A.self)
+        let dst = to.assumingMemoryBound(to: B.self)
         if stride == width, A.self == B.self {
             UnsafeMutableRawPointer(dst + offset).copyMemory(from: src, byteCount: rows * width * MemoryLayout<A>.size)
             return

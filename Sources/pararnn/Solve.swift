@@ -105,7 +105,11 @@ struct Solve: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The model file (.safetensors).", valueName: "file"))
     var model: String
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("The input sequence (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder (every such file in it, by name), to solve several recordings as one packed problem; --output is then a folder receiving <stem>.npy per recording.", valueName: "file|folder"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp(
+            "The input sequence (.npy, .csv, .tsv, audio: .wav, .flac, .ogg, .aiff, or an HDF5 dataset: file.h5:/group/dataset). Repeat it, or name a folder (every such file in it, by name), to solve several recordings as one packed problem; --output is then a folder receiving <stem>.npy per recording.",
+            valueName: "file|folder"))
     var inputs: [String]
 
     /// The (first) input.
@@ -113,46 +117,89 @@ struct Solve: ParsableCommand {
 
     @OptionGroup var table: TableInputOptions
 
-    @Option(name: .long, help: ArgumentHelp("The recurrent module's prefix in a state dict holding several (e.g. encoder.rnn).", valueName: "prefix"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The recurrent module's prefix in a state dict holding several (e.g. encoder.rnn).", valueName: "prefix"))
     var module: String?
 
-    @Option(name: .long, help: ArgumentHelp("nn.RNN's activation, tanh or relu (a state dict cannot tell; default: __metadata__ \"nonlinearity\", else tanh).", valueName: "f"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "nn.RNN's activation, tanh or relu (a state dict cannot tell; default: __metadata__ \"nonlinearity\", else tanh).",
+            valueName: "f"))
     var nonlinearity: NonlinearityOption?
 
-    @Option(name: .long, help: ArgumentHelp("h0 (.npy) in PyTorch's shape [layers·directions, B, H_out] (default: zeros).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "h0 (.npy) in PyTorch's shape [layers·directions, B, H_out] (default: zeros).", valueName: "file"))
     var initialState: String?
 
-    @Option(name: .long, help: ArgumentHelp("c0 of an LSTM (.npy), [layers·directions, B, d] (default: zeros).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("c0 of an LSTM (.npy), [layers·directions, B, d] (default: zeros).", valueName: "file"))
     var initialCell: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where to write the hidden states: .npy, or an HDF5 dataset file.h5:/dataset (default dataset /hidden). Its folder is created if missing.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where to write the hidden states: .npy, or an HDF5 dataset file.h5:/dataset (default dataset /hidden). Its folder is created if missing.",
+            valueName: "file"))
     var output: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where to write a JSON report (per-layer attempts, residual history per iteration, timings).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Where to write a JSON report (per-layer attempts, residual history per iteration, timings).",
+            valueName: "file"))
     var report: String?
 
-    @Option(name: .long, help: ArgumentHelp("The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.", valueName: "method"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.",
+            valueName: "method"))
     var method: MethodOption = .automatic
 
-    @Option(name: .long, help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
     var tolerance: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n"))
+    @Option(
+        name: .long, help: ArgumentHelp("Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n"))
     var maxIterations: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n"))
     var threads: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
     var precision: Precision = .float
 
-    @Option(name: .long, help: ArgumentHelp("Solve in segments of n steps, each from the exact end state of the previous one (default: chosen from --max-memory and the cache).", valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Solve in segments of n steps, each from the exact end state of the previous one (default: chosen from --max-memory and the cache).",
+            valueName: "n"))
     var segmentLength: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Memory for the streamed solve's segment buffers, e.g. 512M or 2G (default: a quarter of the physical memory; segments are kept cache-sized when they fit).", valueName: "bytes"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Memory for the streamed solve's segment buffers, e.g. 512M or 2G (default: a quarter of the physical memory; segments are kept cache-sized when they fit).",
+            valueName: "bytes"))
     var maxMemory: String?
 
-    @Flag(name: .long, help: ArgumentHelp("Hold the whole sequence in memory instead of streaming it (as --verify and bidirectional models do).", visibility: .hidden))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Hold the whole sequence in memory instead of streaming it (as --verify and bidirectional models do).",
+            visibility: .hidden))
     var inMemory = false
 
     @Flag(name: .long, help: "Also run the sequential rollout; print the largest difference and the speedup.")
@@ -161,10 +208,16 @@ struct Solve: ParsableCommand {
     @Flag(name: .long, help: "Write the hidden states even if the solve did not converge (the exit code is still 2).")
     var allowUnconverged = false
 
-    @Flag(name: .long, help: "Do not fall back to damped Newton and the sequential rollout when an attempt misses the tolerance.")
+    @Flag(
+        name: .long,
+        help: "Do not fall back to damped Newton and the sequential rollout when an attempt misses the tolerance.")
     var noFallback = false
 
-    @Flag(name: .long, help: "Split the sequence over MPI ranks: run as `mpirun -np R pararnn solve --distributed …` (implied when mpirun starts more than one rank). Newton, quasi-newton or sequential; .npy, table or audio input; no --verify or --report.")
+    @Flag(
+        name: .long,
+        help:
+            "Split the sequence over MPI ranks: run as `mpirun -np R pararnn solve --distributed …` (implied when mpirun starts more than one rank). Newton, quasi-newton or sequential; .npy, table or audio input; no --verify or --report."
+    )
     var distributed = false
 
     func validate() throws {
@@ -187,10 +240,12 @@ struct Solve: ParsableCommand {
             let out = FileArgument(output)
             if out.isHDF5 {
                 if let dataset = out.dataset, !HDF5.isDatasetPath(dataset) {
-                    throw ValidationError("--output \(output): '\(dataset)' is not a dataset path such as /hidden or /group/h")
+                    throw ValidationError(
+                        "--output \(output): '\(dataset)' is not a dataset path such as /hidden or /group/h")
                 }
             } else if out.url.pathExtension.lowercased() != "npy" {
-                throw ValidationError("--output must name a .npy file or an HDF5 dataset file.h5:/dataset (got \(output))")
+                throw ValidationError(
+                    "--output must name a .npy file or an HDF5 dataset file.h5:/dataset (got \(output))")
             }
         }
         if let report, URL(fileURLWithPath: report).pathExtension.lowercased() != "json" {
@@ -225,7 +280,8 @@ struct Solve: ParsableCommand {
             if let output { outputs.append(("--output", FileArgument(output).path)) }
             if let report { outputs.append(("--report", report)) }
             do {
-                try PathChecks.check(outputs: outputs, inputs: [("--input", FileArgument(input).path), ("--model", model)])
+                try PathChecks.check(
+                    outputs: outputs, inputs: [("--input", FileArgument(input).path), ("--model", model)])
             } catch {
                 throw Failure(message: "error: \(error.message)", code: 1)
             }
@@ -245,7 +301,8 @@ struct Solve: ParsableCommand {
     /// The model file and its layers in `S` (any problem: exit 1).
     func loadLayers<S: CellMath>() throws -> (Model, [AnyLayer<S>]) {
         let loaded: Model
-        let loadOptions = LoadOptions(module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
+        let loadOptions = LoadOptions(
+            module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
         do { loaded = try ModelFile.load(contentsOf: URL(fileURLWithPath: model), options: loadOptions) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
@@ -276,7 +333,9 @@ struct Solve: ParsableCommand {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
         if let bad = initialStates.joined().firstIndex(where: { !$0.isFinite }) {
-            throw Failure(message: "error: \(h0Name): initial state value \(bad) is not finite in \(precision) precision", code: 1)
+            throw Failure(
+                message: "error: \(h0Name): initial state value \(bad) is not finite in \(precision) precision", code: 1
+            )
         }
         return initialStates
     }
@@ -284,13 +343,17 @@ struct Solve: ParsableCommand {
     /// Loads, solves, reports and writes, in compute type `S`, with the whole sequence in memory.
     func execute<S: CellMath>(_: S.Type) throws {
         let began = ContinuousClock.now
-        let modelURL = URL(fileURLWithPath: model), inputURL = FileArgument(input).url
-        let modelName = modelURL.lastPathComponent, inputName = inputURL.lastPathComponent
+        let modelURL = URL(fileURLWithPath: model)
+        let inputURL = FileArgument(input).url
+        let modelName = modelURL.lastPathComponent
+        let inputName = inputURL.lastPathComponent
 
         // 1. Read everything; any problem is an input error (exit 1) before anything is written.
         let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
         // An HDF5 output is written whole at the end: solved in memory.
-        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }), !(output.map { FileArgument($0).isHDF5 } ?? false) {
+        if !verify, !inMemory, layers.allSatisfy({ $0.directions == 1 }),
+            !(output.map { FileArgument($0).isHDF5 } ?? false)
+        {
             return try executeStreaming(loaded: loaded, layers: layers, began: began)
         }
         let tensor: Tensor
@@ -304,7 +367,8 @@ struct Solve: ParsableCommand {
         let features = tensor.shape[tensor.rank - 1]
         if features != loaded.inputSize {
             throw Failure(
-                message: "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(tensor.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                message:
+                    "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(tensor.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
                 code: 1)
         }
         let inputs: [S] = timeMajor(tensor, batch: batch, steps: steps, features: features)
@@ -386,12 +450,16 @@ struct Solve: ParsableCommand {
         var writes: [(URL, Data)] = []
         if writeHidden, let output {
             let hidden = batchMajor(result.hidden, batch: batch, steps: steps, features: d)
-            let tensor = S.self == Float.self
+            let tensor =
+                S.self == Float.self
                 ? Tensor(shape: outShape, float32: hidden.map { Float($0) })
                 : Tensor(shape: outShape, float64: hidden.map { Double($0) })
             let out = FileArgument(output)
             if out.isHDF5 {
-                do { writes.append((out.url, try HDF5.encode(tensor, dataset: out.outputDataset, name: out.url.lastPathComponent))) } catch {
+                do {
+                    writes.append(
+                        (out.url, try HDF5.encode(tensor, dataset: out.outputDataset, name: out.url.lastPathComponent)))
+                } catch {
                     throw Failure(message: "error: \(error.description)", code: 1)
                 }
             } else {
@@ -413,7 +481,8 @@ struct Solve: ParsableCommand {
                 written.append(url)
             } catch {
                 for url in written { try? FileManager.default.removeItem(at: url) }
-                let text = (error as? SequenceIOError)?.description
+                let text =
+                    (error as? SequenceIOError)?.description
                     ?? "\(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)"
                 throw Failure(message: "error: \(text)", code: 1)
             }
@@ -427,7 +496,8 @@ struct Solve: ParsableCommand {
         }
         if verifyFailed, let v = verification {
             throw Failure(
-                message: "error: \(inputName): --verify: max |h − h_seq| = \(format(v.maxAbsDifference)) exceeds \(format(verifyLimit)): the solution does not match the sequential rollout; no hidden states written",
+                message:
+                    "error: \(inputName): --verify: max |h − h_seq| = \(format(v.maxAbsDifference)) exceeds \(format(verifyLimit)): the solution does not match the sequential rollout; no hidden states written",
                 code: 2)
         }
         try failIfUnfinished(
@@ -444,15 +514,22 @@ struct Solve: ParsableCommand {
     ) throws {
         if let (layer, state) = nonFinite {
             throw Failure(
-                message: "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
+                message:
+                    "error: \(inputName): non-finite hidden state at step \(state.step), \(layer < result.labels.count ? result.labels[layer] : "layer \(layer + 1)") (\(state.valueName), state index \(state.offset)): \(modelName) overflows in \(precision) precision; no hidden states written",
                 code: 2)
         }
         if !converged {
             let worst = result.layers.indices.first { !result.layers[$0].converged }
             let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
-            let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
+            let what =
+                output == nil
+                ? ""
+                : allowUnconverged
+                    ? "; hidden states written anyway (--allow-unconverged)"
+                    : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
-                message: "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(tolerance))\(what)",
+                message:
+                    "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(tolerance))\(what)",
                 code: 2)
         }
     }
@@ -474,7 +551,8 @@ func timeMajor<S: BinaryFloatingPoint>(_ tensor: Tensor, batch: Int, steps: Int,
     var out = [S](repeating: 0, count: values.count)
     for b in 0..<batch {
         for t in 0..<steps {
-            let src = (b * steps + t) * features, dst = (t * batch + b) * features
+            let src = (b * steps + t) * features
+            let dst = (t * batch + b) * features
             for i in 0..<features { out[dst + i] = values[src + i] }
         }
     }
@@ -487,7 +565,8 @@ func batchMajor<S>(_ values: [S], batch: Int, steps: Int, features: Int) -> [S] 
     var out = values
     for t in 0..<steps {
         for b in 0..<batch {
-            let src = (t * batch + b) * features, dst = (b * steps + t) * features
+            let src = (t * batch + b) * features
+            let dst = (b * steps + t) * features
             for i in 0..<features { out[dst + i] = values[src + i] }
         }
     }

@@ -6,7 +6,7 @@ import ParallelScan
 import SequenceIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Solve {
@@ -35,21 +35,29 @@ extension Solve {
         do { world = try MPIRuntime.world() } catch {
             throw Failure(message: "error: --distributed: \(error)", code: 1)
         }
-        let rank = world.rank, ranks = world.size
+        let rank = world.rank
+        let ranks = world.size
         let agreement = Agreement(world: world)
 
         let inputURL = URL(fileURLWithPath: input)
-        let modelName = URL(fileURLWithPath: model).lastPathComponent, inputName = inputURL.lastPathComponent
+        let modelName = URL(fileURLWithPath: model).lastPathComponent
+        let inputName = inputURL.lastPathComponent
         let computeType: ScalarType = S.self == Float.self ? .float32 : .float64
 
         // 1. Each rank: the model, the input's header and its own slice; all checked.
         let slice: RankSlice<S> = try agreement.run {
             if method.method == .elk || method.method == .damped {
-                throw Failure(message: "error: --distributed: method \(method.rawValue) is not available across processes (use newton, quasi-newton, sequential or automatic)", code: 1)
+                throw Failure(
+                    message:
+                        "error: --distributed: method \(method.rawValue) is not available across processes (use newton, quasi-newton, sequential or automatic)",
+                    code: 1)
             }
             let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
             if layers.contains(where: { $0.directions != 1 }) {
-                throw Failure(message: "error: \(modelName): bidirectional layers cannot be split over ranks (their reverse direction runs from the end); solve without --distributed", code: 1)
+                throw Failure(
+                    message:
+                        "error: \(modelName): bidirectional layers cannot be split over ranks (their reverse direction runs from the end); solve without --distributed",
+                    code: 1)
             }
             let source: any SegmentSource
             do { source = try openSegmentSource(inputURL, table: table) } catch {
@@ -58,7 +66,8 @@ extension Solve {
             let (batch, steps, features) = (source.batch, source.steps, source.features)
             if features != loaded.inputSize {
                 throw Failure(
-                    message: "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(source.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                    message:
+                        "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(source.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
                     code: 1)
             }
             do { try RankSplit.check(ranks: ranks, steps: steps) } catch {
@@ -77,14 +86,19 @@ extension Solve {
             }
             if let bad = x.withUnsafeBufferPointer({ firstNonFinite($0) }) {
                 let step = mine.lowerBound + bad / (batch * features)
-                throw Failure(message: "error: \(inputName): value at step \(step) is not finite in \(precision) precision; no hidden states written", code: 1)
+                throw Failure(
+                    message:
+                        "error: \(inputName): value at step \(step) is not finite in \(precision) precision; no hidden states written",
+                    code: 1)
             }
             let initialStates: [[S]]? = try readInitialStates(loaded, batch: batch, batched: source.batched)
             return RankSlice(
                 loaded: loaded, layers: layers, batch: batch, steps: steps, batched: source.batched,
                 mine: mine, x: x, initialStates: initialStates)
         }
-        let (loaded, layers, batch, steps, batched) = (slice.loaded, slice.layers, slice.batch, slice.steps, slice.batched)
+        let (loaded, layers, batch, steps, batched) = (
+            slice.loaded, slice.layers, slice.batch, slice.steps, slice.batched
+        )
         let (mine, initialStates) = (slice.mine, slice.initialStates)
 
         // 2. Solve layer by layer across the ranks.
@@ -133,10 +147,12 @@ extension Solve {
 
         // 4. Summary (rank 0) and the exit status, the same on every rank.
         if rank == 0 {
-            var text = "distributed solve: \(ranks) rank\(ranks == 1 ? "" : "s") × \(pool.threadCount) thread\(pool.threadCount == 1 ? "" : "s"), T = \(steps) (\(steps / ranks)–\((steps + ranks - 1) / ranks) steps per rank), B = \(batch), \(precision)\n"
+            var text =
+                "distributed solve: \(ranks) rank\(ranks == 1 ? "" : "s") × \(pool.threadCount) thread\(pool.threadCount == 1 ? "" : "s"), T = \(steps) (\(steps / ranks)–\((steps + ranks - 1) / ranks) steps per rank), B = \(batch), \(precision)\n"
             for (l, s) in solutions.enumerated() {
                 let iterations = s.attempts.reduce(0) { $0 + $1.iterations }
-                text += "layer \(l + 1): \(s.method.rawValue), \(iterations) iteration\(iterations == 1 ? "" : "s"), residual \(format(s.finalResidual)) (tolerance \(format(s.tolerance)))\(s.converged ? ", certified" : ", NOT converged")"
+                text +=
+                    "layer \(l + 1): \(s.method.rawValue), \(iterations) iteration\(iterations == 1 ? "" : "s"), residual \(format(s.finalResidual)) (tolerance \(format(s.tolerance)))\(s.converged ? ", certified" : ", NOT converged")"
                 if let last = s.attempts.last { text += ": \(last.outcome)" }
                 text += "\n"
             }
@@ -146,12 +162,16 @@ extension Solve {
         }
         if !finite {
             throw Failure(
-                message: rank == 0 ? "error: \(inputName): a hidden state is not finite: \(modelName) overflows in \(precision) precision; no hidden states written" : "",
+                message: rank == 0
+                    ? "error: \(inputName): a hidden state is not finite: \(modelName) overflows in \(precision) precision; no hidden states written"
+                    : "",
                 code: 2)
         }
         if !converged {
             throw Failure(
-                message: rank == 0 ? "error: \(inputName): the solve did not converge\(allowUnconverged ? "" : "; no hidden states written")" : "",
+                message: rank == 0
+                    ? "error: \(inputName): the solve did not converge\(allowUnconverged ? "" : "; no hidden states written")"
+                    : "",
                 code: 2)
         }
     }
@@ -179,10 +199,17 @@ extension Solve {
                 try FileManager.default.createDirectory(
                     at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch {
-                throw Failure(message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1)
+                throw Failure(
+                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
+                    code: 1)
             }
             let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            if fd < 0 { throw Failure(message: "error: \(url.lastPathComponent): cannot create \(temporary.path): \(String(cString: strerror(errno)))", code: 1) }
+            if fd < 0 {
+                throw Failure(
+                    message:
+                        "error: \(url.lastPathComponent): cannot create \(temporary.path): \(String(cString: strerror(errno)))",
+                    code: 1)
+            }
             defer { close(fd) }
             let wrote = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, header.count, 0) }
             if wrote != header.count || ftruncate(fd, off_t(total)) != 0 {
@@ -195,7 +222,12 @@ extension Solve {
         do {
             try agreement.run {
                 let fd = open(temporary.path, O_WRONLY)
-                if fd < 0 { throw Failure(message: "error: \(url.lastPathComponent): cannot open \(temporary.path): \(String(cString: strerror(errno)))", code: 1) }
+                if fd < 0 {
+                    throw Failure(
+                        message:
+                            "error: \(url.lastPathComponent): cannot open \(temporary.path): \(String(cString: strerror(errno)))",
+                        code: 1)
+                }
                 defer { close(fd) }
                 // This rank's rows, batch entry by batch entry: hidden is [t][B][d] (time-major).
                 var run = [S](repeating: 0, count: mine.count * d)
@@ -207,17 +239,25 @@ extension Solve {
                     let bytes = run.count * scalar
                     let wrote = run.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes, off_t(offset)) }
                     if wrote != bytes {
-                        throw Failure(message: "error: \(url.lastPathComponent): cannot write rows \(mine): \(String(cString: strerror(errno)))", code: 1)
+                        throw Failure(
+                            message:
+                                "error: \(url.lastPathComponent): cannot write rows \(mine): \(String(cString: strerror(errno)))",
+                            code: 1)
                     }
                 }
                 if fsync(fd) != 0 {
-                    throw Failure(message: "error: \(url.lastPathComponent): cannot sync: \(String(cString: strerror(errno)))", code: 1)
+                    throw Failure(
+                        message: "error: \(url.lastPathComponent): cannot sync: \(String(cString: strerror(errno)))",
+                        code: 1)
                 }
             }
             try agreement.run {
                 guard world.rank == 0 else { return }
                 if rename(temporary.path, url.path) != 0 {
-                    throw Failure(message: "error: \(url.lastPathComponent): cannot move the finished file into place: \(String(cString: strerror(errno)))", code: 1)
+                    throw Failure(
+                        message:
+                            "error: \(url.lastPathComponent): cannot move the finished file into place: \(String(cString: strerror(errno)))",
+                        code: 1)
                 }
             }
         } catch {
@@ -259,7 +299,8 @@ struct Agreement {
         }
         if failedRanks > 0 {
             if world.rank == 0 {
-                Console.error("error: \(failedRanks) of \(world.size) ranks failed (see their messages); no output written")
+                Console.error(
+                    "error: \(failedRanks) of \(world.size) ranks failed (see their messages); no output written")
             }
             throw Failure(message: "", code: 1)
         }

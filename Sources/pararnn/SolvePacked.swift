@@ -25,11 +25,14 @@ enum RecordingList {
                 do { names = try FileManager.default.contentsOfDirectory(atPath: input) } catch {
                     throw PathError("\(input): cannot list the folder: \(error.localizedDescription)")
                 }
-                let found = names.filter { !$0.hasPrefix(".") && extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
-                    .sorted()
-                    .map { URL(fileURLWithPath: input).appendingPathComponent($0) }
+                let found = names.filter {
+                    !$0.hasPrefix(".") && extensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased())
+                }
+                .sorted()
+                .map { URL(fileURLWithPath: input).appendingPathComponent($0) }
                 if found.isEmpty {
-                    throw PathError("\(input): the folder holds no recordings (.npy, .csv, .tsv, .wav, .flac, .ogg, .aiff)")
+                    throw PathError(
+                        "\(input): the folder holds no recordings (.npy, .csv, .tsv, .wav, .flac, .ogg, .aiff)")
                 }
                 files += found
             } else {
@@ -88,15 +91,22 @@ extension Solve {
     /// Options that a packed solve cannot honour are refused; `--output` is a folder.
     func validatePacked() throws {
         if initialState != nil || initialCell != nil {
-            throw ValidationError("--initial-state and --initial-cell apply to one recording; several recordings start from zero states")
+            throw ValidationError(
+                "--initial-state and --initial-cell apply to one recording; several recordings start from zero states")
         }
-        if segmentLength != nil { throw ValidationError("--segment-length applies to one recording; a packed solve has no segments") }
+        if segmentLength != nil {
+            throw ValidationError("--segment-length applies to one recording; a packed solve has no segments")
+        }
         if let dataset = inputs.first(where: { FileArgument($0).dataset != nil }) {
-            throw ValidationError("--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; a packed solve reads whole files (a .h5 file holding one dataset may be named alone)")
+            throw ValidationError(
+                "--input \(dataset): an HDF5 dataset (file.h5:/dataset) applies to one recording; a packed solve reads whole files (a .h5 file holding one dataset may be named alone)"
+            )
         }
         if let output {
             if FileArgument(output).isHDF5 {
-                throw ValidationError("--output \(output): HDF5 output applies to one recording; several recordings need a folder (receiving <stem>.npy each)")
+                throw ValidationError(
+                    "--output \(output): HDF5 output applies to one recording; several recordings need a folder (receiving <stem>.npy each)"
+                )
             }
             if URL(fileURLWithPath: output).pathExtension.lowercased() == "npy" {
                 throw ValidationError("--output must name a folder when solving several recordings (got \(output))")
@@ -117,7 +127,9 @@ extension Solve {
     func executePacked<S: CellMath>(_: S.Type) throws {
         let began = ContinuousClock.now
         let files: [URL]
-        do { files = try RecordingList.files(inputs) } catch { throw Failure(message: "error: \(error.message)", code: 1) }
+        do { files = try RecordingList.files(inputs) } catch {
+            throw Failure(message: "error: \(error.message)", code: 1)
+        }
         let outputDirectory = output.map { URL(fileURLWithPath: $0) }
         let outputURLs = files.map { url in
             outputDirectory?.appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".npy")
@@ -126,7 +138,9 @@ extension Solve {
         // replaces an input or the model.
         if let output {
             for input in inputs where RecordingList.isDirectory(input) && PathChecks.sameFile(input, output) {
-                throw Failure(message: "error: --output \(output) is the input folder; the outputs would replace the recordings", code: 1)
+                throw Failure(
+                    message: "error: --output \(output) is the input folder; the outputs would replace the recordings",
+                    code: 1)
             }
         }
         do {
@@ -150,18 +164,23 @@ extension Solve {
             }
             let name = url.lastPathComponent
             if tensor.rank != 2 {
-                throw Failure(message: "error: \(name): a recording of a packed solve must be [T, m] (shape \(tensor.shape))", code: 1)
+                throw Failure(
+                    message: "error: \(name): a recording of a packed solve must be [T, m] (shape \(tensor.shape))",
+                    code: 1)
             }
             let (steps, features) = (tensor.shape[0], tensor.shape[1])
             if steps < 1 { throw Failure(message: "error: \(name): the recording has no steps", code: 1) }
             if features != loaded.inputSize {
                 throw Failure(
-                    message: "error: \(name): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(tensor.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                    message:
+                        "error: \(name): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(tensor.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
                     code: 1)
             }
             let values: [S] = timeMajor(tensor, batch: 1, steps: steps, features: features)
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw Failure(message: "error: \(name): value at flat index \(bad) is not finite in \(precision) precision", code: 1)
+                throw Failure(
+                    message: "error: \(name): value at flat index \(bad) is not finite in \(precision) precision",
+                    code: 1)
             }
             inputs += values
             lengths.append(steps)
@@ -179,7 +198,8 @@ extension Solve {
         let start = ContinuousClock.now
         let result: StackSolution<S>
         do {
-            result = try solveStack(layers, inputs: inputs, lengths: lengths, batch: 1, options: options, progress: callback)
+            result = try solveStack(
+                layers, inputs: inputs, lengths: lengths, batch: 1, options: options, progress: callback)
         } catch {
             progress?.finish()
             throw Failure(message: "error: \(error.description)", code: 1)
@@ -200,17 +220,22 @@ extension Solve {
         for (i, url) in files.enumerated() {
             let residuals = perLayer.map { $0[i] }
             let worst = residuals.reduce(0.0) { $0.isNaN || $1.isNaN ? .nan : max($0, $1) }
-            recordings.append(PackedRecordingReport(
-                file: url.lastPathComponent, steps: lengths[i], residuals: residuals, residual: worst,
-                output: write ? outputURLs[i]?.path : nil))
+            recordings.append(
+                PackedRecordingReport(
+                    file: url.lastPathComponent, steps: lengths[i], residuals: residuals, residual: worst,
+                    output: write ? outputURLs[i]?.path : nil))
         }
 
         // 3. Summary.
         let methods = result.layers.map(\.method.rawValue)
-        var text = "model      \(modelName): \(loaded.layers.count) layer\(loaded.layers.count == 1 ? "" : "s"), m = \(loaded.inputSize), output d = \(loaded.outputSize)\n"
-        text += "input      \(files.count) recordings, \(totalSteps) steps in all (shortest \(lengths.min()!), longest \(lengths.max()!)), packed into one solve\n"
-        text += "method     \(Set(methods).sorted().joined(separator: ", ")) (requested \(method.rawValue)), \(pool.threadCount) thread\(pool.threadCount == 1 ? "" : "s"), \(precision)\n"
-        text += "result     \(converged ? "converged" : "NOT converged"): residual \(format(result.finalResidual)) (tolerance \(format(options.tolerance!))), \(result.iterations) Newton iterations\n"
+        var text =
+            "model      \(modelName): \(loaded.layers.count) layer\(loaded.layers.count == 1 ? "" : "s"), m = \(loaded.inputSize), output d = \(loaded.outputSize)\n"
+        text +=
+            "input      \(files.count) recordings, \(totalSteps) steps in all (shortest \(lengths.min()!), longest \(lengths.max()!)), packed into one solve\n"
+        text +=
+            "method     \(Set(methods).sorted().joined(separator: ", ")) (requested \(method.rawValue)), \(pool.threadCount) thread\(pool.threadCount == 1 ? "" : "s"), \(precision)\n"
+        text +=
+            "result     \(converged ? "converged" : "NOT converged"): residual \(format(result.finalResidual)) (tolerance \(format(options.tolerance!))), \(result.iterations) Newton iterations\n"
         if let worst = recordings.indices.max(by: { !(recordings[$0].residual >= recordings[$1].residual) }) {
             text += "worst      \(recordings[worst].file): residual \(format(recordings[worst].residual))\n"
         }
@@ -225,7 +250,8 @@ extension Solve {
             for (i, length) in lengths.enumerated() {
                 let slice = Array(result.hidden[(offset * d)..<((offset + length) * d)])
                 offset += length
-                let tensor = S.self == Float.self
+                let tensor =
+                    S.self == Float.self
                     ? Tensor(shape: [length, d], float32: slice.map { Float($0) })
                     : Tensor(shape: [length, d], float64: slice.map { Double($0) })
                 writes.append((NPY.encode(tensor), outputURLs[i]!))
@@ -233,7 +259,9 @@ extension Solve {
             do {
                 try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
             } catch {
-                throw Failure(message: "error: \(outputDirectory.path): cannot create the folder: \(error.localizedDescription)", code: 1)
+                throw Failure(
+                    message: "error: \(outputDirectory.path): cannot create the folder: \(error.localizedDescription)",
+                    code: 1)
             }
         }
         if let report {
@@ -247,11 +275,14 @@ extension Solve {
                 totalSeconds: seconds(ContinuousClock.now - began), perRecording: recordings)
             do {
                 writes.append((try JSONReport.encode(json, name: url.lastPathComponent), url))
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch let error as SequenceIOError {
                 throw Failure(message: "error: \(error.description)", code: 1)
             } catch {
-                throw Failure(message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1)
+                throw Failure(
+                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
+                    code: 1)
             }
         }
         do { try AtomicFile.write(writes) } catch {
@@ -263,13 +294,20 @@ extension Solve {
         if let report { print("report     \(report)") }
         if let nonFinite {
             throw Failure(
-                message: "error: non-finite hidden state at packed step \(nonFinite.state.step) (\(result.labels[nonFinite.layer])): \(modelName) overflows in \(precision) precision; no hidden states written",
+                message:
+                    "error: non-finite hidden state at packed step \(nonFinite.state.step) (\(result.labels[nonFinite.layer])): \(modelName) overflows in \(precision) precision; no hidden states written",
                 code: 2)
         }
         if !converged {
-            let what = output == nil ? "" : allowUnconverged ? "; hidden states written anyway (--allow-unconverged)" : "; no hidden states written (use --allow-unconverged to write them)"
+            let what =
+                output == nil
+                ? ""
+                : allowUnconverged
+                    ? "; hidden states written anyway (--allow-unconverged)"
+                    : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
-                message: "error: did not converge: residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
+                message:
+                    "error: did not converge: residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
                 code: 2)
         }
     }

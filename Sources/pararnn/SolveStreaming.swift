@@ -5,7 +5,7 @@ import ParallelScan
 import SequenceIO
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Solve {
@@ -18,7 +18,8 @@ extension Solve {
     /// input is found when its segment is read: exit 1 naming the step, and no output.
     func executeStreaming<S: CellMath>(loaded: Model, layers: [AnyLayer<S>], began: ContinuousClock.Instant) throws {
         let inputURL = FileArgument(input).url
-        let modelName = URL(fileURLWithPath: model).lastPathComponent, inputName = inputURL.lastPathComponent
+        let modelName = URL(fileURLWithPath: model).lastPathComponent
+        let inputName = inputURL.lastPathComponent
         let computeType: ScalarType = S.self == Float.self ? .float32 : .float64
 
         // 1. Open the input (a .npy: its header only) and check everything before any work.
@@ -29,7 +30,8 @@ extension Solve {
         let (batch, steps, features, batched) = (source.batch, source.steps, source.features, source.batched)
         if features != loaded.inputSize {
             throw Failure(
-                message: "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(source.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
+                message:
+                    "error: \(inputName): input has \(features) feature\(features == 1 ? "" : "s") per step (shape \(source.shape)) but the model \(modelName) expects m = \(loaded.inputSize)",
                 code: 1)
         }
         let initialStates: [[S]]? = try readInitialStates(loaded, batch: batch, batched: batched)
@@ -65,9 +67,14 @@ extension Solve {
                 try FileManager.default.createDirectory(
                     at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             } catch {
-                throw Failure(message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1)
+                throw Failure(
+                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
+                    code: 1)
             }
-            do { writer = try HiddenWriter<S>(url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps) } catch {
+            do {
+                writer = try HiddenWriter<S>(
+                    url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps)
+            } catch {
                 throw Failure(message: "error: \(error.description)", code: 1)
             }
         }
@@ -78,7 +85,9 @@ extension Solve {
         let progress = Console.stderrIsTTY && steps >= 1_000_000 ? StreamProgress(total: steps) : nil
         var x = [S](repeating: 0, count: segmentSteps * batch * features)
         let narrowing = source.scalarType == .float64 && computeType == .float32
-        var readSeconds = 0.0, writeSeconds = 0.0, solveSeconds = 0.0
+        var readSeconds = 0.0
+        var writeSeconds = 0.0
+        var solveSeconds = 0.0
         var writeOutput = writer != nil
         var stoppedEarly = false
         for k in 0..<segments {
@@ -102,7 +111,8 @@ extension Solve {
                 progress?.finish()
                 let step = range.lowerBound + bad / (batch * features)
                 throw Failure(
-                    message: "error: \(inputName): value at step \(step) (index \(batched ? "[\(bad / features % batch), \(step), \(bad % features)]" : "[\(step), \(bad % features)]")) is not finite in \(precision) precision; no hidden states written",
+                    message:
+                        "error: \(inputName): value at step \(step) (index \(batched ? "[\(bad / features % batch), \(step), \(bad % features)]" : "[\(step), \(bad % features)]")) is not finite in \(precision) precision; no hidden states written",
                     code: 1)
             }
             let t1 = ContinuousClock.now
@@ -167,7 +177,8 @@ extension Solve {
                 try AtomicFile.write(try JSONReport.encode(summary.json, name: url.lastPathComponent), to: url)
             } catch {
                 if writeHidden, let output { try? FileManager.default.removeItem(atPath: output) }
-                let text = (error as? SequenceIOError)?.description
+                let text =
+                    (error as? SequenceIOError)?.description
                     ?? "\(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)"
                 throw Failure(message: "error: \(text)", code: 1)
             }

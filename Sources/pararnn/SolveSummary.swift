@@ -66,9 +66,15 @@ struct SolveSummary<S: CellMath> {
         add("model", "\(modelName): \(model.summary)")
         if !model.module.isEmpty { add("module", String(model.module.dropLast())) }
         if !model.ignoredTensors.isEmpty {
-            add("ignored", "\(model.ignoredTensors.count) tensor\(model.ignoredTensors.count == 1 ? "" : "s") not in the model: \(model.ignoredTensors.joined(separator: ", "))")
+            add(
+                "ignored",
+                "\(model.ignoredTensors.count) tensor\(model.ignoredTensors.count == 1 ? "" : "s") not in the model: \(model.ignoredTensors.joined(separator: ", "))"
+            )
         }
-        add("input", "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)")
+        add(
+            "input",
+            "\(inputName): shape \(shape(inputShape)) \(inputType.rawValue) → T = \(steps), B = \(batch), m = \(model.inputSize)"
+        )
         for note in inputNotes { add("note", note) }
         add("compute", "\(precision), \(threads) thread\(threads == 1 ? "" : "s")")
         for (l, s) in result.layers.enumerated() {
@@ -79,7 +85,11 @@ struct SolveSummary<S: CellMath> {
                 // One or more attempts per segment: count them by method.
                 var counts: [(SolverMethod, Int)] = []
                 for a in s.attempts {
-                    if let i = counts.firstIndex(where: { $0.0 == a.method }) { counts[i].1 += 1 } else { counts.append((a.method, 1)) }
+                    if let i = counts.firstIndex(where: { $0.0 == a.method }) {
+                        counts[i].1 += 1
+                    } else {
+                        counts.append((a.method, 1))
+                    }
                 }
                 line += " (attempts: " + counts.map { "\($0.1)× \($0.0)" }.joined(separator: ", ") + ")"
             } else {
@@ -94,19 +104,30 @@ struct SolveSummary<S: CellMath> {
         }
         var verdict = result.converged ? "converged" : "NOT converged"
         if let (layer, state) = result.nonFiniteState {
-            verdict += " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
+            verdict +=
+                " (non-finite state \(state.valueName) at step \(state.step)\(result.layers.count > 1 || model.layers.count > 1 ? ", layer \(layer + 1)" : ""))"
         }
         add("residual", "\(format(result.finalResidual)) (tolerance \(format(tolerance))): \(verdict)")
         if let st = streaming {
-            add("segments", "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read, solved and written in turn")
+            add(
+                "segments",
+                "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read, solved and written in turn"
+            )
             let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
-            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))")
+            add(
+                "time",
+                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))"
+            )
             add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
         } else {
-            add("time", "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))")
+            add(
+                "time",
+                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all (reading, solving\(verification == nil ? "" : ", verifying"))"
+            )
         }
         if let v = verification {
-            var line = "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
+            var line =
+                "sequential \(milliseconds(v.sequentialSeconds)); max |h − h_seq| = \(format(v.maxAbsDifference))"
             if result.layers.allSatisfy({ $0.method == .sequential && $0.attempts.count == 1 }) {
                 line += "; the solve was sequential too (no parallel speedup to report)"
             } else if let speedup = v.speedup {
@@ -123,7 +144,9 @@ struct SolveSummary<S: CellMath> {
         func add(_ key: String, _ value: String) {
             lines.append(key.padding(toLength: 11, withPad: " ", startingAt: 0) + value)
         }
-        if let output { add("output", "\(output): shape \(shape(outputShape)) \(S.self == Float.self ? "float32" : "float64")") }
+        if let output {
+            add("output", "\(output): shape \(shape(outputShape)) \(S.self == Float.self ? "float32" : "float64")")
+        }
         if let reportFile { add("report", reportFile) }
         return lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
     }
@@ -133,7 +156,8 @@ struct SolveSummary<S: CellMath> {
         guard !newton.isEmpty else { return "" }
         // A streamed solve has thousands of segments: format only what is shown.
         let all = newton.flatMap(\.residualHistory)
-        let items = all.count > 8
+        let items =
+            all.count > 8
             ? all.prefix(4).map(format) + ["…"] + all.suffix(2).map(format) : all.map(format)
         let trail = items.joined(separator: " → ")
         return " (residuals \(trail))"
@@ -146,13 +170,16 @@ struct SolveSummary<S: CellMath> {
             model: .init(
                 file: modelName, cell: model.kind.rawValue,
                 layers: model.layers.map {
-                    .init(inputSize: $0.inputSize, hiddenSize: $0.hiddenSize, heads: $0.heads,
-                          outputSize: $0.outputSize, directions: $0.directions, projectionSize: $0.projectionSize)
+                    .init(
+                        inputSize: $0.inputSize, hiddenSize: $0.hiddenSize, heads: $0.heads,
+                        outputSize: $0.outputSize, directions: $0.directions, projectionSize: $0.projectionSize)
                 },
                 module: model.module.isEmpty ? nil : String(model.module.dropLast()),
                 ignoredTensors: model.ignoredTensors),
-            input: .init(file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch, features: model.inputSize,
-                         notes: inputNotes.isEmpty ? nil : inputNotes),
+            input: .init(
+                file: inputName, shape: inputShape, dtype: inputType.rawValue, steps: steps, batch: batch,
+                features: model.inputSize,
+                notes: inputNotes.isEmpty ? nil : inputNotes),
             precision: precision.rawValue, threads: threads,
             options: .init(
                 method: requested.rawValue, tolerance: tolerance, maxIterations: options.maxIterations,
@@ -161,26 +188,35 @@ struct SolveSummary<S: CellMath> {
             tolerance: tolerance, iterations: result.iterations, solveSeconds: solveSeconds, totalSeconds: totalSeconds,
             layers: result.layers.enumerated().map { l, s in
                 .init(
-                    index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision, converged: s.converged,
+                    index: l, label: result.labels[l], method: s.method.rawValue, decision: s.decision,
+                    converged: s.converged,
                     finalResidual: finite(s.finalResidual), iterations: s.iterations, segments: s.segments,
-                    nonFiniteState: s.nonFiniteState.map { .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName) },
+                    nonFiniteState: s.nonFiniteState.map {
+                        .init(step: $0.step, stateIndex: $0.offset, value: $0.valueName)
+                    },
                     contractivity: s.contractivity.map {
                         .init(window: $0.window, lyapunov: finite($0.lyapunov), maxNorm: finite($0.maxNorm))
                     },
                     segmentIterations: streaming.map { l < $0.segmentIterations.count ? $0.segmentIterations[l] : [] },
                     attempts: s.attempts.map {
-                        .init(method: $0.method.rawValue, iterations: $0.iterations,
-                              residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
-                              outcome: $0.outcome)
+                        .init(
+                            method: $0.method.rawValue, iterations: $0.iterations,
+                            residualHistory: $0.residualHistory.map(finite), converged: $0.converged,
+                            outcome: $0.outcome)
                     })
             },
             verify: verification.map {
-                .init(sequentialSeconds: $0.sequentialSeconds, maxAbsDifference: finite($0.maxAbsDifference), speedup: $0.speedup)
+                .init(
+                    sequentialSeconds: $0.sequentialSeconds, maxAbsDifference: finite($0.maxAbsDifference),
+                    speedup: $0.speedup)
             },
-            output: output.map { .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64") },
+            output: output.map {
+                .init(file: $0, shape: outputShape, dtype: S.self == Float.self ? "float32" : "float64")
+            },
             streaming: streaming.map {
-                .init(segmentLength: $0.segmentLength, segments: $0.segments, maxMemory: $0.maxMemory,
-                      peakResidentBytes: $0.peakResidentBytes, readSeconds: $0.readSeconds, writeSeconds: $0.writeSeconds)
+                .init(
+                    segmentLength: $0.segmentLength, segments: $0.segments, maxMemory: $0.maxMemory,
+                    peakResidentBytes: $0.peakResidentBytes, readSeconds: $0.readSeconds, writeSeconds: $0.writeSeconds)
             })
     }
 }
@@ -189,9 +225,13 @@ struct SolveSummary<S: CellMath> {
 struct Report: Codable {
     struct ModelInfo: Codable {
         struct Layer: Codable {
-            var inputSize: Int; var hiddenSize: Int; var heads: Int
+            var inputSize: Int
+            var hiddenSize: Int
+            var heads: Int
             /// (p or d) × directions: what the next layer reads.
-            var outputSize: Int; var directions: Int; var projectionSize: Int?
+            var outputSize: Int
+            var directions: Int
+            var projectionSize: Int?
         }
         var file: String
         var cell: String

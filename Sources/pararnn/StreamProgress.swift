@@ -31,7 +31,8 @@ final class StreamProgress {
     /// The bar's text for `done` of `total` steps after `elapsed` seconds.
     static func line(done: Int, total: Int, elapsed: Double) -> String {
         let fraction = total > 0 ? Double(done) / Double(total) : 1
-        let width = 20, full = Int(fraction * Double(width))
+        let width = 20
+        let full = Int(fraction * Double(width))
         let bar = String(repeating: "█", count: full) + String(repeating: "░", count: width - full)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         var text = "[\(bar)] \(String(format: "%3d", Int(fraction * 100)))% · \(count(done))/\(count(total)) steps"

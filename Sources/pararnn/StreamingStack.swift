@@ -42,7 +42,8 @@ final class StreamingStack<S: CellMath> {
     ///   - steps: T, the whole sequence (the `.automatic` method is chosen for it).
     ///   - initialStates: one state row per layer (`[B][stateSize]`); zeros if `nil`.
     init(layers: [AnyLayer<S>], steps: Int, batch: Int, options: SolverOptions, initialStates: [[S]]?) {
-        precondition(layers.allSatisfy { $0.directions == 1 }, "StreamingStack: bidirectional layers cannot be streamed")
+        precondition(
+            layers.allSatisfy { $0.directions == 1 }, "StreamingStack: bidirectional layers cannot be streamed")
         self.layers = layers
         self.steps = steps
         self.batch = batch
@@ -79,7 +80,8 @@ final class StreamingStack<S: CellMath> {
             tallies[l].segmentIterations.append(solution.iterations)
             tallies[l].method = solution.method
             let worst = tallies[l].worstResidual
-            tallies[l].worstResidual = solution.finalResidual.isNaN || worst.isNaN
+            tallies[l].worstResidual =
+                solution.finalResidual.isNaN || worst.isNaN
                 ? .nan : max(worst, solution.finalResidual)
             tallies[l].converged = tallies[l].converged && solution.converged
             if var bad = solution.nonFiniteState {
@@ -96,14 +98,16 @@ final class StreamingStack<S: CellMath> {
 
     /// The evidence as a ``StackSolution`` (without states: they were written as they came).
     var solution: StackSolution<S> {
-        var solutions: [Solution<S>] = [], labels: [String] = []
+        var solutions: [Solution<S>] = []
+        var labels: [String] = []
         for (l, tally) in tallies.enumerated() where l == 0 || tallies[l - 1].nonFiniteState == nil {
             if l > 0, tallies[l].segmentIterations.isEmpty { break }
-            solutions.append(Solution(
-                states: [], steps: steps, batch: batch, method: tally.method, attempts: tally.attempts,
-                converged: tally.converged, finalResidual: tally.nonFiniteState == nil ? tally.worstResidual : .nan,
-                tolerance: tally.tolerance, decision: tally.decision, segments: tally.segmentIterations.count,
-                nonFiniteState: tally.nonFiniteState))
+            solutions.append(
+                Solution(
+                    states: [], steps: steps, batch: batch, method: tally.method, attempts: tally.attempts,
+                    converged: tally.converged, finalResidual: tally.nonFiniteState == nil ? tally.worstResidual : .nan,
+                    tolerance: tally.tolerance, decision: tally.decision, segments: tally.segmentIterations.count,
+                    nonFiniteState: tally.nonFiniteState))
             labels.append("layer \(l + 1)")
         }
         return StackSolution(hidden: [], layers: solutions, labels: labels)

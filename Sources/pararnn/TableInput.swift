@@ -10,27 +10,38 @@ extension TableOptions.Missing: ExpressibleByArgument {}
 /// pararnn fit --input co2.csv --columns co2 --missing interpolate --output co2.safetensors
 /// ```
 struct TableInputOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "Table columns to read as features, by header name or 1-based number, comma-separated; ranges allowed (e.g. realgdp,realcons or 3-5,7). Default: every column but date/time columns.",
-        valueName: "list"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Table columns to read as features, by header name or 1-based number, comma-separated; ranges allowed (e.g. realgdp,realcons or 3-5,7). Default: every column but date/time columns.",
+            valueName: "list"))
     var columns: String?
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Empty (or NA) cells in a table: error, drop (the row), ffill (carry the last value forward) or interpolate (linear; the ends take the nearest value).",
-        valueName: "policy"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Empty (or NA) cells in a table: error, drop (the row), ffill (carry the last value forward) or interpolate (linear; the ends take the nearest value).",
+            valueName: "policy"))
     var missing: TableOptions.Missing = .error
 
-    @Flag(name: .long, help: ArgumentHelp(
-        "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."))
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."
+        ))
     var decimalComma = false
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
-        valueName: "list"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
+            valueName: "list"))
     var channels: String?
 
     /// The table options these flags give.
-    var tableOptions: TableOptions { TableOptions(columns: columns, missing: missing, decimalComma: decimalComma ? true : nil) }
+    var tableOptions: TableOptions {
+        TableOptions(columns: columns, missing: missing, decimalComma: decimalComma ? true : nil)
+    }
 
     /// Reads `url` (any input format; `dataset` in an HDF5 file) with these options; notes go to
     /// stderr, one line each.
@@ -41,7 +52,8 @@ struct TableInputOptions: ParsableArguments {
     }
 
     /// Reads `url` with these options; the notes (sample rate, skipped columns, filled cells) are returned.
-    func readWithNotes(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String]) {
+    func readWithNotes(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> (tensor: Tensor, notes: [String])
+    {
         try SequenceInput.read(contentsOf: url, table: tableOptions, channels: channels, dataset: dataset)
     }
 }

@@ -66,7 +66,8 @@ import Testing
         let h = try NPY.read(contentsOf: ws.path("out/h.npy"))
         #expect(h.shape == [3, 120, 3])
         #expect(h.scalarType == .float32)
-        let xs = x.asDouble(), hs = h.asDouble()
+        let xs = x.asDouble()
+        let hs = h.asDouble()
         for b in 0..<3 {
             let seq = Array(xs[(b * 240)..<((b + 1) * 240)])
             let ref = model.rollout(seq, steps: 120)
@@ -98,7 +99,9 @@ import Testing
         ws.writeModel("m.safetensors", model)
         let rows = (0..<20).map { t in "\(Double(t) / 10),\(-Double(t) / 20)" }
         ws.writeBytes("x.csv", Data(rows.joined(separator: "\n").utf8))
-        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.csv", "--output", "h.npy", "--precision", "double"])
+        let r = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "x.csv", "--output", "h.npy", "--precision", "double",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         let x = (0..<20).flatMap { t in [Double(t) / 10, -Double(t) / 20] }
         #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("h.npy")).asDouble(), model.rollout(x, steps: 20)) < 1e-9)
@@ -124,7 +127,10 @@ import Testing
         #expect(allowed.status == 2)
         #expect(try NPY.read(contentsOf: ws.path("h.npy")).shape == [400, 3])
         // With the default fallback the same limits still give an exact answer.
-        let fallback = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--method", "newton", "--max-iterations", "1", "--precision", "double"])
+        let fallback = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "x.npy", "--method", "newton", "--max-iterations", "1",
+            "--precision", "double",
+        ])
         #expect(fallback.status == 0)
         #expect(fallback.stdout.contains("attempts: newton → elk → sequential"))
     }
@@ -164,7 +170,8 @@ import Testing
         // Input errors: exactly one line. Usage errors: the problem first, then a usage hint.
         #expect(usage ? lines.count >= 1 : lines.count == 1, "\(r.stderr)", sourceLocation: sourceLocation)
         for name in names {
-            #expect(lines.first?.contains(name) == true, "\(r.stderr) should name \(name)", sourceLocation: sourceLocation)
+            #expect(
+                lines.first?.contains(name) == true, "\(r.stderr) should name \(name)", sourceLocation: sourceLocation)
         }
         #expect(ws.files() == before, "outputs or temp files were left", sourceLocation: sourceLocation)
     }
@@ -225,17 +232,20 @@ import Testing
         defer { ws.cleanup() }
         var missing = model.tensors
         missing["b"] = nil
-        try SafeTensors.write(SafeTensors.File(tensors: missing, metadata: ["cell": "paragru"]), to: ws.path("missing.safetensors"))
+        try SafeTensors.write(
+            SafeTensors.File(tensors: missing, metadata: ["cell": "paragru"]), to: ws.path("missing.safetensors"))
         try expectFailure(ws, model: "missing.safetensors", naming: ["missing.safetensors", "'b'"])
         ws.writeModel("unknown.safetensors", model, metadata: ["cell": "mamba"])
         try expectFailure(ws, model: "unknown.safetensors", naming: ["unknown.safetensors", "mamba"])
         var shape = model.tensors
         shape["A"] = Tensor(shape: [2, 3], float64: [Double](repeating: 0, count: 6))
-        try SafeTensors.write(SafeTensors.File(tensors: shape, metadata: ["cell": "paragru"]), to: ws.path("shape.safetensors"))
+        try SafeTensors.write(
+            SafeTensors.File(tensors: shape, metadata: ["cell": "paragru"]), to: ws.path("shape.safetensors"))
         try expectFailure(ws, model: "shape.safetensors", naming: ["shape.safetensors", "'A'", "[2, 3]"])
         var nan = model.tensors
         nan["b"] = Tensor(shape: [3, 2], float64: [0, 0, .nan, 0, 0, 0])
-        try SafeTensors.write(SafeTensors.File(tensors: nan, metadata: ["cell": "paragru"]), to: ws.path("nan.safetensors"))
+        try SafeTensors.write(
+            SafeTensors.File(tensors: nan, metadata: ["cell": "paragru"]), to: ws.path("nan.safetensors"))
         try expectFailure(ws, model: "nan.safetensors", naming: ["nan.safetensors", "'b'", "NaN"])
         let good = try Data(contentsOf: ws.path("m.safetensors"))
         ws.writeBytes("cut.safetensors", good.prefix(good.count - 3))

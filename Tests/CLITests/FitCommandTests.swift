@@ -53,7 +53,10 @@ struct FitCommandTests {
     func benchQuick() throws {
         let w = Workspace()
         defer { w.cleanup() }
-        let run = try w.run(["bench", "--preset", "quick", "--groups", "conv", "--threads", "1", "--repetitions", "1", "--json", "bench.json"])
+        let run = try w.run([
+            "bench", "--preset", "quick", "--groups", "conv", "--threads", "1", "--repetitions", "1", "--json",
+            "bench.json",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("direct convolution"))
         let results = try JSONSerialization.jsonObject(with: Data(contentsOf: w.path("bench.json"))) as! [[String: Any]]

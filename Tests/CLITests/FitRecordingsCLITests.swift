@@ -26,12 +26,14 @@ import Testing
         #expect(perRecording.status == 0, "\(perRecording.stderr)")
         #expect(perRecording.stdout.contains("3 recordings, m = 2"), "\(perRecording.stdout)")
         #expect(perRecording.stdout.contains("validating the last 0.1 of each"))
-        let whole = try w.run([
-            "fit", "--input", "rec/a.npy", "--input", "rec/b.npy", "--input", "rec/c.npy",
-            "--validation-files", "b.npy", "--output", "m2.safetensors", "--history", "h.json",
-        ] + common)
+        let whole = try w.run(
+            [
+                "fit", "--input", "rec/a.npy", "--input", "rec/b.npy", "--input", "rec/c.npy",
+                "--validation-files", "b.npy", "--output", "m2.safetensors", "--history", "h.json",
+            ] + common)
         #expect(whole.status == 0, "\(whole.stderr)")
-        #expect(whole.stdout.contains("training 2 (650 steps), validating 1 whole (90 steps: b.npy)"), "\(whole.stdout)")
+        #expect(
+            whole.stdout.contains("training 2 (650 steps), validating 1 whole (90 steps: b.npy)"), "\(whole.stdout)")
         let history = try JSONSerialization.jsonObject(with: Data(contentsOf: w.path("h.json"))) as! [String: Any]
         #expect((history["finalLoss"] as! Double).isFinite)
         // The trained model solves a folder of recordings.
@@ -39,7 +41,8 @@ import Testing
         #expect(solve.status == 0, "\(solve.stderr)")
         #expect(try NPY.read(contentsOf: w.path("h/b.npy")).shape == [90, 4])
         // A validation file that is not an input, or mismatched features: exit 1, nothing written.
-        let missing = try w.run(["fit", "--input", "rec", "--validation-files", "z.npy", "--output", "m3.safetensors"] + common)
+        let missing = try w.run(
+            ["fit", "--input", "rec", "--validation-files", "z.npy", "--output", "m3.safetensors"] + common)
         #expect(missing.status == 1 && missing.stderr.contains("z.npy"))
         w.writeNPY("rec/d.npy", Tensor(shape: [50, 3], float32: [Float](repeating: 0, count: 150)))
         let mismatch = try w.run(["fit", "--input", "rec", "--output", "m3.safetensors"] + common)

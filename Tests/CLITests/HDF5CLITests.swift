@@ -25,15 +25,27 @@ struct HDF5CLITests {
         ws.writeNPY("x.npy", x)
         ws.writeNPY("b.npy", batch)
         try HDF5.write(x, dataset: "/run/x", to: ws.path("in.h5"))
-        try HDF5.write(batch, dataset: "/run/batch", to: ws.path("in.h5").deletingLastPathComponent().appendingPathComponent("b.h5"), chunkRows: 1, deflateLevel: 5)
+        try HDF5.write(
+            batch, dataset: "/run/batch",
+            to: ws.path("in.h5").deletingLastPathComponent().appendingPathComponent("b.h5"), chunkRows: 1,
+            deflateLevel: 5)
         for precision in ["float", "double"] {
             for (h5, npy) in [("in.h5:/run/x", "x.npy"), ("b.h5:/run/batch", "b.npy"), ("b.h5", "b.npy")] {
-                let a = try ws.run(["solve", "--model", "m.safetensors", "--input", npy, "--output", "ref.npy", "--precision", precision, "--method", "newton"])
+                let a = try ws.run([
+                    "solve", "--model", "m.safetensors", "--input", npy, "--output", "ref.npy", "--precision",
+                    precision, "--method", "newton",
+                ])
                 #expect(a.status == 0, "\(a.stderr)")
                 // HDF5 in, HDF5 out (in memory) and HDF5 in, .npy out (streamed).
-                let b = try ws.run(["solve", "--model", "m.safetensors", "--input", h5, "--output", "out/h.h5:/states/h", "--precision", precision, "--method", "newton"])
+                let b = try ws.run([
+                    "solve", "--model", "m.safetensors", "--input", h5, "--output", "out/h.h5:/states/h", "--precision",
+                    precision, "--method", "newton",
+                ])
                 #expect(b.status == 0, "\(b.stderr)")
-                let c = try ws.run(["solve", "--model", "m.safetensors", "--input", h5, "--output", "s.npy", "--precision", precision, "--method", "newton"])
+                let c = try ws.run([
+                    "solve", "--model", "m.safetensors", "--input", h5, "--output", "s.npy", "--precision", precision,
+                    "--method", "newton",
+                ])
                 #expect(c.status == 0, "\(c.stderr)")
                 let ref = try NPY.read(contentsOf: ws.path("ref.npy"))
                 let fromH5 = try HDF5.read(contentsOf: ws.path("out/h.h5"), dataset: "/states/h")
@@ -53,7 +65,8 @@ struct HDF5CLITests {
         let ws = Workspace()
         defer { ws.cleanup() }
         ws.writeModel("m.safetensors", model)
-        try HDF5.write(Tensor(shape: [10, 2], float32: (0..<20).map { Float($0) / 20 }), dataset: "/x", to: ws.path("in.h5"))
+        try HDF5.write(
+            Tensor(shape: [10, 2], float32: (0..<20).map { Float($0) / 20 }), dataset: "/x", to: ws.path("in.h5"))
         try HDF5.write(Tensor(shape: [1, 1, 2, 2], float32: [0, 0, 0, 0]), dataset: "/r4", to: ws.path("r4.h5"))
         ws.writeBytes("fake.h5", Data("not hdf5\n".utf8))
         let cases: [([String], String)] = [
@@ -84,7 +97,10 @@ struct HDF5CLITests {
         let t = 120
         let x = Tensor(shape: [t, 2], float64: (0..<t).flatMap { [sin(Double($0) / 5), cos(Double($0) / 7)] })
         try HDF5.write(x, dataset: "/lab/x", to: ws.path("lab.h5"))
-        let r = try ws.run(["fit", "--input", "lab.h5:/lab/x", "--output", "m.safetensors", "--steps", "2", "--hidden", "4", "--window", "16"])
+        let r = try ws.run([
+            "fit", "--input", "lab.h5:/lab/x", "--output", "m.safetensors", "--steps", "2", "--hidden", "4", "--window",
+            "16",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("data       lab.h5: T = 120, m = 2"), "\(r.stdout)")
         #expect(ws.exists("m.safetensors"))

@@ -60,7 +60,9 @@ struct HarnessResumeTests {
         // Without --resume the file is kept; with it the run completes (grid from the file).
         let refused = try ws.run(["harness", "--config", "grid.json", "--results", "run.jsonl"])
         #expect(refused.status == 1 && refused.stderr.contains("--resume"), "\(refused.stderr)")
-        let resumed = try ws.run(["harness", "--resume", "run.jsonl", "--output", "resumed.json", "--markdown", "resumed.md"])
+        let resumed = try ws.run([
+            "harness", "--resume", "run.jsonl", "--output", "resumed.json", "--markdown", "resumed.md",
+        ])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("already done"), "\(resumed.stderr)")
         #expect(try cases(ws, "resumed.json") == reference)
@@ -82,7 +84,8 @@ struct HarnessResumeTests {
             (["--merge", "nope.jsonl"], "cannot read results file 'nope.jsonl'"),
             (["--merge", "grid.json"], "line 1"),
         ] {
-            let r = try ws.run((arguments[0] == "--merge" ? ["harness"] : ["harness", "--config", "grid.json"]) + arguments)
+            let r = try ws.run(
+                (arguments[0] == "--merge" ? ["harness"] : ["harness", "--config", "grid.json"]) + arguments)
             #expect(r.status != 0 && r.stderr.contains(text), "\(arguments): \(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
         }

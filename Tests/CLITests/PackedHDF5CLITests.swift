@@ -39,8 +39,14 @@ import Testing
         let before = ws.files()
         let fit = ["fit", "--output", "f.safetensors", "--steps", "2", "--hidden", "2", "--window", "16"]
         let cases: [([String], String)] = [
-            (["solve", "--model", "m.safetensors", "--input", "a.npy", "--input", "b.h5:/x", "--output", "out"], "b.h5:/x: an HDF5 dataset"),
-            (["solve", "--model", "m.safetensors", "--input", "a.npy", "--input", "b.h5", "--output", "o.h5:/h"], "HDF5 output applies to one recording"),
+            (
+                ["solve", "--model", "m.safetensors", "--input", "a.npy", "--input", "b.h5:/x", "--output", "out"],
+                "b.h5:/x: an HDF5 dataset"
+            ),
+            (
+                ["solve", "--model", "m.safetensors", "--input", "a.npy", "--input", "b.h5", "--output", "o.h5:/h"],
+                "HDF5 output applies to one recording"
+            ),
             (fit + ["--input", "a.npy", "--input", "b.h5:/x"], "b.h5:/x: an HDF5 dataset"),
             (fit + ["--input", "a.npy", "--input", "b.h5", "--targets", "2"], "--targets applies to one recording"),
         ]

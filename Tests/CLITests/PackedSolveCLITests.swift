@@ -38,7 +38,10 @@ import Testing
         let per = json["perRecording"] as! [[String: Any]]
         #expect(per.map { $0["file"] as! String } == ["a.npy", "b.npy", "c.npy", "d.csv"])
         #expect(per.allSatisfy { ($0["residual"] as! Double) <= json["tolerance"] as! Double })
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: ws.path("out").path)) == ["a.npy", "b.npy", "c.npy", "d.npy"])
+        #expect(
+            Set(try FileManager.default.contentsOfDirectory(atPath: ws.path("out").path)) == [
+                "a.npy", "b.npy", "c.npy", "d.npy",
+            ])
     }
 
     @Test func severalInputFilesAndRefusals() throws {
@@ -66,7 +69,9 @@ import Testing
         #expect(bad.status == 1 && bad.stderr.contains("b.npy"), "\(bad.stderr)")
         #expect(!ws.exists("none"))
         // A .npy --output with several inputs is refused.
-        let file = try ws.run(["solve", "--model", "m.safetensors", "--input", "p.npy", "--input", "q.npy", "--output", "h.npy"])
+        let file = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "p.npy", "--input", "q.npy", "--output", "h.npy",
+        ])
         #expect(file.status != 0 && file.stderr.contains("folder"))
     }
 }

@@ -30,7 +30,8 @@ import Testing
         _ ws: Workspace, model: String = "m.safetensors", input: String, method: String, precision: String,
         segment: Int, extra: [String] = []
     ) throws -> (streamed: Tensor, inMemory: Tensor, stdout: String) {
-        let common = ["solve", "--model", model, "--input", input, "--method", method, "--precision", precision] + extra
+        let common =
+            ["solve", "--model", model, "--input", input, "--method", method, "--precision", precision] + extra
         let s = try ws.run(common + ["--segment-length", "\(segment)", "--output", "s.npy", "--report", "s.json"])
         #expect(s.status == 0, "\(s.stderr)")
         let m = try ws.run(common + ["--in-memory", "--output", "m.npy"])
@@ -80,17 +81,20 @@ import Testing
         writeTwoLayers(ws, "m2.safetensors")
         let x = input(steps: 301, batch: 3)
         ws.writeNPY("xb.npy", x)
-        let seq = try both(ws, model: "m2.safetensors", input: "xb.npy", method: "sequential", precision: "double", segment: 50)
+        let seq = try both(
+            ws, model: "m2.safetensors", input: "xb.npy", method: "sequential", precision: "double", segment: 50)
         #expect(seq.streamed.shape == [3, 301, 3])
         #expect(bits(seq.streamed) == bits(seq.inMemory))
         // Independent reference: layer 2 rolled out over layer 1's h, per sequence.
-        let xs = x.asDouble(), hs = seq.streamed.asDouble()
+        let xs = x.asDouble()
+        let hs = seq.streamed.asDouble()
         for b in 0..<3 {
             let h1 = layer1.rollout(Array(xs[(b * 602)..<((b + 1) * 602)]), steps: 301)
             let h2 = layer2.rollout(h1, steps: 301)
             #expect(maxAbsDiff(Array(hs[(b * 903)..<((b + 1) * 903)]), h2) < 1e-12)
         }
-        let newton = try both(ws, model: "m2.safetensors", input: "xb.npy", method: "newton", precision: "float", segment: 50)
+        let newton = try both(
+            ws, model: "m2.safetensors", input: "xb.npy", method: "newton", precision: "float", segment: 50)
         #expect(maxAbsDiff(newton.streamed.asDouble(), newton.inMemory.asDouble()) < 1e-4)
         #expect(maxAbsDiff(newton.streamed.asDouble(), seq.streamed.asDouble()) < 1e-4)
     }
@@ -114,7 +118,8 @@ import Testing
         var rng = Rng(9)
         let pcm = Tensor(shape: [203, 3], float32: rng.values(609, scale: 0.9).map { Float($0) })
         try testWAV(pcm, sampleRate: 16000, pcm16: true).write(to: ws.path("p.wav"))
-        let picked = try both(ws, input: "p.wav", method: "sequential", precision: "float", segment: 40, extra: ["--channels", "3,1"])
+        let picked = try both(
+            ws, input: "p.wav", method: "sequential", precision: "float", segment: 40, extra: ["--channels", "3,1"])
         #expect(picked.streamed.shape == [203, 3])
         #expect(bits(picked.streamed) == bits(picked.inMemory))
         #expect(picked.stdout.contains("16000 Hz, 3 channels (using 3,1)"))
@@ -140,7 +145,9 @@ import Testing
         // A float64 value beyond Float's range is not finite in float precision.
         values[2 * 333 + 1] = 1e300
         ws.writeNPY("y.npy", Tensor(shape: [500, 2], float64: values))
-        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "y.npy", "--segment-length", "64", "--output", "h.npy"])
+        let r = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "y.npy", "--segment-length", "64", "--output", "h.npy",
+        ])
         #expect(r.status == 1)
         #expect(r.stderr.contains("value at step 333 (index [333, 1]) is not finite in float precision"), "\(r.stderr)")
         #expect(ws.files() == ["m.safetensors", "x.npy", "y.npy"])
@@ -152,12 +159,16 @@ import Testing
         ws.writeModel("m.safetensors", layer1)
         ws.writeNPY("x.npy", input(steps: 5000))
         // 24 MiB fixed + 40 KiB for the segment: well under the cache-sized length.
-        let r = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--max-memory", "24.04M", "--output", "h.npy"])
+        let r = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "x.npy", "--max-memory", "24.04M", "--output", "h.npy",
+        ])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("within --max-memory 24.0 MiB"))
         #expect(!r.stdout.contains("segments   1 of"))
         #expect(r.stdout.contains("peak RSS"))
-        let small = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--max-memory", "1M", "--output", "g.npy"])
+        let small = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "x.npy", "--max-memory", "1M", "--output", "g.npy",
+        ])
         #expect(small.status == 1)
         #expect(small.stderr.hasPrefix("error: --max-memory 1.0 MiB cannot hold one step"), "\(small.stderr)")
         let bad = try ws.run(["solve", "--model", "m.safetensors", "--input", "x.npy", "--max-memory", "lots"])
@@ -178,8 +189,10 @@ extension StreamingSolveTests {
         for signal in [SIGINT, SIGTERM] {
             let process = Process()
             process.executableURL = pararnnExecutable
-            process.arguments = ["solve", "--model", "m.safetensors", "--input", "x.npy", "--output", "h.npy",
-                                 "--method", "sequential", "--segment-length", "1"]
+            process.arguments = [
+                "solve", "--model", "m.safetensors", "--input", "x.npy", "--output", "h.npy",
+                "--method", "sequential", "--segment-length", "1",
+            ]
             process.currentDirectoryURL = ws.url
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

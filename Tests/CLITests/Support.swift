@@ -24,7 +24,9 @@ let pararnnExecutable: URL = {
             return c
         }
     }
-    fatalError("pararnn executable not found (looked at \(candidates.map(\.path))); run `swift build --product pararnn` or set PARARNN_BIN")
+    fatalError(
+        "pararnn executable not found (looked at \(candidates.map(\.path))); run `swift build --product pararnn` or set PARARNN_BIN"
+    )
 }()
 
 struct RunResult {
@@ -36,7 +38,9 @@ struct RunResult {
 /// Runs `pararnn` with `arguments` in `directory`; stdout and stderr go through files, so
 /// that large outputs cannot block the child. `environment` overrides variables (after
 /// `PARARNN_THREADS=2`).
-func pararnn(_ arguments: [String], in directory: URL, environment overrides: [String: String] = [:]) throws -> RunResult {
+func pararnn(_ arguments: [String], in directory: URL, environment overrides: [String: String] = [:]) throws
+    -> RunResult
+{
     let process = Process()
     process.executableURL = pararnnExecutable
     process.arguments = arguments
@@ -53,7 +57,8 @@ func pararnn(_ arguments: [String], in directory: URL, environment overrides: [S
         try? FileManager.default.removeItem(at: outURL)
         try? FileManager.default.removeItem(at: errURL)
     }
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+    let out = try FileHandle(forWritingTo: outURL)
+    let err = try FileHandle(forWritingTo: errURL)
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
@@ -132,14 +137,17 @@ struct TestParaGRU {
     }
 
     var tensors: [String: Tensor] {
-        ["A": Tensor(shape: [3, d], float64: A), "B": Tensor(shape: [1, m, 3, d], float64: B),
-         "b": Tensor(shape: [3, d], float64: b)]
+        [
+            "A": Tensor(shape: [3, d], float64: A), "B": Tensor(shape: [1, m, 3, d], float64: B),
+            "b": Tensor(shape: [3, d], float64: b),
+        ]
     }
 
     /// h for one sequence x `[T][m]` → `[T][d]`.
     func rollout(_ x: [Double], steps: Int) -> [Double] {
         func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
-        var h = [Double](repeating: 0, count: d), out: [Double] = []
+        var h = [Double](repeating: 0, count: d)
+        var out: [Double] = []
         for t in 0..<steps {
             var next = h
             for j in 0..<d {
@@ -169,16 +177,22 @@ func maxAbsDiff(_ a: [Double], _ b: [Double]) -> Double {
 /// clamped) or 32-bit float, `WAVE_FORMAT_EXTENSIBLE` for more than two channels.
 func testWAV(_ tensor: Tensor, sampleRate: Int, pcm16: Bool) -> Data {
     func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
-    let channels = tensor.shape[1], bits = pcm16 ? 16 : 32, code: UInt16 = pcm16 ? 1 : 3
-    var fmt = le(UInt16(channels > 2 ? 0xFFFE : code)) + le(UInt16(channels)) + le(UInt32(sampleRate))
+    let channels = tensor.shape[1]
+    let bits = pcm16 ? 16 : 32
+    let code: UInt16 = pcm16 ? 1 : 3
+    var fmt =
+        le(UInt16(channels > 2 ? 0xFFFE : code)) + le(UInt16(channels)) + le(UInt32(sampleRate))
         + le(UInt32(sampleRate * channels * bits / 8)) + le(UInt16(channels * bits / 8)) + le(UInt16(bits))
     if channels > 2 {
-        fmt += le(UInt16(22)) + le(UInt16(bits)) + le(UInt32(0)) + le(code)
+        fmt +=
+            le(UInt16(22)) + le(UInt16(bits)) + le(UInt32(0)) + le(code)
             + [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]
     }
-    let samples: [UInt8] = pcm16
+    let samples: [UInt8] =
+        pcm16
         ? tensor.asDouble().flatMap { le(Int16(min(max(($0 * 32768).rounded(), -32768), 32767))) }
         : tensor.asFloat().flatMap { le($0.bitPattern) }
-    let body = Array("WAVEfmt ".utf8) + le(UInt32(fmt.count)) + fmt + Array("data".utf8) + le(UInt32(samples.count)) + samples
+    let body =
+        Array("WAVEfmt ".utf8) + le(UInt32(fmt.count)) + fmt + Array("data".utf8) + le(UInt32(samples.count)) + samples
     return Data(Array("RIFF".utf8) + le(UInt32(body.count)) + body)
 }

@@ -47,7 +47,10 @@ import Testing
             "--initial-state", path("gru_bi2_h0.npy"),
         ])
         #expect(bad.status == 1)
-        #expect(bad.stderr.contains("gru_bi2_h0.npy: tensor 'h0' has shape [4, 2, 4]: expected [L·D = 4, B = 2, H_out = 3]"), "\(bad.stderr)")
+        #expect(
+            bad.stderr.contains(
+                "gru_bi2_h0.npy: tensor 'h0' has shape [4, 2, 4]: expected [L·D = 4, B = 2, H_out = 3]"),
+            "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: ws.path("bad.npy").path))
         let cell = try ws.run([
             "solve", "--model", path("gru_bi2.safetensors"), "--input", path("x.npy"),
@@ -67,11 +70,17 @@ import Testing
         #expect(relu.stdout.contains("elman (relu), 1 layer: 3 → 5"))
         let expected = try NPY.read(contentsOf: torch.appendingPathComponent("rnn_relu_out.npy"))
         #expect(maxAbsDiff(try NPY.read(contentsOf: ws.path("h.npy")).asDouble(), expected.asDouble()) < 1e-5)
-        let two = try ws.run(["solve", "--model", path("two.safetensors"), "--input", path("x.npy"), "--output", "t.npy"])
+        let two = try ws.run([
+            "solve", "--model", path("two.safetensors"), "--input", path("x.npy"), "--output", "t.npy",
+        ])
         #expect(two.status == 1)
-        #expect(two.stderr.contains("two.safetensors: holds 2 recurrent modules (a, b): pick one with --module PREFIX"), "\(two.stderr)")
+        #expect(
+            two.stderr.contains("two.safetensors: holds 2 recurrent modules (a, b): pick one with --module PREFIX"),
+            "\(two.stderr)")
         #expect(!FileManager.default.fileExists(atPath: ws.path("t.npy").path))
-        let b = try ws.run(["solve", "--model", path("two.safetensors"), "--input", path("x.npy"), "--module", "b", "--output", "t.npy"])
+        let b = try ws.run([
+            "solve", "--model", path("two.safetensors"), "--input", path("x.npy"), "--module", "b", "--output", "t.npy",
+        ])
         #expect(b.status == 0, "\(b.stderr)")
         #expect(b.stdout.contains("ignored    4 tensors not in the model: a.bias_hh_l0"))
         let help = try ws.run(["solve", "--help"])

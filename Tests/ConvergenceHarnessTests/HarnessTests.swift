@@ -15,7 +15,8 @@ func repositoryFile(_ relative: String) -> String {
 /// The `quick` grid, run once for all tests that need it (2 threads, like the baseline).
 let quickReport: HarnessReport = {
     do {
-        return try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
+        return try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads))
+            .run()
     } catch {
         fatalError("quick grid failed: \(error)")
     }
@@ -34,7 +35,9 @@ let quickReport: HarnessReport = {
             func draw(scale: Double, seed: UInt64) -> CellTensors {
                 WeightFactory(cell: cell, hiddenSize: 6, inputSize: 3, scale: scale, seed: seed).tensors()
             }
-            let (one, again, three, other) = (draw(scale: 1, seed: 7), draw(scale: 1, seed: 7), draw(scale: 3, seed: 7), draw(scale: 1, seed: 8))
+            let (one, again, three, other) = (
+                draw(scale: 1, seed: 7), draw(scale: 1, seed: 7), draw(scale: 3, seed: 7), draw(scale: 1, seed: 8)
+            )
             let recurrent = cell.isDiagonal ? ["A"] + cell.schema.channelTensors.map(\.name) : ["weight_hh"]
             let input = cell.isDiagonal ? "B" : "weight_ih"
             #expect(one == again)
@@ -190,7 +193,9 @@ let quickReport: HarnessReport = {
         let found = now.cases.firstIndex { $0.converged }
         let i = try #require(found)
         now.cases[i].converged = false
-        now.cases[i].attempts = [AttemptRecord(method: .newton, iterations: 100, converged: false, outcome: "iteration limit 100 reached")]
+        now.cases[i].attempts = [
+            AttemptRecord(method: .newton, iterations: 100, converged: false, outcome: "iteration limit 100 reached")
+        ]
         var outcome = BaselineCheck.compare(now, baseline: base)
         #expect(!outcome.passed && outcome.regressions[0].contains("now does not"))
         now = base
@@ -199,7 +204,10 @@ let quickReport: HarnessReport = {
         #expect(!outcome.passed && outcome.regressions[0].contains("error"))
         // Wall times never matter.
         now = base
-        for j in now.cases.indices { now.cases[j].parallelSeconds *= 100; now.cases[j].speedup /= 100 }
+        for j in now.cases.indices {
+            now.cases[j].parallelSeconds *= 100
+            now.cases[j].speedup /= 100
+        }
         #expect(BaselineCheck.compare(now, baseline: base).passed)
     }
 
@@ -217,7 +225,11 @@ let quickReport: HarnessReport = {
     final class Lines: @unchecked Sendable {
         let lock = NSLock()
         var text = ""
-        func append(_ s: String) { lock.lock(); text += s; lock.unlock() }
+        func append(_ s: String) {
+            lock.lock()
+            text += s
+            lock.unlock()
+        }
     }
 
     @Test func plainLinesEveryTenPercent() {

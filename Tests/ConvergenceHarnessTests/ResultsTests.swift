@@ -30,7 +30,9 @@ func summaryWithoutTimes(_ report: HarnessReport) -> String {
 
 /// The uninterrupted run of `smallGrid` (2 cases at a time, as by default), run once.
 let smallReport: HarnessReport = {
-    do { return try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run() } catch {
+    do {
+        return try HarnessRunner(config: smallGrid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
+    } catch {
         fatalError("small grid failed: \(error)")
     }
 }()
@@ -70,7 +72,10 @@ final class Interrupt: @unchecked Sendable {
         #expect(throws: HarnessError("interrupted")) {
             _ = try HarnessRunner(config: smallGrid, pool: pool).run(
                 shard: nil, resuming: [],
-                onResult: { (r: CaseResult) throws(HarnessError) in try stop.check(); try first.append(r) })
+                onResult: { (r: CaseResult) throws(HarnessError) in
+                    try stop.check()
+                    try first.append(r)
+                })
         }
         let handle = try #require(FileHandle(forWritingAtPath: path))
         try handle.seekToEnd()
@@ -94,7 +99,10 @@ final class Interrupt: @unchecked Sendable {
         let ran = Interrupt(after: .max)
         let resumed = try HarnessRunner(config: smallGrid, pool: pool).run(
             shard: nil, resuming: log.previous,
-            onResult: { (r: CaseResult) throws(HarnessError) in try ran.check(); try log.append(r) })
+            onResult: { (r: CaseResult) throws(HarnessError) in
+                try ran.check()
+                try log.append(r)
+            })
         #expect(ran.count == whole.cases.count - 5)
         let (fromLines, missing) = try HarnessReport.merge(paths: [path])
         #expect(missing.isEmpty)
@@ -188,8 +196,10 @@ final class Interrupt: @unchecked Sendable {
         // `quickReport` ran cases concurrently on 1 thread each; a sixth of `quick` run one
         // at a time on 2 threads (as before concurrency) converges identically.
         let shard = try HarnessShard(index: 1, count: 6)
-        let alone = try HarnessRunner(config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads), jobs: 1)
-            .run(shard: shard, resuming: [], onResult: nil)
+        let alone = try HarnessRunner(
+            config: HarnessPreset.quick, pool: WorkerPool(threadCount: 2, choice: .allThreads), jobs: 1
+        )
+        .run(shard: shard, resuming: [], onResult: nil)
         #expect(alone.cases.count == 10)
         for c in alone.cases {
             let other = try #require(quickReport.cases.first { $0.key == c.key })

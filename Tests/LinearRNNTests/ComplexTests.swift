@@ -33,11 +33,13 @@ struct ComplexTests {
     let m = 2, n = 3, p = 2
 
     func lru(_ seed: UInt64) throws -> LRU<Double> {
-        try LRU<Double>.ringInit(inputSize: m, stateSize: n, outputSize: p, rMin: 0.6, rMax: 0.95, maxPhase: 3, seed: seed)
+        try LRU<Double>.ringInit(
+            inputSize: m, stateSize: n, outputSize: p, rMin: 0.6, rMax: 0.95, maxPhase: 3, seed: seed)
     }
 
     @Test func ringInitIsStableAndNormalised() throws {
-        let layer = try LRU<Double>.ringInit(inputSize: 4, stateSize: 64, outputSize: 2, rMin: 0.4, rMax: 0.9, maxPhase: 0.5)
+        let layer = try LRU<Double>.ringInit(
+            inputSize: 4, stateSize: 64, outputSize: 2, rMin: 0.4, rMax: 0.9, maxPhase: 0.5)
         let (re, im, gamma) = layer.eigenvalues()
         for j in 0..<64 {
             let r = (re[j] * re[j] + im[j] * im[j]).squareRoot()
@@ -45,12 +47,15 @@ struct ComplexTests {
             #expect(abs(atan2(im[j], re[j])) <= 0.5 + 1e-12)
             #expect(abs(gamma[j] * gamma[j] + r * r - 1) < 1e-12)
         }
-        #expect(throws: LinearRNNError.self) { try LRU<Double>.ringInit(inputSize: 1, stateSize: 1, outputSize: 1, rMin: 0.9, rMax: 0.5) }
+        #expect(throws: LinearRNNError.self) {
+            try LRU<Double>.ringInit(inputSize: 1, stateSize: 1, outputSize: 1, rMin: 0.9, rMax: 0.5)
+        }
     }
 
     @Test func lruMatchesDirectComplexLoop() throws {
         let layer = try lru(11)
-        let steps = 61, batch = 3
+        let steps = 61
+        let batch = 3
         var r = TestRandom(12)
         let x = r.array(steps * batch * m)
         let reference = referenceComplex(
@@ -82,10 +87,12 @@ struct ComplexTests {
         var r = TestRandom(16)
         let x = r.array(steps * m)
         let (re, im, gamma) = layer.eigenvalues()
-        var a = [Double](), u = [Double]()
+        var a = [Double]()
+        var u = [Double]()
         for t in 0..<steps {
             a += re + im.map { -$0 } + im + re
-            var ur = [Double](repeating: 0, count: n), ui = ur
+            var ur = [Double](repeating: 0, count: n)
+            var ui = ur
             for j in 0..<n {
                 for k in 0..<m {
                     ur[j] += gamma[j] * layer.bRe[j * m + k] * x[t * m + k]
@@ -102,9 +109,11 @@ struct ComplexTests {
 
     @Test func lruGradientsMatchFiniteDifferences() throws {
         let layer = try lru(13)
-        let steps = 29, batch = 2
+        let steps = 29
+        let batch = 2
         var r = TestRandom(14)
-        let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
+        let x = r.array(steps * batch * m)
+        let g = r.array(steps * batch * p)
         let pool = WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, steps: steps, batch: batch, pool: pool)
         let grads = try layer.backward(x, trace: trace, outputGradient: g, pool: pool)
@@ -134,9 +143,11 @@ struct ComplexTests {
 
     @Test func s5MatchesDirectComplexLoop() throws {
         let layer = try s5(21)
-        let steps = 53, batch = 2
+        let steps = 53
+        let batch = 2
         var r = TestRandom(22)
-        let x = r.array(steps * batch * m), dt = r.array(steps * batch, 1e-4, 0.8)
+        let x = r.array(steps * batch * m)
+        let dt = r.array(steps * batch, 1e-4, 0.8)
         let reference = referenceComplex(
             steps: steps, batch: batch, m: m, n: n, p: p, x: x, cRe: layer.cRe, cIm: layer.cIm, d: layer.d
         ) { t, s, j, xt in
@@ -158,9 +169,11 @@ struct ComplexTests {
 
     @Test func s5GradientsMatchFiniteDifferences() throws {
         let layer = try s5(23)
-        let steps = 21, batch = 2
+        let steps = 21
+        let batch = 2
         var r = TestRandom(24)
-        let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
+        let x = r.array(steps * batch * m)
+        let g = r.array(steps * batch * p)
         let dt = r.array(steps * batch, 0.05, 0.6)
         let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, dt: dt, steps: steps, batch: batch, pool: pool)

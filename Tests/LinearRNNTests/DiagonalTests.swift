@@ -40,7 +40,8 @@ struct DiagonalTests {
 
     @Test func matchesSequentialLoopDoubleAndFloat() throws {
         let (a, b, c, d) = parameters(1)
-        let steps = 97, batch = 2
+        let steps = 97
+        let batch = 2
         var r = TestRandom(2)
         let x = r.array(steps * batch * m)
         let reference = referenceDiagonal(
@@ -61,7 +62,8 @@ struct DiagonalTests {
     @Test func agreesWithParallelScanDiagonal() throws {
         // The fused scan vs ParallelScan's materialised diagonal scan of u_t = B x_t.
         let (a, b, _, _) = parameters(3)
-        let steps = 41, batch = 1
+        let steps = 41
+        let batch = 1
         var r = TestRandom(4)
         let x = r.array(steps * m)
         var u = [Double](repeating: 0, count: steps * n)
@@ -81,9 +83,11 @@ struct DiagonalTests {
 
     @Test func gradientsMatchFiniteDifferences() throws {
         let (a, b, c, d) = parameters(5)
-        let steps = 23, batch = 2
+        let steps = 23
+        let batch = 2
         var r = TestRandom(6)
-        let x = r.array(steps * batch * m), g = r.array(steps * batch * p)
+        let x = r.array(steps * batch * m)
+        let g = r.array(steps * batch * p)
         let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let layer = try DiagonalLinearRNN<Double>(inputSize: m, stateSize: n, outputSize: p, a: a, b: b, c: c, d: d)
         let trace = try layer.forward(x, steps: steps, batch: batch, pool: pool)
@@ -116,7 +120,8 @@ struct DiagonalTests {
         for a: Float in [1 - 1e-7, 0.5, 1e-30] {
             let layer = try DiagonalLinearRNN<Float>(inputSize: 1, stateSize: 1, outputSize: 1, a: [a], b: [1], c: [1])
             let y = try layer.forward(
-                x, steps: steps, batch: 1, keepStates: false, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
+                x, steps: steps, batch: 1, keepStates: false,
+                pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)
             ).output
             #expect(y.allSatisfy { $0.isFinite }, "a = \(a)")
         }

@@ -8,8 +8,10 @@ struct MLSTMCase {
     var steps: Int, batch: Int, heads: Int, dk: Int, dv: Int
     var q: [Double], k: [Double], v: [Double], i: [Double], f: [Double]
 
-    init(steps: Int, batch: Int = 2, heads: Int = 2, dk: Int = 5, dv: Int = 3, seed: UInt64,
-         inputGate: (Double, Double) = (-3, 3), forgetGate: (Double, Double) = (-1, 5)) {
+    init(
+        steps: Int, batch: Int = 2, heads: Int = 2, dk: Int = 5, dv: Int = 3, seed: UInt64,
+        inputGate: (Double, Double) = (-3, 3), forgetGate: (Double, Double) = (-1, 5)
+    ) {
         self.steps = steps
         self.batch = batch
         self.heads = heads
@@ -27,15 +29,20 @@ struct MLSTMCase {
 
 /// The mLSTM step loop in Double, written from the equations (m_0 = 0, C_0 = 0, n_0 = 0).
 func referenceMLSTM(_ c: MLSTMCase, epsilon: Double) -> [Double] {
-    let rows = c.batch * c.heads, dk = c.dk, dv = c.dv
+    let rows = c.batch * c.heads
+    let dk = c.dk
+    let dv = c.dv
     var out = [Double](repeating: 0, count: c.steps * rows * dv)
     for s in 0..<rows {
-        var C = [Double](repeating: 0, count: dk * dv), n = [Double](repeating: 0, count: dk), m = 0.0
+        var C = [Double](repeating: 0, count: dk * dv)
+        var n = [Double](repeating: 0, count: dk)
+        var m = 0.0
         for t in 0..<c.steps {
             let r = t * rows + s
             let logF = -log(1 + exp(-c.f[r]))
             let mt = max(logF + m, c.i[r])
-            let fp = exp(logF + m - mt), ip = exp(c.i[r] - mt)
+            let fp = exp(logF + m - mt)
+            let ip = exp(c.i[r] - mt)
             m = mt
             for a in 0..<dk {
                 let ka = c.k[r * dk + a]
@@ -101,19 +108,29 @@ struct MLSTMTests {
         let ref = try run(c, form: .recurrent)
         let layer = try MLSTM<Double>(heads: 2, keySize: 4, valueSize: 3)
         let form = GatedForm.chunkwise(chunkSize: 16, tileSize: 8)
-        let serial = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, pool: .serial)
+        let serial = try layer.forward(
+            queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1,
+            form: form, pool: .serial)
         var r = TestRandom(2)
         let G = r.array(c.steps * 2 * 3)
-        let serialGrads = try layer.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: serial, outputGradient: G, pool: .serial)
+        let serialGrads = try layer.backward(
+            queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: serial, outputGradient: G,
+            pool: .serial)
         for pool in testPools.dropFirst() {
-            let trace = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, pool: pool)
+            let trace = try layer.forward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1,
+                form: form, pool: pool)
             #expect(relativeError(trace.output, ref) < 1e-12)
             #expect(relativeError(trace.chunkStates, serial.chunkStates) < 1e-12)
             #expect(relativeError(trace.chunkStabiliser, serial.chunkStabiliser) < 1e-12)
-            let grads = try layer.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: trace, outputGradient: G, pool: pool)
+            let grads = try layer.backward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: trace,
+                outputGradient: G, pool: pool)
             #expect(relativeError(grads.queries, serialGrads.queries) < 1e-10)
             #expect(relativeError(grads.forgetGates, serialGrads.forgetGates) < 1e-10)
-            let inference = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1, form: form, keepStates: false, pool: pool)
+            let inference = try layer.forward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: 1,
+                form: form, keepStates: false, pool: pool)
             #expect(inference.output == trace.output && inference.chunkStates.isEmpty)
         }
     }
@@ -130,11 +147,15 @@ struct MLSTMTests {
         // chunkwise form must be no worse than the step form in Float.
         let layer = try MLSTM<Float>(heads: c.heads, keySize: c.dk, valueSize: c.dv)
         func float(_ form: GatedForm) throws -> Double {
-            relativeError(toDouble(try layer.forward(
-                queries: toFloat(c.q), keys: toFloat(c.k), values: toFloat(c.v), inputGates: toFloat(c.i),
-                forgetGates: toFloat(c.f), steps: c.steps, batch: c.batch, form: form, pool: .serial).output), ref)
+            relativeError(
+                toDouble(
+                    try layer.forward(
+                        queries: toFloat(c.q), keys: toFloat(c.k), values: toFloat(c.v), inputGates: toFloat(c.i),
+                        forgetGates: toFloat(c.f), steps: c.steps, batch: c.batch, form: form, pool: .serial
+                    ).output), ref)
         }
-        let stepError = try float(.recurrent), chunkError = try float(.chunkwise(chunkSize: 64, tileSize: 32))
+        let stepError = try float(.recurrent)
+        let chunkError = try float(.chunkwise(chunkSize: 64, tileSize: 32))
         #expect(chunkError < 1e-3 && chunkError <= 2 * stepError + 1e-5, "chunkwise \(chunkError), step \(stepError)")
     }
 
@@ -148,16 +169,21 @@ struct MLSTMTests {
     /// path through ε e^m matters).
     @Test func gradientsMatchFiniteDifferences() throws {
         for (steps, chunk, tile) in [(11, 4, 2), (9, 16, 16), (13, 5, 5)] {
-            let c = MLSTMCase(steps: steps, batch: 1, heads: 2, dk: 3, dv: 2, seed: 30 + UInt64(steps), inputGate: (-2, 2), forgetGate: (-2, 3))
+            let c = MLSTMCase(
+                steps: steps, batch: 1, heads: 2, dk: 3, dv: 2, seed: 30 + UInt64(steps), inputGate: (-2, 2),
+                forgetGate: (-2, 3))
             let eps = 0.05
             let layer = try MLSTM<Double>(heads: c.heads, keySize: c.dk, valueSize: c.dv, epsilon: eps)
             var r = TestRandom(99)
             let G = r.array(c.steps * c.batch * c.heads * c.dv)
             let form = GatedForm.chunkwise(chunkSize: chunk, tileSize: tile)
             func loss(_ x: MLSTMCase) throws -> Double {
-                dot(G, try layer.forward(
-                    queries: x.q, keys: x.k, values: x.v, inputGates: x.i, forgetGates: x.f, steps: x.steps,
-                    batch: x.batch, form: .recurrent, pool: .serial).output)
+                dot(
+                    G,
+                    try layer.forward(
+                        queries: x.q, keys: x.k, values: x.v, inputGates: x.i, forgetGates: x.f, steps: x.steps,
+                        batch: x.batch, form: .recurrent, pool: .serial
+                    ).output)
             }
             let trace = try layer.forward(
                 queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps,
@@ -165,11 +191,31 @@ struct MLSTMTests {
             let grads = try layer.backward(
                 queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: trace,
                 outputGradient: G, pool: .serial)
-            try checkGradient("q", analytic: grads.queries, at: c.q, tolerance: 1e-6) { var x = c; x.q = $0; return try loss(x) }
-            try checkGradient("k", analytic: grads.keys, at: c.k, tolerance: 1e-6) { var x = c; x.k = $0; return try loss(x) }
-            try checkGradient("v", analytic: grads.values, at: c.v, tolerance: 1e-6) { var x = c; x.v = $0; return try loss(x) }
-            try checkGradient("i", analytic: grads.inputGates, at: c.i, tolerance: 1e-6) { var x = c; x.i = $0; return try loss(x) }
-            try checkGradient("f", analytic: grads.forgetGates, at: c.f, tolerance: 1e-6) { var x = c; x.f = $0; return try loss(x) }
+            try checkGradient("q", analytic: grads.queries, at: c.q, tolerance: 1e-6) {
+                var x = c
+                x.q = $0
+                return try loss(x)
+            }
+            try checkGradient("k", analytic: grads.keys, at: c.k, tolerance: 1e-6) {
+                var x = c
+                x.k = $0
+                return try loss(x)
+            }
+            try checkGradient("v", analytic: grads.values, at: c.v, tolerance: 1e-6) {
+                var x = c
+                x.v = $0
+                return try loss(x)
+            }
+            try checkGradient("i", analytic: grads.inputGates, at: c.i, tolerance: 1e-6) {
+                var x = c
+                x.i = $0
+                return try loss(x)
+            }
+            try checkGradient("f", analytic: grads.forgetGates, at: c.f, tolerance: 1e-6) {
+                var x = c
+                x.f = $0
+                return try loss(x)
+            }
             // The parallel pools give the same gradients.
             let parallel = try layer.backward(
                 queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: trace,
@@ -184,12 +230,17 @@ struct MLSTMTests {
         let G = r.array(c.steps * c.batch * c.heads * c.dv)
         let d = try MLSTM<Double>(heads: 2, keySize: 8, valueSize: 8)
         let form = GatedForm.chunkwise(chunkSize: 32, tileSize: 16)
-        let td = try d.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: c.batch, form: form)
-        let gd = try d.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: td, outputGradient: G)
+        let td = try d.forward(
+            queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: c.steps, batch: c.batch,
+            form: form)
+        let gd = try d.backward(
+            queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: td, outputGradient: G)
         let f = try MLSTM<Float>(heads: 2, keySize: 8, valueSize: 8)
         let (q, k, v, i, fg) = (toFloat(c.q), toFloat(c.k), toFloat(c.v), toFloat(c.i), toFloat(c.f))
-        let tf = try f.forward(queries: q, keys: k, values: v, inputGates: i, forgetGates: fg, steps: c.steps, batch: c.batch, form: form)
-        let gf = try f.backward(queries: q, keys: k, values: v, inputGates: i, forgetGates: fg, trace: tf, outputGradient: toFloat(G))
+        let tf = try f.forward(
+            queries: q, keys: k, values: v, inputGates: i, forgetGates: fg, steps: c.steps, batch: c.batch, form: form)
+        let gf = try f.backward(
+            queries: q, keys: k, values: v, inputGates: i, forgetGates: fg, trace: tf, outputGradient: toFloat(G))
         #expect(relativeError(toDouble(gf.queries), gd.queries) < 1e-4)
         #expect(relativeError(toDouble(gf.keys), gd.keys) < 1e-4)
         #expect(relativeError(toDouble(gf.values), gd.values) < 1e-4)
@@ -201,22 +252,32 @@ struct MLSTMTests {
         let layer = try MLSTM<Double>(heads: 2, keySize: 3, valueSize: 2)
         let c = MLSTMCase(steps: 4, batch: 1, heads: 2, dk: 3, dv: 2, seed: 1)
         #expect(throws: LinearRNNError.shapeMismatch(name: "values", expected: 16, actual: 15)) {
-            _ = try layer.forward(queries: c.q, keys: c.k, values: Array(c.v.dropLast()), inputGates: c.i, forgetGates: c.f, steps: 4, batch: 1)
+            _ = try layer.forward(
+                queries: c.q, keys: c.k, values: Array(c.v.dropLast()), inputGates: c.i, forgetGates: c.f, steps: 4,
+                batch: 1)
         }
         #expect(throws: LinearRNNError.emptyDimension(name: "chunkSize", value: 0)) {
-            _ = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: 4, batch: 1, form: .chunkwise(chunkSize: 0, tileSize: 4))
+            _ = try layer.forward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: 4, batch: 1,
+                form: .chunkwise(chunkSize: 0, tileSize: 4))
         }
         #expect(throws: LinearRNNError.emptySequence) {
-            _ = try layer.forward(queries: [], keys: [], values: [], inputGates: [], forgetGates: [], steps: 0, batch: 1)
+            _ = try layer.forward(
+                queries: [], keys: [], values: [], inputGates: [], forgetGates: [], steps: 0, batch: 1)
         }
-        let recurrent = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: 4, batch: 1, form: .recurrent)
+        let recurrent = try layer.forward(
+            queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, steps: 4, batch: 1,
+            form: .recurrent)
         #expect(throws: LinearRNNError.self) {
-            _ = try layer.backward(queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: recurrent, outputGradient: [Double](repeating: 1, count: 16))
+            _ = try layer.backward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: c.i, forgetGates: c.f, trace: recurrent,
+                outputGradient: [Double](repeating: 1, count: 16))
         }
         var nan = c.i
         nan[2] = .nan
         #expect(throws: LinearRNNError.self) {
-            _ = try layer.forward(queries: c.q, keys: c.k, values: c.v, inputGates: nan, forgetGates: c.f, steps: 4, batch: 1)
+            _ = try layer.forward(
+                queries: c.q, keys: c.k, values: c.v, inputGates: nan, forgetGates: c.f, steps: 4, batch: 1)
         }
     }
 }

@@ -7,7 +7,8 @@ import Testing
 func referenceSelective(
     _ l: SelectiveSSM<Double>, x: [Double], z: [Double], steps: Int, batch: Int
 ) -> [Double] {
-    let d = l.channels, n = l.stateSize
+    let d = l.channels
+    let n = l.stateSize
     var out = [Double](repeating: 0, count: steps * batch * d)
     for s in 0..<batch {
         var h = [Double](repeating: 0, count: d * n)
@@ -20,7 +21,8 @@ func referenceSelective(
                 for k in 0..<d { pre += l.wDelta[c * d + k] * xt[k] }
                 delta[c] = log(1 + exp(pre))
             }
-            var bt = [Double](repeating: 0, count: n), ct = bt
+            var bt = [Double](repeating: 0, count: n)
+            var ct = bt
             for k in 0..<n {
                 for c in 0..<d {
                     bt[k] += l.wB[k * d + c] * xt[c]
@@ -92,9 +94,11 @@ struct SelectiveAarenTests {
     @Test(arguments: [SelectiveGate.silu, .sigmoid, .none])
     func selectiveMatchesSequentialLoop(gate: SelectiveGate) throws {
         let layer = try selective(31, gate: gate)
-        let steps = 67, batch = 2
+        let steps = 67
+        let batch = 2
         var r = TestRandom(32)
-        let x = r.array(steps * batch * d), z = gate == .none ? [] : r.array(steps * batch * d, -3, 3)
+        let x = r.array(steps * batch * d)
+        let z = gate == .none ? [] : r.array(steps * batch * d, -3, 3)
         let reference = referenceSelective(layer, x: x, z: z, steps: steps, batch: batch)
         let layerF = try float(layer)
         for pool in testPools {
@@ -111,9 +115,11 @@ struct SelectiveAarenTests {
 
     @Test func selectiveGradientsMatchFiniteDifferences() throws {
         let layer = try selective(33, gate: .silu)
-        let steps = 25, batch = 2
+        let steps = 25
+        let batch = 2
         var r = TestRandom(34)
-        let x = r.array(steps * batch * d), z = r.array(steps * batch * d, -2, 2)
+        let x = r.array(steps * batch * d)
+        let z = r.array(steps * batch * d, -2, 2)
         let g = r.array(steps * batch * d)
         let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
         let trace = try layer.forward(x, z: z, steps: steps, batch: batch, pool: pool)
@@ -145,12 +151,16 @@ struct SelectiveAarenTests {
     }
 
     @Test func aarenMatchesNaiveAttention() throws {
-        let dk = 3, dv = 2, steps = 59, batch = 2
+        let dk = 3
+        let dv = 2
+        let steps = 59
+        let batch = 2
         var r = TestRandom(41)
         let query = r.array(dk)
         // Large keys → scores up to ~±60: e^{s} alone would overflow Float's exp (> 88 only for
         // the Double test below), the stable operator never exponentiates a positive number.
-        let keys = r.array(steps * batch * dk, -40, 40), values = r.array(steps * batch * dv)
+        let keys = r.array(steps * batch * dk, -40, 40)
+        let values = r.array(steps * batch * dv)
         let reference = referenceAttention(
             query: query, keys: keys, values: values, steps: steps, batch: batch, dk: dk, dv: dv)
         let layer = try Aaren<Double>(keySize: dk, valueSize: dv, query: query)
@@ -174,10 +184,14 @@ struct SelectiveAarenTests {
     }
 
     @Test func aarenGradientsMatchFiniteDifferences() throws {
-        let dk = 3, dv = 2, steps = 31, batch = 2
+        let dk = 3
+        let dv = 2
+        let steps = 31
+        let batch = 2
         var r = TestRandom(43)
         let query = r.array(dk, -2, 2)
-        let keys = r.array(steps * batch * dk, -2, 2), values = r.array(steps * batch * dv)
+        let keys = r.array(steps * batch * dk, -2, 2)
+        let values = r.array(steps * batch * dv)
         let g = r.array(steps * batch * dv)
         let layer = try Aaren<Double>(keySize: dk, valueSize: dv, query: query)
         let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)

@@ -42,13 +42,15 @@ struct Complex {
 /// Pools exercising the sequential path and the parallel path with several chunk counts.
 let testPools: [WorkerPool] = [
     WorkerPool(threadCount: 1, choice: .allThreads), WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads),
-    WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads), WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads),
+    WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads),
+    WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads),
 ]
 
 /// max |a − b| / max(1, max |b|).
 func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count)
-    var diff = 0.0, scale = 1.0
+    var diff = 0.0
+    var scale = 1.0
     for i in a.indices {
         diff = max(diff, abs(a[i] - b[i]))
         scale = max(scale, abs(b[i]))
@@ -77,7 +79,8 @@ func checkGradient(
         v[i] = values[i]
         numeric[i] = (up - down) / (2 * step)
     }
-    var diff = 0.0, scale = 1e-3
+    var diff = 0.0
+    var scale = 1e-3
     for i in values.indices {
         diff = max(diff, abs(analytic[i] - numeric[i]))
         scale = max(scale, abs(numeric[i]))

@@ -25,8 +25,10 @@ struct ConvolutionTests {
     @Test("direct convolution equals a naive triple loop (causal and bidirectional)")
     func directMatchesNaive() throws {
         let (B, C, L) = (2, 3, 13)
-        let u = randomArray(B * C * L, seed: 1), k0 = randomArray(C * L, seed: 2)
-        let k1 = randomArray(C * L, seed: 3), d = randomArray(C, seed: 4)
+        let u = randomArray(B * C * L, seed: 1)
+        let k0 = randomArray(C * L, seed: 2)
+        let k1 = randomArray(C * L, seed: 3)
+        let d = randomArray(C, seed: 4)
         let y = try DirectConvolution.causal(u, batch: B, channels: C, length: L, kernel: k0, skip: d)
         let ref = naiveConvolution(u, batch: B, channels: C, length: L, k0: k0, k1: nil, skip: d)
         #expect(maxDiff(y, ref) <= 1e-13 * maxAbs(ref))
@@ -42,7 +44,8 @@ struct ConvolutionTests {
     @Test("FFT convolution equals direct convolution", arguments: [1, 2, 3, 17, 64, 1000, 4097])
     func fftMatchesDirect(length L: Int) throws {
         let (B, C) = L > 1000 ? (1, 2) : (2, 3)
-        let u = randomArray(B * C * L, seed: UInt64(L)), k = randomArray(C * L, seed: UInt64(L) + 7)
+        let u = randomArray(B * C * L, seed: UInt64(L))
+        let k = randomArray(C * L, seed: UInt64(L) + 7)
         let d = randomArray(C, seed: 99)
         let pool = WorkerPool(threadCount: 2, choice: .allThreads)
         let ref = try DirectConvolution.causal(u, batch: B, channels: C, length: L, kernel: k, skip: d, pool: pool)
@@ -53,7 +56,9 @@ struct ConvolutionTests {
         let y = try conv.convolve(u, batch: B, channels: C, kernel: k, skip: d)
         #expect(maxDiff(y, ref) <= 1e-12 * scale, "double, L = \(L)")
 
-        let uf = u.map { Float($0) }, kf = k.map { Float($0) }, df = d.map { Float($0) }
+        let uf = u.map { Float($0) }
+        let kf = k.map { Float($0) }
+        let df = d.map { Float($0) }
         let refF = try DirectConvolution.causal(
             uf.map { Double($0) }, batch: B, channels: C, length: L, kernel: kf.map { Double($0) },
             skip: df.map { Double($0) }, pool: pool)
@@ -65,7 +70,9 @@ struct ConvolutionTests {
     @Test("bidirectional FFT convolution equals direct", arguments: [1, 2, 16, 17, 333])
     func bidirectional(length L: Int) throws {
         let (B, C) = (2, 2)
-        let u = randomArray(B * C * L, seed: 11), k0 = randomArray(C * L, seed: 12), k1 = randomArray(C * L, seed: 13)
+        let u = randomArray(B * C * L, seed: 11)
+        let k0 = randomArray(C * L, seed: 12)
+        let k1 = randomArray(C * L, seed: 13)
         let ref = try DirectConvolution.bidirectional(
             u, batch: B, channels: C, length: L, forwardKernel: k0, backwardKernel: k1)
         let conv = try FFTConvolver<Double>(length: L)
@@ -85,11 +92,17 @@ struct ConvolutionTests {
         #expect(p1 === p2)
         let p3 = try cache.plan(length: 96, scalar: Float.self)
         #expect(cache.count == 2 && p3.length == 96)
-        let L = 300, B = 3, C = 5
-        let c1 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 1, choice: .allThreads))
-        let c2 = try FFTConvolver<Double>(length: L, cache: cache, pool: WorkerPool(threadCount: 2, choice: .allThreads))
+        let L = 300
+        let B = 3
+        let C = 5
+        let c1 = try FFTConvolver<Double>(
+            length: L, cache: cache, pool: WorkerPool(threadCount: 1, choice: .allThreads))
+        let c2 = try FFTConvolver<Double>(
+            length: L, cache: cache, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         #expect(c1.plan === c2.plan)
-        let u = randomArray(B * C * L, seed: 5), k = randomArray(C * L, seed: 6), d = randomArray(C, seed: 7)
+        let u = randomArray(B * C * L, seed: 5)
+        let k = randomArray(C * L, seed: 6)
+        let d = randomArray(C, seed: 7)
         let y1 = try c1.convolve(u, batch: B, channels: C, kernel: k, skip: d)
         let y2 = try c2.convolve(u, batch: B, channels: C, kernel: k, skip: d)
         #expect(y1 == y2)
@@ -104,7 +117,8 @@ struct ConvolutionTests {
         #expect(throws: LongConvError.emptyLength) { try FFTConvolver<Double>(length: 0) }
         let conv = try FFTConvolver<Double>(length: 4)
         #expect(throws: LongConvError.shapeMismatch(name: "u", expected: 8, actual: 7)) {
-            try conv.convolve([Double](repeating: 0, count: 7), batch: 1, channels: 2, kernel: [Double](repeating: 0, count: 8))
+            try conv.convolve(
+                [Double](repeating: 0, count: 7), batch: 1, channels: 2, kernel: [Double](repeating: 0, count: 8))
         }
         #expect(throws: LongConvError.shapeMismatch(name: "kernel", expected: 8, actual: 4)) {
             try conv.spectrum(kernel: [Double](repeating: 0, count: 4), channels: 2)
@@ -119,7 +133,9 @@ struct ConvolutionTests {
     @Test("convolution gradients match central finite differences")
     func convolutionGradients() throws {
         let (B, C, L) = (2, 2, 37)
-        let u = randomArray(B * C * L, seed: 21), k = randomArray(C * L, seed: 22), d = randomArray(C, seed: 23)
+        let u = randomArray(B * C * L, seed: 21)
+        let k = randomArray(C * L, seed: 22)
+        let d = randomArray(C, seed: 23)
         let w = randomArray(B * C * L, seed: 24)
         let conv = try FFTConvolver<Double>(length: L)
         func loss(_ u: [Double], _ k: [Double], _ d: [Double]) throws -> Double {
@@ -133,18 +149,24 @@ struct ConvolutionTests {
             #expect(Swift.abs(analytic - fd) <= 1e-5 * max(Swift.abs(fd), 1), "\(analytic) vs \(fd)")
         }
         for i in stride(from: 0, to: u.count, by: 7) {
-            var up = u, um = u
-            up[i] += h; um[i] -= h
+            var up = u
+            var um = u
+            up[i] += h
+            um[i] -= h
             check(g.input[i], try loss(up, k, d), try loss(um, k, d))
         }
         for i in stride(from: 0, to: k.count, by: 5) {
-            var kp = k, km = k
-            kp[i] += h; km[i] -= h
+            var kp = k
+            var km = k
+            kp[i] += h
+            km[i] -= h
             check(g.kernel[i], try loss(u, kp, d), try loss(u, km, d))
         }
         for i in 0..<C {
-            var dp = d, dm = d
-            dp[i] += h; dm[i] -= h
+            var dp = d
+            var dm = d
+            dp[i] += h
+            dm[i] -= h
             check(g.skip[i], try loss(u, k, dp), try loss(u, k, dm))
         }
     }
@@ -152,30 +174,41 @@ struct ConvolutionTests {
     @Test("bidirectional convolution gradients match central finite differences")
     func bidirectionalGradients() throws {
         let (B, C, L) = (2, 2, 23)
-        let u = randomArray(B * C * L, seed: 41), k0 = randomArray(C * L, seed: 42)
-        let k1 = randomArray(C * L, seed: 43), d = randomArray(C, seed: 44), w = randomArray(B * C * L, seed: 45)
+        let u = randomArray(B * C * L, seed: 41)
+        let k0 = randomArray(C * L, seed: 42)
+        let k1 = randomArray(C * L, seed: 43)
+        let d = randomArray(C, seed: 44)
+        let w = randomArray(B * C * L, seed: 45)
         let conv = try FFTConvolver<Double>(length: L)
         func loss(_ u: [Double], _ k0: [Double], _ k1: [Double]) throws -> Double {
-            let y = try conv.convolveBidirectional(u, batch: B, channels: C, forwardKernel: k0, backwardKernel: k1, skip: d)
+            let y = try conv.convolveBidirectional(
+                u, batch: B, channels: C, forwardKernel: k0, backwardKernel: k1, skip: d)
             return zip(y, w).reduce(0) { $0 + $1.0 * $1.1 }
         }
-        let g = try conv.backward(gradOutput: w, input: u, batch: B, channels: C, kernel: k0, backwardKernel: k1, skip: d)
+        let g = try conv.backward(
+            gradOutput: w, input: u, batch: B, channels: C, kernel: k0, backwardKernel: k1, skip: d)
         let h = 1e-4
         func check(_ analytic: Double, _ plus: Double, _ minus: Double) {
             let fd = (plus - minus) / (2 * h)
             #expect(Swift.abs(analytic - fd) <= 1e-5 * max(Swift.abs(fd), 1), "\(analytic) vs \(fd)")
         }
         for i in stride(from: 0, to: u.count, by: 5) {
-            var up = u, um = u
-            up[i] += h; um[i] -= h
+            var up = u
+            var um = u
+            up[i] += h
+            um[i] -= h
             check(g.input[i], try loss(up, k0, k1), try loss(um, k0, k1))
         }
         for i in 0..<(C * L) {
-            var p = k0, m = k0
-            p[i] += h; m[i] -= h
+            var p = k0
+            var m = k0
+            p[i] += h
+            m[i] -= h
             check(g.kernel[i], try loss(u, p, k1), try loss(u, m, k1))
-            var p1 = k1, m1 = k1
-            p1[i] += h; m1[i] -= h
+            var p1 = k1
+            var m1 = k1
+            p1[i] += h
+            m1[i] -= h
             check(g.backwardKernel[i], try loss(u, k0, p1), try loss(u, k0, m1))
         }
     }

@@ -20,7 +20,10 @@ func cx(_ z: Complex<Double>) -> Cx { Cx(z.real, z.imaginary) }
 struct S4DTests {
     @Test(
         "S4D kernel equals the impulse response of the complex recurrence",
-        arguments: [(Discretization.zeroOrderHold, S4DInitialization.lin), (.bilinear, .lin), (.zeroOrderHold, .inv), (.bilinear, .inv)])
+        arguments: [
+            (Discretization.zeroOrderHold, S4DInitialization.lin), (.bilinear, .lin), (.zeroOrderHold, .inv),
+            (.bilinear, .inv),
+        ])
     func kernelMatchesRecurrence(disc: Discretization, initialization: S4DInitialization) throws {
         let (H, N, L) = (3, 8, 200)
         let kern = try S4DKernel.initialized(
@@ -31,7 +34,8 @@ struct S4DTests {
             for n in 0..<(N / 2) {
                 let i = h * N / 2 + n
                 let a = Cx(-exp(kern.aRealLog[i]), kern.aImag[i])
-                let (aBar, bBar) = referenceDiscretize(a, cx(kern.b[i]), dt: exp(kern.logDt[h]), zoh: disc == .zeroOrderHold)
+                let (aBar, bBar) = referenceDiscretize(
+                    a, cx(kern.b[i]), dt: exp(kern.logDt[h]), zoh: disc == .zeroOrderHold)
                 // Impulse u = δ: x_0 = B̄, x_ℓ = Ā x_{ℓ−1}; y_ℓ = 2 Re C x_ℓ.
                 var x = bBar
                 for l in 0..<L {
@@ -85,7 +89,8 @@ struct S4DTests {
         let kern = try S4DKernel.initialized(channels: H, stateSize: N, initialization: .inv, seed: 9)
         let d = randomArray(H, seed: 10)
         let u = randomArray(B * H * L, seed: 11)
-        let layer = try S4DLayer<Double>(kernel: kern, skip: d, length: L, pool: WorkerPool(threadCount: 2, choice: .allThreads))
+        let layer = try S4DLayer<Double>(
+            kernel: kern, skip: d, length: L, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         let y = try layer.forward(u, batch: B)
         let (yr, _) = try layer.recurrentForward(u, batch: B)
         #expect(maxDiff(y, yr) <= 1e-10 * maxAbs(yr))
@@ -96,7 +101,8 @@ struct S4DTests {
 
         // Two chunks of 150 with the state carried equal one run of 300.
         let half = try S4DLayer<Double>(kernel: kern, skip: d, length: L / 2)
-        var first = [Double](), second = [Double]()
+        var first = [Double]()
+        var second = [Double]()
         for item in 0..<(B * H) {
             first += u[(item * L)..<(item * L + L / 2)]
             second += u[(item * L + L / 2)..<(item * L + L)]
@@ -113,10 +119,13 @@ struct S4DTests {
 
     /// Central differences with h = 1e-5: truncation ~h²·f''' ≈ 1e-10 and round-off ~ε·|f|/h ≈ 1e-10
     /// relative, so 1e-5 relative error is a safe bound.
-    @Test("S4D parameter gradients match central finite differences", arguments: [Discretization.zeroOrderHold, .bilinear])
+    @Test(
+        "S4D parameter gradients match central finite differences",
+        arguments: [Discretization.zeroOrderHold, .bilinear])
     func gradients(disc: Discretization) throws {
         let (H, N, L) = (2, 4, 64)
-        let base = try S4DKernel.initialized(channels: H, stateSize: N, discretization: disc, dtMin: 0.01, dtMax: 0.2, seed: 17)
+        let base = try S4DKernel.initialized(
+            channels: H, stateSize: N, discretization: disc, dtMin: 0.01, dtMax: 0.2, seed: 17)
         var kern = base
         var rng = SplitMix64(seed: 5)
         kern.b = kern.b.map { _ in Complex(rng.normal(), rng.normal()) }
@@ -128,7 +137,8 @@ struct S4DTests {
         let grad = try kern.kernelGradient(length: L, gradKernel: g)
         let h = 1e-5
         func check(_ name: String, _ analytic: Double, _ perturb: (inout S4DKernel, Double) -> Void) throws {
-            var p = kern, m = kern
+            var p = kern
+            var m = kern
             perturb(&p, h)
             perturb(&m, -h)
             let fd = (try loss(p) - loss(m)) / (2 * h)
@@ -150,7 +160,9 @@ struct S4DTests {
     func layerChain() throws {
         let (B, H, N, L) = (2, 2, 8, 50)
         let kern = try S4DKernel.initialized(channels: H, stateSize: N, seed: 4)
-        let d = randomArray(H, seed: 1), u = randomArray(B * H * L, seed: 2), w = randomArray(B * H * L, seed: 3)
+        let d = randomArray(H, seed: 1)
+        let u = randomArray(B * H * L, seed: 2)
+        let w = randomArray(B * H * L, seed: 3)
         let layer = try S4DLayer<Double>(kernel: kern, skip: d, length: L)
         func loss(_ l: S4DLayer<Double>, _ u: [Double]) throws -> Double {
             zip(try l.forward(u, batch: B), w).reduce(0) { $0 + $1.0 * $1.1 }
@@ -158,13 +170,15 @@ struct S4DTests {
         let g = try layer.backward(gradOutput: w, input: u, batch: B)
         let h = 1e-5
         for hh in 0..<H {
-            var p = layer, m = layer
+            var p = layer
+            var m = layer
             p.kernel.logDt[hh] += h
             m.kernel.logDt[hh] -= h
             let fd = (try loss(p, u) - loss(m, u)) / (2 * h)
             #expect(Swift.abs(fd - g.kernel.logDt[hh]) <= 1e-5 * Swift.abs(fd))
         }
-        var up = u, um = u
+        var up = u
+        var um = u
         up[17] += h
         um[17] -= h
         let fd = (try loss(layer, up) - loss(layer, um)) / (2 * h)
@@ -186,7 +200,8 @@ struct S4DPLRTests {
         let lam = dplr.lambda.map(cx) + dplr.lambda.map { cx($0).conj }
         let p = dplr.p.map(cx) + dplr.p.map { cx($0).conj }
         let bt = dplr.b.map(cx) + dplr.b.map { cx($0).conj }
-        var err = 0.0, errB = 0.0
+        var err = 0.0
+        var errB = 0.0
         for r in 0..<N {
             var sb = Cx.zero
             for k in 0..<N { sb = sb + V[r * N + k] * bt[k] }
@@ -222,7 +237,8 @@ struct S4DPLRTests {
             let delta = exp(kern.logDt[h])
             let cvec = (0..<m).map { cx(kern.c[h * m + $0]) } + (0..<m).map { cx(kern.c[h * m + $0]).conj }
             // Dense A, then Ā = (I − ΔA/2)⁻¹(I + ΔA/2), B̄ = (I − ΔA/2)⁻¹ΔB.
-            var minus = [Cx](repeating: .zero, count: N * N), plus = minus
+            var minus = [Cx](repeating: .zero, count: N * N)
+            var plus = minus
             for r in 0..<N {
                 for c in 0..<N {
                     let arc = (r == c ? lam[r] : .zero) - p[r] * p[c].conj
@@ -299,7 +315,8 @@ struct SGConvTests {
     func layer() throws {
         let (B, H, L) = (2, 3, 200)
         let k = try SGConvKernel.initialized(channels: H, kernelDim: 16, length: L, seed: 3)
-        let d = randomArray(H, seed: 4), u = randomArray(B * H * L, seed: 5)
+        let d = randomArray(H, seed: 4)
+        let u = randomArray(B * H * L, seed: 5)
         let layer = try SGConvLayer<Double>(kernel: k, skip: d)
         let y = try layer.forward(u, batch: B)
         let ref = naiveConvolution(u, batch: B, channels: H, length: L, k0: k.kernel(), k1: nil, skip: d)

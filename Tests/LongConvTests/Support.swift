@@ -1,11 +1,14 @@
-import ParallelScan
 import Foundation
 import LongConv
+import ParallelScan
 
 /// A minimal complex number for test-side references (independent of the library's arithmetic).
 struct Cx: Equatable {
     var re: Double, im: Double
-    init(_ re: Double, _ im: Double = 0) { self.re = re; self.im = im }
+    init(_ re: Double, _ im: Double = 0) {
+        self.re = re
+        self.im = im
+    }
     static let zero = Cx(0)
     static let one = Cx(1)
     static func + (a: Cx, b: Cx) -> Cx { Cx(a.re + b.re, a.im + b.im) }
@@ -57,7 +60,8 @@ func naiveConvolution(
 
 /// Solves M X = R for complex M (n×n row-major) with partial pivoting; R is n×k.
 func complexSolve(_ m: [Cx], _ r: [Cx], n: Int, k: Int) -> [Cx] {
-    var a = m, x = r
+    var a = m
+    var x = r
     for col in 0..<n {
         var piv = col
         for row in col..<n where a[row * n + col].abs > a[piv * n + col].abs { piv = row }

@@ -18,7 +18,8 @@ do { world = try MPIRuntime.world() } catch {
     exit(1)
 }
 var failures: [String] = []
-var cases = 0, bitwise = 0
+var cases = 0
+var bitwise = 0
 
 @MainActor func check(_ ok: Bool, _ what: @autoclosure () -> String) {
     if !ok { failures.append("rank \(world.rank): \(what())") }
@@ -33,7 +34,8 @@ func randomValues<S: ScanScalar>(_: S.Type, count: Int, scale: Double, seed: UIn
     _: S.Type, kind: SegmentScanKind, steps: Int, reverse: Bool, threads: Int, seed: UInt64
 ) {
     cases += 1
-    let rowA = kind.coefficientRow, row = kind.stateRow
+    let rowA = kind.coefficientRow
+    let row = kind.stateRow
     let k: Int
     switch kind {
     case .diagonal: k = 1
@@ -92,14 +94,19 @@ func randomValues<S: ScanScalar>(_: S.Type, count: Int, scale: Double, seed: UIn
         }
     }
     let tolerance = S.self == Float.self ? 1e-6 : 1e-13
-    var worstReference = 0.0, worstModel = 0.0, identical = true
+    var worstReference = 0.0
+    var worstModel = 0.0
+    var identical = true
     for i in 0..<myH.count {
         let g = mine.lowerBound * row + i
         let h = Double(myH[i])
         worstReference = max(worstReference, abs(h - Double(reference[g])) / max(1, abs(Double(reference[g]))))
         worstModel = max(worstModel, abs(h - Double(model[g])) / max(1, abs(Double(model[g]))))
         if myH[i] != model[g] { identical = false }
-        if !h.isFinite { identical = false; worstReference = .infinity }
+        if !h.isFinite {
+            identical = false
+            worstReference = .infinity
+        }
     }
     let name = "\(S.self) \(kind) T=\(steps) \(reverse ? "reverse" : "forward") threads=\(threads)"
     check(worstReference <= tolerance, "\(name): distributed vs one process differs by \(worstReference)")
@@ -122,7 +129,9 @@ do {
 var received = [Double](repeating: -1, count: 2)
 let sent: [Double] = [Double(world.rank), 7]
 sent.withUnsafeBufferPointer { s in
-    received.withUnsafeMutableBufferPointer { r in world.shiftUp(send: s.baseAddress!, receive: r.baseAddress!, count: 2) }
+    received.withUnsafeMutableBufferPointer { r in
+        world.shiftUp(send: s.baseAddress!, receive: r.baseAddress!, count: 2)
+    }
 }
 check(world.rank == 0 ? received == [-1, -1] : received == [Double(world.rank - 1), 7], "shiftUp \(received)")
 
@@ -150,7 +159,9 @@ let failed = world.allreduceSum(failures.count)
 for line in failures { FileHandle.standardError.write(Data("FAIL \(line)\n".utf8)) }
 let identicalEverywhere = world.allreduceMin(bitwise)
 if world.rank == 0 {
-    print("mpi-scan-check ranks=\(world.size) cases=\(cases) failures=\(failed) bitwise-equal-to-split=\(identicalEverywhere)/\(cases)")
+    print(
+        "mpi-scan-check ranks=\(world.size) cases=\(cases) failures=\(failed) bitwise-equal-to-split=\(identicalEverywhere)/\(cases)"
+    )
 }
 world.barrier()
 exit(failed == 0 ? 0 : 1)

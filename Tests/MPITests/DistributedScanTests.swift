@@ -12,7 +12,9 @@ struct DistributedScanTests {
     @Test("the split model equals the one-process scan", arguments: [1, 2, 3, 5, 8])
     func splitModel(segments: Int) throws {
         var rng = SplitMix64(seed: UInt64(segments))
-        let steps = 29, blocks = 3, k = 2
+        let steps = 29
+        let blocks = 3
+        let k = 2
         let a = (0..<(steps * k * k * blocks)).map { _ in Float(rng.uniform() - 0.5) }
         let b = (0..<(steps * k * blocks)).map { _ in Float(rng.uniform() * 2 - 1) }
         let h0 = (0..<(k * blocks)).map { _ in Float(rng.uniform()) }

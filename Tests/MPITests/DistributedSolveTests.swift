@@ -35,7 +35,8 @@ struct DistributedSolveTests {
     /// Writes `name.safetensors` for `cell` (paragru, paralstm) with m = 3, d = 4, or copies the
     /// 2-layer PyTorch GRU fixture (m = 3, H = 4); and the input x.npy [2, T, 3].
     static func prepare(_ folder: Folder, cell: String) throws -> String {
-        let m = 3, d = 4
+        let m = 3
+        let d = 4
         let name = "\(cell).safetensors"
         switch cell {
         case "torch_gru2":
@@ -79,22 +80,33 @@ struct DistributedSolveTests {
         return process.terminationStatus
     }
 
-    @Test("R = 1…4 equals one process (Newton within 1e-5 of one-process Newton)", arguments: ["paragru", "paralstm", "torch_gru2"])
+    @Test(
+        "R = 1…4 equals one process (Newton within 1e-5 of one-process Newton)",
+        arguments: ["paragru", "paralstm", "torch_gru2"])
     func newtonMatchesOneProcess(cell: String) throws {
         let folder = Folder()
         let model = try Self.prepare(folder, cell: cell)
         let pararnn = try #require(builtExecutable("pararnn"))
-        #expect(try Self.solveAlone(folder, ["--model", model, "--input", "x.npy", "--output", "newton.npy", "--method", "newton"]) == 0)
-        #expect(try Self.solveAlone(folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"]) == 0)
-        let newton = try Self.load(folder.path("newton.npy")), rollout = try Self.load(folder.path("rollout.npy"))
+        #expect(
+            try Self.solveAlone(
+                folder, ["--model", model, "--input", "x.npy", "--output", "newton.npy", "--method", "newton"]) == 0)
+        #expect(
+            try Self.solveAlone(
+                folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"])
+                == 0)
+        let newton = try Self.load(folder.path("newton.npy"))
+        let rollout = try Self.load(folder.path("rollout.npy"))
         for ranks in 1...4 {
             let out = "out\(ranks).npy"
             let run = try mpirun(
                 ranks: ranks, pararnn,
                 // R = 2 with 2 threads per rank: several chunks per rank, so a chunk's first step
                 // reads s_{t−1} from the chunk before it, not from the previous rank.
-                ["solve", "--distributed", "--model", model, "--input", "x.npy", "--output", out, "--method", "newton",
-                 "--threads", ranks == 2 ? "2" : "1"],
+                [
+                    "solve", "--distributed", "--model", model, "--input", "x.npy", "--output", out, "--method",
+                    "newton",
+                    "--threads", ranks == 2 ? "2" : "1",
+                ],
                 in: folder.url)
             #expect(run.status == 0, "\(cell) R=\(ranks): \(run.stdout) \(run.stderr)")
             #expect(run.stdout.contains("certified"), "\(cell) R=\(ranks): \(run.stdout)")
@@ -112,13 +124,20 @@ struct DistributedSolveTests {
     func pipelinedRolloutIsBitwise() throws {
         let folder = Folder()
         let model = try Self.prepare(folder, cell: "paralstm")
-        #expect(try Self.solveAlone(folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"]) == 0)
+        #expect(
+            try Self.solveAlone(
+                folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"])
+                == 0)
         let run = try mpirun(
             ranks: 3, try #require(builtExecutable("pararnn")),
-            ["solve", "--distributed", "--model", model, "--input", "x.npy", "--output", "out.npy", "--method", "sequential"],
+            [
+                "solve", "--distributed", "--model", model, "--input", "x.npy", "--output", "out.npy", "--method",
+                "sequential",
+            ],
             in: folder.url)
         #expect(run.status == 0, "\(run.stderr)")
-        let got = try Self.load(folder.path("out.npy")), expected = try Self.load(folder.path("rollout.npy"))
+        let got = try Self.load(folder.path("out.npy"))
+        let expected = try Self.load(folder.path("rollout.npy"))
         #expect(got.map(\.bitPattern) == expected.map(\.bitPattern))
     }
 
@@ -140,9 +159,11 @@ struct DistributedSolveTests {
         #expect(bad.stderr.contains("1 of 3 ranks failed"), "\(bad.stderr)")
         #expect(folder.files == before)
 
-        try NPY.write(Tensor(shape: [3, 3], float32: Array(x[0..<9])), to: URL(fileURLWithPath: folder.path("short.npy")))
+        try NPY.write(
+            Tensor(shape: [3, 3], float32: Array(x[0..<9])), to: URL(fileURLWithPath: folder.path("short.npy")))
         let many = try mpirun(
-            ranks: 4, pararnn, ["solve", "--distributed", "--model", model, "--input", "short.npy", "--output", "o.npy"],
+            ranks: 4, pararnn,
+            ["solve", "--distributed", "--model", model, "--input", "short.npy", "--output", "o.npy"],
             in: folder.url)
         #expect(many.status == 1)
         #expect(many.stderr.contains("4 ranks but only 3 time steps"), "\(many.stderr)")

@@ -41,7 +41,8 @@ func mpirun(
 ) throws -> MPIRun {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: mpirunPath!)
-    process.arguments = ["--oversubscribe", "--mca", "btl", "self,vader", "-np", String(ranks), executable.path] + arguments
+    process.arguments =
+        ["--oversubscribe", "--mca", "btl", "self,vader", "-np", String(ranks), executable.path] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
@@ -52,7 +53,8 @@ func mpirun(
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mpirun-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
-    let out = scratch.appendingPathComponent("out"), err = scratch.appendingPathComponent("err")
+    let out = scratch.appendingPathComponent("out")
+    let err = scratch.appendingPathComponent("err")
     _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     _ = FileManager.default.createFile(atPath: err.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: out)

@@ -15,11 +15,13 @@ import Training
     /// h_t by the cell's equations, one step after another (the independent reference).
     func reference(_ c: MinimalGRU<Double>, _ x: [Double], steps: Int) -> [Double] {
         let (d, m) = (c.hiddenSize, c.inputSize)
-        var h = [Double](repeating: 0, count: d), out: [Double] = []
+        var h = [Double](repeating: 0, count: d)
+        var out: [Double] = []
         for t in 0..<steps {
             var next = h
             for j in 0..<d {
-                var uz = c.inputBias[j], uc = c.inputBias[d + j]
+                var uz = c.inputBias[j]
+                var uc = c.inputBias[d + j]
                 for i in 0..<m {
                     uz += c.inputWeights[j * m + i] * x[t * m + i]
                     uc += c.inputWeights[(d + j) * m + i] * x[t * m + i]
@@ -76,18 +78,24 @@ import Training
     /// reference rollout's loss L = Σ_t w_t · h_t.
     @Test func gradientsMatchFiniteDifferences() throws {
         let c = try cell(seed: 11)
-        let steps = 25, x = inputs(steps * 3, seed: 12), w = inputs(steps * 4, seed: 13)
+        let steps = 25
+        let x = inputs(steps * 3, seed: 12)
+        let w = inputs(steps * 4, seed: 13)
         func loss(_ c: MinimalGRU<Double>) -> Double { zip(reference(c, x, steps: steps), w).map(*).reduce(0, +) }
         let solver = SequenceSolver(cell: c, options: SolverOptions(method: .sequential, pool: .serial))
         let states = try solver.solve(inputs: x, steps: steps, batch: 1).states
         let g = try solver.gradients(states: states, inputs: x, steps: steps, batch: 1, stateGradients: w)
-        let analytic = c.flatten(g), theta = c.parameterVector
+        let analytic = c.flatten(g)
+        let theta = c.parameterVector
         for k in 0..<theta.count {
-            var plus = theta, minus = theta
+            var plus = theta
+            var minus = theta
             plus[k] += 1e-6
             minus[k] -= 1e-6
             let numeric = (loss(try c.with(parameterVector: plus)) - loss(try c.with(parameterVector: minus))) / 2e-6
-            #expect(abs(numeric - analytic[k]) < 1e-6 * max(1, abs(numeric)), "parameter \(k): \(analytic[k]) vs \(numeric)")
+            #expect(
+                abs(numeric - analytic[k]) < 1e-6 * max(1, abs(numeric)), "parameter \(k): \(analytic[k]) vs \(numeric)"
+            )
         }
     }
 
@@ -115,7 +123,9 @@ import Training
         let file = try Model(kind: try #require(CellKind(rawValue: "mingru")), layers: [try ModelLayer(cell: trained)])
         let loaded = try ModelFile.decode(ModelFile.encode(file), name: "fit.safetensors")
         let x = recording.prefix(100).map { $0 }
-        let solved = try loaded.solve(as: Double.self, inputs: x, steps: 100, batch: 1, options: SolverOptions(method: .sequential, pool: .serial))
+        let solved = try loaded.solve(
+            as: Double.self, inputs: x, steps: 100, batch: 1, options: SolverOptions(method: .sequential, pool: .serial)
+        )
         let error = zip(solved.hidden, reference(trained, x, steps: 100)).map { abs($0 - $1) }.max() ?? .nan
         #expect(error < 1e-12)
     }
@@ -151,9 +161,11 @@ private struct ParaGRUNamedMinGRU: CatalogueCell {
 
 /// CONTRIBUTING.md shows the example cell verbatim: keep them the same.
 @Test func contributingShowsTheExampleCellAsTested() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     let guide = try String(contentsOf: root.appendingPathComponent("CONTRIBUTING.md"), encoding: .utf8)
-    let file = try String(contentsOf: root.appendingPathComponent("Tests/ModelIOTests/ExampleCell/MinimalGRU.swift"), encoding: .utf8)
+    let file = try String(
+        contentsOf: root.appendingPathComponent("Tests/ModelIOTests/ExampleCell/MinimalGRU.swift"), encoding: .utf8)
     let begin = try #require(guide.range(of: "<!-- example-cell:begin -->\n```swift\n"))
     let end = try #require(guide.range(of: "```\n<!-- example-cell:end -->"))
     #expect(String(guide[begin.upperBound..<end.lowerBound]) == file)

@@ -9,7 +9,8 @@ import Testing
 /// overflow the layer count and trap).
 @Suite struct LayerIndexTests {
     func decode(_ tensors: [String: Tensor], cell: CellKind) throws(ModelError) -> Model {
-        try ModelFile.decode(SafeTensors.File(tensors: tensors, metadata: ["cell": cell.rawValue]), name: "big.safetensors")
+        try ModelFile.decode(
+            SafeTensors.File(tensors: tensors, metadata: ["cell": cell.rawValue]), name: "big.safetensors")
     }
 
     /// A one-layer stack of `kind` whose layer is renamed to index `layer`.
@@ -87,7 +88,8 @@ struct ModelFuzzTests {
             var tensors = fileTensors(kind, sizes: sizes, heads: 1, seed: UInt64(i + 1), float64: i % 2 == 1)
             var metadata = ["cell": kind.rawValue, "layers": String(sizes.count - 1)]
             if i % 2 == 0 {
-                tensors["readout.weight"] = Tensor(shape: [2, sizes.last!], float32: (0..<(2 * sizes.last!)).map { Float($0) / 10 })
+                tensors["readout.weight"] = Tensor(
+                    shape: [2, sizes.last!], float32: (0..<(2 * sizes.last!)).map { Float($0) / 10 })
                 tensors["readout.bias"] = Tensor(shape: [2], float32: [0.1, -0.1])
                 metadata["input_mean"] = "0.5,-0.5"
                 metadata["input_std"] = "2,3"
@@ -111,7 +113,11 @@ struct ModelFuzzTests {
                 bytes[i] ^= 1 << UInt8.random(in: 0..<8, using: &rng)
             case 3:
                 let i = Int.random(in: 0..<bytes.count, using: &rng)
-                if Bool.random(using: &rng) { bytes.insert(UInt8.random(in: 0...255, using: &rng), at: i) } else { bytes.remove(at: i) }
+                if Bool.random(using: &rng) {
+                    bytes.insert(UInt8.random(in: 0...255, using: &rng), at: i)
+                } else {
+                    bytes.remove(at: i)
+                }
             default:
                 // A digit of the JSON header (shapes, offsets, layer indices, metadata numbers).
                 let header = bytes.prefix(min(bytes.count, 8 + 4096))
@@ -122,11 +128,15 @@ struct ModelFuzzTests {
         return Data(bytes)
     }
 
-    static let layerIndices = ["0", "1", "2", "3", "7", "1023", "1024", "65536", "-1", "01", "+1", "2147483648",
-                               "9223372036854775807", "9223372036854775808", "99999999999999999999"]
+    static let layerIndices = [
+        "0", "1", "2", "3", "7", "1023", "1024", "65536", "-1", "01", "+1", "2147483648",
+        "9223372036854775807", "9223372036854775808", "99999999999999999999",
+    ]
     static let extremes: [Double] = [3e38, -3e38, 1e30, 1e300, -1e300, 1e-45, 0, .nan, .infinity, -.infinity, 88, -709]
-    static let metadataValues = ["", "0", "1", "2", "3", "-1", "9223372036854775807", "nan", "inf", "1e300",
-                                 "1,2", "0,0", "1e300,1e300", "inf,1", "nan,nan", "-1,1", "true", "gru", "paragru", "tanh", "relu"]
+    static let metadataValues = [
+        "", "0", "1", "2", "3", "-1", "9223372036854775807", "nan", "inf", "1e300",
+        "1,2", "0,0", "1e300,1e300", "inf,1", "nan,nan", "-1,1", "true", "gru", "paragru", "tanh", "relu",
+    ]
 
     static func structuralMutation(_ original: SafeTensors.File, _ rng: inout FuzzRNG) -> SafeTensors.File {
         var file = original
@@ -156,7 +166,8 @@ struct ModelFuzzTests {
                 let rank = Int.random(in: 0...4, using: &rng)
                 let shape = (0..<rank).map { _ in Int.random(in: 0...5, using: &rng) }
                 let n = shape.reduce(1, *)
-                file.tensors[key] = Tensor(shape: shape, float64: (0..<n).map { _ in Double.random(in: -1...1, using: &rng) })
+                file.tensors[key] = Tensor(
+                    shape: shape, float64: (0..<n).map { _ in Double.random(in: -1...1, using: &rng) })
             case 4:  // extreme values (finite or not) in one place or everywhere
                 var values = file.tensors[key]!.asDouble()
                 guard !values.isEmpty else { break }
@@ -167,16 +178,20 @@ struct ModelFuzzTests {
                     values = values.enumerated().map { i, _ in i % 2 == 0 ? v : -v }
                 }
                 let shape = file.tensors[key]!.shape
-                file.tensors[key] = Bool.random(using: &rng)
+                file.tensors[key] =
+                    Bool.random(using: &rng)
                     ? Tensor(shape: shape, float64: values) : Tensor(shape: shape, float32: values.map { Float($0) })
             case 5:  // scale a whole tensor
                 let t = file.tensors[key]!
                 let s = [1e3, 1e10, 1e38, 1e200, -1, 0].randomElement(using: &rng)!
                 file.tensors[key] = Tensor(shape: t.shape, float64: t.asDouble().map { $0 * s })
             default:  // metadata
-                let field = ["cell", "layers", "heads", "input_size", "hidden_size", "input_mean", "input_std",
-                             "readout_skip", "nonlinearity"].randomElement(using: &rng)!
-                file.metadata[field] = Bool.random(using: &rng) && field != "cell" ? nil : metadataValues.randomElement(using: &rng)!
+                let field = [
+                    "cell", "layers", "heads", "input_size", "hidden_size", "input_mean", "input_std",
+                    "readout_skip", "nonlinearity",
+                ].randomElement(using: &rng)!
+                file.metadata[field] =
+                    Bool.random(using: &rng) && field != "cell" ? nil : metadataValues.randomElement(using: &rng)!
             }
         }
         return file
@@ -197,7 +212,8 @@ struct ModelFuzzTests {
         var outcome = Outcome()
         let model: Model
         do {
-            model = try ModelFile.decode(try SafeTensors.decode(data, name: "fuzz.safetensors"), name: "fuzz.safetensors")
+            model = try ModelFile.decode(
+                try SafeTensors.decode(data, name: "fuzz.safetensors"), name: "fuzz.safetensors")
         } catch let error as ModelError {
             #expect(error.description.hasPrefix("fuzz.safetensors: "), "\(error.description)")
             #expect(!error.description.contains("\n"))
@@ -212,10 +228,14 @@ struct ModelFuzzTests {
         outcome.loaded = 1
         // Self-consistency.
         #expect(!model.layers.isEmpty && model.layers.count <= ModelFile.maximumLayerCount)
-        for l in model.layers.indices.dropFirst() { #expect(model.layers[l].inputSize == model.layers[l - 1].hiddenSize) }
+        for l in model.layers.indices.dropFirst() {
+            #expect(model.layers[l].inputSize == model.layers[l - 1].hiddenSize)
+        }
         if let readout = model.readout {
             #expect(readout.weight.shape == [readout.outputs, model.hiddenSize])
-            #expect(readout.inputMean.count == model.inputSize && readout.inputStandardDeviation.allSatisfy { $0 > 0 && $0.isFinite })
+            #expect(
+                readout.inputMean.count == model.inputSize
+                    && readout.inputStandardDeviation.allSatisfy { $0 > 0 && $0.isFinite })
         }
         // Round trip.
         if let again = try? ModelFile.decode(ModelFile.encode(model), name: "fuzz.safetensors") {
@@ -224,7 +244,8 @@ struct ModelFuzzTests {
             Issue.record("a loaded model does not survive encode → decode")
         }
         // Solving never reports success with a non-finite state.
-        let steps = 6, batch = 2
+        let steps = 6
+        let batch = 2
         let method: SolverMethod = Bool.random(using: &rng) ? .sequential : .newton
         let options = SolverOptions(method: method, maxIterations: 8, pool: .serial)
         // Mostly ordinary inputs; some large enough to overflow the projections.
@@ -268,7 +289,9 @@ struct ModelFuzzTests {
             let seed = Self.seeds[i % Self.seeds.count]
             total.add(Self.check(Self.byteMutation(SafeTensors.encode(seed), &rng), rng: &rng))
         }
-        print("model fuzz (bytes): \(Self.cases) cases, \(total.loaded) loaded, \(total.solved) solves, \(total.nonFinite) non-finite")
+        print(
+            "model fuzz (bytes): \(Self.cases) cases, \(total.loaded) loaded, \(total.solved) solves, \(total.nonFinite) non-finite"
+        )
         #expect(total.loaded > 0 && total.loaded < Self.cases)
     }
 
@@ -280,7 +303,9 @@ struct ModelFuzzTests {
             let file = Self.structuralMutation(Self.seeds[i % Self.seeds.count], &rng)
             total.add(Self.check(SafeTensors.encode(file), rng: &rng))
         }
-        print("model fuzz (structure): \(Self.cases) cases, \(total.loaded) loaded, \(total.solved) solves, \(total.nonFinite) non-finite")
+        print(
+            "model fuzz (structure): \(Self.cases) cases, \(total.loaded) loaded, \(total.solved) solves, \(total.nonFinite) non-finite"
+        )
         #expect(total.loaded > 0 && total.loaded < Self.cases)
         // The extreme weights must reach the finite-state guard, or this fuzz proves little.
         #expect(total.nonFinite > 0)

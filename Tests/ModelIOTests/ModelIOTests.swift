@@ -11,7 +11,8 @@ import Testing
         let dir = TempDir()
         defer { dir.cleanup() }
         let heads = kind.isDiagonal ? 2 : 1
-        let url = dir.write("m.safetensors", fileTensors(kind, sizes: [4, 6], heads: heads), metadata: ["cell": kind.rawValue])
+        let url = dir.write(
+            "m.safetensors", fileTensors(kind, sizes: [4, 6], heads: heads), metadata: ["cell": kind.rawValue])
         let model = try ModelFile.load(contentsOf: url)
         #expect(model.kind == kind)
         #expect(model.layers.count == 1)
@@ -23,8 +24,11 @@ import Testing
         let x = randomInputs(count: T * B * 4, seed: 9)
         let cells = try model.cells(as: Double.self)
         #expect(cells[0].kind == kind && cells[0].hiddenSize == 6)
-        let newton = try solveStack(cells, inputs: x, steps: T, batch: B, options: SolverOptions(method: .newton, fallback: false, pool: .serial))
-        let sequential = try solveStack(cells, inputs: x, steps: T, batch: B, options: SolverOptions(method: .sequential, pool: .serial))
+        let newton = try solveStack(
+            cells, inputs: x, steps: T, batch: B,
+            options: SolverOptions(method: .newton, fallback: false, pool: .serial))
+        let sequential = try solveStack(
+            cells, inputs: x, steps: T, batch: B, options: SolverOptions(method: .sequential, pool: .serial))
         #expect(newton.converged)
         #expect(newton.hidden.count == T * B * 6)
         #expect(maxAbsDiff(newton.hidden, sequential.hidden) < 1e-8)
@@ -40,8 +44,10 @@ import Testing
             inputSize: 4, hiddenSize: 6, heads: 2, A: tensors["A"]!.asDouble(), B: tensors["B"]!.asDouble(),
             b: tensors["b"]!.asDouble())
         let x = randomInputs(count: 30 * 4, seed: 3)
-        let direct = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential)).solve(inputs: x, steps: 30, batch: 1)
-        let viaModel = try solveStack(layers, inputs: x, steps: 30, batch: 1, options: SolverOptions(method: .sequential))
+        let direct = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential)).solve(
+            inputs: x, steps: 30, batch: 1)
+        let viaModel = try solveStack(
+            layers, inputs: x, steps: 30, batch: 1, options: SolverOptions(method: .sequential))
         #expect(viaModel.hidden == direct.states)
     }
 
@@ -50,7 +56,8 @@ import Testing
         let dir = TempDir()
         defer { dir.cleanup() }
         let sizes = kind.isDiagonal ? [2, 4, 3] : [3, 4, 4]
-        let url = dir.write("stack.safetensors", fileTensors(kind, sizes: sizes), metadata: ["cell": kind.rawValue, "layers": "2"])
+        let url = dir.write(
+            "stack.safetensors", fileTensors(kind, sizes: sizes), metadata: ["cell": kind.rawValue, "layers": "2"])
         let model = try ModelFile.load(contentsOf: url)
         #expect(model.layers.map(\.inputSize) == Array(sizes.dropLast()))
         #expect(model.layers.map(\.hiddenSize) == Array(sizes.dropFirst()))
@@ -90,7 +97,10 @@ import Testing
             let sizes = [2, 4, 4]
             var layers: [ModelLayer] = []
             for l in 0..<2 {
-                layers.append(try ModelLayer(kind: kind, parameters: randomParameters(kind, m: sizes[l], d: sizes[l + 1], seed: UInt64(l + 7))))
+                layers.append(
+                    try ModelLayer(
+                        kind: kind,
+                        parameters: randomParameters(kind, m: sizes[l], d: sizes[l + 1], seed: UInt64(l + 7))))
             }
             let model = try Model(kind: kind, layers: layers)
             let url = dir.file("\(kind).safetensors")
@@ -115,7 +125,11 @@ import Testing
     @Test func singleParaLayerUsesPlainNames() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        let model = try Model(kind: .paralstm, layers: [ModelLayer(kind: .paralstm, parameters: randomParameters(.paralstm, m: 2, d: 4, heads: 2, seed: 5))])
+        let model = try Model(
+            kind: .paralstm,
+            layers: [
+                ModelLayer(kind: .paralstm, parameters: randomParameters(.paralstm, m: 2, d: 4, heads: 2, seed: 5))
+            ])
         let url = dir.file("one.safetensors")
         try ModelFile.save(model, to: url)
         let file = try SafeTensors.read(contentsOf: url)
@@ -154,7 +168,9 @@ import Testing
         #expect(try failure(g, metadata: ["cell": "gru"]).description == "bad.safetensors: missing tensor 'bias_hh_l1'")
         var p = fileTensors(.paralstm, sizes: [2, 2, 2])
         p["layers.1.C"] = nil
-        #expect(try failure(p, metadata: ["cell": "paralstm"]).description == "bad.safetensors: missing tensor 'layers.1.C'")
+        #expect(
+            try failure(p, metadata: ["cell": "paralstm"]).description == "bad.safetensors: missing tensor 'layers.1.C'"
+        )
     }
 
     @Test func wrongShape() throws {
@@ -170,7 +186,9 @@ import Testing
         #expect(ge.description.contains("[4·d, d]"))
         var w = fileTensors(.gru, sizes: [2, 3])
         w["weight_ih_l0"] = Tensor(shape: [8, 2], float32: [Float](repeating: 0, count: 16))
-        #expect(try failure(w, metadata: ["cell": "gru"]).description.contains("'weight_ih_l0' has shape [8, 2]: expected [9, m]"))
+        #expect(
+            try failure(w, metadata: ["cell": "gru"]).description.contains(
+                "'weight_ih_l0' has shape [8, 2]: expected [9, m]"))
     }
 
     @Test func unknownOrMissingCell() throws {
@@ -230,27 +248,39 @@ import Testing
         var t = fileTensors(.lstm, sizes: [2, 3])
         t["weight_ih_l0_reverse"] = Tensor(shape: [1], float32: [0])
         // A lone reverse tensor: the reverse direction of a bidirectional layer is incomplete.
-        #expect(try failure(t, metadata: ["cell": "lstm"]) == .missingTensor(file: "bad.safetensors", tensor: "weight_hh_l0_reverse"))
+        #expect(
+            try failure(t, metadata: ["cell": "lstm"])
+                == .missingTensor(file: "bad.safetensors", tensor: "weight_hh_l0_reverse"))
         var mixed = fileTensors(.paragru, sizes: [1, 2, 2])
         mixed["A"] = Tensor(shape: [3, 2], float32: [Float](repeating: 0, count: 6))
-        #expect(try failure(mixed, metadata: ["cell": "paragru"]) == .unexpectedTensor(file: "bad.safetensors", tensor: "A"))
+        #expect(
+            try failure(mixed, metadata: ["cell": "paragru"]) == .unexpectedTensor(file: "bad.safetensors", tensor: "A")
+        )
         // Layer 1's input size must be layer 0's hidden size.
         var chain = fileTensors(.paragru, sizes: [1, 4])
-        for (k, v) in fileTensors(.paragru, sizes: [1, 4]) { chain["layers.0.\(k)"] = v; chain[k] = nil }
+        for (k, v) in fileTensors(.paragru, sizes: [1, 4]) {
+            chain["layers.0.\(k)"] = v
+            chain[k] = nil
+        }
         for (k, v) in fileTensors(.paragru, sizes: [2, 4]) { chain["layers.1.\(k)"] = v }
         let e = try failure(chain, metadata: ["cell": "paragru"])
         #expect(e.description.contains("layer 1 expects 2 inputs but layer 0 outputs 4 channels"))
         // A missing layer in the middle.
         var gap = fileTensors(.gru, sizes: [2, 2, 2, 2])
         for k in gap.keys where k.hasSuffix("_l1") { gap[k] = nil }
-        #expect(try failure(gap, metadata: ["cell": "gru"]) == .missingTensor(file: "bad.safetensors", tensor: "weight_hh_l1"))
-        #expect(try failure(fileTensors(.gru, sizes: [2, 2]), metadata: ["cell": "gru", "layers": "2"]).description.contains("\"layers\": \"2\""))
+        #expect(
+            try failure(gap, metadata: ["cell": "gru"])
+                == .missingTensor(file: "bad.safetensors", tensor: "weight_hh_l1"))
+        #expect(
+            try failure(fileTensors(.gru, sizes: [2, 2]), metadata: ["cell": "gru", "layers": "2"]).description
+                .contains("\"layers\": \"2\""))
     }
 
     @Test func unsupportedDTypeNamesTheTensor() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        var header = #"{"__metadata__":{"cell":"elman"},"weight_ih_l0":{"dtype":"F16","shape":[2,1],"data_offsets":[0,4]}}"#
+        var header =
+            #"{"__metadata__":{"cell":"elman"},"weight_ih_l0":{"dtype":"F16","shape":[2,1],"data_offsets":[0,4]}}"#
         header += String(repeating: " ", count: (8 - header.utf8.count % 8) % 8)
         var data = Data()
         withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
@@ -275,7 +305,10 @@ import Testing
         try data.prefix(data.count - 5).write(to: url)
         #expect(throws: ModelError.self) { _ = try ModelFile.load(contentsOf: url) }
         do { _ = try ModelFile.load(contentsOf: url) } catch {
-            guard case .io = error else { Issue.record("\(error)"); return }
+            guard case .io = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(error.description.hasPrefix("t.safetensors: "))
         }
         do { _ = try ModelFile.load(contentsOf: dir.file("absent.safetensors")) } catch {
@@ -305,7 +338,9 @@ import Testing
         let cells = try model.cells(as: Double.self)
         for method in [SolverMethod.newton, .sequential] {
             // A tight tolerance: Newton's last step is quadratic, so this costs one iteration.
-            let result = try solveStack(cells, inputs: x, steps: T, batch: B, options: SolverOptions(method: method, tolerance: 1e-14, fallback: false))
+            let result = try solveStack(
+                cells, inputs: x, steps: T, batch: B,
+                options: SolverOptions(method: method, tolerance: 1e-14, fallback: false))
             #expect(result.converged)
             #expect(maxAbsDiff(result.hidden, expected) < 1e-12, "\(name) \(method)")
         }

@@ -17,7 +17,9 @@ extension PyTorchCompatibilityTests {
         let (B, T) = (input.shape[0], input.shape[1])
         let cells = try model.cells(as: Double.self)
         for method in [SolverMethod.newton, .sequential] {
-            let result = try solveStack(cells, inputs: timeMajor(input), steps: T, batch: B, options: SolverOptions(method: method, tolerance: 1e-14, fallback: false))
+            let result = try solveStack(
+                cells, inputs: timeMajor(input), steps: T, batch: B,
+                options: SolverOptions(method: method, tolerance: 1e-14, fallback: false))
             #expect(result.converged)
             #expect(maxAbsDiff(result.hidden, expected) < 1e-12, "\(method)")
         }

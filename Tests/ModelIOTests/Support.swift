@@ -1,6 +1,6 @@
-import ParaRNN
 import Foundation
 import ModelIO
+import ParaRNN
 import SequenceIO
 
 /// Deterministic SplitMix64 numbers for reproducible weights.
@@ -34,9 +34,12 @@ func randomParameters(_ kind: CellKind, m: Int, d: Int, heads: Int = 1, seed: UI
     case .paraslstm:
         var b = rng.tensor([4, d])
         for j in 0..<d { b.values[d + j] += 2 }  // forget gates mostly open
-        return ["A": rng.tensor([4, d], scale: 0.5), "B": rng.tensor([heads, m / heads, 4, d / heads], scale: 1), "b": b]
+        return [
+            "A": rng.tensor([4, d], scale: 0.5), "B": rng.tensor([heads, m / heads, 4, d / heads], scale: 1), "b": b,
+        ]
     default:
-        let g = kind.gates, s = 0.8 / Double(d).squareRoot()
+        let g = kind.gates
+        let s = 0.8 / Double(d).squareRoot()
         return [
             "weight_ih": rng.tensor([g * d, m], scale: 1), "weight_hh": rng.tensor([g * d, d], scale: s),
             "bias_ih": rng.tensor([g * d]), "bias_hh": rng.tensor([g * d]),

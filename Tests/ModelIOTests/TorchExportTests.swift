@@ -93,7 +93,9 @@ import Testing
         print("torch fixture \(name) with h0/c0: max |Δ| vs PyTorch: \(report.joined(separator: ", "))")
         // Wrong shapes name the file and the expected shape.
         let bad = Tensor(shape: [2, 2, 3], float32: [Float](repeating: 0, count: 12))
-        #expect(throws: ModelError.self) { try model.initialStates(h0: bad, h0Name: "h0.npy", c0: nil, batch: 2, batched: true) }
+        #expect(throws: ModelError.self) {
+            try model.initialStates(h0: bad, h0Name: "h0.npy", c0: nil, batch: 2, batched: true)
+        }
         do { _ = try model.initialStates(h0: bad, h0Name: "h0.npy", c0: nil, batch: 2, batched: true) } catch {
             #expect(error.description.hasPrefix("h0.npy: tensor 'h0' has shape [2, 2, 3]: expected [L·D = 4, B = 2"))
         }
@@ -104,7 +106,8 @@ import Testing
         #expect(model.module == "encoder.rnn.")
         #expect(model.ignoredTensors == ["head.bias", "head.weight"])
         #expect(model.readout == nil)
-        let explicit = try ModelFile.load(contentsOf: torch("sub.safetensors"), options: LoadOptions(module: "encoder.rnn"))
+        let explicit = try ModelFile.load(
+            contentsOf: torch("sub.safetensors"), options: LoadOptions(module: "encoder.rnn"))
         #expect(explicit == model)
     }
 
@@ -114,7 +117,8 @@ import Testing
             Issue.record("loaded a file of two modules without --module")
         } catch {
             #expect(error == .ambiguousModule(file: "two.safetensors", modules: ["a.", "b."]))
-            #expect(error.description == "two.safetensors: holds 2 recurrent modules (a, b): pick one with --module PREFIX")
+            #expect(
+                error.description == "two.safetensors: holds 2 recurrent modules (a, b): pick one with --module PREFIX")
         }
         let b = try ModelFile.load(contentsOf: torch("two.safetensors"), options: LoadOptions(module: "b"))
         #expect(b.kind == .lstm && b.ignoredTensors.count == 4)
@@ -128,7 +132,8 @@ import Testing
     }
 
     /// Writes the fixture `name` with `metadata` added; returns the loading error.
-    func failure(_ name: String, metadata: [String: String], options: LoadOptions = LoadOptions()) throws -> ModelError? {
+    func failure(_ name: String, metadata: [String: String], options: LoadOptions = LoadOptions()) throws -> ModelError?
+    {
         let dir = TempDir()
         defer { dir.cleanup() }
         var file = try SafeTensors.read(contentsOf: torch("\(name).safetensors"))
@@ -143,18 +148,29 @@ import Testing
         #expect(try failure("lstm", metadata: ["cell": "lstm", "layers": "1", "hidden_size": "6"]) == nil)
         #expect(try failure("rnn", metadata: ["cell": "rnn"]) == nil)
         let e = try failure("lstm", metadata: ["cell": "gru"])
-        #expect(e?.description == "lstm.safetensors: tensor 'weight_hh_l0' has shape [24, 6]: expected [3·d, d] for gru (3 gate rows) as __metadata__ \"cell\": \"gru\" says, but 24 = 4·6 rows describe a lstm")
+        #expect(
+            e?.description
+                == "lstm.safetensors: tensor 'weight_hh_l0' has shape [24, 6]: expected [3·d, d] for gru (3 gate rows) as __metadata__ \"cell\": \"gru\" says, but 24 = 4·6 rows describe a lstm"
+        )
         #expect(try failure("gru2", metadata: ["layers": "3"])?.description.contains("\"layers\": \"3\"") == true)
         // relu from the metadata; a flag that disagrees, or relu on a GRU, is an error.
         #expect(try failure("rnn_relu", metadata: ["nonlinearity": "relu"]) == nil)
-        #expect(try failure("rnn_relu", metadata: ["nonlinearity": "relu"], options: LoadOptions(nonlinearity: .tanh))?.description.contains("__metadata__ says \"nonlinearity\": \"relu\"") == true)
-        #expect(try failure("gru2", metadata: [:], options: LoadOptions(nonlinearity: .relu))?.description == "gru2.safetensors: nonlinearity relu applies only to nn.RNN, but the tensors describe a gru")
-        #expect(try failure("rnn", metadata: ["nonlinearity": "gelu"])?.description.contains("neither \"tanh\" nor \"relu\"") == true)
+        #expect(
+            try failure("rnn_relu", metadata: ["nonlinearity": "relu"], options: LoadOptions(nonlinearity: .tanh))?
+                .description.contains("__metadata__ says \"nonlinearity\": \"relu\"") == true)
+        #expect(
+            try failure("gru2", metadata: [:], options: LoadOptions(nonlinearity: .relu))?.description
+                == "gru2.safetensors: nonlinearity relu applies only to nn.RNN, but the tensors describe a gru")
+        #expect(
+            try failure("rnn", metadata: ["nonlinearity": "gelu"])?.description.contains(
+                "neither \"tanh\" nor \"relu\"") == true)
         // Options that only apply to state dicts are refused for a ParaRNN model.
         let dir = TempDir()
         defer { dir.cleanup() }
         let para = dir.write("para.safetensors", fileTensors(.paragru, sizes: [2, 4]), metadata: ["cell": "paragru"])
-        #expect(throws: ModelError.self) { try ModelFile.load(contentsOf: para, options: LoadOptions(nonlinearity: .relu)) }
+        #expect(throws: ModelError.self) {
+            try ModelFile.load(contentsOf: para, options: LoadOptions(nonlinearity: .relu))
+        }
         #expect(throws: ModelError.self) { try ModelFile.load(contentsOf: para, options: LoadOptions(module: "rnn")) }
     }
 
@@ -171,18 +187,29 @@ import Testing
         }
         #expect(load { $0["weight_hh_l1_reverse"] = nil } == "bad.safetensors: missing tensor 'weight_hh_l1_reverse'")
         #expect(load { $0["bias_ih_l0"] = nil } == "bad.safetensors: missing tensor 'bias_ih_l0'")
-        #expect(load { $0["weight_ih_l0x"] = $0["weight_ih_l0"] } == "bad.safetensors: unexpected tensor 'weight_ih_l0x' (not a parameter of this cell)")
-        #expect(load { $0["weight_ih"] = $0["weight_ih_l0"] } == "bad.safetensors: unexpected tensor 'bias_hh_l0' (not a parameter of this cell)")
-        #expect(load { $0["weight_hh_l0"] = Tensor(shape: [10, 4], float32: [Float](repeating: 0, count: 40)) }
-            == "bad.safetensors: tensor 'weight_hh_l0' has shape [10, 4]: expected [G·d, d] with G = 3 (GRU), 4 (LSTM) or 1 (RNN)")
-        #expect(load { $0["weight_ih_l1_reverse"] = Tensor(shape: [12, 4], float32: [Float](repeating: 0, count: 48)) }
-            == "bad.safetensors: tensor 'weight_ih_l1_reverse' has shape [12, 4]: expected [12, 8] (as the forward direction)")
-        #expect(load { t in for k in t.keys where k.hasSuffix("_l1") { t[k] = nil } }
-            == "bad.safetensors: missing tensor 'weight_hh_l1'")
+        #expect(
+            load { $0["weight_ih_l0x"] = $0["weight_ih_l0"] }
+                == "bad.safetensors: unexpected tensor 'weight_ih_l0x' (not a parameter of this cell)")
+        #expect(
+            load { $0["weight_ih"] = $0["weight_ih_l0"] }
+                == "bad.safetensors: unexpected tensor 'bias_hh_l0' (not a parameter of this cell)")
+        #expect(
+            load { $0["weight_hh_l0"] = Tensor(shape: [10, 4], float32: [Float](repeating: 0, count: 40)) }
+                == "bad.safetensors: tensor 'weight_hh_l0' has shape [10, 4]: expected [G·d, d] with G = 3 (GRU), 4 (LSTM) or 1 (RNN)"
+        )
+        #expect(
+            load { $0["weight_ih_l1_reverse"] = Tensor(shape: [12, 4], float32: [Float](repeating: 0, count: 48)) }
+                == "bad.safetensors: tensor 'weight_ih_l1_reverse' has shape [12, 4]: expected [12, 8] (as the forward direction)"
+        )
+        #expect(
+            load { t in for k in t.keys where k.hasSuffix("_l1") { t[k] = nil } }
+                == "bad.safetensors: missing tensor 'weight_hh_l1'")
         // A huge layer index is refused by name, not a huge allocation; one below the limit
         // is a missing layer.
-        #expect(load { $0["weight_hh_l999999999"] = $0["weight_hh_l1"] }
-            == "bad.safetensors: tensor 'weight_hh_l999999999' names layer 999999999; layers are numbered 0, 1, … and a model has at most 1024")
+        #expect(
+            load { $0["weight_hh_l999999999"] = $0["weight_hh_l1"] }
+                == "bad.safetensors: tensor 'weight_hh_l999999999' names layer 999999999; layers are numbered 0, 1, … and a model has at most 1024"
+        )
         #expect(load { $0["weight_hh_l1023"] = $0["weight_hh_l1"] } == "bad.safetensors: missing tensor 'weight_hh_l2'")
     }
 
@@ -191,7 +218,10 @@ import Testing
     /// only) and computed `fit_lstm_torch.npy` for `fit_input.npy`.
     @Test func fitModelRoundTripsThroughPyTorch() throws {
         let file = try SafeTensors.read(contentsOf: torch("fit_lstm.safetensors"))
-        #expect(Set(file.tensors.keys) == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "readout.weight", "readout.bias"])
+        #expect(
+            Set(file.tensors.keys) == [
+                "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "readout.weight", "readout.bias",
+            ])
         let model = try ModelFile.load(contentsOf: torch("fit_lstm.safetensors"))
         #expect(model.kind == .lstm && model.readout != nil && model.ignoredTensors.isEmpty)
         let input = try NPY.read(contentsOf: torch("fit_input.npy"))
@@ -204,7 +234,9 @@ import Testing
             #expect(result.converged)
             let worst = maxAbsDiff(result.hidden.map { Double($0) }, expected)
             #expect(worst < 1e-5, "\(method): \(worst)")
-            print("torch fixture fit_lstm (pararnn fit → nn.LSTM): \(method.rawValue) max |Δ| \(String(format: "%.2e", worst))")
+            print(
+                "torch fixture fit_lstm (pararnn fit → nn.LSTM): \(method.rawValue) max |Δ| \(String(format: "%.2e", worst))"
+            )
         }
     }
 

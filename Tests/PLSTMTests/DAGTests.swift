@@ -123,7 +123,8 @@ struct DAGPropagationTests {
         let gates = randomGates(g, &rng)
         let x = rng.array(801 * 2)
         let a = try g.propagate(gates: gates, input: x, stateSize: 2, pool: .serial)
-        let b = try g.propagate(gates: gates, input: x, stateSize: 2, pool: WorkerPool(threadCount: 2, choice: .allThreads))
+        let b = try g.propagate(
+            gates: gates, input: x, stateSize: 2, pool: WorkerPool(threadCount: 2, choice: .allThreads))
         #expect(a.output == b.output)
     }
 

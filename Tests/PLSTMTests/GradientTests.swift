@@ -14,9 +14,11 @@ private func checkFD(
 ) throws {
     #expect(p.count == grad.count)
     let h = 1e-5
-    var err = 0.0, scale = 1e-3
+    var err = 0.0
+    var scale = 1e-3
     for k in 0..<p.count {
-        var a = p, b = p
+        var a = p
+        var b = p
         a[k] += h
         b[k] -= h
         let fd = (try f(a) - f(b)) / (2 * h)

@@ -95,7 +95,8 @@ struct GridTests {
             for threads in [1, 2, 4] {
                 for tile in [nil, 1, 5, 16, 100] as [Int?] {
                     let b = try g.tiledWavefront(
-                        input: x, stateSize: d, blockRows: tile, pool: WorkerPool(threadCount: threads, choice: .allThreads))
+                        input: x, stateSize: d, blockRows: tile,
+                        pool: WorkerPool(threadCount: threads, choice: .allThreads))
                     #expect(b == a, "\(h)×\(w) d=\(d) tile \(String(describing: tile)) threads \(threads)")
                 }
             }

@@ -24,7 +24,8 @@ struct TestRNG {
 /// max |a − b| / max(1, max |b|).
 func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count)
-    var err = 0.0, scale = 1.0
+    var err = 0.0
+    var scale = 1.0
     for k in 0..<a.count {
         err = max(err, abs(a[k] - b[k]))
         scale = max(scale, abs(b[k]))

@@ -1,7 +1,6 @@
+import ParaRNN
 import ParallelScan
 import Testing
-
-import ParaRNN
 
 /// The fused dense rollouts (GRU, LSTM, Elman) against the cells' generic `step` (an
 /// independent reference: plain arithmetic, one sequence at a time), for widths that exercise
@@ -16,7 +15,8 @@ struct DenseRolloutTests {
     ) throws {
         var rng = SeededGenerator(seed: 77)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1.5, &rng)
-        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+        let options = SolverOptions(
+            method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         let states = try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
         let reference = referenceRollout(cell, inputs: x, steps: steps, batch: batch)
         var worst = 0.0
@@ -29,7 +29,8 @@ struct DenseRolloutTests {
                 }
             }
         }
-        #expect(worst <= tolerance, "\(C.cellName) d=\(cell.hiddenSize) B=\(batch) threads=\(threads): max |Δ| \(worst)")
+        #expect(
+            worst <= tolerance, "\(C.cellName) d=\(cell.hiddenSize) B=\(batch) threads=\(threads): max |Δ| \(worst)")
     }
 
     /// The sequential solve's states on seeded random inputs with `threads` workers.
@@ -38,16 +39,23 @@ struct DenseRolloutTests {
     ) throws -> [C.Scalar] {
         var rng = SeededGenerator(seed: seed)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        let options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+        let options = SolverOptions(
+            method: .sequential, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         return try SequenceSolver(cell: cell, options: options).rollout(inputs: x, steps: steps, batch: batch)
     }
 
     @Test("GRU, LSTM, Elman (tanh and ReLU) in Float: every tile width, batch tails, split batches", arguments: widths)
     func float(d: Int) throws {
         for (batch, threads) in [(1, 1), (3, 2), (5, 4), (9, 2)] {
-            try check(RandomCells.gru(Float.self, m: 3, d: d, scale: 1, seed: 5), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
-            try check(RandomCells.lstm(Float.self, m: 3, d: d, scale: 1, seed: 6), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
-            try check(RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7), steps: 40, batch: batch, threads: threads, tolerance: 2e-5)
+            try check(
+                RandomCells.gru(Float.self, m: 3, d: d, scale: 1, seed: 5), steps: 40, batch: batch, threads: threads,
+                tolerance: 2e-5)
+            try check(
+                RandomCells.lstm(Float.self, m: 3, d: d, scale: 1, seed: 6), steps: 40, batch: batch, threads: threads,
+                tolerance: 2e-5)
+            try check(
+                RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7), steps: 40, batch: batch, threads: threads,
+                tolerance: 2e-5)
             let tanh = try RandomCells.elman(Float.self, m: 3, d: d, scale: 1, seed: 7)
             // ReLU is unbounded: recurrent weights scaled to a contraction keep the states O(1),
             // where the absolute tolerance means what it says.
@@ -61,9 +69,15 @@ struct DenseRolloutTests {
 
     @Test("GRU, LSTM, Elman in Double", arguments: [3, 21, 64])
     func double(d: Int) throws {
-        try check(RandomCells.gru(Double.self, m: 2, d: d, scale: 1, seed: 8), steps: 30, batch: 5, threads: 1, tolerance: 1e-12)
-        try check(RandomCells.lstm(Double.self, m: 2, d: d, scale: 1, seed: 9), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
-        try check(RandomCells.elman(Double.self, m: 2, d: d, scale: 1, seed: 10), steps: 30, batch: 3, threads: 2, tolerance: 1e-12)
+        try check(
+            RandomCells.gru(Double.self, m: 2, d: d, scale: 1, seed: 8), steps: 30, batch: 5, threads: 1,
+            tolerance: 1e-12)
+        try check(
+            RandomCells.lstm(Double.self, m: 2, d: d, scale: 1, seed: 9), steps: 30, batch: 3, threads: 2,
+            tolerance: 1e-12)
+        try check(
+            RandomCells.elman(Double.self, m: 2, d: d, scale: 1, seed: 10), steps: 30, batch: 3, threads: 2,
+            tolerance: 1e-12)
     }
 
     @Test("streamed blocks of projections: several blocks (one worker) against the reference and a split batch")
@@ -72,15 +86,17 @@ struct DenseRolloutTests {
         // (3 blocks, the last partial); two workers stream one block of 500.
         let cell = try RandomCells.gru(Float.self, m: 2, d: 32, scale: 1, seed: 21)
         try check(cell, steps: 500, batch: 3, threads: 1, tolerance: 2e-5)
-        #expect(try sequentialStates(cell, steps: 500, batch: 3, threads: 1, seed: 22)
-            == sequentialStates(cell, steps: 500, batch: 3, threads: 2, seed: 22))
+        #expect(
+            try sequentialStates(cell, steps: 500, batch: 3, threads: 1, seed: 22)
+                == sequentialStates(cell, steps: 500, batch: 3, threads: 2, seed: 22))
     }
 
     @Test("a split batch gives the same states bit for bit as one worker (groups of four or single products)")
     func splitIsExact() throws {
         let cell = try RandomCells.lstm(Float.self, m: 2, d: 13, scale: 1, seed: 11)
-        #expect(try sequentialStates(cell, steps: 50, batch: 7, threads: 1, seed: 12)
-            == sequentialStates(cell, steps: 50, batch: 7, threads: 3, seed: 12))
+        #expect(
+            try sequentialStates(cell, steps: 50, batch: 7, threads: 1, seed: 12)
+                == sequentialStates(cell, steps: 50, batch: 7, threads: 3, seed: 12))
     }
 
     @Test("rollout workers: one per group of sequences for dense cells, never more than B; one for the others")

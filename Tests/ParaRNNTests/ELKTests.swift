@@ -43,10 +43,13 @@ struct ELKTests {
 
     @Test("ELK == sequential rollout for every cell, Float and Double")
     func everyCell() throws {
-        try expectELKMatches(try RandomCells.paraGRU(Double.self, m: 3, d: 4, scale: 1.5, seed: 1), bound: 1e-9, seed: 2)
+        try expectELKMatches(
+            try RandomCells.paraGRU(Double.self, m: 3, d: 4, scale: 1.5, seed: 1), bound: 1e-9, seed: 2)
         try expectELKMatches(try RandomCells.paraGRU(Float.self, m: 3, d: 4, scale: 1.5, seed: 1), bound: 1e-4, seed: 2)
-        try expectELKMatches(try RandomCells.paraLSTM(Double.self, m: 3, d: 4, scale: 1.5, seed: 3), bound: 1e-9, seed: 4)
-        try expectELKMatches(try RandomCells.paraLSTM(Float.self, m: 3, d: 4, scale: 1.5, seed: 3), bound: 1e-4, seed: 4)
+        try expectELKMatches(
+            try RandomCells.paraLSTM(Double.self, m: 3, d: 4, scale: 1.5, seed: 3), bound: 1e-9, seed: 4)
+        try expectELKMatches(
+            try RandomCells.paraLSTM(Float.self, m: 3, d: 4, scale: 1.5, seed: 3), bound: 1e-4, seed: 4)
         try expectELKMatches(try RandomCells.gru(Double.self, m: 3, d: 4, scale: 0.8, seed: 5), bound: 1e-8, seed: 6)
         try expectELKMatches(try RandomCells.gru(Float.self, m: 3, d: 4, scale: 0.8, seed: 5), bound: 1e-4, seed: 6)
         try expectELKMatches(try RandomCells.lstm(Double.self, m: 3, d: 3, scale: 0.8, seed: 7), bound: 1e-8, seed: 8)
@@ -60,9 +63,18 @@ struct ELKTests {
     /// 0.5 sin(0.31t + 1) + noise: contracting on average (λ ≈ −0.13) but with |∂f/∂h| up to
     /// ≈ 1.5, so Newton's scans multiply growing factors over long spans and overflow.
     func expandingCell<S: CellMath>(_: S.Type) throws -> ParaGRU<S> {
-        let a: [S] = [-1.004, 0.772, -1.361, 2.39, -2.476, 1.131, -2.282, 3.455, -0.015, 0.075, -0.199, -0.459, 1.091, -1.041, 1.198, 1.557, 0.08, 0.55, 0.604, 1.064, 1.608, -0.06, 1.969, -1.591]
-        let b: [S] = [-0.095, 1.159, -1.131, -0.644, 0.043, 2.795, -0.017, 0.192, -0.264, -1.838, 1.254, -0.471, 0.099, -1.819, -0.754, 0.195, 0.225, -1.153, -1.919, -1.651, 0.367, 0.644, -0.512, -0.445]
-        let bias: [S] = [0.589, 0.611, 1.012, 0.845, -1.155, 0.628, -0.209, 1.039, -0.657, 0.007, -0.135, 0.367, 0.841, -0.59, 0.987, 0.961, 0.208, -0.312, -0.692, 0.506, -0.093, -0.968, -0.106, -0.373]
+        let a: [S] = [
+            -1.004, 0.772, -1.361, 2.39, -2.476, 1.131, -2.282, 3.455, -0.015, 0.075, -0.199, -0.459, 1.091, -1.041,
+            1.198, 1.557, 0.08, 0.55, 0.604, 1.064, 1.608, -0.06, 1.969, -1.591,
+        ]
+        let b: [S] = [
+            -0.095, 1.159, -1.131, -0.644, 0.043, 2.795, -0.017, 0.192, -0.264, -1.838, 1.254, -0.471, 0.099, -1.819,
+            -0.754, 0.195, 0.225, -1.153, -1.919, -1.651, 0.367, 0.644, -0.512, -0.445,
+        ]
+        let bias: [S] = [
+            0.589, 0.611, 1.012, 0.845, -1.155, 0.628, -0.209, 1.039, -0.657, 0.007, -0.135, 0.367, 0.841, -0.59, 0.987,
+            0.961, 0.208, -0.312, -0.692, 0.506, -0.093, -0.968, -0.106, -0.373,
+        ]
         return try ParaGRU<S>(inputSize: 1, hiddenSize: 8, heads: 1, A: a, B: b, b: bias)
     }
 
@@ -75,8 +87,11 @@ struct ELKTests {
         }
     }
 
-    func solveExpanding<S: CellMath>(_: S.Type, method: SolverMethod, fallback: Bool = false, maxIterations: Int? = nil) throws -> (Solution<S>, Double) {
-        let cell = try expandingCell(S.self), steps = 4000
+    func solveExpanding<S: CellMath>(_: S.Type, method: SolverMethod, fallback: Bool = false, maxIterations: Int? = nil)
+        throws -> (Solution<S>, Double)
+    {
+        let cell = try expandingCell(S.self)
+        let steps = 4000
         let x: [S] = expandingInput(steps)
         let options = SolverOptions(method: method, maxIterations: maxIterations, fallback: fallback, pool: Self.pool)
         let s = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
@@ -89,7 +104,9 @@ struct ELKTests {
         return (s, worst)
     }
 
-    @Test("expanding cell: Newton's steps overflow (bounded, never NaN) and do not converge; ELK converges to the rollout")
+    @Test(
+        "expanding cell: Newton's steps overflow (bounded, never NaN) and do not converge; ELK converges to the rollout"
+    )
     func expandingCellNewtonOverflowsELKConverges() throws {
         let (newton, _) = try solveExpanding(Float.self, method: .newton)
         let newtonConverged = newton.converged
@@ -110,11 +127,30 @@ struct ELKTests {
     @Test("no NaN or Inf iterate under |J| up to 10, for every method (ParaGRU, ParaLSTM, Elman; Float)")
     func finiteUnderExpansion() throws {
         for seed in UInt64(1)...2 {
-            let cells: [(String, Solution<Float>)] = try [SolverMethod.newton, .quasiNewton, .damped, .elk].flatMap { method in
+            let cells: [(String, Solution<Float>)] = try [SolverMethod.newton, .quasiNewton, .damped, .elk].flatMap {
+                method in
                 [
-                    ("paragru \(method)", try solve(try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 500, batch: 1, method: method, seed: seed, maxIterations: 15).0),
-                    ("paralstm \(method)", try solve(try RandomCells.paraLSTM(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 500, batch: 1, method: method, seed: seed, maxIterations: 15).0),
-                    ("elman \(method)", try solve(try RandomCells.elman(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 200, batch: 1, method: method, seed: seed, maxIterations: 15).0),
+                    (
+                        "paragru \(method)",
+                        try solve(
+                            try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 500,
+                            batch: 1, method: method, seed: seed, maxIterations: 15
+                        ).0
+                    ),
+                    (
+                        "paralstm \(method)",
+                        try solve(
+                            try RandomCells.paraLSTM(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 500,
+                            batch: 1, method: method, seed: seed, maxIterations: 15
+                        ).0
+                    ),
+                    (
+                        "elman \(method)",
+                        try solve(
+                            try RandomCells.elman(Float.self, m: 2, d: 4, scale: 10, seed: seed), steps: 200, batch: 1,
+                            method: method, seed: seed, maxIterations: 15
+                        ).0
+                    ),
                 ]
             }
             for (name, s) in cells {
@@ -127,7 +163,8 @@ struct ELKTests {
     @Test("fallback chain: a failed Newton attempt falls back to ELK, then to sequential")
     func fallbackChain() throws {
         let (s, error) = try solveExpanding(Float.self, method: .newton, fallback: true)
-        let converged = s.converged, methods = s.attempts.map(\.method)
+        let converged = s.converged
+        let methods = s.attempts.map(\.method)
         #expect(converged)
         #expect(methods == [.newton, .elk], "\(s.attempts.map(\.outcome))")
         #expect(error <= 1e-4)
@@ -149,7 +186,8 @@ struct ELKTests {
         var projections = [Double](repeating: 0, count: 300 * 24)
         x.withUnsafeBufferPointer { xs in
             projections.withUnsafeMutableBufferPointer { p in
-                expanding.project(inputs: xs.baseAddress!, steps: 300, batch: 1, projections: p.baseAddress!, pool: Self.pool)
+                expanding.project(
+                    inputs: xs.baseAddress!, steps: 300, batch: 1, projections: p.baseAddress!, pool: Self.pool)
             }
         }
         let e = projections.withUnsafeBufferPointer {

@@ -8,9 +8,11 @@ struct FallbackTests {
     func iterationLimitFallsBack() throws {
         let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 2.0, seed: 21)
         var rng = SeededGenerator(seed: 22)
-        let steps = 3000, batch = 2
+        let steps = 3000
+        let batch = 2
         let x: [Double] = uniform(steps * batch * 2, 1, &rng)
-        var options = SolverOptions(method: .newton, maxIterations: 1, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
+        var options = SolverOptions(
+            method: .newton, maxIterations: 1, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
         let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
         #expect(solution.converged)
         #expect(solution.method == .sequential)
@@ -31,14 +33,18 @@ struct FallbackTests {
         // Large candidate gains make |∂f/∂h| > 1 along the sequence: products of Jacobians in
         // the scan overflow Float; the overflowed step is bounded (never NaN), plain Newton stops
         // and ELK (or, failing that, the sequential rollout) takes over.
-        let d = 4, m = 1
+        let d = 4
+        let m = 1
         let cell = try ParaGRU<Float>(
             inputSize: m, hiddenSize: d, recurrentGains: [-3, -3, -3, -3, 0, 0, 0, 0, 8, -8, 9, -9],
             inputWeights: [Float](repeating: 0.5, count: 3 * d * m), inputBias: [Float](repeating: 0, count: 3 * d))
         var rng = SeededGenerator(seed: 23)
         let steps = 20_000
         let x: [Float] = uniform(steps * m, 1, &rng)
-        let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads)))
+        let solver = SequenceSolver(
+            cell: cell,
+            options: SolverOptions(method: .newton, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
+        )
         let solution = try solver.solve(inputs: x, steps: steps, batch: 1)
         print("attempts:", solution.attempts.map { "\($0.method): \($0.outcome) after \($0.iterations)" })
         #expect(solution.converged)

@@ -26,9 +26,13 @@ struct FiniteStateTests {
 
     @Test("ParaGRU with B = ±3e38 and inputs 1e30 (Float): every method reports the overflow")
     func paraGRUOverflow() throws {
-        let d = 2, m = 2
+        let d = 2
+        let m = 2
         var w = [Float](repeating: 0, count: 3 * d * m)
-        for r in 0..<(3 * d) { w[r * m] = 3e38; w[r * m + 1] = -3e38 }
+        for r in 0..<(3 * d) {
+            w[r * m] = 3e38
+            w[r * m + 1] = -3e38
+        }
         let cell = try ParaGRU<Float>(
             inputSize: m, hiddenSize: d, recurrentGains: [Float](repeating: 0.5, count: 3 * d),
             inputWeights: w, inputBias: [Float](repeating: 0, count: 3 * d))
@@ -60,12 +64,19 @@ struct FiniteStateTests {
 
     @Test("GRU, LSTM and Elman with weights 3e38: never converged with non-finite states")
     func denseCellsOverflow() throws {
-        let d = 2, m = 2, steps = 40
+        let d = 2
+        let m = 2
+        let steps = 40
         func big(_ n: Int) -> [Float] { [Float](repeating: 3e38, count: n) }
         let x: [Float] = (0..<(steps * m)).map { Float($0 % 7) - 3 }
-        let gru = try GRU<Float>(inputSize: m, hiddenSize: d, weightIH: big(3 * d * m), weightHH: big(3 * d * d), biasIH: big(3 * d), biasHH: big(3 * d))
-        let lstm = try LSTM<Float>(inputSize: m, hiddenSize: d, weightIH: big(4 * d * m), weightHH: big(4 * d * d), biasIH: big(4 * d), biasHH: big(4 * d))
-        let elman = try ElmanRNN<Float>(inputSize: m, hiddenSize: d, weightIH: big(d * m), weightHH: big(d * d), biasIH: big(d), biasHH: big(d))
+        let gru = try GRU<Float>(
+            inputSize: m, hiddenSize: d, weightIH: big(3 * d * m), weightHH: big(3 * d * d), biasIH: big(3 * d),
+            biasHH: big(3 * d))
+        let lstm = try LSTM<Float>(
+            inputSize: m, hiddenSize: d, weightIH: big(4 * d * m), weightHH: big(4 * d * d), biasIH: big(4 * d),
+            biasHH: big(4 * d))
+        let elman = try ElmanRNN<Float>(
+            inputSize: m, hiddenSize: d, weightIH: big(d * m), weightHH: big(d * d), biasIH: big(d), biasHH: big(d))
         for method in [SolverMethod.sequential, .newton] {
             let options = SolverOptions(method: method, pool: Self.pool)
             let solutions = [
@@ -82,7 +93,9 @@ struct FiniteStateTests {
 
     @Test("segmented solve: the overflow in a later segment is located and marked on its attempt")
     func segmentedOverflow() throws {
-        let d = 1, m = 2, steps = 100
+        let d = 1
+        let m = 2
+        let steps = 100
         let cell = try ParaGRU<Float>(
             inputSize: m, hiddenSize: d, recurrentGains: [0.5, 0.5, 0.5],
             inputWeights: [3e38, -3e38, 3e38, -3e38, 3e38, -3e38], inputBias: [0, 0, 0])
@@ -95,7 +108,8 @@ struct FiniteStateTests {
         #expect(solution.nonFiniteState?.step == 70)
         #expect(solution.segments == 4)
         #expect(solution.attempts[0].converged && solution.attempts[0].method == .newton)
-        #expect(solution.attempts.contains { !$0.converged && $0.outcome.contains("non-finite state (NaN) at step 70") })
+        #expect(
+            solution.attempts.contains { !$0.converged && $0.outcome.contains("non-finite state (NaN) at step 70") })
     }
 
     @Test("finite solutions are unaffected")

@@ -1,6 +1,7 @@
-@testable import ParaRNN
 import ParallelScan
 import Testing
+
+@testable import ParaRNN
 
 /// The fused Newton engine's check passes: when the convergence prediction is wrong the engine
 /// re-linearises and goes on. Forcing a check after every second pass exercises that path on
@@ -21,7 +22,8 @@ struct FusedPassTests {
         var residuals: [Double] = []
         let attempt = x.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
-                cell.project(inputs: x.baseAddress!, steps: steps, batch: batch, projections: u.baseAddress!, pool: pool)
+                cell.project(
+                    inputs: x.baseAddress!, steps: steps, batch: batch, projections: u.baseAddress!, pool: pool)
                 return h0.withUnsafeBufferPointer { h0 in
                     states.withUnsafeMutableBufferPointer { s in
                         let engine = NewtonEngine(

@@ -14,7 +14,8 @@ struct NewtonSolverTests {
     ) throws -> Solution<C.Scalar> {
         var rng = SeededGenerator(seed: seed)
         let x: [C.Scalar] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        var options = SolverOptions(method: method, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+        var options = SolverOptions(
+            method: method, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
         options.fallback = false
         let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
         #expect(solution.converged, "\(C.cellName) \(method) did not converge: \(solution.attempts.map(\.outcome))")
@@ -67,7 +68,9 @@ struct NewtonSolverTests {
 
     /// The rollout kernels: SIMD4 vectors for narrow rows, loops over the lanes for rows of 32
     /// lanes or more, each with a scalar tail; against the generic step (dual-number code path).
-    @Test("rollouts (narrow, wide, with tails) == the generic step", arguments: [(4, 1), (6, 3), (8, 5), (16, 3), (33, 1)])
+    @Test(
+        "rollouts (narrow, wide, with tails) == the generic step",
+        arguments: [(4, 1), (6, 3), (8, 5), (16, 3), (33, 1)])
     func rollouts(d: Int, batch: Int) throws {
         let gru = try RandomCells.paraGRU(Double.self, m: 3, d: d, scale: 1, seed: 51)
         _ = try compare(gru, steps: 300, batch: batch, method: .sequential, threads: 1, seed: 52, bound: 1e-12)
@@ -80,8 +83,11 @@ struct NewtonSolverTests {
     @Test(".automatic: sequential for B = 16, d = 64 and on one thread; Newton for a long d = 4 ParaGRU on 2 threads")
     func automaticChoice() throws {
         func choice<C: RecurrentCell>(_ cell: C, steps: Int, batch: Int, threads: Int) -> SolverMethod {
-            SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: WorkerPool(threadCount: threads, choice: .allThreads)))
-                .chooseMethod(steps: steps, batch: batch).0
+            SequenceSolver(
+                cell: cell,
+                options: SolverOptions(method: .automatic, pool: WorkerPool(threadCount: threads, choice: .allThreads))
+            )
+            .chooseMethod(steps: steps, batch: batch).0
         }
         let wide = try RandomCells.paraGRU(Float.self, m: 1, d: 64, scale: 1, seed: 1)
         let wideLSTM = try RandomCells.paraLSTM(Float.self, m: 1, d: 64, scale: 1, seed: 1)
@@ -116,7 +122,9 @@ struct NewtonSolverTests {
                     for b in 0..<batch {
                         for j in 0..<d {
                             var want = cell.inputBias[v * d + j]
-                            for i in 0..<m { want += cell.inputWeights[(v * d + j) * m + i] * x[(t * batch + b) * m + i] }
+                            for i in 0..<m {
+                                want += cell.inputWeights[(v * d + j) * m + i] * x[(t * batch + b) * m + i]
+                            }
                             worst = max(worst, abs(u[t * row + (v * batch + b) * d + j] - want))
                         }
                     }
@@ -132,7 +140,8 @@ struct NewtonSolverTests {
         var rng = SeededGenerator(seed: 26)
         let (steps, batch) = (3000, 2)
         let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
-        var options = SolverOptions(method: .newton, pool: WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads))
+        var options = SolverOptions(
+            method: .newton, pool: WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads))
         options.fallback = false
         let solver = SequenceSolver(cell: cell, options: options)
         let exact = try solver.rollout(inputs: x, steps: steps, batch: batch)
@@ -154,7 +163,9 @@ struct NewtonSolverTests {
         }
     }
 
-    @Test("GRU, LSTM, Elman: DEER (dense) and quasi-DEER == rollout", arguments: [SolverMethod.newton, .quasiNewton, .damped])
+    @Test(
+        "GRU, LSTM, Elman: DEER (dense) and quasi-DEER == rollout",
+        arguments: [SolverMethod.newton, .quasiNewton, .damped])
     func denseCells(method: SolverMethod) throws {
         let gru = try RandomCells.gru(Double.self, m: 3, d: 4, scale: 0.8, seed: 5)
         _ = try compare(gru, steps: 500, batch: 2, method: method, threads: 2, seed: 6, bound: 1e-8)

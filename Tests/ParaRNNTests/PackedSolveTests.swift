@@ -18,7 +18,9 @@ struct PackedSolveTests {
         methods: [SolverMethod] = [.newton, .quasiNewton, .damped, .elk], seed: UInt64 = 1
     ) throws {
         var rng = SeededGenerator(seed: seed)
-        let steps = lengths.reduce(0, +), m = cell.inputSize, row = cell.stateRowSize(batch: batch)
+        let steps = lengths.reduce(0, +)
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
         let x: [C.Scalar] = uniform(steps * batch * m, 1, &rng)
         let h0: [C.Scalar] = uniform(lengths.count * row, 0.5, &rng)
         let pool = WorkerPool(threadCount: threads)
@@ -45,10 +47,14 @@ struct PackedSolveTests {
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: x, lengths: lengths, batch: batch, initialStates: h0)
             let tolerance = solution.tolerance
-            #expect(solution.converged && solution.method == method, "\(name) \(method): \(solution.attempts.map(\.outcome))")
+            #expect(
+                solution.converged && solution.method == method,
+                "\(name) \(method): \(solution.attempts.map(\.outcome))")
             #expect(solution.sequenceLengths == lengths)
             let residuals = solution.sequenceResiduals ?? []
-            #expect(residuals.count == lengths.count && residuals.allSatisfy { $0 <= tolerance }, "\(name) \(method): \(residuals)")
+            #expect(
+                residuals.count == lengths.count && residuals.allSatisfy { $0 <= tolerance },
+                "\(name) \(method): \(residuals)")
             let diff = maxDifference(solution.states, reference)
             let allowed = C.Scalar.self == Float.self ? 1e-4 : 1e-8
             #expect(diff <= allowed, "\(name) \(method): max |packed − separate| = \(diff)")
@@ -57,7 +63,9 @@ struct PackedSolveTests {
 
     @Test func paraGRU() throws {
         try check(try RandomCells.paraGRU(Double.self, m: 2, d: 3, scale: 0.6, seed: 1), name: "ParaGRU")
-        try check(try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 0.6, seed: 2), name: "ParaGRU Float", batch: 2, threads: 3)
+        try check(
+            try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 0.6, seed: 2), name: "ParaGRU Float", batch: 2,
+            threads: 3)
     }
 
     @Test func paraLSTM() throws {
@@ -66,13 +74,20 @@ struct PackedSolveTests {
 
     @Test func paraSLSTM() throws {
         // 4×4 blocks: the fused passes' largest block size.
-        try check(try RandomCells.paraSLSTM(Double.self, m: 2, d: 2, scale: 0.3, seed: 11), name: "ParaSLSTM", methods: [.newton, .quasiNewton])
+        try check(
+            try RandomCells.paraSLSTM(Double.self, m: 2, d: 2, scale: 0.3, seed: 11), name: "ParaSLSTM",
+            methods: [.newton, .quasiNewton])
     }
 
     @Test func denseCells() throws {
-        try check(try RandomCells.gru(Double.self, m: 2, d: 3, scale: 0.5, seed: 4), name: "GRU", methods: [.newton, .quasiNewton, .elk])
-        try check(try RandomCells.lstm(Double.self, m: 2, d: 2, scale: 0.5, seed: 5), name: "LSTM", methods: [.newton, .elk])
-        try check(try RandomCells.elman(Double.self, m: 2, d: 3, scale: 0.5, seed: 6), name: "Elman", methods: [.newton, .damped])
+        try check(
+            try RandomCells.gru(Double.self, m: 2, d: 3, scale: 0.5, seed: 4), name: "GRU",
+            methods: [.newton, .quasiNewton, .elk])
+        try check(
+            try RandomCells.lstm(Double.self, m: 2, d: 2, scale: 0.5, seed: 5), name: "LSTM", methods: [.newton, .elk])
+        try check(
+            try RandomCells.elman(Double.self, m: 2, d: 3, scale: 0.5, seed: 6), name: "Elman",
+            methods: [.newton, .damped])
     }
 
     @Test("fused Newton: boundaries at every worker count and on chunk edges")
@@ -80,7 +95,9 @@ struct PackedSolveTests {
         let cell = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 0.5, seed: 7)
         for threads in [1, 2, 3, 4] {
             // Starts on the even split of 1024 steps among 4 workers (256, 512, 768) and next to it.
-            try check(cell, name: "ParaLSTM threads \(threads)", lengths: [256, 256, 1, 255, 256], threads: threads, methods: [.newton], seed: UInt64(threads))
+            try check(
+                cell, name: "ParaLSTM threads \(threads)", lengths: [256, 256, 1, 255, 256], threads: threads,
+                methods: [.newton], seed: UInt64(threads))
         }
     }
 
@@ -108,7 +125,10 @@ struct PackedSolveTests {
     @Test("gradients across boundaries vs finite differences")
     func gradients() throws {
         let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 3, scale: 0.6, seed: 10)
-        let lengths = [3, 1, 5], steps = 9, m = 2, row = 3
+        let lengths = [3, 1, 5]
+        let steps = 9
+        let m = 2
+        let row = 3
         var rng = SeededGenerator(seed: 10)
         let x: [Double] = uniform(steps * m, 1, &rng)
         let h0: [Double] = uniform(lengths.count * row, 0.5, &rng)
@@ -128,18 +148,22 @@ struct PackedSolveTests {
             let eps = 1e-6
             // Every input (the last step of each sequence and the first of the next included).
             for i in 0..<(steps * m) {
-                var plus = x, minus = x
+                var plus = x
+                var minus = x
                 plus[i] += eps
                 minus[i] -= eps
                 let fd = (try loss(plus, h0) - loss(minus, h0)) / (2 * eps)
                 #expect(abs(fd - g.inputs[i]) <= 1e-6 * max(1, abs(fd)), "∂L/∂x[\(i)]: \(g.inputs[i]) vs \(fd)")
             }
             for i in 0..<(lengths.count * row) {
-                var plus = h0, minus = h0
+                var plus = h0
+                var minus = h0
                 plus[i] += eps
                 minus[i] -= eps
                 let fd = (try loss(x, plus) - loss(x, minus)) / (2 * eps)
-                #expect(abs(fd - g.initialState[i]) <= 1e-6 * max(1, abs(fd)), "∂L/∂h0[\(i)]: \(g.initialState[i]) vs \(fd)")
+                #expect(
+                    abs(fd - g.initialState[i]) <= 1e-6 * max(1, abs(fd)), "∂L/∂h0[\(i)]: \(g.initialState[i]) vs \(fd)"
+                )
             }
         }
     }

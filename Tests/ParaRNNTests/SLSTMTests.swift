@@ -16,9 +16,14 @@ extension RandomCells {
 
 /// The diagonal sLSTM step in Double, written from the equations (plane-major state c, n, m, h).
 func referenceSLSTM(_ cell: ParaSLSTM<Double>, x: [Double], steps: Int, batch: Int) -> [[Double]] {
-    let d = cell.hiddenSize, m = cell.inputSize, R = cell.recurrentGains
+    let d = cell.hiddenSize
+    let m = cell.inputSize
+    let R = cell.recurrentGains
     return (0..<batch).map { b in
-        var c = [Double](repeating: 0, count: d), n = c, mm = c, h = c
+        var c = [Double](repeating: 0, count: d)
+        var n = c
+        var mm = c
+        var h = c
         var out: [Double] = []
         for t in 0..<steps {
             var u = cell.inputBias
@@ -26,11 +31,14 @@ func referenceSLSTM(_ cell: ParaSLSTM<Double>, x: [Double], steps: Int, batch: I
                 for i in 0..<m { u[g] += cell.inputWeights[g * m + i] * x[(t * batch + b) * m + i] }
             }
             for j in 0..<d {
-                let pi = R[j] * h[j] + u[j], pf = R[d + j] * h[j] + u[d + j]
-                let pz = R[2 * d + j] * h[j] + u[2 * d + j], po = R[3 * d + j] * h[j] + u[3 * d + j]
+                let pi = R[j] * h[j] + u[j]
+                let pf = R[d + j] * h[j] + u[d + j]
+                let pz = R[2 * d + j] * h[j] + u[2 * d + j]
+                let po = R[3 * d + j] * h[j] + u[3 * d + j]
                 let logF = -log(1 + exp(-pf))
                 let mNext = max(pi, logF + mm[j])
-                let ig = exp(pi - mNext), fg = exp(logF + mm[j] - mNext)
+                let ig = exp(pi - mNext)
+                let fg = exp(logF + mm[j] - mNext)
                 c[j] = fg * c[j] + ig * tanh(pz)
                 n[j] = fg * n[j] + ig
                 mm[j] = mNext
@@ -49,13 +57,16 @@ struct SLSTMTests {
         var rng = SeededGenerator(seed: 4)
         let (steps, batch) = (50, 3)
         let x: [Double] = uniform(steps * batch * 2, 1, &rng)
-        let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential)).solve(inputs: x, steps: steps, batch: batch).states
+        let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential)).solve(
+            inputs: x, steps: steps, batch: batch
+        ).states
         let ref = referenceSLSTM(cell, x: x, steps: steps, batch: batch)
         var worst = 0.0
         for b in 0..<batch {
             for t in 0..<steps {
                 for i in 0..<cell.stateSize {
-                    let plane = i / 5, j = i % 5
+                    let plane = i / 5
+                    let j = i % 5
                     let got = s[t * batch * 20 + (plane * batch + b) * 5 + j]
                     worst = max(worst, abs(got - ref[b][t * 20 + i]))
                 }

@@ -64,7 +64,9 @@ enum RandomCells {
 func referenceRollout<C: GenericStepCell>(
     _ cell: C, inputs: [C.Scalar], steps: Int, batch: Int
 ) -> [[C.Scalar]] {
-    let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
+    let m = cell.inputSize
+    let d = cell.hiddenSize
+    let g = cell.gateCount
     var result: [[C.Scalar]] = []  // [b] → [T][stateSize] flattened
     for b in 0..<batch {
         var s = [C.Scalar](repeating: 0, count: cell.stateSize)
@@ -87,7 +89,8 @@ func referenceRollout<C: GenericStepCell>(
 
 /// Value i of sequence b at step t of a solver state buffer, for the cell's layout.
 func stateValue<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], t: Int, b: Int, i: Int, batch: Int) -> C.Scalar {
-    let row = cell.stateRowSize(batch: batch), d = cell.hiddenSize
+    let row = cell.stateRowSize(batch: batch)
+    let d = cell.hiddenSize
     switch cell.structure {
     case .diagonal, .dense: return states[t * row + b * cell.stateSize + i]
     case .blockDiagonal: return states[t * row + ((i / d) * batch + b) * d + i % d]

@@ -23,7 +23,8 @@ struct AffineRowsTests {
     @Test(arguments: [(1, 4), (1, 8), (1, 16), (1, 5), (1, 20), (2, 4), (2, 8), (2, 16), (2, 6), (3, 4), (5, 4)])
     func solveAndCompose(k: Int, blocks: Int) throws {
         var rng = SeededGenerator(seed: UInt64(k * 100 + blocks))
-        let steps = 203, state = k * blocks
+        let steps = 203
+        let state = k * blocks
         // Entries small enough that every block map contracts (‖A‖∞ ≤ 0.9).
         let a: [Double] = randomArray(steps * k * state, in: -0.9 / Double(k)...0.9 / Double(k), &rng)
         let b: [Double] = randomArray(steps * state, in: -1...1, &rng)
@@ -43,7 +44,9 @@ struct AffineRowsTests {
                     carry.withUnsafeBufferPointer { c in
                         for p in 0..<(cuts.count - 1) {
                             let rows = cuts[p]..<cuts[p + 1]
-                            let before = rows.lowerBound == 0 ? c.baseAddress! : UnsafePointer(out.baseAddress! + (rows.lowerBound - 1) * state)
+                            let before =
+                                rows.lowerBound == 0
+                                ? c.baseAddress! : UnsafePointer(out.baseAddress! + (rows.lowerBound - 1) * state)
                             AffineRows.solve(
                                 a: a.baseAddress!, b: b.baseAddress!, rows: rows, blocks: blocks,
                                 blockSize: k, carry: before, output: out.baseAddress!)

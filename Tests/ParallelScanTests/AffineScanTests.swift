@@ -35,13 +35,17 @@ struct DiagonalScanTests {
     @Test(arguments: lengths, [1, 2, 3, 8])
     func floatForward(steps: Int, threads: Int) throws {
         let lanes = steps >= 100_000 ? 8 : 5
-        try check(Float.self, steps: steps, lanes: lanes, threads: threads, reverse: false, seed: UInt64(steps * 31 + threads))
+        try check(
+            Float.self, steps: steps, lanes: lanes, threads: threads, reverse: false, seed: UInt64(steps * 31 + threads)
+        )
     }
 
     @Test(arguments: lengths, [1, 2, 3, 8])
     func doubleReverse(steps: Int, threads: Int) throws {
         let lanes = steps >= 100_000 ? 8 : 5
-        try check(Double.self, steps: steps, lanes: lanes, threads: threads, reverse: true, seed: UInt64(steps * 17 + threads))
+        try check(
+            Double.self, steps: steps, lanes: lanes, threads: threads, reverse: true, seed: UInt64(steps * 17 + threads)
+        )
     }
 
     @Test(arguments: [Float.self, Double.self] as [any ScanScalar.Type])
@@ -60,10 +64,12 @@ struct DiagonalScanTests {
     @Test("growth |a| > 1 follows the sequential loop in relative terms")
     func growth() throws {
         var rng = SeededGenerator(seed: 3)
-        let steps = 60, lanes = 4
+        let steps = 60
+        let lanes = 4
         let a: [Double] = randomArray(steps * lanes, in: 1.0...1.5, &rng)
         let b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
-        let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
+        let got = try AffineScan.diagonal(
+            a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
         let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
         for i in got.indices {
             // Relative error of a sum of ≤ 60 growing terms: 60 roundings of ε each, margin 4.
@@ -74,7 +80,8 @@ struct DiagonalScanTests {
     @Test("A = 0 gives h = b exactly; A = 1 gives the running sum")
     func zeroAndIdentity() throws {
         var rng = SeededGenerator(seed: 4)
-        let steps = 5000, lanes = 3
+        let steps = 5000
+        let lanes = 3
         let b: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
         let zero = [Float](repeating: 0, count: steps * lanes)
         let ones = [Float](repeating: 1, count: steps * lanes)
@@ -94,14 +101,17 @@ struct DiagonalScanTests {
     @Test("NaN and Inf propagate like the sequential loop and do not spread across lanes")
     func nonFinitePropagation() throws {
         var rng = SeededGenerator(seed: 5)
-        let steps = 10_000, lanes = 4
+        let steps = 10_000
+        let lanes = 4
         var a: [Double] = randomArray(steps * lanes, in: 0.1...0.9, &rng)
         var b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
         b[6000 * lanes + 1] = .nan
         b[2500 * lanes + 2] = .infinity
         a[7777 * lanes + 3] = .nan
         for threads in [1, 2, 7] {
-            let got = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+            let got = try AffineScan.diagonal(
+                a: a, b: b, steps: steps, lanes: lanes,
+                pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
             let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
             for i in got.indices {
                 #expect(got[i].isFinite == want[i].isFinite, "index \(i) threads \(threads)")
@@ -115,7 +125,8 @@ struct DiagonalScanTests {
     @Test("same inputs and thread count give bitwise-identical results")
     func reproducible() throws {
         var rng = SeededGenerator(seed: 6)
-        let steps = 50_000, lanes = 16
+        let steps = 50_000
+        let lanes = 16
         let a: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
         let b: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
         let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
@@ -134,7 +145,8 @@ struct DiagonalScanTests {
             try AffineScan.diagonal(a: [Float](), b: [], steps: 3, lanes: 0)
         }
         #expect(throws: ScanError.bufferSize(name: "a", expected: 6, actual: 5)) {
-            try AffineScan.diagonal(a: [Float](repeating: 0, count: 5), b: [Float](repeating: 0, count: 6), steps: 2, lanes: 3)
+            try AffineScan.diagonal(
+                a: [Float](repeating: 0, count: 5), b: [Float](repeating: 0, count: 6), steps: 2, lanes: 3)
         }
         #expect(ScanError.emptySequence.description.contains("no time steps"))
     }
@@ -166,9 +178,15 @@ struct BlockScanTests {
 
     @Test(arguments: [1, 2, 3, 4, 5], [1, 2, 4])
     func allBlockSizes(k: Int, threads: Int) throws {
-        for (steps, transposed, reverse) in [(1, false, false), (3, true, false), (2003, false, true), (2003, true, true), (10_007, false, false)] {
-            try check(Float.self, k: k, steps: steps, blocks: 6, threads: threads, transposed: transposed, reverse: reverse, seed: UInt64(k * 100 + steps))
-            try check(Double.self, k: k, steps: steps, blocks: 3, threads: threads, transposed: transposed, reverse: !reverse, seed: UInt64(k * 1000 + steps))
+        for (steps, transposed, reverse) in [
+            (1, false, false), (3, true, false), (2003, false, true), (2003, true, true), (10_007, false, false),
+        ] {
+            try check(
+                Float.self, k: k, steps: steps, blocks: 6, threads: threads, transposed: transposed, reverse: reverse,
+                seed: UInt64(k * 100 + steps))
+            try check(
+                Double.self, k: k, steps: steps, blocks: 3, threads: threads, transposed: transposed, reverse: !reverse,
+                seed: UInt64(k * 1000 + steps))
         }
     }
 
@@ -179,12 +197,18 @@ struct BlockScanTests {
 
     @Test("identity blocks with zero offsets keep the initial state")
     func identity() throws {
-        let k = 3, blocks = 2, steps = 1000
+        let k = 3
+        let blocks = 2
+        let steps = 1000
         var a = [Double](repeating: 0, count: steps * k * k * blocks)
-        for t in 0..<steps { for r in 0..<k { for j in 0..<blocks { a[t * k * k * blocks + (r * k + r) * blocks + j] = 1 } } }
+        for t in 0..<steps {
+            for r in 0..<k { for j in 0..<blocks { a[t * k * k * blocks + (r * k + r) * blocks + j] = 1 } }
+        }
         let b = [Double](repeating: 0, count: steps * k * blocks)
         let h0: [Double] = [1, 2, 3, 4, 5, 6]
-        let got = try AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
+        let got = try AffineScan.blockDiagonal(
+            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0,
+            pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads))
         #expect(Array(got.suffix(k * blocks)) == h0)
     }
 
@@ -201,21 +225,33 @@ struct DenseScanTests {
     /// d ≤ 16 runs the scan's own matrix loops, d = 20 OpenBLAS (``AffineScan/smallDenseLimit``).
     @Test(arguments: [1, 3, 8, 16, 20], [1, 2, 4])
     func dense(d: Int, threads: Int) throws {
-        for (steps, transposed, reverse) in [(1, false, false), (5, true, true), (1501, false, false), (1501, true, true)] {
+        for (steps, transposed, reverse) in [
+            (1, false, false), (5, true, true), (1501, false, false), (1501, true, true),
+        ] {
             var rng = SeededGenerator(seed: UInt64(d * 97 + steps + threads))
             let batch = 2
             let s = 0.9 / Double(d)
             let a: [Double] = randomArray(steps * batch * d * d, in: -s...s, &rng)
             let b: [Double] = randomArray(steps * batch * d, in: -1...1, &rng)
             let h0: [Double] = randomArray(batch * d, in: -1...1, &rng)
-            let got = try AffineScan.dense(a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
-            let want = referenceDense(a: a, b: b, steps: steps, batch: batch, d: d, initial: h0, transposed: transposed, reverse: reverse)
+            let got = try AffineScan.dense(
+                a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, transposed: transposed,
+                direction: reverse ? .reverse : .forward,
+                pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+            let want = referenceDense(
+                a: a, b: b, steps: steps, batch: batch, d: d, initial: h0, transposed: transposed, reverse: reverse)
             let (diff, scale) = maxDifference(got, want)
             #expect(diff <= Double(d) * contractingTolerance(Double.self, contraction: 0.9, scale: scale))
 
-            let af = a.map { Float($0) }, bf = b.map { Float($0) }, hf = h0.map { Float($0) }
-            let gotF = try AffineScan.dense(a: af, b: bf, steps: steps, batch: batch, dimension: d, initial: hf, transposed: transposed, direction: reverse ? .reverse : .forward, pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
-            let wantF = referenceDense(a: af, b: bf, steps: steps, batch: batch, d: d, initial: hf, transposed: transposed, reverse: reverse)
+            let af = a.map { Float($0) }
+            let bf = b.map { Float($0) }
+            let hf = h0.map { Float($0) }
+            let gotF = try AffineScan.dense(
+                a: af, b: bf, steps: steps, batch: batch, dimension: d, initial: hf, transposed: transposed,
+                direction: reverse ? .reverse : .forward,
+                pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+            let wantF = referenceDense(
+                a: af, b: bf, steps: steps, batch: batch, d: d, initial: hf, transposed: transposed, reverse: reverse)
             let (diffF, scaleF) = maxDifference(gotF, wantF)
             #expect(diffF <= Double(d) * contractingTolerance(Float.self, contraction: 0.9, scale: scaleF))
         }
@@ -231,7 +267,8 @@ struct AssociativeScanTests {
         let inclusive = try AssociativeScan.inclusive(letters, pool: pool, combine: +)
         let exclusive = try AssociativeScan.exclusive(letters, identity: "", pool: pool, combine: +)
         let reverse = try AssociativeScan.inclusive(letters, direction: .reverse, pool: pool, combine: +)
-        let reverseExclusive = try AssociativeScan.exclusive(letters, identity: "", direction: .reverse, pool: pool, combine: +)
+        let reverseExclusive = try AssociativeScan.exclusive(
+            letters, identity: "", direction: .reverse, pool: pool, combine: +)
         var prefix = ""
         for t in letters.indices {
             #expect(exclusive[t] == prefix)
@@ -248,14 +285,20 @@ struct AssociativeScanTests {
 
     @Test("affine-map composition over lanes equals the diagonal recurrence")
     func affineComposition() throws {
-        struct Affine { var a: Double; var b: Double }
+        struct Affine {
+            var a: Double
+            var b: Double
+        }
         var rng = SeededGenerator(seed: 9)
-        let steps = 30_001, lanes = 3
+        let steps = 30_001
+        let lanes = 3
         let a: [Double] = randomArray(steps * lanes, in: -0.9...0.9, &rng)
         let b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
         let elements = (0..<(steps * lanes)).map { Affine(a: a[$0], b: b[$0]) }
         // (later ∘ earlier): x ↦ a2(a1 x + b1) + b2.
-        let scanned = try AssociativeScan.inclusive(elements, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)) { e, l in
+        let scanned = try AssociativeScan.inclusive(
+            elements, lanes: lanes, pool: WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)
+        ) { e, l in
             Affine(a: l.a * e.a, b: l.a * e.b + l.b)
         }
         let want = referenceDiagonal(a: a, b: b, steps: steps, lanes: lanes, initial: nil, reverse: false)
@@ -268,9 +311,13 @@ struct AssociativeScanTests {
     func maximum() throws {
         var rng = SeededGenerator(seed: 10)
         let x: [Int] = (0..<12_345).map { _ in Int.random(in: -1000...1000, using: &rng) }
-        let got = try AssociativeScan.inclusive(x, pool: WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads), combine: max)
+        let got = try AssociativeScan.inclusive(
+            x, pool: WorkerPool(threadCount: 5, grainSize: 1, choice: .allThreads), combine: max)
         var m = Int.min
-        for t in x.indices { m = max(m, x[t]); #expect(got[t] == m) }
+        for t in x.indices {
+            m = max(m, x[t])
+            #expect(got[t] == m)
+        }
         #expect(try AssociativeScan.inclusive([42], combine: +) == [42])
         #expect(throws: ScanError.emptySequence) { try AssociativeScan.inclusive([Int](), combine: +) }
     }
@@ -284,7 +331,10 @@ struct ChunkPlanTests {
                 for reverse in [false, true] {
                     let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 1.7, reverse: reverse)
                     var seen = [Int](repeating: 0, count: steps)
-                    for r in plan.ranges { #expect(!r.isEmpty); for t in r { seen[t] += 1 } }
+                    for r in plan.ranges {
+                        #expect(!r.isEmpty)
+                        for t in r { seen[t] += 1 }
+                    }
                     #expect(seen.allSatisfy { $0 == 1 })
                 }
             }

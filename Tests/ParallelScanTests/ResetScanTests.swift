@@ -54,11 +54,21 @@ struct ResetScanTests {
         let (state, matrix, width): (Int, Int, Int)
         let shape: ScanShape
         switch kind {
-        case .diagonal: (state, matrix, width) = (6, 6, 1); shape = .diagonal(lanes: 6)
-        case .block2: (state, matrix, width) = (2 * 3, 4 * 3, 2); shape = .blockDiagonal(blocks: 3, blockSize: 2)
-        case .block3: (state, matrix, width) = (3 * 2, 9 * 2, 3); shape = .blockDiagonal(blocks: 2, blockSize: 3)
-        case .block5: (state, matrix, width) = (5 * 2, 25 * 2, 5); shape = .blockDiagonal(blocks: 2, blockSize: 5)
-        case .dense: (state, matrix, width) = (2 * 3, 2 * 9, 3); shape = .dense(batch: 2, dimension: 3)
+        case .diagonal:
+            (state, matrix, width) = (6, 6, 1)
+            shape = .diagonal(lanes: 6)
+        case .block2:
+            (state, matrix, width) = (2 * 3, 4 * 3, 2)
+            shape = .blockDiagonal(blocks: 3, blockSize: 2)
+        case .block3:
+            (state, matrix, width) = (3 * 2, 9 * 2, 3)
+            shape = .blockDiagonal(blocks: 2, blockSize: 3)
+        case .block5:
+            (state, matrix, width) = (5 * 2, 25 * 2, 5)
+            shape = .blockDiagonal(blocks: 2, blockSize: 5)
+        case .dense:
+            (state, matrix, width) = (2 * 3, 2 * 9, 3)
+            shape = .dense(batch: 2, dimension: 3)
         }
         // Entries small enough that every matrix contracts (row sums ≤ 0.9).
         let scale = 0.9 / Double(width)
@@ -100,10 +110,14 @@ struct ResetScanTests {
                 reverse: reverse)
             // One worker runs the sequential loops (the dense kernel sums A·h before adding b,
             // the reference the other way round, so only the others compare bitwise).
-            if threads == 1, kind != .dense { #expect(got == want, "one worker is the sequential loop: \(kind) \(lengths.prefix(6))") }
+            if threads == 1, kind != .dense {
+                #expect(got == want, "one worker is the sequential loop: \(kind) \(lengths.prefix(6))")
+            }
             let (diff, scale) = maxDifference(got, want)
             let tol = contractingTolerance(S.self, contraction: 0.9, scale: scale)
-            #expect(diff <= tol, "\(kind) T=\(steps) threads=\(threads) reverse=\(reverse) lengths=\(lengths.prefix(8)) diff=\(diff)")
+            #expect(
+                diff <= tol,
+                "\(kind) T=\(steps) threads=\(threads) reverse=\(reverse) lengths=\(lengths.prefix(8)) diff=\(diff)")
         }
     }
 
@@ -111,8 +125,12 @@ struct ResetScanTests {
     func everyKindForwardAndReverse(threads: Int) throws {
         for kind in Kind.allCases {
             for reverse in [false, true] {
-                try check(Float.self, kind: kind, steps: 97, threads: threads, reverse: reverse, seed: UInt64(threads * 10 + (reverse ? 1 : 0)))
-                try check(Double.self, kind: kind, steps: 40, threads: threads, reverse: reverse, seed: UInt64(threads * 10 + 5))
+                try check(
+                    Float.self, kind: kind, steps: 97, threads: threads, reverse: reverse,
+                    seed: UInt64(threads * 10 + (reverse ? 1 : 0)))
+                try check(
+                    Double.self, kind: kind, steps: 40, threads: threads, reverse: reverse,
+                    seed: UInt64(threads * 10 + 5))
             }
         }
     }
@@ -120,13 +138,15 @@ struct ResetScanTests {
     @Test("one sequence equals the plain scan bitwise")
     func singleSequenceIsThePlainScan() throws {
         var rng = SeededGenerator(seed: 3)
-        let steps = 5000, lanes = 8
+        let steps = 5000
+        let lanes = 8
         let a: [Double] = randomArray(steps * lanes, in: -0.9...0.9, &rng)
         let b: [Double] = randomArray(steps * lanes, in: -1...1, &rng)
         let h0: [Double] = randomArray(lanes, in: -1...1, &rng)
         let pool = WorkerPool(threadCount: 4, grainSize: 1, choice: .allThreads)
         for direction in [ScanDirection.forward, .reverse] {
-            let plain = try AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, initial: h0, direction: direction, pool: pool)
+            let plain = try AffineScan.diagonal(
+                a: a, b: b, steps: steps, lanes: lanes, initial: h0, direction: direction, pool: pool)
             let packed = try AffineScan.diagonal(
                 a: a, b: b, lanes: lanes, boundaries: .single(steps: steps), initial: h0,
                 direction: direction, pool: pool)
@@ -138,10 +158,16 @@ struct ResetScanTests {
     func associative() throws {
         // A non-commutative operator: 2×2 integer matrix products (exact), one lane.
         struct M: Equatable { var a, b, c, d: Int }
-        let mul: (M, M) -> M = { x, y in M(a: x.a * y.a + x.b * y.c, b: x.a * y.b + x.b * y.d, c: x.c * y.a + x.d * y.c, d: x.c * y.b + x.d * y.d) }
+        let mul: (M, M) -> M = { x, y in
+            M(a: x.a * y.a + x.b * y.c, b: x.a * y.b + x.b * y.d, c: x.c * y.a + x.d * y.c, d: x.c * y.b + x.d * y.d)
+        }
         var rng = SeededGenerator(seed: 9)
         let steps = 300
-        let x = (0..<steps).map { _ in M(a: Int.random(in: -1...1, using: &rng), b: Int.random(in: 0...1, using: &rng), c: Int.random(in: 0...1, using: &rng), d: Int.random(in: -1...1, using: &rng)) }
+        let x = (0..<steps).map { _ in
+            M(
+                a: Int.random(in: -1...1, using: &rng), b: Int.random(in: 0...1, using: &rng),
+                c: Int.random(in: 0...1, using: &rng), d: Int.random(in: -1...1, using: &rng))
+        }
         for lengths in [[300], [1, 299], [1, 1, 1, 97, 100, 1, 99], [150, 150]] {
             let boundaries = try SequenceBoundaries(lengths: lengths)
             for threads in [1, 3, 8] {

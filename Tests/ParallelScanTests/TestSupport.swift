@@ -22,7 +22,8 @@ func randomArray<S: ScanScalar>(
 /// Largest |x − y| over two arrays, and the largest |y| (the scale errors are judged against).
 func maxDifference<S: ScanScalar>(_ x: [S], _ y: [S]) -> (difference: Double, scale: Double) {
     precondition(x.count == y.count)
-    var difference = 0.0, scale = 0.0
+    var difference = 0.0
+    var scale = 0.0
     for i in x.indices {
         difference = max(difference, abs(Double(x[i]) - Double(y[i])))
         scale = max(scale, abs(Double(y[i])))

@@ -44,7 +44,8 @@ struct AtomicFileTests {
         let sub = dir.file("sub")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: false)
         try Data("x".utf8).write(to: sub.appendingPathComponent("keep"))
-        expectError("writeFailed", file: "sub") { () throws(SequenceIOError) in try AtomicFile.write(Data([1]), to: sub) }
+        expectError("writeFailed", file: "sub") { () throws(SequenceIOError) in try AtomicFile.write(Data([1]), to: sub)
+        }
         #expect(try dir.contents() == ["sub"])
     }
 
@@ -52,7 +53,8 @@ struct AtomicFileTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let url = dir.file("report.json")
-        try JSONReport.write(Report(strategy: "newton/parallel", iterations: 3, residuals: [1, 0.5], converged: true), to: url)
+        try JSONReport.write(
+            Report(strategy: "newton/parallel", iterations: 3, residuals: [1, 0.5], converged: true), to: url)
         let text = try String(contentsOf: url, encoding: .utf8)
         #expect(text.hasSuffix("}\n"))
         let keys = ["\"converged\"", "\"iterations\"", "\"residuals\"", "\"strategy\""]
@@ -64,14 +66,16 @@ struct AtomicFileTests {
         #expect(parsed?["iterations"] as? Int == 3)
 
         expectError("writeFailed", file: "bad.json") { () throws(SequenceIOError) in
-            try JSONReport.write(Report(strategy: "x", iterations: 0, residuals: [.nan], converged: false), to: dir.file("bad.json"))
+            try JSONReport.write(
+                Report(strategy: "x", iterations: 0, residuals: [.nan], converged: false), to: dir.file("bad.json"))
         }
         #expect(try dir.contents() == ["report.json"])
     }
 
     @Test func everyDescriptionStartsWithTheFileName() {
         let errors: [SequenceIOError] = [
-            .unreadable(file: "f", reason: "r"), .truncated(file: "f", detail: "d"), .badMagic(file: "f", expected: "e"),
+            .unreadable(file: "f", reason: "r"), .truncated(file: "f", detail: "d"),
+            .badMagic(file: "f", expected: "e"),
             .unsupportedVersion(file: "f", version: "9.0"), .unsupportedDType(file: "f", dtype: "I64", tensor: "t"),
             .unsupportedDType(file: "f", dtype: "I64", tensor: nil), .fortranOrder(file: "f"),
             .malformedHeader(file: "f", detail: "d"), .sizeMismatch(file: "f", detail: "d"),

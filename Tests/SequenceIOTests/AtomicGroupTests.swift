@@ -35,8 +35,10 @@ struct AtomicGroupTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let mine = [".m.safetensors.\(UUID().uuidString).tmp", ".m.safetensors.\(UUID().uuidString).tmp"]
-        let others = [".m.safetensors.not-a-uuid.tmp", ".n.safetensors.\(UUID().uuidString).tmp", "m.safetensors",
-                      ".m.safetensors.\(UUID().uuidString).tmpx"]
+        let others = [
+            ".m.safetensors.not-a-uuid.tmp", ".n.safetensors.\(UUID().uuidString).tmp", "m.safetensors",
+            ".m.safetensors.\(UUID().uuidString).tmpx",
+        ]
         for name in mine + others { try Data("x".utf8).write(to: dir.file(name)) }
         let removed = AtomicFile.removeTemporaryFiles(for: dir.file("m.safetensors"))
         #expect(Set(removed) == Set(mine))
@@ -45,7 +47,9 @@ struct AtomicGroupTests {
 
     @Test("error descriptions escape control characters (a CSV's \\r stays visible, on one line)")
     func escaping() throws {
-        let error = caught { () throws(SequenceIOError) in _ = try CSV.decode(Data("1,2\n3,x\ry\n".utf8), name: "cr.csv") }
+        let error = caught { () throws(SequenceIOError) in
+            _ = try CSV.decode(Data("1,2\n3,x\ry\n".utf8), name: "cr.csv")
+        }
         let text = try #require(error?.description)
         #expect(text == "cr.csv: row 2, column 2: 'x\\ry' is not a number")
         #expect(escapingControlCharacters("a\tb\nc\u{1B}[K") == "a\\tb\\nc\\u{1b}[K")

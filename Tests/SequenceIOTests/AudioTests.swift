@@ -18,7 +18,11 @@ struct AudioTests {
         ]
         for channels in 1...5 {
             for format in ["pcm16", "float32"] {
-                cases.append(("wav_reference/random_\(channels)ch_\(format).wav", "random_\(channels)ch_\(format)_\(8000 * channels)Hz"))
+                cases.append(
+                    (
+                        "wav_reference/random_\(channels)ch_\(format).wav",
+                        "random_\(channels)ch_\(format)_\(8000 * channels)Hz"
+                    ))
             }
         }
         for (wav, expected) in cases {
@@ -37,7 +41,8 @@ struct AudioTests {
         let cases: [(String, Float, String)] = [
             ("pcm8.wav", 1.0 / 128, "Unsigned 8 bit PCM"), ("pcm16.wav", 1.0 / 32768, "Signed 16 bit PCM"),
             ("pcm24.wav", 1.0 / 8_388_608, "Signed 24 bit PCM"), ("pcm32.wav", 1e-7, "Signed 32 bit PCM"),
-            ("pcm24.flac", 1.0 / 8_388_608, "FLAC"), ("pcm16.aiff", 1.0 / 32768, "AIFF"), ("vorbis.ogg", 0.15, "Vorbis")  // lossy: about 0.08 at quality 3,
+            ("pcm24.flac", 1.0 / 8_388_608, "FLAC"), ("pcm16.aiff", 1.0 / 32768, "AIFF"),
+            ("vorbis.ogg", 0.15, "Vorbis"),  // lossy: about 0.08 at quality 3,
         ]
         for (name, step, format) in cases {
             let audio = try Audio.read(contentsOf: fixture("audio/" + name))
@@ -53,7 +58,8 @@ struct AudioTests {
     @Test func channelsAndSequenceInput() throws {
         let url = try fixture("audio/pcm24.flac")
         let all = try SequenceInput.read(contentsOf: url, table: TableOptions())
-        #expect(all.notes == ["16000 Hz, 2 channels, FLAC (Free Lossless Audio Codec), Signed 24 bit PCM; not resampled"])
+        #expect(
+            all.notes == ["16000 Hz, 2 channels, FLAC (Free Lossless Audio Codec), Signed 24 bit PCM; not resampled"])
         let x = all.tensor.asFloat()
         let second = try SequenceInput.read(contentsOf: url, table: TableOptions(), channels: "2").tensor
         let oddSamples: [Float] = stride(from: 1, to: x.count, by: 2).map { x[$0] }
@@ -86,8 +92,13 @@ struct AudioTests {
                 }
             }
         }
-        for garbage in [Data(), Data("RIFF\u{10}\u{0}\u{0}\u{0}WAVEfmt ".utf8), Data(repeating: 0xFF, count: 4096), Data("fLaC".utf8)] {
-            let e = expectError("malformedHeader", file: "g.wav") { () throws(SequenceIOError) in try Audio.decode(garbage, name: "g.wav") }
+        for garbage in [
+            Data(), Data("RIFF\u{10}\u{0}\u{0}\u{0}WAVEfmt ".utf8), Data(repeating: 0xFF, count: 4096),
+            Data("fLaC".utf8),
+        ] {
+            let e = expectError("malformedHeader", file: "g.wav") { () throws(SequenceIOError) in
+                try Audio.decode(garbage, name: "g.wav")
+            }
             #expect(e?.description.hasPrefix("g.wav: malformed header: not a readable audio file") == true)
         }
     }

@@ -2,7 +2,9 @@ import Foundation
 import SequenceIO
 import Testing
 
-private func decodeCSV(_ text: String, name: String = "d.csv") throws(SequenceIOError) -> (tensor: Tensor, header: [String]?) {
+private func decodeCSV(_ text: String, name: String = "d.csv") throws(SequenceIOError) -> (
+    tensor: Tensor, header: [String]?
+) {
     try CSV.decode(Data(text.utf8), name: name)
 }
 
@@ -34,10 +36,14 @@ struct CSVTests {
     }
 
     @Test func raggedRowsNameRowAndColumn() {
-        let e = expectError("csvParse", file: "r.csv") { () throws(SequenceIOError) in try decodeCSV("a,b,c\n1,2,3\n4,5\n", name: "r.csv") }
+        let e = expectError("csvParse", file: "r.csv") { () throws(SequenceIOError) in
+            try decodeCSV("a,b,c\n1,2,3\n4,5\n", name: "r.csv")
+        }
         #expect(e == .csvParse(file: "r.csv", row: 3, column: 3, detail: "row has 2 columns, expected 3"))
         #expect(e?.description == "r.csv: row 3, column 3: row has 2 columns, expected 3")
-        let long = expectError("csvParse", file: "r.csv") { () throws(SequenceIOError) in try decodeCSV("1,2\n3,4,5\n", name: "r.csv") }
+        let long = expectError("csvParse", file: "r.csv") { () throws(SequenceIOError) in
+            try decodeCSV("1,2\n3,4,5\n", name: "r.csv")
+        }
         #expect(long?.description.hasPrefix("r.csv: row 2, column 3:") == true)
     }
 
@@ -46,13 +52,21 @@ struct CSVTests {
             try decodeCSV("x,y\n1,2\n3,abc\n", name: "n.csv")
         }
         #expect(e?.description == "n.csv: row 3, column 2: 'abc' is not a number")
-        let empty = expectError("csvParse", file: "n.csv") { () throws(SequenceIOError) in try decodeCSV("1,,3\n", name: "n.csv") }
+        let empty = expectError("csvParse", file: "n.csv") { () throws(SequenceIOError) in
+            try decodeCSV("1,,3\n", name: "n.csv")
+        }
         #expect(empty?.description == "n.csv: row 1, column 2: empty cell (a header row must have no numeric cells)")
         for text in ["1,2x\n", "1,0x\n", "1, 2 3\n", "1,2\n\n3,4\n", "", "\n\n", "a,b\n", "a,b\n\n", "1,\u{0}\n"] {
             expectError("csvParse", file: "n.csv") { () throws(SequenceIOError) in try decodeCSV(text, name: "n.csv") }
         }
-        let mixed = expectError("csvParse", file: "n.csv") { () throws(SequenceIOError) in try decodeCSV("t,1\n1,2\n", name: "n.csv") }
-        #expect(mixed == .csvParse(file: "n.csv", row: 1, column: 1, detail: "'t' is not a number (a header row must have no numeric cells)"))
+        let mixed = expectError("csvParse", file: "n.csv") { () throws(SequenceIOError) in
+            try decodeCSV("t,1\n1,2\n", name: "n.csv")
+        }
+        #expect(
+            mixed
+                == .csvParse(
+                    file: "n.csv", row: 1, column: 1,
+                    detail: "'t' is not a number (a header row must have no numeric cells)"))
     }
 
     @Test func roundTrips() throws {

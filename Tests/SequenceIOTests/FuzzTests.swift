@@ -30,7 +30,11 @@ struct FuzzTests {
             }
         case 3:  // insert or delete a byte
             let i = Int.random(in: 0..<bytes.count, using: &rng)
-            if Bool.random(using: &rng) { bytes.insert(UInt8.random(in: 0...255, using: &rng), at: i) } else { bytes.remove(at: i) }
+            if Bool.random(using: &rng) {
+                bytes.insert(UInt8.random(in: 0...255, using: &rng), at: i)
+            } else {
+                bytes.remove(at: i)
+            }
         default:  // replace a digit with another one (shapes, offsets, lengths in text headers)
             let digits = bytes.indices.filter { (0x30...0x39).contains(bytes[$0]) }
             if let i = digits.randomElement(using: &rng) { bytes[i] = UInt8.random(in: 0x30...0x39, using: &rng) }
@@ -38,10 +42,13 @@ struct FuzzTests {
         return Data(bytes)
     }
 
-    static func run(_ fixtureName: String, seed: UInt64, decode: (Data) throws(SequenceIOError) -> [Tensor]) throws -> (ok: Int, failed: Int) {
+    static func run(_ fixtureName: String, seed: UInt64, decode: (Data) throws(SequenceIOError) -> [Tensor]) throws -> (
+        ok: Int, failed: Int
+    ) {
         let original = try fixtureData(fixtureName)
         var rng = SplitMix64(seed: seed)
-        var ok = 0, failed = 0
+        var ok = 0
+        var failed = 0
         for _ in 0..<iterations {
             let input = mutate(original, &rng)
             do {
@@ -70,36 +77,53 @@ struct FuzzTests {
     }
 
     @Test func wav() throws {
-        _ = try Self.run("pcm16_stereo.wav", seed: 4) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
-        _ = try Self.run("float32_mono.wav", seed: 5) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
+        _ = try Self.run("pcm16_stereo.wav", seed: 4) { (d) throws(SequenceIOError) in
+            [try Audio.decode(d, name: "fuzz").tensor]
+        }
+        _ = try Self.run("float32_mono.wav", seed: 5) { (d) throws(SequenceIOError) in
+            [try Audio.decode(d, name: "fuzz").tensor]
+        }
     }
 
     /// libhdf5 on mutated bytes of the h5import fixture (from memory): values or one error line.
     @Test func hdf5() throws {
         _ = try Self.run("hdf5/tools.h5", seed: 11) { (d) throws(SequenceIOError) in
-            [try HDF5.decode(d, dataset: "/group/deep/batch", name: "fuzz"), try HDF5.decode(d, dataset: "/group/counts", name: "fuzz")]
+            [
+                try HDF5.decode(d, dataset: "/group/deep/batch", name: "fuzz"),
+                try HDF5.decode(d, dataset: "/group/counts", name: "fuzz"),
+            ]
         }
     }
 
     @Test func csv() throws {
-        _ = try Self.run("with_header.csv", seed: 6) { (d) throws(SequenceIOError) in [try CSV.decode(d, name: "fuzz").tensor] }
+        _ = try Self.run("with_header.csv", seed: 6) { (d) throws(SequenceIOError) in
+            [try CSV.decode(d, name: "fuzz").tensor]
+        }
     }
 
     /// libsndfile on mutated WAV (24-bit extensible, 8-bit), FLAC, AIFF and OGG files.
     @Test func audio() throws {
-        for (i, file) in ["audio/pcm24.wav", "audio/pcm8.wav", "audio/pcm24.flac", "audio/pcm16.aiff", "audio/vorbis.ogg"].enumerated() {
-            _ = try Self.run(file, seed: UInt64(30 + i)) { (d) throws(SequenceIOError) in [try Audio.decode(d, name: "fuzz").tensor] }
+        for (i, file) in [
+            "audio/pcm24.wav", "audio/pcm8.wav", "audio/pcm24.flac", "audio/pcm16.aiff", "audio/vorbis.ogg",
+        ].enumerated() {
+            _ = try Self.run(file, seed: UInt64(30 + i)) { (d) throws(SequenceIOError) in
+                [try Audio.decode(d, name: "fuzz").tensor]
+            }
         }
     }
 
     /// Tables with dates, gaps and quoted headers, under every --missing policy and a column choice.
     @Test func tables() throws {
         let policies = TableOptions.Missing.allCases
-        for (i, (file, columns)) in [("co2.csv", nil), ("elec_equip.csv", "2"), ("macrodata.csv", "realgdp,3-5,cpi")].enumerated() {
+        for (i, (file, columns)) in [("co2.csv", nil), ("elec_equip.csv", "2"), ("macrodata.csv", "realgdp,3-5,cpi")]
+            .enumerated()
+        {
             var k = 0
             _ = try Self.run(file, seed: UInt64(20 + i)) { (d) throws(SequenceIOError) in
                 k += 1
-                let read = try CSV.decodeTable(d, name: "fuzz", options: TableOptions(columns: k % 2 == 0 ? columns : nil, missing: policies[k % policies.count]))
+                let read = try CSV.decodeTable(
+                    d, name: "fuzz",
+                    options: TableOptions(columns: k % 2 == 0 ? columns : nil, missing: policies[k % policies.count]))
                 #expect(read.tensor.shape.count == 2 && read.tensor.shape[1] == read.columns.count)
                 return [read.tensor]
             }

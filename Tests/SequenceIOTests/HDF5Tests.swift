@@ -42,7 +42,10 @@ struct HDF5Tests {
 
         let read = try SequenceInput.read(contentsOf: url, table: TableOptions(), dataset: "/group/counts")
         #expect(read.notes == ["dataset /group/counts, int16 read as float64"])
-        #expect(try SequenceInput.read(contentsOf: url, table: TableOptions(), dataset: "/x").notes == ["dataset /x, float64"])
+        #expect(
+            try SequenceInput.read(contentsOf: url, table: TableOptions(), dataset: "/x").notes == [
+                "dataset /x, float64"
+            ])
         // The same bytes from memory.
         #expect(try HDF5.decode(fixtureData("hdf5/tools.h5"), dataset: "/group/deep/batch", name: "tools.h5") == batch)
     }
@@ -55,7 +58,9 @@ struct HDF5Tests {
         #expect(HDF5.location("a:b/lab.h5:/x")! == ("a:b/lab.h5", "/x"))
         #expect(HDF5.location("x.npy") == nil)
         #expect(HDF5.location("x.npy:/a") == nil)
-        #expect(HDF5.isDatasetPath("/a/b") && !HDF5.isDatasetPath("a") && !HDF5.isDatasetPath("/a//b") && !HDF5.isDatasetPath("/"))
+        #expect(
+            HDF5.isDatasetPath("/a/b") && !HDF5.isDatasetPath("a") && !HDF5.isDatasetPath("/a//b")
+                && !HDF5.isDatasetPath("/"))
     }
 
     /// Our writer's files read back bitwise: 2-D float32, 3-D float64 in a group, chunked and
@@ -80,9 +85,16 @@ struct HDF5Tests {
         let ints: [Int16] = [-32768, -1, 0, 1, 32767, 12345]
         makeFile(dir.file("i.h5")) { file in
             let s = space([3, 2])
-            let d = pararnn_H5Dcreate2(file, "/i", pararnn_h5t_std_i16le(), s, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default())
-            _ = ints.withUnsafeBytes { pararnn_H5Dwrite(d, pararnn_h5t_native_int16(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress) }
-            pararnn_H5Dclose(d); pararnn_H5Sclose(s)
+            let d = pararnn_H5Dcreate2(
+                file, "/i", pararnn_h5t_std_i16le(), s, pararnn_h5p_default(), pararnn_h5p_default(),
+                pararnn_h5p_default())
+            _ = ints.withUnsafeBytes {
+                pararnn_H5Dwrite(
+                    d, pararnn_h5t_native_int16(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(),
+                    $0.baseAddress)
+            }
+            pararnn_H5Dclose(d)
+            pararnn_H5Sclose(s)
         }
         #expect(try HDF5.read(contentsOf: dir.file("i.h5"), dataset: "/i").asDouble() == ints.map { Double($0) })
     }
@@ -96,32 +108,56 @@ struct HDF5Tests {
         let missing = expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in
             try HDF5.read(contentsOf: tools, dataset: "/nope")
         }
-        #expect(missing?.description == "tools.h5: no dataset /nope (datasets: /group/bytes, /group/counts, /group/deep/batch, /x)")
-        expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: tools, dataset: "/x/y") }
-        let group = expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: tools, dataset: "/group") }
+        #expect(
+            missing?.description
+                == "tools.h5: no dataset /nope (datasets: /group/bytes, /group/counts, /group/deep/batch, /x)")
+        expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: tools, dataset: "/x/y")
+        }
+        let group = expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: tools, dataset: "/group")
+        }
         #expect(group?.description.contains("/group is not a dataset") == true)
-        let several = expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: tools, dataset: nil) }
+        let several = expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: tools, dataset: nil)
+        }
         #expect(several?.description.contains("holds 4 datasets; name one as tools.h5:/path") == true)
-        expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: tools, dataset: "x") }
+        expectError("invalidArgument", file: "tools.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: tools, dataset: "x")
+        }
 
         makeFile(dir.file("bad.h5")) { file in
             let dcpl = pararnn_H5Pcreate(pararnn_h5p_dataset_create())
             var chunk: [hsize_t] = [1, 1]
             pararnn_H5Pset_chunk(dcpl, 2, &chunk)
             let huge = space([1 << 20, 1 << 20])  // chunked, never written: nothing stored
-            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/huge", pararnn_h5t_ieee_f32le(), huge, pararnn_h5p_default(), dcpl, pararnn_h5p_default()))
+            pararnn_H5Dclose(
+                pararnn_H5Dcreate2(
+                    file, "/huge", pararnn_h5t_ieee_f32le(), huge, pararnn_h5p_default(), dcpl, pararnn_h5p_default()))
             let empty = space([0, 3])
-            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/empty", pararnn_h5t_ieee_f32le(), empty, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            pararnn_H5Dclose(
+                pararnn_H5Dcreate2(
+                    file, "/empty", pararnn_h5t_ieee_f32le(), empty, pararnn_h5p_default(), pararnn_h5p_default(),
+                    pararnn_h5p_default()))
             let four = space([1, 1, 1, 2])
-            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/rank4", pararnn_h5t_ieee_f64le(), four, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            pararnn_H5Dclose(
+                pararnn_H5Dcreate2(
+                    file, "/rank4", pararnn_h5t_ieee_f64le(), four, pararnn_h5p_default(), pararnn_h5p_default(),
+                    pararnn_h5p_default()))
             let scalar = pararnn_H5Screate(H5S_SCALAR)
-            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/scalar", pararnn_h5t_ieee_f64le(), scalar, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            pararnn_H5Dclose(
+                pararnn_H5Dcreate2(
+                    file, "/scalar", pararnn_h5t_ieee_f64le(), scalar, pararnn_h5p_default(), pararnn_h5p_default(),
+                    pararnn_h5p_default()))
             let text = pararnn_H5Tcopy(pararnn_h5t_c_s1())
             pararnn_H5Tset_size(text, 8)
             let two = space([2, 2])
-            pararnn_H5Dclose(pararnn_H5Dcreate2(file, "/text", text, two, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
+            pararnn_H5Dclose(
+                pararnn_H5Dcreate2(
+                    file, "/text", text, two, pararnn_h5p_default(), pararnn_h5p_default(), pararnn_h5p_default()))
             for id in [huge, empty, four, scalar, two] { pararnn_H5Sclose(id) }
-            pararnn_H5Tclose(text); pararnn_H5Pclose(dcpl)
+            pararnn_H5Tclose(text)
+            pararnn_H5Pclose(dcpl)
         }
         let bad = dir.file("bad.h5")
         let cases: [(String, String, String)] = [
@@ -132,21 +168,32 @@ struct HDF5Tests {
             ("/text", "invalidArgument", "dataset /text holds strings; expected numbers (float or integer)"),
         ]
         for (dataset, kind, message) in cases {
-            let e = expectError(kind, file: "bad.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: bad, dataset: dataset) }
+            let e = expectError(kind, file: "bad.h5") { () throws(SequenceIOError) in
+                try HDF5.read(contentsOf: bad, dataset: dataset)
+            }
             #expect(e?.description == "bad.h5: " + message)
         }
         // Not HDF5, a folder, no file.
         try Data("a,b\n1,2\n".utf8).write(to: dir.file("table.h5"))
-        #expect(caught { () throws(SequenceIOError) in try HDF5.read(contentsOf: dir.file("table.h5"), dataset: "/x") }
-            == .badMagic(file: "table.h5", expected: "HDF5"))
+        #expect(
+            caught { () throws(SequenceIOError) in try HDF5.read(contentsOf: dir.file("table.h5"), dataset: "/x") }
+                == .badMagic(file: "table.h5", expected: "HDF5"))
         try FileManager.default.createDirectory(at: dir.file("folder.h5"), withIntermediateDirectories: false)
-        expectError("unreadable", file: "folder.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: dir.file("folder.h5"), dataset: nil) }
-        expectError("unreadable", file: "none.h5") { () throws(SequenceIOError) in try HDF5.read(contentsOf: dir.file("none.h5"), dataset: nil) }
+        expectError("unreadable", file: "folder.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: dir.file("folder.h5"), dataset: nil)
+        }
+        expectError("unreadable", file: "none.h5") { () throws(SequenceIOError) in
+            try HDF5.read(contentsOf: dir.file("none.h5"), dataset: nil)
+        }
         // Every prefix of the tools file: an error line or (the whole file) the values.
         let data = try fixtureData("hdf5/tools.h5")
         for cut in stride(from: 0, to: data.count, by: 97) {
-            let e = caught { () throws(SequenceIOError) in try HDF5.decode(data.prefix(cut), dataset: "/group/deep/batch", name: "cut.h5") }
-            #expect(e?.description.hasPrefix("cut.h5: ") == true && e?.description.contains("\n") == false, "cut \(cut): \(String(describing: e))")
+            let e = caught { () throws(SequenceIOError) in
+                try HDF5.decode(data.prefix(cut), dataset: "/group/deep/batch", name: "cut.h5")
+            }
+            #expect(
+                e?.description.hasPrefix("cut.h5: ") == true && e?.description.contains("\n") == false,
+                "cut \(cut): \(String(describing: e))")
         }
         // A writer error leaves nothing: an unwritable target folder, an invalid dataset path.
         let nowhere = dir.file("missing/out.h5")

@@ -107,7 +107,9 @@ struct NPYTests {
         for cut in 0..<data.count {
             let e = caught { () throws(SequenceIOError) in try NPY.decode(data.prefix(cut), name: "cut.npy") }
             #expect(e != nil, "cut at \(cut) decoded")
-            #expect(["truncated", "sizeMismatch", "malformedHeader"].contains(e?.caseName ?? ""), "cut \(cut): \(String(describing: e))")
+            #expect(
+                ["truncated", "sizeMismatch", "malformedHeader"].contains(e?.caseName ?? ""),
+                "cut \(cut): \(String(describing: e))")
         }
         // Also cutting a slice that does not start at index 0.
         let shifted = Data([0xAA]) + data
@@ -117,9 +119,12 @@ struct NPYTests {
     @Test func sizeMismatchMessage() {
         let d = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", payload: 40)
         let e = caught { () throws(SequenceIOError) in try NPY.decode(d, name: "input.npy") }
-        #expect(e?.description == "input.npy: header declares shape (3, 4) but the file holds 40 bytes of data, 48 needed")
+        #expect(
+            e?.description == "input.npy: header declares shape (3, 4) but the file holds 40 bytes of data, 48 needed")
         let extra = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", payload: 52)
-        expectError("sizeMismatch", file: "input.npy") { () throws(SequenceIOError) in try NPY.decode(extra, name: "input.npy") }
+        expectError("sizeMismatch", file: "input.npy") { () throws(SequenceIOError) in
+            try NPY.decode(extra, name: "input.npy")
+        }
     }
 
     @Test func hostileShapesAreErrors() {
@@ -135,7 +140,8 @@ struct NPYTests {
         ]
         for shape in shapes {
             let d = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }", payload: 8)
-            expectError("sizeMismatch", file: "h.npy") { () throws(SequenceIOError) in try NPY.decode(d, name: "h.npy") }
+            expectError("sizeMismatch", file: "h.npy") { () throws(SequenceIOError) in try NPY.decode(d, name: "h.npy")
+            }
         }
     }
 
@@ -156,29 +162,43 @@ struct NPYTests {
         ]
         for h in headers {
             let d = npyBytes(header: h, payload: 8)
-            expectError("malformedHeader", file: "g.npy") { () throws(SequenceIOError) in try NPY.decode(d, name: "g.npy") }
+            expectError("malformedHeader", file: "g.npy") { () throws(SequenceIOError) in
+                try NPY.decode(d, name: "g.npy")
+            }
         }
-        let structured = npyBytes(header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", payload: 8)
-        expectError("unsupportedDType", file: "g.npy") { () throws(SequenceIOError) in try NPY.decode(structured, name: "g.npy") }
-        var badUTF8 = npyBytes(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", payload: 8, version: 3)
+        let structured = npyBytes(
+            header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", payload: 8)
+        expectError("unsupportedDType", file: "g.npy") { () throws(SequenceIOError) in
+            try NPY.decode(structured, name: "g.npy")
+        }
+        var badUTF8 = npyBytes(
+            header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", payload: 8, version: 3)
         badUTF8[14] = 0xFF
-        expectError("malformedHeader", file: "g.npy") { () throws(SequenceIOError) in try NPY.decode(badUTF8, name: "g.npy") }
+        expectError("malformedHeader", file: "g.npy") { () throws(SequenceIOError) in
+            try NPY.decode(badUTF8, name: "g.npy")
+        }
     }
 
     @Test func badMagicAndVersion() throws {
         var d = try fixtureData("f32_2d.npy")
         d[1] = UInt8(ascii: "M")
         expectError("badMagic", file: "m.npy") { () throws(SequenceIOError) in try NPY.decode(d, name: "m.npy") }
-        expectError("badMagic", file: "m.npy") { () throws(SequenceIOError) in try NPY.decode(Data("PK".utf8), name: "m.npy") }
+        expectError("badMagic", file: "m.npy") { () throws(SequenceIOError) in
+            try NPY.decode(Data("PK".utf8), name: "m.npy")
+        }
         var v = try fixtureData("f32_2d.npy")
         v[6] = 4
-        let e = expectError("unsupportedVersion", file: "v.npy") { () throws(SequenceIOError) in try NPY.decode(v, name: "v.npy") }
+        let e = expectError("unsupportedVersion", file: "v.npy") { () throws(SequenceIOError) in
+            try NPY.decode(v, name: "v.npy")
+        }
         #expect(e?.description.contains("4.0") == true)
     }
 
     @Test func missingFileIsUnreadable() {
         let url = URL(fileURLWithPath: "/nonexistent-dir-\(UUID().uuidString)/gone.npy")
-        let e = expectError("unreadable", file: "gone.npy") { () throws(SequenceIOError) in try NPY.read(contentsOf: url) }
+        let e = expectError("unreadable", file: "gone.npy") { () throws(SequenceIOError) in
+            try NPY.read(contentsOf: url)
+        }
         #expect((e?.description.count ?? 0) > "gone.npy: cannot read file: ".count)
     }
 
@@ -187,7 +207,9 @@ struct NPYTests {
         defer { dir.cleanup() }
         var t = Tensor(shape: [2, 2], float32: [1, 2, 3, 4])
         t.shape = [3, 2]
-        expectError("invalidArgument", file: "bad.npy") { () throws(SequenceIOError) in try NPY.write(t, to: dir.file("bad.npy")) }
+        expectError("invalidArgument", file: "bad.npy") { () throws(SequenceIOError) in
+            try NPY.write(t, to: dir.file("bad.npy"))
+        }
         #expect(try dir.contents().isEmpty)
     }
 }

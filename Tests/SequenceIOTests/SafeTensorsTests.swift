@@ -66,24 +66,36 @@ struct SafeTensorsTests {
             try SafeTensors.decode(safetensorsBytes(header: header, data: [], declared: 1000), name: "s.safetensors")
         }
         expectError("malformedHeader", file: "s.safetensors") { () throws(SequenceIOError) in
-            try SafeTensors.decode(safetensorsBytes(header: header, data: [], declared: 200_000_000), name: "s.safetensors")
+            try SafeTensors.decode(
+                safetensorsBytes(header: header, data: [], declared: 200_000_000), name: "s.safetensors")
         }
         expectError("malformedHeader", file: "s.safetensors") { () throws(SequenceIOError) in
             try SafeTensors.decode(safetensorsBytes(header: header, data: [], declared: .max), name: "s.safetensors")
         }
         for cut in 0..<ok.count {
-            #expect(caught { () throws(SequenceIOError) in try SafeTensors.decode(ok.prefix(cut), name: "c") } != nil, "cut \(cut)")
+            #expect(
+                caught { () throws(SequenceIOError) in try SafeTensors.decode(ok.prefix(cut), name: "c") } != nil,
+                "cut \(cut)")
         }
     }
 
     @Test func offsetChecks() {
         let cases: [(String, String, String)] = [
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}"#, "truncated", "beyond"),
-            (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, "malformedHeader", "overlap"),
+            (
+                #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#,
+                "malformedHeader", "overlap"
+            ),
             (#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, "sizeMismatch", "span 8"),
-            (#"{"a":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,8]}}"#, "sizeMismatch", "more elements"),
+            (
+                #"{"a":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,8]}}"#, "sizeMismatch",
+                "more elements"
+            ),
             (#"{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,8]}}"#, "sizeMismatch", "too many"),
-            (#"{"a":{"dtype":"F32","shape":[99999999999999999999999],"data_offsets":[0,8]}}"#, "malformedHeader", "not an integer"),
+            (
+                #"{"a":{"dtype":"F32","shape":[99999999999999999999999],"data_offsets":[0,8]}}"#, "malformedHeader",
+                "not an integer"
+            ),
             (#"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, "malformedHeader", "negative"),
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, "malformedHeader", "begin after end"),
             (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}}"#, "malformedHeader", "expected 2"),
@@ -92,14 +104,17 @@ struct SafeTensorsTests {
         ]
         for (header, kind, fragment) in cases {
             let d = safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 12))
-            let e = expectError(kind, file: "o.safetensors") { () throws(SequenceIOError) in try SafeTensors.decode(d, name: "o.safetensors") }
+            let e = expectError(kind, file: "o.safetensors") { () throws(SequenceIOError) in
+                try SafeTensors.decode(d, name: "o.safetensors")
+            }
             #expect(e?.description.contains(fragment) == true, "\(String(describing: e))")
         }
     }
 
     @Test func unknownDTypesNameTheTensor() {
         for dtype in ["BF16", "I64", "F16", "U8", "bogus"] {
-            let header = #"{"__metadata__":{"cell":"gru"},"weight_ih_l0":{"dtype":"\#(dtype)","shape":[2],"data_offsets":[0,8]}}"#
+            let header =
+                #"{"__metadata__":{"cell":"gru"},"weight_ih_l0":{"dtype":"\#(dtype)","shape":[2],"data_offsets":[0,8]}}"#
             let d = safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8))
             let e = expectError("unsupportedDType", file: "gru.safetensors") { () throws(SequenceIOError) in
                 try SafeTensors.decode(d, name: "gru.safetensors")
@@ -113,7 +128,8 @@ struct SafeTensorsTests {
         let headers = [
             "not json at all", "[1,2,3]", "{", "{\"a\":}", "{\"a\":{\"dtype\":\"F32\",}}", "{\"a\" 1}",
             "{\"a\":\"\\x\"}", "{\"a\":\"\u{1}\"}", "{\"a\":tru}", "{\"a\":1,\"a\":2}",
-            "{\"__metadata__\":{\"k\":1}}", "{\"__metadata__\":[]}", "{\"a\":[]}", "{\"a\":{\"dtype\":1,\"shape\":[],\"data_offsets\":[0,0]}}",
+            "{\"__metadata__\":{\"k\":1}}", "{\"__metadata__\":[]}", "{\"a\":[]}",
+            "{\"a\":{\"dtype\":1,\"shape\":[],\"data_offsets\":[0,0]}}",
             String(repeating: "[", count: 10_000), "{\"a\":\"\\ud800\"}", "{} x", "{\"a\":-}", "{\"a\":01}",
         ]
         for h in headers {

@@ -43,8 +43,10 @@ extension SequenceIOError {
 
 /// Asserts `body` throws a SequenceIOError of case `name` whose description starts with `file + ": "`.
 @discardableResult
-func expectError<T>(_ name: String, file: String, sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () throws(SequenceIOError) -> T) -> SequenceIOError? {
+func expectError<T>(
+    _ name: String, file: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () throws(SequenceIOError) -> T
+) -> SequenceIOError? {
     guard let error = caught(body) else {
         Issue.record("expected \(name) error, but the call succeeded", sourceLocation: sourceLocation)
         return nil

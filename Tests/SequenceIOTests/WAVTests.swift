@@ -32,7 +32,8 @@ struct WAVTests {
         let back = try Audio.decode(TestWAV.encode(pcm, sampleRate: 44100, pcm16: true), name: "pcm.wav")
         #expect(back.sampleRate == 44100)
         #expect(back.tensor == pcm)
-        let clamped = try Audio.decode(TestWAV.encode(Tensor(shape: [3, 1], float32: [1.5, -2, 1]), sampleRate: 8000, pcm16: true), name: "c.wav")
+        let clamped = try Audio.decode(
+            TestWAV.encode(Tensor(shape: [3, 1], float32: [1.5, -2, 1]), sampleRate: 8000, pcm16: true), name: "c.wav")
         #expect(clamped.tensor.asFloat() == [32767.0 / 32768, -1, 32767.0 / 32768])
         let floats = Tensor(shape: [3, 3], float64: [0.1, -0.2, 0.5, 1e-7, -0.9, 0, 0.7, 0.8, 0.9])
         let multi = try Audio.decode(TestWAV.encode(floats, sampleRate: 48000, pcm16: false), name: "f.wav")
@@ -45,12 +46,14 @@ struct WAVTests {
     /// Encodings the hand-written reader refused (8/24/32-bit PCM, extensible 24-bit) are read.
     @Test func widerEncodingsAreRead() throws {
         // 24-bit PCM: 0x400000 = 2^22 → 0.5.
-        let pcm24 = try Audio.decode(wavBytes(fmt: fmtChunk(code: 1, bits: 24), data: [0, 0, 0x40, 0, 0, 0xC0]), name: "p.wav")
+        let pcm24 = try Audio.decode(
+            wavBytes(fmt: fmtChunk(code: 1, bits: 24), data: [0, 0, 0x40, 0, 0, 0xC0]), name: "p.wav")
         #expect(pcm24.tensor.asFloat() == [0.5, -0.5])
         // 8-bit PCM is unsigned: 192 → 0.5.
         let pcm8 = try Audio.decode(wavBytes(fmt: fmtChunk(code: 1, bits: 8), data: [192, 64]), name: "p.wav")
         #expect(pcm8.tensor.asFloat() == [0.5, -0.5])
-        let ext = le(UInt16(0xFFFE)) + le(UInt16(1)) + le(UInt32(8000)) + le(UInt32(24000)) + le(UInt16(3)) + le(UInt16(24))
+        let ext =
+            le(UInt16(0xFFFE)) + le(UInt16(1)) + le(UInt32(8000)) + le(UInt32(24000)) + le(UInt16(3)) + le(UInt16(24))
             + le(UInt16(22)) + le(UInt16(24)) + le(UInt32(0)) + le(UInt16(1))
             + [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]
         #expect(try Audio.decode(wavBytes(fmt: ext, data: [0, 0, 0x40]), name: "x.wav").tensor.asFloat() == [0.5])
@@ -72,7 +75,9 @@ struct WAVTests {
         for (i, data) in cases.enumerated() {
             let e = caught { () throws(SequenceIOError) in try Audio.decode(data, name: "t.wav") }
             #expect(e != nil, "case \(i)")
-            #expect(e?.description.hasPrefix("t.wav: ") == true && e?.description.contains("\n") == false, "case \(i): \(String(describing: e))")
+            #expect(
+                e?.description.hasPrefix("t.wav: ") == true && e?.description.contains("\n") == false,
+                "case \(i): \(String(describing: e))")
         }
     }
 

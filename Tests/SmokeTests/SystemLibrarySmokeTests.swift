@@ -33,14 +33,18 @@ struct SystemLibrarySmokeTests {
         let n = 16
         let input = fftw_alloc_real(n)!
         let output = fftw_alloc_complex(n / 2 + 1)!
-        defer { fftw_free(input); fftw_free(output) }
+        defer {
+            fftw_free(input)
+            fftw_free(output)
+        }
         let plan = fftw_plan_dft_r2c_1d(Int32(n), input, output, UInt32(FFTW_ESTIMATE))
         defer { fftw_destroy_plan(plan) }
         for i in 0..<n { input[i] = cos(2 * Double.pi * 3 * Double(i) / Double(n)) }
         fftw_execute(plan)
         let out = UnsafeMutableRawPointer(output).assumingMemoryBound(to: Double.self)
         for k in 0...(n / 2) {
-            let re = out[2 * k], im = out[2 * k + 1]
+            let re = out[2 * k]
+            let im = out[2 * k + 1]
             let expectedRe = k == 3 ? Double(n) / 2 : 0
             #expect(abs(re - expectedRe) < 1e-12, "bin \(k) real part")
             #expect(abs(im) < 1e-12, "bin \(k) imaginary part")
@@ -52,7 +56,10 @@ struct SystemLibrarySmokeTests {
         let n = 8
         let input = fftwf_alloc_real(n)!
         let output = fftwf_alloc_complex(n / 2 + 1)!
-        defer { fftwf_free(input); fftwf_free(output) }
+        defer {
+            fftwf_free(input)
+            fftwf_free(output)
+        }
         let plan = fftwf_plan_dft_r2c_1d(Int32(n), input, output, UInt32(FFTW_ESTIMATE))
         defer { fftwf_destroy_plan(plan) }
         for i in 0..<n { input[i] = 1 }

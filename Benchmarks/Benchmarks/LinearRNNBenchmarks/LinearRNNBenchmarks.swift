@@ -31,7 +31,9 @@ let benchmarks: @Sendable () -> Void = {
 
     // Diagonal real RNN: m = 4 inputs, n = 16 states, p = 4 outputs, batch 1.
     do {
-        let m = 4, n = 16, p = 4
+        let m = 4
+        let n = 16
+        let p = 4
         let layer = try! DiagonalLinearRNN<Float>(
             inputSize: m, stateSize: n, outputSize: p, a: randomFloats(n, 0.9...0.999),
             b: randomFloats(n * m, -1...1), c: randomFloats(p * n, -1...1), d: randomFloats(p * m, -1...1))
@@ -60,16 +62,20 @@ let benchmarks: @Sendable () -> Void = {
 
     // S5 with per-step Δ_t (ZOH: exp, sin, cos per state and step): m = 4, n = 8, p = 4.
     do {
-        let m = 4, n = 8, p = 4
+        let m = 4
+        let n = 8
+        let p = 4
         let layer = try! S5<Float>(
             inputSize: m, stateSize: n, outputSize: p, nu: randomFloats(n, -2...0), omega: randomFloats(n, -3...3),
             bRe: randomFloats(n * m, -1...1), bIm: randomFloats(n * m, -1...1),
             cRe: randomFloats(p * n, -1...1), cIm: randomFloats(p * n, -1...1))
-        let x = randomFloats(steps * m, -1...1), dt = randomFloats(steps, 0.01...0.5)
+        let x = randomFloats(steps * m, -1...1)
+        let dt = randomFloats(steps, 0.01...0.5)
         for (name, pool) in pools {
             Benchmark("s5 f32 T=1e6 m=4 n=8 p=4 \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try! layer.forward(x, dt: dt, steps: steps, batch: 1, keepStates: false, pool: pool).output[0])
+                    blackHole(
+                        try! layer.forward(x, dt: dt, steps: steps, batch: 1, keepStates: false, pool: pool).output[0])
                 }
             }
         }
@@ -77,16 +83,19 @@ let benchmarks: @Sendable () -> Void = {
 
     // Selective (Mamba-style): d = 4 channels, N = 8 states, silu gate.
     do {
-        let d = 4, n = 8
+        let d = 4
+        let n = 8
         let layer = try! SelectiveSSM<Float>(
             channels: d, stateSize: n, aLog: randomFloats(d * n, -1...1), wDelta: randomFloats(d * d, -0.5...0.5),
             bDelta: randomFloats(d, -1...0), wB: randomFloats(n * d, -1...1), wC: randomFloats(n * d, -1...1),
             d: randomFloats(d, -1...1), gate: .silu)
-        let x = randomFloats(steps * d, -1...1), z = randomFloats(steps * d, -2...2, seed: 7)
+        let x = randomFloats(steps * d, -1...1)
+        let z = randomFloats(steps * d, -2...2, seed: 7)
         for (name, pool) in pools {
             Benchmark("selective f32 T=1e6 d=4 N=8 silu \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try! layer.forward(x, z: z, steps: steps, batch: 1, keepStates: false, pool: pool).output[0])
+                    blackHole(
+                        try! layer.forward(x, z: z, steps: steps, batch: 1, keepStates: false, pool: pool).output[0])
                 }
             }
         }
@@ -95,11 +104,13 @@ let benchmarks: @Sendable () -> Void = {
     // Aaren: d_k = 8, d_v = 4.
     do {
         let layer = try! Aaren<Float>(keySize: 8, valueSize: 4, query: randomFloats(8, -1...1))
-        let keys = randomFloats(steps * 8, -1...1), values = randomFloats(steps * 4, -1...1, seed: 9)
+        let keys = randomFloats(steps * 8, -1...1)
+        let values = randomFloats(steps * 4, -1...1, seed: 9)
         for (name, pool) in pools {
             Benchmark("aaren f32 T=1e6 dk=8 dv=4 \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    blackHole(try! layer.forward(keys: keys, values: values, steps: steps, batch: 1, pool: pool).output[0])
+                    blackHole(
+                        try! layer.forward(keys: keys, values: values, steps: steps, batch: 1, pool: pool).output[0])
                 }
             }
         }

@@ -17,7 +17,8 @@ let benchmarks: @Sendable () -> Void = {
     // FFT vs direct causal convolution, 1 channel, L = 2^8 … 2^16.
     for e in 8...16 {
         let L = 1 << e
-        let u = data(L, seed: UInt64(e)), k = data(L, seed: UInt64(e) + 100)
+        let u = data(L, seed: UInt64(e))
+        let k = data(L, seed: UInt64(e) + 100)
         Benchmark("fft conv L=\(L)") { benchmark in
             let conv = try FFTConvolver<Float>(length: L)
             let spectrum = try conv.spectrum(kernel: k, channels: 1)

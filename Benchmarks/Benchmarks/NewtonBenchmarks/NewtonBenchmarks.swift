@@ -44,17 +44,25 @@ let benchmarks: @Sendable () -> Void = {
         solveBenchmarks("paralstm", lstm, batch: batch, steps: steps)
     }
     // One training step: ParaGRU, batch 4, d = 8, T = 10^5.
-    let steps = 100_000, batch = 4, d = 8
+    let steps = 100_000
+    let batch = 4
+    let d = 8
     var rng = SplitMix(seed: 1)
-    let model = try! RecurrentModel<ParaGRU<Float>>.initialized(inputSize: 1, hiddenSize: d, layerCount: 1, outputSize: 1, using: &rng)
-    let x = randomValues(steps * batch, 1, seed: 11), y = randomValues(steps * batch, 1, seed: 12)
+    let model = try! RecurrentModel<ParaGRU<Float>>.initialized(
+        inputSize: 1, hiddenSize: d, layerCount: 1, outputSize: 1, using: &rng)
+    let x = randomValues(steps * batch, 1, seed: 11)
+    let y = randomValues(steps * batch, 1, seed: 12)
     for (label, method) in [("parallel", SolverMethod.newton), ("sequential BPTT", .sequential)] {
         let options = SolverOptions(method: method, pool: method == .sequential ? .serial : pool)
         Benchmark("train step paragru B=4 d=8 T=1e5 \(label)") { benchmark in
             for _ in benchmark.scaledIterations {
                 let trace = try! model.forward(inputs: x, steps: steps, batch: batch, options: options)
-                let dy = Loss.meanSquaredError.evaluate(predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 1).gradient
-                blackHole(try! model.backward(trace: trace, outputGradient: dy, steps: steps, batch: batch, options: options).count)
+                let dy = Loss.meanSquaredError.evaluate(
+                    predictions: trace.outputs, targets: y, rows: steps * batch, outputs: 1
+                ).gradient
+                blackHole(
+                    try! model.backward(trace: trace, outputGradient: dy, steps: steps, batch: batch, options: options)
+                        .count)
             }
         }
     }

@@ -25,7 +25,8 @@ let benchmarks: @Sendable () -> Void = {
 
     // Diagonal, Float, T = 10^6, 64 channels.
     do {
-        let steps = 1_000_000, lanes = 64
+        let steps = 1_000_000
+        let lanes = 64
         let a = randomFloats(steps * lanes, -0.99...0.99)
         let b = randomFloats(steps * lanes, -1...1)
         var out = [Float](repeating: 0, count: steps * lanes)
@@ -36,8 +37,11 @@ let benchmarks: @Sendable () -> Void = {
             var dst = [UInt8](repeating: 0, count: bytes / 3 * 2)
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                src.withUnsafeBytes { s in dst.withUnsafeMutableBytes { d in
-                    d.baseAddress!.copyMemory(from: s.baseAddress!, byteCount: s.count) } }
+                src.withUnsafeBytes { s in
+                    dst.withUnsafeMutableBytes { d in
+                        d.baseAddress!.copyMemory(from: s.baseAddress!, byteCount: s.count)
+                    }
+                }
                 blackHole(dst[0])
             }
             benchmark.stopMeasurement()
@@ -46,10 +50,13 @@ let benchmarks: @Sendable () -> Void = {
         for (name, pool) in [("sequential", sequential), ("parallel \(threads)t", parallel)] {
             Benchmark("diagonal f32 T=1e6 d=64 \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
-                        } } }
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            out.withUnsafeMutableBufferPointer { o in
+                                try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
+                            }
+                        }
+                    }
                     blackHole(out[steps * lanes - 1])
                 }
             }
@@ -58,17 +65,22 @@ let benchmarks: @Sendable () -> Void = {
 
     // 2×2 blocks, Float, T = 10^6, 32 blocks (64 state values per step).
     do {
-        let steps = 1_000_000, blocks = 32
+        let steps = 1_000_000
+        let blocks = 32
         let a = randomFloats(steps * 4 * blocks, -0.45...0.45)
         let b = randomFloats(steps * 2 * blocks, -1...1)
         var out = [Float](repeating: 0, count: steps * 2 * blocks)
         for (name, pool) in [("sequential", sequential), ("parallel \(threads)t", parallel)] {
             Benchmark("block2x2 f32 T=1e6 blocks=32 \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.blockDiagonal(a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
-                        } } }
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            out.withUnsafeMutableBufferPointer { o in
+                                try! AffineScan.blockDiagonal(
+                                    a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
+                            }
+                        }
+                    }
                     blackHole(out[0])
                 }
             }
@@ -83,10 +95,14 @@ let benchmarks: @Sendable () -> Void = {
         for (name, pool) in [("sequential", sequential), ("parallel \(threads)t", parallel)] {
             Benchmark("dense f32 d=\(d) T=\(steps) \(name)") { benchmark in
                 for _ in benchmark.scaledIterations {
-                    a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.dense(a: a, b: b, steps: steps, batch: 1, dimension: d, output: o, pool: pool)
-                        } } }
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            out.withUnsafeMutableBufferPointer { o in
+                                try! AffineScan.dense(
+                                    a: a, b: b, steps: steps, batch: 1, dimension: d, output: o, pool: pool)
+                            }
+                        }
+                    }
                     blackHole(out[0])
                 }
             }

@@ -41,7 +41,8 @@ extension RecurrentCell where Scalar: BinaryFloatingPoint {
     public func paraRNNTensors(
         gains: [Scalar], channels: [String: (rows: Int, values: [Scalar])] = [:]
     ) -> [String: ParameterTensor] {
-        let g = gateCount, d = hiddenSize
+        let g = gateCount
+        let d = hiddenSize
         var out: [String: ParameterTensor] = [
             "A": ParameterTensor(shape: [gains.count / d, d], gains),
             "B": .headProjection(inputWeights: inputWeights, inputSize: inputSize, hiddenSize: d, gates: g),

@@ -51,7 +51,8 @@ public enum CellCatalogue {
     public static func register(_ type: any CatalogueCell.Type) throws(CellError) {
         let schema = type.schema
         if schema.name.isEmpty || schema.gates <= 0 {
-            throw .invalidShape("a catalogue cell needs a name and at least one gate (got \"\(schema.name)\", \(schema.gates))")
+            throw .invalidShape(
+                "a catalogue cell needs a name and at least one gate (got \"\(schema.name)\", \(schema.gates))")
         }
         let conflict: CellSchema? = registered.withLock { list in
             if let existing = list.first(where: { $0.schema.name == schema.name }) {

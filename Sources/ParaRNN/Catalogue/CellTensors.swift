@@ -40,6 +40,7 @@ public struct CellTensors: Sendable, Equatable {
     /// A ParaRNN-style input projection `B` `[H, m/H, G, d/H]` as dense input weights W
     /// `[G·d][m]` (see ``headProjectionToDense(_:inputSize:hiddenSize:heads:gates:)``).
     public func denseInputWeights<S: BinaryFloatingPoint>(gates: Int, as _: S.Type = S.self) throws(CellError) -> [S] {
-        try headProjectionToDense(values("B", as: S.self), inputSize: inputSize, hiddenSize: hiddenSize, heads: heads, gates: gates)
+        try headProjectionToDense(
+            values("B", as: S.self), inputSize: inputSize, hiddenSize: hiddenSize, heads: heads, gates: gates)
     }
 }

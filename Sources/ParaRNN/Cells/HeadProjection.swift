@@ -8,7 +8,8 @@ public func headProjectionToDense<S: BinaryFloatingPoint>(
         throw .invalidShape(
             "\(heads) heads must divide both the input size \(m) and the hidden size \(d)")
     }
-    let mh = m / heads, dh = d / heads
+    let mh = m / heads
+    let dh = d / heads
     try checkParameter("B", B, [heads, mh, gates, dh])
     var w = [S](repeating: 0, count: gates * d * m)
     for k in 0..<heads {

@@ -116,7 +116,8 @@ extension Float: CellMath {
 /// blends of the comparison masks: `replacing(with:where:)` can lower to one branch per lane.
 @inlinable @inline(__always)
 func clamp<S: ScanScalar>(_ x: SIMD4<S>, _ lo: S, _ hi: S) -> SIMD4<S> {
-    let low = SIMD4<S>(repeating: lo), high = SIMD4<S>(repeating: hi)
+    let low = SIMD4<S>(repeating: lo)
+    let high = SIMD4<S>(repeating: hi)
     return blend(blend(x, low, x .< low), high, x .> high)
 }
 
@@ -125,7 +126,8 @@ func clamp<S: ScanScalar>(_ x: SIMD4<S>, _ lo: S, _ hi: S) -> SIMD4<S> {
 func blend<S: ScanScalar>(_ x: SIMD4<S>, _ value: SIMD4<S>, _ mask: SIMDMask<SIMD4<S.SIMDMaskScalar>>) -> SIMD4<S> {
     typealias Bits = SIMD4<S.SIMDMaskScalar>
     let m = unsafeBitCast(mask, to: Bits.self)
-    let a = unsafeBitCast(x, to: Bits.self), b = unsafeBitCast(value, to: Bits.self)
+    let a = unsafeBitCast(x, to: Bits.self)
+    let b = unsafeBitCast(value, to: Bits.self)
     return unsafeBitCast((a & ~m) | (b & m), to: SIMD4<S>.self)
 }
 
@@ -213,7 +215,6 @@ extension Double: CellMath {
     }
 }
 
-
 /// Index of the first NaN or Inf in `values`, if any: blocks of a branch-free SIMD pass
 /// (x·0 is 0 for finite x and NaN otherwise, and NaN survives the sums), then a scalar search
 /// only in the block that holds one. About the cost of reading the values once.
@@ -221,7 +222,8 @@ extension Double: CellMath {
 @_specialize(where S == Double)
 package func firstNonFinite<S: BinaryFloatingPoint & SIMDScalar>(_ values: UnsafeBufferPointer<S>) -> Int? {
     guard let base = values.baseAddress else { return nil }
-    let count = values.count, block = 4096
+    let count = values.count
+    let block = 4096
     var start = 0
     while start < count {
         let end = min(count, start + block)

@@ -28,8 +28,11 @@ extension DifferentiableStepCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let n = stateSize, d = hiddenSize, gd = gateCount * d
-        let row = stateRowSize(batch: batch), urow = projectionRowSize(batch: batch)
+        let n = stateSize
+        let d = hiddenSize
+        let gd = gateCount * d
+        let row = stateRowSize(batch: batch)
+        let urow = projectionRowSize(batch: batch)
         let layout = StateLayout(structure: structure, stateSize: n, hiddenSize: d, batch: batch)
         let theta = recurrentParameters.map { Dual($0) }
         for t in steps {

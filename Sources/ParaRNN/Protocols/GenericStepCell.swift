@@ -36,8 +36,11 @@ extension GenericStepCell {
         values: UnsafeMutablePointer<Scalar>, jacobians: UnsafeMutablePointer<Scalar>?,
         request: JacobianRequest
     ) {
-        let n = stateSize, d = hiddenSize, g = gateCount
-        let row = stateRowSize(batch: batch), urow = projectionRowSize(batch: batch)
+        let n = stateSize
+        let d = hiddenSize
+        let g = gateCount
+        let row = stateRowSize(batch: batch)
+        let urow = projectionRowSize(batch: batch)
         let jrow = jacobianRowSize(batch: batch, request: request)
         let layout = StateLayout(structure: structure, stateSize: n, hiddenSize: d, batch: batch)
         for t in steps {
@@ -70,7 +73,9 @@ extension GenericStepCell {
                         case (.structured, .diagonal):
                             jt[b * d + i] = derivative
                         case (.structured, .blockDiagonal(let k)):
-                            let r = i / d, j = i % d, c = seeds[0] / d
+                            let r = i / d
+                            let j = i % d
+                            let c = seeds[0] / d
                             jt[(r * k + c) * batch * d + b * d + j] = derivative
                         case (.structured, .dense):
                             jt[(b * n + i) * n + seeds[0]] = derivative
@@ -91,7 +96,8 @@ struct StateLayout {
         switch structure {
         case .diagonal, .dense: return b * stateSize + i
         case .blockDiagonal:
-            let plane = i / hiddenSize, j = i % hiddenSize
+            let plane = i / hiddenSize
+            let j = i % hiddenSize
             return (plane * batch + b) * hiddenSize + j
         }
     }

@@ -178,11 +178,14 @@ extension RecurrentCell {
         inputs: UnsafePointer<Scalar>, steps: Int, batch: Int,
         projections: UnsafeMutablePointer<Scalar>, pool: WorkerPool
     ) {
-        let m = inputSize, d = hiddenSize, g = gateCount
+        let m = inputSize
+        let d = hiddenSize
+        let g = gateCount
         let row = g * batch * d
         let parts = max(1, min(pool.threadCount, steps * row / 65_536))
         let out = UnsafeMutableSendable(projections)
-        let weights = inputWeights, bias = inputBias
+        let weights = inputWeights
+        let bias = inputBias
         if let projector = SmallInputProjector(self) {
             // Few inputs (audio, sensor channels): the direct kernel, several times cheaper
             // than a per-row bias copy plus a K = m GEMM.
@@ -198,7 +201,8 @@ extension RecurrentCell {
         }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { bias in
-                let w = UnsafeSendable(w.baseAddress!), bias = UnsafeSendable(bias.baseAddress!)
+                let w = UnsafeSendable(w.baseAddress!)
+                let bias = UnsafeSendable(bias.baseAddress!)
                 let x = UnsafeSendable(inputs)
                 pool.forEach(parts) { part in
                     let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
@@ -271,7 +275,8 @@ struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
     func project(
         inputs x: UnsafePointer<Scalar>, rows: Int, batch: Int, into out: UnsafeMutablePointer<Scalar>
     ) {
-        let (g, m, d) = (gates, inputs, hidden), row = g * batch * d
+        let (g, m, d) = (gates, inputs, hidden)
+        let row = g * batch * d
         if batch == 1 {
             inputMajorWeights.withUnsafeBufferPointer { w in
                 bias.withUnsafeBufferPointer { bias in

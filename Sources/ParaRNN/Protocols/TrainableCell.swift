@@ -11,7 +11,8 @@ public protocol TrainableCell<Scalar>: DifferentiableCell {
     func with(parameterVector: [Scalar]) throws(CellError) -> Self
     /// A freshly initialised cell (see each conformance for the scheme).
     static func initialized<G: RandomNumberGenerator>(
-        inputSize: Int, hiddenSize: Int, using generator: inout G) throws(CellError) -> Self
+        inputSize: Int, hiddenSize: Int, using generator: inout G
+    ) throws(CellError) -> Self
 }
 
 extension TrainableCell {

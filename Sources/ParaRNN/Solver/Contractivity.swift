@@ -42,7 +42,8 @@ public struct Contractivity: Sendable, Codable, Equatable, CustomStringConvertib
         batch: Int, stateSize n: Int
     ) -> Contractivity {
         let row = batch * n
-        var lyapunov = -Double.infinity, maxNorm = 0.0
+        var lyapunov = -Double.infinity
+        var maxNorm = 0.0
         let floor = Double.leastNormalMagnitude
         /// Σ_t log ‖J_t v_{t−1}‖ for the k×k matrices entry(t, r, c), v renormalised each step
         /// (the power iteration of the Lyapunov estimate); raises `maxNorm` to max_t ‖J_t‖∞.

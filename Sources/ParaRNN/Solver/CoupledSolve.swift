@@ -23,7 +23,9 @@ extension SequenceSolver {
     ) throws(SolverError) -> Solution<Scalar> {
         let requested = options.method
         if requested == .elk || requested == .damped {
-            throw .invalidOption("method \(requested.rawValue) is not available across processes (use newton, quasi-newton or sequential)")
+            throw .invalidOption(
+                "method \(requested.rawValue) is not available across processes (use newton, quasi-newton or sequential)"
+            )
         }
         let row = cell.stateRowSize(batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
@@ -31,10 +33,13 @@ extension SequenceSolver {
         let totalSteps = coupling.sum(steps)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let method: SolverMethod = requested == .automatic ? .newton : requested
-        let decision = requested == .automatic
+        let decision =
+            requested == .automatic
             ? "across \(coupling.segments) processes: parallel Newton" : "requested"
         var attempts: [SolveAttempt] = []
-        var converged = true, residual = 0.0, finalMethod = method
+        var converged = true
+        var residual = 0.0
+        var finalMethod = method
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
         inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
@@ -46,7 +51,9 @@ extension SequenceSolver {
         projections.withUnsafeBufferPointer { u in
             states.withUnsafeMutableBufferPointer { h in
                 h0.withUnsafeBufferPointer { h0 in
-                    let u = u.baseAddress!, h = h.baseAddress!, h0 = h0.baseAddress!
+                    let u = u.baseAddress!
+                    let h = h.baseAddress!
+                    let h0 = h0.baseAddress!
                     if method != .sequential {
                         let maxIterations = options.maxIterations ?? min(totalSteps + 1, 100)
                         let attempt = coupledNewton(
@@ -61,11 +68,12 @@ extension SequenceSolver {
                         pipelinedRollout(
                             steps: steps, batch: batch, projections: u, initial: h0, states: h,
                             coupling: coupling)
-                        attempts.append(SolveAttempt(
-                            method: .sequential, iterations: 0, residualHistory: [0], converged: true,
-                            outcome: method == .sequential
-                                ? "sequential rollout pipelined over \(coupling.segments) processes: exact by construction"
-                                : "fallback: sequential rollout pipelined over \(coupling.segments) processes"))
+                        attempts.append(
+                            SolveAttempt(
+                                method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+                                outcome: method == .sequential
+                                    ? "sequential rollout pipelined over \(coupling.segments) processes: exact by construction"
+                                    : "fallback: sequential rollout pipelined over \(coupling.segments) processes"))
                         residual = 0
                         converged = true
                         finalMethod = .sequential
@@ -89,7 +97,9 @@ extension SequenceSolver {
         var previous = Array(UnsafeBufferPointer(start: initial, count: row))
         previous.withUnsafeMutableBufferPointer { p in
             coupling.receiveFromPrevious(into: p.baseAddress!, count: row)
-            rollout(steps: steps, batch: batch, projections: projections, previous: UnsafePointer(p.baseAddress!), states: states)
+            rollout(
+                steps: steps, batch: batch, projections: projections, previous: UnsafePointer(p.baseAddress!),
+                states: states)
         }
         coupling.sendToNext(UnsafePointer(states + (steps - 1) * row), count: row)
     }
@@ -118,8 +128,10 @@ extension SequenceSolver {
         let parts = max(1, min(pool.threadCount * 4, steps / 64))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
         let cell = self.cell
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
-        let f = UnsafeMutableSendable(offsets), jac = UnsafeMutableSendable(jacobians)
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
+        let f = UnsafeMutableSendable(offsets)
+        let jac = UnsafeMutableSendable(jacobians)
         let prev = UnsafeSendable(UnsafePointer(previous))
         // The initial guess s_t = f(0, u_t) (ParaRNN's), from zero states.
         parallelZeroFill(states, count: steps * row, pool: pool)
@@ -153,9 +165,10 @@ extension SequenceSolver {
                 }
             }
             let residual = coupling.maxResidual(residuals.reduce(0, combineResiduals))
-            options.progress?(SolverProgress(
-                method: method, iteration: iteration, residual: residual, segment: coupling.segment,
-                segments: coupling.segments))
+            options.progress?(
+                SolverProgress(
+                    method: method, iteration: iteration, residual: residual, segment: coupling.segment,
+                    segments: coupling.segments))
             if let finished = monitor.record(residual, iteration: iteration) { return finished }
             coupling.scan(
                 structure: structure, jacobians: UnsafePointer(jacobians), offsets: UnsafePointer(offsets),

@@ -76,44 +76,66 @@ enum ELK {
     ) {
         if case .blockDiagonal(2) = structure {
             let blocks = row / 2
-            let p11 = variance, p12 = variance + blocks, p22 = variance + 2 * blocks
+            let p11 = variance
+            let p12 = variance + blocks
+            let p22 = variance + 2 * blocks
             for t in range {
-                let j = jacobians + t * jrow, b = offsets + t * row, y = states + t * row
+                let j = jacobians + t * jrow
+                let b = offsets + t * row
+                let y = states + t * row
                 for l in 0..<blocks {
-                    let a11 = Double(j[l]), a12 = Double(j[blocks + l])
-                    let a21 = Double(j[2 * blocks + l]), a22 = Double(j[3 * blocks + l])
+                    let a11 = Double(j[l])
+                    let a12 = Double(j[blocks + l])
+                    let a21 = Double(j[2 * blocks + l])
+                    let a22 = Double(j[3 * blocks + l])
                     // P⁻ = A P Aᵀ + I.
-                    let m11 = a11 * p11[l] + a12 * p12[l], m12 = a11 * p12[l] + a12 * p22[l]
-                    let m21 = a21 * p11[l] + a22 * p12[l], m22 = a21 * p12[l] + a22 * p22[l]
-                    let q11 = m11 * a11 + m12 * a12 + 1, q12 = m11 * a21 + m12 * a22
+                    let m11 = a11 * p11[l] + a12 * p12[l]
+                    let m12 = a11 * p12[l] + a12 * p22[l]
+                    let m21 = a21 * p11[l] + a22 * p12[l]
+                    let m22 = a21 * p12[l] + a22 * p22[l]
+                    let q11 = m11 * a11 + m12 * a12 + 1
+                    let q12 = m11 * a21 + m12 * a22
                     let q22 = m21 * a21 + m22 * a22 + 1
-                    let s11 = q11 + sigma2, s22 = q22 + sigma2
+                    let s11 = q11 + sigma2
+                    let s22 = q22 + sigma2
                     let det = s11 * s22 - q12 * q12
-                    var g11 = 0.0, g12 = 0.0, g22 = 0.0
+                    var g11 = 0.0
+                    var g12 = 0.0
+                    var g22 = 0.0
                     if det.isFinite, det > 0 {
                         // G = σ² S⁻¹; P = σ² K with K = P⁻ S⁻¹ (symmetric: P⁻ and S commute).
                         let scale = sigma2 / det
-                        g11 = scale * s22; g12 = -scale * q12; g22 = scale * s11
+                        g11 = scale * s22
+                        g12 = -scale * q12
+                        g22 = scale * s11
                         p11[l] = scale * (q11 * s22 - q12 * q12)
                         p12[l] = scale * (q12 * s11 - q11 * q12)
                         p22[l] = scale * (q22 * s11 - q12 * q12)
                     } else {
                         // An infinitely uncertain prediction: the step keeps the observation.
-                        p11[l] = sigma2; p12[l] = 0; p22[l] = sigma2
+                        p11[l] = sigma2
+                        p12[l] = 0
+                        p22[l] = sigma2
                     }
                     guard rewrite else { continue }
-                    let y1 = Double(y[l]), y2 = Double(y[blocks + l])
-                    let e1 = Double(b[l]) - y1, e2 = Double(b[blocks + l]) - y2
+                    let y1 = Double(y[l])
+                    let y2 = Double(y[blocks + l])
+                    let e1 = Double(b[l]) - y1
+                    let e2 = Double(b[blocks + l]) - y2
                     b[l] = S(y1 + g11 * e1 + g12 * e2)
                     b[blocks + l] = S(y2 + g12 * e1 + g22 * e2)
-                    j[l] = S(g11 * a11 + g12 * a21); j[blocks + l] = S(g11 * a12 + g12 * a22)
-                    j[2 * blocks + l] = S(g12 * a11 + g22 * a21); j[3 * blocks + l] = S(g12 * a12 + g22 * a22)
+                    j[l] = S(g11 * a11 + g12 * a21)
+                    j[blocks + l] = S(g11 * a12 + g12 * a22)
+                    j[2 * blocks + l] = S(g12 * a11 + g22 * a21)
+                    j[3 * blocks + l] = S(g12 * a12 + g22 * a22)
                 }
             }
             return
         }
         for t in range {
-            let j = jacobians + t * jrow, b = offsets + t * row, y = states + t * row
+            let j = jacobians + t * jrow
+            let b = offsets + t * row
+            let y = states + t * row
             for l in 0..<row {
                 let a = Double(j[l])
                 let predicted = a * a * variance[l] + 1
@@ -140,12 +162,15 @@ extension NewtonEngine {
     /// ``ELK``): the variance recursion per chunk of t in parallel (first from zero to get each
     /// chunk's end variance, then from the previous chunk's end while rewriting J and b).
     func kalmanDamp(structure: JacobianStructure, jrow: Int, sigma2: Double) {
-        let chunks = self.chunks, row = self.row
+        let chunks = self.chunks
+        let row = self.row
         let width = ELK.varianceWidth(row: row, structure: structure)
         let ends = UnsafeMutablePointer<Double>.allocate(capacity: chunks.count * width)
         defer { ends.deallocate() }
-        let e = UnsafeMutableSendable(ends), j = UnsafeMutableSendable(jacobians!)
-        let b = UnsafeMutableSendable(offsets), y = UnsafeSendable(UnsafePointer(states))
+        let e = UnsafeMutableSendable(ends)
+        let j = UnsafeMutableSendable(jacobians!)
+        let b = UnsafeMutableSendable(offsets)
+        let y = UnsafeSendable(UnsafePointer(states))
         if chunks.count > 1 {
             pool.forEach(chunks.count - 1) { c in
                 let p = e.base + c * width
@@ -177,10 +202,15 @@ extension NewtonEngine {
         -> (residual: Double, merit: Double)
     {
         let chunks = self.chunks
-        let cell = self.cell, batch = self.batch, row = self.row
-        let stateSize = cell.stateSize, hidden = cell.hiddenSize
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
-        let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
+        let cell = self.cell
+        let batch = self.batch
+        let row = self.row
+        let stateSize = cell.stateSize
+        let hidden = cell.hiddenSize
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
+        let h0 = UnsafeSendable(previous)
+        let f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
         let packing = self.packing
         var results = [Double](repeating: 0, count: 2 * chunks.count)
@@ -204,7 +234,8 @@ extension NewtonEngine {
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
             }
         }
-        var residual = 0.0, merit = 0.0
+        var residual = 0.0
+        var merit = 0.0
         for c in 0..<chunks.count {
             residual = combineResiduals(residual, results[2 * c])
             merit += results[2 * c + 1]
@@ -214,8 +245,10 @@ extension NewtonEngine {
 
     /// Copies `source` into the states (parallel).
     func restoreStates(from source: UnsafePointer<Scalar>) {
-        let chunks = self.chunks, row = self.row
-        let h = UnsafeMutableSendable(states), p = UnsafeSendable(source)
+        let chunks = self.chunks
+        let row = self.row
+        let h = UnsafeMutableSendable(states)
+        let p = UnsafeSendable(source)
         pool.forEach(chunks.count) { c in
             let r = chunks[c]
             copyScalars(h.base + r.lowerBound * row, p.base + r.lowerBound * row, count: r.count * row)
@@ -248,7 +281,8 @@ extension NewtonEngine {
         var rejected = 0
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
             var attempt = attempt
-            attempt.outcome += " (σ² \(String(format: "%.0e", sigma2)) at the end, \(rejected) step\(rejected == 1 ? "" : "s") rejected)"
+            attempt.outcome +=
+                " (σ² \(String(format: "%.0e", sigma2)) at the end, \(rejected) step\(rejected == 1 ? "" : "s") rejected)"
             return noteOverflows(attempt, bounded)
         }
         var (residual, merit) = measure()
@@ -288,4 +322,3 @@ func squaredRelativeResidual<S: ScanScalar>(states: UnsafePointer<S>, values: Un
     }
     return sum
 }
-

@@ -25,7 +25,8 @@ extension NewtonEngine {
     /// values changed.
     @discardableResult
     func boundStates() -> Int {
-        let chunks = self.chunks, row = self.row
+        let chunks = self.chunks
+        let row = self.row
         let h = UnsafeMutableSendable(states)
         let bound = Self.iterateBound
         var changed = [Int](repeating: 0, count: chunks.count)

@@ -62,7 +62,10 @@ extension NewtonEngine {
             jacobians = .allocate(capacity: steps * jrow)
             jacobianCapacity = steps * jrow
         }
-        let row = self.row, blocks = row / k, batch = self.batch, cell = self.cell
+        let row = self.row
+        let blocks = row / k
+        let batch = self.batch
+        let cell = self.cell
         let urow = cell.projectionRowSize(batch: batch)
         let workers = max(1, min(pool.threadCount, steps / 256))
         let chunkRanges = (0..<workers).map { ChunkPlan.evenRange(index: $0, of: workers, total: steps) }
@@ -80,9 +83,12 @@ extension NewtonEngine {
             summaries.deallocate()
             checkValues.deallocate()
         }
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
-        let f = UnsafeMutableSendable(offsets), jac = UnsafeMutableSendable(jacobians!)
-        let carry = UnsafeMutableSendable(carries), summary = UnsafeMutableSendable(summaries)
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
+        let f = UnsafeMutableSendable(offsets)
+        let jac = UnsafeMutableSendable(jacobians!)
+        let carry = UnsafeMutableSendable(carries)
+        let summary = UnsafeMutableSendable(summaries)
         let values = UnsafeMutableSendable(checkValues)
         let initial = UnsafeSendable(previous)
         let zeros = zeroArray(Scalar.self, count: row)
@@ -134,7 +140,9 @@ extension NewtonEngine {
                             if nextStart < starts.count, starts[nextStart] < end { end = starts[nextStart] }
                         }
                         let rows = t..<end
-                        let prior = restart ?? (t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row))
+                        let prior =
+                            restart
+                            ?? (t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row))
                         if let restart, reduces {
                             // x ↦ h₀ (P = 0, Q = h₀); the rows then compose onto it.
                             AffineRows.setConstantSummary(
@@ -171,9 +179,11 @@ extension NewtonEngine {
                                 steps: 0..<rows.count, batch: batch, previous: prior,
                                 states: UnsafePointer(h.base + t * row), projections: u.base + t * urow,
                                 values: scratch, jacobians: nil, request: .structured)
-                            worst = combineResiduals(worst, relativeResidual(
-                                states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
-                                count: rows.count * row))
+                            worst = combineResiduals(
+                                worst,
+                                relativeResidual(
+                                    states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
+                                    count: rows.count * row))
                         } else {
                             var blockResidual = 0.0
                             withUnsafeMutablePointer(to: &blockResidual) { pointer in

@@ -44,10 +44,18 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)
         if steps <= 0 { throw .emptySequence }
-        if inputs.count != steps * batch * m { throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)") }
-        if states.count != steps * row { throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)") }
-        if stateGradients.count != steps * row { throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)") }
-        if let initialState, initialState.count != row { throw .shapeMismatch("initial state holds \(initialState.count) values, need \(row)") }
+        if inputs.count != steps * batch * m {
+            throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)")
+        }
+        if states.count != steps * row {
+            throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)")
+        }
+        if stateGradients.count != steps * row {
+            throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)")
+        }
+        if let initialState, initialState.count != row {
+            throw .shapeMismatch("initial state holds \(initialState.count) values, need \(row)")
+        }
         let pool = adjoint == .sequential ? WorkerPool.serial : options.pool
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         return states.withUnsafeBufferPointer { hs in
@@ -70,8 +78,11 @@ extension SequenceSolver where Cell: DifferentiableCell {
         steps: Int, batch: Int, pool: WorkerPool
     ) -> SequenceGradients<Scalar> {
         let cell = self.cell
-        let m = cell.inputSize, d = cell.hiddenSize, g = cell.gateCount
-        let row = cell.stateRowSize(batch: batch), lanes = batch * d
+        let m = cell.inputSize
+        let d = cell.hiddenSize
+        let g = cell.gateCount
+        let row = cell.stateRowSize(batch: batch)
+        let lanes = batch * d
         let urow = cell.projectionRowSize(batch: batch)
         let parts = max(1, min(pool.threadCount * 2, steps / 16))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }
@@ -82,8 +93,12 @@ extension SequenceSolver where Cell: DifferentiableCell {
             if zeroed { zeroFill(p, count: max(1, count)) }
             return p
         }
-        let projections = buffer(steps * urow), projectionGradients = buffer(steps * urow)
-        defer { projections.deallocate(); projectionGradients.deallocate() }
+        let projections = buffer(steps * urow)
+        let projectionGradients = buffer(steps * urow)
+        defer {
+            projections.deallocate()
+            projectionGradients.deallocate()
+        }
         cell.project(inputs: x, steps: steps, batch: batch, projections: projections, pool: pool)
         var initialGradient = zeroArray(Scalar.self, count: row)
         var fusedParameters = zeroArray(Scalar.self, count: parameterCount)
@@ -176,15 +191,23 @@ extension SequenceSolver where Cell: DifferentiableCell {
         projectionGradients: UnsafeMutablePointer<Scalar>, partial: UnsafeMutablePointer<Scalar>,
         initialGradient: inout [Scalar]
     ) {
-        let cell = self.cell, parts = chunks.count, parameterCount = cell.recurrentParameterCount
+        let cell = self.cell
+        let parts = chunks.count
+        let parameterCount = cell.recurrentParameterCount
         let row = cell.stateRowSize(batch: batch)
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
         let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * jrow))
         let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
         let adjoints = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
-        defer { jacobians.deallocate(); scratch.deallocate(); adjoints.deallocate() }
-        let h = UnsafeSendable(hPointer), start = UnsafeSendable(h0Pointer)
-        let u = UnsafeSendable(UnsafePointer(projections)), j = UnsafeMutableSendable(jacobians)
+        defer {
+            jacobians.deallocate()
+            scratch.deallocate()
+            adjoints.deallocate()
+        }
+        let h = UnsafeSendable(hPointer)
+        let start = UnsafeSendable(h0Pointer)
+        let u = UnsafeSendable(UnsafePointer(projections))
+        let j = UnsafeMutableSendable(jacobians)
         let f = UnsafeMutableSendable(scratch)
         // J_t at the solution for every t (J_0 from the initial state).
         pool.forEach(parts) { c in
@@ -215,7 +238,8 @@ extension SequenceSolver where Cell: DifferentiableCell {
             }
         }
         // VJPs per chunk (each chunk its own parameter accumulator, summed in chunk order).
-        let l = UnsafeSendable(UnsafePointer(adjoints)), du = UnsafeMutableSendable(projectionGradients)
+        let l = UnsafeSendable(UnsafePointer(adjoints))
+        let du = UnsafeMutableSendable(projectionGradients)
         let p = UnsafeMutableSendable(partial)
         pool.forEach(parts) { c in
             let range = chunks[c]

@@ -69,8 +69,11 @@ final class NewtonEngine<Cell: RecurrentCell> {
         parallelZeroFill(states, count: steps * row, pool: pool)
         let zeros = zeroArray(Scalar.self, count: row)
         let chunks = self.chunks
-        let cell = self.cell, batch = self.batch, row = self.row
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        let cell = self.cell
+        let batch = self.batch
+        let row = self.row
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
         let f = UnsafeMutableSendable(offsets)
         zeros.withUnsafeBufferPointer { z in
             let z = UnsafeSendable(z.baseAddress!)
@@ -143,8 +146,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
 
     /// Saves the current states (parallel copy).
     func copyStates(to target: UnsafeMutablePointer<Scalar>) {
-        let chunks = self.chunks, row = self.row
-        let h = UnsafeSendable(UnsafePointer(states)), out = UnsafeMutableSendable(target)
+        let chunks = self.chunks
+        let row = self.row
+        let h = UnsafeSendable(UnsafePointer(states))
+        let out = UnsafeMutableSendable(target)
         pool.forEach(chunks.count) { c in
             let r = chunks[c]
             copyScalars(out.base + r.lowerBound * row, h.base + r.lowerBound * row, count: r.count * row)
@@ -153,8 +158,10 @@ final class NewtonEngine<Cell: RecurrentCell> {
 
     /// H ← (H + H_previous)/2: halves the last step (the k-th halving of a backtrack).
     func blend(_ previousStates: UnsafeMutablePointer<Scalar>, halvings: Int) {
-        let chunks = self.chunks, row = self.row
-        let h = UnsafeMutableSendable(states), p = UnsafeSendable(UnsafePointer(previousStates))
+        let chunks = self.chunks
+        let row = self.row
+        let h = UnsafeMutableSendable(states)
+        let p = UnsafeSendable(UnsafePointer(previousStates))
         pool.forEach(chunks.count) { c in
             let r = chunks[c]
             let start = r.lowerBound * row
@@ -167,9 +174,13 @@ final class NewtonEngine<Cell: RecurrentCell> {
         -> Double
     {
         let chunks = self.chunks
-        let cell = self.cell, batch = self.batch, row = self.row
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
-        let h0 = UnsafeSendable(previous), f = UnsafeMutableSendable(offsets)
+        let cell = self.cell
+        let batch = self.batch
+        let row = self.row
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
+        let h0 = UnsafeSendable(previous)
+        let f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
         // Cells that can fold the residual and offsets into their kernel save a memory pass.
         let fuse = cell.fusesNewtonOffsets && clip == nil && request == .structured
@@ -294,7 +305,8 @@ func relativeResidual<S: ScanScalar>(
     var start = 0
     while start < count {
         let n = min(blockSize, count - start)
-        let h = states + start, f = values + start
+        let h = states + start
+        let f = values + start
         for i in 0..<n { residuals[i] = abs(h[i] - f[i]) / max(1, abs(f[i])) }
         worst = combineResiduals(worst, maximumResidual(residuals, count: n))
         start += n
@@ -331,7 +343,8 @@ func residualAndOffsets<S: ScanScalar>(
             stateSize: stateSize, hidden: hidden)
         let rest = (range.count - 1) * row
         let j = jacobians + (range.lowerBound + 1) * row
-        let hp = states + range.lowerBound * row, f = values + (range.lowerBound + 1) * row
+        let hp = states + range.lowerBound * row
+        let f = values + (range.lowerBound + 1) * row
         for i in 0..<rest { f[i] = f[i] - j[i] * hp[i] }
     } else {
         for t in range {
@@ -358,7 +371,8 @@ func subtractJacobianProduct<S: ScanScalar>(
         let blocks = row / k
         for r in 0..<k {
             for c in 0..<k {
-                let plane = j + (r * k + c) * blocks, p = previous + c * blocks
+                let plane = j + (r * k + c) * blocks
+                let p = previous + c * blocks
                 let v = values + r * blocks
                 for l in 0..<blocks { v[l] = v[l] - plane[l] * p[l] }
             }
@@ -366,7 +380,9 @@ func subtractJacobianProduct<S: ScanScalar>(
     case .dense:
         let n = stateSize
         for b in 0..<batch {
-            let m = j + b * n * n, x = previous + b * n, y = values + b * n
+            let m = j + b * n * n
+            let x = previous + b * n
+            let y = values + b * n
             if n <= AffineScan.smallDenseLimit {
                 for i in 0..<n {
                     var sum: S = 0

@@ -22,10 +22,18 @@ extension SequenceSolver where Cell: DifferentiableCell {
         } catch {
             throw .shapeMismatch(error.description)
         }
-        let steps = boundaries.steps, m = cell.inputSize, row = cell.stateRowSize(batch: batch)
-        if inputs.count != steps * batch * m { throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)") }
-        if states.count != steps * row { throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)") }
-        if stateGradients.count != steps * row { throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)") }
+        let steps = boundaries.steps
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
+        if inputs.count != steps * batch * m {
+            throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)")
+        }
+        if states.count != steps * row {
+            throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)")
+        }
+        if stateGradients.count != steps * row {
+            throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)")
+        }
         if let initialStates, initialStates.count != lengths.count * row {
             throw .shapeMismatch("initial states hold \(initialStates.count) values, need \(lengths.count * row)")
         }
@@ -46,7 +54,9 @@ extension SequenceSolver where Cell: DifferentiableCell {
             dX += g.inputs
             dH0 += g.initialState
             if var sum = total {
-                for (name, values) in g.recurrent { sum.recurrent[name] = zip(sum.recurrent[name]!, values).map { $0 + $1 } }
+                for (name, values) in g.recurrent {
+                    sum.recurrent[name] = zip(sum.recurrent[name]!, values).map { $0 + $1 }
+                }
                 sum.inputWeights = zip(sum.inputWeights, g.inputWeights).map { $0 + $1 }
                 sum.inputBias = zip(sum.inputBias, g.inputBias).map { $0 + $1 }
                 total = sum

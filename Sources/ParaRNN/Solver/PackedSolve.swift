@@ -33,16 +33,20 @@ extension SequenceSolver {
             throw .shapeMismatch(error.description)
         }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
-        let steps = boundaries.steps, m = cell.inputSize, row = cell.stateRowSize(batch: batch)
+        let steps = boundaries.steps
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
         let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
         let (needed, o2) = tb.multipliedReportingOverflow(by: m)
         if o1 || o2 || inputs.count != needed {
             throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) (Σ lengths) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))")
+                "inputs hold \(inputs.count) values; T=\(steps) (Σ lengths) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))"
+            )
         }
         if let initialStates, initialStates.count != lengths.count * row {
             throw .shapeMismatch(
-                "initial states hold \(initialStates.count) values, \(lengths.count) sequences × \(row) need \(lengths.count * row)")
+                "initial states hold \(initialStates.count) values, \(lengths.count) sequences × \(row) need \(lengths.count * row)"
+            )
         }
         if lengths.count == 1 {
             var solution = try solve(inputs: inputs, steps: steps, batch: batch, initialState: initialStates)
@@ -80,7 +84,8 @@ extension SequenceSolver {
         projections: [Scalar], boundaries: SequenceBoundaries, batch: Int,
         initialStates: [Scalar]? = nil
     ) -> Solution<Scalar> {
-        let steps = boundaries.steps, row = cell.stateRowSize(batch: batch)
+        let steps = boundaries.steps
+        let row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
         var (method, decision, _) = packedChoice(boundaries: boundaries, batch: batch)
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
@@ -108,7 +113,8 @@ extension SequenceSolver {
                         method: method, steps: steps, batch: batch, projections: u.baseAddress!,
                         previous: h0.baseAddress!, states: h.baseAddress!, hasGuess: false,
                         tolerance: tolerance, segment: 0, segments: 1, packing: packing)
-                    residuals = result.method == .sequential
+                    residuals =
+                        result.method == .sequential
                         ? nonFiniteMarks(states: UnsafePointer(h.baseAddress!), boundaries: boundaries, row: row)
                         : sequenceResiduals(
                             projections: u.baseAddress!, states: UnsafePointer(h.baseAddress!),
@@ -131,13 +137,15 @@ extension SequenceSolver {
     /// rollout runs sequences side by side — its share of the threads is the total over the most
     /// any worker gets (longest first onto the least loaded).
     func packedChoice(boundaries: SequenceBoundaries, batch: Int) -> (SolverMethod, String, Double) {
-        let steps = boundaries.steps, threads = options.pool.threadCount
+        let steps = boundaries.steps
+        let threads = options.pool.threadCount
         let longest = boundaries.lengths.max() ?? steps
         let perWorker = max(longest, (steps + threads - 1) / threads)
         let share = Double(steps) / Double(perWorker)
         var (method, decision) = chooseMethod(steps: steps, batch: batch, rolloutShare: share)
         if options.method == .automatic {
-            decision = "\(boundaries.count) sequences packed, rollout share \(String(format: "%.1f", share))×: " + decision
+            decision =
+                "\(boundaries.count) sequences packed, rollout share \(String(format: "%.1f", share))×: " + decision
         }
         return (method, decision, share)
     }
@@ -163,15 +171,19 @@ extension SequenceSolver {
         inputs: [Scalar], boundaries: SequenceBoundaries, batch: Int, initialStates: [Scalar]?,
         decision: String
     ) -> Solution<Scalar> {
-        let steps = boundaries.steps, row = cell.stateRowSize(batch: batch)
-        let urow = cell.projectionRowSize(batch: batch), m = cell.inputSize, cell = self.cell
+        let steps = boundaries.steps
+        let row = cell.stateRowSize(batch: batch)
+        let urow = cell.projectionRowSize(batch: batch)
+        let m = cell.inputSize
+        let cell = self.cell
         let plan = rolloutPlan(boundaries)
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         inputs.withUnsafeBufferPointer { x in
             states.withUnsafeMutableBufferPointer { h in
                 h0s.withUnsafeBufferPointer { h0 in
-                    let x = UnsafeSendable(x.baseAddress!), h = UnsafeMutableSendable(h.baseAddress!)
+                    let x = UnsafeSendable(x.baseAddress!)
+                    let h = UnsafeMutableSendable(h.baseAddress!)
                     let h0 = UnsafeSendable(h0.baseAddress!)
                     options.pool.forEach(plan.count) { w in
                         let longest = plan[w].map { boundaries.range(of: $0).count }.max() ?? 1
@@ -183,7 +195,8 @@ extension SequenceSolver {
                             let own = Self.streamingBlock(steps: r.count, projectionRow: urow)
                             var start = 0
                             while start < r.count {
-                                let count = min(own, r.count - start), t = r.lowerBound + start
+                                let count = min(own, r.count - start)
+                                let t = r.lowerBound + start
                                 cell.project(
                                     inputs: x.base + t * batch * m, steps: count, batch: batch,
                                     projections: buffer, pool: .serial)
@@ -220,10 +233,13 @@ extension SequenceSolver {
         batch: Int, projections: UnsafePointer<Scalar>, packing: PackedStarts<Scalar>,
         states: UnsafeMutablePointer<Scalar>
     ) {
-        let boundaries = packing.boundaries, row = packing.row
-        let urow = cell.projectionRowSize(batch: batch), cell = self.cell
+        let boundaries = packing.boundaries
+        let row = packing.row
+        let urow = cell.projectionRowSize(batch: batch)
+        let cell = self.cell
         let plan = rolloutPlan(boundaries)
-        let u = UnsafeSendable(projections), h = UnsafeMutableSendable(states)
+        let u = UnsafeSendable(projections)
+        let h = UnsafeMutableSendable(states)
         options.pool.forEach(plan.count) { w in
             for i in plan[w] {
                 let r = boundaries.range(of: i)
@@ -249,13 +265,17 @@ extension SequenceSolver {
         projections: UnsafePointer<Scalar>, states: UnsafePointer<Scalar>, batch: Int,
         packing: PackedStarts<Scalar>
     ) -> [Double] {
-        let boundaries = packing.boundaries, row = packing.row, steps = boundaries.steps
-        let urow = cell.projectionRowSize(batch: batch), cell = self.cell
+        let boundaries = packing.boundaries
+        let row = packing.row
+        let steps = boundaries.steps
+        let urow = cell.projectionRowSize(batch: batch)
+        let cell = self.cell
         let parts = max(1, min(options.pool.threadCount * 4, steps / 64))
         let pieces = boundaries.splitting(
             (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) })
         var pieceResiduals = [Double](repeating: 0, count: pieces.count)
-        let u = UnsafeSendable(projections), h = UnsafeSendable(states)
+        let u = UnsafeSendable(projections)
+        let h = UnsafeSendable(states)
         let blockRows = max(1, 16_384 / max(1, row))
         pieceResiduals.withUnsafeMutableBufferPointer { out in
             let out = UnsafeMutableSendable(out.baseAddress!)
@@ -272,8 +292,10 @@ extension SequenceSolver {
                         steps: 0..<n, batch: batch, previous: prior, states: h.base + t * row,
                         projections: u.base + t * urow, values: scratch, jacobians: nil,
                         request: .structured)
-                    worst = combineResiduals(worst, relativeResidual(
-                        states: h.base + t * row, values: UnsafePointer(scratch), count: n * row))
+                    worst = combineResiduals(
+                        worst,
+                        relativeResidual(
+                            states: h.base + t * row, values: UnsafePointer(scratch), count: n * row))
                     t += n
                 }
                 out.base[p] = worst

@@ -37,11 +37,14 @@ struct RowBlocks<S: ScanScalar> {
         jacobians: UnsafeMutablePointer<S>?,
         body: (_ scratch: UnsafeMutablePointer<S>, _ count: Int) -> Void
     ) {
-        let planes = 2 * statePlanes + gatePlanes + jacobianPlanes
+        let planes =
+            2 * statePlanes + gatePlanes + jacobianPlanes
             + (gathersCurrentStates ? statePlanes + 1 : 0)
         let scratch = UnsafeMutablePointer<S>.allocate(capacity: planes * capacity)
         defer { scratch.deallocate() }
-        let row = statePlanes * lanes, urow = gatePlanes * lanes, jrow = jacobianPlanes * lanes
+        let row = statePlanes * lanes
+        let urow = gatePlanes * lanes
+        let jrow = jacobianPlanes * lanes
         var t = steps.lowerBound
         while t < steps.upperBound {
             let rows = min(rowsPerBlock, steps.upperBound - t)

@@ -8,9 +8,11 @@ func copyRows<S: ScanScalar>(
     from source: UnsafePointer<S>, stride sourceStride: Int, rows: Int, lanes: Int
 ) {
     if rows <= 0 { return }
-    let target = UnsafeMutableRawPointer(destination), origin = UnsafeRawPointer(source)
+    let target = UnsafeMutableRawPointer(destination)
+    let origin = UnsafeRawPointer(source)
     let size = MemoryLayout<S>.stride
-    let targetStep = destinationStride * size, originStep = sourceStride * size
+    let targetStep = destinationStride * size
+    let originStep = sourceStride * size
     switch lanes {
     case 4:
         for r in 0..<rows {

@@ -89,12 +89,14 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ) throws(SolverError) -> Solution<Scalar> {
         if steps <= 0 { throw .emptySequence }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
-        let m = cell.inputSize, row = cell.stateRowSize(batch: batch)
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
         let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
         let (needed, o2) = tb.multipliedReportingOverflow(by: m)
         if o1 || o2 || inputs.count != needed {
             throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))")
+                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))"
+            )
         }
         if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0) }) {
             throw .nonFiniteInput(index: bad)
@@ -179,7 +181,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                         segmentEnds.append(attempts.count)
                         finalMethod = result.method
                         // NaN must survive (Swift's max would drop it).
-                        worstResidual = result.residual.isNaN || worstResidual.isNaN
+                        worstResidual =
+                            result.residual.isNaN || worstResidual.isNaN
                             ? .nan : max(worstResidual, result.residual)
                         allConverged = allConverged && result.converged
                         previous = UnsafePointer(h.baseAddress! + (range.upperBound - 1) * row)
@@ -218,7 +221,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         if case .dense = cell.structure {
             if c.maxNorm > 3.5 {
-                return (.sequential, text + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential")
+                return (
+                    .sequential,
+                    text
+                        + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential"
+                )
             }
             return (.newton, text + " → parallel Newton")
         }
@@ -258,7 +265,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         inputs: [Scalar], steps: Int, batch: Int, initialState: [Scalar]?
     ) -> Solution<Scalar> {
         let (method, decision) = chooseMethod(steps: steps, batch: batch)
-        let row = cell.stateRowSize(batch: batch), urow = cell.projectionRowSize(batch: batch)
+        let row = cell.stateRowSize(batch: batch)
+        let urow = cell.projectionRowSize(batch: batch)
         let m = cell.inputSize
         let block = Self.streamingBlock(
             steps: steps, projectionRow: urow,
@@ -276,7 +284,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                             cell.project(
                                 inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
                                 projections: u.baseAddress!, pool: options.pool)
-                            let previous = start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
+                            let previous =
+                                start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
                             rollout(
                                 steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
                                 previous: previous, states: h.baseAddress! + start * row)
@@ -289,10 +298,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout: exact by construction")
-        return Self.guardingFiniteStates(Solution(
-            states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
-            converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-            decision: decision, segments: 1),
+        return Self.guardingFiniteStates(
+            Solution(
+                states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
+                converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
+                decision: decision, segments: 1),
             row: row, segmentEnds: [1], segmentLength: steps)
     }
 
@@ -332,26 +342,30 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if options.method != .automatic { return (options.method, "requested") }
         let threads = options.pool.threadCount
         if threads < 2 { return (.sequential, "one thread: parallel Newton cannot win") }
-        let stateSize = Double(cell.stateSize), sequences = Double(batch)
+        let stateSize = Double(cell.stateSize)
+        let sequences = Double(batch)
         let jacobianCost: Double
         switch cell.structure {
         case .diagonal, .blockDiagonal: jacobianCost = 1
         case .dense: jacobianCost = 3.5 * stateSize
         }
-        let length = Double(steps), values = sequences * stateSize
+        let length = Double(steps)
+        let values = sequences * stateSize
         let rolloutShare = share ?? Double(rolloutWorkers(batch: batch, threads: threads))
         let sequential = length * (40e-9 + 2.8e-9 * values) / rolloutShare
         if sequential < 0.6e-3 {
             // Newton's fixed work alone (≈ 0.5 ms) rules it out: no need to consult the machine.
             let text = String(
-                format: "B = %d, state %d, T = %d: the rollout takes ≈ %.2f ms, less than Newton's fixed cost → sequential",
+                format:
+                    "B = %d, state %d, T = %d: the rollout takes ≈ %.2f ms, less than Newton's fixed cost → sequential",
                 batch, cell.stateSize, steps, sequential * 1e3)
             return (.sequential, text)
         }
         let profile = options.pool.machine
-        let perValue = max(
-            14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
-        ) * jacobianCost
+        let perValue =
+            max(
+                14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
+            ) * jacobianCost
         let newton = length * values * perValue + 0.5e-3
         let predicted = sequential / newton
         let text = String(
@@ -372,7 +386,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, hasGuess: Bool,
         tolerance: Double, segment: Int, segments: Int, packing: PackedStarts<Scalar>? = nil
     ) -> SegmentResult {
-        func rollout(steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>) {
+        func rollout(
+            steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
+            states: UnsafeMutablePointer<Scalar>
+        ) {
             if let packing {
                 packedRollout(batch: batch, projections: projections, packing: packing, states: states)
             } else {
@@ -396,9 +413,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         for candidate in order {
             if candidate == .sequential {
                 rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
-                attempts.append(SolveAttempt(
-                    method: .sequential, iterations: 0, residualHistory: [0], converged: true,
-                    outcome: "fallback: sequential rollout, exact by construction"))
+                attempts.append(
+                    SolveAttempt(
+                        method: .sequential, iterations: 0, residualHistory: [0], converged: true,
+                        outcome: "fallback: sequential rollout, exact by construction"))
                 return SegmentResult(attempts: attempts, method: .sequential, residual: 0, converged: true)
             }
             let engine = NewtonEngine(
@@ -407,9 +425,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             engine.packing = packing
             let maxIterations = options.maxIterations ?? min(steps + 1, 100)
             let report = { (iteration: Int, residual: Double) -> Void in
-                options.progress?(SolverProgress(
-                    method: candidate, iteration: iteration, residual: residual,
-                    segment: segment, segments: segments))
+                options.progress?(
+                    SolverProgress(
+                        method: candidate, iteration: iteration, residual: residual,
+                        segment: segment, segments: segments))
             }
             let attempt: SolveAttempt
             if candidate == .newton, engine.fusedBlockSize != nil {

@@ -25,8 +25,7 @@ public struct AnyLayer<S: CellMath>: Sendable {
     /// State values per sequence and direction.
     public let stateSize: Int
     public let structure: JacobianStructure
-    private let solveBody:
-        @Sendable ([S], Int, Int, SolverOptions, [[S]]?) throws(SolverError) -> LayerSolution<S>
+    private let solveBody: @Sendable ([S], Int, Int, SolverOptions, [[S]]?) throws(SolverError) -> LayerSolution<S>
     private let chooseBody: @Sendable (Int, Int, SolverOptions) -> (SolverMethod, String)
     /// Solves sequences of the given lengths packed end to end (zero initial states).
     private let packedBody: @Sendable ([S], [Int], Int, SolverOptions) throws(SolverError) -> LayerSolution<S>
@@ -58,27 +57,28 @@ public struct AnyLayer<S: CellMath>: Sendable {
 
     /// A solution with the layer's hidden output read off its states.
     static func layerSolution<C: RecurrentCell>(_ cell: C, _ solution: Solution<S>, width: Int) -> LayerSolution<S>
-        where C.Scalar == S
-    {
-            let steps = solution.steps, batch = solution.batch
-            // States of one value per channel ([T][B][d]) are the hidden output already.
-            if cell.stateSize == width, width == cell.hiddenSize {
-                return LayerSolution(hidden: solution.states, solution: solution)
-            }
-            let row = cell.stateRowSize(batch: batch), out = batch * width
-            // Every value is written by `hidden(ofStateRow:)`; no zero fill, which this generic
-            // closure would do one value-witness call per element (8 % of an LSTM d = 4 rollout).
-            let hidden = [S](unsafeUninitializedCapacity: steps * out) { h, count in
-                solution.states.withUnsafeBufferPointer { s in
-                    for t in 0..<steps {
-                        cell.hidden(
-                            ofStateRow: s.baseAddress! + t * row, batch: batch,
-                            into: h.baseAddress! + t * out)
-                    }
+    where C.Scalar == S {
+        let steps = solution.steps
+        let batch = solution.batch
+        // States of one value per channel ([T][B][d]) are the hidden output already.
+        if cell.stateSize == width, width == cell.hiddenSize {
+            return LayerSolution(hidden: solution.states, solution: solution)
+        }
+        let row = cell.stateRowSize(batch: batch)
+        let out = batch * width
+        // Every value is written by `hidden(ofStateRow:)`; no zero fill, which this generic
+        // closure would do one value-witness call per element (8 % of an LSTM d = 4 rollout).
+        let hidden = [S](unsafeUninitializedCapacity: steps * out) { h, count in
+            solution.states.withUnsafeBufferPointer { s in
+                for t in 0..<steps {
+                    cell.hidden(
+                        ofStateRow: s.baseAddress! + t * row, batch: batch,
+                        into: h.baseAddress! + t * out)
                 }
-                count = steps * out
             }
-            return LayerSolution(hidden: hidden, solution: solution)
+            count = steps * out
+        }
+        return LayerSolution(hidden: hidden, solution: solution)
     }
 
     /// A bidirectional layer (PyTorch's `bidirectional=True`): `reverse` runs the same kind of
@@ -122,12 +122,14 @@ public struct AnyLayer<S: CellMath>: Sendable {
     static func joined(
         _ a: LayerSolution<S>, _ b: LayerSolution<S>, steps: Int, batch: Int, widths: (Int, Int)
     ) -> LayerSolution<S> {
-        let (pa, pb) = widths, width = pa + pb
+        let (pa, pb) = widths
+        let width = pa + pb
         var hidden = [S](repeating: 0, count: steps * batch * width)
         for t in 0..<steps {
             for e in 0..<batch {
                 let out = (t * batch + e) * width
-                let fa = (t * batch + e) * pa, rb = ((steps - 1 - t) * batch + e) * pb
+                let fa = (t * batch + e) * pa
+                let rb = ((steps - 1 - t) * batch + e) * pb
                 for i in 0..<pa { hidden[out + i] = a.hidden[fa + i] }
                 for i in 0..<pb { hidden[out + pa + i] = b.hidden[rb + i] }
             }
@@ -161,7 +163,9 @@ public struct AnyLayer<S: CellMath>: Sendable {
         inputs: [S], steps: Int, batch: Int, options: SolverOptions, initialStates: [[S]]? = nil
     ) throws(SolverError) -> LayerSolution<S> {
         if let initialStates, initialStates.count != directions {
-            throw .shapeMismatch("\(initialStates.count) initial states for a layer of \(directions) direction\(directions == 1 ? "" : "s")")
+            throw .shapeMismatch(
+                "\(initialStates.count) initial states for a layer of \(directions) direction\(directions == 1 ? "" : "s")"
+            )
         }
         return try solveBody(inputs, steps, batch, options, initialStates)
     }
@@ -229,7 +233,8 @@ public func solveStack<S: CellMath>(
         throw .shapeMismatch("\(initialStates.count) initial states for \(needed) layer directions")
     }
     var offset = 0
-    return try solveLayers(layers, inputs: inputs, options: options, progress: progress) { layer, x, layerOptions throws(SolverError) in
+    return try solveLayers(layers, inputs: inputs, options: options, progress: progress) {
+        layer, x, layerOptions throws(SolverError) in
         let initial = initialStates.map { Array($0[offset..<(offset + layer.directions)]) }
         offset += layer.directions
         return try layer.solve(inputs: x, steps: steps, batch: batch, options: layerOptions, initialStates: initial)
@@ -245,7 +250,8 @@ public func solveStack<S: CellMath>(
     _ layers: [AnyLayer<S>], inputs: [S], lengths: [Int], batch: Int, options: SolverOptions,
     progress: (@Sendable (Int, SolverProgress) -> Void)? = nil
 ) throws(SolverError) -> StackSolution<S> {
-    try solveLayers(layers, inputs: inputs, options: options, progress: progress) { layer, x, layerOptions throws(SolverError) in
+    try solveLayers(layers, inputs: inputs, options: options, progress: progress) {
+        layer, x, layerOptions throws(SolverError) in
         try layer.solve(inputs: x, lengths: lengths, batch: batch, options: layerOptions)
     }
 }
@@ -259,7 +265,8 @@ private func solveLayers<S: CellMath>(
     solve: (AnyLayer<S>, [S], SolverOptions) throws(SolverError) -> LayerSolution<S>
 ) throws(SolverError) -> StackSolution<S> {
     var x = inputs
-    var solutions: [Solution<S>] = [], labels: [String] = []
+    var solutions: [Solution<S>] = []
+    var labels: [String] = []
     for (l, layer) in layers.enumerated() {
         var layerOptions = options
         if let progress { layerOptions.progress = { progress(l, $0) } }

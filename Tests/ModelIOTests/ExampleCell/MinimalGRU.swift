@@ -23,11 +23,17 @@ struct MinimalGRU<Scalar: CellMath>: DifferentiableStepCell, TrainableCell, Cata
     var gateCount: Int { 2 }
     var structure: JacobianStructure { .diagonal }
 
-    init(inputSize m: Int, hiddenSize d: Int, gains: [Scalar], inputWeights: [Scalar], inputBias: [Scalar]) throws(CellError) {
+    init(inputSize m: Int, hiddenSize d: Int, gains: [Scalar], inputWeights: [Scalar], inputBias: [Scalar])
+        throws(CellError)
+    {
         guard m > 0, d > 0 else { throw .invalidShape("sizes must be positive (m = \(m), d = \(d))") }
         guard gains.count == 2 * d else { throw .parameterSize(name: "A", expected: [2, d], actual: gains.count) }
-        guard inputWeights.count == 2 * d * m else { throw .parameterSize(name: "W", expected: [2 * d, m], actual: inputWeights.count) }
-        guard inputBias.count == 2 * d else { throw .parameterSize(name: "b", expected: [2 * d], actual: inputBias.count) }
+        guard inputWeights.count == 2 * d * m else {
+            throw .parameterSize(name: "W", expected: [2 * d, m], actual: inputWeights.count)
+        }
+        guard inputBias.count == 2 * d else {
+            throw .parameterSize(name: "b", expected: [2 * d], actual: inputBias.count)
+        }
         (inputSize, hiddenSize) = (m, d)
         (self.gains, self.inputWeights, self.inputBias) = (gains, inputWeights, inputBias)
     }
@@ -60,9 +66,16 @@ struct MinimalGRU<Scalar: CellMath>: DifferentiableStepCell, TrainableCell, Cata
             inputWeights: Array(v[(2 * d)..<(2 * d + 2 * d * m)]), inputBias: Array(v[(2 * d + 2 * d * m)...]))
     }
 
-    static func initialized<G: RandomNumberGenerator>(inputSize m: Int, hiddenSize d: Int, using g: inout G) throws(CellError) -> MinimalGRU {
-        func uniform(_ n: Int, _ bound: Double) -> [Scalar] { (0..<n).map { _ in Scalar(Double.random(in: -bound...bound, using: &g)) } }
-        return try MinimalGRU(inputSize: m, hiddenSize: d, gains: uniform(2 * d, 0.5), inputWeights: uniform(2 * d * m, 1 / Double(m).squareRoot()), inputBias: [Scalar](repeating: 0, count: 2 * d))
+    static func initialized<G: RandomNumberGenerator>(inputSize m: Int, hiddenSize d: Int, using g: inout G)
+        throws(CellError) -> MinimalGRU
+    {
+        func uniform(_ n: Int, _ bound: Double) -> [Scalar] {
+            (0..<n).map { _ in Scalar(Double.random(in: -bound...bound, using: &g)) }
+        }
+        return try MinimalGRU(
+            inputSize: m, hiddenSize: d, gains: uniform(2 * d, 0.5),
+            inputWeights: uniform(2 * d * m, 1 / Double(m).squareRoot()),
+            inputBias: [Scalar](repeating: 0, count: 2 * d))
     }
 
     // MARK: the catalogue entry

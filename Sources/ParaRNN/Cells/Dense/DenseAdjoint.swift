@@ -35,7 +35,8 @@ extension DenseRecurrence where Self: DifferentiableCell {
     /// W_hh re-packed for products with its transpose: W_hhᵀ v = Σ_r v[r] W_hh[r][·] is the
     /// packed product of a `DenseRecurrentPack` built from W_hhᵀ (outputs d, inputs G·d).
     func transposedRecurrencePack() -> DenseRecurrentPack<Scalar> {
-        let d = hiddenSize, gd = gateCount * d
+        let d = hiddenSize
+        let gd = gateCount * d
         var transposed = [Scalar](repeating: 0, count: gd * d)
         for r in 0..<gd {
             for k in 0..<d { transposed[k * gd + r] = recurrentWeights[r * d + k] }
@@ -59,15 +60,18 @@ extension DenseRecurrence where Self: DifferentiableCell {
         kernel: @Sendable (DenseAdjointWork<Scalar>) -> Void
     ) {
         let (steps, batch) = (arguments.steps, arguments.batch)
-        let gd = gateCount * hiddenSize, row = stateRowSize(batch: batch)
+        let gd = gateCount * hiddenSize
+        let row = stateRowSize(batch: batch)
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * batch * gd))
         defer { pre.deallocate() }
-        let shared = UnsafeSendableArguments(arguments), preShared = UnsafeMutableSendable(pre)
+        let shared = UnsafeSendableArguments(arguments)
+        let preShared = UnsafeMutableSendable(pre)
         let workers = max(1, min(batch, pool.threadCount))
         pool.forEach(workers) { w in
-            kernel(DenseAdjointWork(
-                arguments: shared.value, entries: ChunkPlan.evenRange(index: w, of: workers, total: batch),
-                preGradients: preShared.base))
+            kernel(
+                DenseAdjointWork(
+                    arguments: shared.value, entries: ChunkPlan.evenRange(index: w, of: workers, total: batch),
+                    preGradients: preShared.base))
         }
         // Weight gradients: one GEMM per chunk of t into its own accumulator, summed in order.
         let count = recurrentParameterCount
@@ -117,17 +121,27 @@ extension DenseAdjointWork {
     @inline(__always)
     func run(
         forward: DenseRecurrentPack<Scalar>?, backward: DenseRecurrentPack<Scalar>, stateSize n: Int,
-        step: (Int, Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void,
+        step: (Int, Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) ->
+            Void,
         finish: (Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>) -> Void
     ) where Scalar: CellMath {
-        let a = arguments, batch = a.batch, row = batch * n
-        let d = backward.outputs, gd = backward.hidden
-        let fstride = forward?.stride ?? 0, bstride = backward.stride
+        let a = arguments
+        let batch = a.batch
+        let row = batch * n
+        let d = backward.outputs
+        let gd = backward.hidden
+        let fstride = forward?.stride ?? 0
+        let bstride = backward.stride
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, 4 * fstride))
         let carry = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * bstride)
         let extra = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * d)
         let zeros = UnsafeMutablePointer<Scalar>.allocate(capacity: bstride)
-        defer { g.deallocate(); carry.deallocate(); extra.deallocate(); zeros.deallocate() }
+        defer {
+            g.deallocate()
+            carry.deallocate()
+            extra.deallocate()
+            zeros.deallocate()
+        }
         zeroFill(zeros, count: bstride)
         @inline(__always) func previous(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> {
             (t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n) + (n - d)
@@ -174,9 +188,13 @@ extension GRU {
     ///
     /// (z λ is kept as the driver's `extra`, W_hhᵀ δ as its carry).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
-        let a = work.arguments, batch = a.batch
-        let d = hiddenSize, lanes = batch * d, gd = 3 * d
-        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: d) { t, b, g, carry, direct in
+        let a = work.arguments
+        let batch = a.batch
+        let d = hiddenSize
+        let lanes = batch * d
+        let gd = 3 * d
+        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: d) {
+            t, b, g, carry, direct in
             let h = t == 0 ? a.previous + b * d : a.states + (t - 1) * lanes + b * d
             let u = a.projections + t * 3 * lanes + b * d
             let du = a.projectionGradients + t * 3 * lanes + b * d
@@ -216,9 +234,15 @@ extension LSTM {
     ///     c_{t−1} = (g_c f, W_hhᵀ δ)   (for the (c, h) halves of the state; g_c f is the
     ///     driver's `extra`).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
-        let a = work.arguments, batch = a.batch
-        let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
-        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: n) { t, b, g, carryH, carryC in
+        let a = work.arguments
+        let batch = a.batch
+        let d = hiddenSize
+        let n = 2 * d
+        let lanes = batch * d
+        let row = batch * n
+        let gd = 4 * d
+        work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: n) {
+            t, b, g, carryH, carryC in
             let s = t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n
             let u = a.projections + t * 4 * lanes + b * d
             let du = a.projectionGradients + t * 4 * lanes + b * d
@@ -234,8 +258,10 @@ extension LSTM {
                 let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
                 let tau = Scalar.tanh(multiplyAdd(fg, c, ig * gg))
                 let gc = lc + lh * og * (1 - tau * tau)
-                let pi = gc * gg * ig * (1 - ig), pf = gc * c * fg * (1 - fg)
-                let pg = gc * ig * (1 - gg * gg), po = lh * tau * og * (1 - og)
+                let pi = gc * gg * ig * (1 - ig)
+                let pf = gc * c * fg * (1 - fg)
+                let pg = gc * ig * (1 - gg * gg)
+                let po = lh * tau * og * (1 - og)
                 storeLanes(pi, du + j, k)
                 storeLanes(pf, du + lanes + j, k)
                 storeLanes(pg, du + 2 * lanes + j, k)
@@ -257,10 +283,13 @@ extension ElmanRNN {
     /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ φ' (1 − h'² or [h' > 0]),
     /// c_{t−1} = W_hhᵀ δ (h' is the stored state; nothing is recomputed).
     func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
-        let a = work.arguments, batch = a.batch
-        let d = hiddenSize, lanes = batch * d
+        let a = work.arguments
+        let batch = a.batch
+        let d = hiddenSize
+        let lanes = batch * d
         work.run(forward: nil, backward: transposedRecurrencePack(), stateSize: d) { t, b, _, carry, _ in
-            let h = a.states + t * lanes + b * d, gl = a.stateGradients + t * lanes + b * d
+            let h = a.states + t * lanes + b * d
+            let gl = a.stateGradients + t * lanes + b * d
             let du = a.projectionGradients + t * lanes + b * d
             let delta = work.preGradients + (t * batch + b) * d
             forEachQuad(d) { i, k in

@@ -10,8 +10,12 @@ extension DenseRecurrence {
         states: UnsafePointer<Scalar>, preGradients: UnsafePointer<Scalar>,
         parameterGradients: UnsafeMutablePointer<Scalar>
     ) {
-        let d = hiddenSize, n = stateSize, gd = gateCount * d, row = batch * n
-        let dW = parameterGradients, dB = parameterGradients + gd * d
+        let d = hiddenSize
+        let n = stateSize
+        let gd = gateCount * d
+        let row = batch * n
+        let dW = parameterGradients
+        let dB = parameterGradients + gd * d
         // dW[gd][d] += Σ_rows pre[row][gd]ᵀ · h[row][d]: first step from `previous`.
         Scalar.gemm(
             transposeA: true, transposeB: false, m: gd, n: d, k: batch, alpha: 1, a: preGradients,

@@ -36,7 +36,8 @@ extension DenseRecurrence {
         let row = stateRowSize(batch: arguments.batch)
         for t in arguments.steps {
             single.steps = t..<(t + 1)
-            single.previous = t == arguments.steps.lowerBound
+            single.previous =
+                t == arguments.steps.lowerBound
                 ? arguments.previous : arguments.states + (t - 1) * row
             kernel(single)
         }
@@ -49,7 +50,10 @@ extension DenseRecurrence {
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>
     ) {
-        let d = hiddenSize, n = stateSize, gd = gateCount * d, row = batch * n
+        let d = hiddenSize
+        let n = stateSize
+        let gd = gateCount * d
+        let row = batch * n
         for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
         recurrentWeights.withUnsafeBufferPointer { w in
             // First step of the range from `previous`, the rest from `states`.

@@ -73,19 +73,38 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         let vectors = stride / 8
         let bands8 = wide == 8 ? vectors / 8 : 0
         let bands4 = (vectors - 8 * bands8) / 4
-        let end8 = 64 * bands8, end4 = end8 + 32 * bands4
+        let end8 = 64 * bands8
+        let end4 = end8 + 32 * bands4
         if descending {
             var o = stride - 8
-            while o >= end4 { body(o, 8); o -= 8 }
+            while o >= end4 {
+                body(o, 8)
+                o -= 8
+            }
             o = end4 - 32
-            while o >= end8 { body(o, 32); o -= 32 }
+            while o >= end8 {
+                body(o, 32)
+                o -= 32
+            }
             o = end8 - 64
-            while o >= 0 { body(o, 64); o -= 64 }
+            while o >= 0 {
+                body(o, 64)
+                o -= 64
+            }
         } else {
             var o = 0
-            while o < end8 { body(o, 64); o += 64 }
-            while o < end4 { body(o, 32); o += 32 }
-            while o < stride { body(o, 8); o += 8 }
+            while o < end8 {
+                body(o, 64)
+                o += 64
+            }
+            while o < end4 {
+                body(o, 32)
+                o += 32
+            }
+            while o < stride {
+                body(o, 8)
+                o += 8
+            }
         }
     }
 
@@ -119,9 +138,14 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             var row = w + o * d
             switch width {
             case 64:
-                var a0 = load(bias + o), a1 = load(bias + o + 8), a2 = load(bias + o + 16)
-                var a3 = load(bias + o + 24), a4 = load(bias + o + 32), a5 = load(bias + o + 40)
-                var a6 = load(bias + o + 48), a7 = load(bias + o + 56)
+                var a0 = load(bias + o)
+                var a1 = load(bias + o + 8)
+                var a2 = load(bias + o + 16)
+                var a3 = load(bias + o + 24)
+                var a4 = load(bias + o + 32)
+                var a5 = load(bias + o + 40)
+                var a6 = load(bias + o + 48)
+                var a7 = load(bias + o + 56)
                 for k in 0..<d {
                     let x = V(repeating: h[k])
                     a0 = multiplyAdd(x, load(row), a0)
@@ -134,11 +158,19 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                     a7 = multiplyAdd(x, load(row + 56), a7)
                     row += 64
                 }
-                store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
-                store(a4, g + o + 32); store(a5, g + o + 40); store(a6, g + o + 48); store(a7, g + o + 56)
+                store(a0, g + o)
+                store(a1, g + o + 8)
+                store(a2, g + o + 16)
+                store(a3, g + o + 24)
+                store(a4, g + o + 32)
+                store(a5, g + o + 40)
+                store(a6, g + o + 48)
+                store(a7, g + o + 56)
             case 32:
-                var a0 = load(bias + o), a1 = load(bias + o + 8)
-                var a2 = load(bias + o + 16), a3 = load(bias + o + 24)
+                var a0 = load(bias + o)
+                var a1 = load(bias + o + 8)
+                var a2 = load(bias + o + 16)
+                var a3 = load(bias + o + 24)
                 for k in 0..<d {
                     let x = V(repeating: h[k])
                     a0 = multiplyAdd(x, load(row), a0)
@@ -147,7 +179,10 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                     a3 = multiplyAdd(x, load(row + 24), a3)
                     row += 32
                 }
-                store(a0, g + o); store(a1, g + o + 8); store(a2, g + o + 16); store(a3, g + o + 24)
+                store(a0, g + o)
+                store(a1, g + o + 8)
+                store(a2, g + o + 16)
+                store(a3, g + o + 24)
             default:
                 // One chain in k, like every other tile and ``product4``: a sequence's result
                 // does not depend on how a batch is grouped.
@@ -183,23 +218,35 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             var j = 0
             while j + 16 <= width {
                 let c = o + j
-                var a00 = load(bias + c), a01 = load(bias + c + 8)
+                var a00 = load(bias + c)
+                var a01 = load(bias + c + 8)
                 var (a10, a11, a20, a21, a30, a31) = (a00, a01, a00, a01, a00, a01)
                 var row = w + o * d + j
                 for k in 0..<d {
-                    let w0 = load(row), w1 = load(row + 8)
-                    let x0 = V(repeating: h0[k]), x1 = V(repeating: h1[k])
-                    a00 = multiplyAdd(x0, w0, a00); a01 = multiplyAdd(x0, w1, a01)
-                    a10 = multiplyAdd(x1, w0, a10); a11 = multiplyAdd(x1, w1, a11)
-                    let x2 = V(repeating: h2[k]), x3 = V(repeating: h3[k])
-                    a20 = multiplyAdd(x2, w0, a20); a21 = multiplyAdd(x2, w1, a21)
-                    a30 = multiplyAdd(x3, w0, a30); a31 = multiplyAdd(x3, w1, a31)
+                    let w0 = load(row)
+                    let w1 = load(row + 8)
+                    let x0 = V(repeating: h0[k])
+                    let x1 = V(repeating: h1[k])
+                    a00 = multiplyAdd(x0, w0, a00)
+                    a01 = multiplyAdd(x0, w1, a01)
+                    a10 = multiplyAdd(x1, w0, a10)
+                    a11 = multiplyAdd(x1, w1, a11)
+                    let x2 = V(repeating: h2[k])
+                    let x3 = V(repeating: h3[k])
+                    a20 = multiplyAdd(x2, w0, a20)
+                    a21 = multiplyAdd(x2, w1, a21)
+                    a30 = multiplyAdd(x3, w0, a30)
+                    a31 = multiplyAdd(x3, w1, a31)
                     row += width
                 }
-                store(a00, g + c); store(a01, g + c + 8)
-                store(a10, g + stride + c); store(a11, g + stride + c + 8)
-                store(a20, g + 2 * stride + c); store(a21, g + 2 * stride + c + 8)
-                store(a30, g + 3 * stride + c); store(a31, g + 3 * stride + c + 8)
+                store(a00, g + c)
+                store(a01, g + c + 8)
+                store(a10, g + stride + c)
+                store(a11, g + stride + c + 8)
+                store(a20, g + 2 * stride + c)
+                store(a21, g + 2 * stride + c + 8)
+                store(a30, g + 3 * stride + c)
+                store(a31, g + 3 * stride + c + 8)
                 j += 16
             }
             if j < width {
@@ -215,7 +262,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                     a3 = multiplyAdd(V(repeating: h3[k]), w0, a3)
                     row += width
                 }
-                store(a0, g + c); store(a1, g + stride + c); store(a2, g + 2 * stride + c)
+                store(a0, g + c)
+                store(a1, g + stride + c)
+                store(a2, g + 2 * stride + c)
                 store(a3, g + 3 * stride + c)
             }
         }
@@ -252,7 +301,8 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
         gates: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     ) {
-        let d = hidden, stride = self.stride
+        let d = hidden
+        let stride = self.stride
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * stride)
         defer { g.deallocate() }
         withPointers { w, bias in
@@ -276,7 +326,10 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
 @inline(__always)
 func forEachQuad(_ count: Int, _ body: (Int, Int) -> Void) {
     var i = 0
-    while i + 4 <= count { body(i, 4); i += 4 }
+    while i + 4 <= count {
+        body(i, 4)
+        i += 4
+    }
     if i < count { body(i, count - i) }
 }
 
@@ -297,7 +350,10 @@ func loadLanes<S: ScanScalar>(_ p: UnsafeMutablePointer<S>, _ k: Int) -> SIMD4<S
 /// Stores the first `k` ≤ 4 lanes of `v` at `p`.
 @inline(__always)
 func storeLanes<S: ScanScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>, _ k: Int) {
-    if k == 4 { storeVector(v, p); return }
+    if k == 4 {
+        storeVector(v, p)
+        return
+    }
     for lane in 0..<k { p[lane] = v[lane] }
 }
 
@@ -321,7 +377,8 @@ extension GRU {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
     /// r, z, n and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        let d = hiddenSize, lanes = io.batch * d
+        let d = hiddenSize
+        let lanes = io.batch * d
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
@@ -340,7 +397,10 @@ extension LSTM {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`): gates i, f,
     /// g, o, then c' and h' per step from one packed recurrent product.
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        let d = hiddenSize, n = 2 * d, lanes = io.batch * d, row = io.batch * n
+        let d = hiddenSize
+        let n = 2 * d
+        let lanes = io.batch * d
+        let row = io.batch * n
         packedRecurrence.rollout(io, entries: entries, stateSize: n) { t, b, g in
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
@@ -362,7 +422,8 @@ extension ElmanRNN {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
     /// h' = φ(u + W_hh h + b_hh).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        let d = hiddenSize, lanes = io.batch * d
+        let d = hiddenSize
+        let lanes = io.batch * d
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let u = io.projections + t * lanes + b * d
             let out = io.states + t * lanes + b * d

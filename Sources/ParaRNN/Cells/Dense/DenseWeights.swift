@@ -49,7 +49,8 @@ public struct DenseWeights<Scalar: CellMath>: Sendable {
         let whh: [Scalar] = uniformValues(g * d * d, k, &generator)
         let bih: [Scalar] = uniformValues(g * d, k, &generator)
         let bhh: [Scalar] = uniformValues(g * d, k, &generator)
-        return try DenseWeights(inputSize: m, hiddenSize: d, gates: g, weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh)
+        return try DenseWeights(
+            inputSize: m, hiddenSize: d, gates: g, weightIH: wih, weightHH: whh, biasIH: bih, biasHH: bhh)
     }
 
     /// The training vector: W_hh, b_hh, W_ih, b_ih.
@@ -57,7 +58,8 @@ public struct DenseWeights<Scalar: CellMath>: Sendable {
 
     /// The same shapes with the values of a training vector (``parameterVector`` order).
     public func with(parameterVector v: [Scalar]) throws(CellError) -> DenseWeights {
-        let gd = gates * hiddenSize, (a, b, c) = (recurrentWeights.count, recurrentBias.count, inputWeights.count)
+        let gd = gates * hiddenSize
+        let (a, b, c) = (recurrentWeights.count, recurrentBias.count, inputWeights.count)
         if v.count != a + b + c + gd {
             throw .parameterSize(name: "parameter vector", expected: [a + b + c + gd], actual: v.count)
         }

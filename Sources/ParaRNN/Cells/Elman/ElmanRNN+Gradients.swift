@@ -14,7 +14,8 @@ extension ElmanRNN: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let adjoints = arguments.adjoints
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, lanes = batch * d
+        let d = hiddenSize
+        let lanes = batch * d
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { pre.deallocate() }
         for (offset, t) in steps.enumerated() {

@@ -29,7 +29,9 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
             biasIH: biasIH, biasHH: biasHH)
     }
 
-    init(weights: DenseWeights<Scalar>, activation: Activation) { (self.weights, self.activation) = (weights, activation) }
+    init(weights: DenseWeights<Scalar>, activation: Activation) {
+        (self.weights, self.activation) = (weights, activation)
+    }
 
     public func with(weights: DenseWeights<Scalar>) -> ElmanRNN { ElmanRNN(weights: weights, activation: activation) }
 
@@ -49,19 +51,23 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        let (projections, values, jacobians, request) = (
+            arguments.projections, arguments.values, arguments.jacobians, arguments.request
+        )
         if arguments.inPlace {
             fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
             return
         }
-        let d = hiddenSize, lanes = batch * d
+        let d = hiddenSize
+        let lanes = batch * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
         defer { g.deallocate() }
         recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
         recurrentWeights.withUnsafeBufferPointer { w in
             for (offset, t) in steps.enumerated() {
                 for b in 0..<batch {
-                    let gt = g + (offset * batch + b) * d, u = projections + t * lanes + b * d
+                    let gt = g + (offset * batch + b) * d
+                    let u = projections + t * lanes + b * d
                     let out = values + t * lanes + b * d
                     for i in 0..<d {
                         let h = activate(u[i] + gt[i])

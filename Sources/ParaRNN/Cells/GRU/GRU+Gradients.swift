@@ -15,17 +15,24 @@ extension GRU: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, lanes = batch * d, gd = 3 * d
+        let d = hiddenSize
+        let lanes = batch * d
+        let gd = 3 * d
         let count = steps.count * batch * gd
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: count)
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: count)
-        defer { g.deallocate(); pre.deallocate() }
+        defer {
+            g.deallocate()
+            pre.deallocate()
+        }
         recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
         for (offset, t) in steps.enumerated() {
             let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-            let u = projections + t * 3 * lanes, du = projectionGradients + t * 3 * lanes
+            let u = projections + t * 3 * lanes
+            let du = projectionGradients + t * 3 * lanes
             for b in 0..<batch {
-                let gt = g + (offset * batch + b) * gd, pt = pre + (offset * batch + b) * gd
+                let gt = g + (offset * batch + b) * gd
+                let pt = pre + (offset * batch + b) * gd
                 for i in 0..<d {
                     let l = b * d + i
                     let r = Scalar.sigmoid(u[l] + gt[i])

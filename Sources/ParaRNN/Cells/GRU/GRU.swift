@@ -57,23 +57,30 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        let (projections, values, jacobians, request) = (
+            arguments.projections, arguments.values, arguments.jacobians, arguments.request
+        )
         if arguments.inPlace {
             fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
             return
         }
-        let d = hiddenSize, lanes = batch * d, gd = 3 * d
+        let d = hiddenSize
+        let lanes = batch * d
+        let gd = 3 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
         recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
         recurrentWeights.withUnsafeBufferPointer { w in
-            let whr = w.baseAddress!, whz = whr + d * d, whn = whr + 2 * d * d
+            let whr = w.baseAddress!
+            let whz = whr + d * d
+            let whn = whr + 2 * d * d
             for (offset, t) in steps.enumerated() {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
                 let u = projections + t * 3 * lanes
                 for b in 0..<batch {
                     let gt = g + (offset * batch + b) * gd
-                    let h = prev + b * d, out = values + t * lanes + b * d
+                    let h = prev + b * d
+                    let out = values + t * lanes + b * d
                     for i in 0..<d {
                         let r = Scalar.sigmoid(u[b * d + i] + gt[i])
                         let z = Scalar.sigmoid(u[lanes + b * d + i] + gt[d + i])
@@ -89,7 +96,9 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             jacobians[t * lanes + b * d + i] = alpha * whr[ii] + beta * whn[ii] + gamma * whz[ii] + z
                         } else {
                             let jr = jacobians + t * lanes * d + (b * d + i) * d
-                            let rr = whr + i * d, rz = whz + i * d, rn = whn + i * d
+                            let rr = whr + i * d
+                            let rz = whz + i * d
+                            let rn = whn + i * d
                             for k in 0..<d { jr[k] = alpha * rr[k] + beta * rn[k] + gamma * rz[k] }
                             jr[i] += z
                         }

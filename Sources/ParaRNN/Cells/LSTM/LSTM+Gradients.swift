@@ -15,18 +15,28 @@ extension LSTM: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
+        let d = hiddenSize
+        let n = 2 * d
+        let lanes = batch * d
+        let row = batch * n
+        let gd = 4 * d
         let count = steps.count * batch * gd
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: count)
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: count)
-        defer { g.deallocate(); pre.deallocate() }
+        defer {
+            g.deallocate()
+            pre.deallocate()
+        }
         recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
         for (offset, t) in steps.enumerated() {
             let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-            let u = projections + t * 4 * lanes, du = projectionGradients + t * 4 * lanes
+            let u = projections + t * 4 * lanes
+            let du = projectionGradients + t * 4 * lanes
             for b in 0..<batch {
-                let gt = g + (offset * batch + b) * gd, pt = pre + (offset * batch + b) * gd
-                let s = prev + b * n, lambda = adjoints + t * row + b * n
+                let gt = g + (offset * batch + b) * gd
+                let pt = pre + (offset * batch + b) * gd
+                let s = prev + b * n
+                let lambda = adjoints + t * row + b * n
                 for j in 0..<d {
                     let l = b * d + j
                     let ig = Scalar.sigmoid(u[l] + gt[j])
@@ -35,11 +45,13 @@ extension LSTM: DifferentiableCell {
                     let og = Scalar.sigmoid(u[3 * lanes + l] + gt[3 * d + j])
                     let c = fg * s[j] + ig * gg
                     let tau = Scalar.tanh(c)
-                    let lc = lambda[j], lh = lambda[d + j]
+                    let lc = lambda[j]
+                    let lh = lambda[d + j]
                     let gc = lc + lh * og * (1 - tau * tau)
                     let values: (Scalar, Scalar, Scalar, Scalar) = (
                         gc * gg * ig * (1 - ig), gc * s[j] * fg * (1 - fg),
-                        gc * ig * (1 - gg * gg), lh * tau * og * (1 - og))
+                        gc * ig * (1 - gg * gg), lh * tau * og * (1 - og)
+                    )
                     du[l] = values.0
                     du[lanes + l] = values.1
                     du[2 * lanes + l] = values.2

@@ -42,8 +42,10 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         }
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j)), f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j)), o = T.sigmoid(pre(3, j))
+            let i = T.sigmoid(pre(0, j))
+            let f = T.sigmoid(pre(1, j))
+            let g = T.tanh(pre(2, j))
+            let o = T.sigmoid(pre(3, j))
             let c = f * s[j] + i * g
             next[j] = c
             next[d + j] = o * T.tanh(c)
@@ -58,23 +60,33 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        let (projections, values, jacobians, request) = (
+            arguments.projections, arguments.values, arguments.jacobians, arguments.request
+        )
         if arguments.inPlace {
             fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
             return
         }
-        let d = hiddenSize, n = 2 * d, lanes = batch * d, row = batch * n, gd = 4 * d
+        let d = hiddenSize
+        let n = 2 * d
+        let lanes = batch * d
+        let row = batch * n
+        let gd = 4 * d
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         defer { g.deallocate() }
         recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
         recurrentWeights.withUnsafeBufferPointer { w in
-            let whi = w.baseAddress!, whf = whi + d * d, whg = whi + 2 * d * d, who = whi + 3 * d * d
+            let whi = w.baseAddress!
+            let whf = whi + d * d
+            let whg = whi + 2 * d * d
+            let who = whi + 3 * d * d
             for (offset, t) in steps.enumerated() {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
                 let u = projections + t * 4 * lanes
                 for b in 0..<batch {
                     let gt = g + (offset * batch + b) * gd
-                    let s = prev + b * n, out = values + t * row + b * n
+                    let s = prev + b * n
+                    let out = values + t * row + b * n
                     for j in 0..<d {
                         let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
                         let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
@@ -85,8 +97,11 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                         out[j] = c
                         out[d + j] = og * tau
                         guard let jacobians else { continue }
-                        let cf = s[j] * fg * (1 - fg), ci = gg * ig * (1 - ig), cg = ig * (1 - gg * gg)
-                        let hc = og * (1 - tau * tau), ho = og * (1 - og) * tau
+                        let cf = s[j] * fg * (1 - fg)
+                        let ci = gg * ig * (1 - ig)
+                        let cg = ig * (1 - gg * gg)
+                        let hc = og * (1 - tau * tau)
+                        let ho = og * (1 - og) * tau
                         if request == .diagonalOnly {
                             let jj = j * d + j
                             let dcdh = cf * whf[jj] + ci * whi[jj] + cg * whg[jj]
@@ -94,7 +109,8 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             jacobians[t * row + b * n + d + j] = ho * who[jj] + hc * dcdh
                         } else {
                             let jm = jacobians + t * row * n + b * n * n
-                            let rowC = jm + j * n, rowH = jm + (d + j) * n
+                            let rowC = jm + j * n
+                            let rowH = jm + (d + j) * n
                             for k in 0..<d {
                                 rowC[k] = 0
                                 rowH[k] = 0

@@ -52,7 +52,8 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     }
 
     public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
-        let d = hiddenSize, p = projectionSize
+        let d = hiddenSize
+        let p = projectionSize
         func pre(_ gate: Int, _ j: Int) -> T {
             var acc = u[gate * d + j] + T(recurrentBias[gate * d + j])
             let w = (gate * d + j) * p
@@ -62,8 +63,10 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         var next = [T](repeating: T(0), count: d + p)
         var gated = [T](repeating: T(0), count: d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j)), f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j)), o = T.sigmoid(pre(3, j))
+            let i = T.sigmoid(pre(0, j))
+            let f = T.sigmoid(pre(1, j))
+            let g = T.tanh(pre(2, j))
+            let o = T.sigmoid(pre(3, j))
             let c = f * s[j] + i * g
             next[j] = c
             gated[j] = o * T.tanh(c)
@@ -83,14 +86,26 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// The kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
+        let (projections, values, jacobians, request) = (
+            arguments.projections, arguments.values, arguments.jacobians, arguments.request
+        )
         if steppedInPlace(arguments, kernel) { return }
-        let d = hiddenSize, p = projectionSize, n = d + p, lanes = batch * d, row = batch * n, gd = 4 * d
+        let d = hiddenSize
+        let p = projectionSize
+        let n = d + p
+        let lanes = batch * d
+        let row = batch * n
+        let gd = 4 * d
         // g = W_hh h_{t−1} + b_hh for every step of the range, h the last p values of each entry.
         let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
         let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * d * p + d)
-        defer { g.deallocate(); scratch.deallocate() }
-        let dcdh = scratch, dydh = scratch + d * p, y = scratch + 2 * d * p
+        defer {
+            g.deallocate()
+            scratch.deallocate()
+        }
+        let dcdh = scratch
+        let dydh = scratch + d * p
+        let y = scratch + 2 * d * p
         for i in 0..<(steps.count * batch) { (g + i * gd).update(from: recurrentBias, count: gd) }
         recurrentWeights.withUnsafeBufferPointer { w in
             Scalar.gemm(
@@ -105,15 +120,21 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         }
         recurrentWeights.withUnsafeBufferPointer { w in
             projectionWeights.withUnsafeBufferPointer { r in
-                let whi = w.baseAddress!, whf = whi + d * p, whg = whi + 2 * d * p, who = whi + 3 * d * p
+                let whi = w.baseAddress!
+                let whf = whi + d * p
+                let whg = whi + 2 * d * p
+                let who = whi + 3 * d * p
                 let whr = r.baseAddress!
                 for (offset, t) in steps.enumerated() {
                     let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
                     let u = projections + t * 4 * lanes
                     for b in 0..<batch {
                         let gt = g + (offset * batch + b) * gd
-                        let s = prev + b * n, out = values + t * row + b * n
-                        let jm = jacobians.map { request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n }
+                        let s = prev + b * n
+                        let out = values + t * row + b * n
+                        let jm = jacobians.map {
+                            request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n
+                        }
                         for j in 0..<d {
                             let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
                             let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
@@ -124,8 +145,11 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             out[j] = c
                             y[j] = og * tau
                             guard let jm else { continue }
-                            let cf = s[j] * fg * (1 - fg), ci = gg * ig * (1 - ig), cg = ig * (1 - gg * gg)
-                            let hc = og * (1 - tau * tau), ho = og * (1 - og) * tau
+                            let cf = s[j] * fg * (1 - fg)
+                            let ci = gg * ig * (1 - ig)
+                            let cg = ig * (1 - gg * gg)
+                            let hc = og * (1 - tau * tau)
+                            let ho = og * (1 - og) * tau
                             for k in 0..<p {
                                 let e = j * p + k
                                 dcdh[e] = cf * whf[e] + ci * whi[e] + cg * whg[e]
@@ -172,7 +196,8 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
 
     /// The projected h of one state row: `[B][p]` (the last p values of each entry).
     public func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>) {
-        let n = stateSize, p = projectionSize
+        let n = stateSize
+        let p = projectionSize
         for b in 0..<batch { (h + b * p).update(from: row + b * n + (n - p), count: p) }
     }
 }

@@ -14,13 +14,19 @@ extension ParaGRU: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, lanes = batch * d
+        let d = hiddenSize
+        let lanes = batch * d
         recurrentGains.withUnsafeBufferPointer { gains in
-            let az = gains.baseAddress!, ar = az + d, ah = az + 2 * d
-            let gz = parameterGradients, gr = gz + d, gh = gz + 2 * d
+            let az = gains.baseAddress!
+            let ar = az + d
+            let ah = az + 2 * d
+            let gz = parameterGradients
+            let gr = gz + d
+            let gh = gz + 2 * d
             for t in steps {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                let u = projections + t * 3 * lanes, du = projectionGradients + t * 3 * lanes
+                let u = projections + t * 3 * lanes
+                let du = projectionGradients + t * 3 * lanes
                 let lambda = adjoints + t * lanes
                 for b in 0..<batch {
                     for j in 0..<d {

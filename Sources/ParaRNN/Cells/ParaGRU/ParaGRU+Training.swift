@@ -5,7 +5,8 @@ extension ParaGRU: TrainableCell {
 
     public func with(parameterVector vector: [Scalar]) throws(CellError) -> ParaGRU {
         let (recurrent, w, b) = try split(vector)
-        return try ParaGRU(inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
+        return try ParaGRU(
+            inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
     }
 
     /// A ∼ U(−1, 1) (recurrent gains within the contracting range), W ∼ U(±1/√m), b = 0.

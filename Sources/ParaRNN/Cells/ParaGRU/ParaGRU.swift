@@ -66,7 +66,9 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
         let d = hiddenSize
         return (0..<d).map { j in
-            let az = T(recurrentGains[j]), ar = T(recurrentGains[d + j]), ah = T(recurrentGains[2 * d + j])
+            let az = T(recurrentGains[j])
+            let ar = T(recurrentGains[d + j])
+            let ah = T(recurrentGains[2 * d + j])
             let z = T.sigmoid(az * h[j] + u[j])
             let r = T.sigmoid(ar * h[j] + u[d + j])
             let candidate = T.tanh(ah * (h[j] * r) + u[2 * d + j])
@@ -79,7 +81,8 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         // The Jacobian is diagonal, so `.structured` and `.diagonalOnly` requests are the same.
         let (projections, values, jacobians) = (arguments.projections, arguments.values, arguments.jacobians)
-        let d = hiddenSize, lanes = batch * d
+        let d = hiddenSize
+        let lanes = batch * d
         if arguments.inPlace {
             // The rollout: one step after another, each step's lanes in SIMD4 vectors (the
             // chain through the steps is the cost, so a step must be short), gains tiled over
@@ -91,16 +94,21 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                     repeatPattern(gains.baseAddress! + v * d, count: d, into: tiles + v * lanes, total: lanes)
                 }
             }
-            let az = UnsafePointer(tiles), ar = az + lanes, ah = az + 2 * lanes
+            let az = UnsafePointer(tiles)
+            let ar = az + lanes
+            let ah = az + 2 * lanes
             if lanes >= 32 {
                 // Wide rows: short loops over the lanes (vectorised by the compiler, each with a
                 // short dependency chain), through scratch for the gates.
                 let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
                 defer { gates.deallocate() }
-                let zs = gates, rs = gates + lanes
+                let zs = gates
+                let rs = gates + lanes
                 for t in steps {
                     let hp = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                    let uz = projections + t * 3 * lanes, ur = uz + lanes, uh = uz + 2 * lanes
+                    let uz = projections + t * 3 * lanes
+                    let ur = uz + lanes
+                    let uh = uz + 2 * lanes
                     let out = values + t * lanes
                     for l in 0..<lanes {
                         zs[l] = Scalar.sigmoid(az[l] * hp[l] + uz[l])
@@ -108,7 +116,8 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                     }
                     for l in 0..<lanes { rs[l] = Scalar.tanh(ah[l] * (hp[l] * rs[l]) + uh[l]) }
                     for l in 0..<lanes {
-                        let h = hp[l], z = zs[l]
+                        let h = hp[l]
+                        let z = zs[l]
                         out[l] = z * rs[l] + (1 - z) * h
                     }
                 }
@@ -117,7 +126,9 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
             let vectorLanes = lanes / 4 * 4
             for t in steps {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                let uz = projections + t * 3 * lanes, ur = uz + lanes, uh = uz + 2 * lanes
+                let uz = projections + t * 3 * lanes
+                let ur = uz + lanes
+                let uh = uz + 2 * lanes
                 let out = values + t * lanes
                 var l = 0
                 while l < vectorLanes {
@@ -142,11 +153,16 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
         // Linearisation: vectorise across time over blocks of rows. States, values and
         // Jacobians are `[T][lanes]`, contiguous across rows, so only the gate planes of the
         // projections (`[T][3][lanes]`) are gathered; the range's first row reads `previous`.
-        let rowsPerBlock = max(1, 512 / lanes), e = rowsPerBlock * lanes
+        let rowsPerBlock = max(1, 512 / lanes)
+        let e = rowsPerBlock * lanes
         let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 7 * e)
         defer { scratch.deallocate() }
-        let az = scratch, ar = scratch + e, ah = scratch + 2 * e
-        let uz = scratch + 3 * e, ur = scratch + 4 * e, uh = scratch + 5 * e
+        let az = scratch
+        let ar = scratch + e
+        let ah = scratch + 2 * e
+        let uz = scratch + 3 * e
+        let ur = scratch + 4 * e
+        let uh = scratch + 5 * e
         let residuals = scratch + 6 * e
         recurrentGains.withUnsafeBufferPointer { gains in
             for v in 0..<3 {
@@ -161,7 +177,8 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
             for (v, plane) in [uz, ur, uh].enumerated() {
                 copyRows(into: plane, stride: lanes, from: u + v * lanes, stride: 3 * lanes, rows: rows, lanes: lanes)
             }
-            let n = rows * lanes, o = values + t * lanes
+            let n = rows * lanes
+            let o = values + t * lanes
             if arguments.previousStatesAreZero {
                 // f(0, u) = σ(u^z)·tanh(u^h): r does not matter when h = 0.
                 for i in 0..<n { o[i] = Scalar.sigmoid(uz[i]) * Scalar.tanh(uh[i]) }
@@ -183,7 +200,10 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
             /// ∂h'/∂h from the gates.
             @inline(__always)
             func jacobian(_ i: Int) -> Scalar {
-                let h = hp[i], z = uz[i], r = ur[i], c = uh[i]
+                let h = hp[i]
+                let z = uz[i]
+                let r = ur[i]
+                let c = uh[i]
                 let dz: Scalar = (c - h) * (z * (1 - z)) * az[i]
                 let dr: Scalar = r + h * (r * (1 - r)) * ar[i]
                 let dc: Scalar = z * (1 - c * c) * ah[i] * dr
@@ -191,10 +211,13 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
             }
             if let jacobians, let fused = arguments.fusedResidual {
                 // Newton's offsets b = f − J·s_{t−1} and the residual of the current states.
-                let jo = jacobians + t * lanes, hs = states + t * lanes
+                let jo = jacobians + t * lanes
+                let hs = states + t * lanes
                 gates()
                 for i in 0..<n {
-                    let h = hp[i], z = uz[i], c = uh[i]
+                    let h = hp[i]
+                    let z = uz[i]
+                    let c = uh[i]
                     let f = z * c + (1 - z) * h
                     let j = jacobian(i)
                     residuals[i] = abs(hs[i] - f) / max(1, abs(f))
@@ -206,7 +229,8 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
                 let jo = jacobians + t * lanes
                 gates()
                 for i in 0..<n {
-                    let h = hp[i], z = uz[i]
+                    let h = hp[i]
+                    let z = uz[i]
                     o[i] = z * uh[i] + (1 - z) * h
                     jo[i] = jacobian(i)
                 }

@@ -17,27 +17,38 @@ extension ParaLSTM: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, lanes = batch * d, row = 2 * lanes
+        let d = hiddenSize
+        let lanes = batch * d
+        let row = 2 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
             peepholes.withUnsafeBufferPointer { peep in
-                let af = gains.baseAddress!, ao = af + d, ac = af + 2 * d
-                let cf = peep.baseAddress!, co = cf + d
-                let gaf = parameterGradients, gao = gaf + d, gac = gaf + 2 * d
-                let gcf = gaf + 3 * d, gco = gaf + 4 * d
+                let af = gains.baseAddress!
+                let ao = af + d
+                let ac = af + 2 * d
+                let cf = peep.baseAddress!
+                let co = cf + d
+                let gaf = parameterGradients
+                let gao = gaf + d
+                let gac = gaf + 2 * d
+                let gcf = gaf + 3 * d
+                let gco = gaf + 4 * d
                 for t in steps {
                     let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                    let u = projections + t * 3 * lanes, du = projectionGradients + t * 3 * lanes
+                    let u = projections + t * 3 * lanes
+                    let du = projectionGradients + t * 3 * lanes
                     let lambda = adjoints + t * row
                     for b in 0..<batch {
                         for j in 0..<d {
                             let l = b * d + j
-                            let c = prev[l], h = prev[lanes + l]
+                            let c = prev[l]
+                            let h = prev[lanes + l]
                             let f = Scalar.sigmoid(af[j] * h + u[l] + cf[j] * c)
                             let candidate = Scalar.tanh(ac[j] * h + u[2 * lanes + l])
                             let cNext = f * c + (1 - f) * candidate
                             let o = Scalar.sigmoid(ao[j] * h + u[lanes + l] + co[j] * cNext)
                             let tau = Scalar.tanh(cNext)
-                            let lc = lambda[l], lh = lambda[lanes + l]
+                            let lc = lambda[l]
+                            let lh = lambda[lanes + l]
                             let gpo = lh * tau * o * (1 - o)
                             let gcNext = lc + lh * o * (1 - tau * tau) + gpo * co[j]
                             let gpf = gcNext * (c - candidate) * f * (1 - f)

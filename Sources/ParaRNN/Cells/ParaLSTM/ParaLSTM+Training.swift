@@ -5,7 +5,9 @@ extension ParaLSTM: TrainableCell {
 
     public func with(parameterVector vector: [Scalar]) throws(CellError) -> ParaLSTM {
         let (recurrent, w, b) = try split(vector)
-        return try ParaLSTM(inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], peepholes: recurrent[1], inputWeights: w, inputBias: b)
+        return try ParaLSTM(
+            inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], peepholes: recurrent[1],
+            inputWeights: w, inputBias: b)
     }
 
     /// A ∼ U(−1, 1), C ∼ U(−0.5, 0.5), W ∼ U(±1/√m), forget-gate bias +1 (remember by

@@ -75,7 +75,8 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         let d = hiddenSize
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let c = s[j], h = s[d + j]
+            let c = s[j]
+            let h = s[d + j]
             let f = T.sigmoid(T(recurrentGains[j]) * h + u[j] + T(peepholes[j]) * c)
             let candidate = T.tanh(T(recurrentGains[2 * d + j]) * h + u[2 * d + j])
             let cNext = f * c + (T(1) - f) * candidate
@@ -89,8 +90,11 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (arguments.projections, arguments.values, arguments.jacobians, arguments.request)
-        let d = hiddenSize, lanes = batch * d
+        let (projections, values, jacobians, request) = (
+            arguments.projections, arguments.values, arguments.jacobians, arguments.request
+        )
+        let d = hiddenSize
+        let lanes = batch * d
         // Parameter tiles over a block: [f gain, o gain, c gain, f peephole, o peephole].
         let fused = arguments.fusedResidual != nil && jacobians != nil && request == .structured
         let blocks = RowBlocks<Scalar>(
@@ -110,23 +114,34 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
                 }
             }
         }
-        let af = tiles, ao = tiles + e, ac = tiles + 2 * e, cf = tiles + 3 * e, co = tiles + 4 * e
+        let af = tiles
+        let ao = tiles + e
+        let ac = tiles + 2 * e
+        let cf = tiles + 3 * e
+        let co = tiles + 4 * e
         if inPlace {
             // The rollout: one step after another, each step's lanes in SIMD4 vectors (see
             // ParaGRU); lanes beyond a multiple of 4 run scalar.
-            let row = 2 * lanes, vectorLanes = lanes / 4 * 4
+            let row = 2 * lanes
+            let vectorLanes = lanes / 4 * 4
             if lanes >= 32 {
                 // Wide rows: short loops over the lanes (vectorised by the compiler), through
                 // scratch for the gates (see ParaGRU).
                 let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
                 defer { gates.deallocate() }
-                let fs = gates, cs = gates + lanes
+                let fs = gates
+                let cs = gates + lanes
                 for t in steps {
-                    let cp = t == steps.lowerBound ? previous : states + (t - 1) * row, hp = cp + lanes
-                    let uf = projections + t * 3 * lanes, uo = uf + lanes, uc = uf + 2 * lanes
-                    let oc = values + t * row, oh = oc + lanes
+                    let cp = t == steps.lowerBound ? previous : states + (t - 1) * row
+                    let hp = cp + lanes
+                    let uf = projections + t * 3 * lanes
+                    let uo = uf + lanes
+                    let uc = uf + 2 * lanes
+                    let oc = values + t * row
+                    let oh = oc + lanes
                     for l in 0..<lanes {
-                        let c = cp[l], h = hp[l]
+                        let c = cp[l]
+                        let h = hp[l]
                         fs[l] = Scalar.sigmoid(af[l] * h + uf[l] + cf[l] * c)
                         cs[l] = Scalar.tanh(ac[l] * h + uc[l])
                     }
@@ -145,12 +160,17 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
                 return
             }
             for t in steps {
-                let cp = t == steps.lowerBound ? previous : states + (t - 1) * row, hp = cp + lanes
-                let uf = projections + t * 3 * lanes, uo = uf + lanes, uc = uf + 2 * lanes
-                let oc = values + t * row, oh = oc + lanes
+                let cp = t == steps.lowerBound ? previous : states + (t - 1) * row
+                let hp = cp + lanes
+                let uf = projections + t * 3 * lanes
+                let uo = uf + lanes
+                let uc = uf + 2 * lanes
+                let oc = values + t * row
+                let oh = oc + lanes
                 var l = 0
                 while l < vectorLanes {
-                    let c = loadVector(cp + l), h = loadVector(hp + l)
+                    let c = loadVector(cp + l)
+                    let h = loadVector(hp + l)
                     let f = Scalar.sigmoid(loadVector(af + l) * h + loadVector(uf + l) + loadVector(cf + l) * c)
                     let candidate = Scalar.tanh(loadVector(ac + l) * h + loadVector(uc + l))
                     let cNext = f * c + (1 - f) * candidate
@@ -160,7 +180,8 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
                     l += 4
                 }
                 while l < lanes {
-                    let c = cp[l], h = hp[l]
+                    let c = cp[l]
+                    let h = hp[l]
                     let f = Scalar.sigmoid(af[l] * h + uf[l] + cf[l] * c)
                     let candidate = Scalar.tanh(ac[l] * h + uc[l])
                     let cNext = f * c + (1 - f) * candidate
@@ -178,17 +199,25 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
             steps: steps, previous: previous, states: states, projections: projections,
             values: values, jacobians: jacobians
         ) { scratch, n in
-            let cp = scratch, hp = scratch + e
-            let uf = scratch + 2 * e, uo = scratch + 3 * e, uc = scratch + 4 * e
-            let oc = scratch + 5 * e, oh = scratch + 6 * e
-            let j0 = scratch + 7 * e, j1 = scratch + 8 * e, j2 = scratch + 9 * e, j3 = scratch + 10 * e
+            let cp = scratch
+            let hp = scratch + e
+            let uf = scratch + 2 * e
+            let uo = scratch + 3 * e
+            let uc = scratch + 4 * e
+            let oc = scratch + 5 * e
+            let oh = scratch + 6 * e
+            let j0 = scratch + 7 * e
+            let j1 = scratch + 8 * e
+            let j2 = scratch + 9 * e
+            let j3 = scratch + 10 * e
             // Short branch-free loops instead of one long one per element: each vectorises,
             // and with short dependency chains the core overlaps many elements (a long body,
             // exp → divide → exp → divide, leaves it waiting on latency). The gates overwrite
             // their projections (f → uf, ĉ → uc, o → uo), c' goes to oc and tanh(c') to `tau`.
             func gates(tau: UnsafeMutablePointer<Scalar>) {
                 for i in 0..<n {
-                    let c = cp[i], h = hp[i]
+                    let c = cp[i]
+                    let h = hp[i]
                     uf[i] = Scalar.sigmoid(af[i] * h + uf[i] + cf[i] * c)
                     uc[i] = Scalar.tanh(ac[i] * h + uc[i])
                 }
@@ -208,10 +237,15 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
             }
             if fused {
                 // Newton's offsets b = f − J·s_{t−1} (written as the values) and the residual.
-                let cs = scratch + blocks.currentBase, hs = cs + e, residuals = cs + 2 * e
+                let cs = scratch + blocks.currentBase
+                let hs = cs + e
+                let residuals = cs + 2 * e
                 gates(tau: j3)
                 for i in 0..<n {
-                    let c = cp[i], h = hp[i], cNext = oc[i], tau = j3[i]
+                    let c = cp[i]
+                    let h = hp[i]
+                    let cNext = oc[i]
+                    let tau = j3[i]
                     let x = jacobian(i, tau: tau)
                     let hNext = uo[i] * tau
                     let rc = abs(cs[i] - cNext) / max(1, abs(cNext))
@@ -274,7 +308,8 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         c: Scalar, f: Scalar, candidate: Scalar, o: Scalar, tau: Scalar, af: Scalar, ao: Scalar,
         ac: Scalar, cf: Scalar, co: Scalar
     ) -> (dcdc: Scalar, dcdh: Scalar, dhdc: Scalar, dhdh: Scalar) {
-        let fTilde = f * (1 - f), oTilde = o * (1 - o)
+        let fTilde = f * (1 - f)
+        let oTilde = o * (1 - o)
         let gap = c - candidate
         let dcdc: Scalar = f + gap * fTilde * cf
         let dcdh: Scalar = gap * fTilde * af + (1 - f) * (1 - candidate * candidate) * ac

@@ -16,27 +16,42 @@ extension ParaSLSTM: DifferentiableCell {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
         let (projections, adjoints) = (arguments.projections, arguments.adjoints)
         let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize, lanes = batch * d, row = 4 * lanes
+        let d = hiddenSize
+        let lanes = batch * d
+        let row = 4 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
             let r = gains.baseAddress!
             for t in steps {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
                 let cur = states + t * row
-                let u = projections + t * 4 * lanes, du = projectionGradients + t * 4 * lanes
+                let u = projections + t * 4 * lanes
+                let du = projectionGradients + t * 4 * lanes
                 let lambda = adjoints + t * row
                 for b in 0..<batch {
                     for j in 0..<d {
                         let l = b * d + j
-                        let c = prev[l], n = prev[lanes + l], m = prev[2 * lanes + l], h = prev[3 * lanes + l]
-                        let pi = r[j] * h + u[l], pf = r[d + j] * h + u[lanes + l]
-                        let pz = r[2 * d + j] * h + u[2 * lanes + l], po = r[3 * d + j] * h + u[3 * lanes + l]
+                        let c = prev[l]
+                        let n = prev[lanes + l]
+                        let m = prev[2 * lanes + l]
+                        let h = prev[3 * lanes + l]
+                        let pi = r[j] * h + u[l]
+                        let pf = r[d + j] * h + u[lanes + l]
+                        let pz = r[2 * d + j] * h + u[2 * lanes + l]
+                        let po = r[3 * d + j] * h + u[3 * lanes + l]
                         let a = Self.logSigmoid(pf) + m
                         let inputWins = pi >= a
                         let mNext = inputWins ? pi : a
-                        let ig = Scalar.cellExp(pi - mNext), fg = Scalar.cellExp(a - mNext)
-                        let zeta = Scalar.tanh(pz), o = Scalar.sigmoid(po)
-                        let cNext = cur[l], nNext = cur[lanes + l], hNext = cur[3 * lanes + l]
-                        let lc = lambda[l], ln = lambda[lanes + l], lm = lambda[2 * lanes + l], lh = lambda[3 * lanes + l]
+                        let ig = Scalar.cellExp(pi - mNext)
+                        let fg = Scalar.cellExp(a - mNext)
+                        let zeta = Scalar.tanh(pz)
+                        let o = Scalar.sigmoid(po)
+                        let cNext = cur[l]
+                        let nNext = cur[lanes + l]
+                        let hNext = cur[3 * lanes + l]
+                        let lc = lambda[l]
+                        let ln = lambda[lanes + l]
+                        let lm = lambda[2 * lanes + l]
+                        let lh = lambda[3 * lanes + l]
                         let gc = lc + lh * o / nNext
                         let gn = ln - lh * hNext / nNext
                         let go = lh * (cNext / nNext) * o * (1 - o)

@@ -6,7 +6,8 @@ extension ParaSLSTM: TrainableCell {
 
     public func with(parameterVector vector: [Scalar]) throws(CellError) -> ParaSLSTM {
         let (recurrent, w, b) = try split(vector)
-        return try ParaSLSTM(inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
+        return try ParaSLSTM(
+            inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
     }
 
     /// R ∼ U(−0.5, 0.5), W ∼ U(±1/√m), forget-gate bias +3 (long memory), other biases 0.

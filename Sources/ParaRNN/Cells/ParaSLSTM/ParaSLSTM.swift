@@ -70,7 +70,10 @@ public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell {
         let d = hiddenSize
         var next = [T](repeating: T(0), count: 4 * d)
         for j in 0..<d {
-            let c = s[j], n = s[d + j], m = s[2 * d + j], h = s[3 * d + j]
+            let c = s[j]
+            let n = s[d + j]
+            let m = s[2 * d + j]
+            let h = s[3 * d + j]
             let pi = T(recurrentGains[j]) * h + u[j]
             let pf = T(recurrentGains[d + j]) * h + u[d + j]
             let pz = T(recurrentGains[2 * d + j]) * h + u[2 * d + j]
@@ -81,7 +84,8 @@ public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell {
             let logF = T(Self.logSigmoid(v)) + (pf - T(v)) * T(Scalar.sigmoid(-v))
             let a = logF + m
             let mNext = pi.value >= a.value ? pi : a
-            let ig = T.exp(pi - mNext), fg = T.exp(a - mNext)
+            let ig = T.exp(pi - mNext)
+            let fg = T.exp(a - mNext)
             let cNext = fg * c + ig * T.tanh(pz)
             let nNext = fg * n + ig
             next[j] = cNext
