@@ -45,7 +45,7 @@ extension AffineScan {
 
     /// The block-diagonal scan without argument checks.
     @inlinable
-    @usableFromInline package static func blockDiagonalUnchecked<S: ScanScalar>(
+    package static func blockDiagonalUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, blocks: Int, blockSize k: Int,
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool

@@ -42,7 +42,7 @@ extension AffineScan {
 
     /// The dense scan without argument checks.
     @inlinable
-    @usableFromInline package static func denseUnchecked<S: ScanScalar>(
+    package static func denseUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, batch: Int, dimension d: Int,
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool

@@ -67,7 +67,7 @@ extension AffineScan {
 
     /// The diagonal scan without argument checks. Pointers must be valid for the shapes.
     @inlinable
-    @usableFromInline package static func diagonalUnchecked<S: ScanScalar>(
+    package static func diagonalUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, lanes: Int,
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
