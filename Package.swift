@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .target(name: "ParaMPI", dependencies: ["CMPI", "ParallelScan", "ParaRNN"]),
         .target(name: "ParallelScan", dependencies: ["CBLAS", "CVectorMath"]),
-        .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS"]),
+        .target(name: "ParaRNN", dependencies: ["ParallelScan", "CBLAS", "CVectorMath"]),
         .target(name: "Training", dependencies: ["ParaRNN", "ParallelScan"]),
         .target(name: "SequenceIO", dependencies: ["CSndfile", "CHDF5"]),
         .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),

@@ -11,6 +11,8 @@
 
 typedef float pararnn_float4 __attribute__((ext_vector_type(4)));
 typedef double pararnn_double4 __attribute__((ext_vector_type(4)));
+typedef float pararnn_float8 __attribute__((ext_vector_type(8)));
+typedef double pararnn_double8 __attribute__((ext_vector_type(8)));
 
 #pragma clang fp contract(fast)
 
@@ -19,5 +21,12 @@ pararnn_fma_float4(pararnn_float4 a, pararnn_float4 b, pararnn_float4 c) { retur
 
 static inline __attribute__((always_inline)) pararnn_double4
 pararnn_fma_double4(pararnn_double4 a, pararnn_double4 b, pararnn_double4 c) { return a * b + c; }
+
+// 8 lanes: the gate math of the fused rollouts (one AVX register of Float, two of Double).
+static inline __attribute__((always_inline)) pararnn_float8
+pararnn_fma_float8(pararnn_float8 a, pararnn_float8 b, pararnn_float8 c) { return a * b + c; }
+
+static inline __attribute__((always_inline)) pararnn_double8
+pararnn_fma_double8(pararnn_double8 a, pararnn_double8 b, pararnn_double8 c) { return a * b + c; }
 
 #endif

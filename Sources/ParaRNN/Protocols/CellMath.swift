@@ -1,3 +1,4 @@
+import CVectorMath
 import ParallelScan
 
 /// Elementwise functions the cells are made of, written branch-free so that loops over lanes
@@ -20,7 +21,7 @@ public protocol CellMath: ScanScalar, CellNumber where Base == Self {
     static func cellExp(_ x: Self) -> Self
     /// e^x lane-wise, the same formula as the scalar ``cellExp(_:)`` in one SIMD register (the
     /// rollouts' step is a short vector, not a loop the compiler can vectorise).
-    static func cellExp(_ x: SIMD4<Self>) -> SIMD4<Self>
+    static func cellExp<V: SIMD>(_ x: V) -> V where V.Scalar == Self
 }
 
 /// The arguments of ``DifferentiableCell/vectorJacobianProducts(steps:batch:previous:states:projections:adjoints:projectionGradients:parameterGradients:)``.
@@ -80,13 +81,13 @@ extension CellMath {
     @inlinable @inline(__always)
     public static func tanh(_ x: Self) -> Self { 2 / (1 + cellExp(-2 * x)) - 1 }
 
-    /// The logistic function, lane-wise.
+    /// The logistic function, lane-wise (4 or 8 lanes: the same formula as the scalar one).
     @inlinable @inline(__always)
-    public static func sigmoid(_ x: SIMD4<Self>) -> SIMD4<Self> { 1 / (1 + cellExp(-x)) }
+    public static func sigmoid<V: SIMD>(_ x: V) -> V where V.Scalar == Self { 1 / (1 + cellExp(-x)) }
 
     /// The hyperbolic tangent, lane-wise.
     @inlinable @inline(__always)
-    public static func tanh(_ x: SIMD4<Self>) -> SIMD4<Self> { 2 / (1 + cellExp(-2 * x)) - 1 }
+    public static func tanh<V: SIMD>(_ x: V) -> V where V.Scalar == Self { 2 / (1 + cellExp(-2 * x)) - 1 }
 }
 
 extension Float: CellMath {
@@ -115,71 +116,96 @@ extension Float: CellMath {
 /// x clamped to [lo, hi] lane-wise, NaN kept (a comparison with NaN is false), by bitwise
 /// blends of the comparison masks: `replacing(with:where:)` can lower to one branch per lane.
 @inlinable @inline(__always)
-func clamp<S: ScanScalar>(_ x: SIMD4<S>, _ lo: S, _ hi: S) -> SIMD4<S> {
-    let low = SIMD4<S>(repeating: lo)
-    let high = SIMD4<S>(repeating: hi)
+func clamp<V: SIMD>(_ x: V, _ lo: V.Scalar, _ hi: V.Scalar) -> V where V.Scalar: ScanScalar {
+    let low = V(repeating: lo)
+    let high = V(repeating: hi)
     return blend(blend(x, low, x .< low), high, x .> high)
 }
 
 /// `value` where `mask` is set, `x` elsewhere, as integer bit operations.
 @inlinable @inline(__always)
-func blend<S: ScanScalar>(_ x: SIMD4<S>, _ value: SIMD4<S>, _ mask: SIMDMask<SIMD4<S.SIMDMaskScalar>>) -> SIMD4<S> {
-    typealias Bits = SIMD4<S.SIMDMaskScalar>
-    let m = unsafeBitCast(mask, to: Bits.self)
-    let a = unsafeBitCast(x, to: Bits.self)
-    let b = unsafeBitCast(value, to: Bits.self)
-    return unsafeBitCast((a & ~m) | (b & m), to: SIMD4<S>.self)
+func blend<V: SIMD>(_ x: V, _ value: V, _ mask: SIMDMask<V.MaskStorage>) -> V where V.Scalar: ScanScalar {
+    let m = unsafeBitCast(mask, to: V.MaskStorage.self)
+    let a = unsafeBitCast(x, to: V.MaskStorage.self)
+    let b = unsafeBitCast(value, to: V.MaskStorage.self)
+    return unsafeBitCast((a & ~m) | (b & m), to: V.self)
+}
+
+/// a·b + c lane-wise for the gate math: one whole-vector fused multiply-add through
+/// CVectorMath for 4 and 8 lanes of Float and Double under `-DPARARNN_FMA` (the type tests
+/// fold away once specialised), ``multiplyAdd(_:_:_:)`` otherwise.
+@inlinable @inline(__always)
+func gateMultiplyAdd<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar: FloatingPoint {
+    #if PARARNN_FMA
+        if V.self == SIMD8<Float>.self {
+            return unsafeBitCast(
+                pararnn_fma_float8(
+                    unsafeBitCast(a, to: SIMD8<Float>.self), unsafeBitCast(b, to: SIMD8<Float>.self),
+                    unsafeBitCast(c, to: SIMD8<Float>.self)), to: V.self)
+        }
+        if V.self == SIMD8<Double>.self {
+            return unsafeBitCast(
+                pararnn_fma_double8(
+                    unsafeBitCast(a, to: SIMD8<Double>.self), unsafeBitCast(b, to: SIMD8<Double>.self),
+                    unsafeBitCast(c, to: SIMD8<Double>.self)), to: V.self)
+        }
+    #endif
+    return multiplyAdd(a, b, c)
 }
 
 extension Float {
     @inlinable @inline(__always)
-    public static func cellExp(_ x: SIMD4<Float>) -> SIMD4<Float> {
+    public static func cellExp<V: SIMD>(_ x: V) -> V where V.Scalar == Float {
         let xc = clamp(x, -87, 88)
-        let magic = SIMD4<Float>(repeating: 12_582_912)
-        let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_04), magic)
+        let magic = V(repeating: 12_582_912)
+        let k = gateMultiplyAdd(xc, V(repeating: 1.442_695_04), magic)
         let n = k - magic
-        let r = multiplyAdd(
-            n, SIMD4(repeating: -1.428_606_765_330_187e-06),
-            multiplyAdd(n, SIMD4(repeating: -0.693_145_751_953_125), xc))
-        var p = SIMD4<Float>(repeating: 1.0 / 720)
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 120))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 24))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 6))
-        p = multiplyAdd(p, r, SIMD4(repeating: 0.5))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1))
-        let bits = unsafeBitCast(k, to: SIMD4<UInt32>.self)
-        let scale = unsafeBitCast((bits &- 0x4B40_0000 &+ 127) &<< 23, to: SIMD4<Float>.self)
+        let r = gateMultiplyAdd(
+            n, V(repeating: -1.428_606_765_330_187e-06),
+            gateMultiplyAdd(n, V(repeating: -0.693_145_751_953_125), xc))
+        var p = V(repeating: 1.0 / 720)
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 120))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 24))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 6))
+        p = gateMultiplyAdd(p, r, V(repeating: 0.5))
+        p = gateMultiplyAdd(p, r, V(repeating: 1))
+        p = gateMultiplyAdd(p, r, V(repeating: 1))
+        // The low mantissa bits of k hold n (two's complement): 2^n from them.
+        let bits = unsafeBitCast(k, to: V.MaskStorage.self)
+        let offset = V.MaskStorage(repeating: V.MaskStorage.Scalar(truncatingIfNeeded: 0x4B40_0000 - 127))
+        let scale = unsafeBitCast((bits &- offset) &<< 23, to: V.self)
         return p * scale
     }
 }
 
 extension Double {
     @inlinable @inline(__always)
-    public static func cellExp(_ x: SIMD4<Double>) -> SIMD4<Double> {
+    public static func cellExp<V: SIMD>(_ x: V) -> V where V.Scalar == Double {
         let xc = clamp(x, -708, 709)
-        let magic = SIMD4<Double>(repeating: 6_755_399_441_055_744)
-        let k = multiplyAdd(xc, SIMD4(repeating: 1.442_695_040_888_963_4), magic)
+        let magic = V(repeating: 6_755_399_441_055_744)
+        let k = gateMultiplyAdd(xc, V(repeating: 1.442_695_040_888_963_4), magic)
         let n = k - magic
-        let r = multiplyAdd(
-            n, SIMD4(repeating: -1.908_214_929_270_587_7e-10),
-            multiplyAdd(n, SIMD4(repeating: -0.693_147_180_369_123_816_49), xc))
-        var p = SIMD4<Double>(repeating: 1.0 / 6_227_020_800)
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 479_001_600))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 39_916_800))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 3_628_800))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 362_880))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 40_320))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 5040))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 720))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 120))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 24))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1.0 / 6))
-        p = multiplyAdd(p, r, SIMD4(repeating: 0.5))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1))
-        p = multiplyAdd(p, r, SIMD4(repeating: 1))
-        let bits = unsafeBitCast(k, to: SIMD4<UInt64>.self)
-        let scale = unsafeBitCast((bits &- 0x4338_0000_0000_0000 &+ 1023) &<< 52, to: SIMD4<Double>.self)
+        let r = gateMultiplyAdd(
+            n, V(repeating: -1.908_214_929_270_587_7e-10),
+            gateMultiplyAdd(n, V(repeating: -0.693_147_180_369_123_816_49), xc))
+        var p = V(repeating: 1.0 / 6_227_020_800)
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 479_001_600))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 39_916_800))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 3_628_800))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 362_880))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 40_320))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 5040))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 720))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 120))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 24))
+        p = gateMultiplyAdd(p, r, V(repeating: 1.0 / 6))
+        p = gateMultiplyAdd(p, r, V(repeating: 0.5))
+        p = gateMultiplyAdd(p, r, V(repeating: 1))
+        p = gateMultiplyAdd(p, r, V(repeating: 1))
+        let bits = unsafeBitCast(k, to: V.MaskStorage.self)
+        let offset = V.MaskStorage(
+            repeating: V.MaskStorage.Scalar(truncatingIfNeeded: Int64(0x4338_0000_0000_0000 - 1023)))
+        let scale = unsafeBitCast((bits &- offset) &<< 52, to: V.self)
         return p * scale
     }
 }

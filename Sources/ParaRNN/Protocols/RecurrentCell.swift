@@ -172,132 +172,15 @@ extension RecurrentCell {
         }
     }
 
-    /// Computes u_t = W x_t + bias for all t: one GEMM per (gate, batch entry) over a range of
-    /// steps, split over the pool. `inputs` is `[T][B][m]`, `projections` `[T][G][B][d]`.
+    /// Computes u_t = W x_t + bias for all t (see ``InputProjection``). `inputs` is `[T][B][m]`,
+    /// `projections` `[T][G][B][d]`. A caller projecting block after block builds one
+    /// ``InputProjection`` and reuses it instead.
     public func project(
         inputs: UnsafePointer<Scalar>, steps: Int, batch: Int,
         projections: UnsafeMutablePointer<Scalar>, pool: WorkerPool
     ) {
-        let m = inputSize
-        let d = hiddenSize
-        let g = gateCount
-        let row = g * batch * d
-        let parts = max(1, min(pool.threadCount, steps * row / 65_536))
-        let out = UnsafeMutableSendable(projections)
-        let weights = inputWeights
-        let bias = inputBias
-        if let projector = SmallInputProjector(self) {
-            // Few inputs (audio, sensor channels): the direct kernel, several times cheaper
-            // than a per-row bias copy plus a K = m GEMM.
-            let x = UnsafeSendable(inputs)
-            pool.forEach(parts) { part in
-                let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
-                if range.isEmpty { return }
-                projector.project(
-                    inputs: x.base + range.lowerBound * batch * m, rows: range.count, batch: batch,
-                    into: out.base + range.lowerBound * row)
-            }
-            return
-        }
-        weights.withUnsafeBufferPointer { w in
-            bias.withUnsafeBufferPointer { bias in
-                let w = UnsafeSendable(w.baseAddress!)
-                let bias = UnsafeSendable(bias.baseAddress!)
-                let x = UnsafeSendable(inputs)
-                pool.forEach(parts) { part in
-                    let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
-                    if range.isEmpty { return }
-                    for t in range {
-                        for v in 0..<g {
-                            for b in 0..<batch {
-                                copyScalars(out.base + t * row + (v * batch + b) * d, bias.base + v * d, count: d)
-                            }
-                        }
-                    }
-                    if m == 0 { return }
-                    for v in 0..<g {
-                        for b in 0..<batch {
-                            // C[t][j] += Σ_i X[t][b][i] · W[v·d + j][i] over the range.
-                            Scalar.gemm(
-                                transposeA: false, transposeB: true, m: range.count, n: d, k: m,
-                                alpha: 1, a: x.base + (range.lowerBound * batch + b) * m,
-                                lda: batch * m, b: w.base + v * d * m, ldb: m, beta: 1,
-                                c: out.base + range.lowerBound * row + (v * batch + b) * d,
-                                ldc: row)
-                        }
-                    }
-                }
-            }
-        }
+        InputProjection(self).project(
+            inputs: inputs, steps: steps, batch: batch, projections: projections, pool: pool)
     }
 }
 
-/// u = W x + b for cells with at most ``maximumInputs`` inputs, by a direct kernel over rows
-/// (``ScanScalar/_smallInnerGEMM(rows:k:n:x:xStride:w:bias:out:outStride:)``) with W
-/// transposed per gate (`[G][m][d]`), so the loop over the d outputs is contiguous.
-///
-/// With one sequence a projection row `[G][1][d]` is contiguous over all gates, so one pass
-/// computes the G·d outputs from W transposed as `[m][G·d]`: G·d/4 independent accumulators per
-/// row instead of one chain of m dependent additions per gate (LSTM d = 4: 4 chains, not 1).
-/// Each output's sum is the same bias + Σ_i w_i x_i in the same order either way.
-struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
-    static var maximumInputs: Int { 8 }
-    let gates: Int, inputs: Int, hidden: Int
-    let transposedWeights: [Scalar]
-    /// W as `[m][G·d]` (every gate's outputs of input i in one row), for batch 1.
-    let inputMajorWeights: [Scalar]
-    let bias: [Scalar]
-
-    /// nil when the cell has no inputs or more than ``maximumInputs``.
-    init?<C: RecurrentCell>(_ cell: C) where C.Scalar == Scalar {
-        let (g, m, d) = (cell.gateCount, cell.inputSize, cell.hiddenSize)
-        if m < 1 || m > Self.maximumInputs { return nil }
-        (gates, inputs, hidden) = (g, m, d)
-        let w = cell.inputWeights
-        var t = [Scalar](repeating: 0, count: g * m * d)
-        for v in 0..<g {
-            for i in 0..<m {
-                for j in 0..<d { t[(v * m + i) * d + j] = w[(v * d + j) * m + i] }
-            }
-        }
-        transposedWeights = t
-        var wide = [Scalar](repeating: 0, count: g * m * d)
-        for i in 0..<m {
-            for v in 0..<g {
-                for j in 0..<d { wide[i * g * d + v * d + j] = w[(v * d + j) * m + i] }
-            }
-        }
-        inputMajorWeights = wide
-        bias = cell.inputBias
-    }
-
-    /// Projection rows `[rows][G][B][d]` of inputs `[rows][B][m]`.
-    func project(
-        inputs x: UnsafePointer<Scalar>, rows: Int, batch: Int, into out: UnsafeMutablePointer<Scalar>
-    ) {
-        let (g, m, d) = (gates, inputs, hidden)
-        let row = g * batch * d
-        if batch == 1 {
-            inputMajorWeights.withUnsafeBufferPointer { w in
-                bias.withUnsafeBufferPointer { bias in
-                    Scalar._smallInnerGEMM(
-                        rows: rows, k: m, n: g * d, x: x, xStride: m, w: w.baseAddress!,
-                        bias: bias.baseAddress!, out: out, outStride: row)
-                }
-            }
-            return
-        }
-        transposedWeights.withUnsafeBufferPointer { wt in
-            bias.withUnsafeBufferPointer { bias in
-                for v in 0..<g {
-                    for b in 0..<batch {
-                        Scalar._smallInnerGEMM(
-                            rows: rows, k: m, n: d, x: x + b * m, xStride: batch * m,
-                            w: wt.baseAddress! + v * m * d, bias: bias.baseAddress! + v * d,
-                            out: out + (v * batch + b) * d, outStride: row)
-                    }
-                }
-            }
-        }
-    }
-}

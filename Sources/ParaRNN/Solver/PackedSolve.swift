@@ -185,6 +185,7 @@ extension SequenceSolver {
                     let x = UnsafeSendable(x.baseAddress!)
                     let h = UnsafeMutableSendable(h.baseAddress!)
                     let h0 = UnsafeSendable(h0.baseAddress!)
+                    let projection = InputProjection(cell)
                     options.pool.forEach(plan.count) { w in
                         let longest = plan[w].map { boundaries.range(of: $0).count }.max() ?? 1
                         let block = Self.streamingBlock(steps: longest, projectionRow: urow)
@@ -197,7 +198,7 @@ extension SequenceSolver {
                             while start < r.count {
                                 let count = min(own, r.count - start)
                                 let t = r.lowerBound + start
-                                cell.project(
+                                projection.project(
                                     inputs: x.base + t * batch * m, steps: count, batch: batch,
                                     projections: buffer, pool: .serial)
                                 let previous = start == 0 ? h0.base + i * row : UnsafePointer(h.base + (t - 1) * row)

@@ -274,6 +274,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         var buffer = uninitializedArray(Scalar.self, count: block * urow)
+        let projection = InputProjection(cell)
         inputs.withUnsafeBufferPointer { x in
             states.withUnsafeMutableBufferPointer { h in
                 buffer.withUnsafeMutableBufferPointer { u in
@@ -281,7 +282,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                         var start = 0
                         while start < steps {
                             let count = min(block, steps - start)
-                            cell.project(
+                            projection.project(
                                 inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
                                 projections: u.baseAddress!, pool: options.pool)
                             let previous =

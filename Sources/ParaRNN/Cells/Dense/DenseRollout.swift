@@ -333,6 +333,23 @@ func forEachQuad(_ count: Int, _ body: (Int, Int) -> Void) {
     if i < count { body(i, count - i) }
 }
 
+/// Runs the gate math over `0..<count` lanes: whole octets (`octet(i)`, SIMD8: one AVX register
+/// of Float) while eight lanes remain, then quads and a last partial quad (`quad(i, k)`,
+/// SIMD4, k ≤ 4). A cell writes its gate formula once as a generic function of the vector
+/// type and passes it twice; every lane's arithmetic is the same in either width.
+@inline(__always)
+func forEachLaneGroup(_ count: Int, octet: (Int) -> Void, quad: (Int, Int) -> Void) {
+    var i = 0
+    while i + 8 <= count {
+        octet(i)
+        i += 8
+    }
+    while i < count {
+        quad(i, min(4, count - i))
+        i += 4
+    }
+}
+
 /// `k` ≤ 4 scalars at `p` as a vector (the rest zero).
 @inline(__always)
 func loadLanes<S: ScanScalar>(_ p: UnsafePointer<S>, _ k: Int) -> SIMD4<S> {
@@ -352,6 +369,26 @@ func loadLanes<S: ScanScalar>(_ p: UnsafeMutablePointer<S>, _ k: Int) -> SIMD4<S
 func storeLanes<S: ScanScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>, _ k: Int) {
     if k == 4 {
         storeVector(v, p)
+        return
+    }
+    for lane in 0..<k { p[lane] = v[lane] }
+}
+
+/// `k` ≤ V.scalarCount scalars at `p` as a vector V (the rest zero): the vector load when k
+/// fills it.
+@inline(__always)
+func loadLanes<V: SIMD>(_ p: UnsafePointer<V.Scalar>, _ k: Int, as _: V.Type) -> V where V.Scalar: ScanScalar {
+    if k == V.scalarCount { return UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    var v = V(repeating: 0)
+    for lane in 0..<k { v[lane] = p[lane] }
+    return v
+}
+
+/// Stores the first `k` ≤ V.scalarCount lanes of `v` at `p`.
+@inline(__always)
+func storeLanes<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<V.Scalar>, _ k: Int) where V.Scalar: ScanScalar {
+    if k == V.scalarCount {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         return
     }
     for lane in 0..<k { p[lane] = v[lane] }
@@ -383,12 +420,19 @@ extension GRU {
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
             let out = io.states + t * lanes + b * d
-            forEachQuad(d) { i, k in
-                let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
-                let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
-                let n = Scalar.tanh(multiplyAdd(r, loadLanes(g + 2 * d + i, k), loadLanes(u + 2 * lanes + i, k)))
-                storeLanes(multiplyAdd(z, loadLanes(h + i, k) - n, n), out + i, k)
+            func gateMath<V: SIMD>(_ i: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
+                let g = UnsafePointer(g)
+                let ur: V = loadLanes(u + i, k, as: v)
+                let uz: V = loadLanes(u + lanes + i, k, as: v)
+                let un: V = loadLanes(u + 2 * lanes + i, k, as: v)
+                let r: V = Scalar.sigmoid(ur + loadLanes(g + i, k, as: v))
+                let z: V = Scalar.sigmoid(uz + loadLanes(g + d + i, k, as: v))
+                let n: V = Scalar.tanh(gateMultiplyAdd(r, loadLanes(g + 2 * d + i, k, as: v), un))
+                let previous: V = loadLanes(h + i, k, as: v)
+                storeLanes(gateMultiplyAdd(z, previous - n, n), out + i, k)
             }
+            forEachLaneGroup(
+                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
         }
     }
 }
@@ -405,15 +449,22 @@ extension LSTM {
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n
-            forEachQuad(d) { j, k in
-                let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
-                let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
-                let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
-                let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
-                let c = multiplyAdd(fg, loadLanes(s + j, k), ig * gg)
+            func gateMath<V: SIMD>(_ j: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
+                let g = UnsafePointer(g)
+                let ui: V = loadLanes(u + j, k, as: v)
+                let uf: V = loadLanes(u + lanes + j, k, as: v)
+                let ug: V = loadLanes(u + 2 * lanes + j, k, as: v)
+                let uo: V = loadLanes(u + 3 * lanes + j, k, as: v)
+                let ig: V = Scalar.sigmoid(ui + loadLanes(g + j, k, as: v))
+                let fg: V = Scalar.sigmoid(uf + loadLanes(g + d + j, k, as: v))
+                let gg: V = Scalar.tanh(ug + loadLanes(g + 2 * d + j, k, as: v))
+                let og: V = Scalar.sigmoid(uo + loadLanes(g + 3 * d + j, k, as: v))
+                let c: V = gateMultiplyAdd(fg, loadLanes(s + j, k, as: v), ig * gg)
                 storeLanes(c, out + j, k)
                 storeLanes(og * Scalar.tanh(c), out + d + j, k)
             }
+            forEachLaneGroup(
+                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
         }
     }
 }
@@ -427,9 +478,12 @@ extension ElmanRNN {
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let u = io.projections + t * lanes + b * d
             let out = io.states + t * lanes + b * d
-            forEachQuad(d) { i, k in
-                storeLanes(activate(loadLanes(u + i, k) + loadLanes(g + i, k)), out + i, k)
+            func gateMath<V: SIMD>(_ i: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
+                let a: V = loadLanes(u + i, k, as: v) + loadLanes(UnsafePointer(g) + i, k, as: v)
+                storeLanes(activate(a), out + i, k)
             }
+            forEachLaneGroup(
+                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
         }
     }
 }

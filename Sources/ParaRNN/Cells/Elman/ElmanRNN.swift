@@ -92,8 +92,8 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
 
     /// φ(a) lane-wise.
     @inline(__always)
-    func activate(_ a: SIMD4<Scalar>) -> SIMD4<Scalar> {
-        activation == .tanh ? Scalar.tanh(a) : blend(SIMD4(repeating: 0), a, a .> 0)
+    func activate<V: SIMD>(_ a: V) -> V where V.Scalar == Scalar {
+        activation == .tanh ? Scalar.tanh(a) : blend(V(repeating: 0), a, a .> 0)
     }
 
     /// φ' from the output h' = φ(a): 1 − h'² (tanh) or [h' > 0] (ReLU).

@@ -1,0 +1,175 @@
+import ParallelScan
+
+/// The input projections of a cell, u_t = W_ih x_t + b_ih for every step, built once and
+/// applied block after block (a streamed rollout projects a cache-sized block of steps at a
+/// time, so whatever is prepared per call — transposed weights — is prepared once here).
+///
+/// `inputs` are `[T][B][m]`, projections `[T][G][B][d]` (gate-major within a step). Two kernels:
+/// - **few inputs** (m ≤ ``maximumDirectInputs``: audio, sensor channels): a direct kernel over
+///   W transposed to `[m][G·d]`, each output
+///   u = b + x₀·w₀ + x₁·w₁ + … (fused multiply-adds, in input order) in SIMD8 registers, the m
+///   input values broadcast once per row. For one sequence a projection row `[G][1][d]` is
+///   contiguous over the gates, so one pass covers all G·d outputs. The sum of each output is
+///   the same in every tiling, so a batch entry's projections do not depend on the batch;
+/// - **many inputs**: the bias copied per row, then one BLAS GEMM per (gate, batch entry) over
+///   the block's rows.
+///
+/// ```swift
+/// let projection = InputProjection(cell)
+/// for block in blocks {
+///     projection.project(inputs: x + block.lowerBound * batch * m, steps: block.count,
+///                        batch: batch, projections: u, pool: pool)
+/// }
+/// ```
+public struct InputProjection<Scalar: ScanScalar>: Sendable {
+    /// The most inputs the direct kernel takes; more go through BLAS.
+    public static var maximumDirectInputs: Int { 8 }
+
+    let gates: Int
+    let inputs: Int
+    let hidden: Int
+    /// W_ih as stored by the cell, `[G·d][m]`.
+    let weights: [Scalar]
+    /// b_ih, `[G·d]`.
+    let bias: [Scalar]
+    /// W_ih transposed to `[m][G·d]` for the direct kernel; empty for the BLAS path.
+    let inputMajor: [Scalar]
+
+    public init<C: RecurrentCell>(_ cell: C) where C.Scalar == Scalar {
+        (gates, inputs, hidden) = (cell.gateCount, cell.inputSize, cell.hiddenSize)
+        weights = cell.inputWeights
+        bias = cell.inputBias
+        let (n, m) = (gates * hidden, inputs)
+        if m >= 1 && m <= Self.maximumDirectInputs {
+            var transposed = uninitializedArray(Scalar.self, count: m * n)
+            weights.withUnsafeBufferPointer { w in
+                transposed.withUnsafeMutableBufferPointer { t in
+                    for o in 0..<n {
+                        for i in 0..<m { t[i * n + o] = w[o * m + i] }
+                    }
+                }
+            }
+            inputMajor = transposed
+        } else {
+            inputMajor = []
+        }
+    }
+
+    /// Writes the projections of `steps` rows of `inputs` into `projections`, split over the
+    /// pool when the block is large (≥ 64 Ki outputs per worker).
+    public func project(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int,
+        projections: UnsafeMutablePointer<Scalar>, pool: WorkerPool
+    ) {
+        let row = gates * batch * hidden
+        let parts = max(1, min(pool.threadCount, steps * row / 65_536))
+        let x = UnsafeSendable(inputs)
+        let out = UnsafeMutableSendable(projections)
+        if parts == 1 {
+            project(inputs: inputs, rows: 0..<steps, batch: batch, into: projections)
+            return
+        }
+        pool.forEach(parts) { part in
+            let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
+            if range.isEmpty { return }
+            project(inputs: x.base, rows: range, batch: batch, into: out.base)
+        }
+    }
+
+    /// The projections of input rows `rows` (pointers address row 0).
+    func project(
+        inputs x: UnsafePointer<Scalar>, rows: Range<Int>, batch: Int, into out: UnsafeMutablePointer<Scalar>
+    ) {
+        let (g, m, d) = (gates, inputs, hidden)
+        let row = g * batch * d
+        if inputMajor.isEmpty {
+            projectByGEMM(inputs: x, rows: rows, batch: batch, into: out)
+            return
+        }
+        inputMajor.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { bias in
+                let (w, bias) = (w.baseAddress!, bias.baseAddress!)
+                for t in rows {
+                    for b in 0..<batch {
+                        let xb = x + (t * batch + b) * m
+                        if batch == 1 {
+                            Self.directRow(x: xb, inputs: m, weights: w, stride: g * d, count: g * d, bias: bias, into: out + t * row)
+                            continue
+                        }
+                        for v in 0..<g {
+                            Self.directRow(
+                                x: xb, inputs: m, weights: w + v * d, stride: g * d, count: d, bias: bias + v * d,
+                                into: out + t * row + (v * batch + b) * d)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[j] = bias[j] + Σ_i x[i] · w[i·stride + j] for j < count, the sum in input order with
+    /// one fused multiply-add per input, in SIMD8, then SIMD4, then scalar lanes (the same sum
+    /// for every lane).
+    @inline(__always)
+    static func directRow(
+        x: UnsafePointer<Scalar>, inputs m: Int, weights w: UnsafePointer<Scalar>, stride: Int, count n: Int,
+        bias: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>
+    ) {
+        var j = 0
+        while j + 8 <= n {
+            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Scalar>.self)
+            for i in 0..<m {
+                let column = UnsafeRawPointer(w + i * stride + j).loadUnaligned(as: SIMD8<Scalar>.self)
+                acc = multiplyAdd(SIMD8(repeating: x[i]), column, acc)
+            }
+            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: SIMD8<Scalar>.self)
+            j += 8
+        }
+        if j + 4 <= n {
+            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD4<Scalar>.self)
+            for i in 0..<m {
+                let column = UnsafeRawPointer(w + i * stride + j).loadUnaligned(as: SIMD4<Scalar>.self)
+                acc = multiplyAdd(SIMD4(repeating: x[i]), column, acc)
+            }
+            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: SIMD4<Scalar>.self)
+            j += 4
+        }
+        while j < n {
+            var acc = bias[j]
+            for i in 0..<m { acc = multiplyAdd(x[i], w[i * stride + j], acc) }
+            out[j] = acc
+            j += 1
+        }
+    }
+
+    /// The BLAS path: bias rows, then C[t][j] += Σ_i X[t][b][i] · W[v·d + j][i] per (gate v,
+    /// entry b) over the rows.
+    func projectByGEMM(
+        inputs x: UnsafePointer<Scalar>, rows: Range<Int>, batch: Int, into out: UnsafeMutablePointer<Scalar>
+    ) {
+        let (g, m, d) = (gates, inputs, hidden)
+        let row = g * batch * d
+        bias.withUnsafeBufferPointer { bias in
+            for t in rows {
+                for v in 0..<g {
+                    for b in 0..<batch {
+                        copyScalars(out + t * row + (v * batch + b) * d, bias.baseAddress! + v * d, count: d)
+                    }
+                }
+            }
+        }
+        if m == 0 || rows.isEmpty { return }
+        weights.withUnsafeBufferPointer { w in
+            for v in 0..<g {
+                for b in 0..<batch {
+                    Scalar.gemm(
+                        transposeA: false, transposeB: true, m: rows.count, n: d, k: m,
+                        alpha: 1, a: x + (rows.lowerBound * batch + b) * m,
+                        lda: batch * m, b: w.baseAddress! + v * d * m, ldb: m, beta: 1,
+                        c: out + rows.lowerBound * row + (v * batch + b) * d,
+                        ldc: row)
+                }
+            }
+        }
+    }
+}
