@@ -109,4 +109,63 @@ struct DenseRolloutTests {
         let paraGRU = SequenceSolver(cell: try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 1, seed: 1))
         #expect(paraGRU.rolloutWorkers(batch: 16, threads: 16) == 1)
     }
+
+    /// One sequence rolled out with its steps split across `workers` threads.
+    func splitStepStates<C: RecurrentCell>(_ cell: C, steps: Int, workers: Int, seed: UInt64) -> [C.Scalar] {
+        var rng = SeededGenerator(seed: seed)
+        let x: [C.Scalar] = uniform(steps * cell.inputSize, 1, &rng)
+        let h0 = [C.Scalar](repeating: 0, count: cell.stateSize)
+        var states = [C.Scalar](repeating: .nan, count: steps * cell.stateSize)
+        x.withUnsafeBufferPointer { x in
+            h0.withUnsafeBufferPointer { h0 in
+                states.withUnsafeMutableBufferPointer { h in
+                    cell.rolloutSplittingSteps(
+                        inputs: x.baseAddress!, steps: steps, initial: h0.baseAddress!, states: h.baseAddress!,
+                        workers: workers)
+                }
+            }
+        }
+        return states
+    }
+
+    @Test("steps split across threads (one sequence): bit for bit the one-thread fused rollout")
+    func splitStepsAreExact() throws {
+        // d = 40: five octets over 2 and 3 workers; d = 20: two octets and a tail of four.
+        let gru = try RandomCells.gru(Float.self, m: 3, d: 40, scale: 1, seed: 31)
+        let lstm = try RandomCells.lstm(Double.self, m: 2, d: 20, scale: 1, seed: 32)
+        let elman = try RandomCells.elman(Float.self, m: 2, d: 24, scale: 1, seed: 33)
+        for workers in [2, 3] {
+            #expect(
+                splitStepStates(gru, steps: 60, workers: workers, seed: 34)
+                    == (try sequentialStates(gru, steps: 60, batch: 1, threads: 1, seed: 34)))
+            #expect(
+                splitStepStates(lstm, steps: 60, workers: workers, seed: 35)
+                    == (try sequentialStates(lstm, steps: 60, batch: 1, threads: 1, seed: 35)))
+            #expect(
+                splitStepStates(elman, steps: 60, workers: workers, seed: 36)
+                    == (try sequentialStates(elman, steps: 60, batch: 1, threads: 1, seed: 36)))
+        }
+    }
+
+    @Test("split steps: only one long sequence of large d; the solver takes them and stays exact")
+    func splitStepDecision() throws {
+        let big = try RandomCells.gru(Float.self, m: 2, d: 256, scale: 1, seed: 1)
+        #expect(big.stepSplitWorkers(batch: 1, steps: 10_000, threads: 16) == 12)
+        #expect(big.stepSplitWorkers(batch: 1, steps: 10_000, threads: 2) == 2)
+        #expect(big.stepSplitWorkers(batch: 2, steps: 10_000, threads: 16) == 1)
+        #expect(big.stepSplitWorkers(batch: 1, steps: 100, threads: 16) == 1)
+        #expect(big.stepSplitWorkers(batch: 1, steps: 10_000, threads: 1) == 1)
+        let small = try RandomCells.gru(Float.self, m: 2, d: 64, scale: 1, seed: 1)
+        #expect(small.stepSplitWorkers(batch: 1, steps: 10_000, threads: 16) == 1)
+        let lstm = try RandomCells.lstm(Float.self, m: 2, d: 128, scale: 1, seed: 2)
+        #expect(lstm.stepSplitWorkers(batch: 1, steps: 10_000, threads: 16) == 4)
+        let paraGRU = try RandomCells.paraGRU(Float.self, m: 2, d: 256, scale: 1, seed: 1)
+        #expect(paraGRU.stepSplitWorkers(batch: 1, steps: 10_000, threads: 16) == 1)
+        // Through the solver: d = 128, 3 threads → 3 workers share each step.
+        let gru = try RandomCells.gru(Float.self, m: 2, d: 128, scale: 1, seed: 3)
+        #expect(gru.stepSplitWorkers(batch: 1, steps: 256, threads: 3) == 3)
+        #expect(
+            try sequentialStates(gru, steps: 256, batch: 1, threads: 3, seed: 4)
+                == sequentialStates(gru, steps: 256, batch: 1, threads: 1, seed: 4))
+    }
 }

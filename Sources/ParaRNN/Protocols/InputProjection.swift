@@ -36,10 +36,17 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
     let inputMajor: [Scalar]
 
     public init<C: RecurrentCell>(_ cell: C) where C.Scalar == Scalar {
-        (gates, inputs, hidden) = (cell.gateCount, cell.inputSize, cell.hiddenSize)
-        weights = cell.inputWeights
-        bias = cell.inputBias
-        let (n, m) = (gates * hidden, inputs)
+        self.init(
+            gates: cell.gateCount, inputs: cell.inputSize, hidden: cell.hiddenSize, weights: cell.inputWeights,
+            bias: cell.inputBias)
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    init(gates: Int, inputs m: Int, hidden: Int, weights: [Scalar], bias: [Scalar]) {
+        (self.gates, self.inputs, self.hidden) = (gates, m, hidden)
+        (self.weights, self.bias) = (weights, bias)
+        let n = gates * hidden
         if m >= 1 && m <= Self.maximumDirectInputs {
             var transposed = uninitializedArray(Scalar.self, count: m * n)
             weights.withUnsafeBufferPointer { w in
@@ -76,7 +83,10 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
         }
     }
 
-    /// The projections of input rows `rows` (pointers address row 0).
+    /// The projections of input rows `rows` (pointers address row 0). Pre-specialised: callers
+    /// such as a solver reached through a type-erased layer run generic code.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func project(
         inputs x: UnsafePointer<Scalar>, rows: Range<Int>, batch: Int, into out: UnsafeMutablePointer<Scalar>
     ) {
@@ -93,7 +103,9 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
                     for b in 0..<batch {
                         let xb = x + (t * batch + b) * m
                         if batch == 1 {
-                            Self.directRow(x: xb, inputs: m, weights: w, stride: g * d, count: g * d, bias: bias, into: out + t * row)
+                            Self.directRow(
+                                x: xb, inputs: m, weights: w, stride: g * d, count: g * d, bias: bias,
+                                into: out + t * row)
                             continue
                         }
                         for v in 0..<g {

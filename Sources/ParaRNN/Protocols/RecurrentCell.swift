@@ -100,9 +100,30 @@ public protocol RecurrentCell<Scalar>: Sendable {
 
     /// The hidden output h of one state row, `[B][d]`.
     func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>)
+
+    /// Threads worth sharing each step of a sequential rollout of `batch` sequences of `steps`
+    /// steps with `threads` threads: 1 (the default) means steps are not split. Dense cells of
+    /// large d split one sequence's steps by hidden units (`SplitStepRollout`).
+    func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int
+
+    /// Rolls out one sequence from its inputs `[T][m]` and initial state with `workers` threads
+    /// sharing every step; `states` `[T][stateSize]`. Only called when
+    /// ``stepSplitWorkers(batch:steps:threads:)`` returned `workers` > 1.
+    func rolloutSplittingSteps(
+        inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, workers: Int)
 }
 
 extension RecurrentCell {
+    public func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int { 1 }
+
+    public func rolloutSplittingSteps(
+        inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, workers: Int
+    ) {
+        preconditionFailure("\(Self.cellName) does not split its steps across threads")
+    }
+
     public var fusesNewtonOffsets: Bool { false }
     public var evaluatesFromZeroState: Bool { false }
     public var rollsOutEntriesIndependently: Bool { false }
@@ -183,4 +204,3 @@ extension RecurrentCell {
             inputs: inputs, steps: steps, batch: batch, projections: projections, pool: pool)
     }
 }
-

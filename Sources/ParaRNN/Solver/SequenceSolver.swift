@@ -273,24 +273,37 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             workers: rolloutWorkers(batch: batch, threads: options.pool.threadCount))
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
-        var buffer = uninitializedArray(Scalar.self, count: block * urow)
+        let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
+        var buffer = uninitializedArray(Scalar.self, count: splitWorkers > 1 ? 0 : block * urow)
         let projection = InputProjection(cell)
-        inputs.withUnsafeBufferPointer { x in
-            states.withUnsafeMutableBufferPointer { h in
-                buffer.withUnsafeMutableBufferPointer { u in
+        if splitWorkers > 1 {
+            inputs.withUnsafeBufferPointer { x in
+                states.withUnsafeMutableBufferPointer { h in
                     h0.withUnsafeBufferPointer { h0 in
-                        var start = 0
-                        while start < steps {
-                            let count = min(block, steps - start)
-                            projection.project(
-                                inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
-                                projections: u.baseAddress!, pool: options.pool)
-                            let previous =
-                                start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
-                            rollout(
-                                steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
-                                previous: previous, states: h.baseAddress! + start * row)
-                            start += count
+                        cell.rolloutSplittingSteps(
+                            inputs: x.baseAddress!, steps: steps, initial: h0.baseAddress!, states: h.baseAddress!,
+                            workers: splitWorkers)
+                    }
+                }
+            }
+        } else {
+            inputs.withUnsafeBufferPointer { x in
+                states.withUnsafeMutableBufferPointer { h in
+                    buffer.withUnsafeMutableBufferPointer { u in
+                        h0.withUnsafeBufferPointer { h0 in
+                            var start = 0
+                            while start < steps {
+                                let count = min(block, steps - start)
+                                projection.project(
+                                    inputs: x.baseAddress! + start * batch * m, steps: count, batch: batch,
+                                    projections: u.baseAddress!, pool: options.pool)
+                                let previous =
+                                    start == 0 ? h0.baseAddress! : UnsafePointer(h.baseAddress! + (start - 1) * row)
+                                rollout(
+                                    steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
+                                    previous: previous, states: h.baseAddress! + start * row)
+                                start += count
+                            }
                         }
                     }
                 }
@@ -298,7 +311,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
-            outcome: "sequential rollout: exact by construction")
+            outcome: splitWorkers > 1
+                ? "sequential rollout, each step shared by \(splitWorkers) threads: exact by construction"
+                : "sequential rollout: exact by construction")
         return Self.guardingFiniteStates(
             Solution(
                 states: states, steps: steps, batch: batch, method: method, attempts: [attempt],

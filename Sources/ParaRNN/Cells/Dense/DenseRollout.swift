@@ -420,19 +420,17 @@ extension GRU {
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
             let out = io.states + t * lanes + b * d
-            func gateMath<V: SIMD>(_ i: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
-                let g = UnsafePointer(g)
-                let ur: V = loadLanes(u + i, k, as: v)
-                let uz: V = loadLanes(u + lanes + i, k, as: v)
-                let un: V = loadLanes(u + 2 * lanes + i, k, as: v)
-                let r: V = Scalar.sigmoid(ur + loadLanes(g + i, k, as: v))
-                let z: V = Scalar.sigmoid(uz + loadLanes(g + d + i, k, as: v))
-                let n: V = Scalar.tanh(gateMultiplyAdd(r, loadLanes(g + 2 * d + i, k, as: v), un))
-                let previous: V = loadLanes(h + i, k, as: v)
-                storeLanes(gateMultiplyAdd(z, previous - n, n), out + i, k)
-            }
+            let g = UnsafePointer(g)
             forEachLaneGroup(
-                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
+                d,
+                octet: { i in
+                    Self.gates(
+                        SIMD8<Scalar>.self, 8, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
+                },
+                quad: { i, k in
+                    Self.gates(
+                        SIMD4<Scalar>.self, k, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
+                })
         }
     }
 }
@@ -449,22 +447,19 @@ extension LSTM {
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n
-            func gateMath<V: SIMD>(_ j: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
-                let g = UnsafePointer(g)
-                let ui: V = loadLanes(u + j, k, as: v)
-                let uf: V = loadLanes(u + lanes + j, k, as: v)
-                let ug: V = loadLanes(u + 2 * lanes + j, k, as: v)
-                let uo: V = loadLanes(u + 3 * lanes + j, k, as: v)
-                let ig: V = Scalar.sigmoid(ui + loadLanes(g + j, k, as: v))
-                let fg: V = Scalar.sigmoid(uf + loadLanes(g + d + j, k, as: v))
-                let gg: V = Scalar.tanh(ug + loadLanes(g + 2 * d + j, k, as: v))
-                let og: V = Scalar.sigmoid(uo + loadLanes(g + 3 * d + j, k, as: v))
-                let c: V = gateMultiplyAdd(fg, loadLanes(s + j, k, as: v), ig * gg)
-                storeLanes(c, out + j, k)
-                storeLanes(og * Scalar.tanh(c), out + d + j, k)
-            }
+            let g = UnsafePointer(g)
             forEachLaneGroup(
-                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
+                d,
+                octet: { j in
+                    Self.gates(
+                        SIMD8<Scalar>.self, 8, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
+                        cOut: out + j, hOut: out + d + j)
+                },
+                quad: { j, k in
+                    Self.gates(
+                        SIMD4<Scalar>.self, k, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
+                        cOut: out + j, hOut: out + d + j)
+                })
         }
     }
 }
@@ -478,13 +473,61 @@ extension ElmanRNN {
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let u = io.projections + t * lanes + b * d
             let out = io.states + t * lanes + b * d
-            func gateMath<V: SIMD>(_ i: Int, _ k: Int, _ v: V.Type) where V.Scalar == Scalar {
-                let a: V = loadLanes(u + i, k, as: v) + loadLanes(UnsafePointer(g) + i, k, as: v)
-                storeLanes(activate(a), out + i, k)
-            }
+            let g = UnsafePointer(g)
             forEachLaneGroup(
-                d, octet: { gateMath($0, 8, SIMD8<Scalar>.self) }, quad: { gateMath($0, $1, SIMD4<Scalar>.self) })
+                d,
+                octet: { i in self.gates(SIMD8<Scalar>.self, 8, u: u + i, g: g + i, out: out + i) },
+                quad: { i, k in self.gates(SIMD4<Scalar>.self, k, u: u + i, g: g + i, out: out + i) })
         }
+    }
+}
+
+extension GRU {
+    /// One step's gate math for `k` lanes of hidden units (V holds at least k):
+    /// r = σ(u_r + g_r), z = σ(u_z + g_z), n = tanh(u_n + r·g_n), h' = z·(h − n) + n. Gates are
+    /// `uStride` apart in `u` and `gStride` apart in `g`; every pointer is at the first lane.
+    @inline(__always)
+    static func gates<V: SIMD>(
+        _: V.Type, _ k: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafePointer<Scalar>, gStride: Int,
+        h: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let r: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let z: V = Scalar.sigmoid(loadLanes(u + uStride, k, as: V.self) + loadLanes(g + gStride, k, as: V.self))
+        let gn: V = loadLanes(g + 2 * gStride, k, as: V.self)
+        let n: V = Scalar.tanh(gateMultiplyAdd(r, gn, loadLanes(u + 2 * uStride, k, as: V.self)))
+        let previous: V = loadLanes(h, k, as: V.self)
+        storeLanes(gateMultiplyAdd(z, previous - n, n), out, k)
+    }
+}
+
+extension LSTM {
+    /// One step's gate math for `k` lanes of hidden units: i, f, g, o from u + g (gates
+    /// `uStride` / `gStride` apart), c' = f·c + i·g, h' = o·tanh(c').
+    @inline(__always)
+    static func gates<V: SIMD>(
+        _: V.Type, _ k: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafePointer<Scalar>, gStride: Int,
+        c: UnsafePointer<Scalar>, h: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>,
+        hOut: UnsafeMutablePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let fg: V = Scalar.sigmoid(loadLanes(u + uStride, k, as: V.self) + loadLanes(g + gStride, k, as: V.self))
+        let gg: V = Scalar.tanh(loadLanes(u + 2 * uStride, k, as: V.self) + loadLanes(g + 2 * gStride, k, as: V.self))
+        let og: V = Scalar.sigmoid(
+            loadLanes(u + 3 * uStride, k, as: V.self) + loadLanes(g + 3 * gStride, k, as: V.self))
+        let cNew: V = gateMultiplyAdd(fg, loadLanes(c, k, as: V.self), ig * gg)
+        storeLanes(cNew, cOut, k)
+        storeLanes(og * Scalar.tanh(cNew), hOut, k)
+    }
+}
+
+extension ElmanRNN {
+    /// One step's h' = φ(u + g) for `k` lanes.
+    @inline(__always)
+    func gates<V: SIMD>(
+        _: V.Type, _ k: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let a: V = loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self)
+        storeLanes(activate(a), out, k)
     }
 }
 
