@@ -200,28 +200,51 @@ extension GRU {
             let du = a.projectionGradients + t * 3 * lanes + b * d
             let delta = work.preGradients + (t * batch + b) * gd
             let gl = a.stateGradients + t * lanes + b * d
-            forEachQuad(d) { i, k in
-                let lambda = loadLanes(gl + i, k) + loadLanes(carry + i, k) + loadLanes(direct + i, k)
-                let gn = loadLanes(g + 2 * d + i, k)
-                let r = Scalar.sigmoid(loadLanes(u + i, k) + loadLanes(g + i, k))
-                let z = Scalar.sigmoid(loadLanes(u + lanes + i, k) + loadLanes(g + d + i, k))
-                let n = Scalar.tanh(multiplyAdd(r, gn, loadLanes(u + 2 * lanes + i, k)))
-                let gpn = lambda * (1 - z) * (1 - n * n)
-                let gpz = lambda * (loadLanes(h + i, k) - n) * z * (1 - z)
-                let gpr = gpn * gn * r * (1 - r)
-                storeLanes(gpr, du + i, k)
-                storeLanes(gpz, du + lanes + i, k)
-                storeLanes(gpn, du + 2 * lanes + i, k)
-                storeLanes(gpr, delta + i, k)
-                storeLanes(gpz, delta + d + i, k)
-                storeLanes(gpn * r, delta + 2 * d + i, k)
-                storeLanes(z * lambda, direct + i, k)
-            }
+            forEachLaneGroup(
+                d,
+                octet: { i in
+                    Self.adjointLanes(
+                        SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                },
+                quad: { i, k in
+                    Self.adjointLanes(
+                        SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                })
         } finish: { b, carry, direct in
             forEachQuad(d) { i, k in
                 storeLanes(loadLanes(carry + i, k) + loadLanes(direct + i, k), a.initialGradient + b * d + i, k)
             }
         }
+    }
+
+    /// One step's GRU adjoint for `k` hidden units (pointers at the first unit; gates `hidden`
+    /// apart in g and δ, `lanes` apart in u and ∂L/∂u).
+    @inline(__always)
+    static func adjointLanes<V: SIMD>(
+        _: V.Type, _ k: Int, hidden d: Int, lanes: Int, h: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
+        g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carry: UnsafeMutablePointer<Scalar>,
+        direct: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let g = UnsafePointer(g)
+        let stateGradient: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carry), k, as: V.self)
+        let lambda: V = stateGradient + loadLanes(UnsafePointer(direct), k, as: V.self)
+        let gn: V = loadLanes(g + 2 * d, k, as: V.self)
+        let r: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let z: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+        let n: V = Scalar.tanh(gateMultiplyAdd(r, gn, loadLanes(u + 2 * lanes, k, as: V.self)))
+        let one = V(repeating: 1)
+        let gpn: V = lambda * (one - z) * (one - n * n)
+        let gpz: V = lambda * (loadLanes(h, k, as: V.self) - n) * z * (one - z)
+        let gpr: V = gpn * gn * r * (one - r)
+        storeLanes(gpr, du, k)
+        storeLanes(gpz, du + lanes, k)
+        storeLanes(gpn, du + 2 * lanes, k)
+        storeLanes(gpr, delta, k)
+        storeLanes(gpz, delta + d, k)
+        storeLanes(gpn * r, delta + 2 * d, k)
+        storeLanes(z * lambda, direct, k)
     }
 }
 
@@ -248,34 +271,57 @@ extension LSTM {
             let du = a.projectionGradients + t * 4 * lanes + b * d
             let delta = work.preGradients + (t * batch + b) * gd
             let gl = a.stateGradients + t * row + b * n
-            forEachQuad(d) { j, k in
-                let lc = loadLanes(gl + j, k) + loadLanes(carryC + j, k)
-                let lh = loadLanes(gl + d + j, k) + loadLanes(carryH + j, k)
-                let c = loadLanes(s + j, k)
-                let ig = Scalar.sigmoid(loadLanes(u + j, k) + loadLanes(g + j, k))
-                let fg = Scalar.sigmoid(loadLanes(u + lanes + j, k) + loadLanes(g + d + j, k))
-                let gg = Scalar.tanh(loadLanes(u + 2 * lanes + j, k) + loadLanes(g + 2 * d + j, k))
-                let og = Scalar.sigmoid(loadLanes(u + 3 * lanes + j, k) + loadLanes(g + 3 * d + j, k))
-                let tau = Scalar.tanh(multiplyAdd(fg, c, ig * gg))
-                let gc = lc + lh * og * (1 - tau * tau)
-                let pi = gc * gg * ig * (1 - ig)
-                let pf = gc * c * fg * (1 - fg)
-                let pg = gc * ig * (1 - gg * gg)
-                let po = lh * tau * og * (1 - og)
-                storeLanes(pi, du + j, k)
-                storeLanes(pf, du + lanes + j, k)
-                storeLanes(pg, du + 2 * lanes + j, k)
-                storeLanes(po, du + 3 * lanes + j, k)
-                storeLanes(pi, delta + j, k)
-                storeLanes(pf, delta + d + j, k)
-                storeLanes(pg, delta + 2 * d + j, k)
-                storeLanes(po, delta + 3 * d + j, k)
-                storeLanes(gc * fg, carryC + j, k)
-            }
+            forEachLaneGroup(
+                d,
+                octet: { j in
+                    Self.adjointLanes(
+                        SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                },
+                quad: { j, k in
+                    Self.adjointLanes(
+                        SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                })
         } finish: { b, carryH, carryC in
             copyScalars(a.initialGradient + b * n, carryC, count: d)
             copyScalars(a.initialGradient + b * n + d, carryH, count: d)
         }
+    }
+
+    /// One step's LSTM adjoint for `k` hidden units (`s` at the unit's c in the previous state
+    /// entry, `gl` at its ∂L/∂c with ∂L/∂h `hidden` later; gates `hidden` apart in g and δ,
+    /// `lanes` apart in u and ∂L/∂u).
+    @inline(__always)
+    static func adjointLanes<V: SIMD>(
+        _: V.Type, _ k: Int, hidden d: Int, lanes: Int, s: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
+        g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
+        carryC: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let g = UnsafePointer(g)
+        let lc: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carryC), k, as: V.self)
+        let lh: V = loadLanes(gl + d, k, as: V.self) + loadLanes(UnsafePointer(carryH), k, as: V.self)
+        let c: V = loadLanes(s, k, as: V.self)
+        let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let fg: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+        let gg: V = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
+        let og: V = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        let tau: V = Scalar.tanh(gateMultiplyAdd(fg, c, ig * gg))
+        let one = V(repeating: 1)
+        let gc: V = lc + lh * og * (one - tau * tau)
+        let pi: V = gc * gg * ig * (one - ig)
+        let pf: V = gc * c * fg * (one - fg)
+        let pg: V = gc * ig * (one - gg * gg)
+        let po: V = lh * tau * og * (one - og)
+        storeLanes(pi, du, k)
+        storeLanes(pf, du + lanes, k)
+        storeLanes(pg, du + 2 * lanes, k)
+        storeLanes(po, du + 3 * lanes, k)
+        storeLanes(pi, delta, k)
+        storeLanes(pf, delta + d, k)
+        storeLanes(pg, delta + 2 * d, k)
+        storeLanes(po, delta + 3 * d, k)
+        storeLanes(gc * fg, carryC, k)
     }
 }
 
