@@ -161,14 +161,11 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
 func hiddenOutputs<C: RecurrentCell>(_ cell: C, _ states: [C.Scalar], steps: Int, batch: Int) -> [C.Scalar] {
     // States of one value per channel ([T][B][d]) are h already.
     if cell.stateSize == cell.hiddenSize { return states }
-    let row = cell.stateRowSize(batch: batch)
     let width = batch * cell.hiddenSize
     var h = [C.Scalar](repeating: 0, count: steps * width)
     states.withUnsafeBufferPointer { s in
         h.withUnsafeMutableBufferPointer { out in
-            for t in 0..<steps {
-                cell.hidden(ofStateRow: s.baseAddress! + t * row, batch: batch, into: out.baseAddress! + t * width)
-            }
+            cell.hiddenOutputs(ofStates: s.baseAddress!, steps: steps, batch: batch, into: out.baseAddress!)
         }
     }
     return h

@@ -101,6 +101,12 @@ public protocol RecurrentCell<Scalar>: Sendable {
     /// The hidden output h of one state row, `[B][d]`.
     func hidden(ofStateRow row: UnsafePointer<Scalar>, batch: Int, into h: UnsafeMutablePointer<Scalar>)
 
+    /// The hidden outputs of `steps` consecutive state rows, `[T][B][output width]`: what
+    /// ``hidden(ofStateRow:batch:into:)`` gives row by row, with the layout read once (a
+    /// solver reached through a type-erased layer runs this generic code for every step).
+    func hiddenOutputs(
+        ofStates states: UnsafePointer<Scalar>, steps: Int, batch: Int, into h: UnsafeMutablePointer<Scalar>)
+
     /// Threads worth sharing each step of a sequential rollout of `batch` sequences of `steps`
     /// steps with `threads` threads: 1 (the default) means steps are not split. Dense cells of
     /// large d split one sequence's steps by hidden units (`SplitStepRollout`).
@@ -154,6 +160,25 @@ extension RecurrentCell {
                 steps: t..<(t + 1), batch: batch, previous: prev, states: UnsafePointer(states),
                 projections: projections, values: states, jacobians: nil, request: .structured)
             prev = UnsafePointer(states + t * row)
+        }
+    }
+
+    public func hiddenOutputs(
+        ofStates states: UnsafePointer<Scalar>, steps: Int, batch: Int, into h: UnsafeMutablePointer<Scalar>
+    ) {
+        let (n, d, structure) = (stateSize, hiddenSize, self.structure)
+        let row = batch * n
+        let width = batch * d
+        for t in 0..<steps {
+            let (source, out) = (states + t * row, h + t * width)
+            switch structure {
+            case .diagonal:
+                copyScalars(out, source, count: width)
+            case .blockDiagonal(let k):
+                copyScalars(out, source + (k - 1) * width, count: width)
+            case .dense:
+                for b in 0..<batch { copyScalars(out + b * d, source + b * n + (n - d), count: d) }
+            }
         }
     }
 

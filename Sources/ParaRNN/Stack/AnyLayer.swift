@@ -64,17 +64,12 @@ public struct AnyLayer<S: CellMath>: Sendable {
         if cell.stateSize == width, width == cell.hiddenSize {
             return LayerSolution(hidden: solution.states, solution: solution)
         }
-        let row = cell.stateRowSize(batch: batch)
         let out = batch * width
-        // Every value is written by `hidden(ofStateRow:)`; no zero fill, which this generic
-        // closure would do one value-witness call per element (8 % of an LSTM d = 4 rollout).
+        // Every value is written by `hiddenOutputs`; no zero fill, which this generic closure
+        // would do one value-witness call per element (8 % of an LSTM d = 4 rollout).
         let hidden = [S](unsafeUninitializedCapacity: steps * out) { h, count in
             solution.states.withUnsafeBufferPointer { s in
-                for t in 0..<steps {
-                    cell.hidden(
-                        ofStateRow: s.baseAddress! + t * row, batch: batch,
-                        into: h.baseAddress! + t * out)
-                }
+                cell.hiddenOutputs(ofStates: s.baseAddress!, steps: steps, batch: batch, into: h.baseAddress!)
             }
             count = steps * out
         }

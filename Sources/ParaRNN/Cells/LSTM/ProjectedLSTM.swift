@@ -200,4 +200,11 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         let p = projectionSize
         for b in 0..<batch { (h + b * p).update(from: row + b * n + (n - p), count: p) }
     }
+
+    public func hiddenOutputs(
+        ofStates states: UnsafePointer<Scalar>, steps: Int, batch: Int, into h: UnsafeMutablePointer<Scalar>
+    ) {
+        let (row, width) = (batch * stateSize, batch * projectionSize)
+        for t in 0..<steps { hidden(ofStateRow: states + t * row, batch: batch, into: h + t * width) }
+    }
 }
