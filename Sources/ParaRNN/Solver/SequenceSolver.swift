@@ -487,12 +487,35 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 states: states)
             return
         }
+        // Each worker rolls its sequences out in private buffers and copies the states back once:
+        // in the shared rows, neighbouring workers' entries share cache lines (an LSTM d = 4
+        // entry is half a line), and writing them every step made the lines bounce between
+        // cores on the recurrence's critical path.
         let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
+        let (n, d, gates) = (cell.stateSize, cell.hiddenSize, cell.gateCount)
         options.pool.forEach(workers) { part in
+            let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
+            let e = entries.count
+            let (b0, row, ownRow) = (entries.lowerBound, batch * n, e * n)
+            let ownProjections = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * gates * e * d)
+            let ownStates = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * ownRow)
+            let ownPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: ownRow)
+            defer {
+                ownProjections.deallocate()
+                ownStates.deallocate()
+                ownPrevious.deallocate()
+            }
+            for t in 0..<steps {
+                for v in 0..<gates {
+                    copyScalars(
+                        ownProjections + (t * gates + v) * e * d, u.base + (t * gates + v) * batch * d + b0 * d,
+                        count: e * d)
+                }
+            }
+            copyScalars(ownPrevious, h0.base + b0 * n, count: ownRow)
             cell.rollout(
-                steps: 0..<steps, batch: batch,
-                entries: ChunkPlan.evenRange(index: part, of: workers, total: batch),
-                previous: h0.base, projections: u.base, states: h.base)
+                steps: 0..<steps, batch: e, previous: ownPrevious, projections: ownProjections, states: ownStates)
+            for t in 0..<steps { copyScalars(h.base + t * row + b0 * n, ownStates + t * ownRow, count: ownRow) }
         }
     }
 
