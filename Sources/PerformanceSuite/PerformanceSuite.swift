@@ -50,6 +50,9 @@ public struct PerformanceSuite: Sendable {
     public var newtonCaseFilter: String?
     /// The recordings of the `packed` group (which runs only when named in ``groups``).
     public var packedSet = PackedBenchSet()
+    /// Newton cases: one more solve per thread count with per-phase, per-worker timings of the
+    /// fused passes (``NewtonPhaseTimings``), added to the notes ("linearise ms", "busy w0 ms", …).
+    public var phaseTimings = false
 
     public init(
         preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = [],
@@ -286,14 +289,23 @@ public struct PerformanceSuite: Sendable {
             var automatic = solver
             automatic.options.method = .automatic
             let choice = automatic.chooseMethod(steps: steps, batch: batch).0
+            var notes: [String: Double] = [
+                "iterations": Double(solution!.iterations), "max abs error": Double(error),
+                "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
+            ]
+            if phaseTimings {
+                // One more (warm) solve, timed phase by phase in every worker.
+                let timings = NewtonPhaseTimings()
+                var timed = solver
+                timed.options.phaseTimings = timings
+                _ = try! timed.solve(inputs: x, steps: steps, batch: batch)
+                notes.merge(timings.notes) { old, _ in old }
+            }
             emit(
                 BenchmarkResult(
                     name: name, shape: "B=\(batch) d=\(cell.hiddenSize) T=\(steps)", threads: threads,
                     seconds: seconds, baseline: "sequential rollout (1 thread)", baselineSeconds: sequential,
-                    notes: [
-                        "iterations": Double(solution!.iterations), "max abs error": Double(error),
-                        "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
-                    ]))
+                    notes: notes))
         }
     }
 

@@ -48,6 +48,13 @@ struct Bench: ParsableCommand {
     )
     var packedLongest: Int = 100_000
 
+    @Flag(
+        name: .long,
+        help:
+            "Newton cases: time the fused passes phase by phase and worker by worker (one more solve each; notes and one line per case)."
+    )
+    var phases = false
+
     @Option(name: .long, help: "Repetitions per timing (best kept).")
     var repetitions: Int = 3
 
@@ -56,6 +63,23 @@ struct Bench: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Write the Markdown table.", valueName: "file"))
     var markdown: String?
+
+    /// The phase notes of one Newton case as one line (ms summed over workers, busy per worker).
+    static func phaseLine(_ notes: [String: Double], passes: Double) -> String {
+        let f = { (v: Double) in String(format: "%.2f", v) }
+        let phases = ["project", "solve", "linearise", "reduce", "check"].compactMap { p in
+            notes["\(p) ms"].map { "\(p) \(f($0))" }
+        }
+        var busy: [String] = []
+        var w = 0
+        while let b = notes["busy w\(w) ms"] {
+            busy.append(f(b))
+            w += 1
+        }
+        return
+            "\(Int(passes)) passes, \(phases.joined(separator: ", ")) ms (Σ workers); pass wall \(f(notes["pass wall ms"] ?? 0)) ms (first \(f(notes["first pass wall ms"] ?? 0)) ms), carry \(f(notes["carry ms"] ?? 0)) ms; busy per worker \(busy.joined(separator: "/")) ms; "
+            + String(format: "%.0f B/step/pass, %.2f GB/s", notes["B/step/pass"] ?? 0, notes["GB/s"] ?? 0)
+    }
 
     func run() throws {
         guard let chosen = BenchmarkPreset(rawValue: preset) else {
@@ -84,6 +108,7 @@ struct Bench: ParsableCommand {
         var suite = PerformanceSuite(
             preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
+        suite.phaseTimings = phases
         suite.packedSet = PackedBenchSet(
             count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
         if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
@@ -95,6 +120,9 @@ struct Bench: ParsableCommand {
                 String(
                     format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads,
                     r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
+            if phases, let passes = r.notes["passes"] {
+                Console.error("  phases: " + Self.phaseLine(r.notes, passes: passes))
+            }
         }
         let table = BenchmarkResult.markdown(results)
         print(table)

@@ -1,17 +1,23 @@
 import ParallelScan
 
-extension NewtonEngine {
-    /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
-    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:checkThreshold:report:)`` apply: cells
-    /// that fold the residual and offsets into their kernel, with diagonal or k×k (k ≤ 4) blocks.
-    var fusedBlockSize: Int? {
-        guard cell.fusesNewtonOffsets else { return nil }
-        switch cell.structure {
+extension RecurrentCell {
+    /// The block size k of the scan behind a fused Newton pass (1 for diagonal Jacobians), or
+    /// nil when the cell's plain Newton does not run fused (see ``NewtonEngine/fusedBlockSize``).
+    var fusedNewtonBlockSize: Int? {
+        guard fusesNewtonOffsets else { return nil }
+        switch structure {
         case .diagonal: return 1
         case .blockDiagonal(let k): return k <= 4 ? k : nil
         case .dense: return nil
         }
     }
+}
+
+extension NewtonEngine {
+    /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
+    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:checkThreshold:report:)`` apply: cells
+    /// that fold the residual and offsets into their kernel, with diagonal or k×k (k ≤ 4) blocks.
+    var fusedBlockSize: Int? { cell.fusedNewtonBlockSize }
 
     /// What one fused pass does to each block of rows.
     enum FusedPass {
@@ -93,14 +99,43 @@ extension NewtonEngine {
         let initial = UnsafeSendable(previous)
         let zeros = zeroArray(Scalar.self, count: row)
         let packing = self.packing
+        let timer = timings
+        // The first pass projects its blocks' inputs itself when they are pending (the rows are
+        // then in cache for the linearisation, and no separate projection pass runs).
+        let pending = pendingProjection.map { (x: UnsafeSendable($0.inputs), u: UnsafeMutableSendable($0.target)) }
+        let inputRow = batch * cell.inputSize
+        let projector = pending == nil ? nil : BlockProjector(cell: cell, batch: batch)
+        let scalarBytes = MemoryLayout<Scalar>.size
+        /// Bytes a pass moves per step: J and b are read by the solve and written by the
+        /// linearisation, u read (or x read and u written), h written (write-allocate not counted).
+        func bytesPerStep(_ pass: FusedPass, projecting: Bool) -> Int {
+            let inputs = projecting ? inputRow + urow : urow
+            switch pass {
+            case .first: return scalarBytes * (inputs + row + jrow + row)
+            case .step: return scalarBytes * (inputs + row + 2 * (jrow + row))
+            case .check: return scalarBytes * (inputs + row + jrow + row)
+            case .relinearise: return scalarBytes * (inputs + row + jrow + row)
+            }
+        }
 
         /// Runs one pass over every chunk; returns the residual of the states it leaves.
         func run(_ pass: FusedPass) -> Double {
             var residuals = [Double](repeating: 0, count: workers)
+            let projecting = pass == .first && pending != nil
+            timer?.prepare(workers: workers)
+            let started = timer == nil ? 0 : phaseClock()
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
                     let range = chunkRanges[c]
+                    // Phase timing: the time since `mark` goes to `phase`.
+                    var mark = timer == nil ? 0 : phaseClock()
+                    @inline(__always) func lap(_ phase: NewtonPhaseTimings.Phase) {
+                        guard let timer else { return }
+                        let now = phaseClock()
+                        timer.add(now - mark, worker: c, phase: phase)
+                        mark = now
+                    }
                     let reduces = c < workers - 1 && pass != .check
                     let chunkSummary = summary.base + c * summaryCount
                     if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
@@ -114,13 +149,26 @@ extension NewtonEngine {
                     } else if pass == .relinearise || (pass == .first && hasGuess) {
                         copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
                     } else if pass == .first {
-                        // f(0, u) at the previous step (one row from a zero state).
+                        // f(0, u) at the previous step (one row from a zero state); its
+                        // projection, when pending, belongs to the previous chunk: computed
+                        // here into a scratch row.
+                        var previousU: [Scalar] = []
+                        if let pending, let projector {
+                            previousU = [Scalar](repeating: 0, count: urow)
+                            previousU.withUnsafeMutableBufferPointer { p in
+                                projector.project(
+                                    inputs: pending.x.base + (range.lowerBound - 1) * inputRow, rows: 1,
+                                    into: p.baseAddress!)
+                            }
+                        }
                         zeros.withUnsafeBufferPointer { z in
-                            cell.linearize(
-                                steps: 0..<1, batch: batch, previous: z.baseAddress!,
-                                states: z.baseAddress!,
-                                projections: u.base + (range.lowerBound - 1) * urow,
-                                values: before, jacobians: nil, request: .structured)
+                            previousU.withUnsafeBufferPointer { p in
+                                cell.linearize(
+                                    steps: 0..<1, batch: batch, previous: z.baseAddress!,
+                                    states: z.baseAddress!,
+                                    projections: p.isEmpty ? u.base + (range.lowerBound - 1) * urow : p.baseAddress!,
+                                    values: before, jacobians: nil, request: .structured)
+                            }
                         }
                     }
                     var worst = 0.0
@@ -148,6 +196,12 @@ extension NewtonEngine {
                             AffineRows.setConstantSummary(
                                 chunkSummary, blocks: blocks, blockSize: k, value: restart)
                         }
+                        if projecting, let pending, let projector {
+                            projector.project(
+                                inputs: pending.x.base + t * inputRow, rows: rows.count,
+                                into: pending.u.base + t * urow)
+                            lap(.project)
+                        }
                         switch pass {
                         case .step, .check:
                             AffineRows.solve(
@@ -171,6 +225,7 @@ extension NewtonEngine {
                         case .first, .relinearise:
                             break
                         }
+                        lap(.solve)
                         if pass == .check {
                             // Values only, into this worker's scratch (pointers rebased to the
                             // block, so the kernel sees steps 0…), then the residual.
@@ -184,6 +239,7 @@ extension NewtonEngine {
                                 relativeResidual(
                                     states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
                                     count: rows.count * row))
+                            lap(.check)
                         } else {
                             var blockResidual = 0.0
                             withUnsafeMutablePointer(to: &blockResidual) { pointer in
@@ -195,17 +251,26 @@ extension NewtonEngine {
                                 cell.linearize(arguments)
                             }
                             worst = combineResiduals(worst, blockResidual)
+                            lap(.linearise)
                         }
                         if reduces {
                             AffineRows.accumulate(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, summary: chunkSummary)
+                            lap(.reduce)
                         }
                         t = rows.upperBound
                     }
                     res.base[c] = worst
                 }
             }
+            if let timer {
+                timer.recordPass(
+                    wall: phaseClock() - started, steps: steps,
+                    bytesPerStep: bytesPerStep(pass, projecting: projecting),
+                    first: pass == .first)
+            }
+            if projecting { pendingProjection = nil }
             return residuals.reduce(0, combineResiduals)
         }
 
@@ -230,12 +295,14 @@ extension NewtonEngine {
                 _ = run(.relinearise)
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
+            let carryStarted = timer == nil ? 0 : phaseClock()
             copyScalars(carries, previous, count: row)
             for c in 0..<(workers - 1) {
                 AffineRows.applySummary(
                     UnsafePointer(summaries + c * summaryCount), blocks: blocks, blockSize: k,
                     input: UnsafePointer(carries + c * row), output: carries + (c + 1) * row)
             }
+            timer?.recordCarry(phaseClock() - carryStarted)
             // Quadratic convergence r_{n+1} ≈ C·r_n² with C ≈ r_n / r_{n−1}².
             let history = monitor.history
             if history.count >= 2, let last = history.last, history[history.count - 2] > 0 {
