@@ -55,6 +55,13 @@ struct Bench: ParsableCommand {
     )
     var phases = false
 
+    @Flag(
+        name: .customLong("f16-jacobians"),
+        help:
+            "Newton cases: also time the solve with Jacobians stored as Float16 (notes \"f16 J ms\", iterations, error)."
+    )
+    var f16Jacobians = false
+
     @Option(name: .long, help: "Repetitions per timing (best kept).")
     var repetitions: Int = 3
 
@@ -109,6 +116,7 @@ struct Bench: ParsableCommand {
             preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
         suite.phaseTimings = phases
+        suite.compactJacobians = f16Jacobians
         suite.packedSet = PackedBenchSet(
             count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
         if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
@@ -122,6 +130,14 @@ struct Bench: ParsableCommand {
                     r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
             if phases, let passes = r.notes["passes"] {
                 Console.error("  phases: " + Self.phaseLine(r.notes, passes: passes))
+            }
+            if let compact = r.notes["f16 J ms"] {
+                Console.error(
+                    String(
+                        format:
+                            "  f16 Jacobians: %.2f ms (%.2f× the Float-J solve), %.0f iterations (Float J: %.0f), max abs error %.2g",
+                        compact, r.seconds * 1000 / compact, r.notes["f16 J iterations"] ?? 0,
+                        r.notes["iterations"] ?? 0, r.notes["f16 J max abs error"] ?? 0))
             }
         }
         let table = BenchmarkResult.markdown(results)

@@ -106,15 +106,29 @@ extension NewtonEngine {
         let inputRow = batch * cell.inputSize
         let projector = pending == nil ? nil : BlockProjector(cell: cell, batch: batch)
         let scalarBytes = MemoryLayout<Scalar>.size
+        // Float16 Jacobians (Float only): each block's J is linearised into a worker scratch,
+        // rounded there (offsets corrected for the rounding), stored at 2 bytes and expanded
+        // into the scratch again before the next pass's solve.
+        let compact = compactJacobians && Scalar.self == Float.self && packing == nil
+        let compactStore: UnsafeMutablePointer<Float16>? = compact ? .allocate(capacity: steps * jrow) : nil
+        let compactScratch: UnsafeMutablePointer<Scalar>? =
+            compact ? .allocate(capacity: workers * blockRows * jrow) : nil
+        defer {
+            compactStore?.deallocate()
+            compactScratch?.deallocate()
+        }
+        let store16 = compactStore.map { UnsafeMutableSendable($0) }
+        let scratchJ = compactScratch.map { UnsafeMutableSendable($0) }
+        let jBytes = compact ? 2 : scalarBytes
         /// Bytes a pass moves per step: J and b are read by the solve and written by the
         /// linearisation, u read (or x read and u written), h written (write-allocate not counted).
         func bytesPerStep(_ pass: FusedPass, projecting: Bool) -> Int {
-            let inputs = projecting ? inputRow + urow : urow
+            let inputs = scalarBytes * (projecting ? inputRow + urow : urow)
             switch pass {
-            case .first: return scalarBytes * (inputs + row + jrow + row)
-            case .step: return scalarBytes * (inputs + row + 2 * (jrow + row))
-            case .check: return scalarBytes * (inputs + row + jrow + row)
-            case .relinearise: return scalarBytes * (inputs + row + jrow + row)
+            case .first: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            case .step: return inputs + scalarBytes * (3 * row) + 2 * jBytes * jrow
+            case .check: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            case .relinearise: return inputs + scalarBytes * (2 * row) + jBytes * jrow
             }
         }
 
@@ -202,8 +216,18 @@ extension NewtonEngine {
                                 into: pending.u.base + t * urow)
                             lap(.project)
                         }
+                        // This worker's Float Jacobians of the block (compact storage only).
+                        let blockJ = scratchJ.map { $0.base + c * blockRows * jrow }
                         switch pass {
                         case .step, .check:
+                            if let blockJ, let store16 {
+                                CompactJacobians.expand(
+                                    store16.base + t * jrow, into: Self.asFloat(blockJ), count: rows.count * jrow)
+                                AffineRows.solve(
+                                    a: UnsafePointer(blockJ), b: UnsafePointer(f.base + t * row), rows: 0..<rows.count,
+                                    blocks: blocks, blockSize: k, carry: prior, output: h.base + t * row)
+                                break
+                            }
                             AffineRows.solve(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, carry: prior, output: h.base)
@@ -243,17 +267,35 @@ extension NewtonEngine {
                         } else {
                             var blockResidual = 0.0
                             withUnsafeMutablePointer(to: &blockResidual) { pointer in
-                                var arguments = LinearizeArguments(
-                                    steps: rows, batch: batch, previous: prior,
-                                    states: UnsafePointer(h.base), projections: u.base,
-                                    values: f.base, jacobians: jac.base, request: .structured)
+                                // Compact: the block's rows rebased to steps 0… (J into the scratch).
+                                var arguments =
+                                    blockJ == nil
+                                    ? LinearizeArguments(
+                                        steps: rows, batch: batch, previous: prior,
+                                        states: UnsafePointer(h.base), projections: u.base,
+                                        values: f.base, jacobians: jac.base, request: .structured)
+                                    : LinearizeArguments(
+                                        steps: 0..<rows.count, batch: batch, previous: prior,
+                                        states: UnsafePointer(h.base + t * row), projections: u.base + t * urow,
+                                        values: f.base + t * row, jacobians: blockJ, request: .structured)
                                 arguments.fusedResidual = pointer
                                 cell.linearize(arguments)
+                            }
+                            if let blockJ, let store16 {
+                                CompactJacobians.round(
+                                    Self.asFloat(blockJ), store: store16.base + t * jrow,
+                                    offsets: Self.asFloat(f.base + t * row), rows: rows.count, row: row, blockSize: k,
+                                    prior: Self.asFloatReadOnly(prior), states: Self.asFloat(h.base + t * row))
                             }
                             worst = combineResiduals(worst, blockResidual)
                             lap(.linearise)
                         }
-                        if reduces {
+                        if reduces, let blockJ {
+                            AffineRows.accumulate(
+                                a: UnsafePointer(blockJ), b: UnsafePointer(f.base + t * row), rows: 0..<rows.count,
+                                blocks: blocks, blockSize: k, summary: chunkSummary)
+                            lap(.reduce)
+                        } else if reduces {
                             AffineRows.accumulate(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, summary: chunkSummary)
@@ -314,5 +356,16 @@ extension NewtonEngine {
             }
         }
         return noteOverflows(monitor.limitReached(), bounded)
+    }
+
+    /// A pointer to scalars that are Float (the compact path runs only when Scalar == Float).
+    @inline(__always)
+    static func asFloat(_ pointer: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    static func asFloatReadOnly(_ pointer: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 }

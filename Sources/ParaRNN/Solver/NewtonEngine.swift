@@ -27,6 +27,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
     var pendingProjection: PendingProjection? = nil
     /// Where the fused passes record per-phase, per-worker time (nil: not timed).
     var timings: NewtonPhaseTimings? = nil
+    /// Fused passes store the Jacobians as Float16 (Float solves only; ``CompactJacobians``).
+    var compactJacobians = false
 
     /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
     struct PendingProjection {

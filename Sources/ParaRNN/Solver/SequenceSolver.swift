@@ -36,6 +36,9 @@ public struct SolverOptions: Sendable {
     public var coupling: (any SegmentCoupling)? = nil
     /// Where fused Newton passes record per-phase, per-worker time (the bench's `--phases`).
     package var phaseTimings: NewtonPhaseTimings? = nil
+    /// Plain fused Newton in Float stores its Jacobians as Float16 (``CompactJacobians``): the
+    /// same certified fixed point, fewer bytes per pass, possibly more iterations.
+    package var compactJacobians = false
 
     public init(
         method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
@@ -470,6 +473,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 previous: previous, states: states, pool: options.pool)
             engine.packing = packing
             engine.timings = options.phaseTimings
+            engine.compactJacobians = options.compactJacobians
             if let inputs = pendingInputs {
                 if candidate == .newton, engine.fusedBlockSize != nil {
                     engine.pendingProjection = .init(
