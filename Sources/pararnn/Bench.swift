@@ -17,7 +17,9 @@ struct Bench: ParsableCommand {
             backward vs the step form; retention), packed (only when named: 1,000 recordings \
             of lengths log-uniform in 10²…10⁵, ParaGRU d = 4, one packed solve vs one solve per \
             recording vs a batch padded to the longest; --packed-recordings and \
-            --packed-longest scale the set). Each timing is the best of --repetitions runs after a warm-up. \
+            --packed-longest scale the set). Newton cases with --phases: time per phase and worker of the \
+            fused passes; with --f16-jacobians: the solve with Float16 Jacobian storage beside it. \
+            Each timing is the best of --repetitions runs after a warm-up. \
             Ratios, not absolute times, are what carry between machines.
             """)
 
