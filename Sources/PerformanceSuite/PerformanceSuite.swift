@@ -296,7 +296,8 @@ public struct PerformanceSuite: Sendable {
                 "iterations": Double(solution!.iterations), "max abs error": Double(error),
                 "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
             ]
-            if compactJacobians {
+            let fused = cell.fusedNewtonBlockSize != nil
+            if compactJacobians, fused {
                 // Float16 Jacobian storage: the same certificate, fewer bytes per pass.
                 var compact = solver
                 compact.options.compactJacobians = true
@@ -311,7 +312,7 @@ public struct PerformanceSuite: Sendable {
                 }
                 notes["f16 J max abs error"] = Double(compactError)
             }
-            if phaseTimings {
+            if phaseTimings, fused {
                 // One more (warm) solve, timed phase by phase in every worker.
                 let timings = NewtonPhaseTimings()
                 var timed = solver

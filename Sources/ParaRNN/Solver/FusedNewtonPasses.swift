@@ -3,7 +3,7 @@ import ParallelScan
 extension RecurrentCell {
     /// The block size k of the scan behind a fused Newton pass (1 for diagonal Jacobians), or
     /// nil when the cell's plain Newton does not run fused (see ``NewtonEngine/fusedBlockSize``).
-    var fusedNewtonBlockSize: Int? {
+    package var fusedNewtonBlockSize: Int? {
         guard fusesNewtonOffsets else { return nil }
         switch structure {
         case .diagonal: return 1
