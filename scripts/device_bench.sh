@@ -3,6 +3,8 @@
 #
 #   scripts/device_bench.sh pack     # here: static release binary + its .so files → device-carry/
 #   scripts/device_bench.sh run OUT  # there, in the repository root: thread sweep 1..16 → OUT/
+#   scripts/device_bench.sh run-newton OUT  # there: the newton group 1..16 threads with per-phase,
+#                                         # per-worker timings and Float16 Jacobians → OUT/
 #   scripts/device_bench.sh pack-mpi # here: pack, plus Open MPI (mpirun, orted, libs, plugins)
 #   scripts/device_bench.sh run-mpi OUT  # there: ParaGRU d=4 T=10^7, 1×16 vs 4×4 vs 16×1 ranks×threads
 #
@@ -120,6 +122,21 @@ PY
     cmp -s "$out/h_4x4.npy" "$out/h_16x1.npy" && echo "4x4 and 16x1 outputs identical" >> "$out/summary.txt" || true
     cat "$out/summary.txt"
     ;;
+run-newton)
+    # Where Newton's scaling is lost: every fused pass timed phase by phase in each worker
+    # (project/solve/linearise/reduce/check, first-pass wall, carry, busy per worker, B/step/pass,
+    # GB/s), and the solve with Float16 Jacobians beside it. The phase lines go to newton-phases.txt.
+    out="${2:?usage: scripts/device_bench.sh run-newton OUTDIR}"
+    mkdir -p "$out"
+    out="$(cd "$out" && pwd)"
+    cd device-carry
+    [ -f pararnn.xz ] && xz -d -f pararnn.xz lib/*.xz
+    chmod +x pararnn
+    export LD_LIBRARY_PATH="$PWD/lib"
+    ./pararnn bench --preset standard --groups newton --threads 1,2,4,8,16 --repetitions 3 --phases \
+        --f16-jacobians --json "$out/newton-phases.json" --markdown "$out/newton-phases.md" 2> "$out/newton-phases.txt"
+    cat "$out/newton-phases.txt"
+    ;;
 run)
     out="${2:?usage: scripts/device_bench.sh run OUTDIR}"
     mkdir -p "$out"
@@ -133,7 +150,7 @@ run)
         --json "$out/device-16core.json" --markdown "$out/device-16core.md"
     ;;
 *)
-    sed -n '2,13p' "$0"
+    sed -n '2,15p' "$0"
     exit 1
     ;;
 esac

@@ -50,6 +50,12 @@ public struct PerformanceSuite: Sendable {
     public var newtonCaseFilter: String?
     /// The recordings of the `packed` group (which runs only when named in ``groups``).
     public var packedSet = PackedBenchSet()
+    /// Newton cases: one more solve per thread count with per-phase, per-worker timings of the
+    /// fused passes (``NewtonPhaseTimings``), added to the notes ("linearise ms", "busy w0 ms", …).
+    public var phaseTimings = false
+    /// Newton cases: also time the solve with Float16 Jacobian storage ("f16 J ms",
+    /// "f16 J iterations", "f16 J max abs error").
+    public var compactJacobians = false
 
     public init(
         preset: BenchmarkPreset, threadCounts: [Int], repetitions: Int = 3, groups: Set<String> = [],
@@ -286,14 +292,39 @@ public struct PerformanceSuite: Sendable {
             var automatic = solver
             automatic.options.method = .automatic
             let choice = automatic.chooseMethod(steps: steps, batch: batch).0
+            var notes: [String: Double] = [
+                "iterations": Double(solution!.iterations), "max abs error": Double(error),
+                "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
+            ]
+            let fused = cell.fusedNewtonBlockSize != nil
+            if compactJacobians, fused {
+                // Float16 Jacobian storage: the same certificate, fewer bytes per pass.
+                var compact = solver
+                compact.options.compactJacobians = true
+                var compactSolution: Solution<Float>? = nil
+                notes["f16 J ms"] =
+                    1e3 * time { compactSolution = try! compact.solve(inputs: x, steps: steps, batch: batch) }
+                notes["f16 J iterations"] = Double(compactSolution!.iterations)
+                notes["f16 J converged"] = compactSolution!.converged ? 1 : 0
+                var compactError: Float = 0
+                for i in reference.indices {
+                    compactError = max(compactError, abs(reference[i] - compactSolution!.states[i]))
+                }
+                notes["f16 J max abs error"] = Double(compactError)
+            }
+            if phaseTimings, fused {
+                // One more (warm) solve, timed phase by phase in every worker.
+                let timings = NewtonPhaseTimings()
+                var timed = solver
+                timed.options.phaseTimings = timings
+                _ = try! timed.solve(inputs: x, steps: steps, batch: batch)
+                notes.merge(timings.notes) { old, _ in old }
+            }
             emit(
                 BenchmarkResult(
                     name: name, shape: "B=\(batch) d=\(cell.hiddenSize) T=\(steps)", threads: threads,
                     seconds: seconds, baseline: "sequential rollout (1 thread)", baselineSeconds: sequential,
-                    notes: [
-                        "iterations": Double(solution!.iterations), "max abs error": Double(error),
-                        "converged": solution!.converged ? 1 : 0, "automatic picks newton": choice == .newton ? 1 : 0,
-                    ]))
+                    notes: notes))
         }
     }
 

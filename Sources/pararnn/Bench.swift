@@ -17,7 +17,9 @@ struct Bench: ParsableCommand {
             backward vs the step form; retention), packed (only when named: 1,000 recordings \
             of lengths log-uniform in 10²…10⁵, ParaGRU d = 4, one packed solve vs one solve per \
             recording vs a batch padded to the longest; --packed-recordings and \
-            --packed-longest scale the set). Each timing is the best of --repetitions runs after a warm-up. \
+            --packed-longest scale the set). Newton cases with --phases: time per phase and worker of the \
+            fused passes; with --f16-jacobians: the solve with Float16 Jacobian storage beside it. \
+            Each timing is the best of --repetitions runs after a warm-up. \
             Ratios, not absolute times, are what carry between machines.
             """)
 
@@ -48,6 +50,20 @@ struct Bench: ParsableCommand {
     )
     var packedLongest: Int = 100_000
 
+    @Flag(
+        name: .long,
+        help:
+            "Newton cases: time the fused passes phase by phase and worker by worker (one more solve each; notes and one line per case)."
+    )
+    var phases = false
+
+    @Flag(
+        name: .customLong("f16-jacobians"),
+        help:
+            "Newton cases: also time the solve with Jacobians stored as Float16 (notes \"f16 J ms\", iterations, error)."
+    )
+    var f16Jacobians = false
+
     @Option(name: .long, help: "Repetitions per timing (best kept).")
     var repetitions: Int = 3
 
@@ -56,6 +72,23 @@ struct Bench: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Write the Markdown table.", valueName: "file"))
     var markdown: String?
+
+    /// The phase notes of one Newton case as one line (ms summed over workers, busy per worker).
+    static func phaseLine(_ notes: [String: Double], passes: Double) -> String {
+        let f = { (v: Double) in String(format: "%.2f", v) }
+        let phases = ["project", "solve", "linearise", "reduce", "check"].compactMap { p in
+            notes["\(p) ms"].map { "\(p) \(f($0))" }
+        }
+        var busy: [String] = []
+        var w = 0
+        while let b = notes["busy w\(w) ms"] {
+            busy.append(f(b))
+            w += 1
+        }
+        return
+            "\(Int(passes)) passes, \(phases.joined(separator: ", ")) ms (Σ workers); pass wall \(f(notes["pass wall ms"] ?? 0)) ms (first \(f(notes["first pass wall ms"] ?? 0)) ms), carry \(f(notes["carry ms"] ?? 0)) ms; busy per worker \(busy.joined(separator: "/")) ms; "
+            + String(format: "%.0f B/step/pass, %.2f GB/s", notes["B/step/pass"] ?? 0, notes["GB/s"] ?? 0)
+    }
 
     func run() throws {
         guard let chosen = BenchmarkPreset(rawValue: preset) else {
@@ -84,6 +117,8 @@ struct Bench: ParsableCommand {
         var suite = PerformanceSuite(
             preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
+        suite.phaseTimings = phases
+        suite.compactJacobians = f16Jacobians
         suite.packedSet = PackedBenchSet(
             count: packedRecordings, shortest: min(100, packedLongest), longest: packedLongest)
         if !selected.isDisjoint(with: ["scan", "plstm", "linear"]) || selected.isEmpty {
@@ -95,6 +130,17 @@ struct Bench: ParsableCommand {
                 String(
                     format: "%@ %@ (%d threads): %.2f ms vs %@ %.2f ms → %.2f×", r.name, r.shape, r.threads,
                     r.seconds * 1000, r.baseline, r.baselineSeconds * 1000, r.speedup))
+            if phases, let passes = r.notes["passes"] {
+                Console.error("  phases: " + Self.phaseLine(r.notes, passes: passes))
+            }
+            if let compact = r.notes["f16 J ms"] {
+                Console.error(
+                    String(
+                        format:
+                            "  f16 Jacobians: %.2f ms (%.2f× the Float-J solve), %.0f iterations (Float J: %.0f), max abs error %.2g",
+                        compact, r.seconds * 1000 / compact, r.notes["f16 J iterations"] ?? 0,
+                        r.notes["iterations"] ?? 0, r.notes["f16 J max abs error"] ?? 0))
+            }
         }
         let table = BenchmarkResult.markdown(results)
         print(table)

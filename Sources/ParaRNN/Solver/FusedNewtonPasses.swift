@@ -1,17 +1,23 @@
 import ParallelScan
 
-extension NewtonEngine {
-    /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
-    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:checkThreshold:report:)`` apply: cells
-    /// that fold the residual and offsets into their kernel, with diagonal or k×k (k ≤ 4) blocks.
-    var fusedBlockSize: Int? {
-        guard cell.fusesNewtonOffsets else { return nil }
-        switch cell.structure {
+extension RecurrentCell {
+    /// The block size k of the scan behind a fused Newton pass (1 for diagonal Jacobians), or
+    /// nil when the cell's plain Newton does not run fused (see ``NewtonEngine/fusedBlockSize``).
+    package var fusedNewtonBlockSize: Int? {
+        guard fusesNewtonOffsets else { return nil }
+        switch structure {
         case .diagonal: return 1
         case .blockDiagonal(let k): return k <= 4 ? k : nil
         case .dense: return nil
         }
     }
+}
+
+extension NewtonEngine {
+    /// The block size k of the scan behind a structured Newton step (1 for diagonal), if the
+    /// fused passes of ``iterateFused(tolerance:maxIterations:hasGuess:checkThreshold:report:)`` apply: cells
+    /// that fold the residual and offsets into their kernel, with diagonal or k×k (k ≤ 4) blocks.
+    var fusedBlockSize: Int? { cell.fusedNewtonBlockSize }
 
     /// What one fused pass does to each block of rows.
     enum FusedPass {
@@ -93,14 +99,57 @@ extension NewtonEngine {
         let initial = UnsafeSendable(previous)
         let zeros = zeroArray(Scalar.self, count: row)
         let packing = self.packing
+        let timer = timings
+        // The first pass projects its blocks' inputs itself when they are pending (the rows are
+        // then in cache for the linearisation, and no separate projection pass runs).
+        let pending = pendingProjection.map { (x: UnsafeSendable($0.inputs), u: UnsafeMutableSendable($0.target)) }
+        let inputRow = batch * cell.inputSize
+        let projector = pending == nil ? nil : BlockProjector(cell: cell, batch: batch)
+        let scalarBytes = MemoryLayout<Scalar>.size
+        // Float16 Jacobians (Float only): each block's J is linearised into a worker scratch,
+        // rounded there (offsets corrected for the rounding), stored at 2 bytes and expanded
+        // into the scratch again before the next pass's solve.
+        let compact = compactJacobians && Scalar.self == Float.self && packing == nil
+        let compactStore: UnsafeMutablePointer<Float16>? = compact ? .allocate(capacity: steps * jrow) : nil
+        let compactScratch: UnsafeMutablePointer<Scalar>? =
+            compact ? .allocate(capacity: workers * blockRows * jrow) : nil
+        defer {
+            compactStore?.deallocate()
+            compactScratch?.deallocate()
+        }
+        let store16 = compactStore.map { UnsafeMutableSendable($0) }
+        let scratchJ = compactScratch.map { UnsafeMutableSendable($0) }
+        let jBytes = compact ? 2 : scalarBytes
+        /// Bytes a pass moves per step: J and b are read by the solve and written by the
+        /// linearisation, u read (or x read and u written), h written (write-allocate not counted).
+        func bytesPerStep(_ pass: FusedPass, projecting: Bool) -> Int {
+            let inputs = scalarBytes * (projecting ? inputRow + urow : urow)
+            switch pass {
+            case .first: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            case .step: return inputs + scalarBytes * (3 * row) + 2 * jBytes * jrow
+            case .check: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            case .relinearise: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            }
+        }
 
         /// Runs one pass over every chunk; returns the residual of the states it leaves.
         func run(_ pass: FusedPass) -> Double {
             var residuals = [Double](repeating: 0, count: workers)
+            let projecting = pass == .first && pending != nil
+            timer?.prepare(workers: workers)
+            let started = timer == nil ? 0 : phaseClock()
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
                     let range = chunkRanges[c]
+                    // Phase timing: the time since `mark` goes to `phase`.
+                    var mark = timer == nil ? 0 : phaseClock()
+                    @inline(__always) func lap(_ phase: NewtonPhaseTimings.Phase) {
+                        guard let timer else { return }
+                        let now = phaseClock()
+                        timer.add(now - mark, worker: c, phase: phase)
+                        mark = now
+                    }
                     let reduces = c < workers - 1 && pass != .check
                     let chunkSummary = summary.base + c * summaryCount
                     if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
@@ -114,13 +163,26 @@ extension NewtonEngine {
                     } else if pass == .relinearise || (pass == .first && hasGuess) {
                         copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
                     } else if pass == .first {
-                        // f(0, u) at the previous step (one row from a zero state).
+                        // f(0, u) at the previous step (one row from a zero state); its
+                        // projection, when pending, belongs to the previous chunk: computed
+                        // here into a scratch row.
+                        var previousU: [Scalar] = []
+                        if let pending, let projector {
+                            previousU = [Scalar](repeating: 0, count: urow)
+                            previousU.withUnsafeMutableBufferPointer { p in
+                                projector.project(
+                                    inputs: pending.x.base + (range.lowerBound - 1) * inputRow, rows: 1,
+                                    into: p.baseAddress!)
+                            }
+                        }
                         zeros.withUnsafeBufferPointer { z in
-                            cell.linearize(
-                                steps: 0..<1, batch: batch, previous: z.baseAddress!,
-                                states: z.baseAddress!,
-                                projections: u.base + (range.lowerBound - 1) * urow,
-                                values: before, jacobians: nil, request: .structured)
+                            previousU.withUnsafeBufferPointer { p in
+                                cell.linearize(
+                                    steps: 0..<1, batch: batch, previous: z.baseAddress!,
+                                    states: z.baseAddress!,
+                                    projections: p.isEmpty ? u.base + (range.lowerBound - 1) * urow : p.baseAddress!,
+                                    values: before, jacobians: nil, request: .structured)
+                            }
                         }
                     }
                     var worst = 0.0
@@ -148,8 +210,24 @@ extension NewtonEngine {
                             AffineRows.setConstantSummary(
                                 chunkSummary, blocks: blocks, blockSize: k, value: restart)
                         }
+                        if projecting, let pending, let projector {
+                            projector.project(
+                                inputs: pending.x.base + t * inputRow, rows: rows.count,
+                                into: pending.u.base + t * urow)
+                            lap(.project)
+                        }
+                        // This worker's Float Jacobians of the block (compact storage only).
+                        let blockJ = scratchJ.map { $0.base + c * blockRows * jrow }
                         switch pass {
                         case .step, .check:
+                            if let blockJ, let store16 {
+                                CompactJacobians.expand(
+                                    store16.base + t * jrow, into: Self.asFloat(blockJ), count: rows.count * jrow)
+                                AffineRows.solve(
+                                    a: UnsafePointer(blockJ), b: UnsafePointer(f.base + t * row), rows: 0..<rows.count,
+                                    blocks: blocks, blockSize: k, carry: prior, output: h.base + t * row)
+                                break
+                            }
                             AffineRows.solve(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, carry: prior, output: h.base)
@@ -171,6 +249,7 @@ extension NewtonEngine {
                         case .first, .relinearise:
                             break
                         }
+                        lap(.solve)
                         if pass == .check {
                             // Values only, into this worker's scratch (pointers rebased to the
                             // block, so the kernel sees steps 0…), then the residual.
@@ -184,28 +263,56 @@ extension NewtonEngine {
                                 relativeResidual(
                                     states: UnsafePointer(h.base + t * row), values: UnsafePointer(scratch),
                                     count: rows.count * row))
+                            lap(.check)
                         } else {
                             var blockResidual = 0.0
                             withUnsafeMutablePointer(to: &blockResidual) { pointer in
-                                var arguments = LinearizeArguments(
-                                    steps: rows, batch: batch, previous: prior,
-                                    states: UnsafePointer(h.base), projections: u.base,
-                                    values: f.base, jacobians: jac.base, request: .structured)
+                                // Compact: the block's rows rebased to steps 0… (J into the scratch).
+                                var arguments =
+                                    blockJ == nil
+                                    ? LinearizeArguments(
+                                        steps: rows, batch: batch, previous: prior,
+                                        states: UnsafePointer(h.base), projections: u.base,
+                                        values: f.base, jacobians: jac.base, request: .structured)
+                                    : LinearizeArguments(
+                                        steps: 0..<rows.count, batch: batch, previous: prior,
+                                        states: UnsafePointer(h.base + t * row), projections: u.base + t * urow,
+                                        values: f.base + t * row, jacobians: blockJ, request: .structured)
                                 arguments.fusedResidual = pointer
                                 cell.linearize(arguments)
                             }
+                            if let blockJ, let store16 {
+                                CompactJacobians.round(
+                                    Self.asFloat(blockJ), store: store16.base + t * jrow,
+                                    offsets: Self.asFloat(f.base + t * row), rows: rows.count, row: row, blockSize: k,
+                                    prior: Self.asFloatReadOnly(prior), states: Self.asFloat(h.base + t * row))
+                            }
                             worst = combineResiduals(worst, blockResidual)
+                            lap(.linearise)
                         }
-                        if reduces {
+                        if reduces, let blockJ {
+                            AffineRows.accumulate(
+                                a: UnsafePointer(blockJ), b: UnsafePointer(f.base + t * row), rows: 0..<rows.count,
+                                blocks: blocks, blockSize: k, summary: chunkSummary)
+                            lap(.reduce)
+                        } else if reduces {
                             AffineRows.accumulate(
                                 a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
                                 blocks: blocks, blockSize: k, summary: chunkSummary)
+                            lap(.reduce)
                         }
                         t = rows.upperBound
                     }
                     res.base[c] = worst
                 }
             }
+            if let timer {
+                timer.recordPass(
+                    wall: phaseClock() - started, steps: steps,
+                    bytesPerStep: bytesPerStep(pass, projecting: projecting),
+                    first: pass == .first)
+            }
+            if projecting { pendingProjection = nil }
             return residuals.reduce(0, combineResiduals)
         }
 
@@ -230,12 +337,14 @@ extension NewtonEngine {
                 _ = run(.relinearise)
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
+            let carryStarted = timer == nil ? 0 : phaseClock()
             copyScalars(carries, previous, count: row)
             for c in 0..<(workers - 1) {
                 AffineRows.applySummary(
                     UnsafePointer(summaries + c * summaryCount), blocks: blocks, blockSize: k,
                     input: UnsafePointer(carries + c * row), output: carries + (c + 1) * row)
             }
+            timer?.recordCarry(phaseClock() - carryStarted)
             // Quadratic convergence r_{n+1} ≈ C·r_n² with C ≈ r_n / r_{n−1}².
             let history = monitor.history
             if history.count >= 2, let last = history.last, history[history.count - 2] > 0 {
@@ -247,5 +356,16 @@ extension NewtonEngine {
             }
         }
         return noteOverflows(monitor.limitReached(), bounded)
+    }
+
+    /// A pointer to scalars that are Float (the compact path runs only when Scalar == Float).
+    @inline(__always)
+    static func asFloat(_ pointer: UnsafeMutablePointer<Scalar>) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
+    }
+
+    @inline(__always)
+    static func asFloatReadOnly(_ pointer: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 }

@@ -21,6 +21,27 @@ final class NewtonEngine<Cell: RecurrentCell> {
     var jacobianCapacity = 0
     /// Several sequences packed end to end (see ``PackedStarts``); nil for one sequence.
     var packing: PackedStarts<Scalar>? = nil
+    /// Inputs whose projections are not computed yet: the first fused pass projects each block
+    /// of rows just before it linearises them (``iterateFused``), and every other path calls
+    /// ``projectPending()`` first.
+    var pendingProjection: PendingProjection? = nil
+    /// Where the fused passes record per-phase, per-worker time (nil: not timed).
+    var timings: NewtonPhaseTimings? = nil
+    /// Fused passes store the Jacobians as Float16 (Float solves only; ``CompactJacobians``).
+    var compactJacobians = false
+
+    /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
+    struct PendingProjection {
+        let inputs: UnsafePointer<Scalar>
+        let target: UnsafeMutablePointer<Scalar>
+    }
+
+    /// Projects pending inputs over the whole segment (paths other than the fused first pass).
+    func projectPending() {
+        guard let pending = pendingProjection else { return }
+        cell.project(inputs: pending.inputs, steps: steps, batch: batch, projections: pending.target, pool: pool)
+        pendingProjection = nil
+    }
 
     init(
         cell: Cell, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,

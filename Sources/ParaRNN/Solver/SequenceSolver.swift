@@ -34,6 +34,11 @@ public struct SolverOptions: Sendable {
     /// Solve one segment of a sequence split across processes (see ``SegmentCoupling``):
     /// `solve(inputs:…)` then takes this segment's inputs and returns its states.
     public var coupling: (any SegmentCoupling)? = nil
+    /// Where fused Newton passes record per-phase, per-worker time (the bench's `--phases`).
+    package var phaseTimings: NewtonPhaseTimings? = nil
+    /// Plain fused Newton in Float stores its Jacobians as Float16 (``CompactJacobians``): the
+    /// same certified fixed point, fewer bytes per pass, possibly more iterations.
+    package var compactJacobians = false
 
     public init(
         method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
@@ -115,11 +120,23 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 inputs: inputs, steps: steps, batch: batch, initialState: initialState,
                 coupling: coupling)
         }
-        if guess == nil, chooseMethod(steps: steps, batch: batch).0 == .sequential {
+        let chosen = chooseMethod(steps: steps, batch: batch).0
+        if guess == nil, chosen == .sequential {
             return streamedRollout(inputs: inputs, steps: steps, batch: batch, initialState: initialState)
         }
         // Every projection value is written by `project` (bias, then the GEMM).
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
+        if chosen == .newton, cell.fusedNewtonBlockSize != nil, !options.estimatesContractivity {
+            // Plain fused Newton (method given, so no contractivity estimate reads the
+            // projections first): the first pass projects each block just before linearising it.
+            return inputs.withUnsafeBufferPointer { x in
+                projections.withUnsafeMutableBufferPointer { u in
+                    solve(
+                        projections: u.baseAddress!, pendingInputs: x.baseAddress!, steps: steps, batch: batch,
+                        initialState: initialState, guess: guess)
+                }
+            }
+        }
         inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
                 cell.project(
@@ -137,6 +154,20 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         projections: [Scalar], steps: Int, batch: Int, initialState: [Scalar]? = nil,
         guess: [Scalar]? = nil
     ) -> Solution<Scalar> {
+        projections.withUnsafeBufferPointer { u in
+            solve(
+                projections: UnsafeMutablePointer(mutating: u.baseAddress!), pendingInputs: nil, steps: steps,
+                batch: batch, initialState: initialState, guess: guess)
+        }
+    }
+
+    /// The solve behind both entries: `projections` `[T][urow]` are read, or, with
+    /// `pendingInputs` (`[T][B][m]`), written first (by the fused first Newton pass of each
+    /// segment, or one projection pass where another method runs).
+    func solve(
+        projections: UnsafeMutablePointer<Scalar>, pendingInputs: UnsafePointer<Scalar>?, steps: Int, batch: Int,
+        initialState: [Scalar]?, guess: [Scalar]?
+    ) -> Solution<Scalar> {
         let row = cell.stateRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
         var (method, decision) = chooseMethod(steps: steps, batch: batch)
@@ -145,15 +176,18 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         // `.automatic` to pick Newton, ELK or the rollout.
         var contractivity: Contractivity? = nil
         if method != .sequential, options.method == .automatic || options.estimatesContractivity {
-            let c = projections.withUnsafeBufferPointer { u in
-                h0.withUnsafeBufferPointer { h0 in
-                    self.contractivity(
-                        projections: u.baseAddress!, steps: steps, batch: batch, initialState: h0.baseAddress!)
-                }
+            if let pendingInputs {
+                cell.project(
+                    inputs: pendingInputs, steps: steps, batch: batch, projections: projections, pool: options.pool)
+            }
+            let c = h0.withUnsafeBufferPointer { h0 in
+                self.contractivity(
+                    projections: UnsafePointer(projections), steps: steps, batch: batch, initialState: h0.baseAddress!)
             }
             contractivity = c
             if options.method == .automatic { (method, decision) = refineChoice(method, decision, by: c) }
         }
+        let unprojected = contractivity == nil ? pendingInputs : nil
         // Without a guess, every segment writes its states (rollout or the Newton initial guess).
         var states = guess ?? uninitializedArray(Scalar.self, count: steps * row)
         let segmentLength = min(options.segmentLength ?? steps, steps)
@@ -164,7 +198,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var finalMethod = method
         var worstResidual = 0.0
         var allConverged = true
-        projections.withUnsafeBufferPointer { u in
+        do {
+            let inputRow = batch * cell.inputSize
             states.withUnsafeMutableBufferPointer { h in
                 h0.withUnsafeBufferPointer { h0 in
                     var previous = h0.baseAddress!
@@ -173,10 +208,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                         let urow = cell.projectionRowSize(batch: batch)
                         let result = solveSegment(
                             method: method, steps: range.count, batch: batch,
-                            projections: u.baseAddress! + range.lowerBound * urow,
+                            projections: UnsafePointer(projections + range.lowerBound * urow),
                             previous: previous, states: h.baseAddress! + range.lowerBound * row,
                             hasGuess: guess != nil, tolerance: tolerance, segment: segment,
-                            segments: segments)
+                            segments: segments,
+                            pendingInputs: unprojected.map { $0 + range.lowerBound * inputRow })
                         attempts += result.attempts
                         segmentEnds.append(attempts.count)
                         finalMethod = result.method
@@ -400,8 +436,19 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     func solveSegment(
         method: SolverMethod, steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
         previous: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>, hasGuess: Bool,
-        tolerance: Double, segment: Int, segments: Int, packing: PackedStarts<Scalar>? = nil
+        tolerance: Double, segment: Int, segments: Int, packing: PackedStarts<Scalar>? = nil,
+        pendingInputs: UnsafePointer<Scalar>? = nil
     ) -> SegmentResult {
+        // Inputs not projected yet: the fused first Newton pass projects them as it goes; any
+        // other path projects them first.
+        var pendingInputs = pendingInputs
+        func projectPending() {
+            guard let inputs = pendingInputs else { return }
+            cell.project(
+                inputs: inputs, steps: steps, batch: batch, projections: UnsafeMutablePointer(mutating: projections),
+                pool: options.pool)
+            pendingInputs = nil
+        }
         func rollout(
             steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
             states: UnsafeMutablePointer<Scalar>
@@ -413,6 +460,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             }
         }
         if method == .sequential {
+            projectPending()
             rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
             let attempt = SolveAttempt(
                 method: .sequential, iterations: 0, residualHistory: [0], converged: true,
@@ -428,6 +476,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var useGuess = hasGuess
         for candidate in order {
             if candidate == .sequential {
+                projectPending()
                 rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
                 attempts.append(
                     SolveAttempt(
@@ -439,6 +488,17 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 cell: cell, steps: steps, batch: batch, projections: projections,
                 previous: previous, states: states, pool: options.pool)
             engine.packing = packing
+            engine.timings = options.phaseTimings
+            engine.compactJacobians = options.compactJacobians
+            if let inputs = pendingInputs {
+                if candidate == .newton, engine.fusedBlockSize != nil {
+                    engine.pendingProjection = .init(
+                        inputs: inputs, target: UnsafeMutablePointer(mutating: projections))
+                    pendingInputs = nil  // the first pass projects every row
+                } else {
+                    projectPending()
+                }
+            }
             let maxIterations = options.maxIterations ?? min(steps + 1, 100)
             let report = { (iteration: Int, residual: Double) -> Void in
                 options.progress?(
