@@ -90,13 +90,16 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         public var iterations: Int
         public var residual: Double
         public var converged: Bool
+        /// Why the solver chose its method, and how the rollout used the threads.
+        public var decision: String
 
         @inlinable
-        public init(method: SolverMethod, iterations: Int, residual: Double, converged: Bool) {
+        public init(method: SolverMethod, iterations: Int, residual: Double, converged: Bool, decision: String = "") {
             self.method = method
             self.iterations = iterations
             self.residual = residual
             self.converged = converged
+            self.decision = decision
         }
     }
 
@@ -117,7 +120,7 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
             summaries.append(
                 SolveSummary(
                     method: solution.method, iterations: solution.iterations, residual: solution.finalResidual,
-                    converged: solution.converged))
+                    converged: solution.converged, decision: solution.decision))
             var h = hiddenOutputs(cell, solution.states, steps: steps, batch: batch)
             if residual && cell.inputSize == cell.hiddenSize {
                 for i in h.indices { h[i] += x[i] }

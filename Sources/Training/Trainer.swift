@@ -64,6 +64,9 @@ public struct TrainingRecord: Sendable, Codable {
     public var validationLoss: Double?
     /// Newton iterations of the forward solves in this step (all layers).
     public var solverIterations: Int
+    /// Per layer, the forward solve's method and why (`.automatic`: sequential or Newton, batch
+    /// split or steps shared): recorded for the first step only.
+    public var solverChoices: [String]? = nil
 }
 
 /// Mini-batch training of a ``RecurrentModel`` with AdamW, deterministic for a seed.
@@ -100,13 +103,14 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
         var parameters = model.parameterVector
         for step in 0..<options.steps {
             let batch = try sampleBatch(data, training: true, rng: &rng)
-            let (loss, gradient, iterations) = try lossAndGradient(model, batch)
+            let (loss, gradient, iterations, choices) = try lossAndGradient(model, batch)
             let rate = schedule.rate(at: step)
             let norm = optimizer.update(&parameters, gradient: gradient, rate: rate)
             do { try model.setParameters(parameters) } catch { throw .invalidModel(error.description) }
             var record = TrainingRecord(
                 step: step + 1, loss: loss, gradientNorm: norm, learningRate: rate, validationLoss: nil,
                 solverIterations: iterations)
+            if step == 0 { record.solverChoices = choices }
             if (step + 1) % options.validationInterval == 0 || step + 1 == options.steps {
                 record.validationLoss = try validationLoss(model, data)
             }
@@ -127,8 +131,9 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
         var steps: Int, size: Int, outputs: Int
     }
 
-    func lossAndGradient(_ model: RecurrentModel<Cell>, _ batch: Batch) throws(TrainingError) -> (Double, [Scalar], Int)
-    {
+    func lossAndGradient(_ model: RecurrentModel<Cell>, _ batch: Batch) throws(TrainingError) -> (
+        Double, [Scalar], Int, [String]
+    ) {
         do {
             let trace = try model.forward(
                 inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
@@ -137,7 +142,10 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
                 outputs: batch.outputs)
             let gradient = try model.backward(
                 trace: trace, outputGradient: dy, steps: batch.steps, batch: batch.size, options: options.solver)
-            return (loss, gradient, trace.solutions.reduce(0) { $0 + $1.iterations })
+            return (
+                loss, gradient, trace.solutions.reduce(0) { $0 + $1.iterations },
+                trace.solutions.map { "\($0.method): \($0.decision)" }
+            )
         } catch {
             throw .solver(error.description)
         }

@@ -420,6 +420,9 @@ struct Fit: ParsableCommand {
             throw Failure(message: "error: \(inputName): training failed: \(error)", code: 1)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        for (layer, choice) in (records.first?.solverChoices ?? []).enumerated() {
+            print("solver     layer \(layer + 1): \(choice)")
+        }
         let final = records.last?.validationLoss ?? initial
         // A relative change only means something against a positive, finite baseline (a
         // constant recording has baseline 0).

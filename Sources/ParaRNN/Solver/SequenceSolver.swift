@@ -354,8 +354,20 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             Solution(
                 states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
                 converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-                decision: decision, segments: 1),
+                decision: decision + "; " + rolloutPlan(batch: batch, steps: steps), segments: 1),
             row: row, segmentEnds: [1], segmentLength: steps)
+    }
+
+    /// How a sequential rollout of `batch` sequences of `steps` steps uses the pool: each step
+    /// shared by a gang of threads (``RecurrentCell/stepSplitWorkers(batch:steps:threads:)``),
+    /// the batch split by sequences (``rolloutWorkers(batch:threads:)``), or one thread.
+    public func rolloutPlan(batch: Int, steps: Int) -> String {
+        let threads = options.pool.threadCount
+        let split = cell.stepSplitWorkers(batch: batch, steps: steps, threads: threads)
+        if split > 1 { return "rollout: each step shared by \(split) threads (d = \(cell.hiddenSize))" }
+        let workers = rolloutWorkers(batch: batch, threads: threads)
+        if workers > 1 { return "rollout: batch of \(batch) split over \(workers) workers" }
+        return threads > 1 ? "rollout: one thread (a step is too small to share)" : "rollout: one thread"
     }
 
     /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident) for
