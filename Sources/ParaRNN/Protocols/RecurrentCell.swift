@@ -1,23 +1,5 @@
 import ParallelScan
 
-/// The structure of a cell's Jacobian ∂f/∂s, which decides the scan a Newton step needs.
-public enum JacobianStructure: Sendable, Equatable, CustomStringConvertible {
-    /// One scalar per state value (ParaGRU): a diagonal affine scan.
-    case diagonal
-    /// k×k blocks coupling k state planes (ParaLSTM's (c, h) pairs: k = 2).
-    case blockDiagonal(Int)
-    /// A full matrix per batch entry (classic GRU/LSTM: DEER).
-    case dense
-
-    public var description: String {
-        switch self {
-        case .diagonal: return "diagonal"
-        case .blockDiagonal(let k): return "\(k)×\(k) block-diagonal"
-        case .dense: return "dense"
-        }
-    }
-}
-
 /// What part of the Jacobian a linearisation should produce.
 public enum JacobianRequest: Sendable, Equatable {
     /// The cell's own structure (``RecurrentCell/structure``).
@@ -172,6 +154,22 @@ extension RecurrentCell {
         }
     }
 
+    /// The projections u_t = W x_t + bias of `inputs` `[T][B][m]`, as a new `[T][G][B][d]`
+    /// array (``project(inputs:steps:batch:projections:pool:)``).
+    ///
+    ///     let u = cell.projections(of: x, steps: T, batch: 1, pool: .shared)
+    public func projections(of inputs: [Scalar], steps: Int, batch: Int, pool: WorkerPool) -> [Scalar] {
+        // Every projection value is written by `project` (bias, then the GEMM).
+        var projections = uninitializedArray(Scalar.self, count: steps * projectionRowSize(batch: batch))
+        inputs.withUnsafeBufferPointer { x in
+            projections.withUnsafeMutableBufferPointer { u in
+                guard let x = x.baseAddress, let u = u.baseAddress else { return }
+                project(inputs: x, steps: steps, batch: batch, projections: u, pool: pool)
+            }
+        }
+        return projections
+    }
+
     /// Computes u_t = W x_t + bias for all t: one GEMM per (gate, batch entry) over a range of
     /// steps, split over the pool. `inputs` is `[T][B][m]`, `projections` `[T][G][B][d]`.
     public func project(
@@ -280,7 +278,7 @@ struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
         if batch == 1 {
             inputMajorWeights.withUnsafeBufferPointer { w in
                 bias.withUnsafeBufferPointer { bias in
-                    Scalar._smallInnerGEMM(
+                    smallInnerGEMM(
                         rows: rows, k: m, n: g * d, x: x, xStride: m, w: w.baseAddress!,
                         bias: bias.baseAddress!, out: out, outStride: row)
                 }
@@ -291,7 +289,7 @@ struct SmallInputProjector<Scalar: ScanScalar>: Sendable {
             bias.withUnsafeBufferPointer { bias in
                 for v in 0..<g {
                     for b in 0..<batch {
-                        Scalar._smallInnerGEMM(
+                        smallInnerGEMM(
                             rows: rows, k: m, n: d, x: x + b * m, xStride: batch * m,
                             w: wt.baseAddress! + v * m * d, bias: bias.baseAddress! + v * d,
                             out: out + (v * batch + b) * d, outStride: row)
