@@ -523,26 +523,23 @@ func timeMajor<S: BinaryFloatingPoint>(_ tensor: Tensor, batch: Int, steps: Int,
     case .float32(let v): values = v.map { S($0) }
     case .float64(let v): values = v.map { S($0) }
     }
-    if batch == 1 { return values }
-    var out = [S](repeating: 0, count: values.count)
-    for b in 0..<batch {
-        for t in 0..<steps {
-            let src = (b * steps + t) * features
-            let dst = (t * batch + b) * features
-            for i in 0..<features { out[dst + i] = values[src + i] }
-        }
-    }
-    return out
+    return swappingLeadingAxes(values, rows: batch, columns: steps, features: features)
 }
 
 /// Time-major `[T][B][d]` → `[B][T][d]`.
 func batchMajor<S>(_ values: [S], batch: Int, steps: Int, features: Int) -> [S] {
-    if batch == 1 { return values }
+    swappingLeadingAxes(values, rows: steps, columns: batch, features: features)
+}
+
+/// `[rows][columns][features]` → `[columns][rows][features]` (row-major); the values
+/// themselves when either axis has length 1.
+func swappingLeadingAxes<S>(_ values: [S], rows: Int, columns: Int, features: Int) -> [S] {
+    if rows == 1 || columns == 1 { return values }
     var out = values
-    for t in 0..<steps {
-        for b in 0..<batch {
-            let src = (t * batch + b) * features
-            let dst = (b * steps + t) * features
+    for c in 0..<columns {
+        for r in 0..<rows {
+            let src = (r * columns + c) * features
+            let dst = (c * rows + r) * features
             for i in 0..<features { out[dst + i] = values[src + i] }
         }
     }

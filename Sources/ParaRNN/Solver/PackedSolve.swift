@@ -66,14 +66,7 @@ extension SequenceSolver {
                 inputs: inputs, boundaries: boundaries, batch: batch, initialStates: initialStates,
                 decision: decision)
         }
-        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
-        inputs.withUnsafeBufferPointer { x in
-            projections.withUnsafeMutableBufferPointer { u in
-                cell.project(
-                    inputs: x.baseAddress!, steps: steps, batch: batch,
-                    projections: u.baseAddress!, pool: options.pool)
-            }
-        }
+        let projections = cell.projections(of: inputs, steps: steps, batch: batch, pool: options.pool)
         return solve(
             projections: projections, boundaries: boundaries, batch: batch,
             initialStates: initialStates)

@@ -118,15 +118,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if guess == nil, chooseMethod(steps: steps, batch: batch).0 == .sequential {
             return streamedRollout(inputs: inputs, steps: steps, batch: batch, initialState: initialState)
         }
-        // Every projection value is written by `project` (bias, then the GEMM).
-        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
-        inputs.withUnsafeBufferPointer { x in
-            projections.withUnsafeMutableBufferPointer { u in
-                cell.project(
-                    inputs: x.baseAddress!, steps: steps, batch: batch,
-                    projections: u.baseAddress!, pool: options.pool)
-            }
-        }
+        let projections = cell.projections(of: inputs, steps: steps, batch: batch, pool: options.pool)
         return solve(
             projections: projections, steps: steps, batch: batch, initialState: initialState,
             guess: guess)
