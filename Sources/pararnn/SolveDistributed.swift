@@ -76,8 +76,9 @@ extension Solve {
             let mine = RankSplit.range(rank: rank, ranks: ranks, steps: steps)
             var x = [S](repeating: 0, count: mine.count * batch * features)
             let failure: SequenceIOError? = x.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return nil }
                 do throws(SequenceIOError) {
-                    try source.read(steps: mine, into: raw.baseAddress!, as: computeType)
+                    try source.read(steps: mine, into: base, as: computeType)
                     return nil
                 } catch { return error }
             }
