@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "SequenceIO", dependencies: ["CSndfile", "CHDF5"]),
         .target(name: "ModelIO", dependencies: ["ParaRNN", "ParallelScan", "SequenceIO"]),
         .target(name: "PLSTM", dependencies: ["ParallelScan"]),
-        .target(name: "LinearRNN", dependencies: ["ParallelScan"]),
+        .target(
+            name: "LinearRNN",
+            dependencies: ["ParallelScan", .product(name: "RealModule", package: "swift-numerics")]),
         .target(
             name: "LongConv",
             dependencies: [

@@ -96,7 +96,7 @@ public struct Aaren<S: ScanScalar>: Sendable {
             keys.withUnsafeBufferPointer { kb in
                 values.withUnsafeBufferPointer { vb in
                     query.withUnsafeBufferPointer { qb in
-                        let e = Shared(eb.baseAddress!)
+                        let e = UnsafeMutableSendable(eb.baseAddress!)
                         let k = kb.baseAddress!
                         let v = vb.baseAddress!
                         let q = qb.baseAddress!
@@ -111,7 +111,7 @@ public struct Aaren<S: ScanScalar>: Sendable {
                                     for i in 0..<dk { score += q[i] * k[r * dk + i] }
                                     score *= scale
                                     for j in 0..<dv {
-                                        e.p[r * dv + j] = AarenState(m: score, u: v[r * dv + j], w: 1)
+                                        e.base[r * dv + j] = AarenState(m: score, u: v[r * dv + j], w: 1)
                                     }
                                 }
                             }

@@ -56,7 +56,7 @@ extension DiagonalMaps {
         let acc = Accumulators<S>(chunks: chunks, size: ownSize + gradientSize)
         defer { acc.free() }
         let input: [S] = makeArray(steps * batch * m) { dxp in
-            let dx = Shared(dxp)
+            let dx = UnsafeMutableSendable(dxp)
             x.withUnsafeBufferPointer { xb in
                 g.withUnsafeBufferPointer { gb in
                     states.withUnsafeBufferPointer { hb in
@@ -70,7 +70,7 @@ extension DiagonalMaps {
                                 for s in 0..<batch {
                                     let r = t * batch + s
                                     let xs = x + r * m
-                                    let dxs = dx.p + r * m
+                                    let dxs = dx.base + r * m
                                     step(GradientStep(t: t, s: s, x: xs, dx: dxs, states: h, own: own, grad: grad))
                                     accumulateReadOut(
                                         g: g + r * p, h: h + t * row + s * n, lanes: lanes, x: xs, dx: dxs, into: grad)

@@ -73,14 +73,14 @@ struct FusedDiagonalScan<S: ScanScalar> {
             solve(range: ranges[0], carry: carries, final: nil, coefficients, emit)
             return
         }
-        let carry = Shared(carries)
-        let sum = Shared(summaries)
+        let carry = UnsafeMutableSendable(carries)
+        let sum = UnsafeMutableSendable(summaries)
         let p = slots - 1
         pool.forEach(p) { w in
             if w == 0 {
-                solve(range: ranges[0], carry: carry.p, final: carry.p + row, coefficients, emit)
+                solve(range: ranges[0], carry: carry.base, final: carry.base + row, coefficients, emit)
             } else {
-                reduce(range: ranges[w], summary: sum.p + w * 2 * row, coefficients)
+                reduce(range: ranges[w], summary: sum.base + w * 2 * row, coefficients)
             }
         }
         for c in 1..<p {
@@ -90,7 +90,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
             affine(P, cin, Q, into: cin + row)
         }
         pool.forEach(p) { w in
-            solve(range: ranges[w + 1], carry: carry.p + (w + 1) * row, final: nil, coefficients, emit)
+            solve(range: ranges[w + 1], carry: carry.base + (w + 1) * row, final: nil, coefficients, emit)
         }
     }
 

@@ -184,8 +184,8 @@ struct GatedHeads<S: ScanScalar> {
         let chunkM = ptrs.chunkM!
         let gates = UnsafeMutablePointer<S>.allocate(capacity: 2 * items)
         defer { gates.deallocate() }
-        let g = Shared(gates)
-        let mu = Shared(gates + items)
+        let g = UnsafeMutableSendable(gates)
+        let mu = UnsafeMutableSendable(gates + items)
         pool.forEach(workers) { p in
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
@@ -195,15 +195,15 @@ struct GatedHeads<S: ScanScalar> {
                 let seq = sequence(s, ins, batch: batch, steps: steps)
                 let r = engine.chunkLocalState(
                     seq, start: start, n: min(engine.chunk, steps - start), local: states + item * size, scratch)
-                g.p[item] = r.g
-                mu.p[item] = r.mu
+                g.base[item] = r.g
+                mu.base[item] = r.mu
             }
         }
         pool.forEach(rows) { s in
             let carry = UnsafeMutablePointer<S>.allocate(capacity: size)
             defer { carry.deallocate() }
             engine.combineChunkStates(
-                states + s * chunks * size, g: g.p + s * chunks, mu: mu.p + s * chunks, chunks: chunks,
+                states + s * chunks * size, g: g.base + s * chunks, mu: mu.base + s * chunks, chunks: chunks,
                 chunkM: chunkM + s * chunks, carry: carry)
         }
         pool.forEach(workers) { p in

@@ -182,7 +182,7 @@ public struct S5<S: ScanScalar>: Sendable {
         var gradDt = [S](repeating: 0, count: steps * batch)
         let (input, sum) = gradDt.withUnsafeMutableBufferPointer { gdb in
             dt.withUnsafeBufferPointer { db in
-                let gdt = Shared(gdb.baseAddress!)
+                let gdt = UnsafeMutableSendable(gdb.baseAddress!)
                 let dt = db.baseAddress!
                 return maps.accumulateGradients(
                     x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 2 * n, chunks: chunks,
@@ -253,7 +253,7 @@ public struct S5<S: ScanScalar>: Sendable {
                             dxs[k] += S(Double(Br[j * m + k]) * gvr + Double(Bi[j * m + k]) * gvi)
                         }
                     }
-                    gdt.p[r] = S(gDelta)
+                    gdt.base[r] = S(gDelta)
                 }
             }
         }

@@ -297,9 +297,9 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         defer { acc.free() }
         var gradZ = [S](repeating: 0, count: gate == .none ? 0 : steps * batch * d)
         let input: [S] = makeArray(steps * batch * d) { dxp in
-            let dx = Shared(dxp)
+            let dx = UnsafeMutableSendable(dxp)
             gradZ.withUnsafeMutableBufferPointer { gzb in
-                let gz = gzb.baseAddress.map { Shared($0) }
+                let gz = gzb.baseAddress.map { UnsafeMutableSendable($0) }
                 x.withUnsafeBufferPointer { xb in
                     zArray.withUnsafeBufferPointer { zb in
                         g.withUnsafeBufferPointer { gb in
@@ -335,7 +335,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                             let r = t * batch + s
                                             let xs = x + r * d
                                             let gs = g + r * d
-                                            let dxs = dx.p + r * d
+                                            let dxs = dx.base + r * d
                                             let ht = h + t * lanes + s * d * n
                                             let mu = adjoint.p + t * lanes + s * d * n
                                             let hp: UnsafePointer<S>? = t > 0 ? h + (t - 1) * lanes + s * d * n : nil
@@ -358,7 +358,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                                 } else {
                                                     let (f, df) = gate.value(z[r * d + c])
                                                     gy[c] = gs[c] * f
-                                                    gz!.p[r * d + c] = gs[c] * y * df
+                                                    gz!.base[r * d + c] = gs[c] * y * df
                                                 }
                                                 dxs[c] += Dk.p[c] * gy[c]
                                                 gD[c] += gy[c] * xs[c]

@@ -92,9 +92,7 @@ public final class SegmentScan<S: ScanScalar> {
         pool.forEach(chunks.count) { c in
             let own = sums.base + c * count
             let scratch = sums.base + (chunks.count + c) * count
-            SegmentKernels.reduce(
-                kind: kind, a: a.base, b: b.base, range: chunks[c], reverse: reverse,
-                summary: own, scratch: scratch)
+            kind.kernels(a: a.base, b: b.base, reverse: reverse).reduce(chunks[c], into: own, scratch: scratch)
         }
         // Left fold in processing order: summary ← s_c ∘ summary.
         summary.update(from: summaries, count: count)
@@ -131,9 +129,8 @@ public final class SegmentScan<S: ScanScalar> {
         let out = UnsafeMutableSendable(output)
         let cs = UnsafeSendable(UnsafePointer(carries))
         pool.forEach(chunks.count) { c in
-            SegmentKernels.solve(
-                kind: kind, a: a.base, b: b.base, range: chunks[c], reverse: reverse,
-                carry: cs.base + c * state, output: out.base)
+            kind.kernels(a: a.base, b: b.base, reverse: reverse).solve(
+                chunks[c], from: cs.base + c * state, into: out.base)
         }
     }
 }

@@ -7,23 +7,17 @@
 /// steps is the composed affine map x ↦ P·x + Q per block: P as k·k planes of `blocks`, then Q as
 /// k planes (``summaryCount(blocks:blockSize:)`` values).
 ///
-/// Every function is reached through a ``ScanScalar`` witness, so generic callers in other
-/// modules run loops specialised for `Float` and `Double`.
-public enum AffineRows {
-    /// The operations behind the ``ScanScalar`` witness.
-    public enum Operation: Sendable {
-        /// output_t = Â_t·output_{t−1} + b_t for the rows, from `carry` before the first.
-        case solve
-        /// P ← Â_t·P, Q ← Â_t·Q + b_t for the rows, in order.
-        case accumulate
-    }
-
+/// ``solve(a:b:rows:blocks:blockSize:carry:output:)`` and
+/// ``accumulate(a:b:rows:blocks:blockSize:summary:)`` are specialised for `Float` and `Double`
+/// (`@_specialize`), so generic callers in other modules run the specialised loops. Package
+/// access: the Newton engine's fused passes are its only users.
+package enum AffineRows {
     /// The number of values in one summary.
     @inlinable
-    public static func summaryCount(blocks: Int, blockSize k: Int) -> Int { (k * k + k) * blocks }
+    package static func summaryCount(blocks: Int, blockSize k: Int) -> Int { (k * k + k) * blocks }
 
     /// Sets a summary to the identity map (P = I, Q = 0).
-    public static func resetSummary<S: ScanScalar>(
+    package static func resetSummary<S: ScanScalar>(
         _ summary: UnsafeMutablePointer<S>, blocks: Int, blockSize k: Int
     ) {
         let matrix = k * k * blocks
@@ -32,7 +26,7 @@ public enum AffineRows {
     }
 
     /// output = P·input + Q for a summary (output must not alias input).
-    public static func applySummary<S: ScanScalar>(
+    package static func applySummary<S: ScanScalar>(
         _ summary: UnsafePointer<S>, blocks: Int, blockSize k: Int, input: UnsafePointer<S>,
         output: UnsafeMutablePointer<S>
     ) {
@@ -41,83 +35,71 @@ public enum AffineRows {
             blocks: blocks, transposed: false)
     }
 
-    /// Solves the steps `rows` (forward) from `carry`, the state before the first of them.
-    /// `carry` must not lie inside the rows' outputs; `output` may alias `b`.
-    @inlinable
-    public static func solve<S: ScanScalar>(
+    /// Solves the steps `rows` (forward) from `carry`, the state before the first of them:
+    /// output_t = Â_t·output_{t−1} + b_t. `carry` must not lie inside the rows' outputs;
+    /// `output` may alias `b`.
+    @usableFromInline
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    package static func solve<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, blocks: Int, blockSize k: Int,
         carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
-        S._affineRows(
-            .solve, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
-            summary: nil, output: output)
+        if rows.isEmpty { return }
+        if k <= 2, blocks % 4 == 0, blocks <= 16 {
+            narrowSolve(a: a, b: b, rows: rows, groups: blocks / 4, k: k, carry: carry, output: output)
+            return
+        }
+        if k == 1 {
+            AffineScan.diagonalSolve(
+                a: a, b: b, lanes: blocks, range: rows, reverse: false, carry: carry,
+                output: output)
+        } else {
+            AffineScan.blockSolve(
+                a: a, b: b, k: k, blocks: blocks, range: rows, transposed: false,
+                reverse: false, carry: carry, output: output)
+        }
     }
 
-    /// Composes the steps `rows` (in order) onto `summary`.
-    @inlinable
-    public static func accumulate<S: ScanScalar>(
+    /// Composes the steps `rows` (in order) onto `summary`: P ← Â_t·P, Q ← Â_t·Q + b_t.
+    @usableFromInline
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    package static func accumulate<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>, blocks: Int, blockSize k: Int,
         summary: UnsafeMutablePointer<S>
     ) {
-        S._affineRows(
-            .accumulate, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: nil,
-            summary: summary, output: nil)
-    }
-
-    /// The implementation behind the witness.
-    static func implementation<S: ScanScalar>(
-        _ operation: Operation, a: UnsafePointer<S>, b: UnsafePointer<S>, rows: Range<Int>,
-        blocks: Int, blockSize k: Int, carry: UnsafePointer<S>?, summary: UnsafeMutablePointer<S>?,
-        output: UnsafeMutablePointer<S>?
-    ) {
         if rows.isEmpty { return }
-        switch operation {
-        case .solve:
-            if k <= 2, blocks % 4 == 0, blocks <= 16 {
-                narrowSolve(a: a, b: b, rows: rows, groups: blocks / 4, k: k, carry: carry!, output: output!)
-                return
-            }
-            if k == 1 {
-                AffineScan.diagonalSolve(
-                    a: a, b: b, lanes: blocks, range: rows, reverse: false, carry: carry!,
-                    output: output!)
-            } else {
-                AffineScan.blockSolve(
-                    a: a, b: b, k: k, blocks: blocks, range: rows, transposed: false,
-                    reverse: false, carry: carry!, output: output!)
-            }
-        case .accumulate:
-            let p = summary!
-            let q = p + k * k * blocks
-            if k <= 2, blocks % 4 == 0, blocks <= 16 {
-                narrowAccumulate(a: a, b: b, rows: rows, groups: blocks / 4, k: k, summary: p)
-                return
-            }
-            if k == 1 {
-                AffineScan.diagonalAccumulate(a: a, b: b, lanes: blocks, range: rows, reverse: false, p: p, q: q)
-                return
-            }
-            switch k {
-            case 2: AffineScan.blockReduceFused(a, b, 2, blocks, rows, false, false, p, q)
-            case 3: AffineScan.blockReduceFused(a, b, 3, blocks, rows, false, false, p, q)
-            case 4: AffineScan.blockReduceFused(a, b, 4, blocks, rows, false, false, p, q)
-            default:
-                // Larger blocks: compose through scratch (P and Q are read before written).
-                let count = summaryCount(blocks: blocks, blockSize: k)
-                let scratch = UnsafeMutablePointer<S>.allocate(capacity: count)
-                defer { scratch.deallocate() }
-                for t in rows {
-                    let at = a + t * k * k * blocks
-                    for col in 0..<k {
-                        AffineScan.blockMatrixColumn(
-                            a: at, p: UnsafePointer(p), col: col, output: scratch, k: k,
-                            blocks: blocks, transposed: false)
-                    }
-                    AffineScan.blockApply(
-                        a: at, b: b + t * k * blocks, previous: UnsafePointer(q),
-                        output: scratch + k * k * blocks, k: k, blocks: blocks, transposed: false)
-                    p.update(from: scratch, count: count)
+        let p = summary
+        let q = p + k * k * blocks
+        if k <= 2, blocks % 4 == 0, blocks <= 16 {
+            narrowAccumulate(a: a, b: b, rows: rows, groups: blocks / 4, k: k, summary: p)
+            return
+        }
+        if k == 1 {
+            AffineScan.diagonalAccumulate(a: a, b: b, lanes: blocks, range: rows, reverse: false, p: p, q: q)
+            return
+        }
+        switch k {
+        case 2: AffineScan.blockReduceFused(a, b, 2, blocks, rows, false, false, p, q)
+        case 3: AffineScan.blockReduceFused(a, b, 3, blocks, rows, false, false, p, q)
+        case 4: AffineScan.blockReduceFused(a, b, 4, blocks, rows, false, false, p, q)
+        default:
+            // Larger blocks: compose through scratch (P and Q are read before written).
+            let count = summaryCount(blocks: blocks, blockSize: k)
+            let scratch = UnsafeMutablePointer<S>.allocate(capacity: count)
+            defer { scratch.deallocate() }
+            for t in rows {
+                let at = a + t * k * k * blocks
+                for col in 0..<k {
+                    AffineScan.blockMatrixColumn(
+                        a: at, p: UnsafePointer(p), col: col, output: scratch, k: k,
+                        blocks: blocks, transposed: false)
                 }
+                AffineScan.blockApply(
+                    a: at, b: b + t * k * blocks, previous: UnsafePointer(q),
+                    output: scratch + k * k * blocks, k: k, blocks: blocks, transposed: false)
+                p.update(from: scratch, count: count)
             }
         }
     }

@@ -22,8 +22,9 @@ public enum AssociativeScan {
         if steps <= 0 { throw .emptySequence }
         if lanes <= 0 { throw .noLanes }
         try checkBuffer("elements", elements.count, steps * lanes)
+        guard let x = elements.baseAddress else { throw .emptySequence }
         inclusiveUnchecked(
-            elements.baseAddress!, steps: steps, lanes: lanes, reverse: direction == .reverse,
+            x, steps: steps, lanes: lanes, reverse: direction == .reverse,
             pool: pool, combine: combine)
     }
 
@@ -37,17 +38,26 @@ public enum AssociativeScan {
         try inclusive(
             elements, steps: steps, lanes: lanes, direction: direction, pool: pool,
             combine: combine)
-        let x = elements.baseAddress!
-        if direction == .forward {
-            for t in stride(from: steps - 1, to: 0, by: -1) {
-                (x + t * lanes).update(from: x + (t - 1) * lanes, count: lanes)
-            }
-            x.update(repeating: identity, count: lanes)
-        } else {
-            for t in 0..<(steps - 1) {
+        guard let x = elements.baseAddress else { return }
+        shiftToExclusive(x, range: 0..<steps, lanes: lanes, identity: identity, reverse: direction == .reverse)
+    }
+
+    /// Turns the inclusive scan of `range` into the exclusive one in place: every row moves one
+    /// step later in processing order and `identity` fills the range's first processed row.
+    @inlinable
+    static func shiftToExclusive<E>(
+        _ x: UnsafeMutablePointer<E>, range: Range<Int>, lanes: Int, identity: E, reverse: Bool
+    ) {
+        if reverse {
+            for t in range.lowerBound..<(range.upperBound - 1) {
                 (x + t * lanes).update(from: x + (t + 1) * lanes, count: lanes)
             }
-            (x + (steps - 1) * lanes).update(repeating: identity, count: lanes)
+            (x + (range.upperBound - 1) * lanes).update(repeating: identity, count: lanes)
+        } else {
+            for t in stride(from: range.upperBound - 1, to: range.lowerBound, by: -1) {
+                (x + t * lanes).update(from: x + (t - 1) * lanes, count: lanes)
+            }
+            (x + range.lowerBound * lanes).update(repeating: identity, count: lanes)
         }
     }
 
@@ -57,17 +67,10 @@ public enum AssociativeScan {
         _ elements: [E], steps: Int? = nil, lanes: Int = 1, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared, combine: (E, E) -> E
     ) throws(ScanError) -> [E] {
-        var copy = elements
         let t = steps ?? (lanes > 0 ? elements.count / lanes : 0)
-        let result: Result<Void, ScanError> = copy.withUnsafeMutableBufferPointer { buffer in
-            Result { () throws(ScanError) in
-                try inclusive(
-                    buffer, steps: t, lanes: lanes, direction: direction, pool: pool,
-                    combine: combine)
-            }
+        return try scanningCopy(of: elements) { buffer throws(ScanError) in
+            try inclusive(buffer, steps: t, lanes: lanes, direction: direction, pool: pool, combine: combine)
         }
-        try result.get()
-        return copy
     }
 
     /// Exclusive scan of an array; returns the scanned copy.
@@ -77,14 +80,21 @@ public enum AssociativeScan {
         direction: ScanDirection = .forward, pool: WorkerPool = .shared,
         combine: (E, E) -> E
     ) throws(ScanError) -> [E] {
-        var copy = elements
         let t = steps ?? (lanes > 0 ? elements.count / lanes : 0)
+        return try scanningCopy(of: elements) { buffer throws(ScanError) in
+            try exclusive(
+                buffer, steps: t, lanes: lanes, identity: identity, direction: direction, pool: pool, combine: combine)
+        }
+    }
+
+    /// A copy of `elements` scanned in place by `body` (the array conveniences' plumbing).
+    @inlinable
+    static func scanningCopy<E>(
+        of elements: [E], _ body: (UnsafeMutableBufferPointer<E>) throws(ScanError) -> Void
+    ) throws(ScanError) -> [E] {
+        var copy = elements
         let result: Result<Void, ScanError> = copy.withUnsafeMutableBufferPointer { buffer in
-            Result { () throws(ScanError) in
-                try exclusive(
-                    buffer, steps: t, lanes: lanes, identity: identity, direction: direction,
-                    pool: pool, combine: combine)
-            }
+            Result { () throws(ScanError) in try body(buffer) }
         }
         try result.get()
         return copy
@@ -94,6 +104,18 @@ public enum AssociativeScan {
     static func inclusiveUnchecked<E>(
         _ x: UnsafeMutablePointer<E>, steps: Int, lanes: Int, reverse: Bool, pool: WorkerPool,
         combine: (E, E) -> E
+    ) {
+        foldUnchecked(x, steps: steps, lanes: lanes, boundaries: nil, reverse: reverse, pool: pool, combine: combine)
+    }
+
+    /// The inclusive scan in place, restarting at every sequence start of `boundaries` (`nil`:
+    /// one sequence, no resets): the chunked three-phase scan shared by the plain and the
+    /// segmented scans. A chunk holding a reset summarises only its steps after the last reset
+    /// (processing order), and its carry-out ignores its carry-in.
+    @inlinable
+    static func foldUnchecked<E>(
+        _ x: UnsafeMutablePointer<E>, steps: Int, lanes: Int, boundaries: SequenceBoundaries?, reverse: Bool,
+        pool: WorkerPool, combine: (E, E) -> E
     ) {
         // A generic operator: assume a few operations per element; the loop reads and writes each
         // element, a reduction reads it.
@@ -109,6 +131,8 @@ public enum AssociativeScan {
         // Summaries and carries, one lane row per chunk; slots are initialised before use.
         let summaries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
         let carries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
+        let resetFlags = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
+        resetFlags.initialize(repeating: false, count: slots)
         var summaryReady = [Bool](repeating: false, count: slots)
         var carryReady = [Bool](repeating: false, count: slots)
         defer {
@@ -118,36 +142,57 @@ public enum AssociativeScan {
             }
             summaries.deallocate()
             carries.deallocate()
+            resetFlags.deallocate()
         }
         // Chunks 1..<slots-1 are reduced; marked up front since workers write them.
         for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
         let data = UnsafeMutableSendable(x)
         let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
+        let flags = UnsafeMutableSendable(resetFlags)
         // Combines in time order: in a reverse scan the later element is processed first.
         @inline(__always) func ordered(_ accumulated: E, _ next: E) -> E {
             reverse ? combine(next, accumulated) : combine(accumulated, next)
         }
-        ThreePhaseScan(plan: plan, pool: pool).run(
-            solveFirst: { range in
-                var t = reverse ? range.upperBound - 1 : range.lowerBound
-                let stride = reverse ? -1 : 1
-                for _ in 1..<range.count {
-                    let prev = data.base + t * lanes
-                    t += stride
-                    let cur = data.base + t * lanes
-                    for j in 0..<lanes { cur[j] = ordered(prev[j], cur[j]) }
+        let stride = reverse ? -1 : 1
+        /// The reset steps inside `range`, processing order.
+        func resets(in range: Range<Int>) -> [(step: Int, sequence: Int)] {
+            boundaries?.resets(in: range, reverse: reverse) ?? []
+        }
+        /// Scans `range` in place from `carryIn` (nil: the range begins with a reset).
+        func solve(_ range: Range<Int>, from carryIn: UnsafePointer<E>?) {
+            let resets = resets(in: range)
+            var r = 0
+            var previous = carryIn
+            var t = reverse ? range.upperBound - 1 : range.lowerBound
+            for _ in 0..<range.count {
+                let current = data.base + t * lanes
+                if r < resets.count, resets[r].step == t {
+                    r += 1
+                } else if let previous {
+                    for j in 0..<lanes { current[j] = ordered(previous[j], current[j]) }
                 }
-            },
+                previous = UnsafePointer(current)
+                t += stride
+            }
+        }
+        ThreePhaseScan(plan: plan, pool: pool).run(
+            solveFirst: { range in solve(range, from: nil) },
             reduce: { c, range in
-                let s = sum.base + c * lanes
+                // Fold from the last reset (processing order) if any, else from the chunk start.
                 var t = reverse ? range.upperBound - 1 : range.lowerBound
-                let stride = reverse ? -1 : 1
+                if let last = resets(in: range).last {
+                    t = last.step
+                    flags.base[c] = true
+                }
+                let end = reverse ? range.lowerBound - 1 : range.upperBound
+                let s = sum.base + c * lanes
                 s.initialize(from: data.base + t * lanes, count: lanes)
-                for _ in 1..<range.count {
+                t += stride
+                while t != end {
+                    let current = data.base + t * lanes
+                    for j in 0..<lanes { s[j] = ordered(s[j], current[j]) }
                     t += stride
-                    let cur = data.base + t * lanes
-                    for j in 0..<lanes { s[j] = ordered(s[j], cur[j]) }
                 }
             },
             carryFromFirst: { range in
@@ -158,20 +203,13 @@ public enum AssociativeScan {
                 let s = sum.base + c * lanes
                 let cin = carry.base + c * lanes
                 let cout = cin + lanes
-                for j in 0..<lanes { (cout + j).initialize(to: ordered(cin[j], s[j])) }
-            },
-            solveFrom: { c, range in
-                let cin = carry.base + c * lanes
-                var t = reverse ? range.upperBound - 1 : range.lowerBound
-                let stride = reverse ? -1 : 1
-                var prev = UnsafePointer(cin)
-                for _ in 0..<range.count {
-                    let cur = data.base + t * lanes
-                    for j in 0..<lanes { cur[j] = ordered(prev[j], cur[j]) }
-                    prev = UnsafePointer(cur)
-                    t += stride
+                if flags.base[c] {
+                    cout.initialize(from: s, count: lanes)
+                } else {
+                    for j in 0..<lanes { (cout + j).initialize(to: ordered(cin[j], s[j])) }
                 }
-            })
+            },
+            solveFrom: { c, range in solve(range, from: UnsafePointer(carry.base + c * lanes)) })
         if slots > 1 { for c in 1..<slots { carryReady[c] = true } }
     }
 }

@@ -16,17 +16,9 @@ extension AffineScan {
         output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if steps <= 0 { throw .emptySequence }
-        if blocks <= 0 { throw .noLanes }
-        if k < 1 { throw .invalidBlockSize(blockSize: k, stateSize: k * blocks) }
-        try checkBuffer("a", a.count, steps * k * k * blocks)
-        try checkBuffer("b", b.count, steps * k * blocks)
-        try checkBuffer("output", output.count, steps * k * blocks)
-        if let initial { try checkBuffer("initial", initial.count, k * blocks) }
-        blockDiagonalUnchecked(
-            a: a.baseAddress!, b: b.baseAddress!, steps: steps, blocks: blocks, blockSize: k,
-            initial: initial?.baseAddress, output: output.baseAddress!, transposed: transposed,
-            reverse: direction == .reverse, pool: pool)
+        try solve(
+            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, steps: steps, initial: initial,
+            output: output, transposed: transposed, direction: direction, pool: pool)
     }
 
     /// Array convenience for the block-diagonal scan; returns `[T][k][blocks]`.
@@ -36,11 +28,9 @@ extension AffineScan {
         transposed: Bool = false, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
-        try scanArrays(a, b, initial: initial, stateCount: k * blocks) { a, b, h0, out throws(ScanError) in
-            try blockDiagonal(
-                a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: h0, output: out,
-                transposed: transposed, direction: direction, pool: pool)
-        }
+        try solve(
+            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, steps: steps, initial: initial,
+            transposed: transposed, direction: direction, pool: pool)
     }
 
     /// The block-diagonal scan without argument checks.
@@ -50,70 +40,9 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        S._blockDiagonalUnchecked(
-            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
-
-    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
-    static func blockDiagonalImplementation<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, blocks: Int, blockSize k: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        let state = k * blocks
-        let workers = AffineScan.workers(
-            .blockDiagonal(blocks: blocks, blockSize: k), steps: steps,
-            scalarBytes: MemoryLayout<S>.stride, pool: pool)
-        // Reducing a step multiplies k×k matrices (k³) where solving does k²; both stream the
-        // same coefficients, so the cost ratio sits between 1 and k.
-        let plan = ChunkPlan(
-            steps: steps, workers: workers, reduceCost: 1 + 0.25 * Double(k - 1), reverse: reverse)
-        let slots = plan.ranges.count
-        let summarySize = (k * k + k) * blocks
-        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state)
-        carries.initialize(repeating: 0, count: slots * state)
-        // Per slot: summary (P, Q) and scratch of the same size for the products.
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * summarySize)
-        summaries.initialize(repeating: 0, count: slots * 2 * summarySize)
-        defer {
-            carries.deallocate()
-            summaries.deallocate()
-        }
-        if let initial { carries.update(from: initial, count: state) }
-        let out = UnsafeMutableSendable(output)
-        let sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries)
-        ThreePhaseScan(plan: plan, pool: pool).run(
-            solveFirst: { range in
-                blockSolve(
-                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
-                    reverse: reverse, carry: UnsafePointer(carry.base), output: out.base)
-            },
-            reduce: { c, range in
-                let base = sum.base + c * 2 * summarySize
-                blockReduce(
-                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
-                    reverse: reverse, summary: base, scratch: base + summarySize)
-            },
-            carryFromFirst: { range in
-                let last = reverse ? range.lowerBound : range.upperBound - 1
-                (carry.base + state).update(from: out.base + last * state, count: state)
-            },
-            propagate: { c in
-                let p = UnsafePointer(sum.base + c * 2 * summarySize)
-                let q = p + k * k * blocks
-                let cin = UnsafePointer(carry.base + c * state)
-                blockApply(
-                    a: p, b: q, previous: cin, output: carry.base + (c + 1) * state, k: k,
-                    blocks: blocks, transposed: false)
-            },
-            solveFrom: { c, range in
-                blockSolve(
-                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
-                    reverse: reverse, carry: UnsafePointer(carry.base + c * state),
-                    output: out.base)
-            })
+        scanUnchecked(
+            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, steps: steps, initial: initial,
+            output: output, transposed: transposed, reverse: reverse, pool: pool)
     }
 
     @inlinable

@@ -14,16 +14,9 @@ extension AffineScan {
         output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if steps <= 0 { throw .emptySequence }
-        if batch <= 0 || d <= 0 { throw .noLanes }
-        try checkBuffer("a", a.count, steps * batch * d * d)
-        try checkBuffer("b", b.count, steps * batch * d)
-        try checkBuffer("output", output.count, steps * batch * d)
-        if let initial { try checkBuffer("initial", initial.count, batch * d) }
-        denseUnchecked(
-            a: a.baseAddress!, b: b.baseAddress!, steps: steps, batch: batch, dimension: d,
-            initial: initial?.baseAddress, output: output.baseAddress!, transposed: transposed,
-            reverse: direction == .reverse, pool: pool)
+        try solve(
+            .dense(batch: batch, dimension: d), a: a, b: b, steps: steps, initial: initial, output: output,
+            transposed: transposed, direction: direction, pool: pool)
     }
 
     /// Array convenience for the dense scan; returns `[T][batch][d]`.
@@ -33,11 +26,9 @@ extension AffineScan {
         transposed: Bool = false, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
-        try scanArrays(a, b, initial: initial, stateCount: batch * d) { a, b, h0, out throws(ScanError) in
-            try dense(
-                a: a, b: b, steps: steps, batch: batch, dimension: d, initial: h0, output: out,
-                transposed: transposed, direction: direction, pool: pool)
-        }
+        try solve(
+            .dense(batch: batch, dimension: d), a: a, b: b, steps: steps, initial: initial,
+            transposed: transposed, direction: direction, pool: pool)
     }
 
     /// The dense scan without argument checks.
@@ -47,73 +38,9 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
         reverse: Bool, pool: WorkerPool
     ) {
-        S._denseUnchecked(
-            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
+        scanUnchecked(
+            .dense(batch: batch, dimension: d), a: a, b: b, steps: steps, initial: initial, output: output,
             transposed: transposed, reverse: reverse, pool: pool)
-    }
-
-    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
-    static func denseImplementation<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, batch: Int, dimension d: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        let state = batch * d
-        // A reduction step costs about d times a solve step (matrix-matrix vs matrix-vector);
-        // the plan lengthens chunk 0 by that factor, so the speedup is (d + p)/(d + 1).
-        let reduceCost = Double(d)
-        let workers = AffineScan.workers(
-            .dense(batch: batch, dimension: d), steps: steps, scalarBytes: MemoryLayout<S>.stride,
-            pool: pool)
-        let plan = ChunkPlan(
-            steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
-        let slots = plan.ranges.count
-        let summarySize = (d * d + d) * batch
-        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state)
-        carries.initialize(repeating: 0, count: slots * state)
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * summarySize)
-        summaries.initialize(repeating: 0, count: slots * 2 * summarySize)
-        defer {
-            carries.deallocate()
-            summaries.deallocate()
-        }
-        if let initial { carries.update(from: initial, count: state) }
-        let out = UnsafeMutableSendable(output)
-        let sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries)
-        ThreePhaseScan(plan: plan, pool: pool).run(
-            solveFirst: { range in
-                denseSolve(
-                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
-                    reverse: reverse, carry: UnsafePointer(carry.base), output: out.base)
-            },
-            reduce: { c, range in
-                let base = sum.base + c * 2 * summarySize
-                denseReduce(
-                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
-                    reverse: reverse, summary: base, scratch: base + summarySize)
-            },
-            carryFromFirst: { range in
-                let last = reverse ? range.lowerBound : range.upperBound - 1
-                (carry.base + state).update(from: out.base + last * state, count: state)
-            },
-            propagate: { c in
-                let p = UnsafePointer(sum.base + c * 2 * summarySize)
-                let q = p + d * d * batch
-                let cin = UnsafePointer(carry.base + c * state)
-                let cout = carry.base + (c + 1) * state
-                for n in 0..<batch {
-                    (cout + n * d).update(from: q + n * d, count: d)
-                    denseMultiplyAdd(
-                        transposed: false, d: d, a: p + n * d * d, x: cin + n * d, y: cout + n * d)
-                }
-            },
-            solveFrom: { c, range in
-                denseSolve(
-                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
-                    reverse: reverse, carry: UnsafePointer(carry.base + c * state),
-                    output: out.base)
-            })
     }
 
     @inlinable

@@ -37,16 +37,9 @@ extension AffineScan {
         initial: UnsafeBufferPointer<S>? = nil, output: UnsafeMutableBufferPointer<S>,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if steps <= 0 { throw .emptySequence }
-        if lanes <= 0 { throw .noLanes }
-        try checkBuffer("a", a.count, steps * lanes)
-        try checkBuffer("b", b.count, steps * lanes)
-        try checkBuffer("output", output.count, steps * lanes)
-        if let initial { try checkBuffer("initial", initial.count, lanes) }
-        diagonalUnchecked(
-            a: a.baseAddress!, b: b.baseAddress!, steps: steps, lanes: lanes,
-            initial: initial?.baseAddress, output: output.baseAddress!,
-            reverse: direction == .reverse, pool: pool)
+        try solve(
+            .diagonal(lanes: lanes), a: a, b: b, steps: steps, initial: initial, output: output,
+            direction: direction, pool: pool)
     }
 
     /// Array convenience for ``diagonal(a:b:steps:lanes:initial:output:direction:pool:)``.
@@ -58,11 +51,8 @@ extension AffineScan {
         if steps <= 0 { throw .emptySequence }
         if lanes <= 0 { throw .noLanes }
         if let initial { try checkBuffer("initial", initial.count, lanes) }
-        return try scanArrays(a, b, initial: initial, stateCount: lanes) { a, b, h0, out throws(ScanError) in
-            try diagonal(
-                a: a, b: b, steps: steps, lanes: lanes, initial: h0, output: out,
-                direction: direction, pool: pool)
-        }
+        return try solve(
+            .diagonal(lanes: lanes), a: a, b: b, steps: steps, initial: initial, direction: direction, pool: pool)
     }
 
     /// The diagonal scan without argument checks. Pointers must be valid for the shapes.
@@ -72,60 +62,9 @@ extension AffineScan {
         initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
         pool: WorkerPool
     ) {
-        S._diagonalUnchecked(
-            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
-    }
-
-    /// The implementation, reached through ``ScanScalar`` so it runs specialised.
-    static func diagonalImplementation<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, lanes: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
-        pool: WorkerPool
-    ) {
-        let workers = AffineScan.workers(
-            .diagonal(lanes: lanes), steps: steps, scalarBytes: MemoryLayout<S>.stride, pool: pool)
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 0.8, reverse: reverse)
-        let slots = plan.ranges.count
-        // carries: [slots][lanes]; summaries: [slots][2][lanes] (product P, local solution Q).
-        let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * lanes)
-        carries.initialize(repeating: 0, count: slots * lanes)
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * lanes)
-        summaries.initialize(repeating: 0, count: slots * 2 * lanes)
-        defer {
-            carries.deallocate()
-            summaries.deallocate()
-        }
-        if let initial { carries.update(from: initial, count: lanes) }
-        let out = UnsafeMutableSendable(output)
-        let sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries)
-        ThreePhaseScan(plan: plan, pool: pool).run(
-            solveFirst: { range in
-                diagonalSolve(
-                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
-                    carry: UnsafePointer(carry.base), output: out.base)
-            },
-            reduce: { c, range in
-                diagonalReduce(
-                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
-                    summary: sum.base + c * 2 * lanes)
-            },
-            carryFromFirst: { range in
-                let last = reverse ? range.lowerBound : range.upperBound - 1
-                (carry.base + lanes).update(from: out.base + last * lanes, count: lanes)
-            },
-            propagate: { c in
-                let p = sum.base + c * 2 * lanes
-                let q = p + lanes
-                let cin = carry.base + c * lanes
-                let cout = cin + lanes
-                for j in 0..<lanes { cout[j] = p[j] * cin[j] + q[j] }
-            },
-            solveFrom: { c, range in
-                diagonalSolve(
-                    a: a, b: b, lanes: lanes, range: range, reverse: reverse,
-                    carry: UnsafePointer(carry.base + c * lanes), output: out.base)
-            })
+        scanUnchecked(
+            .diagonal(lanes: lanes), a: a, b: b, steps: steps, initial: initial, output: output,
+            transposed: false, reverse: reverse, pool: pool)
     }
 
     /// Runs the recurrence over `range` from `carry` (the state before the range).

@@ -18,20 +18,25 @@
 /// let h = try AffineScan.diagonal(a: a, b: x, lanes: 4, boundaries: b)   // a, x: [5][4]
 /// ```
 extension AffineScan {
-    /// The shape of a reset scan (what the driver dispatches on).
-    @usableFromInline
-    enum ResetKind: Sendable {
-        case diagonal(lanes: Int)
-        case block(blocks: Int, k: Int, transposed: Bool)
-        case dense(batch: Int, d: Int, transposed: Bool)
-
-        var state: Int {
-            switch self {
-            case .diagonal(let lanes): return lanes
-            case .block(let blocks, let k, _): return k * blocks
-            case .dense(let batch, let d, _): return batch * d
-            }
-        }
+    /// The scan with resets for coefficient matrices of any structure: the one checked entry
+    /// behind the diagonal, block-diagonal and dense scans with resets (`initial`:
+    /// `[sequences][state]`; `transposed` is ignored by the diagonal scan).
+    ///
+    ///     try AffineScan.solve(.diagonal(lanes: 4), a: a, b: x, boundaries: b, output: h)
+    ///
+    /// - Throws: ``ScanError`` for no lanes, a block size below 1, or a buffer of the wrong size.
+    @inlinable
+    public static func solve<S: ScanScalar>(
+        _ shape: ScanShape, a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, boundaries: SequenceBoundaries,
+        initial: UnsafeBufferPointer<S>? = nil, output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
+        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    ) throws(ScanError) {
+        let (a, b, output) = try checkedBuffers(
+            shape, a: a, b: b, steps: boundaries.steps, initial: initial,
+            initialCount: boundaries.count * shape.statesPerStep, output: output)
+        resetScanUnchecked(
+            shape, a: a, b: b, boundaries: boundaries, initial: initial?.baseAddress, output: output,
+            transposed: transposed, reverse: direction == .reverse, pool: pool)
     }
 
     /// Diagonal scan with resets: `a`, `b`, `output` are `[T][lanes]` with T = `boundaries.steps`.
@@ -43,16 +48,9 @@ extension AffineScan {
         output: UnsafeMutableBufferPointer<S>, direction: ScanDirection = .forward,
         pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if lanes <= 0 { throw .noLanes }
-        let steps = boundaries.steps
-        try checkBuffer("a", a.count, steps * lanes)
-        try checkBuffer("b", b.count, steps * lanes)
-        try checkBuffer("output", output.count, steps * lanes)
-        if let initial { try checkBuffer("initial", initial.count, boundaries.count * lanes) }
-        resetScanUnchecked(
-            .diagonal(lanes: lanes), a: a.baseAddress!, b: b.baseAddress!, boundaries: boundaries,
-            initial: initial?.baseAddress, output: output.baseAddress!,
-            reverse: direction == .reverse, pool: pool)
+        try solve(
+            .diagonal(lanes: lanes), a: a, b: b, boundaries: boundaries, initial: initial, output: output,
+            direction: direction, pool: pool)
     }
 
     /// Array convenience for the diagonal scan with resets.
@@ -76,17 +74,9 @@ extension AffineScan {
         output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if blocks <= 0 { throw .noLanes }
-        if k < 1 { throw .invalidBlockSize(blockSize: k, stateSize: k * blocks) }
-        let steps = boundaries.steps
-        try checkBuffer("a", a.count, steps * k * k * blocks)
-        try checkBuffer("b", b.count, steps * k * blocks)
-        try checkBuffer("output", output.count, steps * k * blocks)
-        if let initial { try checkBuffer("initial", initial.count, boundaries.count * k * blocks) }
-        resetScanUnchecked(
-            .block(blocks: blocks, k: k, transposed: transposed), a: a.baseAddress!,
-            b: b.baseAddress!, boundaries: boundaries, initial: initial?.baseAddress,
-            output: output.baseAddress!, reverse: direction == .reverse, pool: pool)
+        try solve(
+            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, boundaries: boundaries, initial: initial,
+            output: output, transposed: transposed, direction: direction, pool: pool)
     }
 
     /// Array convenience for the block-diagonal scan with resets.
@@ -111,16 +101,9 @@ extension AffineScan {
         output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
         direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) {
-        if batch <= 0 || d <= 0 { throw .noLanes }
-        let steps = boundaries.steps
-        try checkBuffer("a", a.count, steps * batch * d * d)
-        try checkBuffer("b", b.count, steps * batch * d)
-        try checkBuffer("output", output.count, steps * batch * d)
-        if let initial { try checkBuffer("initial", initial.count, boundaries.count * batch * d) }
-        resetScanUnchecked(
-            .dense(batch: batch, d: d, transposed: transposed), a: a.baseAddress!,
-            b: b.baseAddress!, boundaries: boundaries, initial: initial?.baseAddress,
-            output: output.baseAddress!, reverse: direction == .reverse, pool: pool)
+        try solve(
+            .dense(batch: batch, dimension: d), a: a, b: b, boundaries: boundaries, initial: initial,
+            output: output, transposed: transposed, direction: direction, pool: pool)
     }
 
     /// Array convenience for the dense scan with resets.
@@ -145,19 +128,19 @@ extension AffineScan {
     ) {
         resetScanUnchecked(
             .diagonal(lanes: lanes), a: a, b: b, boundaries: boundaries, initial: initial,
-            output: output, reverse: reverse, pool: pool)
+            output: output, transposed: false, reverse: reverse, pool: pool)
     }
 
-    /// The block-diagonal scan with resets without argument checks (k = 1 is the diagonal scan).
+    /// The block-diagonal scan with resets without argument checks (k = 1 runs the diagonal scan).
     @usableFromInline package static func blockDiagonalUnchecked<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, blocks: Int, blockSize k: Int,
         boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
         output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
     ) {
-        let kind: ResetKind = k == 1 ? .diagonal(lanes: blocks) : .block(blocks: blocks, k: k, transposed: transposed)
         resetScanUnchecked(
-            kind, a: a, b: b, boundaries: boundaries, initial: initial, output: output,
-            reverse: reverse, pool: pool)
+            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, boundaries: boundaries, initial: initial,
+            output: output,
+            transposed: transposed, reverse: reverse, pool: pool)
     }
 
     /// The dense scan with resets without argument checks.
@@ -167,65 +150,30 @@ extension AffineScan {
         output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
     ) {
         resetScanUnchecked(
-            .dense(batch: batch, d: d, transposed: transposed), a: a, b: b, boundaries: boundaries,
-            initial: initial, output: output, reverse: reverse, pool: pool)
+            .dense(batch: batch, dimension: d), a: a, b: b, boundaries: boundaries,
+            initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
     }
 
-    /// Dispatches to an implementation specialised for Float or Double.
+    /// The scan with resets of any structure without argument checks: the three-phase scan
+    /// over ``ScanKernels`` around the resets. Specialised for `Float` and `Double`
+    /// (`@_specialize`), so generic callers in other modules run the specialised loops.
     @usableFromInline
-    static func resetScanUnchecked<S: ScanScalar>(
-        _ kind: ResetKind, a: UnsafePointer<S>, b: UnsafePointer<S>,
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    package static func resetScanUnchecked<S: ScanScalar>(
+        _ shape: ScanShape, a: UnsafePointer<S>, b: UnsafePointer<S>,
         boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, reverse: Bool, pool: WorkerPool
-    ) {
-        func cast<T>(_ p: UnsafePointer<S>, _: T.Type) -> UnsafePointer<T> {
-            UnsafeRawPointer(p).assumingMemoryBound(to: T.self)
-        }
-        if S.self == Float.self {
-            resetImplementation(
-                kind, a: cast(a, Float.self), b: cast(b, Float.self), boundaries: boundaries,
-                initial: initial.map { cast($0, Float.self) },
-                output: UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self),
-                reverse: reverse, pool: pool)
-        } else if S.self == Double.self {
-            resetImplementation(
-                kind, a: cast(a, Double.self), b: cast(b, Double.self), boundaries: boundaries,
-                initial: initial.map { cast($0, Double.self) },
-                output: UnsafeMutableRawPointer(output).assumingMemoryBound(to: Double.self),
-                reverse: reverse, pool: pool)
-        } else {
-            resetImplementation(
-                kind, a: a, b: b, boundaries: boundaries, initial: initial, output: output,
-                reverse: reverse, pool: pool)
-        }
-    }
-
-    static func resetImplementation<S: ScanScalar>(
-        _ kind: ResetKind, a: UnsafePointer<S>, b: UnsafePointer<S>,
-        boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, reverse: Bool, pool: WorkerPool
+        output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
     ) {
         let steps = boundaries.steps
-        let state = kind.state
-        let shape: ScanShape
-        let reduceCost: Double
-        let summarySize: Int
-        switch kind {
-        case .diagonal(let lanes):
-            shape = .diagonal(lanes: lanes)
-            reduceCost = 0.8
-            summarySize = 2 * lanes
-        case .block(let blocks, let k, _):
-            shape = .blockDiagonal(blocks: blocks, blockSize: k)
-            reduceCost = 1 + 0.25 * Double(k - 1)
-            summarySize = 2 * (k * k + k) * blocks  // summary, then scratch
-        case .dense(let batch, let d, _):
-            shape = .dense(batch: batch, dimension: d)
-            reduceCost = Double(d)
-            summarySize = 2 * (d * d + d) * batch
-        }
+        // 1×1 blocks are the diagonal scan (its vector loops).
+        var shape = shape
+        if case .blockDiagonal(let blocks, 1) = shape { shape = .diagonal(lanes: blocks) }
+        let kernels = ScanKernels(shape: shape, a: a, b: b, transposed: transposed, reverse: reverse)
+        let state = kernels.state
+        let summarySize = kernels.summarySize
         let workers = AffineScan.workers(shape, steps: steps, scalarBytes: MemoryLayout<S>.stride, pool: pool)
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
+        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: kernels.reduceCost, reverse: reverse)
         let slots = plan.ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state + state)
         carries.initialize(repeating: 0, count: slots * state + state)
@@ -251,20 +199,7 @@ extension AffineScan {
         /// The plain recurrence over `range` (in the scan's direction) from `carry`.
         func solve(_ range: Range<Int>, _ carry: UnsafePointer<S>) {
             if range.isEmpty { return }
-            switch kind {
-            case .diagonal(let lanes):
-                diagonalSolve(
-                    a: a, b: b, lanes: lanes, range: range, reverse: reverse, carry: carry,
-                    output: out.base)
-            case .block(let blocks, let k, let transposed):
-                blockSolve(
-                    a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
-                    reverse: reverse, carry: carry, output: out.base)
-            case .dense(let batch, let d, let transposed):
-                denseSolve(
-                    a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
-                    reverse: reverse, carry: carry, output: out.base)
-            }
+            kernels.solve(range, from: carry, into: out.base)
         }
         /// The segment of `range` after its last reset (processing order), and that reset's
         /// sequence; nil without a reset.
@@ -308,19 +243,7 @@ extension AffineScan {
                     flags.base[c] = true
                     return
                 }
-                let base = sum.base + c * summarySize
-                switch kind {
-                case .diagonal(let lanes):
-                    diagonalReduce(a: a, b: b, lanes: lanes, range: range, reverse: reverse, summary: base)
-                case .block(let blocks, let k, let transposed):
-                    blockReduce(
-                        a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed,
-                        reverse: reverse, summary: base, scratch: base + summarySize / 2)
-                case .dense(let batch, let d, let transposed):
-                    denseReduce(
-                        a: a, b: b, d: d, batch: batch, range: range, transposed: transposed,
-                        reverse: reverse, summary: base, scratch: base + summarySize / 2)
-                }
+                kernels.reduce(range, into: sum.base + c * summarySize)
             },
             carryFromFirst: { range in
                 let last = reverse ? range.lowerBound : range.upperBound - 1
@@ -335,22 +258,7 @@ extension AffineScan {
                     cout.update(from: out.base + last * state, count: state)
                     return
                 }
-                let p = UnsafePointer(sum.base + c * summarySize)
-                switch kind {
-                case .diagonal(let lanes):
-                    let q = p + lanes
-                    for j in 0..<lanes { cout[j] = p[j] * cin[j] + q[j] }
-                case .block(let blocks, let k, _):
-                    blockApply(
-                        a: p, b: p + k * k * blocks, previous: cin, output: cout, k: k,
-                        blocks: blocks, transposed: false)
-                case .dense(let batch, let d, _):
-                    let q = p + d * d * batch
-                    for n in 0..<batch {
-                        (cout + n * d).update(from: q + n * d, count: d)
-                        denseMultiplyAdd(transposed: false, d: d, a: p + n * d * d, x: cin + n * d, y: cout + n * d)
-                    }
-                }
+                kernels.apply(UnsafePointer(sum.base + c * summarySize), to: cin, into: cout)
             },
             solveFrom: { c, range in
                 solveSegments(range, from: UnsafePointer(carry.base + c * state), skipTail: flags.base[c])

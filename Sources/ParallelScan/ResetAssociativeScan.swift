@@ -21,8 +21,9 @@ extension AssociativeScan {
     ) throws(ScanError) {
         if lanes <= 0 { throw .noLanes }
         try checkBuffer("elements", elements.count, boundaries.steps * lanes)
+        guard let x = elements.baseAddress else { throw .emptySequence }
         segmentedUnchecked(
-            elements.baseAddress!, lanes: lanes, boundaries: boundaries,
+            x, lanes: lanes, boundaries: boundaries,
             reverse: direction == .reverse, pool: pool, combine: combine)
     }
 
@@ -36,20 +37,10 @@ extension AssociativeScan {
         try inclusive(
             elements, lanes: lanes, boundaries: boundaries, direction: direction, pool: pool,
             combine: combine)
-        let x = elements.baseAddress!
+        guard let x = elements.baseAddress else { return }
         for i in 0..<boundaries.count {
-            let r = boundaries.range(of: i)
-            if direction == .forward {
-                for t in stride(from: r.upperBound - 1, to: r.lowerBound, by: -1) {
-                    (x + t * lanes).update(from: x + (t - 1) * lanes, count: lanes)
-                }
-                (x + r.lowerBound * lanes).update(repeating: identity, count: lanes)
-            } else {
-                for t in r.lowerBound..<(r.upperBound - 1) {
-                    (x + t * lanes).update(from: x + (t + 1) * lanes, count: lanes)
-                }
-                (x + (r.upperBound - 1) * lanes).update(repeating: identity, count: lanes)
-            }
+            shiftToExclusive(
+                x, range: boundaries.range(of: i), lanes: lanes, identity: identity, reverse: direction == .reverse)
         }
     }
 
@@ -59,16 +50,10 @@ extension AssociativeScan {
         direction: ScanDirection = .forward, pool: WorkerPool = .shared,
         combine: (E, E) -> E
     ) throws(ScanError) -> [E] {
-        var copy = elements
-        let result: Result<Void, ScanError> = copy.withUnsafeMutableBufferPointer { buffer in
-            Result { () throws(ScanError) in
-                try inclusive(
-                    buffer, lanes: lanes, boundaries: boundaries, direction: direction, pool: pool,
-                    combine: combine)
-            }
+        try scanningCopy(of: elements) { buffer throws(ScanError) in
+            try inclusive(
+                buffer, lanes: lanes, boundaries: boundaries, direction: direction, pool: pool, combine: combine)
         }
-        try result.get()
-        return copy
     }
 
     /// Exclusive segmented scan of an array; returns the scanned copy.
@@ -77,108 +62,19 @@ extension AssociativeScan {
         direction: ScanDirection = .forward, pool: WorkerPool = .shared,
         combine: (E, E) -> E
     ) throws(ScanError) -> [E] {
-        var copy = elements
-        let result: Result<Void, ScanError> = copy.withUnsafeMutableBufferPointer { buffer in
-            Result { () throws(ScanError) in
-                try exclusive(
-                    buffer, lanes: lanes, boundaries: boundaries, identity: identity,
-                    direction: direction, pool: pool, combine: combine)
-            }
+        try scanningCopy(of: elements) { buffer throws(ScanError) in
+            try exclusive(
+                buffer, lanes: lanes, boundaries: boundaries, identity: identity, direction: direction, pool: pool,
+                combine: combine)
         }
-        try result.get()
-        return copy
     }
 
     static func segmentedUnchecked<E>(
         _ x: UnsafeMutablePointer<E>, lanes: Int, boundaries: SequenceBoundaries, reverse: Bool,
         pool: WorkerPool, combine: (E, E) -> E
     ) {
-        let steps = boundaries.steps
-        let bytes = Double(lanes * MemoryLayout<E>.stride)
-        let workers = workersFor(
-            steps: steps, width: lanes,
-            cost: .threePhase(
-                solveBytes: 3 * bytes, reduceBytes: bytes, solveOperations: 4 * Double(lanes),
-                reduceOperations: 4 * Double(lanes)),
-            pool: pool)
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 1, reverse: reverse)
-        let slots = plan.ranges.count
-        let summaries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
-        let carries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
-        let resetFlags = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
-        resetFlags.initialize(repeating: false, count: slots)
-        var summaryReady = [Bool](repeating: false, count: slots)
-        var carryReady = [Bool](repeating: false, count: slots)
-        defer {
-            for c in 0..<slots {
-                if summaryReady[c] { (summaries + c * lanes).deinitialize(count: lanes) }
-                if carryReady[c] { (carries + c * lanes).deinitialize(count: lanes) }
-            }
-            summaries.deallocate()
-            carries.deallocate()
-            resetFlags.deallocate()
-        }
-        for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
-        let data = UnsafeMutableSendable(x)
-        let sum = UnsafeMutableSendable(summaries)
-        let carry = UnsafeMutableSendable(carries)
-        let flags = UnsafeMutableSendable(resetFlags)
-        @inline(__always) func ordered(_ accumulated: E, _ next: E) -> E {
-            reverse ? combine(next, accumulated) : combine(accumulated, next)
-        }
-        let stride = reverse ? -1 : 1
-        /// Scans `range` in place from `carryIn` (nil: the range begins with a reset).
-        func solve(_ range: Range<Int>, from carryIn: UnsafePointer<E>?) {
-            let resets = boundaries.resets(in: range, reverse: reverse)
-            var r = 0
-            var previous = carryIn
-            var t = reverse ? range.upperBound - 1 : range.lowerBound
-            for _ in 0..<range.count {
-                let current = data.base + t * lanes
-                if r < resets.count, resets[r].step == t {
-                    r += 1
-                } else if let previous {
-                    for j in 0..<lanes { current[j] = ordered(previous[j], current[j]) }
-                }
-                previous = UnsafePointer(current)
-                t += stride
-            }
-        }
-        ThreePhaseScan(plan: plan, pool: pool).run(
-            solveFirst: { range in solve(range, from: nil) },
-            reduce: { c, range in
-                // Fold from the last reset (processing order) if any, else from the chunk start.
-                let resets = boundaries.resets(in: range, reverse: reverse)
-                var t = reverse ? range.upperBound - 1 : range.lowerBound
-                if let last = resets.last {
-                    t = last.step
-                    flags.base[c] = true
-                }
-                let end = reverse ? range.lowerBound - 1 : range.upperBound
-                let s = sum.base + c * lanes
-                s.initialize(from: data.base + t * lanes, count: lanes)
-                t += stride
-                while t != end {
-                    let current = data.base + t * lanes
-                    for j in 0..<lanes { s[j] = ordered(s[j], current[j]) }
-                    t += stride
-                }
-            },
-            carryFromFirst: { range in
-                let last = reverse ? range.lowerBound : range.upperBound - 1
-                (carry.base + lanes).initialize(from: data.base + last * lanes, count: lanes)
-            },
-            propagate: { c in
-                let s = sum.base + c * lanes
-                let cin = carry.base + c * lanes
-                let cout = cin + lanes
-                if flags.base[c] {
-                    cout.initialize(from: s, count: lanes)
-                } else {
-                    for j in 0..<lanes { (cout + j).initialize(to: ordered(cin[j], s[j])) }
-                }
-            },
-            solveFrom: { c, range in solve(range, from: UnsafePointer(carry.base + c * lanes)) })
-        if slots > 1 { for c in 1..<slots { carryReady[c] = true } }
+        foldUnchecked(
+            x, steps: boundaries.steps, lanes: lanes, boundaries: boundaries, reverse: reverse, pool: pool,
+            combine: combine)
     }
 }

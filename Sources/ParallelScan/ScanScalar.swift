@@ -24,75 +24,9 @@ public protocol ScanScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable, 
 
     /// A name for reports: "float" or "double".
     static var precisionName: String { get }
-
-    // The scans' implementations, specialised per precision (generic callers, including other
-    // modules, reach specialised loops through these witnesses).
-    static func _diagonalUnchecked(
-        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, lanes: Int,
-        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, reverse: Bool,
-        pool: WorkerPool)
-    static func _blockDiagonalUnchecked(
-        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, blocks: Int, blockSize k: Int,
-        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool)
-    static func _denseUnchecked(
-        a: UnsafePointer<Self>, b: UnsafePointer<Self>, steps: Int, batch: Int, dimension d: Int,
-        initial: UnsafePointer<Self>?, output: UnsafeMutablePointer<Self>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool)
-    /// out[r][j] = bias[j] + Σ_{i<k} x[r·xStride + i] · w[i·n + j] for r < rows, j < n (rows of
-    /// `out` `outStride` apart): a GEMM with a small inner dimension k, where a BLAS call per
-    /// block costs more than the arithmetic.
-    static func _smallInnerGEMM(
-        rows: Int, k: Int, n: Int, x: UnsafePointer<Self>, xStride: Int, w: UnsafePointer<Self>,
-        bias: UnsafePointer<Self>, out: UnsafeMutablePointer<Self>, outStride: Int)
-    static func _affineRows(
-        _ operation: AffineRows.Operation, a: UnsafePointer<Self>, b: UnsafePointer<Self>,
-        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Self>?,
-        summary: UnsafeMutablePointer<Self>?, output: UnsafeMutablePointer<Self>?)
 }
 
 extension Float: ScanScalar {
-    public static func _smallInnerGEMM(
-        rows: Int, k: Int, n: Int, x: UnsafePointer<Float>, xStride: Int, w: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
-    ) {
-        smallInnerGEMM(rows: rows, k: k, n: n, x: x, xStride: xStride, w: w, bias: bias, out: out, outStride: outStride)
-    }
-    public static func _affineRows(
-        _ operation: AffineRows.Operation, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Float>?,
-        summary: UnsafeMutablePointer<Float>?, output: UnsafeMutablePointer<Float>?
-    ) {
-        AffineRows.implementation(
-            operation, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
-            summary: summary, output: output)
-    }
-    public static func _diagonalUnchecked(
-        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, lanes: Int,
-        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, reverse: Bool,
-        pool: WorkerPool
-    ) {
-        AffineScan.diagonalImplementation(
-            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
-    }
-    public static func _blockDiagonalUnchecked(
-        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, blocks: Int, blockSize k: Int,
-        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        AffineScan.blockDiagonalImplementation(
-            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
-    public static func _denseUnchecked(
-        a: UnsafePointer<Float>, b: UnsafePointer<Float>, steps: Int, batch: Int, dimension d: Int,
-        initial: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        AffineScan.denseImplementation(
-            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
     @inlinable
     public static func gemv(
         transposed: Bool, rows: Int, cols: Int, alpha: Float, a: UnsafePointer<Float>,
@@ -130,47 +64,6 @@ extension Float: ScanScalar {
 }
 
 extension Double: ScanScalar {
-    public static func _smallInnerGEMM(
-        rows: Int, k: Int, n: Int, x: UnsafePointer<Double>, xStride: Int, w: UnsafePointer<Double>,
-        bias: UnsafePointer<Double>, out: UnsafeMutablePointer<Double>, outStride: Int
-    ) {
-        smallInnerGEMM(rows: rows, k: k, n: n, x: x, xStride: xStride, w: w, bias: bias, out: out, outStride: outStride)
-    }
-    public static func _affineRows(
-        _ operation: AffineRows.Operation, a: UnsafePointer<Double>, b: UnsafePointer<Double>,
-        rows: Range<Int>, blocks: Int, blockSize k: Int, carry: UnsafePointer<Double>?,
-        summary: UnsafeMutablePointer<Double>?, output: UnsafeMutablePointer<Double>?
-    ) {
-        AffineRows.implementation(
-            operation, a: a, b: b, rows: rows, blocks: blocks, blockSize: k, carry: carry,
-            summary: summary, output: output)
-    }
-    public static func _diagonalUnchecked(
-        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, lanes: Int,
-        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, reverse: Bool,
-        pool: WorkerPool
-    ) {
-        AffineScan.diagonalImplementation(
-            a: a, b: b, steps: steps, lanes: lanes, initial: initial, output: output, reverse: reverse, pool: pool)
-    }
-    public static func _blockDiagonalUnchecked(
-        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, blocks: Int, blockSize k: Int,
-        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        AffineScan.blockDiagonalImplementation(
-            a: a, b: b, steps: steps, blocks: blocks, blockSize: k, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
-    public static func _denseUnchecked(
-        a: UnsafePointer<Double>, b: UnsafePointer<Double>, steps: Int, batch: Int, dimension d: Int,
-        initial: UnsafePointer<Double>?, output: UnsafeMutablePointer<Double>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        AffineScan.denseImplementation(
-            a: a, b: b, steps: steps, batch: batch, dimension: d, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
     @inlinable
     public static func gemv(
         transposed: Bool, rows: Int, cols: Int, alpha: Double, a: UnsafePointer<Double>,
@@ -205,32 +98,6 @@ extension Double: ScanScalar {
     }
 
     public static var precisionName: String { "double" }
-}
-
-/// The implementation behind ``ScanScalar/_smallInnerGEMM(rows:k:n:x:xStride:w:bias:out:outStride:)``:
-/// each output row in SIMD4 chunks (a scalar tail), bias first, then k multiply-adds.
-func smallInnerGEMM<S: ScanScalar>(
-    rows: Int, k: Int, n: Int, x: UnsafePointer<S>, xStride: Int, w: UnsafePointer<S>,
-    bias: UnsafePointer<S>, out: UnsafeMutablePointer<S>, outStride: Int
-) {
-    let vectorEnd = n / 4 * 4
-    for r in 0..<rows {
-        let xr = x + r * xStride
-        let o = out + r * outStride
-        var j = 0
-        while j < vectorEnd {
-            var acc = loadVector(bias + j)
-            for i in 0..<k { acc += loadVector(w + i * n + j) * xr[i] }
-            storeVector(acc, o + j)
-            j += 4
-        }
-        while j < n {
-            var acc = bias[j]
-            for i in 0..<k { acc += w[i * n + j] * xr[i] }
-            o[j] = acc
-            j += 1
-        }
-    }
 }
 
 /// a·b + c, fused into one rounding when the build targets a CPU with FMA (`-DPARARNN_FMA`, set

@@ -33,8 +33,9 @@ final class AudioSource: SegmentSource {
         let n = range.count * c
         if staging.count < n { staging = [Float](repeating: 0, count: n) }
         let failure: SequenceIOError? = staging.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return nil }
             do throws(SequenceIOError) {
-                try stream.read(frames: range, into: buffer.baseAddress!)
+                try stream.read(frames: range, into: base)
                 if let i = firstNonFinite(UnsafeBufferPointer(rebasing: buffer[..<n])) {
                     throw .nonFinite(
                         file: stream.name, index: [range.lowerBound + i / c, i % c], value: "\(buffer[i])")

@@ -24,13 +24,17 @@ struct Bench: ParsableCommand {
             """)
 
     @Option(name: .long, help: "quick (seconds) or standard (the sizes the issues name).")
-    var preset: String = "quick"
+    var preset: BenchPresetOption = .quick
 
-    @Option(name: .long, help: ArgumentHelp("Thread counts to sweep, e.g. 1,2,4,8,16.", valueName: "list"))
-    var threads: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Thread counts to sweep, e.g. 1,2,4,8,16.", valueName: "list"),
+        transform: Bench.threadCounts)
+    var threads: [Int] = []
 
-    @Option(name: .long, help: ArgumentHelp("Only these groups, e.g. scan,newton.", valueName: "list"))
-    var groups: String?
+    @Option(
+        name: .long, help: ArgumentHelp("Only these groups, e.g. scan,newton.", valueName: "list"),
+        transform: { try CommaList<BenchGroup>.parse($0, what: "group") })
+    var groups: [BenchGroup] = []
 
     @Option(
         name: .long,
@@ -91,31 +95,13 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        guard let chosen = BenchmarkPreset(rawValue: preset) else {
-            Console.error("unknown preset '\(preset)': use quick or standard")
-            throw ExitCode(1)
-        }
-        var counts: [Int] = []
-        if let threads {
-            let parts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parts.isEmpty, parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-                Console.error("--threads takes a comma-separated list of positive integers")
-                throw ExitCode(1)
-            }
-            counts = parts.map { $0! }
-        }
-        let known: Set<String> = ["scan", "newton", "train", "conv", "plstm", "linear", "xlstm", "packed"]
         if packedRecordings < 1 || packedLongest < 1 {
             Console.error("--packed-recordings and --packed-longest must be at least 1")
             throw ExitCode(1)
         }
-        let selected = Set((groups ?? "").split(separator: ",").map { String($0) })
-        if let unknown = selected.subtracting(known).first {
-            Console.error("unknown group '\(unknown)': use \(known.sorted().joined(separator: ", "))")
-            throw ExitCode(1)
-        }
+        let selected = Set(groups.map(\.rawValue))
         var suite = PerformanceSuite(
-            preset: chosen, threadCounts: counts, repetitions: repetitions, groups: selected,
+            preset: preset.preset, threadCounts: threads, repetitions: repetitions, groups: selected,
             newtonCaseFilter: newtonCase)
         suite.phaseTimings = phases
         suite.compactJacobians = f16Jacobians
@@ -152,4 +138,31 @@ struct Bench: ParsableCommand {
             throw ExitCode(1)
         }
     }
+
+    /// `--threads 1,2,4`: positive integers, comma-separated.
+    static func threadCounts(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let counts = parts.compactMap { $0 }.filter { $0 >= 1 }
+        guard !parts.isEmpty, counts.count == parts.count else {
+            throw ValidationError("--threads takes a comma-separated list of positive integers")
+        }
+        return counts
+    }
+}
+
+/// `--preset` of `pararnn bench` (``BenchmarkPreset``'s names).
+enum BenchPresetOption: String, CaseIterable, ExpressibleByArgument {
+    case quick, standard
+
+    var preset: BenchmarkPreset {
+        switch self {
+        case .quick: .quick
+        case .standard: .standard
+        }
+    }
+}
+
+/// The groups `--groups` may name (``PerformanceSuite/groups``).
+enum BenchGroup: String, CaseIterable, ExpressibleByArgument {
+    case scan, newton, train, conv, plstm, linear, xlstm, packed
 }

@@ -112,14 +112,13 @@ struct Fit: ParsableCommand {
     @Option(name: .customLong("validation-fraction"), help: "Fraction of the recording (its end) held out.")
     var validationFraction: Double = 0.1
 
-    @Option(name: .long, help: "Solver for the forward passes: automatic, newton or sequential.")
-    var method: MethodOption = .automatic
+    @OptionGroup var solverMethod: MethodOptionGroup
+    @OptionGroup var threading: ThreadsOption
+    @OptionGroup var computePrecision: PrecisionOption
 
-    @Option(name: .long, help: "Worker threads (default: PARARNN_THREADS or all cores).")
-    var threads: Int?
-
-    @Option(name: .long, help: "Compute precision: float or double.")
-    var precision: Precision = .float
+    var method: MethodOption { solverMethod.method }
+    var threads: Int? { threading.threads }
+    var precision: Precision { computePrecision.precision }
 
     @Option(name: .long, help: "Random seed (initialisation and batches).")
     var seed: UInt64 = 0
@@ -142,7 +141,6 @@ struct Fit: ParsableCommand {
             throw ValidationError("--validation-fraction must lie in [0.01, 0.9]")
         }
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
         if severalRecordings {
             if let validationFiles, validationFiles.split(separator: ",").isEmpty {
@@ -232,9 +230,15 @@ struct Fit: ParsableCommand {
                     "error: --cell \(cell): this cell cannot be trained yet (trainable: \(CellKind.trainable.map(\.rawValue).joined(separator: ", ")))",
                 code: 1)
         }
+        let notTrainable = Failure(
+            message: "error: --cell \(cell): the catalogue has no trainable type for it", code: 1)
         switch precision {
-        case .float: try train(cell.entry.trainableType(Float.self)!, source, m, guard_)
-        case .double: try train(cell.entry.trainableType(Double.self)!, source, m, guard_)
+        case .float:
+            guard let type = cell.entry.trainableType(Float.self) else { throw notTrainable }
+            try train(type, source, m, guard_)
+        case .double:
+            guard let type = cell.entry.trainableType(Double.self) else { throw notTrainable }
+            try train(type, source, m, guard_)
         }
     }
 
@@ -256,10 +260,11 @@ struct Fit: ParsableCommand {
             let read = try CSV.readTable(contentsOf: url, options: options)
             for note in read.notes { Console.failure("note: \(name): \(note)") }
             try SequenceInput.checkFinite(read.tensor, name: name)
-            try SequenceInput.checkFinite(read.targets!, name: name)
+            guard let values = read.targets else { return (read.tensor, nil) }
+            try SequenceInput.checkFinite(values, name: name)
             if read.targetColumns == read.columns { return (read.tensor, nil) }
             let names = read.targetHeader ?? read.targetColumns.map { "column \($0)" }
-            return (read.tensor, Targets(values: read.targets!, names: names))
+            return (read.tensor, Targets(values: values, names: names))
         }
         let recording = try table.read(url, dataset: FileArgument(input).dataset)
         guard recording.rank == 2 else { return (recording, nil) }
@@ -384,9 +389,11 @@ struct Fit: ParsableCommand {
         print(
             "model      \(C.cellName), \(layers) layer\(layers == 1 ? "" : "s") × \(hidden) channels, \(model.parameterVector.count) parameters, \(precision)"
         )
-        print("baseline   repeat-the-last-value validation MSE \(format(baseline)); untrained model \(format(initial))")
+        print(
+            "baseline   repeat-the-last-value validation MSE \(format(baseline, significant: 4)); untrained model \(format(initial, significant: 4))"
+        )
         let start = DispatchTime.now().uptimeNanoseconds
-        let tty = Console.stderrIsTTY
+        let line = Console.stderrIsTTY ? StatusLine() : nil
         let records: [TrainingRecord]
         do {
             records = try trainer.fit(
@@ -401,22 +408,20 @@ struct Fit: ParsableCommand {
                 }
             ) { record in
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-                if tty {
-                    let width = 30
-                    let done = record.step * width / steps
-                    let bar = String(repeating: "█", count: done) + String(repeating: "·", count: width - done)
-                    Console.raw(
-                        "\r\(bar) \(record.step)/\(steps) loss \(format(record.loss)) iters \(record.solverIterations) \(String(format: "%.1f", elapsed)) s "
+                if let line {
+                    let bar = StatusLine.bar(Double(record.step) / Double(steps), width: 30, empty: "·")
+                    line.show(
+                        "\(bar) \(record.step)/\(steps) loss \(format(record.loss, significant: 4)) iters \(record.solverIterations) \(fixed(elapsed, 1)) s "
                     )
-                    if record.step == steps { Console.raw("\n") }
+                    if record.step == steps { line.keep() }
                 } else if let validation = record.validationLoss {
                     Console.error(
-                        "step \(record.step)/\(steps): train loss \(format(record.loss)), validation \(format(validation)), solver iterations \(record.solverIterations), \(String(format: "%.1f", elapsed)) s"
+                        "step \(record.step)/\(steps): train loss \(format(record.loss, significant: 4)), validation \(format(validation, significant: 4)), solver iterations \(record.solverIterations), \(fixed(elapsed, 1)) s"
                     )
                 }
             }
         } catch {
-            if tty { Console.raw("\n") }
+            line?.keep()
             throw Failure(message: "error: \(inputName): training failed: \(error)", code: 1)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
@@ -428,10 +433,10 @@ struct Fit: ParsableCommand {
         // constant recording has baseline 0).
         let versus =
             baseline > 0 && baseline.isFinite && final.isFinite
-            ? "\(String(format: "%+.1f", (final - baseline) / baseline * 100)) % vs repeat-last-value \(format(baseline))"
-            : "repeat-last-value \(format(baseline))"
+            ? "\(String(format: "%+.1f", (final - baseline) / baseline * 100)) % vs repeat-last-value \(format(baseline, significant: 4))"
+            : "repeat-last-value \(format(baseline, significant: 4))"
         print(
-            "trained    \(steps) steps in \(String(format: "%.1f", seconds)) s; validation MSE \(format(final)) (\(versus))"
+            "trained    \(steps) steps in \(fixed(seconds, 1)) s; validation MSE \(format(final, significant: 4)) (\(versus))"
         )
 
         // Both files are encoded and checked first, then written together: both or neither.
@@ -482,7 +487,6 @@ struct Fit: ParsableCommand {
         }
     }
 
-    func format(_ x: Double) -> String { String(format: "%.4g", x) }
 }
 
 /// A file that cannot be produced; `message` is one line starting with the file name.

@@ -4,6 +4,19 @@ import Foundation
 import ParallelScan
 import SequenceIO
 
+/// `--preset`: the named grids of ``HarnessPreset``.
+enum HarnessPresetOption: String, CaseIterable, ExpressibleByArgument {
+    case quick, full, study
+
+    var grid: GridConfig {
+        switch self {
+        case .quick: HarnessPreset.quick
+        case .full: HarnessPreset.full
+        case .study: HarnessPreset.study
+        }
+    }
+}
+
 /// `pararnn harness`: runs a convergence grid (when and how fast does parallel Newton converge?)
 /// and optionally checks it against a baseline report.
 struct Harness: ParsableCommand {
@@ -66,7 +79,7 @@ struct Harness: ParsableCommand {
             """)
 
     @Option(name: .long, help: "A named grid: quick, full or study (default quick; ignored with --config).")
-    var preset: String?
+    var preset: HarnessPresetOption?
 
     @Option(name: .long, help: "A grid JSON file (see GRID FORMAT).")
     var config: String?
@@ -80,8 +93,9 @@ struct Harness: ParsableCommand {
     @Option(name: .long, help: "Compare with this baseline report; exit 1 on a regression.")
     var check: String?
 
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadsOption
+
+    var threads: Int? { threading.threads }
 
     @Option(name: .long, help: "Cases run at once (default: the thread count; 1: one after another).")
     var jobs: Int?
@@ -101,7 +115,6 @@ struct Harness: ParsableCommand {
     var merge: [String] = []
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if results != nil && resume != nil {
             throw ValidationError("--results and --resume both name a results file; pass one")
@@ -145,7 +158,7 @@ struct Harness: ParsableCommand {
         } else if preset == nil, let resume, FileManager.default.fileExists(atPath: resume) {
             grid = try ResultsLog.read(path: resume).header.config
         } else {
-            grid = try HarnessPreset.named(preset ?? "quick")
+            grid = (preset ?? .quick).grid
         }
         try grid.validate()
         let pool = WorkerPool(threadCount: threads)

@@ -65,15 +65,17 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         var failure: SequenceIOError?
         if batch == 1 {
             hidden.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
                 do throws(SequenceIOError) {
                     try file.write(
-                        raw.baseAddress!, count: range.count * rowBytes, at: dataOffset + range.lowerBound * rowBytes)
+                        base, count: range.count * rowBytes, at: dataOffset + range.lowerBound * rowBytes)
                 } catch { failure = error }
             }
         } else {
             if staging.count < range.count * width { staging = [S](repeating: 0, count: range.count * width) }
             hidden.withUnsafeBufferPointer { h in
                 staging.withUnsafeMutableBufferPointer { out in
+                    guard let base = out.baseAddress else { return }
                     for e in 0..<batch where failure == nil {
                         for t in 0..<range.count {
                             let src = (t * batch + e) * width
@@ -81,7 +83,7 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
                         }
                         do throws(SequenceIOError) {
                             try file.write(
-                                UnsafeRawPointer(out.baseAddress!), count: range.count * rowBytes,
+                                UnsafeRawPointer(base), count: range.count * rowBytes,
                                 at: dataOffset + (e * steps + range.lowerBound) * rowBytes)
                         } catch { failure = error }
                     }

@@ -110,13 +110,14 @@ final class NPYSource: SegmentSource {
             let first = (e * t + range.lowerBound) * m
             var failure: SequenceIOError?
             staging.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return }
                 do throws(SequenceIOError) {
-                    try file.read(elements: first..<(first + n), into: raw.baseAddress!)
-                    try checkFinite(raw.baseAddress!, type: file.scalarType, count: n, steps: range, entry: e)
+                    try file.read(elements: first..<(first + n), into: base)
+                    try checkFinite(base, type: file.scalarType, count: n, steps: range, entry: e)
                 } catch { failure = error }
                 // Entry e's rows go to every B-th row of the time-major segment.
                 scatterRows(
-                    from: raw.baseAddress!, type: file.scalarType, rows: range.count, width: m,
+                    from: base, type: file.scalarType, rows: range.count, width: m,
                     to: out, type: type, stride: b * m, offset: e * m)
             }
             if let failure { throw failure }
@@ -165,10 +166,11 @@ final class TensorSource: SegmentSource {
         let t = steps
         func copy<T>(_ values: [T], _ from: ScalarType) {
             values.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
                 for e in 0..<b {
                     let first = (e * t + range.lowerBound) * m
                     scatterRows(
-                        from: raw.baseAddress! + first * from.byteSize, type: from, rows: range.count,
+                        from: base + first * from.byteSize, type: from, rows: range.count,
                         width: m, to: out, type: type, stride: b * m, offset: e * m)
                 }
             }

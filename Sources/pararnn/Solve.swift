@@ -5,20 +5,6 @@ import ParaRNN
 import ParallelScan
 import SequenceIO
 
-/// The compute precision.
-enum Precision: String, CaseIterable, ExpressibleByArgument {
-    case float, double
-}
-
-/// `--method` values (``SolverMethod``'s raw values).
-enum MethodOption: String, CaseIterable, ExpressibleByArgument {
-    case automatic, sequential, newton
-    case quasiNewton = "quasi-newton"
-    case damped, elk
-
-    var method: SolverMethod { SolverMethod(rawValue: rawValue)! }
-}
-
 /// A failure that has already been explained on stderr; carries the exit code.
 struct Failure: Error {
     var message: String
@@ -155,31 +141,16 @@ struct Solve: ParsableCommand {
             valueName: "file"))
     var report: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.",
-            valueName: "method"))
-    var method: MethodOption = .automatic
+    @OptionGroup var solverMethod: MethodOptionGroup
+    @OptionGroup var convergence: ConvergenceOptions
+    @OptionGroup var threading: ThreadsOption
+    @OptionGroup var computePrecision: PrecisionOption
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
-    var tolerance: Double?
-
-    @Option(
-        name: .long, help: ArgumentHelp("Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n"))
-    var maxIterations: Int?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n"))
-    var threads: Int?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
-    var precision: Precision = .float
+    var method: MethodOption { solverMethod.method }
+    var tolerance: Double? { convergence.tolerance }
+    var maxIterations: Int? { convergence.maxIterations }
+    var threads: Int? { threading.threads }
+    var precision: Precision { computePrecision.precision }
 
     @Option(
         name: .long,
@@ -221,13 +192,6 @@ struct Solve: ParsableCommand {
     var distributed = false
 
     func validate() throws {
-        if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
-            throw ValidationError("--tolerance must be a positive number (got \(tolerance))")
-        }
-        if let maxIterations, maxIterations < 1 {
-            throw ValidationError("--max-iterations must be at least 1 (got \(maxIterations))")
-        }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         if let segmentLength, segmentLength < 1 {
             throw ValidationError("--segment-length must be at least 1 (got \(segmentLength))")
         }
@@ -302,7 +266,7 @@ struct Solve: ParsableCommand {
     func loadLayers<S: CellMath>() throws -> (Model, [AnyLayer<S>]) {
         let loaded: Model
         let loadOptions = LoadOptions(
-            module: module, nonlinearity: nonlinearity.map { Nonlinearity(rawValue: $0.rawValue)! })
+            module: module, nonlinearity: nonlinearity?.nonlinearity)
         do { loaded = try ModelFile.load(contentsOf: URL(fileURLWithPath: model), options: loadOptions) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)
         }
@@ -385,7 +349,8 @@ struct Solve: ParsableCommand {
         var options = SolverOptions(
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, segmentLength: segmentLength, pool: pool)
-        options.tolerance = tolerance ?? SolverOptions.defaultTolerance(for: S.self)
+        let certified = tolerance ?? SolverOptions.defaultTolerance(for: S.self)
+        options.tolerance = certified
         options.estimatesContractivity = true
         let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
         let start = ContinuousClock.now
@@ -434,7 +399,7 @@ struct Solve: ParsableCommand {
         let converged = result.converged
         // A non-finite state or a failed verification is never written.
         let nonFinite = result.nonFiniteState
-        let verifyLimit = max(0.01, 1000 * options.tolerance!)
+        let verifyLimit = max(0.01, 1000 * certified)
         let verifyFailed = verification.map { !($0.maxAbsDifference <= verifyLimit) } ?? false
         let writeHidden = output != nil && nonFinite == nil && !verifyFailed && (converged || allowUnconverged)
         let summary = SolveSummary(
@@ -491,7 +456,7 @@ struct Solve: ParsableCommand {
         print(summary.writtenText, terminator: "")
         if nonFinite != nil {
             try failIfUnfinished(
-                result, nonFinite: nonFinite, converged: converged, tolerance: options.tolerance!,
+                result, nonFinite: nonFinite, converged: converged, tolerance: certified,
                 inputName: inputName, modelName: modelName)
         }
         if verifyFailed, let v = verification {
@@ -501,8 +466,17 @@ struct Solve: ParsableCommand {
                 code: 2)
         }
         try failIfUnfinished(
-            result, nonFinite: nil, converged: converged, tolerance: options.tolerance!, inputName: inputName,
+            result, nonFinite: nil, converged: converged, tolerance: certified, inputName: inputName,
             modelName: modelName)
+    }
+
+    /// What happened to the hidden states of a solve that did not converge (the end of its
+    /// error line): nothing without --output, else written or not per --allow-unconverged.
+    var unconvergedOutputNote: String {
+        guard output != nil else { return "" }
+        return allowUnconverged
+            ? "; hidden states written anyway (--allow-unconverged)"
+            : "; no hidden states written (use --allow-unconverged to write them)"
     }
 
     /// Ends a finished solve with exit 2 when its states overflowed (`nonFinite`: the first
@@ -521,15 +495,9 @@ struct Solve: ParsableCommand {
         if !converged {
             let worst = result.layers.indices.first { !result.layers[$0].converged }
             let where_ = worst.map { " (\(result.labels[$0]))" } ?? ""
-            let what =
-                output == nil
-                ? ""
-                : allowUnconverged
-                    ? "; hidden states written anyway (--allow-unconverged)"
-                    : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
                 message:
-                    "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(tolerance))\(what)",
+                    "error: \(inputName): did not converge\(where_): residual \(format(result.finalResidual)) > tolerance \(format(tolerance))\(unconvergedOutputNote)",
                 code: 2)
         }
     }
@@ -538,6 +506,14 @@ struct Solve: ParsableCommand {
 /// `--nonlinearity` values.
 enum NonlinearityOption: String, CaseIterable, ExpressibleByArgument {
     case tanh, relu
+
+    /// ModelIO's value of the same name.
+    var nonlinearity: Nonlinearity {
+        switch self {
+        case .tanh: .tanh
+        case .relu: .relu
+        }
+    }
 }
 
 /// `[T, m]` or `[B, T, m]` (row-major) → time-major `[T][B][m]` in `S`.
@@ -547,65 +523,46 @@ func timeMajor<S: BinaryFloatingPoint>(_ tensor: Tensor, batch: Int, steps: Int,
     case .float32(let v): values = v.map { S($0) }
     case .float64(let v): values = v.map { S($0) }
     }
-    if batch == 1 { return values }
-    var out = [S](repeating: 0, count: values.count)
-    for b in 0..<batch {
-        for t in 0..<steps {
-            let src = (b * steps + t) * features
-            let dst = (t * batch + b) * features
-            for i in 0..<features { out[dst + i] = values[src + i] }
-        }
-    }
-    return out
+    return swappingLeadingAxes(values, rows: batch, columns: steps, features: features)
 }
 
 /// Time-major `[T][B][d]` → `[B][T][d]`.
 func batchMajor<S>(_ values: [S], batch: Int, steps: Int, features: Int) -> [S] {
-    if batch == 1 { return values }
+    swappingLeadingAxes(values, rows: steps, columns: batch, features: features)
+}
+
+/// `[rows][columns][features]` → `[columns][rows][features]` (row-major); the values
+/// themselves when either axis has length 1.
+func swappingLeadingAxes<S>(_ values: [S], rows: Int, columns: Int, features: Int) -> [S] {
+    if rows == 1 || columns == 1 { return values }
     var out = values
-    for t in 0..<steps {
-        for b in 0..<batch {
-            let src = (t * batch + b) * features
-            let dst = (b * steps + t) * features
+    for c in 0..<columns {
+        for r in 0..<rows {
+            let src = (r * columns + c) * features
+            let dst = (c * rows + r) * features
             for i in 0..<features { out[dst + i] = values[src + i] }
         }
     }
     return out
 }
 
-func seconds(_ duration: Duration) -> Double {
-    let (s, attoseconds) = duration.components
-    return Double(s) + Double(attoseconds) * 1e-18
-}
-
-/// A number in short scientific notation.
-func format(_ x: Double) -> String {
-    x.isFinite ? String(format: "%.3g", x) : "\(x)"
-}
-
-/// The progress line on a terminal (stderr), rewritten in place.
-final class ProgressLine: @unchecked Sendable {
+/// The progress line of an in-memory solve on a terminal (stderr), rewritten at every Newton
+/// iteration:
+///
+///     layer 2/3 · segment 1/4 · newton iteration 5 · residual 3.2e-07
+final class ProgressLine: Sendable {
     private let layers: Int
-    private let lock = NSLock()
-    private var shown = false
+    private let line = StatusLine()
 
     init(layers: Int) { self.layers = layers }
 
     func update(layer: Int, _ p: SolverProgress) {
-        lock.lock()
-        defer { lock.unlock() }
-        var text = "\r\u{1B}[K"
+        var text = ""
         if layers > 1 { text += "layer \(layer + 1)/\(layers) · " }
         if p.segments > 1 { text += "segment \(p.segment + 1)/\(p.segments) · " }
         text += "\(p.method) iteration \(p.iteration) · residual \(format(p.residual))"
-        Console.raw(text)
-        shown = true
+        line.show(text)
     }
 
-    func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if shown { Console.raw("\r\u{1B}[K") }
-        shown = false
-    }
+    func finish() { line.erase() }
 }

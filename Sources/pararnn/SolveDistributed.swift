@@ -76,8 +76,9 @@ extension Solve {
             let mine = RankSplit.range(rank: rank, ranks: ranks, steps: steps)
             var x = [S](repeating: 0, count: mine.count * batch * features)
             let failure: SequenceIOError? = x.withUnsafeMutableBytes { raw in
+                guard let base = raw.baseAddress else { return nil }
                 do throws(SequenceIOError) {
-                    try source.read(steps: mine, into: raw.baseAddress!, as: computeType)
+                    try source.read(steps: mine, into: base, as: computeType)
                     return nil
                 } catch { return error }
             }
@@ -284,11 +285,12 @@ struct Agreement {
     let world: Communicator
 
     func run<T>(_ body: () throws -> T) throws -> T {
-        var value: T? = nil
-        var failure: Failure? = nil
-        do { value = try body() } catch let error as Failure { failure = error } catch {
-            failure = Failure(message: "error: \(error)", code: 1)
+        var result: Result<T, Failure>
+        do { result = .success(try body()) } catch let error as Failure { result = .failure(error) } catch {
+            result = .failure(Failure(message: "error: \(error)", code: 1))
         }
+        var failure: Failure? = nil
+        if case .failure(let error) = result { failure = error }
         let failedRanks = world.allreduceSum(failure == nil ? 0 : 1)
         if let failure {
             // Failed everywhere (a bad option, model or input header): rank 0 says it once.
@@ -304,6 +306,6 @@ struct Agreement {
             }
             throw Failure(message: "", code: 1)
         }
-        return value!
+        return try result.get()
     }
 }

@@ -131,9 +131,11 @@ extension Solve {
             throw Failure(message: "error: \(error.message)", code: 1)
         }
         let outputDirectory = output.map { URL(fileURLWithPath: $0) }
-        let outputURLs = files.map { url in
-            outputDirectory?.appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".npy")
-        }
+        // One <stem>.npy per recording in the output folder (none without --output).
+        let outputURLs: [URL] =
+            outputDirectory.map { folder in
+                files.map { folder.appendingPathComponent($0.deletingPathExtension().lastPathComponent + ".npy") }
+            } ?? []
         // Before any work: the output folder is none of the input folders, and no output
         // replaces an input or the model.
         if let output {
@@ -144,7 +146,7 @@ extension Solve {
             }
         }
         do {
-            var outputs: [(String, String)] = outputURLs.compactMap { $0.map { ("--output", $0.path) } }
+            var outputs: [(String, String)] = outputURLs.map { ("--output", $0.path) }
             if let report { outputs.append(("--report", report)) }
             try PathChecks.check(
                 outputs: outputs, inputs: files.map { ("--input", $0.path) } + [("--model", model)])
@@ -191,7 +193,8 @@ extension Solve {
         var options = SolverOptions(
             method: method.method, tolerance: tolerance, maxIterations: maxIterations,
             fallback: !noFallback, pool: pool)
-        options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
+        let certified = tolerance ?? SolverOptions.defaultTolerance(for: S.self)
+        options.tolerance = certified
         let progress = Console.stderrIsTTY ? ProgressLine(layers: layers.count) : nil
         var callback: (@Sendable (Int, SolverProgress) -> Void)? = nil
         if let progress { callback = { layer, p in progress.update(layer: layer, p) } }
@@ -223,7 +226,7 @@ extension Solve {
             recordings.append(
                 PackedRecordingReport(
                     file: url.lastPathComponent, steps: lengths[i], residuals: residuals, residual: worst,
-                    output: write ? outputURLs[i]?.path : nil))
+                    output: write && i < outputURLs.count ? outputURLs[i].path : nil))
         }
 
         // 3. Summary.
@@ -231,11 +234,11 @@ extension Solve {
         var text =
             "model      \(modelName): \(loaded.layers.count) layer\(loaded.layers.count == 1 ? "" : "s"), m = \(loaded.inputSize), output d = \(loaded.outputSize)\n"
         text +=
-            "input      \(files.count) recordings, \(totalSteps) steps in all (shortest \(lengths.min()!), longest \(lengths.max()!)), packed into one solve\n"
+            "input      \(files.count) recordings, \(totalSteps) steps in all (shortest \(lengths.min() ?? 0), longest \(lengths.max() ?? 0)), packed into one solve\n"
         text +=
             "method     \(Set(methods).sorted().joined(separator: ", ")) (requested \(method.rawValue)), \(pool.threadCount) thread\(pool.threadCount == 1 ? "" : "s"), \(precision)\n"
         text +=
-            "result     \(converged ? "converged" : "NOT converged"): residual \(format(result.finalResidual)) (tolerance \(format(options.tolerance!))), \(result.iterations) Newton iterations\n"
+            "result     \(converged ? "converged" : "NOT converged"): residual \(format(result.finalResidual)) (tolerance \(format(certified))), \(result.iterations) Newton iterations\n"
         if let worst = recordings.indices.max(by: { !(recordings[$0].residual >= recordings[$1].residual) }) {
             text += "worst      \(recordings[worst].file): residual \(format(recordings[worst].residual))\n"
         }
@@ -254,7 +257,7 @@ extension Solve {
                     S.self == Float.self
                     ? Tensor(shape: [length, d], float32: slice.map { Float($0) })
                     : Tensor(shape: [length, d], float64: slice.map { Double($0) })
-                writes.append((NPY.encode(tensor), outputURLs[i]!))
+                writes.append((NPY.encode(tensor), outputURLs[i]))
             }
             do {
                 try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
@@ -270,7 +273,7 @@ extension Solve {
                 model: modelName, recordings: files.count, totalSteps: totalSteps,
                 precision: precision.rawValue, threads: pool.threadCount,
                 requestedMethod: method.rawValue, methods: methods, labels: result.labels,
-                iterations: result.iterations, tolerance: options.tolerance!,
+                iterations: result.iterations, tolerance: certified,
                 residual: result.finalResidual, converged: converged, solveSeconds: solveSeconds,
                 totalSeconds: seconds(ContinuousClock.now - began), perRecording: recordings)
             do {
@@ -299,15 +302,9 @@ extension Solve {
                 code: 2)
         }
         if !converged {
-            let what =
-                output == nil
-                ? ""
-                : allowUnconverged
-                    ? "; hidden states written anyway (--allow-unconverged)"
-                    : "; no hidden states written (use --allow-unconverged to write them)"
             throw Failure(
                 message:
-                    "error: did not converge: residual \(format(result.finalResidual)) > tolerance \(format(options.tolerance!))\(what)",
+                    "error: did not converge: residual \(format(result.finalResidual)) > tolerance \(format(certified))\(unconvergedOutputNote)",
                 code: 2)
         }
     }

@@ -55,7 +55,8 @@ struct SolveSummary<S: CellMath> {
     /// Set for a streamed solve: how it was cut, and what it used.
     var streaming: StreamingInfo? = nil
 
-    var tolerance: Double { options.tolerance! }
+    /// The tolerance the solve certified against (the default for `S` when none was set).
+    var tolerance: Double { options.tolerance ?? SolverOptions.defaultTolerance(for: S.self) }
 
     /// The lines printed on stdout.
     var text: String {
@@ -158,7 +159,7 @@ struct SolveSummary<S: CellMath> {
         let all = newton.flatMap(\.residualHistory)
         let items =
             all.count > 8
-            ? all.prefix(4).map(format) + ["…"] + all.suffix(2).map(format) : all.map(format)
+            ? all.prefix(4).map { format($0) } + ["…"] + all.suffix(2).map { format($0) } : all.map { format($0) }
         let trail = items.joined(separator: " → ")
         return " (residuals \(trail))"
     }

@@ -87,22 +87,6 @@ extension GenericStepCell {
     }
 }
 
-/// Where value i of sequence b sits in a state row.
-struct StateLayout {
-    let structure: JacobianStructure
-    let stateSize: Int, hiddenSize: Int, batch: Int
-
-    func index(entry b: Int, value i: Int) -> Int {
-        switch structure {
-        case .diagonal, .dense: return b * stateSize + i
-        case .blockDiagonal:
-            let plane = i / hiddenSize
-            let j = i % hiddenSize
-            return (plane * batch + b) * hiddenSize + j
-        }
-    }
-}
-
 /// A built-in cell with a hand-written kernel reached through ``CellMath`` (so it runs
 /// specialised per precision). It implements only ``RecurrentCell/linearize(_:)``; the labelled
 /// `linearize` and the rollout (the kernel in place, step after step) come from here.

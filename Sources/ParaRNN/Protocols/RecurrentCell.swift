@@ -1,23 +1,5 @@
 import ParallelScan
 
-/// The structure of a cell's Jacobian ∂f/∂s, which decides the scan a Newton step needs.
-public enum JacobianStructure: Sendable, Equatable, CustomStringConvertible {
-    /// One scalar per state value (ParaGRU): a diagonal affine scan.
-    case diagonal
-    /// k×k blocks coupling k state planes (ParaLSTM's (c, h) pairs: k = 2).
-    case blockDiagonal(Int)
-    /// A full matrix per batch entry (classic GRU/LSTM: DEER).
-    case dense
-
-    public var description: String {
-        switch self {
-        case .diagonal: return "diagonal"
-        case .blockDiagonal(let k): return "\(k)×\(k) block-diagonal"
-        case .dense: return "dense"
-        }
-    }
-}
-
 /// What part of the Jacobian a linearisation should produce.
 public enum JacobianRequest: Sendable, Equatable {
     /// The cell's own structure (``RecurrentCell/structure``).
@@ -216,6 +198,22 @@ extension RecurrentCell {
                 copyScalars(h + b * d, row + b * stateSize + (stateSize - d), count: d)
             }
         }
+    }
+
+    /// The projections u_t = W x_t + bias of `inputs` `[T][B][m]`, as a new `[T][G][B][d]`
+    /// array (``project(inputs:steps:batch:projections:pool:)``).
+    ///
+    ///     let u = cell.projections(of: x, steps: T, batch: 1, pool: .shared)
+    public func projections(of inputs: [Scalar], steps: Int, batch: Int, pool: WorkerPool) -> [Scalar] {
+        // Every projection value is written by `project` (bias, then the GEMM).
+        var projections = uninitializedArray(Scalar.self, count: steps * projectionRowSize(batch: batch))
+        inputs.withUnsafeBufferPointer { x in
+            projections.withUnsafeMutableBufferPointer { u in
+                guard let x = x.baseAddress, let u = u.baseAddress else { return }
+                project(inputs: x, steps: steps, batch: batch, projections: u, pool: pool)
+            }
+        }
+        return projections
     }
 
     /// Computes u_t = W x_t + bias for all t (see ``InputProjection``). `inputs` is `[T][B][m]`,

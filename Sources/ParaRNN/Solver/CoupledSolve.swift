@@ -40,14 +40,7 @@ extension SequenceSolver {
         var converged = true
         var residual = 0.0
         var finalMethod = method
-        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
-        inputs.withUnsafeBufferPointer { x in
-            projections.withUnsafeMutableBufferPointer { u in
-                cell.project(
-                    inputs: x.baseAddress!, steps: steps, batch: batch,
-                    projections: u.baseAddress!, pool: options.pool)
-            }
-        }
+        let projections = cell.projections(of: inputs, steps: steps, batch: batch, pool: options.pool)
         projections.withUnsafeBufferPointer { u in
             states.withUnsafeMutableBufferPointer { h in
                 h0.withUnsafeBufferPointer { h0 in

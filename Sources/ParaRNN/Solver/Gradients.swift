@@ -41,18 +41,11 @@ extension SequenceSolver where Cell: DifferentiableCell {
         initialState: [Scalar]? = nil, stateGradients: [Scalar],
         adjoint: AdjointMethod = .parallelScan
     ) throws(SolverError) -> SequenceGradients<Scalar> {
-        let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)
         if steps <= 0 { throw .emptySequence }
-        if inputs.count != steps * batch * m {
-            throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)")
-        }
-        if states.count != steps * row {
-            throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)")
-        }
-        if stateGradients.count != steps * row {
-            throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)")
-        }
+        try checkGradientArguments(
+            inputs: inputs.count, states: states.count, stateGradients: stateGradients.count, steps: steps,
+            batch: batch)
         if let initialState, initialState.count != row {
             throw .shapeMismatch("initial state holds \(initialState.count) values, need \(row)")
         }
@@ -69,6 +62,23 @@ extension SequenceSolver where Cell: DifferentiableCell {
                     }
                 }
             }
+        }
+    }
+
+    /// Refuses inputs, states or state gradients whose sizes do not fit `steps` × `batch`.
+    func checkGradientArguments(
+        inputs: Int, states: Int, stateGradients: Int, steps: Int, batch: Int
+    ) throws(SolverError) {
+        let m = cell.inputSize
+        let row = cell.stateRowSize(batch: batch)
+        if inputs != steps * batch * m {
+            throw .shapeMismatch("inputs hold \(inputs) values, need \(steps * batch * m)")
+        }
+        if states != steps * row {
+            throw .shapeMismatch("states hold \(states) values, need \(steps * row)")
+        }
+        if stateGradients != steps * row {
+            throw .shapeMismatch("state gradients hold \(stateGradients) values, need \(steps * row)")
         }
     }
 
@@ -222,20 +232,9 @@ extension SequenceSolver where Cell: DifferentiableCell {
         if steps > 1 {
             let terminal = UnsafePointer(adjoints + (steps - 1) * row)
             let a = UnsafePointer(jacobians + jrow)
-            switch cell.structure {
-            case .diagonal:
-                AffineScan.diagonalUnchecked(
-                    a: a, b: gl, steps: steps - 1, lanes: row, initial: terminal,
-                    output: adjoints, reverse: true, pool: pool)
-            case .blockDiagonal(let k):
-                AffineScan.blockDiagonalUnchecked(
-                    a: a, b: gl, steps: steps - 1, blocks: row / k, blockSize: k,
-                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
-            case .dense:
-                AffineScan.denseUnchecked(
-                    a: a, b: gl, steps: steps - 1, batch: batch, dimension: cell.stateSize,
-                    initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
-            }
+            AffineScan.scanUnchecked(
+                cell.structure.scanShape(batch: batch, stateSize: cell.stateSize), a: a, b: gl, steps: steps - 1,
+                initial: terminal, output: adjoints, transposed: true, reverse: true, pool: pool)
         }
         // VJPs per chunk (each chunk its own parameter accumulator, summed in chunk order).
         let l = UnsafeSendable(UnsafePointer(adjoints))

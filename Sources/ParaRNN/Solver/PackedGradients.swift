@@ -25,15 +25,9 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let steps = boundaries.steps
         let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)
-        if inputs.count != steps * batch * m {
-            throw .shapeMismatch("inputs hold \(inputs.count) values, need \(steps * batch * m)")
-        }
-        if states.count != steps * row {
-            throw .shapeMismatch("states hold \(states.count) values, need \(steps * row)")
-        }
-        if stateGradients.count != steps * row {
-            throw .shapeMismatch("state gradients hold \(stateGradients.count) values, need \(steps * row)")
-        }
+        try checkGradientArguments(
+            inputs: inputs.count, states: states.count, stateGradients: stateGradients.count, steps: steps,
+            batch: batch)
         if let initialStates, initialStates.count != lengths.count * row {
             throw .shapeMismatch("initial states hold \(initialStates.count) values, need \(lengths.count * row)")
         }

@@ -34,15 +34,8 @@ extension SequenceSolver {
         }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
         let steps = boundaries.steps
-        let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)
-        let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
-        let (needed, o2) = tb.multipliedReportingOverflow(by: m)
-        if o1 || o2 || inputs.count != needed {
-            throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) (Σ lengths) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))"
-            )
-        }
+        try checkInputCount(inputs.count, steps: steps, batch: batch, stepsName: "T=\(steps) (Σ lengths)")
         if let initialStates, initialStates.count != lengths.count * row {
             throw .shapeMismatch(
                 "initial states hold \(initialStates.count) values, \(lengths.count) sequences × \(row) need \(lengths.count * row)"
@@ -66,14 +59,7 @@ extension SequenceSolver {
                 inputs: inputs, boundaries: boundaries, batch: batch, initialStates: initialStates,
                 decision: decision)
         }
-        var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
-        inputs.withUnsafeBufferPointer { x in
-            projections.withUnsafeMutableBufferPointer { u in
-                cell.project(
-                    inputs: x.baseAddress!, steps: steps, batch: batch,
-                    projections: u.baseAddress!, pool: options.pool)
-            }
-        }
+        let projections = cell.projections(of: inputs, steps: steps, batch: batch, pool: options.pool)
         return solve(
             projections: projections, boundaries: boundaries, batch: batch,
             initialStates: initialStates)

@@ -30,22 +30,11 @@ extension NewtonEngine {
     /// Pass 2 for packed sequences: H ← the scan of (J, b) with a reset at every sequence start
     /// (each sequence from its own initial state).
     func scanPacked(structure: JacobianStructure, packing: PackedStarts<Scalar>) {
-        switch structure {
-        case .diagonal:
-            AffineScan.diagonalUnchecked(
-                a: jacobians!, b: offsets, lanes: row, boundaries: packing.boundaries,
-                initial: packing.initials, output: states, reverse: false, pool: pool)
-        case .blockDiagonal(let k):
-            AffineScan.blockDiagonalUnchecked(
-                a: jacobians!, b: offsets, blocks: row / k, blockSize: k,
-                boundaries: packing.boundaries, initial: packing.initials, output: states,
-                transposed: false, reverse: false, pool: pool)
-        case .dense:
-            AffineScan.denseUnchecked(
-                a: jacobians!, b: offsets, batch: batch, dimension: cell.stateSize,
-                boundaries: packing.boundaries, initial: packing.initials, output: states,
-                transposed: false, reverse: false, pool: pool)
-        }
+        guard let jacobians else { preconditionFailure("scanPacked needs the Jacobians of pass 1") }
+        AffineScan.resetScanUnchecked(
+            structure.scanShape(batch: batch, stateSize: cell.stateSize), a: jacobians, b: offsets,
+            boundaries: packing.boundaries, initial: packing.initials, output: states, transposed: false,
+            reverse: false, pool: pool)
     }
 }
 

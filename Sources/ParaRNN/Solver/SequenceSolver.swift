@@ -81,6 +81,19 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// The default tolerance for the cell's precision.
     public static var defaultTolerance: Double { SolverOptions.defaultTolerance(for: Scalar.self) }
 
+    /// Refuses `count` inputs unless they are T × B × m (`stepsName` says what T is in the
+    /// message), without overflowing for absurd sizes.
+    func checkInputCount(_ count: Int, steps: Int, batch: Int, stepsName: String) throws(SolverError) {
+        let m = cell.inputSize
+        let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
+        let (needed, o2) = tb.multipliedReportingOverflow(by: m)
+        if o1 || o2 || count != needed {
+            throw .shapeMismatch(
+                "inputs hold \(count) values; \(stepsName) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))"
+            )
+        }
+    }
+
     /// Solves for the states.
     /// - Parameters:
     ///   - inputs: x, `[T][B][m]` (time-major).
@@ -94,15 +107,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ) throws(SolverError) -> Solution<Scalar> {
         if steps <= 0 { throw .emptySequence }
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
-        let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)
-        let (tb, o1) = steps.multipliedReportingOverflow(by: batch)
-        let (needed, o2) = tb.multipliedReportingOverflow(by: m)
-        if o1 || o2 || inputs.count != needed {
-            throw .shapeMismatch(
-                "inputs hold \(inputs.count) values; T=\(steps) × B=\(batch) × m=\(m) needs \(o1 || o2 ? "more than Int.max" : String(needed))"
-            )
-        }
+        try checkInputCount(inputs.count, steps: steps, batch: batch, stepsName: "T=\(steps)")
         if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0) }) {
             throw .nonFiniteInput(index: bad)
         }
