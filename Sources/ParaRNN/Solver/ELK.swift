@@ -26,8 +26,11 @@ import ParallelScan
 /// its start geometrically, so for chunks longer than its memory this is the filter's P; the
 /// step is exact LM-filter damping there and a valid damping (same fixed point) everywhere.
 ///
-/// Structures: per lane for diagonal Jacobians (ParaGRU; the diagonal of dense cells, i.e.
-/// quasi-ELK), per 2×2 block (ParaLSTM); other block sizes use their diagonal. σ² adapts as a
+/// Structures: per lane for diagonal Jacobians (ParaGRU), per 2×2 block (ParaLSTM), per
+/// sequence with n×n matrices for dense Jacobians of a state up to ``denseLimit`` values (GRU,
+/// LSTM, Elman; ``denseFilter(range:batch:n:jacobians:offsets:states:variance:sigma2:rewrite:scratch:)``,
+/// then the dense affine scan); larger dense states and other block sizes use their diagonal
+/// (quasi-ELK). σ² adapts as a
 /// trust region on the merit Σ r² (relative residuals): a step is taken unless it raises the
 /// merit more than ``acceptedIncrease``-fold, and σ² then grows ×10 (towards Newton); a refused
 /// step is undone and σ² shrinks ÷10. Every step costs one linearisation (with the merit), the
@@ -49,19 +52,25 @@ enum ELK {
     static let minimumVariance = 1e-8
 
     /// The Jacobian request and scan structure ELK uses for a cell structure.
-    static func plan(for structure: JacobianStructure) -> (JacobianRequest, JacobianStructure) {
+    /// Dense Jacobians get the full filter up to a state of ``denseLimit`` values, quasi-ELK
+    /// (their diagonal) above.
+    static func plan(for structure: JacobianStructure, stateSize: Int) -> (JacobianRequest, JacobianStructure) {
         switch structure {
         case .diagonal: return (.structured, .diagonal)
         case .blockDiagonal(2): return (.structured, .blockDiagonal(2))
+        case .dense where stateSize <= denseLimit: return (.structured, .dense)
         default: return (.diagonalOnly, .diagonal)
         }
     }
 
-    /// Values of filter variance per state row: P per lane (diagonal), or (p11, p12, p22)
-    /// planes per 2×2 block.
-    static func varianceWidth(row: Int, structure: JacobianStructure) -> Int {
-        if case .blockDiagonal(2) = structure { return 3 * (row / 2) }
-        return row
+    /// Values of filter variance per state row: P per lane (diagonal), (p11, p12, p22) planes
+    /// per 2×2 block, or an n×n P per sequence (dense: as many as a Jacobian row).
+    static func varianceWidth(row: Int, jrow: Int, structure: JacobianStructure) -> Int {
+        switch structure {
+        case .blockDiagonal(2): return 3 * (row / 2)
+        case .dense: return jrow
+        default: return row
+        }
     }
 
     /// Runs the variance recursion over `range` from `variance` (updated in place). With
@@ -74,6 +83,14 @@ enum ELK {
         states: UnsafePointer<S>, variance: UnsafeMutablePointer<Double>, sigma2: Double,
         rewrite: Bool
     ) {
+        if case .dense = structure {
+            let n = jrow / row
+            var scratch = DenseELKScratch(n: n)
+            denseFilter(
+                range: range, batch: row / n, n: n, jacobians: jacobians, offsets: offsets, states: states,
+                variance: variance, sigma2: sigma2, rewrite: rewrite, scratch: &scratch)
+            return
+        }
         if case .blockDiagonal(2) = structure {
             let blocks = row / 2
             let p11 = variance
@@ -164,7 +181,7 @@ extension NewtonEngine {
     func kalmanDamp(structure: JacobianStructure, jrow: Int, sigma2: Double) {
         let chunks = self.chunks
         let row = self.row
-        let width = ELK.varianceWidth(row: row, structure: structure)
+        let width = ELK.varianceWidth(row: row, jrow: jrow, structure: structure)
         let ends = UnsafeMutablePointer<Double>.allocate(capacity: chunks.count * width)
         defer { ends.deallocate() }
         let e = UnsafeMutableSendable(ends)
@@ -257,7 +274,7 @@ extension NewtonEngine {
 
     /// ELK iterations (see ``ELK``) from the current states.
     func iterateELK(tolerance: Double, maxIterations: Int, report: (Int, Double) -> Void) -> SolveAttempt {
-        let (request, structure) = ELK.plan(for: cell.structure)
+        let (request, structure) = ELK.plan(for: cell.structure, stateSize: cell.stateSize)
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
         if jacobianCapacity < steps * jrow {
             jacobians?.deallocate()
