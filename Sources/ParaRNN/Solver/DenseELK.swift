@@ -64,11 +64,14 @@ extension ELK {
                 let p = variance + sequence * nn
                 for i in 0..<nn { a[i] = Double(j[i]) }
                 // A·P, then P⁻ = (A·P)·Aᵀ + I (symmetrised).
+                // Row by row (contiguous inner loops): ap_r = Σ_k a_rk p_k.
                 for r in 0..<n {
-                    for c in 0..<n {
-                        var sum = 0.0
-                        for k in 0..<n { sum += a[r * n + k] * p[k * n + c] }
-                        ap[r * n + c] = sum
+                    let out = ap + r * n
+                    for c in 0..<n { out[c] = 0 }
+                    for k in 0..<n {
+                        let ark = a[r * n + k]
+                        let pk = p + k * n
+                        for c in 0..<n { out[c] += ark * pk[c] }
                     }
                 }
                 for r in 0..<n {
@@ -89,12 +92,20 @@ extension ELK {
                     for i in 0..<nn { g[i] = sigma2 * m[i] }
                     // P = σ² P⁻ S⁻¹ (symmetric: P⁻ and S commute), symmetrised.
                     for r in 0..<n {
-                        for c in r..<n {
-                            var sum = 0.0
-                            for k in 0..<n { sum += pm[r * n + k] * m[k * n + c] }
-                            p[r * n + c] = sigma2 * sum
+                        let out = p + r * n
+                        for c in 0..<n { out[c] = 0 }
+                        for k in 0..<n {
+                            let f = sigma2 * pm[r * n + k]
+                            let mk = m + k * n
+                            for c in 0..<n { out[c] += f * mk[c] }
                         }
-                        for c in 0..<r { p[r * n + c] = p[c * n + r] }
+                    }
+                    for r in 0..<n {
+                        for c in 0..<r {
+                            let mean = 0.5 * (p[r * n + c] + p[c * n + r])
+                            p[r * n + c] = mean
+                            p[c * n + r] = mean
+                        }
                     }
                 }
                 guard rewrite else { continue }
@@ -106,13 +117,15 @@ extension ELK {
                     for k in 0..<n { sum += g[r * n + k] * e[k] }
                     b[r] = S(sum)
                 }
-                // J ← G·A.
+                // J ← G·A, row by row.
                 for r in 0..<n {
-                    for c in 0..<n {
-                        var sum = 0.0
-                        for k in 0..<n { sum += g[r * n + k] * a[k * n + c] }
-                        j[r * n + c] = S(sum)
+                    for c in 0..<n { ap[r * n + c] = 0 }
+                    for k in 0..<n {
+                        let grk = g[r * n + k]
+                        let ak = a + k * n
+                        for c in 0..<n { ap[r * n + c] += grk * ak[c] }
                     }
+                    for c in 0..<n { j[r * n + c] = S(ap[r * n + c]) }
                 }
             }
         }
