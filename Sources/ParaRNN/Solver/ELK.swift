@@ -316,6 +316,7 @@ extension NewtonEngine {
             method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: 50)
         var sigma2 = ELK.initialVariance
         var rejected = 0
+        var best = Double.infinity
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
             var attempt = attempt
             attempt.outcome +=
@@ -332,7 +333,8 @@ extension NewtonEngine {
             kalmanDamp(structure: structure, jrow: jrow, sigma2: sigma2)
             scan(structure: structure)
             let trial = measure()
-            if trial.merit <= ELK.acceptedIncrease * merit {
+            best = min(best, merit)
+            if ELK.accepts(trial.merit, best: best) {
                 (residual, merit) = trial
                 sigma2 = min(sigma2 * 10, ELK.maximumVariance)
             } else {

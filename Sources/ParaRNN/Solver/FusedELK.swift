@@ -180,6 +180,7 @@ extension NewtonEngine {
             method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: 50)
         var sigma2 = ELK.initialVariance
         var rejected = 0
+        var best = Double.infinity
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
             var attempt = attempt
             attempt.outcome +=
@@ -194,7 +195,8 @@ extension NewtonEngine {
             iteration += 1
             let grown = min(sigma2 * 10, ELK.maximumVariance)
             let trial = measure(.step, sigma2: grown)
-            if trial.merit <= ELK.acceptedIncrease * merit {
+            best = min(best, merit)
+            if ELK.accepts(trial.merit, best: best) {
                 (residual, merit) = trial
                 sigma2 = grown
             } else {
