@@ -62,6 +62,9 @@ enum ELK {
     }
     /// Bounds of σ² (1e12: Newton to working precision; 1e-8: a step of ≈ 1e-8 of Newton's).
     static let maximumVariance = 1e12
+    /// The largest predicted variance P⁻ of a lane (beyond it the prediction is treated as
+    /// infinitely uncertain).
+    static let predictionCap = 1e300
     static let minimumVariance = 1e-8
 
     /// The Jacobian request and scan structure ELK uses for a cell structure.
@@ -162,26 +165,31 @@ enum ELK {
             }
             return
         }
+        // Per lane, branch-free so that the loops vectorise (one division per value): a
+        // prediction that overflowed (Inf, or NaN from Inf·0) is capped, which gives G ≈ 0 and
+        // P ≈ σ², the limit of an infinitely uncertain prediction (the step keeps y).
         for t in range {
             let j = jacobians + t * jrow
             let b = offsets + t * row
             let y = states + t * row
-            for l in 0..<row {
-                let a = Double(j[l])
-                let predicted = a * a * variance[l] + 1
-                let g: Double
-                if predicted.isFinite {
-                    let s = predicted + sigma2
-                    g = sigma2 / s
-                    variance[l] = sigma2 * (predicted / s)
-                } else {
-                    g = 0
-                    variance[l] = sigma2
+            if rewrite {
+                for l in 0..<row {
+                    let a = Double(j[l])
+                    let raw = a * a * variance[l] + 1
+                    let predicted = raw < predictionCap ? raw : predictionCap
+                    let g = sigma2 / (predicted + sigma2)
+                    variance[l] = predicted * g
+                    let yl = Double(y[l])
+                    j[l] = S(g * a)
+                    b[l] = S(yl + g * (Double(b[l]) - yl))
                 }
-                guard rewrite else { continue }
-                let yl = Double(y[l])
-                j[l] = S(g * a)
-                b[l] = S(yl + g * (Double(b[l]) - yl))
+            } else {
+                for l in 0..<row {
+                    let a = Double(j[l])
+                    let raw = a * a * variance[l] + 1
+                    let predicted = raw < predictionCap ? raw : predictionCap
+                    variance[l] = predicted * (sigma2 / (predicted + sigma2))
+                }
             }
         }
     }
