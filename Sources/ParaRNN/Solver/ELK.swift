@@ -22,9 +22,10 @@ import ParallelScan
 ///
 /// The variances are a recursion of their own (the Riccati equation, independent of the
 /// means): computed per chunk of t in parallel, each chunk starting from the variances at the
-/// end of the previous chunk as computed from P = 0 at its own start. The recursion forgets
-/// its start geometrically, so for chunks longer than its memory this is the filter's P; the
-/// step is exact LM-filter damping there and a valid damping (same fixed point) everywhere.
+/// end of the previous chunk as computed from P = 0 ``varianceWarmUp`` steps before that end.
+/// The recursion forgets its start geometrically, so where its memory is shorter than that this
+/// is the filter's P; the step is exact LM-filter damping there and a valid damping (same fixed
+/// point) everywhere.
 ///
 /// Structures: per lane for diagonal Jacobians (ParaGRU), per 2×2 block (ParaLSTM), per
 /// sequence with n×n matrices for dense Jacobians of a state up to ``denseLimit`` values (GRU,
@@ -62,6 +63,10 @@ enum ELK {
     }
     /// Bounds of σ² (1e12: Newton to working precision; 1e-8: a step of ≈ 1e-8 of Newton's).
     static let maximumVariance = 1e12
+    /// Steps of the variance recursion, from P = 0, that give a chunk its starting variance
+    /// (the previous chunk's last steps): the chunks' own passes then cost one filter pass in
+    /// all instead of two (the dense filter's n³ work per step is most of a dense ELK step).
+    static let varianceWarmUp = 128
     /// The largest predicted variance P⁻ of a lane (beyond it the prediction is treated as
     /// infinitely uncertain).
     static let predictionCap = 1e300
@@ -197,8 +202,9 @@ enum ELK {
 
 extension NewtonEngine {
     /// Replaces (J, b) of the current linearisation by ELK's filtered-mean recurrence (see
-    /// ``ELK``): the variance recursion per chunk of t in parallel (first from zero to get each
-    /// chunk's end variance, then from the previous chunk's end while rewriting J and b).
+    /// ``ELK``): the variance recursion per chunk of t in parallel (first from zero over each
+    /// chunk's last ``ELK/varianceWarmUp`` steps to get its end variance, then from the previous
+    /// chunk's end while rewriting J and b).
     func kalmanDamp(structure: JacobianStructure, jrow: Int, sigma2: Double) {
         let chunks = self.chunks
         let row = self.row
@@ -213,8 +219,10 @@ extension NewtonEngine {
             pool.forEach(chunks.count - 1) { c in
                 let p = e.base + c * width
                 p.initialize(repeating: 0, count: width)
+                let chunk = chunks[c]
                 ELK.filter(
-                    range: chunks[c], row: row, jrow: jrow, structure: structure, jacobians: j.base,
+                    range: max(chunk.lowerBound, chunk.upperBound - ELK.varianceWarmUp)..<chunk.upperBound, row: row,
+                    jrow: jrow, structure: structure, jacobians: j.base,
                     offsets: b.base, states: y.base, variance: p, sigma2: sigma2, rewrite: false)
             }
         }
