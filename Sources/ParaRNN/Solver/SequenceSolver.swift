@@ -245,10 +245,12 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// ``Contractivity`` along the first steps decides which parallel method, if any.
     /// - λ ≥ 0 (expanding on average, chaotic): Newton-type iterations need on the order of T
     ///   steps to converge → the sequential rollout;
-    /// - dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or wanders there and ELK, which
-    ///   uses their diagonal only (quasi-ELK), converges no better — in the harness grid
-    ///   (`Harness/README.md`, 240 cases) neither did for any GRU or Elman case above 3.5 →
-    ///   sequential;
+    /// - dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or wanders there, and ELK (the
+    ///   full n×n filter up to a 32-value state, quasi-ELK above) converges in some of those
+    ///   cases only — in the harness grid (`Harness/README.md`, 240 case keys) Newton or ELK
+    ///   converged in every dense case up to max‖J‖∞ = 3.45, and both failed in cases from
+    ///   4.45 (Elman), 5.56 (GRU) and 9.02 (LSTM) → sequential; at most 3.5 → Newton, whose
+    ///   fallback is ELK;
     /// - diagonal or 2×2-block Jacobians with max‖J‖∞ > 1 (contracting on average, expanding in
     ///   places, where Newton's scans multiply growing factors) → ELK, whose damping pays;
     /// - otherwise → Newton.

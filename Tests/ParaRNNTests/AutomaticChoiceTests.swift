@@ -1,0 +1,54 @@
+import ParaRNN
+import Testing
+
+/// `.automatic`'s contractivity rule (``SequenceSolver/refineChoice(_:_:by:)``) pinned for given
+/// estimates and cell structures: on the harness grid (`Harness/presets/full-subset.json`) it
+/// never picks a parallel method that then falls back to the sequential rollout.
+@Suite("Automatic choice from the contractivity")
+struct AutomaticChoiceTests {
+    func pick<C: RecurrentCell>(_ cell: C, _ lyapunov: Double, _ maxNorm: Double, from method: SolverMethod = .newton)
+        -> (SolverMethod, String)
+    {
+        SequenceSolver(cell: cell).refineChoice(
+            method, "B = 1: predicted Newton speedup 3× → parallel Newton",
+            by: Contractivity(window: 512, lyapunov: lyapunov, maxNorm: maxNorm))
+    }
+
+    @Test("diagonal and 2×2-block Jacobians: contracting → Newton, expanding in places → ELK, λ ≥ 0 → sequential")
+    func diagonalAndBlocks() throws {
+        let paragru = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 1)
+        let paralstm = try RandomCells.paraLSTM(Float.self, m: 2, d: 4, scale: 1, seed: 1)
+        for (lyapunov, maxNorm, want) in [
+            (-0.2, 0.9, SolverMethod.newton), (-0.2, 1.0, .newton), (-0.05, 1.5, .elk), (-0.1, 2.3, .elk),
+            (-0.1, 20, .elk), (0, 0.9, .sequential), (0.05, 1.5, .sequential),
+        ] {
+            #expect(pick(paragru, lyapunov, maxNorm).0 == want, "ParaGRU λ \(lyapunov) ‖J‖ \(maxNorm)")
+            #expect(pick(paralstm, lyapunov, maxNorm).0 == want, "ParaLSTM λ \(lyapunov) ‖J‖ \(maxNorm)")
+        }
+        let (_, reason) = pick(paragru, -0.05, 1.5)
+        #expect(reason.contains("λ") && reason.contains("ELK") && reason.hasPrefix("B = 1"), "\(reason)")
+    }
+
+    @Test("dense Jacobians (full filter or quasi-ELK): Newton up to max‖J‖ 3.5, then sequential")
+    func dense() throws {
+        let small = try RandomCells.gru(Double.self, m: 2, d: 8, scale: 1, seed: 2)
+        let lstm = try RandomCells.lstm(Float.self, m: 2, d: 8, scale: 1, seed: 2)
+        let wide = try RandomCells.elman(Double.self, m: 2, d: 40, scale: 1, seed: 2)
+        for (lyapunov, maxNorm, want) in [
+            (-0.3, 0.9, SolverMethod.newton), (-0.2, 3.45, .newton), (-0.05, 3.64, .sequential),
+            (-0.3, 7.2, .sequential), (0.01, 1.0, .sequential),
+        ] {
+            #expect(pick(small, lyapunov, maxNorm).0 == want, "GRU λ \(lyapunov) ‖J‖ \(maxNorm)")
+            #expect(pick(lstm, lyapunov, maxNorm).0 == want, "LSTM λ \(lyapunov) ‖J‖ \(maxNorm)")
+            #expect(pick(wide, lyapunov, maxNorm).0 == want, "Elman d 40 λ \(lyapunov) ‖J‖ \(maxNorm)")
+        }
+    }
+
+    @Test("the cost model's sequential choice and NaN estimates are left alone")
+    func unchanged() throws {
+        let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 3)
+        #expect(pick(cell, -0.2, 1.5, from: .sequential).0 == .sequential)
+        #expect(pick(cell, .nan, 1.5).0 == .newton)
+        #expect(pick(cell, -0.2, .nan).0 == .newton)
+    }
+}
