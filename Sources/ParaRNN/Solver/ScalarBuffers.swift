@@ -106,3 +106,18 @@ func repeatPattern<S: ScanScalar>(
         filled += n
     }
 }
+
+/// Copies `rows` rows of `count` scalars, rows `sourceStride` apart in `source` and
+/// `destinationStride` apart in `destination` (a batch entry range gathered from or scattered
+/// into full-batch rows). Pre-specialised: short rows are copied in a loop, not by a call each.
+@_specialize(where S == Float)
+@_specialize(where S == Double)
+func copyRows<S: ScanScalar>(
+    _ destination: UnsafeMutablePointer<S>, stride destinationStride: Int, _ source: UnsafePointer<S>,
+    stride sourceStride: Int, count: Int, rows: Int
+) {
+    for r in 0..<rows {
+        let (to, from) = (destination + r * destinationStride, source + r * sourceStride)
+        for i in 0..<count { to[i] = from[i] }
+    }
+}

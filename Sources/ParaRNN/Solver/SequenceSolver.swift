@@ -585,17 +585,13 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 ownStates.deallocate()
                 ownPrevious.deallocate()
             }
-            for t in 0..<steps {
-                for v in 0..<gates {
-                    copyScalars(
-                        ownProjections + (t * gates + v) * e * d, u.base + (t * gates + v) * batch * d + b0 * d,
-                        count: e * d)
-                }
-            }
+            // Rows (t, gate) of `[T][G][B][d]`: this worker's entries are e·d values at b0·d.
+            copyRows(
+                ownProjections, stride: e * d, u.base + b0 * d, stride: batch * d, count: e * d, rows: steps * gates)
             copyScalars(ownPrevious, h0.base + b0 * n, count: ownRow)
             cell.rollout(
                 steps: 0..<steps, batch: e, previous: ownPrevious, projections: ownProjections, states: ownStates)
-            for t in 0..<steps { copyScalars(h.base + t * row + b0 * n, ownStates + t * ownRow, count: ownRow) }
+            copyRows(h.base + b0 * n, stride: row, ownStates, stride: ownRow, count: ownRow, rows: steps)
         }
     }
 
