@@ -1,3 +1,4 @@
+import Foundation
 import ParallelScan
 
 /// A sequential rollout of one sequence with each step shared by several threads: for dense
@@ -14,7 +15,7 @@ import ParallelScan
 /// result is bitwise the same; with more inputs BLAS may sum the projections in another order.
 ///
 /// The workers are a ``Gang`` (threads that run together), so the rollout is worth it only when a
-/// step's work is large against a barrier (≈ 0.2–1 µs): ``splitStepWorkers(gates:hidden:batch:steps:threads:)``.
+/// step's work is large against a barrier (≈ 0.2–1 µs): ``workers(gates:hidden:batch:steps:threads:cores:)``.
 enum SplitStepRollout {
     /// Multiply-adds of one step's recurrent product per worker below which a barrier per step
     /// costs more than the split saves (≈ 0.5 µs of product on one AVX2 core).
@@ -23,7 +24,13 @@ enum SplitStepRollout {
     /// The workers that share each step of a rollout: 1 (no split) unless the batch is a single
     /// sequence, the sequence is long enough to pay for starting threads, and each worker keeps
     /// at least ``minimumWorkPerWorker`` multiply-adds and one octet of units.
-    static func workers(gates: Int, hidden d: Int, batch: Int, steps: Int, threads: Int) -> Int {
+    /// Never more than the machine's active cores: the workers spin at a barrier every step, so
+    /// a gang larger than the cores would wait for descheduled members.
+    static func workers(
+        gates: Int, hidden d: Int, batch: Int, steps: Int, threads: Int,
+        cores: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> Int {
+        let threads = min(threads, cores)
         guard batch == 1, threads > 1, steps >= 256 else { return 1 }
         return max(1, min(threads, d / 8, gates * d * d / minimumWorkPerWorker))
     }
