@@ -355,9 +355,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
-            outcome: splitWorkers > 1
-                ? "sequential rollout, each step shared by \(splitWorkers) threads: exact by construction"
-                : "sequential rollout: exact by construction")
+            outcome: "sequential rollout (\(rolloutPlan(batch: batch, steps: steps))): exact by construction")
         return Self.guardingFiniteStates(
             Solution(
                 states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
