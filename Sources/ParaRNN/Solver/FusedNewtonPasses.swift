@@ -104,7 +104,7 @@ extension NewtonEngine {
         // then in cache for the linearisation, and no separate projection pass runs).
         let pending = pendingProjection.map { (x: UnsafeSendable($0.inputs), u: UnsafeMutableSendable($0.target)) }
         let inputRow = batch * cell.inputSize
-        let projector = pending == nil ? nil : BlockProjector(cell: cell, batch: batch)
+        let projector = pending == nil ? nil : InputProjection(cell)
         let scalarBytes = MemoryLayout<Scalar>.size
         // Float16 Jacobians (Float only): each block's J is linearised into a worker scratch,
         // rounded there (offsets corrected for the rounding), stored at 2 bytes and expanded
@@ -171,8 +171,8 @@ extension NewtonEngine {
                             previousU = [Scalar](repeating: 0, count: urow)
                             previousU.withUnsafeMutableBufferPointer { p in
                                 projector.project(
-                                    inputs: pending.x.base + (range.lowerBound - 1) * inputRow, rows: 1,
-                                    into: p.baseAddress!)
+                                    inputs: pending.x.base + (range.lowerBound - 1) * inputRow, rows: 0..<1,
+                                    batch: batch, into: p.baseAddress!)
                             }
                         }
                         zeros.withUnsafeBufferPointer { z in
@@ -212,7 +212,7 @@ extension NewtonEngine {
                         }
                         if projecting, let pending, let projector {
                             projector.project(
-                                inputs: pending.x.base + t * inputRow, rows: rows.count,
+                                inputs: pending.x.base + t * inputRow, rows: 0..<rows.count, batch: batch,
                                 into: pending.u.base + t * urow)
                             lap(.project)
                         }

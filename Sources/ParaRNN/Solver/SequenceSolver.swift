@@ -310,17 +310,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ) -> Solution<Scalar> {
         let (method, decision) = chooseMethod(steps: steps, batch: batch)
         let row = cell.stateRowSize(batch: batch)
-        let urow = cell.projectionRowSize(batch: batch)
-        let m = cell.inputSize
-        let block = Self.streamingBlock(
-            steps: steps, projectionRow: urow,
-            workers: rolloutWorkers(batch: batch, threads: options.pool.threadCount))
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
-        var buffer = uninitializedArray(Scalar.self, count: splitWorkers > 1 ? 0 : block * urow)
-        let projection = InputProjection(cell)
         if splitWorkers > 1 {
+            // Each worker of the gang projects its own units' inputs.
             inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
                     h0.withUnsafeBufferPointer { h0 in
@@ -331,6 +325,13 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         } else {
+            let urow = cell.projectionRowSize(batch: batch)
+            let m = cell.inputSize
+            let block = Self.streamingBlock(
+                steps: steps, projectionRow: urow,
+                workers: rolloutWorkers(batch: batch, threads: options.pool.threadCount))
+            var buffer = uninitializedArray(Scalar.self, count: block * urow)
+            let projection = InputProjection(cell)
             inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
                     buffer.withUnsafeMutableBufferPointer { u in
@@ -353,14 +354,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         }
+        let plan = rolloutPlan(batch: batch, steps: steps)
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
-            outcome: "sequential rollout (\(rolloutPlan(batch: batch, steps: steps))): exact by construction")
+            outcome: "sequential rollout (\(plan)): exact by construction")
         return Self.guardingFiniteStates(
             Solution(
                 states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
                 converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-                decision: decision + "; " + rolloutPlan(batch: batch, steps: steps), segments: 1),
+                decision: decision + "; " + plan, segments: 1),
             row: row, segmentEnds: [1], segmentLength: steps)
     }
 

@@ -64,7 +64,7 @@ extension DenseRecurrence where Self: DifferentiableCell {
         let row = stateRowSize(batch: batch)
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * batch * gd))
         defer { pre.deallocate() }
-        let shared = UnsafeSendableArguments(arguments)
+        let shared = UncheckedSendable(arguments)
         let preShared = UnsafeMutableSendable(pre)
         let workers = max(1, min(batch, pool.threadCount))
         pool.forEach(workers) { w in
@@ -97,12 +97,6 @@ extension DenseRecurrence where Self: DifferentiableCell {
                 x: ones.baseAddress!, beta: 1, y: arguments.parameterGradients)
         }
     }
-}
-
-/// Arguments shared by the workers of a fused backward pass (disjoint entries).
-struct UnsafeSendableArguments<Scalar>: @unchecked Sendable {
-    let value: FusedBackwardArguments<Scalar>
-    init(_ value: FusedBackwardArguments<Scalar>) { self.value = value }
 }
 
 extension DenseAdjointWork {
@@ -214,7 +208,8 @@ extension GRU {
                 })
         } finish: { b, carry, direct in
             forEachQuad(d) { i, k in
-                storeLanes(loadLanes(carry + i, k) + loadLanes(direct + i, k), a.initialGradient + b * d + i, k)
+                let carried: SIMD4<Scalar> = loadLanes(carry + i, k, as: SIMD4<Scalar>.self)
+                storeLanes(carried + loadLanes(direct + i, k, as: SIMD4<Scalar>.self), a.initialGradient + b * d + i, k)
             }
         }
     }
@@ -339,8 +334,10 @@ extension ElmanRNN {
             let du = a.projectionGradients + t * lanes + b * d
             let delta = work.preGradients + (t * batch + b) * d
             forEachQuad(d) { i, k in
-                let hk = loadLanes(h + i, k)
-                let value = (loadLanes(gl + i, k) + loadLanes(carry + i, k)) * slope(hk)
+                typealias V = SIMD4<Scalar>
+                let hk: V = loadLanes(h + i, k, as: V.self)
+                let gradient: V = loadLanes(gl + i, k, as: V.self) + loadLanes(carry + i, k, as: V.self)
+                let value = gradient * slope(hk)
                 storeLanes(value, du + i, k)
                 storeLanes(value, delta + i, k)
             }

@@ -350,30 +350,6 @@ func forEachLaneGroup(_ count: Int, octet: (Int) -> Void, quad: (Int, Int) -> Vo
     }
 }
 
-/// `k` ≤ 4 scalars at `p` as a vector (the rest zero).
-@inline(__always)
-func loadLanes<S: ScanScalar>(_ p: UnsafePointer<S>, _ k: Int) -> SIMD4<S> {
-    if k == 4 { return loadVector(p) }
-    var v = SIMD4<S>(repeating: 0)
-    for lane in 0..<k { v[lane] = p[lane] }
-    return v
-}
-
-@inline(__always)
-func loadLanes<S: ScanScalar>(_ p: UnsafeMutablePointer<S>, _ k: Int) -> SIMD4<S> {
-    loadLanes(UnsafePointer(p), k)
-}
-
-/// Stores the first `k` ≤ 4 lanes of `v` at `p`.
-@inline(__always)
-func storeLanes<S: ScanScalar>(_ v: SIMD4<S>, _ p: UnsafeMutablePointer<S>, _ k: Int) {
-    if k == 4 {
-        storeVector(v, p)
-        return
-    }
-    for lane in 0..<k { p[lane] = v[lane] }
-}
-
 /// `k` ≤ V.scalarCount scalars at `p` as a vector V (the rest zero): the vector load when k
 /// fills it.
 @inline(__always)
@@ -420,17 +396,7 @@ extension GRU {
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
             let out = io.states + t * lanes + b * d
-            let g = UnsafePointer(g)
-            forEachLaneGroup(
-                d,
-                octet: { i in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
-                },
-                quad: { i, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
-                })
+            Self.stepGates(d, u: u, uStride: lanes, g: UnsafePointer(g), gStride: d, h: h, out: out)
         }
     }
 }
@@ -447,19 +413,8 @@ extension LSTM {
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n
-            let g = UnsafePointer(g)
-            forEachLaneGroup(
-                d,
-                octet: { j in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
-                        cOut: out + j, hOut: out + d + j)
-                },
-                quad: { j, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
-                        cOut: out + j, hOut: out + d + j)
-                })
+            Self.stepGates(
+                d, u: u, uStride: lanes, g: UnsafePointer(g), gStride: d, c: s, h: s + d, cOut: out, hOut: out + d)
         }
     }
 }
@@ -473,11 +428,7 @@ extension ElmanRNN {
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let u = io.projections + t * lanes + b * d
             let out = io.states + t * lanes + b * d
-            let g = UnsafePointer(g)
-            forEachLaneGroup(
-                d,
-                octet: { i in self.gates(SIMD8<Scalar>.self, 8, u: u + i, g: g + i, out: out + i) },
-                quad: { i, k in self.gates(SIMD4<Scalar>.self, k, u: u + i, g: g + i, out: out + i) })
+            stepGates(d, u: u, g: UnsafePointer(g), out: out)
         }
     }
 }
@@ -497,6 +448,28 @@ extension GRU {
         let n: V = Scalar.tanh(gateMultiplyAdd(r, gn, loadLanes(u + 2 * uStride, k, as: V.self)))
         let previous: V = loadLanes(h, k, as: V.self)
         storeLanes(gateMultiplyAdd(z, previous - n, n), out, k)
+    }
+
+    /// One step's gate math for `count` hidden units: ``gates(_:_:u:uStride:g:gStride:h:out:)``
+    /// over SIMD8 octets, then quads. The fused rollout passes a whole entry, a split-step
+    /// worker its own units.
+    @inline(__always)
+    static func stepGates(
+        _ count: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafePointer<Scalar>, gStride: Int,
+        h: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>
+    ) {
+        forEachLaneGroup(
+            count,
+            octet: { i in
+                gates(
+                    SIMD8<Scalar>.self, 8, u: u + i, uStride: uStride, g: g + i, gStride: gStride, h: h + i,
+                    out: out + i)
+            },
+            quad: { i, k in
+                gates(
+                    SIMD4<Scalar>.self, k, u: u + i, uStride: uStride, g: g + i, gStride: gStride, h: h + i,
+                    out: out + i)
+            })
     }
 }
 
@@ -518,6 +491,28 @@ extension LSTM {
         storeLanes(cNew, cOut, k)
         storeLanes(og * Scalar.tanh(cNew), hOut, k)
     }
+
+    /// One step's gate math for `count` hidden units (octets, then quads); see
+    /// ``GRU/stepGates(_:u:uStride:g:gStride:h:out:)``.
+    @inline(__always)
+    static func stepGates(
+        _ count: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafePointer<Scalar>, gStride: Int,
+        c: UnsafePointer<Scalar>, h: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>,
+        hOut: UnsafeMutablePointer<Scalar>
+    ) {
+        forEachLaneGroup(
+            count,
+            octet: { j in
+                gates(
+                    SIMD8<Scalar>.self, 8, u: u + j, uStride: uStride, g: g + j, gStride: gStride, c: c + j, h: h + j,
+                    cOut: cOut + j, hOut: hOut + j)
+            },
+            quad: { j, k in
+                gates(
+                    SIMD4<Scalar>.self, k, u: u + j, uStride: uStride, g: g + j, gStride: gStride, c: c + j, h: h + j,
+                    cOut: cOut + j, hOut: hOut + j)
+            })
+    }
 }
 
 extension ElmanRNN {
@@ -528,6 +523,17 @@ extension ElmanRNN {
     ) where V.Scalar == Scalar {
         let a: V = loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self)
         storeLanes(activate(a), out, k)
+    }
+
+    /// One step's h' for `count` hidden units (octets, then quads).
+    @inline(__always)
+    func stepGates(
+        _ count: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>
+    ) {
+        forEachLaneGroup(
+            count,
+            octet: { i in gates(SIMD8<Scalar>.self, 8, u: u + i, g: g + i, out: out + i) },
+            quad: { i, k in gates(SIMD4<Scalar>.self, k, u: u + i, g: g + i, out: out + i) })
     }
 }
 

@@ -113,13 +113,6 @@ extension DenseRecurrence {
     }
 }
 
-/// A value handed to other threads whose safety the caller vouches for (a closure that only
-/// reads shared state and writes disjoint memory).
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 extension GRU {
     public func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int {
         SplitStepRollout.workers(gates: 3, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
@@ -134,18 +127,8 @@ extension GRU {
         splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
             units, u, uStride, g, gStride, previous, out in
             let j0 = units.lowerBound
-            forEachLaneGroup(
-                units.count,
-                octet: { i in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + i, uStride: uStride, g: g + i, gStride: gStride,
-                        h: previous + j0 + i, out: out + j0 + i)
-                },
-                quad: { i, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + i, uStride: uStride, g: g + i, gStride: gStride,
-                        h: previous + j0 + i, out: out + j0 + i)
-                })
+            Self.stepGates(
+                units.count, u: u, uStride: uStride, g: g, gStride: gStride, h: previous + j0, out: out + j0)
         }
     }
 }
@@ -165,18 +148,9 @@ extension LSTM {
         splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
             units, u, uStride, g, gStride, previous, out in
             let j0 = units.lowerBound
-            forEachLaneGroup(
-                units.count,
-                octet: { i in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + i, uStride: uStride, g: g + i, gStride: gStride,
-                        c: previous + j0 + i, h: previous + d + j0 + i, cOut: out + j0 + i, hOut: out + d + j0 + i)
-                },
-                quad: { i, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + i, uStride: uStride, g: g + i, gStride: gStride,
-                        c: previous + j0 + i, h: previous + d + j0 + i, cOut: out + j0 + i, hOut: out + d + j0 + i)
-                })
+            Self.stepGates(
+                units.count, u: u, uStride: uStride, g: g, gStride: gStride, c: previous + j0,
+                h: previous + d + j0, cOut: out + j0, hOut: out + d + j0)
         }
     }
 }
@@ -195,11 +169,7 @@ extension ElmanRNN {
         let cell = self
         splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
             units, u, _, g, _, _, out in
-            let j0 = units.lowerBound
-            forEachLaneGroup(
-                units.count,
-                octet: { i in cell.gates(SIMD8<Scalar>.self, 8, u: u + i, g: g + i, out: out + j0 + i) },
-                quad: { i, k in cell.gates(SIMD4<Scalar>.self, k, u: u + i, g: g + i, out: out + j0 + i) })
+            cell.stepGates(units.count, u: u, g: g, out: out + units.lowerBound)
         }
     }
 }
