@@ -41,7 +41,12 @@ struct ThreePhaseScan {
         }
         let workers = chunks - 1
         pool.forEach(workers) { w in
-            if w == 0 { solveFirst(ranges[0]) } else { reduce(w, ranges[w]) }
+            if w == 0 {
+                solveFirst(ranges[0])
+            } else {
+                // Composed products decay through the subnormal range (see withSubnormalsFlushed).
+                withSubnormalsFlushed { reduce(w, ranges[w]) }
+            }
         }
         carryFromFirst(ranges[0])
         for c in 1..<workers { propagate(c) }

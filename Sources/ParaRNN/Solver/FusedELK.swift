@@ -99,6 +99,10 @@ extension NewtonEngine {
             results.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
+                    // Subnormal P products cost Intel cores a microcode assist each (see
+                    // withSubnormalsFlushed); the pass runs with them flushed to zero.
+                    let control = flushSubnormals()
+                    defer { restoreFloatingPointControl(control) }
                     let range = chunkRanges[c]
                     let reduces = c < workers - 1
                     let chunkSummary = summary.base + c * summaryCount

@@ -141,6 +141,10 @@ extension NewtonEngine {
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
+                    // Subnormal P products cost Intel cores a microcode assist each (see
+                    // withSubnormalsFlushed); the pass runs with them flushed to zero.
+                    let control = flushSubnormals()
+                    defer { restoreFloatingPointControl(control) }
                     let range = chunkRanges[c]
                     // Phase timing: the time since `mark` goes to `phase`.
                     var mark = timer == nil ? 0 : phaseClock()
