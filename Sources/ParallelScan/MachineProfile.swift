@@ -238,7 +238,7 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
     }
 
     /// The size of the last-level cache from sysfs (Linux), if it can be read.
-    static func lastLevelCacheBytes() -> Int? {
+    package static func lastLevelCacheBytes() -> Int? {
         var best: Int?
         for index in 0..<8 {
             let path = "/sys/devices/system/cpu/cpu0/cache/index\(index)/size"

@@ -1,6 +1,7 @@
 import Foundation
 import ModelIO
 import ParaRNN
+import ParallelScan
 
 /// How many steps a streamed solve holds in memory at once.
 ///
@@ -10,20 +11,28 @@ import ParaRNN
 /// buffers). The segment is the smallest of:
 /// - the `--max-memory` budget (less a fixed allowance for the program, the model and the
 ///   per-segment bookkeeping) divided by the bytes per step;
-/// - the cache-friendly length: about 16 MiB of buffers per segment (L3-resident), which
-///   makes Newton's passes cheaper than streaming them through memory while the per-segment
-///   fixed cost (thread fork/join per pass, one extra Newton residual) stays small — measured
-///   on the 2-core VM (ParaGRU d = 4, T = 10⁷, 2 threads, `farm-bench`, 4 alternating runs):
-///   Newton's whole process 0.74× the time of 4 MiB segments, sequential unchanged (1.00×),
-///   peak RSS 36 vs 32 MiB; at least 4096 steps;
+/// - the cache-friendly length: about 8 MiB of buffers per thread, at least 16 MiB and at most
+///   half the last-level cache (L3-resident), which makes Newton's passes cheaper than
+///   streaming them through memory while the per-segment fixed cost (thread fork/join per pass,
+///   one extra Newton residual) stays small. Measured on the 2-core VM (ParaGRU d = 4,
+///   T = 10⁷, 2 threads, `farm-bench`, 4 alternating runs): Newton's whole process 0.74× the
+///   time of 4 MiB segments, sequential unchanged (1.00×), peak RSS 36 vs 32 MiB. On the 16-core
+///   VM a fixed 16 MiB left each of 16 workers 3 000 steps per pass, and the fork/join of
+///   4 passes × 206 segments dominated; per-thread sizing gives them 24 000. At least 4096 steps;
 /// - T.
 ///
-///     let n = SegmentPlan.length(steps: T, batch: B, features: m, layers: cells, scalarBytes: 4, maxMemory: 1 << 30)
+///     let n = SegmentPlan.length(steps: T, batch: B, features: m, layers: cells, scalarBytes: 4,
+///                                maxMemory: 1 << 30, threads: 16)
 enum SegmentPlan {
     /// Bytes the process needs besides the segment buffers (binary, runtime, model, bookkeeping).
     static let fixedBytes = 24 << 20
-    /// Target bytes of buffers per segment for cache residency.
-    static let cacheBytes = 16 << 20
+    /// Target bytes of buffers per segment for cache residency with `threads` workers:
+    /// 8 MiB per thread, at least 16 MiB, at most half the last-level cache (when sysfs tells it).
+    static func cacheBytes(threads: Int) -> Int {
+        let perThread = (8 << 20) * max(1, threads)
+        let cacheHalf = (MachineProfile.lastLevelCacheBytes() ?? (32 << 20)) / 2
+        return max(16 << 20, min(perThread, cacheHalf))
+    }
     static let minimumCacheSteps = 4096
 
     /// Buffer bytes per time step of the whole stack.
@@ -37,7 +46,8 @@ enum SegmentPlan {
 
     /// The segment length; throws a message when `maxMemory` cannot hold even one step.
     static func length<S>(
-        steps: Int, batch: Int, features: Int, layers: [AnyLayer<S>], scalarBytes: Int, maxMemory: Int
+        steps: Int, batch: Int, features: Int, layers: [AnyLayer<S>], scalarBytes: Int, maxMemory: Int,
+        threads: Int
     ) throws(PlanError) -> Int {
         let perStep = bytesPerStep(batch: batch, features: features, layers: layers, scalarBytes: scalarBytes)
         let budget = maxMemory - fixedBytes
@@ -47,7 +57,7 @@ enum SegmentPlan {
                     "--max-memory \(formatBytes(maxMemory)) cannot hold one step: this model and batch need \(formatBytes(fixedBytes + perStep)) at least (\(formatBytes(perStep)) per step beyond \(formatBytes(fixedBytes)))"
             )
         }
-        let cacheSteps = max(minimumCacheSteps, cacheBytes / perStep)
+        let cacheSteps = max(minimumCacheSteps, cacheBytes(threads: threads) / perStep)
         return max(1, min(steps, budget / perStep, cacheSteps))
     }
 

@@ -43,7 +43,8 @@ extension Solve {
             do {
                 segmentSteps = try SegmentPlan.length(
                     steps: steps, batch: batch, features: features, layers: layers,
-                    scalarBytes: MemoryLayout<S>.size, maxMemory: budget)
+                    scalarBytes: MemoryLayout<S>.size, maxMemory: budget,
+                    threads: threads ?? WorkerPool.defaultThreadCount)
             } catch {
                 throw Failure(message: "error: \(error.message)", code: 1)
             }
