@@ -41,8 +41,6 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "CVectorMath"),
-        // The `pararnn` executable's pre-main settings (OPENBLAS_NUM_THREADS before OpenBLAS loads).
-        .target(name: "CProcessStart"),
         // Open MPI (Debian: libopenmpi-dev, openmpi-bin), opened with dlopen on first use so
         // that pararnn neither links libmpi nor starts slower when not distributed.
         .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
@@ -70,7 +68,7 @@ let package = Package(
             name: "pararnn",
             dependencies: [
                 "ModelIO", "ParaRNN", "ParallelScan", "SequenceIO", "Training",
-                "PerformanceSuite", "ConvergenceHarness", "ParaMPI", "CProcessStart",
+                "PerformanceSuite", "ConvergenceHarness", "ParaMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

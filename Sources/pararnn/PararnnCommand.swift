@@ -1,5 +1,4 @@
 import ArgumentParser
-import CProcessStart
 import Foundation
 import PerformanceSuite
 import SequenceIO
@@ -64,15 +63,11 @@ struct PararnnCommand: ParsableCommand {
 /// OpenBLAS must not run a thread pool of its own: idle OpenBLAS threads spin on the cores the
 /// workers need (measured on a 16-core VM: 2.1 cores busy during a 1-thread solve; 2-thread
 /// Newton 143 → 113 ms without them). OpenBLAS reads OPENBLAS_NUM_THREADS when it is loaded,
-/// before `main`, and otherwise counts the CPUs the process may use. The executable's
-/// pre-initialiser (`CProcessStart`, an ELF .preinit_array entry) narrows the main thread to one
-/// CPU while the libraries start, so OpenBLAS starts no threads, and the mask is restored here.
-/// Only where that could not act and the variable is unset does the binary set it and
-/// re-execute itself once. A value the user set is kept.
+/// before `main`, so when the variable is unset the binary sets it to 1 and re-executes itself
+/// once. A value the user set is kept.
 enum ThreadingPolicy {
     static func keepBLASSingleThreaded() {
         #if os(Linux)
-            if pararnn_process_start_finish() != 0 { return }
             let name = "OPENBLAS_NUM_THREADS"
             if getenv(name) != nil { return }
             setenv(name, "1", 1)
