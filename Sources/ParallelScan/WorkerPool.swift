@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A fixed-size pool of workers over Dispatch.
 ///
@@ -110,6 +111,59 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
             }
         }
     }
+}
+
+extension WorkerPool {
+    /// Runs `body(item, slot)` for every `item` in `0..<count` on at most ``threadCount``
+    /// workers that each take the next unstarted item when they finish one, and returns when all
+    /// have finished. `slot` (< ``threadCount``) names the worker running the item, for
+    /// per-worker scratch space and timings.
+    ///
+    /// Unlike ``forEach(_:_:)``, which hands each worker a fixed group, the assignment follows
+    /// the workers' speed: with a few items per worker, one that runs slow (a busier core, a lower
+    /// clock, a colder cache) no longer holds up the others. Which slot runs an item depends on
+    /// timing, so results must depend only on `item` (the plan), never on `slot`.
+    ///
+    /// ```swift
+    /// pool.forEachDynamic(4 * pool.threadCount) { chunk, slot in
+    ///     solve(chunk, scratch: scratch + slot * scratchSize)
+    /// }
+    /// ```
+    public func forEachDynamic(_ count: Int, _ body: (_ item: Int, _ slot: Int) -> Void) {
+        if count <= 0 { return }
+        let workers = min(count, threadCount)
+        if workers == 1 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let next = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
+        next.initialize(to: Atomic(0))
+        defer {
+            _ = next.deinitialize(count: 1)
+            next.deallocate()
+        }
+        let counter = ItemCounter(base: next)
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendableItemBody(body: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { slot in
+                while true {
+                    let item = counter.base.pointee.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if item >= count { break }
+                    shared.body(item, slot)
+                }
+            }
+        }
+    }
+}
+
+/// The next-item counter shared by the workers of one ``WorkerPool/forEachDynamic(_:_:)`` call.
+struct ItemCounter: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Atomic<Int>>
+}
+
+/// The closure shared by the workers of one ``WorkerPool/forEachDynamic(_:_:)`` call.
+struct UncheckedSendableItemBody: @unchecked Sendable {
+    let body: (Int, Int) -> Void
 }
 
 /// A work-item closure shared by the workers of one ``WorkerPool/forEach(_:_:)`` call.
