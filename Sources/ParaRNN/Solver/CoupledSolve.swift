@@ -109,14 +109,11 @@ extension SequenceSolver {
         let request: JacobianRequest = method == .quasiNewton ? .diagonalOnly : .structured
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
-        let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * jrow)
-        let offsets = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
-        let previous = UnsafeMutablePointer<Scalar>.allocate(capacity: row)
-        defer {
-            jacobians.deallocate()
-            offsets.deallocate()
-            previous.deallocate()
-        }
+        // One block: the Jacobians `[T][jrow]`, the offsets `[T][row]` and the state before the
+        // segment `[row]`.
+        let work = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * (jrow + row) + row)
+        defer { work.deallocate() }
+        let (jacobians, offsets, previous) = (work, work + steps * jrow, work + steps * (jrow + row))
         previous.update(from: initial, count: row)
         let parts = max(1, min(pool.threadCount * 4, steps / 64))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }

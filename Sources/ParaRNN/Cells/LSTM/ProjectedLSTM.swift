@@ -25,8 +25,8 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// W_hr, `[p][d]`.
     public let projectionWeights: [Scalar]
     public var stateSize: Int { hiddenSize + projectionSize }
-    public var gateCount: Int { 4 }
-    public var structure: JacobianStructure { .dense }
+    /// No fused rollout: the whole batch steps together.
+    public var rollsOutEntriesIndependently: Bool { false }
 
     /// Creates the cell from PyTorch's `weight_ih` `[4d][m]`, `weight_hh` `[4d][p]`,
     /// `weight_hr` `[p][d]`, `bias_ih`, `bias_hh` `[4d]`.
@@ -136,12 +136,8 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n
                         }
                         for j in 0..<d {
-                            let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
-                            let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
-                            let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
-                            let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
-                            let c = fg * s[j] + ig * gg
-                            let tau = Scalar.tanh(c)
+                            let (ig, fg, gg, og, c, tau) = LSTM<Scalar>.unitGates(
+                                u + b * d + j, planes: lanes, gt + j, hidden: d, cell: s[j])
                             out[j] = c
                             y[j] = og * tau
                             guard let jm else { continue }
