@@ -168,8 +168,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
-                    let x = xb.baseAddress!
-                    let z = zb.baseAddress!
+                    let (x, z) = (xb.baseAddress!, zb.baseAddress!)
                     forwardScan(steps: steps, batch: batch, pool: pool).run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch
@@ -236,9 +235,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         x.withUnsafeBufferPointer { xb in
             zArray.withUnsafeBufferPointer { zb in
                 g.withUnsafeBufferPointer { gb in
-                    let x = xb.baseAddress!
-                    let z = zb.baseAddress!
-                    let g = gb.baseAddress!
+                    let (x, z, g) = (xb.baseAddress!, zb.baseAddress!, gb.baseAddress!)
                     FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
                         workPerStep: batch * (d * d + 2 * n * d + 20 * d * n), scratchSize: d + n
@@ -293,10 +290,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                     zArray.withUnsafeBufferPointer { zb in
                         g.withUnsafeBufferPointer { gb in
                             trace.states.withUnsafeBufferPointer { hb in
-                                let x = xb.baseAddress!
-                                let z = zb.baseAddress!
-                                let g = gb.baseAddress!
-                                let h = hb.baseAddress!
+                                let (x, z, g, h) = (xb.baseAddress!, zb.baseAddress!, gb.baseAddress!, hb.baseAddress!)
                                 forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
                                     let base = acc.chunk(chunk)
                                     let gAlog = base + offsets[0]

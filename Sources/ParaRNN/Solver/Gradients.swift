@@ -206,11 +206,15 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let parameterCount = cell.recurrentParameterCount
         let row = cell.stateRowSize(batch: batch)
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
-        // One block: the Jacobians `[T][jrow]`, the values the linearisation writes alongside
-        // (not used) and the adjoints λ, `[T][row]` each.
-        let work = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * (jrow + 2 * row)))
-        defer { work.deallocate() }
-        let (jacobians, scratch, adjoints) = (work, work + steps * jrow, work + steps * (jrow + row))
+        // The Jacobians `[T][jrow]`, the values the linearisation writes alongside (not used) and
+        // the adjoints λ, `[T][row]` each. Three blocks rather than one: each stays below
+        // malloc's mmap threshold, so repeated calls reuse memory instead of faulting in fresh pages.
+        let (jacobians, scratch, adjoints) = (
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * jrow)),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row)),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
+        )
+        defer { [jacobians, scratch, adjoints].forEach { $0.deallocate() } }
         let h = UnsafeSendable(hPointer)
         let start = UnsafeSendable(h0Pointer)
         /// The state before chunk `range`: s_{−1} for the first chunk.

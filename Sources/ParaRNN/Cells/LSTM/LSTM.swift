@@ -27,11 +27,7 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
         }
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j))
-            let f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j))
-            let o = T.sigmoid(pre(3, j))
-            let c = f * s[j] + i * g
+            let (c, o) = Self.unitStep({ pre($0, j) }, cell: s[j])
             next[j] = c
             next[d + j] = o * T.tanh(c)
         }
@@ -60,11 +56,7 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
                     out[j] = c
                     out[d + j] = og * tau
                     guard let jacobians else { continue }
-                    let cf = s[j] * fg * (1 - fg)
-                    let ci = gg * ig * (1 - ig)
-                    let cg = ig * (1 - gg * gg)
-                    let hc = og * (1 - tau * tau)
-                    let ho = og * (1 - og) * tau
+                    let (cf, ci, cg, hc, ho) = LSTM<Scalar>.unitSlopes(ig, fg, gg, og, tau: tau, cell: s[j])
                     if request == .diagonalOnly {
                         let jj = j * d + j
                         let dcdh = cf * whf[jj] + ci * whi[jj] + cg * whg[jj]
@@ -91,6 +83,25 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
 }
 
 extension LSTM {
+    /// One unit of the generic step: c' = f c + i g and the output gate o from the unit's four
+    /// pre-activations `pre(gate)` (gates i, f, g, o). ``LSTM`` and ``ProjectedLSTM`` share it.
+    static func unitStep<T: CellNumber>(_ pre: (Int) -> T, cell c: T) -> (c: T, o: T) where T.Base == Scalar {
+        let i = T.sigmoid(pre(0))
+        let f = T.sigmoid(pre(1))
+        let g = T.tanh(pre(2))
+        let o = T.sigmoid(pre(3))
+        return (f * c + i * g, o)
+    }
+
+    /// One unit's Jacobian factors: cf = c f(1−f), ci = g i(1−i), cg = i(1−g²) (∂c'/∂h is
+    /// cf W_hf + ci W_hi + cg W_hg), hc = o(1−τ²) (∂h'/∂c') and ho = o(1−o)τ (on W_ho).
+    @inline(__always)
+    static func unitSlopes(
+        _ i: Scalar, _ f: Scalar, _ g: Scalar, _ o: Scalar, tau: Scalar, cell c: Scalar
+    ) -> (cf: Scalar, ci: Scalar, cg: Scalar, hc: Scalar, ho: Scalar) {
+        (c * f * (1 - f), g * i * (1 - i), i * (1 - g * g), o * (1 - tau * tau), o * (1 - o) * tau)
+    }
+
     /// One unit's gates i, f, g, o, new cell state c' = f c + i g and τ = tanh(c'), from its
     /// projections (`u[0]`, `u[planes]`, `u[2·planes]`, `u[3·planes]`), its recurrent
     /// pre-activations (`g[0]`, `g[d]`, `g[2d]`, `g[3d]`) and its cell state c. The Jacobian and

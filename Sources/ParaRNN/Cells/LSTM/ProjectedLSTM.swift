@@ -63,11 +63,7 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         var next = [T](repeating: T(0), count: d + p)
         var gated = [T](repeating: T(0), count: d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j))
-            let f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j))
-            let o = T.sigmoid(pre(3, j))
-            let c = f * s[j] + i * g
+            let (c, o) = LSTM<Scalar>.unitStep({ pre($0, j) }, cell: s[j])
             next[j] = c
             gated[j] = o * T.tanh(c)
         }
@@ -141,11 +137,7 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             out[j] = c
                             y[j] = og * tau
                             guard let jm else { continue }
-                            let cf = s[j] * fg * (1 - fg)
-                            let ci = gg * ig * (1 - ig)
-                            let cg = ig * (1 - gg * gg)
-                            let hc = og * (1 - tau * tau)
-                            let ho = og * (1 - og) * tau
+                            let (cf, ci, cg, hc, ho) = LSTM<Scalar>.unitSlopes(ig, fg, gg, og, tau: tau, cell: s[j])
                             for k in 0..<p {
                                 let e = j * p + k
                                 dcdh[e] = cf * whf[e] + ci * whi[e] + cg * whg[e]

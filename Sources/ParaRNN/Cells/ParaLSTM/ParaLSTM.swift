@@ -66,8 +66,7 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
         let d = hiddenSize
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let c = s[j]
-            let h = s[d + j]
+            let (c, h) = (s[j], s[d + j])
             let f = T.sigmoid(T(recurrentGains[j]) * h + u[j] + T(peepholes[j]) * c)
             let candidate = T.tanh(T(recurrentGains[2 * d + j]) * h + u[2 * d + j])
             let cNext = f * c + (T(1) - f) * candidate
