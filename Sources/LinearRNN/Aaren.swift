@@ -97,9 +97,7 @@ public struct Aaren<S: ScanScalar>: Sendable {
                 values.withUnsafeBufferPointer { vb in
                     query.withUnsafeBufferPointer { qb in
                         let e = UnsafeMutableSendable(eb.baseAddress!)
-                        let k = kb.baseAddress!
-                        let v = vb.baseAddress!
-                        let q = qb.baseAddress!
+                        let (k, v, q) = (kb.baseAddress!, vb.baseAddress!, qb.baseAddress!)
                         let chunks = chunkCount(
                             steps: steps, workPerStep: batch * (dk + dv),
                             bytesPerStep: batch * (dk + 2 * dv) * MemoryLayout<S>.stride, pool: pool)

@@ -60,9 +60,7 @@ extension DiagonalMaps {
             x.withUnsafeBufferPointer { xb in
                 g.withUnsafeBufferPointer { gb in
                     states.withUnsafeBufferPointer { hb in
-                        let x = xb.baseAddress!
-                        let g = gb.baseAddress!
-                        let h = hb.baseAddress!
+                        let (x, g, h) = (xb.baseAddress!, gb.baseAddress!, hb.baseAddress!)
                         forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
                             let own = acc.chunk(chunk)
                             let grad = gradients(own + ownSize)

@@ -37,13 +37,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
     ) throws(LinearRNNError) {
         let d = try checkDiagonalLayer(
             inputSize: m, stateSize: n, outputSize: p, perState: [("a", a)], b: [("b", b)], c: [("c", c)], d: d)
-        inputSize = m
-        stateSize = n
-        outputSize = p
-        self.a = a
-        self.b = b
-        self.c = c
-        self.d = d
+        (inputSize, stateSize, outputSize, self.a, self.b, self.c, self.d) = (m, n, p, a, b, c, d)
     }
 
     /// Gradients of a scalar loss L = Σ_t ⟨G_t, y_t⟩.

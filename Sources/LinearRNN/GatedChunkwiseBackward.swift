@@ -51,12 +51,7 @@ extension GatedChunkwise {
         let dC = w.gradState
         dC.update(repeating: 0, count: dk * W)
         let chunks = chunkCount(steps)
-        let G = w.rows
-        let dQ = w.keys
-        let dK = w.keys2
-        let X = w.keys3
-        let dV = w.wide
-        let scratch = w.wide2
+        let (G, dQ, dK, X, dV, scratch) = (w.rows, w.keys, w.keys2, w.keys3, w.wide, w.wide2)
         for c in stride(from: chunks - 1, through: 0, by: -1) {
             let start = c * chunk
             let n = min(chunk, steps - start)
@@ -150,12 +145,7 @@ extension GatedChunkwise {
                 let e = w.e[i]
                 let xr = X + i * dk
                 let qr = qc + i * seq.qStride
-                let dq = dQ + i * dk
-                var dot: S = 0
-                for x in 0..<dk {
-                    dot += qr[x] * xr[x]
-                    dq[x] += scale * e * xr[x]
-                }
+                let dot = dotAccumulating(qr, xr, into: dQ + i * dk, weight: scale * e, count: dk)
                 w.db[i] += e * scale * dot
             }
             // State built from this chunk's inputs, against dC̄ = ∂L/∂C̄_end.
@@ -172,13 +162,7 @@ extension GatedChunkwise {
                 let wj = Fn.exp(gL + w.u[j] - mL)
                 let yr = X + j * dk
                 let kr = kc + j * seq.kStride
-                let dk_ = dK + j * dk
-                var dot: S = 0
-                for x in 0..<dk {
-                    dot += kr[x] * yr[x]
-                    dk_[x] += wj * yr[x]
-                }
-                let s = wj * dot
+                let s = wj * dotAccumulating(kr, yr, into: dK + j * dk, weight: wj, count: dk)
                 dg += s
                 w.db[j] -= s
                 out.dLogI[start + j] += s
@@ -240,4 +224,17 @@ extension GatedChunkwise {
             }
         }
     }
+}
+
+/// Σ_x a[x]·b[x] over `count` values (in index order), adding weight·b[x] to out[x] on the way.
+@inline(__always)
+private func dotAccumulating<S: ScanScalar>(
+    _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into out: UnsafeMutablePointer<S>, weight: S, count: Int
+) -> S {
+    var dot: S = 0
+    for x in 0..<count {
+        dot += a[x] * b[x]
+        out[x] += weight * b[x]
+    }
+    return dot
 }

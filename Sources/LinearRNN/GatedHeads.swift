@@ -186,18 +186,11 @@ struct GatedHeads<S: ScanScalar> {
         defer { gates.deallocate() }
         let g = UnsafeMutableSendable(gates)
         let mu = UnsafeMutableSendable(gates + items)
-        pool.forEach(workers) { p in
-            let scratch = ChunkScratch(engine)
-            for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
-                let s = item / chunks
-                let c = item % chunks
-                let start = c * engine.chunk
-                let seq = sequence(s, ins, batch: batch, steps: steps)
-                let r = engine.chunkLocalState(
-                    seq, start: start, n: min(engine.chunk, steps - start), local: states + item * size, scratch)
-                g.base[item] = r.g
-                mu.base[item] = r.mu
-            }
+        forEachChunk(engine, ins, steps: steps, batch: batch, chunks: chunks, workers: workers, pool: pool) {
+            item, seq, start, n, scratch in
+            let r = engine.chunkLocalState(seq, start: start, n: n, local: states + item * size, scratch)
+            g.base[item] = r.g
+            mu.base[item] = r.mu
         }
         pool.forEach(rows) { s in
             let carry = UnsafeMutablePointer<S>.allocate(capacity: size)
@@ -206,18 +199,32 @@ struct GatedHeads<S: ScanScalar> {
                 states + s * chunks * size, g: g.base + s * chunks, mu: mu.base + s * chunks, chunks: chunks,
                 chunkM: chunkM + s * chunks, carry: carry)
         }
+        forEachChunk(engine, ins, steps: steps, batch: batch, chunks: chunks, workers: workers, pool: pool) {
+            item, seq, start, n, scratch in
+            let s = item / chunks
+            engine.chunkOutputs(
+                seq, start: start, n: n, state: states + item * size, mPrev: chunkM[item],
+                out: StridedOut(base: ptrs.o + s * dv, stride: rows * dv),
+                mOut: keepStats ? StridedOut(base: ptrs.m! + s, stride: rows) : nil,
+                dOut: keepStats ? StridedOut(base: ptrs.d! + s, stride: rows) : nil, scratch)
+        }
+    }
+
+    /// Runs `body` for every (row, chunk) item — item = row · chunks + chunk — spread evenly over
+    /// `workers` workers, each with its own scratch: the item, its row's sequence, the chunk's
+    /// first step and length.
+    private func forEachChunk(
+        _ engine: GatedChunkwise<S>, _ ins: HeadInputs<S>, steps: Int, batch: Int, chunks: Int, workers: Int,
+        pool: WorkerPool, _ body: (Int, HeadSequence<S>, Int, Int, ChunkScratch<S>) -> Void
+    ) {
+        let items = batch * heads * chunks
         pool.forEach(workers) { p in
             let scratch = ChunkScratch(engine)
             for item in ChunkPlan.evenRange(index: p, of: workers, total: items) {
-                let s = item / chunks
-                let c = item % chunks
-                let start = c * engine.chunk
-                let seq = sequence(s, ins, batch: batch, steps: steps)
-                engine.chunkOutputs(
-                    seq, start: start, n: min(engine.chunk, steps - start), state: states + item * size,
-                    mPrev: chunkM[item], out: StridedOut(base: ptrs.o + s * dv, stride: rows * dv),
-                    mOut: keepStats ? StridedOut(base: ptrs.m! + s, stride: rows) : nil,
-                    dOut: keepStats ? StridedOut(base: ptrs.d! + s, stride: rows) : nil, scratch)
+                let start = item % chunks * engine.chunk
+                body(
+                    item, sequence(item / chunks, ins, batch: batch, steps: steps), start,
+                    min(engine.chunk, steps - start), scratch)
             }
         }
     }

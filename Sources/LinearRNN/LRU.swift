@@ -45,16 +45,8 @@ public struct LRU<S: ScanScalar>: Sendable {
         let d = try checkDiagonalLayer(
             inputSize: m, stateSize: n, outputSize: p, perState: [("nu", nu), ("theta", theta)],
             b: [("bRe", bRe), ("bIm", bIm)], c: [("cRe", cRe), ("cIm", cIm)], d: d)
-        inputSize = m
-        stateSize = n
-        outputSize = p
-        self.nu = nu
-        self.theta = theta
-        self.bRe = bRe
-        self.bIm = bIm
-        self.cRe = cRe
-        self.cIm = cIm
-        self.d = d
+        (inputSize, stateSize, outputSize, self.nu, self.theta, self.bRe, self.bIm) = (m, n, p, nu, theta, bRe, bIm)
+        (self.cRe, self.cIm, self.d) = (cRe, cIm, d)
     }
 
     /// The stable ring initialisation: |λ| uniform-in-area on the ring r_min ≤ |λ| ≤ r_max,
@@ -117,6 +109,19 @@ public struct LRU<S: ScanScalar>: Sendable {
         public var nu: [S], theta: [S], bRe: [S], bIm: [S], cRe: [S], cIm: [S], d: [S]
     }
 
+    /// λ (real and imaginary parts), γ and the maps B, C, D as raw pointers for one pass
+    /// (release with ``freeKernelCoefficients(_:_:_:_:)``).
+    func kernelCoefficients() -> (Copied<S>, Copied<S>, Copied<S>, DiagonalMaps<S>) {
+        let (lre, lim, gam) = eigenvalues()
+        return (Copied(lre), Copied(lim), Copied(gam), makeMaps())
+    }
+
+    /// Releases what ``kernelCoefficients()`` allocated.
+    func freeKernelCoefficients(_ lr: Copied<S>, _ li: Copied<S>, _ gamma: Copied<S>, _ maps: DiagonalMaps<S>) {
+        [lr, li, gamma].forEach { $0.free() }
+        maps.free()
+    }
+
     /// Runs the layer (equations in the type's documentation).
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -127,15 +132,8 @@ public struct LRU<S: ScanScalar>: Sendable {
         let m = inputSize
         let n = stateSize
         let p = outputSize
-        let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre)
-        let Li = Copied(lim)
-        let G = Copied(gam)
-        let maps = makeMaps()
-        defer {
-            [Lr, Li, G].forEach { $0.free() }
-            maps.free()
-        }
+        let (Lr, Li, G, maps) = kernelCoefficients()
+        defer { freeKernelCoefficients(Lr, Li, G, maps) }
         let lanes = batch * n
         return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
             y, record in
@@ -177,15 +175,8 @@ public struct LRU<S: ScanScalar>: Sendable {
         let p = outputSize
         let lanes = batch * n
         let row = 2 * lanes
-        let (lre, lim, gam) = eigenvalues()
-        let Lr = Copied(lre)
-        let Li = Copied(lim)
-        let G = Copied(gam)
-        let maps = makeMaps()
-        defer {
-            [Lr, Li, G].forEach { $0.free() }
-            maps.free()
-        }
+        let (Lr, Li, G, maps) = kernelCoefficients()
+        defer { freeKernelCoefficients(Lr, Li, G, maps) }
         let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * 2 * p * n) {
             _, at in
             for s in 0..<batch {
@@ -240,13 +231,13 @@ public struct LRU<S: ScanScalar>: Sendable {
         var gTheta = [S]()
         for j in 0..<n {
             let e = S(Foundation.exp(Double(nu[j])))
-            let lr = lre[j]
-            let li = lim[j]
+            let lr = Lr.p[j]
+            let li = Li.p[j]
             let gr = sum[j]
             let gi = sum[n + j]
             let modulus2 = lr * lr + li * li
             // ∂L/∂ν = Re(conj(gλ)·(−e^ν λ)) + gγ · e^ν |λ|²/γ;  ∂L/∂θ = Re(conj(gλ)·iλ).
-            gNu.append(-e * (gr * lr + gi * li) + sum[2 * n + j] * e * modulus2 / gam[j])
+            gNu.append(-e * (gr * lr + gi * li) + sum[2 * n + j] * e * modulus2 / G.p[j])
             gTheta.append(-gr * li + gi * lr)
         }
         let parts = sum.slices(from: 3 * n, sizes: maps.gradientSizes)

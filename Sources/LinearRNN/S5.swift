@@ -37,16 +37,8 @@ public struct S5<S: ScanScalar>: Sendable {
         let d = try checkDiagonalLayer(
             inputSize: m, stateSize: n, outputSize: p, perState: [("nu", nu), ("omega", omega)],
             b: [("bRe", bRe), ("bIm", bIm)], c: [("cRe", cRe), ("cIm", cIm)], d: d)
-        inputSize = m
-        stateSize = n
-        outputSize = p
-        self.nu = nu
-        self.omega = omega
-        self.bRe = bRe
-        self.bIm = bIm
-        self.cRe = cRe
-        self.cIm = cIm
-        self.d = d
+        (inputSize, stateSize, outputSize, self.nu, self.omega, self.bRe, self.bIm) = (m, n, p, nu, omega, bRe, bIm)
+        (self.cRe, self.cIm, self.d) = (cRe, cIm, d)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, y_t⟩.

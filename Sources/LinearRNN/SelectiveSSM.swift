@@ -77,15 +77,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         try check("wC", wC.count, stateSize * channels)
         let d = d ?? [S](repeating: 0, count: channels)
         try check("d", d.count, channels)
-        self.channels = channels
-        self.stateSize = stateSize
-        self.aLog = aLog
-        self.wDelta = wDelta
-        self.bDelta = bDelta
-        self.wB = wB
-        self.wC = wC
-        self.d = d
-        self.gate = gate
+        (self.channels, self.stateSize, self.aLog, self.wDelta) = (channels, stateSize, aLog, wDelta)
+        (self.bDelta, self.wB, self.wC, self.d, self.gate) = (bDelta, wB, wC, d, gate)
     }
 
     /// Gradients of L = Σ_t ⟨G_t, out_t⟩.
@@ -150,6 +143,12 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         forwardScan(steps: steps, batch: batch, pool: pool).workers
     }
 
+    /// A = exp(A_log), W_Δ, b_Δ, W_B, W_C and D as raw pointers for the kernels (release each
+    /// with `free()`).
+    func copiedParameters() -> (Copied<S>, Copied<S>, Copied<S>, Copied<S>, Copied<S>, Copied<S>) {
+        (Copied(aLog.map { Fn.exp($0) }), Copied(wDelta), Copied(bDelta), Copied(wB), Copied(wC), Copied(d))
+    }
+
     /// Runs the layer. `x` and `z` are `[T][batch][d]`; `z` may be nil only for gate `.none`.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -162,20 +161,14 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         let n = stateSize
         let lanes = batch * d * n
         let gate = self.gate
-        let A = Copied(aLog.map { Fn.exp($0) })
-        let WD = Copied(wDelta)
-        let BD = Copied(bDelta)
-        let WB = Copied(wB)
-        let WC = Copied(wC)
-        let Dk = Copied(self.d)
+        let (A, WD, BD, WB, WC, Dk) = copiedParameters()
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
         return tracedForward(steps: steps, batch: batch, outputs: d, stateRow: lanes, keepStates: keepStates) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
-                    let x = xb.baseAddress!
-                    let z = zb.baseAddress!
+                    let (x, z) = (xb.baseAddress!, zb.baseAddress!)
                     forwardScan(steps: steps, batch: batch, pool: pool).run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch
@@ -234,12 +227,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         let gate = self.gate
         try check("outputGradient", g.count, steps * batch * d)
         try check("trace.states", trace.states.count, steps * lanes)
-        let A = Copied(aLog.map { Fn.exp($0) })
-        let WD = Copied(wDelta)
-        let BD = Copied(bDelta)
-        let WB = Copied(wB)
-        let WC = Copied(wC)
-        let Dk = Copied(self.d)
+        let (A, WD, BD, WB, WC, Dk) = copiedParameters()
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
         let adjoint = Copied<S>(zeros: steps * lanes)
@@ -247,9 +235,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         x.withUnsafeBufferPointer { xb in
             zArray.withUnsafeBufferPointer { zb in
                 g.withUnsafeBufferPointer { gb in
-                    let x = xb.baseAddress!
-                    let z = zb.baseAddress!
-                    let g = gb.baseAddress!
+                    let (x, z, g) = (xb.baseAddress!, zb.baseAddress!, gb.baseAddress!)
                     FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
                         workPerStep: batch * (d * d + 2 * n * d + 20 * d * n), scratchSize: d + n
@@ -304,10 +290,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                     zArray.withUnsafeBufferPointer { zb in
                         g.withUnsafeBufferPointer { gb in
                             trace.states.withUnsafeBufferPointer { hb in
-                                let x = xb.baseAddress!
-                                let z = zb.baseAddress!
-                                let g = gb.baseAddress!
-                                let h = hb.baseAddress!
+                                let (x, z, g, h) = (xb.baseAddress!, zb.baseAddress!, gb.baseAddress!, hb.baseAddress!)
                                 forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
                                     let base = acc.chunk(chunk)
                                     let gAlog = base + offsets[0]
@@ -320,14 +303,10 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                     let work = UnsafeMutablePointer<S>.allocate(capacity: 5 * d + 3 * n)
                                     work.initialize(repeating: 0, count: 5 * d + 3 * n)
                                     defer { work.deallocate() }
-                                    let pre = work
-                                    let delta = work + d
-                                    let gy = work + 2 * d
-                                    let gDelta = work + 3 * d
-                                    let gPre = work + 4 * d
-                                    let bP = work + 5 * d
-                                    let cP = bP + n
-                                    let gB = cP + n
+                                    let (pre, delta, gy, gDelta, gPre) = (
+                                        work, work + d, work + 2 * d, work + 3 * d, work + 4 * d
+                                    )
+                                    let (bP, cP, gB) = (work + 5 * d, work + 5 * d + n, work + 5 * d + 2 * n)
                                     let gC = UnsafeMutablePointer<S>.allocate(capacity: n)
                                     defer { gC.deallocate() }
                                     for t in range {

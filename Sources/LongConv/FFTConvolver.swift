@@ -141,8 +141,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
             spectrum.values.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
                     let out = UnsafeMutableSendable(yb.baseAddress!)
-                    let up = ub.baseAddress!
-                    let kp = kb.baseAddress!
+                    let (up, kp) = (ub.baseAddress!, kb.baseAddress!)
                     forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
                         let c = item % C
                         let ui = up + item * L
@@ -215,9 +214,7 @@ public struct FFTConvolver<S: FFTScalar>: Sendable {
         u.withUnsafeBufferPointer { ub in
             g.withUnsafeBufferPointer { gb in
                 spec.values.withUnsafeBufferPointer { kb in
-                    let up = ub.baseAddress!
-                    let gp = gb.baseAddress!
-                    let kp = kb.baseAddress!
+                    let (up, gp, kp) = (ub.baseAddress!, gb.baseAddress!, kb.baseAddress!)
                     du.withUnsafeMutableBufferPointer { db in
                         let out = UnsafeMutableSendable(db.baseAddress!)
                         forEachWithScratch(pool: pool, count: batch * C, n: n) { (item: Int, s: FFTScratch<S>) in
@@ -307,8 +304,7 @@ public enum DirectConvolution {
             k0.withUnsafeBufferPointer { kb in
                 y.withUnsafeMutableBufferPointer { yb in
                     let out = UnsafeMutableSendable(yb.baseAddress!)
-                    let up = ub.baseAddress!
-                    let kp = kb.baseAddress!
+                    let (up, kp) = (ub.baseAddress!, kb.baseAddress!)
                     pool.forEach(batch * C) { item in
                         let c = item % C
                         let ui = up + item * L

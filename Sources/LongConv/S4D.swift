@@ -91,14 +91,8 @@ public struct S4DKernel: Sendable {
         try checkShape("aImag", aImag.count, m)
         try checkShape("b", b.count, m)
         try checkShape("c", c.count, m)
-        self.channels = channels
-        self.stateSize = stateSize
-        self.discretization = discretization
-        self.logDt = logDt
-        self.aRealLog = aRealLog
-        self.aImag = aImag
-        self.b = b
-        self.c = c
+        (self.channels, self.stateSize, self.discretization, self.logDt) = (channels, stateSize, discretization, logDt)
+        (self.aRealLog, self.aImag, self.b, self.c) = (aRealLog, aImag, b, c)
     }
 
     /// The standard initialisation: A from S4D-Lin or S4D-Inv, B = 1, C ~ complex normal

@@ -55,20 +55,16 @@ public struct Communicator: @unchecked Sendable {
     }
 
     /// The sum of `value` over all ranks.
-    public func allreduceSum(_ value: Int) -> Int {
-        var local = Int64(value)
-        var global: Int64 = 0
-        Self.require(
-            cmpi_allreduce(&local, &global, 1, cmpi_int64(), cmpi_op_sum(), handle), "MPI_Allreduce")
-        return Int(global)
-    }
+    public func allreduceSum(_ value: Int) -> Int { allreduce(value, cmpi_op_sum()) }
 
     /// The minimum of `value` over all ranks.
-    public func allreduceMin(_ value: Int) -> Int {
+    public func allreduceMin(_ value: Int) -> Int { allreduce(value, cmpi_op_min()) }
+
+    /// `value` reduced over all ranks by the MPI operation `op` (as a 64-bit integer).
+    private func allreduce(_ value: Int, _ op: UnsafeMutableRawPointer?) -> Int {
         var local = Int64(value)
         var global: Int64 = 0
-        Self.require(
-            cmpi_allreduce(&local, &global, 1, cmpi_int64(), cmpi_op_min(), handle), "MPI_Allreduce")
+        Self.require(cmpi_allreduce(&local, &global, 1, cmpi_int64(), op, handle), "MPI_Allreduce")
         return Int(global)
     }
 

@@ -32,53 +32,58 @@ extension Data {
     }
 }
 
+/// A float stored as its IEEE bit pattern, little-endian, in the files: `Float` (4 bytes) and
+/// `Double` (8 bytes).
+protocol LittleEndianFloat: BinaryFloatingPoint {
+    associatedtype Bits: FixedWidthInteger
+    init(bitPattern: Bits)
+    var bitPattern: Bits { get }
+}
+
+extension Float: LittleEndianFloat {}
+extension Double: LittleEndianFloat {}
+
 /// Converts `count` little-endian elements starting at byte `offset` of `data`.
 /// Precondition (checked by callers): `offset + count * type.byteSize <= data.count`.
 func decodeScalars(_ data: Data, offset: Int, count: Int, type: ScalarType) -> Tensor.Storage {
     data.withUnsafeBytes { raw -> Tensor.Storage in
         switch type {
-        case .float32:
-            return .float32(
-                [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: offset &+ 4 &* i, as: UInt32.self)
-                        buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
-                    }
-                    initialized = count
-                })
-        case .float64:
-            return .float64(
-                [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: offset &+ 8 &* i, as: UInt64.self)
-                        buffer[i] = Double(bitPattern: UInt64(littleEndian: bits))
-                    }
-                    initialized = count
-                })
+        case .float32: return .float32(decodeFloats(raw, offset: offset, count: count))
+        case .float64: return .float64(decodeFloats(raw, offset: offset, count: count))
         }
+    }
+}
+
+/// `count` values of `F` from their little-endian bit patterns at byte `offset` of `raw`.
+private func decodeFloats<F: LittleEndianFloat>(_ raw: UnsafeRawBufferPointer, offset: Int, count: Int) -> [F] {
+    let size = MemoryLayout<F.Bits>.size
+    return [F](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for i in 0..<count {
+            let bits = raw.loadUnaligned(fromByteOffset: offset &+ size &* i, as: F.Bits.self)
+            buffer[i] = F(bitPattern: F.Bits(littleEndian: bits))
+        }
+        initialized = count
     }
 }
 
 /// Appends the little-endian bytes of `storage` to `out`.
 func appendScalars(_ storage: Tensor.Storage, to out: inout Data) {
     switch storage {
-    case .float32(let values):
-        var bytes = [UInt8](repeating: 0, count: values.count * 4)
-        bytes.withUnsafeMutableBytes { raw in
-            for (i, v) in values.enumerated() {
-                raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
-            }
-        }
-        out.append(contentsOf: bytes)
-    case .float64(let values):
-        var bytes = [UInt8](repeating: 0, count: values.count * 8)
-        bytes.withUnsafeMutableBytes { raw in
-            for (i, v) in values.enumerated() {
-                raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 8 * i, as: UInt64.self)
-            }
-        }
-        out.append(contentsOf: bytes)
+    case .float32(let values): appendFloats(values, to: &out)
+    case .float64(let values): appendFloats(values, to: &out)
     }
+}
+
+/// Appends the little-endian bit patterns of `values` to `out`.
+private func appendFloats<F: LittleEndianFloat>(_ values: [F], to out: inout Data) {
+    let size = MemoryLayout<F.Bits>.size
+    var bytes = [UInt8](repeating: 0, count: values.count * size)
+    bytes.withUnsafeMutableBytes { raw in
+        for (i, v) in values.enumerated() {
+            raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: size * i, as: F.Bits.self)
+        }
+    }
+    out.append(contentsOf: bytes)
 }
 
 func appendLE<T: FixedWidthInteger>(_ value: T, to out: inout Data) {

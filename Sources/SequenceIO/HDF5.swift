@@ -289,24 +289,23 @@ public enum HDF5 {
         guard count > 0 else {
             throw .sizeMismatch(file: name, detail: "\(label) has shape \(shown), which holds no values")
         }
+        /// All of the dataset's values converted by libhdf5 to the native type `memoryType`.
+        func values<F: BinaryFloatingPoint>(_ memoryType: hid_t) -> (herr_t, [F]) {
+            var values = [F](repeating: 0, count: count)
+            let status = values.withUnsafeMutableBytes {
+                pararnn_H5Dread(
+                    set, memoryType, pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(), $0.baseAddress)
+            }
+            return (status, values)
+        }
         let status: herr_t
         let storage: Tensor.Storage
         if typeClass == H5T_FLOAT, size == 4 {
-            var values = [Float](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes {
-                pararnn_H5Dread(
-                    set, pararnn_h5t_native_float(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(),
-                    $0.baseAddress)
-            }
-            storage = .float32(values)
+            let (read, floats): (herr_t, [Float]) = values(pararnn_h5t_native_float())
+            (status, storage) = (read, .float32(floats))
         } else {
-            var values = [Double](repeating: 0, count: count)
-            status = values.withUnsafeMutableBytes {
-                pararnn_H5Dread(
-                    set, pararnn_h5t_native_double(), pararnn_h5s_all(), pararnn_h5s_all(), pararnn_h5p_default(),
-                    $0.baseAddress)
-            }
-            storage = .float64(values)
+            let (read, doubles): (herr_t, [Double]) = values(pararnn_h5t_native_double())
+            (status, storage) = (read, .float64(doubles))
         }
         guard status >= 0 else {
             throw .truncated(

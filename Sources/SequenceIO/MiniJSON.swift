@@ -57,6 +57,19 @@ struct MiniJSONParser {
         }
     }
 
+    /// After a member of an object or array: consumes `,` (true: another member follows) or
+    /// `closing` (false: the container ends); anything else is an error.
+    private mutating func continues(closing: Unicode.Scalar, container: String) throws(Failure) -> Bool {
+        skipSpace()
+        guard pos < bytes.count else { throw fail("unterminated \(container)") }
+        let byte = bytes[pos]
+        guard byte == UInt8(ascii: ",") || byte == UInt8(ascii: closing) else {
+            throw fail("expected ',' or '\(closing)'")
+        }
+        pos += 1
+        return byte == UInt8(ascii: ",")
+    }
+
     private mutating func value(depth: Int) throws(Failure) -> JSONValue {
         guard depth < Self.maxDepth else { throw fail("nesting too deep") }
         skipSpace()
@@ -80,17 +93,7 @@ struct MiniJSONParser {
                 guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 pos += 1
                 members.append((key, try value(depth: depth + 1)))
-                skipSpace()
-                guard pos < bytes.count else { throw fail("unterminated object") }
-                if bytes[pos] == UInt8(ascii: ",") {
-                    pos += 1
-                    continue
-                }
-                if bytes[pos] == UInt8(ascii: "}") {
-                    pos += 1
-                    return .object(members)
-                }
-                throw fail("expected ',' or '}'")
+                if try !continues(closing: "}", container: "object") { return .object(members) }
             }
         case UInt8(ascii: "["):
             pos += 1
@@ -102,17 +105,7 @@ struct MiniJSONParser {
             }
             while true {
                 items.append(try value(depth: depth + 1))
-                skipSpace()
-                guard pos < bytes.count else { throw fail("unterminated array") }
-                if bytes[pos] == UInt8(ascii: ",") {
-                    pos += 1
-                    continue
-                }
-                if bytes[pos] == UInt8(ascii: "]") {
-                    pos += 1
-                    return .array(items)
-                }
-                throw fail("expected ',' or ']'")
+                if try !continues(closing: "]", container: "array") { return .array(items) }
             }
         case UInt8(ascii: "\""):
             return .string(try string())

@@ -80,21 +80,10 @@ public enum NPY {
         guard case .dict(let entries) = value else {
             throw .malformedHeader(file: name, detail: "header is not a dictionary")
         }
-        var descr: PyValue?
-        var fortran: PyValue?
-        var shape: PyValue?
-        for (key, v) in entries {
-            switch key {
-            case "descr": descr = v
-            case "fortran_order": fortran = v
-            case "shape": shape = v
-            default: throw .malformedHeader(file: name, detail: "unexpected key '\(key)'")
-            }
-        }
-        guard let descr, let fortran, let shape else {
-            let missing = [("descr", descr), ("fortran_order", fortran), ("shape", shape)].filter { $0.1 == nil }.map {
-                $0.0
-            }
+        let keys = ["descr", "fortran_order", "shape"]
+        let fields = try headerFields(entries, keys) { .malformedHeader(file: name, detail: "unexpected key '\($0)'") }
+        guard let descr = fields[0], let fortran = fields[1], let shape = fields[2] else {
+            let missing = zip(keys, fields).filter { $0.1 == nil }.map(\.0)
             throw .malformedHeader(file: name, detail: "missing key(s) \(missing.joined(separator: ", "))")
         }
         guard case .string(let dtype) = descr else {
@@ -283,13 +272,5 @@ struct PyLiteralParser {
             }
         }
         throw fail("unterminated string")
-    }
-}
-
-extension Tensor {
-    /// Internal memberwise initialiser used by decoders (shape already validated against the storage).
-    init(shape: [Int], storage: Storage) {
-        self.shape = shape
-        self.storage = storage
     }
 }

@@ -151,18 +151,10 @@ public enum SafeTensors {
         guard case .object(let fields) = value else {
             throw .malformedHeader(file: file, detail: "tensor '\(key)' is \(value.kind), expected an object")
         }
-        var dtype: JSONValue?
-        var shape: JSONValue?
-        var offsets: JSONValue?
-        for (k, v) in fields {
-            switch k {
-            case "dtype": dtype = v
-            case "shape": shape = v
-            case "data_offsets": offsets = v
-            default: throw .malformedHeader(file: file, detail: "tensor '\(key)': unexpected field '\(k)'")
-            }
+        let values = try headerFields(fields, ["dtype", "shape", "data_offsets"]) {
+            .malformedHeader(file: file, detail: "tensor '\(key)': unexpected field '\($0)'")
         }
-        guard let dtype, let shape, let offsets else {
+        guard let dtype = values[0], let shape = values[1], let offsets = values[2] else {
             throw .malformedHeader(file: file, detail: "tensor '\(key)' needs dtype, shape and data_offsets")
         }
         guard case .string(let dtypeName) = dtype else {

@@ -343,29 +343,22 @@ private struct TableParser {
         var notes: [String] = decimalNote.map { [$0] } ?? []
         var chosen: [Int]
         var targetColumns: [Int] = []
+        /// Throws for the first of `picked` (chosen with `option`) that holds dates or times.
+        func rejectDates(_ picked: [Int], option: String) throws(SequenceIOError) {
+            guard let c = picked.first(where: { dateColumn($0) != nil }), let example = dateColumn(c) else { return }
+            throw .invalidArgument(
+                file: name,
+                detail:
+                    "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of \(option)"
+            )
+        }
         if let spec = options.targets {
             targetColumns = try select(spec, header: header, count: columns, option: "--targets")
-            for c in targetColumns {
-                if let example = dateColumn(c) {
-                    throw .invalidArgument(
-                        file: name,
-                        detail:
-                            "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --targets"
-                    )
-                }
-            }
+            try rejectDates(targetColumns, option: "--targets")
         }
         if let spec = options.columns {
             chosen = try select(spec, header: header, count: columns)
-            for c in chosen {
-                if let example = dateColumn(c) {
-                    throw .invalidArgument(
-                        file: name,
-                        detail:
-                            "column \(label(c)) holds dates/times such as '\(example.prefix(40))', not numbers; leave it out of --columns"
-                    )
-                }
-            }
+            try rejectDates(chosen, option: "--columns")
         } else {
             chosen = []
             var skipped: [String] = []

@@ -67,23 +67,20 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
-    /// Creates a float32 tensor. Precondition: the product of `shape` equals `values.count`.
-    public init(shape: [Int], float32 values: [Float]) {
-        precondition(
-            Tensor.elementCount(of: shape) == values.count,
-            "Tensor shape \(shape) does not match \(values.count) values")
+    /// Creates a tensor. Precondition: the product of `shape` equals the number of stored values.
+    ///
+    ///     let t = Tensor(shape: [2, 3], storage: .float32([1, 2, 3, 4, 5, 6]))
+    public init(shape: [Int], storage: Storage) {
         self.shape = shape
-        self.storage = .float32(values)
+        self.storage = storage
+        precondition(isConsistent, "Tensor shape \(shape) does not match \(count) values")
     }
 
+    /// Creates a float32 tensor. Precondition: the product of `shape` equals `values.count`.
+    public init(shape: [Int], float32 values: [Float]) { self.init(shape: shape, storage: .float32(values)) }
+
     /// Creates a float64 tensor. Precondition: the product of `shape` equals `values.count`.
-    public init(shape: [Int], float64 values: [Double]) {
-        precondition(
-            Tensor.elementCount(of: shape) == values.count,
-            "Tensor shape \(shape) does not match \(values.count) values")
-        self.shape = shape
-        self.storage = .float64(values)
-    }
+    public init(shape: [Int], float64 values: [Double]) { self.init(shape: shape, storage: .float64(values)) }
 
     /// The product of `shape`, or `nil` when an extent is negative or the product overflows `Int`.
     public static func elementCount(of shape: [Int]) -> Int? {

@@ -11,6 +11,18 @@ struct Failure: Error {
     var code: Int32
 }
 
+/// Creates the folder that will hold `url` (and its parents) unless it exists.
+/// - Throws: a ``Failure`` (exit code 1) naming the file when the folder cannot be made.
+func createParentFolder(of url: URL) throws(Failure) {
+    do {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    } catch {
+        throw Failure(
+            message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)", code: 1
+        )
+    }
+}
+
 struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Solve a model's recurrence over a recorded sequence, in parallel over time.",

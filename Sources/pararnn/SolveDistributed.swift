@@ -196,14 +196,7 @@ extension Solve {
         let total = header.count + shape.reduce(1, *) * scalar
         try agreement.run {
             guard world.rank == 0 else { return }
-            do {
-                try FileManager.default.createDirectory(
-                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            } catch {
-                throw Failure(
-                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
-                    code: 1)
-            }
+            try createParentFolder(of: url)
             let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             if fd < 0 {
                 throw Failure(

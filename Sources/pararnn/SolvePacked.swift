@@ -278,15 +278,10 @@ extension Solve {
                 totalSeconds: seconds(ContinuousClock.now - began), perRecording: recordings)
             do {
                 writes.append((try JSONReport.encode(json, name: url.lastPathComponent), url))
-                try FileManager.default.createDirectory(
-                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            } catch let error as SequenceIOError {
-                throw Failure(message: "error: \(error.description)", code: 1)
             } catch {
-                throw Failure(
-                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
-                    code: 1)
+                throw Failure(message: "error: \(error.description)", code: 1)
             }
+            try createParentFolder(of: url)
         }
         do { try AtomicFile.write(writes) } catch {
             throw Failure(message: "error: \(error.description)", code: 1)

@@ -64,14 +64,7 @@ extension Solve {
         var writer: HiddenWriter<S>?
         if let output {
             let url = URL(fileURLWithPath: output)
-            do {
-                try FileManager.default.createDirectory(
-                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            } catch {
-                throw Failure(
-                    message: "error: \(url.lastPathComponent): cannot create its folder: \(error.localizedDescription)",
-                    code: 1)
-            }
+            try createParentFolder(of: url)
             do {
                 writer = try HiddenWriter<S>(
                     url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps)

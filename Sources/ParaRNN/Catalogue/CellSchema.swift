@@ -18,9 +18,7 @@ public struct ChannelTensor: Sendable, Equatable {
     public var meaning: String
 
     public init(name: String, rows: Int, meaning: String) {
-        self.name = name
-        self.rows = rows
-        self.meaning = meaning
+        (self.name, self.rows, self.meaning) = (name, rows, meaning)
     }
 }
 

@@ -131,23 +131,23 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
         x: UnsafePointer<Scalar>, inputs m: Int, weights w: UnsafePointer<Scalar>, stride: Int, count n: Int,
         bias: UnsafePointer<Scalar>, into out: UnsafeMutablePointer<Scalar>
     ) {
+        /// out[j ..< j + V.scalarCount], one vector of V.
+        @inline(__always)
+        func lanes<V: SIMD>(_: V.Type, at j: Int) where V.Scalar == Scalar {
+            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: V.self)
+            for i in 0..<m {
+                acc = multiplyAdd(
+                    V(repeating: x[i]), UnsafeRawPointer(w + i * stride + j).loadUnaligned(as: V.self), acc)
+            }
+            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: V.self)
+        }
         var j = 0
         while j + 8 <= n {
-            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Scalar>.self)
-            for i in 0..<m {
-                let column = UnsafeRawPointer(w + i * stride + j).loadUnaligned(as: SIMD8<Scalar>.self)
-                acc = multiplyAdd(SIMD8(repeating: x[i]), column, acc)
-            }
-            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: SIMD8<Scalar>.self)
+            lanes(SIMD8<Scalar>.self, at: j)
             j += 8
         }
         if j + 4 <= n {
-            var acc = UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD4<Scalar>.self)
-            for i in 0..<m {
-                let column = UnsafeRawPointer(w + i * stride + j).loadUnaligned(as: SIMD4<Scalar>.self)
-                acc = multiplyAdd(SIMD4(repeating: x[i]), column, acc)
-            }
-            UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: SIMD4<Scalar>.self)
+            lanes(SIMD4<Scalar>.self, at: j)
             j += 4
         }
         while j < n {

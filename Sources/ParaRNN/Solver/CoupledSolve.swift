@@ -44,9 +44,7 @@ extension SequenceSolver {
         projections.withUnsafeBufferPointer { u in
             states.withUnsafeMutableBufferPointer { h in
                 h0.withUnsafeBufferPointer { h0 in
-                    let u = u.baseAddress!
-                    let h = h.baseAddress!
-                    let h0 = h0.baseAddress!
+                    let (u, h, h0) = (u.baseAddress!, h.baseAddress!, h0.baseAddress!)
                     if method != .sequential {
                         let maxIterations = options.maxIterations ?? min(totalSteps + 1, 100)
                         let attempt = coupledNewton(
@@ -109,14 +107,13 @@ extension SequenceSolver {
         let request: JacobianRequest = method == .quasiNewton ? .diagonalOnly : .structured
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
-        let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * jrow)
-        let offsets = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
-        let previous = UnsafeMutablePointer<Scalar>.allocate(capacity: row)
-        defer {
-            jacobians.deallocate()
-            offsets.deallocate()
-            previous.deallocate()
-        }
+        // The Jacobians `[T][jrow]`, the offsets `[T][row]` and the state before the segment `[row]`.
+        let (jacobians, offsets, previous) = (
+            UnsafeMutablePointer<Scalar>.allocate(capacity: steps * jrow),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: row)
+        )
+        defer { [jacobians, offsets, previous].forEach { $0.deallocate() } }
         previous.update(from: initial, count: row)
         let parts = max(1, min(pool.threadCount * 4, steps / 64))
         let chunks = (0..<parts).map { ChunkPlan.evenRange(index: $0, of: parts, total: steps) }

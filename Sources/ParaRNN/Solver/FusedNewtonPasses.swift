@@ -62,16 +62,9 @@ extension NewtonEngine {
     ) -> SolveAttempt {
         let k = fusedBlockSize!
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
-        if jacobianCapacity < steps * jrow {
-            jacobians?.deallocate()
-            // Every entry of a Jacobian row is written by the cell's linearisation before use.
-            jacobians = .allocate(capacity: steps * jrow)
-            jacobianCapacity = steps * jrow
-        }
-        let row = self.row
+        reserveJacobians(steps * jrow)
+        let (row, batch, cell) = (self.row, self.batch, self.cell)
         let blocks = row / k
-        let batch = self.batch
-        let cell = self.cell
         let urow = cell.projectionRowSize(batch: batch)
         let workers = max(1, min(pool.threadCount, steps / 256))
         // Four chunks per worker, taken in turn by whichever worker is free
@@ -86,22 +79,20 @@ extension NewtonEngine {
         let blockRows = max(1, 32_768 / (jrow + 2 * row))
         let summaryCount = AffineRows.summaryCount(blocks: blocks, blockSize: k)
         // Per chunk: carry-in (s before the chunk), summary, and the values of a check pass.
-        let carries = UnsafeMutablePointer<Scalar>.allocate(capacity: chunks * row)
-        let summaries = UnsafeMutablePointer<Scalar>.allocate(capacity: chunks * summaryCount)
-        let checkValues = UnsafeMutablePointer<Scalar>.allocate(capacity: workers * blockRows * row)
-        defer {
-            carries.deallocate()
-            summaries.deallocate()
-            checkValues.deallocate()
-        }
-        let u = UnsafeSendable(projections)
-        let h = UnsafeMutableSendable(states)
-        let f = UnsafeMutableSendable(offsets)
-        let jac = UnsafeMutableSendable(jacobians!)
-        let carry = UnsafeMutableSendable(carries)
-        let summary = UnsafeMutableSendable(summaries)
-        let values = UnsafeMutableSendable(checkValues)
-        let initial = UnsafeSendable(previous)
+        let (carries, summaries, checkValues) = (
+            UnsafeMutablePointer<Scalar>.allocate(capacity: chunks * row),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: chunks * summaryCount),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: workers * blockRows * row)
+        )
+        defer { [carries, summaries, checkValues].forEach { $0.deallocate() } }
+        // The buffers as the workers see them.
+        let (u, initial) = (UnsafeSendable(projections), UnsafeSendable(previous))
+        let (h, f, jac) = (
+            UnsafeMutableSendable(states), UnsafeMutableSendable(offsets), UnsafeMutableSendable(jacobians!)
+        )
+        let (carry, summary, values) = (
+            UnsafeMutableSendable(carries), UnsafeMutableSendable(summaries), UnsafeMutableSendable(checkValues)
+        )
         let zeros = zeroArray(Scalar.self, count: row)
         let packing = self.packing
         let timer = timings
@@ -376,5 +367,16 @@ extension NewtonEngine {
     @inline(__always)
     static func asFloatReadOnly(_ pointer: UnsafePointer<Scalar>) -> UnsafePointer<Float> {
         UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+    }
+}
+
+extension NewtonEngine {
+    /// Grows the Jacobian buffer to at least `count` values (what it held is dropped: every
+    /// entry of a Jacobian row is written by the cell's linearisation before use).
+    func reserveJacobians(_ count: Int) {
+        guard jacobianCapacity < count else { return }
+        jacobians?.deallocate()
+        jacobians = .allocate(capacity: count)
+        jacobianCapacity = count
     }
 }

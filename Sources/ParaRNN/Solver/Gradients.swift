@@ -206,25 +206,28 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let parameterCount = cell.recurrentParameterCount
         let row = cell.stateRowSize(batch: batch)
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
-        let jacobians = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * jrow))
-        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
-        let adjoints = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
-        defer {
-            jacobians.deallocate()
-            scratch.deallocate()
-            adjoints.deallocate()
-        }
+        // The Jacobians `[T][jrow]`, the values the linearisation writes alongside (not used) and
+        // the adjoints λ, `[T][row]` each. Three blocks rather than one: each stays below
+        // malloc's mmap threshold, so repeated calls reuse memory instead of faulting in fresh pages.
+        let (jacobians, scratch, adjoints) = (
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * jrow)),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row)),
+            UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * row))
+        )
+        defer { [jacobians, scratch, adjoints].forEach { $0.deallocate() } }
         let h = UnsafeSendable(hPointer)
         let start = UnsafeSendable(h0Pointer)
+        /// The state before chunk `range`: s_{−1} for the first chunk.
+        func before(_ range: Range<Int>) -> UnsafePointer<Scalar> {
+            range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
+        }
         let u = UnsafeSendable(UnsafePointer(projections))
         let j = UnsafeMutableSendable(jacobians)
         let f = UnsafeMutableSendable(scratch)
         // J_t at the solution for every t (J_0 from the initial state).
         pool.forEach(parts) { c in
-            let range = chunks[c]
-            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
             cell.linearize(
-                steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                steps: chunks[c], batch: batch, previous: before(chunks[c]), states: h.base, projections: u.base,
                 values: f.base, jacobians: j.base, request: .structured)
         }
         // Adjoint: λ_{T−1} = g_{T−1}; λ_t = J_{t+1}ᵀ λ_{t+1} + g_t (reverse scan over T − 1 steps).
@@ -241,11 +244,9 @@ extension SequenceSolver where Cell: DifferentiableCell {
         let du = UnsafeMutableSendable(projectionGradients)
         let p = UnsafeMutableSendable(partial)
         pool.forEach(parts) { c in
-            let range = chunks[c]
-            let first = range.lowerBound == 0 ? start.base : h.base + (range.lowerBound - 1) * row
             cell.vectorJacobianProducts(
                 VJPArguments(
-                    steps: range, batch: batch, previous: first, states: h.base, projections: u.base,
+                    steps: chunks[c], batch: batch, previous: before(chunks[c]), states: h.base, projections: u.base,
                     adjoints: l.base, projectionGradients: du.base,
                     parameterGradients: p.base + c * parameterCount))
         }

@@ -16,12 +16,7 @@ extension SequenceSolver where Cell: DifferentiableCell {
         initialStates: [Scalar]? = nil, stateGradients: [Scalar],
         adjoint: AdjointMethod = .parallelScan
     ) throws(SolverError) -> SequenceGradients<Scalar> {
-        let boundaries: SequenceBoundaries
-        do {
-            boundaries = try SequenceBoundaries(lengths: lengths)
-        } catch {
-            throw .shapeMismatch(error.description)
-        }
+        let boundaries = try packedBoundaries(lengths)
         let steps = boundaries.steps
         let m = cell.inputSize
         let row = cell.stateRowSize(batch: batch)

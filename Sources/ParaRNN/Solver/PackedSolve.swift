@@ -26,12 +26,7 @@ extension SequenceSolver {
     public func solve(
         inputs: [Scalar], lengths: [Int], batch: Int = 1, initialStates: [Scalar]? = nil
     ) throws(SolverError) -> Solution<Scalar> {
-        let boundaries: SequenceBoundaries
-        do {
-            boundaries = try SequenceBoundaries(lengths: lengths)
-        } catch {
-            throw .shapeMismatch(error.description)
-        }
+        let boundaries = try packedBoundaries(lengths)
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
         let steps = boundaries.steps
         let row = cell.stateRowSize(batch: batch)
@@ -294,5 +289,15 @@ extension SequenceSolver {
             residuals[i] = combineResiduals(residuals[i], pieceResiduals[p])
         }
         return residuals
+    }
+}
+
+/// The boundaries of packed sequences of these lengths.
+/// - Throws: ``SolverError/shapeMismatch(_:)`` for no lengths or a length below 1.
+func packedBoundaries(_ lengths: [Int]) throws(SolverError) -> SequenceBoundaries {
+    do {
+        return try SequenceBoundaries(lengths: lengths)
+    } catch {
+        throw .shapeMismatch(error.description)
     }
 }

@@ -107,9 +107,7 @@ public struct NonFiniteState: Sendable, Codable, Equatable, CustomStringConverti
     public var value: Double
 
     public init(step: Int, offset: Int, value: Double) {
-        self.step = step
-        self.offset = offset
-        self.value = value
+        (self.step, self.offset, self.value) = (step, offset, value)
     }
 
     /// "NaN", "+Inf" or "-Inf".

@@ -11,6 +11,11 @@ public protocol DenseRecurrence: RecurrentCell {
 }
 
 extension DenseRecurrence {
+    /// G, the weights' gate blocks.
+    public var gateCount: Int { weights.gates }
+    public var structure: JacobianStructure { .dense }
+    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
+    public var rollsOutEntriesIndependently: Bool { true }
     public var inputSize: Int { weights.inputSize }
     public var hiddenSize: Int { weights.hiddenSize }
     public var inputWeights: [Scalar] { weights.inputWeights }

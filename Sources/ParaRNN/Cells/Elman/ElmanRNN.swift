@@ -7,12 +7,8 @@ import ParallelScan
 ///     let relu = try ElmanRNN<Float>(inputSize: 3, hiddenSize: 5, weightIH: wih, weightHH: whh,
 ///                                    biasIH: bih, biasHH: bhh, activation: .relu)
 public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
-    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
-    public var rollsOutEntriesIndependently: Bool { true }
     public let weights: DenseWeights<Scalar>
     public var stateSize: Int { hiddenSize }
-    public var gateCount: Int { 1 }
-    public var structure: JacobianStructure { .dense }
 
     /// The nonlinearity φ.
     public enum Activation: String, Sendable { case tanh, relu }
@@ -46,40 +42,23 @@ public struct ElmanRNN<Scalar: CellMath>: KernelCell, DenseRecurrence {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
-
-    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
-    func kernel(_ arguments: LinearizeArguments<Scalar>) {
-        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (
-            arguments.projections, arguments.values, arguments.jacobians, arguments.request
-        )
-        if arguments.inPlace {
-            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
-            return
-        }
-        let d = hiddenSize
-        let lanes = batch * d
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * lanes)
-        defer { g.deallocate() }
-        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) {
+        let (d, jacobians) = (hiddenSize, arguments.jacobians)
+        let lanes = arguments.batch * d
         recurrentWeights.withUnsafeBufferPointer { w in
-            for (offset, t) in steps.enumerated() {
-                for b in 0..<batch {
-                    let gt = g + (offset * batch + b) * d
-                    let u = projections + t * lanes + b * d
-                    let out = values + t * lanes + b * d
-                    for i in 0..<d {
-                        let h = activate(u[i] + gt[i])
-                        out[i] = h
-                        guard let jacobians else { continue }
-                        let slope = self.slope(h)
-                        if request == .diagonalOnly {
-                            jacobians[t * lanes + b * d + i] = slope * w[i * d + i]
-                        } else {
-                            let jr = jacobians + t * lanes * d + (b * d + i) * d
-                            for k in 0..<d { jr[k] = slope * w[i * d + k] }
-                        }
+            denseLinearize(arguments, rollout: fusedRollout) { t, b, gt in
+                let u = arguments.projections + t * lanes + b * d
+                let out = arguments.values + t * lanes + b * d
+                for i in 0..<d {
+                    let h = activate(u[i] + gt[i])
+                    out[i] = h
+                    guard let jacobians else { continue }
+                    let slope = self.slope(h)
+                    if arguments.request == .diagonalOnly {
+                        jacobians[t * lanes + b * d + i] = slope * w[i * d + i]
+                    } else {
+                        let jr = jacobians + t * lanes * d + (b * d + i) * d
+                        for k in 0..<d { jr[k] = slope * w[i * d + k] }
                     }
                 }
             }

@@ -2,12 +2,8 @@ extension GRU: CatalogueCell {
     public static var schema: CellSchema { CellSchema(name: "gru", gates: 3, naming: .pytorch) }
 
     public static func make<T: CellMath>(_ t: CellTensors, as _: T.Type) throws(CellError) -> any RecurrentCell<T> {
-        try GRU<T>(
-            inputSize: t.inputSize, hiddenSize: t.hiddenSize, weightIH: t["weight_ih"],
-            weightHH: t["weight_hh"], biasIH: t["bias_ih"], biasHH: t["bias_hh"])
+        try GRU<T>(tensors: t)
     }
 
     public static func trainableType<T: CellMath>(_: T.Type) -> (any TrainableCell<T>.Type)? { GRU<T>.self }
-
-    public var parameterTensors: [String: ParameterTensor] { pytorchTensors }
 }

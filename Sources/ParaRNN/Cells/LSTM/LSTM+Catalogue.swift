@@ -10,12 +10,8 @@ extension LSTM: CatalogueCell {
                 weightIH: t["weight_ih"], weightHH: t["weight_hh"], weightHR: t["weight_hr"],
                 biasIH: t["bias_ih"], biasHH: t["bias_hh"])
         }
-        return try LSTM<T>(
-            inputSize: t.inputSize, hiddenSize: t.hiddenSize, weightIH: t["weight_ih"],
-            weightHH: t["weight_hh"], biasIH: t["bias_ih"], biasHH: t["bias_hh"])
+        return try LSTM<T>(tensors: t)
     }
 
     public static func trainableType<T: CellMath>(_: T.Type) -> (any TrainableCell<T>.Type)? { LSTM<T>.self }
-
-    public var parameterTensors: [String: ParameterTensor] { pytorchTensors }
 }

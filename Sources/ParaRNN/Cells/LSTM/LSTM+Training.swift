@@ -1,10 +1,4 @@
 import ParallelScan
 
-extension LSTM: TrainableCell {
-    /// PyTorch's default: every weight and bias ∼ U(±1/√d) (``DenseWeights/uniform(inputSize:hiddenSize:gates:using:)``).
-    public static func initialized<G: RandomNumberGenerator>(
-        inputSize m: Int, hiddenSize d: Int, using generator: inout G
-    ) throws(CellError) -> LSTM {
-        LSTM(weights: try .uniform(inputSize: m, hiddenSize: d, gates: 4, using: &generator))
-    }
-}
+/// PyTorch's initialisation comes from ``DenseGateCell``.
+extension LSTM: TrainableCell {}

@@ -10,28 +10,13 @@ import ParallelScan
 ///
 ///     ∂c'/∂c = diag(f)                 ∂c'/∂h = diag(c f(1−f)) W_hf + diag(g i(1−i)) W_hi + diag(i(1−g²)) W_hg
 ///     ∂h'/∂c = diag(o(1−τ²) f)         ∂h'/∂h = diag(o(1−o) τ) W_ho + diag(o(1−τ²)) ∂c'/∂h,   τ = tanh(c')
-public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
-    /// The fused rollout runs any subset of the batch on its own (`DenseRecurrentPack`).
-    public var rollsOutEntriesIndependently: Bool { true }
+public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
+    /// W_ih `[4d][m]`, W_hh `[4d][d]`, b_ih, b_hh `[4d]`, rows i, f, g, o; the PyTorch-tensor
+    /// initialiser comes from ``DenseGateCell``.
     public let weights: DenseWeights<Scalar>
     public var stateSize: Int { 2 * hiddenSize }
-    public var gateCount: Int { 4 }
-    public var structure: JacobianStructure { .dense }
 
-    /// Creates an LSTM from PyTorch's `weight_ih` `[4d][m]`, `weight_hh` `[4d][d]`, `bias_ih`,
-    /// `bias_hh` `[4d]` (rows i, f, g, o).
-    public init(
-        inputSize m: Int, hiddenSize d: Int, weightIH: [Scalar], weightHH: [Scalar],
-        biasIH: [Scalar], biasHH: [Scalar]
-    ) throws(CellError) {
-        weights = try DenseWeights(
-            inputSize: m, hiddenSize: d, gates: 4, weightIH: weightIH, weightHH: weightHH,
-            biasIH: biasIH, biasHH: biasHH)
-    }
-
-    init(weights: DenseWeights<Scalar>) { self.weights = weights }
-
-    public func with(weights: DenseWeights<Scalar>) -> LSTM { LSTM(weights: weights) }
+    public init(weights: DenseWeights<Scalar>) { self.weights = weights }
 
     public func step<T: CellNumber>(state s: [T], projection u: [T]) -> [T] where T.Base == Scalar {
         let d = hiddenSize
@@ -42,11 +27,7 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         }
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j))
-            let f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j))
-            let o = T.sigmoid(pre(3, j))
-            let c = f * s[j] + i * g
+            let (c, o) = Self.unitStep({ pre($0, j) }, cell: s[j])
             next[j] = c
             next[d + j] = o * T.tanh(c)
         }
@@ -55,75 +36,85 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
-
-    /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
-    func kernel(_ arguments: LinearizeArguments<Scalar>) {
-        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, values, jacobians, request) = (
-            arguments.projections, arguments.values, arguments.jacobians, arguments.request
-        )
-        if arguments.inPlace {
-            fusedRollout(DenseRolloutBuffers(arguments), entries: arguments.batchEntries ?? 0..<arguments.batch)
-            return
-        }
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) {
         let d = hiddenSize
         let n = 2 * d
-        let lanes = batch * d
-        let row = batch * n
-        let gd = 4 * d
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: steps.count * batch * gd)
-        defer { g.deallocate() }
-        recurrentPreactivations(steps: steps, batch: batch, previous: previous, states: states, into: g)
+        let lanes = arguments.batch * d
+        let row = arguments.batch * n
+        let (jacobians, request) = (arguments.jacobians, arguments.request)
         recurrentWeights.withUnsafeBufferPointer { w in
             let whi = w.baseAddress!
-            let whf = whi + d * d
-            let whg = whi + 2 * d * d
-            let who = whi + 3 * d * d
-            for (offset, t) in steps.enumerated() {
-                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                let u = projections + t * 4 * lanes
-                for b in 0..<batch {
-                    let gt = g + (offset * batch + b) * gd
-                    let s = prev + b * n
-                    let out = values + t * row + b * n
-                    for j in 0..<d {
-                        let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
-                        let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
-                        let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
-                        let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
-                        let c = fg * s[j] + ig * gg
-                        let tau = Scalar.tanh(c)
-                        out[j] = c
-                        out[d + j] = og * tau
-                        guard let jacobians else { continue }
-                        let cf = s[j] * fg * (1 - fg)
-                        let ci = gg * ig * (1 - ig)
-                        let cg = ig * (1 - gg * gg)
-                        let hc = og * (1 - tau * tau)
-                        let ho = og * (1 - og) * tau
-                        if request == .diagonalOnly {
-                            let jj = j * d + j
-                            let dcdh = cf * whf[jj] + ci * whi[jj] + cg * whg[jj]
-                            jacobians[t * row + b * n + j] = fg
-                            jacobians[t * row + b * n + d + j] = ho * who[jj] + hc * dcdh
-                        } else {
-                            let jm = jacobians + t * row * n + b * n * n
-                            let rowC = jm + j * n
-                            let rowH = jm + (d + j) * n
-                            for k in 0..<d {
-                                rowC[k] = 0
-                                rowH[k] = 0
-                                let dcdh = cf * whf[j * d + k] + ci * whi[j * d + k] + cg * whg[j * d + k]
-                                rowC[d + k] = dcdh
-                                rowH[d + k] = ho * who[j * d + k] + hc * dcdh
-                            }
-                            rowC[j] = fg
-                            rowH[j] = hc * fg
+            let (whf, whg, who) = (whi + d * d, whi + 2 * d * d, whi + 3 * d * d)
+            denseLinearize(arguments, rollout: fusedRollout) { t, b, gt in
+                let s =
+                    (t == arguments.steps.lowerBound ? arguments.previous : arguments.states + (t - 1) * row) + b * n
+                let u = arguments.projections + t * 4 * lanes
+                let out = arguments.values + t * row + b * n
+                for j in 0..<d {
+                    let (ig, fg, gg, og, c, tau) = LSTM<Scalar>.unitGates(
+                        u + b * d + j, planes: lanes, gt + j, hidden: d, cell: s[j])
+                    out[j] = c
+                    out[d + j] = og * tau
+                    guard let jacobians else { continue }
+                    let (cf, ci, cg, hc, ho) = LSTM<Scalar>.unitSlopes(ig, fg, gg, og, tau: tau, cell: s[j])
+                    if request == .diagonalOnly {
+                        let jj = j * d + j
+                        let dcdh = cf * whf[jj] + ci * whi[jj] + cg * whg[jj]
+                        jacobians[t * row + b * n + j] = fg
+                        jacobians[t * row + b * n + d + j] = ho * who[jj] + hc * dcdh
+                    } else {
+                        let jm = jacobians + t * row * n + b * n * n
+                        let rowC = jm + j * n
+                        let rowH = jm + (d + j) * n
+                        for k in 0..<d {
+                            rowC[k] = 0
+                            rowH[k] = 0
+                            let dcdh = cf * whf[j * d + k] + ci * whi[j * d + k] + cg * whg[j * d + k]
+                            rowC[d + k] = dcdh
+                            rowH[d + k] = ho * who[j * d + k] + hc * dcdh
                         }
+                        rowC[j] = fg
+                        rowH[j] = hc * fg
                     }
                 }
             }
         }
+    }
+}
+
+extension LSTM {
+    /// One unit of the generic step: c' = f c + i g and the output gate o from the unit's four
+    /// pre-activations `pre(gate)` (gates i, f, g, o). ``LSTM`` and ``ProjectedLSTM`` share it.
+    static func unitStep<T: CellNumber>(_ pre: (Int) -> T, cell c: T) -> (c: T, o: T) where T.Base == Scalar {
+        let i = T.sigmoid(pre(0))
+        let f = T.sigmoid(pre(1))
+        let g = T.tanh(pre(2))
+        let o = T.sigmoid(pre(3))
+        return (f * c + i * g, o)
+    }
+
+    /// One unit's Jacobian factors: cf = c f(1−f), ci = g i(1−i), cg = i(1−g²) (∂c'/∂h is
+    /// cf W_hf + ci W_hi + cg W_hg), hc = o(1−τ²) (∂h'/∂c') and ho = o(1−o)τ (on W_ho).
+    @inline(__always)
+    static func unitSlopes(
+        _ i: Scalar, _ f: Scalar, _ g: Scalar, _ o: Scalar, tau: Scalar, cell c: Scalar
+    ) -> (cf: Scalar, ci: Scalar, cg: Scalar, hc: Scalar, ho: Scalar) {
+        (c * f * (1 - f), g * i * (1 - i), i * (1 - g * g), o * (1 - tau * tau), o * (1 - o) * tau)
+    }
+
+    /// One unit's gates i, f, g, o, new cell state c' = f c + i g and τ = tanh(c'), from its
+    /// projections (`u[0]`, `u[planes]`, `u[2·planes]`, `u[3·planes]`), its recurrent
+    /// pre-activations (`g[0]`, `g[d]`, `g[2d]`, `g[3d]`) and its cell state c. The Jacobian and
+    /// VJP kernels of ``LSTM`` and ``ProjectedLSTM`` share it.
+    @inline(__always)
+    static func unitGates(
+        _ u: UnsafePointer<Scalar>, planes: Int, _ g: UnsafePointer<Scalar>, hidden d: Int, cell c: Scalar
+    ) -> (i: Scalar, f: Scalar, g: Scalar, o: Scalar, c: Scalar, tau: Scalar) {
+        let i = Scalar.sigmoid(u[0] + g[0])
+        let f = Scalar.sigmoid(u[planes] + g[d])
+        let candidate = Scalar.tanh(u[2 * planes] + g[2 * d])
+        let o = Scalar.sigmoid(u[3 * planes] + g[3 * d])
+        let next = f * c + i * candidate
+        return (i, f, candidate, o, next, Scalar.tanh(next))
     }
 }

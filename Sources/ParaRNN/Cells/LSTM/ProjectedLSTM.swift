@@ -25,8 +25,8 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
     /// W_hr, `[p][d]`.
     public let projectionWeights: [Scalar]
     public var stateSize: Int { hiddenSize + projectionSize }
-    public var gateCount: Int { 4 }
-    public var structure: JacobianStructure { .dense }
+    /// No fused rollout: the whole batch steps together.
+    public var rollsOutEntriesIndependently: Bool { false }
 
     /// Creates the cell from PyTorch's `weight_ih` `[4d][m]`, `weight_hh` `[4d][p]`,
     /// `weight_hr` `[p][d]`, `bias_ih`, `bias_hh` `[4d]`.
@@ -63,11 +63,7 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
         var next = [T](repeating: T(0), count: d + p)
         var gated = [T](repeating: T(0), count: d)
         for j in 0..<d {
-            let i = T.sigmoid(pre(0, j))
-            let f = T.sigmoid(pre(1, j))
-            let g = T.tanh(pre(2, j))
-            let o = T.sigmoid(pre(3, j))
-            let c = f * s[j] + i * g
+            let (c, o) = LSTM<Scalar>.unitStep({ pre($0, j) }, cell: s[j])
             next[j] = c
             gated[j] = o * T.tanh(c)
         }
@@ -136,20 +132,12 @@ public struct ProjectedLSTM<Scalar: CellMath>: KernelCell, DenseRecurrence {
                             request == .diagonalOnly ? $0 + t * row + b * n : $0 + t * row * n + b * n * n
                         }
                         for j in 0..<d {
-                            let ig = Scalar.sigmoid(u[b * d + j] + gt[j])
-                            let fg = Scalar.sigmoid(u[lanes + b * d + j] + gt[d + j])
-                            let gg = Scalar.tanh(u[2 * lanes + b * d + j] + gt[2 * d + j])
-                            let og = Scalar.sigmoid(u[3 * lanes + b * d + j] + gt[3 * d + j])
-                            let c = fg * s[j] + ig * gg
-                            let tau = Scalar.tanh(c)
+                            let (ig, fg, gg, og, c, tau) = LSTM<Scalar>.unitGates(
+                                u + b * d + j, planes: lanes, gt + j, hidden: d, cell: s[j])
                             out[j] = c
                             y[j] = og * tau
                             guard let jm else { continue }
-                            let cf = s[j] * fg * (1 - fg)
-                            let ci = gg * ig * (1 - ig)
-                            let cg = ig * (1 - gg * gg)
-                            let hc = og * (1 - tau * tau)
-                            let ho = og * (1 - og) * tau
+                            let (cf, ci, cg, hc, ho) = LSTM<Scalar>.unitSlopes(ig, fg, gg, og, tau: tau, cell: s[j])
                             for k in 0..<p {
                                 let e = j * p + k
                                 dcdh[e] = cf * whf[e] + ci * whi[e] + cg * whg[e]

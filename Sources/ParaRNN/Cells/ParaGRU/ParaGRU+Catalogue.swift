@@ -3,11 +3,8 @@ extension ParaGRU: CatalogueCell {
     public static var schema: CellSchema { CellSchema(name: "paragru", gates: 3, naming: .paraRNN) }
 
     public static func make<T: CellMath>(_ t: CellTensors, as _: T.Type) throws(CellError) -> any RecurrentCell<T> {
-        try ParaGRU<T>(
-            inputSize: t.inputSize, hiddenSize: t.hiddenSize, heads: t.heads, A: t["A"], B: t["B"], b: t["b"])
+        try ParaGRU<T>(tensors: t)
     }
 
     public static func trainableType<T: CellMath>(_: T.Type) -> (any TrainableCell<T>.Type)? { ParaGRU<T>.self }
-
-    public var parameterTensors: [String: ParameterTensor] { paraRNNTensors(gains: recurrentGains) }
 }

@@ -1,14 +1,7 @@
 import ParallelScan
 
+/// The parameter vector (gains, W, b) and its inverse come from ``DiagonalGainCell``.
 extension ParaGRU: TrainableCell {
-    public var parameterVector: [Scalar] { recurrentGains + inputWeights + inputBias }
-
-    public func with(parameterVector vector: [Scalar]) throws(CellError) -> ParaGRU {
-        let (recurrent, w, b) = try split(vector)
-        return try ParaGRU(
-            inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
-    }
-
     /// A ∼ U(−1, 1) (recurrent gains within the contracting range), W ∼ U(±1/√m), b = 0.
     public static func initialized<G: RandomNumberGenerator>(
         inputSize m: Int, hiddenSize d: Int, using generator: inout G

@@ -14,13 +14,9 @@ import ParallelScan
 ///     ∂h'/∂h = (1 − z) + (ĥ − h)·z(1 − z)·A_z + z·(1 − ĥ²)·A_h·(r + h·r(1 − r)·A_r)
 ///
 /// State row `[B][d]`; projection row `[3][B][d]`.
-public struct ParaGRU<Scalar: CellMath>: KernelCell {
-    public let inputSize: Int
-    public let hiddenSize: Int
-    /// Diagonal recurrent gains A, `[3][d]`, rows (z, r, h).
-    public let recurrentGains: [Scalar]
-    public let inputWeights: [Scalar]
-    public let inputBias: [Scalar]
+public struct ParaGRU<Scalar: CellMath>: KernelCell, DiagonalGainCell {
+    /// Diagonal recurrent gains A `[3][d]`, rows (z, r, h); W `[3d][m]`, b `[3d]` (rows z, r, h).
+    public let gains: DiagonalGains<Scalar>
 
     public var stateSize: Int { hiddenSize }
     public var gateCount: Int { 3 }
@@ -32,36 +28,9 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell {
     @_specialize(where Scalar == Double)
     public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
-    /// Creates a ParaGRU from dense input weights.
-    /// - Parameters:
-    ///   - recurrentGains: A, `[3][d]` (z, r, h).
-    ///   - inputWeights: W, `[3d][m]` (rows z, r, h).
-    ///   - inputBias: b, `[3d]`.
-    public init(
-        inputSize m: Int, hiddenSize d: Int, recurrentGains: [Scalar], inputWeights: [Scalar],
-        inputBias: [Scalar]
-    ) throws(CellError) {
-        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
-        try checkParameter("A", recurrentGains, [3, d])
-        try checkParameter("W", inputWeights, [3 * d, m])
-        try checkParameter("b", inputBias, [3 * d])
-        inputSize = m
-        hiddenSize = d
-        self.recurrentGains = recurrentGains
-        self.inputWeights = inputWeights
-        self.inputBias = inputBias
-    }
-
-    /// Creates a ParaGRU from ParaRNN's tensors: `A` `[3, d]`, the block-diagonal multi-head
-    /// input projection `B` `[H, m/H, 3, d/H]` (head k maps inputs k·m/H… to channels k·d/H…),
-    /// and `b` `[3, d]`.
-    public init(
-        inputSize m: Int, hiddenSize d: Int, heads: Int, A: [Scalar], B: [Scalar], b: [Scalar]
-    ) throws(CellError) {
-        let w = try headProjectionToDense(
-            B, inputSize: m, hiddenSize: d, heads: heads, gates: 3)
-        try self.init(inputSize: m, hiddenSize: d, recurrentGains: A, inputWeights: w, inputBias: b)
-    }
+    /// A ParaGRU with these tensors; the dense and head-block initialisers
+    /// (``DiagonalGainCell``) validate them first.
+    public init(gains: DiagonalGains<Scalar>) { self.gains = gains }
 
     public func step<T: CellNumber>(state h: [T], projection u: [T]) -> [T] where T.Base == Scalar {
         let d = hiddenSize

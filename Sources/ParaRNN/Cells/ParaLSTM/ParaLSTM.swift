@@ -22,15 +22,12 @@ import ParallelScan
 ///
 /// State row `[2][B][d]` (plane c, then plane h); projection row `[3][B][d]`; Jacobian row
 /// `[2][2][B·d]`. The output is h.
-public struct ParaLSTM<Scalar: CellMath>: KernelCell {
-    public let inputSize: Int
-    public let hiddenSize: Int
-    /// Diagonal recurrent gains A, `[3][d]`, rows (f, o, c).
-    public let recurrentGains: [Scalar]
+public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
+    /// Diagonal recurrent gains A `[3][d]`, input weights W `[3d][m]` and bias `[3d]`, rows
+    /// (f, o, c).
+    public let gains: DiagonalGains<Scalar>
     /// Peephole gains C, `[2][d]`, rows (f on c_{t−1}, o on c_t).
     public let peepholes: [Scalar]
-    public let inputWeights: [Scalar]
-    public let inputBias: [Scalar]
 
     public var stateSize: Int { 2 * hiddenSize }
     public var gateCount: Int { 3 }
@@ -46,17 +43,11 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         inputSize m: Int, hiddenSize d: Int, recurrentGains: [Scalar], peepholes: [Scalar],
         inputWeights: [Scalar], inputBias: [Scalar]
     ) throws(CellError) {
-        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
-        try checkParameter("A", recurrentGains, [3, d])
+        gains = try DiagonalGains(
+            inputSize: m, hiddenSize: d, gates: 3, recurrentGains: recurrentGains, inputWeights: inputWeights,
+            inputBias: inputBias)
         try checkParameter("C", peepholes, [2, d])
-        try checkParameter("W", inputWeights, [3 * d, m])
-        try checkParameter("b", inputBias, [3 * d])
-        inputSize = m
-        hiddenSize = d
-        self.recurrentGains = recurrentGains
         self.peepholes = peepholes
-        self.inputWeights = inputWeights
-        self.inputBias = inputBias
     }
 
     /// Creates a ParaLSTM from ParaRNN's tensors `A` `[3, d]`, `B` `[H, m/H, 3, d/H]`,
@@ -75,8 +66,7 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell {
         let d = hiddenSize
         var next = [T](repeating: T(0), count: 2 * d)
         for j in 0..<d {
-            let c = s[j]
-            let h = s[d + j]
+            let (c, h) = (s[j], s[d + j])
             let f = T.sigmoid(T(recurrentGains[j]) * h + u[j] + T(peepholes[j]) * c)
             let candidate = T.tanh(T(recurrentGains[2 * d + j]) * h + u[2 * d + j])
             let cNext = f * c + (T(1) - f) * candidate

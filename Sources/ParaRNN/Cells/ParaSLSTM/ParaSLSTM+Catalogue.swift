@@ -3,11 +3,8 @@ extension ParaSLSTM: CatalogueCell {
     public static var schema: CellSchema { CellSchema(name: "paraslstm", gates: 4, naming: .paraRNN) }
 
     public static func make<T: CellMath>(_ t: CellTensors, as _: T.Type) throws(CellError) -> any RecurrentCell<T> {
-        try ParaSLSTM<T>(
-            inputSize: t.inputSize, hiddenSize: t.hiddenSize, heads: t.heads, A: t["A"], B: t["B"], b: t["b"])
+        try ParaSLSTM<T>(tensors: t)
     }
 
     public static func trainableType<T: CellMath>(_: T.Type) -> (any TrainableCell<T>.Type)? { ParaSLSTM<T>.self }
-
-    public var parameterTensors: [String: ParameterTensor] { paraRNNTensors(gains: recurrentGains) }
 }

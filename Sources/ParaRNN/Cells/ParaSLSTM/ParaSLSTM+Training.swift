@@ -1,15 +1,8 @@
 import Foundation
 import ParallelScan
 
+/// The parameter vector (gains, W, b) and its inverse come from ``DiagonalGainCell``.
 extension ParaSLSTM: TrainableCell {
-    public var parameterVector: [Scalar] { recurrentGains + inputWeights + inputBias }
-
-    public func with(parameterVector vector: [Scalar]) throws(CellError) -> ParaSLSTM {
-        let (recurrent, w, b) = try split(vector)
-        return try ParaSLSTM(
-            inputSize: inputSize, hiddenSize: hiddenSize, recurrentGains: recurrent[0], inputWeights: w, inputBias: b)
-    }
-
     /// R ∼ U(−0.5, 0.5), W ∼ U(±1/√m), forget-gate bias +3 (long memory), other biases 0.
     public static func initialized<G: RandomNumberGenerator>(
         inputSize m: Int, hiddenSize d: Int, using generator: inout G

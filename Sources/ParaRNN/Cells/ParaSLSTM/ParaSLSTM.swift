@@ -22,43 +22,19 @@ import ParallelScan
 /// let cell = try ParaSLSTM<Double>(inputSize: 1, hiddenSize: 8, recurrentGains: r, inputWeights: w, inputBias: b)
 /// let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .newton)).solve(inputs: x, steps: T, batch: 1)
 /// ```
-public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell {
-    public let inputSize: Int
-    public let hiddenSize: Int
-    /// Diagonal recurrent gains R, `[4][d]`, rows (i, f, z, o).
-    public let recurrentGains: [Scalar]
-    /// Input weights W, `[4d][m]`, rows (i, f, z, o).
-    public let inputWeights: [Scalar]
-    /// Input bias, `[4d]`.
-    public let inputBias: [Scalar]
+public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell, DiagonalGainCell {
+    /// Diagonal recurrent gains R `[4][d]`, input weights W `[4d][m]` and bias `[4d]`, rows
+    /// (i, f, z, o).
+    public let gains: DiagonalGains<Scalar>
 
     public var stateSize: Int { 4 * hiddenSize }
     public var gateCount: Int { 4 }
     public var structure: JacobianStructure { .blockDiagonal(4) }
+    public static var gainsName: String { "R" }
 
-    public init(
-        inputSize m: Int, hiddenSize d: Int, recurrentGains: [Scalar], inputWeights: [Scalar],
-        inputBias: [Scalar]
-    ) throws(CellError) {
-        if d <= 0 || m < 0 { throw .invalidShape("hidden size \(d) and input size \(m) must be positive") }
-        try checkParameter("R", recurrentGains, [4, d])
-        try checkParameter("W", inputWeights, [4 * d, m])
-        try checkParameter("b", inputBias, [4 * d])
-        inputSize = m
-        hiddenSize = d
-        self.recurrentGains = recurrentGains
-        self.inputWeights = inputWeights
-        self.inputBias = inputBias
-    }
-
-    /// Creates the cell from ParaRNN-style tensors `A` `[4, d]` (diagonal gains), `B`
-    /// `[H, m/H, 4, d/H]` (head-block input projection) and `b` `[4, d]`.
-    public init(
-        inputSize m: Int, hiddenSize d: Int, heads: Int, A: [Scalar], B: [Scalar], b: [Scalar]
-    ) throws(CellError) {
-        let w = try headProjectionToDense(B, inputSize: m, hiddenSize: d, heads: heads, gates: 4)
-        try self.init(inputSize: m, hiddenSize: d, recurrentGains: A, inputWeights: w, inputBias: b)
-    }
+    /// An sLSTM with these tensors; the dense and head-block initialisers
+    /// (``DiagonalGainCell``) validate them first.
+    public init(gains: DiagonalGains<Scalar>) { self.gains = gains }
 
     /// log σ(x) = −(max(−x, 0) + log1p(e^{−|x|})) in Double.
     @inlinable static func logSigmoid(_ x: Scalar) -> Scalar {
