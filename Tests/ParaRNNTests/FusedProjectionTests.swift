@@ -76,7 +76,10 @@ struct FusedProjectionTests {
             #expect(timings.total(phase) > 0, "\(phase.name)")
         }
         if threads > 1 { #expect(timings.total(.reduce) > 0) }
-        for w in 0..<threads { #expect(timings.busy(worker: w) > 0) }
+        // Chunks go to whichever worker is free (forEachDynamic), so one worker may take them all
+        // on a loaded machine; together they are busy, each only inside passes.
+        #expect((0..<threads).map { timings.busy(worker: $0) }.reduce(0, +) > 0)
+        for w in 0..<threads { #expect(timings.busy(worker: w) >= 0) }
         // A worker is busy only inside passes.
         for w in 0..<threads { #expect(timings.busy(worker: w) <= timings.passWall) }
         // ParaGRU d = 4, m = 2, Float: the first pass reads x (8 B) and writes u (48 B), h, J, b (48 B).
