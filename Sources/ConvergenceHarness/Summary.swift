@@ -1,8 +1,8 @@
 import ParaRNN
 
 extension HarnessReport {
-    /// A Markdown summary: per cell × method (cases, converged %, median/max iterations of the
-    /// converged cases, worst error of the converged cases, median speedup), then median
+    /// A Markdown summary: the done-when counts (``FallbackCounts``), per cell × method (cases,
+    /// converged %, median/max iterations of the converged cases, worst error of the converged cases, median speedup), then median
     /// iterations vs weight scale and vs T, and the failures with their outcomes.
     ///
     /// In the pivot tables an entry is the median iteration count of the converged cases;
@@ -15,6 +15,8 @@ extension HarnessReport {
         out.append(
             "\(cases.count) cases, \(m.cores) cores (\(m.threads) threads), \(m.buildConfiguration) build, \(m.date); precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); total \(fmt(totalSeconds, 1)) s."
         )
+        out.append("")
+        out.append(FallbackCounts(self).line)
         let shared = cases.filter { $0.concurrent == true }
         if !shared.isEmpty {
             out.append("")

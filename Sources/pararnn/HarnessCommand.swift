@@ -131,6 +131,8 @@ struct Harness: ParsableCommand {
             if let output {
                 try write(report.jsonData(), to: output)
             }
+            // The done-when counts, also on stderr (one line to quote from a long run).
+            FileHandle.standardError.write(Data((FallbackCounts(report).line + "\n").utf8))
             let summary = report.markdown()
             if let markdown {
                 try write(Data(summary.utf8), to: markdown)

@@ -34,9 +34,12 @@ import ParallelScan
 /// (quasi-ELK). σ² adapts as a
 /// non-monotone trust region on the merit Σ r² (relative residuals): a step is taken unless
 /// its merit exceeds ``acceptedIncrease`` times the lowest merit of the attempt so far
-/// (``accepts(_:best:)``), and σ² then grows ×10 (towards Newton); a refused step is undone and
-/// σ² shrinks ÷10. Every step costs one linearisation (with the merit), the
-/// variance passes and one scan; a refused one a second linearisation.
+/// (``accepts(_:best:)``), and σ² then grows ×10 (towards Newton) up to a ceiling that a refused
+/// step lowers and a new lowest merit raises (``ELKSchedule``); a refused step is undone and σ²
+/// shrinks ÷10. The attempt stagnates when neither the largest residual nor the count of
+/// unconverged values halves in 50 iterations (``ELKProgress``). Every step costs one
+/// linearisation (with the merit), the variance passes and one scan; a refused one a second
+/// linearisation.
 ///
 ///     var options = SolverOptions(method: .elk)
 ///     let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: T, batch: B)
@@ -242,10 +245,11 @@ extension NewtonEngine {
         }
     }
 
-    /// Pass 1 for ELK: the residual (as ``linearise(request:structure:jrow:clip:)``) and the
-    /// merit Σ_i ((s_i − F_i) / max(1, |F_i|))², unfused so that F is seen before it becomes b.
-    func lineariseWithMerit(request: JacobianRequest, structure: JacobianStructure, jrow: Int)
-        -> (residual: Double, merit: Double)
+    /// Pass 1 for ELK: the residual (as ``linearise(request:structure:jrow:clip:)``), the
+    /// merit Σ_i ((s_i − F_i) / max(1, |F_i|))² and the count of relative residuals above
+    /// `tolerance`, unfused so that F is seen before it becomes b.
+    func lineariseWithMerit(request: JacobianRequest, structure: JacobianStructure, jrow: Int, tolerance: Double)
+        -> ELKMeasure
     {
         let chunks = self.chunks
         let cell = self.cell
@@ -259,7 +263,7 @@ extension NewtonEngine {
         let f = UnsafeMutableSendable(offsets)
         let jac = UnsafeMutableSendable(jacobians!)
         let packing = self.packing
-        var results = [Double](repeating: 0, count: 2 * chunks.count)
+        var results = [Double](repeating: 0, count: 3 * chunks.count)
         results.withUnsafeMutableBufferPointer { res in
             let res = UnsafeMutableSendable(res.baseAddress!)
             pool.forEach(chunks.count) { c in
@@ -271,22 +275,24 @@ extension NewtonEngine {
                     steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
                     projections: u.base, values: f.base, jacobians: jac.base, request: request)
                 let start = range.lowerBound * row
-                res.base[2 * c + 1] = squaredRelativeResidual(
+                let merit = relativeMerit(
                     states: UnsafePointer(h.base + start), values: UnsafePointer(f.base + start),
-                    count: range.count * row)
-                res.base[2 * c] = residualAndOffsets(
+                    count: range.count * row, tolerance: tolerance)
+                res.base[3 * c + 1] = merit.merit
+                res.base[3 * c + 2] = Double(merit.unconverged)
+                res.base[3 * c] = residualAndOffsets(
                     range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
                     initial: first, values: f.base, jacobians: jac.base, structure: structure,
                     batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
             }
         }
-        var residual = 0.0
-        var merit = 0.0
+        var total = ELKMeasure(residual: 0, merit: 0, unconverged: 0)
         for c in 0..<chunks.count {
-            residual = combineResiduals(residual, results[2 * c])
-            merit += results[2 * c + 1]
+            total.residual = combineResiduals(total.residual, results[3 * c])
+            total.merit += results[3 * c + 1]
+            total.unconverged += Int(results[3 * c + 2])
         }
-        return (residual, merit)
+        return total
     }
 
     /// Copies `source` into the states (parallel).
@@ -320,60 +326,40 @@ extension NewtonEngine {
         let saved = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
         defer { saved.deallocate() }
         var bounded = 0
-        func measure() -> (residual: Double, merit: Double) {
-            let first = lineariseWithMerit(request: request, structure: structure, jrow: jrow)
+        func measure() -> ELKMeasure {
+            let first = lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
             if first.residual.isFinite || boundStates() == 0 { return first }
             bounded += 1
-            return lineariseWithMerit(request: request, structure: structure, jrow: jrow)
+            return lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
         }
-        // Refused steps leave the residual where it was, and a taken step may raise it (up to
-        // the merit's 10×): ELK gets twice Newton's patience before it is called stagnating.
+        // Stagnation is ELK's own rule (``ELKProgress``), not the monitor's.
         var monitor = ConvergenceMonitor(
-            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: 50)
-        var sigma2 = ELK.initialVariance
-        var rejected = 0
-        var best = Double.infinity
+            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
+        var schedule = ELKSchedule(capsAfterRefusal: structure != .dense)
+        var progress = ELKProgress()
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
-            var attempt = attempt
-            attempt.outcome +=
-                " (σ² \(String(format: "%.0e", sigma2)) at the end, \(rejected) step\(rejected == 1 ? "" : "s") rejected)"
-            return noteOverflows(attempt, bounded)
+            noteOverflows(ELK.describe(attempt, schedule), bounded)
         }
-        var (residual, merit) = measure()
-        report(0, residual)
-        if let finished = monitor.record(residual, iteration: 0) { return finish(finished) }
+        var current = measure()
+        report(0, current.residual)
         var iteration = 0
         while true {
+            if let finished = monitor.record(current.residual, iteration: iteration) { return finish(finished) }
+            if progress.stagnates(residual: current.residual, unconverged: current.unconverged) {
+                return finish(monitor.stopped(iteration, ELK.stagnation(current.residual, tolerance)))
+            }
             iteration += 1
             copyStates(to: saved)
-            kalmanDamp(structure: structure, jrow: jrow, sigma2: sigma2)
+            kalmanDamp(structure: structure, jrow: jrow, sigma2: schedule.sigma2)
             scan(structure: structure)
             let trial = measure()
-            best = min(best, merit)
-            if ELK.accepts(trial.merit, best: best) {
-                (residual, merit) = trial
-                sigma2 = min(sigma2 * 10, ELK.maximumVariance)
+            if schedule.decide(trial: trial.merit, current: current.merit) {
+                current = trial
             } else {
                 restoreStates(from: saved)
-                (residual, merit) = measure()
-                sigma2 = max(sigma2 / 10, ELK.minimumVariance)
-                rejected += 1
+                current = measure()
             }
-            report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return finish(finished) }
+            report(iteration, current.residual)
         }
     }
-}
-
-/// Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN).
-@_specialize(where S == Float)
-@_specialize(where S == Double)
-func squaredRelativeResidual<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int) -> Double {
-    var sum = 0.0
-    for i in 0..<count {
-        let f = values[i]
-        let r = Double(states[i] - f) / Double(max(1, abs(f)))
-        sum += r * r
-    }
-    return sum
 }

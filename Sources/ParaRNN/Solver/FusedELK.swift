@@ -34,10 +34,11 @@ extension NewtonEngine {
     ///    the filtered (G J, y + G(b − y)) with y = s, for the σ² of the next step;
     /// 4. compose the rewritten rows into the chunk's summary (all chunks but the last).
     /// Serially over chunks: carry-in_{c+1} = summary_c(carry-in_c) with carry-in_0 the initial
-    /// state. The trust-region rule is ``iterateELK(tolerance:maxIterations:fused:report:)``'s: a step
-    /// is taken unless ``ELK/accepts(_:best:)`` refuses its merit, σ² then grows
-    /// ×10 — so each pass filters with 10σ², the σ² of the step after a taken one; a refused step
-    /// restores the saved states, shrinks σ² ÷10 and costs one more pass (relinearise).
+    /// state. The trust-region rule is ``iterateELK(tolerance:maxIterations:fused:report:)``'s
+    /// (``ELKSchedule``): a step is taken unless ``ELK/accepts(_:best:)`` refuses its merit, σ²
+    /// then grows to ``ELKSchedule/next`` — so each pass filters with that σ², the one of the step
+    /// after a taken one; a refused step restores the saved states, shrinks σ² ÷10 and costs one
+    /// more pass (relinearise). Stagnation is ``ELKProgress``'s rule.
     ///
     /// The variance recursion of chunk c > 0 starts from chunk c − 1's final variance of the
     /// previous pass (zero in the first pass), where the unfused filter recomputes it from zero
@@ -90,12 +91,12 @@ extension NewtonEngine {
         let keep = UnsafeMutableSendable(saved)
         let initial = UnsafeSendable(previous)
 
-        /// One pass over every chunk, filtering with `sigma2`; returns the residual and merit of
-        /// the states it leaves.
-        func run(_ pass: FusedELKPass, sigma2: Double) -> (residual: Double, merit: Double) {
+        /// One pass over every chunk, filtering with `sigma2`; returns the residual, the merit and
+        /// the count of values above the tolerance of the states it leaves.
+        func run(_ pass: FusedELKPass, sigma2: Double) -> ELKMeasure {
             // Chunk c starts from chunk c − 1's final variance of the last pass.
             if workers > 1 { (start.base + width).update(from: end.base, count: (workers - 1) * width) }
-            var results = [Double](repeating: 0, count: 2 * workers)
+            var results = [Double](repeating: 0, count: 3 * workers)
             results.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
                 pool.forEach(workers) { c in
@@ -117,6 +118,7 @@ extension NewtonEngine {
                     variance.update(from: start.base + c * width, count: width)
                     var worst = 0.0
                     var merit = 0.0
+                    var unconverged = 0
                     var t = range.lowerBound
                     while t < range.upperBound {
                         let rows = t..<min(t + blockRows, range.upperBound)
@@ -133,8 +135,11 @@ extension NewtonEngine {
                         cell.linearize(
                             steps: rows, batch: batch, previous: prior, states: UnsafePointer(h.base),
                             projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                        merit += squaredRelativeResidual(
-                            states: UnsafePointer(h.base + first), values: UnsafePointer(f.base + first), count: count)
+                        let blockMerit = relativeMerit(
+                            states: UnsafePointer(h.base + first), values: UnsafePointer(f.base + first), count: count,
+                            tolerance: tolerance)
+                        merit += blockMerit.merit
+                        unconverged += blockMerit.unconverged
                         worst = combineResiduals(
                             worst,
                             residualAndOffsets(
@@ -152,8 +157,9 @@ extension NewtonEngine {
                         }
                         t = rows.upperBound
                     }
-                    res.base[2 * c] = worst
-                    res.base[2 * c + 1] = merit
+                    res.base[3 * c] = worst
+                    res.base[3 * c + 1] = merit
+                    res.base[3 * c + 2] = Double(unconverged)
                 }
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
@@ -163,54 +169,48 @@ extension NewtonEngine {
                     UnsafePointer(summaries + c * summaryCount), blocks: blocks, blockSize: k,
                     input: UnsafePointer(carries + c * row), output: carries + (c + 1) * row)
             }
-            var residual = 0.0
-            var merit = 0.0
+            var total = ELKMeasure(residual: 0, merit: 0, unconverged: 0)
             for c in 0..<workers {
-                residual = combineResiduals(residual, results[2 * c])
-                merit += results[2 * c + 1]
+                total.residual = combineResiduals(total.residual, results[3 * c])
+                total.merit += results[3 * c + 1]
+                total.unconverged += Int(results[3 * c + 2])
             }
-            return (residual, merit)
+            return total
         }
 
         var bounded = 0
         /// A pass; an overflowed iterate is bounded (``boundStates()``) and linearised again.
-        func measure(_ pass: FusedELKPass, sigma2: Double) -> (residual: Double, merit: Double) {
+        func measure(_ pass: FusedELKPass, sigma2: Double) -> ELKMeasure {
             let first = run(pass, sigma2: sigma2)
             if first.residual.isFinite || boundStates() == 0 { return first }
             bounded += 1
             return run(.relinearise, sigma2: sigma2)
         }
+        // Stagnation is ELK's own rule (``ELKProgress``), not the monitor's.
         var monitor = ConvergenceMonitor(
-            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: 50)
-        var sigma2 = ELK.initialVariance
-        var rejected = 0
-        var best = Double.infinity
+            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
+        var schedule = ELKSchedule()
+        var progress = ELKProgress()
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
-            var attempt = attempt
-            attempt.outcome +=
-                " (σ² \(String(format: "%.0e", sigma2)) at the end, \(rejected) step\(rejected == 1 ? "" : "s") rejected)"
-            return noteOverflows(attempt, bounded)
+            noteOverflows(ELK.describe(attempt, schedule), bounded)
         }
-        var (residual, merit) = measure(.relinearise, sigma2: sigma2)
-        report(0, residual)
-        if let finished = monitor.record(residual, iteration: 0) { return finish(finished) }
+        var current = measure(.relinearise, sigma2: schedule.sigma2)
+        report(0, current.residual)
         var iteration = 0
         while true {
+            if let finished = monitor.record(current.residual, iteration: iteration) { return finish(finished) }
+            if progress.stagnates(residual: current.residual, unconverged: current.unconverged) {
+                return finish(monitor.stopped(iteration, ELK.stagnation(current.residual, tolerance)))
+            }
             iteration += 1
-            let grown = min(sigma2 * 10, ELK.maximumVariance)
-            let trial = measure(.step, sigma2: grown)
-            best = min(best, merit)
-            if ELK.accepts(trial.merit, best: best) {
-                (residual, merit) = trial
-                sigma2 = grown
+            let trial = measure(.step, sigma2: schedule.next)
+            if schedule.decide(trial: trial.merit, current: current.merit) {
+                current = trial
             } else {
                 restoreStates(from: saved)
-                sigma2 = max(sigma2 / 10, ELK.minimumVariance)
-                (residual, merit) = measure(.relinearise, sigma2: sigma2)
-                rejected += 1
+                current = measure(.relinearise, sigma2: schedule.sigma2)
             }
-            report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return finish(finished) }
+            report(iteration, current.residual)
         }
     }
 }

@@ -1,0 +1,94 @@
+import Testing
+
+@testable import ParaRNN
+
+/// ELK's trust-region schedule and stagnation rule, step by step.
+@Suite struct ELKScheduleTests {
+    /// Whether `schedule` takes the step from merit `current` to `trial` (outside `#expect`,
+    /// which cannot call mutating members).
+    func take(_ schedule: inout ELKSchedule, _ trial: Double, from current: Double) -> Bool {
+        schedule.decide(trial: trial, current: current)
+    }
+
+    @Test("steps that lower the merit grow σ² ×10 up to the maximum")
+    func decreasingMeritGrows() {
+        var schedule = ELKSchedule()
+        var merit = 100.0
+        var expected = ELK.initialVariance
+        for _ in 0..<15 {
+            #expect(schedule.next == min(expected * 10, ELK.maximumVariance))
+            let taken = take(&schedule, merit / 2, from: merit)
+            #expect(taken)
+            merit /= 2
+            expected = min(expected * 10, ELK.maximumVariance)
+            #expect(schedule.sigma2 == expected)
+        }
+        #expect(schedule.rejected == 0)
+    }
+
+    @Test("after a refusal σ² stays below the refused level until the merit reaches a new low")
+    func refusalSetsACeiling() {
+        var schedule = ELKSchedule()
+        var outcomes: [Bool] = []
+        outcomes.append(take(&schedule, 5, from: 10))  // taken, new low: σ² 1e3
+        #expect(schedule.sigma2 == 1e3)
+        outcomes.append(take(&schedule, 500, from: 5))  // > 10 × best: refused at 1e3
+        #expect(schedule.sigma2 == 1e2 && schedule.rejected == 1)
+        // Taken steps that do not reach a new low keep σ² at 1e2 (the free schedule went back to
+        // 1e3, to be refused again).
+        for trial in [20.0, 30, 8] {
+            #expect(schedule.next == 1e2)
+            outcomes.append(take(&schedule, trial, from: 10))
+            #expect(schedule.sigma2 == 1e2)
+        }
+        // A new lowest merit lifts the ceiling one decade: the step after it grows again.
+        outcomes.append(take(&schedule, 4, from: 8))
+        #expect(schedule.sigma2 == 1e2)
+        #expect(schedule.next == 1e3)
+        outcomes.append(take(&schedule, 3, from: 4))
+        #expect(schedule.sigma2 == 1e3)
+        #expect(outcomes == [true, false, true, true, true, true, true])
+        // NaN is refused; σ² never falls below its minimum.
+        var refusedNaN = 0
+        for _ in 0..<20 where !take(&schedule, .nan, from: 3) { refusedNaN += 1 }
+        #expect(refusedNaN == 20)
+        #expect(schedule.sigma2 == ELK.minimumVariance)
+    }
+
+    @Test("the dense filter's schedule moves freely: ×10 after every taken step, ÷10 after a refusal")
+    func denseScheduleHasNoCeiling() {
+        var schedule = ELKSchedule(capsAfterRefusal: false)
+        let outcomes = [take(&schedule, 5, from: 10), take(&schedule, 500, from: 5)]
+        #expect(outcomes == [true, false])
+        #expect(schedule.sigma2 == 1e2)
+        #expect(schedule.next == 1e3)
+        let taken = take(&schedule, 20, from: 10)
+        #expect(taken && schedule.sigma2 == 1e3)
+    }
+
+    @Test("stagnation: a falling unconverged count is progress; nothing moving stops after 50")
+    func progressCountsUnconvergedValues() {
+        // Residual stuck at 2 while the unconverged count halves every 20 iterations: never stops.
+        var crawling = ELKProgress()
+        var stops = 0
+        for i in 0..<200 where crawling.stagnates(residual: 2, unconverged: 10_000 >> (i / 20)) { stops += 1 }
+        #expect(stops == 0)
+        // Neither moves: stops at the 50th iteration after the first.
+        var stuck = ELKProgress()
+        var stopped: Int? = nil
+        for i in 0...100 where stopped == nil {
+            if stuck.stagnates(residual: 2, unconverged: 5000) { stopped = i }
+        }
+        #expect(stopped == ELKProgress.patience)
+    }
+
+    @Test("merit and unconverged count: Σ r² with r relative to max(1, |F|), r > tolerance counted")
+    func meritCounts() {
+        let states: [Double] = [1, 0, 5, 0.5]
+        let values: [Double] = [1, 0.1, 2, 0.5 + 1e-12]
+        let (merit, above) = relativeMerit(states: states, values: values, count: 4, tolerance: 1e-10)
+        // r = 0, −0.1, 3/2, −1e-12.
+        #expect(abs(merit - (0.01 + 2.25 + 1e-24)) < 1e-15)
+        #expect(above == 2)
+    }
+}
