@@ -35,10 +35,16 @@ public struct PairedTiming: Sendable, Equatable {
     /// Rounds timed.
     public var rounds: Int { baselineSamples.count }
 
-    /// The notes a benchmark row carries: the per-round ratio range and the number of rounds.
+    /// min(baseline) / min(candidate): the ratio of the best rounds. Load on a shared machine only
+    /// ever adds time, so where a short kernel's samples split between preempted and clean runs
+    /// (and a median jumps between the two) the best of each side still compares the kernels.
+    public var bestRatio: Double { (baselineSamples.min() ?? .nan) / (candidateSamples.min() ?? .nan) }
+
+    /// The notes a benchmark row carries: the per-round ratio range, the ratio of the best
+    /// rounds and the number of rounds.
     public var notes: [String: Double] {
         let range = ratioRange
-        return ["ratio min": range.min, "ratio max": range.max, "rounds": Double(rounds)]
+        return ["ratio min": range.min, "ratio max": range.max, "best ratio": bestRatio, "rounds": Double(rounds)]
     }
 
     public init(baselineSamples: [Double], candidateSamples: [Double]) {

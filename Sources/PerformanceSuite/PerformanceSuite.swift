@@ -110,15 +110,17 @@ public struct PerformanceSuite: Sendable {
     }
 
     /// For every thread count, `candidate` on a pool of that many threads timed interleaved with
-    /// `baseline` (``PairedTiming``: rounds of both, ≥ 5 samples and ≥ 0.25 s a side, medians),
-    /// so each row's ratio compares the two under the same machine state.
+    /// `baseline` (``PairedTiming``: rounds of both, at least 9 (or `repetitions`) samples and
+    /// 0.5 s a side, medians), so each row's ratio compares the two under the same machine
+    /// state; on a shared VM the median of 9 keeps a same-code row within a few per cent of 1.
     func pairedSweep(
         baseline: () -> Void, candidate: (WorkerPool) -> Void
     ) -> [(threads: Int, pool: WorkerPool, timing: PairedTiming)] {
         threadCounts.map { threads in
             let pool = WorkerPool(threadCount: threads)
             let timing = PairedTiming.measure(
-                minimumSamples: max(5, repetitions), baseline: baseline, candidate: { candidate(pool) })
+                minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,
+                candidate: { candidate(pool) })
             return (threads, pool, timing)
         }
     }
