@@ -57,10 +57,14 @@ struct FusedDiagonalScan<S: ScanScalar> {
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
-        let workers = self.workers
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
         let ranges = plan.ranges
         let slots = ranges.count
+        // One worker: the plain loop from h = 0 — no carries, summaries or pool dispatch.
+        if slots == 1 {
+            solve(range: ranges[0], carry: nil, final: nil, coefficients, emit)
+            return
+        }
         let carries = UnsafeMutablePointer<S>.allocate(capacity: (slots + 1) * row)
         carries.initialize(repeating: 0, count: (slots + 1) * row)
         let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * row)
@@ -68,10 +72,6 @@ struct FusedDiagonalScan<S: ScanScalar> {
         defer {
             carries.deallocate()
             summaries.deallocate()
-        }
-        if slots == 1 {
-            solve(range: ranges[0], carry: carries, final: nil, coefficients, emit)
-            return
         }
         let carry = UnsafeMutableSendable(carries)
         let sum = UnsafeMutableSendable(summaries)
@@ -94,10 +94,11 @@ struct FusedDiagonalScan<S: ScanScalar> {
         }
     }
 
-    /// Solves `range` from `carry`, emitting every state; copies the last state to `final`.
+    /// Solves `range` from `carry` (nil: zeros), emitting every state; copies the last state to
+    /// `final`.
     @inline(__always)
     private func solve(
-        range: Range<Int>, carry: UnsafePointer<S>, final: UnsafeMutablePointer<S>?,
+        range: Range<Int>, carry: UnsafePointer<S>?, final: UnsafeMutablePointer<S>?,
         _ coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
@@ -110,7 +111,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let b = scratch + row
         let h = scratch + 2 * row
         let extra = scratch + 3 * row
-        h.update(from: carry, count: row)
+        if let carry { h.update(from: carry, count: row) }
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {

@@ -104,6 +104,19 @@ extension AffineScan {
         let kernels = ScanKernels(shape: shape, a: a, b: b, transposed: transposed, reverse: reverse)
         let state = kernels.state
         let workers = AffineScan.workers(shape, steps: steps, scalarBytes: MemoryLayout<S>.stride, pool: pool)
+        if workers == 1 {
+            // The plain loop: no chunk plan, summaries or pool dispatch; zeros only without an
+            // initial state.
+            if let initial {
+                kernels.solve(0..<steps, from: initial, into: output)
+            } else {
+                withUnsafeTemporaryAllocation(of: S.self, capacity: state) { zeros in
+                    zeros.initialize(repeating: 0)
+                    kernels.solve(0..<steps, from: UnsafePointer(zeros.baseAddress!), into: output)
+                }
+            }
+            return
+        }
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: kernels.reduceCost, reverse: reverse)
         let slots = plan.ranges.count
         let summarySize = kernels.summarySize

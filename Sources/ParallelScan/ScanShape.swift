@@ -23,7 +23,9 @@ public enum ScanShape: Sendable, Equatable {
 
     /// Bytes and operations per step of the loop (reads A, b; writes h, write-allocate
     /// included) and of a reduction (reads A, b; composes: k³ per block, d³ per matrix).
-    /// Operations run over lanes, so they count in 256-bit vectors (8 Float, 4 Double lanes).
+    /// Loops over lanes count in 256-bit vectors (8 Float, 4 Double lanes); the fused reduction
+    /// of blocks with k ≤ 4 composes one block at a time in registers (gathering its P, Q and
+    /// Â), scalar code, so its 2k³ + 2k² operations a block count one each.
     public func cost(scalarBytes s: Int) -> ParallelCost {
         let v = Double(max(1, 32 / max(1, s)))
         let s = Double(s)
@@ -36,7 +38,8 @@ public enum ScanShape: Sendable, Equatable {
             let (n, k) = (Double(blocks), Double(k))
             return .threePhase(
                 solveBytes: (k * k + 3 * k) * n * s, reduceBytes: (k * k + k) * n * s,
-                solveOperations: 2 * k * k * n / v, reduceOperations: (2 * k * k * k + 2 * k * k) * n / v)
+                solveOperations: 2 * k * k * n / v,
+                reduceOperations: (2 * k * k * k + 2 * k * k) * n / (k <= 4 ? 1 : v))
         case .dense(let batch, let d):
             let (b, d) = (Double(batch), Double(d))
             return .threePhase(

@@ -15,11 +15,13 @@ public struct BenchmarkResult: Sendable, Codable {
     public var shape: String
     /// Worker threads of the measured path.
     public var threads: Int
-    /// Best wall time of the measured path, seconds.
+    /// Wall time of the measured path, seconds: the best of the repetitions, or for the rows
+    /// timed interleaved with their baseline (scan, linear and plstm groups, ``PairedTiming``)
+    /// the median, with the per-round ratio range in the notes ("ratio min", "ratio max").
     public var seconds: Double
     /// What it is compared with, e.g. "sequential rollout".
     public var baseline: String
-    /// Best wall time of the baseline in the same run, seconds.
+    /// Wall time of the baseline in the same run (best, or median as for ``seconds``), seconds.
     public var baselineSeconds: Double
     /// baselineSeconds / seconds: > 1 means the measured path is faster.
     public var speedup: Double { baselineSeconds / seconds }
@@ -107,18 +109,31 @@ public struct PerformanceSuite: Sendable {
         return best
     }
 
-    /// Times `baseline` before and after a sweep of `candidate` over the thread counts and keeps
-    /// the better baseline: the first timings of a run pay for warming the allocator and the
-    /// clocks, and that must not land on one side of a ratio only.
-    func threadSweep(
-        baseline: () -> Double, candidate: (WorkerPool) -> Double
-    ) -> (baseline: Double, runs: [(threads: Int, pool: WorkerPool, seconds: Double)]) {
-        let before = baseline()
-        let runs = threadCounts.map { threads in
+    /// For every thread count, `candidate` on a pool of that many threads timed interleaved with
+    /// `baseline` (``PairedTiming``: rounds of both, at least 9 (or `repetitions`) samples and
+    /// 0.5 s a side, medians), so each row's ratio compares the two under the same machine
+    /// state; on a shared VM the median of 9 keeps a same-code row within a few per cent of 1.
+    func pairedSweep(
+        baseline: () -> Void, candidate: (WorkerPool) -> Void
+    ) -> [(threads: Int, pool: WorkerPool, timing: PairedTiming)] {
+        threadCounts.map { threads in
             let pool = WorkerPool(threadCount: threads)
-            return (threads, pool, candidate(pool))
+            let timing = PairedTiming.measure(
+                minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,
+                candidate: { candidate(pool) })
+            return (threads, pool, timing)
         }
-        return (min(before, baseline()), runs)
+    }
+
+    /// A row from a paired timing: median times, their ratio, and the per-round ratio range in
+    /// the notes.
+    func pairedResult(
+        _ name: String, shape: String, threads: Int, timing: PairedTiming, baseline: String,
+        notes: [String: Double] = [:]
+    ) -> BenchmarkResult {
+        BenchmarkResult(
+            name: name, shape: shape, threads: threads, seconds: timing.candidate, baseline: baseline,
+            baselineSeconds: timing.baseline, notes: notes.merging(timing.notes) { own, _ in own })
     }
 
     static func values(_ count: Int, scale: Float, seed: UInt64) -> [Float] {
@@ -149,26 +164,23 @@ public struct PerformanceSuite: Sendable {
                 }
             }
         }
-        func diagonal(_ pool: WorkerPool) -> Double {
-            time {
-                a.withUnsafeBufferPointer { a in
-                    b.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
-                        }
+        func diagonal(_ pool: WorkerPool) {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
                     }
                 }
             }
         }
-        let (sequential, diagonalRuns) = threadSweep(baseline: { diagonal(.serial) }, candidate: diagonal)
-        for (threads, pool, parallel) in diagonalRuns {
+        for (threads, pool, timing) in pairedSweep(baseline: { diagonal(.serial) }, candidate: diagonal) {
             emit(
-                BenchmarkResult(
-                    name: "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads,
-                    seconds: parallel, baseline: "sequential loop", baselineSeconds: sequential,
+                pairedResult(
+                    "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads, timing: timing,
+                    baseline: "sequential loop",
                     notes: [
-                        "GB/s": bytes / parallel / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
-                        "fraction of memcpy": copySeconds / parallel,
+                        "GB/s": bytes / timing.candidate / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
+                        "fraction of memcpy": copySeconds / timing.candidate,
                         "workers": Double(
                             AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool)),
                     ]))
@@ -177,24 +189,21 @@ public struct PerformanceSuite: Sendable {
         let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3)
         let b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
         var out2 = [Float](repeating: 0, count: steps * 2 * blocks)
-        func block(_ pool: WorkerPool) -> Double {
-            time {
-                a2.withUnsafeBufferPointer { a in
-                    b2.withUnsafeBufferPointer { b in
-                        out2.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.blockDiagonal(
-                                a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
-                        }
+        func block(_ pool: WorkerPool) {
+            a2.withUnsafeBufferPointer { a in
+                b2.withUnsafeBufferPointer { b in
+                    out2.withUnsafeMutableBufferPointer { o in
+                        try! AffineScan.blockDiagonal(
+                            a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
                     }
                 }
             }
         }
-        let (blockSequential, blockRuns) = threadSweep(baseline: { block(.serial) }, candidate: block)
-        for (threads, pool, seconds) in blockRuns {
+        for (threads, pool, timing) in pairedSweep(baseline: { block(.serial) }, candidate: block) {
             emit(
-                BenchmarkResult(
-                    name: "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads,
-                    seconds: seconds, baseline: "sequential loop", baselineSeconds: blockSequential,
+                pairedResult(
+                    "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads, timing: timing,
+                    baseline: "sequential loop",
                     notes: [
                         "workers": Double(
                             AffineScan.workers(
@@ -206,28 +215,24 @@ public struct PerformanceSuite: Sendable {
             let a3 = Self.values(t * d * d, scale: 0.9 / Float(d), seed: 5)
             let b3 = Self.values(t * d, scale: 1, seed: 6)
             var out3 = [Float](repeating: 0, count: t * d)
-            func dense(_ pool: WorkerPool) -> Double {
-                time {
-                    a3.withUnsafeBufferPointer { a in
-                        b3.withUnsafeBufferPointer { b in
-                            out3.withUnsafeMutableBufferPointer { o in
-                                try! AffineScan.dense(
-                                    a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
-                            }
+            func dense(_ pool: WorkerPool) {
+                a3.withUnsafeBufferPointer { a in
+                    b3.withUnsafeBufferPointer { b in
+                        out3.withUnsafeMutableBufferPointer { o in
+                            try! AffineScan.dense(a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
                         }
                     }
                 }
             }
-            let (denseSequential, denseRuns) = threadSweep(baseline: { dense(.serial) }, candidate: dense)
-            for (threads, pool, seconds) in denseRuns {
+            for (threads, pool, timing) in pairedSweep(baseline: { dense(.serial) }, candidate: dense) {
                 emit(
-                    BenchmarkResult(
-                        name: "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads,
-                        seconds: seconds, baseline: "sequential loop", baselineSeconds: denseSequential,
+                    pairedResult(
+                        "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads, timing: timing,
+                        baseline: "sequential loop",
                         notes: [
                             "workers": Double(
-                                AffineScan.workers(
-                                    .dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool))
+                                AffineScan.workers(.dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool)
+                            )
                         ]))
             }
         }
@@ -390,21 +395,23 @@ public struct PerformanceSuite: Sendable {
             transitionLogits: Self.values(n, scale: 1.5, seed: 28),
             mark: Self.values(n, scale: 1, seed: 29), direct: Self.values(n, scale: 1, seed: 30))
         let x = Self.values(n * d, scale: 1, seed: 31)
-        let (wavefront, tiledRuns) = threadSweep(
-            baseline: { time { _ = try! gates.wavefront(input: x, stateSize: d) } },
-            candidate: { pool in time { _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool) } })
-        for (threads, pool, tiled) in tiledRuns {
+        let wavefront = { _ = try! gates.wavefront(input: x, stateSize: d) }
+        let hierarchical = pairedSweep(baseline: wavefront) { pool in
+            _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool)
+        }
+        let tiled = pairedSweep(baseline: wavefront) { pool in
+            _ = try! gates.tiledWavefront(input: x, stateSize: d, pool: pool)
+        }
+        for (h, t) in zip(hierarchical, tiled) {
             emit(
-                BenchmarkResult(
-                    name: "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: threads,
-                    seconds: time { _ = try! gates.hierarchical(input: x, stateSize: d, pool: pool) },
-                    baseline: "sequential wavefront", baselineSeconds: wavefront))
+                pairedResult(
+                    "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: h.threads, timing: h.timing,
+                    baseline: "sequential wavefront"))
             emit(
-                BenchmarkResult(
-                    name: "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: threads,
-                    seconds: tiled,
-                    baseline: "sequential wavefront", baselineSeconds: wavefront,
-                    notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: pool))]))
+                pairedResult(
+                    "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: t.threads, timing: t.timing,
+                    baseline: "sequential wavefront",
+                    notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: t.pool))]))
         }
     }
 }
@@ -420,17 +427,14 @@ extension PerformanceSuite {
             a: Self.values(n, scale: 0.5, seed: 40).map { 0.5 + $0 }, b: Self.values(n * m, scale: 1, seed: 41),
             c: Self.values(p * n, scale: 1, seed: 42))
         let x = Self.values(steps * m, scale: 1, seed: 43)
-        func diagonalLayer(_ pool: WorkerPool) -> Double {
-            time { _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool) }
+        func diagonalLayer(_ pool: WorkerPool) {
+            _ = try! diagonal.forward(x, steps: steps, batch: 1, keepStates: false, pool: pool)
         }
-        let (diagonalSequential, diagonalRuns) = threadSweep(
-            baseline: { diagonalLayer(.serial) }, candidate: diagonalLayer)
-        for (threads, pool, seconds) in diagonalRuns {
+        for (threads, pool, timing) in pairedSweep(baseline: { diagonalLayer(.serial) }, candidate: diagonalLayer) {
             emit(
-                BenchmarkResult(
-                    name: "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
-                    seconds: seconds,
-                    baseline: "sequential loop (1 thread)", baselineSeconds: diagonalSequential,
+                pairedResult(
+                    "linear diagonal RNN layer", shape: "T=\(steps) m=\(m) n=\(n) p=\(p)", threads: threads,
+                    timing: timing, baseline: "sequential loop (1 thread)",
                     notes: [
                         "workers": Double(
                             diagonal.forwardWorkers(steps: steps, batch: 1, keepStates: false, pool: pool))
@@ -443,17 +447,14 @@ extension PerformanceSuite {
             wB: Self.values(states * d, scale: 1, seed: 47), wC: Self.values(states * d, scale: 1, seed: 48))
         let u = Self.values(steps * d, scale: 1, seed: 49)
         let z = Self.values(steps * d, scale: 1, seed: 50)
-        func selectiveLayer(_ pool: WorkerPool) -> Double {
-            time { _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool) }
+        func selectiveLayer(_ pool: WorkerPool) {
+            _ = try! selective.forward(u, z: z, steps: steps, batch: 1, keepStates: false, pool: pool)
         }
-        let (selectiveSequential, selectiveRuns) = threadSweep(
-            baseline: { selectiveLayer(.serial) }, candidate: selectiveLayer)
-        for (threads, pool, seconds) in selectiveRuns {
+        for (threads, pool, timing) in pairedSweep(baseline: { selectiveLayer(.serial) }, candidate: selectiveLayer) {
             emit(
-                BenchmarkResult(
-                    name: "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
-                    seconds: seconds,
-                    baseline: "sequential loop (1 thread)", baselineSeconds: selectiveSequential,
+                pairedResult(
+                    "selective SSM layer (Mamba-style)", shape: "T=\(steps) d=\(d) N=\(states)", threads: threads,
+                    timing: timing, baseline: "sequential loop (1 thread)",
                     notes: ["workers": Double(selective.forwardWorkers(steps: steps, batch: 1, pool: pool))]))
         }
     }

@@ -19,7 +19,10 @@ struct Bench: ParsableCommand {
             recording vs a batch padded to the longest; --packed-recordings and \
             --packed-longest scale the set). Newton cases with --phases: time per phase and worker of the \
             fused passes; with --f16-jacobians: the solve with Float16 Jacobian storage beside it. \
-            Each timing is the best of --repetitions runs after a warm-up. \
+            Each timing is the best of --repetitions runs after a warm-up; the scan, linear and \
+            plstm groups time each path interleaved with its baseline (rounds of both, at least \
+            9 and 0.5 s a side) and report medians, their ratio, and the per-round ratio range \
+            (notes "ratio min", "ratio max"). \
             Ratios, not absolute times, are what carry between machines.
             """)
 

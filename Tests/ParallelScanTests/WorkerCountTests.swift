@@ -68,6 +68,45 @@ struct WorkerCountTests {
         #expect(AffineScan.workers(.diagonal(lanes: 64), steps: 1_000_000, scalarBytes: 4, pool: onSixteen) == 16)
     }
 
+    /// The 2-core VM as measured (profile cache): copy GB/s {1: 15.5, 2: 25.1}, arithmetic 1.64×.
+    static let twoCoreMeasured = MachineProfile(cores: 2, bandwidth: [1: 15.5e9, 2: 25.1e9], compute: [2: 1.64])
+    /// The 16-core machine as measured: copy GB/s {1: 14, 16: 237.5}, arithmetic 10.4× on sixteen.
+    static let sixteenCoreMeasured = MachineProfile(
+        cores: 16, bandwidth: [1: 14e9, 16: 237.5e9], compute: [16: 10.4])
+
+    @Test("bench scans on the measured 2-core VM: the diagonal scan splits, the 2×2 and dense scans do not")
+    func measuredTwoCore() {
+        let m = Self.twoCoreMeasured
+        // 64 lanes stream 16 B a lane-step; a second thread adds 62 % bandwidth: ≈ 1.35× predicted.
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 2, m) == 2)
+        // 2×2 blocks: the reduction composes block by block in scalar code (24 operations a
+        // block-step), 2.3× a solve at p = 2: ≈ 1.05× predicted, under the 1.15 margin.
+        #expect(scan(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000, threads: 2, m) == 1)
+        // Dense reductions are matrix-matrix (d³): 1.12× predicted for d = 8, a loss for d = 32.
+        #expect(scan(.dense(batch: 1, dimension: 8), steps: 100_000, threads: 2, m) == 1)
+        #expect(scan(.dense(batch: 1, dimension: 32), steps: 100_000, threads: 2, m) == 1)
+        #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: 1, m) == 1)
+    }
+
+    @Test("bench scans on the measured 16-core machine: every scan uses the threads")
+    func measuredSixteenCore() {
+        let m = Self.sixteenCoreMeasured
+        for threads in [2, 16] {
+            #expect(scan(.diagonal(lanes: 64), steps: 1_000_000, threads: threads, m) == threads)
+            #expect(scan(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000, threads: threads, m) == threads)
+            #expect(scan(.dense(batch: 1, dimension: 8), steps: 100_000, threads: threads, m) == threads)
+        }
+        #expect(scan(.dense(batch: 1, dimension: 32), steps: 100_000, threads: 16, m) == 16)
+    }
+
+    @Test("a block reduction of k ≤ 4 counts scalar operations, of k > 4 vector ones")
+    func blockReductionCost() {
+        let small = ScanShape.blockDiagonal(blocks: 32, blockSize: 2).cost(scalarBytes: 4)
+        #expect(small.reduceOperations == 24 * 32)
+        let large = ScanShape.blockDiagonal(blocks: 32, blockSize: 8).cost(scalarBytes: 4)
+        #expect(large.reduceOperations == (2 * 512 + 2 * 64) * 32 / 8)
+    }
+
     @Test("bandwidth interpolates between measured thread counts and stays flat beyond")
     func interpolation() {
         let p = Self.sixteenCore

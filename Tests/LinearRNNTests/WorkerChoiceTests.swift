@@ -1,0 +1,71 @@
+import LinearRNN
+import ParallelScan
+import Testing
+
+/// The fused linear layers' worker counts from the cost model for the two measured machines
+/// (the bench shapes), and their one-worker path: bitwise the serial loop.
+@Suite("Linear-layer worker choice")
+struct LinearWorkerChoiceTests {
+    /// The 2-core VM's measured profile: copy GB/s {1: 15.5, 2: 25.1}, arithmetic 1.64× on two.
+    static let twoCore = MachineProfile(cores: 2, bandwidth: [1: 15.5e9, 2: 25.1e9], compute: [2: 1.64])
+    /// The 16-core machine's: copy GB/s {1: 14, 16: 237.5}, arithmetic 10.4× on sixteen.
+    static let sixteenCore = MachineProfile(cores: 16, bandwidth: [1: 14e9, 16: 237.5e9], compute: [16: 10.4])
+    /// Threads add neither bandwidth nor arithmetic.
+    static let flat = MachineProfile(cores: 4, bandwidth: [1: 10e9, 4: 10e9], compute: [4: 1])
+    static let onTwo = WorkerPool(threadCount: 2, profile: twoCore)
+    static let onSixteen = WorkerPool(threadCount: 16, profile: sixteenCore)
+    static let nothingPays = WorkerPool(threadCount: 4, grainSize: 1, profile: flat)
+
+    static func diagonal(_ seed: UInt64) throws -> DiagonalLinearRNN<Float> {
+        var r = TestRandom(seed)
+        let (m, n, p) = (4, 16, 4)
+        return try DiagonalLinearRNN<Float>(
+            inputSize: m, stateSize: n, outputSize: p, a: r.array(n, 0, 0.95).map(Float.init),
+            b: r.array(n * m).map(Float.init), c: r.array(p * n).map(Float.init))
+    }
+
+    static func selective(_ seed: UInt64) throws -> SelectiveSSM<Float> {
+        var r = TestRandom(seed)
+        let (d, n) = (4, 8)
+        func f(_ values: [Double]) -> [Float] { values.map(Float.init) }
+        return try SelectiveSSM<Float>(
+            channels: d, stateSize: n, aLog: f(r.array(d * n)), wDelta: f(r.array(d * d, -0.5, 0.5)),
+            bDelta: f(r.array(d, -0.5, 0.5)), wB: f(r.array(n * d)), wC: f(r.array(n * d)))
+    }
+
+    @Test("diagonal layer T = 10⁶, m = 4, n = 16, p = 4: two workers on two cores, sixteen on sixteen")
+    func diagonalDecisions() throws {
+        let layer = try Self.diagonal(1)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.onTwo) == 2)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.onSixteen) == 16)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.nothingPays) == 1)
+    }
+
+    @Test("selective SSM T = 10⁶, d = 4, N = 8: two workers on two cores, sixteen on sixteen")
+    func selectiveDecisions() throws {
+        let layer = try Self.selective(2)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.onTwo) == 2)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.onSixteen) == 16)
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.nothingPays) == 1)
+    }
+
+    @Test("one worker is the serial loop, bitwise")
+    func oneWorker() throws {
+        let steps = 2_000
+        var r = TestRandom(3)
+        let diagonal = try Self.diagonal(4)
+        let x = r.array(steps * 2 * 4).map(Float.init)
+        #expect(diagonal.forwardWorkers(steps: steps, batch: 2, pool: Self.nothingPays) == 1)
+        let serial = try diagonal.forward(x, steps: steps, batch: 2, pool: .serial)
+        let modelled = try diagonal.forward(x, steps: steps, batch: 2, pool: Self.nothingPays)
+        #expect(modelled.output == serial.output)
+        #expect(modelled.states == serial.states)
+        let selective = try Self.selective(5)
+        let z = r.array(steps * 2 * 4).map(Float.init)
+        #expect(selective.forwardWorkers(steps: steps, batch: 2, pool: Self.nothingPays) == 1)
+        let s1 = try selective.forward(x, z: z, steps: steps, batch: 2, pool: .serial)
+        let s2 = try selective.forward(x, z: z, steps: steps, batch: 2, pool: Self.nothingPays)
+        #expect(s1.output == s2.output)
+        #expect(s1.states == s2.states)
+    }
+}

@@ -1,0 +1,45 @@
+import PLSTM
+import ParallelScan
+import Testing
+
+/// The tiled wavefront's worker count from the cost model for the two measured machines, and
+/// its one-worker path: the plain wavefront, bitwise.
+@Suite("pLSTM worker choice")
+struct PLSTMWorkerChoiceTests {
+    /// The 2-core VM's measured profile: copy GB/s {1: 15.5, 2: 25.1}, arithmetic 1.64× on two.
+    static let twoCore = MachineProfile(cores: 2, bandwidth: [1: 15.5e9, 2: 25.1e9], compute: [2: 1.64])
+    /// The 16-core machine's: copy GB/s {1: 14, 16: 237.5}, arithmetic 10.4× on sixteen.
+    static let sixteenCore = MachineProfile(cores: 16, bandwidth: [1: 14e9, 16: 237.5e9], compute: [16: 10.4])
+    /// Threads add neither bandwidth nor arithmetic.
+    static let flat = MachineProfile(cores: 4, bandwidth: [1: 10e9, 4: 10e9], compute: [4: 1])
+
+    static func gates(side: Int, seed: UInt64) throws -> GridGates<Float> {
+        var rng = TestRNG(seed: seed)
+        let n = side * side
+        func f(_ values: [Double]) -> [Float] { values.map(Float.init) }
+        return try GridGates<Float>.pMode(
+            height: side, width: side, source: f(rng.array(n)), orientationLogits: f(rng.array(n, -2, 2)),
+            transitionLogits: f(rng.array(n, -1.5, 1.5)), mark: f(rng.array(n)), direct: f(rng.array(n)))
+    }
+
+    @Test("512² grid, d = 16 (the bench case): two strips on two cores, sixteen on sixteen")
+    func decisions() throws {
+        let gates = try Self.gates(side: 512, seed: 1)
+        #expect(
+            gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 2, profile: Self.twoCore)) == 2)
+        #expect(
+            gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 16, profile: Self.sixteenCore))
+                == 16)
+        #expect(gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 4, profile: Self.flat)) == 1)
+    }
+
+    @Test("one strip is the sequential wavefront, bitwise")
+    func oneStrip() throws {
+        let gates = try Self.gates(side: 96, seed: 2)
+        var rng = TestRNG(seed: 3)
+        let x = rng.array(96 * 96 * 4).map(Float.init)
+        let pool = WorkerPool(threadCount: 4, profile: Self.flat)
+        #expect(gates.tiledWavefrontWorkers(stateSize: 4, pool: pool) == 1)
+        #expect(try gates.tiledWavefront(input: x, stateSize: 4, pool: pool) == gates.wavefront(input: x, stateSize: 4))
+    }
+}
