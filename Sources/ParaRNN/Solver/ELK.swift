@@ -318,11 +318,7 @@ extension NewtonEngine {
             return iterateELKFused(tolerance: tolerance, maxIterations: maxIterations, report: report)
         }
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
-        if jacobianCapacity < steps * jrow {
-            jacobians?.deallocate()
-            jacobians = .allocate(capacity: steps * jrow)
-            jacobianCapacity = steps * jrow
-        }
+        reserveJacobians(steps * jrow)
         let saved = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
         defer { saved.deallocate() }
         var bounded = 0

@@ -51,11 +51,7 @@ extension NewtonEngine {
         let k: Int
         if case .blockDiagonal(let size) = structure { k = size } else { k = 1 }
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
-        if jacobianCapacity < steps * jrow {
-            jacobians?.deallocate()
-            jacobians = .allocate(capacity: steps * jrow)
-            jacobianCapacity = steps * jrow
-        }
+        reserveJacobians(steps * jrow)
         let row = self.row
         let blocks = row / k
         let batch = self.batch

@@ -369,14 +369,3 @@ extension NewtonEngine {
         UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
     }
 }
-
-extension NewtonEngine {
-    /// Grows the Jacobian buffer to at least `count` values (what it held is dropped: every
-    /// entry of a Jacobian row is written by the cell's linearisation before use).
-    func reserveJacobians(_ count: Int) {
-        guard jacobianCapacity < count else { return }
-        jacobians?.deallocate()
-        jacobians = .allocate(capacity: count)
-        jacobianCapacity = count
-    }
-}

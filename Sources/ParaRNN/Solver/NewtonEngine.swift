@@ -118,12 +118,7 @@ final class NewtonEngine<Cell: RecurrentCell> {
     ) -> SolveAttempt {
         let request: JacobianRequest = method == .quasiNewton ? .diagonalOnly : .structured
         let jrow = cell.jacobianRowSize(batch: batch, request: request)
-        if jacobianCapacity < steps * jrow {
-            jacobians?.deallocate()
-            // Every entry of a Jacobian row is written by the cell's linearisation before use.
-            jacobians = .allocate(capacity: steps * jrow)
-            jacobianCapacity = steps * jrow
-        }
+        reserveJacobians(steps * jrow)
         let structure: JacobianStructure = request == .diagonalOnly ? .diagonal : cell.structure
         var monitor = ConvergenceMonitor(method: method, tolerance: tolerance, maxIterations: maxIterations)
         let clip: Scalar? = method == .damped ? Scalar(dampingBound) : nil
@@ -487,5 +482,16 @@ extension RecurrentCell {
             range: range, row: stateRowSize(batch: batch), jrow: jacobianRowSize(batch: batch, request: request),
             states: states, initial: previous, values: values, jacobians: jacobians, structure: structure,
             batch: batch, stateSize: stateSize, hidden: hiddenSize, clip: clip)
+    }
+}
+
+extension NewtonEngine {
+    /// Grows the Jacobian buffer to at least `count` values (what it held is dropped: every
+    /// entry of a Jacobian row is written by the cell's linearisation before use).
+    func reserveJacobians(_ count: Int) {
+        guard jacobianCapacity < count else { return }
+        jacobians?.deallocate()
+        jacobians = .allocate(capacity: count)
+        jacobianCapacity = count
     }
 }
