@@ -84,12 +84,16 @@ struct DenseRolloutTests {
     @Test("streamed blocks of projections: several blocks (one worker) against the reference and a split batch")
     func streamedBlocks() throws {
         // d = 32, B = 3: 1.1 KB of projections per step, so one worker streams 227-step blocks
-        // (3 blocks, the last partial); two workers stream one block of 500.
+        // (3 blocks, the last partial); split over two workers, each streams its own entries:
+        // the worker of two entries in 341-step blocks (one block boundary), the other in one.
         let cell = try RandomCells.gru(Float.self, m: 2, d: 32, scale: 1, seed: 21)
         try check(cell, steps: 500, batch: 3, threads: 1, tolerance: 2e-5)
         #expect(
             try sequentialStates(cell, steps: 500, batch: 3, threads: 1, seed: 22)
                 == sequentialStates(cell, steps: 500, batch: 3, threads: 2, seed: 22))
+        // Many inputs (the BLAS projection) in a split batch: against the reference.
+        let wide = try RandomCells.lstm(Float.self, m: 10, d: 32, scale: 1, seed: 23)
+        try check(wide, steps: 500, batch: 3, threads: 2, tolerance: 2e-5)
     }
 
     @Test("a split batch gives the same states bit for bit as one worker (groups of four or single products)")

@@ -142,4 +142,19 @@ struct FiniteStateTests {
             }
         }
     }
+
+    @Test("the scan split over workers finds the same first index as one thread")
+    func pooledFirstNonFinite() {
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
+        let count = 262_144 * 3 + 17  // three chunks
+        var values = [Float](repeating: 1, count: count)
+        #expect(values.withUnsafeBufferPointer { firstNonFinite($0, pool: pool) } == nil)
+        // Bad values in the second and third chunks: the second's wins; then one in the first.
+        for (position, later) in [(262_144 + 5, count - 1), (3, 262_144 * 2 + 9), (count - 1, count - 1)] {
+            values = [Float](repeating: 1, count: count)
+            values[position] = .nan
+            values[later] = .infinity
+            #expect(values.withUnsafeBufferPointer { firstNonFinite($0, pool: pool) } == min(position, later))
+        }
+    }
 }

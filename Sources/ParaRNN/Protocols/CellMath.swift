@@ -272,3 +272,22 @@ package func firstNonFinite<S: BinaryFloatingPoint & SIMDScalar>(_ values: Unsaf
     }
     return nil
 }
+
+/// ``firstNonFinite(_:)`` split over the pool in contiguous chunks (each at least 256 Ki values):
+/// the smallest index any chunk finds, so the same answer as the one-thread scan.
+package func firstNonFinite<S: BinaryFloatingPoint & SIMDScalar>(
+    _ values: UnsafeBufferPointer<S>, pool: WorkerPool
+) -> Int? {
+    let parts = max(1, min(pool.threadCount, values.count / 262_144))
+    if parts == 1 { return firstNonFinite(values) }
+    let found = UnsafeMutablePointer<Int>.allocate(capacity: parts)
+    defer { found.deallocate() }
+    let (base, marks) = (UnsafeSendable(values.baseAddress!), UnsafeMutableSendable(found))
+    pool.forEach(parts) { part in
+        let range = ChunkPlan.evenRange(index: part, of: parts, total: values.count)
+        let chunk = UnsafeBufferPointer(start: base.base + range.lowerBound, count: range.count)
+        marks.base[part] = firstNonFinite(chunk).map { $0 + range.lowerBound } ?? Int.max
+    }
+    let first = (0..<parts).map { found[$0] }.min() ?? Int.max
+    return first == Int.max ? nil : first
+}

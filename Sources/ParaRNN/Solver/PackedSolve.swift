@@ -111,7 +111,7 @@ extension SequenceSolver {
         solution.sequenceLengths = boundaries.lengths
         solution.sequenceResiduals = residuals
         return Self.guardingFiniteStates(
-            solution, row: row, segmentEnds: [result.attempts.count], segmentLength: steps)
+            solution, row: row, segmentEnds: [result.attempts.count], segmentLength: steps, pool: options.pool)
     }
 
     /// The method for a packed problem: ``chooseMethod(steps:batch:)`` knowing that the packed
@@ -205,7 +205,8 @@ extension SequenceSolver {
             decision: decision, segments: 1)
         solution.sequenceLengths = boundaries.lengths
         solution.sequenceResiduals = residuals
-        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [1], segmentLength: steps)
+        return Self.guardingFiniteStates(
+            solution, row: row, segmentEnds: [1], segmentLength: steps, pool: options.pool)
     }
 
     /// Each sequence rolled out from its own initial state; sequences are spread over the

@@ -238,7 +238,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             decision: decision, segments: segments)
         solution.contractivity = contractivity
         return Self.guardingFiniteStates(
-            solution, row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+            solution, row: row, segmentEnds: segmentEnds, segmentLength: segmentLength, pool: options.pool)
     }
 
     /// `.automatic`'s second look, once the cost model predicts a parallel win: the
@@ -286,9 +286,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// the state (the last of its segment; `segmentEnds[k]` is one past segment k's last
     /// attempt) is marked as not converged.
     static func guardingFiniteStates(
-        _ solution: Solution<Scalar>, row: Int, segmentEnds: [Int], segmentLength: Int
+        _ solution: Solution<Scalar>, row: Int, segmentEnds: [Int], segmentLength: Int, pool: WorkerPool = .serial
     ) -> Solution<Scalar> {
-        guard let bad = solution.states.withUnsafeBufferPointer({ firstNonFinite($0) }) else { return solution }
+        guard let bad = solution.states.withUnsafeBufferPointer({ firstNonFinite($0, pool: pool) }) else {
+            return solution
+        }
         var result = solution
         let step = bad / row
         let state = NonFiniteState(step: step, offset: bad % row, value: Double(solution.states[bad]))
@@ -313,7 +315,19 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
-        if splitWorkers > 1 {
+        let batchWorkers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
+        if splitWorkers == 1, batchWorkers > 1 {
+            // Each worker streams its own sequences: projections stay in its cache.
+            inputs.withUnsafeBufferPointer { x in
+                states.withUnsafeMutableBufferPointer { h in
+                    h0.withUnsafeBufferPointer { h0 in
+                        streamedBatchSplitRollout(
+                            inputs: x.baseAddress!, steps: steps, batch: batch, initial: h0.baseAddress!,
+                            states: h.baseAddress!, workers: batchWorkers)
+                    }
+                }
+            }
+        } else if splitWorkers > 1 {
             // Each worker of the gang projects its own units' inputs.
             inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
@@ -327,9 +341,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         } else {
             let urow = cell.projectionRowSize(batch: batch)
             let m = cell.inputSize
-            let block = Self.streamingBlock(
-                steps: steps, projectionRow: urow,
-                workers: rolloutWorkers(batch: batch, threads: options.pool.threadCount))
+            let block = Self.streamingBlock(steps: steps, projectionRow: urow)
             var buffer = uninitializedArray(Scalar.self, count: block * urow)
             let projection = InputProjection(cell)
             inputs.withUnsafeBufferPointer { x in
@@ -363,7 +375,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
                 converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
                 decision: decision + "; " + plan, segments: 1),
-            row: row, segmentEnds: [1], segmentLength: steps)
+            row: row, segmentEnds: [1], segmentLength: steps, pool: options.pool)
     }
 
     /// How a sequential rollout of `batch` sequences of `steps` steps uses the pool: each step
@@ -379,13 +391,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     }
 
     /// Steps per block of the streamed rollout: about 256 KiB of projections (L2-resident) for
-    /// one worker; when the batch is split across workers each block is one fork/join, so it
-    /// holds at least 512 steps (a few hundred microseconds of work per worker) and up to
-    /// 2 MiB per worker of projections.
-    static func streamingBlock(steps: Int, projectionRow: Int, workers: Int = 1) -> Int {
-        let budget = workers > 1 ? 2_097_152 * workers : 262_144
-        let bytes = budget / max(1, projectionRow * MemoryLayout<Scalar>.size)
-        return min(steps, max(workers > 1 ? 512 : 64, bytes))
+    /// the worker that rolls them out, at least 64 steps.
+    static func streamingBlock(steps: Int, projectionRow: Int) -> Int {
+        let bytes = 262_144 / max(1, projectionRow * MemoryLayout<Scalar>.size)
+        return min(steps, max(64, bytes))
     }
 
     /// The method `.automatic` picks, and why.

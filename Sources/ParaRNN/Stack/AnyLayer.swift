@@ -46,17 +46,19 @@ public struct AnyLayer<S: CellMath>: Sendable {
         packedBody = { (inputs, lengths, batch, options) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, lengths: lengths, batch: batch)
-            return Self.layerSolution(cell, solution, width: width)
+            return Self.layerSolution(cell, solution, width: width, pool: options.pool)
         }
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, steps: steps, batch: batch, initialState: initial?.first)
-            return Self.layerSolution(cell, solution, width: width)
+            return Self.layerSolution(cell, solution, width: width, pool: options.pool)
         }
     }
 
     /// A solution with the layer's hidden output read off its states.
-    static func layerSolution<C: RecurrentCell>(_ cell: C, _ solution: Solution<S>, width: Int) -> LayerSolution<S>
+    static func layerSolution<C: RecurrentCell>(
+        _ cell: C, _ solution: Solution<S>, width: Int, pool: WorkerPool
+    ) -> LayerSolution<S>
     where C.Scalar == S {
         let steps = solution.steps
         let batch = solution.batch
@@ -67,9 +69,19 @@ public struct AnyLayer<S: CellMath>: Sendable {
         let out = batch * width
         // Every value is written by `hiddenOutputs`; no zero fill, which this generic closure
         // would do one value-witness call per element (8 % of an LSTM d = 4 rollout).
+        // Split over the pool by steps for long sequences: fresh pages and a streaming copy.
+        let row = batch * cell.stateSize
+        let parts = max(1, min(pool.threadCount, steps * out / 262_144))
         let hidden = [S](unsafeUninitializedCapacity: steps * out) { h, count in
             solution.states.withUnsafeBufferPointer { s in
-                cell.hiddenOutputs(ofStates: s.baseAddress!, steps: steps, batch: batch, into: h.baseAddress!)
+                let (states, target) = (UnsafeSendable(s.baseAddress!), UnsafeMutableSendable(h.baseAddress!))
+                pool.forEach(parts) { part in
+                    let range = ChunkPlan.evenRange(index: part, of: parts, total: steps)
+                    if range.isEmpty { return }
+                    cell.hiddenOutputs(
+                        ofStates: states.base + range.lowerBound * row, steps: range.count, batch: batch,
+                        into: target.base + range.lowerBound * out)
+                }
             }
             count = steps * out
         }
