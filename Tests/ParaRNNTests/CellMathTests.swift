@@ -46,4 +46,23 @@ struct CellMathTests {
         let s8 = Double.sigmoid(SIMD8<Double>(0, 0, 0, 0, .nan, 0, 100, -100))
         #expect(s8[4].isNaN && s8[5] == 0.5 && s8[6] == 1 && s8[7] < 1e-30)
     }
+
+    @Test("Float sigmoid and tanh: scalar, SIMD4 (computed in 8 lanes) and SIMD8 agree bit for bit")
+    func gateFunctionsAgreeAcrossWidths() {
+        var x: Float = -90
+        while x <= 90 {
+            let four = SIMD4<Float>(x, -x, x / 3, x * 0.7)
+            let s4 = Float.sigmoid(four)
+            let t4 = Float.tanh(four)
+            let s8 = Float.sigmoid(SIMD8<Float>(lowHalf: four, highHalf: four))
+            let t8 = Float.tanh(SIMD8<Float>(lowHalf: four, highHalf: four))
+            for lane in 0..<4 {
+                #expect(s4[lane].bitPattern == Float.sigmoid(four[lane]).bitPattern)
+                #expect(t4[lane].bitPattern == Float.tanh(four[lane]).bitPattern)
+                #expect(s8[lane + 4].bitPattern == s4[lane].bitPattern)
+                #expect(t8[lane].bitPattern == t4[lane].bitPattern)
+            }
+            x += 0.37
+        }
+    }
 }
