@@ -47,7 +47,7 @@ struct CellMathTests {
         #expect(s8[4].isNaN && s8[5] == 0.5 && s8[6] == 1 && s8[7] < 1e-30)
     }
 
-    @Test("Float sigmoid and tanh: scalar, SIMD4 (computed in 8 lanes) and SIMD8 agree bit for bit")
+    @Test("Float sigmoid and tanh: scalar, SIMD4 and SIMD8 agree bit for bit")
     func gateFunctionsAgreeAcrossWidths() {
         var x: Float = -90
         while x <= 90 {

@@ -82,30 +82,12 @@ extension CellMath {
     public static func tanh(_ x: Self) -> Self { 2 / (1 + cellExp(-2 * x)) - 1 }
 
     /// The logistic function, lane-wise (4 or 8 lanes: the same formula as the scalar one).
-    ///
-    /// Four Float lanes are computed in the low half of an 8-lane vector: Swift's generic
-    /// 4-lane arithmetic reaches LLVM as per-lane operations, which the vectoriser re-packs as
-    /// 3 + 1 lanes (a vector part and a scalar one, with shuffles between: ≈ 40 % of an LSTM
-    /// d = 4 rollout's gate math), while 8 lanes come out as whole AVX instructions. Every lane
-    /// runs the same IEEE operations either way, so the values are the same bit for bit.
     @inlinable @inline(__always)
-    public static func sigmoid<V: SIMD>(_ x: V) -> V where V.Scalar == Self {
-        if V.self == SIMD4<Float>.self {
-            let wide = SIMD8<Float>(lowHalf: unsafeBitCast(x, to: SIMD4<Float>.self), highHalf: .zero)
-            return unsafeBitCast(Float.sigmoid(wide).lowHalf, to: V.self)
-        }
-        return 1 / (1 + cellExp(-x))
-    }
+    public static func sigmoid<V: SIMD>(_ x: V) -> V where V.Scalar == Self { 1 / (1 + cellExp(-x)) }
 
-    /// The hyperbolic tangent, lane-wise (four Float lanes in an 8-lane vector, as ``sigmoid(_:)-swift.type.method``).
+    /// The hyperbolic tangent, lane-wise.
     @inlinable @inline(__always)
-    public static func tanh<V: SIMD>(_ x: V) -> V where V.Scalar == Self {
-        if V.self == SIMD4<Float>.self {
-            let wide = SIMD8<Float>(lowHalf: unsafeBitCast(x, to: SIMD4<Float>.self), highHalf: .zero)
-            return unsafeBitCast(Float.tanh(wide).lowHalf, to: V.self)
-        }
-        return 2 / (1 + cellExp(-2 * x)) - 1
-    }
+    public static func tanh<V: SIMD>(_ x: V) -> V where V.Scalar == Self { 2 / (1 + cellExp(-2 * x)) - 1 }
 }
 
 extension Float: CellMath {
