@@ -27,8 +27,9 @@ let package = Package(
     ],
     targets: [
         // System libraries (Debian: libopenblas-dev, liblapacke-dev, libfftw3-dev, libsndfile1-dev, libhdf5-dev).
+        // OpenBLAS and LAPACKE are opened with dlopen on first use (Sources/CBLAS/shim.h): no link flags.
         .systemLibrary(
-            name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+            name: "CBLAS", path: "Sources/CBLAS",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(
             name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",

@@ -25,7 +25,11 @@ pack)
     rm -rf device-carry && mkdir -p device-carry/lib
     cp .build-static/release/pararnn device-carry/pararnn
     strip device-carry/pararnn
-    ldd device-carry/pararnn | awk '/=> \// {print $3}' | while read -r lib; do
+    # OpenBLAS and LAPACKE are opened with dlopen (not in ldd's list): carry them and what they need.
+    blas=$(ldconfig -p | awk '/libopenblas.so.0 .*x86-64/ {print $NF; exit}')
+    lapacke=$(ldconfig -p | awk '/liblapacke.so.3 .*x86-64/ {print $NF; exit}')
+    { ldd device-carry/pararnn; echo "x => $blas"; echo "x => $lapacke"; ldd "$blas" "$lapacke"; } |
+        awk '/=> \// {print $3}' | sort -u | while read -r lib; do
         case "$(basename "$lib")" in
         libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
         *) cp -L "$lib" device-carry/lib/ ;;

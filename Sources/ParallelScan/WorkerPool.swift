@@ -1,4 +1,3 @@
-import CBLAS
 import Dispatch
 import Foundation
 import Synchronization
@@ -54,7 +53,6 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
         threadCount: Int? = nil, grainSize: Int = WorkerPool.defaultGrainSize, choice: Choice = .costModel,
         profile: MachineProfile? = nil
     ) {
-        WorkerPool.limitBLASThreads
         self.threadCount = max(1, threadCount ?? WorkerPool.defaultThreadCount)
         self.grainSize = max(1, grainSize)
         self.choice = choice
@@ -84,10 +82,6 @@ public struct WorkerPool: Sendable, CustomStringConvertible {
     public var description: String {
         "WorkerPool(threads: \(threadCount), grain: \(grainSize)\(choice == .allThreads ? ", all threads" : ""))"
     }
-
-    private static let limitBLASThreads: Void = {
-        openblas_set_num_threads(1)
-    }()
 
     /// Runs `body(i)` for every `i` in `0..<count`, at most ``threadCount`` at a time, and
     /// returns when all have finished. Items are handed to workers in contiguous groups.

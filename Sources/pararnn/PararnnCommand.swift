@@ -62,22 +62,14 @@ struct PararnnCommand: ParsableCommand {
 /// pararnn parallelises over its own worker pool and calls BLAS from inside workers, so
 /// OpenBLAS must not run a thread pool of its own: idle OpenBLAS threads spin on the cores the
 /// workers need (measured on a 16-core VM: 2.1 cores busy during a 1-thread solve; 2-thread
-/// Newton 143 → 113 ms without them). OpenBLAS reads OPENBLAS_NUM_THREADS when it is loaded,
-/// before `main`, so when the variable is unset the binary sets it to 1 and re-executes itself
-/// once. A value the user set is kept.
+/// Newton 143 → 113 ms without them). OpenBLAS sizes its pool from OPENBLAS_NUM_THREADS when it
+/// is loaded; it is opened with dlopen on the first BLAS call (`Sources/CBLAS/shim.h`), so
+/// setting the variable here, first thing in `main`, is enough (it used to be linked and read
+/// the variable before `main`, which cost a re-execution of the process). A value the user set
+/// is kept.
 enum ThreadingPolicy {
     static func keepBLASSingleThreaded() {
-        #if os(Linux)
-            let name = "OPENBLAS_NUM_THREADS"
-            if getenv(name) != nil { return }
-            setenv(name, "1", 1)
-            let arguments = CommandLine.arguments
-            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-            argv.append(nil)
-            // Only returns if exec fails: then go on with OpenBLAS's threads (slower, still correct).
-            _ = execv("/proc/self/exe", &argv)
-            for pointer in argv { free(pointer) }
-        #endif
+        setenv("OPENBLAS_NUM_THREADS", "1", 0)
     }
 }
 
