@@ -224,22 +224,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
             scanPacked(structure: structure, packing: packing)
             return
         }
-        let k: Int
-        switch structure {
-        case .diagonal:
-            AffineScan.diagonalUnchecked(
-                a: jacobians!, b: offsets, steps: steps, lanes: row, initial: previous,
-                output: states, reverse: false, pool: pool)
-            return
-        case .blockDiagonal(let size): k = size
-        case .dense:
-            AffineScan.denseUnchecked(
-                a: jacobians!, b: offsets, steps: steps, batch: batch, dimension: cell.stateSize,
-                initial: previous, output: states, transposed: false, reverse: false, pool: pool)
-            return
-        }
-        AffineScan.blockDiagonalUnchecked(
-            a: jacobians!, b: offsets, steps: steps, blocks: row / k, blockSize: k,
+        AffineScan.scanUnchecked(
+            structure.scanShape(batch: batch, stateSize: cell.stateSize), a: jacobians!, b: offsets, steps: steps,
             initial: previous, output: states, transposed: false, reverse: false, pool: pool)
     }
 }
