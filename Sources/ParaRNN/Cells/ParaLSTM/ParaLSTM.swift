@@ -77,30 +77,6 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
         return next
     }
 
-    /// The gates of n lanes in short branch-free loops (each vectorises, with short dependency
-    /// chains): f = σ(a_f h + u_f + c_f c), ĉ = tanh(a_c h + u_c), c' = f c + (1 − f) ĉ,
-    /// o = σ(a_o h + u_o + c_o c'). An output may be the input it replaces (f over u_f, ĉ over
-    /// u_c, o over u_o or over f, c' over ĉ): each is read before it is written, lane by lane.
-    @inline(__always)
-    static func gateLoops(
-        _ n: Int, c: UnsafePointer<Scalar>, h: UnsafePointer<Scalar>, uf: UnsafePointer<Scalar>,
-        uo: UnsafePointer<Scalar>, uc: UnsafePointer<Scalar>, af: UnsafePointer<Scalar>, ao: UnsafePointer<Scalar>,
-        ac: UnsafePointer<Scalar>, cf: UnsafePointer<Scalar>, co: UnsafePointer<Scalar>,
-        f: UnsafeMutablePointer<Scalar>, candidate: UnsafeMutablePointer<Scalar>,
-        cNext: UnsafeMutablePointer<Scalar>, o: UnsafeMutablePointer<Scalar>
-    ) {
-        for i in 0..<n {
-            f[i] = Scalar.sigmoid(af[i] * h[i] + uf[i] + cf[i] * c[i])
-            candidate[i] = Scalar.tanh(ac[i] * h[i] + uc[i])
-        }
-        for i in 0..<n {
-            let fi = f[i]
-            let next = fi * c[i] + (1 - fi) * candidate[i]
-            cNext[i] = next
-            o[i] = Scalar.sigmoid(ao[i] * h[i] + uo[i] + co[i] * next)
-        }
-    }
-
     /// The vectorised kernel, reached through ``CellMath`` so it runs specialised per precision.
     func kernel(_ arguments: LinearizeArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
@@ -137,12 +113,42 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
             // The rollout: one step after another, each step's lanes in SIMD4 vectors (see
             // ParaGRU); lanes beyond a multiple of 4 run scalar.
             let row = 2 * lanes
-            // Wide rows: short loops over the lanes (vectorised by the compiler), through
-            // scratch for the gates (see ParaGRU); narrow rows in SIMD4.
-            let wide = lanes >= 32
-            let vectorLanes = wide ? 0 : lanes / 4 * 4
-            let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: wide ? 2 * lanes : 0)
-            defer { gates.deallocate() }
+            let vectorLanes = lanes / 4 * 4
+            if lanes >= 32 {
+                // Wide rows: short loops over the lanes (vectorised by the compiler), through
+                // scratch for the gates (see ParaGRU).
+                let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
+                defer { gates.deallocate() }
+                let fs = gates
+                let cs = gates + lanes
+                for t in steps {
+                    let cp = t == steps.lowerBound ? previous : states + (t - 1) * row
+                    let hp = cp + lanes
+                    let uf = projections + t * 3 * lanes
+                    let uo = uf + lanes
+                    let uc = uf + 2 * lanes
+                    let oc = values + t * row
+                    let oh = oc + lanes
+                    for l in 0..<lanes {
+                        let c = cp[l]
+                        let h = hp[l]
+                        fs[l] = Scalar.sigmoid(af[l] * h + uf[l] + cf[l] * c)
+                        cs[l] = Scalar.tanh(ac[l] * h + uc[l])
+                    }
+                    for l in 0..<lanes {
+                        let f = fs[l]
+                        let cNext = f * cp[l] + (1 - f) * cs[l]
+                        fs[l] = Scalar.sigmoid(ao[l] * hp[l] + uo[l] + co[l] * cNext)
+                        cs[l] = cNext
+                    }
+                    for l in 0..<lanes {
+                        let cNext = cs[l]
+                        oc[l] = cNext
+                        oh[l] = fs[l] * Scalar.tanh(cNext)
+                    }
+                }
+                return
+            }
             for t in steps {
                 let cp = t == steps.lowerBound ? previous : states + (t - 1) * row
                 let hp = cp + lanes
@@ -151,20 +157,6 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
                 let uc = uf + 2 * lanes
                 let oc = values + t * row
                 let oh = oc + lanes
-                if wide {
-                    // f, then o → gates; ĉ, then c' → gates + lanes (scratch: written to the
-                    // states only in the last loop, so that the gate loops vectorise — c' straight
-                    // into the states made this rollout 2.2× slower, B = 16, d = 4).
-                    Self.gateLoops(
-                        lanes, c: cp, h: hp, uf: uf, uo: uo, uc: uc, af: af, ao: ao, ac: ac, cf: cf, co: co,
-                        f: gates, candidate: gates + lanes, cNext: gates + lanes, o: gates)
-                    for l in 0..<lanes {
-                        let cNext = gates[lanes + l]
-                        oc[l] = cNext
-                        oh[l] = gates[l] * Scalar.tanh(cNext)
-                    }
-                    continue
-                }
                 var l = 0
                 while l < vectorLanes {
                     let c = loadVector(cp + l)
@@ -213,9 +205,18 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
             // exp → divide → exp → divide, leaves it waiting on latency). The gates overwrite
             // their projections (f → uf, ĉ → uc, o → uo), c' goes to oc and tanh(c') to `tau`.
             func gates(tau: UnsafeMutablePointer<Scalar>) {
-                Self.gateLoops(
-                    n, c: cp, h: hp, uf: uf, uo: uo, uc: uc, af: af, ao: ao, ac: ac, cf: cf, co: co, f: uf,
-                    candidate: uc, cNext: oc, o: uo)
+                for i in 0..<n {
+                    let c = cp[i]
+                    let h = hp[i]
+                    uf[i] = Scalar.sigmoid(af[i] * h + uf[i] + cf[i] * c)
+                    uc[i] = Scalar.tanh(ac[i] * h + uc[i])
+                }
+                for i in 0..<n {
+                    let f = uf[i]
+                    let cNext = f * cp[i] + (1 - f) * uc[i]
+                    oc[i] = cNext
+                    uo[i] = Scalar.sigmoid(ao[i] * hp[i] + uo[i] + co[i] * cNext)
+                }
                 for i in 0..<n { tau[i] = Scalar.tanh(oc[i]) }
             }
             @inline(__always)
