@@ -52,41 +52,12 @@ extension HarnessReport {
             title: "Iterations vs weight scale", axisName: "scale",
             values: config.weightScales.sorted(), label: formatScale, groups: groups
         ) { $0.key.scale }
-        out += pivot(
-            title: "Iterations vs T", axisName: "T", values: config.steps.sorted().map(Double.init),
-            label: { String(Int($0)) }, groups: groups
-        ) { Double($0.key.steps) }
+        out += integerPivot("Iterations vs T", "T", config.steps, always: true, groups: groups) { $0.steps }
         // The other axes, when the grid varies them.
-        if config.hiddenSizes.count > 1 {
-            out += pivot(
-                title: "Iterations vs hidden size", axisName: "d",
-                values: config.hiddenSizes.sorted().map(Double.init), label: { String(Int($0)) },
-                groups: groups
-            ) { Double($0.key.hiddenSize) }
-        }
-        if config.batchSizes.count > 1 {
-            out += pivot(
-                title: "Iterations vs batch size", axisName: "B",
-                values: config.batchSizes.sorted().map(Double.init), label: { String(Int($0)) },
-                groups: groups
-            ) { Double($0.key.batch) }
-        }
-        if config.guesses.count > 1 {
-            let all = HarnessGuess.allCases.filter(config.guesses.contains)
-            out += pivot(
-                title: "Iterations vs initial guess", axisName: "guess",
-                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
-                groups: groups
-            ) { Double(all.firstIndex(of: $0.key.guess)!) }
-        }
-        if config.precisions.count > 1 {
-            let all = HarnessPrecision.allCases.filter(config.precisions.contains)
-            out += pivot(
-                title: "Iterations vs precision", axisName: "precision",
-                values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
-                groups: groups
-            ) { Double(all.firstIndex(of: $0.key.precision)!) }
-        }
+        out += integerPivot("Iterations vs hidden size", "d", config.hiddenSizes, groups: groups) { $0.hiddenSize }
+        out += integerPivot("Iterations vs batch size", "B", config.batchSizes, groups: groups) { $0.batch }
+        out += choicePivot("Iterations vs initial guess", "guess", config.guesses, groups: groups) { $0.guess }
+        out += choicePivot("Iterations vs precision", "precision", config.precisions, groups: groups) { $0.precision }
         let failures = cases.filter { !$0.converged }
         if !failures.isEmpty {
             out.append("## Non-converged cases")
@@ -137,6 +108,33 @@ extension HarnessReport {
         }
         out.append("")
         return out
+    }
+
+    /// ``pivot(title:axisName:values:label:groups:axis:)`` over an integer axis of the grid, its
+    /// values ascending; nothing unless `always` or the grid varies the axis.
+    func integerPivot(
+        _ title: String, _ axisName: String, _ values: [Int], always: Bool = false,
+        groups: [(HarnessCell, SolverMethod)], key: (CaseKey) -> Int
+    ) -> [String] {
+        guard always || values.count > 1 else { return [] }
+        return pivot(
+            title: title, axisName: axisName, values: values.sorted().map(Double.init), label: { String(Int($0)) },
+            groups: groups
+        ) { Double(key($0.key)) }
+    }
+
+    /// ``pivot(title:axisName:values:label:groups:axis:)`` over a named choice of the grid (in
+    /// declaration order, labelled by raw value) when the grid varies it.
+    func choicePivot<Choice: CaseIterable & RawRepresentable & Equatable>(
+        _ title: String, _ axisName: String, _ chosen: [Choice], groups: [(HarnessCell, SolverMethod)],
+        key: (CaseKey) -> Choice
+    ) -> [String] where Choice.RawValue == String {
+        guard chosen.count > 1 else { return [] }
+        let all = Choice.allCases.filter(chosen.contains)
+        return pivot(
+            title: title, axisName: axisName, values: all.indices.map(Double.init), label: { all[Int($0)].rawValue },
+            groups: groups
+        ) { Double(all.firstIndex(of: key($0.key))!) }
     }
 
     func entry(_ all: [CaseResult]) -> String {

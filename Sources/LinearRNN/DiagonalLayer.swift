@@ -24,15 +24,19 @@ extension DiagonalLayer {
     }
 
     /// Checks a backward pass's inputs (as ``checkInput(_:perStep:steps:batch:)``), output
-    /// gradient `[T][batch][p]` and kept states against its trace's T and batch.
+    /// gradient `[T][batch][p]` and kept states against its trace's T and batch; returns the
+    /// pass's sizes (lanes = batch · n).
+    ///
+    ///     let (steps, batch, m, n, p, lanes) = try checkBackward(x, trace: trace, outputGradient: g)
     func checkBackward(
         _ x: [S], perStep: [(String, [S])] = [], trace: LinearRNNTrace<S>, outputGradient g: [S]
-    ) throws(LinearRNNError) {
+    ) throws(LinearRNNError) -> (steps: Int, batch: Int, m: Int, n: Int, p: Int, lanes: Int) {
         let steps = trace.steps
         let batch = trace.batch
         try checkInput(x, perStep: perStep, steps: steps, batch: batch)
         try check("outputGradient", g.count, steps * batch * outputSize)
         try check("trace.states", trace.states.count, steps * (Self.isComplex ? 2 : 1) * batch * stateSize)
+        return (steps, batch, inputSize, stateSize, outputSize, batch * stateSize)
     }
 }
 

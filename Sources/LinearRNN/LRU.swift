@@ -167,13 +167,7 @@ public struct LRU<S: ScanScalar>: Sendable {
     public func backward(
         _ x: [S], trace: LinearRNNTrace<S>, outputGradient g: [S], pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps
-        let batch = trace.batch
-        try checkBackward(x, trace: trace, outputGradient: g)
-        let m = inputSize
-        let n = stateSize
-        let p = outputSize
-        let lanes = batch * n
+        let (steps, batch, m, n, p, lanes) = try checkBackward(x, trace: trace, outputGradient: g)
         let row = 2 * lanes
         let (Lr, Li, G, maps) = kernelCoefficients()
         defer { freeKernelCoefficients(Lr, Li, G, maps) }

@@ -133,13 +133,8 @@ public struct S5<S: ScanScalar>: Sendable {
         _ x: [S], dt: [S], trace: LinearRNNTrace<S>, outputGradient g: [S],
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> Gradients {
-        let steps = trace.steps
-        let batch = trace.batch
-        try checkBackward(x, perStep: [("dt", dt)], trace: trace, outputGradient: g)
-        let m = inputSize
-        let n = stateSize
-        let p = outputSize
-        let lanes = batch * n
+        let (steps, batch, m, n, p, lanes) = try checkBackward(
+            x, perStep: [("dt", dt)], trace: trace, outputGradient: g)
         let row = 2 * lanes
         let spec = spectrum()
         let maps = makeMaps()

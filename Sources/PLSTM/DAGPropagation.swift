@@ -169,6 +169,13 @@ extension DAG {
         let outOffsets: UnsafePointer<Int>
         let outList: UnsafePointer<Int>
         let arcOffsets: UnsafePointer<Int>
+
+        /// Node `v`'s slices of the CSR lists: its incoming edges `inList[incoming]`, outgoing
+        /// edges `outList[outgoing]`, and its transitions, arc (i, j) at `arcs + i·|outgoing| + j`.
+        @inline(__always)
+        func node(_ v: Int) -> (incoming: Range<Int>, outgoing: Range<Int>, arcs: Int) {
+            (inOffsets[v]..<inOffsets[v + 1], outOffsets[v]..<outOffsets[v + 1], arcOffsets[v])
+        }
     }
 
     func withIndexPointers<R>(_ body: (IndexPointers) -> R) -> R {
@@ -198,12 +205,8 @@ extension DAG {
         _ tr: UnsafePointer<S>?, _ mk: UnsafePointer<S>?, _ dr: UnsafePointer<S>,
         _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>, _ c: UnsafeMutablePointer<S>?
     ) {
-        let i0 = ix.inOffsets[u]
-        let i1 = ix.inOffsets[u + 1]
-        let o0 = ix.outOffsets[u]
-        let o1 = ix.outOffsets[u + 1]
-        let od = o1 - o0
-        let arc0 = ix.arcOffsets[u]
+        let (incoming, outgoing, arc0) = ix.node(u)
+        let (i0, i1, o0, od) = (incoming.lowerBound, incoming.upperBound, outgoing.lowerBound, outgoing.count)
         let xu = x + u * d
         for jj in 0..<od {
             let e = ix.outList[o0 + jj]
@@ -247,12 +250,8 @@ extension DAG {
     static func adjointNode<S: ScanScalar>(
         _ v: Int, _ ix: IndexPointers, _ d: Int, _ p: AdjointPointers<S>
     ) {
-        let i0 = ix.inOffsets[v]
-        let i1 = ix.inOffsets[v + 1]
-        let o0 = ix.outOffsets[v]
-        let o1 = ix.outOffsets[v + 1]
-        let od = o1 - o0
-        let arc0 = ix.arcOffsets[v]
+        let (incoming, outgoing, arc0) = ix.node(v)
+        let (i0, i1, o0, od) = (incoming.lowerBound, incoming.upperBound, outgoing.lowerBound, outgoing.count)
         let gv = p.g + v * d
         let xv = p.x + v * d
         // Outgoing edges: their λ is final (heads are at later levels).

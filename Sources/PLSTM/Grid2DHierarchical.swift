@@ -46,18 +46,8 @@ extension GridGates {
         // Every node's output is written by a sweep: no zero-filling pass.
         var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
         let tree = BlockTree(height: height, width: width, leafSize: leafSize, lanes: d)
-        let gArena = UnsafeMutablePointer<S>.allocate(capacity: max(1, tree.gTotal))
-        let lArena = UnsafeMutablePointer<S>.allocate(capacity: max(1, tree.lTotal))
-        let iArena = UnsafeMutablePointer<S>.allocate(capacity: max(1, tree.iTotal))
-        iArena.initialize(repeating: 0, count: max(1, tree.iTotal))
-        defer {
-            gArena.deallocate()
-            lArena.deallocate()
-            iArena.deallocate()
-        }
-        let gA = UnsafeMutableSendable(gArena)
-        let lA = UnsafeMutableSendable(lArena)
-        let iA = UnsafeMutableSendable(iArena)
+        let arenas = BlockArenas<S>(tree)
+        defer { arenas.free() }
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
@@ -73,13 +63,12 @@ extension GridGates {
                             let b = tree.blocks[work[item / parts]]
                             if b.childA < 0 {
                                 if item % parts == 0 {
-                                    tree.leafOperators(
-                                        b, gp, x.base, gA.base + b.gOffset, lA.base + b.lOffset)
+                                    tree.leafOperators(b, gp, x.base, arenas.G(b), arenas.L(b))
                                 }
                             } else {
                                 let rows = ChunkPlan.evenRange(
                                     index: item % parts, of: parts, total: b.n)
-                                tree.merge(b, rows: rows, gA.base, lA.base)
+                                tree.merge(b, rows: rows, arenas)
                             }
                         }
                     }
@@ -87,13 +76,13 @@ extension GridGates {
                     for level in tree.byDepth {
                         pool.forEach(level.count) { k in
                             let b = tree.blocks[level[k]]
-                            if b.childA >= 0 { tree.distribute(b, gA.base, lA.base, iA.base) }
+                            if b.childA >= 0 { tree.distribute(b, arenas) }
                         }
                     }
                     // 3. Leaves.
                     pool.forEach(tree.leaves.count) { k in
                         let b = tree.blocks[tree.leaves[k]]
-                        let inb = iA.base + b.iOffset
+                        let inb = arenas.I(b)
                         gp.sweep(
                             rows: b.r0..<b.r1, cols: b.c0..<b.c1, lanes: d, leftIn: inb,
                             topIn: inb + b.h * d, x: x.base, rightOut: inb,
@@ -185,6 +174,9 @@ struct BlockTree: Sendable {
         return index
     }
 
+    /// The two children of an inner block (A first).
+    func children(of p: GridBlock) -> (GridBlock, GridBlock) { (blocks[p.childA], blocks[p.childB]) }
+
     /// G and ℓ of a leaf by sweeping the recurrence (identity boundary / zero boundary).
     func leafOperators<S: ScanScalar>(
         _ b: GridBlock, _ gp: GridGatePointers<S>, _ x: UnsafePointer<S>,
@@ -205,17 +197,11 @@ struct BlockTree: Sendable {
     /// Composes the children's G and ℓ into rows `rows` of the parent's (the parent's output
     /// rows can be split between workers; each call writes only its rows).
     func merge<S: ScanScalar>(
-        _ p: GridBlock, rows: Range<Int>, _ gArena: UnsafeMutablePointer<S>,
-        _ lArena: UnsafeMutablePointer<S>
+        _ p: GridBlock, rows: Range<Int>, _ arenas: BlockArenas<S>
     ) {
-        let a = blocks[p.childA]
-        let b = blocks[p.childB]
-        let GA = gArena + a.gOffset
-        let GB = gArena + b.gOffset
-        let GP = gArena + p.gOffset
-        let LA = lArena + a.lOffset
-        let LB = lArena + b.lOffset
-        let LP = lArena + p.lOffset
+        let (a, b) = children(of: p)
+        let (GA, GB, GP) = (arenas.G(a), arenas.G(b), arenas.G(p))
+        let (LA, LB, LP) = (arenas.L(a), arenas.L(b), arenas.L(p))
         let n = p.n
         let nA = a.n
         let nB = b.n
@@ -284,16 +270,11 @@ struct BlockTree: Sendable {
 
     /// Computes the children's boundary inputs from the parent's.
     func distribute<S: ScanScalar>(
-        _ p: GridBlock, _ gArena: UnsafeMutablePointer<S>, _ lArena: UnsafeMutablePointer<S>,
-        _ iArena: UnsafeMutablePointer<S>
+        _ p: GridBlock, _ arenas: BlockArenas<S>
     ) {
-        let a = blocks[p.childA]
-        let b = blocks[p.childB]
-        let GA = gArena + a.gOffset
-        let LA = lArena + a.lOffset
-        let IP = iArena + p.iOffset
-        let IA = iArena + a.iOffset
-        let IB = iArena + b.iOffset
+        let (a, b) = children(of: p)
+        let (GA, LA) = (arenas.G(a), arenas.L(a))
+        let (IP, IA, IB) = (arenas.I(p), arenas.I(a), arenas.I(b))
         let nA = a.n
         if !p.splitsRows {
             let h = p.h
@@ -318,4 +299,37 @@ struct BlockTree: Sendable {
                 ldb: d, beta: 1, c: IB + hB * d, ldc: d)
         }
     }
+}
+
+/// The per-block matrices of a ``BlockTree``, each kind in one arena at the blocks' offsets: the
+/// boundary map G (n × n), the local response ℓ (n × d) and the boundary inputs I (n × d, zeroed).
+/// Workers write disjoint blocks.
+///
+///     let arenas = BlockArenas<Float>(tree)
+///     defer { arenas.free() }
+///     tree.merge(block, rows: 0..<block.n, arenas)
+struct BlockArenas<S: ScanScalar>: @unchecked Sendable {
+    let g: UnsafeMutablePointer<S>
+    let l: UnsafeMutablePointer<S>
+    let i: UnsafeMutablePointer<S>
+
+    init(_ tree: BlockTree) {
+        g = .allocate(capacity: max(1, tree.gTotal))
+        l = .allocate(capacity: max(1, tree.lTotal))
+        i = .allocate(capacity: max(1, tree.iTotal))
+        i.initialize(repeating: 0, count: max(1, tree.iTotal))
+    }
+
+    func free() {
+        g.deallocate()
+        l.deallocate()
+        i.deallocate()
+    }
+
+    /// G of `block`.
+    func G(_ block: GridBlock) -> UnsafeMutablePointer<S> { g + block.gOffset }
+    /// ℓ of `block`.
+    func L(_ block: GridBlock) -> UnsafeMutablePointer<S> { l + block.lOffset }
+    /// I of `block`.
+    func I(_ block: GridBlock) -> UnsafeMutablePointer<S> { i + block.iOffset }
 }

@@ -33,18 +33,6 @@ extension AffineScan {
             transposed: transposed, direction: direction, pool: pool)
     }
 
-    /// The block-diagonal scan without argument checks.
-    @inlinable
-    package static func blockDiagonalUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, blocks: Int, blockSize k: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        scanUnchecked(
-            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, steps: steps, initial: initial,
-            output: output, transposed: transposed, reverse: reverse, pool: pool)
-    }
-
     @inlinable
     static func blockSolve<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, k: Int, blocks: Int, range: Range<Int>,

@@ -31,18 +31,6 @@ extension AffineScan {
             transposed: transposed, direction: direction, pool: pool)
     }
 
-    /// The dense scan without argument checks.
-    @inlinable
-    package static func denseUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, batch: Int, dimension d: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, transposed: Bool,
-        reverse: Bool, pool: WorkerPool
-    ) {
-        scanUnchecked(
-            .dense(batch: batch, dimension: d), a: a, b: b, steps: steps, initial: initial, output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
-
     @inlinable
     static func denseSolve<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>,

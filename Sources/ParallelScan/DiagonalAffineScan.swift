@@ -55,18 +55,6 @@ extension AffineScan {
             .diagonal(lanes: lanes), a: a, b: b, steps: steps, initial: initial, direction: direction, pool: pool)
     }
 
-    /// The diagonal scan without argument checks. Pointers must be valid for the shapes.
-    @inlinable
-    package static func diagonalUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, lanes: Int,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
-        pool: WorkerPool
-    ) {
-        scanUnchecked(
-            .diagonal(lanes: lanes), a: a, b: b, steps: steps, initial: initial, output: output,
-            transposed: false, reverse: reverse, pool: pool)
-    }
-
     /// Runs the recurrence over `range` from `carry` (the state before the range).
     @inlinable
     static func diagonalSolve<S: ScanScalar>(

@@ -15,12 +15,15 @@
 ///
 /// ```swift
 /// let b = try SequenceBoundaries(lengths: [3, 2])
-/// let h = try AffineScan.diagonal(a: a, b: x, lanes: 4, boundaries: b)   // a, x: [5][4]
+/// let h = try AffineScan.solve(.diagonal(lanes: 4), a: a, b: x, boundaries: b)   // a, x: [5][4]
 /// ```
 extension AffineScan {
-    /// The scan with resets for coefficient matrices of any structure: the one checked entry
-    /// behind the diagonal, block-diagonal and dense scans with resets (`initial`:
-    /// `[sequences][state]`; `transposed` is ignored by the diagonal scan).
+    /// The scan with resets for coefficient matrices of any structure (layouts as the plain
+    /// scans': ``diagonal(a:b:steps:lanes:initial:output:direction:pool:)``,
+    /// ``blockDiagonal(a:b:steps:blocks:blockSize:initial:output:transposed:direction:pool:)``,
+    /// ``dense(a:b:steps:batch:dimension:initial:output:transposed:direction:pool:)``, with
+    /// T = `boundaries.steps`; `initial`: `[sequences][state]`; `transposed` is ignored by the
+    /// diagonal scan).
     ///
     ///     try AffineScan.solve(.diagonal(lanes: 4), a: a, b: x, boundaries: b, output: h)
     ///
@@ -39,119 +42,20 @@ extension AffineScan {
             transposed: transposed, reverse: direction == .reverse, pool: pool)
     }
 
-    /// Diagonal scan with resets: `a`, `b`, `output` are `[T][lanes]` with T = `boundaries.steps`.
-    /// - Throws: ``ScanError`` for no lanes or a buffer of the wrong size.
+    /// Array convenience for ``solve(_:a:b:boundaries:initial:output:transposed:direction:pool:)``;
+    /// returns the states, `[T][state]`.
+    ///
+    ///     let h = try AffineScan.solve(.blockDiagonal(blocks: 4, blockSize: 2), a: a, b: x, boundaries: b)
     @inlinable
-    public static func diagonal<S: ScanScalar>(
-        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, lanes: Int,
-        boundaries: SequenceBoundaries, initial: UnsafeBufferPointer<S>? = nil,
-        output: UnsafeMutableBufferPointer<S>, direction: ScanDirection = .forward,
-        pool: WorkerPool = .shared
-    ) throws(ScanError) {
-        try solve(
-            .diagonal(lanes: lanes), a: a, b: b, boundaries: boundaries, initial: initial, output: output,
-            direction: direction, pool: pool)
-    }
-
-    /// Array convenience for the diagonal scan with resets.
-    @inlinable
-    public static func diagonal<S: ScanScalar>(
-        a: [S], b: [S], lanes: Int, boundaries: SequenceBoundaries, initial: [S]? = nil,
-        direction: ScanDirection = .forward, pool: WorkerPool = .shared
+    public static func solve<S: ScanScalar>(
+        _ shape: ScanShape, a: [S], b: [S], boundaries: SequenceBoundaries, initial: [S]? = nil,
+        transposed: Bool = false, direction: ScanDirection = .forward, pool: WorkerPool = .shared
     ) throws(ScanError) -> [S] {
         try resetArrays(a, b, initial: initial) { a, b, h0, out throws(ScanError) in
-            try diagonal(
-                a: a, b: b, lanes: lanes, boundaries: boundaries, initial: h0, output: out,
+            try solve(
+                shape, a: a, b: b, boundaries: boundaries, initial: h0, output: out, transposed: transposed,
                 direction: direction, pool: pool)
         }
-    }
-
-    /// Block-diagonal (k×k) scan with resets; layout as ``blockDiagonal(a:b:steps:blocks:blockSize:initial:output:transposed:direction:pool:)``.
-    @inlinable
-    public static func blockDiagonal<S: ScanScalar>(
-        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, blocks: Int, blockSize k: Int,
-        boundaries: SequenceBoundaries, initial: UnsafeBufferPointer<S>? = nil,
-        output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
-        direction: ScanDirection = .forward, pool: WorkerPool = .shared
-    ) throws(ScanError) {
-        try solve(
-            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, boundaries: boundaries, initial: initial,
-            output: output, transposed: transposed, direction: direction, pool: pool)
-    }
-
-    /// Array convenience for the block-diagonal scan with resets.
-    @inlinable
-    public static func blockDiagonal<S: ScanScalar>(
-        a: [S], b: [S], blocks: Int, blockSize k: Int, boundaries: SequenceBoundaries,
-        initial: [S]? = nil, transposed: Bool = false, direction: ScanDirection = .forward,
-        pool: WorkerPool = .shared
-    ) throws(ScanError) -> [S] {
-        try resetArrays(a, b, initial: initial) { a, b, h0, out throws(ScanError) in
-            try blockDiagonal(
-                a: a, b: b, blocks: blocks, blockSize: k, boundaries: boundaries, initial: h0,
-                output: out, transposed: transposed, direction: direction, pool: pool)
-        }
-    }
-
-    /// Dense (d×d per batch entry) scan with resets; layout as ``dense(a:b:steps:batch:dimension:initial:output:transposed:direction:pool:)``.
-    @inlinable
-    public static func dense<S: ScanScalar>(
-        a: UnsafeBufferPointer<S>, b: UnsafeBufferPointer<S>, batch: Int, dimension d: Int,
-        boundaries: SequenceBoundaries, initial: UnsafeBufferPointer<S>? = nil,
-        output: UnsafeMutableBufferPointer<S>, transposed: Bool = false,
-        direction: ScanDirection = .forward, pool: WorkerPool = .shared
-    ) throws(ScanError) {
-        try solve(
-            .dense(batch: batch, dimension: d), a: a, b: b, boundaries: boundaries, initial: initial,
-            output: output, transposed: transposed, direction: direction, pool: pool)
-    }
-
-    /// Array convenience for the dense scan with resets.
-    @inlinable
-    public static func dense<S: ScanScalar>(
-        a: [S], b: [S], batch: Int, dimension d: Int, boundaries: SequenceBoundaries,
-        initial: [S]? = nil, transposed: Bool = false, direction: ScanDirection = .forward,
-        pool: WorkerPool = .shared
-    ) throws(ScanError) -> [S] {
-        try resetArrays(a, b, initial: initial) { a, b, h0, out throws(ScanError) in
-            try dense(
-                a: a, b: b, batch: batch, dimension: d, boundaries: boundaries, initial: h0,
-                output: out, transposed: transposed, direction: direction, pool: pool)
-        }
-    }
-
-    /// The diagonal scan with resets without argument checks (`initial`: `[sequences][lanes]`).
-    @usableFromInline package static func diagonalUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, boundaries: SequenceBoundaries,
-        initial: UnsafePointer<S>?, output: UnsafeMutablePointer<S>, reverse: Bool,
-        pool: WorkerPool
-    ) {
-        resetScanUnchecked(
-            .diagonal(lanes: lanes), a: a, b: b, boundaries: boundaries, initial: initial,
-            output: output, transposed: false, reverse: reverse, pool: pool)
-    }
-
-    /// The block-diagonal scan with resets without argument checks (k = 1 runs the diagonal scan).
-    @usableFromInline package static func blockDiagonalUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, blocks: Int, blockSize k: Int,
-        boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
-    ) {
-        resetScanUnchecked(
-            .blockDiagonal(blocks: blocks, blockSize: k), a: a, b: b, boundaries: boundaries, initial: initial,
-            output: output,
-            transposed: transposed, reverse: reverse, pool: pool)
-    }
-
-    /// The dense scan with resets without argument checks.
-    @usableFromInline package static func denseUnchecked<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, batch: Int, dimension d: Int,
-        boundaries: SequenceBoundaries, initial: UnsafePointer<S>?,
-        output: UnsafeMutablePointer<S>, transposed: Bool, reverse: Bool, pool: WorkerPool
-    ) {
-        resetScanUnchecked(
-            .dense(batch: batch, dimension: d), a: a, b: b, boundaries: boundaries,
-            initial: initial, output: output, transposed: transposed, reverse: reverse, pool: pool)
     }
 
     /// The scan with resets of any structure without argument checks: the three-phase scan

@@ -89,22 +89,15 @@ struct ResetScanTests {
         for (p, lengths) in Self.patterns(steps: steps, chunkEdges: edges).enumerated() {
             let boundaries = try SequenceBoundaries(lengths: lengths)
             let initial: [S]? = p % 2 == 0 ? randomArray(lengths.count * state, in: -2...2, &rng) : nil
-            let got: [S]
+            let shape: ScanShape
             switch kind {
-            case .diagonal:
-                got = try AffineScan.diagonal(
-                    a: a, b: b, lanes: state, boundaries: boundaries, initial: initial,
-                    direction: reverse ? .reverse : .forward, pool: pool)
-            case .block2, .block3, .block5:
-                got = try AffineScan.blockDiagonal(
-                    a: a, b: b, blocks: state / width, blockSize: width, boundaries: boundaries,
-                    initial: initial, transposed: reverse, direction: reverse ? .reverse : .forward,
-                    pool: pool)
-            case .dense:
-                got = try AffineScan.dense(
-                    a: a, b: b, batch: 2, dimension: 3, boundaries: boundaries, initial: initial,
-                    transposed: reverse, direction: reverse ? .reverse : .forward, pool: pool)
+            case .diagonal: shape = .diagonal(lanes: state)
+            case .block2, .block3, .block5: shape = .blockDiagonal(blocks: state / width, blockSize: width)
+            case .dense: shape = .dense(batch: 2, dimension: 3)
             }
+            let got = try AffineScan.solve(
+                shape, a: a, b: b, boundaries: boundaries, initial: initial, transposed: reverse,
+                direction: reverse ? .reverse : .forward, pool: pool)
             let want = separate(
                 kind, a: a, b: b, lengths: lengths, state: state, matrix: matrix, initial: initial,
                 reverse: reverse)
@@ -147,8 +140,8 @@ struct ResetScanTests {
         for direction in [ScanDirection.forward, .reverse] {
             let plain = try AffineScan.diagonal(
                 a: a, b: b, steps: steps, lanes: lanes, initial: h0, direction: direction, pool: pool)
-            let packed = try AffineScan.diagonal(
-                a: a, b: b, lanes: lanes, boundaries: .single(steps: steps), initial: h0,
+            let packed = try AffineScan.solve(
+                .diagonal(lanes: lanes), a: a, b: b, boundaries: .single(steps: steps), initial: h0,
                 direction: direction, pool: pool)
             #expect(plain == packed)
         }

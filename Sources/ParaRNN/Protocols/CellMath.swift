@@ -46,6 +46,23 @@ public struct VJPArguments<Scalar> {
     }
 }
 
+extension VJPArguments {
+    /// Step t's rows for a cell whose state rows hold `stateRow` values and projection rows
+    /// `projectionRow`: s_{t−1} (``previous`` at the range's first step), u_t, ∂L/∂u_t and λ_t.
+    ///
+    ///     let (prev, u, du, lambda) = arguments.rows(at: t, stateRow: 2 * lanes, projectionRow: 3 * lanes)
+    @inline(__always)
+    public func rows(at t: Int, stateRow: Int, projectionRow: Int) -> (
+        previous: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>,
+        projectionGradients: UnsafeMutablePointer<Scalar>, adjoints: UnsafePointer<Scalar>
+    ) {
+        (
+            t == steps.lowerBound ? previous : states + (t - 1) * stateRow, projections + t * projectionRow,
+            projectionGradients + t * projectionRow, adjoints + t * stateRow
+        )
+    }
+}
+
 /// The arguments of ``RecurrentCell/linearize(steps:batch:previous:states:projections:values:jacobians:request:)``.
 public struct LinearizeArguments<Scalar> {
     public var steps: Range<Int>

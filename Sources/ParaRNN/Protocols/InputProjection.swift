@@ -141,15 +141,8 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
             }
             UnsafeMutableRawPointer(out + j).storeBytes(of: acc, as: V.self)
         }
-        var j = 0
-        while j + 8 <= n {
-            lanes(SIMD8<Scalar>.self, at: j)
-            j += 8
-        }
-        if j + 4 <= n {
-            lanes(SIMD4<Scalar>.self, at: j)
-            j += 4
-        }
+        var j = vectorLaneGroups(
+            n, octet: { lanes(SIMD8<Scalar>.self, at: $0) }, quad: { lanes(SIMD4<Scalar>.self, at: $0) })
         while j < n {
             var acc = bias[j]
             for i in 0..<m { acc = multiplyAdd(x[i], w[i * stride + j], acc) }
@@ -220,15 +213,8 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
                 }
             }
         }
-        var j = 0
-        while j + 8 <= n {
-            sweep(SIMD8<Scalar>.self, at: j)
-            j += 8
-        }
-        if j + 4 <= n {
-            sweep(SIMD4<Scalar>.self, at: j)
-            j += 4
-        }
+        let j = vectorLaneGroups(
+            n, octet: { sweep(SIMD8<Scalar>.self, at: $0) }, quad: { sweep(SIMD4<Scalar>.self, at: $0) })
         if j < n {
             for t in rows {
                 let xt = x + t * m
@@ -271,4 +257,23 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
             }
         }
     }
+}
+
+/// Covers the lanes 0..<n with vectors: `octet(j)` for j..<j + 8 while 8 lanes remain, then
+/// `quad(j)` for j..<j + 4 if 4 remain; returns where the scalar tail (< 4 lanes) starts.
+///
+///     let tail = vectorLaneGroups(n, octet: { row(SIMD8<Float>.self, at: $0) }, quad: { row(SIMD4<Float>.self, at: $0) })
+///     for j in tail..<n { … }
+@inline(__always)
+func vectorLaneGroups(_ n: Int, octet: (Int) -> Void, quad: (Int) -> Void) -> Int {
+    var j = 0
+    while j + 8 <= n {
+        octet(j)
+        j += 8
+    }
+    if j + 4 <= n {
+        quad(j)
+        j += 4
+    }
+    return j
 }

@@ -252,59 +252,26 @@ extension NewtonEngine {
         -> ELKMeasure
     {
         let chunks = self.chunks
-        let cell = self.cell
-        let batch = self.batch
-        let row = self.row
-        let stateSize = cell.stateSize
-        let hidden = cell.hiddenSize
-        let u = UnsafeSendable(projections)
-        let h = UnsafeMutableSendable(states)
-        let h0 = UnsafeSendable(previous)
-        let f = UnsafeMutableSendable(offsets)
-        let jac = UnsafeMutableSendable(jacobians!)
-        let packing = self.packing
-        var results = [Double](repeating: 0, count: 3 * chunks.count)
-        results.withUnsafeMutableBufferPointer { res in
-            let res = UnsafeMutableSendable(res.baseAddress!)
-            pool.forEach(chunks.count) { c in
-                let range = chunks[c]
-                let first = Self.stateBefore(
-                    range.lowerBound, initial: h0.base, states: UnsafePointer(h.base), row: row,
-                    packing: packing)
-                cell.linearize(
-                    steps: range, batch: batch, previous: first, states: UnsafePointer(h.base),
-                    projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                let start = range.lowerBound * row
-                let merit = relativeMerit(
-                    states: UnsafePointer(h.base + start), values: UnsafePointer(f.base + start),
-                    count: range.count * row, tolerance: tolerance)
-                res.base[3 * c + 1] = merit.merit
-                res.base[3 * c + 2] = Double(merit.unconverged)
-                res.base[3 * c] = residualAndOffsets(
-                    range: range, row: row, jrow: jrow, states: UnsafePointer(h.base),
-                    initial: first, values: f.base, jacobians: jac.base, structure: structure,
-                    batch: batch, stateSize: stateSize, hidden: hidden, clip: nil)
-            }
+        let (cell, batch, row, packing) = (self.cell, self.batch, self.row, self.packing)
+        let (states, values, jacobians) = (UnsafePointer(self.states), offsets, self.jacobians!)
+        let parts = pool.map(chunks.count) { c in
+            let range = chunks[c]
+            let first = Self.stateBefore(
+                range.lowerBound, initial: previous, states: states, row: row, packing: packing)
+            cell.linearize(
+                steps: range, batch: batch, previous: first, states: states, projections: projections,
+                values: values, jacobians: jacobians, request: request)
+            let start = range.lowerBound * row
+            let merit = relativeMerit(
+                states: states + start, values: UnsafePointer(values + start), count: range.count * row,
+                tolerance: tolerance)
+            let residual = residualAndOffsets(
+                range: range, row: row, jrow: jrow, states: states, initial: first, values: values,
+                jacobians: jacobians, structure: structure, batch: batch, stateSize: cell.stateSize,
+                hidden: cell.hiddenSize, clip: nil)
+            return ELKMeasure(residual: residual, merit: merit.merit, unconverged: merit.unconverged)
         }
-        var total = ELKMeasure(residual: 0, merit: 0, unconverged: 0)
-        for c in 0..<chunks.count {
-            total.residual = combineResiduals(total.residual, results[3 * c])
-            total.merit += results[3 * c + 1]
-            total.unconverged += Int(results[3 * c + 2])
-        }
-        return total
-    }
-
-    /// Copies `source` into the states (parallel).
-    func restoreStates(from source: UnsafePointer<Scalar>) {
-        let chunks = self.chunks
-        let row = self.row
-        let h = UnsafeMutableSendable(states)
-        let p = UnsafeSendable(source)
-        pool.forEach(chunks.count) { c in
-            let r = chunks[c]
-            copyScalars(h.base + r.lowerBound * row, p.base + r.lowerBound * row, count: r.count * row)
-        }
+        return ELKMeasure(combining: parts)
     }
 
     /// ELK iterations (see ``ELK``) from the current states: in one memory pass per step
@@ -321,41 +288,16 @@ extension NewtonEngine {
         reserveJacobians(steps * jrow)
         let saved = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * row)
         defer { saved.deallocate() }
-        var bounded = 0
-        func measure() -> ELKMeasure {
-            let first = lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
-            if first.residual.isFinite || boundStates() == 0 { return first }
-            bounded += 1
-            return lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
-        }
-        // Stagnation is ELK's own rule (``ELKProgress``), not the monitor's.
-        var monitor = ConvergenceMonitor(
-            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
-        var schedule = ELKSchedule(capsAfterRefusal: structure != .dense)
-        var progress = ELKProgress()
-        func finish(_ attempt: SolveAttempt) -> SolveAttempt {
-            noteOverflows(ELK.describe(attempt, schedule), bounded)
-        }
-        var current = measure()
-        report(0, current.residual)
-        var iteration = 0
-        while true {
-            if let finished = monitor.record(current.residual, iteration: iteration) { return finish(finished) }
-            if progress.stagnates(residual: current.residual, unconverged: current.unconverged) {
-                return finish(monitor.stopped(iteration, ELK.stagnation(current.residual, tolerance)))
-            }
-            iteration += 1
+        return iterateTrustRegion(
+            structure: structure, tolerance: tolerance, maxIterations: maxIterations, saved: saved,
+            filtersAhead: false, report: report
+        ) { _ in
+            lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
+        } step: { sigma2 in
             copyStates(to: saved)
-            kalmanDamp(structure: structure, jrow: jrow, sigma2: schedule.sigma2)
+            kalmanDamp(structure: structure, jrow: jrow, sigma2: sigma2)
             scan(structure: structure)
-            let trial = measure()
-            if schedule.decide(trial: trial.merit, current: current.merit) {
-                current = trial
-            } else {
-                restoreStates(from: saved)
-                current = measure()
-            }
-            report(iteration, current.residual)
+            return lineariseWithMerit(request: request, structure: structure, jrow: jrow, tolerance: tolerance)
         }
     }
 }

@@ -121,6 +121,23 @@ struct ELKMeasure {
     var residual: Double
     var merit: Double
     var unconverged: Int
+
+    init(residual: Double, merit: Double, unconverged: Int) {
+        self.residual = residual
+        self.merit = merit
+        self.unconverged = unconverged
+    }
+
+    /// The measure of a whole pass from its chunks' (in chunk order): the largest residual
+    /// (NaN if any is NaN), the summed merit and count.
+    init(combining parts: [ELKMeasure]) {
+        self.init(residual: 0, merit: 0, unconverged: 0)
+        for part in parts {
+            residual = combineResiduals(residual, part.residual)
+            merit += part.merit
+            unconverged += part.unconverged
+        }
+    }
 }
 
 extension ELK {

@@ -25,18 +25,8 @@ extension NewtonEngine {
     /// values changed.
     @discardableResult
     func boundStates() -> Int {
-        let chunks = self.chunks
-        let row = self.row
-        let h = UnsafeMutableSendable(states)
         let bound = Self.iterateBound
-        var changed = [Int](repeating: 0, count: chunks.count)
-        changed.withUnsafeMutableBufferPointer { counts in
-            let counts = UnsafeMutableSendable(counts.baseAddress!)
-            pool.forEach(chunks.count) { c in
-                let r = chunks[c]
-                counts.base[c] = boundValues(h.base + r.lowerBound * row, count: r.count * row, bound: bound)
-            }
-        }
+        let changed = mapChunkValues { v in boundValues(states + v.lowerBound, count: v.count, bound: bound) }
         return changed.reduce(0, +)
     }
 }

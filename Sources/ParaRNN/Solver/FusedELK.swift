@@ -76,87 +76,72 @@ extension NewtonEngine {
             ends.deallocate()
             saved.deallocate()
         }
-        let u = UnsafeSendable(projections)
-        let h = UnsafeMutableSendable(states)
-        let f = UnsafeMutableSendable(offsets)
-        let jac = UnsafeMutableSendable(jacobians!)
-        let carry = UnsafeMutableSendable(carries)
-        let summary = UnsafeMutableSendable(summaries)
-        let start = UnsafeMutableSendable(starts)
-        let end = UnsafeMutableSendable(ends)
-        let keep = UnsafeMutableSendable(saved)
-        let initial = UnsafeSendable(previous)
+        let (projections, states, values, jacobians) = (self.projections, self.states, offsets, self.jacobians!)
 
         /// One pass over every chunk, filtering with `sigma2`; returns the residual, the merit and
         /// the count of values above the tolerance of the states it leaves.
         func run(_ pass: FusedELKPass, sigma2: Double) -> ELKMeasure {
             // Chunk c starts from chunk c − 1's final variance of the last pass.
-            if workers > 1 { (start.base + width).update(from: end.base, count: (workers - 1) * width) }
-            var results = [Double](repeating: 0, count: 3 * workers)
-            results.withUnsafeMutableBufferPointer { res in
-                let res = UnsafeMutableSendable(res.baseAddress!)
-                pool.forEach(workers) { c in
-                    // Subnormal P products cost Intel cores a microcode assist each (see
-                    // withSubnormalsFlushed); the pass runs with them flushed to zero.
-                    let control = flushSubnormals()
-                    defer { restoreFloatingPointControl(control) }
-                    let range = chunkRanges[c]
-                    let reduces = c < workers - 1
-                    let chunkSummary = summary.base + c * summaryCount
-                    if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
-                    let before = carry.base + c * row
-                    if c == 0 {
-                        copyScalars(before, initial.base, count: row)
-                    } else if pass == .relinearise {
-                        copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
-                    }
-                    let variance = end.base + c * width
-                    variance.update(from: start.base + c * width, count: width)
-                    var worst = 0.0
-                    var merit = 0.0
-                    var unconverged = 0
-                    var t = range.lowerBound
-                    while t < range.upperBound {
-                        let rows = t..<min(t + blockRows, range.upperBound)
-                        let prior =
-                            t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(h.base + (t - 1) * row)
-                        let first = t * row
-                        let count = rows.count * row
-                        if pass == .step {
-                            copyScalars(keep.base + first, h.base + first, count: count)
-                            AffineRows.solve(
-                                a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
-                                blocks: blocks, blockSize: k, carry: prior, output: h.base)
-                        }
-                        cell.linearize(
-                            steps: rows, batch: batch, previous: prior, states: UnsafePointer(h.base),
-                            projections: u.base, values: f.base, jacobians: jac.base, request: request)
-                        let blockMerit = relativeMerit(
-                            states: UnsafePointer(h.base + first), values: UnsafePointer(f.base + first), count: count,
-                            tolerance: tolerance)
-                        merit += blockMerit.merit
-                        unconverged += blockMerit.unconverged
-                        worst = combineResiduals(
-                            worst,
-                            residualAndOffsets(
-                                range: rows, row: row, jrow: jrow, states: UnsafePointer(h.base), initial: prior,
-                                values: f.base, jacobians: jac.base, structure: structure, batch: batch,
-                                stateSize: cell.stateSize, hidden: cell.hiddenSize, clip: nil))
-                        ELK.filter(
-                            range: rows, row: row, jrow: jrow, structure: structure, jacobians: jac.base,
-                            offsets: f.base, states: UnsafePointer(h.base), variance: variance, sigma2: sigma2,
-                            rewrite: true)
-                        if reduces {
-                            AffineRows.accumulate(
-                                a: UnsafePointer(jac.base), b: UnsafePointer(f.base), rows: rows,
-                                blocks: blocks, blockSize: k, summary: chunkSummary)
-                        }
-                        t = rows.upperBound
-                    }
-                    res.base[3 * c] = worst
-                    res.base[3 * c + 1] = merit
-                    res.base[3 * c + 2] = Double(unconverged)
+            if workers > 1 { (starts + width).update(from: ends, count: (workers - 1) * width) }
+            let parts = pool.map(workers) { c in
+                // Subnormal P products cost Intel cores a microcode assist each (see
+                // withSubnormalsFlushed); the pass runs with them flushed to zero.
+                let control = flushSubnormals()
+                defer { restoreFloatingPointControl(control) }
+                let range = chunkRanges[c]
+                let reduces = c < workers - 1
+                let chunkSummary = summaries + c * summaryCount
+                if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
+                let before = carries + c * row
+                if c == 0 {
+                    copyScalars(before, previous, count: row)
+                } else if pass == .relinearise {
+                    copyScalars(before, states + (range.lowerBound - 1) * row, count: row)
                 }
+                let variance = ends + c * width
+                variance.update(from: starts + c * width, count: width)
+                var worst = 0.0
+                var merit = 0.0
+                var unconverged = 0
+                var t = range.lowerBound
+                while t < range.upperBound {
+                    let rows = t..<min(t + blockRows, range.upperBound)
+                    let prior =
+                        t == range.lowerBound ? UnsafePointer(before) : UnsafePointer(states + (t - 1) * row)
+                    let first = t * row
+                    let count = rows.count * row
+                    if pass == .step {
+                        copyScalars(saved + first, states + first, count: count)
+                        AffineRows.solve(
+                            a: UnsafePointer(jacobians), b: UnsafePointer(values), rows: rows,
+                            blocks: blocks, blockSize: k, carry: prior, output: states)
+                    }
+                    cell.linearize(
+                        steps: rows, batch: batch, previous: prior, states: UnsafePointer(states),
+                        projections: projections, values: values, jacobians: jacobians, request: request)
+                    let blockMerit = relativeMerit(
+                        states: UnsafePointer(states + first), values: UnsafePointer(values + first), count: count,
+                        tolerance: tolerance)
+                    merit += blockMerit.merit
+                    unconverged += blockMerit.unconverged
+                    worst = combineResiduals(
+                        worst,
+                        residualAndOffsets(
+                            range: rows, row: row, jrow: jrow, states: UnsafePointer(states), initial: prior,
+                            values: values, jacobians: jacobians, structure: structure, batch: batch,
+                            stateSize: cell.stateSize, hidden: cell.hiddenSize, clip: nil))
+                    ELK.filter(
+                        range: rows, row: row, jrow: jrow, structure: structure, jacobians: jacobians,
+                        offsets: values, states: UnsafePointer(states), variance: variance, sigma2: sigma2,
+                        rewrite: true)
+                    if reduces {
+                        AffineRows.accumulate(
+                            a: UnsafePointer(jacobians), b: UnsafePointer(values), rows: rows,
+                            blocks: blocks, blockSize: k, summary: chunkSummary)
+                    }
+                    t = rows.upperBound
+                }
+                return ELKMeasure(residual: worst, merit: merit, unconverged: unconverged)
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
             copyScalars(carries, previous, count: row)
@@ -165,48 +150,16 @@ extension NewtonEngine {
                     UnsafePointer(summaries + c * summaryCount), blocks: blocks, blockSize: k,
                     input: UnsafePointer(carries + c * row), output: carries + (c + 1) * row)
             }
-            var total = ELKMeasure(residual: 0, merit: 0, unconverged: 0)
-            for c in 0..<workers {
-                total.residual = combineResiduals(total.residual, results[3 * c])
-                total.merit += results[3 * c + 1]
-                total.unconverged += Int(results[3 * c + 2])
-            }
-            return total
+            return ELKMeasure(combining: parts)
         }
 
-        var bounded = 0
-        /// A pass; an overflowed iterate is bounded (``boundStates()``) and linearised again.
-        func measure(_ pass: FusedELKPass, sigma2: Double) -> ELKMeasure {
-            let first = run(pass, sigma2: sigma2)
-            if first.residual.isFinite || boundStates() == 0 { return first }
-            bounded += 1
-            return run(.relinearise, sigma2: sigma2)
-        }
-        // Stagnation is ELK's own rule (``ELKProgress``), not the monitor's.
-        var monitor = ConvergenceMonitor(
-            method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
-        var schedule = ELKSchedule()
-        var progress = ELKProgress()
-        func finish(_ attempt: SolveAttempt) -> SolveAttempt {
-            noteOverflows(ELK.describe(attempt, schedule), bounded)
-        }
-        var current = measure(.relinearise, sigma2: schedule.sigma2)
-        report(0, current.residual)
-        var iteration = 0
-        while true {
-            if let finished = monitor.record(current.residual, iteration: iteration) { return finish(finished) }
-            if progress.stagnates(residual: current.residual, unconverged: current.unconverged) {
-                return finish(monitor.stopped(iteration, ELK.stagnation(current.residual, tolerance)))
-            }
-            iteration += 1
-            let trial = measure(.step, sigma2: schedule.next)
-            if schedule.decide(trial: trial.merit, current: current.merit) {
-                current = trial
-            } else {
-                restoreStates(from: saved)
-                current = measure(.relinearise, sigma2: schedule.sigma2)
-            }
-            report(iteration, current.residual)
+        return iterateTrustRegion(
+            structure: structure, tolerance: tolerance, maxIterations: maxIterations, saved: saved,
+            filtersAhead: true, report: report
+        ) { sigma2 in
+            run(.relinearise, sigma2: sigma2)
+        } step: { sigma2 in
+            run(.step, sigma2: sigma2)
         }
     }
 }

@@ -90,25 +90,15 @@ final class NewtonEngine<Cell: RecurrentCell> {
         parallelZeroFill(states, count: steps * row, pool: pool)
         let zeros = zeroArray(Scalar.self, count: row)
         let chunks = self.chunks
-        let cell = self.cell
-        let batch = self.batch
-        let row = self.row
-        let u = UnsafeSendable(projections)
-        let h = UnsafeMutableSendable(states)
-        let f = UnsafeMutableSendable(offsets)
+        let (cell, batch) = (self.cell, self.batch)
         zeros.withUnsafeBufferPointer { z in
-            let z = UnsafeSendable(z.baseAddress!)
             pool.forEach(chunks.count) { c in
-                let range = chunks[c]
                 cell.linearize(
-                    steps: range, batch: batch, previous: z.base, states: UnsafePointer(h.base),
-                    projections: u.base, values: f.base, jacobians: nil, request: .structured)
-            }
-            pool.forEach(chunks.count) { c in
-                let range = chunks[c]
-                copyScalars(h.base + range.lowerBound * row, f.base + range.lowerBound * row, count: range.count * row)
+                    steps: chunks[c], batch: batch, previous: z.baseAddress!, states: UnsafePointer(states),
+                    projections: projections, values: offsets, jacobians: nil, request: .structured)
             }
         }
+        copyStates(from: offsets)
     }
 
     /// Runs Newton iterations of `method` (newton, quasi-newton or damped).
@@ -160,28 +150,31 @@ final class NewtonEngine<Cell: RecurrentCell> {
         return noteOverflows(monitor.limitReached(), bounded)
     }
 
-    /// Saves the current states (parallel copy).
-    func copyStates(to target: UnsafeMutablePointer<Scalar>) {
+    /// The values `[T][row]` of each chunk of t (``chunks``), as flat index ranges, mapped by
+    /// `body` in parallel; the results in chunk order.
+    ///
+    ///     let changed = mapChunkValues { v in boundValues(states + v.lowerBound, count: v.count, bound: m) }
+    func mapChunkValues<T>(_ body: (_ values: Range<Int>) -> T) -> [T] {
         let chunks = self.chunks
         let row = self.row
-        let h = UnsafeSendable(UnsafePointer(states))
-        let out = UnsafeMutableSendable(target)
-        pool.forEach(chunks.count) { c in
-            let r = chunks[c]
-            copyScalars(out.base + r.lowerBound * row, h.base + r.lowerBound * row, count: r.count * row)
-        }
+        return pool.map(chunks.count) { c in body((chunks[c].lowerBound * row)..<(chunks[c].upperBound * row)) }
+    }
+
+    /// Saves the current states (parallel copy).
+    func copyStates(to target: UnsafeMutablePointer<Scalar>) {
+        _ = mapChunkValues { v in copyScalars(target + v.lowerBound, states + v.lowerBound, count: v.count) }
+    }
+
+    /// Copies `source` into the states (parallel).
+    func copyStates(from source: UnsafePointer<Scalar>) {
+        _ = mapChunkValues { v in copyScalars(states + v.lowerBound, source + v.lowerBound, count: v.count) }
     }
 
     /// H ← (H + H_previous)/2: halves the last step (the k-th halving of a backtrack).
     func blend(_ previousStates: UnsafeMutablePointer<Scalar>, halvings: Int) {
-        let chunks = self.chunks
-        let row = self.row
-        let h = UnsafeMutableSendable(states)
-        let p = UnsafeSendable(UnsafePointer(previousStates))
-        pool.forEach(chunks.count) { c in
-            let r = chunks[c]
-            let start = r.lowerBound * row
-            for i in start..<(start + r.count * row) { h.base[i] = (h.base[i] + p.base[i]) * 0.5 }
+        let h = states
+        _ = mapChunkValues { v in
+            for i in v { h[i] = (h[i] + previousStates[i]) * 0.5 }
         }
     }
 
@@ -190,30 +183,17 @@ final class NewtonEngine<Cell: RecurrentCell> {
         -> Double
     {
         let chunks = self.chunks
-        let cell = self.cell
-        let batch = self.batch
-        let row = self.row
-        let u = UnsafeSendable(projections)
-        let h = UnsafeMutableSendable(states)
-        let h0 = UnsafeSendable(previous)
-        let f = UnsafeMutableSendable(offsets)
-        let jac = UnsafeMutableSendable(jacobians!)
+        let (cell, batch, row, packing) = (self.cell, self.batch, self.row, self.packing)
+        let (states, values, jacobians) = (UnsafePointer(self.states), offsets, self.jacobians!)
         // Cells that can fold the residual and offsets into their kernel save a memory pass.
         let fuse = cell.fusesNewtonOffsets && clip == nil && request == .structured
-        let packing = self.packing
-        var residuals = [Double](repeating: 0, count: chunks.count)
-        residuals.withUnsafeMutableBufferPointer { res in
-            let res = UnsafeMutableSendable(res.baseAddress!)
-            pool.forEach(chunks.count) { c in
-                let range = chunks[c]
-                let first = Self.stateBefore(
-                    range.lowerBound, initial: h0.base, states: UnsafePointer(h.base), row: row,
-                    packing: packing)
-                res.base[c] = cell.linearizeChunk(
-                    range, batch: batch, previous: first, states: UnsafePointer(h.base),
-                    projections: u.base, values: f.base, jacobians: jac.base, request: request,
-                    structure: structure, fuse: fuse, clip: clip)
-            }
+        let residuals = pool.map(chunks.count) { c in
+            let range = chunks[c]
+            let first = Self.stateBefore(
+                range.lowerBound, initial: previous, states: states, row: row, packing: packing)
+            return cell.linearizeChunk(
+                range, batch: batch, previous: first, states: states, projections: projections, values: values,
+                jacobians: jacobians, request: request, structure: structure, fuse: fuse, clip: clip)
         }
         return residuals.reduce(0, combineResiduals)
     }
@@ -224,22 +204,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
             scanPacked(structure: structure, packing: packing)
             return
         }
-        let k: Int
-        switch structure {
-        case .diagonal:
-            AffineScan.diagonalUnchecked(
-                a: jacobians!, b: offsets, steps: steps, lanes: row, initial: previous,
-                output: states, reverse: false, pool: pool)
-            return
-        case .blockDiagonal(let size): k = size
-        case .dense:
-            AffineScan.denseUnchecked(
-                a: jacobians!, b: offsets, steps: steps, batch: batch, dimension: cell.stateSize,
-                initial: previous, output: states, transposed: false, reverse: false, pool: pool)
-            return
-        }
-        AffineScan.blockDiagonalUnchecked(
-            a: jacobians!, b: offsets, steps: steps, blocks: row / k, blockSize: k,
+        AffineScan.scanUnchecked(
+            structure.scanShape(batch: batch, stateSize: cell.stateSize), a: jacobians!, b: offsets, steps: steps,
             initial: previous, output: states, transposed: false, reverse: false, pool: pool)
     }
 }

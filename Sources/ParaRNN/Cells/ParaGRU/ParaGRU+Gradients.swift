@@ -5,29 +5,23 @@ extension ParaGRU: DifferentiableCell {
 
     /// ParaGRU's VJP. With g_a = λ z (1 − c²), g_z = λ (c − h) z(1 − z), g_r = g_a A_h h r(1 − r):
     /// ∂L/∂u = (g_z, g_r, g_a); ∂L/∂A_z += g_z h, ∂L/∂A_r += g_r h, ∂L/∂A_h += g_a h r.
+    ///
+    /// Per step and sequence, the hidden units in SIMD8 octets then quads, the parameter
+    /// gradients summed in vector accumulators (in step, then sequence order) and added once at
+    /// the end.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) { vjpKernel(arguments) }
-
-    /// The VJP loops (specialised per precision through the entry's `@_specialize`): per step
-    /// and sequence, the hidden units in SIMD8 octets then quads, the parameter gradients summed
-    /// in vector accumulators (in step, then sequence order) and added once at the end.
-    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
-        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
-        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
         let d = hiddenSize
+        let batch = arguments.batch
         let lanes = batch * d
         let sums = UnsafeMutablePointer<Scalar>.allocate(capacity: 3 * d)
         sums.initialize(repeating: 0, count: 3 * d)
         defer { sums.deallocate() }
         recurrentGains.withUnsafeBufferPointer { gains in
             let gains = gains.baseAddress!
-            for t in steps {
-                let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                let u = projections + t * 3 * lanes
-                let du = projectionGradients + t * 3 * lanes
-                let lambda = adjoints + t * lanes
+            for t in arguments.steps {
+                let (prev, u, du, lambda) = arguments.rows(at: t, stateRow: lanes, projectionRow: 3 * lanes)
                 for b in 0..<batch {
                     let l = b * d
                     forEachLaneGroup(
@@ -45,7 +39,7 @@ extension ParaGRU: DifferentiableCell {
                 }
             }
         }
-        for i in 0..<(3 * d) { parameterGradients[i] += sums[i] }
+        for i in 0..<(3 * d) { arguments.parameterGradients[i] += sums[i] }
     }
 
     /// The VJP of `k` hidden units of one sequence at one step. `gains` holds A_z, A_r, A_h

@@ -66,39 +66,33 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell, DiagonalGainCell {
             let az = UnsafePointer(tiles)
             let ar = az + lanes
             let ah = az + 2 * lanes
-            if lanes >= 32 {
-                // Wide rows: short loops over the lanes (vectorised by the compiler, each with a
-                // short dependency chain), through scratch for the gates.
-                let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: 2 * lanes)
-                defer { gates.deallocate() }
-                let zs = gates
-                let rs = gates + lanes
-                for t in steps {
-                    let hp = t == steps.lowerBound ? previous : states + (t - 1) * lanes
-                    let uz = projections + t * 3 * lanes
-                    let ur = uz + lanes
-                    let uh = uz + 2 * lanes
-                    let out = values + t * lanes
-                    for l in 0..<lanes {
-                        zs[l] = Scalar.sigmoid(az[l] * hp[l] + uz[l])
-                        rs[l] = Scalar.sigmoid(ar[l] * hp[l] + ur[l])
-                    }
-                    for l in 0..<lanes { rs[l] = Scalar.tanh(ah[l] * (hp[l] * rs[l]) + uh[l]) }
-                    for l in 0..<lanes {
-                        let h = hp[l]
-                        let z = zs[l]
-                        out[l] = z * rs[l] + (1 - z) * h
-                    }
-                }
-                return
-            }
-            let vectorLanes = lanes / 4 * 4
+            // Wide rows: short loops over the lanes (vectorised by the compiler, each with a
+            // short dependency chain), through scratch for the gates; narrow rows in SIMD4.
+            let wide = lanes >= 32
+            let gates = UnsafeMutablePointer<Scalar>.allocate(capacity: wide ? 2 * lanes : 0)
+            defer { gates.deallocate() }
+            let zs = gates
+            let rs = gates + lanes
+            let vectorLanes = wide ? 0 : lanes / 4 * 4
             for t in steps {
                 let prev = t == steps.lowerBound ? previous : states + (t - 1) * lanes
                 let uz = projections + t * 3 * lanes
                 let ur = uz + lanes
                 let uh = uz + 2 * lanes
                 let out = values + t * lanes
+                if wide {
+                    for l in 0..<lanes {
+                        zs[l] = Scalar.sigmoid(az[l] * prev[l] + uz[l])
+                        rs[l] = Scalar.sigmoid(ar[l] * prev[l] + ur[l])
+                    }
+                    for l in 0..<lanes { rs[l] = Scalar.tanh(ah[l] * (prev[l] * rs[l]) + uh[l]) }
+                    for l in 0..<lanes {
+                        let h = prev[l]
+                        let z = zs[l]
+                        out[l] = z * rs[l] + (1 - z) * h
+                    }
+                    continue
+                }
                 var l = 0
                 while l < vectorLanes {
                     let h = loadVector(prev + l)

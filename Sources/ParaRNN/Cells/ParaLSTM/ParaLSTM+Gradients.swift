@@ -10,14 +10,8 @@ extension ParaLSTM: DifferentiableCell {
     /// ∂L/∂A_{f,o,c} += g_p{f,o,c} h; ∂L/∂C_f += g_pf c; ∂L/∂C_o += g_po c'.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) { vjpKernel(arguments) }
-
-    /// The VJP loops (specialised per precision through the entry's `@_specialize`).
-    func vjpKernel(_ arguments: VJPArguments<Scalar>) {
-        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
-        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
-        let d = hiddenSize
+    public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
+        let (d, batch) = (hiddenSize, arguments.batch)
         let lanes = batch * d
         let row = 2 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
@@ -27,16 +21,13 @@ extension ParaLSTM: DifferentiableCell {
                 let ac = af + 2 * d
                 let cf = peep.baseAddress!
                 let co = cf + d
-                let gaf = parameterGradients
+                let gaf = arguments.parameterGradients
                 let gao = gaf + d
                 let gac = gaf + 2 * d
                 let gcf = gaf + 3 * d
                 let gco = gaf + 4 * d
-                for t in steps {
-                    let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                    let u = projections + t * 3 * lanes
-                    let du = projectionGradients + t * 3 * lanes
-                    let lambda = adjoints + t * row
+                for t in arguments.steps {
+                    let (prev, u, du, lambda) = arguments.rows(at: t, stateRow: row, projectionRow: 3 * lanes)
                     for b in 0..<batch {
                         for j in 0..<d {
                             let l = b * d + j

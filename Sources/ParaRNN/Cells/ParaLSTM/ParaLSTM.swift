@@ -253,25 +253,20 @@ public struct ParaLSTM<Scalar: CellMath>: KernelCell, DiagonalRecurrence {
             } else if !withJacobian {
                 gates(tau: oh)
                 for i in 0..<n { oh[i] = uo[i] * oh[i] }
-            } else if structured {
-                gates(tau: j3)
-                for i in 0..<n {
-                    let tau = j3[i]
-                    let x = jacobian(i, tau: tau)
-                    oh[i] = uo[i] * tau
-                    j0[i] = x.dcdc
-                    j1[i] = x.dcdh
-                    j2[i] = x.dhdc
-                    j3[i] = x.dhdh
-                }
             } else {
-                gates(tau: j1)
+                // τ in the last plane the request writes (∂h'/∂h: j3 structured, j1 diagonal).
+                let taus = structured ? j3 : j1
+                gates(tau: taus)
                 for i in 0..<n {
-                    let tau = j1[i]
+                    let tau = taus[i]
                     let x = jacobian(i, tau: tau)
                     oh[i] = uo[i] * tau
                     j0[i] = x.dcdc
-                    j1[i] = x.dhdh
+                    if structured {
+                        j1[i] = x.dcdh
+                        j2[i] = x.dhdc
+                    }
+                    taus[i] = x.dhdh
                 }
             }
         }

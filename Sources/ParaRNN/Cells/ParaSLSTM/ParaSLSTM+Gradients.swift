@@ -13,20 +13,15 @@ extension ParaSLSTM: DifferentiableCell {
     ///
     /// (a = log σ(f̃) + m); ∂L/∂u = (g_ĩ, g_f̃, g_z̃, g_õ) and ∂L/∂R_x += g_x h.
     public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
-        let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
-        let (projections, adjoints) = (arguments.projections, arguments.adjoints)
-        let (projectionGradients, parameterGradients) = (arguments.projectionGradients, arguments.parameterGradients)
+        let (steps, batch, parameterGradients) = (arguments.steps, arguments.batch, arguments.parameterGradients)
         let d = hiddenSize
         let lanes = batch * d
         let row = 4 * lanes
         recurrentGains.withUnsafeBufferPointer { gains in
             let r = gains.baseAddress!
             for t in steps {
-                let prev = t == steps.lowerBound ? previous : states + (t - 1) * row
-                let cur = states + t * row
-                let u = projections + t * 4 * lanes
-                let du = projectionGradients + t * 4 * lanes
-                let lambda = adjoints + t * row
+                let (prev, u, du, lambda) = arguments.rows(at: t, stateRow: row, projectionRow: 4 * lanes)
+                let cur = arguments.states + t * row
                 for b in 0..<batch {
                     for j in 0..<d {
                         let l = b * d + j
