@@ -34,7 +34,7 @@ struct DistributedSolveTests {
 
     /// Writes `name.safetensors` for `cell` (paragru, paralstm) with m = 3, d = 4, or copies the
     /// 2-layer PyTorch GRU fixture (m = 3, H = 4); and the input x.npy [2, T, 3].
-    static func prepare(_ folder: Folder, cell: String) throws -> String {
+    static func prepare(_ folder: Folder, cell: String, steps: Int = Self.steps) throws -> String {
         let m = 3
         let d = 4
         let name = "\(cell).safetensors"
@@ -118,6 +118,38 @@ struct DistributedSolveTests {
             #expect(fromRollout <= 1e-4, "\(cell) R=\(ranks): max |Δ| to the rollout \(fromRollout)")
         }
         #expect(!folder.files.contains { $0.hasSuffix(".partial") })
+    }
+
+    /// T = 4099 (B = 2): each rank's fused passes run 2–4 chunks, so chunk summaries are
+    /// composed into the rank's map before the exclusive scan, and later chunks start from
+    /// carries inside the rank.
+    @Test(
+        "fused Newton with several chunks per rank equals one process",
+        arguments: ["paragru", "paralstm"])
+    func fusedChunksMatchOneProcess(cell: String) throws {
+        let folder = Folder()
+        let model = try Self.prepare(folder, cell: cell, steps: 4099)
+        let pararnn = try #require(builtExecutable("pararnn"))
+        let common = ["--model", model, "--input", "x.npy", "--method"]
+        #expect(try Self.solveAlone(folder, common + ["newton", "--output", "newton.npy"]) == 0)
+        #expect(try Self.solveAlone(folder, common + ["sequential", "--output", "rollout.npy"]) == 0)
+        let newton = try Self.load(folder.path("newton.npy"))
+        let rollout = try Self.load(folder.path("rollout.npy"))
+        for (ranks, threads) in [(2, 4), (3, 2)] {
+            let out = "out\(ranks).npy"
+            let run = try mpirun(
+                ranks: ranks, pararnn,
+                ["solve", "--distributed"] + common + ["newton", "--output", out, "--threads", String(threads)],
+                in: folder.url)
+            #expect(run.status == 0, "\(cell) R=\(ranks): \(run.stdout) \(run.stderr)")
+            #expect(run.stdout.contains("certified"), "\(cell) R=\(ranks): \(run.stdout)")
+            let got = try Self.load(folder.path(out))
+            #expect(got.count == newton.count)
+            let fromNewton = zip(got, newton).map { abs($0 - $1) }.max() ?? .infinity
+            let fromRollout = zip(got, rollout).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(fromNewton <= 1e-5, "\(cell) R=\(ranks): max |Δ| to one-process Newton \(fromNewton)")
+            #expect(fromRollout <= 1e-4, "\(cell) R=\(ranks): max |Δ| to the rollout \(fromRollout)")
+        }
     }
 
     @Test("the pipelined rollout over 3 ranks is bitwise the one-process rollout")
