@@ -109,6 +109,18 @@ extension Solve {
             fallback: !noFallback, segmentLength: nil, pool: pool)
         options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
         options.coupling = MPICoupling(world)
+        // Each rank solves its steps in cache-sized pieces (as one process streams), then the
+        // ranks correct their entering states; --in-memory: Newton iterations over the whole
+        // sequence at once (the fused passes, two collectives per iteration).
+        if !inMemory {
+            options.segmentLength =
+                segmentLength
+                ?? (try? SegmentPlan.length(
+                    steps: mine.count, batch: batch, features: loaded.inputSize, layers: layers,
+                    scalarBytes: MemoryLayout<S>.size,
+                    maxMemory: maxMemory.flatMap(parseByteSize) ?? SegmentPlan.defaultMaxMemory,
+                    threads: pool.threadCount))
+        }
         let solveStart = ContinuousClock.now
         var hidden = slice.x
         var solutions: [Solution<S>] = []
@@ -156,6 +168,7 @@ extension Solve {
                     "layer \(l + 1): \(s.method.rawValue), \(iterations) iteration\(iterations == 1 ? "" : "s"), residual \(format(s.finalResidual)) (tolerance \(format(s.tolerance)))\(s.converged ? ", certified" : ", NOT converged")"
                 if let last = s.attempts.last { text += ": \(last.outcome)" }
                 text += "\n"
+                if s.decision.hasPrefix("across") { text += "  \(s.decision)\n" }
             }
             text += String(format: "solve %.3f s, total %.3f s\n", solveSeconds, seconds(ContinuousClock.now - began))
             if writeHidden, let output { text += "wrote \(output) \(outShape)\n" }

@@ -64,6 +64,55 @@ struct CoupledFusedTests {
         #expect(s1.map(\.bitPattern) == s2.map(\.bitPattern))
     }
 
+    /// Pieces with corrections (``SequenceSolver/streamedCoupledSolve(inputs:steps:batch:initialState:segmentLength:coupling:)``):
+    /// long segments of 256-step pieces (one correction round), and 20-step segments of
+    /// 4-step pieces, where a correction runs through whole segments and rounds repeat.
+    @Test(
+        "pieces with corrected entering states equal the rollout",
+        arguments: [(3, 3001, 256), (4, 80, 4)])
+    func piecesEqualRollout(segments: Int, steps: Int, pieceLength: Int) throws {
+        let gru = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 46)
+        let lstm = try RandomCells.paraLSTM(Double.self, m: 2, d: 4, scale: 1, seed: 47)
+        try checkPieces(gru, segments: segments, steps: steps, pieceLength: pieceLength)
+        try checkPieces(lstm, segments: segments, steps: steps, pieceLength: pieceLength)
+    }
+
+    func checkPieces<Cell: RecurrentCell>(_ cell: Cell, segments: Int, steps: Int, pieceLength: Int) throws
+    where Cell.Scalar == Double {
+        let batch = 2
+        var rng = SeededGenerator(seed: 48)
+        let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
+        let h0: [Double] = uniform(cell.stateRowSize(batch: batch), 0.5, &rng)
+        let reference = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: .serial))
+            .solve(inputs: x, steps: steps, batch: batch, initialState: h0).states
+        let hub = ThreadSegments(count: segments)
+        let results = hub.run { s -> Result<Solution<Double>, SolverError> in
+            let mine = ChunkPlan.evenRange(index: s, of: segments, total: steps)
+            let inputRow = batch * cell.inputSize
+            let slice = Array(x[(mine.lowerBound * inputRow)..<(mine.upperBound * inputRow)])
+            var options = SolverOptions(
+                method: .newton, tolerance: 1e-10, segmentLength: pieceLength,
+                pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
+            options.coupling = hub.coupling(s)
+            do throws(SolverError) {
+                return .success(
+                    try SequenceSolver(cell: cell, options: options)
+                        .solve(inputs: slice, steps: mine.count, batch: batch, initialState: h0))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let solutions = try results.map { try $0.get() }
+        for (s, solution) in solutions.enumerated() {
+            #expect(solution.converged, "segment \(s): \(solution.decision)")
+            #expect(solution.finalResidual <= 1e-10)
+        }
+        let error = zip(solutions.flatMap { $0.states }, reference).map { abs($0 - $1) }.max() ?? .nan
+        #expect(
+            error <= 1e-9,
+            "\(Cell.self) R = \(segments), pieces of \(pieceLength): max error \(error); \(solutions[0].decision)")
+    }
+
     /// Solves `cell` over T = 2049, B = 1 split into `segments`, each on its own thread with a
     /// 3-thread pool (2–4 chunks per segment), and compares with the rollout.
     func check<Cell: RecurrentCell>(_ cell: Cell, segments: Int, forceChecks: Bool) throws

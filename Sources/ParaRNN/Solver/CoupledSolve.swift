@@ -12,6 +12,9 @@ extension SequenceSolver {
     /// 3. the global residual (max over segments) — every segment takes the same decision;
     /// 4. s ← the affine scan of (J, b) across segments (the coupling's distributed scan).
     /// `.sequential` pipelines the segments: each rolls out from the previous one's end state.
+    /// With ``SolverOptions/segmentLength`` set (and any other method), each segment solves
+    /// its steps in cache-sized pieces instead and the segments' entering states are corrected
+    /// afterwards (``streamedCoupledSolve(inputs:steps:batch:initialState:segmentLength:coupling:)``).
     /// `.automatic` and `.newton` run Newton, `.quasiNewton` the diagonal-Jacobian variant; on
     /// a miss with `fallback` on, the pipelined rollout (exact by construction) follows. ELK and
     /// damped Newton are not distributed yet (an `invalidOption` error says so).
@@ -29,6 +32,11 @@ extension SequenceSolver {
         }
         let row = cell.stateRowSize(batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        if let length = options.segmentLength, requested != .sequential {
+            return streamedCoupledSolve(
+                inputs: inputs, steps: steps, batch: batch, initialState: h0, segmentLength: length,
+                coupling: coupling)
+        }
         let tolerance = options.tolerance ?? Self.defaultTolerance
         let totalSteps = coupling.sum(steps)
         var states = uninitializedArray(Scalar.self, count: steps * row)
