@@ -112,14 +112,18 @@ extension Solve {
         // Each rank solves its steps in cache-sized pieces (as one process streams), then the
         // ranks correct their entering states; --in-memory: Newton iterations over the whole
         // sequence at once (the fused passes, two collectives per iteration).
+        // The ranks on one host share its last-level cache: each plans for all of their threads
+        // and takes its share (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE ranks on this host).
         if !inMemory {
+            let local = max(
+                1, ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1)
             options.segmentLength =
                 segmentLength
                 ?? (try? SegmentPlan.length(
-                    steps: mine.count, batch: batch, features: loaded.inputSize, layers: layers,
+                    steps: mine.count * local, batch: batch, features: loaded.inputSize, layers: layers,
                     scalarBytes: MemoryLayout<S>.size,
                     maxMemory: maxMemory.flatMap(parseByteSize) ?? SegmentPlan.defaultMaxMemory,
-                    threads: pool.threadCount))
+                    threads: pool.threadCount * local)).map { max(SegmentPlan.minimumCacheSteps, $0 / local) }
         }
         let solveStart = ContinuousClock.now
         var hidden = slice.x
