@@ -170,14 +170,14 @@ local-mpi)
             echo "$config.$rep: $(uptime | sed 's/.*load/load/')" >> "$out/summary.txt"
             case "$config" in
             "$one") "$bin" "${common[@]}" --threads "$ranks" --output "$out/h_$one.npy" ;;
-            "$one-in-memory") "$bin" "${common[@]}" --threads "$ranks" --in-memory --output "$out/h_$one.npy" ;;
+            "$one-in-memory") "$bin" "${common[@]}" --threads "$ranks" --in-memory --output "$out/h_$one-in-memory.npy" ;;
             *) mpirun --oversubscribe --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
                 --threads 1 --output "$out/h_$many.npy" ;;
             esac > "$out/$config.$rep.txt"
             echo "    $(grep -E '^(time|solve) |iteration' "$out/$config.$rep.txt" | tr '\n' ' ')" >> "$out/summary.txt"
         done
     done
-    max_difference "$out/h_$one.npy" "$out/h_$many.npy" >> "$out/summary.txt"
+    max_difference "$out/h_$one.npy" "$out/h_$one-in-memory.npy" "$out/h_$many.npy" >> "$out/summary.txt"
     cat "$out/summary.txt"
     ;;
 run-newton)

@@ -22,10 +22,11 @@ extension Solve {
     /// `mpirun -np R pararnn solve --distributed …`: the sequence split over R ranks.
     ///
     /// Rank r reads only its contiguous steps of the input (by offset), projects them and solves
-    /// every layer on them (layer by layer; slices stay on their rank) with the distributed
-    /// Newton (``SegmentCoupling``; the unfused engine's passes, the scans by `MPI_Exscan` of
-    /// segment summaries, the residual certified globally by `MPI_Allreduce`) or the pipelined
-    /// rollout. The output `.npy` is written collectively: rank 0 creates a temporary file
+    /// every layer on them (layer by layer; slices stay on their rank) through ``SegmentCoupling``:
+    /// by default in cache-sized pieces with corrected entering states (the one-process solver
+    /// per piece), with `--in-memory` by Newton iterations over the whole sequence (the fused
+    /// passes, the ranks' maps by `MPI_Exscan`, the residual by `MPI_Allreduce`), with
+    /// `--method sequential` by the pipelined rollout. The output `.npy` is written collectively: rank 0 creates a temporary file
     /// holding the header, every rank writes its rows at their offsets (`pwrite`), and rank 0
     /// renames it once every rank succeeded. Any failure on any rank: every rank exits 1 (2 for
     /// an unconverged or overflowing solve, as in one process) and no output is left.

@@ -3,12 +3,14 @@ import ParallelScan
 extension SequenceSolver {
     /// Solves this process's segment of a sequence split across processes (``SegmentCoupling``).
     ///
-    /// Parallel Newton over the whole sequence, every iteration:
+    /// Parallel Newton over the whole sequence. Plain Newton of a cell with fused passes runs
+    /// the one-process engine's fused passes on every segment
+    /// (``coupledFusedNewton(steps:batch:inputs:projections:initial:states:tolerance:maxIterations:coupling:checkThreshold:)``);
+    /// quasi-Newton and dense Jacobians run, every iteration:
     /// 1. the boundary exchange: each segment sends its last state row to the next
     ///    (s_{start−1} of the current iterate);
     /// 2. locally and in parallel over chunks: F_t = f(s_{t−1}, u_t), J_t, the residual and the
-    ///    offsets b_t = F_t − J_t s_{t−1} (one fused kernel for cells that fuse them, as the
-    ///    one-process engine's linearisation; not its fused scan-and-linearise passes);
+    ///    offsets b_t = F_t − J_t s_{t−1} (one fused kernel for cells that fuse them);
     /// 3. the global residual (max over segments) — every segment takes the same decision;
     /// 4. s ← the affine scan of (J, b) across segments (the coupling's distributed scan).
     /// `.sequential` pipelines the segments: each rolls out from the previous one's end state.
