@@ -47,10 +47,10 @@ extension Solve {
 
         // 1. Each rank: the model, the input's header and its own slice; all checked.
         let slice: RankSlice<S> = try agreement.run {
-            if method.method == .elk || method.method == .damped {
+            if inMemory, method.method == .elk || method.method == .damped {
                 throw Failure(
                     message:
-                        "error: --distributed: method \(method.rawValue) is not available across processes (use newton, quasi-newton, sequential or automatic)",
+                        "error: --distributed --in-memory: method \(method.rawValue) is not available in Newton iterations across processes (drop --in-memory to solve in pieces, or use newton, quasi-newton, sequential or automatic)",
                     code: 1)
             }
             let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
@@ -125,6 +125,7 @@ extension Solve {
                     scalarBytes: MemoryLayout<S>.size,
                     maxMemory: maxMemory.flatMap(parseByteSize) ?? SegmentPlan.defaultMaxMemory,
                     threads: pool.threadCount * local)).map { max(SegmentPlan.minimumCacheSteps, $0 / local) }
+                ?? SegmentPlan.minimumCacheSteps
         }
         let solveStart = ContinuousClock.now
         var hidden = slice.x

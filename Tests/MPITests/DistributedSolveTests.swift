@@ -159,6 +159,30 @@ struct DistributedSolveTests {
         }
     }
 
+    @Test("ELK across 3 ranks in pieces equals the rollout; with --in-memory it is refused")
+    func elkInPieces() throws {
+        let folder = Folder()
+        let model = try Self.prepare(folder, cell: "paralstm")
+        let pararnn = try #require(builtExecutable("pararnn"))
+        #expect(
+            try Self.solveAlone(
+                folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"])
+                == 0)
+        let common = ["solve", "--distributed", "--model", model, "--input", "x.npy", "--method", "elk"]
+        let run = try mpirun(
+            ranks: 3, pararnn, common + ["--output", "elk.npy", "--segment-length", "16"], in: folder.url)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("certified"), "\(run.stdout)")
+        let got = try Self.load(folder.path("elk.npy"))
+        let rollout = try Self.load(folder.path("rollout.npy"))
+        let error = zip(got, rollout).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(error <= 1e-4, "max |Δ| to the rollout \(error)")
+        let refused = try mpirun(ranks: 2, pararnn, common + ["--output", "no.npy", "--in-memory"], in: folder.url)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--in-memory: method elk"), "\(refused.stderr)")
+        #expect(!folder.files.contains("no.npy"))
+    }
+
     @Test("the pipelined rollout over 3 ranks is bitwise the one-process rollout")
     func pipelinedRolloutIsBitwise() throws {
         let folder = Folder()

@@ -77,8 +77,20 @@ struct CoupledFusedTests {
         try checkPieces(lstm, segments: segments, steps: steps, pieceLength: pieceLength)
     }
 
-    func checkPieces<Cell: RecurrentCell>(_ cell: Cell, segments: Int, steps: Int, pieceLength: Int) throws
-    where Cell.Scalar == Double {
+    /// Any one-process method runs per piece: ELK, damped and quasi-Newton across segments.
+    @Test(
+        "ELK, damped and quasi-Newton in pieces across segments equal the rollout",
+        arguments: [
+            SolverMethod.elk, .damped, .quasiNewton,
+        ])
+    func otherMethodsInPieces(method: SolverMethod) throws {
+        let gru = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 49)
+        try checkPieces(gru, segments: 3, steps: 600, pieceLength: 64, method: method)
+    }
+
+    func checkPieces<Cell: RecurrentCell>(
+        _ cell: Cell, segments: Int, steps: Int, pieceLength: Int, method: SolverMethod = .newton
+    ) throws where Cell.Scalar == Double {
         let batch = 2
         var rng = SeededGenerator(seed: 48)
         let x: [Double] = uniform(steps * batch * cell.inputSize, 1, &rng)
@@ -91,7 +103,7 @@ struct CoupledFusedTests {
             let inputRow = batch * cell.inputSize
             let slice = Array(x[(mine.lowerBound * inputRow)..<(mine.upperBound * inputRow)])
             var options = SolverOptions(
-                method: .newton, tolerance: 1e-10, segmentLength: pieceLength,
+                method: method, tolerance: 1e-10, segmentLength: pieceLength,
                 pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
             options.coupling = hub.coupling(s)
             do throws(SolverError) {

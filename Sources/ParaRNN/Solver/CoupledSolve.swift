@@ -19,7 +19,8 @@ extension SequenceSolver {
     /// afterwards (``streamedCoupledSolve(inputs:steps:batch:initialState:segmentLength:coupling:)``).
     /// `.automatic` and `.newton` run Newton, `.quasiNewton` the diagonal-Jacobian variant; on
     /// a miss with `fallback` on, the pipelined rollout (exact by construction) follows. ELK and
-    /// damped Newton are not distributed yet (an `invalidOption` error says so).
+    /// damped Newton run in pieces only (without `segmentLength` an `invalidOption` error says
+    /// so).
     ///
     /// `initialState` is the state before the whole sequence, given on every segment.
     func solveCoupled(
@@ -27,17 +28,17 @@ extension SequenceSolver {
         coupling: any SegmentCoupling
     ) throws(SolverError) -> Solution<Scalar> {
         let requested = options.method
-        if requested == .elk || requested == .damped {
-            throw .invalidOption(
-                "method \(requested.rawValue) is not available across processes (use newton, quasi-newton or sequential)"
-            )
-        }
         let row = cell.stateRowSize(batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         if let length = options.segmentLength, requested != .sequential {
             return streamedCoupledSolve(
                 inputs: inputs, steps: steps, batch: batch, initialState: h0, segmentLength: length,
                 coupling: coupling)
+        }
+        if requested == .elk || requested == .damped {
+            throw .invalidOption(
+                "method \(requested.rawValue) runs across processes only in pieces (set segmentLength; without it use newton, quasi-newton or sequential)"
+            )
         }
         let tolerance = options.tolerance ?? Self.defaultTolerance
         let totalSteps = coupling.sum(steps)
