@@ -8,9 +8,9 @@ extension SequenceSolver {
     /// 1. **Speculative solve.** Segment r guesses the state entering it — the true initial
     ///    state on segment 0; elsewhere f(0, u) at the previous segment's last step (ParaRNN's
     ///    guess, one row from the neighbour) — and solves its steps from that guess with the
-    ///    one-process solver in pieces of `segmentLength` (each piece by the requested method
-    ///    from the exact end state of the piece before it, certified by its own residual): no
-    ///    communication, every piece in cache.
+    ///    one-process solver in pieces of `segmentLength` (each piece by the requested method —
+    ///    `.automatic` chooses per piece, as one process does — from the exact end state of the
+    ///    piece before it, certified by its own residual): no communication, every piece in cache.
     /// 2. **Correction rounds.** Each segment sends its last state to the next. A segment whose
     ///    entering state changed re-solves from the new one, piece after piece (the first
     ///    pieces short: 1024 steps, doubling up to `segmentLength`), until the residual of the
@@ -39,7 +39,6 @@ extension SequenceSolver {
         var local = self
         local.options.coupling = nil
         local.options.segmentLength = segmentLength
-        if local.options.method == .automatic { local.options.method = .newton }
         var projections = uninitializedArray(Scalar.self, count: steps * urow)
         var entry = h0
         // 1. The guess: f(0, u) at the previous segment's last step.
