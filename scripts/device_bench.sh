@@ -7,6 +7,7 @@
 #                                         # per-worker timings and Float16 Jacobians → OUT/
 #   scripts/device_bench.sh pack-mpi # here: pack, plus Open MPI (mpirun, orted, libs, plugins)
 #   scripts/device_bench.sh run-mpi OUT  # there: ParaGRU d=4 T=10^7, 1×16 vs 4×4 vs 16×1 ranks×threads
+#   scripts/device_bench.sh local-mpi OUT  # here: the same case, 1 × R threads vs R ranks × 1 thread
 #
 # `pack` builds `pararnn` with the Swift runtime linked statically (AVX2 code unless
 # PARARNN_CPU= is set), strips it, copies the non-glibc shared libraries it needs (OpenBLAS,
@@ -16,6 +17,51 @@
 # device-16core.json / .md (the tables in README.md's "Measurements" come from such a run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The run-mpi case: a ParaGRU d = 4, m = 1 model (OUT/gru.safetensors) and a Float input of
+# STEPS steps (OUT/x.npy), made with the Python standard library only.
+make_gru_input() {
+    python3 - "$1" "$2" <<'PY'
+import array, json, random, struct, sys
+out, steps = sys.argv[1], int(sys.argv[2])
+rng = random.Random(7); d, m = 4, 1
+def tensor(shape, scale):
+    n = 1
+    for s in shape: n *= s
+    return shape, array.array('f', (rng.uniform(-scale, scale) for _ in range(n)))
+ts = {"A": tensor([3, d], 0.8), "B": tensor([1, m, 3, d], 1.0), "b": tensor([3, d], 0.5)}
+header, blobs, off = {"__metadata__": {"cell": "paragru"}}, [], 0
+for k, (shape, v) in ts.items():
+    b = v.tobytes(); header[k] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
+    off += len(b); blobs.append(b)
+h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
+open(out + "/gru.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1), }" % steps
+pad = 64 - (10 + len(d) + 1) % 64
+with open(out + "/x.npy", "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d) + pad + 1) + d.encode() + b" " * pad + b"\n")
+    for start in range(0, steps, 1 << 20):
+        n = min(1 << 20, steps - start)
+        f.write(array.array('f', (rng.uniform(-1, 1) for _ in range(n))).tobytes())
+PY
+}
+
+# The largest |Δ| between the first float32 .npy and each other one.
+max_difference() {
+    python3 - "$@" <<'PY'
+import array, os, struct, sys
+def load(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<H", raw[8:10])[0]
+    return array.array("f", raw[10 + n:])
+first = load(sys.argv[1])
+for other in sys.argv[2:]:
+    b = load(other)
+    print("max |%s - %s| = %.3g over %d values" % (os.path.basename(sys.argv[1]), os.path.basename(other),
+          max(abs(x - y) for x, y in zip(first, b)), len(b)))
+PY
+}
+
 case "${1:-}" in
 pack)
     cpu="${PARARNN_CPU-haswell}"
@@ -86,29 +132,7 @@ run-mpi)
     export LD_LIBRARY_PATH="$PWD/lib:$PWD/mpi/lib/x86_64-linux-gnu/openmpi/lib"
     export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader OMPI_MCA_osc=pt2pt
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-    python3 - "$out" "$steps" <<'PY'
-import array, json, random, struct, sys
-out, steps = sys.argv[1], int(sys.argv[2])
-rng = random.Random(7); d, m = 4, 1
-def tensor(shape, scale):
-    n = 1
-    for s in shape: n *= s
-    return shape, array.array('f', (rng.uniform(-scale, scale) for _ in range(n)))
-ts = {"A": tensor([3, d], 0.8), "B": tensor([1, m, 3, d], 1.0), "b": tensor([3, d], 0.5)}
-header, blobs, off = {"__metadata__": {"cell": "paragru"}}, [], 0
-for k, (shape, v) in ts.items():
-    b = v.tobytes(); header[k] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
-    off += len(b); blobs.append(b)
-h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
-open(out + "/gru.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1), }" % steps
-pad = 64 - (10 + len(d) + 1) % 64
-with open(out + "/x.npy", "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d) + pad + 1) + d.encode() + b" " * pad + b"\n")
-    for start in range(0, steps, 1 << 20):
-        n = min(1 << 20, steps - start)
-        f.write(array.array('f', (rng.uniform(-1, 1) for _ in range(n))).tobytes())
-PY
+    make_gru_input "$out" "$steps"
     nproc > "$out/machine.txt"
     grep -m1 "model name" /proc/cpuinfo >> "$out/machine.txt" || true
     common=(solve --model "$out/gru.safetensors" --input "$out/x.npy" --method newton)
@@ -117,13 +141,47 @@ PY
         # One segment, as each rank solves its slice (the default streams cache-sized segments).
         ./pararnn "${common[@]}" --threads 16 --in-memory --output "$out/h_1x16m.npy" > "$out/1x16-in-memory.$rep.txt"
         mpirun -np 4 --bind-to none ./pararnn "${common[@]}" --distributed --threads 4 --output "$out/h_4x4.npy" > "$out/4x4.$rep.txt"
+        # Newton iterations over each rank's whole slice (fused passes, two collectives per iteration).
+        mpirun -np 4 --bind-to none ./pararnn "${common[@]}" --distributed --threads 4 --in-memory --output "$out/h_4x4m.npy" > "$out/4x4-in-memory.$rep.txt"
         mpirun -np 16 --bind-to "${PARARNN_MPI_BIND16:-core}" ./pararnn "${common[@]}" --distributed --threads 1 --output "$out/h_16x1.npy" > "$out/16x1.$rep.txt"
     done
     for f in "$out"/*.*.txt; do
         echo "$(basename "$f"): $(grep -E '^(time|solve) ' "$f" | tr '\n' ' ')"
     done > "$out/summary.txt"
-    # Newton iterates do not depend on the split; 4×4 and 16×1 differ only by rounding.
-    cmp -s "$out/h_4x4.npy" "$out/h_16x1.npy" && echo "4x4 and 16x1 outputs identical" >> "$out/summary.txt" || true
+    # The certified solutions differ by rounding and the tolerance's slack only.
+    max_difference "$out/h_1x16.npy" "$out/h_4x4.npy" "$out/h_4x4m.npy" "$out/h_16x1.npy" >> "$out/summary.txt"
+    cat "$out/summary.txt"
+    ;;
+local-mpi)
+    # This machine (the 2-core VM), the release build and the system mpirun: the run-mpi case
+    # with T = PARARNN_MPI_STEPS (default 10^6); one process × R threads (streamed, the default,
+    # and --in-memory) against R = PARARNN_MPI_RANKS (default 2) ranks × 1 thread, alternating,
+    # 3 runs each, the load average before each run, and the largest |Δh| between the outputs.
+    out="${2:?usage: scripts/device_bench.sh local-mpi OUTDIR}"
+    steps="${PARARNN_MPI_STEPS:-1000000}"
+    ranks="${PARARNN_MPI_RANKS:-2}"
+    bin="${PARARNN_BIN:-.build/x86_64-unknown-linux-gnu/release/pararnn}"
+    [[ "$bin" == /* ]] || bin="$PWD/$bin"
+    mkdir -p "$out"
+    out="$(cd "$out" && pwd)"
+    make_gru_input "$out" "$steps"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+    common=(solve --model "$out/gru.safetensors" --input "$out/x.npy" --method newton)
+    one="1x$ranks" many="${ranks}x1"
+    : > "$out/summary.txt"
+    for rep in 1 2 3; do
+        for config in "$one" "$one-in-memory" "$many"; do
+            echo "$config.$rep: $(uptime | sed 's/.*load/load/')" >> "$out/summary.txt"
+            case "$config" in
+            "$one") "$bin" "${common[@]}" --threads "$ranks" --output "$out/h_$one.npy" ;;
+            "$one-in-memory") "$bin" "${common[@]}" --threads "$ranks" --in-memory --output "$out/h_$one-in-memory.npy" ;;
+            *) mpirun --oversubscribe --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
+                --threads 1 --output "$out/h_$many.npy" ;;
+            esac > "$out/$config.$rep.txt"
+            echo "    $(grep -E '^(time|solve) |iteration' "$out/$config.$rep.txt" | tr '\n' ' ')" >> "$out/summary.txt"
+        done
+    done
+    max_difference "$out/h_$one.npy" "$out/h_$one-in-memory.npy" "$out/h_$many.npy" >> "$out/summary.txt"
     cat "$out/summary.txt"
     ;;
 run-newton)

@@ -35,6 +35,22 @@ public struct MPICoupling: SegmentCoupling {
         }
     }
 
+    /// One `MPI_Exscan` of the segments' maps (``Communicator/exclusiveScan(_:shape:into:)``),
+    /// then rank r > 0 applies the composition of ranks 0…r−1 to `initial`.
+    public func enterSegment<S: ScanScalar>(
+        summary: UnsafePointer<S>, blocks: Int, blockSize: Int, initial: UnsafePointer<S>,
+        entry: UnsafeMutablePointer<S>
+    ) {
+        let shape = SummaryShape.planes(blockSize: blockSize, blocks: blocks)
+        let incoming = UnsafeMutablePointer<S>.allocate(capacity: shape.count)
+        defer { incoming.deallocate() }
+        if communicator.exclusiveScan(summary, shape: shape, into: incoming) {
+            shape.apply(UnsafePointer(incoming), to: initial, output: entry)
+        } else {
+            entry.update(from: initial, count: shape.stateCount)
+        }
+    }
+
     public func scan<S: ScanScalar>(
         structure: JacobianStructure, jacobians: UnsafePointer<S>, offsets: UnsafePointer<S>,
         steps: Int, batch: Int, stateSize: Int, initial: UnsafePointer<S>,

@@ -92,7 +92,11 @@ public final class SegmentScan<S: ScanScalar> {
         pool.forEach(chunks.count) { c in
             let own = sums.base + c * count
             let scratch = sums.base + (chunks.count + c) * count
-            kind.kernels(a: a.base, b: b.base, reverse: reverse).reduce(chunks[c], into: own, scratch: scratch)
+            // Composed products decay through the subnormal range: the reduction runs with them
+            // flushed to zero, as the one-process three-phase scan's (see withSubnormalsFlushed).
+            withSubnormalsFlushed {
+                kind.kernels(a: a.base, b: b.base, reverse: reverse).reduce(chunks[c], into: own, scratch: scratch)
+            }
         }
         // Left fold in processing order: summary ← s_c ∘ summary.
         summary.update(from: summaries, count: count)

@@ -199,7 +199,7 @@ struct Solve: ParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Split the sequence over MPI ranks: run as `mpirun -np R pararnn solve --distributed …` (implied when mpirun starts more than one rank). Newton, quasi-newton or sequential; .npy, table or audio input; no --verify or --report."
+            "Split the sequence over MPI ranks: run as `mpirun -np R pararnn solve --distributed …` (implied when mpirun starts more than one rank). Every method (ELK and damped only in pieces, not with --in-memory); .npy, table or audio input; no --verify or --report."
     )
     var distributed = false
 

@@ -22,10 +22,11 @@ extension Solve {
     /// `mpirun -np R pararnn solve --distributed …`: the sequence split over R ranks.
     ///
     /// Rank r reads only its contiguous steps of the input (by offset), projects them and solves
-    /// every layer on them (layer by layer; slices stay on their rank) with the distributed
-    /// Newton (``SegmentCoupling``; the unfused engine's passes, the scans by `MPI_Exscan` of
-    /// segment summaries, the residual certified globally by `MPI_Allreduce`) or the pipelined
-    /// rollout. The output `.npy` is written collectively: rank 0 creates a temporary file
+    /// every layer on them (layer by layer; slices stay on their rank) through ``SegmentCoupling``:
+    /// by default in cache-sized pieces with corrected entering states (the one-process solver
+    /// per piece), with `--in-memory` by Newton iterations over the whole sequence (the fused
+    /// passes, the ranks' maps by `MPI_Exscan`, the residual by `MPI_Allreduce`), with
+    /// `--method sequential` by the pipelined rollout. The output `.npy` is written collectively: rank 0 creates a temporary file
     /// holding the header, every rank writes its rows at their offsets (`pwrite`), and rank 0
     /// renames it once every rank succeeded. Any failure on any rank: every rank exits 1 (2 for
     /// an unconverged or overflowing solve, as in one process) and no output is left.
@@ -46,10 +47,10 @@ extension Solve {
 
         // 1. Each rank: the model, the input's header and its own slice; all checked.
         let slice: RankSlice<S> = try agreement.run {
-            if method.method == .elk || method.method == .damped {
+            if inMemory, method.method == .elk || method.method == .damped {
                 throw Failure(
                     message:
-                        "error: --distributed: method \(method.rawValue) is not available across processes (use newton, quasi-newton, sequential or automatic)",
+                        "error: --distributed --in-memory: method \(method.rawValue) is not available in Newton iterations across processes (drop --in-memory to solve in pieces, or use newton, quasi-newton, sequential or automatic)",
                     code: 1)
             }
             let (loaded, layers): (Model, [AnyLayer<S>]) = try loadLayers()
@@ -109,6 +110,23 @@ extension Solve {
             fallback: !noFallback, segmentLength: nil, pool: pool)
         options.tolerance = tolerance ?? SequenceSolver<ParaGRU<S>>.defaultTolerance
         options.coupling = MPICoupling(world)
+        // Each rank solves its steps in cache-sized pieces (as one process streams), then the
+        // ranks correct their entering states; --in-memory: Newton iterations over the whole
+        // sequence at once (the fused passes, two collectives per iteration).
+        // The ranks on one host share its last-level cache: each plans for all of their threads
+        // and takes its share (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE ranks on this host).
+        if !inMemory {
+            let local = max(
+                1, ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1)
+            options.segmentLength =
+                segmentLength
+                ?? (try? SegmentPlan.length(
+                    steps: mine.count * local, batch: batch, features: loaded.inputSize, layers: layers,
+                    scalarBytes: MemoryLayout<S>.size,
+                    maxMemory: maxMemory.flatMap(parseByteSize) ?? SegmentPlan.defaultMaxMemory,
+                    threads: pool.threadCount * local)).map { max(SegmentPlan.minimumCacheSteps, $0 / local) }
+                ?? SegmentPlan.minimumCacheSteps
+        }
         let solveStart = ContinuousClock.now
         var hidden = slice.x
         var solutions: [Solution<S>] = []
@@ -156,6 +174,7 @@ extension Solve {
                     "layer \(l + 1): \(s.method.rawValue), \(iterations) iteration\(iterations == 1 ? "" : "s"), residual \(format(s.finalResidual)) (tolerance \(format(s.tolerance)))\(s.converged ? ", certified" : ", NOT converged")"
                 if let last = s.attempts.last { text += ": \(last.outcome)" }
                 text += "\n"
+                if s.decision.hasPrefix("across") { text += "  \(s.decision)\n" }
             }
             text += String(format: "solve %.3f s, total %.3f s\n", solveSeconds, seconds(ContinuousClock.now - began))
             if writeHidden, let output { text += "wrote \(output) \(outShape)\n" }

@@ -34,7 +34,7 @@ struct DistributedSolveTests {
 
     /// Writes `name.safetensors` for `cell` (paragru, paralstm) with m = 3, d = 4, or copies the
     /// 2-layer PyTorch GRU fixture (m = 3, H = 4); and the input x.npy [2, T, 3].
-    static func prepare(_ folder: Folder, cell: String) throws -> String {
+    static func prepare(_ folder: Folder, cell: String, steps: Int = Self.steps) throws -> String {
         let m = 3
         let d = 4
         let name = "\(cell).safetensors"
@@ -80,10 +80,15 @@ struct DistributedSolveTests {
         return process.terminationStatus
     }
 
+    /// How the ranks solve: pieces of the default length (one piece at T = 103) with
+    /// corrections, pieces of 10 steps (several pieces and corrections per rank), or Newton
+    /// iterations over the whole sequence (`--in-memory`: fused passes, dense: unfused).
+    static let layouts: [[String]] = [[], ["--segment-length", "10"], ["--in-memory"]]
+
     @Test(
         "R = 1…4 equals one process (Newton within 1e-5 of one-process Newton)",
-        arguments: ["paragru", "paralstm", "torch_gru2"])
-    func newtonMatchesOneProcess(cell: String) throws {
+        arguments: ["paragru", "paralstm", "torch_gru2"], layouts)
+    func newtonMatchesOneProcess(cell: String, layout: [String]) throws {
         let folder = Folder()
         let model = try Self.prepare(folder, cell: cell)
         let pararnn = try #require(builtExecutable("pararnn"))
@@ -106,7 +111,42 @@ struct DistributedSolveTests {
                     "solve", "--distributed", "--model", model, "--input", "x.npy", "--output", out, "--method",
                     "newton",
                     "--threads", ranks == 2 ? "2" : "1",
-                ],
+                ] + layout,
+                in: folder.url)
+            #expect(run.status == 0, "\(cell) R=\(ranks) \(layout): \(run.stdout) \(run.stderr)")
+            #expect(run.stdout.contains("certified"), "\(cell) R=\(ranks) \(layout): \(run.stdout)")
+            let got = try Self.load(folder.path(out))
+            #expect(got.count == newton.count)
+            let fromNewton = zip(got, newton).map { abs($0 - $1) }.max() ?? .infinity
+            let fromRollout = zip(got, rollout).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(fromNewton <= 1e-5, "\(cell) R=\(ranks) \(layout): max |Δ| to one-process Newton \(fromNewton)")
+            #expect(fromRollout <= 1e-4, "\(cell) R=\(ranks) \(layout): max |Δ| to the rollout \(fromRollout)")
+        }
+        #expect(!folder.files.contains { $0.hasSuffix(".partial") })
+    }
+
+    /// T = 4099 (B = 2): with `--in-memory` each rank's fused passes run 2–4 chunks, so chunk
+    /// summaries are composed into the rank's map before the exclusive scan, and later chunks
+    /// start from carries inside the rank; with pieces of 300 steps each rank streams 5–7
+    /// pieces of several chunks and corrects its first ones.
+    @Test(
+        "fused Newton with several chunks per rank equals one process",
+        arguments: ["paragru", "paralstm"], [["--in-memory"], ["--segment-length", "300"]])
+    func fusedChunksMatchOneProcess(cell: String, layout: [String]) throws {
+        let folder = Folder()
+        let model = try Self.prepare(folder, cell: cell, steps: 4099)
+        let pararnn = try #require(builtExecutable("pararnn"))
+        let common = ["--model", model, "--input", "x.npy", "--method"]
+        #expect(try Self.solveAlone(folder, common + ["newton", "--output", "newton.npy"]) == 0)
+        #expect(try Self.solveAlone(folder, common + ["sequential", "--output", "rollout.npy"]) == 0)
+        let newton = try Self.load(folder.path("newton.npy"))
+        let rollout = try Self.load(folder.path("rollout.npy"))
+        for (ranks, threads) in [(2, 4), (3, 2)] {
+            let out = "out\(ranks).npy"
+            let run = try mpirun(
+                ranks: ranks, pararnn,
+                ["solve", "--distributed"] + common + ["newton", "--output", out, "--threads", String(threads)]
+                    + layout,
                 in: folder.url)
             #expect(run.status == 0, "\(cell) R=\(ranks): \(run.stdout) \(run.stderr)")
             #expect(run.stdout.contains("certified"), "\(cell) R=\(ranks): \(run.stdout)")
@@ -117,7 +157,30 @@ struct DistributedSolveTests {
             #expect(fromNewton <= 1e-5, "\(cell) R=\(ranks): max |Δ| to one-process Newton \(fromNewton)")
             #expect(fromRollout <= 1e-4, "\(cell) R=\(ranks): max |Δ| to the rollout \(fromRollout)")
         }
-        #expect(!folder.files.contains { $0.hasSuffix(".partial") })
+    }
+
+    @Test("ELK across 3 ranks in pieces equals the rollout; with --in-memory it is refused")
+    func elkInPieces() throws {
+        let folder = Folder()
+        let model = try Self.prepare(folder, cell: "paralstm")
+        let pararnn = try #require(builtExecutable("pararnn"))
+        #expect(
+            try Self.solveAlone(
+                folder, ["--model", model, "--input", "x.npy", "--output", "rollout.npy", "--method", "sequential"])
+                == 0)
+        let common = ["solve", "--distributed", "--model", model, "--input", "x.npy", "--method", "elk"]
+        let run = try mpirun(
+            ranks: 3, pararnn, common + ["--output", "elk.npy", "--segment-length", "16"], in: folder.url)
+        #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
+        #expect(run.stdout.contains("certified"), "\(run.stdout)")
+        let got = try Self.load(folder.path("elk.npy"))
+        let rollout = try Self.load(folder.path("rollout.npy"))
+        let error = zip(got, rollout).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(error <= 1e-4, "max |Δ| to the rollout \(error)")
+        let refused = try mpirun(ranks: 2, pararnn, common + ["--output", "no.npy", "--in-memory"], in: folder.url)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--in-memory: method elk"), "\(refused.stderr)")
+        #expect(!folder.files.contains("no.npy"))
     }
 
     @Test("the pipelined rollout over 3 ranks is bitwise the one-process rollout")

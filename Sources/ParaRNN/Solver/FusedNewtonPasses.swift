@@ -54,12 +54,19 @@ extension NewtonEngine {
     /// prediction fails, a pass re-linearises those states and the iteration goes on: the
     /// result is certified by the measured residual either way.
     ///
-    /// - Parameter checkThreshold: the predicted residual below which the next pass is a check
-    ///   (tolerance / 10 if nil; tests force checks with +∞).
+    /// - Parameters:
+    ///   - checkThreshold: the predicted residual below which the next pass is a check
+    ///     (tolerance / 10 if nil; tests force checks with +∞).
+    ///   - link: this engine's steps are one segment of a sequence split across processes
+    ///     (``FusedSegmentLink``): every chunk, the last included, reduces to its summary; the
+    ///     residual is the maximum over all segments; before each solve the segment's composed
+    ///     map goes to the coupling, which writes the state entering the segment into
+    ///     `previous` (the engine's). nil (one process): the passes are exactly as without it.
     func iterateFused(
         tolerance: Double, maxIterations: Int, hasGuess: Bool, checkThreshold: Double? = nil,
-        report: (Int, Double) -> Void
+        link: FusedSegmentLink<Scalar>? = nil, report: (Int, Double) -> Void
     ) -> SolveAttempt {
+        precondition(link == nil || link!.entry == UnsafeMutablePointer(mutating: previous), "link.entry is previous")
         let k = fusedBlockSize!
         let jrow = cell.jacobianRowSize(batch: batch, request: .structured)
         reserveJacobians(steps * jrow)
@@ -150,7 +157,9 @@ extension NewtonEngine {
                         timer.add(now - mark, worker: slot, phase: phase)
                         mark = now
                     }
-                    let reduces = c < chunks - 1 && pass != .check
+                    // (Across processes the last chunk reduces too: its summary completes the
+                    // segment's map, which the next segments' carry-ins need.)
+                    let reduces = (c < chunks - 1 || link != nil) && pass != .check
                     let chunkSummary = summary.base + c * summaryCount
                     if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
                     // The state before the chunk: the initial state, the carry-in of a solve,
@@ -313,7 +322,16 @@ extension NewtonEngine {
                     first: pass == .first)
             }
             if projecting { pendingProjection = nil }
-            return residuals.reduce(0, combineResiduals)
+            let local = residuals.reduce(0, combineResiduals)
+            return link.map { $0.coupling.maxResidual(local) } ?? local
+        }
+
+        /// Bounds this segment's iterate; whether any segment changed a value (every segment
+        /// takes the same branch).
+        func boundsAnywhere() -> Bool {
+            let changed = boundStates()
+            guard let link else { return changed > 0 }
+            return link.coupling.sum(changed) > 0
         }
 
         var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)
@@ -322,7 +340,7 @@ extension NewtonEngine {
         for iteration in 0...maxIterations {
             var residual = run(pass)
             var linearised = pass != .check
-            if !residual.isFinite, boundStates() > 0 {
+            if !residual.isFinite, boundsAnywhere() {
                 // The step overflowed: bound the iterate (``boundStates()``) and linearise it.
                 residual = run(.relinearise)
                 linearised = true
@@ -338,6 +356,12 @@ extension NewtonEngine {
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
             let carryStarted = timer == nil ? 0 : phaseClock()
+            if let link {
+                // The segment's map (chunk maps composed in order) to the coupling, which sets
+                // `previous` to the state entering the segment for the next solve.
+                link.enterSegment(
+                    chunkSummaries: UnsafePointer(summaries), chunks: chunks, blocks: blocks, blockSize: k)
+            }
             copyScalars(carries, previous, count: row)
             for c in 0..<(chunks - 1) {
                 AffineRows.applySummary(

@@ -1,0 +1,182 @@
+import ParallelScan
+
+extension SequenceSolver {
+    /// Solves this process's segment in cache-sized pieces, as one process streams a long
+    /// sequence (``SolverOptions/segmentLength``), with the segments' entering states fixed
+    /// afterwards: shooting with certified corrections.
+    ///
+    /// 1. **Speculative solve.** Segment r guesses the state entering it — the true initial
+    ///    state on segment 0; elsewhere f(0, u) at the previous segment's last step (ParaRNN's
+    ///    guess, one row from the neighbour) — and solves its steps from that guess with the
+    ///    one-process solver in pieces of `segmentLength` (each piece by the requested method —
+    ///    `.automatic` chooses per piece, as one process does — from the exact end state of the
+    ///    piece before it, certified by its own residual): no communication, every piece in cache.
+    /// 2. **Correction rounds.** Each segment sends its last state to the next. A segment whose
+    ///    entering state changed re-solves from the new one, piece after piece (the first
+    ///    pieces short: 1024 steps, doubling up to `segmentLength`), until the residual of the
+    ///    first step it did not re-solve, ‖s_t − f(s_{t−1}, u_t)‖∞ / max(1, ‖f‖∞) with the new
+    ///    s_{t−1}, meets the tolerance: from there on its old states already satisfy the
+    ///    equations. For a contracting cell the new entering state's influence dies out within
+    ///    a few pieces, so the last state does not change and one round ends the solve; a round
+    ///    repeats only while some segment's last state changed, at most R − 1 times (after
+    ///    round k the first k + 1 segments start from exact states: the pipelined rollout's
+    ///    bound).
+    /// 3. The certificate: every step's residual is certified either by the Newton solve of
+    ///    its piece (from the exact state before the piece) or, at a junction, by the explicit
+    ///    check; the reported residual is the largest of them over all segments
+    ///    (`maxResidual`), an upper bound on the final states' residual.
+    ///
+    /// Communication: one row at the start, then per round one row to the neighbour and one
+    /// agreement (`allAgree`), against two collectives per Newton iteration for the
+    /// iteration-synchronous solve (``coupledFusedNewton(steps:batch:inputs:projections:initial:states:tolerance:maxIterations:coupling:checkThreshold:)``).
+    func streamedCoupledSolve(
+        inputs: [Scalar], steps: Int, batch: Int, initialState h0: [Scalar], segmentLength: Int,
+        coupling: any SegmentCoupling
+    ) -> Solution<Scalar> {
+        let row = cell.stateRowSize(batch: batch)
+        let urow = cell.projectionRowSize(batch: batch)
+        let tolerance = options.tolerance ?? Self.defaultTolerance
+        var local = self
+        local.options.coupling = nil
+        local.options.segmentLength = segmentLength
+        var projections = uninitializedArray(Scalar.self, count: steps * urow)
+        var entry = h0
+        // 1. The guess: f(0, u) at the previous segment's last step.
+        var last = [Scalar](repeating: 0, count: row)
+        inputs.withUnsafeBufferPointer { x in
+            var lastU = [Scalar](repeating: 0, count: urow)
+            lastU.withUnsafeMutableBufferPointer { lastU in
+                InputProjection(cell).project(
+                    inputs: x.baseAddress! + (steps - 1) * batch * cell.inputSize, rows: 0..<1, batch: batch,
+                    into: lastU.baseAddress!)
+            }
+            let zeros = zeroArray(Scalar.self, count: row)
+            zeros.withUnsafeBufferPointer { z in
+                lastU.withUnsafeBufferPointer { lastU in
+                    last.withUnsafeMutableBufferPointer { last in
+                        cell.linearize(
+                            steps: 0..<1, batch: batch, previous: z.baseAddress!, states: z.baseAddress!,
+                            projections: lastU.baseAddress!, values: last.baseAddress!, jacobians: nil,
+                            request: .structured)
+                    }
+                }
+            }
+        }
+        shift(last, into: &entry, coupling: coupling)
+        let first = inputs.withUnsafeBufferPointer { x in
+            projections.withUnsafeMutableBufferPointer { u in
+                local.solve(
+                    projections: u.baseAddress!, pendingInputs: x.baseAddress!, steps: steps, batch: batch,
+                    initialState: entry, guess: nil)
+            }
+        }
+        var states = first.states
+        var attempts = first.attempts
+        var converged = first.converged
+        var worst = first.finalResidual
+        // 2. Correction rounds.
+        var rounds = 0
+        var resolved = 0
+        while rounds < coupling.segments - 1 {
+            rounds += 1
+            var incoming = entry
+            let end = Array(states[((steps - 1) * row)...])
+            shift(end, into: &incoming, coupling: coupling)
+            var endChanged = false
+            if !Self.sameBits(incoming, entry[...]) {
+                entry = incoming
+                let result = correct(
+                    states: &states, from: entry, steps: steps, batch: batch, projections: projections,
+                    tolerance: tolerance, segmentLength: segmentLength, solver: local)
+                attempts += result.attempts
+                converged = converged && result.converged
+                worst = combineResiduals(worst, result.residual)
+                resolved += result.steps
+                endChanged = !Self.sameBits(end, states[((steps - 1) * row)...])
+            }
+            if coupling.allAgree(!endChanged) { break }
+        }
+        let residual = coupling.maxResidual(worst)
+        let allConverged = coupling.allAgree(converged)
+        let totalResolved = coupling.sum(resolved)
+        let decision =
+            "across \(coupling.segments) processes: each solved its steps in pieces of \(segmentLength), then \(rounds) correction round\(rounds == 1 ? "" : "s") re-solved \(totalResolved) steps in all"
+        let solution = Solution(
+            states: states, steps: steps, batch: batch, method: first.method, attempts: attempts,
+            converged: allConverged, finalResidual: residual, tolerance: tolerance, decision: decision,
+            segments: first.segments)
+        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [attempts.count], segmentLength: steps)
+    }
+
+    /// Whether `a` and `b` hold the same bits (NaN equals itself; −0 differs from +0).
+    static func sameBits(_ a: [Scalar], _ b: ArraySlice<Scalar>) -> Bool {
+        a.withUnsafeBytes { x in b.withUnsafeBytes { y in x.elementsEqual(y) } }
+    }
+
+    /// Sends `last` to the next segment; the previous segment's arrives in `previous`
+    /// (segment 0: unchanged).
+    func shift(_ last: [Scalar], into previous: inout [Scalar], coupling: any SegmentCoupling) {
+        last.withUnsafeBufferPointer { l in
+            previous.withUnsafeMutableBufferPointer { p in
+                coupling.shiftBoundary(last: l.baseAddress!, previous: p.baseAddress!, count: l.count)
+            }
+        }
+    }
+
+    struct Correction {
+        var attempts: [SolveAttempt] = []
+        var converged = true
+        var residual = 0.0
+        /// Steps re-solved.
+        var steps = 0
+    }
+
+    /// Re-solves `states` from the new entering state `entry`, piece after piece, until the
+    /// junction residual with the old states meets `tolerance` (or the segment ends).
+    func correct(
+        states: inout [Scalar], from entry: [Scalar], steps: Int, batch: Int, projections: [Scalar],
+        tolerance: Double, segmentLength: Int, solver: SequenceSolver
+    ) -> Correction {
+        let row = cell.stateRowSize(batch: batch)
+        let urow = cell.projectionRowSize(batch: batch)
+        var result = Correction()
+        var before = entry
+        var start = 0
+        var piece = min(1024, segmentLength)
+        var values = [Scalar](repeating: 0, count: row)
+        while start < steps {
+            // The residual of step `start` from the new state before it.
+            let junction = projections.withUnsafeBufferPointer { u in
+                states.withUnsafeBufferPointer { h in
+                    before.withUnsafeBufferPointer { b in
+                        values.withUnsafeMutableBufferPointer { v in
+                            cell.linearize(
+                                steps: 0..<1, batch: batch, previous: b.baseAddress!, states: b.baseAddress!,
+                                projections: u.baseAddress! + start * urow, values: v.baseAddress!, jacobians: nil,
+                                request: .structured)
+                            return relativeResidual(
+                                states: h.baseAddress! + start * row, values: UnsafePointer(v.baseAddress!), count: row)
+                        }
+                    }
+                }
+            }
+            if junction <= tolerance {
+                result.residual = combineResiduals(result.residual, junction)
+                break
+            }
+            let range = start..<min(steps, start + piece)
+            let solved = solver.solve(
+                projections: Array(projections[(range.lowerBound * urow)..<(range.upperBound * urow)]),
+                steps: range.count, batch: batch, initialState: before)
+            states.replaceSubrange((range.lowerBound * row)..<(range.upperBound * row), with: solved.states)
+            result.attempts += solved.attempts
+            result.converged = result.converged && solved.converged
+            result.residual = combineResiduals(result.residual, solved.finalResidual)
+            result.steps += range.count
+            before = Array(solved.states[((range.count - 1) * row)...])
+            start = range.upperBound
+            piece = min(2 * piece, segmentLength)
+        }
+        return result
+    }
+}
