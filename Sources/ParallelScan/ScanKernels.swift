@@ -26,15 +26,13 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
     /// State values per step.
     var state: Int { shape.statesPerStep }
 
-    /// What reducing a step costs relative to solving it: the chunk plan lengthens chunk 0 by
-    /// it. Matrix blocks compose in k³ where solving costs k², both streaming the same
-    /// coefficients; a dense reduction costs about d solves (matrix-matrix vs matrix-vector).
-    var reduceCost: Double {
-        switch shape {
-        case .diagonal: return 0.8
-        case .blockDiagonal(_, let k): return 1 + 0.25 * Double(k - 1)
-        case .dense(_, let d): return Double(d)
-        }
+    /// What reducing a step costs relative to solving it on `workers` workers of `pool`: the
+    /// chunk plan lengthens chunk 0 by it. The cost model's ratio for the shape
+    /// (``WorkerCount/reduceRatio(cost:workers:pool:)``), so the plan balances phase 1 with the
+    /// same per-step costs that chose the worker count: a dense reduction (d³ products against
+    /// the solve's d² matrix-vector) about twice a solve, a memory-bound diagonal one half.
+    func reduceCost(workers: Int, pool: WorkerPool) -> Double {
+        WorkerCount.reduceRatio(cost: shape.cost(scalarBytes: MemoryLayout<S>.stride), workers: workers, pool: pool)
     }
 
     /// Values of one chunk's summary, scratch included.
@@ -82,6 +80,10 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
         case .blockDiagonal(let blocks, let k):
             AffineScan.blockReduce(
                 a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed, reverse: reverse,
+                summary: summary, scratch: scratch)
+        case .dense(let batch, let d) where d <= AffineScan.smallDenseLimit && d % 4 == 0:
+            smallDenseReduce(
+                a: a, b: b, d: d, batch: batch, range: range, transposed: transposed, reverse: reverse,
                 summary: summary, scratch: scratch)
         case .dense(let batch, let d):
             AffineScan.denseReduce(
