@@ -76,7 +76,7 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
     ) {
         switch shape {
         case .diagonal(let lanes):
-            AffineScan.diagonalReduce(a: a, b: b, lanes: lanes, range: range, reverse: reverse, summary: summary)
+            diagonalReduceVectors(a: a, b: b, lanes: lanes, range: range, reverse: reverse, summary: summary)
         case .blockDiagonal(let blocks, let k):
             AffineScan.blockReduce(
                 a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed, reverse: reverse,

@@ -1,11 +1,11 @@
 import ParallelScan
 import Testing
 
-/// The small dense reduction (rows of A·P in vectors) against the plain composition written out
-/// here with the library's summation order: bitwise equal, so chunked dense scans give the same
-/// bits as before the vector kernel.
-@Suite("Small dense chunk reduction")
-struct SmallDenseReduceTests {
+/// The vector chunk reductions (diagonal lanes; rows of A·P for small dense matrices) against the
+/// plain composition written out here with the library's operation order: bitwise equal, so
+/// chunked scans give the same bits as before the vector kernels.
+@Suite("Chunk reductions in vectors")
+struct ChunkReduceTests {
     /// (P, Q) of `steps` steps, composed in the scan's order: P ← op(A)·P with each element summed
     /// from zero in k order; Q ← b + (Σ_k A_ik q_k) (dot products) or, transposed, b then
     /// + A_ki q_k for k in order (the solve's row updates).
@@ -44,6 +44,39 @@ struct SmallDenseReduceTests {
             (p, q) = (np, nq)
         }
         return p + q
+    }
+
+    @Test("diagonal chunks of 1…21 lanes (8-, 4- and 1-wide pieces), both directions: bitwise the plain composition")
+    func diagonalBitwise() {
+        var rng = SeededGenerator(seed: 43)
+        let steps = 9
+        for lanes in [1, 3, 4, 8, 13, 21] {
+            let a: [Float] = randomArray(steps * lanes, in: -0.99...0.99, &rng)
+            let b: [Float] = randomArray(steps * lanes, in: -1...1, &rng)
+            for reverse in [false, true] {
+                var p = [Float](repeating: 1, count: lanes)
+                var q = [Float](repeating: 0, count: lanes)
+                for step in 0..<steps {
+                    let t = reverse ? steps - 1 - step : step
+                    for j in 0..<lanes {
+                        p[j] = a[t * lanes + j] * p[j]
+                        q[j] = a[t * lanes + j] * q[j] + b[t * lanes + j]
+                    }
+                }
+                var summary = [Float](repeating: 0, count: 2 * lanes)
+                a.withUnsafeBufferPointer { a in
+                    b.withUnsafeBufferPointer { b in
+                        summary.withUnsafeMutableBufferPointer { s in
+                            ScanKernels(
+                                shape: .diagonal(lanes: lanes), a: a.baseAddress!, b: b.baseAddress!,
+                                transposed: false, reverse: reverse
+                            ).reduce(0..<steps, into: s.baseAddress!, scratch: s.baseAddress! + lanes)
+                        }
+                    }
+                }
+                #expect(summary == p + q, "lanes \(lanes) reverse \(reverse)")
+            }
+        }
     }
 
     @Test("d = 4, 8, 12, 16, both directions, transposed or not: bitwise the plain composition")
