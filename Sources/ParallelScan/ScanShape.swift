@@ -28,8 +28,11 @@ public enum ScanShape: Sendable, Equatable {
     /// Â), scalar code, so its 2k³ + 2k² operations a block count one each. A dense matrix of
     /// d ≤ ``AffineScan/smallDenseLimit`` is applied as d dot products summed in order — scalar
     /// code, 2d² operations (the solve, and the reduction's Q ← A·Q + b) — while the reduction's
-    /// P ← A·P runs along P's rows in vectors (2d³/v, `smallDenseReduce`); larger ones go to
-    /// BLAS (vectors).
+    /// P ← A·P runs along P's rows in vectors, four instructions (broadcast, load, multiply, add)
+    /// per v columns: 4d³/v (`denseReduceRows`; 3× a d = 8 solve, as measured). Larger matrices
+    /// go to BLAS, whose small products from many threads at once serialise inside the library
+    /// (a d = 32 reduction cost 4 solves a step on one thread, 28 on sixteen at once): their
+    /// reductions count as work that does not scale with the threads (``ParallelCost/reduceScales``).
     public func cost(scalarBytes s: Int) -> ParallelCost {
         let v = Double(max(1, 32 / max(1, s)))
         let s = Double(s)
@@ -46,10 +49,13 @@ public enum ScanShape: Sendable, Equatable {
                 reduceOperations: (2 * k * k * k + 2 * k * k) * n / (k <= 4 ? 1 : v))
         case .dense(let batch, let dimension):
             let (b, d) = (Double(batch), Double(dimension))
-            let matrixVector = 2 * d * d * b / (dimension <= AffineScan.smallDenseLimit ? 1 : v)
-            return .threePhase(
+            let small = dimension <= AffineScan.smallDenseLimit
+            let matrixVector = 2 * d * d * b / (small ? 1 : v)
+            var cost = ParallelCost.threePhase(
                 solveBytes: (d * d + 3 * d) * b * s, reduceBytes: (d * d + d) * b * s,
-                solveOperations: matrixVector, reduceOperations: 2 * d * d * d * b / v + matrixVector)
+                solveOperations: matrixVector, reduceOperations: (small ? 4 : 2) * d * d * d * b / v + matrixVector)
+            cost.reduceScales = small
+            return cost
         }
     }
 }

@@ -30,6 +30,10 @@ public struct ParallelCost: Sendable, Equatable {
     public var reduceOperations: Double
     /// The parallel form.
     public var form: Form
+    /// Whether reductions on p threads run p times as fast as on one; false for work that
+    /// serialises in a library (BLAS's small matrix products), which then shares one core's
+    /// rate among the workers.
+    public var reduceScales = true
 
     /// A chunked three-phase scan's cost.
     public static func threePhase(
@@ -118,7 +122,11 @@ public enum WorkerCount {
         func pass(_ operations: Double, _ bytes: Double) -> Double {
             max(operations / rate, bytes / perThread)
         }
-        return pass(cost.reduceOperations, cost.reduceBytes) / max(pass(cost.solveOperations, cost.solveBytes), 1e-18)
+        let reduce =
+            cost.reduceScales
+            ? pass(cost.reduceOperations, cost.reduceBytes)
+            : max(cost.reduceOperations * Double(p) / operationsPerSecond, cost.reduceBytes / perThread)
+        return reduce / max(pass(cost.solveOperations, cost.solveBytes), 1e-18)
     }
 
     /// The ratio of ``reduceRatio(cost:workers:profile:)`` for a pool: from the pool's profile

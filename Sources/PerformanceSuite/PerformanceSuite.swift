@@ -263,32 +263,12 @@ public struct PerformanceSuite: Sendable {
         return ["reduce/solve model": model, "reduce/solve measured": measured]
     }
 
-    /// One thread's time to reduce the whole sequence (subnormals flushed, as the scans run it)
-    /// over its time to solve it: best of a few whole-sequence passes of each ``ScanKernels``
-    /// piece.
+    /// One thread's time to reduce the whole sequence over its time to solve it
+    /// (``AffineScan/measuredReduceRatio(_:a:b:steps:rounds:)``, specialised for Float).
     func measuredReduceRatio(_ shape: ScanShape, a: [Float], b: [Float], steps: Int) -> Double {
-        let state = shape.statesPerStep
-        let half = shape.grainWidth + state
-        let zeros = [Float](repeating: 0, count: state)
-        var out = [Float](repeating: 0, count: steps * state)
-        var summary = [Float](repeating: 0, count: 2 * half)
-        return a.withUnsafeBufferPointer { a in
+        a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
-                let kernels = ScanKernels(
-                    shape: shape, a: a.baseAddress!, b: b.baseAddress!, transposed: false, reverse: false)
-                let solve = time {
-                    out.withUnsafeMutableBufferPointer { o in
-                        kernels.solve(0..<steps, from: zeros, into: o.baseAddress!)
-                    }
-                }
-                let reduce = time {
-                    summary.withUnsafeMutableBufferPointer { sum in
-                        withSubnormalsFlushed {
-                            kernels.reduce(0..<steps, into: sum.baseAddress!, scratch: sum.baseAddress! + half)
-                        }
-                    }
-                }
-                return reduce / solve
+                AffineScan.measuredReduceRatio(shape, a: a.baseAddress!, b: b.baseAddress!, steps: steps)
             }
         }
     }

@@ -3,18 +3,17 @@
 /// whole vectors.
 ///
 /// Row i of A·P is Σ_k a_ik · (row k of P): eight (then four) columns at a time, each summed from
-/// zero in k order — the same operations, in the same order, as the scalar column loop of
-/// ``AffineScan/denseMultiply(transposed:d:a:p:c:)``, so the summary is bitwise the same, without
-/// that loop's per-row aliasing checks and scalar tails (which made a d = 8 reduction cost 7
-/// solves on the 2-core VM instead of about 2). Q keeps the solve's dot products
-/// (``AffineScan/denseMultiplyAdd(transposed:d:a:x:y:)``).
+/// zero in k order — the same operations, in the same order, as the scalar column
+/// loop of ``AffineScan/denseMultiply(transposed:d:a:p:c:)``, so the summary is bitwise the same,
+/// without that loop's per-row aliasing checks and scalar tails. Q keeps the solve's
+/// matrix-vector product (``AffineScan/denseMultiplyAdd(transposed:d:a:x:y:)``).
 ///
 /// ```swift
-/// smallDenseReduce(a: a, b: b, d: 8, batch: 1, range: 0..<T, transposed: false, reverse: false,
+/// denseReduceRows(a: a, b: b, d: 8, batch: 1, range: 0..<T, transposed: false, reverse: false,
 ///                  summary: summary, scratch: scratch)   // summary: [P (d×d)][Q (d)]
 /// ```
 @inline(__always)
-func smallDenseReduce<S: ScanScalar>(
+func denseReduceRows<S: ScanScalar>(
     a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>, transposed: Bool,
     reverse: Bool, summary: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>
 ) {
