@@ -74,13 +74,8 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
                 scan.run(
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
-                            let xs = x + (t * batch + s) * m
-                            let ar = at + s * n
-                            let br = bt + s * n
-                            for j in 0..<n {
-                                ar[j] = A.p[j]
-                                br[j] = maps.project(j, xs)
-                            }
+                            (at + s * n).update(from: A.p, count: n)
+                            maps.project(x + (t * batch + s) * m, into: bt + s * n)
                         }
                     },
                     emit: { t, h, _ in maps.emit(t, h, batch: batch, x: x, y: y, record: record) })

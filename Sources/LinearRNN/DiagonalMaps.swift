@@ -27,6 +27,9 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     let c: UnsafeMutablePointer<S>, cIm: UnsafeMutablePointer<S>?
     /// D `[p][m]`.
     let d: UnsafeMutablePointer<S>
+    /// Real maps only: Bᵀ `[m][n]`, Cᵀ `[n][p]` and Dᵀ `[m][p]`, so the per-step products run
+    /// along contiguous rows in vectors (``project(_:into:)``, ``readOut(_:lanes:batch:x:y:)``).
+    let bT: UnsafeMutablePointer<S>?, cT: UnsafeMutablePointer<S>?, dT: UnsafeMutablePointer<S>?
 
     /// Copies the maps; `bIm` and `cIm` are given for complex layers only. Release with ``free()``.
     init(inputSize m: Int, stateSize n: Int, outputSize p: Int, b: [S], bIm: [S]?, c: [S], cIm: [S]?, d: [S]) {
@@ -38,12 +41,51 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
         self.c = Copied(c).p
         self.cIm = cIm.map { Copied($0).p }
         self.d = Copied(d).p
+        if bIm == nil && cIm == nil {
+            bT = Self.transposed(b, rows: n, cols: m)
+            cT = Self.transposed(c, rows: p, cols: n)
+            dT = Self.transposed(d, rows: p, cols: m)
+        } else {
+            (bT, cT, dT) = (nil, nil, nil)
+        }
     }
 
     func free() {
         [b, c, d].forEach { $0.deallocate() }
-        bIm?.deallocate()
-        cIm?.deallocate()
+        for part in [bIm, cIm, bT, cT, dT] { part?.deallocate() }
+    }
+
+    /// A heap copy of the transpose of a row-major `rows`×`cols` matrix.
+    static func transposed(_ matrix: [S], rows: Int, cols: Int) -> UnsafeMutablePointer<S> {
+        let out = UnsafeMutablePointer<S>.allocate(capacity: max(1, rows * cols))
+        for i in 0..<rows { for j in 0..<cols { (out + j * rows + i).initialize(to: matrix[i * cols + j]) } }
+        return out
+    }
+
+    /// B x for real maps, all n rows: out_j = Σ_k B_jk x_k summed in k order — bitwise
+    /// ``project(_:_:)`` row by row — eight (then four) rows at a time along Bᵀ's rows.
+    @inline(__always)
+    func project(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
+        let bT = self.bT!
+        var j = 0
+        while j + 8 <= n {
+            var acc = SIMD8<S>()
+            for k in 0..<m { acc += load8(bT + k * n + j) * SIMD8(repeating: x[k]) }
+            store8(acc, out + j)
+            j += 8
+        }
+        if j + 4 <= n {
+            var acc = SIMD4<S>()
+            for k in 0..<m { acc += loadVector(bT + k * n + j) * SIMD4(repeating: x[k]) }
+            storeVector(acc, out + j)
+            j += 4
+        }
+        while j < n {
+            var acc: S = 0
+            for k in 0..<m { acc += bT[k * n + j] * x[k] }
+            out[j] = acc
+            j += 1
+        }
     }
 
     /// Row j of B x for real maps.
@@ -75,6 +117,10 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     func readOut(
         _ h: UnsafePointer<S>, lanes: Int, batch: Int, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
     ) {
+        if let cT, let dT {
+            for s in 0..<batch { realReadOut(h + s * n, x: x + s * m, y: y + s * p, cT: cT, dT: dT) }
+            return
+        }
         for s in 0..<batch {
             let xs = x + s * m
             let hr = h + s * n
@@ -93,6 +139,38 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
                 for k in 0..<m { acc += dr[k] * xs[k] }
                 ys[i] = acc
             }
+        }
+    }
+
+    /// y = C h + D x for one real sequence, eight (then four) outputs at a time along Cᵀ's and
+    /// Dᵀ's rows; each output sums in ``readOut(_:lanes:batch:x:y:)``'s order (C's terms in j
+    /// order, then D's in k order), so the result is bitwise the row-by-row loop's.
+    @inline(__always)
+    func realReadOut(
+        _ h: UnsafePointer<S>, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, cT: UnsafePointer<S>,
+        dT: UnsafePointer<S>
+    ) {
+        var i = 0
+        while i + 8 <= p {
+            var acc = SIMD8<S>()
+            for j in 0..<n { acc += load8(cT + j * p + i) * SIMD8(repeating: h[j]) }
+            for k in 0..<m { acc += load8(dT + k * p + i) * SIMD8(repeating: x[k]) }
+            store8(acc, y + i)
+            i += 8
+        }
+        if i + 4 <= p {
+            var acc = SIMD4<S>()
+            for j in 0..<n { acc += loadVector(cT + j * p + i) * SIMD4(repeating: h[j]) }
+            for k in 0..<m { acc += loadVector(dT + k * p + i) * SIMD4(repeating: x[k]) }
+            storeVector(acc, y + i)
+            i += 4
+        }
+        while i < p {
+            var acc: S = 0
+            for j in 0..<n { acc += cT[j * p + i] * h[j] }
+            for k in 0..<m { acc += dT[k * p + i] * x[k] }
+            y[i] = acc
+            i += 1
         }
     }
 
@@ -209,4 +287,16 @@ func checkDiagonalSizes(inputSize m: Int, stateSize n: Int, outputSize p: Int) t
     try checkPositive("inputSize", m)
     try checkPositive("stateSize", n)
     try checkPositive("outputSize", p)
+}
+
+/// Eight scalars from `pointer` as one vector (unaligned).
+@inline(__always)
+func load8<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD8<S> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<S>.self)
+}
+
+/// Stores eight scalars at `pointer` (unaligned).
+@inline(__always)
+func store8<S: ScanScalar>(_ value: SIMD8<S>, _ pointer: UnsafeMutablePointer<S>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<S>.self)
 }

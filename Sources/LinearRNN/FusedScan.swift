@@ -10,17 +10,22 @@ import ParallelScan
 /// elements shared by both callbacks) so the caller can form outputs on the fly. Rows are
 /// `[lanes]` for real scans and `[2][lanes]` (real plane, then imaginary plane) for complex ones.
 ///
-/// Phases (ParallelScan's ``ChunkPlan`` with p workers and p + 1 chunks): (1) worker 0 solves
-/// chunk 0 from h = 0 while workers i ≥ 1 reduce chunk i to (P, Q) = (∏ a_t, state reached from
-/// zero); (2) carries are propagated serially, carry_{i+1} = P_i carry_i + Q_i; (3) every chunk
-/// i ≥ 1 is solved from its carry. Coefficients of chunks ≥ 1 are computed twice (reduce, solve):
-/// the scan trades that compute for not streaming a and b through memory, which pays off when
-/// the coefficients are expensive (exp, softplus, projections). The chunk plan depends only on T,
-/// the lane count and the thread count, so results are reproducible.
+/// Phases (ParallelScan's ``ChunkPlan`` with K = ``chunksPerWorker`` · p chunks after chunk 0,
+/// p workers): (1) chunk 0 is solved from h = 0 while chunks i ≥ 1 are reduced to
+/// (P, Q) = (∏ a_t, state reached from zero); (2) carries are propagated serially,
+/// carry_{i+1} = P_i carry_i + Q_i; (3) every chunk i ≥ 1 is solved from its carry. Workers take
+/// the chunks of phases 1 and 3 one at a time as they come free (``WorkerPool/forEachDynamic``),
+/// so a worker that the machine slows (a busy neighbour, a preempted vCPU) costs its share of
+/// one chunk instead of holding every other worker at the join. Coefficients of chunks ≥ 1 are
+/// computed twice (reduce, solve): the scan trades that compute for not streaming a and b
+/// through memory, which pays off when the coefficients are expensive (exp, softplus,
+/// projections). The chunk plan depends only on T, the lane count and the worker count, never on
+/// which thread ran a chunk, so results are reproducible.
 ///
 /// Products of decays are only ever formed as running products of factors |a| ≤ 1 supplied by
-/// the caller: they shrink monotonically towards zero (possibly through subnormals) and can
-/// neither overflow nor produce NaN.
+/// the caller: they shrink monotonically towards zero and can neither overflow nor produce NaN.
+/// Reductions run with subnormals flushed (``withSubnormalsFlushed(_:)``): a decay near 1 keeps a
+/// product in the subnormal range for thousands of steps, each a microcode assist on Intel cores.
 struct FusedDiagonalScan<S: ScanScalar> {
     let steps: Int
     let lanes: Int
@@ -51,20 +56,25 @@ struct FusedDiagonalScan<S: ScanScalar> {
 
     var row: Int { complex ? 2 * lanes : lanes }
 
+    /// Chunks per worker in phases 1 and 3 (see the type's documentation).
+    static var chunksPerWorker: Int { 4 }
+
     @inline(__always)
     func run(
         coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: reduceCost, reverse: reverse)
-        let ranges = plan.ranges
-        let slots = ranges.count
+        let workers = self.workers
         // One worker: the plain loop from h = 0 — no carries, summaries or pool dispatch.
-        if slots == 1 {
-            solve(range: ranges[0], carry: nil, final: nil, coefficients, emit)
+        if workers == 1 {
+            solve(range: 0..<steps, carry: nil, final: nil, coefficients, emit)
             return
         }
+        let plan = ChunkPlan(
+            steps: steps, workers: workers * Self.chunksPerWorker, reduceCost: reduceCost, reverse: reverse)
+        let ranges = plan.ranges
+        let slots = ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: (slots + 1) * row)
         carries.initialize(repeating: 0, count: (slots + 1) * row)
         let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * row)
@@ -76,11 +86,13 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let carry = UnsafeMutableSendable(carries)
         let sum = UnsafeMutableSendable(summaries)
         let p = slots - 1
-        pool.forEach(p) { w in
-            if w == 0 {
+        // The model's worker count, never the pool's whole width.
+        let gang = WorkerPool(threadCount: workers, grainSize: 1, choice: .allThreads, profile: pool.profile)
+        gang.forEachDynamic(slots) { c, _ in
+            if c == 0 {
                 solve(range: ranges[0], carry: carry.base, final: carry.base + row, coefficients, emit)
             } else {
-                reduce(range: ranges[w], summary: sum.base + w * 2 * row, coefficients)
+                withSubnormalsFlushed { reduce(range: ranges[c], summary: sum.base + c * 2 * row, coefficients) }
             }
         }
         for c in 1..<p {
@@ -89,7 +101,7 @@ struct FusedDiagonalScan<S: ScanScalar> {
             let cin = carries + c * row
             affine(P, cin, Q, into: cin + row)
         }
-        pool.forEach(p) { w in
+        gang.forEachDynamic(p) { w, _ in
             solve(range: ranges[w + 1], carry: carry.base + (w + 1) * row, final: nil, coefficients, emit)
         }
     }

@@ -14,9 +14,10 @@ struct StateRecorder<S: ScanScalar>: @unchecked Sendable {
     }
 }
 
-/// Runs a layer's forward pass and packs its ``LinearRNNTrace``: `body` writes the zeroed
-/// `[T][batch][outputs]` output and hands every emitted state to the recorder, which keeps the
-/// `[T][stateRow]` states only when `keepStates` is set.
+/// Runs a layer's forward pass and packs its ``LinearRNNTrace``: `body` writes every element of
+/// the `[T][batch][outputs]` output (handed over uninitialised: a serial zero-fill of it would
+/// cost a parallel pass a whole memory sweep on one core) and hands every emitted state to the
+/// recorder, which keeps the `[T][stateRow]` states only when `keepStates` is set.
 ///
 /// ```swift
 /// return tracedForward(steps: T, batch: B, outputs: p, stateRow: B * n, keepStates: keep) { y, record in
@@ -30,7 +31,11 @@ func tracedForward<S: ScanScalar>(
 ) -> LinearRNNTrace<S> {
     let count = steps * stateRow
     let base = keepStates ? UnsafeMutablePointer<S>.allocate(capacity: count) : nil
-    let output: [S] = makeArray(steps * batch * outputs) { y in body(y, StateRecorder(base: base, row: stateRow)) }
+    let size = steps * batch * outputs
+    let output = [S](unsafeUninitializedCapacity: size) { buffer, initialized in
+        if let y = buffer.baseAddress { body(y, StateRecorder(base: base, row: stateRow)) }
+        initialized = size
+    }
     var states: [S] = []
     if let base {
         states = Array(UnsafeBufferPointer(start: base, count: count))

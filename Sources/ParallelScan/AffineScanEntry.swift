@@ -117,7 +117,9 @@ extension AffineScan {
             }
             return
         }
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: kernels.reduceCost, reverse: reverse)
+        let plan = ChunkPlan(
+            steps: steps, workers: workers, reduceCost: kernels.reduceCost(workers: workers, pool: pool),
+            reverse: reverse)
         let slots = plan.ranges.count
         let summarySize = kernels.summarySize
         // carries: [slots][state]; summaries: [slots][summarySize] (P, Q, scratch).

@@ -77,7 +77,9 @@ extension AffineScan {
         let state = kernels.state
         let summarySize = kernels.summarySize
         let workers = AffineScan.workers(shape, steps: steps, scalarBytes: MemoryLayout<S>.stride, pool: pool)
-        let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: kernels.reduceCost, reverse: reverse)
+        let plan = ChunkPlan(
+            steps: steps, workers: workers, reduceCost: kernels.reduceCost(workers: workers, pool: pool),
+            reverse: reverse)
         let slots = plan.ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state + state)
         carries.initialize(repeating: 0, count: slots * state + state)

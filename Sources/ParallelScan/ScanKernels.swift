@@ -1,3 +1,5 @@
+import Dispatch
+
 /// The structure-dependent pieces of the chunked affine scans: solving a range of steps,
 /// reducing one to its affine map (P, Q), and applying such a map to a carry. This is the one
 /// place that switches on a scan's ``ScanShape``; the plain scan (``AffineScan``'s
@@ -26,15 +28,13 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
     /// State values per step.
     var state: Int { shape.statesPerStep }
 
-    /// What reducing a step costs relative to solving it: the chunk plan lengthens chunk 0 by
-    /// it. Matrix blocks compose in k³ where solving costs k², both streaming the same
-    /// coefficients; a dense reduction costs about d solves (matrix-matrix vs matrix-vector).
-    var reduceCost: Double {
-        switch shape {
-        case .diagonal: return 0.8
-        case .blockDiagonal(_, let k): return 1 + 0.25 * Double(k - 1)
-        case .dense(_, let d): return Double(d)
-        }
+    /// What reducing a step costs relative to solving it on `workers` workers of `pool`: the
+    /// chunk plan lengthens chunk 0 by it. The cost model's ratio for the shape
+    /// (``WorkerCount/reduceRatio(cost:workers:pool:)``), so the plan balances phase 1 with the
+    /// same per-step costs that chose the worker count: a dense reduction (d³ products against
+    /// the solve's d² matrix-vector) about twice a solve, a memory-bound diagonal one half.
+    func reduceCost(workers: Int, pool: WorkerPool) -> Double {
+        WorkerCount.reduceRatio(cost: shape.cost(scalarBytes: MemoryLayout<S>.stride), workers: workers, pool: pool)
     }
 
     /// Values of one chunk's summary, scratch included.
@@ -78,10 +78,14 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
     ) {
         switch shape {
         case .diagonal(let lanes):
-            AffineScan.diagonalReduce(a: a, b: b, lanes: lanes, range: range, reverse: reverse, summary: summary)
+            diagonalReduceVectors(a: a, b: b, lanes: lanes, range: range, reverse: reverse, summary: summary)
         case .blockDiagonal(let blocks, let k):
             AffineScan.blockReduce(
                 a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed, reverse: reverse,
+                summary: summary, scratch: scratch)
+        case .dense(let batch, let d) where d <= AffineScan.smallDenseLimit && d % 4 == 0:
+            denseReduceRows(
+                a: a, b: b, d: d, batch: batch, range: range, transposed: transposed, reverse: reverse,
                 summary: summary, scratch: scratch)
         case .dense(let batch, let d):
             AffineScan.denseReduce(
@@ -109,5 +113,42 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
                     transposed: false, d: d, a: p + n * d * d, x: cin + n * d, y: cout + n * d)
             }
         }
+    }
+}
+
+extension AffineScan {
+    /// One thread's time to reduce `steps` steps of `shape` (subnormals flushed, as the scans run
+    /// it) over its time to solve them: best of `rounds` whole-sequence passes of each
+    /// ``ScanKernels`` piece, run specialised (a generic caller in another module would time
+    /// unspecialised vector code). The bench notes it beside the model's ratio.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    package static func measuredReduceRatio<S: ScanScalar>(
+        _ shape: ScanShape, a: UnsafePointer<S>, b: UnsafePointer<S>, steps: Int, rounds: Int = 5
+    ) -> Double {
+        let kernels = ScanKernels(shape: shape, a: a, b: b, transposed: false, reverse: false)
+        let state = shape.statesPerStep
+        let half = shape.grainWidth + state
+        let zeros = UnsafeMutablePointer<S>.allocate(capacity: state)
+        zeros.initialize(repeating: 0, count: state)
+        let out = UnsafeMutablePointer<S>.allocate(capacity: steps * state)
+        out.initialize(repeating: 0, count: steps * state)
+        let summary = UnsafeMutablePointer<S>.allocate(capacity: 2 * half)
+        summary.initialize(repeating: 0, count: 2 * half)
+        defer { [zeros, out, summary].forEach { $0.deallocate() } }
+        func best(_ body: () -> Void) -> Double {
+            var seconds = Double.infinity
+            for _ in 0..<max(1, rounds) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                seconds = min(seconds, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+            return seconds
+        }
+        let solve = best { kernels.solve(0..<steps, from: zeros, into: out) }
+        let reduce = best {
+            withSubnormalsFlushed { kernels.reduce(0..<steps, into: summary, scratch: summary + half) }
+        }
+        return reduce / max(solve, 1e-12)
     }
 }

@@ -25,7 +25,14 @@ public enum ScanShape: Sendable, Equatable {
     /// included) and of a reduction (reads A, b; composes: k³ per block, d³ per matrix).
     /// Loops over lanes count in 256-bit vectors (8 Float, 4 Double lanes); the fused reduction
     /// of blocks with k ≤ 4 composes one block at a time in registers (gathering its P, Q and
-    /// Â), scalar code, so its 2k³ + 2k² operations a block count one each.
+    /// Â), scalar code, so its 2k³ + 2k² operations a block count one each. A dense matrix of
+    /// d ≤ ``AffineScan/smallDenseLimit`` is applied as d dot products summed in order — scalar
+    /// code, 2d² operations (the solve, and the reduction's Q ← A·Q + b) — while the reduction's
+    /// P ← A·P runs along P's rows in vectors, four instructions (broadcast, load, multiply, add)
+    /// per v columns: 4d³/v (`denseReduceRows`; 3× a d = 8 solve, as measured). Larger matrices
+    /// go to BLAS, whose small products from many threads at once serialise inside the library
+    /// (a d = 32 reduction cost 4 solves a step on one thread, 28 on sixteen at once): their
+    /// reductions count as work that does not scale with the threads (``ParallelCost/reduceScales``).
     public func cost(scalarBytes s: Int) -> ParallelCost {
         let v = Double(max(1, 32 / max(1, s)))
         let s = Double(s)
@@ -40,11 +47,15 @@ public enum ScanShape: Sendable, Equatable {
                 solveBytes: (k * k + 3 * k) * n * s, reduceBytes: (k * k + k) * n * s,
                 solveOperations: 2 * k * k * n / v,
                 reduceOperations: (2 * k * k * k + 2 * k * k) * n / (k <= 4 ? 1 : v))
-        case .dense(let batch, let d):
-            let (b, d) = (Double(batch), Double(d))
-            return .threePhase(
+        case .dense(let batch, let dimension):
+            let (b, d) = (Double(batch), Double(dimension))
+            let small = dimension <= AffineScan.smallDenseLimit
+            let matrixVector = 2 * d * d * b / (small ? 1 : v)
+            var cost = ParallelCost.threePhase(
                 solveBytes: (d * d + 3 * d) * b * s, reduceBytes: (d * d + d) * b * s,
-                solveOperations: 2 * d * d * b / v, reduceOperations: (2 * d * d * d + 2 * d * d) * b / v)
+                solveOperations: matrixVector, reduceOperations: (small ? 4 : 2) * d * d * d * b / v + matrixVector)
+            cost.reduceScales = small
+            return cost
         }
     }
 }

@@ -30,6 +30,10 @@ public struct ParallelCost: Sendable, Equatable {
     public var reduceOperations: Double
     /// The parallel form.
     public var form: Form
+    /// Whether reductions on p threads run p times as fast as on one; false for work that
+    /// serialises in a library (BLAS's small matrix products), which then shares one core's
+    /// rate among the workers.
+    public var reduceScales = true
 
     /// A chunked three-phase scan's cost.
     public static func threePhase(
@@ -101,6 +105,39 @@ public enum WorkerCount {
         return best.seconds * margin < loop ? best.workers : 1
     }
 
+    /// r = t(reduce, p)/t(solve, p): what reducing a step costs relative to solving one when `p`
+    /// workers run at once (each pass bound by its arithmetic or its share of the bandwidth,
+    /// whichever is slower). A chunked scan makes its first chunk r times longer than the others
+    /// (``ChunkPlan``), so that the chunk solved in phase 1 ends with the reductions beside it.
+    ///
+    /// ```swift
+    /// // Dense d = 8 on two cores: the reduction composes matrices (d³), the solve applies one (d²).
+    /// let r = WorkerCount.reduceRatio(cost: ScanShape.dense(batch: 1, dimension: 8).cost(scalarBytes: 4),
+    ///                                 workers: 2, profile: profile)   // ≈ 2
+    /// ```
+    public static func reduceRatio(cost: ParallelCost, workers p: Int, profile: MachineProfile) -> Double {
+        let p = max(1, p)
+        let perThread = profile.bandwidth(threads: p) / Double(p)
+        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        func pass(_ operations: Double, _ bytes: Double) -> Double {
+            max(operations / rate, bytes / perThread)
+        }
+        let reduce =
+            cost.reduceScales
+            ? pass(cost.reduceOperations, cost.reduceBytes)
+            : max(cost.reduceOperations * Double(p) / operationsPerSecond, cost.reduceBytes / perThread)
+        return reduce / max(pass(cost.solveOperations, cost.solveBytes), 1e-18)
+    }
+
+    /// The ratio of ``reduceRatio(cost:workers:profile:)`` for a pool: from the pool's profile
+    /// when its worker count comes from the model (the profile is loaded then anyway), else
+    /// from the operation counts alone, so a pool that forces its threads never measures the
+    /// machine and its chunk plans do not depend on it.
+    public static func reduceRatio(cost: ParallelCost, workers p: Int, pool: WorkerPool) -> Double {
+        if pool.choice == .costModel { return reduceRatio(cost: cost, workers: p, profile: pool.machine) }
+        return cost.reduceOperations / max(cost.solveOperations, 1e-18)
+    }
+
     /// The model's time for `steps` steps of `cost` on `workers` workers (1: the plain loop).
     public static func predictedSeconds(
         steps: Int, cost: ParallelCost, workers p: Int, profile: MachineProfile
@@ -116,7 +153,7 @@ public enum WorkerCount {
         let sync = phaseOverhead.fixed + phaseOverhead.perWorker * Double(p)
         switch cost.form {
         case .threePhase:
-            let r = pass(cost.reduceOperations, cost.reduceBytes) / max(solve, 1e-18)
+            let r = reduceRatio(cost: cost, workers: p, profile: profile)
             return t * solve * (r + 1) / (r + Double(p)) + 2 * sync
         case .split(let stages):
             return t * solve / Double(p) * (1 + Double(p - 1) / Double(stages)) + sync

@@ -173,6 +173,7 @@ public struct PerformanceSuite: Sendable {
                 }
             }
         }
+        let diagonalRatio = measuredReduceRatio(.diagonal(lanes: lanes), a: a, b: b, steps: steps)
         for (threads, pool, timing) in pairedSweep(baseline: { diagonal(.serial) }, candidate: diagonal) {
             emit(
                 pairedResult(
@@ -183,7 +184,10 @@ public struct PerformanceSuite: Sendable {
                         "fraction of memcpy": copySeconds / timing.candidate,
                         "workers": Double(
                             AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool)),
-                    ]))
+                    ].merging(
+                        reduceSolveNotes(.diagonal(lanes: lanes), measured: diagonalRatio, steps: steps, pool: pool)
+                    ) { own, _ in own }
+                ))
         }
         let blocks = 32
         let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3)
@@ -199,6 +203,7 @@ public struct PerformanceSuite: Sendable {
                 }
             }
         }
+        let blockRatio = measuredReduceRatio(.blockDiagonal(blocks: blocks, blockSize: 2), a: a2, b: b2, steps: steps)
         for (threads, pool, timing) in pairedSweep(baseline: { block(.serial) }, candidate: block) {
             emit(
                 pairedResult(
@@ -208,7 +213,11 @@ public struct PerformanceSuite: Sendable {
                         "workers": Double(
                             AffineScan.workers(
                                 .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))
-                    ]))
+                    ].merging(
+                        reduceSolveNotes(
+                            .blockDiagonal(blocks: blocks, blockSize: 2), measured: blockRatio, steps: steps, pool: pool
+                        )
+                    ) { own, _ in own }))
         }
         for d in [8, 32] {
             let t = preset == .quick ? 10_000 : 100_000
@@ -224,6 +233,7 @@ public struct PerformanceSuite: Sendable {
                     }
                 }
             }
+            let denseRatio = measuredReduceRatio(.dense(batch: 1, dimension: d), a: a3, b: b3, steps: t)
             for (threads, pool, timing) in pairedSweep(baseline: { dense(.serial) }, candidate: dense) {
                 emit(
                     pairedResult(
@@ -233,7 +243,32 @@ public struct PerformanceSuite: Sendable {
                             "workers": Double(
                                 AffineScan.workers(.dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool)
                             )
-                        ]))
+                        ].merging(
+                            reduceSolveNotes(.dense(batch: 1, dimension: d), measured: denseRatio, steps: t, pool: pool)
+                        ) {
+                            own, _ in own
+                        }))
+            }
+        }
+    }
+
+    /// The reduce/solve notes of a scan row: what reducing a step costs relative to solving one,
+    /// measured on one thread ("reduce/solve measured", ``measuredReduceRatio(_:a:b:steps:)``)
+    /// and as the cost model puts it for the workers the pool runs ("reduce/solve model", the
+    /// ratio the chunk plan sizes chunk 0 with): the row shows whether phase 1 of the chunked
+    /// scan is balanced on this machine.
+    func reduceSolveNotes(_ shape: ScanShape, measured: Double, steps: Int, pool: WorkerPool) -> [String: Double] {
+        let workers = AffineScan.workers(shape, steps: steps, scalarBytes: 4, pool: pool)
+        let model = WorkerCount.reduceRatio(cost: shape.cost(scalarBytes: 4), workers: max(2, workers), pool: pool)
+        return ["reduce/solve model": model, "reduce/solve measured": measured]
+    }
+
+    /// One thread's time to reduce the whole sequence over its time to solve it
+    /// (``AffineScan/measuredReduceRatio(_:a:b:steps:rounds:)``, specialised for Float).
+    func measuredReduceRatio(_ shape: ScanShape, a: [Float], b: [Float], steps: Int) -> Double {
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                AffineScan.measuredReduceRatio(shape, a: a.baseAddress!, b: b.baseAddress!, steps: steps)
             }
         }
     }

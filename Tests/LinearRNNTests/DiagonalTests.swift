@@ -59,6 +59,28 @@ struct DiagonalTests {
         }
     }
 
+    @Test(
+        "one worker is bitwise the row-by-row loop (B x, C h + D x in vectors of 8, 4 and 1); chunked runs repeat bitwise"
+    )
+    func vectorisedMapsAreBitwiseTheLoop() throws {
+        // n = p = 13 = 8 + 4 + 1 exercises every vector width of the projections.
+        let (m, n, p) = (3, 13, 13)
+        var r = TestRandom(11)
+        let (a, b, c, d) = (r.array(n, 0.5, 0.99), r.array(n * m), r.array(p * n), r.array(p * m))
+        let (steps, batch) = (50, 2)
+        let x = r.array(steps * batch * m)
+        let layer = try DiagonalLinearRNN<Double>(inputSize: m, stateSize: n, outputSize: p, a: a, b: b, c: c, d: d)
+        let reference = referenceDiagonal(a: a, b: b, c: c, d: d, x: x, steps: steps, batch: batch, m: m, n: n, p: p)
+        #expect(try layer.forward(x, steps: steps, batch: batch, pool: .serial).output == reference)
+        // Chunks are taken by whichever worker is free, but the chunk plan is fixed: same bits.
+        let pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
+        let first = try layer.forward(x, steps: steps, batch: batch, pool: pool)
+        let second = try layer.forward(x, steps: steps, batch: batch, pool: pool)
+        #expect(first.output == second.output)
+        #expect(first.states == second.states)
+        #expect(relativeError(first.output, reference) < 1e-12)
+    }
+
     @Test func agreesWithParallelScanDiagonal() throws {
         // The fused scan vs ParallelScan's materialised diagonal scan of u_t = B x_t.
         let (a, b, _, _) = parameters(3)
