@@ -87,19 +87,6 @@ extension AffineScan {
         for j in 0..<lanes { output[j] = a[j] * previous[j] + b[j] }
     }
 
-    /// Composes the steps of `range` into (P, Q): P = ∏ a_t, Q = the state reached from zero.
-    @inlinable
-    static func diagonalReduce<S: ScanScalar>(
-        a: UnsafePointer<S>, b: UnsafePointer<S>, lanes: Int, range: Range<Int>, reverse: Bool,
-        summary: UnsafeMutablePointer<S>
-    ) {
-        let p = summary
-        let q = summary + lanes
-        p.update(repeating: 1, count: lanes)
-        q.update(repeating: 0, count: lanes)
-        diagonalAccumulate(a: a, b: b, lanes: lanes, range: range, reverse: reverse, p: p, q: q)
-    }
-
     /// Composes the steps of `range` onto (P, Q): P ← a_t·P, Q ← a_t·Q + b_t.
     @inlinable
     static func diagonalAccumulate<S: ScanScalar>(
