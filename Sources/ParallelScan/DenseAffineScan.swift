@@ -58,6 +58,11 @@ extension AffineScan {
 
     /// Composes a range into (P, Q) per batch entry: P = Â_last ⋯ Â_first (`[batch][d][d]`),
     /// Q = the state reached from zero (`[batch][d]`).
+    ///
+    /// Small matrices (d ≤ ``smallDenseLimit``, d a multiple of 4) form A·P row by row in whole
+    /// vectors (``multiplyRows(transposed:d:a:p:c:)``), bitwise the same as ``denseMultiply``'s
+    /// column loop without its per-row aliasing checks and scalar tails; the others go through
+    /// ``denseMultiply``.
     @inlinable
     static func denseReduce<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, d: Int, batch: Int, range: Range<Int>,
@@ -73,6 +78,7 @@ extension AffineScan {
         p.update(repeating: 0, count: matrix)
         for n in 0..<batch { for i in 0..<d { p[n * d * d + i * d + i] = 1 } }
         q.update(repeating: 0, count: state)
+        let byRows = d <= smallDenseLimit && d % 4 == 0
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
         for _ in 0..<range.count {
@@ -80,9 +86,14 @@ extension AffineScan {
             let bt = b + t * state
             nq.update(from: bt, count: state)
             for n in 0..<batch {
-                denseMultiply(
-                    transposed: transposed, d: d, a: at + n * d * d, p: p + n * d * d,
-                    c: np + n * d * d)
+                if byRows {
+                    multiplyRows(
+                        transposed: transposed, d: d, a: at + n * d * d, p: p + n * d * d, c: np + n * d * d)
+                } else {
+                    denseMultiply(
+                        transposed: transposed, d: d, a: at + n * d * d, p: p + n * d * d,
+                        c: np + n * d * d)
+                }
                 denseMultiplyAdd(
                     transposed: transposed, d: d, a: at + n * d * d, x: q + n * d, y: nq + n * d)
             }

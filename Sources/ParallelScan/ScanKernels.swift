@@ -83,10 +83,6 @@ package struct ScanKernels<S: ScanScalar>: @unchecked Sendable {
             AffineScan.blockReduce(
                 a: a, b: b, k: k, blocks: blocks, range: range, transposed: transposed, reverse: reverse,
                 summary: summary, scratch: scratch)
-        case .dense(let batch, let d) where d <= AffineScan.smallDenseLimit && d % 4 == 0:
-            denseReduceRows(
-                a: a, b: b, d: d, batch: batch, range: range, transposed: transposed, reverse: reverse,
-                summary: summary, scratch: scratch)
         case .dense(let batch, let d):
             AffineScan.denseReduce(
                 a: a, b: b, d: d, batch: batch, range: range, transposed: transposed, reverse: reverse,
