@@ -66,26 +66,8 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
     /// ``project(_:_:)`` row by row — eight (then four) rows at a time along Bᵀ's rows.
     @inline(__always)
     func project(_ x: UnsafePointer<S>, into out: UnsafeMutablePointer<S>) {
-        let bT = self.bT!
-        var j = 0
-        while j + 8 <= n {
-            var acc = SIMD8<S>()
-            for k in 0..<m { acc += load8(bT + k * n + j) * SIMD8(repeating: x[k]) }
-            store8(acc, out + j)
-            j += 8
-        }
-        if j + 4 <= n {
-            var acc = SIMD4<S>()
-            for k in 0..<m { acc += loadVector(bT + k * n + j) * SIMD4(repeating: x[k]) }
-            storeVector(acc, out + j)
-            j += 4
-        }
-        while j < n {
-            var acc: S = 0
-            for k in 0..<m { acc += bT[k * n + j] * x[k] }
-            out[j] = acc
-            j += 1
-        }
+        let bT = UnsafePointer(self.bT!)
+        Self.transposedProducts(outputs: n, into: out, first: (bT, x, m), then: (bT, x, 0))
     }
 
     /// Row j of B x for real maps.
@@ -150,25 +132,40 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
         _ h: UnsafePointer<S>, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>, cT: UnsafePointer<S>,
         dT: UnsafePointer<S>
     ) {
+        Self.transposedProducts(
+            outputs: p, into: y, first: (UnsafePointer(cT), h, n), then: (UnsafePointer(dT), x, m))
+    }
+
+    /// y_i = Σ_j M_ij v_j + Σ_k N_ik w_k for i < `outputs`, from the transposed matrices
+    /// (`first` = (Mᵀ, v, count of v), `then` = (Nᵀ, w, count of w), rows `outputs` apart): each
+    /// output summed from zero, M's terms in j order then N's in k order, eight (then four, then
+    /// one) outputs at a time.
+    @inline(__always)
+    static func transposedProducts(
+        outputs: Int, into y: UnsafeMutablePointer<S>, first: (UnsafePointer<S>, UnsafePointer<S>, Int),
+        then second: (UnsafePointer<S>, UnsafePointer<S>, Int)
+    ) {
+        let (mT, v, nv) = first
+        let (nT, w, nw) = second
         var i = 0
-        while i + 8 <= p {
+        while i + 8 <= outputs {
             var acc = SIMD8<S>()
-            for j in 0..<n { acc += load8(cT + j * p + i) * SIMD8(repeating: h[j]) }
-            for k in 0..<m { acc += load8(dT + k * p + i) * SIMD8(repeating: x[k]) }
+            for j in 0..<nv { acc += load8(mT + j * outputs + i) * SIMD8(repeating: v[j]) }
+            for k in 0..<nw { acc += load8(nT + k * outputs + i) * SIMD8(repeating: w[k]) }
             store8(acc, y + i)
             i += 8
         }
-        if i + 4 <= p {
+        if i + 4 <= outputs {
             var acc = SIMD4<S>()
-            for j in 0..<n { acc += loadVector(cT + j * p + i) * SIMD4(repeating: h[j]) }
-            for k in 0..<m { acc += loadVector(dT + k * p + i) * SIMD4(repeating: x[k]) }
+            for j in 0..<nv { acc += loadVector(mT + j * outputs + i) * SIMD4(repeating: v[j]) }
+            for k in 0..<nw { acc += loadVector(nT + k * outputs + i) * SIMD4(repeating: w[k]) }
             storeVector(acc, y + i)
             i += 4
         }
-        while i < p {
+        while i < outputs {
             var acc: S = 0
-            for j in 0..<n { acc += cT[j * p + i] * h[j] }
-            for k in 0..<m { acc += dT[k * p + i] * x[k] }
+            for j in 0..<nv { acc += mT[j * outputs + i] * v[j] }
+            for k in 0..<nw { acc += nT[k * outputs + i] * w[k] }
             y[i] = acc
             i += 1
         }
