@@ -29,6 +29,32 @@ pararnn_fma_float8(pararnn_float8 a, pararnn_float8 b, pararnn_float8 c) { retur
 static inline __attribute__((always_inline)) pararnn_double8
 pararnn_fma_double8(pararnn_double8 a, pararnn_double8 b, pararnn_double8 c) { return a * b + c; }
 
+// x clamped to [lo, hi] lane-wise with NaN kept (a comparison with NaN is false, so NaN lanes
+// take neither bound), as one vector compare and bitwise blend per bound. The same operation in
+// generic Swift SIMD code (`x .< low` and a blend through the mask storage) was lowered by the SLP
+// vectoriser to one scalar compare and branch per lane in some inlined copies (the GRU rollout's
+// second and third gates), which cost more than the exponential it guards.
+typedef int pararnn_int4 __attribute__((ext_vector_type(4)));
+typedef int pararnn_int8 __attribute__((ext_vector_type(8)));
+typedef long pararnn_long4 __attribute__((ext_vector_type(4)));
+typedef long pararnn_long8 __attribute__((ext_vector_type(8)));
+
+#define PARARNN_CLAMP(NAME, VEC, SCALAR, MASK)                                                   \
+    static inline __attribute__((always_inline)) VEC NAME(VEC x, SCALAR lo, SCALAR hi) {         \
+        VEC low = (VEC)(lo);                                                                     \
+        VEC high = (VEC)(hi);                                                                    \
+        MASK below = x < low;                                                                    \
+        MASK above = x > high;                                                                   \
+        MASK bits = ((MASK)x & ~below) | ((MASK)low & below);                                    \
+        bits = (bits & ~above) | ((MASK)high & above);                                           \
+        return (VEC)bits;                                                                        \
+    }
+PARARNN_CLAMP(pararnn_clamp_float4, pararnn_float4, float, pararnn_int4)
+PARARNN_CLAMP(pararnn_clamp_float8, pararnn_float8, float, pararnn_int8)
+PARARNN_CLAMP(pararnn_clamp_double4, pararnn_double4, double, pararnn_long4)
+PARARNN_CLAMP(pararnn_clamp_double8, pararnn_double8, double, pararnn_long8)
+#undef PARARNN_CLAMP
+
 // Subnormal flushing for the parallel passes (see ParallelScan's `withSubnormalsFlushed`).
 // Composed prefix products of contractive Jacobians fall through the subnormal range on their way
 // to zero; on Intel cores each operation with a subnormal operand or result takes a microcode
