@@ -34,7 +34,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     let outputs: Int
     /// ``outputs`` rounded up to a multiple of 8: the padded output count.
     let stride: Int
-    /// Wᵀ in column-band panels (see ``bands(stride:)``), zero padded: `stride · d` values.
+    /// Wᵀ in column-band panels (see ``bands(stride:hidden:)``), zero padded: `stride · d` values.
     let transposed: [Scalar]
     /// b_hh, `[stride]`, zero padded.
     let bias: [Scalar]
@@ -42,7 +42,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     init(weights: [Scalar], bias: [Scalar], outputs: Int, hidden: Int) {
         let stride = (outputs + 7) / 8 * 8
         var transposed = [Scalar](repeating: 0, count: hidden * stride)
-        for (o, width) in Self.bands(stride: stride) {
+        for (o, width) in Self.bands(stride: stride, hidden: hidden) {
             for k in 0..<hidden {
                 for c in 0..<width where o + c < outputs {
                     transposed[o * hidden + k * width + c] = weights[(o + c) * hidden + k]
@@ -61,17 +61,20 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// Twelve SIMD8 accumulators keep both FMA pipes busy (4–5-cycle latency) in Float, eight
     /// and four take the rest; a Double SIMD8 is two registers already, so Double tiles by four.
     @inline(__always)
-    static func bands(stride: Int) -> [(Int, Int)] {
+    static func bands(stride: Int, hidden d: Int) -> [(Int, Int)] {
         var result: [(Int, Int)] = []
-        forEachBand(stride: stride) { result.append(($0, $1)) }
+        forEachBand(stride: stride, hidden: d) { result.append(($0, $1)) }
         return result
     }
 
     @inline(__always)
-    static func forEachBand(stride: Int, descending: Bool = false, _ body: (Int, Int) -> Void) {
+    static func forEachBand(stride: Int, hidden d: Int, descending: Bool = false, _ body: (Int, Int) -> Void) {
         let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
         let vectors = stride / 8
-        let bands12 = wide == 8 ? vectors / 12 : 0
+        // 96-column bands only while the packed matrix is near L1 (≤ 64 KiB: GRU and LSTM up to
+        // d = 64): streamed from L2 (d = 256), twelve load streams per k ran 1.3–1.45× slower
+        // than eight on the 16-core Xeon, though not on the AMD VM.
+        let bands12 = wide == 8 && stride * d * MemoryLayout<Scalar>.size <= 65_536 ? vectors / 12 : 0
         let bands8 = wide == 8 ? (vectors - 12 * bands12) / 8 : 0
         let bands4 = (vectors - 12 * bands12 - 8 * bands8) / 4
         let end12 = 96 * bands12
@@ -145,7 +148,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
-        forEachBand(stride: stride, descending: descending) { o, width in
+        forEachBand(stride: stride, hidden: d, descending: descending) { o, width in
             var row = w + o * d
             switch width {
             case 96:
@@ -269,7 +272,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
         let (h0, h1, h2, h3) = h
-        forEachBand(stride: stride, descending: descending) { o, width in
+        forEachBand(stride: stride, hidden: d, descending: descending) { o, width in
             var j = 0
             while j + 16 <= width {
                 let c = o + j
