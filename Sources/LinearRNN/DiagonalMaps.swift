@@ -148,20 +148,16 @@ struct DiagonalMaps<S: ScanScalar>: @unchecked Sendable {
         let (mT, v, nv) = first
         let (nT, w, nw) = second
         var i = 0
-        while i + 8 <= outputs {
-            var acc = SIMD8<S>()
-            for j in 0..<nv { acc += load8(mT + j * outputs + i) * SIMD8(repeating: v[j]) }
-            for k in 0..<nw { acc += load8(nT + k * outputs + i) * SIMD8(repeating: w[k]) }
-            store8(acc, y + i)
-            i += 8
+        /// Outputs i ..< i + V.scalarCount as one vector.
+        @inline(__always) func vectorOutputs<V: SIMD>(_: V.Type) where V.Scalar == S {
+            var acc = V()
+            for j in 0..<nv { acc += loadLanes(mT + j * outputs + i, as: V.self) * V(repeating: v[j]) }
+            for k in 0..<nw { acc += loadLanes(nT + k * outputs + i, as: V.self) * V(repeating: w[k]) }
+            UnsafeMutableRawPointer(y + i).storeBytes(of: acc, as: V.self)
+            i += V.scalarCount
         }
-        if i + 4 <= outputs {
-            var acc = SIMD4<S>()
-            for j in 0..<nv { acc += loadVector(mT + j * outputs + i) * SIMD4(repeating: v[j]) }
-            for k in 0..<nw { acc += loadVector(nT + k * outputs + i) * SIMD4(repeating: w[k]) }
-            storeVector(acc, y + i)
-            i += 4
-        }
+        while i + 8 <= outputs { vectorOutputs(SIMD8<S>.self) }
+        if i + 4 <= outputs { vectorOutputs(SIMD4<S>.self) }
         while i < outputs {
             var acc: S = 0
             for j in 0..<nv { acc += mT[j * outputs + i] * v[j] }
@@ -290,6 +286,12 @@ func checkDiagonalSizes(inputSize m: Int, stateSize n: Int, outputSize p: Int) t
 @inline(__always)
 func load8<S: ScanScalar>(_ pointer: UnsafePointer<S>) -> SIMD8<S> {
     UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<S>.self)
+}
+
+/// `V.scalarCount` scalars from `pointer` as one vector (unaligned).
+@inline(__always)
+func loadLanes<V: SIMD>(_ pointer: UnsafePointer<V.Scalar>, as _: V.Type) -> V {
+    UnsafeRawPointer(pointer).loadUnaligned(as: V.self)
 }
 
 /// Stores eight scalars at `pointer` (unaligned).

@@ -38,14 +38,25 @@ extension AffineScan {
         a: UnsafePointer<S>, b: UnsafePointer<S>, k: Int, blocks: Int, range: Range<Int>,
         transposed: Bool, reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
+        withLiteralBlockSize(k, transposed) { k, transposed in
+            blockSolveFixed(a, b, k, blocks, range, transposed, reverse, carry, output)
+        }
+    }
+
+    /// Calls `body(k, transposed)` with literal arguments for k = 2, 3, 4 (each orientation),
+    /// the given ones otherwise: an inlined body sees a constant k and unrolls its block loops.
+    ///
+    ///     withLiteralBlockSize(k, transposed) { k, transposed in blockSolveFixed(a, b, k, …) }
+    @inlinable @inline(__always)
+    static func withLiteralBlockSize(_ k: Int, _ transposed: Bool, _ body: (Int, Bool) -> Void) {
         switch (k, transposed) {
-        case (2, false): blockSolveFixed(a, b, 2, blocks, range, false, reverse, carry, output)
-        case (2, true): blockSolveFixed(a, b, 2, blocks, range, true, reverse, carry, output)
-        case (3, false): blockSolveFixed(a, b, 3, blocks, range, false, reverse, carry, output)
-        case (3, true): blockSolveFixed(a, b, 3, blocks, range, true, reverse, carry, output)
-        case (4, false): blockSolveFixed(a, b, 4, blocks, range, false, reverse, carry, output)
-        case (4, true): blockSolveFixed(a, b, 4, blocks, range, true, reverse, carry, output)
-        default: blockSolveFixed(a, b, k, blocks, range, transposed, reverse, carry, output)
+        case (2, false): body(2, false)
+        case (2, true): body(2, true)
+        case (3, false): body(3, false)
+        case (3, true): body(3, true)
+        case (4, false): body(4, false)
+        case (4, true): body(4, true)
+        default: body(k, transposed)
         }
     }
 
@@ -126,14 +137,8 @@ extension AffineScan {
         if k <= 4 {
             // Fused per-block update in place (each block's P and Q are read before written);
             // a literal k unrolls the block loops.
-            switch (k, transposed) {
-            case (2, false): blockReduceFused(a, b, 2, blocks, range, false, reverse, p, q)
-            case (2, true): blockReduceFused(a, b, 2, blocks, range, true, reverse, p, q)
-            case (3, false): blockReduceFused(a, b, 3, blocks, range, false, reverse, p, q)
-            case (3, true): blockReduceFused(a, b, 3, blocks, range, true, reverse, p, q)
-            case (4, false): blockReduceFused(a, b, 4, blocks, range, false, reverse, p, q)
-            case (4, true): blockReduceFused(a, b, 4, blocks, range, true, reverse, p, q)
-            default: blockReduceFused(a, b, k, blocks, range, transposed, reverse, p, q)
+            withLiteralBlockSize(k, transposed) { k, transposed in
+                blockReduceFused(a, b, k, blocks, range, transposed, reverse, p, q)
             }
             return
         }

@@ -151,7 +151,6 @@ public struct PerformanceSuite: Sendable {
         let lanes = 64
         let a = Self.values(steps * lanes, scale: 0.99, seed: 1)
         let b = Self.values(steps * lanes, scale: 1, seed: 2)
-        var out = [Float](repeating: 0, count: steps * lanes)
         let bytes = Double(3 * steps * lanes * 4)
         // The copy moves the same number of bytes as the scan touches (reads + writes).
         let copyCount = 3 * steps * lanes / 2
@@ -164,91 +163,56 @@ public struct PerformanceSuite: Sendable {
                 }
             }
         }
-        func diagonal(_ pool: WorkerPool) {
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    out.withUnsafeMutableBufferPointer { o in
-                        try! AffineScan.diagonal(a: a, b: b, steps: steps, lanes: lanes, output: o, pool: pool)
-                    }
-                }
-            }
-        }
-        let diagonalRatio = measuredReduceRatio(.diagonal(lanes: lanes), a: a, b: b, steps: steps)
-        for (threads, pool, timing) in pairedSweep(baseline: { diagonal(.serial) }, candidate: diagonal) {
-            emit(
-                pairedResult(
-                    "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", threads: threads, timing: timing,
-                    baseline: "sequential loop",
-                    notes: [
-                        "GB/s": bytes / timing.candidate / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
-                        "fraction of memcpy": copySeconds / timing.candidate,
-                        "workers": Double(
-                            AffineScan.workers(.diagonal(lanes: lanes), steps: steps, scalarBytes: 4, pool: pool)),
-                    ].merging(
-                        reduceSolveNotes(.diagonal(lanes: lanes), measured: diagonalRatio, steps: steps, pool: pool)
-                    ) { own, _ in own }
-                ))
+        scanRows(
+            "scan diagonal f32", shape: "T=\(steps) lanes=\(lanes)", .diagonal(lanes: lanes), a: a, b: b, steps: steps,
+            emit
+        ) { timing in
+            [
+                "GB/s": bytes / timing.candidate / 1e9, "memcpy GB/s": bytes / copySeconds / 1e9,
+                "fraction of memcpy": copySeconds / timing.candidate,
+            ]
         }
         let blocks = 32
         let a2 = Self.values(steps * 4 * blocks, scale: 0.45, seed: 3)
         let b2 = Self.values(steps * 2 * blocks, scale: 1, seed: 4)
-        var out2 = [Float](repeating: 0, count: steps * 2 * blocks)
-        func block(_ pool: WorkerPool) {
-            a2.withUnsafeBufferPointer { a in
-                b2.withUnsafeBufferPointer { b in
-                    out2.withUnsafeMutableBufferPointer { o in
-                        try! AffineScan.blockDiagonal(
-                            a: a, b: b, steps: steps, blocks: blocks, blockSize: 2, output: o, pool: pool)
-                    }
-                }
-            }
-        }
-        let blockRatio = measuredReduceRatio(.blockDiagonal(blocks: blocks, blockSize: 2), a: a2, b: b2, steps: steps)
-        for (threads, pool, timing) in pairedSweep(baseline: { block(.serial) }, candidate: block) {
-            emit(
-                pairedResult(
-                    "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", threads: threads, timing: timing,
-                    baseline: "sequential loop",
-                    notes: [
-                        "workers": Double(
-                            AffineScan.workers(
-                                .blockDiagonal(blocks: blocks, blockSize: 2), steps: steps, scalarBytes: 4, pool: pool))
-                    ].merging(
-                        reduceSolveNotes(
-                            .blockDiagonal(blocks: blocks, blockSize: 2), measured: blockRatio, steps: steps, pool: pool
-                        )
-                    ) { own, _ in own }))
-        }
+        scanRows(
+            "scan 2x2 block f32", shape: "T=\(steps) blocks=\(blocks)", .blockDiagonal(blocks: blocks, blockSize: 2),
+            a: a2, b: b2, steps: steps, emit)
         for d in [8, 32] {
             let t = preset == .quick ? 10_000 : 100_000
             let a3 = Self.values(t * d * d, scale: 0.9 / Float(d), seed: 5)
             let b3 = Self.values(t * d, scale: 1, seed: 6)
-            var out3 = [Float](repeating: 0, count: t * d)
-            func dense(_ pool: WorkerPool) {
-                a3.withUnsafeBufferPointer { a in
-                    b3.withUnsafeBufferPointer { b in
-                        out3.withUnsafeMutableBufferPointer { o in
-                            try! AffineScan.dense(a: a, b: b, steps: t, batch: 1, dimension: d, output: o, pool: pool)
-                        }
+            scanRows(
+                "scan dense f32", shape: "T=\(t) d=\(d)", .dense(batch: 1, dimension: d), a: a3, b: b3, steps: t, emit)
+        }
+    }
+
+    /// The rows of one scan shape: the chunked scan (``AffineScan/solve(_:a:b:steps:initial:output:transposed:direction:pool:)``)
+    /// against its sequential loop at every thread count, with the worker count, the
+    /// reduce/solve notes and the row's own `notes` (from its timing).
+    func scanRows(
+        _ name: String, shape label: String, _ shape: ScanShape, a: [Float], b: [Float], steps: Int,
+        _ emit: (BenchmarkResult) -> Void, notes: (PairedTiming) -> [String: Double] = { _ in [:] }
+    ) {
+        var out = [Float](repeating: 0, count: b.count)
+        func scan(_ pool: WorkerPool) {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        try! AffineScan.solve(shape, a: a, b: b, steps: steps, output: o, pool: pool)
                     }
                 }
             }
-            let denseRatio = measuredReduceRatio(.dense(batch: 1, dimension: d), a: a3, b: b3, steps: t)
-            for (threads, pool, timing) in pairedSweep(baseline: { dense(.serial) }, candidate: dense) {
-                emit(
-                    pairedResult(
-                        "scan dense f32", shape: "T=\(t) d=\(d)", threads: threads, timing: timing,
-                        baseline: "sequential loop",
-                        notes: [
-                            "workers": Double(
-                                AffineScan.workers(.dense(batch: 1, dimension: d), steps: t, scalarBytes: 4, pool: pool)
-                            )
-                        ].merging(
-                            reduceSolveNotes(.dense(batch: 1, dimension: d), measured: denseRatio, steps: t, pool: pool)
-                        ) {
-                            own, _ in own
-                        }))
-            }
+        }
+        let ratio = measuredReduceRatio(shape, a: a, b: b, steps: steps)
+        for (threads, pool, timing) in pairedSweep(baseline: { scan(.serial) }, candidate: scan) {
+            let workers = AffineScan.workers(shape, steps: steps, scalarBytes: 4, pool: pool)
+            emit(
+                pairedResult(
+                    name, shape: label, threads: threads, timing: timing, baseline: "sequential loop",
+                    notes: notes(timing).merging(["workers": Double(workers)]) { own, _ in own }.merging(
+                        reduceSolveNotes(shape, measured: ratio, steps: steps, pool: pool)
+                    ) { own, _ in own }))
         }
     }
 

@@ -1,4 +1,3 @@
-import CVectorMath
 import ParallelScan
 
 /// Elementwise functions the cells are made of, written branch-free so that loops over lanes
@@ -175,24 +174,12 @@ func blend<V: SIMD>(_ x: V, _ value: V, _ mask: SIMDMask<V.MaskStorage>) -> V wh
 }
 
 /// a·b + c lane-wise for the gate math: one whole-vector fused multiply-add through
-/// CVectorMath for 4 and 8 lanes of Float and Double under `-DPARARNN_FMA` (the type tests
-/// fold away once specialised), ``multiplyAdd(_:_:_:)`` otherwise.
+/// CVectorMath for 4 and 8 lanes of Float and Double under `-DPARARNN_FMA`
+/// (`wholeVectorFMA`; the type tests fold away once specialised), ``multiplyAdd(_:_:_:)``
+/// otherwise.
 @inlinable @inline(__always)
 func gateMultiplyAdd<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar: FloatingPoint {
-    #if PARARNN_FMA
-        if V.self == SIMD8<Float>.self {
-            return unsafeBitCast(
-                pararnn_fma_float8(
-                    unsafeBitCast(a, to: SIMD8<Float>.self), unsafeBitCast(b, to: SIMD8<Float>.self),
-                    unsafeBitCast(c, to: SIMD8<Float>.self)), to: V.self)
-        }
-        if V.self == SIMD8<Double>.self {
-            return unsafeBitCast(
-                pararnn_fma_double8(
-                    unsafeBitCast(a, to: SIMD8<Double>.self), unsafeBitCast(b, to: SIMD8<Double>.self),
-                    unsafeBitCast(c, to: SIMD8<Double>.self)), to: V.self)
-        }
-    #endif
+    if let fused = wholeVectorFMA(a, b, c, eightLanes: true) { return fused }
     return multiplyAdd(a, b, c)
 }
 

@@ -139,3 +139,37 @@ func copyRows<S: ScanScalar>(
         for i in 0..<count { to[i] = from[i] }
     }
 }
+
+/// Scratch arrays of one scalar type carved from one allocation and freed together: array i
+/// holds `counts[i]` scalars and starts on a 64-byte line (no two share a cache line). For the
+/// per-worker buffers of a kernel, where one `allocate`/`deallocate` pair per array was written
+/// out each time.
+///
+///     let scratch = ScratchBuffers<Float>(counts: [4 * d, d])
+///     defer { scratch.deallocate() }
+///     let (carry, extra) = (scratch[0], scratch[1])
+struct ScratchBuffers<S: ScanScalar> {
+    private let base: UnsafeMutableRawPointer
+    private let offsets: [Int]
+
+    /// Allocates the arrays (uninitialised; an empty one still gets a distinct pointer).
+    init(counts: [Int]) {
+        let line = 64
+        var offsets: [Int] = []
+        var bytes = 0
+        for count in counts {
+            offsets.append(bytes)
+            bytes += (max(1, count) * MemoryLayout<S>.stride + line - 1) / line * line
+        }
+        base = .allocate(byteCount: max(line, bytes), alignment: line)
+        self.offsets = offsets
+    }
+
+    /// Array `i`.
+    subscript(i: Int) -> UnsafeMutablePointer<S> {
+        (base + offsets[i]).assumingMemoryBound(to: S.self)
+    }
+
+    /// Frees every array.
+    func deallocate() { base.deallocate() }
+}

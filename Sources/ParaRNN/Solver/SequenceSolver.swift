@@ -586,14 +586,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
             let e = entries.count
             let (b0, row, ownRow) = (entries.lowerBound, batch * n, e * n)
-            let ownProjections = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * gates * e * d)
-            let ownStates = UnsafeMutablePointer<Scalar>.allocate(capacity: steps * ownRow)
-            let ownPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: ownRow)
-            defer {
-                ownProjections.deallocate()
-                ownStates.deallocate()
-                ownPrevious.deallocate()
-            }
+            let own = ScratchBuffers<Scalar>(counts: [steps * gates * e * d, steps * ownRow, ownRow])
+            defer { own.deallocate() }
+            let (ownProjections, ownStates, ownPrevious) = (own[0], own[1], own[2])
             // Rows (t, gate) of `[T][G][B][d]`: this worker's entries are e·d values at b0·d.
             copyRows(
                 ownProjections, stride: e * d, u.base + b0 * d, stride: batch * d, count: e * d, rows: steps * gates)

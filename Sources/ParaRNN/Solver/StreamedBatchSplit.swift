@@ -39,17 +39,10 @@ extension SequenceSolver {
             if e == 0 { return }
             let (b0, ownRow) = (entries.lowerBound, e * n)
             let block = Self.streamingBlock(steps: steps, projectionRow: cell.projectionRowSize(batch: e))
-            let ownInputs = UnsafeMutablePointer<Scalar>.allocate(capacity: block * e * m)
-            let ownProjections = UnsafeMutablePointer<Scalar>.allocate(
-                capacity: block * cell.projectionRowSize(batch: e))
-            let ownStates = UnsafeMutablePointer<Scalar>.allocate(capacity: block * ownRow)
-            let ownPrevious = UnsafeMutablePointer<Scalar>.allocate(capacity: ownRow)
-            defer {
-                ownInputs.deallocate()
-                ownProjections.deallocate()
-                ownStates.deallocate()
-                ownPrevious.deallocate()
-            }
+            let own = ScratchBuffers<Scalar>(
+                counts: [block * e * m, block * cell.projectionRowSize(batch: e), block * ownRow, ownRow])
+            defer { own.deallocate() }
+            let (ownInputs, ownProjections, ownStates, ownPrevious) = (own[0], own[1], own[2], own[3])
             copyScalars(ownPrevious, h0.base + b0 * n, count: ownRow)
             var start = 0
             while start < steps {

@@ -126,16 +126,9 @@ extension DenseAdjointWork {
         let gd = backward.hidden
         let fstride = forward?.stride ?? 0
         let bstride = backward.stride
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, 4 * fstride))
-        let carry = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * bstride)
-        let extra = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * d)
-        let zeros = UnsafeMutablePointer<Scalar>.allocate(capacity: bstride)
-        defer {
-            g.deallocate()
-            carry.deallocate()
-            extra.deallocate()
-            zeros.deallocate()
-        }
+        let scratch = ScratchBuffers<Scalar>(counts: [4 * fstride, 4 * bstride, 4 * d, bstride])
+        defer { scratch.deallocate() }
+        let (g, carry, extra, zeros) = (scratch[0], scratch[1], scratch[2], scratch[3])
         zeroFill(zeros, count: bstride)
         @inline(__always) func previous(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> {
             (t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n) + (n - d)
