@@ -1,3 +1,4 @@
+import CVectorMath
 import ParallelScan
 
 /// Elementwise functions the cells are made of, written branch-free so that loops over lanes
