@@ -41,6 +41,12 @@ struct FusedDiagonalScan<S: ScanScalar> {
     /// Bytes a solved step streams through memory (inputs read, outputs written); nil: the
     /// emitted state row read and written once.
     var bytesPerStep: Int? = nil
+    /// Sequences packed end to end (nil: one): the scan restarts from zero at each — the decay
+    /// row of a reset step is set to 0 after `coefficients` wrote it, so h_t = b_t there
+    /// (forward: a sequence's first step; reverse: its last step, so nothing flows back across
+    /// a boundary). Still a diagonal affine scan, so chunks, summaries and carries need nothing
+    /// else.
+    var resets: SequenceBoundaries? = nil
 
     /// The worker count: under the pool's grain size, what ``WorkerCount``'s model says pays.
     var workers: Int {
@@ -126,8 +132,10 @@ struct FusedDiagonalScan<S: ScanScalar> {
         if let carry { h.update(from: carry, count: row) }
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
+        var cuts = ResetSteps(resets, range: range, reverse: reverse)
         for _ in 0..<range.count {
             coefficients(t, a, b, extra)
+            if cuts.isReset(t) { a.update(repeating: 0, count: row) }
             affine(a, h, b, into: h)
             emit(t, h, extra)
             t += stride
@@ -177,8 +185,10 @@ struct FusedDiagonalScan<S: ScanScalar> {
         P.update(repeating: 1, count: n)
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
+        var cuts = ResetSteps(resets, range: range, reverse: reverse)
         for _ in 0..<range.count {
             coefficients(t, a, b, extra)
+            if cuts.isReset(t) { a.update(repeating: 0, count: row) }
             if complex {
                 for j in 0..<n {
                     let ar = a[j]
@@ -200,6 +210,34 @@ struct FusedDiagonalScan<S: ScanScalar> {
             }
             t += stride
         }
+    }
+}
+
+/// The reset steps of one chunk of a ``FusedDiagonalScan`` in processing order, consumed as the
+/// chunk's loop passes them: one comparison a step, nothing at all without boundaries.
+struct ResetSteps {
+    private var steps: [Int]
+    private var next = 0
+
+    /// The resets of `boundaries` inside `range` (none for nil): forward, the sequence starts
+    /// after step 0; reverse, the sequence ends before step T − 1 (where a_{t+1} belongs to the
+    /// next sequence).
+    init(_ boundaries: SequenceBoundaries?, range: Range<Int>, reverse: Bool) {
+        guard let boundaries, boundaries.count > 1 else {
+            steps = []
+            return
+        }
+        steps = boundaries.resets(in: range, reverse: reverse).map(\.step).filter {
+            reverse ? $0 < boundaries.steps - 1 : $0 > 0
+        }
+    }
+
+    /// Whether step `t` (the loop's current step, in processing order) is a reset.
+    @inline(__always)
+    mutating func isReset(_ t: Int) -> Bool {
+        guard next < steps.count, steps[next] == t else { return false }
+        next += 1
+        return true
     }
 }
 
