@@ -167,7 +167,6 @@ extension SequenceSolver {
         let slots = min(options.pool.threadCount, order.count)
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
-        states.withUnsafeMutableBufferPointer { adviseHugePages($0.baseAddress!, count: steps * row) }
         // Per sequence: flat index of its first non-finite input / state, Int.max if none.
         var marks = [Int](repeating: .max, count: 2 * boundaries.count)
         let buffers = UnsafeMutablePointer<Scalar>.allocate(capacity: slots * block * urow)
