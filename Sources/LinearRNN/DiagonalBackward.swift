@@ -57,7 +57,11 @@ extension DiagonalMaps {
         let lanes = batch * n
         let row = cIm == nil ? lanes : 2 * lanes
         let acc = Accumulators<S>(chunks: chunks, size: ownSize + gradientSize)
-        defer { acc.free() }
+        let starts = ResetFlags(resets, reverse: false)
+        defer {
+            acc.free()
+            starts?.free()
+        }
         let input: [S] = makeArray(steps * batch * m) { dxp in
             let dx = UnsafeMutableSendable(dxp)
             x.withUnsafeBufferPointer { xb in
@@ -67,9 +71,8 @@ extension DiagonalMaps {
                         forEachTimeChunk(steps: steps, chunks: chunks, pool: pool) { chunk, range in
                             let own = acc.chunk(chunk)
                             let grad = gradients(own + ownSize)
-                            var cuts = ResetSteps(resets, range: range, reverse: false)
                             for t in range {
-                                let restarts = t == 0 || cuts.isReset(t)
+                                let restarts = t == 0 || (starts?.isReset(t) ?? false)
                                 for s in 0..<batch {
                                     let r = t * batch + s
                                     let xs = x + r * m

@@ -65,8 +65,29 @@ struct FusedDiagonalScan<S: ScanScalar> {
     /// Chunks per worker in phases 1 and 3 (see the type's documentation).
     static var chunksPerWorker: Int { 4 }
 
+    /// Runs the scan (see the type's documentation); with ``resets``, the decay row of every
+    /// reset step is zeroed after `coefficients` wrote it. Without, the chunk loops are exactly
+    /// those of an unpacked scan (no per-step test).
     @inline(__always)
     func run(
+        coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        guard let flags = ResetFlags(resets, reverse: reverse) else {
+            runChunks(coefficients: coefficients, emit: emit)
+            return
+        }
+        defer { flags.free() }
+        let row = self.row
+        runChunks(
+            coefficients: { t, a, b, scratch in
+                coefficients(t, a, b, scratch)
+                if flags.isReset(t) { a.update(repeating: 0, count: row) }
+            }, emit: emit)
+    }
+
+    @inline(__always)
+    private func runChunks(
         coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
@@ -132,10 +153,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
         if let carry { h.update(from: carry, count: row) }
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
-        var cuts = ResetSteps(resets, range: range, reverse: reverse)
         for _ in 0..<range.count {
             coefficients(t, a, b, extra)
-            if cuts.isReset(t) { a.update(repeating: 0, count: row) }
             affine(a, h, b, into: h)
             emit(t, h, extra)
             t += stride
@@ -185,10 +204,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
         P.update(repeating: 1, count: n)
         var t = reverse ? range.upperBound - 1 : range.lowerBound
         let stride = reverse ? -1 : 1
-        var cuts = ResetSteps(resets, range: range, reverse: reverse)
         for _ in 0..<range.count {
             coefficients(t, a, b, extra)
-            if cuts.isReset(t) { a.update(repeating: 0, count: row) }
             if complex {
                 for j in 0..<n {
                     let ar = a[j]
@@ -213,32 +230,26 @@ struct FusedDiagonalScan<S: ScanScalar> {
     }
 }
 
-/// The reset steps of one chunk of a ``FusedDiagonalScan`` in processing order, consumed as the
-/// chunk's loop passes them: one comparison a step, nothing at all without boundaries.
-struct ResetSteps {
-    private var steps: [Int]
-    private var next = 0
+/// The reset steps of a packed ``FusedDiagonalScan`` or gradient pass, one flag per step
+/// (release with `free()`); nil without boundaries or with one sequence, so unpacked passes
+/// never test a step.
+struct ResetFlags: @unchecked Sendable {
+    private let flags: UnsafeMutablePointer<Bool>
 
-    /// The resets of `boundaries` inside `range` (none for nil): forward, the sequence starts
-    /// after step 0; reverse, the sequence ends before step T − 1 (where a_{t+1} belongs to the
-    /// next sequence).
-    init(_ boundaries: SequenceBoundaries?, range: Range<Int>, reverse: Bool) {
-        guard let boundaries, boundaries.count > 1 else {
-            steps = []
-            return
-        }
-        steps = boundaries.resets(in: range, reverse: reverse).map(\.step).filter {
-            reverse ? $0 < boundaries.steps - 1 : $0 > 0
-        }
+    /// Forward (`reverse: false`), the sequence starts after step 0 — where h_{t−1} belongs to
+    /// the previous sequence; reverse, the sequence ends before step T − 1 — where a_{t+1}
+    /// belongs to the next one.
+    init?(_ boundaries: SequenceBoundaries?, reverse: Bool) {
+        guard let boundaries, boundaries.count > 1 else { return nil }
+        flags = .allocate(capacity: boundaries.steps)
+        flags.initialize(repeating: false, count: boundaries.steps)
+        for start in boundaries.starts.dropFirst() { flags[reverse ? start - 1 : start] = true }
     }
 
-    /// Whether step `t` (the loop's current step, in processing order) is a reset.
     @inline(__always)
-    mutating func isReset(_ t: Int) -> Bool {
-        guard next < steps.count, steps[next] == t else { return false }
-        next += 1
-        return true
-    }
+    func isReset(_ t: Int) -> Bool { flags[t] }
+
+    func free() { flags.deallocate() }
 }
 
 /// The number of contiguous time chunks for work split over time (gradient accumulations):

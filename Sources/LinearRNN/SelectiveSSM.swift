@@ -288,7 +288,11 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             steps: steps, workPerStep: batch * (total + 20 * d * n),
             bytesPerStep: batch * (5 * d + 2 * d * n) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
-        defer { acc.free() }
+        let starts = ResetFlags(trace.boundaries, reverse: false)
+        defer {
+            acc.free()
+            starts?.free()
+        }
         var gradZ = [S](repeating: 0, count: gate == .none ? 0 : steps * batch * d)
         let input: [S] = makeArray(steps * batch * d) { dxp in
             let dx = UnsafeMutableSendable(dxp)
@@ -317,9 +321,8 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                     let (bP, cP, gB) = (work + 5 * d, work + 5 * d + n, work + 5 * d + 2 * n)
                                     let gC = UnsafeMutablePointer<S>.allocate(capacity: n)
                                     defer { gC.deallocate() }
-                                    var cuts = ResetSteps(trace.boundaries, range: range, reverse: false)
                                     for t in range {
-                                        let restarts = t == 0 || cuts.isReset(t)
+                                        let restarts = t == 0 || (starts?.isReset(t) ?? false)
                                         for s in 0..<batch {
                                             let r = t * batch + s
                                             let xs = x + r * d
