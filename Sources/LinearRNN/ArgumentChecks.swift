@@ -1,3 +1,5 @@
+import ParallelScan
+
 // The argument checks every layer runs before touching memory.
 
 @inline(__always)
@@ -14,4 +16,10 @@ func checkPositive(_ name: String, _ value: Int) throws(LinearRNNError) {
 func checkSequence(steps: Int, batch: Int) throws(LinearRNNError) {
     if steps <= 0 { throw .emptySequence }
     try checkPositive("batch", batch)
+}
+
+/// Checks that packed-sequence boundaries cover exactly the T steps of the input.
+@inline(__always)
+func checkBoundaries(_ boundaries: SequenceBoundaries?, steps: Int) throws(LinearRNNError) {
+    if let boundaries { try check("boundaries (total steps)", boundaries.steps, steps) }
 }

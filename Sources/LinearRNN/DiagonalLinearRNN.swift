@@ -50,12 +50,22 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
 
     /// Runs the layer. `x` is `[T][batch][m]`; returns the output `[T][batch][p]` and, with
     /// `keepStates`, the states `[T][batch][n]` for ``backward(_:trace:outputGradient:pool:)``.
+    /// With `boundaries`, T holds several sequences end to end and the state restarts from 0 at
+    /// each (a reset in the scan: a = 0 there); the outputs are those of separate passes, and
+    /// the trace carries the boundaries to the backward pass.
+    ///
+    /// ```swift
+    /// let trace = try layer.forward(a + b, steps: Ta + Tb, batch: 1,
+    ///                               boundaries: try SequenceBoundaries(lengths: [Ta, Tb]))
+    /// ```
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward(
-        _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
+        _ x: [S], steps: Int, batch: Int, boundaries: SequenceBoundaries? = nil, keepStates: Bool = true,
+        pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, steps: steps, batch: batch)
+        try checkBoundaries(boundaries, steps: steps)
         let m = inputSize
         let n = stateSize
         let p = outputSize
@@ -66,11 +76,14 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             maps.free()
         }
         let lanes = batch * n
-        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: lanes, keepStates: keepStates) {
+        return tracedForward(
+            steps: steps, batch: batch, outputs: p, stateRow: lanes, keepStates: keepStates, boundaries: boundaries
+        ) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 let x = xb.baseAddress!
-                let scan = forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool)
+                var scan = forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool)
+                scan.resets = boundaries
                 scan.run(
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
@@ -83,7 +96,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
         }
     }
 
-    /// The fused scan of ``forward(_:steps:batch:keepStates:pool:)``: coefficients computed in
+    /// The fused scan of ``forward(_:steps:batch:boundaries:keepStates:pool:)``: coefficients computed in
     /// the chunks from x (n·m operations per lane row), outputs formed as states are emitted.
     func forwardScan(steps: Int, batch: Int, keepStates: Bool, pool: WorkerPool) -> FusedDiagonalScan<S> {
         let (m, n, p) = (inputSize, stateSize, outputSize)
@@ -94,7 +107,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             bytesPerStep: (batch * (m + p) + (keepStates ? 2 * batch * n : 0)) * MemoryLayout<S>.stride)
     }
 
-    /// The number of workers ``forward(_:steps:batch:keepStates:pool:)`` uses on `pool` (1: the
+    /// The number of workers ``forward(_:steps:batch:boundaries:keepStates:pool:)`` uses on `pool` (1: the
     /// plain loop), as chosen by ParallelScan's `WorkerCount` model.
     public func forwardWorkers(steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool) -> Int {
         forwardScan(steps: steps, batch: batch, keepStates: keepStates, pool: pool).workers
@@ -116,7 +129,9 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             maps.free()
         }
         // λ_t = Cᵀ g_t + a ⊙ λ_{t+1}: a reverse scan with constant coefficients.
-        let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * p * n) {
+        let adjoint = maps.adjointStates(
+            g, steps: steps, batch: batch, pool: pool, workPerStep: batch * p * n, resets: trace.boundaries
+        ) {
             _, at in
             for s in 0..<batch { (at + s * n).update(from: A.p, count: n) }
         }
@@ -125,7 +140,8 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             steps: steps, workPerStep: batch * (n + maps.gradientSize),
             bytesPerStep: batch * (2 * m + p + 3 * n) * MemoryLayout<S>.stride, pool: pool)
         let (input, sum) = maps.accumulateGradients(
-            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: n, chunks: chunks, pool: pool
+            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: n, chunks: chunks, pool: pool,
+            resets: trace.boundaries
         ) { st in
             let ga = st.own
             let gB = st.grad.b
@@ -133,7 +149,7 @@ public struct DiagonalLinearRNN<S: ScanScalar>: Sendable {
             let dxs = st.dx
             let t = st.t
             let lam = adjoint.p + t * lanes + st.s * n
-            if t > 0 {
+            if !st.restarts {
                 let hp = st.states + (t - 1) * lanes + st.s * n
                 for j in 0..<n { ga[j] += lam[j] * hp[j] }
             }

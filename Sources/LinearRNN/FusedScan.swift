@@ -41,6 +41,12 @@ struct FusedDiagonalScan<S: ScanScalar> {
     /// Bytes a solved step streams through memory (inputs read, outputs written); nil: the
     /// emitted state row read and written once.
     var bytesPerStep: Int? = nil
+    /// Sequences packed end to end (nil: one): the scan restarts from zero at each — the decay
+    /// row of a reset step is set to 0 after `coefficients` wrote it, so h_t = b_t there
+    /// (forward: a sequence's first step; reverse: its last step, so nothing flows back across
+    /// a boundary). Still a diagonal affine scan, so chunks, summaries and carries need nothing
+    /// else.
+    var resets: SequenceBoundaries? = nil
 
     /// The worker count: under the pool's grain size, what ``WorkerCount``'s model says pays.
     var workers: Int {
@@ -59,8 +65,29 @@ struct FusedDiagonalScan<S: ScanScalar> {
     /// Chunks per worker in phases 1 and 3 (see the type's documentation).
     static var chunksPerWorker: Int { 4 }
 
+    /// Runs the scan (see the type's documentation); with ``resets``, the decay row of every
+    /// reset step is zeroed after `coefficients` wrote it. Without, the chunk loops are exactly
+    /// those of an unpacked scan (no per-step test).
     @inline(__always)
     func run(
+        coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
+        emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
+    ) {
+        guard let flags = ResetFlags(resets, reverse: reverse) else {
+            runChunks(coefficients: coefficients, emit: emit)
+            return
+        }
+        defer { flags.free() }
+        let row = self.row
+        runChunks(
+            coefficients: { t, a, b, scratch in
+                coefficients(t, a, b, scratch)
+                if flags.isReset(t) { a.update(repeating: 0, count: row) }
+            }, emit: emit)
+    }
+
+    @inline(__always)
+    private func runChunks(
         coefficients: (Int, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> Void,
         emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
@@ -201,6 +228,28 @@ struct FusedDiagonalScan<S: ScanScalar> {
             t += stride
         }
     }
+}
+
+/// The reset steps of a packed ``FusedDiagonalScan`` or gradient pass, one flag per step
+/// (release with `free()`); nil without boundaries or with one sequence, so unpacked passes
+/// never test a step.
+struct ResetFlags: @unchecked Sendable {
+    private let flags: UnsafeMutablePointer<Bool>
+
+    /// Forward (`reverse: false`), the sequence starts after step 0 — where h_{t−1} belongs to
+    /// the previous sequence; reverse, the sequence ends before step T − 1 — where a_{t+1}
+    /// belongs to the next one.
+    init?(_ boundaries: SequenceBoundaries?, reverse: Bool) {
+        guard let boundaries, boundaries.count > 1 else { return nil }
+        flags = .allocate(capacity: boundaries.steps)
+        flags.initialize(repeating: false, count: boundaries.steps)
+        for start in boundaries.starts.dropFirst() { flags[reverse ? start - 1 : start] = true }
+    }
+
+    @inline(__always)
+    func isReset(_ t: Int) -> Bool { flags[t] }
+
+    func free() { flags.deallocate() }
 }
 
 /// The number of contiguous time chunks for work split over time (gradient accumulations):

@@ -122,27 +122,34 @@ public struct LRU<S: ScanScalar>: Sendable {
         maps.free()
     }
 
-    /// Runs the layer (equations in the type's documentation).
+    /// Runs the layer (equations in the type's documentation). With `boundaries`, T holds
+    /// several sequences end to end and the state restarts from 0 at each (λ = 0 at a reset);
+    /// the trace carries them to ``backward(_:trace:outputGradient:pool:)``.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward(
-        _ x: [S], steps: Int, batch: Int, keepStates: Bool = true, pool: WorkerPool = .shared
+        _ x: [S], steps: Int, batch: Int, boundaries: SequenceBoundaries? = nil, keepStates: Bool = true,
+        pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, steps: steps, batch: batch)
+        try checkBoundaries(boundaries, steps: steps)
         let m = inputSize
         let n = stateSize
         let p = outputSize
         let (Lr, Li, G, maps) = kernelCoefficients()
         defer { freeKernelCoefficients(Lr, Li, G, maps) }
         let lanes = batch * n
-        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
+        return tracedForward(
+            steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates, boundaries: boundaries
+        ) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 let x = xb.baseAddress!
-                FusedDiagonalScan<S>(
+                var scan = FusedDiagonalScan<S>(
                     steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
-                    workPerStep: batch * (2 * n * m + 2 * p * n + p * m)
-                ).run(
+                    workPerStep: batch * (2 * n * m + 2 * p * n + p * m))
+                scan.resets = boundaries
+                scan.run(
                     coefficients: { t, at, bt, _ in
                         for s in 0..<batch {
                             let xs = x + (t * batch + s) * m
@@ -171,7 +178,9 @@ public struct LRU<S: ScanScalar>: Sendable {
         let row = 2 * lanes
         let (Lr, Li, G, maps) = kernelCoefficients()
         defer { freeKernelCoefficients(Lr, Li, G, maps) }
-        let adjoint = maps.adjointStates(g, steps: steps, batch: batch, pool: pool, workPerStep: batch * 2 * p * n) {
+        let adjoint = maps.adjointStates(
+            g, steps: steps, batch: batch, pool: pool, workPerStep: batch * 2 * p * n, resets: trace.boundaries
+        ) {
             _, at in
             for s in 0..<batch {
                 (at + s * n).update(from: Lr.p, count: n)
@@ -184,13 +193,14 @@ public struct LRU<S: ScanScalar>: Sendable {
             steps: steps, workPerStep: batch * (3 * n + maps.gradientSize),
             bytesPerStep: batch * (2 * m + p + 6 * n) * MemoryLayout<S>.stride, pool: pool)
         let (input, sum) = maps.accumulateGradients(
-            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 3 * n, chunks: chunks, pool: pool
+            x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 3 * n, chunks: chunks, pool: pool,
+            resets: trace.boundaries
         ) { st in
             let gLr = st.own
             let gLi = gLr + n
             let gG = gLi + n
             let mu = adjoint.p + st.t * row
-            let hp = st.t > 0 ? st.states + (st.t - 1) * row : nil
+            let hp = st.restarts ? nil : st.states + (st.t - 1) * row
             let bImag = maps.bIm!
             let gBr = st.grad.b
             let gBi = st.grad.bIm!

@@ -14,6 +14,9 @@ public struct LinearRNNTrace<S: ScanScalar>: Sendable {
     public let output: [S]
     /// Hidden states (layer-specific layout), or empty.
     public let states: [S]
+    /// The sequences packed end to end along T that the forward pass restarted at (nil: one
+    /// sequence); the backward pass keeps its adjoint inside them.
+    public var boundaries: SequenceBoundaries? = nil
 
     public init(steps: Int, batch: Int, output: [S], states: [S]) {
         self.steps = steps

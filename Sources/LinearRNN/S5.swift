@@ -73,14 +73,17 @@ public struct S5<S: ScanScalar>: Sendable {
         return (mag * c, mag * s, Foundation.expm1(zr) * c - 2 * half * half, mag * s)
     }
 
-    /// Runs the layer. `x` is `[T][batch][m]`, `dt` is `[T][batch]` (every Δ_t > 0).
+    /// Runs the layer. `x` is `[T][batch][m]`, `dt` is `[T][batch]` (every Δ_t > 0). With
+    /// `boundaries`, T holds several sequences end to end (episodes) and the state restarts
+    /// from 0 at each (Ā = 0 at a reset); the trace carries them to the backward pass.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward(
-        _ x: [S], dt: [S], steps: Int, batch: Int, keepStates: Bool = true,
+        _ x: [S], dt: [S], steps: Int, batch: Int, boundaries: SequenceBoundaries? = nil, keepStates: Bool = true,
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try checkInput(x, perStep: [("dt", dt)], steps: steps, batch: batch)
+        try checkBoundaries(boundaries, steps: steps)
         let m = inputSize
         let n = stateSize
         let p = outputSize
@@ -91,16 +94,19 @@ public struct S5<S: ScanScalar>: Sendable {
         let maps = makeMaps()
         defer { maps.free() }
         let lanes = batch * n
-        return tracedForward(steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates) {
+        return tracedForward(
+            steps: steps, batch: batch, outputs: p, stateRow: 2 * lanes, keepStates: keepStates, boundaries: boundaries
+        ) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 dt.withUnsafeBufferPointer { db in
                     let x = xb.baseAddress!
                     let dt = db.baseAddress!
-                    FusedDiagonalScan<S>(
+                    var scan = FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: true, reverse: false, pool: pool,
-                        workPerStep: batch * (2 * n * m + 2 * p * n + p * m + 40 * n)
-                    ).run(
+                        workPerStep: batch * (2 * n * m + 2 * p * n + p * m + 40 * n))
+                    scan.resets = boundaries
+                    scan.run(
                         coefficients: { t, at, bt, _ in
                             for s in 0..<batch {
                                 let xs = x + (t * batch + s) * m
@@ -142,7 +148,8 @@ public struct S5<S: ScanScalar>: Sendable {
         let adjoint = dt.withUnsafeBufferPointer { db in
             let dt = db.baseAddress!
             return maps.adjointStates(
-                g, steps: steps, batch: batch, pool: pool, workPerStep: batch * (2 * p * n + 40 * n)
+                g, steps: steps, batch: batch, pool: pool, workPerStep: batch * (2 * p * n + 40 * n),
+                resets: trace.boundaries
             ) {
                 t, at in
                 for s in 0..<batch {
@@ -173,7 +180,7 @@ public struct S5<S: ScanScalar>: Sendable {
                 let dt = db.baseAddress!
                 return maps.accumulateGradients(
                     x: x, g: g, states: trace.states, steps: steps, batch: batch, ownSize: 2 * n, chunks: chunks,
-                    pool: pool
+                    pool: pool, resets: trace.boundaries
                 ) { st in
                     let gLr = st.own
                     let gLi = gLr + n
@@ -206,7 +213,7 @@ public struct S5<S: ScanScalar>: Sendable {
                         // grad_Ā = μ conj(h_{t−1}) + conj(v/Λ) μ.
                         var gar = 0.0
                         var gai = 0.0
-                        if t > 0 {
+                        if !st.restarts {
                             let hp = h + (t - 1) * row
                             let pr = Double(hp[l])
                             let pi = Double(hp[lanes + l])

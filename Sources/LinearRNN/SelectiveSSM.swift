@@ -137,7 +137,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             reduceCost: 0.85, bytesPerStep: batch * 3 * d * MemoryLayout<S>.stride)
     }
 
-    /// The number of workers ``forward(_:z:steps:batch:keepStates:pool:)`` uses on `pool` (1:
+    /// The number of workers ``forward(_:z:steps:batch:boundaries:keepStates:pool:)`` uses on `pool` (1:
     /// the plain loop), as chosen by ParallelScan's `WorkerCount` model.
     public func forwardWorkers(steps: Int, batch: Int, pool: WorkerPool) -> Int {
         forwardScan(steps: steps, batch: batch, pool: pool).workers
@@ -150,13 +150,16 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
     }
 
     /// Runs the layer. `x` and `z` are `[T][batch][d]`; `z` may be nil only for gate `.none`.
+    /// With `boundaries`, T holds several sequences end to end and the state restarts from 0 at
+    /// each (exp(Δ·A) = 0 at a reset); the trace carries them to the backward pass.
     @_specialize(where S == Float)
     @_specialize(where S == Double)
     public func forward(
-        _ x: [S], z: [S]?, steps: Int, batch: Int, keepStates: Bool = true,
+        _ x: [S], z: [S]?, steps: Int, batch: Int, boundaries: SequenceBoundaries? = nil, keepStates: Bool = true,
         pool: WorkerPool = .shared
     ) throws(LinearRNNError) -> LinearRNNTrace<S> {
         try validate(x, z, steps: steps, batch: batch)
+        try checkBoundaries(boundaries, steps: steps)
         let d = channels
         let n = stateSize
         let lanes = batch * d * n
@@ -164,12 +167,16 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
         let (A, WD, BD, WB, WC, Dk) = copiedParameters()
         defer { [A, WD, BD, WB, WC, Dk].forEach { $0.free() } }
         let zArray = z ?? [S](repeating: 0, count: 1)
-        return tracedForward(steps: steps, batch: batch, outputs: d, stateRow: lanes, keepStates: keepStates) {
+        var scan = forwardScan(steps: steps, batch: batch, pool: pool)
+        scan.resets = boundaries
+        return tracedForward(
+            steps: steps, batch: batch, outputs: d, stateRow: lanes, keepStates: keepStates, boundaries: boundaries
+        ) {
             y, record in
             x.withUnsafeBufferPointer { xb in
                 zArray.withUnsafeBufferPointer { zb in
                     let (x, z) = (xb.baseAddress!, zb.baseAddress!)
-                    forwardScan(steps: steps, batch: batch, pool: pool).run(
+                    scan.run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch
                             let bProj = scratch + d
@@ -236,10 +243,11 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             zArray.withUnsafeBufferPointer { zb in
                 g.withUnsafeBufferPointer { gb in
                     let (x, z, g) = (xb.baseAddress!, zb.baseAddress!, gb.baseAddress!)
-                    FusedDiagonalScan<S>(
+                    var scan = FusedDiagonalScan<S>(
                         steps: steps, lanes: lanes, complex: false, reverse: true, pool: pool,
-                        workPerStep: batch * (d * d + 2 * n * d + 20 * d * n), scratchSize: d + n
-                    ).run(
+                        workPerStep: batch * (d * d + 2 * n * d + 20 * d * n), scratchSize: d + n)
+                    scan.resets = trace.boundaries
+                    scan.run(
                         coefficients: { t, at, bt, scratch in
                             let delta = scratch
                             let cProj = scratch + d
@@ -280,7 +288,11 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
             steps: steps, workPerStep: batch * (total + 20 * d * n),
             bytesPerStep: batch * (5 * d + 2 * d * n) * MemoryLayout<S>.stride, pool: pool)
         let acc = Accumulators<S>(chunks: chunks, size: total)
-        defer { acc.free() }
+        let starts = ResetFlags(trace.boundaries, reverse: false)
+        defer {
+            acc.free()
+            starts?.free()
+        }
         var gradZ = [S](repeating: 0, count: gate == .none ? 0 : steps * batch * d)
         let input: [S] = makeArray(steps * batch * d) { dxp in
             let dx = UnsafeMutableSendable(dxp)
@@ -310,6 +322,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                     let gC = UnsafeMutablePointer<S>.allocate(capacity: n)
                                     defer { gC.deallocate() }
                                     for t in range {
+                                        let restarts = t == 0 || (starts?.isReset(t) ?? false)
                                         for s in 0..<batch {
                                             let r = t * batch + s
                                             let xs = x + r * d
@@ -317,7 +330,7 @@ public struct SelectiveSSM<S: ScanScalar>: Sendable {
                                             let dxs = dx.base + r * d
                                             let ht = h + t * lanes + s * d * n
                                             let mu = adjoint.p + t * lanes + s * d * n
-                                            let hp: UnsafePointer<S>? = t > 0 ? h + (t - 1) * lanes + s * d * n : nil
+                                            let hp: UnsafePointer<S>? = restarts ? nil : h + (t - 1) * lanes + s * d * n
                                             SelectiveSSM.steps(
                                                 x: xs, d: d, wDelta: WD.p, bDelta: BD.p,
                                                 preactivation: pre, delta: delta)

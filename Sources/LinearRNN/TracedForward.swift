@@ -26,7 +26,7 @@ struct StateRecorder<S: ScanScalar>: @unchecked Sendable {
 /// ```
 @inline(__always)
 func tracedForward<S: ScanScalar>(
-    steps: Int, batch: Int, outputs: Int, stateRow: Int, keepStates: Bool,
+    steps: Int, batch: Int, outputs: Int, stateRow: Int, keepStates: Bool, boundaries: SequenceBoundaries? = nil,
     _ body: (UnsafeMutablePointer<S>, StateRecorder<S>) -> Void
 ) -> LinearRNNTrace<S> {
     let count = steps * stateRow
@@ -42,7 +42,9 @@ func tracedForward<S: ScanScalar>(
         base.deinitialize(count: count)
         base.deallocate()
     }
-    return LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
+    var trace = LinearRNNTrace(steps: steps, batch: batch, output: output, states: states)
+    trace.boundaries = boundaries
+    return trace
 }
 
 extension Array {

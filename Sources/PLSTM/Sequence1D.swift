@@ -51,24 +51,44 @@ public struct SequenceGates<S: ScanScalar>: Sendable, Equatable {
     /// pLSTM over the sequence via the parallel diagonal affine scan
     /// (`AffineScan.diagonal` with a_t = T_t on every lane and b_t = S_t x_t).
     ///
+    /// With `boundaries`, the T steps hold several sequences end to end, each from c = 0: at a
+    /// sequence start s the scan resets (a_s = 0, so c_s = S_s x_s) and the mark term reads
+    /// c_{s−1} = 0 — y is that of separate propagations, gate values at a start's transition
+    /// slot (T_s, M_s) being unused as at step 0.
+    ///
     /// - Parameters:
     ///   - input: x, `[T][d]`.
     ///   - stateSize: d.
+    ///   - boundaries: packed sequences (nil: one), with T steps in all.
     /// - Returns: y, `[T][d]`.
+    ///
+    /// ```swift
+    /// let y = try gates.propagate(input: x, stateSize: d,
+    ///                             boundaries: try SequenceBoundaries(lengths: [300, 1, 44]))
+    /// ```
     @_specialize(where S == Float)
     @_specialize(where S == Double)
-    public func propagate(input: [S], stateSize d: Int, pool: WorkerPool = .shared)
+    public func propagate(
+        input: [S], stateSize d: Int, boundaries: SequenceBoundaries? = nil, pool: WorkerPool = .shared
+    )
         throws(PLSTMError) -> [S]
     {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
         let n = steps
         try checkCount("input", input.count, n * d)
+        if let boundaries, boundaries.steps != n {
+            throw .invalidSize("boundaries cover \(boundaries.steps) steps, the gates \(n)")
+        }
+        // Steps whose predecessor state is zero: 0 and every sequence start.
+        var restarts = [Bool](repeating: false, count: n)
+        restarts[0] = true
+        for start in boundaries?.starts ?? [] { restarts[start] = true }
         var a = [S](repeating: 0, count: n * d)
         var b = [S](repeating: 0, count: n * d)
         for t in 0..<n {
             for l in 0..<d {
-                a[t * d + l] = transition[t]
+                a[t * d + l] = restarts[t] ? 0 : transition[t]
                 b[t * d + l] = source[t] * input[t * d + l]
             }
         }
@@ -81,7 +101,7 @@ public struct SequenceGates<S: ScanScalar>: Sendable, Equatable {
         var y = [S](repeating: 0, count: n * d)
         for t in 0..<n {
             for l in 0..<d {
-                let prev: S = t > 0 ? c[(t - 1) * d + l] : 0
+                let prev: S = restarts[t] ? 0 : c[(t - 1) * d + l]
                 y[t * d + l] = direct[t] * input[t * d + l] + mark[t] * prev
             }
         }

@@ -92,13 +92,15 @@ public struct PerformanceSuite: Sendable {
 
     /// Best wall time of `body` over the repetitions (after one warm-up run); short bodies run
     /// more often — until 0.25 s have been timed, at most 50 times — so that a few-millisecond
-    /// kernel's best is not one scheduler hiccup away from its baseline's.
-    func time(_ body: () -> Void) -> Double {
+    /// kernel's best is not one scheduler hiccup away from its baseline's. `untimed` runs before
+    /// each timed run, off the clock (a bench that keeps a large result releases it there).
+    func time(_ body: () -> Void, untimed: () -> Void = {}) -> Double {
         body()
         var best = Double.infinity
         var spent = 0.0
         var runs = 0
         while runs < repetitions || (spent < 0.25 && runs < 50) {
+            untimed()
             let start = DispatchTime.now().uptimeNanoseconds
             body()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

@@ -63,6 +63,8 @@ struct PackedRecordingReport: Codable {
     /// The largest of ``residuals`` (NaN if any is NaN, encoded as a string by the report).
     var residual: Double
     var output: String?
+    /// With --verify: max |h − h_seq| over this recording's outputs (absent if not finite).
+    var maxAbsDifference: Double?
 }
 
 /// The JSON report of `pararnn solve` on several recordings.
@@ -81,6 +83,10 @@ struct PackedSolveReport: Codable {
     var converged: Bool
     var solveSeconds: Double
     var totalSeconds: Double
+    /// With --verify: the sequential rollout's time and the largest difference over all (absent
+    /// if not finite).
+    var sequentialSeconds: Double?
+    var maxAbsDifference: Double?
     var perRecording: [PackedRecordingReport]
 }
 
@@ -209,6 +215,11 @@ extension Solve {
         }
         progress?.finish()
         let solveSeconds = seconds(ContinuousClock.now - start)
+        let verification = try verifyPacked(
+            layers, inputs: inputs, lengths: lengths, options: options, solveSeconds: solveSeconds,
+            hidden: result.hidden, outputSize: loaded.outputSize)
+        let verifyLimit = max(0.01, 1000 * certified)
+        let verifyFailed = verification.map { !($0.total.maxAbsDifference <= verifyLimit) } ?? false
 
         // Per recording: its residual in every layer (a reverse direction lists them reversed).
         let perLayer: [[Double]] = zip(result.layers, result.labels).map { solution, label in
@@ -218,7 +229,8 @@ extension Solve {
         let totalSteps = lengths.reduce(0, +)
         let nonFinite = result.nonFiniteState
         let converged = result.converged
-        let write = outputDirectory != nil && nonFinite == nil && (converged || allowUnconverged)
+        let write =
+            outputDirectory != nil && nonFinite == nil && !verifyFailed && (converged || allowUnconverged)
         var recordings: [PackedRecordingReport] = []
         for (i, url) in files.enumerated() {
             let residuals = perLayer.map { $0[i] }
@@ -226,7 +238,8 @@ extension Solve {
             recordings.append(
                 PackedRecordingReport(
                     file: url.lastPathComponent, steps: lengths[i], residuals: residuals, residual: worst,
-                    output: write && i < outputURLs.count ? outputURLs[i].path : nil))
+                    output: write && i < outputURLs.count ? outputURLs[i].path : nil,
+                    maxAbsDifference: verification.flatMap { finite($0.perRecording[i]) }))
         }
 
         // 3. Summary.
@@ -243,6 +256,11 @@ extension Solve {
             text += "worst      \(recordings[worst].file): residual \(format(recordings[worst].residual))\n"
         }
         text += String(format: "time       solve %.3f s\n", solveSeconds)
+        if let v = verification {
+            let worst = v.perRecording.indices.max { !(v.perRecording[$0] >= v.perRecording[$1]) } ?? 0
+            text +=
+                "verify     sequential \(String(format: "%.3f", v.total.sequentialSeconds)) s; max |h − h_seq| = \(format(v.total.maxAbsDifference)) (worst \(files[worst].lastPathComponent))\n"
+        }
         print(text, terminator: "")
 
         // 4. Outputs: every file encoded, then written and renamed together (all or none).
@@ -275,7 +293,9 @@ extension Solve {
                 requestedMethod: method.rawValue, methods: methods, labels: result.labels,
                 iterations: result.iterations, tolerance: certified,
                 residual: result.finalResidual, converged: converged, solveSeconds: solveSeconds,
-                totalSeconds: seconds(ContinuousClock.now - began), perRecording: recordings)
+                totalSeconds: seconds(ContinuousClock.now - began),
+                sequentialSeconds: verification?.total.sequentialSeconds,
+                maxAbsDifference: verification.flatMap { finite($0.total.maxAbsDifference) }, perRecording: recordings)
             do {
                 writes.append((try JSONReport.encode(json, name: url.lastPathComponent), url))
             } catch {
@@ -296,11 +316,59 @@ extension Solve {
                     "error: non-finite hidden state at packed step \(nonFinite.state.step) (\(result.labels[nonFinite.layer])): \(modelName) overflows in \(precision) precision; no hidden states written",
                 code: 2)
         }
+        if verifyFailed, let v = verification {
+            throw Failure(
+                message:
+                    "error: --verify: max |h − h_seq| = \(format(v.total.maxAbsDifference)) exceeds \(format(verifyLimit)): the solution does not match the sequential rollout; no hidden states written",
+                code: 2)
+        }
         if !converged {
             throw Failure(
                 message:
                     "error: did not converge: residual \(format(result.finalResidual)) > tolerance \(format(certified))\(unconvergedOutputNote)",
                 code: 2)
         }
+    }
+
+    /// With --verify: the packed problem again by the sequential method (each recording rolled
+    /// out from its own start), and max |h − h_seq| per recording and over all (NaN counts as
+    /// infinite); nil without --verify.
+    func verifyPacked<S: CellMath>(
+        _ layers: [AnyLayer<S>], inputs: [S], lengths: [Int], options: SolverOptions, solveSeconds: Double,
+        hidden: [S], outputSize d: Int
+    ) throws -> (total: Verification, perRecording: [Double])? {
+        guard verify else { return nil }
+        var sequential = options
+        sequential.method = .sequential
+        sequential.progress = nil
+        let start = ContinuousClock.now
+        let reference: StackSolution<S>
+        do {
+            reference = try solveStack(layers, inputs: inputs, lengths: lengths, batch: 1, options: sequential)
+        } catch {
+            throw Failure(message: "error: --verify: \(error.description)", code: 1)
+        }
+        let sequentialSeconds = seconds(ContinuousClock.now - start)
+        var perRecording: [Double] = []
+        let total = lengths.reduce(0, +) * d
+        if hidden.count != total || reference.hidden.count != total {
+            // A stack that stopped at a non-finite layer has no output to compare.
+            perRecording = [Double](repeating: .infinity, count: lengths.count)
+        } else {
+            var offset = 0
+            for length in lengths {
+                var worst = 0.0
+                for k in (offset * d)..<((offset + length) * d) {
+                    let diff = abs(Double(hidden[k]) - Double(reference.hidden[k]))
+                    if !(diff <= worst) { worst = diff.isNaN ? .infinity : diff }
+                }
+                perRecording.append(worst)
+                offset += length
+            }
+        }
+        let verification = Verification(
+            sequentialSeconds: sequentialSeconds, maxAbsDifference: perRecording.max() ?? 0,
+            speedup: solveSeconds > 0 ? sequentialSeconds / solveSeconds : nil)
+        return (verification, perRecording)
     }
 }

@@ -44,6 +44,27 @@ import Testing
             ])
     }
 
+    @Test func verifyComparesEachRecordingWithItsRollout() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m.safetensors", model)
+        ws.writeNPY("p.npy", recording(200, seed: 4))
+        ws.writeNPY("q.npy", recording(1, seed: 5))
+        ws.writeNPY("r.npy", recording(60, seed: 6))
+        let r = try ws.run([
+            "solve", "--model", "m.safetensors", "--input", "p.npy", "--input", "q.npy", "--input", "r.npy",
+            "--output", "o", "--method", "newton", "--precision", "double", "--threads", "2", "--verify",
+            "--report", "v.json",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("verify     sequential"), "\(r.stdout)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: ws.path("v.json"))) as! [String: Any]
+        #expect((json["maxAbsDifference"] as? Double ?? 1) < 1e-9)
+        let per = json["perRecording"] as! [[String: Any]]
+        #expect(per.count == 3 && per.allSatisfy { ($0["maxAbsDifference"] as? Double ?? 1) < 1e-9 }, "\(per)")
+        #expect(ws.exists("o/p.npy") && ws.exists("o/q.npy") && ws.exists("o/r.npy"))
+    }
+
     @Test func severalInputFilesAndRefusals() throws {
         let ws = Workspace()
         defer { ws.cleanup() }

@@ -122,6 +122,44 @@ struct PackedSolveTests {
         #expect(throws: SolverError.self) { try solver.solve(inputs: x, lengths: [4, 6], initialStates: [0, 0, 0]) }
     }
 
+    @Test("packed rollout: first non-finite input and non-finite states, per sequence, at every worker count")
+    func nonFinite() throws {
+        let cell = try RandomCells.paraGRU(Float.self, m: 2, d: 3, scale: 0.6, seed: 12)
+        let lengths = [40, 1, 300, 7, 120]
+        let starts = [0, 40, 41, 341, 348]
+        let steps = lengths.reduce(0, +)
+        var rng = SeededGenerator(seed: 12)
+        let x: [Float] = uniform(steps * 2, 1, &rng)
+        for threads in [1, 2, 3, 8] {
+            var options = SolverOptions(method: .sequential, pool: WorkerPool(threadCount: threads))
+            options.fallback = false
+            let solver = SequenceSolver(cell: cell, options: options)
+            // NaN inputs in sequences 4 and 2: the error names the first, as a one-pass check would.
+            var bad = x
+            bad[(starts[4] + 5) * 2 + 1] = .nan
+            bad[(starts[2] + 250) * 2] = .infinity
+            #expect(throws: SolverError.nonFiniteInput(index: (starts[2] + 250) * 2)) {
+                try solver.solve(inputs: bad, lengths: lengths)
+            }
+            // A NaN initial state for sequence 3 (no cell of the catalogue overflows from finite
+            // inputs): its states are NaN in lane 1, every other sequence stays finite.
+            var h0 = [Float](repeating: 0, count: 5 * 3)
+            h0[3 * 3 + 1] = .nan
+            let solution = try solver.solve(inputs: x, lengths: lengths, initialStates: h0)
+            let separate = try solver.solve(
+                inputs: Array(x[(starts[3] * 2)..<((starts[3] + 7) * 2)]), steps: 7, batch: 1,
+                initialState: Array(h0[9..<12]))
+            #expect(separate.nonFiniteState != nil)
+            #expect(
+                solution.nonFiniteState?.step == separate.nonFiniteState.map { $0.step + starts[3] }
+                    && solution.nonFiniteState?.offset == separate.nonFiniteState?.offset)
+            #expect(!solution.converged && solution.finalResidual.isNaN)
+            let residuals = solution.sequenceResiduals ?? []
+            #expect(residuals.count == 5 && residuals[3].isNaN)
+            #expect(residuals.enumerated().allSatisfy { $0.offset == 3 || $0.element == 0 }, "\(residuals)")
+        }
+    }
+
     @Test("gradients across boundaries vs finite differences")
     func gradients() throws {
         let cell = try RandomCells.paraGRU(Double.self, m: 2, d: 3, scale: 0.6, seed: 10)

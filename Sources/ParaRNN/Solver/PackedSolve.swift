@@ -42,17 +42,18 @@ extension SequenceSolver {
             solution.sequenceResiduals = [solution.finalResidual]
             return solution
         }
-        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0) }) {
-            throw .nonFiniteInput(index: bad)
-        }
         if options.segmentLength != nil {
             throw .invalidOption("segment length applies to one sequence; a packed solve has no segments")
         }
         let (method, decision, _) = packedChoice(boundaries: boundaries, batch: batch)
         if method == .sequential {
-            return streamedPackedRollout(
+            // Checks the inputs block by block as it rolls them out.
+            return try streamedPackedRollout(
                 inputs: inputs, boundaries: boundaries, batch: batch, initialStates: initialStates,
                 decision: decision)
+        }
+        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0, pool: options.pool) }) {
+            throw .nonFiniteInput(index: bad)
         }
         let projections = cell.projections(of: inputs, steps: steps, batch: batch, pool: options.pool)
         return solve(
@@ -131,71 +132,89 @@ extension SequenceSolver {
         return (method, decision, share)
     }
 
-    /// Which worker rolls out which sequences: longest first onto the least loaded.
-    func rolloutPlan(_ boundaries: SequenceBoundaries) -> [[Int]] {
-        let workers = min(options.pool.threadCount, boundaries.count)
-        var plan = [[Int]](repeating: [], count: workers)
-        var load = [Int](repeating: 0, count: workers)
+    /// The sequences longest first (ties by index): the order the packed rollouts hand them to
+    /// workers as these come free.
+    func longestFirst(_ boundaries: SequenceBoundaries) -> [Int] {
         let lengths = boundaries.lengths
-        for i in lengths.indices.sorted(by: { lengths[$0] > lengths[$1] }) {
-            let w = load.indices.min { load[$0] < load[$1] }!
-            plan[w].append(i)
-            load[w] += lengths[i]
-        }
-        return plan
+        return lengths.indices.sorted { lengths[$0] != lengths[$1] ? lengths[$0] > lengths[$1] : $0 < $1 }
     }
 
-    /// The sequential method from inputs: each worker projects its sequences a cache-sized block
-    /// at a time (as ``streamedRollout(inputs:steps:batch:initialState:)`` does for one) and rolls
-    /// them out from their own initial states; no projections are materialised.
+    /// The sequential method from inputs, sequences longest first to whichever worker comes
+    /// free (``WorkerPool/forEachDynamic(_:_:)``): a worker checks, projects and rolls out its
+    /// sequence a cache-sized block at a time into its own buffer (as
+    /// ``streamedRollout(inputs:steps:batch:initialState:)`` does for one), and checks each
+    /// block of states it wrote while they are still in cache; no projections are materialised
+    /// and no pass over the whole input or the whole state array follows.
+    ///
+    /// Every sequence's states are bitwise those of its own rollout (same projection kernel,
+    /// same steps from its own initial state; which worker ran it does not matter).
+    ///
+    /// - Throws: ``SolverError/nonFiniteInput(index:)`` at the first NaN or Inf of the inputs
+    ///   (each sequence stops at its first; the smallest over all is reported, as a one-pass
+    ///   check would).
     func streamedPackedRollout(
         inputs: [Scalar], boundaries: SequenceBoundaries, batch: Int, initialStates: [Scalar]?,
         decision: String
-    ) -> Solution<Scalar> {
+    ) throws(SolverError) -> Solution<Scalar> {
         let steps = boundaries.steps
         let row = cell.stateRowSize(batch: batch)
         let urow = cell.projectionRowSize(batch: batch)
-        let m = cell.inputSize
+        let inputRow = batch * cell.inputSize
         let cell = self.cell
-        let plan = rolloutPlan(boundaries)
+        let lengths = boundaries.lengths
+        let order = longestFirst(boundaries)
+        let block = Self.streamingBlock(steps: lengths[order[0]], projectionRow: urow)
+        let slots = min(options.pool.threadCount, order.count)
         let h0s = initialStates ?? zeroArray(Scalar.self, count: boundaries.count * row)
         var states = uninitializedArray(Scalar.self, count: steps * row)
+        // Per sequence: flat index of its first non-finite input / state, Int.max if none.
+        var marks = [Int](repeating: .max, count: 2 * boundaries.count)
+        let buffers = UnsafeMutablePointer<Scalar>.allocate(capacity: slots * block * urow)
+        defer { buffers.deallocate() }
         inputs.withUnsafeBufferPointer { x in
             states.withUnsafeMutableBufferPointer { h in
                 h0s.withUnsafeBufferPointer { h0 in
-                    let x = UnsafeSendable(x.baseAddress!)
-                    let h = UnsafeMutableSendable(h.baseAddress!)
-                    let h0 = UnsafeSendable(h0.baseAddress!)
-                    let projection = InputProjection(cell)
-                    options.pool.forEach(plan.count) { w in
-                        let longest = plan[w].map { boundaries.range(of: $0).count }.max() ?? 1
-                        let block = Self.streamingBlock(steps: longest, projectionRow: urow)
-                        let buffer = UnsafeMutablePointer<Scalar>.allocate(capacity: block * urow)
-                        defer { buffer.deallocate() }
-                        for i in plan[w] {
+                    marks.withUnsafeMutableBufferPointer { marks in
+                        let x = UnsafeSendable(x.baseAddress!)
+                        let h = UnsafeMutableSendable(h.baseAddress!)
+                        let h0 = UnsafeSendable(h0.baseAddress!)
+                        let (bad, u) = (UnsafeMutableSendable(marks.baseAddress!), UnsafeMutableSendable(buffers))
+                        let projection = InputProjection(cell)
+                        let sequences = boundaries.count
+                        options.pool.forEachDynamic(order.count) { k, slot in
+                            let i = order[k]
                             let r = boundaries.range(of: i)
-                            let own = Self.streamingBlock(steps: r.count, projectionRow: urow)
-                            var start = 0
-                            while start < r.count {
-                                let count = min(own, r.count - start)
-                                let t = r.lowerBound + start
+                            let buffer = u.base + slot * block * urow
+                            var t = r.lowerBound
+                            while t < r.upperBound {
+                                let count = min(block, r.upperBound - t)
+                                let xs = x.base + t * inputRow
+                                if let j = firstNonFinite(UnsafeBufferPointer(start: xs, count: count * inputRow)) {
+                                    bad.base[i] = t * inputRow + j
+                                    return
+                                }
                                 projection.project(
-                                    inputs: x.base + t * batch * m, steps: count, batch: batch,
-                                    projections: buffer, pool: .serial)
-                                let previous = start == 0 ? h0.base + i * row : UnsafePointer(h.base + (t - 1) * row)
+                                    inputs: xs, steps: count, batch: batch, projections: buffer, pool: .serial)
+                                let previous =
+                                    t == r.lowerBound ? h0.base + i * row : UnsafePointer(h.base + (t - 1) * row)
                                 cell.rollout(
                                     steps: 0..<count, batch: batch, previous: previous,
                                     projections: UnsafePointer(buffer), states: h.base + t * row)
-                                start += count
+                                if bad.base[sequences + i] == .max,
+                                    let j = firstNonFinite(
+                                        UnsafeBufferPointer(start: h.base + t * row, count: count * row))
+                                {
+                                    bad.base[sequences + i] = t * row + j
+                                }
+                                t += count
                             }
                         }
                     }
                 }
             }
         }
-        let residuals = states.withUnsafeBufferPointer {
-            nonFiniteMarks(states: $0.baseAddress!, boundaries: boundaries, row: row)
-        }
+        if let first = marks[0..<boundaries.count].min(), first != .max { throw .nonFiniteInput(index: first) }
+        let stateMarks = marks[boundaries.count...]
         let attempt = SolveAttempt(
             method: .sequential, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout of each sequence: exact by construction")
@@ -203,15 +222,17 @@ extension SequenceSolver {
             states: states, steps: steps, batch: batch, method: .sequential, attempts: [attempt],
             converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
             decision: decision, segments: 1)
-        solution.sequenceLengths = boundaries.lengths
-        solution.sequenceResiduals = residuals
-        return Self.guardingFiniteStates(
-            solution, row: row, segmentEnds: [1], segmentLength: steps, pool: options.pool)
+        solution.sequenceLengths = lengths
+        solution.sequenceResiduals = stateMarks.map { $0 == .max ? 0 : .nan }
+        if let first = stateMarks.min(), first != .max {
+            return Self.markingNonFinite(solution, at: first, row: row, segmentEnds: [1], segmentLength: steps)
+        }
+        return solution
     }
 
-    /// Each sequence rolled out from its own initial state; sequences are spread over the
-    /// pool's workers (longest first onto the least loaded), each rolled out by one thread, so
-    /// every sequence's states are bitwise those of its own rollout.
+    /// Each sequence rolled out from its own initial state, longest first to whichever worker
+    /// comes free, each by one thread, so every sequence's states are bitwise those of its own
+    /// rollout.
     func packedRollout(
         batch: Int, projections: UnsafePointer<Scalar>, packing: PackedStarts<Scalar>,
         states: UnsafeMutablePointer<Scalar>
@@ -220,26 +241,32 @@ extension SequenceSolver {
         let row = packing.row
         let urow = cell.projectionRowSize(batch: batch)
         let cell = self.cell
-        let plan = rolloutPlan(boundaries)
+        let order = longestFirst(boundaries)
         let u = UnsafeSendable(projections)
         let h = UnsafeMutableSendable(states)
-        options.pool.forEach(plan.count) { w in
-            for i in plan[w] {
-                let r = boundaries.range(of: i)
-                cell.rollout(
-                    steps: 0..<r.count, batch: batch, previous: packing.initial(of: i),
-                    projections: u.base + r.lowerBound * urow, states: h.base + r.lowerBound * row)
-            }
+        options.pool.forEachDynamic(order.count) { k, _ in
+            let i = order[k]
+            let r = boundaries.range(of: i)
+            cell.rollout(
+                steps: 0..<r.count, batch: batch, previous: packing.initial(of: i),
+                projections: u.base + r.lowerBound * urow, states: h.base + r.lowerBound * row)
         }
     }
 
     /// Per sequence: 0 (a rollout is exact), NaN where a state is not finite.
+    /// Sequences are checked in parallel (one sequence per work item).
     func nonFiniteMarks(states: UnsafePointer<Scalar>, boundaries: SequenceBoundaries, row: Int) -> [Double] {
-        (0..<boundaries.count).map { i in
-            let r = boundaries.range(of: i)
-            let view = UnsafeBufferPointer(start: states + r.lowerBound * row, count: r.count * row)
-            return firstNonFinite(view) == nil ? 0 : .nan
+        var marks = [Double](repeating: 0, count: boundaries.count)
+        let h = UnsafeSendable(states)
+        marks.withUnsafeMutableBufferPointer { out in
+            let out = UnsafeMutableSendable(out.baseAddress!)
+            options.pool.forEachDynamic(boundaries.count) { i, _ in
+                let r = boundaries.range(of: i)
+                let view = UnsafeBufferPointer(start: h.base + r.lowerBound * row, count: r.count * row)
+                out.base[i] = firstNonFinite(view) == nil ? 0 : .nan
+            }
         }
+        return marks
     }
 
     /// Each sequence's certified residual max_t ‖s_t − f(s_{t−1}, x_t)‖∞ / max(1, ‖f‖∞): one

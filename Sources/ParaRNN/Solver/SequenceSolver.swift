@@ -291,6 +291,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         guard let bad = solution.states.withUnsafeBufferPointer({ firstNonFinite($0, pool: pool) }) else {
             return solution
         }
+        return markingNonFinite(solution, at: bad, row: row, segmentEnds: segmentEnds, segmentLength: segmentLength)
+    }
+
+    /// ``guardingFiniteStates(_:row:segmentEnds:segmentLength:pool:)`` once the first non-finite
+    /// state value is known (flat index `bad`): for passes that checked their states as they
+    /// wrote them.
+    static func markingNonFinite(
+        _ solution: Solution<Scalar>, at bad: Int, row: Int, segmentEnds: [Int], segmentLength: Int
+    ) -> Solution<Scalar> {
         var result = solution
         let step = bad / row
         let state = NonFiniteState(step: step, offset: bad % row, value: Double(solution.states[bad]))
