@@ -55,14 +55,9 @@ extension GridGates {
         defer { boundary.deallocate() }
         let rowsIn = UnsafeMutableSendable(boundary)
         let columnsIn = UnsafeMutableSendable(boundary + height * d)
-        // progress[J] = row blocks strip J has finished.
-        let progress = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: strips)
-        for j in 0..<strips { (progress + j).initialize(to: Atomic(0)) }
-        defer {
-            _ = progress.deinitialize(count: strips)
-            progress.deallocate()
-        }
-        let done = ProgressCounters(base: progress)
+        // done[J] = row blocks strip J has finished, each counter on its own cache lines.
+        let done = ProgressCounters(strips: strips)
+        defer { done.free() }
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
@@ -72,14 +67,14 @@ extension GridGates {
                         let cols = ChunkPlan.evenRange(index: j, of: strips, total: width)
                         let top = columnsIn.base + cols.lowerBound * d
                         for b in 0..<blocks {
-                            if j > 0 { waitUntil(done.base[j - 1], reaches: b + 1) }
+                            if j > 0 { waitUntil(done[j - 1].pointee, reaches: b + 1) }
                             let rows = (b * block)..<min(height, (b + 1) * block)
                             let left = rowsIn.base + rows.lowerBound * d
                             gp.sweep(
                                 rows: rows, cols: cols, lanes: d, leftIn: UnsafePointer(left),
                                 topIn: UnsafePointer(top), x: x.base, rightOut: left,
                                 bottomOut: top, y: out.base)
-                            done.base[j].store(b + 1, ordering: .releasing)
+                            done[j].pointee.store(b + 1, ordering: .releasing)
                         }
                     }
                 }
@@ -119,7 +114,29 @@ func waitUntil(_ counter: borrowing Atomic<Int>, reaches target: Int) {
     }
 }
 
-/// The strips' progress counters, shared by the workers of one evaluation.
+/// The strips' progress counters, shared by the workers of one evaluation: one per 128 bytes
+/// (two cache lines), so a strip publishing its progress does not disturb the neighbour spinning
+/// on another strip's counter.
 struct ProgressCounters: @unchecked Sendable {
+    /// Counters between one strip's and the next's.
+    static var stride: Int { 128 / MemoryLayout<Atomic<Int>>.stride }
     let base: UnsafeMutablePointer<Atomic<Int>>
+    let strips: Int
+
+    /// `strips` counters at zero.
+    init(strips: Int) {
+        self.strips = strips
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, strips) * Self.stride * MemoryLayout<Atomic<Int>>.stride, alignment: 128)
+        base = raw.bindMemory(to: Atomic<Int>.self, capacity: max(1, strips) * Self.stride)
+        for j in 0..<strips { (base + j * Self.stride).initialize(to: Atomic(0)) }
+    }
+
+    /// Strip `j`'s counter.
+    subscript(j: Int) -> UnsafeMutablePointer<Atomic<Int>> { base + j * Self.stride }
+
+    func free() {
+        for j in 0..<strips { _ = (base + j * Self.stride).deinitialize(count: 1) }
+        UnsafeMutableRawPointer(base).deallocate()
+    }
 }
