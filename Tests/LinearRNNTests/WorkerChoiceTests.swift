@@ -33,19 +33,34 @@ struct LinearWorkerChoiceTests {
             bDelta: f(r.array(d, -0.5, 0.5)), wB: f(r.array(n * d)), wC: f(r.array(n * d)))
     }
 
-    @Test("diagonal layer T = 10⁶, m = 4, n = 16, p = 4: two workers on two cores, sixteen on sixteen")
+    @Test(
+        "diagonal layer T = 10⁶, m = 4, n = 16, p = 4: the loop on two cores, a worker per thread from four on sixteen")
     func diagonalDecisions() throws {
         let layer = try Self.diagonal(1)
-        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.onTwo) == 2)
-        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.onSixteen) == 16)
+        // Two workers predict 1.33× on the idle 2-core VM, 0.89× with one other runnable thread
+        // (read 0.53–0.74× on the loaded VM); on the 16-core machine 1.32× on two (under the
+        // margin; read 1.07×), 2.06× on four.
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.onTwo) == 1)
+        let counts = [2, 4, 8, 16].map {
+            layer.forwardWorkers(
+                steps: 1_000_000, batch: 1, keepStates: false,
+                pool: WorkerPool(threadCount: $0, profile: Self.sixteenCore))
+        }
+        #expect(counts == [1, 4, 8, 16])
         #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: Self.nothingPays) == 1)
     }
 
-    @Test("selective SSM T = 10⁶, d = 4, N = 8: two workers on two cores, sixteen on sixteen")
+    @Test("selective SSM T = 10⁶, d = 4, N = 8: the loop on two cores, a worker per thread from four on sixteen")
     func selectiveDecisions() throws {
         let layer = try Self.selective(2)
-        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.onTwo) == 2)
-        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.onSixteen) == 16)
+        // 1.26× predicted on two workers of the idle 2-core VM (read 0.65–0.89× loaded), 1.25×
+        // on two of the 16-core machine: both under the margin.
+        #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.onTwo) == 1)
+        let counts = [2, 4, 8, 16].map {
+            layer.forwardWorkers(
+                steps: 1_000_000, batch: 1, pool: WorkerPool(threadCount: $0, profile: Self.sixteenCore))
+        }
+        #expect(counts == [1, 4, 8, 16])
         #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.nothingPays) == 1)
     }
 
