@@ -114,8 +114,9 @@ struct WorkerCountTests {
         }
         // Diagonal: memory-bound, bandwidth grows with the threads (1.72× predicted on two).
         #expect(counts(.diagonal(lanes: 64), steps: 1_000_000) == [1, 2, 4, 8, 16])
-        // 2×2: 1.31× predicted on two (read 0.95× and 1.34× on two instances), 1.82× on four.
-        #expect(counts(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000) == [1, 1, 4, 8, 16])
+        // 2×2: the reduction composes a block per vector lane (96 instructions a step for 32
+        // blocks): it streams a and b at about half a solve's cost, and two workers pay.
+        #expect(counts(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000) == [1, 2, 4, 8, 16])
         // Dense d = 8: the solve's 8 dot products are scalar code (128 operations a step — the
         // loop is arithmetic-bound), the reduction's A·P adds 4d³/8 = 256 vector instructions:
         // r = 3. Two workers predict 1.00×, four 1.23× (read 0.72×), eight 1.76× (read 1.58×),
@@ -138,8 +139,9 @@ struct WorkerCountTests {
             [1, 2, 4, 8, 16].map { scan(shape, steps: steps, threads: $0, m) }
         }
         #expect(counts(.diagonal(lanes: 64), steps: 1_000_000) == [1, 2, 4, 8, 16])
-        // 2×2 on two workers: 1.32× predicted, read 0.95× there.
-        #expect(counts(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000) == [1, 1, 4, 8, 16])
+        // 2×2 on two workers read 0.95× there with the scalar reduction (24 instructions a
+        // block); the vector one costs an eighth of that.
+        #expect(counts(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000) == [1, 2, 4, 8, 16])
         // Dense d = 8 on four: 1.47× predicted, read 1.32×; on two, 1.12× predicted, read 0.89×.
         // Fourteen workers beat sixteen: the last two threads add 0.8 of a core's arithmetic.
         #expect(counts(.dense(batch: 1, dimension: 8), steps: 100_000) == [1, 1, 4, 8, 14])
@@ -171,10 +173,16 @@ struct WorkerCountTests {
                     / (4480 / (237.5e9 / 16))) < 1e-9)
     }
 
-    @Test("a block reduction of k ≤ 4 counts scalar operations, of k > 4 vector ones")
+    @Test("a block reduction of k = 3, 4 counts scalar operations, of 2×2 and k > 4 vector ones")
     func blockReductionCost() {
+        // 2×2: a block per lane, 24 instructions per 8 Float blocks (two vectors of Doubles),
+        // then 4 blocks, then one at a time.
         let small = ScanShape.blockDiagonal(blocks: 32, blockSize: 2).cost(scalarBytes: 4)
-        #expect(small.reduceOperations == 24 * 32)
+        #expect(small.reduceOperations == 24 * 4)
+        #expect(ScanShape.blockDiagonal(blocks: 32, blockSize: 2).cost(scalarBytes: 8).reduceOperations == 24 * 8)
+        #expect(ScanShape.blockDiagonal(blocks: 15, blockSize: 2).cost(scalarBytes: 4).reduceOperations == 24 * 5)
+        let three = ScanShape.blockDiagonal(blocks: 32, blockSize: 3).cost(scalarBytes: 4)
+        #expect(three.reduceOperations == (54 + 18) * 32)
         let large = ScanShape.blockDiagonal(blocks: 32, blockSize: 8).cost(scalarBytes: 4)
         #expect(large.reduceOperations == (2 * 512 + 2 * 64) * 32 / 8)
     }
