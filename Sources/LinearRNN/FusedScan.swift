@@ -11,7 +11,7 @@ import ParallelScan
 /// `[lanes]` for real scans and `[2][lanes]` (real plane, then imaginary plane) for complex ones.
 ///
 /// Phases (ParallelScan's ``ChunkPlan`` with K = ``chunksPerWorker`` · p chunks after chunk 0,
-/// p workers): (1) chunk 0 is solved from h = 0 while chunks i ≥ 1 are reduced to
+/// p workers): (1) chunk 0 is solved from h = 0 while chunks 1 ≤ i < K are reduced to
 /// (P, Q) = (∏ a_t, state reached from zero); (2) carries are propagated serially,
 /// carry_{i+1} = P_i carry_i + Q_i; (3) every chunk i ≥ 1 is solved from its carry. Workers take
 /// the chunks of phases 1 and 3 one at a time as they come free (``WorkerPool/forEachDynamic``),
@@ -88,7 +88,8 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let p = slots - 1
         // The model's worker count, never the pool's whole width.
         let gang = WorkerPool(threadCount: workers, grainSize: 1, choice: .allThreads, profile: pool.profile)
-        gang.forEachDynamic(slots) { c, _ in
+        // Chunk 0 solved, chunks 1 ..< p reduced; the last chunk's summary would never be used.
+        gang.forEachDynamic(p) { c, _ in
             if c == 0 {
                 solve(range: ranges[0], carry: carry.base, final: carry.base + row, coefficients, emit)
             } else {
