@@ -64,6 +64,26 @@ struct LinearWorkerChoiceTests {
         #expect(layer.forwardWorkers(steps: 1_000_000, batch: 1, pool: Self.nothingPays) == 1)
     }
 
+    /// The 16-core instance of never22c's device run 1 (copy GB/s {1: 11.4, 2: 20.7, 4: 43.4,
+    /// 8: 78.0, 16: 123.5}, arithmetic {2: 1.96, 4: 3.85, 8: 7.56, 16: 11.76}).
+    static let never22c = MachineProfile(
+        cores: 16, bandwidth: [1: 11.38e9, 2: 20.70e9, 4: 43.39e9, 8: 78.00e9, 16: 123.48e9],
+        compute: [2: 1.961, 4: 3.847, 8: 7.556, 16: 11.758])
+
+    @Test("both layers on the never22c 16-core instance: a worker per thread, as measured there")
+    func never22cDecisions() throws {
+        let diagonal = try Self.diagonal(1)
+        let selective = try Self.selective(2)
+        let threads = [1, 2, 4, 8, 16]
+        func pool(_ t: Int) -> WorkerPool { WorkerPool(threadCount: t, profile: Self.never22c) }
+        // Read there: linear layer 1.01/1.25/2.52/4.14/6.04×, selective SSM 0.91 (same code as
+        // the baseline; per-round median 1.02)/1.15/1.78/3.21/5.86×.
+        #expect(
+            threads.map { diagonal.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: pool($0)) }
+                == threads)
+        #expect(threads.map { selective.forwardWorkers(steps: 1_000_000, batch: 1, pool: pool($0)) } == threads)
+    }
+
     @Test("one worker is the serial loop, bitwise")
     func oneWorker() throws {
         let steps = 2_000

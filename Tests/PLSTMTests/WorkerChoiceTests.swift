@@ -35,6 +35,15 @@ struct PLSTMWorkerChoiceTests {
                     stateSize: 16, pool: WorkerPool(threadCount: threads, profile: Self.sixteenCore)) == threads)
         }
         #expect(gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 4, profile: Self.flat)) == 1)
+        // The never22c 16-core instance (read there 1.49/2.51/4.22/3.08× on 2/4/8/16 threads).
+        let never22c = MachineProfile(
+            cores: 16, bandwidth: [1: 11.38e9, 2: 20.70e9, 4: 43.39e9, 8: 78.00e9, 16: 123.48e9],
+            compute: [2: 1.961, 4: 3.847, 8: 7.556, 16: 11.758])
+        for threads in [2, 4, 8, 16] {
+            #expect(
+                gates.tiledWavefrontWorkers(
+                    stateSize: 16, pool: WorkerPool(threadCount: threads, profile: never22c)) == threads)
+        }
     }
 
     @Test("one strip is the sequential wavefront, bitwise")

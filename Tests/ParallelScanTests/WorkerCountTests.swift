@@ -187,6 +187,26 @@ struct WorkerCountTests {
         #expect(large.reduceOperations == (2 * 512 + 2 * 64) * 32 / 8)
     }
 
+    /// The 16-core instance of never22c's device run 1 (its measured profile): copy GB/s {1: 11.4,
+    /// 2: 20.7, 4: 43.4, 8: 78.0, 16: 123.5}, arithmetic {2: 1.96, 4: 3.85, 8: 7.56, 16: 11.76}.
+    static let sixteenCoreNever22c = MachineProfile(
+        cores: 16, bandwidth: [1: 11.38e9, 2: 20.70e9, 4: 43.39e9, 8: 78.00e9, 16: 123.48e9],
+        compute: [2: 1.961, 4: 3.847, 8: 7.556, 16: 11.758])
+
+    @Test("bench scans on the never22c 16-core instance, 1–16 threads, as measured there")
+    func never22cSixteenCore() {
+        let m = Self.sixteenCoreNever22c
+        func counts(_ shape: ScanShape, steps: Int) -> [Int] {
+            [1, 2, 4, 8, 16].map { scan(shape, steps: steps, threads: $0, m) }
+        }
+        // Read there (paired medians): diagonal 1.01/1.30/1.95/2.78/4.21×, 2×2 0.99/1.50/2.49/
+        // 4.04/6.30×, dense d = 8 0.99/1.00 (loop)/1.65/2.38/3.71×, d = 32 on the loop 0.99–1.02×.
+        #expect(counts(.diagonal(lanes: 64), steps: 1_000_000) == [1, 2, 4, 8, 16])
+        #expect(counts(.blockDiagonal(blocks: 32, blockSize: 2), steps: 1_000_000) == [1, 2, 4, 8, 16])
+        #expect(counts(.dense(batch: 1, dimension: 8), steps: 100_000) == [1, 1, 4, 8, 16])
+        #expect(counts(.dense(batch: 1, dimension: 32), steps: 100_000) == [1, 1, 1, 1, 1])
+    }
+
     @Test("bandwidth interpolates between measured thread counts and stays flat beyond")
     func interpolation() {
         let p = Self.sixteenCore
