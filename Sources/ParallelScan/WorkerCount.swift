@@ -56,10 +56,10 @@ public struct ParallelCost: Sendable, Equatable {
 /// linear-recurrence layers and pLSTM.
 ///
 /// For p workers on T steps, with the per-step time of a pass
-/// `t(pass, p) = max(operations · p / (F · C(p)), bytes · p / B(p))` (F: one core's operation
-/// rate, C(p): the profile's arithmetic throughput of p threads relative to one, B(p): its
-/// aggregate bandwidth — each of p threads gets C(p)/p of the arithmetic and B(p)/p of the
-/// memory):
+/// `t(pass, p) = max(operations / (F · s(p)), bytes · p / B(p))` (F: one core's operation
+/// rate, s(p): the share of a core the slowest worker gets, ``slowestShare(workers:profile:)``,
+/// from C(p), the profile's arithmetic throughput of p threads relative to one; B(p): its
+/// aggregate bandwidth, B(p)/p a thread):
 /// - plain loop: T · t(solve, 1);
 /// - three-phase scan: T · t(solve, p) · (r + 1)/(r + p) with r = t(reduce, p)/t(solve, p) —
 ///   chunk 0 is r times longer so that phase 1 balances, then phase 3 solves the rest;
@@ -115,6 +115,23 @@ public enum WorkerCount {
         return contended * margin < loop * contention(workers: 1, cores: cores) ? best.workers : 1
     }
 
+    /// The share of a core the slowest of `p` workers gets, for arithmetic. Every parallel phase
+    /// ends with its slowest worker. When p threads deliver c = ``MachineProfile/computeScaling(threads:)``
+    /// < p cores of arithmetic, some share a core (hyperthreads): if the others get a whole core
+    /// each, the slowest is left 1 − (p − c), and a core split between two threads still gives
+    /// each about half — so max(0.55, 1 − (p − c)), never more than the average c/p.
+    ///
+    /// ```swift
+    /// // 4 threads measured at 3.29 cores: the slowest is taken to run on 0.55 of one (not 0.82).
+    /// WorkerCount.slowestShare(workers: 4, profile: profile)
+    /// ```
+    public static func slowestShare(workers p: Int, profile: MachineProfile) -> Double {
+        if p <= 1 { return 1 }
+        let c = profile.computeScaling(threads: p)
+        let q = Double(p)
+        return min(c / q, max(0.55, 1 - (q - c)))
+    }
+
     /// How much longer `p` workers take when one other thread (the system, another process) is
     /// runnable on a machine of `cores` cores: none while p + 1 ≤ cores, else the p + 1 threads
     /// share the cores, cores/(p + 1) of one each — (p + 1)/cores.
@@ -141,7 +158,7 @@ public enum WorkerCount {
     public static func reduceRatio(cost: ParallelCost, workers p: Int, profile: MachineProfile) -> Double {
         let p = max(1, p)
         let perThread = profile.bandwidth(threads: p) / Double(p)
-        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        let rate = operationsPerSecond * slowestShare(workers: p, profile: profile)
         func pass(_ operations: Double, _ bytes: Double) -> Double {
             max(operations / rate, bytes / perThread)
         }
@@ -166,7 +183,7 @@ public enum WorkerCount {
         steps: Int, cost: ParallelCost, workers p: Int, profile: MachineProfile
     ) -> Double {
         let perThread = profile.bandwidth(threads: p) / Double(p)
-        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        let rate = operationsPerSecond * slowestShare(workers: p, profile: profile)
         func pass(_ operations: Double, _ bytes: Double) -> Double {
             max(operations / rate, bytes / perThread)
         }

@@ -77,11 +77,14 @@ struct LinearWorkerChoiceTests {
         let threads = [1, 2, 4, 8, 16]
         func pool(_ t: Int) -> WorkerPool { WorkerPool(threadCount: t, profile: Self.never22c) }
         // Read there: linear layer 1.01/1.25/2.52/4.14/6.04×, selective SSM 0.91 (same code as
-        // the baseline; per-round median 1.02)/1.15/1.78/3.21/5.86×.
+        // the baseline; per-round median 1.02)/1.15/1.78/3.21/5.86×. The selective SSM takes seven
+        // workers of eight since the model times a phase by its slowest worker (7.56 cores from
+        // eight threads: 0.56 of a core for the slowest).
         #expect(
             threads.map { diagonal.forwardWorkers(steps: 1_000_000, batch: 1, keepStates: false, pool: pool($0)) }
                 == threads)
-        #expect(threads.map { selective.forwardWorkers(steps: 1_000_000, batch: 1, pool: pool($0)) } == threads)
+        #expect(
+            threads.map { selective.forwardWorkers(steps: 1_000_000, batch: 1, pool: pool($0)) } == [1, 2, 4, 7, 16])
     }
 
     @Test("one worker is the serial loop, bitwise")
