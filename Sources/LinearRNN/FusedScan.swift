@@ -11,7 +11,7 @@ import ParallelScan
 /// `[lanes]` for real scans and `[2][lanes]` (real plane, then imaginary plane) for complex ones.
 ///
 /// Phases (ParallelScan's ``ChunkPlan`` with K = ``chunksPerWorker`` · p chunks after chunk 0,
-/// p workers): (1) chunk 0 is solved from h = 0 while chunks i ≥ 1 are reduced to
+/// p workers): (1) chunk 0 is solved from h = 0 while chunks 1 ≤ i < K are reduced to
 /// (P, Q) = (∏ a_t, state reached from zero); (2) carries are propagated serially,
 /// carry_{i+1} = P_i carry_i + Q_i; (3) every chunk i ≥ 1 is solved from its carry. Workers take
 /// the chunks of phases 1 and 3 one at a time as they come free (``WorkerPool/forEachDynamic``),
@@ -104,26 +104,27 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let slots = ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: (slots + 1) * row)
         carries.initialize(repeating: 0, count: (slots + 1) * row)
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * 2 * row)
-        summaries.initialize(repeating: 0, count: slots * 2 * row)
+        // A padded row per chunk: a reduction rewrites its (P, Q) at every step, and chunks next
+        // to each other run at the same time on different workers.
+        let sum = PaddedSlots<S>(slots: slots, count: 2 * row, repeating: 0)
         defer {
             carries.deallocate()
-            summaries.deallocate()
+            sum.deallocate()
         }
         let carry = UnsafeMutableSendable(carries)
-        let sum = UnsafeMutableSendable(summaries)
         let p = slots - 1
         // The model's worker count, never the pool's whole width.
         let gang = WorkerPool(threadCount: workers, grainSize: 1, choice: .allThreads, profile: pool.profile)
-        gang.forEachDynamic(slots) { c, _ in
+        // Chunk 0 solved, chunks 1 ..< p reduced; the last chunk's summary would never be used.
+        gang.forEachDynamic(p) { c, _ in
             if c == 0 {
                 solve(range: ranges[0], carry: carry.base, final: carry.base + row, coefficients, emit)
             } else {
-                withSubnormalsFlushed { reduce(range: ranges[c], summary: sum.base + c * 2 * row, coefficients) }
+                withSubnormalsFlushed { reduce(range: ranges[c], summary: sum[c], coefficients) }
             }
         }
         for c in 1..<p {
-            let P = summaries + c * 2 * row
+            let P = sum[c]
             let Q = P + row
             let cin = carries + c * row
             affine(P, cin, Q, into: cin + row)
@@ -142,10 +143,10 @@ struct FusedDiagonalScan<S: ScanScalar> {
         _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
-        let size = 3 * row + scratchSize
-        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
-        scratch.initialize(repeating: 0, count: size)
-        defer { scratch.deallocate() }
+        // Rewritten at every step: a row of its own, away from other workers' scratch.
+        let space = PaddedSlots<S>(slots: 1, count: 3 * row + scratchSize, repeating: 0)
+        defer { space.deallocate() }
+        let scratch = space[0]
         let a = scratch
         let b = scratch + row
         let h = scratch + 2 * row
@@ -190,10 +191,9 @@ struct FusedDiagonalScan<S: ScanScalar> {
     ) {
         let row = self.row
         let n = lanes
-        let size = 2 * row + scratchSize
-        let scratch = UnsafeMutablePointer<S>.allocate(capacity: size)
-        scratch.initialize(repeating: 0, count: size)
-        defer { scratch.deallocate() }
+        let space = PaddedSlots<S>(slots: 1, count: 2 * row + scratchSize, repeating: 0)
+        defer { space.deallocate() }
+        let scratch = space[0]
         let a = scratch
         let b = scratch + row
         let extra = scratch + 2 * row
@@ -272,26 +272,26 @@ func forEachTimeChunk(
     }
 }
 
-/// Per-chunk gradient accumulators `[chunks][size]`, summed in chunk order at the end.
+/// Per-chunk gradient accumulators, a padded row of `size` per chunk (``PaddedSlots``: chunks
+/// add into their rows at every step, on different workers), summed in chunk order at the end.
 struct Accumulators<S: ScanScalar>: @unchecked Sendable {
     let chunks: Int
     let size: Int
-    let p: UnsafeMutablePointer<S>
+    let rows: PaddedSlots<S>
     init(chunks: Int, size: Int) {
         self.chunks = chunks
         self.size = size
-        p = .allocate(capacity: max(1, chunks * size))
-        p.initialize(repeating: 0, count: max(1, chunks * size))
+        rows = PaddedSlots(slots: max(1, chunks), count: max(1, size), repeating: 0)
     }
-    func chunk(_ c: Int) -> UnsafeMutablePointer<S> { p + c * size }
+    func chunk(_ c: Int) -> UnsafeMutablePointer<S> { rows[c] }
     /// Sums the chunk rows; returns `[size]`.
     func total() -> [S] {
         makeArray(size) { out in
             for c in 0..<chunks {
-                let row = p + c * size
+                let row = rows[c]
                 for i in 0..<size { out[i] += row[i] }
             }
         }
     }
-    func free() { p.deallocate() }
+    func free() { rows.deallocate() }
 }

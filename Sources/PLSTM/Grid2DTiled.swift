@@ -14,7 +14,8 @@ extension GridGates {
     /// block, each block as soon as worker J−1 has published that it finished the same block: a
     /// pipeline, J blocks behind the first worker. Boundary states live in one buffer per grid
     /// row (R entering from the left, handed from strip to strip) and one per grid column (D
-    /// entering from above, private to its strip), updated in place.
+    /// entering from above, private to its strip), updated in place; each row block's and each
+    /// strip's boundary sits on its own cache lines.
     ///
     /// Work is the wavefront's O(H·W·d): every node is swept once, by the same kernel, so the
     /// result is bitwise that of ``wavefront(input:stateSize:)``. The depth is H/b + p − 1
@@ -49,20 +50,19 @@ extension GridGates {
         let blocks = (height + block - 1) / block
         // Every node's output is written by a sweep: no zero-filling pass.
         var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
-        // R entering each grid row from the left, D entering each grid column from above.
-        let boundary = UnsafeMutablePointer<S>.allocate(capacity: (height + width) * d)
-        boundary.initialize(repeating: 0, count: (height + width) * d)
-        defer { boundary.deallocate() }
-        let rowsIn = UnsafeMutableSendable(boundary)
-        let columnsIn = UnsafeMutableSendable(boundary + height * d)
-        // progress[J] = row blocks strip J has finished.
-        let progress = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: strips)
-        for j in 0..<strips { (progress + j).initialize(to: Atomic(0)) }
+        // R entering each grid row from the left, a padded row per block of grid rows (strip J
+        // updates block b at every node while strip J + 1 updates block b − 1); D entering each
+        // grid column from above, a padded row per strip. Neighbouring strips never write one
+        // cache line (``PaddedSlots``).
+        let rowsIn = PaddedSlots<S>(slots: blocks, count: block * d, repeating: 0)
+        let columnsIn = PaddedSlots<S>(slots: strips, count: (width + strips - 1) / strips * d, repeating: 0)
         defer {
-            _ = progress.deinitialize(count: strips)
-            progress.deallocate()
+            rowsIn.deallocate()
+            columnsIn.deallocate()
         }
-        let done = ProgressCounters(base: progress)
+        // done[J] = row blocks strip J has finished, each counter on its own cache lines.
+        let done = ProgressCounters(strips: strips)
+        defer { done.free() }
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
@@ -70,16 +70,16 @@ extension GridGates {
                     let out = UnsafeMutableSendable(yb.baseAddress!)
                     pool.forEach(strips) { j in
                         let cols = ChunkPlan.evenRange(index: j, of: strips, total: width)
-                        let top = columnsIn.base + cols.lowerBound * d
+                        let top = columnsIn[j]
                         for b in 0..<blocks {
-                            if j > 0 { waitUntil(done.base[j - 1], reaches: b + 1) }
+                            if j > 0 { waitUntil(done[j - 1].pointee, reaches: b + 1) }
                             let rows = (b * block)..<min(height, (b + 1) * block)
-                            let left = rowsIn.base + rows.lowerBound * d
+                            let left = rowsIn[b]
                             gp.sweep(
                                 rows: rows, cols: cols, lanes: d, leftIn: UnsafePointer(left),
                                 topIn: UnsafePointer(top), x: x.base, rightOut: left,
                                 bottomOut: top, y: out.base)
-                            done.base[j].store(b + 1, ordering: .releasing)
+                            done[j].pointee.store(b + 1, ordering: .releasing)
                         }
                     }
                 }
@@ -119,7 +119,29 @@ func waitUntil(_ counter: borrowing Atomic<Int>, reaches target: Int) {
     }
 }
 
-/// The strips' progress counters, shared by the workers of one evaluation.
+/// The strips' progress counters, shared by the workers of one evaluation: one per 128 bytes
+/// (two cache lines), so a strip publishing its progress does not disturb the neighbour spinning
+/// on another strip's counter.
 struct ProgressCounters: @unchecked Sendable {
+    /// Counters between one strip's and the next's.
+    static var stride: Int { 128 / MemoryLayout<Atomic<Int>>.stride }
     let base: UnsafeMutablePointer<Atomic<Int>>
+    let strips: Int
+
+    /// `strips` counters at zero.
+    init(strips: Int) {
+        self.strips = strips
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, strips) * Self.stride * MemoryLayout<Atomic<Int>>.stride, alignment: 128)
+        base = raw.bindMemory(to: Atomic<Int>.self, capacity: max(1, strips) * Self.stride)
+        for j in 0..<strips { (base + j * Self.stride).initialize(to: Atomic(0)) }
+    }
+
+    /// Strip `j`'s counter.
+    subscript(j: Int) -> UnsafeMutablePointer<Atomic<Int>> { base + j * Self.stride }
+
+    func free() {
+        for j in 0..<strips { _ = (base + j * Self.stride).deinitialize(count: 1) }
+        UnsafeMutableRawPointer(base).deallocate()
+    }
 }

@@ -121,30 +121,28 @@ extension AffineScan {
             steps: steps, workers: workers, reduceCost: kernels.reduceCost(workers: workers, pool: pool),
             reverse: reverse)
         let slots = plan.ranges.count
-        let summarySize = kernels.summarySize
-        // carries: [slots][state]; summaries: [slots][summarySize] (P, Q, scratch).
+        // carries: [slots][state] (written serially); summaries: a padded row per chunk (P, Q,
+        // scratch), rewritten at every step of a reduction by its own worker.
         let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state)
         carries.initialize(repeating: 0, count: slots * state)
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * summarySize)
-        summaries.initialize(repeating: 0, count: slots * summarySize)
+        let sum = PaddedSlots<S>(slots: slots, count: kernels.summarySize, repeating: 0)
         defer {
             carries.deallocate()
-            summaries.deallocate()
+            sum.deallocate()
         }
         if let initial { carries.update(from: initial, count: state) }
         let out = UnsafeMutableSendable(output)
-        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         ThreePhaseScan(plan: plan, pool: pool).run(
             solveFirst: { range in kernels.solve(range, from: UnsafePointer(carry.base), into: out.base) },
-            reduce: { c, range in kernels.reduce(range, into: sum.base + c * summarySize) },
+            reduce: { c, range in kernels.reduce(range, into: sum[c]) },
             carryFromFirst: { range in
                 let last = reverse ? range.lowerBound : range.upperBound - 1
                 (carry.base + state).update(from: out.base + last * state, count: state)
             },
             propagate: { c in
                 kernels.apply(
-                    UnsafePointer(sum.base + c * summarySize), to: UnsafePointer(carry.base + c * state),
+                    UnsafePointer(sum[c]), to: UnsafePointer(carry.base + c * state),
                     into: carry.base + (c + 1) * state)
             },
             solveFrom: { c, range in

@@ -128,8 +128,9 @@ public enum AssociativeScan {
             pool: pool)
         let plan = ChunkPlan(steps: steps, workers: workers, reduceCost: 1, reverse: reverse)
         let slots = plan.ranges.count
-        // Summaries and carries, one lane row per chunk; slots are initialised before use.
-        let summaries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
+        // Summaries (a padded row per chunk: a reduction rewrites its row at every step) and
+        // carries, one lane row per chunk; slots are initialised before use.
+        let summaries = PaddedSlots<E>(slots: slots, count: lanes)
         let carries = UnsafeMutablePointer<E>.allocate(capacity: slots * lanes)
         let resetFlags = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
         resetFlags.initialize(repeating: false, count: slots)
@@ -137,7 +138,7 @@ public enum AssociativeScan {
         var carryReady = [Bool](repeating: false, count: slots)
         defer {
             for c in 0..<slots {
-                if summaryReady[c] { (summaries + c * lanes).deinitialize(count: lanes) }
+                if summaryReady[c] { summaries[c].deinitialize(count: lanes) }
                 if carryReady[c] { (carries + c * lanes).deinitialize(count: lanes) }
             }
             summaries.deallocate()
@@ -147,7 +148,7 @@ public enum AssociativeScan {
         // Chunks 1..<slots-1 are reduced; marked up front since workers write them.
         for c in 1..<max(1, slots - 1) { summaryReady[c] = true }
         let data = UnsafeMutableSendable(x)
-        let sum = UnsafeMutableSendable(summaries)
+        let sum = summaries
         let carry = UnsafeMutableSendable(carries)
         let flags = UnsafeMutableSendable(resetFlags)
         // Combines in time order: in a reverse scan the later element is processed first.
@@ -186,7 +187,7 @@ public enum AssociativeScan {
                     flags.base[c] = true
                 }
                 let end = reverse ? range.lowerBound - 1 : range.upperBound
-                let s = sum.base + c * lanes
+                let s = sum[c]
                 s.initialize(from: data.base + t * lanes, count: lanes)
                 t += stride
                 while t != end {
@@ -200,7 +201,7 @@ public enum AssociativeScan {
                 (carry.base + lanes).initialize(from: data.base + last * lanes, count: lanes)
             },
             propagate: { c in
-                let s = sum.base + c * lanes
+                let s = sum[c]
                 let cin = carry.base + c * lanes
                 let cout = cin + lanes
                 if flags.base[c] {

@@ -83,19 +83,18 @@ extension AffineScan {
         let slots = plan.ranges.count
         let carries = UnsafeMutablePointer<S>.allocate(capacity: slots * state + state)
         carries.initialize(repeating: 0, count: slots * state + state)
-        let summaries = UnsafeMutablePointer<S>.allocate(capacity: slots * summarySize)
-        summaries.initialize(repeating: 0, count: slots * summarySize)
+        // A padded row per chunk: reductions rewrite their summary at every step.
+        let sum = PaddedSlots<S>(slots: slots, count: summarySize, repeating: 0)
         let resetFlags = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
         resetFlags.initialize(repeating: false, count: slots)
         defer {
             carries.deallocate()
-            summaries.deallocate()
+            sum.deallocate()
             resetFlags.deallocate()
         }
         // The zero state (for sequences without a given initial state) after the carries.
         let zeros = UnsafePointer(carries + slots * state)
         let out = UnsafeMutableSendable(output)
-        let sum = UnsafeMutableSendable(summaries)
         let carry = UnsafeMutableSendable(carries)
         let flags = UnsafeMutableSendable(resetFlags)
 
@@ -149,7 +148,7 @@ extension AffineScan {
                     flags.base[c] = true
                     return
                 }
-                kernels.reduce(range, into: sum.base + c * summarySize)
+                kernels.reduce(range, into: sum[c])
             },
             carryFromFirst: { range in
                 let last = reverse ? range.lowerBound : range.upperBound - 1
@@ -164,7 +163,7 @@ extension AffineScan {
                     cout.update(from: out.base + last * state, count: state)
                     return
                 }
-                kernels.apply(UnsafePointer(sum.base + c * summarySize), to: cin, into: cout)
+                kernels.apply(UnsafePointer(sum[c]), to: cin, into: cout)
             },
             solveFrom: { c, range in
                 solveSegments(range, from: UnsafePointer(carry.base + c * state), skipTail: flags.base[c])

@@ -24,8 +24,9 @@ public enum ScanShape: Sendable, Equatable {
     /// Bytes and operations per step of the loop (reads A, b; writes h, write-allocate
     /// included) and of a reduction (reads A, b; composes: k³ per block, d³ per matrix).
     /// Loops over lanes count in 256-bit vectors (8 Float, 4 Double lanes); the fused reduction
-    /// of blocks with k ≤ 4 composes one block at a time in registers (gathering its P, Q and
-    /// Â), scalar code, so its 2k³ + 2k² operations a block count one each. A dense matrix of
+    /// of blocks with k = 3, 4 composes one block at a time in registers (gathering its P, Q and
+    /// Â), scalar code, so its 2k³ + 2k² operations a block count one each; 2×2 blocks compose
+    /// a block per vector lane (24 instructions for 8 Float blocks). A dense matrix of
     /// d ≤ ``AffineScan/smallDenseLimit`` is applied as d dot products summed in order — scalar
     /// code, 2d² operations (the solve, and the reduction's Q ← A·Q + b) — while the reduction's
     /// P ← A·P runs along P's rows in vectors, four instructions (broadcast, load, multiply, add)
@@ -41,12 +42,22 @@ public enum ScanShape: Sendable, Equatable {
             let n = Double(lanes)
             return .threePhase(
                 solveBytes: 4 * n * s, reduceBytes: 2 * n * s, solveOperations: 2 * n / v, reduceOperations: 3 * n / v)
-        case .blockDiagonal(let blocks, let k):
-            let (n, k) = (Double(blocks), Double(k))
+        case .blockDiagonal(let blocks, let size):
+            let (n, k) = (Double(blocks), Double(size))
+            // Instructions that compose `blocks` blocks: k ≤ 4 one block at a time, except 2×2
+            // blocks eight then four at a time (a block per lane; 8 Doubles are two vectors);
+            // larger blocks plane by plane in vectors.
+            let perBlock = 2 * k * k * k + 2 * k * k
+            let groups: Double
+            if size == 2 {
+                let (eights, rest) = blocks.quotientAndRemainder(dividingBy: 8)
+                groups = Double(eights) * max(1, 8 / v) + Double(rest / 4) * max(1, 4 / v) + Double(rest % 4)
+            } else {
+                groups = size <= 4 ? n : n / v
+            }
             return .threePhase(
                 solveBytes: (k * k + 3 * k) * n * s, reduceBytes: (k * k + k) * n * s,
-                solveOperations: 2 * k * k * n / v,
-                reduceOperations: (2 * k * k * k + 2 * k * k) * n / (k <= 4 ? 1 : v))
+                solveOperations: 2 * k * k * n / v, reduceOperations: perBlock * groups)
         case .dense(let batch, let dimension):
             let (b, d) = (Double(batch), Double(dimension))
             let small = dimension <= AffineScan.smallDenseLimit

@@ -56,17 +56,21 @@ public struct ParallelCost: Sendable, Equatable {
 /// linear-recurrence layers and pLSTM.
 ///
 /// For p workers on T steps, with the per-step time of a pass
-/// `t(pass, p) = max(operations · p / (F · C(p)), bytes · p / B(p))` (F: one core's operation
-/// rate, C(p): the profile's arithmetic throughput of p threads relative to one, B(p): its
-/// aggregate bandwidth — each of p threads gets C(p)/p of the arithmetic and B(p)/p of the
-/// memory):
+/// `t(pass, p) = max(operations / (F · s(p)), bytes · p / B(p))` (F: one core's operation
+/// rate, s(p): the share of a core the slowest worker gets, ``slowestShare(workers:profile:)``,
+/// from C(p), the profile's arithmetic throughput of p threads relative to one; B(p): its
+/// aggregate bandwidth, B(p)/p a thread):
 /// - plain loop: T · t(solve, 1);
 /// - three-phase scan: T · t(solve, p) · (r + 1)/(r + p) with r = t(reduce, p)/t(solve, p) —
 ///   chunk 0 is r times longer so that phase 1 balances, then phase 3 solves the rest;
 /// - split work: T · t(solve, p)/p · (1 + (p − 1)/stages);
 /// plus a synchronisation cost per parallel phase. The path runs on the p with the least
-/// predicted time, and on one worker unless that time beats the loop by ``margin`` — a parallel
-/// path never runs where the model cannot show it wins.
+/// predicted time, and on one worker unless that time beats the loop by ``margin`` even with one
+/// other thread runnable on the machine (``contention(workers:cores:)``: on a machine the plan
+/// fills, p + 1 threads share the cores) — a parallel path never runs where the model cannot
+/// show it wins. On two cores a plan must so be predicted 1.5 × 1.35 ≈ 2 times as fast as the
+/// loop — never, for two workers: a second worker there competes with everything else the
+/// machine runs, and a chunked scan that loses its second core does its extra reductions on one.
 ///
 /// With a pool whose ``WorkerPool/choice`` is ``WorkerPool/Choice/allThreads`` the model is
 /// bypassed (tests and callers that want a fixed count); the pool's grain size limits both.
@@ -75,8 +79,11 @@ public enum WorkerCount {
     public static let operationsPerSecond = 4e9
     /// Seconds one parallel phase costs to start and join: a fixed part plus one per worker.
     public static let phaseOverhead = (fixed: 20e-6, perWorker: 3e-6)
-    /// How much faster than the loop a parallel plan must be predicted to run.
-    public static let margin = 1.15
+    /// How much faster than the loop a parallel plan must be predicted to run. Measured gains on
+    /// the 16-core machine were 0.5–1.0 of the predicted ones at 2 and 4 workers, and plans
+    /// predicted to gain less than 1.35× read 0.72–1.34× there (dense d = 8 on four workers, 2×2
+    /// blocks on two): below this margin the model cannot tell a win from a loss.
+    public static let margin = 1.35
 
     /// The worker count for `steps` steps of `cost` on `pool`, up to `limit` (e.g. the grain
     /// limit or the number of independent pieces). Reads the pool's ``WorkerPool/machine`` only
@@ -92,7 +99,8 @@ public enum WorkerCount {
     }
 
     /// The decision for explicit inputs: the p in 1…`threads` with the least predicted time, or
-    /// 1 unless that time beats the loop's by ``margin``. Pure: tests pin it.
+    /// 1 unless that time, slowed by ``contention(workers:cores:)``, beats the loop's by
+    /// ``margin``. Pure: tests pin it.
     public static func workers(steps: Int, cost: ParallelCost, threads: Int, profile: MachineProfile) -> Int {
         let loop = predictedSeconds(steps: steps, cost: cost, workers: 1, profile: profile)
         var best = (workers: 1, seconds: loop)
@@ -102,7 +110,39 @@ public enum WorkerCount {
                 if seconds < best.seconds { best = (p, seconds) }
             }
         }
-        return best.seconds * margin < loop ? best.workers : 1
+        let cores = profile.cores
+        let contended = best.seconds * contention(workers: best.workers, cores: cores)
+        return contended * margin < loop * contention(workers: 1, cores: cores) ? best.workers : 1
+    }
+
+    /// The share of a core the slowest of `p` workers gets, for arithmetic. Every parallel phase
+    /// ends with its slowest worker. When p threads deliver c = ``MachineProfile/computeScaling(threads:)``
+    /// < p cores of arithmetic, some share a core (hyperthreads): if the others get a whole core
+    /// each, the slowest is left 1 − (p − c), and a core split between two threads still gives
+    /// each about half — so max(0.55, 1 − (p − c)), never more than the average c/p.
+    ///
+    /// ```swift
+    /// // 4 threads measured at 3.29 cores: the slowest is taken to run on 0.55 of one (not 0.82).
+    /// WorkerCount.slowestShare(workers: 4, profile: profile)
+    /// ```
+    public static func slowestShare(workers p: Int, profile: MachineProfile) -> Double {
+        if p <= 1 { return 1 }
+        let c = profile.computeScaling(threads: p)
+        let q = Double(p)
+        return min(c / q, max(0.55, 1 - (q - c)))
+    }
+
+    /// How much longer `p` workers take when one other thread (the system, another process) is
+    /// runnable on a machine of `cores` cores: none while p + 1 ≤ cores, else the p + 1 threads
+    /// share the cores, cores/(p + 1) of one each — (p + 1)/cores.
+    ///
+    /// ```swift
+    /// WorkerCount.contention(workers: 2, cores: 2)     // 1.5: the loop has its core, two workers do not
+    /// WorkerCount.contention(workers: 16, cores: 16)   // 1.0625
+    /// WorkerCount.contention(workers: 4, cores: 16)    // 1
+    /// ```
+    public static func contention(workers p: Int, cores: Int) -> Double {
+        max(1, Double(max(1, p) + 1) / Double(max(1, cores)))
     }
 
     /// r = t(reduce, p)/t(solve, p): what reducing a step costs relative to solving one when `p`
@@ -118,7 +158,7 @@ public enum WorkerCount {
     public static func reduceRatio(cost: ParallelCost, workers p: Int, profile: MachineProfile) -> Double {
         let p = max(1, p)
         let perThread = profile.bandwidth(threads: p) / Double(p)
-        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        let rate = operationsPerSecond * slowestShare(workers: p, profile: profile)
         func pass(_ operations: Double, _ bytes: Double) -> Double {
             max(operations / rate, bytes / perThread)
         }
@@ -143,7 +183,7 @@ public enum WorkerCount {
         steps: Int, cost: ParallelCost, workers p: Int, profile: MachineProfile
     ) -> Double {
         let perThread = profile.bandwidth(threads: p) / Double(p)
-        let rate = operationsPerSecond * profile.computeScaling(threads: p) / Double(p)
+        let rate = operationsPerSecond * slowestShare(workers: p, profile: profile)
         func pass(_ operations: Double, _ bytes: Double) -> Double {
             max(operations / rate, bytes / perThread)
         }

@@ -32,6 +32,11 @@ public struct PairedTiming: Sendable, Equatable {
         let ratios = zip(baselineSamples, candidateSamples).map { $0 / $1 }
         return (ratios.min() ?? .nan, ratios.max() ?? .nan)
     }
+    /// The median of the per-round ratios B_i / C_i: the paired estimate of the speedup. Each
+    /// round's two samples are taken back to back, so load that comes and goes between rounds
+    /// cancels in its ratio; for a candidate that runs the baseline's very code it stays nearer 1
+    /// than ``speedup`` (the ratio of the two medians, which may fall in different rounds).
+    public var ratioMedian: Double { Self.median(zip(baselineSamples, candidateSamples).map { $0 / $1 }) }
     /// Rounds timed.
     public var rounds: Int { baselineSamples.count }
 
@@ -40,11 +45,14 @@ public struct PairedTiming: Sendable, Equatable {
     /// (and a median jumps between the two) the best of each side still compares the kernels.
     public var bestRatio: Double { (baselineSamples.min() ?? .nan) / (candidateSamples.min() ?? .nan) }
 
-    /// The notes a benchmark row carries: the per-round ratio range, the ratio of the best
-    /// rounds and the number of rounds.
+    /// The notes a benchmark row carries: the per-round ratio range and median, the ratio of the
+    /// best rounds and the number of rounds.
     public var notes: [String: Double] {
         let range = ratioRange
-        return ["ratio min": range.min, "ratio max": range.max, "best ratio": bestRatio, "rounds": Double(rounds)]
+        return [
+            "ratio min": range.min, "ratio max": range.max, "ratio median": ratioMedian, "best ratio": bestRatio,
+            "rounds": Double(rounds),
+        ]
     }
 
     public init(baselineSamples: [Double], candidateSamples: [Double]) {

@@ -21,8 +21,8 @@ struct Bench: ParsableCommand {
             fused passes; with --f16-jacobians: the solve with Float16 Jacobian storage beside it. \
             Each timing is the best of --repetitions runs after a warm-up; the scan, linear and \
             plstm groups time each path interleaved with its baseline (rounds of both, at least \
-            9 and 0.5 s a side) and report medians, their ratio, and the per-round ratio range \
-            (notes "ratio min", "ratio max"). \
+            9 and 0.5 s a side) and report medians, their ratio, and the per-round ratios' range \
+            and median (notes "ratio min", "ratio max", "ratio median"). \
             Ratios, not absolute times, are what carry between machines.
             """)
 

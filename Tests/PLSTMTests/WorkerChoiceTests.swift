@@ -22,15 +22,28 @@ struct PLSTMWorkerChoiceTests {
             transitionLogits: f(rng.array(n, -1.5, 1.5)), mark: f(rng.array(n)), direct: f(rng.array(n)))
     }
 
-    @Test("512² grid, d = 16 (the bench case): two strips on two cores, sixteen on sixteen")
+    @Test("512² grid, d = 16 (the bench case): the wavefront on two cores, a strip per thread on sixteen")
     func decisions() throws {
         let gates = try Self.gates(side: 512, seed: 1)
+        // Two strips predict 1.59× on an idle 2-core machine, 1.06× with one other runnable
+        // thread: under the margin (read 0.67–0.87× on the loaded VM).
         #expect(
-            gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 2, profile: Self.twoCore)) == 2)
-        #expect(
-            gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 16, profile: Self.sixteenCore))
-                == 16)
+            gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 2, profile: Self.twoCore)) == 1)
+        for threads in [2, 4, 8, 16] {
+            #expect(
+                gates.tiledWavefrontWorkers(
+                    stateSize: 16, pool: WorkerPool(threadCount: threads, profile: Self.sixteenCore)) == threads)
+        }
         #expect(gates.tiledWavefrontWorkers(stateSize: 16, pool: WorkerPool(threadCount: 4, profile: Self.flat)) == 1)
+        // The never22c 16-core instance (read there 1.49/2.51/4.22/3.08× on 2/4/8/16 threads).
+        let never22c = MachineProfile(
+            cores: 16, bandwidth: [1: 11.38e9, 2: 20.70e9, 4: 43.39e9, 8: 78.00e9, 16: 123.48e9],
+            compute: [2: 1.961, 4: 3.847, 8: 7.556, 16: 11.758])
+        for threads in [2, 4, 8, 16] {
+            #expect(
+                gates.tiledWavefrontWorkers(
+                    stateSize: 16, pool: WorkerPool(threadCount: threads, profile: never22c)) == threads)
+        }
     }
 
     @Test("one strip is the sequential wavefront, bitwise")

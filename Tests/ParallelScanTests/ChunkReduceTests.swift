@@ -46,6 +46,64 @@ struct ChunkReduceTests {
         return p + q
     }
 
+    @Test(
+        "2×2 block chunks of 1…21 blocks (8-, 4- and 1-wide pieces), transposed or not, both directions: bitwise the plain composition"
+    )
+    func twoByTwoBitwise() {
+        var rng = SeededGenerator(seed: 44)
+        let steps = 7
+        let k = 2
+        for blocks in [1, 3, 4, 8, 13, 21] {
+            let a: [Float] = randomArray(steps * k * k * blocks, in: -0.9...0.9, &rng)
+            let b: [Float] = randomArray(steps * k * blocks, in: -1...1, &rng)
+            for transposed in [false, true] {
+                for reverse in [false, true] {
+                    // P [k][k][blocks] from the identity, Q [k][blocks] from zero.
+                    var p = [Float](repeating: 0, count: k * k * blocks)
+                    for j in 0..<blocks {
+                        p[j] = 1
+                        p[3 * blocks + j] = 1
+                    }
+                    var q = [Float](repeating: 0, count: k * blocks)
+                    for step in 0..<steps {
+                        let t = reverse ? steps - 1 - step : step
+                        for j in 0..<blocks {
+                            func op(_ r: Int, _ c: Int) -> Float {
+                                a[t * k * k * blocks + (transposed ? c * k + r : r * k + c) * blocks + j]
+                            }
+                            let (oldP, oldQ) = (p, q)
+                            for r in 0..<k {
+                                var acc = b[t * k * blocks + r * blocks + j]
+                                for m in 0..<k { acc += op(r, m) * oldQ[m * blocks + j] }
+                                q[r * blocks + j] = acc
+                                for c in 0..<k {
+                                    var sum: Float = 0
+                                    for m in 0..<k { sum += op(r, m) * oldP[(m * k + c) * blocks + j] }
+                                    p[(r * k + c) * blocks + j] = sum
+                                }
+                            }
+                        }
+                    }
+                    let half = (k * k + k) * blocks
+                    var summary = [Float](repeating: 0, count: 2 * half)
+                    a.withUnsafeBufferPointer { a in
+                        b.withUnsafeBufferPointer { b in
+                            summary.withUnsafeMutableBufferPointer { s in
+                                ScanKernels(
+                                    shape: .blockDiagonal(blocks: blocks, blockSize: k), a: a.baseAddress!,
+                                    b: b.baseAddress!, transposed: transposed, reverse: reverse
+                                ).reduce(0..<steps, into: s.baseAddress!, scratch: s.baseAddress! + half)
+                            }
+                        }
+                    }
+                    #expect(
+                        Array(summary[0..<half]) == p + q,
+                        "blocks \(blocks) transposed \(transposed) reverse \(reverse)")
+                }
+            }
+        }
+    }
+
     @Test("diagonal chunks of 1…21 lanes (8-, 4- and 1-wide pieces), both directions: bitwise the plain composition")
     func diagonalBitwise() {
         var rng = SeededGenerator(seed: 43)
