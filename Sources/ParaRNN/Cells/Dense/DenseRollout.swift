@@ -5,13 +5,13 @@ import ParallelScan
 /// SIMD-packed weights — no per-step allocation, BLAS call or temporary row.
 ///
 /// W_hh (`[G·d][d]`, PyTorch layout) is packed once per cell as its transpose, padded to
-/// P = G·d rounded up to 8 columns and cut into column bands (96, then 64, 32, 8 columns in
+/// P = G·d rounded up to 8 columns and cut into column bands (64, then 32, then 8 columns in
 /// Float; 32 and 8 in Double), each band stored as its own contiguous panel `[d][width]`:
 ///
 ///     g[band] = b_hh[band] + Σ_k h[k] · panel[k][0..<width]
 ///
-/// is a run of broadcast-multiply-adds into a register tile of up to 12 SIMD8 accumulators
-/// (96 outputs in Float), reading the panel front to back — a sequential stream the hardware
+/// is a run of broadcast-multiply-adds into a register tile of up to 8 SIMD8 accumulators
+/// (64 outputs in Float), reading the panel front to back — a sequential stream the hardware
 /// prefetcher follows even when W_hh lives in L2 (d = 256: 768 KiB for a GRU). For d = 64 GRU
 /// that is 12 288 multiply-adds per step in 1 536 vector FMAs.
 ///
@@ -34,7 +34,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     let outputs: Int
     /// ``outputs`` rounded up to a multiple of 8: the padded output count.
     let stride: Int
-    /// Wᵀ in column-band panels (see ``bands(stride:hidden:)``), zero padded: `stride · d` values.
+    /// Wᵀ in column-band panels (see ``bands(stride:)``), zero padded: `stride · d` values.
     let transposed: [Scalar]
     /// b_hh, `[stride]`, zero padded.
     let bias: [Scalar]
@@ -42,7 +42,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     init(weights: [Scalar], bias: [Scalar], outputs: Int, hidden: Int) {
         let stride = (outputs + 7) / 8 * 8
         var transposed = [Scalar](repeating: 0, count: hidden * stride)
-        for (o, width) in Self.bands(stride: stride, hidden: hidden) {
+        for (o, width) in Self.bands(stride: stride) {
             for k in 0..<hidden {
                 for c in 0..<width where o + c < outputs {
                     transposed[o * hidden + k * width + c] = weights[(o + c) * hidden + k]
@@ -58,27 +58,22 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
 
     /// The column bands of a packed matrix with `stride` columns, in order: (first column,
     /// width). The band of first column o is stored at offset o·d, row k at o·d + k·width.
-    /// Twelve SIMD8 accumulators keep both FMA pipes busy (4–5-cycle latency) in Float, eight
-    /// and four take the rest; a Double SIMD8 is two registers already, so Double tiles by four.
+    /// Eight SIMD8 accumulators keep both FMA pipes busy (4-cycle latency) in Float; a Double
+    /// SIMD8 is two registers already, so Double tiles by four.
     @inline(__always)
-    static func bands(stride: Int, hidden d: Int) -> [(Int, Int)] {
+    static func bands(stride: Int) -> [(Int, Int)] {
         var result: [(Int, Int)] = []
-        forEachBand(stride: stride, hidden: d) { result.append(($0, $1)) }
+        forEachBand(stride: stride) { result.append(($0, $1)) }
         return result
     }
 
     @inline(__always)
-    static func forEachBand(stride: Int, hidden d: Int, descending: Bool = false, _ body: (Int, Int) -> Void) {
+    static func forEachBand(stride: Int, descending: Bool = false, _ body: (Int, Int) -> Void) {
         let wide = MemoryLayout<Scalar>.size == 4 ? 8 : 4
         let vectors = stride / 8
-        // 96-column bands only while the packed matrix is near L1 (≤ 64 KiB: GRU and LSTM up to
-        // d = 64): streamed from L2 (d = 256), twelve load streams per k ran 1.3–1.45× slower
-        // than eight on the 16-core Xeon, though not on the AMD VM.
-        let bands12 = wide == 8 && stride * d * MemoryLayout<Scalar>.size <= 65_536 ? vectors / 12 : 0
-        let bands8 = wide == 8 ? (vectors - 12 * bands12) / 8 : 0
-        let bands4 = (vectors - 12 * bands12 - 8 * bands8) / 4
-        let end12 = 96 * bands12
-        let end8 = end12 + 64 * bands8
+        let bands8 = wide == 8 ? vectors / 8 : 0
+        let bands4 = (vectors - 8 * bands8) / 4
+        let end8 = 64 * bands8
         let end4 = end8 + 32 * bands4
         if descending {
             var o = stride - 8
@@ -92,21 +87,12 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                 o -= 32
             }
             o = end8 - 64
-            while o >= end12 {
+            while o >= 0 {
                 body(o, 64)
                 o -= 64
             }
-            o = end12 - 96
-            while o >= 0 {
-                body(o, 96)
-                o -= 96
-            }
         } else {
             var o = 0
-            while o < end12 {
-                body(o, 96)
-                o += 96
-            }
             while o < end8 {
                 body(o, 64)
                 o += 64
@@ -148,53 +134,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
-        forEachBand(stride: stride, hidden: d, descending: descending) { o, width in
+        forEachBand(stride: stride, descending: descending) { o, width in
             var row = w + o * d
             switch width {
-            case 96:
-                // Twelve accumulators: with eight, each k waits on the FMA latency (eight
-                // independent chains of 4–5 cycles against two FMA pipes); twelve keep both
-                // pipes busy and leave registers for the broadcast.
-                var a0 = load(bias + o)
-                var a1 = load(bias + o + 8)
-                var a2 = load(bias + o + 16)
-                var a3 = load(bias + o + 24)
-                var a4 = load(bias + o + 32)
-                var a5 = load(bias + o + 40)
-                var a6 = load(bias + o + 48)
-                var a7 = load(bias + o + 56)
-                var a8 = load(bias + o + 64)
-                var a9 = load(bias + o + 72)
-                var a10 = load(bias + o + 80)
-                var a11 = load(bias + o + 88)
-                for k in 0..<d {
-                    let x = V(repeating: h[k])
-                    a0 = multiplyAdd(x, load(row), a0)
-                    a1 = multiplyAdd(x, load(row + 8), a1)
-                    a2 = multiplyAdd(x, load(row + 16), a2)
-                    a3 = multiplyAdd(x, load(row + 24), a3)
-                    a4 = multiplyAdd(x, load(row + 32), a4)
-                    a5 = multiplyAdd(x, load(row + 40), a5)
-                    a6 = multiplyAdd(x, load(row + 48), a6)
-                    a7 = multiplyAdd(x, load(row + 56), a7)
-                    a8 = multiplyAdd(x, load(row + 64), a8)
-                    a9 = multiplyAdd(x, load(row + 72), a9)
-                    a10 = multiplyAdd(x, load(row + 80), a10)
-                    a11 = multiplyAdd(x, load(row + 88), a11)
-                    row += 96
-                }
-                store(a0, g + o)
-                store(a1, g + o + 8)
-                store(a2, g + o + 16)
-                store(a3, g + o + 24)
-                store(a4, g + o + 32)
-                store(a5, g + o + 40)
-                store(a6, g + o + 48)
-                store(a7, g + o + 56)
-                store(a8, g + o + 64)
-                store(a9, g + o + 72)
-                store(a10, g + o + 80)
-                store(a11, g + o + 88)
             case 64:
                 var a0 = load(bias + o)
                 var a1 = load(bias + o + 8)
@@ -272,7 +214,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
         let (h0, h1, h2, h3) = h
-        forEachBand(stride: stride, hidden: d, descending: descending) { o, width in
+        forEachBand(stride: stride, descending: descending) { o, width in
             var j = 0
             while j + 16 <= width {
                 let c = o + j
