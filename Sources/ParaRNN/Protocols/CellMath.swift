@@ -136,34 +136,19 @@ extension Float: CellMath {
 func clamp<V: SIMD>(_ x: V, _ lo: V.Scalar, _ hi: V.Scalar) -> V where V.Scalar: ScanScalar {
     // One vector compare and blend per bound through CVectorMath for the widths the kernels use
     // (the type tests fold away once specialised); the generic form below for the others.
-    if V.self == SIMD8<Float>.self {
-        let r = pararnn_clamp_float8(
-            unsafeBitCast(x, to: SIMD8<Float>.self), unsafeBitCast(lo, to: Float.self),
-            unsafeBitCast(hi, to: Float.self))
-        return unsafeBitCast(r, to: V.self)
-    }
-    if V.self == SIMD4<Float>.self {
-        let r = pararnn_clamp_float4(
-            unsafeBitCast(x, to: SIMD4<Float>.self), unsafeBitCast(lo, to: Float.self),
-            unsafeBitCast(hi, to: Float.self))
-        return unsafeBitCast(r, to: V.self)
-    }
-    if V.self == SIMD8<Double>.self {
-        let r = pararnn_clamp_double8(
-            unsafeBitCast(x, to: SIMD8<Double>.self), unsafeBitCast(lo, to: Double.self),
-            unsafeBitCast(hi, to: Double.self))
-        return unsafeBitCast(r, to: V.self)
-    }
-    if V.self == SIMD4<Double>.self {
-        let r = pararnn_clamp_double4(
-            unsafeBitCast(x, to: SIMD4<Double>.self), unsafeBitCast(lo, to: Double.self),
-            unsafeBitCast(hi, to: Double.self))
-        return unsafeBitCast(r, to: V.self)
-    }
+    if V.self == SIMD8<Float>.self { return bitCast(pararnn_clamp_float8(bitCast(x), bitCast(lo), bitCast(hi))) }
+    if V.self == SIMD4<Float>.self { return bitCast(pararnn_clamp_float4(bitCast(x), bitCast(lo), bitCast(hi))) }
+    if V.self == SIMD8<Double>.self { return bitCast(pararnn_clamp_double8(bitCast(x), bitCast(lo), bitCast(hi))) }
+    if V.self == SIMD4<Double>.self { return bitCast(pararnn_clamp_double4(bitCast(x), bitCast(lo), bitCast(hi))) }
     let low = V(repeating: lo)
     let high = V(repeating: hi)
     return blend(blend(x, low, x .< low), high, x .> high)
 }
+
+/// `x` reinterpreted as a type of the same layout, inferred from the context (a vector or scalar
+/// type the caller's type test matched).
+@inlinable @inline(__always)
+func bitCast<T, U>(_ x: T) -> U { unsafeBitCast(x, to: U.self) }
 
 /// `value` where `mask` is set, `x` elsewhere, as integer bit operations.
 @inlinable @inline(__always)
