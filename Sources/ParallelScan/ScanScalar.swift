@@ -132,10 +132,10 @@ package func wholeVectorFMA<T: SIMD>(_ a: T, _ b: T, _ c: T, eightLanes: Bool) -
     return nil
 }
 
-/// `x` reinterpreted as a type of the same layout (a vector type the caller's type test
-/// matched), inferred from the context.
-@usableFromInline @inline(__always)
-func reinterpret<T, U>(_ x: T) -> U { unsafeBitCast(x, to: U.self) }
+/// `x` reinterpreted as a type of the same layout (a vector or scalar type the caller's type
+/// test matched), inferred from the context.
+@inlinable @inline(__always)
+package func reinterpret<T, U>(_ x: T) -> U { unsafeBitCast(x, to: U.self) }
 
 /// Four scalars from `pointer` as one vector (unaligned).
 @inlinable @inline(__always)

@@ -136,19 +136,22 @@ extension Float: CellMath {
 func clamp<V: SIMD>(_ x: V, _ lo: V.Scalar, _ hi: V.Scalar) -> V where V.Scalar: ScanScalar {
     // One vector compare and blend per bound through CVectorMath for the widths the kernels use
     // (the type tests fold away once specialised); the generic form below for the others.
-    if V.self == SIMD8<Float>.self { return bitCast(pararnn_clamp_float8(bitCast(x), bitCast(lo), bitCast(hi))) }
-    if V.self == SIMD4<Float>.self { return bitCast(pararnn_clamp_float4(bitCast(x), bitCast(lo), bitCast(hi))) }
-    if V.self == SIMD8<Double>.self { return bitCast(pararnn_clamp_double8(bitCast(x), bitCast(lo), bitCast(hi))) }
-    if V.self == SIMD4<Double>.self { return bitCast(pararnn_clamp_double4(bitCast(x), bitCast(lo), bitCast(hi))) }
+    if V.self == SIMD8<Float>.self {
+        return reinterpret(pararnn_clamp_float8(reinterpret(x), reinterpret(lo), reinterpret(hi)))
+    }
+    if V.self == SIMD4<Float>.self {
+        return reinterpret(pararnn_clamp_float4(reinterpret(x), reinterpret(lo), reinterpret(hi)))
+    }
+    if V.self == SIMD8<Double>.self {
+        return reinterpret(pararnn_clamp_double8(reinterpret(x), reinterpret(lo), reinterpret(hi)))
+    }
+    if V.self == SIMD4<Double>.self {
+        return reinterpret(pararnn_clamp_double4(reinterpret(x), reinterpret(lo), reinterpret(hi)))
+    }
     let low = V(repeating: lo)
     let high = V(repeating: hi)
     return blend(blend(x, low, x .< low), high, x .> high)
 }
-
-/// `x` reinterpreted as a type of the same layout, inferred from the context (a vector or scalar
-/// type the caller's type test matched).
-@inlinable @inline(__always)
-func bitCast<T, U>(_ x: T) -> U { unsafeBitCast(x, to: U.self) }
 
 /// `value` where `mask` is set, `x` elsewhere, as integer bit operations.
 @inlinable @inline(__always)
