@@ -5,11 +5,11 @@ import Testing
 
 /// The fused dense rollouts (GRU, LSTM, Elman) against the cells' generic `step` (an
 /// independent reference: plain arithmetic, one sequence at a time), for widths that exercise
-/// every register tile and tail (d = 1, 3, 5, 8, 21, 64: G·d from 1 to 256), batch tails and
+/// every register tile and tail (d = 1, 3, 4, 5, 8, 21, 64: G·d from 1 to 256), batch tails and
 /// groups of four sequences (B = 5, 9), a batch split across workers, and both precisions.
 @Suite("Dense rollout")
 struct DenseRolloutTests {
-    static let widths = [1, 3, 5, 8, 21, 64]
+    static let widths = [1, 3, 4, 5, 8, 21, 64]
 
     func check<C: GenericStepCell>(
         _ cell: C, steps: Int, batch: Int, threads: Int, tolerance: Double
@@ -68,7 +68,7 @@ struct DenseRolloutTests {
         }
     }
 
-    @Test("GRU, LSTM, Elman in Double", arguments: [3, 21, 64])
+    @Test("GRU, LSTM, Elman in Double", arguments: [3, 4, 21, 64])
     func double(d: Int) throws {
         try check(
             RandomCells.gru(Double.self, m: 2, d: d, scale: 1, seed: 8), steps: 30, batch: 5, threads: 1,
@@ -102,6 +102,29 @@ struct DenseRolloutTests {
         #expect(
             try sequentialStates(cell, steps: 50, batch: 7, threads: 1, seed: 12)
                 == sequentialStates(cell, steps: 50, batch: 7, threads: 3, seed: 12))
+    }
+
+    /// d = 4 runs single sequences in registers (`fourUnitRollout`) and groups of four through
+    /// the packed product: with one worker, B = 7 is a group (entries 0–3) and three single
+    /// sequences; with three workers every entry is single. Both must agree bit for bit.
+    @Test("d = 4: the register rollout of one sequence equals the grouped product bit for bit")
+    func fourUnitsAreExact() throws {
+        let gru = try RandomCells.gru(Float.self, m: 3, d: 4, scale: 1.5, seed: 41)
+        let lstm = try RandomCells.lstm(Float.self, m: 3, d: 4, scale: 1.5, seed: 42)
+        let gruDouble = try RandomCells.gru(Double.self, m: 2, d: 4, scale: 1.5, seed: 43)
+        let lstmDouble = try RandomCells.lstm(Double.self, m: 2, d: 4, scale: 1.5, seed: 44)
+        #expect(
+            try sequentialStates(gru, steps: 300, batch: 7, threads: 1, seed: 45)
+                == sequentialStates(gru, steps: 300, batch: 7, threads: 3, seed: 45))
+        #expect(
+            try sequentialStates(lstm, steps: 300, batch: 7, threads: 1, seed: 46)
+                == sequentialStates(lstm, steps: 300, batch: 7, threads: 3, seed: 46))
+        #expect(
+            try sequentialStates(gruDouble, steps: 300, batch: 7, threads: 1, seed: 47)
+                == sequentialStates(gruDouble, steps: 300, batch: 7, threads: 3, seed: 47))
+        #expect(
+            try sequentialStates(lstmDouble, steps: 300, batch: 7, threads: 1, seed: 48)
+                == sequentialStates(lstmDouble, steps: 300, batch: 7, threads: 3, seed: 48))
     }
 
     @Test("rollout workers: one per group of sequences for dense cells, never more than B; one for the others")

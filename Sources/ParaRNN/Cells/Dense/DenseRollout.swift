@@ -388,8 +388,19 @@ struct DenseRolloutBuffers<Scalar> {
 
 extension GRU {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
-    /// r, z, n and h' per step from one packed recurrent product.
+    /// r, z, n and h' per step from one packed recurrent product. With d = 4, entries beyond
+    /// whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
+        if packedRecurrence.isFourUnitPack {
+            let grouped = entries.lowerBound + entries.count / 4 * 4
+            if grouped > entries.lowerBound { packedRollout(io, entries: entries.lowerBound..<grouped) }
+            for b in grouped..<entries.upperBound { fourUnitRollout(io, entry: b) }
+            return
+        }
+        packedRollout(io, entries: entries)
+    }
+
+    private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize
         let lanes = io.batch * d
         packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
@@ -413,8 +424,20 @@ extension GRU {
 
 extension LSTM {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`): gates i, f,
-    /// g, o, then c' and h' per step from one packed recurrent product.
+    /// g, o, then c' and h' per step from one packed recurrent product. With d = 4, entries
+    /// beyond whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the
+    /// same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
+        if packedRecurrence.isFourUnitPack {
+            let grouped = entries.lowerBound + entries.count / 4 * 4
+            if grouped > entries.lowerBound { packedRollout(io, entries: entries.lowerBound..<grouped) }
+            for b in grouped..<entries.upperBound { fourUnitRollout(io, entry: b) }
+            return
+        }
+        packedRollout(io, entries: entries)
+    }
+
+    private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize
         let n = 2 * d
         let lanes = io.batch * d
