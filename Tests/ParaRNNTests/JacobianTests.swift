@@ -57,6 +57,10 @@ struct JacobianTests {
         check(try RandomCells.gru(Double.self, m: 2, d: 4, scale: 1.5, seed: 5), batch: 2, request: request, seed: 6)
         check(try RandomCells.lstm(Double.self, m: 2, d: 3, scale: 1.5, seed: 7), batch: 2, request: request, seed: 8)
         check(try RandomCells.elman(Double.self, m: 2, d: 3, scale: 1.5, seed: 9), batch: 2, request: request, seed: 10)
+        // d = 11: the dense cells' SIMD lanes (an octet, then a partial quad) for values and J's diagonal.
+        check(try RandomCells.gru(Double.self, m: 2, d: 11, scale: 1.5, seed: 11), batch: 2, request: request, seed: 12)
+        check(
+            try RandomCells.lstm(Double.self, m: 2, d: 11, scale: 1.5, seed: 13), batch: 2, request: request, seed: 14)
     }
 
     @Test("dual numbers agree with central finite differences of the generic step")

@@ -42,6 +42,13 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
         let lanes = arguments.batch * d
         let row = arguments.batch * n
         let (jacobians, request) = (arguments.jacobians, arguments.request)
+        // The diagonals of W_hi, W_hf, W_hg, W_ho, for the diagonal-only request's SIMD lanes.
+        let diagonals = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * d)
+        defer { diagonals.deallocate() }
+        for gate in 0..<4 {
+            for j in 0..<d { diagonals[gate * d + j] = recurrentWeights[(gate * d + j) * d + j] }
+        }
+        let lanesOnly = jacobians == nil || request == .diagonalOnly
         recurrentWeights.withUnsafeBufferPointer { w in
             let whi = w.baseAddress!
             let (whf, whg, who) = (whi + d * d, whi + 2 * d * d, whi + 3 * d * d)
@@ -50,6 +57,23 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
                     (t == arguments.steps.lowerBound ? arguments.previous : arguments.states + (t - 1) * row) + b * n
                 let u = arguments.projections + t * 4 * lanes
                 let out = arguments.values + t * row + b * n
+                if lanesOnly {
+                    // Values and, for quasi-Newton, J's diagonal: lane-wise in SIMD vectors.
+                    let diagonal = jacobians.map { $0 + t * row + b * n }
+                    forEachLaneGroup(
+                        d,
+                        octet: { j in
+                            Self.linearizedLanes(
+                                SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, u: u + b * d + j, g: gt + j, s: s + j,
+                                out: out + j, diagonal: diagonal.map { $0 + j }, weightDiagonals: diagonals + j)
+                        },
+                        quad: { j, k in
+                            Self.linearizedLanes(
+                                SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, u: u + b * d + j, g: gt + j, s: s + j,
+                                out: out + j, diagonal: diagonal.map { $0 + j }, weightDiagonals: diagonals + j)
+                        })
+                    return
+                }
                 for j in 0..<d {
                     let (ig, fg, gg, og, c, tau) = LSTM<Scalar>.unitGates(
                         u + b * d + j, planes: lanes, gt + j, hidden: d, cell: s[j])
@@ -116,5 +140,45 @@ extension LSTM {
         let o = Scalar.sigmoid(u[3 * planes] + g[3 * d])
         let next = f * c + i * candidate
         return (i, f, candidate, o, next, Scalar.tanh(next))
+    }
+}
+
+extension LSTM {
+    /// `k` lanes of one step's linearisation without the full Jacobian: c' and h' (the same
+    /// operations as ``unitGates(_:planes:_:hidden:cell:)``, lane by lane) and, when `diagonal`
+    /// is given, J's diagonal: ∂c'/∂c = f on the c lanes and h_o W_ho[j][j] + h_c ∂c'/∂h on the
+    /// h lanes, with ∂c'/∂h = c_f W_hf[j][j] + c_i W_hi[j][j] + c_g W_hg[j][j] (the factors of
+    /// ``unitSlopes(_:_:_:_:tau:cell:)``). `u` is at the lane's i projection (gates `lanes`
+    /// apart), `g` at its i pre-activation and `weightDiagonals` at its W_hi diagonal (gates
+    /// `hidden` apart), `s`, `out` and `diagonal` at its c (h `hidden` later).
+    @inline(__always)
+    static func linearizedLanes<V: SIMD>(
+        _: V.Type, _ k: Int, hidden d: Int, lanes: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>,
+        s: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>, diagonal: UnsafeMutablePointer<Scalar>?,
+        weightDiagonals w: UnsafePointer<Scalar>
+    ) where V.Scalar == Scalar {
+        let one = V(repeating: 1)
+        let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let fg: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+        let gg: V = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
+        let og: V = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        let c: V = loadLanes(s, k, as: V.self)
+        let next = fg * c + ig * gg
+        let tau: V = Scalar.tanh(next)
+        storeLanes(next, out, k)
+        storeLanes(og * tau, out + d, k)
+        guard let diagonal else { return }
+        let cf = c * fg * (one - fg)
+        let ci = gg * ig * (one - ig)
+        let cg = ig * (one - gg * gg)
+        let hc = og * (one - tau * tau)
+        let ho = og * (one - og) * tau
+        let wi: V = loadLanes(w, k, as: V.self)
+        let wf: V = loadLanes(w + d, k, as: V.self)
+        let wg: V = loadLanes(w + 2 * d, k, as: V.self)
+        let wo: V = loadLanes(w + 3 * d, k, as: V.self)
+        let dcdh = cf * wf + ci * wi + cg * wg
+        storeLanes(fg, diagonal, k)
+        storeLanes(ho * wo + hc * dcdh, diagonal + d, k)
     }
 }
