@@ -3,10 +3,10 @@
 --repeats, variants alternating) at 1 thread and at --threads N, and the throughput ratio
 t(1) / t(N) — issue 14's "B = 16 on 16 threads ≥ 8× its 1-thread throughput".
 
-A variant is NAME=BINARY[,ENV=VALUE...], e.g. `new=./pararnn` and
-`own=./pararnn,PARARNN_BATCH_COPY=own` (the batch split's per-worker copy-back).
+A variant is NAME=BINARY[,ENV=VALUE...]: two binaries, or one binary under two settings of an
+environment variable, e.g. `old=./pararnn-old new=./pararnn`.
 
-    python3 Benchmarks/peers/batchsplit.py --threads 16 new=BIN own=BIN,PARARNN_BATCH_COPY=own
+    python3 Benchmarks/peers/batchsplit.py --threads 16 old=OLD_BINARY new=NEW_BINARY
 """
 import argparse
 import json
