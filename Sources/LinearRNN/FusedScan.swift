@@ -143,24 +143,40 @@ struct FusedDiagonalScan<S: ScanScalar> {
         _ emit: (Int, UnsafePointer<S>, UnsafeMutablePointer<S>) -> Void
     ) {
         let row = self.row
-        // Rewritten at every step: a row of its own, away from other workers' scratch.
-        let space = PaddedSlots<S>(slots: 1, count: 3 * row + scratchSize, repeating: 0)
+        withStepScratch(rows: 1) { a, b, h, extra in
+            if let carry { h.update(from: carry, count: row) }
+            forEachStep(of: range, reverse: reverse) { t in
+                coefficients(t, a, b, extra)
+                affine(a, h, b, into: h)
+                emit(t, h, extra)
+            }
+            final?.update(from: h, count: row)
+        }
+    }
+
+    /// Runs `body(a, b, rows, extra)` on one worker's step scratch, in one padded allocation
+    /// (rewritten at every step: away from other workers' scratch): the coefficient rows a_t and
+    /// b_t, `rows` more rows for the caller, then the callbacks' ``scratchSize`` values.
+    ///
+    ///     withStepScratch(rows: 1) { a, b, h, extra in … }   // offsets 0, row, 2·row, 3·row
+    @inline(__always)
+    private func withStepScratch(
+        rows: Int,
+        _ body: (UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>)
+            -> Void
+    ) {
+        let row = self.row
+        let space = PaddedSlots<S>(slots: 1, count: (2 + rows) * row + scratchSize, repeating: 0)
         defer { space.deallocate() }
         let scratch = space[0]
-        let a = scratch
-        let b = scratch + row
-        let h = scratch + 2 * row
-        let extra = scratch + 3 * row
-        if let carry { h.update(from: carry, count: row) }
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
-            coefficients(t, a, b, extra)
-            affine(a, h, b, into: h)
-            emit(t, h, extra)
-            t += stride
-        }
-        final?.update(from: h, count: row)
+        body(scratch, scratch + row, scratch + 2 * row, scratch + (2 + rows) * row)
+    }
+
+    /// (ar + i·ai)(xr + i·xi) as (real, imaginary): the one complex product of the solve's and
+    /// the reduction's steps (each adds b_t to it where it needs to).
+    @inline(__always)
+    private func complexProduct(_ ar: S, _ ai: S, _ xr: S, _ xi: S) -> (S, S) {
+        (ar * xr - ai * xi, ai * xr + ar * xi)
     }
 
     /// out = a ⊙ x + b over one row (complex multiplication when `complex`); `out` may be `x`.
@@ -171,12 +187,9 @@ struct FusedDiagonalScan<S: ScanScalar> {
         let n = lanes
         if complex {
             for j in 0..<n {
-                let ar = a[j]
-                let ai = a[n + j]
-                let xr = x[j]
-                let xi = x[n + j]
-                out[j] = ar * xr - ai * xi + b[j]
-                out[n + j] = ai * xr + ar * xi + b[n + j]
+                let (re, im) = complexProduct(a[j], a[n + j], x[j], x[n + j])
+                out[j] = re + b[j]
+                out[n + j] = im + b[n + j]
             }
         } else {
             for j in 0..<n { out[j] = a[j] * x[j] + b[j] }
@@ -191,41 +204,29 @@ struct FusedDiagonalScan<S: ScanScalar> {
     ) {
         let row = self.row
         let n = lanes
-        let space = PaddedSlots<S>(slots: 1, count: 2 * row + scratchSize, repeating: 0)
-        defer { space.deallocate() }
-        let scratch = space[0]
-        let a = scratch
-        let b = scratch + row
-        let extra = scratch + 2 * row
         let P = summary
         let Q = summary + row
         Q.update(repeating: 0, count: row)
         P.update(repeating: 0, count: row)
         P.update(repeating: 1, count: n)
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
-            coefficients(t, a, b, extra)
-            if complex {
-                for j in 0..<n {
-                    let ar = a[j]
-                    let ai = a[n + j]
-                    let pr = P[j]
-                    let pi = P[n + j]
-                    let qr = Q[j]
-                    let qi = Q[n + j]
-                    P[j] = ar * pr - ai * pi
-                    P[n + j] = ai * pr + ar * pi
-                    Q[j] = ar * qr - ai * qi + b[j]
-                    Q[n + j] = ai * qr + ar * qi + b[n + j]
-                }
-            } else {
-                for j in 0..<n {
-                    P[j] = a[j] * P[j]
-                    Q[j] = a[j] * Q[j] + b[j]
+        withStepScratch(rows: 0) { a, b, _, extra in
+            forEachStep(of: range, reverse: reverse) { t in
+                coefficients(t, a, b, extra)
+                if complex {
+                    for j in 0..<n {
+                        let (ar, ai) = (a[j], a[n + j])
+                        (P[j], P[n + j]) = complexProduct(ar, ai, P[j], P[n + j])
+                        let (qr, qi) = complexProduct(ar, ai, Q[j], Q[n + j])
+                        Q[j] = qr + b[j]
+                        Q[n + j] = qi + b[n + j]
+                    }
+                } else {
+                    for j in 0..<n {
+                        P[j] = a[j] * P[j]
+                        Q[j] = a[j] * Q[j] + b[j]
+                    }
                 }
             }
-            t += stride
         }
     }
 }

@@ -70,20 +70,18 @@ public struct S4DLayer<S: FFTScalar>: Sendable {
                 state[2 * i + 1] = z.imaginary
             }
         }
-        u.withUnsafeBufferPointer { ub in
-            y.withUnsafeMutableBufferPointer { yb in
-                state.withUnsafeMutableBufferPointer { sb in
-                    ab.withUnsafeBufferPointer { abp in
-                        cc.withUnsafeBufferPointer { ccp in
-                            let yo = UnsafeMutableSendable(yb.baseAddress!)
-                            let so = UnsafeMutableSendable(sb.baseAddress!)
+        u.withSendablePointer { ub in
+            y.withMutableSendablePointer { yo in
+                state.withMutableSendablePointer { so in
+                    ab.withSendablePointer { abp in
+                        cc.withSendablePointer { ccp in
                             convolver.pool.forEach(batch * H) { item in
                                 let h = item % H
-                                let ui = ub.baseAddress! + item * L
+                                let ui = ub.base + item * L
                                 let yi = yo.base + item * L
                                 let x = so.base + 2 * item * m
-                                let coef = abp.baseAddress! + 4 * h * m
-                                let cv = ccp.baseAddress! + 2 * h * m
+                                let coef = abp.base + 4 * h * m
+                                let cv = ccp.base + 2 * h * m
                                 let d = Double(skip[h])
                                 for t in 0..<L {
                                     let ut = Double(ui[t])

@@ -49,10 +49,8 @@ extension GridGates {
         let arenas = BlockArenas<S>(tree)
         defer { arenas.free() }
         withGatePointers { gp in
-            input.withUnsafeBufferPointer { xb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    let x = UnsafeSendable(xb.baseAddress!)
-                    let yp = UnsafeMutableSendable(yb.baseAddress!)
+            input.withSendablePointer { x in
+                y.withMutableSendablePointer { yp in
                     // 1. Up-sweep.
                     // Blocks of a level whose G and ℓ are needed; when there are fewer of them
                     // than workers, each merge is split over its output rows.

@@ -165,8 +165,7 @@ public enum AssociativeScan {
             let resets = resets(in: range)
             var r = 0
             var previous = carryIn
-            var t = reverse ? range.upperBound - 1 : range.lowerBound
-            for _ in 0..<range.count {
+            forEachStep(of: range, reverse: reverse) { t in
                 let current = data.base + t * lanes
                 if r < resets.count, resets[r].step == t {
                     r += 1
@@ -174,7 +173,6 @@ public enum AssociativeScan {
                     for j in 0..<lanes { current[j] = ordered(previous[j], current[j]) }
                 }
                 previous = UnsafePointer(current)
-                t += stride
             }
         }
         ThreePhaseScan(plan: plan, pool: pool).run(

@@ -33,20 +33,30 @@ extension AffineScan {
             transposed: transposed, direction: direction, pool: pool)
     }
 
+    /// Solves a range from `carry`, with a literal k (``withLiteralBlockSize(_:_:_:)``) so the
+    /// block loops unroll.
     @inlinable
     static func blockSolve<S: ScanScalar>(
         a: UnsafePointer<S>, b: UnsafePointer<S>, k: Int, blocks: Int, range: Range<Int>,
         transposed: Bool, reverse: Bool, carry: UnsafePointer<S>, output: UnsafeMutablePointer<S>
     ) {
         withLiteralBlockSize(k, transposed) { k, transposed in
-            blockSolveFixed(a, b, k, blocks, range, transposed, reverse, carry, output)
+            let state = k * blocks
+            let rowA = k * state
+            var previous = carry
+            forEachStep(of: range, reverse: reverse) { t in
+                blockApply(
+                    a: a + t * rowA, b: b + t * state, previous: previous, output: output + t * state,
+                    k: k, blocks: blocks, transposed: transposed)
+                previous = UnsafePointer(output + t * state)
+            }
         }
     }
 
     /// Calls `body(k, transposed)` with literal arguments for k = 2, 3, 4 (each orientation),
     /// the given ones otherwise: an inlined body sees a constant k and unrolls its block loops.
     ///
-    ///     withLiteralBlockSize(k, transposed) { k, transposed in blockSolveFixed(a, b, k, …) }
+    ///     withLiteralBlockSize(k, transposed) { k, transposed in blockApply(…, k: k, …) }
     @inlinable @inline(__always)
     static func withLiteralBlockSize(_ k: Int, _ transposed: Bool, _ body: (Int, Bool) -> Void) {
         switch (k, transposed) {
@@ -57,27 +67,6 @@ extension AffineScan {
         case (4, false): body(4, false)
         case (4, true): body(4, true)
         default: body(k, transposed)
-        }
-    }
-
-    /// Solves a range; inlined with a literal k so the block loops unroll.
-    @inlinable @inline(__always)
-    static func blockSolveFixed<S: ScanScalar>(
-        _ a: UnsafePointer<S>, _ b: UnsafePointer<S>, _ k: Int, _ blocks: Int,
-        _ range: Range<Int>, _ transposed: Bool, _ reverse: Bool, _ carry: UnsafePointer<S>,
-        _ output: UnsafeMutablePointer<S>
-    ) {
-        let state = k * blocks
-        let rowA = k * state
-        var previous = carry
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
-            blockApply(
-                a: a + t * rowA, b: b + t * state, previous: previous, output: output + t * state,
-                k: k, blocks: blocks, transposed: transposed)
-            previous = UnsafePointer(output + t * state)
-            t += stride
         }
     }
 
@@ -142,9 +131,7 @@ extension AffineScan {
             }
             return
         }
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
+        forEachStep(of: range, reverse: reverse) { t in
             let at = a + t * rowA
             // New P = Â P, column by column: each column of P is a k-vector per block.
             for col in 0..<k {
@@ -157,7 +144,6 @@ extension AffineScan {
                 blocks: blocks, transposed: transposed)
             swap(&p, &np)
             swap(&q, &nq)
-            t += stride
         }
         if p != summary {
             summary.update(from: p, count: matrix + state)
@@ -176,9 +162,7 @@ extension AffineScan {
     ) {
         let state = k * blocks
         let rowA = k * state
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
+        forEachStep(of: range, reverse: reverse) { t in
             let at = a + t * rowA
             let bt = b + t * state
             var j = 0
@@ -196,7 +180,6 @@ extension AffineScan {
                 blockReduceOne(at, bt, k, blocks, j, transposed, p, q)
                 j += 1
             }
-            t += stride
         }
     }
 

@@ -39,9 +39,7 @@ extension AffineScan {
         let state = batch * d
         let rowA = state * d
         var previous = carry
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
+        forEachStep(of: range, reverse: reverse) { t in
             let o = output + t * state
             let bt = b + t * state
             let at = a + t * rowA
@@ -52,7 +50,6 @@ extension AffineScan {
                     y: o + n * d)
             }
             previous = UnsafePointer(o)
-            t += stride
         }
     }
 
@@ -79,9 +76,7 @@ extension AffineScan {
         for n in 0..<batch { for i in 0..<d { p[n * d * d + i * d + i] = 1 } }
         q.update(repeating: 0, count: state)
         let byRows = d <= smallDenseLimit && d % 4 == 0
-        var t = reverse ? range.upperBound - 1 : range.lowerBound
-        let stride = reverse ? -1 : 1
-        for _ in 0..<range.count {
+        forEachStep(of: range, reverse: reverse) { t in
             let at = a + t * matrix
             let bt = b + t * state
             nq.update(from: bt, count: state)
@@ -99,7 +94,6 @@ extension AffineScan {
             }
             swap(&p, &np)
             swap(&q, &nq)
-            t += stride
         }
         if p != summary { summary.update(from: p, count: matrix + state) }
     }

@@ -18,9 +18,7 @@ func diagonalReduceVectors<S: ScanScalar>(
     let q = summary + lanes
     p.update(repeating: 1, count: lanes)
     q.update(repeating: 0, count: lanes)
-    var t = reverse ? range.upperBound - 1 : range.lowerBound
-    let stride = reverse ? -1 : 1
-    for _ in 0..<range.count {
+    forEachStep(of: range, reverse: reverse) { t in
         let at = a + t * lanes
         let bt = b + t * lanes
         var j = 0
@@ -44,6 +42,5 @@ func diagonalReduceVectors<S: ScanScalar>(
             q[j] = at[j] * q[j] + bt[j]
             j += 1
         }
-        t += stride
     }
 }

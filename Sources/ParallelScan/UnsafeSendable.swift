@@ -11,6 +11,26 @@
     @inlinable package init(_ base: UnsafeMutablePointer<T>) { self.base = base }
 }
 
+extension Array {
+    /// Calls `body` with the array's storage as a pointer that pool workers may share and only
+    /// read (the array must not be empty): `withUnsafeBufferPointer` and ``UnsafeSendable`` in
+    /// one step.
+    ///
+    ///     x.withSendablePointer { x in pool.forEach(rows) { r in use(x.base + r * m) } }
+    @inlinable @inline(__always)
+    package func withSendablePointer<R>(_ body: (UnsafeSendable<Element>) -> R) -> R {
+        withUnsafeBufferPointer { body(UnsafeSendable($0.baseAddress!)) }
+    }
+
+    /// ``withSendablePointer(_:)`` for workers that write disjoint parts of the array.
+    ///
+    ///     y.withMutableSendablePointer { y in pool.forEach(rows) { r in y.base[r] = 0 } }
+    @inlinable @inline(__always)
+    package mutating func withMutableSendablePointer<R>(_ body: (UnsafeMutableSendable<Element>) -> R) -> R {
+        withUnsafeMutableBufferPointer { body(UnsafeMutableSendable($0.baseAddress!)) }
+    }
+}
+
 @inlinable
 func checkBuffer(_ name: String, _ actual: Int, _ expected: Int) throws(ScanError) {
     if actual != expected { throw .bufferSize(name: name, expected: expected, actual: actual) }

@@ -175,42 +175,26 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
             var xp = x + rows.lowerBound * m
             var op = UnsafeMutableRawPointer(out + rows.lowerBound * n + j)
             let rowBytes = n * MemoryLayout<Scalar>.stride
+            // The rows for a literal input count k ≤ 4 (folded once inlined): the accumulator
+            // starts at the bias and adds x_i · c_i in input order, as the scalar tail below.
+            @inline(__always) func rowsOf(_ k: Int) {
+                for _ in rows {
+                    var a = b
+                    if k > 0 { a = multiplyAdd(V(repeating: xp[0]), c0, a) }
+                    if k > 1 { a = multiplyAdd(V(repeating: xp[1]), c1, a) }
+                    if k > 2 { a = multiplyAdd(V(repeating: xp[2]), c2, a) }
+                    if k > 3 { a = multiplyAdd(V(repeating: xp[3]), c3, a) }
+                    op.storeBytes(of: a, as: V.self)
+                    xp += k
+                    op += rowBytes
+                }
+            }
             switch m {
-            case 0:
-                for _ in rows {
-                    op.storeBytes(of: b, as: V.self)
-                    op += rowBytes
-                }
-            case 1:
-                for _ in rows {
-                    op.storeBytes(of: multiplyAdd(V(repeating: xp[0]), c0, b), as: V.self)
-                    xp += 1
-                    op += rowBytes
-                }
-            case 2:
-                for _ in rows {
-                    let a = multiplyAdd(V(repeating: xp[0]), c0, b)
-                    op.storeBytes(of: multiplyAdd(V(repeating: xp[1]), c1, a), as: V.self)
-                    xp += 2
-                    op += rowBytes
-                }
-            case 3:
-                for _ in rows {
-                    var a = multiplyAdd(V(repeating: xp[0]), c0, b)
-                    a = multiplyAdd(V(repeating: xp[1]), c1, a)
-                    op.storeBytes(of: multiplyAdd(V(repeating: xp[2]), c2, a), as: V.self)
-                    xp += 3
-                    op += rowBytes
-                }
-            default:
-                for _ in rows {
-                    var a = multiplyAdd(V(repeating: xp[0]), c0, b)
-                    a = multiplyAdd(V(repeating: xp[1]), c1, a)
-                    a = multiplyAdd(V(repeating: xp[2]), c2, a)
-                    op.storeBytes(of: multiplyAdd(V(repeating: xp[3]), c3, a), as: V.self)
-                    xp += 4
-                    op += rowBytes
-                }
+            case 0: rowsOf(0)
+            case 1: rowsOf(1)
+            case 2: rowsOf(2)
+            case 3: rowsOf(3)
+            default: rowsOf(4)
             }
         }
         let j = vectorLaneGroups(

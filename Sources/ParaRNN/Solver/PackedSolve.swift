@@ -171,14 +171,11 @@ extension SequenceSolver {
         var marks = [Int](repeating: .max, count: 2 * boundaries.count)
         let buffers = UnsafeMutablePointer<Scalar>.allocate(capacity: slots * block * urow)
         defer { buffers.deallocate() }
-        inputs.withUnsafeBufferPointer { x in
-            states.withUnsafeMutableBufferPointer { h in
-                h0s.withUnsafeBufferPointer { h0 in
-                    marks.withUnsafeMutableBufferPointer { marks in
-                        let x = UnsafeSendable(x.baseAddress!)
-                        let h = UnsafeMutableSendable(h.baseAddress!)
-                        let h0 = UnsafeSendable(h0.baseAddress!)
-                        let (bad, u) = (UnsafeMutableSendable(marks.baseAddress!), UnsafeMutableSendable(buffers))
+        inputs.withSendablePointer { x in
+            states.withMutableSendablePointer { h in
+                h0s.withSendablePointer { h0 in
+                    marks.withMutableSendablePointer { bad in
+                        let u = UnsafeMutableSendable(buffers)
                         let projection = InputProjection(cell)
                         let sequences = boundaries.count
                         options.pool.forEachDynamic(order.count) { k, slot in

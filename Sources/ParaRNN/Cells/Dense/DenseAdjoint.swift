@@ -23,8 +23,10 @@ public struct FusedBackwardArguments<Scalar> {
     public var initialGradient: UnsafeMutablePointer<Scalar>
 }
 
-/// Per-entry buffers of the fused dense BPTT, and the batch entries a worker owns.
-struct DenseAdjointWork<Scalar> {
+/// Per-entry buffers of the fused dense BPTT, and the batch entries a worker owns (made by the
+/// driver `DenseAdjointWork.backward` for a ``DenseAdjointCell``'s kernel; opaque
+/// outside the package).
+public struct DenseAdjointWork<Scalar> {
     let arguments: FusedBackwardArguments<Scalar>
     let entries: Range<Int>
     /// ∂L/∂(W_hh h + b_hh), `[T][B][G·d]` (the weight gradient's left factor).
@@ -44,8 +46,12 @@ extension DenseRecurrence where Self: DifferentiableCell {
         return DenseRecurrentPack(
             weights: transposed, bias: [Scalar](repeating: 0, count: d), outputs: d, hidden: gd)
     }
+}
 
-    /// Backpropagation through time for a dense cell, fused: per sequence, backwards in t,
+extension DenseAdjointWork where Scalar: CellMath {
+    /// Backpropagation through time for a dense cell, fused (the driver of
+    /// ``DenseAdjointCell/fusedBackward(_:pool:)``, specialised per precision; `kernel` is the
+    /// cell's): per sequence, backwards in t,
     ///
     ///     λ_t = ∂L/∂s_t + c_t,   c_{t−1} = J_tᵀ λ_t = (direct part) + W_hhᵀ δ_t,
     ///
@@ -55,13 +61,15 @@ extension DenseRecurrence where Self: DifferentiableCell {
     /// dense-scan composition. Sequences are split across the pool's workers (each owns its
     /// batch entries); then ∂L/∂W_hh = Σ_t δ_t h_{t−1}ᵀ and ∂L/∂b_hh = Σ_t δ_t by GEMMs over
     /// chunks of t.
-    func denseBackward(
-        _ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool,
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    static func backward(
+        _ arguments: FusedBackwardArguments<Scalar>, shape: DenseGradientShape, pool: WorkerPool,
         kernel: @Sendable (DenseAdjointWork<Scalar>) -> Void
     ) {
         let (steps, batch) = (arguments.steps, arguments.batch)
-        let gd = gateCount * hiddenSize
-        let row = stateRowSize(batch: batch)
+        let gd = shape.gates * shape.hidden
+        let row = batch * shape.stateSize
         let pre = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, steps * batch * gd))
         defer { pre.deallocate() }
         let shared = UncheckedSendable(arguments)
@@ -74,7 +82,7 @@ extension DenseRecurrence where Self: DifferentiableCell {
                     preGradients: preShared.base))
         }
         // Weight gradients: one GEMM per chunk of t into its own accumulator, summed in order.
-        let count = recurrentParameterCount
+        let count = gd * shape.hidden + gd
         let parts = max(1, min(pool.threadCount, steps / 64))
         let partial = UnsafeMutablePointer<Scalar>.allocate(capacity: parts * count)
         defer { partial.deallocate() }
@@ -85,7 +93,7 @@ extension DenseRecurrence where Self: DifferentiableCell {
             if range.isEmpty { return }
             let a = shared.value
             let first = range.lowerBound == 0 ? a.previous : a.states + (range.lowerBound - 1) * row
-            accumulateRecurrentGradients(
+            shape.accumulateRecurrentGradients(
                 steps: range, batch: batch, previous: first, states: a.states,
                 preGradients: preShared.base + range.lowerBound * batch * gd,
                 parameterGradients: partialShared.base + c * count)
@@ -166,15 +174,17 @@ extension DenseAdjointWork {
     }
 }
 
-extension GRU {
-    /// The fused GRU BPTT of ``DenseAdjointWork/entries`` (see `denseBackward`):
+extension GRU: DenseAdjointCell {
+    /// The fused GRU BPTT of ``DenseAdjointWork/entries`` (see `DenseAdjointWork.backward`):
     /// with g = W_hh h + b_hh recomputed,
     ///
     ///     g_pn = λ(1−z)(1−n²),  g_pz = λ(h−n)z(1−z),  g_pr = g_pn g_n r(1−r)
     ///     ∂L/∂u = (g_pr, g_pz, g_pn),  δ = (g_pr, g_pz, g_pn r),  c_{t−1} = z λ + W_hhᵀ δ
     ///
     /// (z λ is kept as the driver's `extra`, W_hhᵀ δ as its carry).
-    func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments
         let batch = a.batch
         let d = hiddenSize
@@ -236,7 +246,7 @@ extension GRU {
     }
 }
 
-extension LSTM {
+extension LSTM: DenseAdjointCell {
     /// The fused LSTM BPTT of ``DenseAdjointWork/entries``: with the gates recomputed and
     /// τ = tanh(c'),
     ///
@@ -244,7 +254,9 @@ extension LSTM {
     ///     δ = ∂L/∂u = (g_c g i(1−i), g_c c f(1−f), g_c i(1−g²), λ_h τ o(1−o))
     ///     c_{t−1} = (g_c f, W_hhᵀ δ)   (for the (c, h) halves of the state; g_c f is the
     ///     driver's `extra`).
-    func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments
         let batch = a.batch
         let d = hiddenSize
@@ -313,10 +325,12 @@ extension LSTM {
     }
 }
 
-extension ElmanRNN {
+extension ElmanRNN: DenseAdjointCell {
     /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ φ' (1 − h'² or [h' > 0]),
     /// c_{t−1} = W_hhᵀ δ (h' is the stored state; nothing is recomputed).
-    func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func adjointKernel(_ work: DenseAdjointWork<Scalar>) {
         let a = work.arguments
         let batch = a.batch
         let d = hiddenSize

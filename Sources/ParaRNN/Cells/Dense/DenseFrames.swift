@@ -50,7 +50,7 @@ extension DenseRecurrence {
                 body(t, b, g + k, pre + k)
             }
         }
-        accumulateRecurrentGradients(
+        DenseGradientShape(self).accumulateRecurrentGradients(
             steps: a.steps, batch: a.batch, previous: a.previous, states: a.states, preGradients: pre,
             parameterGradients: a.parameterGradients)
     }

@@ -1,14 +1,6 @@
 import ParallelScan
 
 extension ElmanRNN: DifferentiableCell {
-    /// The fused BPTT (`denseBackward`).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        denseBackward(arguments, pool: pool) { adjointKernel($0) }
-        return true
-    }
-
     /// Elman VJP: ∂L/∂pre = λ φ' (1 − h'² or [h' > 0]), for both the projection and the recurrent weights.
     public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {
         let (steps, batch, previous, states) = (arguments.steps, arguments.batch, arguments.previous, arguments.states)
@@ -26,7 +18,7 @@ extension ElmanRNN: DifferentiableCell {
                 pre[offset * lanes + l] = g
             }
         }
-        accumulateRecurrentGradients(
+        DenseGradientShape(self).accumulateRecurrentGradients(
             steps: steps, batch: batch, previous: previous, states: states, preGradients: pre,
             parameterGradients: parameterGradients)
     }

@@ -1,14 +1,6 @@
 import ParallelScan
 
 extension GRU: DifferentiableCell {
-    /// The fused BPTT (`denseBackward`).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        denseBackward(arguments, pool: pool) { adjointKernel($0) }
-        return true
-    }
-
     /// GRU's VJP: g_pn = λ(1−z)(1−n²), g_pz = λ(h−n)z(1−z), g_pr = g_pn (W_hn h + b_hn) r(1−r);
     /// ∂L/∂u = (g_pr, g_pz, g_pn); recurrent pre-activation gradients (g_pr, g_pz, g_pn r).
     public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {

@@ -1,14 +1,6 @@
 import ParallelScan
 
 extension LSTM: DifferentiableCell {
-    /// The fused BPTT (`denseBackward`).
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
-    public func fusedBackward(_ arguments: FusedBackwardArguments<Scalar>, pool: WorkerPool) -> Bool {
-        denseBackward(arguments, pool: pool) { adjointKernel($0) }
-        return true
-    }
-
     /// LSTM's VJP: g_c' = λ_c + λ_h o(1−τ²); pre-activation gradients
     /// (g_c' g i(1−i), g_c' c f(1−f), g_c' i (1−g²), λ_h τ o(1−o)) for (i, f, g, o).
     public func vectorJacobianProducts(_ arguments: VJPArguments<Scalar>) {

@@ -118,18 +118,15 @@ public struct ParaGRU<Scalar: CellMath>: KernelCell, DiagonalGainCell {
         // projections (`[T][3][lanes]`) are gathered; the range's first row reads `previous`.
         let rowsPerBlock = max(1, 512 / lanes)
         let e = rowsPerBlock * lanes
-        let scratch = UnsafeMutablePointer<Scalar>.allocate(capacity: 7 * e)
+        // Planes of e values: the gains a^z, a^r, a^h tiled, the gathered projections, residuals.
+        let scratch = ScratchBuffers<Scalar>(counts: [Int](repeating: e, count: 7))
         defer { scratch.deallocate() }
-        let az = scratch
-        let ar = scratch + e
-        let ah = scratch + 2 * e
-        let uz = scratch + 3 * e
-        let ur = scratch + 4 * e
-        let uh = scratch + 5 * e
-        let residuals = scratch + 6 * e
+        let (az, ar, ah, uz, ur, uh, residuals) = (
+            scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5], scratch[6]
+        )
         recurrentGains.withUnsafeBufferPointer { gains in
             for v in 0..<3 {
-                repeatPattern(gains.baseAddress! + v * d, count: d, into: scratch + v * e, total: e)
+                repeatPattern(gains.baseAddress! + v * d, count: d, into: scratch[v], total: e)
             }
         }
         var t = steps.lowerBound
