@@ -26,6 +26,21 @@ extension DenseRecurrence {
     public var recurrentBias: [Scalar] { weights.recurrentBias }
     /// W_hh and b_hh packed for the fused kernels (cells with a square W_hh).
     var packedRecurrence: DenseRecurrentPack<Scalar> { weights.packed! }
+
+    /// The diagonals of W_hh's G square gate blocks, gate after gate: `[G][d]`, entry (g, i) =
+    /// W_hh[g·d + i][i] (the recurrent part of J's diagonal for quasi-Newton).
+    func recurrentDiagonals() -> [Scalar] {
+        let d = hiddenSize
+        return (0..<(gateCount * d)).map { row in recurrentWeights[row * d + row % d] }
+    }
+
+    /// Runs `body` with W_hh (`[G·d][d]`) and ``recurrentDiagonals()`` as pointers.
+    func withRecurrentWeightsAndDiagonals<R>(_ body: (UnsafePointer<Scalar>, UnsafePointer<Scalar>) -> R) -> R {
+        let diagonals = recurrentDiagonals()
+        return recurrentWeights.withUnsafeBufferPointer { w in
+            diagonals.withUnsafeBufferPointer { body(w.baseAddress!, $0.baseAddress!) }
+        }
+    }
 }
 
 extension DenseRecurrence {
@@ -79,5 +94,47 @@ extension DenseRecurrence {
                     b: w.baseAddress!, ldb: d, beta: 1, c: g + batch * gd, ldc: gd)
             }
         }
+    }
+}
+
+/// Where one step's lane-wise linearisation of a dense cell reads and writes (see
+/// ``LaneLinearizingCell``), at hidden unit 0 of one batch entry: the unit's first-gate
+/// projection `u` (gates `lanes` apart), first-gate recurrent pre-activation `g` and W_hh
+/// diagonal `weightDiagonals` (gates `hidden` apart), its previous state entry, its new state
+/// entry and, for quasi-Newton, its row of J's diagonal.
+struct LaneFrame<Scalar> {
+    let hidden: Int
+    let lanes: Int
+    let u: UnsafePointer<Scalar>
+    let g: UnsafePointer<Scalar>
+    let state: UnsafePointer<Scalar>
+    let out: UnsafeMutablePointer<Scalar>
+    let diagonal: UnsafeMutablePointer<Scalar>?
+    let weightDiagonals: UnsafePointer<Scalar>
+
+    /// The same frame at hidden unit `i`.
+    @inline(__always)
+    func unit(_ i: Int) -> LaneFrame {
+        LaneFrame(
+            hidden: hidden, lanes: lanes, u: u + i, g: g + i, state: state + i, out: out + i,
+            diagonal: diagonal.map { $0 + i }, weightDiagonals: weightDiagonals + i)
+    }
+}
+
+/// A dense cell whose linearisation without the full Jacobian (values, and J's diagonal for
+/// quasi-Newton) runs lane-wise in SIMD vectors: the cell writes `k` lanes of one step once,
+/// generic over the vector width, and ``linearizeLanes(_:)`` runs it over a step's units.
+protocol LaneLinearizingCell: DenseRecurrence {
+    static func linearizedLanes<V: SIMD>(_: V.Type, _ k: Int, _ frame: LaneFrame<Scalar>) where V.Scalar == Scalar
+}
+
+extension LaneLinearizingCell {
+    /// One step of one entry: SIMD8 octets, then quads (``forEachLaneGroup(_:octet:quad:)``).
+    @inline(__always)
+    func linearizeLanes(_ frame: LaneFrame<Scalar>) {
+        forEachLaneGroup(
+            hiddenSize,
+            octet: { Self.linearizedLanes(SIMD8<Scalar>.self, 8, frame.unit($0)) },
+            quad: { Self.linearizedLanes(SIMD4<Scalar>.self, $1, frame.unit($0)) })
     }
 }

@@ -391,13 +391,11 @@ extension GRU {
     /// r, z, n and h' per step from one packed recurrent product. With d = 4, entries beyond
     /// whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        if packedRecurrence.isFourUnitPack {
-            let grouped = entries.lowerBound + entries.count / 4 * 4
-            if grouped > entries.lowerBound { packedRollout(io, entries: entries.lowerBound..<grouped) }
-            for b in grouped..<entries.upperBound { fourUnitRollout(io, entry: b) }
-            return
+        packedRecurrence.splitForFourUnits(entries) {
+            packedRollout(io, entries: $0)
+        } single: {
+            fourUnitRollout(io, entry: $0)
         }
-        packedRollout(io, entries: entries)
     }
 
     private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
@@ -428,13 +426,11 @@ extension LSTM {
     /// beyond whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the
     /// same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        if packedRecurrence.isFourUnitPack {
-            let grouped = entries.lowerBound + entries.count / 4 * 4
-            if grouped > entries.lowerBound { packedRollout(io, entries: entries.lowerBound..<grouped) }
-            for b in grouped..<entries.upperBound { fourUnitRollout(io, entry: b) }
-            return
+        packedRecurrence.splitForFourUnits(entries) {
+            packedRollout(io, entries: $0)
+        } single: {
+            fourUnitRollout(io, entry: $0)
         }
-        packedRollout(io, entries: entries)
     }
 
     private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {

@@ -46,6 +46,17 @@ extension DenseRecurrentPack {
     /// Whether the pack is a d = 4 cell's with two 8-column bands (GRU: 12 columns padded to 16;
     /// LSTM: 16), the layout ``GRU/fourUnitRollout(_:entry:)`` reads.
     var isFourUnitPack: Bool { hidden == 4 && stride == 16 }
+
+    /// Splits a fused rollout of `entries`: with a d = 4 pack, whole groups of four go to
+    /// `grouped` (the packed product of four sequences) and the rest one by one to `single`
+    /// (``GRU/fourUnitRollout(_:entry:)``); otherwise all of them go to `grouped`.
+    @inline(__always)
+    func splitForFourUnits(_ entries: Range<Int>, grouped: (Range<Int>) -> Void, single: (Int) -> Void) {
+        guard isFourUnitPack else { return grouped(entries) }
+        let end = entries.lowerBound + entries.count / 4 * 4
+        if end > entries.lowerBound { grouped(entries.lowerBound..<end) }
+        for b in end..<entries.upperBound { single(b) }
+    }
 }
 
 extension GRU {

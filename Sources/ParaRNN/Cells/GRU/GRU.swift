@@ -41,15 +41,8 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseGateCell {
         let d = hiddenSize
         let lanes = arguments.batch * d
         let (jacobians, request) = (arguments.jacobians, arguments.request)
-        // The diagonals of W_hr, W_hz, W_hn, for the diagonal-only request's SIMD lanes.
-        let diagonals = UnsafeMutablePointer<Scalar>.allocate(capacity: 3 * d)
-        defer { diagonals.deallocate() }
-        for gate in 0..<3 {
-            for i in 0..<d { diagonals[gate * d + i] = recurrentWeights[(gate * d + i) * d + i] }
-        }
         let lanesOnly = jacobians == nil || request == .diagonalOnly
-        recurrentWeights.withUnsafeBufferPointer { w in
-            let whr = w.baseAddress!
+        withRecurrentWeightsAndDiagonals { whr, diagonals in
             let (whz, whn) = (whr + d * d, whr + 2 * d * d)
             denseLinearize(arguments, rollout: fusedRollout) { t, b, gt in
                 let prev = t == arguments.steps.lowerBound ? arguments.previous : arguments.states + (t - 1) * lanes
@@ -58,19 +51,10 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseGateCell {
                 let out = arguments.values + t * lanes + b * d
                 if lanesOnly {
                     // Values and, for quasi-Newton, J's diagonal: lane-wise in SIMD vectors.
-                    let diagonal = jacobians.map { $0 + t * lanes + b * d }
-                    forEachLaneGroup(
-                        d,
-                        octet: { i in
-                            Self.linearizedLanes(
-                                SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, u: u + b * d + i, g: gt + i, h: h + i,
-                                out: out + i, diagonal: diagonal.map { $0 + i }, weightDiagonals: diagonals + i)
-                        },
-                        quad: { i, k in
-                            Self.linearizedLanes(
-                                SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, u: u + b * d + i, g: gt + i, h: h + i,
-                                out: out + i, diagonal: diagonal.map { $0 + i }, weightDiagonals: diagonals + i)
-                        })
+                    linearizeLanes(
+                        LaneFrame(
+                            hidden: d, lanes: lanes, u: u + b * d, g: gt, state: h, out: out,
+                            diagonal: jacobians.map { $0 + t * lanes + b * d }, weightDiagonals: diagonals))
                     return
                 }
                 for i in 0..<d {
@@ -100,7 +84,7 @@ public struct GRU<Scalar: CellMath>: KernelCell, DenseGateCell {
     }
 }
 
-extension GRU {
+extension GRU: LaneLinearizingCell {
     /// `k` lanes of one step's linearisation without the full Jacobian: h' (the same operations
     /// as the scalar loop of ``linearize(_:)``, lane by lane) and, when `diagonal` is given,
     /// J's diagonal α W_hr[i][i] + β W_hn[i][i] + γ W_hz[i][i] + z, with
@@ -108,11 +92,10 @@ extension GRU {
     /// r projection (gates `lanes` apart), `g` at its r pre-activation (gates `hidden` apart),
     /// `weightDiagonals` at the lane's W_hr diagonal (W_hz, W_hn `hidden` apart).
     @inline(__always)
-    static func linearizedLanes<V: SIMD>(
-        _: V.Type, _ k: Int, hidden d: Int, lanes: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>,
-        h: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>, diagonal: UnsafeMutablePointer<Scalar>?,
-        weightDiagonals w: UnsafePointer<Scalar>
-    ) where V.Scalar == Scalar {
+    static func linearizedLanes<V: SIMD>(_: V.Type, _ k: Int, _ frame: LaneFrame<Scalar>) where V.Scalar == Scalar {
+        let (d, lanes, u, g, h, out, w) = (
+            frame.hidden, frame.lanes, frame.u, frame.g, frame.state, frame.out, frame.weightDiagonals
+        )
         let one = V(repeating: 1)
         let r: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
         let z: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
@@ -120,7 +103,7 @@ extension GRU {
         let n: V = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + r * gn)
         let previous: V = loadLanes(h, k, as: V.self)
         storeLanes((one - z) * n + z * previous, out, k)
-        guard let diagonal else { return }
+        guard let diagonal = frame.diagonal else { return }
         let common = (one - z) * (one - n * n)
         let alpha = common * r * (one - r) * gn
         let beta = common * r

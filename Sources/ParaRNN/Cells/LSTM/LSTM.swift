@@ -42,15 +42,8 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
         let lanes = arguments.batch * d
         let row = arguments.batch * n
         let (jacobians, request) = (arguments.jacobians, arguments.request)
-        // The diagonals of W_hi, W_hf, W_hg, W_ho, for the diagonal-only request's SIMD lanes.
-        let diagonals = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * d)
-        defer { diagonals.deallocate() }
-        for gate in 0..<4 {
-            for j in 0..<d { diagonals[gate * d + j] = recurrentWeights[(gate * d + j) * d + j] }
-        }
         let lanesOnly = jacobians == nil || request == .diagonalOnly
-        recurrentWeights.withUnsafeBufferPointer { w in
-            let whi = w.baseAddress!
+        withRecurrentWeightsAndDiagonals { whi, diagonals in
             let (whf, whg, who) = (whi + d * d, whi + 2 * d * d, whi + 3 * d * d)
             denseLinearize(arguments, rollout: fusedRollout) { t, b, gt in
                 let s =
@@ -59,19 +52,10 @@ public struct LSTM<Scalar: CellMath>: KernelCell, DenseGateCell {
                 let out = arguments.values + t * row + b * n
                 if lanesOnly {
                     // Values and, for quasi-Newton, J's diagonal: lane-wise in SIMD vectors.
-                    let diagonal = jacobians.map { $0 + t * row + b * n }
-                    forEachLaneGroup(
-                        d,
-                        octet: { j in
-                            Self.linearizedLanes(
-                                SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, u: u + b * d + j, g: gt + j, s: s + j,
-                                out: out + j, diagonal: diagonal.map { $0 + j }, weightDiagonals: diagonals + j)
-                        },
-                        quad: { j, k in
-                            Self.linearizedLanes(
-                                SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, u: u + b * d + j, g: gt + j, s: s + j,
-                                out: out + j, diagonal: diagonal.map { $0 + j }, weightDiagonals: diagonals + j)
-                        })
+                    linearizeLanes(
+                        LaneFrame(
+                            hidden: d, lanes: lanes, u: u + b * d, g: gt, state: s, out: out,
+                            diagonal: jacobians.map { $0 + t * row + b * n }, weightDiagonals: diagonals))
                     return
                 }
                 for j in 0..<d {
@@ -143,7 +127,7 @@ extension LSTM {
     }
 }
 
-extension LSTM {
+extension LSTM: LaneLinearizingCell {
     /// `k` lanes of one step's linearisation without the full Jacobian: c' and h' (the same
     /// operations as ``unitGates(_:planes:_:hidden:cell:)``, lane by lane) and, when `diagonal`
     /// is given, J's diagonal: ∂c'/∂c = f on the c lanes and h_o W_ho[j][j] + h_c ∂c'/∂h on the
@@ -152,11 +136,10 @@ extension LSTM {
     /// apart), `g` at its i pre-activation and `weightDiagonals` at its W_hi diagonal (gates
     /// `hidden` apart), `s`, `out` and `diagonal` at its c (h `hidden` later).
     @inline(__always)
-    static func linearizedLanes<V: SIMD>(
-        _: V.Type, _ k: Int, hidden d: Int, lanes: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>,
-        s: UnsafePointer<Scalar>, out: UnsafeMutablePointer<Scalar>, diagonal: UnsafeMutablePointer<Scalar>?,
-        weightDiagonals w: UnsafePointer<Scalar>
-    ) where V.Scalar == Scalar {
+    static func linearizedLanes<V: SIMD>(_: V.Type, _ k: Int, _ frame: LaneFrame<Scalar>) where V.Scalar == Scalar {
+        let (d, lanes, u, g, s, out, w) = (
+            frame.hidden, frame.lanes, frame.u, frame.g, frame.state, frame.out, frame.weightDiagonals
+        )
         let one = V(repeating: 1)
         let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
         let fg: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
@@ -167,7 +150,7 @@ extension LSTM {
         let tau: V = Scalar.tanh(next)
         storeLanes(next, out, k)
         storeLanes(og * tau, out + d, k)
-        guard let diagonal else { return }
+        guard let diagonal = frame.diagonal else { return }
         let cf = c * fg * (one - fg)
         let ci = gg * ig * (one - ig)
         let cg = ig * (one - gg * gg)
