@@ -46,6 +46,10 @@ struct ELKSchedule {
 
     /// Decides the step from merit `current` to `trial` and moves σ² (to ``next`` when taken,
     /// ÷10 when refused); returns whether the step is taken.
+    /// Starts the merit comparison afresh from `merit` (after a sequential repair, whose iterate
+    /// is exact further into the sequence but may measure worse at the window's end).
+    mutating func restart(from merit: Double) { best = merit }
+
     mutating func decide(trial: Double, current: Double) -> Bool {
         best = min(best, current)
         let grown = next
@@ -79,6 +83,9 @@ struct ELKProgress {
     private var bestCount = Int.max
     private var since = 0
 
+    /// Iterations since the last halving of either measure.
+    var stalled: Int { since }
+
     /// Records an iterate; returns true when the attempt stagnates.
     mutating func stagnates(residual: Double, unconverged: Int) -> Bool {
         var improved = false
@@ -95,12 +102,13 @@ struct ELKProgress {
     }
 }
 
-/// The merit Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN) and how many of the
-/// relative residuals exceed `tolerance`, in one pass.
+/// The merit Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN), how many of the
+/// relative residuals exceed `tolerance`, and the index of the first that does (`count` if
+/// none): one pass, and a second one up to that index only when some value is above.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int, tolerance: Double)
-    -> (merit: Double, unconverged: Int)
+    -> (merit: Double, unconverged: Int, first: Int)
 {
     let limit = tolerance * tolerance
     var sum = 0.0
@@ -112,31 +120,52 @@ func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointe
         sum += r2
         above += r2 > limit ? 1 : 0
     }
-    return (sum, above)
+    var first = count
+    if above > 0 || sum.isNaN {
+        for i in 0..<count {
+            let f = values[i]
+            let r = Double(states[i] - f) / Double(max(1, abs(f)))
+            if !(r * r <= limit) {
+                first = i
+                break
+            }
+        }
+    }
+    return (sum, above, first)
 }
 
 /// What an ELK pass measures at the iterate it leaves: the largest relative residual, the merit
-/// Σ r² and the count of values whose residual exceeds the tolerance.
+/// Σ r², the count of values whose residual exceeds the tolerance and the first time step that
+/// holds one (`Int.max` if none; every step before it meets the tolerance).
 struct ELKMeasure {
     var residual: Double
     var merit: Double
     var unconverged: Int
+    var firstUnconverged: Int
 
-    init(residual: Double, merit: Double, unconverged: Int) {
+    init(residual: Double, merit: Double, unconverged: Int, firstUnconverged: Int = .max) {
         self.residual = residual
         self.merit = merit
         self.unconverged = unconverged
+        self.firstUnconverged = firstUnconverged
     }
 
     /// The measure of a whole pass from its chunks' (in chunk order): the largest residual
-    /// (NaN if any is NaN), the summed merit and count.
+    /// (NaN if any is NaN), the summed merit and count, the earliest unconverged step.
     init(combining parts: [ELKMeasure]) {
         self.init(residual: 0, merit: 0, unconverged: 0)
         for part in parts {
             residual = combineResiduals(residual, part.residual)
             merit += part.merit
             unconverged += part.unconverged
+            firstUnconverged = min(firstUnconverged, part.firstUnconverged)
         }
+    }
+
+    /// The first unconverged step of a block of `count` values starting at step `start`, from
+    /// ``relativeMerit(states:values:count:tolerance:)``'s `first` (`Int.max` if none).
+    static func step(first: Int, count: Int, start: Int, row: Int) -> Int {
+        first < count ? start + first / row : .max
     }
 }
 
