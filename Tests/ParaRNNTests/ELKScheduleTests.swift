@@ -95,6 +95,12 @@ import Testing
         #expect(converged.first == 2)
         let nan = relativeMerit(states: [1.0, .nan], values: [1.0, 2], count: 2, tolerance: 1e-10)
         #expect(nan.first == 1)
+        // The first index is the first above the sweep threshold (tolerance / 100), once any value
+        // is above the tolerance: r = 1e-11, 1e-9.
+        let strict = relativeMerit(states: [1 + 1e-11, 1 + 1e-9], values: [1.0, 1], count: 2, tolerance: 1e-10)
+        #expect(strict.unconverged == 1 && strict.first == 0)
+        #expect(sweepThreshold(tolerance: 1e-10, scalar: Double.self) == 1e-12)
+        #expect(sweepThreshold(tolerance: 1e-5, scalar: Float.self) == 16 * Double(Float.ulpOfOne))
         // The first unconverged step of a block of rows of 2 values starting at step 10.
         #expect(ELKMeasure.step(first: 3, count: 4, start: 10, row: 2) == 11)
         #expect(ELKMeasure.step(first: 4, count: 4, start: 10, row: 2) == .max)
@@ -124,6 +130,16 @@ import Testing
         #expect(repair.front == 2_500)
         #expect(repair.segments(from: 100)[0] == 100..<2_600)
         #expect(repair.segments(from: 100)[1] == 2_600..<2_756)
+        // The fronts settle at most T / 2 in all: the last front is cut to what is left, then no
+        // more sweeps.
+        repair.record(sweep: 1, front: 4_000)
+        #expect(repair.frontBudget == 5_000 - 4_156)
+        #expect(repair.segments(from: 100)[0] == 100..<944)
+        repair.record(sweep: nil)
+        #expect(repair.isDue(stalled: 10, firstUnconverged: 100))
+        repair.record(sweep: 1, front: 844)
+        repair.record(sweep: nil)
+        #expect(!repair.isDue(stalled: 10, firstUnconverged: 100))
         #expect(ELKRepair(steps: 100).length == 16)
         #expect(ELKRepair(steps: 100).note.isEmpty)
     }

@@ -103,8 +103,9 @@ struct ELKProgress {
 }
 
 /// The merit Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN), how many of the
-/// relative residuals exceed `tolerance`, and the index of the first that does (`count` if
-/// none): one pass, and a second one up to that index only when some value is above.
+/// relative residuals exceed `tolerance`, and the index of the first that exceeds the stricter
+/// ``sweepThreshold(tolerance:scalar:)`` (`count` if none; searched only when some value is
+/// above `tolerance`): one pass, and a second one up to that index.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int, tolerance: Double)
@@ -122,10 +123,12 @@ func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointe
     }
     var first = count
     if above > 0 || sum.isNaN {
+        let strict = sweepThreshold(tolerance: tolerance, scalar: S.self)
+        let strictLimit = strict * strict
         for i in 0..<count {
             let f = values[i]
             let r = Double(states[i] - f) / Double(max(1, abs(f)))
-            if !(r * r <= limit) {
+            if !(r * r <= strictLimit) {
                 first = i
                 break
             }
@@ -134,9 +137,22 @@ func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointe
     return (sum, above, first)
 }
 
+/// The residual below which a step counts as settled for ELK's segment sweep (``ELKRepair``):
+/// max(tolerance / 100, 16 ε) with ε the scalar's machine epsilon (Double: 1e-12 at the default
+/// tolerance; Float: 1.9e-6). The sweep's front starts at the first step above it, so it rolls out
+/// from a state two decades more accurate than the tolerance (near rounding in Float): a front
+/// started at the first step above the tolerance itself committed to a state that was only
+/// tolerance-accurate, and on a sensitive recurrence (ParaGRU with gains ±8, Float,
+/// `FallbackTests`) it followed another branch that also meets the tolerance — 0.75 away from
+/// the rollout.
+func sweepThreshold<S: BinaryFloatingPoint>(tolerance: Double, scalar: S.Type) -> Double {
+    max(tolerance / 100, 16 * Double(S.ulpOfOne))
+}
+
 /// What an ELK pass measures at the iterate it leaves: the largest relative residual, the merit
-/// Σ r², the count of values whose residual exceeds the tolerance and the first time step that
-/// holds one (`Int.max` if none; every step before it meets the tolerance).
+/// Σ r², the count of values whose residual exceeds the tolerance and, when there are any, the
+/// first time step with a residual above ``sweepThreshold(tolerance:scalar:)`` (`Int.max` if none;
+/// every step before it is settled to that threshold).
 struct ELKMeasure {
     var residual: Double
     var merit: Double
