@@ -255,8 +255,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   weakly) → sequential: every ParaGRU/ParaLSTM case of the harness grids in that range
     ///   (`full-diagonal-short` shard 1/2, `elk-s3`, `full-subset`: λ from −0.044 to −0.028) needed
     ///   18–100 ELK iterations or failed — among them the four picks of the 16-core shard that fell
-    ///   back (ParaGRU T = 10³, d = 32, B = 4, s = 3, λ = −0.028) — and with ELK's segment sweeps
-    ///   (``ELKRepair``) its fronts settle more than half of the sequence in 7 of 10;
+    ///   back (ParaGRU T = 10³, d = 32, B = 4, s = 3, λ = −0.028) — and ELK's segment sweeps
+    ///   (``ELKRepair``), left unbounded, settled more than half of the sequence sequentially in 7
+    ///   of 10;
     /// - diagonal or 2×2-block Jacobians with max‖J‖∞ > 1 (contracting on average, expanding in
     ///   places, where Newton's scans multiply growing factors) → ELK, whose damping pays;
     /// - otherwise → Newton.
