@@ -16,20 +16,25 @@ import Testing
         #expect(result.converged, "\(result.outcome)")
         #expect(result.finalResidual <= 1e-10)
         #expect(result.maxAbsError <= 1e-8)
-        // The old rule (stop when the residual has not halved in 50 iterations) would have
-        // stopped this history before it converged.
-        var best = Double.infinity
-        var since = 0
-        var oldRuleStops = false
-        for r in result.residualHistory.dropLast() {
-            if r < 0.5 * best {
-                best = r
-                since = 0
-            } else {
-                since += 1
-            }
-            if since >= 50 { oldRuleStops = true }
-        }
-        #expect(oldRuleStops)
+        // It converges after more than 50 iterations without a halving of the residual (69 with
+        // the segment sweeps of ``ELKRepair``, which settle half of the sequence here).
+    }
+
+    /// Formerly failing cases of `Harness/presets/elk-s3.json` (ParaGRU d = 2, seed 2: stagnated
+    /// after 66 iterations at residual 0.44; ParaLSTM d = 4, seed 6: after 61 at 0.075): a lane on
+    /// the wrong branch of its bistable recurrence, repaired a few steps per iteration. With the
+    /// segment sweep (``ELKRepair``) they converge (52 and 20 iterations).
+    @Test(arguments: [(HarnessCell.paragru, 2, UInt64(2)), (.paralstm, 4, 6)])
+    func elkSweepsPastAWrongBranch(cell: HarnessCell, hidden: Int, seed: UInt64) throws {
+        let grid = GridConfig(
+            name: "elk-sweep-regression", cells: [cell], methods: [.elk], steps: [1000], hiddenSizes: [hidden],
+            batchSizes: [1], weightScales: [3], guesses: [.default], precisions: [.double], seeds: [seed])
+        let key = try #require(grid.cases.first)
+        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run(key)
+        #expect(result.converged, "\(result.outcome)")
+        #expect(result.finalResidual <= 1e-10)
+        #expect(result.maxAbsError <= 1e-8)
+
+        #expect(result.outcome.contains("segment sweep"), "\(result.outcome)")
     }
 }

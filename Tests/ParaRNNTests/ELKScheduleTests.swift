@@ -86,9 +86,61 @@ import Testing
     func meritCounts() {
         let states: [Double] = [1, 0, 5, 0.5]
         let values: [Double] = [1, 0.1, 2, 0.5 + 1e-12]
-        let (merit, above) = relativeMerit(states: states, values: values, count: 4, tolerance: 1e-10)
+        let (merit, above, first) = relativeMerit(states: states, values: values, count: 4, tolerance: 1e-10)
         // r = 0, −0.1, 3/2, −1e-12.
         #expect(abs(merit - (0.01 + 2.25 + 1e-24)) < 1e-15)
         #expect(above == 2)
+        #expect(first == 1)
+        let converged = relativeMerit(states: [1.0, 2], values: [1.0, 2], count: 2, tolerance: 1e-10)
+        #expect(converged.first == 2)
+        let nan = relativeMerit(states: [1.0, .nan], values: [1.0, 2], count: 2, tolerance: 1e-10)
+        #expect(nan.first == 1)
+        // The first index is the first above the sweep threshold (tolerance / 100), once any value
+        // is above the tolerance: r = 1e-11, 1e-9.
+        let strict = relativeMerit(states: [1 + 1e-11, 1 + 1e-9], values: [1.0, 1], count: 2, tolerance: 1e-10)
+        #expect(strict.unconverged == 1 && strict.first == 0)
+        #expect(sweepThreshold(tolerance: 1e-10, scalar: Double.self) == 1e-12)
+        #expect(sweepThreshold(tolerance: 1e-5, scalar: Float.self) == 16 * Double(Float.ulpOfOne))
+        // The first unconverged step of a block of rows of 2 values starting at step 10.
+        #expect(ELKMeasure.step(first: 3, count: 4, start: 10, row: 2) == 11)
+        #expect(ELKMeasure.step(first: 4, count: 4, start: 10, row: 2) == .max)
+    }
+
+    @Test("segment sweep: L = max(16, T/64) from the first unconverged step, only when stalled, never twice in a row")
+    func segmentSweep() {
+        var repair = ELKRepair(steps: 10_000)
+        #expect(repair.length == 156)
+        #expect(!repair.isDue(stalled: ELKRepair.stalledIterations - 1, firstUnconverged: 10))
+        #expect(repair.isDue(stalled: ELKRepair.stalledIterations, firstUnconverged: 10))
+        #expect(!repair.isDue(stalled: ELKRepair.stalledIterations, firstUnconverged: .max))
+        let segments = repair.segments(from: 9_700)
+        #expect(segments == [9_700..<9_856, 9_856..<10_000])
+        repair.record(sweep: 300, front: 156)
+        #expect(!repair.isDue(stalled: 10, firstUnconverged: 9_800))
+        #expect(
+            repair.note.contains(
+                "1 segment sweep: 300 steps rolled out in segments of 156; fronts 156 steps = 1 % of T, the longest 156"
+            ),
+            "\(repair.note)")
+        repair.record(sweep: nil)
+        #expect(repair.isDue(stalled: 10, firstUnconverged: 9_800))
+        // The front doubles after each sweep, up to T / 4.
+        #expect(repair.segments(from: 0).first == 0..<312)
+        for _ in 0..<5 { repair.record(sweep: 1) }
+        #expect(repair.front == 2_500)
+        #expect(repair.segments(from: 100)[0] == 100..<2_600)
+        #expect(repair.segments(from: 100)[1] == 2_600..<2_756)
+        // The fronts settle at most T / 2 in all: the last front is cut to what is left, then no
+        // more sweeps.
+        repair.record(sweep: 1, front: 4_000)
+        #expect(repair.frontBudget == 5_000 - 4_156)
+        #expect(repair.segments(from: 100)[0] == 100..<944)
+        repair.record(sweep: nil)
+        #expect(repair.isDue(stalled: 10, firstUnconverged: 100))
+        repair.record(sweep: 1, front: 844)
+        repair.record(sweep: nil)
+        #expect(!repair.isDue(stalled: 10, firstUnconverged: 100))
+        #expect(ELKRepair(steps: 100).length == 16)
+        #expect(ELKRepair(steps: 100).note.isEmpty)
     }
 }

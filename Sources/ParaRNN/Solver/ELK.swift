@@ -37,7 +37,10 @@ import ParallelScan
 /// (``accepts(_:best:)``), and σ² then grows ×10 (towards Newton) up to a ceiling that a refused
 /// step lowers and a new lowest merit raises (``ELKSchedule``); a refused step is undone and σ²
 /// shrinks ÷10. The attempt stagnates when neither the largest residual nor the count of
-/// unconverged values halves in 50 iterations (``ELKProgress``). Every step costs one
+/// unconverged values halves in 50 iterations (``ELKProgress``); an attempt stalled for 3
+/// iterations first gets a segment sweep (``ELKRepair``: exact rollouts from the first
+/// unconverged step, in parallel segments), which carries lanes on the wrong branch of a
+/// bistable recurrence through their stretch. Every step costs one
 /// linearisation (with the merit), the variance passes and one scan; a refused one a second
 /// linearisation.
 ///
@@ -269,7 +272,10 @@ extension NewtonEngine {
                 range: range, row: row, jrow: jrow, states: states, initial: first, values: values,
                 jacobians: jacobians, structure: structure, batch: batch, stateSize: cell.stateSize,
                 hidden: cell.hiddenSize, clip: nil)
-            return ELKMeasure(residual: residual, merit: merit.merit, unconverged: merit.unconverged)
+            return ELKMeasure(
+                residual: residual, merit: merit.merit, unconverged: merit.unconverged,
+                firstUnconverged: ELKMeasure.step(
+                    first: merit.first, count: range.count * row, start: range.lowerBound, row: row))
         }
         return ELKMeasure(combining: parts)
     }

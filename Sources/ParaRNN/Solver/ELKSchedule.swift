@@ -46,6 +46,10 @@ struct ELKSchedule {
 
     /// Decides the step from merit `current` to `trial` and moves σ² (to ``next`` when taken,
     /// ÷10 when refused); returns whether the step is taken.
+    /// Starts the merit comparison afresh from `merit` (after a sequential repair, whose iterate
+    /// is exact further into the sequence but may measure worse at the window's end).
+    mutating func restart(from merit: Double) { best = merit }
+
     mutating func decide(trial: Double, current: Double) -> Bool {
         best = min(best, current)
         let grown = next
@@ -79,6 +83,9 @@ struct ELKProgress {
     private var bestCount = Int.max
     private var since = 0
 
+    /// Iterations since the last halving of either measure.
+    var stalled: Int { since }
+
     /// Records an iterate; returns true when the attempt stagnates.
     mutating func stagnates(residual: Double, unconverged: Int) -> Bool {
         var improved = false
@@ -95,12 +102,14 @@ struct ELKProgress {
     }
 }
 
-/// The merit Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN) and how many of the
-/// relative residuals exceed `tolerance`, in one pass.
+/// The merit Σ ((s_i − F_i) / max(1, |F_i|))² in Double (NaN if any is NaN), how many of the
+/// relative residuals exceed `tolerance`, and the index of the first that exceeds the stricter
+/// ``sweepThreshold(tolerance:scalar:)`` (`count` if none; searched only when some value is
+/// above `tolerance`): one pass, and a second one up to that index.
 @_specialize(where S == Float)
 @_specialize(where S == Double)
 func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointer<S>, count: Int, tolerance: Double)
-    -> (merit: Double, unconverged: Int)
+    -> (merit: Double, unconverged: Int, first: Int)
 {
     let limit = tolerance * tolerance
     var sum = 0.0
@@ -112,31 +121,67 @@ func relativeMerit<S: ScanScalar>(states: UnsafePointer<S>, values: UnsafePointe
         sum += r2
         above += r2 > limit ? 1 : 0
     }
-    return (sum, above)
+    var first = count
+    if above > 0 || sum.isNaN {
+        let strict = sweepThreshold(tolerance: tolerance, scalar: S.self)
+        let strictLimit = strict * strict
+        for i in 0..<count {
+            let f = values[i]
+            let r = Double(states[i] - f) / Double(max(1, abs(f)))
+            if !(r * r <= strictLimit) {
+                first = i
+                break
+            }
+        }
+    }
+    return (sum, above, first)
+}
+
+/// The residual below which a step counts as settled for ELK's segment sweep (``ELKRepair``):
+/// max(tolerance / 100, 16 ε) with ε the scalar's machine epsilon (Double: 1e-12 at the default
+/// tolerance; Float: 1.9e-6). The sweep's front starts at the first step above it, so it rolls out
+/// from a state two decades more accurate than the tolerance (near rounding in Float): a front
+/// started at the first step above the tolerance itself committed to a state that was only
+/// tolerance-accurate, and on a sensitive recurrence (ParaGRU with gains ±8, Float,
+/// `FallbackTests`) it followed another branch that also meets the tolerance — 0.75 away from
+/// the rollout.
+func sweepThreshold<S: BinaryFloatingPoint>(tolerance: Double, scalar: S.Type) -> Double {
+    max(tolerance / 100, 16 * Double(S.ulpOfOne))
 }
 
 /// What an ELK pass measures at the iterate it leaves: the largest relative residual, the merit
-/// Σ r² and the count of values whose residual exceeds the tolerance.
+/// Σ r², the count of values whose residual exceeds the tolerance and, when there are any, the
+/// first time step with a residual above ``sweepThreshold(tolerance:scalar:)`` (`Int.max` if none;
+/// every step before it is settled to that threshold).
 struct ELKMeasure {
     var residual: Double
     var merit: Double
     var unconverged: Int
+    var firstUnconverged: Int
 
-    init(residual: Double, merit: Double, unconverged: Int) {
+    init(residual: Double, merit: Double, unconverged: Int, firstUnconverged: Int = .max) {
         self.residual = residual
         self.merit = merit
         self.unconverged = unconverged
+        self.firstUnconverged = firstUnconverged
     }
 
     /// The measure of a whole pass from its chunks' (in chunk order): the largest residual
-    /// (NaN if any is NaN), the summed merit and count.
+    /// (NaN if any is NaN), the summed merit and count, the earliest unconverged step.
     init(combining parts: [ELKMeasure]) {
         self.init(residual: 0, merit: 0, unconverged: 0)
         for part in parts {
             residual = combineResiduals(residual, part.residual)
             merit += part.merit
             unconverged += part.unconverged
+            firstUnconverged = min(firstUnconverged, part.firstUnconverged)
         }
+    }
+
+    /// The first unconverged step of a block of `count` values starting at step `start`, from
+    /// ``relativeMerit(states:values:count:tolerance:)``'s `first` (`Int.max` if none).
+    static func step(first: Int, count: Int, start: Int, row: Int) -> Int {
+        first < count ? start + first / row : .max
     }
 }
 

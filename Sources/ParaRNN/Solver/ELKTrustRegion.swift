@@ -17,7 +17,10 @@ extension NewtonEngine {
     ///
     /// From the measure M⁽⁰⁾ of the current states, each iteration: stop if the
     /// ``ConvergenceMonitor`` (tolerance, non-finite residual, iteration limit) or
-    /// ``ELKProgress`` (stagnation) says so; take a trial step; keep it when
+    /// ``ELKProgress`` (stagnation) says so; if ``ELKRepair`` says a sweep is due (stalled for 3
+    /// iterations, no sweep in the last), roll the segments from the first unconverged step out
+    /// exactly (``sweepSegments(_:)``), measure, restart the merit comparison from there and count
+    /// the iteration; otherwise take a trial step; keep it when
     /// ``ELKSchedule/decide(trial:current:)`` accepts its merit, otherwise restore the states from
     /// `saved` and measure them again. An iterate whose residual is not finite is bounded
     /// (``boundStates()``) and measured again. The outcome notes the final σ², the refused steps
@@ -46,8 +49,11 @@ extension NewtonEngine {
             method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
         var schedule = ELKSchedule(capsAfterRefusal: structure != .dense)
         var progress = ELKProgress()
+        var repair = ELKRepair(steps: steps)
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
-            noteOverflows(ELK.describe(attempt, schedule), bounded)
+            var described = noteOverflows(ELK.describe(attempt, schedule), bounded)
+            described.outcome += repair.note
+            return described
         }
         var current = finite(measure(schedule.sigma2), sigma2: schedule.sigma2)
         report(0, current.residual)
@@ -58,6 +64,15 @@ extension NewtonEngine {
                 return finish(monitor.stopped(iteration, ELK.stagnation(current.residual, tolerance)))
             }
             iteration += 1
+            if repair.isDue(stalled: progress.stalled, firstUnconverged: current.firstUnconverged) {
+                let segments = repair.segments(from: current.firstUnconverged)
+                repair.record(sweep: sweepSegments(segments), front: segments[0].count)
+                current = finite(measure(schedule.sigma2), sigma2: schedule.sigma2)
+                schedule.restart(from: current.merit)
+                report(iteration, current.residual)
+                continue
+            }
+            repair.record(sweep: nil)
             let sigma2 = filtersAhead ? schedule.next : schedule.sigma2
             let trial = finite(step(sigma2), sigma2: sigma2)
             if schedule.decide(trial: trial.merit, current: current.merit) {

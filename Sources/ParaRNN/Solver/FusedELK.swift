@@ -103,6 +103,7 @@ extension NewtonEngine {
                 var worst = 0.0
                 var merit = 0.0
                 var unconverged = 0
+                var firstUnconverged = Int.max
                 var t = range.lowerBound
                 while t < range.upperBound {
                     let rows = t..<min(t + blockRows, range.upperBound)
@@ -124,6 +125,9 @@ extension NewtonEngine {
                         tolerance: tolerance)
                     merit += blockMerit.merit
                     unconverged += blockMerit.unconverged
+                    firstUnconverged = min(
+                        firstUnconverged,
+                        ELKMeasure.step(first: blockMerit.first, count: count, start: rows.lowerBound, row: row))
                     worst = combineResiduals(
                         worst,
                         residualAndOffsets(
@@ -141,7 +145,8 @@ extension NewtonEngine {
                     }
                     t = rows.upperBound
                 }
-                return ELKMeasure(residual: worst, merit: merit, unconverged: unconverged)
+                return ELKMeasure(
+                    residual: worst, merit: merit, unconverged: unconverged, firstUnconverged: firstUnconverged)
             }
             // Carry-ins of the next solve: chunk c + 1 starts from chunk c's composed map.
             copyScalars(carries, previous, count: row)

@@ -251,9 +251,20 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   converged in every dense case up to max‖J‖∞ = 3.45, and both failed in cases from
     ///   4.45 (Elman), 5.56 (GRU) and 9.02 (LSTM) → sequential; at most 3.5 → Newton, whose
     ///   fallback is ELK;
+    /// - diagonal or 2×2-block Jacobians with λ > ``weakContraction`` (−0.05: contracting too
+    ///   weakly) → sequential: every ParaGRU/ParaLSTM case of the harness grids in that range
+    ///   (`full-diagonal-short` shard 1/2, `elk-s3`, `full-subset`: λ from −0.044 to −0.028) needed
+    ///   18–100 ELK iterations or failed — among them the four picks of the 16-core shard that fell
+    ///   back (ParaGRU T = 10³, d = 32, B = 4, s = 3, λ = −0.028) — and ELK's segment sweeps
+    ///   (``ELKRepair``), left unbounded, settled more than half of the sequence sequentially in 7
+    ///   of 10;
     /// - diagonal or 2×2-block Jacobians with max‖J‖∞ > 1 (contracting on average, expanding in
     ///   places, where Newton's scans multiply growing factors) → ELK, whose damping pays;
     /// - otherwise → Newton.
+    /// The Lyapunov exponent above which `.automatic` treats a diagonal or 2×2-block recurrence
+    /// as contracting too weakly for a parallel solve (see ``refineChoice(_:_:by:)``).
+    public static var weakContraction: Double { -0.05 }
+
     public func refineChoice(_ method: SolverMethod, _ decision: String, by c: Contractivity)
         -> (SolverMethod, String)
     {
@@ -272,6 +283,13 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 )
             }
             return (.newton, text + " → parallel Newton")
+        }
+        if c.lyapunov > Self.weakContraction {
+            return (
+                .sequential,
+                text
+                    + ": contracting too weakly (λ > \(Self.weakContraction)), parallel iterations would settle it step by step → sequential"
+            )
         }
         if c.maxNorm > 1 {
             return (.elk, text + ": contracting on average but expanding in places, damping pays → ELK")
