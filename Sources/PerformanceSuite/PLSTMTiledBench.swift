@@ -1,0 +1,66 @@
+import Foundation
+import PLSTM
+import ParallelScan
+
+/// The tiled pLSTM wavefront's extra bench figures: per-worker timings of a traced call in the
+/// row's notes, and — with `PARARNN_PLSTM_VARIANTS=1` in the environment — rows for other
+/// pipeline schedules (``TiledWavefrontSchedule``) timed against the same sequential baseline,
+/// so that one run on a many-core machine compares them.
+extension PerformanceSuite {
+    /// Whether the bench adds the schedule-variant rows (`PARARNN_PLSTM_VARIANTS` set, not "0").
+    static var plstmVariantsRequested: Bool {
+        let value = ProcessInfo.processInfo.environment["PARARNN_PLSTM_VARIANTS"] ?? ""
+        return !value.isEmpty && value != "0"
+    }
+
+    /// Medians over five traced calls of ``TiledWavefrontTrace/summary`` (microseconds from the
+    /// call's start, waiting shares in per cent), for the row's notes.
+    func tiledTraceNotes(
+        gates: GridGates<Float>, input x: [Float], stateSize d: Int, schedule: TiledWavefrontSchedule,
+        pool: WorkerPool
+    ) -> [String: Double] {
+        var figures: [String: [Double]] = [:]
+        for _ in 0..<5 {
+            let trace = TiledWavefrontTrace(workers: pool.threadCount)
+            _ = try! gates.tiledWavefront(input: x, stateSize: d, schedule: schedule, pool: pool, trace: trace)
+            for (key, value) in trace.summary { figures[key, default: []].append(value) }
+        }
+        return figures.mapValues { PairedTiming.median($0) }
+    }
+
+    /// The schedules compared with the library's on `threads` threads of a `side`-row grid.
+    static func tiledVariants(side: Int, threads: Int) -> [TiledWavefrontSchedule] {
+        [
+            .firstVersion(height: side, strips: threads),
+            TiledWavefrontSchedule(blockRows: 1, pause: false),
+            TiledWavefrontSchedule(blockRows: 2, pause: true),
+            TiledWavefrontSchedule(blockRows: 4, pause: true),
+            TiledWavefrontSchedule(blockRows: 1, pause: true, prefetchRows: 2),
+            TiledWavefrontSchedule(blockRows: 1, strips: max(1, threads / 2), pause: true),
+        ]
+    }
+
+    /// Rows "plstm 2D tiled wavefront [schedule]" for every variant at 4 or more threads, each
+    /// timed interleaved with the sequential wavefront.
+    func tiledVariantRows(
+        gates: GridGates<Float>, input x: [Float], stateSize d: Int, side: Int, baseline: () -> Void,
+        _ emit: (BenchmarkResult) -> Void
+    ) {
+        for threads in threadCounts where threads >= 4 {
+            let pool = WorkerPool(threadCount: threads)
+            for schedule in Self.tiledVariants(side: side, threads: threads) {
+                let timing = PairedTiming.measure(
+                    minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,
+                    candidate: { _ = try! gates.tiledWavefront(input: x, stateSize: d, schedule: schedule, pool: pool) }
+                )
+                var notes = tiledTraceNotes(gates: gates, input: x, stateSize: d, schedule: schedule, pool: pool)
+                notes["workers"] = Double(
+                    schedule.strips ?? gates.tiledWavefrontWorkers(stateSize: d, pool: pool))
+                emit(
+                    pairedResult(
+                        "plstm 2D tiled wavefront [\(schedule)]", shape: "\(side)x\(side) d=\(d)", threads: threads,
+                        timing: timing, baseline: "sequential wavefront", notes: notes))
+            }
+        }
+    }
+}
