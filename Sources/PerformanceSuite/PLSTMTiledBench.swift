@@ -21,7 +21,7 @@ extension PerformanceSuite {
     ) -> [String: Double] {
         var figures: [String: [Double]] = [:]
         for _ in 0..<5 {
-            let trace = TiledWavefrontTrace(workers: pool.threadCount)
+            let trace = TiledWavefrontTrace(workers: max(pool.threadCount, schedule.strips ?? 1))
             _ = try! gates.tiledWavefront(input: x, stateSize: d, schedule: schedule, pool: pool, trace: trace)
             for (key, value) in trace.summary { figures[key, default: []].append(value) }
         }
@@ -41,14 +41,19 @@ extension PerformanceSuite {
     }
 
     /// Rows "plstm 2D tiled wavefront [schedule]" for every variant at 4 or more threads, each
-    /// timed interleaved with the sequential wavefront.
+    /// timed interleaved with the sequential wavefront; at 1 thread, the strips of the largest
+    /// thread count swept one after another (the strip layout's cost without any other worker).
     func tiledVariantRows(
         gates: GridGates<Float>, input x: [Float], stateSize d: Int, side: Int, baseline: () -> Void,
         _ emit: (BenchmarkResult) -> Void
     ) {
-        for threads in threadCounts where threads >= 4 {
+        let widest = threadCounts.max() ?? 1
+        for threads in threadCounts where threads >= 4 || (threads == 1 && widest > 1) {
             let pool = WorkerPool(threadCount: threads)
-            for schedule in Self.tiledVariants(side: side, threads: threads) {
+            let schedules =
+                threads == 1
+                ? [TiledWavefrontSchedule(strips: widest)] : Self.tiledVariants(side: side, threads: threads)
+            for schedule in schedules {
                 let timing = PairedTiming.measure(
                     minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,
                     candidate: { _ = try! gates.tiledWavefront(input: x, stateSize: d, schedule: schedule, pool: pool) }
