@@ -58,13 +58,20 @@ extension GridGates {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
         if let blockRows = schedule.blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
+        if let columns = schedule.tileColumns, columns < 1 { throw .invalidSize("tile of \(columns) columns") }
         if let strips = schedule.strips, strips < 1 { throw .invalidSize("\(strips) strips") }
         try checkCount("input", input.count, height * width * d)
         let (height, width) = (self.height, self.width)
-        let strips = min(width, schedule.strips ?? tiledWavefrontWorkers(stateSize: d, pool: pool))
+        let strips = min(
+            schedule.layout == .rowBands ? height : width,
+            schedule.strips ?? tiledWavefrontWorkers(stateSize: d, pool: pool))
         // One strip is the plain wavefront: no row blocks, no progress counters.
         if strips == 1 && schedule.blockRows == nil && trace == nil {
             return try wavefront(input: input, stateSize: d)
+        }
+        if schedule.layout == .rowBands {
+            return rowBandWavefront(
+                input: input, stateSize: d, bands: strips, schedule: schedule, pool: pool, trace: trace)
         }
         let block = schedule.rows(height: height, strips: strips)
         let blocks = (height + block - 1) / block

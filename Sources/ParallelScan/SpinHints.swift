@@ -18,3 +18,8 @@ package func spinPause() { pararnn_spin_pause() }
 /// ```
 @inlinable
 package func prefetchForRead(_ address: UnsafeRawPointer) { pararnn_prefetch(address) }
+
+/// Asks for the cache line holding `address` ahead of a write (PREFETCHW where the target has it,
+/// else PREFETCHT0).
+@inlinable
+package func prefetchForWrite(_ address: UnsafeRawPointer) { pararnn_prefetch_write(address) }

@@ -34,9 +34,11 @@ extension PerformanceSuite {
             .firstVersion(height: side, strips: threads),
             TiledWavefrontSchedule(blockRows: 1, pause: false),
             TiledWavefrontSchedule(blockRows: 2, pause: true),
-            TiledWavefrontSchedule(blockRows: 4, pause: true),
             TiledWavefrontSchedule(blockRows: 1, pause: true, prefetchRows: 2),
             TiledWavefrontSchedule(blockRows: 1, strips: max(1, threads / 2), pause: true),
+            TiledWavefrontSchedule(layout: .rowBands, pause: true),
+            TiledWavefrontSchedule(layout: .rowBands, pause: true, prefetchRows: 1),
+            TiledWavefrontSchedule(layout: .rowBands, tileColumns: 4, pause: true, prefetchRows: 1),
         ]
     }
 
@@ -52,7 +54,10 @@ extension PerformanceSuite {
             let pool = WorkerPool(threadCount: threads)
             let schedules =
                 threads == 1
-                ? [TiledWavefrontSchedule(strips: widest)] : Self.tiledVariants(side: side, threads: threads)
+                ? [
+                    TiledWavefrontSchedule(strips: widest),
+                    TiledWavefrontSchedule(layout: .rowBands, strips: widest, prefetchRows: 1),
+                ] : Self.tiledVariants(side: side, threads: threads)
             for schedule in schedules {
                 let timing = PairedTiming.measure(
                     minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,

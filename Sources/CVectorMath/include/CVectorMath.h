@@ -91,7 +91,8 @@ static inline void pararnn_flush_subnormals_end(unsigned long saved) { (void)sav
 // on x86 (a spinning thread leaves its hyperthread sibling the core and skips the memory-order
 // flush when the awaited line changes) and YIELD on AArch64. `prefetch` asks for the line holding
 // `p` in every cache level ahead of use (PREFETCHT0), for row segments too short for the
-// hardware prefetcher to pick up.
+// hardware prefetcher to pick up; `prefetch_write` asks for it to be written (PREFETCHW
+// where the target has it).
 static inline __attribute__((always_inline)) void pararnn_spin_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -100,5 +101,6 @@ static inline __attribute__((always_inline)) void pararnn_spin_pause(void) {
 #endif
 }
 static inline __attribute__((always_inline)) void pararnn_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline __attribute__((always_inline)) void pararnn_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
 #endif
