@@ -119,9 +119,9 @@ extension GridGates {
                             let rows = (b * block)..<min(height, (b + 1) * block)
                             if ahead > 0 {
                                 let last = min(height, rows.upperBound + ahead)
-                                for i in min(last, rows.lowerBound + ahead)..<last {
-                                    gp.prefetch(row: i, cols: cols)
-                                }
+                                gp.prefetchTile(
+                                    rows: min(last, rows.lowerBound + ahead)..<last, cols: cols, lanes: d, x: x.base,
+                                    y: out.base)
                             }
                             if let record, b == 0 { record[1] = TiledWavefrontTrace.now() &- origin }
                             let left = rowsIn[b]
@@ -140,34 +140,6 @@ extension GridGates {
             }
         }
         return y
-    }
-}
-
-extension GridGatePointers {
-    /// Prefetches the gate scalars of row `i`, columns `cols` (every line of the nine planes).
-    @inline(__always)
-    func prefetch(row i: Int, cols: Range<Int>) {
-        let first = i * width + cols.lowerBound
-        let bytes = cols.count * MemoryLayout<S>.stride
-        @inline(__always) func lines(_ plane: UnsafePointer<S>) {
-            let start = UnsafeRawPointer(plane + first)
-            var offset = 0
-            while offset < bytes {
-                prefetchForRead(start + offset)
-                offset += 64
-            }
-            // The segment's last line when it does not start on a line boundary.
-            prefetchForRead(start + (bytes - 1))
-        }
-        lines(sr)
-        lines(sd)
-        lines(rl)
-        lines(ru)
-        lines(dl)
-        lines(du)
-        lines(ml)
-        lines(mu)
-        lines(dd)
     }
 }
 

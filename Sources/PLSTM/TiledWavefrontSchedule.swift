@@ -37,10 +37,10 @@ package struct TiledWavefrontSchedule: Sendable, Equatable, CustomStringConverti
     package var strips: Int?
     /// Whether a strip waiting for its left neighbour spins with PAUSE (``spinPause()``).
     package var pause: Bool
-    /// Rows ahead whose gate lines a strip prefetches before sweeping a block (0: none): a
-    /// strip's row segment of one gate plane is W/p scalars, a line or two, too short a run for
-    /// the hardware prefetcher. For row bands: tiles ahead whose lines (x, y and the gates) a
-    /// band prefetches before sweeping a tile.
+    /// Rows ahead whose lines (x and the gates for reading, y for writing) a strip prefetches
+    /// before sweeping a block (0: none): a strip's row segment of one gate plane is W/p
+    /// scalars, a line or two, too short a run for the hardware prefetcher. For row bands: tiles
+    /// ahead, prefetched the same way before sweeping a tile.
     package var prefetchRows: Int
 
     package init(

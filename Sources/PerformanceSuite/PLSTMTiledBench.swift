@@ -52,12 +52,21 @@ extension PerformanceSuite {
         let widest = threadCounts.max() ?? 1
         for threads in threadCounts where threads >= 4 || (threads == 1 && widest > 1) {
             let pool = WorkerPool(threadCount: threads)
+            let layouts = ProcessInfo.processInfo.environment["PARARNN_PLSTM_VARIANTS"] == "layout"
+            if layouts && threads != 1 { continue }
             let schedules =
-                threads == 1
-                ? [
-                    TiledWavefrontSchedule(strips: widest),
-                    TiledWavefrontSchedule(layout: .rowBands, strips: widest, prefetchRows: 1),
-                ] : Self.tiledVariants(side: side, threads: threads)
+                layouts
+                ? [2, 4, 8, 16].flatMap { strips in
+                    [
+                        TiledWavefrontSchedule(blockRows: 1, strips: strips),
+                        TiledWavefrontSchedule(blockRows: 32, strips: strips),
+                    ]
+                }
+                : threads == 1
+                    ? [
+                        TiledWavefrontSchedule(strips: widest),
+                        TiledWavefrontSchedule(layout: .rowBands, strips: widest, prefetchRows: 1),
+                    ] : Self.tiledVariants(side: side, threads: threads)
             for schedule in schedules {
                 let timing = PairedTiming.measure(
                     minimumSamples: max(9, repetitions), minimumSeconds: 0.5, baseline: baseline,
