@@ -33,10 +33,10 @@ extension PerformanceSuite {
         [
             .firstVersion(height: side, strips: threads),
             TiledWavefrontSchedule(blockRows: 1, pause: false),
-            TiledWavefrontSchedule(blockRows: 2, pause: true),
             TiledWavefrontSchedule(blockRows: 1, pause: true, prefetchRows: 2),
+            TiledWavefrontSchedule(blockRows: 1, pause: true, prefetchRows: 4),
+            TiledWavefrontSchedule(blockRows: 1, pause: true, prefetchRows: 8),
             TiledWavefrontSchedule(blockRows: 1, strips: max(1, threads / 2), pause: true),
-            TiledWavefrontSchedule(layout: .rowBands, pause: true),
             TiledWavefrontSchedule(layout: .rowBands, pause: true, prefetchRows: 1),
             TiledWavefrontSchedule(layout: .rowBands, tileColumns: 4, pause: true, prefetchRows: 1),
         ]
@@ -65,6 +65,7 @@ extension PerformanceSuite {
                 : threads == 1
                     ? [
                         TiledWavefrontSchedule(strips: widest),
+                        TiledWavefrontSchedule(strips: widest, prefetchRows: 4),
                         TiledWavefrontSchedule(layout: .rowBands, strips: widest, prefetchRows: 1),
                     ] : Self.tiledVariants(side: side, threads: threads)
             for schedule in schedules {
