@@ -132,7 +132,8 @@ package final class TiledWavefrontTrace: @unchecked Sendable {
     /// Figures over the strips, in microseconds or per cent of the call: the latest start of a
     /// worker ("start max µs"), the latest first sweep ("first sweep max µs"), the mean and
     /// largest waiting share of a strip's time ("wait mean %", "wait max %"), the mean time a
-    /// strip spent sweeping ("busy mean µs"), the first and last end ("end min µs", "end max µs").
+    /// strip spent sweeping ("busy mean µs", least and most "busy min µs", "busy max µs", and
+    /// which strip was busiest, "slowest strip"), the first and last end ("end min µs", "end max µs").
     package var summary: [String: Double] {
         let n = min(strips, capacity)
         if n == 0 { return [:] }
@@ -154,6 +155,7 @@ package final class TiledWavefrontTrace: @unchecked Sendable {
         return [
             "start max µs": starts.max()!, "first sweep max µs": firsts.max()!, "wait mean %": mean(waits),
             "wait max %": waits.max()!, "busy mean µs": mean(busy), "busy max µs": busy.max()!,
+            "busy min µs": busy.min()!, "slowest strip": Double(busy.firstIndex(of: busy.max()!)!),
             "end min µs": ends.min()!, "end max µs": ends.max()!,
         ]
     }
