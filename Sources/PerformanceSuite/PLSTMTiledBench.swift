@@ -29,12 +29,16 @@ extension PerformanceSuite {
     }
 
     /// The schedules compared with the library's on `threads` threads of a `side`-row grid: the
-    /// first version (blocks of max(4, H/(8p)) rows, plain spin) and one-row blocks with a plain
-    /// spin. Measured on the 16-core VM (device result 1, 16 threads): standard 0.93 ms, one-row
+    /// first version (blocks of max(4, H/(8p)) rows, plain spin), one-row blocks with a plain
+    /// spin, two-row blocks, and one strip fewer than threads. Measured on the 16-core VM (device result 1, 16 threads): standard 0.93 ms, one-row
     /// plain spin 1.03, first version 1.22; prefetching 2–8 rows ahead 1.12–1.18, half the strips
     /// 1.34, row bands 1.59–2.08.
     static func tiledVariants(side: Int, threads: Int) -> [TiledWavefrontSchedule] {
-        [.firstVersion(height: side, strips: threads), TiledWavefrontSchedule(blockRows: 1, pause: false)]
+        [
+            .firstVersion(height: side, strips: threads), TiledWavefrontSchedule(blockRows: 1, pause: false),
+            TiledWavefrontSchedule(blockRows: 2, pause: true),
+            TiledWavefrontSchedule(blockRows: 1, strips: max(1, threads - 1), pause: true),
+        ]
     }
 
     /// Rows "plstm 2D tiled wavefront [schedule]" for every variant at 4 or more threads, each
