@@ -24,13 +24,17 @@ extension GridGates {
     /// strips are wide and H/b ≫ p. Strips stay as wide as possible because each node reads nine
     /// gate planes and x, y: long contiguous runs per row keep those streams prefetched.
     ///
-    /// Workers wait for their left neighbour by spinning on an atomic counter (yielding the core
-    /// after a while), so the pool's threads should not outnumber the cores.
+    /// Workers wait for their left neighbour by spinning on an atomic counter (PAUSE between
+    /// reads, yielding the core after a while), so the pool's threads should not outnumber the
+    /// cores. A worker keeps the last count it read and looks again only once it has caught up,
+    /// so with 4 or more strips the blocks are single rows (``TiledWavefrontSchedule``): the
+    /// pipeline fills in p − 1 rows of a strip instead of p − 1 blocks.
     ///
     /// - Parameters:
     ///   - input: x, `[H][W][d]`.
     ///   - stateSize: d.
-    ///   - blockRows: rows per pipeline block (≥ 1); nil picks H/(8·workers), at least 4.
+    ///   - blockRows: rows per pipeline block (≥ 1); nil picks one row for 4 or more strips,
+    ///     H/(8·strips) rows (at least 4) for 2 or 3.
     ///   - pool: the workers (one strip each, at most W/16 strips).
     /// - Returns: y, `[H][W][d]`.
     @_specialize(where S == Float)
@@ -38,16 +42,40 @@ extension GridGates {
     public func tiledWavefront(
         input: [S], stateSize d: Int, blockRows: Int? = nil, pool: WorkerPool = .shared
     ) throws(PLSTMError) -> [S] {
+        var schedule = TiledWavefrontSchedule.standard
+        schedule.blockRows = blockRows
+        return try tiledWavefront(input: input, stateSize: d, schedule: schedule, pool: pool)
+    }
+
+    /// ``tiledWavefront(input:stateSize:blockRows:pool:)`` on an explicit schedule, optionally
+    /// timing each strip's worker (`trace`).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    package func tiledWavefront(
+        input: [S], stateSize d: Int, schedule: TiledWavefrontSchedule, pool: WorkerPool,
+        trace: TiledWavefrontTrace? = nil
+    ) throws(PLSTMError) -> [S] {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
-        if let blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
+        if let blockRows = schedule.blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
+        if let columns = schedule.tileColumns, columns < 1 { throw .invalidSize("tile of \(columns) columns") }
+        if let strips = schedule.strips, strips < 1 { throw .invalidSize("\(strips) strips") }
         try checkCount("input", input.count, height * width * d)
         let (height, width) = (self.height, self.width)
-        let strips = tiledWavefrontWorkers(stateSize: d, pool: pool)
+        let strips = min(
+            schedule.layout == .rowBands ? height : width,
+            schedule.strips ?? tiledWavefrontWorkers(stateSize: d, pool: pool))
         // One strip is the plain wavefront: no row blocks, no progress counters.
-        if strips == 1 && blockRows == nil { return try wavefront(input: input, stateSize: d) }
-        let block = blockRows ?? max(4, height / (8 * strips))
+        if strips == 1 && schedule.blockRows == nil && trace == nil {
+            return try wavefront(input: input, stateSize: d)
+        }
+        if schedule.layout == .rowBands {
+            return rowBandWavefront(
+                input: input, stateSize: d, bands: strips, schedule: schedule, pool: pool, trace: trace)
+        }
+        let block = schedule.rows(height: height, strips: strips)
         let blocks = (height + block - 1) / block
+        let (pause, ahead) = (schedule.pause, schedule.prefetchRows)
         // Every node's output is written by a sweep: no zero-filling pass.
         var y = [S](unsafeUninitializedCapacity: height * width * d) { _, count in count = height * width * d }
         // R entering each grid row from the left, a padded row per block of grid rows (strip J
@@ -63,23 +91,49 @@ extension GridGates {
         // done[J] = row blocks strip J has finished, each counter on its own cache lines.
         let done = ProgressCounters(strips: strips)
         defer { done.free() }
+        if let trace {
+            trace.strips = strips
+            trace.origin = TiledWavefrontTrace.now()
+        }
         withGatePointers { gp in
             input.withUnsafeBufferPointer { xb in
                 y.withUnsafeMutableBufferPointer { yb in
                     let x = UnsafeSendable(xb.baseAddress!)
                     let out = UnsafeMutableSendable(yb.baseAddress!)
                     pool.forEach(strips) { j in
+                        let record = trace.flatMap { j < $0.capacity ? $0.slots[j] : nil }
+                        let origin = trace?.origin ?? 0
+                        if let record { record[0] = TiledWavefrontTrace.now() &- origin }
                         let cols = ChunkPlan.evenRange(index: j, of: strips, total: width)
                         let top = columnsIn[j]
+                        // Blocks strip J − 1 is known to have finished: the counter is read
+                        // again only when strip J has caught up with the last value seen.
+                        var seen = j == 0 ? blocks : 0
+                        var waited: UInt64 = 0
                         for b in 0..<blocks {
-                            if j > 0 { waitUntil(done[j - 1].pointee, reaches: b + 1) }
+                            if seen <= b {
+                                let since = record == nil ? 0 : TiledWavefrontTrace.now()
+                                seen = waitUntil(done[j - 1].pointee, exceeds: b, pause: pause)
+                                if record != nil { waited &+= TiledWavefrontTrace.now() &- since }
+                            }
                             let rows = (b * block)..<min(height, (b + 1) * block)
+                            if ahead > 0 {
+                                let last = min(height, rows.upperBound + ahead)
+                                gp.prefetchTile(
+                                    rows: min(last, rows.lowerBound + ahead)..<last, cols: cols, lanes: d, x: x.base,
+                                    y: out.base)
+                            }
+                            if let record, b == 0 { record[1] = TiledWavefrontTrace.now() &- origin }
                             let left = rowsIn[b]
                             gp.sweep(
                                 rows: rows, cols: cols, lanes: d, leftIn: UnsafePointer(left),
                                 topIn: UnsafePointer(top), x: x.base, rightOut: left,
                                 bottomOut: top, y: out.base)
                             done[j].pointee.store(b + 1, ordering: .releasing)
+                        }
+                        if let record {
+                            record[2] = waited
+                            record[3] = TiledWavefrontTrace.now() &- origin
                         }
                     }
                 }
@@ -104,13 +158,17 @@ extension GridGates {
     }
 }
 
-/// Spins until `counter` ≥ `target` (acquire), yielding the core after a short spin.
+/// Spins until `counter` > `target` (acquire) and returns the value read, with PAUSE between
+/// reads when `pause`, yielding the core after a while (more waiters than cores still progress).
 @inline(__always)
-func waitUntil(_ counter: borrowing Atomic<Int>, reaches target: Int) {
+func waitUntil(_ counter: borrowing Atomic<Int>, exceeds target: Int, pause: Bool) -> Int {
     var spins = 0
-    while counter.load(ordering: .acquiring) < target {
+    while true {
+        let value = counter.load(ordering: .acquiring)
+        if value > target { return value }
+        if pause { spinPause() }
         spins += 1
-        if spins > 2_000 {
+        if spins > (pause ? 500 : 2_000) {
             #if canImport(Glibc)
                 sched_yield()
             #endif

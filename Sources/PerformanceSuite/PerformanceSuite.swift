@@ -408,11 +408,15 @@ public struct PerformanceSuite: Sendable {
                 pairedResult(
                     "plstm 2D hierarchical", shape: "\(side)x\(side) d=\(d)", threads: h.threads, timing: h.timing,
                     baseline: "sequential wavefront"))
+            var notes = tiledTraceNotes(gates: gates, input: x, stateSize: d, schedule: .standard, pool: t.pool)
+            notes["workers"] = Double(gates.tiledWavefrontWorkers(stateSize: d, pool: t.pool))
             emit(
                 pairedResult(
                     "plstm 2D tiled wavefront", shape: "\(side)x\(side) d=\(d)", threads: t.threads, timing: t.timing,
-                    baseline: "sequential wavefront",
-                    notes: ["workers": Double(gates.tiledWavefrontWorkers(stateSize: d, pool: t.pool))]))
+                    baseline: "sequential wavefront", notes: notes))
+        }
+        if Self.plstmVariantsRequested {
+            tiledVariantRows(gates: gates, input: x, stateSize: d, side: side, baseline: wavefront, emit)
         }
     }
 }

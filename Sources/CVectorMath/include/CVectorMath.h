@@ -87,4 +87,20 @@ static inline unsigned long pararnn_flush_subnormals_begin(void) { return 0; }
 static inline void pararnn_flush_subnormals_end(unsigned long saved) { (void)saved; }
 #endif
 
+// Hints for spin-waits and short streams (the pipelined pLSTM wavefront). `spin_pause` is PAUSE
+// on x86 (a spinning thread leaves its hyperthread sibling the core and skips the memory-order
+// flush when the awaited line changes) and YIELD on AArch64. `prefetch` asks for the line holding
+// `p` in every cache level ahead of use (PREFETCHT0), for row segments too short for the
+// hardware prefetcher to pick up; `prefetch_write` asks for it to be written (PREFETCHW
+// where the target has it).
+static inline __attribute__((always_inline)) void pararnn_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+static inline __attribute__((always_inline)) void pararnn_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline __attribute__((always_inline)) void pararnn_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
 #endif
