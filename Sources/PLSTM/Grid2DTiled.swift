@@ -58,20 +58,13 @@ extension GridGates {
         try check()
         if d < 1 { throw .invalidStateSize(d) }
         if let blockRows = schedule.blockRows, blockRows < 1 { throw .invalidSize("block of \(blockRows) rows") }
-        if let columns = schedule.tileColumns, columns < 1 { throw .invalidSize("tile of \(columns) columns") }
         if let strips = schedule.strips, strips < 1 { throw .invalidSize("\(strips) strips") }
         try checkCount("input", input.count, height * width * d)
         let (height, width) = (self.height, self.width)
-        let strips = min(
-            schedule.layout == .rowBands ? height : width,
-            schedule.strips ?? tiledWavefrontWorkers(stateSize: d, pool: pool))
+        let strips = min(width, schedule.strips ?? tiledWavefrontWorkers(stateSize: d, pool: pool))
         // One strip is the plain wavefront: no row blocks, no progress counters.
         if strips == 1 && schedule.blockRows == nil && trace == nil {
             return try wavefront(input: input, stateSize: d)
-        }
-        if schedule.layout == .rowBands {
-            return rowBandWavefront(
-                input: input, stateSize: d, bands: strips, schedule: schedule, pool: pool, trace: trace)
         }
         let block = schedule.rows(height: height, strips: strips)
         let blocks = (height + block - 1) / block
@@ -201,5 +194,46 @@ struct ProgressCounters: @unchecked Sendable {
     func free() {
         for j in 0..<strips { _ = (base + j * Self.stride).deinitialize(count: 1) }
         UnsafeMutableRawPointer(base).deallocate()
+    }
+}
+
+extension GridGatePointers {
+    /// Prefetches the lines of the block `rows × cols`: x and the nine gate planes for reading,
+    /// y for writing (`lanes` scalars per node in x and y).
+    @inline(__always)
+    func prefetchTile(
+        rows: Range<Int>, cols: Range<Int>, lanes L: Int, x: UnsafePointer<S>, y: UnsafeMutablePointer<S>
+    ) {
+        let size = MemoryLayout<S>.stride
+        let gateBytes = cols.count * size
+        let nodeBytes = cols.count * L * size
+        @inline(__always) func read(_ start: UnsafeRawPointer, _ bytes: Int) {
+            var offset = 0
+            while offset < bytes {
+                prefetchForRead(start + offset)
+                offset += 64
+            }
+            prefetchForRead(start + (bytes - 1))
+        }
+        for i in rows {
+            let first = i * width + cols.lowerBound
+            read(UnsafeRawPointer(x + first * L), nodeBytes)
+            let target = UnsafeRawPointer(y + first * L)
+            var offset = 0
+            while offset < nodeBytes {
+                prefetchForWrite(target + offset)
+                offset += 64
+            }
+            prefetchForWrite(target + (nodeBytes - 1))
+            read(UnsafeRawPointer(sr + first), gateBytes)
+            read(UnsafeRawPointer(sd + first), gateBytes)
+            read(UnsafeRawPointer(rl + first), gateBytes)
+            read(UnsafeRawPointer(ru + first), gateBytes)
+            read(UnsafeRawPointer(dl + first), gateBytes)
+            read(UnsafeRawPointer(du + first), gateBytes)
+            read(UnsafeRawPointer(ml + first), gateBytes)
+            read(UnsafeRawPointer(mu + first), gateBytes)
+            read(UnsafeRawPointer(dd + first), gateBytes)
+        }
     }
 }

@@ -16,21 +16,6 @@ import ParallelScan
 /// let y = try gates.tiledWavefront(input: x, stateSize: 16, schedule: schedule, pool: pool)
 /// ```
 package struct TiledWavefrontSchedule: Sendable, Equatable, CustomStringConvertible {
-    /// How the grid is split between the workers.
-    package enum Layout: Sendable, Equatable {
-        /// One strip of columns per worker, swept in blocks of rows; strip J follows strip J − 1.
-        case columnStrips
-        /// One band of rows per worker, swept in tiles of ``TiledWavefrontSchedule/tileColumns``
-        /// columns; band K follows band K − 1. A band is a contiguous part of every plane, so a
-        /// worker uses whole pages (a strip of W/p columns uses 1/p of each row's pages, and
-        /// every strip walks every page of the gate planes).
-        case rowBands
-    }
-
-    /// How the grid is split.
-    package var layout: Layout
-    /// Columns per tile of a row band (≥ 1); nil: ``defaultTileColumns(width:bands:)``.
-    package var tileColumns: Int?
     /// Rows per pipeline block (≥ 1); nil: ``defaultBlockRows(height:strips:)``.
     package var blockRows: Int?
     /// Column strips (workers); nil: the cost model's ``GridGates/tiledWavefrontWorkers(stateSize:pool:)``.
@@ -39,16 +24,10 @@ package struct TiledWavefrontSchedule: Sendable, Equatable, CustomStringConverti
     package var pause: Bool
     /// Rows ahead whose lines (x and the gates for reading, y for writing) a strip prefetches
     /// before sweeping a block (0: none): a strip's row segment of one gate plane is W/p
-    /// scalars, a line or two, too short a run for the hardware prefetcher. For row bands: tiles
-    /// ahead, prefetched the same way before sweeping a tile.
+    /// scalars, a line or two, too short a run for the hardware prefetcher.
     package var prefetchRows: Int
 
-    package init(
-        layout: Layout = .columnStrips, tileColumns: Int? = nil, blockRows: Int? = nil, strips: Int? = nil,
-        pause: Bool = true, prefetchRows: Int = 0
-    ) {
-        self.layout = layout
-        self.tileColumns = tileColumns
+    package init(blockRows: Int? = nil, strips: Int? = nil, pause: Bool = true, prefetchRows: Int = 0) {
         self.blockRows = blockRows
         self.strips = strips
         self.pause = pause
@@ -76,25 +55,8 @@ package struct TiledWavefrontSchedule: Sendable, Equatable, CustomStringConverti
         max(1, min(height, blockRows ?? Self.defaultBlockRows(height: height, strips: strips)))
     }
 
-    /// Columns per tile of a row band when none is given: W/(16p), at least 1 — the pipeline's
-    /// fill then costs (p − 1)/(16p) of a band, under 1/16.
-    package static func defaultTileColumns(width: Int, bands: Int) -> Int {
-        max(1, width / (16 * bands))
-    }
-
-    /// The columns per tile this schedule uses for `width` columns on `bands` bands.
-    package func columns(width: Int, bands: Int) -> Int {
-        max(1, min(width, tileColumns ?? Self.defaultTileColumns(width: width, bands: bands)))
-    }
-
     package var description: String {
-        var parts: [String] = []
-        if layout == .rowBands {
-            parts.append("bands")
-            parts.append(tileColumns.map { "c\($0)" } ?? "c auto")
-        } else {
-            parts.append(blockRows.map { "b\($0)" } ?? "b auto")
-        }
+        var parts = [blockRows.map { "b\($0)" } ?? "b auto"]
         if let strips { parts.append("s\(strips)") }
         parts.append(pause ? "pause" : "spin")
         if prefetchRows > 0 { parts.append("pf\(prefetchRows)") }

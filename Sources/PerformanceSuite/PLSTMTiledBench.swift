@@ -32,7 +32,7 @@ extension PerformanceSuite {
     /// first version (blocks of max(4, H/(8p)) rows, plain spin), one-row blocks with a plain
     /// spin, two-row blocks, and one strip fewer than threads. Measured on the 16-core VM (device result 1, 16 threads): standard 0.93 ms, one-row
     /// plain spin 1.03, first version 1.22; prefetching 2–8 rows ahead 1.12–1.18, half the strips
-    /// 1.34, row bands 1.59–2.08.
+    /// 1.34, one band of rows per worker (removed) 1.59–2.08.
     static func tiledVariants(side: Int, threads: Int) -> [TiledWavefrontSchedule] {
         [
             .firstVersion(height: side, strips: threads), TiledWavefrontSchedule(blockRows: 1, pause: false),
@@ -65,7 +65,6 @@ extension PerformanceSuite {
                     ? [
                         TiledWavefrontSchedule(strips: widest),
                         TiledWavefrontSchedule(strips: widest, prefetchRows: 4),
-                        TiledWavefrontSchedule(layout: .rowBands, strips: widest, prefetchRows: 1),
                     ] : Self.tiledVariants(side: side, threads: threads)
             for schedule in schedules {
                 let timing = PairedTiming.measure(

@@ -16,11 +16,6 @@ struct TiledScheduleTests {
         TiledWavefrontSchedule(blockRows: 1, strips: 3),
         TiledWavefrontSchedule(blockRows: 2, strips: 7, prefetchRows: 1),
         .firstVersion(height: 37, strips: 4),
-        TiledWavefrontSchedule(layout: .rowBands),
-        TiledWavefrontSchedule(layout: .rowBands, tileColumns: 1, pause: false),
-        TiledWavefrontSchedule(layout: .rowBands, tileColumns: 3, prefetchRows: 1),
-        TiledWavefrontSchedule(layout: .rowBands, tileColumns: 2, strips: 7, prefetchRows: 2),
-        TiledWavefrontSchedule(layout: .rowBands, tileColumns: 500, strips: 3),
     ]
 
     @Test("every schedule is bitwise the sequential wavefront (grid tails, 1 to 4 threads, more strips than threads)")
@@ -55,8 +50,6 @@ struct TiledScheduleTests {
         let pool = WorkerPool(threadCount: 2, choice: .allThreads)
         for schedule in [
             TiledWavefrontSchedule(strips: 16), TiledWavefrontSchedule(blockRows: 1, strips: 16, prefetchRows: 2),
-            TiledWavefrontSchedule(layout: .rowBands, strips: 16, prefetchRows: 1),
-            TiledWavefrontSchedule(layout: .rowBands, tileColumns: 7, strips: 5),
         ] {
             #expect(try gates.tiledWavefront(input: x, stateSize: d, schedule: schedule, pool: pool) == reference)
         }
@@ -70,9 +63,6 @@ struct TiledScheduleTests {
         #expect(TiledWavefrontSchedule.defaultBlockRows(height: 40, strips: 3) == 4)
         #expect(TiledWavefrontSchedule.firstVersion(height: 512, strips: 16).blockRows == 4)
         #expect(TiledWavefrontSchedule(blockRows: 9).rows(height: 5, strips: 2) == 5)
-        #expect(TiledWavefrontSchedule.defaultTileColumns(width: 512, bands: 16) == 2)
-        #expect(TiledWavefrontSchedule.defaultTileColumns(width: 40, bands: 4) == 1)
-        #expect(TiledWavefrontSchedule(layout: .rowBands, tileColumns: 9).columns(width: 5, bands: 2) == 5)
     }
 
     @Test("the trace records every strip: starts before ends, waiting within the strip's time")
@@ -90,12 +80,6 @@ struct TiledScheduleTests {
         #expect(Set(s.keys).isSuperset(of: ["start max µs", "wait mean %", "busy mean µs", "end max µs"]))
         #expect(s["end max µs"]! >= s["start max µs"]!)
         #expect(s["wait max %"]! >= 0 && s["wait max %"]! <= 100)
-        let bands = TiledWavefrontTrace(workers: 3)
-        let z = try g.tiledWavefront(
-            input: x, stateSize: 2, schedule: TiledWavefrontSchedule(layout: .rowBands, strips: 3),
-            pool: WorkerPool(threadCount: 2, choice: .allThreads), trace: bands)
-        #expect(z == y)
-        #expect(bands.strips == 3 && bands.summary["end max µs"]! >= bands.summary["start max µs"]!)
     }
 
     @Test("bad schedules are refused")
@@ -108,11 +92,6 @@ struct TiledScheduleTests {
         }
         #expect(throws: PLSTMError.self) {
             try g.tiledWavefront(input: x, stateSize: 1, schedule: TiledWavefrontSchedule(blockRows: 0), pool: .serial)
-        }
-        #expect(throws: PLSTMError.self) {
-            try g.tiledWavefront(
-                input: x, stateSize: 1, schedule: TiledWavefrontSchedule(layout: .rowBands, tileColumns: 0),
-                pool: .serial)
         }
     }
 }
