@@ -1,27 +1,29 @@
 import ParallelScan
 
-/// The rollout of one sequence of a GRU or LSTM with d = 4 hidden units, in registers.
-///
-/// With d = 4 a step is a short chain of dependent operations — W_hh h (4 multiply-adds per
-/// output), two or three exponentials, a division — and the general kernel
-/// (`DenseRecurrentPack.rollout`) spends as long again around it: the product and the gate math
-/// are separate calls, g goes through memory between them, h is reloaded and broadcast from the
-/// state row, and the constants are reloaded every step. Here the packed W_hh (16 columns × 4
-/// rows, two 8-column bands), b_hh and h stay in registers for the whole sequence, and the gates
-/// that share a formula share one 8-lane vector:
-///
-///     GRU:  [r, z] = σ([u_r, u_z] + [g_r, g_z]),  n = tanh(u_n + r·g_n),  h' = z·(h − n) + n
-///     LSTM: [i, f] = σ(·),  [g, o] = s/(1 + e^(−s·x)) − (s − 1)  with s = [2, 2, 2, 2, 1, 1, 1, 1]
-///
-/// — the second LSTM line is tanh (2σ(2x) − 1) on the g lanes and σ on the o lanes, each lane
-/// the same operations as the general kernel's (multiplying by −1 and subtracting 0 are exact).
-/// Every output's sum g = b + Σ_k h_k·W_k runs in the same order with the same fused
-/// multiply-adds, so the states are bitwise those of the general kernel.
-///
-/// ```swift
-/// // one batch entry b of a d = 4 GRU, io over full-batch buffers
-/// gru.fourUnitRollout(io, entry: b)
-/// ```
+// The rollout of one sequence of a GRU or LSTM with d = 4 hidden units, in registers.
+//
+// With d = 4 a step is a short chain of dependent operations — W_hh h (4 multiply-adds per
+// output), two or three exponentials, a division — and the general kernel
+// (`DenseRecurrentPack.rollout`) spends as long again around it: the product and the gate math
+// are separate calls, g goes through memory between them, h is reloaded and broadcast from the
+// state row, and the constants are reloaded every step. Here the packed W_hh (16 columns × 4
+// rows, two 8-column bands), b_hh and h stay in registers for the whole sequence, and the gates
+// that share a formula share one 8-lane vector:
+//
+//     GRU:  [r, z] = σ([u_r, u_z] + [g_r, g_z]),  n = tanh(u_n + r·g_n),  h' = z·(h − n) + n
+//     LSTM: [i, f] = σ(·),  [g, o] = s/(1 + e^(−s·x)) − (s − 1)  with s = [2, 2, 2, 2, 1, 1, 1, 1]
+//
+// — the second LSTM line is tanh (2σ(2x) − 1) on the g lanes and σ on the o lanes, each lane
+// the same operations as the general kernel's (multiplying by −1 and subtracting 0 are exact).
+// Every output's sum g = b + Σ_k h_k·W_k runs in the same order with the same fused
+// multiply-adds, so the states are bitwise those of the general kernel.
+//
+// For example:
+//
+// // one batch entry b of a d = 4 GRU, io over full-batch buffers
+// gru.fourUnitRollout(io, entry: b)
+
+/// bias + Σ_k h_k·w_k, one fused multiply-add per k in order k = 0…3 (the packed product's order).
 @inline(__always)
 private func broadcastSum<Scalar: CellMath, V: SIMD>(
     _ bias: V, _ h: SIMD4<Scalar>, _ w0: V, _ w1: V, _ w2: V, _ w3: V
