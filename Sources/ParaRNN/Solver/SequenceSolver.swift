@@ -27,6 +27,9 @@ public struct SolverOptions: Sendable {
     /// Estimate the ``Contractivity`` (a rollout and linearisation of the first ≤ 512 steps)
     /// for a requested parallel method too, for reports; `.automatic` always estimates it.
     public var estimatesContractivity: Bool = false
+    /// Where plain fused Newton starts (``NewtonGuess``): exact rollouts of its chunks after a
+    /// burn-in by default, ParaRNN's f(0, u) with `.zeroState`.
+    public var newtonGuess: NewtonGuess = .chunkRollouts
     /// The workers.
     public var pool: WorkerPool = .shared
     /// Called after every Newton iteration.
@@ -438,6 +441,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   (Jacobians, offsets, projections, states) at its measured bandwidth B(p) — the
     ///   ParallelScan `MachineProfile` the scans' worker counts come from, so one model knows the
     ///   machine (on the 2-core VM the floor is ≈ 6.6 ns, as calibrated before).
+    /// - plain Newton from chunk rollouts (``NewtonGuess/chunkRollouts``, cells with diagonal or
+    ///   small-block Jacobians): the one-worker rollout's cost × (1 + burn-in / chunk) over the
+    ///   workers' arithmetic scaling C(p), or 16 bytes per value at B(p), whichever is larger,
+    ///   plus 0.3 ms — the cost when the seams certify at once, as they do where the recurrence
+    ///   contracts (λ ≤ ``weakContraction``; the refinement sends the rest to the rollout).
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
@@ -474,7 +482,25 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             max(
                 14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
             ) * jacobianCost
-        let newton = length * values * perValue + 0.5e-3
+        var newton = length * values * perValue + 0.5e-3
+        if share == nil, options.newtonGuess == .chunkRollouts, cell.fusedNewtonBlockSize != nil {
+            // Newton from chunk rollouts (``NewtonGuess``): where the recurrence contracts (the
+            // contractivity refinement sends the others to the rollout) the guess is certified
+            // at its seams after one pass, so the solve costs one rollout split over the chunks
+            // plus their burn-ins, streaming ≈ 16 bytes per state value (projections in, states out).
+            let workers = max(1, min(threads, steps / 256))
+            let chunks = workers == 1 ? 1 : min(4 * workers, max(workers, steps / 1024))
+            let chunkLength = steps / chunks
+            if chunks > 1, chunkLength >= NewtonGuess.shortestChunk {
+                let burnIn = Double(NewtonGuess.burnIn(chunkLength: chunkLength)) / Double(chunkLength)
+                let oneWorker = length * (40e-9 + 2.8e-9 * values)
+                let guess =
+                    max(
+                        oneWorker * (1 + burnIn) / profile.computeScaling(threads: workers),
+                        length * values * 16 / profile.bandwidth(threads: workers)) + 0.3e-3
+                newton = min(newton, guess)
+            }
+        }
         let predicted = sequential / newton
         let text = String(
             format: "B = %d, state %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
@@ -546,6 +572,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             engine.packing = packing
             engine.timings = options.phaseTimings
             engine.compactJacobians = options.compactJacobians
+            engine.newtonGuess = options.newtonGuess
             if let inputs = pendingInputs {
                 if candidate == .newton, engine.fusedBlockSize != nil {
                     engine.pendingProjection = .init(
