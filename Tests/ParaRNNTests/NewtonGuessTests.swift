@@ -101,3 +101,33 @@ extension NewtonGuessTests {
         #expect(error <= 1e-4, "error \(error)")
     }
 }
+
+extension NewtonGuessTests {
+    @Test(
+        "DEER and quasi-Newton start from chunk rollouts too: a contracting dense GRU and LSTM are certified at the guess"
+    )
+    func denseCells() throws {
+        let gru = try RandomCells.gru(Double.self, m: 2, d: 5, scale: 0.8, seed: 47)
+        let lstm = try RandomCells.lstm(Float.self, m: 2, d: 3, scale: 0.8, seed: 48)
+        for method in [SolverMethod.newton, .quasiNewton] {
+            var rng = SeededGenerator(seed: 49)
+            let x: [Double] = uniform(Self.steps * Self.batch * 2, 1, &rng)
+            var options = SolverOptions(method: method, fallback: false)
+            options.pool = WorkerPool(threadCount: 3, grainSize: 1, choice: .allThreads)
+            let a = try SequenceSolver(cell: gru, options: options).solve(
+                inputs: x, steps: Self.steps, batch: Self.batch)
+            let b = try SequenceSolver(cell: lstm, options: options).solve(
+                inputs: x.map { Float($0) }, steps: Self.steps, batch: Self.batch)
+            let referenceA = try SequenceSolver(cell: gru).rollout(inputs: x, steps: Self.steps, batch: Self.batch)
+            let referenceB = try SequenceSolver(cell: lstm).rollout(
+                inputs: x.map { Float($0) }, steps: Self.steps, batch: Self.batch)
+            let errorA = zip(a.states, referenceA).map { abs($0 - $1) }.max() ?? .nan
+            let errorB = zip(b.states, referenceB).map { abs($0 - $1) }.max() ?? .nan
+            for attempts in [a.attempts, b.attempts] {
+                #expect(attempts.count == 1 && attempts[0].converged && attempts[0].iterations == 0, "\(attempts)")
+                #expect(attempts[0].outcome.contains("3 chunks after 256-step burn-ins, seams certified"))
+            }
+            #expect(errorA <= 1e-10 && errorB <= 1e-5, "\(method): errors \(errorA), \(errorB)")
+        }
+    }
+}

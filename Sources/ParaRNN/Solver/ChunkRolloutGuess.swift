@@ -35,3 +35,66 @@ public enum NewtonGuess: String, Sendable, Codable, CaseIterable {
     /// share of their work on the burn-in): 64 steps, a burn-in of 16.
     public static let shortestChunk = 64
 }
+
+/// How the parallel passes over one segment cut it: workers = min(threads, T / 256), and four
+/// chunks per worker (taken in turn by whichever worker is free), at least 1,024 steps each
+/// unless that leaves fewer chunks than workers; one chunk on one worker. The fused Newton
+/// passes, the chunk-rollout guess and `.automatic`'s cost model share it.
+package enum SegmentChunks {
+    package static func plan(steps: Int, threads: Int) -> (workers: Int, chunks: Int) {
+        let workers = max(1, min(threads, steps / 256))
+        return (workers, workers == 1 ? 1 : min(4 * workers, max(workers, steps / 1024)))
+    }
+}
+
+extension SequenceSolver {
+    /// The chunk-rollout guess (``NewtonGuess/chunkRollouts``) for the Newton-type methods that
+    /// do not fuse it into their first pass: the segment's chunks rolled out in parallel into
+    /// `states`, each chunk c > 0 after a burn-in from a zero state. Returns the largest
+    /// residual at the seams (the chunks' first steps; every other step is f of its predecessor
+    /// by construction), or nil where the guess does not apply (one chunk, or chunks shorter
+    /// than ``NewtonGuess/shortestChunk``).
+    func chunkRolloutGuess(
+        steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>
+    ) -> (residual: Double, chunks: Int, burnIn: Int)? {
+        let chunks = SegmentChunks.plan(steps: steps, threads: options.pool.threadCount).chunks
+        guard chunks > 1, steps / chunks >= NewtonGuess.shortestChunk else { return nil }
+        let burnIn = NewtonGuess.burnIn(chunkLength: steps / chunks)
+        let (cell, row, urow) = (cell, cell.stateRowSize(batch: batch), cell.projectionRowSize(batch: batch))
+        let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
+        options.pool.forEachDynamic(chunks) { c, _ in
+            let range = ChunkPlan.evenRange(index: c, of: chunks, total: steps)
+            let scratch = ScratchBuffers<Scalar>(counts: [burnIn * row, row])
+            defer { scratch.deallocate() }
+            var start = h0.base
+            if c > 0 {
+                let (burnStates, zeros) = (scratch[0], scratch[1])
+                zeroFill(zeros, count: row)
+                cell.rollout(
+                    steps: 0..<burnIn, batch: batch, previous: UnsafePointer(zeros),
+                    projections: u.base + (range.lowerBound - burnIn) * urow, states: burnStates)
+                start = UnsafePointer(burnStates + (burnIn - 1) * row)
+            }
+            cell.rollout(
+                steps: 0..<range.count, batch: batch, previous: start, projections: u.base + range.lowerBound * urow,
+                states: h.base + range.lowerBound * row)
+        }
+        var worst = 0.0
+        var values = [Scalar](repeating: 0, count: row)
+        values.withUnsafeMutableBufferPointer { f in
+            for c in 1..<chunks {
+                let t0 = ChunkPlan.evenRange(index: c, of: chunks, total: steps).lowerBound
+                cell.linearize(
+                    steps: 0..<1, batch: batch, previous: UnsafePointer(states + (t0 - 1) * row),
+                    states: UnsafePointer(states + t0 * row), projections: projections + t0 * urow,
+                    values: f.baseAddress!, jacobians: nil, request: .structured)
+                worst = combineResiduals(
+                    worst,
+                    relativeResidual(
+                        states: UnsafePointer(states + t0 * row), values: UnsafePointer(f.baseAddress!), count: row))
+            }
+        }
+        return (worst, chunks, burnIn)
+    }
+}

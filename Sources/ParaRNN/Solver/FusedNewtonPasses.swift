@@ -77,12 +77,11 @@ extension NewtonEngine {
         let (row, batch, cell) = (self.row, self.batch, self.cell)
         let blocks = row / k
         let urow = cell.projectionRowSize(batch: batch)
-        let workers = max(1, min(pool.threadCount, steps / 256))
         // Four chunks per worker, taken in turn by whichever worker is free
         // (``WorkerPool/forEachDynamic(_:_:)``): with one chunk each, every pass waited for the
         // slowest worker (16-core VM, ParaLSTM d = 4: pass wall 30.7 ms against 21.5 ms of mean
         // busy time). A chunk's rows stay in the shared L3 between passes whichever core takes it.
-        let chunks = workers == 1 ? 1 : min(4 * workers, max(workers, steps / 1024))
+        let (workers, chunks) = SegmentChunks.plan(steps: steps, threads: pool.threadCount)
         let chunkRanges = (0..<chunks).map { ChunkPlan.evenRange(index: $0, of: chunks, total: steps) }
         // Rows per cache block: about 32 K values of J, b and s (L2-resident between the solve,
         // the linearisation and the reduction; large enough that per-call set-up in the cell
