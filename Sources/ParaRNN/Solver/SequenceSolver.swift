@@ -135,9 +135,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         // Every projection value is written by `project` (bias, then the GEMM).
         var projections = uninitializedArray(Scalar.self, count: steps * cell.projectionRowSize(batch: batch))
-        if chosen == .newton, cell.fusedNewtonBlockSize != nil, !options.estimatesContractivity {
-            // Plain fused Newton (method given, so no contractivity estimate reads the
-            // projections first): the first pass projects each block just before linearising it.
+        if chosen == .newton, cell.fusedNewtonBlockSize != nil {
+            // Plain fused Newton: the first pass projects each block just before linearising it
+            // (a contractivity estimate projects only its window's rows first).
             return inputs.withUnsafeBufferPointer { x in
                 projections.withUnsafeMutableBufferPointer { u in
                     solve(
@@ -186,8 +186,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var contractivity: Contractivity? = nil
         if method != .sequential, options.method == .automatic || options.estimatesContractivity {
             if let pendingInputs {
+                // The window's rows only; the solve projects every row (fused into its first
+                // pass, or in one pass before another method), these included.
                 cell.project(
-                    inputs: pendingInputs, steps: steps, batch: batch, projections: projections, pool: options.pool)
+                    inputs: pendingInputs, steps: min(steps, Contractivity.defaultWindow), batch: batch,
+                    projections: projections, pool: .serial)
             }
             let c = h0.withUnsafeBufferPointer { h0 in
                 self.contractivity(
@@ -196,7 +199,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             contractivity = c
             if options.method == .automatic { (method, decision) = refineChoice(method, decision, by: c) }
         }
-        let unprojected = contractivity == nil ? pendingInputs : nil
+        let unprojected = pendingInputs
         // Without a guess, every segment writes its states (rollout or the Newton initial guess).
         var states = guess ?? uninitializedArray(Scalar.self, count: steps * row)
         let segmentLength = min(options.segmentLength ?? steps, steps)
