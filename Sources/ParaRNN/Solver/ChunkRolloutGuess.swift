@@ -1,7 +1,9 @@
 import ParallelScan
 
-/// Where plain fused Newton (``SolverMethod/newton`` for cells with diagonal or small-block
-/// Jacobians) starts its iterations.
+/// Where the parallel methods (Newton, quasi-Newton, damped Newton, ELK) start. Fused plain
+/// Newton (``SolverMethod/newton`` for cells with diagonal or small-block Jacobians) rolls the
+/// chunks out in its first pass; the others before their first iteration
+/// (``SequenceSolver/chunkRolloutGuess(steps:batch:projections:previous:states:)``).
 ///
 /// - ``zeroState``: ParaRNN's guess s⁽⁰⁾_t = f(0, u_t), every step from a zero state, then
 ///   Newton steps until the residual meets the tolerance.

@@ -27,7 +27,7 @@ public struct SolverOptions: Sendable {
     /// Estimate the ``Contractivity`` (a rollout and linearisation of the first ≤ 512 steps)
     /// for a requested parallel method too, for reports; `.automatic` always estimates it.
     public var estimatesContractivity: Bool = false
-    /// Where plain fused Newton starts (``NewtonGuess``): exact rollouts of its chunks after a
+    /// Where the parallel methods start (``NewtonGuess``): exact rollouts of their chunks after a
     /// burn-in by default, ParaRNN's f(0, u) with `.zeroState`.
     public var newtonGuess: NewtonGuess = .chunkRollouts
     /// The workers.
@@ -567,9 +567,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var attempts: [SolveAttempt] = []
         var useGuess = hasGuess
         // Start from chunk rollouts (``NewtonGuess``), and stop there when their seams certify.
-        // Fused plain Newton does this in its first pass; ELK keeps its own start.
+        // Fused plain Newton does this in its first pass.
         let fusedNewton = method == .newton && cell.fusedNewtonBlockSize != nil
-        if !useGuess, packing == nil, options.newtonGuess == .chunkRollouts, method != .elk, !fusedNewton {
+        if !useGuess, packing == nil, options.newtonGuess == .chunkRollouts, !fusedNewton {
             projectPending()
             if let guess = chunkRolloutGuess(
                 steps: steps, batch: batch, projections: projections, previous: previous, states: states)
