@@ -28,11 +28,16 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     private let lock = NSLock()
     private var failure: SequenceIOError?
 
-    /// - Parameter segmentSteps: the steps per segment (sizes the write queue).
-    init(url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int) throws(SequenceIOError) {
+    /// - Parameters:
+    ///   - segmentSteps: the steps per segment (sizes the write queue).
+    ///   - durable: sync the file to the disk before it is renamed into place (`--sync`; see
+    ///     ``StreamingFile``).
+    init(
+        url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int, durable: Bool = false
+    ) throws(SequenceIOError) {
         slots = DispatchSemaphore(
             value: max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size)))
-        file = try StreamingFile(url: url)
+        file = try StreamingFile(url: url, durable: durable)
         self.steps = steps
         self.batch = batch
         self.width = width
@@ -93,7 +98,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Waits for the queued writes, then syncs and renames the complete file into place.
+    /// Waits for the queued writes, then moves the complete file into place (synced first if
+    /// durable).
     func commit() throws(SequenceIOError) {
         queue.sync {}
         if let failure = takeFailure() {
