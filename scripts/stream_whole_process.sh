@@ -8,13 +8,15 @@
 # 'time' line and /usr/bin/time's wall, user, sys (s), peak RSS (KiB) and minor faults.
 # Runs alternate the default (no fsync) with --sync (fsync before the rename), each
 # overwriting its previous output as a user's repeated runs would. About 2 minutes.
+# PARARNN_STREAM_STEPS sets T (default 10^7). A binary without --sync (before issue 21's
+# whole-process work) prints its usage error on the --sync lines; its default runs fsync.
 set -euo pipefail
 bin="${1:?usage: scripts/stream_whole_process.sh PARARNN OUTDIR [THREADS...]}"
 out="${2:?usage: scripts/stream_whole_process.sh PARARNN OUTDIR [THREADS...]}"
 shift 2
 if [ $# -gt 0 ]; then threads=("$@"); else threads=(2 16); fi
 mkdir -p "$out"
-steps=10000000
+steps="${PARARNN_STREAM_STEPS:-10000000}"
 python3 - "$out" "$steps" <<'PY'
 import array, json, random, struct, sys
 out, steps = sys.argv[1], int(sys.argv[2])
@@ -43,14 +45,14 @@ PY
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
     tlist=$(IFS=,; echo "${threads[*]}")
     "$bin" bench --preset standard --groups newton --newton-case "paragru B=1 d=4 T=1000000" \
-        --threads "$tlist" --repetitions 10 | grep -E '^newton paragru'
+        --threads "$tlist" --repetitions 10 2>&1 | grep -E '^newton paragru'
     for rep in 1 2 3; do
         for t in "${threads[@]}"; do
             for method in sequential newton; do
                 for sync in "" --sync; do
                     /usr/bin/time -f "| wall %e user %U sys %S rss %M minflt %R" -o "$out/time.txt" \
                         "$bin" solve --model "$out/gru.safetensors" --input "$out/x.npy" --method "$method" \
-                        --threads "$t" --output "$out/h-$method.npy" $sync > "$out/run.txt"
+                        --threads "$t" --output "$out/h-$method.npy" $sync > "$out/run.txt" 2>&1 || true
                     echo "rep $rep t $t $method ${sync:-default}: $(grep -E '^time ' "$out/run.txt" | sed 's/^time *//') $(cat "$out/time.txt")"
                 done
             done
