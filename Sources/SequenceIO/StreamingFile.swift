@@ -42,6 +42,8 @@ public final class StreamingFile: @unchecked Sendable {
     public private(set) var bytesWritten = 0
     /// Whether ``commit()`` syncs the file to the disk first (see the type's notes).
     public let durable: Bool
+    /// Guards the counters: writes to disjoint ranges may come from several threads.
+    private let counters = NSLock()
 
     /// - Parameter durable: sync the file before moving it into place (default `true`).
     public init(url: URL, durable: Bool = true) throws(SequenceIOError) {
@@ -62,7 +64,8 @@ public final class StreamingFile: @unchecked Sendable {
 
     deinit { discard() }
 
-    /// Writes `count` bytes at byte `offset` of the file.
+    /// Writes `count` bytes at byte `offset` of the file (from any thread; ranges written
+    /// concurrently must not overlap).
     public func write(_ bytes: UnsafeRawPointer, count: Int, at offset: Int) throws(SequenceIOError) {
         var done = 0
         while done < count {
@@ -75,6 +78,8 @@ public final class StreamingFile: @unchecked Sendable {
             }
             done += n
         }
+        counters.lock()
+        defer { counters.unlock() }
         bytesWritten += count
         guard durable else { return }
         unsyncedStart = min(unsyncedStart, offset)
