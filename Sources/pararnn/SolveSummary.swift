@@ -118,7 +118,7 @@ struct SolveSummary<S: CellMath> {
             let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
             add(
                 "time",
-                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (waiting for input \(milliseconds(st.readSeconds)), for output \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))"
+                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (waiting for input \(milliseconds(st.readSeconds)), for writes \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))"
             )
             add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
         } else {

@@ -3,8 +3,8 @@ import SequenceIO
 import Testing
 
 /// ``StreamingFile``: the file appears only on commit, complete, durable or not; an existing
-/// file is replaced (by exchanging names) and leaves nothing behind; a directory in the way
-/// fails and cleans up.
+/// file is replaced (by exchanging names) and leaves nothing behind; a folder or pipe in the
+/// way is refused before anything is written.
 @Suite struct StreamingFileTests {
     func write(_ text: String, to url: URL, durable: Bool) throws(SequenceIOError) {
         let file = try StreamingFile(url: url, durable: durable)
@@ -44,16 +44,21 @@ import Testing
         #expect(try dir.contents() == ["h.npy"])
     }
 
-    @Test func aDirectoryInTheWayFailsAndCleansUp() throws {
+    @Test func aFolderOrPipeInTheWayIsRefusedBeforeAnyWork() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let sub = dir.file("sub")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: false)
         try Data("x".utf8).write(to: sub.appendingPathComponent("keep"))
-        let file = try StreamingFile(url: sub, durable: false)
-        try file.write(Data([1, 2, 3]), at: 0)
-        #expect(throws: SequenceIOError.self) { try file.commit() }
-        #expect(try dir.contents() == ["sub"])
+        let pipe = dir.file("p.npy")
+        #expect(mkfifo(pipe.path, 0o644) == 0)
+        for url in [sub, pipe] {
+            let error = caught { () throws(SequenceIOError) in try StreamingFile(url: url, durable: false) }
+            #expect(error?.description.contains("is not a regular file") == true, "\(String(describing: error))")
+        }
+        #expect(try dir.contents() == ["p.npy", "sub"])
+        var info = stat()
+        #expect(lstat(pipe.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
         #expect(try FileManager.default.contentsOfDirectory(atPath: sub.path) == ["keep"])
     }
 }
