@@ -9,17 +9,26 @@ import Foundation
 #endif
 
 /// A file written piece by piece that appears at `url` only when complete: the bytes go to a
-/// temporary file next to it (`.NAME.<UUID>.tmp`, as ``AtomicFile``), which ``commit()`` syncs
-/// and renames over `url`. ``discard()``, deinit without a commit, and SIGINT / SIGTERM /
+/// temporary file next to it (`.NAME.<UUID>.tmp`, as ``AtomicFile``), which ``commit()``
+/// moves over `url` in one step. ``discard()``, deinit without a commit, and SIGINT / SIGTERM /
 /// SIGHUP / SIGPIPE while it is open remove the temporary file, so an interrupted run or an error
 /// leaves no output and no partial file.
 ///
 /// Writes are positioned (`pwrite`), so a batch-major array can be filled one time segment at
-/// a time. Dirty pages are handed to the disk every 8 MiB as they are written (Linux
-/// `sync_file_range`), so the final sync waits for little more than the last piece.
+/// a time.
+///
+/// Durability is a choice. A `durable` file is synced before it is moved into place (it
+/// survives a machine crash), and its dirty pages are handed to the disk every 8 MiB as they
+/// are written (Linux `sync_file_range`), so the final sync waits for little more than the last
+/// piece. Otherwise the operating system writes it back when it likes: the process is done
+/// once the bytes are in the page cache. Either way the file at `url` is the old one or the
+/// complete new one, never a part. An existing file at `url` is replaced by exchanging the two
+/// names (Linux `renameat2(RENAME_EXCHANGE)`), then the old one is removed: a plain rename over
+/// an existing file makes ext4 write the new, unsynced file's data out first (`auto_da_alloc`),
+/// which on the 2-core VM cost 240–290 ms for 160 MB (measured: a rename to a fresh name, 0 ms).
 ///
 /// ```swift
-/// let file = try StreamingFile(url: URL(fileURLWithPath: "h.npy"))
+/// let file = try StreamingFile(url: URL(fileURLWithPath: "h.npy"), durable: false)
 /// try file.write(header, at: 0)
 /// try file.commit()          // now h.npy exists, complete
 /// ```
@@ -31,11 +40,29 @@ public final class StreamingFile: @unchecked Sendable {
     private var finished = false
     private var unsyncedStart = Int.max, unsyncedEnd = 0
     public private(set) var bytesWritten = 0
+    /// Whether ``commit()`` syncs the file to the disk first (see the type's notes).
+    public let durable: Bool
+    /// Guards the counters: writes to disjoint ranges may come from several threads.
+    private let counters = NSLock()
 
-    public init(url: URL) throws(SequenceIOError) {
+    /// - Parameter durable: sync the file before moving it into place (default `true`).
+    public init(url: URL, durable: Bool = true) throws(SequenceIOError) {
         self.url = url
+        self.durable = durable
         let name = url.lastPathComponent
         let directory = url.deletingLastPathComponent()
+        // The commit moves a new file over `url`: a device or pipe there (as root, /dev/null)
+        // would be replaced by a regular file, so it is refused before any work.
+        var existing = stat()
+        if lstat(url.path, &existing) == 0, (existing.st_mode & S_IFMT) != S_IFREG,
+            (existing.st_mode & S_IFMT) != S_IFLNK
+        {
+            throw .writeFailed(
+                file: name,
+                reason:
+                    "\(url.path) exists and is not a regular file (a folder, device, pipe or socket); it is not replaced"
+            )
+        }
         temporaryPath =
             directory.appendingPathComponent("\(AtomicFile.temporaryPrefix(for: url))\(UUID().uuidString).tmp").path
         slot = TemporaryFiles.register(temporaryPath)
@@ -49,7 +76,8 @@ public final class StreamingFile: @unchecked Sendable {
 
     deinit { discard() }
 
-    /// Writes `count` bytes at byte `offset` of the file.
+    /// Writes `count` bytes at byte `offset` of the file (from any thread; ranges written
+    /// concurrently must not overlap).
     public func write(_ bytes: UnsafeRawPointer, count: Int, at offset: Int) throws(SequenceIOError) {
         var done = 0
         while done < count {
@@ -62,7 +90,10 @@ public final class StreamingFile: @unchecked Sendable {
             }
             done += n
         }
+        counters.lock()
+        defer { counters.unlock() }
         bytesWritten += count
+        guard durable else { return }
         unsyncedStart = min(unsyncedStart, offset)
         unsyncedEnd = max(unsyncedEnd, offset + count)
         if unsyncedEnd - unsyncedStart >= 8 << 20 {
@@ -83,23 +114,40 @@ public final class StreamingFile: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Syncs the file and renames it over ``url``. On failure the temporary file is removed.
+    /// Syncs the file if ``durable``, then moves it over ``url`` (see the type's notes). On
+    /// failure the temporary file is removed.
     public func commit() throws(SequenceIOError) {
         precondition(!finished, "StreamingFile.commit after commit or discard")
         var failure: String?
-        if fsync(fd) != 0 { failure = "fsync: \(errnoMessage())" }
+        if durable, fsync(fd) != 0 { failure = "fsync: \(errnoMessage())" }
         if close(fd) != 0, failure == nil { failure = "close: \(errnoMessage())" }
         fd = -1
-        if failure == nil, rename(temporaryPath, url.path) != 0 {
+        if failure == nil, !Self.exchange(temporaryPath, url.path), rename(temporaryPath, url.path) != 0 {
             failure = "renaming the temporary file to \(url.path): \(errnoMessage())"
         }
-        if let failure {
-            unlink(temporaryPath)
-            finish()
-            throw .writeFailed(file: url.lastPathComponent, reason: failure)
-        }
+        // After an exchange the temporary name holds the old file: removed here.
+        unlink(temporaryPath)
         finish()
+        if let failure { throw .writeFailed(file: url.lastPathComponent, reason: failure) }
     }
+
+    /// Exchanges the names `from` and `to` when `to` is a regular file (Linux `renameat2` with
+    /// `RENAME_EXCHANGE`); `false` when `to` is not one, or the system or file system cannot.
+    private static func exchange(_ from: String, _ to: String) -> Bool {
+        var target = stat()
+        guard let renameat2, lstat(to, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG else { return false }
+        let atCurrentDirectory: Int32 = -100  // AT_FDCWD
+        return renameat2(atCurrentDirectory, from, atCurrentDirectory, to, 2) == 0  // RENAME_EXCHANGE
+    }
+
+    private typealias RenameAt2 =
+        @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32)
+        -> Int32
+    /// glibc's `renameat2` (2.28 and later), looked up at run time (absent elsewhere: `nil`).
+    private static let renameat2: RenameAt2? = {
+        guard let symbol = dlsym(nil, "renameat2") else { return nil }  // RTLD_DEFAULT
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+    }()
 
     /// Closes and removes the temporary file (nothing appears at ``url``). Idempotent.
     public func discard() {

@@ -9,9 +9,12 @@ import SequenceIO
 /// interrupted leaves nothing.
 ///
 /// The writes run on a background thread, at most ``queuedBytes`` (16 MiB, at least two
-/// segments) behind the solver, so writing the output (and the disk's writeback) overlaps the
-/// next segments' solve; an
-/// error of a background write is thrown by the next ``write(_:steps:)`` or by ``commit()``.
+/// segments) behind the solver, so writing the output overlaps the next segments' solve. When
+/// that thread falls behind (it waits for a core: 2 cores, 2 workers, or a busy machine), the
+/// solver's thread writes instead of waiting: a segment that finds the queue full is written
+/// at once, and ``commit()`` writes what is still queued. The segments' rows go to disjoint
+/// places in the file, so their order does not matter. An error of a background write is
+/// thrown by the next ``write(_:steps:)`` or by ``commit()``.
 ///
 ///     let writer = try HiddenWriter<Float>(url: out, steps: T, batch: 1, width: d, batched: false)
 ///     try writer.write(h, steps: 0..<4096)     // h: [4096][1][d]
@@ -20,19 +23,27 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     let file: StreamingFile
     let steps: Int, batch: Int, width: Int
     let dataOffset: Int
-    private var staging: [S] = []
+    /// The batch-major staging rows (B > 1) of the background thread and of the caller's.
+    private var queueStaging: [S] = [], callerStaging: [S] = []
     private let queue = DispatchQueue(label: "pararnn.output")
-    private let slots: DispatchSemaphore
+    /// How many segments may wait for the background thread.
+    private let capacity: Int
     /// How far (in bytes of output) the writes may lag behind the solver.
     static var queuedBytes: Int { 16 << 20 }
     private let lock = NSLock()
+    /// Segments not yet taken by a writer (guarded by `lock`).
+    private var pending: [(hidden: [S], range: Range<Int>)] = []
     private var failure: SequenceIOError?
 
-    /// - Parameter segmentSteps: the steps per segment (sizes the write queue).
-    init(url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int) throws(SequenceIOError) {
-        slots = DispatchSemaphore(
-            value: max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size)))
-        file = try StreamingFile(url: url)
+    /// - Parameters:
+    ///   - segmentSteps: the steps per segment (sizes the write queue).
+    ///   - durable: sync the file to the disk before it is renamed into place (`--sync`; see
+    ///     ``StreamingFile``).
+    init(
+        url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int, durable: Bool = false
+    ) throws(SequenceIOError) {
+        capacity = max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size))
+        file = try StreamingFile(url: url, durable: durable)
         self.steps = steps
         self.batch = batch
         self.width = width
@@ -42,15 +53,24 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         dataOffset = header.count
     }
 
-    /// Queues h of steps `range`, time-major `[range.count][B][width]`, for writing; waits
-    /// while ``queuedBytes`` are queued.
+    /// Queues h of steps `range`, time-major `[range.count][B][width]`, for writing; writes it
+    /// now, on the caller's thread, when ``queuedBytes`` are queued already.
     func write(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
         if let failure = takeFailure() { throw failure }
-        slots.wait()
+        let queued = lock.withLock {
+            guard pending.count < capacity else { return false }
+            pending.append((hidden, range))
+            return true
+        }
+        guard queued else {
+            try writeNow(hidden, steps: range, staging: &callerStaging)
+            return
+        }
         queue.async { [self] in
-            defer { slots.signal() }
-            if lock.withLock({ failure != nil }) { return }
-            do throws(SequenceIOError) { try writeNow(hidden, steps: range) } catch {
+            // The oldest waiting segment, unless the caller took it (commit) or a write failed.
+            guard let next = lock.withLock({ failure == nil && !pending.isEmpty ? pending.removeFirst() : nil })
+            else { return }
+            do throws(SequenceIOError) { try writeNow(next.hidden, steps: next.range, staging: &queueStaging) } catch {
                 lock.withLock { failure = error }
             }
         }
@@ -58,8 +78,15 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
 
     private func takeFailure() -> SequenceIOError? { lock.withLock { failure } }
 
-    /// Writes h of steps `range` now (on the writer's queue).
-    private func writeNow(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
+    /// Writes, on the caller's thread, the segments the background thread has not taken.
+    private func writePending() throws(SequenceIOError) {
+        while let next = lock.withLock({ pending.isEmpty ? nil : pending.removeFirst() }) {
+            try writeNow(next.hidden, steps: next.range, staging: &callerStaging)
+        }
+    }
+
+    /// Writes h of steps `range` now, batch-major through `staging` when B > 1.
+    private func writeNow(_ hidden: [S], steps range: Range<Int>, staging: inout [S]) throws(SequenceIOError) {
         let size = MemoryLayout<S>.size
         let rowBytes = width * size
         var failure: SequenceIOError?
@@ -93,8 +120,10 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         if let failure { throw failure }
     }
 
-    /// Waits for the queued writes, then syncs and renames the complete file into place.
+    /// Writes what is still queued (beside the background thread's last write), then moves
+    /// the complete file into place (synced first if durable).
     func commit() throws(SequenceIOError) {
+        do { try writePending() } catch { lock.withLock { failure = failure ?? error } }
         queue.sync {}
         if let failure = takeFailure() {
             file.discard()
@@ -103,8 +132,9 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         try file.commit()
     }
 
-    /// Waits for the queued writes and removes the temporary file.
+    /// Drops the queued writes, waits for the one under way and removes the temporary file.
     func discard() {
+        lock.withLock { pending.removeAll() }
         queue.sync {}
         file.discard()
     }

@@ -84,7 +84,7 @@ struct Solve: ParsableCommand {
             them. --verify and bidirectional models solve in memory.
 
             Prints a summary on stdout (for a streamed solve: the segments, the time of solving, \
-            reading and writing+syncing the output within the whole-process wall time, and the \
+            waiting for input and for the output within the whole-process wall time, and the \
             peak RSS); with --verify also runs the sequential rollout and prints the largest \
             difference and the speedup. While a long streamed solve runs, a progress bar (steps/s, \
             ETA) is shown on stderr if stderr is a terminal; in memory, a progress line per \
@@ -184,6 +184,13 @@ struct Solve: ParsableCommand {
             "Hold the whole sequence in memory instead of streaming it (as --verify and bidirectional models do).",
             visibility: .hidden))
     var inMemory = false
+
+    @Flag(
+        name: .long,
+        help:
+            "Flush a streamed output to the disk (fsync) before moving it into place, so that it survives a machine crash (default: the operating system writes it back; an interrupted run leaves no output file either way)."
+    )
+    var sync = false
 
     @Flag(name: .long, help: "Also run the sequential rollout; print the largest difference and the speedup.")
     var verify = false

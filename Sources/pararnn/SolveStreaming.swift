@@ -67,7 +67,8 @@ extension Solve {
             try createParentFolder(of: url)
             do {
                 writer = try HiddenWriter<S>(
-                    url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps)
+                    url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps,
+                    durable: sync)
             } catch {
                 throw Failure(message: "error: \(error.description)", code: 1)
             }
@@ -75,32 +76,27 @@ extension Solve {
         // Any failure from here on removes the partial output.
         defer { writer?.discard() }
 
-        // 2. Stream: read, solve, write, one segment at a time; the buffers are reused.
+        // 2. Stream: segment k + 1 is read (SegmentReader) while segment k is solved, and
+        // segment k's states are written (HiddenWriter) while k + 1 is solved; buffers reused.
         let progress = Console.stderrIsTTY && steps >= 1_000_000 ? StreamProgress(total: steps) : nil
-        var x = [S](repeating: 0, count: segmentSteps * batch * features)
-        let narrowing = source.scalarType == .float64 && computeType == .float32
+        let reader = SegmentReader<S>(source: source, segmentSteps: segmentSteps, computeType: computeType)
         var readSeconds = 0.0
         var writeSeconds = 0.0
         var solveSeconds = 0.0
         var writeOutput = writer != nil
         var stoppedEarly = false
-        for k in 0..<segments {
-            let range = (k * segmentSteps)..<min(steps, (k + 1) * segmentSteps)
+        while true {
             let t0 = ContinuousClock.now
-            if range.count < segmentSteps { x = [S](repeating: 0, count: range.count * batch * features) }
-            let failure: SequenceIOError? = x.withUnsafeMutableBytes { raw in
-                do throws(SequenceIOError) {
-                    try source.read(steps: range, into: raw.baseAddress!, as: computeType)
-                    return nil
-                } catch { return error }
-            }
-            if let error = failure {
+            guard let segment = reader.next() else { break }
+            let range = segment.range
+            let x: [S]
+            switch segment.values {
+            case .success(let values): x = values
+            case .failure(.source(let error)):
                 progress?.finish()
                 let step = nonFiniteStep(error).map { " (step \($0))" } ?? ""
                 throw Failure(message: "error: \(error.description)\(step); no hidden states written", code: 1)
-            }
-            // Values the source checked stay finite unless rounded from float64 to Float.
-            if narrowing, let bad = x.withUnsafeBufferPointer({ firstNonFinite($0) }) {
+            case .failure(.notFiniteInComputeType(let bad)):
                 // Finite in the file, but not in the compute precision (a float64 value beyond Float's range).
                 progress?.finish()
                 let step = range.lowerBound + bad / (batch * features)

@@ -23,8 +23,9 @@ struct StreamingInfo {
     var segmentIterations: [[Int]]
     /// getrusage's peak resident set size at the end, in bytes.
     var peakResidentBytes: Int
-    /// Seconds spent reading input segments, and writing output (syncing included); the
-    /// solving itself is ``SolveSummary/solveSeconds``.
+    /// Seconds the solver waited for input segments (read one segment ahead, on another
+    /// thread) and for the output (a full write queue, the last writes, the sync if asked, the
+    /// rename); the solving itself is ``SolveSummary/solveSeconds``.
     var readSeconds: Double
     var writeSeconds: Double
 }
@@ -112,12 +113,12 @@ struct SolveSummary<S: CellMath> {
         if let st = streaming {
             add(
                 "segments",
-                "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read, solved and written in turn"
+                "\(st.segments) of \(st.segmentLength) step\(st.segmentLength == 1 ? "" : "s") (\(st.segmentLengthRequested ? "--segment-length" : "cache-sized within --max-memory \(formatBytes(st.maxMemory))")), each read ahead, solved and written behind"
             )
             let rest = totalSeconds - solveSeconds - st.readSeconds - st.writeSeconds
             add(
                 "time",
-                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (reading \(milliseconds(st.readSeconds)), writing and syncing \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))"
+                "\(milliseconds(solveSeconds)) solve; \(milliseconds(totalSeconds)) wall in all since the process started (waiting for input \(milliseconds(st.readSeconds)), for writes \(milliseconds(st.writeSeconds)), starting, loading and the rest \(milliseconds(rest)))"
             )
             add("memory", "peak RSS \(formatBytes(st.peakResidentBytes))")
         } else {

@@ -153,6 +153,30 @@ import Testing
         #expect(ws.files() == ["m.safetensors", "x.npy", "y.npy"])
     }
 
+    /// An existing output is replaced (names exchanged, the old file removed), synced with
+    /// `--sync` or not, by the same bits; nothing else is left in the folder.
+    @Test func anExistingOutputIsReplacedWithOrWithoutSync() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m.safetensors", layer1)
+        ws.writeNPY("x.npy", input(steps: 777))
+        try Data("an older, unrelated file".utf8).write(to: ws.path("h.npy"))
+        var outputs: [[UInt64]] = []
+        for extra in [["--sync"], [], ["--sync"]] {
+            let r = try ws.run(
+                [
+                    "solve", "--model", "m.safetensors", "--input", "x.npy", "--method", "sequential",
+                    "--segment-length", "100", "--output", "h.npy",
+                ] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("waiting for input"), "\(r.stdout)")
+            outputs.append(bits(try NPY.read(contentsOf: ws.path("h.npy"))))
+            #expect(ws.files() == ["m.safetensors", "x.npy", "h.npy"])
+        }
+        #expect(outputs[0].count == 777 * 3)
+        #expect(outputs[0] == outputs[1] && outputs[1] == outputs[2])
+    }
+
     @Test func maxMemoryChoosesTheSegmentAndRefusesTooLittle() throws {
         let ws = Workspace()
         defer { ws.cleanup() }

@@ -1,0 +1,64 @@
+import Foundation
+import SequenceIO
+import Testing
+
+/// ``StreamingFile``: the file appears only on commit, complete, durable or not; an existing
+/// file is replaced (by exchanging names) and leaves nothing behind; a folder or pipe in the
+/// way is refused before anything is written.
+@Suite struct StreamingFileTests {
+    func write(_ text: String, to url: URL, durable: Bool) throws(SequenceIOError) {
+        let file = try StreamingFile(url: url, durable: durable)
+        let bytes = Data(text.utf8)
+        // Positioned writes, the second half first.
+        let half = bytes.count / 2
+        try file.write(Data(bytes[half...]), at: half)
+        try file.write(Data(bytes[..<half]), at: 0)
+        try file.commit()
+    }
+
+    @Test func commitReplacesAnExistingFileDurableOrNotAndLeavesOnlyIt() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let url = dir.file("h.npy")
+        for durable in [false, true] {
+            try write("first contents, the longer ones", to: url, durable: durable)
+            #expect(try String(contentsOf: url, encoding: .utf8) == "first contents, the longer ones")
+            try write("second", to: url, durable: durable)
+            #expect(try String(contentsOf: url, encoding: .utf8) == "second")
+            #expect(try dir.contents() == ["h.npy"])
+            try FileManager.default.removeItem(at: url)
+        }
+    }
+
+    @Test func nothingAppearsBeforeCommitOrAfterDiscard() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let url = dir.file("h.npy")
+        try Data("old".utf8).write(to: url)
+        let file = try StreamingFile(url: url, durable: false)
+        try file.write(Data("new contents".utf8), at: 0)
+        #expect(try String(contentsOf: url, encoding: .utf8) == "old")
+        #expect(try dir.contents().count == 2)  // h.npy and the temporary file
+        file.discard()
+        #expect(try String(contentsOf: url, encoding: .utf8) == "old")
+        #expect(try dir.contents() == ["h.npy"])
+    }
+
+    @Test func aFolderOrPipeInTheWayIsRefusedBeforeAnyWork() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let sub = dir.file("sub")
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: false)
+        try Data("x".utf8).write(to: sub.appendingPathComponent("keep"))
+        let pipe = dir.file("p.npy")
+        #expect(mkfifo(pipe.path, 0o644) == 0)
+        for url in [sub, pipe] {
+            let error = caught { () throws(SequenceIOError) in try StreamingFile(url: url, durable: false) }
+            #expect(error?.description.contains("is not a regular file") == true, "\(String(describing: error))")
+        }
+        #expect(try dir.contents() == ["p.npy", "sub"])
+        var info = stat()
+        #expect(lstat(pipe.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sub.path) == ["keep"])
+    }
+}
