@@ -44,6 +44,21 @@ public enum AtomicFile {
         }
     }
 
+    /// Refuses a target that exists and is neither a regular file nor a symbolic link: moving a
+    /// new file over a folder, device, pipe or socket (as root, /dev/null) would replace it with a
+    /// regular file. Called before any work.
+    public static func checkReplaceable(_ url: URL) throws(SequenceIOError) {
+        var existing = stat()
+        let kind = lstat(url.path, &existing) == 0 ? existing.st_mode & S_IFMT : S_IFREG
+        guard kind == S_IFREG || kind == S_IFLNK else {
+            throw .writeFailed(
+                file: url.lastPathComponent,
+                reason:
+                    "\(url.path) exists and is not a regular file (a folder, device, pipe or socket); it is not replaced"
+            )
+        }
+    }
+
     /// The name prefix of `url`'s temporary files: `.NAME.` (then a UUID and `.tmp`).
     static func temporaryPrefix(for url: URL) -> String { ".\(url.lastPathComponent.prefix(100))." }
 
@@ -69,6 +84,7 @@ public enum AtomicFile {
         guard url.isFileURL else {
             throw .writeFailed(file: name, reason: "\(url) is not a file URL")
         }
+        try checkReplaceable(url)
         let directory = url.deletingLastPathComponent()
         let tempURL = directory.appendingPathComponent("\(temporaryPrefix(for: url))\(UUID().uuidString).tmp")
         let tempPath = tempURL.path

@@ -51,18 +51,7 @@ public final class StreamingFile: @unchecked Sendable {
         self.durable = durable
         let name = url.lastPathComponent
         let directory = url.deletingLastPathComponent()
-        // The commit moves a new file over `url`: a device or pipe there (as root, /dev/null)
-        // would be replaced by a regular file, so it is refused before any work.
-        var existing = stat()
-        if lstat(url.path, &existing) == 0, (existing.st_mode & S_IFMT) != S_IFREG,
-            (existing.st_mode & S_IFMT) != S_IFLNK
-        {
-            throw .writeFailed(
-                file: name,
-                reason:
-                    "\(url.path) exists and is not a regular file (a folder, device, pipe or socket); it is not replaced"
-            )
-        }
+        try AtomicFile.checkReplaceable(url)
         temporaryPath =
             directory.appendingPathComponent("\(AtomicFile.temporaryPrefix(for: url))\(UUID().uuidString).tmp").path
         slot = TemporaryFiles.register(temporaryPath)

@@ -55,6 +55,9 @@ import Testing
         for url in [sub, pipe] {
             let error = caught { () throws(SequenceIOError) in try StreamingFile(url: url, durable: false) }
             #expect(error?.description.contains("is not a regular file") == true, "\(String(describing: error))")
+            // The whole-file writer (in-memory solves, reports, models) refuses them the same way.
+            let atomic = caught { () throws(SequenceIOError) in try AtomicFile.write(Data("y".utf8), to: url) }
+            #expect(atomic?.description.contains("is not a regular file") == true, "\(String(describing: atomic))")
         }
         #expect(try dir.contents() == ["p.npy", "sub"])
         var info = stat()
