@@ -36,6 +36,8 @@ extension SequenceSolver {
         let row = cell.stateRowSize(batch: batch)
         let urow = cell.projectionRowSize(batch: batch)
         let tolerance = options.tolerance ?? Self.defaultTolerance
+        let timings = options.coupledTimings
+        var mark = ContinuousClock.now
         var local = self
         local.options.coupling = nil
         local.options.segmentLength = segmentLength
@@ -63,6 +65,7 @@ extension SequenceSolver {
             }
         }
         shift(last, into: &entry, coupling: coupling)
+        mark = timings?.add(.guess, since: mark) ?? mark
         let first = inputs.withUnsafeBufferPointer { x in
             projections.withUnsafeMutableBufferPointer { u in
                 local.solve(
@@ -74,6 +77,7 @@ extension SequenceSolver {
         var attempts = first.attempts
         var converged = first.converged
         var worst = first.finalResidual
+        mark = timings?.add(.pieces, since: mark) ?? mark
         // 2. Correction rounds.
         var rounds = 0
         var resolved = 0
@@ -82,6 +86,7 @@ extension SequenceSolver {
             var incoming = entry
             let end = Array(states[((steps - 1) * row)...])
             shift(end, into: &incoming, coupling: coupling)
+            mark = timings?.add(.exchange, since: mark) ?? mark
             var endChanged = false
             if !Self.sameBits(incoming, entry[...]) {
                 entry = incoming
@@ -93,19 +98,28 @@ extension SequenceSolver {
                 worst = combineResiduals(worst, result.residual)
                 resolved += result.steps
                 endChanged = !Self.sameBits(end, states[((steps - 1) * row)...])
+                mark = timings?.add(.correction, since: mark) ?? mark
             }
-            if coupling.allAgree(!endChanged) { break }
+            let settled = coupling.allAgree(!endChanged)
+            mark = timings?.add(.exchange, since: mark) ?? mark
+            if settled { break }
         }
         let residual = coupling.maxResidual(worst)
         let allConverged = coupling.allAgree(converged)
         let totalResolved = coupling.sum(resolved)
+        mark = timings?.add(.collectives, since: mark) ?? mark
+        timings?.rounds += rounds
+        timings?.resolvedSteps += resolved
         let decision =
             "across \(coupling.segments) processes: each solved its steps in pieces of \(segmentLength), then \(rounds) correction round\(rounds == 1 ? "" : "s") re-solved \(totalResolved) steps in all"
         let solution = Solution(
             states: states, steps: steps, batch: batch, method: first.method, attempts: attempts,
             converged: allConverged, finalResidual: residual, tolerance: tolerance, decision: decision,
             segments: first.segments)
-        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [attempts.count], segmentLength: steps)
+        let guarded = Self.guardingFiniteStates(
+            solution, row: row, segmentEnds: [attempts.count], segmentLength: steps)
+        timings?.add(.finiteCheck, since: mark)
+        return guarded
     }
 
     /// Whether `a` and `b` hold the same bits (NaN equals itself; −0 differs from +0).
