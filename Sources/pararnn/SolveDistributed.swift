@@ -216,7 +216,8 @@ extension Solve {
 
     /// Rank 0 creates `<output>.<id>.partial` with the header (sized to the whole array); every
     /// rank writes its steps' rows at their offsets ([B, T, d] batch-major: one run per batch
-    /// entry) and syncs; rank 0 renames the file into place once all succeeded, else removes it.
+    /// entry; B = 1: the states as they are, no copy), then, once all have written, syncs; rank 0
+    /// renames the file into place once all succeeded, else removes it.
     func writeCollectively<S: CellMath>(
         _ hidden: [S], to url: URL, shape: [Int], type: ScalarType, steps: Int, batch: Int,
         width d: Int, mine: Range<Int>, world: Communicator, agreement: Agreement, phases: inout DistributedPhases
@@ -263,8 +264,20 @@ extension Solve {
                 }
                 defer { close(fd) }
                 // This rank's rows, batch entry by batch entry: hidden is [t][B][d] (time-major).
-                var run = [S](repeating: 0, count: mine.count * d)
-                for e in 0..<batch {
+                // One sequence: hidden is already the run of rows, written as it is.
+                if batch == 1 {
+                    let offset = header.count + mine.lowerBound * d * scalar
+                    let bytes = mine.count * d * scalar
+                    let wrote = hidden.withUnsafeBytes { pwrite(fd, $0.baseAddress, bytes, off_t(offset)) }
+                    if wrote != bytes {
+                        throw Failure(
+                            message:
+                                "error: \(url.lastPathComponent): cannot write rows \(mine): \(String(cString: strerror(errno)))",
+                            code: 1)
+                    }
+                }
+                var run = [S](repeating: 0, count: batch == 1 ? 0 : mine.count * d)
+                for e in 0..<(batch == 1 ? 0 : batch) {
                     for t in 0..<mine.count {
                         for i in 0..<d { run[t * d + i] = hidden[(t * batch + e) * d + i] }
                     }
@@ -278,12 +291,19 @@ extension Solve {
                             code: 1)
                     }
                 }
-                mark = phases.add(.writeRows, since: mark)
-                if fsync(fd) != 0 {
-                    throw Failure(
-                        message: "error: \(url.lastPathComponent): cannot sync: \(String(cString: strerror(errno)))",
-                        code: 1)
+            }
+            mark = phases.add(.writeRows, since: mark)
+            // Every rank's rows are in place before any rank syncs: a sync while another rank
+            // still writes the file holds up its writes (measured on the 2-core VM: rows
+            // 60–140 ms instead of 2–3 ms for 8 MB).
+            try agreement.run {
+                let fd = open(temporary.path, O_WRONLY)
+                if fd < 0 || fsync(fd) != 0 {
+                    let why = String(cString: strerror(errno))
+                    if fd >= 0 { close(fd) }
+                    throw Failure(message: "error: \(url.lastPathComponent): cannot sync: \(why)", code: 1)
                 }
+                close(fd)
             }
             mark = phases.add(.writeSync, since: mark)
             try agreement.run {
