@@ -205,9 +205,9 @@ local-mpi)
                 time case "$config" in
                 "$one") "$bin" "${common[@]}" --threads "$ranks" --output "$out/h_$one.npy" ;;
                 "$one-in-memory") "$bin" "${common[@]}" --threads "$ranks" --in-memory --output "$out/h_$one-in-memory.npy" ;;
-                "$many") mpirun --oversubscribe --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
+                "$many") mpirun --oversubscribe --mca pml ob1 --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
                     --threads 1 --output "$out/h_$many.npy" ;;
-                *) mpirun --oversubscribe --mca btl self,vader -np "$ranks" -x PARARNN_MPI_WHOLE_SLICE=1 "$bin" \
+                *) mpirun --oversubscribe --mca pml ob1 --mca btl self,vader -np "$ranks" -x PARARNN_MPI_WHOLE_SLICE=1 "$bin" \
                     "${common[@]}" --distributed --threads 1 --output "$out/h_$many-whole-slice.npy" ;;
                 esac > "$out/$config.$rep.txt" 2>&1
             } 2>> "$out/$config.$rep.txt"
