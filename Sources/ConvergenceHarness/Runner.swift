@@ -126,8 +126,21 @@ public struct HarnessRunner: Sendable {
     }
 
     func choose<Cell: RecurrentCell>(_ cell: Cell, _ key: CaseKey) -> SolverMethod {
-        SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
+        SequenceSolver(cell: cell, options: Self.options(.automatic, pool: pool))
             .chooseMethod(steps: key.steps, batch: key.batch).0
+    }
+
+    /// The harness studies the methods from ParaRNN's guess f(0, u) (`newtonGuess = .zeroState`),
+    /// so a case's iterations do not depend on the workers it runs on (chunk rollouts, the
+    /// library's default start, need several workers; README "The initial guess").
+    static func options(
+        _ method: SolverMethod, tolerance: Double? = nil, maxIterations: Int? = nil, fallback: Bool = true,
+        pool: WorkerPool
+    ) -> SolverOptions {
+        var options = SolverOptions(
+            method: method, tolerance: tolerance, maxIterations: maxIterations, fallback: fallback, pool: pool)
+        options.newtonGuess = .zeroState
+        return options
     }
 
     /// Runs one case on ``pool``.
@@ -176,7 +189,7 @@ public struct HarnessRunner: Sendable {
         let inputs = convertedScalars(inputs, as: Cell.Scalar.self)
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
-        let chooser = SequenceSolver(cell: cell, options: SolverOptions(method: .automatic, pool: pool))
+        let chooser = SequenceSolver(cell: cell, options: Self.options(.automatic, pool: pool))
         var automatic = chooser.chooseMethod(steps: t, batch: b)
         // `.automatic`'s second look (as in `SequenceSolver.solve`): the contractivity along the
         // first steps' rollout picks among the parallel methods.
@@ -196,9 +209,9 @@ public struct HarnessRunner: Sendable {
             cell: cell, options: SolverOptions(method: .sequential, pool: solvePool))
         let parallel = SequenceSolver(
             cell: cell,
-            options: SolverOptions(
-                method: key.method, tolerance: tolerance, maxIterations: config.maxIterations,
-                fallback: false, pool: solvePool))
+            options: Self.options(
+                key.method, tolerance: tolerance, maxIterations: config.maxIterations, fallback: false, pool: solvePool)
+        )
         let guess: [Cell.Scalar]? =
             key.guess == .zeros
             ? zeroScalars(t * cell.stateRowSize(batch: b), as: Cell.Scalar.self) : nil

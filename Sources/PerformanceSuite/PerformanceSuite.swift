@@ -318,6 +318,16 @@ public struct PerformanceSuite: Sendable {
                 }
                 notes["f16 J max abs error"] = Double(compactError)
             }
+            if fused {
+                // Newton from ParaRNN's guess f(0, u) beside the default start from chunk
+                // rollouts (``NewtonGuess``): what the guess buys, in time and iterations.
+                var fromZero = solver
+                fromZero.options.newtonGuess = .zeroState
+                var zeroSolution: Solution<Float>? = nil
+                notes["f(0,u) guess ms"] =
+                    1e3 * time { zeroSolution = try! fromZero.solve(inputs: x, steps: steps, batch: batch) }
+                notes["f(0,u) guess iterations"] = Double(zeroSolution!.iterations)
+            }
             if phaseTimings, fused {
                 // One more (warm) solve, timed phase by phase in every worker.
                 let timings = NewtonPhaseTimings()

@@ -72,6 +72,9 @@ struct CompactJacobianTests {
         var options = SolverOptions(
             method: .newton, fallback: false,
             pool: WorkerPool(threadCount: threads, grainSize: 1, choice: .allThreads))
+        // From ParaRNN's guess f(0, u): from chunk rollouts these cells are certified at their
+        // seams before any Jacobian is stored.
+        options.newtonGuess = .zeroState
         let fullTimings = NewtonPhaseTimings()
         options.phaseTimings = fullTimings
         let full = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)

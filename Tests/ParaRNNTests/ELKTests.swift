@@ -93,7 +93,10 @@ struct ELKTests {
         let cell = try expandingCell(S.self)
         let steps = 4000
         let x: [S] = expandingInput(steps)
-        let options = SolverOptions(method: method, maxIterations: maxIterations, fallback: fallback, pool: Self.pool)
+        var options = SolverOptions(method: method, maxIterations: maxIterations, fallback: fallback, pool: Self.pool)
+        // Newton from ParaRNN's guess f(0, u), whose steps overflow here (from chunk rollouts
+        // this cell is certified at its seams: NewtonGuessTests).
+        options.newtonGuess = .zeroState
         let s = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
         let reference = try SequenceSolver(cell: cell).rollout(inputs: x, steps: steps, batch: 1)
         var worst = 0.0

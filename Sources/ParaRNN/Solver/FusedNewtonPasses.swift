@@ -30,6 +30,10 @@ extension NewtonEngine {
         case check
         /// Linearise and reduce at the current states (after a check that did not converge).
         case relinearise
+        /// s⁽⁰⁾ by exact rollouts of the chunks after their burn-ins (``NewtonGuess``), then
+        /// the residual at the chunks' first steps only (every other step is f of its
+        /// predecessor by construction).
+        case guess
     }
 
     /// Plain Newton in one memory pass per iteration.
@@ -73,12 +77,11 @@ extension NewtonEngine {
         let (row, batch, cell) = (self.row, self.batch, self.cell)
         let blocks = row / k
         let urow = cell.projectionRowSize(batch: batch)
-        let workers = max(1, min(pool.threadCount, steps / 256))
         // Four chunks per worker, taken in turn by whichever worker is free
         // (``WorkerPool/forEachDynamic(_:_:)``): with one chunk each, every pass waited for the
         // slowest worker (16-core VM, ParaLSTM d = 4: pass wall 30.7 ms against 21.5 ms of mean
         // busy time). A chunk's rows stay in the shared L3 between passes whichever core takes it.
-        let chunks = workers == 1 ? 1 : min(4 * workers, max(workers, steps / 1024))
+        let (workers, chunks) = SegmentChunks.plan(steps: steps, threads: pool.threadCount)
         let chunkRanges = (0..<chunks).map { ChunkPlan.evenRange(index: $0, of: chunks, total: steps) }
         // Rows per cache block: about 32 K values of J, b and s (L2-resident between the solve,
         // the linearisation and the reduction; large enough that per-call set-up in the cell
@@ -102,6 +105,12 @@ extension NewtonEngine {
         )
         let zeros = zeroArray(Scalar.self, count: row)
         let packing = self.packing
+        // The chunk-rollout guess: one sequence (no packing, no other processes), a few
+        // chunks of at least ``NewtonGuess/shortestChunk`` steps.
+        let burnIn = NewtonGuess.burnIn(chunkLength: steps / chunks)
+        let rolloutGuess =
+            newtonGuess == .chunkRollouts && !hasGuess && packing == nil && link == nil && chunks > 1
+            && steps / chunks >= NewtonGuess.shortestChunk
         let timer = timings
         // The first pass projects its blocks' inputs itself when they are pending (the rows are
         // then in cache for the linearisation, and no separate projection pass runs).
@@ -132,13 +141,14 @@ extension NewtonEngine {
             case .step: return inputs + scalarBytes * (3 * row) + 2 * jBytes * jrow
             case .check: return inputs + scalarBytes * (2 * row) + jBytes * jrow
             case .relinearise: return inputs + scalarBytes * (2 * row) + jBytes * jrow
+            case .guess: return inputs + scalarBytes * row
             }
         }
 
         /// Runs one pass over every chunk; returns the residual of the states it leaves.
         func run(_ pass: FusedPass) -> Double {
             var residuals = [Double](repeating: 0, count: chunks)
-            let projecting = pass == .first && pending != nil
+            let projecting = (pass == .first || pass == .guess) && pending != nil
             timer?.prepare(workers: workers)
             let started = timer == nil ? 0 : phaseClock()
             residuals.withUnsafeMutableBufferPointer { res in
@@ -159,7 +169,7 @@ extension NewtonEngine {
                     }
                     // (Across processes the last chunk reduces too: its summary completes the
                     // segment's map, which the next segments' carry-ins need.)
-                    let reduces = (c < chunks - 1 || link != nil) && pass != .check
+                    let reduces = (c < chunks - 1 || link != nil) && pass != .check && pass != .guess
                     let chunkSummary = summary.base + c * summaryCount
                     if reduces { AffineRows.resetSummary(chunkSummary, blocks: blocks, blockSize: k) }
                     // The state before the chunk: the initial state, the carry-in of a solve,
@@ -171,6 +181,34 @@ extension NewtonEngine {
                         copyScalars(before, start, count: row)
                     } else if pass == .relinearise || (pass == .first && hasGuess) {
                         copyScalars(before, h.base + (range.lowerBound - 1) * row, count: row)
+                    } else if pass == .guess {
+                        // The burn-in: the steps before the chunk, rolled out from a zero state
+                        // (their projections, when pending, belong to the previous chunk:
+                        // computed here into a scratch).
+                        let first = range.lowerBound - burnIn
+                        var burnStates = [Scalar](repeating: 0, count: burnIn * row)
+                        var burnU: [Scalar] = []
+                        if let pending, let projector {
+                            burnU = [Scalar](repeating: 0, count: burnIn * urow)
+                            burnU.withUnsafeMutableBufferPointer { p in
+                                projector.project(
+                                    inputs: pending.x.base + first * inputRow, rows: 0..<burnIn, batch: batch,
+                                    into: p.baseAddress!)
+                            }
+                        }
+                        zeros.withUnsafeBufferPointer { z in
+                            burnU.withUnsafeBufferPointer { p in
+                                burnStates.withUnsafeMutableBufferPointer { s in
+                                    cell.rollout(
+                                        steps: 0..<burnIn, batch: batch, previous: z.baseAddress!,
+                                        projections: p.isEmpty ? u.base + first * urow : p.baseAddress!,
+                                        states: s.baseAddress!)
+                                }
+                            }
+                        }
+                        burnStates.withUnsafeBufferPointer { s in
+                            copyScalars(before, s.baseAddress! + (burnIn - 1) * row, count: row)
+                        }
                     } else if pass == .first {
                         // f(0, u) at the previous step (one row from a zero state); its
                         // projection, when pending, belongs to the previous chunk: computed
@@ -255,10 +293,17 @@ extension NewtonEngine {
                                 steps: rows, batch: batch, previous: UnsafePointer(f.base + t * row),
                                 states: UnsafePointer(f.base + row), projections: u.base,
                                 values: h.base, jacobians: nil, request: .structured)
+                        case .guess:
+                            cell.rollout(
+                                steps: rows, batch: batch, previous: prior, projections: u.base, states: h.base)
                         case .first, .relinearise:
                             break
                         }
                         lap(.solve)
+                        if pass == .guess {
+                            t = rows.upperBound
+                            continue
+                        }
                         if pass == .check {
                             // Values only, into this worker's scratch (pointers rebased to the
                             // block, so the kernel sees steps 0…), then the residual.
@@ -322,6 +367,19 @@ extension NewtonEngine {
                     first: pass == .first)
             }
             if projecting { pendingProjection = nil }
+            if pass == .guess {
+                // The seams: the first step of each chunk after the first against f of the
+                // previous chunk's last state.
+                for c in 1..<chunks {
+                    let t0 = chunkRanges[c].lowerBound
+                    cell.linearize(
+                        steps: 0..<1, batch: batch, previous: UnsafePointer(states + (t0 - 1) * row),
+                        states: UnsafePointer(states + t0 * row), projections: projections + t0 * urow,
+                        values: checkValues, jacobians: nil, request: .structured)
+                    residuals[c] = relativeResidual(
+                        states: UnsafePointer(states + t0 * row), values: UnsafePointer(checkValues), count: row)
+                }
+            }
             let local = residuals.reduce(0, combineResiduals)
             return link.map { $0.coupling.maxResidual(local) } ?? local
         }
@@ -335,11 +393,11 @@ extension NewtonEngine {
         }
 
         var monitor = ConvergenceMonitor(method: .newton, tolerance: tolerance, maxIterations: maxIterations)
-        var pass = FusedPass.first
+        var pass = rolloutGuess ? FusedPass.guess : .first
         var bounded = 0
         for iteration in 0...maxIterations {
             var residual = run(pass)
-            var linearised = pass != .check
+            var linearised = pass != .check && pass != .guess
             if !residual.isFinite, boundsAnywhere() {
                 // The step overflowed: bound the iterate (``boundStates()``) and linearise it.
                 residual = run(.relinearise)
@@ -347,7 +405,13 @@ extension NewtonEngine {
                 bounded += 1
             }
             report(iteration, residual)
-            if let finished = monitor.record(residual, iteration: iteration) { return noteOverflows(finished, bounded) }
+            if var finished = monitor.record(residual, iteration: iteration) {
+                if rolloutGuess {
+                    finished.outcome +=
+                        "; started from exact rollouts of \(chunks) chunks after \(burnIn)-step burn-ins"
+                }
+                return noteOverflows(finished, bounded)
+            }
             // Plain Newton steps that overflowed will overflow again: leave it to the fallback.
             if bounded > 0 { return noteOverflows(monitor.stopped(iteration, "step overflowed"), bounded) }
             if !linearised {

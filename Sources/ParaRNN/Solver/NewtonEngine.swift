@@ -29,6 +29,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
     var timings: NewtonPhaseTimings? = nil
     /// Fused passes store the Jacobians as Float16 (Float solves only; ``CompactJacobians``).
     var compactJacobians = false
+    /// Where fused plain Newton starts without a given guess (``NewtonGuess``).
+    var newtonGuess: NewtonGuess = .zeroState
 
     /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
     struct PendingProjection {

@@ -27,6 +27,9 @@ public struct SolverOptions: Sendable {
     /// Estimate the ``Contractivity`` (a rollout and linearisation of the first ≤ 512 steps)
     /// for a requested parallel method too, for reports; `.automatic` always estimates it.
     public var estimatesContractivity: Bool = false
+    /// Where plain fused Newton starts (``NewtonGuess``): exact rollouts of its chunks after a
+    /// burn-in by default, ParaRNN's f(0, u) with `.zeroState`.
+    public var newtonGuess: NewtonGuess = .chunkRollouts
     /// The workers.
     public var pool: WorkerPool = .shared
     /// Called after every Newton iteration.
@@ -284,6 +287,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                         + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential"
                 )
             }
+            if options.newtonGuess == .chunkRollouts, c.lyapunov > Self.weakContraction {
+                // The cost model counted on chunk rollouts certified at their seams, which needs
+                // a clear contraction; from a guess that misses, DEER's passes cost far more.
+                return (
+                    .sequential,
+                    text
+                        + ": contracting too weakly (λ > \(Self.weakContraction)) for chunk rollouts to meet at their seams → sequential"
+                )
+            }
             return (.newton, text + " → parallel Newton")
         }
         if c.lyapunov > Self.weakContraction {
@@ -440,6 +452,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   (Jacobians, offsets, projections, states) at its measured bandwidth B(p) — the
     ///   ParallelScan `MachineProfile` the scans' worker counts come from, so one model knows the
     ///   machine (on the 2-core VM the floor is ≈ 6.6 ns, as calibrated before).
+    /// - Newton from chunk rollouts (``NewtonGuess/chunkRollouts``): the one-worker rollout's cost × (1 + burn-in / chunk) over the
+    ///   workers' arithmetic scaling C(p), or 16 bytes per value at B(p), whichever is larger,
+    ///   plus 0.3 ms — the cost when the seams certify at once, as they do where the recurrence
+    ///   contracts (λ ≤ ``weakContraction``; the refinement sends the rest to the rollout).
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
     /// the prediction is reported.
     public func chooseMethod(steps: Int, batch: Int) -> (SolverMethod, String) {
@@ -476,7 +492,24 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             max(
                 14e-9 / profile.computeScaling(threads: threads), 250 / profile.bandwidth(threads: threads)
             ) * jacobianCost
-        let newton = length * values * perValue + 0.5e-3
+        var newton = length * values * perValue + 0.5e-3
+        if share == nil, options.newtonGuess == .chunkRollouts {
+            // Newton from chunk rollouts (``NewtonGuess``): where the recurrence contracts (the
+            // contractivity refinement sends the others to the rollout) the guess is certified
+            // at its seams after one pass, so the solve costs one rollout split over the chunks
+            // plus their burn-ins, streaming ≈ 16 bytes per state value (projections in, states out).
+            let (workers, chunks) = SegmentChunks.plan(steps: steps, threads: threads)
+            let chunkLength = steps / chunks
+            if chunks > 1, chunkLength >= NewtonGuess.shortestChunk {
+                let burnIn = Double(NewtonGuess.burnIn(chunkLength: chunkLength)) / Double(chunkLength)
+                let oneWorker = length * (40e-9 + 2.8e-9 * values)
+                let guess =
+                    max(
+                        oneWorker * (1 + burnIn) / profile.computeScaling(threads: workers),
+                        length * values * 16 / profile.bandwidth(threads: workers)) + 0.3e-3
+                newton = min(newton, guess)
+            }
+        }
         let predicted = sequential / newton
         let text = String(
             format: "B = %d, state %d, %@ Jacobian, T = %d, %d threads: predicted Newton speedup %.2f×",
@@ -532,6 +565,25 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         }
         var attempts: [SolveAttempt] = []
         var useGuess = hasGuess
+        // Start from chunk rollouts (``NewtonGuess``), and stop there when their seams certify.
+        // Fused plain Newton does this in its first pass; ELK keeps its own start.
+        let fusedNewton = method == .newton && cell.fusedNewtonBlockSize != nil
+        if !useGuess, packing == nil, options.newtonGuess == .chunkRollouts, method != .elk, !fusedNewton {
+            projectPending()
+            if let guess = chunkRolloutGuess(
+                steps: steps, batch: batch, projections: projections, previous: previous, states: states)
+            {
+                if guess.residual <= tolerance {
+                    let attempt = SolveAttempt(
+                        method: method, iterations: 0, residualHistory: [guess.residual], converged: true,
+                        outcome:
+                            "converged at the guess: exact rollouts of \(guess.chunks) chunks after \(guess.burnIn)-step burn-ins, seams certified"
+                    )
+                    return SegmentResult(attempts: [attempt], method: method, residual: guess.residual, converged: true)
+                }
+                useGuess = true
+            }
+        }
         for candidate in order {
             if candidate == .sequential {
                 projectPending()
@@ -548,6 +600,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             engine.packing = packing
             engine.timings = options.phaseTimings
             engine.compactJacobians = options.compactJacobians
+            engine.newtonGuess = options.newtonGuess
             if let inputs = pendingInputs {
                 if candidate == .newton, engine.fusedBlockSize != nil {
                     engine.pendingProjection = .init(
