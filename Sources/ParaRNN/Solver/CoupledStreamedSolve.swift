@@ -6,11 +6,12 @@ extension SequenceSolver {
     /// afterwards: shooting with certified corrections.
     ///
     /// 1. **Speculative solve.** Segment r guesses the state entering it — the true initial
-    ///    state on segment 0; elsewhere f(0, u) at the previous segment's last step (ParaRNN's
-    ///    guess, one row from the neighbour) — and solves its steps from that guess with the
-    ///    one-process solver in pieces of `segmentLength` (each piece by the requested method —
-    ///    `.automatic` chooses once, from the contractivity along the first steps — with the
-    ///    fallback chain, from the exact end state of the piece before it, certified by its own
+    ///    state on segment 0; elsewhere the previous segment's last 256 steps rolled out from a
+    ///    zero state (``burnInEnd(inputs:steps:batch:)``, one row from the neighbour) — and
+    ///    solves its steps from that guess with the one-process solver in pieces of
+    ///    `segmentLength` (each piece by the requested method — `.automatic` chooses once, from
+    ///    the contractivity along the first steps — with the fallback chain and its default
+    ///    Newton guess, from the exact end state of the piece before it, certified by its own
     ///    residual): no communication, every piece in cache. As one process streams, one
     ///    piece-sized projection buffer is reused (the fused first Newton pass fills it) and each
     ///    piece's states are checked finite while in cache; only the states span the segment
@@ -21,7 +22,8 @@ extension SequenceSolver {
     ///    pieces short: 1024 steps, doubling up to `segmentLength`), until the residual of the
     ///    first step it did not re-solve, ‖s_t − f(s_{t−1}, u_t)‖∞ / max(1, ‖f‖∞) with the new
     ///    s_{t−1}, meets the tolerance: from there on its old states already satisfy the
-    ///    equations. For a contracting cell the new entering state's influence dies out within
+    ///    equations (with the burn-in guess usually at step 0 already: nothing is re-solved).
+    ///    For a contracting cell the new entering state's influence dies out within
     ///    a few pieces, so the last state does not change and one round ends the solve; a round
     ///    repeats only while some segment's last state changed, at most R − 1 times (after
     ///    round k the first k + 1 segments start from exact states: the pipelined rollout's
@@ -48,17 +50,10 @@ extension SequenceSolver {
         local.options.segmentLength = nil
         let pieceLength = min(segmentLength, steps)
         var entry = h0
-        // 1. The guess: f(0, u) at the previous segment's last step.
-        var last = [Scalar](repeating: 0, count: row)
-        var lastU = [Scalar](repeating: 0, count: urow)
-        inputs.withUnsafeBufferPointer { x in
-            lastU.withUnsafeMutableBufferPointer { lastU in
-                last.withUnsafeMutableBufferPointer { last in
-                    stepFromZero(
-                        inputs: x.baseAddress! + (steps - 1) * batch * cell.inputSize, batch: batch,
-                        projection: lastU.baseAddress!, into: last.baseAddress!)
-                }
-            }
+        // 1. The guess: the previous segment's last steps rolled out from a zero state (a
+        // burn-in, as the one-process chunk-rollout guess starts its chunks).
+        let last = inputs.withUnsafeBufferPointer { x in
+            burnInEnd(inputs: x.baseAddress!, steps: steps, batch: batch)
         }
         shift(last, into: &entry, coupling: coupling)
         mark = timings?.add(.guess, since: mark) ?? mark
@@ -166,19 +161,26 @@ extension SequenceSolver {
         return solution
     }
 
-    /// f(0, u) at one step (ParaRNN's guess for the state at that step): its input row
-    /// projected into `projection`, the value into `state`.
-    func stepFromZero(
-        inputs: UnsafePointer<Scalar>, batch: Int, projection: UnsafeMutablePointer<Scalar>,
-        into state: UnsafeMutablePointer<Scalar>
-    ) {
-        InputProjection(cell).project(inputs: inputs, rows: 0..<1, batch: batch, into: projection)
-        let zeros = zeroArray(Scalar.self, count: cell.stateRowSize(batch: batch))
+    /// The guess for the state after this segment, sent to the next one: the segment's last
+    /// L = min(256, steps) steps rolled out from a zero state (their inputs projected here). A
+    /// recurrence contracting at rate ρ forgets the zero start as ρ^L, so the next segment's
+    /// entering state is usually right to the tolerance and its correction re-solves nothing;
+    /// where it is not, the correction rounds fix it as from any guess (ParaRNN's f(0, u) at
+    /// the last step is the case L = 1).
+    func burnInEnd(inputs: UnsafePointer<Scalar>, steps: Int, batch: Int) -> [Scalar] {
+        let row = cell.stateRowSize(batch: batch)
+        let burn = min(256, steps)
+        let start = inputs + (steps - burn) * batch * cell.inputSize
+        let u = UnsafeMutablePointer<Scalar>.allocate(capacity: burn * cell.projectionRowSize(batch: batch))
+        let h = UnsafeMutablePointer<Scalar>.allocate(capacity: burn * row)
+        defer { [u, h].forEach { $0.deallocate() } }
+        cell.project(inputs: start, steps: burn, batch: batch, projections: u, pool: .serial)
+        let zeros = zeroArray(Scalar.self, count: row)
         zeros.withUnsafeBufferPointer { z in
-            cell.linearize(
-                steps: 0..<1, batch: batch, previous: z.baseAddress!, states: z.baseAddress!,
-                projections: UnsafePointer(projection), values: state, jacobians: nil, request: .structured)
+            cell.rollout(
+                steps: 0..<burn, batch: batch, previous: z.baseAddress!, projections: UnsafePointer(u), states: h)
         }
+        return Array(UnsafeBufferPointer(start: h + (burn - 1) * row, count: row))
     }
 
     /// What a run of pieces did, summed up.
