@@ -57,6 +57,21 @@ public struct Communicator: @unchecked Sendable {
     /// The sum of `value` over all ranks.
     public func allreduceSum(_ value: Int) -> Int { allreduce(value, cmpi_op_sum()) }
 
+    /// The element-wise maximum and minimum of `values` over all ranks (two `MPI_Allreduce`
+    /// calls; `values` must have the same length everywhere), e.g. per-phase times.
+    ///
+    /// ```swift
+    /// let (slowest, fastest) = world.allreduceMaxMin([readSeconds, solveSeconds])
+    /// ```
+    public func allreduceMaxMin(_ values: [Double]) -> (max: [Double], min: [Double]) {
+        var high = [Double](repeating: 0, count: values.count)
+        var low = high
+        let count = Int32(values.count)
+        Self.require(cmpi_allreduce(values, &high, count, cmpi_double(), cmpi_op_max(), handle), "MPI_Allreduce")
+        Self.require(cmpi_allreduce(values, &low, count, cmpi_double(), cmpi_op_min(), handle), "MPI_Allreduce")
+        return (high, low)
+    }
+
     /// The minimum of `value` over all ranks.
     public func allreduceMin(_ value: Int) -> Int { allreduce(value, cmpi_op_min()) }
 

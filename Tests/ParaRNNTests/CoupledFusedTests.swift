@@ -77,19 +77,36 @@ struct CoupledFusedTests {
         try checkPieces(lstm, segments: segments, steps: steps, pieceLength: pieceLength)
     }
 
-    /// Any one-process method runs per piece: ELK, damped and quasi-Newton across segments.
+    /// Any one-process method runs per piece: ELK, damped and quasi-Newton across segments;
+    /// `.automatic` chooses from the contractivity of the first piece (projected first).
     @Test(
         "ELK, damped and quasi-Newton in pieces across segments equal the rollout",
         arguments: [
-            SolverMethod.elk, .damped, .quasiNewton,
+            SolverMethod.elk, .damped, .quasiNewton, .automatic,
         ])
     func otherMethodsInPieces(method: SolverMethod) throws {
         let gru = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 49)
         try checkPieces(gru, segments: 3, steps: 600, pieceLength: 64, method: method)
     }
 
+    /// The phase record of a solve in pieces: every segment timed its pieces and counted its
+    /// correction rounds and re-solved steps.
+    @Test("a solve in pieces across segments records its phases")
+    func piecesRecordPhases() throws {
+        let gru = try RandomCells.paraGRU(Double.self, m: 2, d: 4, scale: 1, seed: 50)
+        let timings = (0..<3).map { _ in CoupledPhaseTimings() }
+        try checkPieces(gru, segments: 3, steps: 900, pieceLength: 128, timings: timings)
+        for (s, t) in timings.enumerated() {
+            #expect(t[.pieces] > 0, "segment \(s)")
+            #expect(t.rounds >= 1 && t.rounds <= 2, "segment \(s): \(t.rounds) rounds")
+            // Segment 0 starts from the true state: it never re-solves.
+            #expect(s > 0 || t.resolvedSteps == 0)
+        }
+    }
+
     func checkPieces<Cell: RecurrentCell>(
-        _ cell: Cell, segments: Int, steps: Int, pieceLength: Int, method: SolverMethod = .newton
+        _ cell: Cell, segments: Int, steps: Int, pieceLength: Int, method: SolverMethod = .newton,
+        timings: [CoupledPhaseTimings]? = nil
     ) throws where Cell.Scalar == Double {
         let batch = 2
         var rng = SeededGenerator(seed: 48)
@@ -106,6 +123,7 @@ struct CoupledFusedTests {
                 method: method, tolerance: 1e-10, segmentLength: pieceLength,
                 pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
             options.coupling = hub.coupling(s)
+            options.coupledTimings = timings?[s]
             do throws(SolverError) {
                 return .success(
                     try SequenceSolver(cell: cell, options: options)

@@ -39,6 +39,8 @@ public struct SolverOptions: Sendable {
     public var coupling: (any SegmentCoupling)? = nil
     /// Where fused Newton passes record per-phase, per-worker time (the bench's `--phases`).
     package var phaseTimings: NewtonPhaseTimings? = nil
+    /// Where a solve in pieces across segments records its phases (`pararnn solve --distributed`).
+    package var coupledTimings: CoupledPhaseTimings? = nil
     /// Plain fused Newton in Float stores its Jacobians as Float16 (``CompactJacobians``): the
     /// same certified fixed point, fewer bytes per pass, possibly more iterations.
     package var compactJacobians = false
