@@ -172,12 +172,10 @@ struct DenseRolloutTests {
         }
     }
 
-    /// The fused rollout runs the gate math in two passes over the units (`StagedGates.swift`),
-    /// and for a single sequence the activations of the gates final before the product's last
-    /// band inside that band (`InterleavedGates.swift`; with d = 12 those include quad tails
-    /// and, for the LSTM, tanh); the split-step rollout keeps the one-pass gate functions
-    /// (`GRU.gates`, `LSTM.gates`), so it is the reference here: octets only (d = 8, 64) and a
-    /// quad tail (d = 12), one worker and two.
+    /// The fused rollout runs the gate math in two passes over the units (`StagedGates.swift`);
+    /// the split-step rollout keeps the one-pass gate functions (`GRU.gates`, `LSTM.gates`), so
+    /// it is the reference here: octets only (d = 8, 64) and a quad tail (d = 12), one worker
+    /// and two.
     @Test("two-pass gates of the fused rollout: bit for bit the one-pass gates (GRU, LSTM, Float, Double)")
     func stagedGatesAreExact() throws {
         for (d, workers) in [(8, 1), (12, 1), (64, 2)] {

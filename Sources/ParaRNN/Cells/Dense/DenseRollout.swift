@@ -122,16 +122,10 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// direction every step, so the panels it read last are still in L1 when the next step
     /// starts (W_hh of a d = 64 GRU is 48 KiB, more than a 32 KiB L1 holds, and a cyclic walk
     /// would miss on every band). Each output's sum is the same in either order.
-    ///
-    /// `sideJob(0..<sideJobs)` runs inside the band walked last (``lastBand(stride:descending:)``),
-    /// job j after the first ⌊(j + 1)·d / sideJobs⌋ rows: work that does not depend on that band
-    /// (a single-sequence rollout's gate activations, see `InterleavedGates.swift`) overlaps its
-    /// loads, which come from L2 when W_hh is larger than L1. Every output's sum is unchanged.
     @inline(__always)
     static func product(
         h: UnsafePointer<Scalar>, hidden d: Int, weights w: UnsafePointer<Scalar>, stride: Int,
-        bias: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>, descending: Bool = false,
-        sideJobs: Int = 0, sideJob: (Int) -> Void = { _ in }
+        bias: UnsafePointer<Scalar>, into g: UnsafeMutablePointer<Scalar>, descending: Bool = false
     ) {
         typealias V = SIMD8<Scalar>
         @inline(__always) func load(_ p: UnsafePointer<Scalar>) -> V {
@@ -140,10 +134,8 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
             UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
         }
-        let last = sideJobs > 0 ? lastBand(stride: stride, descending: descending).lowerBound : -1
         forEachBand(stride: stride, descending: descending) { o, width in
             var row = w + o * d
-            let jobs = o == last ? sideJobs : 0
             switch width {
             case 64:
                 var a0 = load(bias + o)
@@ -154,19 +146,17 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                 var a5 = load(bias + o + 40)
                 var a6 = load(bias + o + 48)
                 var a7 = load(bias + o + 56)
-                forEachRowChunk(d, jobs: jobs, after: sideJob) { rows in
-                    for k in rows {
-                        let x = V(repeating: h[k])
-                        a0 = multiplyAdd(x, load(row), a0)
-                        a1 = multiplyAdd(x, load(row + 8), a1)
-                        a2 = multiplyAdd(x, load(row + 16), a2)
-                        a3 = multiplyAdd(x, load(row + 24), a3)
-                        a4 = multiplyAdd(x, load(row + 32), a4)
-                        a5 = multiplyAdd(x, load(row + 40), a5)
-                        a6 = multiplyAdd(x, load(row + 48), a6)
-                        a7 = multiplyAdd(x, load(row + 56), a7)
-                        row += 64
-                    }
+                for k in 0..<d {
+                    let x = V(repeating: h[k])
+                    a0 = multiplyAdd(x, load(row), a0)
+                    a1 = multiplyAdd(x, load(row + 8), a1)
+                    a2 = multiplyAdd(x, load(row + 16), a2)
+                    a3 = multiplyAdd(x, load(row + 24), a3)
+                    a4 = multiplyAdd(x, load(row + 32), a4)
+                    a5 = multiplyAdd(x, load(row + 40), a5)
+                    a6 = multiplyAdd(x, load(row + 48), a6)
+                    a7 = multiplyAdd(x, load(row + 56), a7)
+                    row += 64
                 }
                 store(a0, g + o)
                 store(a1, g + o + 8)
@@ -181,15 +171,13 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                 var a1 = load(bias + o + 8)
                 var a2 = load(bias + o + 16)
                 var a3 = load(bias + o + 24)
-                forEachRowChunk(d, jobs: jobs, after: sideJob) { rows in
-                    for k in rows {
-                        let x = V(repeating: h[k])
-                        a0 = multiplyAdd(x, load(row), a0)
-                        a1 = multiplyAdd(x, load(row + 8), a1)
-                        a2 = multiplyAdd(x, load(row + 16), a2)
-                        a3 = multiplyAdd(x, load(row + 24), a3)
-                        row += 32
-                    }
+                for k in 0..<d {
+                    let x = V(repeating: h[k])
+                    a0 = multiplyAdd(x, load(row), a0)
+                    a1 = multiplyAdd(x, load(row + 8), a1)
+                    a2 = multiplyAdd(x, load(row + 16), a2)
+                    a3 = multiplyAdd(x, load(row + 24), a3)
+                    row += 32
                 }
                 store(a0, g + o)
                 store(a1, g + o + 8)
@@ -199,28 +187,13 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                 // One chain in k, like every other tile and ``product4``: a sequence's result
                 // does not depend on how a batch is grouped.
                 var a0 = load(bias + o)
-                forEachRowChunk(d, jobs: jobs, after: sideJob) { rows in
-                    for k in rows {
-                        a0 = multiplyAdd(V(repeating: h[k]), load(row), a0)
-                        row += 8
-                    }
+                for k in 0..<d {
+                    a0 = multiplyAdd(V(repeating: h[k]), load(row), a0)
+                    row += 8
                 }
                 store(a0, g + o)
             }
         }
-    }
-
-    /// The columns of the band ``product(h:hidden:weights:stride:bias:into:descending:sideJobs:sideJob:)``
-    /// walks last: the first band when `descending`, the last otherwise (see ``forEachBand(stride:descending:_:)``).
-    @inline(__always)
-    static func lastBand(stride: Int, descending: Bool) -> Range<Int> {
-        var band = 0..<0
-        if descending {
-            forEachBand(stride: stride) { o, width in if o == 0 { band = o..<(o + width) } }
-        } else {
-            forEachBand(stride: stride) { o, width in band = o..<(o + width) }
-        }
-        return band
     }
 
     /// The product of four sequences at once, g_i = bias + Wᵀ h_i (i = 0…3, g_i at
@@ -323,14 +296,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
     /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
     /// h_b is the last d values of each state entry of `stateSize` values.
-    ///
-    /// With `interleaved`, a lone sequence (a group of one) runs `single(t, b, g_b, product)`
-    /// instead: the cell calls `product` itself and may run its gate activations inside it
-    /// (`InterleavedGates.swift`).
     @inline(__always)
     func rollout(
-        _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int, interleaved: Bool = false,
-        single: (Int, Int, UnsafeMutablePointer<Scalar>, SingleStepProduct<Scalar>) -> Void = { _, _, _, _ in },
+        _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
         gates: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     ) {
         let d = hidden
@@ -341,16 +309,6 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             var b = entries.lowerBound
             while b < entries.upperBound {
                 let count = min(4, entries.upperBound - b)
-                if interleaved, count == 1 {
-                    for t in io.steps {
-                        let product = SingleStepProduct(
-                            h: io.previousEntry(t, b, stateSize: n) + (n - d), hidden: d, weights: w, stride: stride,
-                            bias: bias, descending: t & 1 == 1)
-                        single(t, b, g, product)
-                    }
-                    b += 1
-                    continue
-                }
                 for t in io.steps {
                     Self.products(
                         count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
@@ -444,11 +402,7 @@ extension GRU {
     private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize
         let lanes = io.batch * d
-        packedRecurrence.rollout(io, entries: entries, stateSize: d, interleaved: true) { t, b, g, product in
-            let h = io.previousEntry(t, b, stateSize: d)
-            let u = io.projections + t * 3 * lanes + b * d
-            Self.interleavedStep(d, product, u: u, uStride: lanes, g: g, h: h, out: io.states + t * lanes + b * d)
-        } gates: { t, b, g in
+        packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
             let out = io.states + t * lanes + b * d
@@ -476,13 +430,7 @@ extension LSTM {
         let n = 2 * d
         let lanes = io.batch * d
         let row = io.batch * n
-        packedRecurrence.rollout(io, entries: entries, stateSize: n, interleaved: true) { t, b, g, product in
-            let s = io.previousEntry(t, b, stateSize: n)
-            let u = io.projections + t * 4 * lanes + b * d
-            let out = io.states + t * row + b * n
-            Self.interleavedStep(
-                d, product, u: u, uStride: lanes, g: g, c: s, h: s + d, cOut: out, hOut: out + d)
-        } gates: { t, b, g in
+        packedRecurrence.rollout(io, entries: entries, stateSize: n) { t, b, g in
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n

@@ -50,14 +50,13 @@ extension GRU {
     /// r = σ(u_r + g_r) and z = σ(u_z + g_z) for every unit, written over g_r and g_z; then
     /// n = tanh(u_n + r·g_n) and h' = z·(h − n) + n. `u` holds the gates `uStride` apart, `g`
     /// (the step's scratch row, overwritten) `d` apart.
-    /// Bit q of `activated` set: gate q (r, z) is already activated in g (``interleavedStep``).
     @inline(__always)
     static func stagedGates(
         _ d: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafeMutablePointer<Scalar>, h: UnsafePointer<Scalar>,
-        out: UnsafeMutablePointer<Scalar>, activated: UInt8 = 0
+        out: UnsafeMutablePointer<Scalar>
     ) {
-        if activated & 1 == 0 { sigmoidOfSum(d, u: u, g: g) }
-        if activated & 2 == 0 { sigmoidOfSum(d, u: u + uStride, g: g + d) }
+        sigmoidOfSum(d, u: u, g: g)
+        sigmoidOfSum(d, u: u + uStride, g: g + d)
         forEachLaneGroup(
             d,
             octet: { i in
@@ -93,17 +92,15 @@ extension LSTM {
     /// i, f, o = σ(u + g) and g = tanh(u_g + g_g) for every unit, written over the scratch row
     /// `g` (gates `d` apart); then c' = f·c + i·g and h' = o·tanh(c'). `u` holds the gates
     /// `uStride` apart.
-    /// Bit q of `activated` set: gate q (i, f, g, o) is already activated in g (``interleavedStep``).
     @inline(__always)
     static func stagedGates(
         _ d: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafeMutablePointer<Scalar>, c: UnsafePointer<Scalar>,
-        h: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>, hOut: UnsafeMutablePointer<Scalar>,
-        activated: UInt8 = 0
+        h: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>, hOut: UnsafeMutablePointer<Scalar>
     ) {
-        if activated & 1 == 0 { sigmoidOfSum(d, u: u, g: g) }
-        if activated & 2 == 0 { sigmoidOfSum(d, u: u + uStride, g: g + d) }
-        if activated & 4 == 0 { tanhOfSum(d, u: u + 2 * uStride, g: g + 2 * d) }
-        if activated & 8 == 0 { sigmoidOfSum(d, u: u + 3 * uStride, g: g + 3 * d) }
+        sigmoidOfSum(d, u: u, g: g)
+        sigmoidOfSum(d, u: u + uStride, g: g + d)
+        tanhOfSum(d, u: u + 2 * uStride, g: g + 2 * d)
+        sigmoidOfSum(d, u: u + 3 * uStride, g: g + 3 * d)
         forEachLaneGroup(
             d,
             octet: { j in
