@@ -11,9 +11,15 @@
 // functions (``GRU/gates(_:_:u:uStride:g:gStride:h:out:)``,
 // ``LSTM/gates(_:_:u:uStride:g:gStride:c:h:cOut:hOut:)``), so the states are bitwise the same.
 //
+// Below ``stagedGateMinimumUnits`` units (one octet, or a quad: nothing to overlap) the functions
+// run the one-pass gates: on the 16-core Xeon the two passes read 0.74–0.80× at d = 4, B = 16.
+//
 // For example, one GRU step of `d` units, `g` the step's `[3][d]` recurrent pre-activations:
 //
 // GRU<Float>.stagedGates(d, u: u, uStride: lanes, g: g, h: h, out: out)
+
+/// The fewest hidden units for which the fused rollout runs its gates in two passes: two octets.
+let stagedGateMinimumUnits = 16
 
 /// g ← σ(u + g) over `count` lanes (octets, then quads).
 @inline(__always)
@@ -55,6 +61,20 @@ extension GRU {
         _ d: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafeMutablePointer<Scalar>, h: UnsafePointer<Scalar>,
         out: UnsafeMutablePointer<Scalar>
     ) {
+        if d < stagedGateMinimumUnits {
+            let g = UnsafePointer(g)
+            forEachLaneGroup(
+                d,
+                octet: { i in
+                    gates(
+                        SIMD8<Scalar>.self, 8, u: u + i, uStride: uStride, g: g + i, gStride: d, h: h + i, out: out + i)
+                },
+                quad: { i, k in
+                    gates(
+                        SIMD4<Scalar>.self, k, u: u + i, uStride: uStride, g: g + i, gStride: d, h: h + i, out: out + i)
+                })
+            return
+        }
         sigmoidOfSum(d, u: u, g: g)
         sigmoidOfSum(d, u: u + uStride, g: g + d)
         forEachLaneGroup(
@@ -97,6 +117,22 @@ extension LSTM {
         _ d: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafeMutablePointer<Scalar>, c: UnsafePointer<Scalar>,
         h: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>, hOut: UnsafeMutablePointer<Scalar>
     ) {
+        if d < stagedGateMinimumUnits {
+            let g = UnsafePointer(g)
+            forEachLaneGroup(
+                d,
+                octet: { j in
+                    gates(
+                        SIMD8<Scalar>.self, 8, u: u + j, uStride: uStride, g: g + j, gStride: d, c: c + j, h: h + j,
+                        cOut: cOut + j, hOut: hOut + j)
+                },
+                quad: { j, k in
+                    gates(
+                        SIMD4<Scalar>.self, k, u: u + j, uStride: uStride, g: g + j, gStride: d, c: c + j, h: h + j,
+                        cOut: cOut + j, hOut: hOut + j)
+                })
+            return
+        }
         sigmoidOfSum(d, u: u, g: g)
         sigmoidOfSum(d, u: u + uStride, g: g + d)
         tanhOfSum(d, u: u + 2 * uStride, g: g + 2 * d)
