@@ -172,6 +172,34 @@ struct DenseRolloutTests {
         }
     }
 
+    /// The fused rollout runs the gate math in two passes over the units (`StagedGates.swift`);
+    /// the split-step rollout keeps the one-pass gate functions (`GRU.gates`, `LSTM.gates`), so
+    /// it is the reference here: octets only (d = 16, 64) and a quad tail (d = 20), one worker
+    /// and two.
+    @Test("two-pass gates of the fused rollout: bit for bit the one-pass gates (GRU, LSTM, Float, Double)")
+    func stagedGatesAreExact() throws {
+        for (d, workers) in [(16, 1), (20, 1), (64, 2)] {
+            let gru = try RandomCells.gru(Float.self, m: 3, d: d, scale: 1.5, seed: 51)
+            let lstm = try RandomCells.lstm(Float.self, m: 3, d: d, scale: 1.5, seed: 52)
+            let gruDouble = try RandomCells.gru(Double.self, m: 2, d: d, scale: 1.5, seed: 53)
+            let lstmDouble = try RandomCells.lstm(Double.self, m: 2, d: d, scale: 1.5, seed: 54)
+            #expect(
+                splitStepStates(gru, steps: 24, workers: workers, seed: 55)
+                    == (try sequentialStates(gru, steps: 24, batch: 1, threads: 1, seed: 55)), "GRU Float d=\(d)")
+            #expect(
+                splitStepStates(lstm, steps: 24, workers: workers, seed: 56)
+                    == (try sequentialStates(lstm, steps: 24, batch: 1, threads: 1, seed: 56)), "LSTM Float d=\(d)")
+            #expect(
+                splitStepStates(gruDouble, steps: 24, workers: workers, seed: 57)
+                    == (try sequentialStates(gruDouble, steps: 24, batch: 1, threads: 1, seed: 57)),
+                "GRU Double d=\(d)")
+            #expect(
+                splitStepStates(lstmDouble, steps: 24, workers: workers, seed: 58)
+                    == (try sequentialStates(lstmDouble, steps: 24, batch: 1, threads: 1, seed: 58)),
+                "LSTM Double d=\(d)")
+        }
+    }
+
     @Test("split steps: only one long sequence of large d; the solver takes them and stays exact")
     func splitStepDecision() throws {
         // Never more workers than the machine's cores (they meet at a barrier every step).

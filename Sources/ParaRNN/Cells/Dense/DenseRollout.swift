@@ -388,7 +388,8 @@ struct DenseRolloutBuffers<Scalar> {
 
 extension GRU {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`):
-    /// r, z, n and h' per step from one packed recurrent product. With d = 4, entries beyond
+    /// r, z, n and h' per step from one packed recurrent product, the gates in two passes
+    /// (``stagedGates(_:u:uStride:g:h:out:)``). With d = 4, entries beyond
     /// whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         packedRecurrence.splitForFourUnits(entries) {
@@ -405,24 +406,15 @@ extension GRU {
             let h = io.previousEntry(t, b, stateSize: d)
             let u = io.projections + t * 3 * lanes + b * d
             let out = io.states + t * lanes + b * d
-            let g = UnsafePointer(g)
-            forEachLaneGroup(
-                d,
-                octet: { i in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
-                },
-                quad: { i, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + i, uStride: lanes, g: g + i, gStride: d, h: h + i, out: out + i)
-                })
+            Self.stagedGates(d, u: u, uStride: lanes, g: g, h: h, out: out)
         }
     }
 }
 
 extension LSTM {
     /// The fused rollout of batch entries `entries` (see `DenseRecurrentPack`): gates i, f,
-    /// g, o, then c' and h' per step from one packed recurrent product. With d = 4, entries
+    /// g, o, then c' and h' per step from one packed recurrent product, in two passes
+    /// (``stagedGates(_:u:uStride:g:c:h:cOut:hOut:)``). With d = 4, entries
     /// beyond whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the
     /// same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
@@ -442,19 +434,7 @@ extension LSTM {
             let s = io.previousEntry(t, b, stateSize: n)
             let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n
-            let g = UnsafePointer(g)
-            forEachLaneGroup(
-                d,
-                octet: { j in
-                    Self.gates(
-                        SIMD8<Scalar>.self, 8, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
-                        cOut: out + j, hOut: out + d + j)
-                },
-                quad: { j, k in
-                    Self.gates(
-                        SIMD4<Scalar>.self, k, u: u + j, uStride: lanes, g: g + j, gStride: d, c: s + j, h: s + d + j,
-                        cOut: out + j, hOut: out + d + j)
-                })
+            Self.stagedGates(d, u: u, uStride: lanes, g: g, c: s, h: s + d, cOut: out, hOut: out + d)
         }
     }
 }
@@ -495,8 +475,8 @@ extension GRU {
     }
 
     /// One step's gate math for `count` hidden units: ``gates(_:_:u:uStride:g:gStride:h:out:)``
-    /// over SIMD8 octets, then quads: a split-step worker's units. (The fused rollout keeps its
-    /// own octet/quad dispatch: through this function its gate loop compiled 10–30 % slower.)
+    /// over SIMD8 octets, then quads: a split-step worker's units. (The fused rollout runs its
+    /// gates in two passes instead, ``stagedGates(_:u:uStride:g:h:out:)``, bitwise the same.)
     @inline(__always)
     static func stepGates(
         _ count: Int, u: UnsafePointer<Scalar>, uStride: Int, g: UnsafePointer<Scalar>, gStride: Int,
