@@ -6,10 +6,14 @@ import Testing
 /// never picks a parallel method that then falls back to the sequential rollout.
 @Suite("Automatic choice from the contractivity")
 struct AutomaticChoiceTests {
-    func pick<C: RecurrentCell>(_ cell: C, _ lyapunov: Double, _ maxNorm: Double, from method: SolverMethod = .newton)
-        -> (SolverMethod, String)
-    {
-        SequenceSolver(cell: cell).refineChoice(
+    /// The rule for `guess`: ParaRNN's f(0, u) by default, as on the harness grid the pins come from.
+    func pick<C: RecurrentCell>(
+        _ cell: C, _ lyapunov: Double, _ maxNorm: Double, from method: SolverMethod = .newton,
+        guess: NewtonGuess = .zeroState
+    ) -> (SolverMethod, String) {
+        var options = SolverOptions()
+        options.newtonGuess = guess
+        return SequenceSolver(cell: cell, options: options).refineChoice(
             method, "B = 1: predicted Newton speedup 3× → parallel Newton",
             by: Contractivity(window: 512, lyapunov: lyapunov, maxNorm: maxNorm))
     }
@@ -51,6 +55,23 @@ struct AutomaticChoiceTests {
             #expect(pick(lstm, lyapunov, maxNorm).0 == want, "LSTM λ \(lyapunov) ‖J‖ \(maxNorm)")
             #expect(pick(wide, lyapunov, maxNorm).0 == want, "Elman d 40 λ \(lyapunov) ‖J‖ \(maxNorm)")
         }
+    }
+
+    @Test("dense Jacobians from chunk rollouts: Newton wherever λ ≤ −0.05, whatever max‖J‖; sequential above")
+    func denseFromChunkRollouts() throws {
+        let small = try RandomCells.gru(Double.self, m: 2, d: 8, scale: 1, seed: 2)
+        let lstm = try RandomCells.lstm(Float.self, m: 2, d: 8, scale: 1, seed: 2)
+        // (−0.389, 5.29): Benchmarks/peers/rollout.py's GRU d = 64, certified at its seams on 16
+        // threads in 21–24 ms against the rollout's 66–96 ms (Benchmarks/results/device-16core-stop21.md).
+        for (lyapunov, maxNorm, want) in [
+            (-0.389, 5.29, SolverMethod.newton), (-0.3, 7.2, .newton), (-0.06, 3.64, .newton),
+            (-0.04, 1.0, .sequential),
+            (0.01, 1.0, .sequential),
+        ] {
+            #expect(pick(small, lyapunov, maxNorm, guess: .chunkRollouts).0 == want, "GRU λ \(lyapunov) ‖J‖ \(maxNorm)")
+            #expect(pick(lstm, lyapunov, maxNorm, guess: .chunkRollouts).0 == want, "LSTM λ \(lyapunov) ‖J‖ \(maxNorm)")
+        }
+        #expect(pick(small, -0.3, 7.2, guess: .chunkRollouts).1.contains("chunk rollouts meet at their seams"))
     }
 
     @Test("the cost model's sequential choice and NaN estimates are left alone")

@@ -283,20 +283,24 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             return (.sequential, text + ": not contracting, parallel iterations would not converge fast → sequential")
         }
         if case .dense = cell.structure {
+            if options.newtonGuess == .chunkRollouts {
+                // The cost model counted on chunk rollouts certified at their seams: that needs a
+                // clear contraction (from a guess that misses, DEER's passes cost far more), and
+                // then no Newton step multiplies the expanding factors.
+                if c.lyapunov > Self.weakContraction {
+                    return (
+                        .sequential,
+                        text
+                            + ": contracting too weakly (λ > \(Self.weakContraction)) for chunk rollouts to meet at their seams → sequential"
+                    )
+                }
+                return (.newton, text + ": contracting, chunk rollouts meet at their seams → parallel Newton")
+            }
             if c.maxNorm > 3.5 {
                 return (
                     .sequential,
                     text
                         + ": dense Jacobians expanding strongly in places (> 3.5), neither Newton nor quasi-ELK converges reliably → sequential"
-                )
-            }
-            if options.newtonGuess == .chunkRollouts, c.lyapunov > Self.weakContraction {
-                // The cost model counted on chunk rollouts certified at their seams, which needs
-                // a clear contraction; from a guess that misses, DEER's passes cost far more.
-                return (
-                    .sequential,
-                    text
-                        + ": contracting too weakly (λ > \(Self.weakContraction)) for chunk rollouts to meet at their seams → sequential"
                 )
             }
             return (.newton, text + " → parallel Newton")
