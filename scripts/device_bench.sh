@@ -116,8 +116,8 @@ pack-mpi)
     ;;
 run-mpi)
     # ParaGRU B=1 d=4 m=1 T=10^7 (float32): one process × 16 threads (streamed in cache-sized
-    # segments, the default, and in one segment), 4 ranks × 4 threads (and as before stop 21,
-    # PARARNN_MPI_WHOLE_SLICE=1; and without huge pages, PARARNN_HUGE_PAGES=0), 16 ranks × 1
+    # segments, the default, and in one segment), 4 ranks × 4 threads (and without huge pages,
+    # PARARNN_HUGE_PAGES=0), 16 ranks × 1
     # thread; PARARNN_MPI_REPS (5) runs each, 3 of the
     # in-memory ones (summary.txt: every "solve"/"time" line, the ranks' phases, each command's
     # wall and CPU time), and the outputs compared.
@@ -153,9 +153,6 @@ run-mpi)
         timed "1x16.$rep" ./pararnn "${common[@]}" --threads 16 --output "$out/h_1x16.npy"
         timed "4x4.$rep" mpirun -np 4 --bind-to none ./pararnn "${common[@]}" --distributed --threads 4 \
             --output "$out/h_4x4.npy"
-        # The same with the solve as it was before stop 21 (whole-slice buffers): an A/B in one run.
-        timed "4x4-whole-slice.$rep" mpirun -np 4 --bind-to none -x PARARNN_MPI_WHOLE_SLICE=1 ./pararnn \
-            "${common[@]}" --distributed --threads 4 --output "$out/h_4x4w.npy"
         timed "4x4-no-huge-pages.$rep" mpirun -np 4 --bind-to none -x PARARNN_HUGE_PAGES=0 ./pararnn \
             "${common[@]}" --distributed --threads 4 --output "$out/h_4x4n.npy"
         timed "16x1.$rep" mpirun -np 16 --bind-to "${PARARNN_MPI_BIND16:-core}" ./pararnn "${common[@]}" \
@@ -173,7 +170,7 @@ run-mpi)
         grep -E '^(phases|  across)' "$f" | sed 's/^/    /' || true
     done > "$out/summary.txt"
     # The certified solutions differ by rounding and the tolerance's slack only.
-    max_difference "$out/h_1x16.npy" "$out/h_4x4.npy" "$out/h_4x4w.npy" "$out/h_4x4n.npy" "$out/h_4x4m.npy" \
+    max_difference "$out/h_1x16.npy" "$out/h_4x4.npy" "$out/h_4x4n.npy" "$out/h_4x4m.npy" \
         "$out/h_16x1.npy" \
         >> "$out/summary.txt"
     cat "$out/summary.txt"
@@ -181,8 +178,8 @@ run-mpi)
 local-mpi)
     # This machine (the 2-core VM), the release build and the system mpirun: the run-mpi case
     # with T = PARARNN_MPI_STEPS (default 10^6); one process × R threads (streamed, the default,
-    # and --in-memory) against R = PARARNN_MPI_RANKS (default 2) ranks × 1 thread (and as before
-    # stop 21, PARARNN_MPI_WHOLE_SLICE=1), alternating, PARARNN_MPI_REPS (5) runs each, the load
+    # and --in-memory) against R = PARARNN_MPI_RANKS (default 2) ranks × 1 thread, alternating,
+    # PARARNN_MPI_REPS (5) runs each, the load
     # average before each run, each command's wall and CPU time, the ranks' phases, and the
     # largest |Δh| between the outputs.
     out="${2:?usage: scripts/device_bench.sh local-mpi OUTDIR}"
@@ -199,23 +196,21 @@ local-mpi)
     TIMEFORMAT='command wall %3R s, user %3U s, sys %3S s'
     : > "$out/summary.txt"
     for rep in $(seq 1 "${PARARNN_MPI_REPS:-5}"); do
-        for config in "$one" "$one-in-memory" "$many" "$many-whole-slice"; do
+        for config in "$one" "$one-in-memory" "$many"; do
             echo "$config.$rep: $(uptime | sed 's/.*load/load/')" >> "$out/summary.txt"
             {
                 time case "$config" in
                 "$one") "$bin" "${common[@]}" --threads "$ranks" --output "$out/h_$one.npy" ;;
                 "$one-in-memory") "$bin" "${common[@]}" --threads "$ranks" --in-memory --output "$out/h_$one-in-memory.npy" ;;
-                "$many") mpirun --oversubscribe --mca pml ob1 --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
+                *) mpirun --oversubscribe --mca pml ob1 --mca btl self,vader -np "$ranks" "$bin" "${common[@]}" --distributed \
                     --threads 1 --output "$out/h_$many.npy" ;;
-                *) mpirun --oversubscribe --mca pml ob1 --mca btl self,vader -np "$ranks" -x PARARNN_MPI_WHOLE_SLICE=1 "$bin" \
-                    "${common[@]}" --distributed --threads 1 --output "$out/h_$many-whole-slice.npy" ;;
                 esac > "$out/$config.$rep.txt" 2>&1
             } 2>> "$out/$config.$rep.txt"
             echo "    $(grep -E '^(time|solve|command) |iteration' "$out/$config.$rep.txt" | tr '\n' ' ')" >> "$out/summary.txt"
             grep -E '^phases' "$out/$config.$rep.txt" | sed 's/^/    /' >> "$out/summary.txt" || true
         done
     done
-    max_difference "$out/h_$one.npy" "$out/h_$one-in-memory.npy" "$out/h_$many.npy" "$out/h_$many-whole-slice.npy" \
+    max_difference "$out/h_$one.npy" "$out/h_$one-in-memory.npy" "$out/h_$many.npy" \
         >> "$out/summary.txt"
     cat "$out/summary.txt"
     ;;

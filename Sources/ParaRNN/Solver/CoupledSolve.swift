@@ -32,11 +32,6 @@ extension SequenceSolver {
         let row = cell.stateRowSize(batch: batch)
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
         if let length = options.segmentLength, requested != .sequential {
-            if ProcessInfo.processInfo.environment["PARARNN_MPI_WHOLE_SLICE"] == "1" {
-                return wholeSliceCoupledSolve(
-                    inputs: inputs, steps: steps, batch: batch, initialState: h0, segmentLength: length,
-                    coupling: coupling)
-            }
             return streamedCoupledSolve(
                 inputs: inputs, steps: steps, batch: batch, initialState: h0, segmentLength: length,
                 coupling: coupling)
