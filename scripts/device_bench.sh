@@ -17,33 +17,12 @@
 # device-16core.json / .md (the tables in README.md's "Measurements" come from such a run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 
 # The run-mpi case: a ParaGRU d = 4, m = 1 model (OUT/gru.safetensors) and a Float input of
 # STEPS steps (OUT/x.npy), made with the Python standard library only.
 make_gru_input() {
-    python3 - "$1" "$2" <<'PY'
-import array, json, random, struct, sys
-out, steps = sys.argv[1], int(sys.argv[2])
-rng = random.Random(7); d, m = 4, 1
-def tensor(shape, scale):
-    n = 1
-    for s in shape: n *= s
-    return shape, array.array('f', (rng.uniform(-scale, scale) for _ in range(n)))
-ts = {"A": tensor([3, d], 0.8), "B": tensor([1, m, 3, d], 1.0), "b": tensor([3, d], 0.5)}
-header, blobs, off = {"__metadata__": {"cell": "paragru"}}, [], 0
-for k, (shape, v) in ts.items():
-    b = v.tobytes(); header[k] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
-    off += len(b); blobs.append(b)
-h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
-open(out + "/gru.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-d = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 1), }" % steps
-pad = 64 - (10 + len(d) + 1) % 64
-with open(out + "/x.npy", "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d) + pad + 1) + d.encode() + b" " * pad + b"\n")
-    for start in range(0, steps, 1 << 20):
-        n = min(1 << 20, steps - start)
-        f.write(array.array('f', (rng.uniform(-1, 1) for _ in range(n))).tobytes())
-PY
+    python3 "$root/scripts/make_paragru_input.py" "$1" "$2" 1
 }
 
 # The largest |Δ| between the first float32 .npy and each other one.

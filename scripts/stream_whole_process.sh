@@ -17,30 +17,7 @@ shift 2
 if [ $# -gt 0 ]; then threads=("$@"); else threads=(2 16); fi
 mkdir -p "$out"
 steps="${PARARNN_STREAM_STEPS:-10000000}"
-python3 - "$out" "$steps" <<'PY'
-import array, json, random, struct, sys
-out, steps = sys.argv[1], int(sys.argv[2])
-rng = random.Random(7); d, m = 4, 2
-def tensor(shape, scale):
-    n = 1
-    for s in shape: n *= s
-    return shape, array.array('f', (rng.uniform(-scale, scale) for _ in range(n)))
-ts = {"A": tensor([3, d], 0.8), "B": tensor([1, m, 3, d], 1.0), "b": tensor([3, d], 0.5)}
-header, blobs, off = {"__metadata__": {"cell": "paragru"}}, [], 0
-for k, (shape, v) in ts.items():
-    b = v.tobytes(); header[k] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + len(b)]}
-    off += len(b); blobs.append(b)
-h = json.dumps(header).encode(); h += b" " * ((8 - len(h) % 8) % 8)
-open(out + "/gru.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-desc = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (steps, m)
-pad = 64 - (10 + len(desc) + 1) % 64
-with open(out + "/x.npy", "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(desc) + pad + 1) + desc.encode() + b" " * pad + b"\n")
-    chunk = 1 << 20
-    for start in range(0, steps * m, chunk):
-        n = min(chunk, steps * m - start)
-        f.write(array.array('f', (rng.uniform(-1, 1) for _ in range(n))).tobytes())
-PY
+python3 "$(dirname "$0")/make_paragru_input.py" "$out" "$steps" 2
 {
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
     tlist=$(IFS=,; echo "${threads[*]}")
