@@ -364,7 +364,7 @@ extension NewtonEngine {
                 timer.recordPass(
                     wall: phaseClock() - started, steps: steps,
                     bytesPerStep: bytesPerStep(pass, projecting: projecting),
-                    first: pass == .first)
+                    first: pass == .first || pass == .guess)
             }
             if projecting { pendingProjection = nil }
             if pass == .guess {

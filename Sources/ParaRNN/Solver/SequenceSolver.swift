@@ -459,8 +459,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   (Jacobians, offsets, projections, states) at its measured bandwidth B(p) — the
     ///   ParallelScan `MachineProfile` the scans' worker counts come from, so one model knows the
     ///   machine (on the 2-core VM the floor is ≈ 6.6 ns, as calibrated before).
-    /// - Newton from chunk rollouts (``NewtonGuess/chunkRollouts``): the one-worker rollout's cost × (1 + burn-in / chunk) over the
-    ///   workers' arithmetic scaling C(p), or 16 bytes per value at B(p), whichever is larger,
+    /// - Newton from chunk rollouts (``NewtonGuess/chunkRollouts``): the one-worker rollout's
+    ///   cost × (1 + burn-in / chunk) over the workers' arithmetic scaling C(p), or 16 bytes per value at B(p), whichever is larger,
     ///   plus 0.3 ms — the cost when the seams certify at once, as they do where the recurrence
     ///   contracts (λ ≤ ``weakContraction``; the refinement sends the rest to the rollout).
     /// Newton is chosen when the predicted speedup exceeds 1.2 (the model is good to about 2×);
