@@ -22,10 +22,13 @@ import ParallelScan
 ///       var options = SolverOptions(method: .newton)
 ///       options.newtonGuess = .zeroState   // ParaRNN's guess, e.g. to compare iterations
 ///
-/// The seam residual is the iteration-0 entry of the attempt's residual history; the attempt's
-/// outcome says when the guess alone was certified.
+/// Fused plain Newton records the seam residual as iteration 0 of its residual history; the
+/// other methods record it when it certifies (then the attempt's only entry, 0 iterations), and
+/// otherwise start their history at their first iteration. The attempt's outcome names the guess.
 public enum NewtonGuess: String, Sendable, Codable, CaseIterable {
+    /// ParaRNN's s⁽⁰⁾_t = f(0, u_t).
     case zeroState
+    /// Exact rollouts of the chunks after their burn-ins; the seams certified.
     case chunkRollouts
 
     /// L, the steps rolled out before a chunk of `chunkLength` steps to forget the zero state
