@@ -70,36 +70,61 @@ extension SequenceSolver {
         let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
         options.pool.forEachDynamic(chunks) { c, _ in
             let range = ChunkPlan.evenRange(index: c, of: chunks, total: steps)
-            let scratch = ScratchBuffers<Scalar>(counts: [burnIn * row, row])
-            defer { scratch.deallocate() }
-            var start = h0.base
+            var burnedIn = [Scalar](repeating: 0, count: c == 0 ? 0 : row)
             if c > 0 {
-                let (burnStates, zeros) = (scratch[0], scratch[1])
-                zeroFill(zeros, count: row)
+                burnedIn.withUnsafeMutableBufferPointer { s in
+                    cell.burnIn(
+                        steps: burnIn, batch: batch, projections: u.base + (range.lowerBound - burnIn) * urow,
+                        into: s.baseAddress!)
+                }
+            }
+            burnedIn.withUnsafeBufferPointer { s in
                 cell.rollout(
-                    steps: 0..<burnIn, batch: batch, previous: UnsafePointer(zeros),
-                    projections: u.base + (range.lowerBound - burnIn) * urow, states: burnStates)
-                start = UnsafePointer(burnStates + (burnIn - 1) * row)
-            }
-            cell.rollout(
-                steps: 0..<range.count, batch: batch, previous: start, projections: u.base + range.lowerBound * urow,
-                states: h.base + range.lowerBound * row)
-        }
-        var worst = 0.0
-        var values = [Scalar](repeating: 0, count: row)
-        values.withUnsafeMutableBufferPointer { f in
-            for c in 1..<chunks {
-                let t0 = ChunkPlan.evenRange(index: c, of: chunks, total: steps).lowerBound
-                cell.linearize(
-                    steps: 0..<1, batch: batch, previous: UnsafePointer(states + (t0 - 1) * row),
-                    states: UnsafePointer(states + t0 * row), projections: projections + t0 * urow,
-                    values: f.baseAddress!, jacobians: nil, request: .structured)
-                worst = combineResiduals(
-                    worst,
-                    relativeResidual(
-                        states: UnsafePointer(states + t0 * row), values: UnsafePointer(f.baseAddress!), count: row))
+                    steps: 0..<range.count, batch: batch, previous: c == 0 ? h0.base : s.baseAddress!,
+                    projections: u.base + range.lowerBound * urow, states: h.base + range.lowerBound * row)
             }
         }
+        let starts = (1..<chunks).map { ChunkPlan.evenRange(index: $0, of: chunks, total: steps).lowerBound }
+        let worst = cell.seamResidual(
+            starts: starts, batch: batch, states: UnsafePointer(states), projections: projections)
         return (worst, chunks, burnIn)
+    }
+}
+
+extension RecurrentCell {
+    /// The state reached by rolling `steps` steps out from a zero state over `projections`
+    /// (`[steps][projection row]`), written to `state` (one state row): a chunk's burn-in
+    /// (``NewtonGuess/chunkRollouts``).
+    package func burnIn(
+        steps: Int, batch: Int, projections: UnsafePointer<Scalar>, into state: UnsafeMutablePointer<Scalar>
+    ) {
+        let row = stateRowSize(batch: batch)
+        let scratch = ScratchBuffers<Scalar>(counts: [steps * row, row])
+        defer { scratch.deallocate() }
+        let (states, zeros) = (scratch[0], scratch[1])
+        zeroFill(zeros, count: row)
+        rollout(
+            steps: 0..<steps, batch: batch, previous: UnsafePointer(zeros), projections: projections, states: states)
+        copyScalars(state, states + (steps - 1) * row, count: row)
+    }
+
+    /// The largest relative residual ‖s_t − f(s_{t−1}, u_t)‖ / max(1, |f|) over the steps t in
+    /// `starts` (each ≥ 1) of `states` (`[T][state row]`, projections `[T][projection row]`): the
+    /// seams of chunk rollouts, whose other steps are f of their predecessors by construction.
+    package func seamResidual(
+        starts: [Int], batch: Int, states: UnsafePointer<Scalar>, projections: UnsafePointer<Scalar>
+    ) -> Double {
+        let (row, urow) = (stateRowSize(batch: batch), projectionRowSize(batch: batch))
+        var values = [Scalar](repeating: 0, count: row)
+        return values.withUnsafeMutableBufferPointer { f in
+            starts.reduce(0.0) { worst, t in
+                linearize(
+                    steps: 0..<1, batch: batch, previous: states + (t - 1) * row, states: states + t * row,
+                    projections: projections + t * urow, values: f.baseAddress!, jacobians: nil, request: .structured)
+                return combineResiduals(
+                    worst, relativeResidual(states: states + t * row, values: UnsafePointer(f.baseAddress!), count: row)
+                )
+            }
+        }
     }
 }

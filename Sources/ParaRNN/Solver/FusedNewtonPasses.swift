@@ -186,7 +186,6 @@ extension NewtonEngine {
                         // (their projections, when pending, belong to the previous chunk:
                         // computed here into a scratch).
                         let first = range.lowerBound - burnIn
-                        var burnStates = [Scalar](repeating: 0, count: burnIn * row)
                         var burnU: [Scalar] = []
                         if let pending, let projector {
                             burnU = [Scalar](repeating: 0, count: burnIn * urow)
@@ -196,18 +195,10 @@ extension NewtonEngine {
                                     into: p.baseAddress!)
                             }
                         }
-                        zeros.withUnsafeBufferPointer { z in
-                            burnU.withUnsafeBufferPointer { p in
-                                burnStates.withUnsafeMutableBufferPointer { s in
-                                    cell.rollout(
-                                        steps: 0..<burnIn, batch: batch, previous: z.baseAddress!,
-                                        projections: p.isEmpty ? u.base + first * urow : p.baseAddress!,
-                                        states: s.baseAddress!)
-                                }
-                            }
-                        }
-                        burnStates.withUnsafeBufferPointer { s in
-                            copyScalars(before, s.baseAddress! + (burnIn - 1) * row, count: row)
+                        burnU.withUnsafeBufferPointer { p in
+                            cell.burnIn(
+                                steps: burnIn, batch: batch,
+                                projections: p.isEmpty ? u.base + first * urow : p.baseAddress!, into: before)
                         }
                     } else if pass == .first {
                         // f(0, u) at the previous step (one row from a zero state); its
@@ -370,15 +361,9 @@ extension NewtonEngine {
             if pass == .guess {
                 // The seams: the first step of each chunk after the first against f of the
                 // previous chunk's last state.
-                for c in 1..<chunks {
-                    let t0 = chunkRanges[c].lowerBound
-                    cell.linearize(
-                        steps: 0..<1, batch: batch, previous: UnsafePointer(states + (t0 - 1) * row),
-                        states: UnsafePointer(states + t0 * row), projections: projections + t0 * urow,
-                        values: checkValues, jacobians: nil, request: .structured)
-                    residuals[c] = relativeResidual(
-                        states: UnsafePointer(states + t0 * row), values: UnsafePointer(checkValues), count: row)
-                }
+                residuals[0] = cell.seamResidual(
+                    starts: chunkRanges.dropFirst().map(\.lowerBound), batch: batch, states: UnsafePointer(states),
+                    projections: projections)
             }
             let local = residuals.reduce(0, combineResiduals)
             return link.map { $0.coupling.maxResidual(local) } ?? local
