@@ -25,7 +25,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     let dataOffset: Int
     /// The batch-major staging rows (B > 1) of the background thread and of the caller's.
     private var queueStaging: [S] = [], callerStaging: [S] = []
-    private let queue = DispatchQueue(label: "pararnn.output")
+    /// The writing thread, at idle priority (``IdleLane``).
+    private let lane = IdleLane(name: "pararnn.output")
     /// How many segments may wait for the background thread.
     private let capacity: Int
     /// How far (in bytes of output) the writes may lag behind the solver.
@@ -53,6 +54,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         dataOffset = header.count
     }
 
+    deinit { lane.close() }
+
     /// Queues h of steps `range`, time-major `[range.count][B][width]`, for writing; writes it
     /// now, on the caller's thread, when ``queuedBytes`` are queued already.
     func write(_ hidden: [S], steps range: Range<Int>) throws(SequenceIOError) {
@@ -66,7 +69,7 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
             try writeNow(hidden, steps: range, staging: &callerStaging)
             return
         }
-        queue.async { [self] in
+        lane.async { [self] in
             // The oldest waiting segment, unless the caller took it (commit) or a write failed.
             guard let next = lock.withLock({ failure == nil && !pending.isEmpty ? pending.removeFirst() : nil })
             else { return }
@@ -100,14 +103,13 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
             }
         } else {
             if staging.count < range.count * width { staging = [S](repeating: 0, count: range.count * width) }
-            hidden.withUnsafeBufferPointer { h in
+            hidden.withUnsafeBytes { h in
                 staging.withUnsafeMutableBufferPointer { out in
-                    guard let base = out.baseAddress else { return }
+                    guard let base = out.baseAddress, let source = h.baseAddress else { return }
                     for e in 0..<batch where failure == nil {
-                        for t in 0..<range.count {
-                            let src = (t * batch + e) * width
-                            for i in 0..<width { out[t * width + i] = h[src + i] }
-                        }
+                        copyStridedRows(
+                            into: UnsafeMutableRawPointer(base), stride: rowBytes, from: source + e * rowBytes,
+                            stride: batch * rowBytes, rowBytes: rowBytes, rows: range.count)
                         do throws(SequenceIOError) {
                             try file.write(
                                 UnsafeRawPointer(base), count: range.count * rowBytes,
@@ -124,7 +126,7 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     /// the complete file into place (synced first if durable).
     func commit() throws(SequenceIOError) {
         do { try writePending() } catch { lock.withLock { failure = failure ?? error } }
-        queue.sync {}
+        lane.sync()
         if let failure = takeFailure() {
             file.discard()
             throw failure
@@ -135,7 +137,7 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     /// Drops the queued writes, waits for the one under way and removes the temporary file.
     func discard() {
         lock.withLock { pending.removeAll() }
-        queue.sync {}
+        lane.sync()
         file.discard()
     }
 }

@@ -57,7 +57,8 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     let computeType: ScalarType
     /// Buffers: the segment handed out and those read ahead.
     let depth: Int
-    private let queue = DispatchQueue(label: "pararnn.input", qos: .userInitiated)
+    /// The reading thread, at idle priority (``IdleLane``).
+    private let lane = IdleLane(name: "pararnn.input")
     private let slots: [Slot]
     private let condition = NSCondition()
     /// One read of the source at a time (the solver's thread may read beside the thread).
@@ -73,6 +74,8 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
         self.depth = max(1, min(depth, segments))
         slots = (0..<self.depth).map { _ in Slot() }
     }
+
+    deinit { lane.close() }
 
     /// The next segment (waits for it); asks for the one `depth` ahead. `nil` after the last
     /// segment or after a segment that failed. The rows handed out stay valid until the next
@@ -111,7 +114,7 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     private func enqueue(_ k: Int) {
         let slot = slots[k % depth]
         condition.withLock { slot.state = .queued(k) }
-        queue.async { [self] in
+        lane.async { [self] in
             condition.lock()
             guard case .queued(let q) = slot.state, q == k else {
                 condition.unlock()

@@ -212,6 +212,13 @@ func scatterRows(
             UnsafeMutableRawPointer(dst + offset).copyMemory(from: src, byteCount: rows * width * MemoryLayout<A>.size)
             return
         }
+        if A.self == B.self {
+            let size = MemoryLayout<A>.size
+            copyStridedRows(
+                into: UnsafeMutableRawPointer(dst + offset), stride: stride * size, from: UnsafeRawPointer(src),
+                stride: width * size, rowBytes: width * size, rows: rows)
+            return
+        }
         for r in 0..<rows {
             for i in 0..<width { dst[r * stride + offset + i] = B(src[r * width + i]) }
         }

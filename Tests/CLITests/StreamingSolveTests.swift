@@ -99,6 +99,24 @@ import Testing
         #expect(maxAbsDiff(newton.streamed.asDouble(), seq.streamed.asDouble()) < 1e-4)
     }
 
+    /// Rows of 16 and 32 bytes (d = 4 states in Float and Double, m = 4 Float inputs) move
+    /// between the batch-major files and the time-major segments as single vectors: the same
+    /// values as the in-memory solve, bit for bit, for a batch whose length is not a multiple
+    /// of the segment.
+    @Test func vectorRowsOfABatchStreamBitwise() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m4.safetensors", TestParaGRU(m: 4, d: 4, seed: 23))
+        var rng = Rng(9)
+        ws.writeNPY("x4.npy", Tensor(shape: [3, 157, 4], float32: rng.values(3 * 157 * 4).map(Float.init)))
+        for precision in ["float", "double"] {
+            let seq = try both(
+                ws, model: "m4.safetensors", input: "x4.npy", method: "sequential", precision: precision, segment: 40)
+            #expect(seq.streamed.shape == [3, 157, 4])
+            #expect(bits(seq.streamed) == bits(seq.inMemory))
+        }
+    }
+
     @Test func csvAndWavInputsStreamLikeTheInMemorySolve() throws {
         let ws = Workspace()
         defer { ws.cleanup() }
