@@ -114,7 +114,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         if batch <= 0 { throw .shapeMismatch("batch size must be positive") }
         let row = cell.stateRowSize(batch: batch)
         try checkInputCount(inputs.count, steps: steps, batch: batch, stepsName: "T=\(steps)")
-        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0) }) {
+        // Split over the pool: serial, this scan was the largest serial part of a streamed
+        // batch-split segment (B = 16, d = 4: 1.3 M values per 20 k-step segment).
+        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0, pool: options.pool) }) {
             throw .nonFiniteInput(index: bad)
         }
         if let initialState, initialState.count != row {
