@@ -25,8 +25,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     let dataOffset: Int
     /// The batch-major staging rows (B > 1) of the background thread and of the caller's.
     private var queueStaging: [S] = [], callerStaging: [S] = []
-    /// The writing thread, at idle priority (``IdleLane``).
-    private let lane = IdleLane(name: "pararnn.output")
+    /// The writing thread (``IOLane``).
+    private let lane: IOLane
     /// How many segments may wait for the background thread.
     private let capacity: Int
     /// How far (in bytes of output) the writes may lag behind the solver.
@@ -40,8 +40,10 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     ///   - segmentSteps: the steps per segment (sizes the write queue).
     ///   - durable: sync the file to the disk before it is renamed into place (`--sync`; see
     ///     ``StreamingFile``).
+    ///   - yieldsToSolver: the writing thread runs only on idle cores (``IOLane``).
     init(
-        url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int, durable: Bool = false
+        url: URL, steps: Int, batch: Int, width: Int, batched: Bool, segmentSteps: Int, durable: Bool = false,
+        yieldsToSolver: Bool = false
     ) throws(SequenceIOError) {
         capacity = max(2, Self.queuedBytes / max(1, segmentSteps * batch * width * MemoryLayout<S>.size))
         file = try StreamingFile(url: url, durable: durable)
@@ -52,6 +54,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         let header = NPY.header(shape: shape, type: S.self == Float.self ? .float32 : .float64)
         try file.write(header, at: 0)
         dataOffset = header.count
+        // Last: a thread started before a failed step above would never be closed.
+        lane = IOLane(name: "pararnn.output", yieldsToSolver: yieldsToSolver)
     }
 
     deinit { lane.close() }

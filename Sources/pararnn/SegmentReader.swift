@@ -57,8 +57,8 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     let computeType: ScalarType
     /// Buffers: the segment handed out and those read ahead.
     let depth: Int
-    /// The reading thread, at idle priority (``IdleLane``).
-    private let lane = IdleLane(name: "pararnn.input")
+    /// The reading thread (``IOLane``).
+    private let lane: IOLane
     private let slots: [Slot]
     private let condition = NSCondition()
     /// One read of the source at a time (the solver's thread may read beside the thread).
@@ -66,7 +66,12 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     /// How many segments ``next()`` has returned.
     private var taken = 0
 
-    init(source: any SegmentSource, segmentSteps: Int, computeType: ScalarType, depth: Int = 3) {
+    /// - Parameter yieldsToSolver: the reading thread runs only on idle cores (``IOLane``).
+    init(
+        source: any SegmentSource, segmentSteps: Int, computeType: ScalarType, depth: Int = 3,
+        yieldsToSolver: Bool = false
+    ) {
+        lane = IOLane(name: "pararnn.input", yieldsToSolver: yieldsToSolver)
         self.source = source
         self.segmentSteps = segmentSteps
         self.computeType = computeType

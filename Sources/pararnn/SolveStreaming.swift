@@ -59,6 +59,9 @@ extension Solve {
         let stack = StreamingStack(
             layers: layers, steps: steps, batch: batch, options: options, initialStates: initialStates)
 
+        // The reading and writing threads take idle cores only while a batch-split rollout's
+        // fixed shares keep the workers busy; Newton's dynamic chunks absorb them (``IOLane``).
+        let yieldIO = stack.tallies.allSatisfy { $0.method == .sequential }
         let d = loaded.outputSize
         let outShape = batched ? [batch, steps, d] : [steps, d]
         var writer: HiddenWriter<S>?
@@ -68,7 +71,7 @@ extension Solve {
             do {
                 writer = try HiddenWriter<S>(
                     url: url, steps: steps, batch: batch, width: d, batched: batched, segmentSteps: segmentSteps,
-                    durable: sync)
+                    durable: sync, yieldsToSolver: yieldIO)
             } catch {
                 throw Failure(message: "error: \(error.description)", code: 1)
             }
@@ -79,7 +82,8 @@ extension Solve {
         // 2. Stream: segment k + 1 is read (SegmentReader) while segment k is solved, and
         // segment k's states are written (HiddenWriter) while k + 1 is solved; buffers reused.
         let progress = Console.stderrIsTTY && steps >= 1_000_000 ? StreamProgress(total: steps) : nil
-        let reader = SegmentReader<S>(source: source, segmentSteps: segmentSteps, computeType: computeType)
+        let reader = SegmentReader<S>(
+            source: source, segmentSteps: segmentSteps, computeType: computeType, yieldsToSolver: yieldIO)
         var readSeconds = 0.0
         var writeSeconds = 0.0
         var solveSeconds = 0.0

@@ -5,29 +5,37 @@ import Foundation
 #endif
 
 /// A serial lane of background work (reading input ahead, writing output behind) on one
-/// thread of its own that runs only on a core the solver leaves idle: Linux's `SCHED_IDLE`
-/// policy (the lowest nice value, 19, where that is refused or on other systems).
+/// thread of its own, at normal priority or, when the solve asks for it, only on cores the
+/// solver leaves idle: Linux's `SCHED_IDLE` policy (nice 19 where that is refused or on other
+/// systems).
 ///
-/// Why: a streamed solve's workers keep every core they are given busy, and the reading and
-/// writing threads then had to take cores from them. A worker that lost its core for a
-/// scheduler time slice held up the whole pass at its join. On the 16-core VM (B = 16, d = 4,
-/// T = 10⁵, 16 threads, best of 5, one run), the batch-split rollout's solve took 25.9 ms (GRU)
-/// and 33.3 ms (LSTM) with the threads at normal priority, 27.0 and 35.6 ms at nice 19, and
-/// 18.0 and 27.6 ms with this lane: `SCHED_IDLE` never preempts a worker, nice 19 still does.
-/// At idle priority the lane's work fills the gaps: the serial parts between passes and the
-/// cores of a solve with fewer workers than cores. Where the lane falls behind, its owners do
-/// the work on the solver's thread (``SegmentReader`` reads a segment the lane has not begun;
-/// ``HiddenWriter`` writes when its queue is full and at commit). A job the lane has begun is
-/// waited for: on a machine kept busy by other programs that can take a while.
+/// Which: a worker that loses its core to the reading or writing thread for a scheduler time
+/// slice holds up its pass until the join.
+/// - The batch-split rollout gives each worker a fixed share of the sequences (one each for
+///   B = 16 on 16 threads), so one preempted worker delays the whole segment. On the 16-core
+///   VM (B = 16, d = 4, T = 10⁵, 16 threads, best of 5), the solve took 25.9 ms (GRU) and
+///   33.3 ms (LSTM) with the lanes at normal priority, 27.0 and 35.6 ms at nice 19, and 18.0
+///   and 27.6 ms under `SCHED_IDLE`, which never preempts a worker. The lanes' work then fills
+///   the gaps between segments.
+/// - Newton's passes hand out four chunks per worker as workers come free, so a preempted
+///   worker's chunks move to the others, and reading and writing in parallel pays: the same
+///   machine's whole-process Newton solve of ParaGRU d = 4, T = 10⁶ at 16 threads took 24.9 ms
+///   (median of 5) with normal lanes and 29.4 ms with idle ones, whose writes fell back to the
+///   solver's thread.
+/// So ``SolveStreaming`` yields only when every layer rolls out sequentially.
 ///
-/// A thread cannot raise its own priority back without privileges, so the lane's thread is
-/// its own (not one of Dispatch's shared threads) and ends with ``close()``.
+/// Where a yielding lane falls behind, its owners do the work on the solver's thread
+/// (``SegmentReader`` reads a segment the lane has not begun; ``HiddenWriter`` writes when its
+/// queue is full and at commit). A job the lane has begun is waited for: on a machine kept busy
+/// by other programs that can take a while. A thread cannot raise its own priority again
+/// without privileges, so the lane's thread is its own (not one of Dispatch's shared threads)
+/// and ends with ``close()``.
 ///
-///     let lane = IdleLane(name: "pararnn.output")
+///     let lane = IOLane(name: "pararnn.output", yieldsToSolver: true)
 ///     lane.async { write(segment) }
 ///     lane.sync()        // every job queued so far has finished
 ///     lane.close()
-final class IdleLane: @unchecked Sendable {
+final class IOLane: @unchecked Sendable {
     private let condition = NSCondition()
     /// Jobs not yet begun, oldest first (guarded by `condition`).
     private var jobs: [@Sendable () -> Void] = []
@@ -35,8 +43,10 @@ final class IdleLane: @unchecked Sendable {
     private var queued = 0, finished = 0
     private var closed = false
 
-    init(name: String) {
-        let thread = Thread { [self] in run() }
+    /// - Parameter yieldsToSolver: run only on idle cores (`SCHED_IDLE`) rather than at normal
+    ///   priority.
+    init(name: String, yieldsToSolver: Bool) {
+        let thread = Thread { [self] in run(yielding: yieldsToSolver) }
         thread.name = name
         thread.start()
     }
@@ -44,7 +54,7 @@ final class IdleLane: @unchecked Sendable {
     /// Queues `job`; it runs after every job queued before it.
     func async(_ job: @escaping @Sendable () -> Void) {
         condition.withLock {
-            precondition(!closed, "IdleLane: job queued after close()")
+            precondition(!closed, "IOLane: job queued after close()")
             jobs.append(job)
             queued += 1
             condition.broadcast()
@@ -67,8 +77,8 @@ final class IdleLane: @unchecked Sendable {
         }
     }
 
-    private func run() {
-        Self.lowerPriority()
+    private func run(yielding: Bool) {
+        if yielding { Self.lowerPriority() }
         while true {
             condition.lock()
             while jobs.isEmpty, !closed { condition.wait() }
