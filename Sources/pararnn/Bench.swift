@@ -6,6 +6,7 @@ import SequenceIO
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure every hot path against its baseline in the same run.",
         discussion: """
             Groups: scan (diagonal / 2×2 / dense affine scans vs their sequential loop, with the \

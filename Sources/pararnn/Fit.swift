@@ -16,6 +16,7 @@ extension CellKind: ExpressibleByArgument {
 
 struct Fit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fit",
         abstract: "Train a recurrent model for next-step prediction on a recording.",
         discussion: """
             Reads a recording (.npy [T, m], an HDF5 dataset file.h5:/group/dataset, .csv/.tsv one \

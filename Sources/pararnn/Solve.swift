@@ -25,6 +25,7 @@ func createParentFolder(of url: URL) throws(Failure) {
 
 struct Solve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "solve",
         abstract: "Solve a model's recurrence over a recorded sequence, in parallel over time.",
         discussion: """
             Reads a model (.safetensors: ParaGRU/ParaLSTM tensors A, B, b[, C] with __metadata__ \
