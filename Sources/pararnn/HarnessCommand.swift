@@ -39,7 +39,9 @@ struct Harness: ParsableCommand {
                 "hiddenSizes": [4],             (d)                          *
                 "batchSizes": [2],              (B)                          *
                 "weightScales": [0.5, 3],       (recurrent gain s)           *
-                "guesses": ["default"],         ("default" = f(0,u_t), or "zeros")
+                "guesses": ["default"],         ("default" = f(0,u_t), "zeros", or "chunks":
+                                                 the solver's default, chunk rollouts planned
+                                                 for --threads)
                 "precisions": ["double"],       ("float", "double")
                 "seeds": [1],
                 "inputSize": 4,                 (m)
