@@ -7,19 +7,20 @@ import ParallelScan
 /// is rolled out again from that state.
 ///
 /// Sweeps, each in parallel over the chunks: a sweep rolls out again the first chunk of every
-/// run of consecutive bad seams (its predecessor's seam holds, so — by induction from chunk 0,
-/// which starts from the initial state — that predecessor is on the rollout's trajectory to the
-/// threshold, and the chunk becomes so too); the seam after each such chunk is then measured
-/// again: it holds when the chunk's own burn-in had landed right, and otherwise starts the next
-/// sweep's run. So each sweep shortens every run by at least one chunk, and the sweeps' depth —
-/// the longest chunk rolled out per sweep, summed — is the sequential part of the guess. It is
-/// bounded together with ELK's fronts (``ELKRepair``): the depth stops at T /
-/// ``ELKRepair/frontBudgetDivisor`` and ELK's fronts get what is left, so a solve settles at most
-/// half of the sequence sequentially. Contracting recurrences, whose seams miss by ρ^L, are not
-/// touched.
+/// run of consecutive bad seams. Its predecessor's seam holds, so — by induction from chunk 0,
+/// which starts from the initial state — the predecessor follows the rollout's branch (within the
+/// threshold at each seam), and the chunk, started from its last state, follows it too. The seam
+/// after each such chunk is then measured again: it holds when that chunk's own burn-in had landed
+/// right, and otherwise it starts the next sweep's run. So each sweep shortens every run by at
+/// least one chunk, and the sweeps' depth — the longest chunk rolled out per sweep, summed — is
+/// the sequential part of the guess: at most T / ``budgetDivisor`` (4), and taken from ELK's
+/// front budget (``ELKRepair``, T / 2), so a solve still settles at most half of the sequence
+/// sequentially. Recurrences that forget within the burn-in (seams below 1 %) are not touched.
 ///
-/// Measured (`Harness/presets/elk-s3-chunks.json`, ELK, chunks planned for 16 threads: 3–15
-/// chunks, burn-ins of 66–83 steps): failures 4 → 0 of 216, median iterations 4 → 3.
+/// Measured (`Harness/presets/elk-s3-chunks.json`, ELK from the chunks planned for 16 threads:
+/// 3–15 chunks, burn-ins of 66–83 steps; Harness/README.md): failures 4 → 2 of 216, median
+/// iterations 4 → 3; on the 2-thread plan (chunks of T/3 and longer) it does not run. With the
+/// depth unbounded it solved all 216, but settled more than half of T sequentially in 31.
 package struct SeamRepairs: Sendable, Equatable {
     /// Seams (relative residuals) above this are repaired: a miss of 1 % is no small
     /// perturbation of the trajectory; below it a linearisation corrects the seam.
