@@ -90,7 +90,7 @@ extension SequenceSolver {
             repairsSeams
             ? repairSeams(
                 starts: starts, steps: steps, batch: batch, projections: projections, states: states,
-                budget: steps / SeamRepairs.budgetDivisor)
+                burnIn: burnIn, budget: steps / SeamRepairs.budgetDivisor)
             : SeamRepairs()
         let worst = cell.seamResidual(
             starts: starts, batch: batch, states: UnsafePointer(states), projections: projections)

@@ -2,25 +2,29 @@ import ParallelScan
 
 /// Seam repair of a chunk-rollout guess (``NewtonGuess/chunkRollouts``) before an ELK,
 /// quasi-Newton or damped attempt: a chunk whose first step misses f of the previous chunk's last
-/// state by more than ``threshold`` (its burn-in from a zero state landed elsewhere — on a
-/// bistable recurrence, on the other branch, which no linearisation carries the iterate across)
-/// is rolled out again from that state.
+/// state by more than ``threshold`` has a burn-in from a zero state that landed elsewhere — on a
+/// bistable recurrence, on the other branch, which no linearisation carries the iterate across.
 ///
-/// Sweeps, each in parallel over the chunks: a sweep rolls out again the first chunk of every
-/// run of consecutive bad seams. Its predecessor's seam holds, so — by induction from chunk 0,
-/// which starts from the initial state — the predecessor follows the rollout's branch (within the
-/// threshold at each seam), and the chunk, started from its last state, follows it too. The seam
-/// after each such chunk is then measured again: it holds when that chunk's own burn-in had landed
-/// right, and otherwise it starts the next sweep's run. So each sweep shortens every run by at
-/// least one chunk, and the sweeps' depth — the longest chunk rolled out per sweep, summed — is
-/// the sequential part of the guess: at most T / ``budgetDivisor`` (4), and taken from ELK's
-/// front budget (``ELKRepair``, T / 2), so a solve still settles at most half of the sequence
-/// sequentially. Recurrences that forget within the burn-in (seams below 1 %) are not touched.
+/// 1. **Longer burn-ins**, all at once in parallel: every such chunk is rolled out again after a
+///    burn-in ``longerBurnIn`` (4) times as long (from a zero state, at most back to step 0). It
+///    costs one burn-in and one chunk per bad seam, none of it waiting for another chunk, and
+///    most wrong branches are then forgotten.
+/// 2. **Sweeps from the predecessors** for the seams that still miss, each sweep in parallel over
+///    the chunks: it rolls out again the first chunk of every run of consecutive bad seams from
+///    its predecessor's last state. That predecessor's seam holds, so — by induction from chunk 0,
+///    which starts from the initial state — it follows the rollout's branch (within the threshold
+///    at each seam), and the chunk follows it too. The next seam is then measured again: it holds
+///    when that chunk's own start had landed right, and otherwise starts the next sweep's run. So
+///    each sweep shortens every run by at least one chunk, and the sweeps' depth — the longest
+///    chunk per sweep, summed — is sequential: at most T / ``budgetDivisor`` (4), and taken from
+///    ELK's front budget (``ELKRepair``, T / 2), so a solve still settles at most half of the
+///    sequence sequentially.
 ///
-/// Measured (`Harness/presets/elk-s3-chunks.json`, ELK from the chunks planned for 16 threads:
-/// 3–15 chunks, burn-ins of 66–83 steps; Harness/README.md): failures 4 → 2 of 216, median
-/// iterations 4 → 3; on the 2-thread plan (chunks of T/3 and longer) it does not run. With the
-/// depth unbounded it solved all 216, but settled more than half of T sequentially in 31.
+/// Recurrences that forget within the burn-in (seams below 1 %) are not touched. Measured
+/// (`Harness/presets/elk-s3-chunks.json`, ELK from the chunks planned for 16 threads: 3–15
+/// chunks, burn-ins of 66–83 steps; Harness/README.md): failures 4 → 0 of 216 (sweeps alone:
+/// 2), iterations summed 983 → 645, the sweeps ran in 14 cases; on the 2-thread plan 0 → 0,
+/// 279 → 168.
 package struct SeamRepairs: Sendable, Equatable {
     /// Seams (relative residuals) above this are repaired: a miss of 1 % is no small
     /// perturbation of the trajectory; below it a linearisation corrects the seam.
@@ -34,14 +38,19 @@ package struct SeamRepairs: Sendable, Equatable {
     package var steps = 0
     /// The longest chunk of each sweep, summed: the sequential part of the repair.
     package var depth = 0
+    /// Chunks rolled out again after a longer burn-in.
+    package var reburned = 0
+    /// The longer burn-in, as a multiple of the guess's.
+    package static let longerBurnIn = 4
 }
 
 extension SequenceSolver {
     /// Repairs the seams at `starts` (the first steps of chunks 1, 2, …) of the chunk rollouts in
-    /// `states` (``SeamRepairs``), rolling out at most `budget` steps of depth.
+    /// `states` (``SeamRepairs``) — the chunks' burn-ins were `burnIn` steps — rolling out at most
+    /// `budget` steps of depth from predecessors.
     func repairSeams(
         starts: [Int], steps: Int, batch: Int, projections: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, budget: Int
+        states: UnsafeMutablePointer<Scalar>, burnIn: Int, budget: Int
     ) -> SeamRepairs {
         var repairs = SeamRepairs()
         let (cell, row, urow) = (cell, cell.stateRowSize(batch: batch), cell.projectionRowSize(batch: batch))
@@ -52,6 +61,31 @@ extension SequenceSolver {
         }
         var seams = starts.indices.map(seam)
         let threshold = SeamRepairs.threshold
+        // First, in parallel, every chunk with a bad seam after a burn-in 4× as long (at most back
+        // to step 0), from a zero state.
+        let bad = seams.indices.filter { seams[$0] > threshold }
+        if !bad.isEmpty {
+            let (u, h) = (UnsafeSendable(projections), UnsafeMutableSendable(states))
+            let longer = SeamRepairs.longerBurnIn * burnIn
+            options.pool.forEachDynamic(bad.count) { j, _ in
+                let range = chunk(bad[j])
+                let l = min(longer, range.lowerBound)
+                var start = [Scalar](repeating: 0, count: row)
+                start.withUnsafeMutableBufferPointer { s in
+                    cell.burnIn(
+                        steps: l, batch: batch, projections: u.base + (range.lowerBound - l) * urow,
+                        into: s.baseAddress!)
+                    cell.rollout(
+                        steps: 0..<range.count, batch: batch, previous: UnsafePointer(s.baseAddress!),
+                        projections: u.base + range.lowerBound * urow, states: h.base + range.lowerBound * row)
+                }
+            }
+            for i in bad {
+                seams[i] = seam(i)
+                if i + 1 < seams.count { seams[i + 1] = seam(i + 1) }
+            }
+            repairs.reburned += bad.count
+        }
         while true {
             // The first bad seam of every run (index i: the chunk starting at starts[i]).
             let firsts = seams.indices.filter { seams[$0] > threshold && ($0 == 0 || seams[$0 - 1] <= threshold) }

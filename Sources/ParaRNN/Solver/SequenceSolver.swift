@@ -598,6 +598,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             else { return nil }
             repairDepth = guess.seamRepairs.depth
             var rollouts = "exact rollouts of \(guess.chunks) chunks after \(guess.burnIn)-step burn-ins"
+            if guess.seamRepairs.reburned > 0 {
+                rollouts += ", \(guess.seamRepairs.reburned) again after longer burn-ins"
+            }
             if guess.seamRepairs.chunks > 0 {
                 let r = guess.seamRepairs
                 rollouts +=
