@@ -1,9 +1,11 @@
 import ParallelScan
 
-/// Seam repair of a chunk-rollout guess (``NewtonGuess/chunkRollouts``) before an ELK,
-/// quasi-Newton or damped attempt: a chunk whose first step misses f of the previous chunk's last
-/// state by more than ``threshold`` has a burn-in from a zero state that landed elsewhere — on a
-/// bistable recurrence, on the other branch, which no linearisation carries the iterate across.
+/// Seam repair of a chunk-rollout guess (``NewtonGuess/chunkRollouts``) before every attempt that
+/// starts from it outside fused Newton's first pass (ELK, quasi-Newton, damped, DEER for dense
+/// Jacobians; fused plain Newton's guess pass is unchanged): a chunk whose first step misses f of
+/// the previous chunk's last state by more than ``threshold`` has a burn-in from a zero state that
+/// landed elsewhere — on a bistable recurrence, on the other branch, which no linearisation
+/// carries the iterate across.
 ///
 /// 1. **Longer burn-ins**, all at once in parallel: every such chunk is rolled out again after a
 ///    burn-in ``longerBurnIn`` (4) times as long (from a zero state, at most back to step 0). It
