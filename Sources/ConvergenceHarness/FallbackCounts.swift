@@ -4,10 +4,13 @@ import ParaRNN
 ///
 /// The harness solves every case with `fallback = false`; the solver's own chain
 /// (method → ELK → sequential rollout) is reconstructed from the cases of the grid: ELK in the
-/// chain starts from the solver's guess f(0, u_t) whatever the first attempt's guess was, so
-///     chain(M, key) ends in the rollout ⇔ M fails on key ∧ ELK fails on key with guess "default"
+/// chain starts from the solver's guess — f(0, u_t) (guess "default") when the first attempt
+/// started from a given guess or from f(0, u_t), the chunk rollouts when it started from them
+/// (guess "chunks", the product's default) — so
+///     chain(M, key) ends in the rollout ⇔ M fails on key ∧ ELK fails on key with guess g,
+///     g = "chunks" if key's guess is "chunks", else "default"
 /// (for M = ELK: ⇔ ELK fails on key). A chain needing a case the report lacks (no `elk` or no
-/// `default` guess in the grid, or a shard) is counted as undetermined, never as a success.
+/// such guess in the grid, or a shard) is counted as undetermined, never as a success.
 ///
 /// - ``chainFallbacks``: cases of ParaGRU/ParaLSTM with weight scale s ≤ 3 whose chain ends in
 ///   the sequential rollout (must be 0);
@@ -40,6 +43,20 @@ public struct FallbackCounts: Equatable, Sendable {
     /// Cases whose residual history holds a NaN, and a ±Inf.
     public var nanHistories = 0
     public var infiniteHistories = 0
+    /// The thread count the guess "chunks" planned its chunks for (the run's `--threads`), when
+    /// the report has such cases: their iterations, and so the counts, depend on it.
+    public var chunkThreads: Int?
+    /// (a) and the contractivity picks of (b) per initial guess, as (fallbacks, known): in the
+    /// line when the report holds more than one guess.
+    public var byGuess: [HarnessGuess: GuessCounts] = [:]
+
+    /// (a) and the contractivity picks of (b) for the cases of one guess.
+    public struct GuessCounts: Equatable, Sendable {
+        public var chainFallbacks = 0
+        public var chainCases = 0
+        public var contractivityFallbacks = 0
+        public var contractivityParallelPicks = 0
+    }
 
     /// The counts of `report`.
     public init(_ report: HarnessReport) {
@@ -53,10 +70,11 @@ public struct FallbackCounts: Equatable, Sendable {
             if Self.solved(attempt) { return false }
             var elk = key
             elk.method = .elk
-            elk.guess = method == .elk ? key.guess : .default
+            elk.guess = method == .elk || key.guess == .chunks ? key.guess : .default
             guard let fallback = byKey[elk] else { return nil }
             return !Self.solved(fallback)
         }
+        if report.cases.contains(where: { $0.key.guess == .chunks }) { chunkThreads = report.machine.threads }
         var groups: [CaseKey: CaseResult] = [:]
         for c in report.cases {
             if c.residualHistory.contains(where: \.isNaN) { nanHistories += 1 }
@@ -66,7 +84,11 @@ public struct FallbackCounts: Equatable, Sendable {
                 case .some(true):
                     chainFallbacks += 1
                     chainCases += 1
-                case .some(false): chainCases += 1
+                    byGuess[c.key.guess, default: GuessCounts()].chainFallbacks += 1
+                    byGuess[c.key.guess, default: GuessCounts()].chainCases += 1
+                case .some(false):
+                    chainCases += 1
+                    byGuess[c.key.guess, default: GuessCounts()].chainCases += 1
                 case nil: chainUndetermined += 1
                 }
             }
@@ -86,7 +108,11 @@ public struct FallbackCounts: Equatable, Sendable {
                     if falls { automaticFallbacks += 1 }
                 } else {
                     contractivityParallelPicks += 1
-                    if falls { contractivityFallbacks += 1 }
+                    byGuess[group.guess, default: GuessCounts()].contractivityParallelPicks += 1
+                    if falls {
+                        contractivityFallbacks += 1
+                        byGuess[group.guess, default: GuessCounts()].contractivityFallbacks += 1
+                    }
                 }
             }
         }
@@ -111,6 +137,13 @@ public struct FallbackCounts: Equatable, Sendable {
             "; (b) .automatic picked a parallel method that fell back in \(automaticFallbacks) of \(automaticParallelPicks) picks (this run's threads), its contractivity pick in \(contractivityFallbacks) of \(contractivityParallelPicks)"
         if picksUndetermined > 0 { text += " (\(picksUndetermined) undetermined)" }
         text += "; (c) \(nanHistories) residual histories with NaN (\(infiniteHistories) with ±Inf)"
+        if byGuess.count > 1 {
+            let parts = byGuess.sorted { $0.key.rawValue < $1.key.rawValue }.map { guess, n in
+                "\(guess.rawValue): (a) \(n.chainFallbacks) of \(n.chainCases), contractivity picks \(n.contractivityFallbacks) of \(n.contractivityParallelPicks)"
+            }
+            text += "; by guess — " + parts.joined(separator: ", ")
+        }
+        if let chunkThreads { text += "; guess \"chunks\" planned for \(chunkThreads) threads" }
         return text
     }
 }

@@ -7,10 +7,17 @@ public typealias HarnessCell = CellKind
 
 /// The initial Newton iterate.
 public enum HarnessGuess: String, Codable, Sendable, CaseIterable {
-    /// The solver's own guess s_t^{(0)} = f(0, u_t) (no `guess:` argument).
+    /// ParaRNN's guess s_t^{(0)} = f(0, u_t) (no `guess:` argument; `newtonGuess = .zeroState`):
+    /// a case's iterations do not depend on the thread count.
     case `default`
     /// All-zero states, passed as `guess:`.
     case zeros
+    /// The product's default start (no `guess:` argument; `newtonGuess = .chunkRollouts`):
+    /// exact rollouts of the chunks after their burn-ins, the chunks planned for the run's
+    /// `--threads` (``SegmentChunks``: with one worker, one chunk, and the guess is f(0, u_t)).
+    /// ELK in the solver's chain restarts from them too. A case's iterations depend on the
+    /// run's threads, not on the thread it was solved on.
+    case chunks
 }
 
 /// The floating-point precision of a case.
@@ -36,7 +43,8 @@ public struct HarnessError: Error, CustomStringConvertible, Equatable, Sendable 
 ///       "hiddenSizes": [4],                   // d                           *
 ///       "batchSizes": [2],                    // B                           *
 ///       "weightScales": [0.5, 3],             // recurrent gain (see WeightFactory) *
-///       "guesses": ["default"],               // "default" = f(0,u_t), "zeros"
+///       "guesses": ["default"],               // "default" = f(0,u_t), "zeros", "chunks"
+///                                             // (the product's chunk rollouts, see HarnessGuess)
 ///       "precisions": ["double"],             // "float", "double"
 ///       "seeds": [1],                         // SplitMix64 seeds
 ///       "inputSize": 4,                       // m

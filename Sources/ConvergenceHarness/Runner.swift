@@ -126,20 +126,27 @@ public struct HarnessRunner: Sendable {
     }
 
     func choose<Cell: RecurrentCell>(_ cell: Cell, _ key: CaseKey) -> SolverMethod {
-        SequenceSolver(cell: cell, options: Self.options(.automatic, pool: pool))
+        SequenceSolver(cell: cell, options: options(.automatic, guess: key.guess, pool: pool))
             .chooseMethod(steps: key.steps, batch: key.batch).0
     }
 
-    /// The harness studies the methods from ParaRNN's guess f(0, u) (`newtonGuess = .zeroState`),
-    /// so a case's iterations do not depend on the workers it runs on (chunk rollouts, the
-    /// library's default start, need several workers; README "The initial guess").
-    static func options(
-        _ method: SolverMethod, tolerance: Double? = nil, maxIterations: Int? = nil, fallback: Bool = true,
-        pool: WorkerPool
+    /// The solver's options for a case of guess `guess`, solved on `pool`. The guesses `default`
+    /// and `zeros` study the methods from ParaRNN's guess f(0, u) (`newtonGuess = .zeroState`;
+    /// `zeros` passes its own), so a case's iterations do not depend on the workers it runs on;
+    /// `chunks` is the library's default start (chunk rollouts, README "The initial guess"),
+    /// its chunks planned for this runner's ``pool`` (the run's `--threads`) whichever pool
+    /// solves the case.
+    func options(
+        _ method: SolverMethod, guess: HarnessGuess, tolerance: Double? = nil, maxIterations: Int? = nil,
+        fallback: Bool = true, pool solvePool: WorkerPool
     ) -> SolverOptions {
         var options = SolverOptions(
-            method: method, tolerance: tolerance, maxIterations: maxIterations, fallback: fallback, pool: pool)
+            method: method, tolerance: tolerance, maxIterations: maxIterations, fallback: fallback, pool: solvePool)
         options.newtonGuess = .zeroState
+        if guess == .chunks {
+            options.newtonGuess = .chunkRollouts
+            options.chunkThreads = pool.threadCount
+        }
         return options
     }
 
@@ -189,7 +196,7 @@ public struct HarnessRunner: Sendable {
         let inputs = convertedScalars(inputs, as: Cell.Scalar.self)
         let tolerance = config.tolerance(for: key.precision)
         let (t, b) = (key.steps, key.batch)
-        let chooser = SequenceSolver(cell: cell, options: Self.options(.automatic, pool: pool))
+        let chooser = SequenceSolver(cell: cell, options: options(.automatic, guess: key.guess, pool: pool))
         var automatic = chooser.chooseMethod(steps: t, batch: b)
         // `.automatic`'s second look (as in `SequenceSolver.solve`): the contractivity along the
         // first steps' rollout picks among the parallel methods.
@@ -209,8 +216,9 @@ public struct HarnessRunner: Sendable {
             cell: cell, options: SolverOptions(method: .sequential, pool: solvePool))
         let parallel = SequenceSolver(
             cell: cell,
-            options: Self.options(
-                key.method, tolerance: tolerance, maxIterations: config.maxIterations, fallback: false, pool: solvePool)
+            options: options(
+                key.method, guess: key.guess, tolerance: tolerance, maxIterations: config.maxIterations,
+                fallback: false, pool: solvePool)
         )
         let guess: [Cell.Scalar]? =
             key.guess == .zeros

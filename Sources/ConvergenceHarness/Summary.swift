@@ -17,6 +17,18 @@ extension HarnessReport {
         )
         out.append("")
         out.append(FallbackCounts(self).line)
+        if config.guesses.contains(.chunks) {
+            let plans = config.steps.map { t in
+                let chunks = SegmentChunks.plan(steps: t, threads: m.threads).chunks
+                let used = chunks > 1 && t / chunks >= NewtonGuess.shortestChunk
+                return "T = \(t): "
+                    + (used ? "\(chunks) chunks, burn-in \(NewtonGuess.burnIn(chunkLength: t / chunks))" : "f(0, u_t)")
+            }
+            out.append("")
+            out.append(
+                "Guess `chunks` (the solver's default start) planned for \(m.threads) threads: \(plans.joined(separator: "; "))."
+            )
+        }
         let shared = cases.filter { $0.concurrent == true }
         if !shared.isEmpty {
             out.append("")

@@ -39,7 +39,7 @@ struct Harness: ParsableCommand {
                 "hiddenSizes": [4],             (d)                          *
                 "batchSizes": [2],              (B)                          *
                 "weightScales": [0.5, 3],       (recurrent gain s)           *
-                "guesses": ["default"],         ("default" = f(0,u_t), or "zeros")
+                "guesses": ["default"],         ("default" = f(0,u_t), "zeros", "chunks")
                 "precisions": ["double"],       ("float", "double")
                 "seeds": [1],
                 "inputSize": 4,                 (m)
@@ -52,6 +52,11 @@ struct Harness: ParsableCommand {
             an attempt the solver declared "stagnated" from its last iterate while its residual \
             still fell ≥ 2× over its last 25 iterations (same total budget); such cases are \
             flagged in the report either way.
+
+            GUESSES: "default" is ParaRNN's f(0, u_t), "zeros" all-zero states (both \
+            independent of the threads); "chunks" is the solver's default start, exact rollouts \
+            of the chunks after burn-ins, planned for --threads (whichever thread runs the case): \
+            its iterations depend on --threads, and the summary names the plan.
 
             WEIGHT SCALE s: paragru/paralstm diagonal gains (and paralstm peepholes) uniform in \
             ±s; gru/lstm/elman: each d×d gate block of weight_hh uniform in ±√3·s/√d (variance \

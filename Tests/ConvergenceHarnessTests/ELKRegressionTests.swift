@@ -37,4 +37,23 @@ import Testing
 
         #expect(result.outcome.contains("segment sweep"), "\(result.outcome)")
     }
+
+    /// The product's guess planned for 16 threads (7 chunks after 71-step burn-ins) on ParaGRU
+    /// d = 2, T = 2 000, seed 2 at s = 3: three chunks' burn-ins land on the other branch of a
+    /// bistable lane, and ELK from those rollouts stagnated (69 iterations, `elk-s3-chunks`) until
+    /// the seam repair (``SeamRepairs``: longer burn-ins, then a sweep from a predecessor) — 15.
+    @Test func elkFromChunkRolloutsWithRepairedSeams() throws {
+        let grid = GridConfig(
+            name: "seam-repair-regression", cells: [.paragru], methods: [.elk], steps: [2000], hiddenSizes: [2],
+            batchSizes: [1], weightScales: [3], guesses: [.chunks], precisions: [.double], seeds: [2])
+        let key = try #require(grid.cases.first)
+        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 16, choice: .allThreads)).run(key)
+        #expect(result.converged, "\(result.outcome)")
+        #expect(result.finalResidual <= 1e-10)
+        #expect(result.maxAbsError <= 1e-8)
+        #expect(
+            result.outcome.contains(
+                "7 chunks after 71-step burn-ins, 3 again after longer burn-ins, 1 rolled out again"),
+            "\(result.outcome)")
+    }
 }

@@ -69,4 +69,37 @@ import Testing
         #expect(counts.chainUndetermined == 1 && counts.chainCases == 1 && counts.chainFallbacks == 0)
         #expect(counts.picksUndetermined == 2)  // newton from zeros at s = 0.5; the ELK pick at s = 4
     }
+
+    /// With the product's guess ("chunks") ELK in the chain restarts from the chunk rollouts, so a
+    /// failed "chunks" attempt is rescued or not by ELK from "chunks", never by ELK from "default".
+    @Test func chunksChainsRestartELKFromTheChunks() throws {
+        let grid = GridConfig(
+            name: "tiny-chunks", cells: [.paragru], methods: [.newton, .elk], steps: [64], hiddenSizes: [3],
+            batchSizes: [1], weightScales: [0.5], guesses: [.default, .chunks], precisions: [.double], seeds: [1])
+        var report = try HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
+        #expect(report.cases.count == 4)
+        for i in report.cases.indices {
+            report.cases[i].converged = true
+            report.cases[i].automaticMethod = .sequential
+            report.cases[i].parallelChoice = .newton
+        }
+        var counts = FallbackCounts(report)
+        #expect(counts.chainCases == 4 && counts.chainFallbacks == 0 && counts.chunkThreads == 2)
+        #expect(counts.line.hasSuffix("; guess \"chunks\" planned for 2 threads"))
+        #expect(report.markdown().contains("Guess `chunks` (the solver's default start) planned for 2 threads"))
+
+        report.cases[index(report, .newton, 0.5, .chunks)].converged = false
+        report.cases[index(report, .elk, 0.5, .default)].converged = false
+        counts = FallbackCounts(report)
+        // ELK from "default" fails: only its own chain ends in the rollout; Newton from "chunks"
+        // is rescued by ELK from "chunks".
+        #expect(counts.chainFallbacks == 1 && counts.contractivityFallbacks == 0)
+        report.cases[index(report, .elk, 0.5, .chunks)].converged = false
+        counts = FallbackCounts(report)
+        #expect(counts.chainFallbacks == 3 && counts.contractivityFallbacks == 1)
+        let chunks = try #require(counts.byGuess[.chunks])
+        #expect(chunks.chainFallbacks == 2 && chunks.chainCases == 2)
+        #expect(chunks.contractivityFallbacks == 1 && chunks.contractivityParallelPicks == 1)
+        #expect(counts.line.contains("by guess — chunks: (a) 2 of 2, contractivity picks 1 of 1, default: (a) 1 of 2"))
+    }
 }

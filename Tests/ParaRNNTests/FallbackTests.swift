@@ -57,4 +57,32 @@ struct FallbackTests {
         for i in reference.indices { worst = max(worst, abs(reference[i] - solution.states[i])) }
         #expect(worst <= 1e-4)
     }
+
+    @Test("ELK in the chain restarts from the chunk rollouts (the solver's guess), not from f(0, u)")
+    func elkFallbackRestartsFromChunkRollouts() throws {
+        // The expanding Float ParaGRU above, whose chunk rollouts miss at their seams: plain
+        // Newton and ELK each stop at their one allowed iteration.
+        let d = 4
+        let cell = try ParaGRU<Float>(
+            inputSize: 1, hiddenSize: d, recurrentGains: [-3, -3, -3, -3, 0, 0, 0, 0, 8, -8, 9, -9],
+            inputWeights: [Float](repeating: 0.5, count: 3 * d), inputBias: [Float](repeating: 0, count: 3 * d))
+        var rng = SeededGenerator(seed: 23)
+        let steps = 4096
+        let x: [Float] = uniform(steps, 1, &rng)
+        var options = SolverOptions(
+            method: .newton, maxIterations: 1, pool: WorkerPool(threadCount: 2, grainSize: 1, choice: .allThreads))
+        let chain = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
+        try #require(chain.attempts.map(\.method) == [.newton, .elk, .sequential], "\(chain.attempts.map(\.outcome))")
+        #expect(chain.attempts[1].outcome.contains("started from exact rollouts of 4 chunks after 256-step burn-ins"))
+        #expect(chain.converged)
+        // ELK's attempt is the one ELK makes from the chunk rollouts on its own …
+        options.method = .elk
+        options.fallback = false
+        let alone = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
+        #expect(alone.attempts.count == 1 && alone.attempts[0].residualHistory == chain.attempts[1].residualHistory)
+        // … and not the one from f(0, u).
+        options.newtonGuess = .zeroState
+        let fromZero = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: 1)
+        #expect(fromZero.attempts[0].residualHistory != chain.attempts[1].residualHistory)
+    }
 }

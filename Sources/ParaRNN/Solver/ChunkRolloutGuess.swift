@@ -58,12 +58,13 @@ extension SequenceSolver {
     /// `states`, each chunk c > 0 after a burn-in from a zero state. Returns the largest
     /// residual at the seams (the chunks' first steps; every other step is f of its predecessor
     /// by construction), or nil where the guess does not apply (one chunk, or chunks shorter
-    /// than ``NewtonGuess/shortestChunk``).
+    /// than ``NewtonGuess/shortestChunk``). With `repairsSeams`, seams that miss by more than
+    /// ``SeamRepairs/threshold`` are repaired first (``repairSeams(starts:steps:batch:projections:states:budget:)``).
     func chunkRolloutGuess(
         steps: Int, batch: Int, projections: UnsafePointer<Scalar>, previous: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>
-    ) -> (residual: Double, chunks: Int, burnIn: Int)? {
-        let chunks = SegmentChunks.plan(steps: steps, threads: options.pool.threadCount).chunks
+        states: UnsafeMutablePointer<Scalar>, repairsSeams: Bool = false
+    ) -> (residual: Double, chunks: Int, burnIn: Int, seamRepairs: SeamRepairs)? {
+        let chunks = SegmentChunks.plan(steps: steps, threads: options.chunkThreads ?? options.pool.threadCount).chunks
         guard chunks > 1, steps / chunks >= NewtonGuess.shortestChunk else { return nil }
         let burnIn = NewtonGuess.burnIn(chunkLength: steps / chunks)
         let (cell, row, urow) = (cell, cell.stateRowSize(batch: batch), cell.projectionRowSize(batch: batch))
@@ -85,9 +86,15 @@ extension SequenceSolver {
             }
         }
         let starts = (1..<chunks).map { ChunkPlan.evenRange(index: $0, of: chunks, total: steps).lowerBound }
+        let repairs =
+            repairsSeams
+            ? repairSeams(
+                starts: starts, steps: steps, batch: batch, projections: projections, states: states,
+                burnIn: burnIn, budget: steps / SeamRepairs.budgetDivisor)
+            : SeamRepairs()
         let worst = cell.seamResidual(
             starts: starts, batch: batch, states: UnsafePointer(states), projections: projections)
-        return (worst, chunks, burnIn)
+        return (worst, chunks, burnIn, repairs)
     }
 }
 

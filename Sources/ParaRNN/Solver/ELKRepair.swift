@@ -72,8 +72,13 @@ struct ELKRepair {
     /// Whether the last iteration was a sweep.
     private var justSwept = false
 
-    init(steps: Int) {
+    /// Sequential steps already spent on this attempt's start (``SeamRepairs/depth``): they
+    /// count against the fronts' budget.
+    let spent: Int
+
+    init(steps: Int, spent: Int = 0) {
         self.steps = steps
+        self.spent = spent
         length = max(Self.minimumLength, steps / Self.segmentDivisor)
         front = length
     }
@@ -85,7 +90,7 @@ struct ELKRepair {
     }
 
     /// Front steps still allowed.
-    var frontBudget: Int { steps / Self.frontBudgetDivisor - frontSteps }
+    var frontBudget: Int { steps / Self.frontBudgetDivisor - spent - frontSteps }
 
     /// The segments from `start`: the front segment, then L steps each, the last shorter.
     func segments(from start: Int) -> [Range<Int>] {

@@ -49,7 +49,7 @@ extension NewtonEngine {
             method: .elk, tolerance: tolerance, maxIterations: maxIterations, patience: .max)
         var schedule = ELKSchedule(capsAfterRefusal: structure != .dense)
         var progress = ELKProgress()
-        var repair = ELKRepair(steps: steps)
+        var repair = ELKRepair(steps: steps, spent: seamRepairDepth)
         func finish(_ attempt: SolveAttempt) -> SolveAttempt {
             var described = noteOverflows(ELK.describe(attempt, schedule), bounded)
             described.outcome += repair.note

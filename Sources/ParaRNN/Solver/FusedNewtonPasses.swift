@@ -81,7 +81,11 @@ extension NewtonEngine {
         // (``WorkerPool/forEachDynamic(_:_:)``): with one chunk each, every pass waited for the
         // slowest worker (16-core VM, ParaLSTM d = 4: pass wall 30.7 ms against 21.5 ms of mean
         // busy time). A chunk's rows stay in the shared L3 between passes whichever core takes it.
-        let (workers, chunks) = SegmentChunks.plan(steps: steps, threads: pool.threadCount)
+        // (``chunkThreads`` plans them as for another thread count: the scratch below is then
+        // sized for whichever is larger, the planned workers or the pool's that take chunks.)
+        let planned = SegmentChunks.plan(steps: steps, threads: chunkThreads ?? pool.threadCount)
+        let chunks = planned.chunks
+        let workers = max(planned.workers, min(chunks, pool.threadCount))
         let chunkRanges = (0..<chunks).map { ChunkPlan.evenRange(index: $0, of: chunks, total: steps) }
         // Rows per cache block: about 32 K values of J, b and s (L2-resident between the solve,
         // the linearisation and the reduction; large enough that per-call set-up in the cell

@@ -31,6 +31,12 @@ final class NewtonEngine<Cell: RecurrentCell> {
     var compactJacobians = false
     /// Where fused plain Newton starts without a given guess (``NewtonGuess``).
     var newtonGuess: NewtonGuess = .zeroState
+    /// The thread count fused Newton plans its chunks for (``SolverOptions/chunkThreads``;
+    /// nil: the pool's).
+    var chunkThreads: Int? = nil
+    /// The sequential depth the start's seam repair spent (``SeamRepairs/depth``), counted
+    /// against ELK's front budget (``ELKRepair``).
+    var seamRepairDepth = 0
 
     /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
     struct PendingProjection {

@@ -32,6 +32,11 @@ public struct SolverOptions: Sendable {
     public var newtonGuess: NewtonGuess = .chunkRollouts
     /// The workers.
     public var pool: WorkerPool = .shared
+    /// Plan the segment's chunks — those of the chunk-rollout guess and of fused Newton's passes
+    /// (``SegmentChunks``) — as for this many threads instead of the pool's; `nil`: the pool's.
+    /// The convergence harness solves a case on one thread beside other cases but studies the
+    /// guess of its `--threads`, so a case's iterations do not depend on how it was scheduled.
+    package var chunkThreads: Int? = nil
     /// Called after every Newton iteration.
     public var progress: (@Sendable (SolverProgress) -> Void)? = nil
     /// Solve one segment of a sequence split across processes (see ``SegmentCoupling``):
@@ -575,25 +580,56 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var attempts: [SolveAttempt] = []
         var useGuess = hasGuess
         // Start from chunk rollouts (``NewtonGuess``), and stop there when their seams certify.
-        // Fused plain Newton does this in its first pass.
-        let fusedNewton = method == .newton && cell.fusedNewtonBlockSize != nil
-        if !useGuess, packing == nil, options.newtonGuess == .chunkRollouts, !fusedNewton {
+        // Fused plain Newton does this in its first pass. ELK in the chain restarts from them too
+        // (not from f(0, u)): the failed attempt's iterate is discarded either way, and the
+        // rollouts are exact but for their seams.
+        let rollsOutChunks = !hasGuess && packing == nil && options.newtonGuess == .chunkRollouts
+        // What the chunk-rollout guess said of the attempt about to start ("" if not used), and
+        // the sequential depth of its seam repair.
+        var guessNote = ""
+        var repairDepth = 0
+        /// The chunk-rollout guess into `states` for `candidate`'s attempt (its seams repaired,
+        /// ``SeamRepairs``): a certified attempt when its seams meet the tolerance, otherwise nil
+        /// (then `useGuess` tells whether it applied).
+        func startFromChunkRollouts(_ candidate: SolverMethod) -> SolveAttempt? {
             projectPending()
-            if let guess = chunkRolloutGuess(
-                steps: steps, batch: batch, projections: projections, previous: previous, states: states)
-            {
-                if guess.residual <= tolerance {
-                    let attempt = SolveAttempt(
-                        method: method, iterations: 0, residualHistory: [guess.residual], converged: true,
-                        outcome:
-                            "converged at the guess: exact rollouts of \(guess.chunks) chunks after \(guess.burnIn)-step burn-ins, seams certified"
-                    )
-                    return SegmentResult(attempts: [attempt], method: method, residual: guess.residual, converged: true)
-                }
-                useGuess = true
+            guard
+                let guess = chunkRolloutGuess(
+                    steps: steps, batch: batch, projections: projections, previous: previous, states: states,
+                    repairsSeams: true)
+            else { return nil }
+            repairDepth = guess.seamRepairs.depth
+            var rollouts = "exact rollouts of \(guess.chunks) chunks after \(guess.burnIn)-step burn-ins"
+            if guess.seamRepairs.reburned > 0 {
+                rollouts += ", \(guess.seamRepairs.reburned) again after longer burn-ins"
             }
+            if guess.seamRepairs.chunks > 0 {
+                let r = guess.seamRepairs
+                rollouts +=
+                    ", \(r.chunks) rolled out again from their predecessors' seams in \(r.sweeps) sweep\(r.sweeps == 1 ? "" : "s") (\(r.steps) steps, depth \(r.depth) = \(r.depth * 100 / max(1, steps)) % of T)"
+            }
+            guard guess.residual > tolerance else {
+                return SolveAttempt(
+                    method: candidate, iterations: 0, residualHistory: [guess.residual], converged: true,
+                    outcome: "converged at the guess: \(rollouts), seams certified")
+            }
+            useGuess = true
+            guessNote = "; started from \(rollouts) (seam residual \(String(format: "%.3g", guess.residual)))"
+            return nil
+        }
+        let fusedNewton = method == .newton && cell.fusedNewtonBlockSize != nil
+        if rollsOutChunks, !fusedNewton, let certified = startFromChunkRollouts(method) {
+            return SegmentResult(
+                attempts: [certified], method: method, residual: certified.residualHistory[0], converged: true)
         }
         for candidate in order {
+            if rollsOutChunks, !attempts.isEmpty, candidate != .sequential,
+                let certified = startFromChunkRollouts(candidate)
+            {
+                attempts.append(certified)
+                return SegmentResult(
+                    attempts: attempts, method: candidate, residual: certified.residualHistory[0], converged: true)
+            }
             if candidate == .sequential {
                 projectPending()
                 rollout(steps: steps, batch: batch, projections: projections, previous: previous, states: states)
@@ -610,6 +646,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             engine.timings = options.phaseTimings
             engine.compactJacobians = options.compactJacobians
             engine.newtonGuess = options.newtonGuess
+            engine.chunkThreads = options.chunkThreads
+            engine.seamRepairDepth = useGuess && !hasGuess ? repairDepth : 0
             if let inputs = pendingInputs {
                 if candidate == .newton, engine.fusedBlockSize != nil {
                     engine.pendingProjection = .init(
@@ -626,7 +664,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                         method: candidate, iteration: iteration, residual: residual,
                         segment: segment, segments: segments))
             }
-            let attempt: SolveAttempt
+            var attempt: SolveAttempt
             if candidate == .newton, engine.fusedBlockSize != nil {
                 attempt = engine.iterateFused(
                     tolerance: tolerance, maxIterations: maxIterations, hasGuess: useGuess,
@@ -641,6 +679,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                     dampingBound: options.dampingBound, report: report)
             }
             useGuess = false
+            attempt.outcome += guessNote
+            guessNote = ""
             attempts.append(attempt)
             if attempt.converged {
                 return SegmentResult(
