@@ -151,10 +151,29 @@ extension SequenceSolver where Cell: DifferentiableCell {
             recurrent[name] = Array(sums[offset..<(offset + count)])
             offset += count
         }
-        // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t.
+        // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t: one
+        // pass for few inputs (`accumulateFewInputGradients`), BLAS per (gate, entry) otherwise.
         var dW = zeroArray(Scalar.self, count: g * d * m)
         var dBias = zeroArray(Scalar.self, count: g * d)
         var dX = zeroArray(Scalar.self, count: steps * batch * m)
+        if (1...InputProjection<Scalar>.maximumDirectInputs).contains(m) {
+            cell.inputWeights.withUnsafeBufferPointer { ws in
+                dW.withUnsafeMutableBufferPointer { dws in
+                    dBias.withUnsafeMutableBufferPointer { dbs in
+                        dX.withUnsafeMutableBufferPointer { dxs in
+                            accumulateFewInputGradients(
+                                InputGradientShape(gates: g, hidden: d, inputs: m, steps: steps, batch: batch),
+                                projectionGradients: projectionGradients, inputs: x, weights: ws.baseAddress!,
+                                weightGradients: dws.baseAddress!, biasGradients: dbs.baseAddress!,
+                                inputGradients: dxs.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return SequenceGradients(
+                recurrent: recurrent, inputWeights: dW, inputBias: dBias, inputs: dX,
+                initialState: initialGradient)
+        }
         cell.inputWeights.withUnsafeBufferPointer { ws in
             dW.withUnsafeMutableBufferPointer { dws in
                 dX.withUnsafeMutableBufferPointer { dxs in
