@@ -21,6 +21,9 @@ public struct FusedBackwardArguments<Scalar> {
     public var parameterGradients: UnsafeMutablePointer<Scalar>
     /// Out: ∂L/∂s_{−1}, one state row.
     public var initialGradient: UnsafeMutablePointer<Scalar>
+    /// g_t = W_hh h_{t−1} + b_hh as the forward rollout recorded them, `[T][B][stride]`
+    /// (``LinearizeArguments/recurrentTape``), or `nil`: the kernel recomputes them.
+    public var recurrentTape: UnsafePointer<Scalar>? = nil
 }
 
 /// Per-entry buffers of the fused dense BPTT, and the batch entries a worker owns (made by the
@@ -112,7 +115,8 @@ extension DenseAdjointWork {
     /// (the last group smaller) so that each packed product loads every weight once for the
     /// group (``DenseRecurrentPack/product4(h:hidden:weights:stride:bias:into:descending:)``):
     ///
-    /// 1. if `forward` is given, g_b = W_hh h_{b,t−1} + b_hh for the group;
+    /// 1. if `forward` is given, g_b = W_hh h_{b,t−1} + b_hh for the group (read from the
+    ///    arguments' recorded tape if there is one);
     /// 2. `step(t, b, g_b, carry_b, extra_b)` for each sequence: it reads carry_b = W_hhᵀ δ_{b,t+1}
     ///    (zero at t = T − 1) and its own `extra_b` (d values, zero at the start: the cell's
     ///    direct part of the carry), writes ∂L/∂u and δ_{b,t} (into ``preGradients``) and
@@ -134,6 +138,7 @@ extension DenseAdjointWork {
         let gd = backward.hidden
         let fstride = forward?.stride ?? 0
         let bstride = backward.stride
+        let tape = forward == nil ? nil : a.recurrentTape
         let scratch = ScratchBuffers<Scalar>(counts: [4 * fstride, 4 * bstride, 4 * d, bstride])
         defer { scratch.deallocate() }
         let (g, carry, extra, zeros) = (scratch[0], scratch[1], scratch[2], scratch[3])
@@ -154,13 +159,16 @@ extension DenseAdjointWork {
                     zeroFill(extra, count: 4 * d)
                     for t in stride(from: a.steps - 1, through: 0, by: -1) {
                         let descending = t & 1 == 1
-                        if forward != nil {
+                        var gt = g
+                        if let tape {
+                            gt = UnsafeMutablePointer(mutating: tape + (t * batch + b) * fstride)
+                        } else if forward != nil {
                             DenseRecurrentPack<Scalar>.products(
                                 count: count, h: { previous(t, b + $0) }, hidden: d, weights: wf,
                                 stride: fstride, bias: bf, into: g, descending: descending)
                         }
                         for i in 0..<count {
-                            step(t, b + i, g + i * fstride, carry + i * bstride, extra + i * d)
+                            step(t, b + i, gt + i * fstride, carry + i * bstride, extra + i * d)
                         }
                         DenseRecurrentPack<Scalar>.products(
                             count: count, h: { delta(t, b + $0) }, hidden: gd, weights: wb,
@@ -326,6 +334,9 @@ extension LSTM: DenseAdjointCell {
 }
 
 extension ElmanRNN: DenseAdjointCell {
+    /// None: Elman's BPTT needs only the stored states.
+    public var recurrentTapeStride: Int? { nil }
+
     /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ φ' (1 − h'² or [h' > 0]),
     /// c_{t−1} = W_hhᵀ δ (h' is the stored state; nothing is recomputed).
     @_specialize(where Scalar == Float)
