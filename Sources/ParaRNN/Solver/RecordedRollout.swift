@@ -6,7 +6,8 @@ import ParallelScan
 public struct RolloutRecord<Scalar: ScanScalar>: Sendable {
     /// u = W_ih x + b_ih, `[T][G][B][d]`.
     public var projections: [Scalar]
-    /// g_t = W_hh h_{t−1} + b_hh, `[T][B][stride]` (stride: ``RecurrentCell/recurrentTapeStride``).
+    /// g_t = W_hh h_{t−1} + b_hh, `[T][B][stride]` (stride: ``RecurrentCell/recurrentTapeStride``),
+    /// as the rollout's gate math leaves it (``LinearizeArguments/recurrentTape``).
     public var recurrentPreactivations: [Scalar]
 }
 

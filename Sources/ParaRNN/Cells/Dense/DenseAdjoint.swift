@@ -22,7 +22,8 @@ public struct FusedBackwardArguments<Scalar> {
     /// Out: ∂L/∂s_{−1}, one state row.
     public var initialGradient: UnsafeMutablePointer<Scalar>
     /// g_t = W_hh h_{t−1} + b_hh as the forward rollout recorded them, `[T][B][stride]`
-    /// (``LinearizeArguments/recurrentTape``), or `nil`: the kernel recomputes them.
+    /// (``LinearizeArguments/recurrentTape``: with d ≥ `stagedGateMinimumUnits` the σ / tanh
+    /// gates already applied, GRU r, z and LSTM i, f, g, o), or `nil`: the kernel recomputes them.
     public var recurrentTape: UnsafePointer<Scalar>? = nil
 }
 
@@ -198,6 +199,7 @@ extension GRU: DenseAdjointCell {
         let d = hiddenSize
         let lanes = batch * d
         let gd = 3 * d
+        let activated = a.recurrentTape != nil && d >= stagedGateMinimumUnits
         work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: d) {
             t, b, g, carry, direct in
             let h = t == 0 ? a.previous + b * d : a.states + (t - 1) * lanes + b * d
@@ -210,12 +212,12 @@ extension GRU: DenseAdjointCell {
                 octet: { i in
                     Self.adjointLanes(
                         SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
-                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i, activated: activated)
                 },
                 quad: { i, k in
                     Self.adjointLanes(
                         SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
-                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i, activated: activated)
                 })
         } finish: { b, carry, direct in
             forEachQuad(d) { i, k in
@@ -226,19 +228,26 @@ extension GRU: DenseAdjointCell {
     }
 
     /// One step's GRU adjoint for `k` hidden units (pointers at the first unit; gates `hidden`
-    /// apart in g and δ, `lanes` apart in u and ∂L/∂u).
+    /// apart in g and δ, `lanes` apart in u and ∂L/∂u). `activated`: g holds r and z already
+    /// (a recorded two-pass rollout's tape), not g_r and g_z.
     @inline(__always)
     static func adjointLanes<V: SIMD>(
         _: V.Type, _ k: Int, hidden d: Int, lanes: Int, h: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
         g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carry: UnsafeMutablePointer<Scalar>,
-        direct: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+        direct: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>,
+        activated: Bool
     ) where V.Scalar == Scalar {
         let g = UnsafePointer(g)
         let stateGradient: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carry), k, as: V.self)
         let lambda: V = stateGradient + loadLanes(UnsafePointer(direct), k, as: V.self)
         let gn: V = loadLanes(g + 2 * d, k, as: V.self)
-        let r: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
-        let z: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+        let r: V =
+            activated
+            ? loadLanes(g, k, as: V.self) : Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let z: V =
+            activated
+            ? loadLanes(g + d, k, as: V.self)
+            : Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
         let n: V = Scalar.tanh(gateMultiplyAdd(r, gn, loadLanes(u + 2 * lanes, k, as: V.self)))
         let one = V(repeating: 1)
         let gpn: V = lambda * (one - z) * (one - n * n)
@@ -272,6 +281,7 @@ extension LSTM: DenseAdjointCell {
         let lanes = batch * d
         let row = batch * n
         let gd = 4 * d
+        let activated = a.recurrentTape != nil && d >= stagedGateMinimumUnits
         work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: n) {
             t, b, g, carryH, carryC in
             let s = t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n
@@ -284,12 +294,12 @@ extension LSTM: DenseAdjointCell {
                 octet: { j in
                     Self.adjointLanes(
                         SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
-                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j, activated: activated)
                 },
                 quad: { j, k in
                     Self.adjointLanes(
                         SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
-                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j, activated: activated)
                 })
         } finish: { b, carryH, carryC in
             copyScalars(a.initialGradient + b * n, carryC, count: d)
@@ -299,21 +309,34 @@ extension LSTM: DenseAdjointCell {
 
     /// One step's LSTM adjoint for `k` hidden units (`s` at the unit's c in the previous state
     /// entry, `gl` at its ∂L/∂c with ∂L/∂h `hidden` later; gates `hidden` apart in g and δ,
-    /// `lanes` apart in u and ∂L/∂u).
+    /// `lanes` apart in u and ∂L/∂u). `activated`: g holds i, f, g, o already (a recorded
+    /// two-pass rollout's tape).
     @inline(__always)
     static func adjointLanes<V: SIMD>(
         _: V.Type, _ k: Int, hidden d: Int, lanes: Int, s: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
         g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
-        carryC: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+        carryC: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>,
+        activated: Bool
     ) where V.Scalar == Scalar {
         let g = UnsafePointer(g)
         let lc: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carryC), k, as: V.self)
         let lh: V = loadLanes(gl + d, k, as: V.self) + loadLanes(UnsafePointer(carryH), k, as: V.self)
         let c: V = loadLanes(s, k, as: V.self)
-        let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
-        let fg: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
-        let gg: V = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
-        let og: V = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        let ig: V
+        let fg: V
+        let gg: V
+        let og: V
+        if activated {
+            ig = loadLanes(g, k, as: V.self)
+            fg = loadLanes(g + d, k, as: V.self)
+            gg = loadLanes(g + 2 * d, k, as: V.self)
+            og = loadLanes(g + 3 * d, k, as: V.self)
+        } else {
+            ig = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+            fg = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+            gg = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
+            og = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        }
         let tau: V = Scalar.tanh(gateMultiplyAdd(fg, c, ig * gg))
         let one = V(repeating: 1)
         let gc: V = lc + lh * og * (one - tau * tau)

@@ -296,7 +296,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
     /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
     /// h_b is the last d values of each state entry of `stateSize` values. With a tape, g_b is
-    /// also copied there (`tape + (t·B + b)·stride`) before the gates run.
+    /// copied there (`tape + (t·B + b)·stride`) as the gates leave it.
     @inline(__always)
     func rollout(
         _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
@@ -314,10 +314,10 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                     Self.products(
                         count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
                         weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
-                    // The gates may overwrite g (``GRU/stagedGates(_:u:uStride:g:h:out:)``): the
-                    // tape keeps it as computed.
-                    if let tape = io.tape { copyScalars(tape + (t * io.batch + b) * stride, g, count: count * stride) }
                     for i in 0..<count { gates(t, b + i, g + i * stride) }
+                    // The tape keeps g as the gates leave it: the two-pass gates
+                    // (``GRU/stagedGates(_:u:uStride:g:h:out:)``) write their activations over it.
+                    if let tape = io.tape { copyScalars(tape + (t * io.batch + b) * stride, g, count: count * stride) }
                 }
                 b += count
             }
