@@ -6,10 +6,16 @@ plus a linear readout, next-step prediction with mean squared error on mini-batc
 of 512 steps drawn from a 2-channel recording, Adam(W) updates. Each side runs pinned with
 `taskset` to the first `threads` cores (pararnn also gets `--threads`, JAX its XLA intra-op
 thread count). pararnn's figure is its history's training seconds over the step count (its
-periodic validation passes included, so it is a slight overestimate); JAX's is the mean of
-`--steps` jitted steps after compilation.
+validation passes included: one at the end where every binary timed has `fit --validation-every`,
+else one every steps / 10, so it is a slight overestimate); JAX's is the mean of `--steps`
+jitted steps after compilation. `--repeats` takes pararnn's best of that many runs.
 
     python3 Benchmarks/peers/train.py --threads 1,2 --out /tmp/train.md
+    python3 Benchmarks/peers/train.py --pararnn NEW --baseline OLD --repeats 3 --cells gru,lstm --hidden 64
+
+`--pararnn` (or the environment's PARARNN_BIN) names the binary, by default the release build
+here; `--baseline OLD` also times another binary on every row, alternating with the first, and
+adds its figure and the two binaries' ratio.
 
 Needs numpy and jax[cpu]; not part of `make test`.
 """
@@ -103,14 +109,24 @@ def main():
     ap.add_argument("--cells", default="gru,lstm,paragru")
     ap.add_argument("--hidden", default="8,64")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--pararnn", default=None, help="the pararnn binary (default: $PARARNN_BIN, else the release build)")
+    ap.add_argument("--baseline", default=None, help="a second pararnn binary timed on every row, alternating")
+    ap.add_argument("--repeats", type=int, default=1, help="pararnn runs per row and binary (best of)")
     args = ap.parse_args()
     import numpy as np
-    binary = os.environ.get("PARARNN_BIN") or os.path.join(subprocess.run(
+    binary = args.pararnn or os.environ.get("PARARNN_BIN") or os.path.join(subprocess.run(
         ["swift", "build", "-c", "release", "-Xswiftc", "-target-cpu", "-Xswiftc", "haswell",
          "-Xswiftc", "-DPARARNN_FMA", "--show-bin-path"], cwd=ROOT, capture_output=True,
         text=True).stdout.strip(), "pararnn")
+    binaries = [binary] + ([args.baseline] if args.baseline else [])
+    # One validation pass at the end where every binary can be told so (the same work for each).
+    quiet = all("--validation-every" in subprocess.run([b, "fit", "--help"], capture_output=True, text=True).stdout
+                for b in binaries)
     rows = ["| cell | d | threads | pararnn ms / step | JAX ms / step | pararnn / JAX speed |",
             "|---|---:|---:|---:|---:|---:|"]
+    if args.baseline:
+        rows = ["| cell | d | threads | pararnn ms / step | baseline ms / step | JAX ms / step | pararnn / JAX speed "
+                "| baseline / JAX speed | pararnn / baseline speed |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     print(rows[0]); print(rows[1])
     with tempfile.TemporaryDirectory() as work:
         rec = os.path.join(work, "rec.npy")
@@ -121,20 +137,29 @@ def main():
             for d in (int(v) for v in args.hidden.split(",")):
                 for threads in (int(v) for v in args.threads.split(",")):
                     hist = os.path.join(work, "h.json")
-                    subprocess.run(pinned(threads) + [binary, "fit", "--input", rec, "--output",
-                                   os.path.join(work, "m.safetensors"), "--cell", cell, "--hidden", str(d),
-                                   "--steps", str(args.steps), "--window", "512", "--batch-size", "8",
-                                   "--threads", str(threads), "--history", hist],
-                                   check=True, capture_output=True,
-                                   env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
-                    with open(hist) as f:
-                        tp = json.load(f)["seconds"] / args.steps
+                    best = {b: float("inf") for b in binaries}
+                    for _ in range(args.repeats):
+                        for b in binaries:
+                            extra = ["--validation-every", str(args.steps)] if quiet else []
+                            subprocess.run(pinned(threads) + [b, "fit", "--input", rec, "--output",
+                                           os.path.join(work, "m.safetensors"), "--cell", cell, "--hidden", str(d),
+                                           "--steps", str(args.steps), "--window", "512", "--batch-size", "8",
+                                           "--threads", str(threads), "--history", hist] + extra,
+                                           check=True, capture_output=True,
+                                           env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                            with open(hist) as f:
+                                best[b] = min(best[b], json.load(f)["seconds"] / args.steps)
+                    tp = best[binary]
                     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
                                f"intra_op_parallelism_threads={threads}")
                     res = subprocess.run(pinned(threads) + [sys.executable, "-c", JAX_WORKER, cell, str(d), "512", "8",
                                          str(args.steps), rec], check=True, env=env, capture_output=True, text=True)
                     tj = json.loads(res.stdout.strip().splitlines()[-1])["seconds"]
                     row = f"| {cell} | {d} | {threads} | {tp * 1e3:.2f} | {tj * 1e3:.2f} | {tj / tp:.2f}× |"
+                    if args.baseline:
+                        tb = best[args.baseline]
+                        row = (f"| {cell} | {d} | {threads} | {tp * 1e3:.2f} | {tb * 1e3:.2f} | {tj * 1e3:.2f} "
+                               f"| {tj / tp:.2f}× | {tj / tb:.2f}× | {tb / tp:.2f}× |")
                     print(row, flush=True)
                     rows.append(row)
     if args.out:

@@ -70,17 +70,21 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         public var top: [Scalar]
         /// The predictions `[T][B][outputs]`.
         public var outputs: [Scalar]
+        /// Per layer (when the forward pass was recording): what its rollout kept for the
+        /// backward pass (``ParaRNN/SequenceSolver/solveRecording(inputs:steps:batch:)``), or nil.
+        public var records: [RolloutRecord<Scalar>?]
 
         @inlinable
         public init(
             layerInputs: [[Scalar]], layerStates: [[Scalar]], solutions: [SolveSummary], top: [Scalar],
-            outputs: [Scalar]
+            outputs: [Scalar], records: [RolloutRecord<Scalar>?] = []
         ) {
             self.layerInputs = layerInputs
             self.layerStates = layerStates
             self.solutions = solutions
             self.top = top
             self.outputs = outputs
+            self.records = records
         }
     }
 
@@ -103,15 +107,27 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         }
     }
 
-    /// Runs the model on `inputs` `[T][B][m]`.
+    /// Runs the model on `inputs` `[T][B][m]`; `recording` (a training step's forward pass)
+    /// keeps what sequential rollouts can hand the backward pass (``Trace/records``).
     @inlinable
-    public func forward(inputs: [Scalar], steps: Int, batch: Int, options: SolverOptions) throws(SolverError) -> Trace {
+    public func forward(
+        inputs: [Scalar], steps: Int, batch: Int, options: SolverOptions, recording: Bool = false
+    ) throws(SolverError) -> Trace {
         var x = inputs
         var layerInputs: [[Scalar]] = []
         var layerStates: [[Scalar]] = []
         var summaries: [SolveSummary] = []
+        var records: [RolloutRecord<Scalar>?] = []
         for cell in layers {
-            let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: steps, batch: batch)
+            let solver = SequenceSolver(cell: cell, options: options)
+            let solution: Solution<Scalar>
+            if recording {
+                let (solved, record) = try solver.solveRecording(inputs: x, steps: steps, batch: batch)
+                solution = solved
+                records.append(record)
+            } else {
+                solution = try solver.solve(inputs: x, steps: steps, batch: batch)
+            }
             if !solution.converged {
                 throw .invalidOption("layer solve did not converge (residual \(solution.finalResidual))")
             }
@@ -129,7 +145,9 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
         }
         var outputs = readout.forward(x, rows: steps * batch)
         if inputSkip { for i in outputs.indices { outputs[i] += inputs[i] } }
-        return Trace(layerInputs: layerInputs, layerStates: layerStates, solutions: summaries, top: x, outputs: outputs)
+        return Trace(
+            layerInputs: layerInputs, layerStates: layerStates, solutions: summaries, top: x, outputs: outputs,
+            records: records)
     }
 
     /// Backpropagates ∂L/∂y `[T][B][outputs]` through the trace; returns the gradient in
@@ -147,7 +165,8 @@ public struct RecurrentModel<Cell: TrainableCell>: Sendable {
             let solver = SequenceSolver(cell: cell, options: options)
             let grads = try solver.gradients(
                 states: trace.layerStates[l], inputs: trace.layerInputs[l], steps: steps,
-                batch: batch, stateGradients: stateGradients)
+                batch: batch, stateGradients: stateGradients, recorded: l < trace.records.count ? trace.records[l] : nil
+            )
             layerGradients[l] = cell.flatten(grads)
             var dx = grads.inputs
             if residual && cell.inputSize == cell.hiddenSize {

@@ -136,7 +136,7 @@ public struct Trainer<Cell: TrainableCell>: Sendable {
     ) {
         do {
             let trace = try model.forward(
-                inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver)
+                inputs: batch.inputs, steps: batch.steps, batch: batch.size, options: options.solver, recording: true)
             let (loss, dy) = options.loss.evaluate(
                 predictions: trace.outputs, targets: batch.targets, rows: batch.steps * batch.size,
                 outputs: batch.outputs)

@@ -121,6 +121,12 @@ struct Fit: ParsableCommand {
     var threads: Int? { threading.threads }
     var precision: Precision { computePrecision.precision }
 
+    @Option(
+        name: .customLong("validation-every"),
+        help: ArgumentHelp(
+            "Take the validation loss every n steps (and after the last); default: steps / 10.", valueName: "n"))
+    var validationEvery: Int?
+
     @Option(name: .long, help: "Random seed (initialisation and batches).")
     var seed: UInt64 = 0
 
@@ -143,6 +149,7 @@ struct Fit: ParsableCommand {
         }
         if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be ≥ 1") }
+        if let validationEvery, validationEvery < 1 { throw ValidationError("--validation-every must be ≥ 1") }
         if severalRecordings {
             if let validationFiles, validationFiles.split(separator: ",").isEmpty {
                 throw ValidationError("--validation-files names no file")
@@ -366,7 +373,7 @@ struct Fit: ParsableCommand {
         options.weightDecay = weightDecay
         options.seed = seed
         options.validationFraction = validationFraction
-        options.validationInterval = max(1, steps / 10)
+        options.validationInterval = validationEvery ?? max(1, steps / 10)
         options.solver = SolverOptions(method: method.method, pool: WorkerPool(threadCount: threads))
         let trainer = Trainer<C>(options: options)
         var rng = SplitMix(seed: seed)

@@ -14,7 +14,7 @@ struct FitCommandTests {
         return Tensor(shape: [steps, 2], float32: values)
     }
 
-    @Test("fit trains, checkpoints atomically, and writes a model that solve reads")
+    @Test("fit trains, validates every n steps, checkpoints atomically, and writes a model that solve reads")
     func fitThenSolve() throws {
         let w = Workspace()
         defer { w.cleanup() }
@@ -22,7 +22,7 @@ struct FitCommandTests {
         let fit = try w.run([
             "fit", "--input", "signal.npy", "--output", "model.safetensors", "--steps", "40",
             "--window", "64", "--batch-size", "4", "--hidden", "4", "--checkpoint-every", "10",
-            "--history", "history.json", "--method", "newton",
+            "--history", "history.json", "--method", "newton", "--validation-every", "15",
         ])
         #expect(fit.status == 0, "\(fit.stderr)")
         #expect(fit.stdout.contains("repeat-the-last-value"))
@@ -30,6 +30,9 @@ struct FitCommandTests {
         let history = try JSONSerialization.jsonObject(with: Data(contentsOf: w.path("history.json"))) as! [String: Any]
         let records = history["records"] as! [[String: Any]]
         #expect(records.count == 40)
+        // Validation every 15 steps and after the last.
+        let validated = records.filter { $0["validationLoss"] != nil }.map { $0["step"] as! Int }
+        #expect(validated == [15, 30, 40])
         let solve = try w.run(["solve", "--model", "model.safetensors", "--input", "signal.npy", "--output", "h.npy"])
         #expect(solve.status == 0, "\(solve.stderr)")
         let h = try NPY.read(contentsOf: w.path("h.npy"))

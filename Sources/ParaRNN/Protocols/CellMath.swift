@@ -87,6 +87,12 @@ public struct LinearizeArguments<Scalar> {
     /// `states` are not read. Only for cells whose ``RecurrentCell/evaluatesFromZeroState`` is
     /// true.
     public var previousStatesAreZero: Bool = false
+    /// For an in-place rollout of a cell with a ``RecurrentCell/recurrentTapeStride``: where
+    /// the rollout also writes each step's recurrent pre-activations g_t = W_hh h_{t−1} + b_hh,
+    /// `[T][B][stride]` in the frame of `states`, as its gate math leaves them (the dense cells'
+    /// two-pass gates write their σ / tanh values over the gates' entries); the fused BPTT reads
+    /// them back instead of recomputing them. `nil`: not recorded.
+    public var recurrentTape: UnsafeMutablePointer<Scalar>? = nil
 }
 
 extension CellMath {

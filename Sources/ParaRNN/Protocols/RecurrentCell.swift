@@ -67,6 +67,11 @@ public protocol RecurrentCell<Scalar>: Sendable {
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         projections: UnsafePointer<Scalar>, states: UnsafeMutablePointer<Scalar>)
 
+    /// The width of one (step, entry) row of the recurrent pre-activations a rollout can record
+    /// for the cell's BPTT (``LinearizeArguments/recurrentTape``), or `nil` (the default) if it
+    /// records none.
+    var recurrentTapeStride: Int? { get }
+
     /// Whether the rollout can run a subset of the batch entries on its own
     /// (``rollout(steps:batch:entries:previous:projections:states:)``), so that a solver may
     /// split a batch across workers. Defaults to false.
@@ -115,6 +120,7 @@ extension RecurrentCell {
     public var fusesNewtonOffsets: Bool { false }
     public var evaluatesFromZeroState: Bool { false }
     public var rollsOutEntriesIndependently: Bool { false }
+    public var recurrentTapeStride: Int? { nil }
 
     public func rollout(
         steps: Range<Int>, batch: Int, entries: Range<Int>, previous: UnsafePointer<Scalar>,

@@ -36,10 +36,13 @@ extension SequenceSolver where Cell: DifferentiableCell {
     ///   - states: s, `[T][stateRow]` (from ``solve(inputs:steps:batch:initialState:guess:)``).
     ///   - inputs: x, `[T][B][m]`.
     ///   - stateGradients: ∂L/∂s_t, `[T][stateRow]`.
+    ///   - recorded: what ``solveRecording(inputs:steps:batch:)`` kept of the rollout that gave
+    ///     `states` (from the zero state): its projections are used, and the fused BPTT reads its
+    ///     recurrent pre-activations instead of recomputing them (the same values).
     public func gradients(
         states: [Scalar], inputs: [Scalar], steps: Int, batch: Int,
         initialState: [Scalar]? = nil, stateGradients: [Scalar],
-        adjoint: AdjointMethod = .parallelScan
+        adjoint: AdjointMethod = .parallelScan, recorded: RolloutRecord<Scalar>? = nil
     ) throws(SolverError) -> SequenceGradients<Scalar> {
         let row = cell.stateRowSize(batch: batch)
         if steps <= 0 { throw .emptySequence }
@@ -49,16 +52,30 @@ extension SequenceSolver where Cell: DifferentiableCell {
         if let initialState, initialState.count != row {
             throw .shapeMismatch("initial state holds \(initialState.count) values, need \(row)")
         }
+        if let recorded {
+            let urow = cell.projectionRowSize(batch: batch)
+            if recorded.projections.count != steps * urow
+                || recorded.recurrentPreactivations.count != steps * batch * (cell.recurrentTapeStride ?? -1)
+            {
+                throw .shapeMismatch("the rollout record does not fit T = \(steps), B = \(batch)")
+            }
+        }
         let pool = adjoint == .sequential ? WorkerPool.serial : options.pool
         let h0 = initialState ?? zeroArray(Scalar.self, count: row)
+        let empty: [Scalar] = []
         return states.withUnsafeBufferPointer { hs in
             inputs.withUnsafeBufferPointer { xs in
                 stateGradients.withUnsafeBufferPointer { gs in
                     h0.withUnsafeBufferPointer { h0s in
-                        backpropagate(
-                            states: hs.baseAddress!, inputs: xs.baseAddress!,
-                            stateGradients: gs.baseAddress!, initial: h0s.baseAddress!,
-                            steps: steps, batch: batch, pool: pool)
+                        (recorded?.projections ?? empty).withUnsafeBufferPointer { us in
+                            (recorded?.recurrentPreactivations ?? empty).withUnsafeBufferPointer { tape in
+                                backpropagate(
+                                    states: hs.baseAddress!, inputs: xs.baseAddress!,
+                                    stateGradients: gs.baseAddress!, initial: h0s.baseAddress!,
+                                    steps: steps, batch: batch, pool: pool,
+                                    recorded: recorded == nil ? nil : (us.baseAddress!, tape.baseAddress!))
+                            }
+                        }
                     }
                 }
             }
@@ -85,7 +102,8 @@ extension SequenceSolver where Cell: DifferentiableCell {
     func backpropagate(
         states hPointer: UnsafePointer<Scalar>, inputs x: UnsafePointer<Scalar>,
         stateGradients gl: UnsafePointer<Scalar>, initial h0Pointer: UnsafePointer<Scalar>,
-        steps: Int, batch: Int, pool: WorkerPool
+        steps: Int, batch: Int, pool: WorkerPool,
+        recorded: (projections: UnsafePointer<Scalar>, tape: UnsafePointer<Scalar>)? = nil
     ) -> SequenceGradients<Scalar> {
         let cell = self.cell
         let m = cell.inputSize
@@ -103,13 +121,16 @@ extension SequenceSolver where Cell: DifferentiableCell {
             if zeroed { zeroFill(p, count: max(1, count)) }
             return p
         }
-        let projections = buffer(steps * urow)
+        // The recorded projections are only read (the fused BPTT and the adjoint scan read u).
+        let projections = recorded.map { UnsafeMutablePointer(mutating: $0.projections) } ?? buffer(steps * urow)
         let projectionGradients = buffer(steps * urow)
         defer {
-            projections.deallocate()
+            if recorded == nil { projections.deallocate() }
             projectionGradients.deallocate()
         }
-        cell.project(inputs: x, steps: steps, batch: batch, projections: projections, pool: pool)
+        if recorded == nil {
+            cell.project(inputs: x, steps: steps, batch: batch, projections: projections, pool: pool)
+        }
         var initialGradient = zeroArray(Scalar.self, count: row)
         var fusedParameters = zeroArray(Scalar.self, count: parameterCount)
         let fused = initialGradient.withUnsafeMutableBufferPointer { h0Gradient in
@@ -119,7 +140,8 @@ extension SequenceSolver where Cell: DifferentiableCell {
                         steps: steps, batch: batch, previous: h0Pointer, states: hPointer,
                         projections: projections, stateGradients: gl,
                         projectionGradients: projectionGradients,
-                        parameterGradients: parameters.baseAddress!, initialGradient: h0Gradient.baseAddress!),
+                        parameterGradients: parameters.baseAddress!, initialGradient: h0Gradient.baseAddress!,
+                        recurrentTape: recorded?.tape),
                     pool: pool)
             }
         }
@@ -151,10 +173,29 @@ extension SequenceSolver where Cell: DifferentiableCell {
             recurrent[name] = Array(sums[offset..<(offset + count)])
             offset += count
         }
-        // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t.
+        // Input side: ∂L/∂W_v += Σ_t du_v,tᵀ x_t, ∂L/∂b = Σ du, ∂L/∂x_t = Σ_v W_vᵀ du_v,t: one
+        // pass for few inputs (`accumulateFewInputGradients`), BLAS per (gate, entry) otherwise.
         var dW = zeroArray(Scalar.self, count: g * d * m)
         var dBias = zeroArray(Scalar.self, count: g * d)
         var dX = zeroArray(Scalar.self, count: steps * batch * m)
+        if (1...InputProjection<Scalar>.maximumDirectInputs).contains(m) {
+            cell.inputWeights.withUnsafeBufferPointer { ws in
+                dW.withUnsafeMutableBufferPointer { dws in
+                    dBias.withUnsafeMutableBufferPointer { dbs in
+                        dX.withUnsafeMutableBufferPointer { dxs in
+                            accumulateFewInputGradients(
+                                InputGradientShape(gates: g, hidden: d, inputs: m, steps: steps, batch: batch),
+                                projectionGradients: projectionGradients, inputs: x, weights: ws.baseAddress!,
+                                weightGradients: dws.baseAddress!, biasGradients: dbs.baseAddress!,
+                                inputGradients: dxs.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return SequenceGradients(
+                recurrent: recurrent, inputWeights: dW, inputBias: dBias, inputs: dX,
+                initialState: initialGradient)
+        }
         cell.inputWeights.withUnsafeBufferPointer { ws in
             dW.withUnsafeMutableBufferPointer { dws in
                 dX.withUnsafeMutableBufferPointer { dxs in

@@ -21,6 +21,10 @@ public struct FusedBackwardArguments<Scalar> {
     public var parameterGradients: UnsafeMutablePointer<Scalar>
     /// Out: ∂L/∂s_{−1}, one state row.
     public var initialGradient: UnsafeMutablePointer<Scalar>
+    /// g_t = W_hh h_{t−1} + b_hh as the forward rollout recorded them, `[T][B][stride]`
+    /// (``LinearizeArguments/recurrentTape``: with d ≥ `stagedGateMinimumUnits` the σ / tanh
+    /// gates already applied, GRU r, z and LSTM i, f, g, o), or `nil`: the kernel recomputes them.
+    public var recurrentTape: UnsafePointer<Scalar>? = nil
 }
 
 /// Per-entry buffers of the fused dense BPTT, and the batch entries a worker owns (made by the
@@ -112,7 +116,8 @@ extension DenseAdjointWork {
     /// (the last group smaller) so that each packed product loads every weight once for the
     /// group (``DenseRecurrentPack/product4(h:hidden:weights:stride:bias:into:descending:)``):
     ///
-    /// 1. if `forward` is given, g_b = W_hh h_{b,t−1} + b_hh for the group;
+    /// 1. if `forward` is given, g_b = W_hh h_{b,t−1} + b_hh for the group (read from the
+    ///    arguments' recorded tape if there is one);
     /// 2. `step(t, b, g_b, carry_b, extra_b)` for each sequence: it reads carry_b = W_hhᵀ δ_{b,t+1}
     ///    (zero at t = T − 1) and its own `extra_b` (d values, zero at the start: the cell's
     ///    direct part of the carry), writes ∂L/∂u and δ_{b,t} (into ``preGradients``) and
@@ -134,6 +139,7 @@ extension DenseAdjointWork {
         let gd = backward.hidden
         let fstride = forward?.stride ?? 0
         let bstride = backward.stride
+        let tape = forward == nil ? nil : a.recurrentTape
         let scratch = ScratchBuffers<Scalar>(counts: [4 * fstride, 4 * bstride, 4 * d, bstride])
         defer { scratch.deallocate() }
         let (g, carry, extra, zeros) = (scratch[0], scratch[1], scratch[2], scratch[3])
@@ -154,13 +160,16 @@ extension DenseAdjointWork {
                     zeroFill(extra, count: 4 * d)
                     for t in stride(from: a.steps - 1, through: 0, by: -1) {
                         let descending = t & 1 == 1
-                        if forward != nil {
+                        var gt = g
+                        if let tape {
+                            gt = UnsafeMutablePointer(mutating: tape + (t * batch + b) * fstride)
+                        } else if forward != nil {
                             DenseRecurrentPack<Scalar>.products(
                                 count: count, h: { previous(t, b + $0) }, hidden: d, weights: wf,
                                 stride: fstride, bias: bf, into: g, descending: descending)
                         }
                         for i in 0..<count {
-                            step(t, b + i, g + i * fstride, carry + i * bstride, extra + i * d)
+                            step(t, b + i, gt + i * fstride, carry + i * bstride, extra + i * d)
                         }
                         DenseRecurrentPack<Scalar>.products(
                             count: count, h: { delta(t, b + $0) }, hidden: gd, weights: wb,
@@ -190,6 +199,7 @@ extension GRU: DenseAdjointCell {
         let d = hiddenSize
         let lanes = batch * d
         let gd = 3 * d
+        let activated = a.recurrentTape != nil && d >= stagedGateMinimumUnits
         work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: d) {
             t, b, g, carry, direct in
             let h = t == 0 ? a.previous + b * d : a.states + (t - 1) * lanes + b * d
@@ -202,12 +212,12 @@ extension GRU: DenseAdjointCell {
                 octet: { i in
                     Self.adjointLanes(
                         SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
-                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i, activated: activated)
                 },
                 quad: { i, k in
                     Self.adjointLanes(
                         SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, h: h + i, u: u + i, g: g + i, gl: gl + i,
-                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i)
+                        carry: carry + i, direct: direct + i, du: du + i, delta: delta + i, activated: activated)
                 })
         } finish: { b, carry, direct in
             forEachQuad(d) { i, k in
@@ -218,19 +228,26 @@ extension GRU: DenseAdjointCell {
     }
 
     /// One step's GRU adjoint for `k` hidden units (pointers at the first unit; gates `hidden`
-    /// apart in g and δ, `lanes` apart in u and ∂L/∂u).
+    /// apart in g and δ, `lanes` apart in u and ∂L/∂u). `activated`: g holds r and z already
+    /// (a recorded two-pass rollout's tape), not g_r and g_z.
     @inline(__always)
     static func adjointLanes<V: SIMD>(
         _: V.Type, _ k: Int, hidden d: Int, lanes: Int, h: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
         g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carry: UnsafeMutablePointer<Scalar>,
-        direct: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+        direct: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>,
+        activated: Bool
     ) where V.Scalar == Scalar {
         let g = UnsafePointer(g)
         let stateGradient: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carry), k, as: V.self)
         let lambda: V = stateGradient + loadLanes(UnsafePointer(direct), k, as: V.self)
         let gn: V = loadLanes(g + 2 * d, k, as: V.self)
-        let r: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
-        let z: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+        let r: V =
+            activated
+            ? loadLanes(g, k, as: V.self) : Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+        let z: V =
+            activated
+            ? loadLanes(g + d, k, as: V.self)
+            : Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
         let n: V = Scalar.tanh(gateMultiplyAdd(r, gn, loadLanes(u + 2 * lanes, k, as: V.self)))
         let one = V(repeating: 1)
         let gpn: V = lambda * (one - z) * (one - n * n)
@@ -264,6 +281,7 @@ extension LSTM: DenseAdjointCell {
         let lanes = batch * d
         let row = batch * n
         let gd = 4 * d
+        let activated = a.recurrentTape != nil && d >= stagedGateMinimumUnits
         work.run(forward: packedRecurrence, backward: transposedRecurrencePack(), stateSize: n) {
             t, b, g, carryH, carryC in
             let s = t == 0 ? a.previous + b * n : a.states + (t - 1) * row + b * n
@@ -276,12 +294,12 @@ extension LSTM: DenseAdjointCell {
                 octet: { j in
                     Self.adjointLanes(
                         SIMD8<Scalar>.self, 8, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
-                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j, activated: activated)
                 },
                 quad: { j, k in
                     Self.adjointLanes(
                         SIMD4<Scalar>.self, k, hidden: d, lanes: lanes, s: s + j, u: u + j, g: g + j, gl: gl + j,
-                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j)
+                        carryH: carryH + j, carryC: carryC + j, du: du + j, delta: delta + j, activated: activated)
                 })
         } finish: { b, carryH, carryC in
             copyScalars(a.initialGradient + b * n, carryC, count: d)
@@ -291,21 +309,34 @@ extension LSTM: DenseAdjointCell {
 
     /// One step's LSTM adjoint for `k` hidden units (`s` at the unit's c in the previous state
     /// entry, `gl` at its ∂L/∂c with ∂L/∂h `hidden` later; gates `hidden` apart in g and δ,
-    /// `lanes` apart in u and ∂L/∂u).
+    /// `lanes` apart in u and ∂L/∂u). `activated`: g holds i, f, g, o already (a recorded
+    /// two-pass rollout's tape).
     @inline(__always)
     static func adjointLanes<V: SIMD>(
         _: V.Type, _ k: Int, hidden d: Int, lanes: Int, s: UnsafePointer<Scalar>, u: UnsafePointer<Scalar>,
         g: UnsafeMutablePointer<Scalar>, gl: UnsafePointer<Scalar>, carryH: UnsafeMutablePointer<Scalar>,
-        carryC: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>
+        carryC: UnsafeMutablePointer<Scalar>, du: UnsafeMutablePointer<Scalar>, delta: UnsafeMutablePointer<Scalar>,
+        activated: Bool
     ) where V.Scalar == Scalar {
         let g = UnsafePointer(g)
         let lc: V = loadLanes(gl, k, as: V.self) + loadLanes(UnsafePointer(carryC), k, as: V.self)
         let lh: V = loadLanes(gl + d, k, as: V.self) + loadLanes(UnsafePointer(carryH), k, as: V.self)
         let c: V = loadLanes(s, k, as: V.self)
-        let ig: V = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
-        let fg: V = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
-        let gg: V = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
-        let og: V = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        let ig: V
+        let fg: V
+        let gg: V
+        let og: V
+        if activated {
+            ig = loadLanes(g, k, as: V.self)
+            fg = loadLanes(g + d, k, as: V.self)
+            gg = loadLanes(g + 2 * d, k, as: V.self)
+            og = loadLanes(g + 3 * d, k, as: V.self)
+        } else {
+            ig = Scalar.sigmoid(loadLanes(u, k, as: V.self) + loadLanes(g, k, as: V.self))
+            fg = Scalar.sigmoid(loadLanes(u + lanes, k, as: V.self) + loadLanes(g + d, k, as: V.self))
+            gg = Scalar.tanh(loadLanes(u + 2 * lanes, k, as: V.self) + loadLanes(g + 2 * d, k, as: V.self))
+            og = Scalar.sigmoid(loadLanes(u + 3 * lanes, k, as: V.self) + loadLanes(g + 3 * d, k, as: V.self))
+        }
         let tau: V = Scalar.tanh(gateMultiplyAdd(fg, c, ig * gg))
         let one = V(repeating: 1)
         let gc: V = lc + lh * og * (one - tau * tau)
@@ -326,6 +357,9 @@ extension LSTM: DenseAdjointCell {
 }
 
 extension ElmanRNN: DenseAdjointCell {
+    /// None: Elman's BPTT needs only the stored states.
+    public var recurrentTapeStride: Int? { nil }
+
     /// The fused Elman BPTT of ``DenseAdjointWork/entries``: δ = ∂L/∂u = λ φ' (1 − h'² or [h' > 0]),
     /// c_{t−1} = W_hhᵀ δ (h' is the stored state; nothing is recomputed).
     @_specialize(where Scalar == Float)

@@ -15,7 +15,8 @@ struct DenseGradientShape {
     }
 
     /// Accumulates ∂L/∂W_hh and ∂L/∂b_hh from per-step recurrent pre-activation gradients
-    /// `preGradients` `[count][B][G·d]` and the previous hidden states of the range.
+    /// `preGradients` `[count][B][G·d]` and the previous hidden states of the range
+    /// (``accumulateOuterProducts(_:outputs:hidden:weights:bias:)``).
     func accumulateRecurrentGradients<Scalar: ScanScalar>(
         steps: Range<Int>, batch: Int, previous: UnsafePointer<Scalar>,
         states: UnsafePointer<Scalar>, preGradients: UnsafePointer<Scalar>,
@@ -25,20 +26,11 @@ struct DenseGradientShape {
         let n = stateSize
         let gd = gates * d
         let row = batch * n
-        let dW = parameterGradients
-        let dB = parameterGradients + gd * d
-        // dW[gd][d] += Σ_rows pre[row][gd]ᵀ · h[row][d]: first step from `previous`.
-        Scalar.gemm(
-            transposeA: true, transposeB: false, m: gd, n: d, k: batch, alpha: 1, a: preGradients,
-            lda: gd, b: previous + (n - d), ldb: n, beta: 1, c: dW, ldc: d)
-        if steps.count > 1 {
-            Scalar.gemm(
-                transposeA: true, transposeB: false, m: gd, n: d, k: (steps.count - 1) * batch,
-                alpha: 1, a: preGradients + batch * gd, lda: gd,
-                b: states + steps.lowerBound * row + (n - d), ldb: n, beta: 1, c: dW, ldc: d)
-        }
-        for i in 0..<(steps.count * batch) {
-            for k in 0..<gd { dB[k] += preGradients[i * gd + k] }
-        }
+        // dW[gd][d] += Σ_rows pre[row]ᵀ ⊗ h[row], db += Σ_rows pre[row] (first step from `previous`).
+        accumulateOuterProducts(
+            OuterProductRows(
+                steps: steps.count, batch: batch, gradients: preGradients, previous: previous + (n - d),
+                states: states + steps.lowerBound * row + (n - d), stepStride: row, entryStride: n),
+            outputs: gd, hidden: d, weights: parameterGradients, bias: parameterGradients + gd * d)
     }
 }

@@ -24,6 +24,10 @@ extension DenseRecurrence {
     public var recurrentWeights: [Scalar] { weights.recurrentWeights }
     /// b_hh, `[G·d]`.
     public var recurrentBias: [Scalar] { weights.recurrentBias }
+    /// A rollout records g_t = W_hh h_{t−1} + b_hh rows of the packed product's padded width
+    /// (``LinearizeArguments/recurrentTape``), which the fused BPTT reads back; `nil` for a
+    /// W_hh the fused kernels do not pack (a projected LSTM's).
+    public var recurrentTapeStride: Int? { weights.packed?.stride }
     /// W_hh and b_hh packed for the fused kernels (cells with a square W_hh).
     var packedRecurrence: DenseRecurrentPack<Scalar> { weights.packed! }
 

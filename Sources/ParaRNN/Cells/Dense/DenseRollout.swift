@@ -295,7 +295,8 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// smaller), and per step the group's recurrent products g_b = W_hh h_b + b_hh
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
     /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
-    /// h_b is the last d values of each state entry of `stateSize` values.
+    /// h_b is the last d values of each state entry of `stateSize` values. With a tape, g_b is
+    /// copied there (`tape + (t·B + b)·stride`) as the gates leave it.
     @inline(__always)
     func rollout(
         _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
@@ -314,6 +315,9 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                         count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
                         weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
                     for i in 0..<count { gates(t, b + i, g + i * stride) }
+                    // The tape keeps g as the gates leave it: the two-pass gates
+                    // (``GRU/stagedGates(_:u:uStride:g:h:out:)``) write their activations over it.
+                    if let tape = io.tape { copyScalars(tape + (t * io.batch + b) * stride, g, count: count * stride) }
                 }
                 b += count
             }
@@ -377,6 +381,8 @@ struct DenseRolloutBuffers<Scalar> {
     let previous: UnsafePointer<Scalar>
     let projections: UnsafePointer<Scalar>
     let states: UnsafeMutablePointer<Scalar>
+    /// Where the products g_{t,b} go, `[T][B][stride]` (``LinearizeArguments/recurrentTape``), or nil.
+    var tape: UnsafeMutablePointer<Scalar>? = nil
 
     /// The state row entry of sequence `b` before step `t` (`previous` before the range).
     @inline(__always)
@@ -392,7 +398,7 @@ extension GRU {
     /// (``stagedGates(_:u:uStride:g:h:out:)``). With d = 4, entries beyond
     /// whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        packedRecurrence.splitForFourUnits(entries) {
+        packedRecurrence.splitForFourUnits(entries, recording: io.tape != nil) {
             packedRollout(io, entries: $0)
         } single: {
             fourUnitRollout(io, entry: $0)
@@ -418,7 +424,7 @@ extension LSTM {
     /// beyond whole groups of four run in registers (``fourUnitRollout(_:entry:)``, bitwise the
     /// same).
     func fusedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
-        packedRecurrence.splitForFourUnits(entries) {
+        packedRecurrence.splitForFourUnits(entries, recording: io.tape != nil) {
             packedRollout(io, entries: $0)
         } single: {
             fourUnitRollout(io, entry: $0)
@@ -574,6 +580,6 @@ extension DenseRolloutBuffers {
     init(_ arguments: LinearizeArguments<Scalar>) {
         self.init(
             steps: arguments.steps, batch: arguments.batch, previous: arguments.previous,
-            projections: arguments.projections, states: arguments.values)
+            projections: arguments.projections, states: arguments.values, tape: arguments.recurrentTape)
     }
 }

@@ -51,10 +51,13 @@ extension DenseRecurrentPack {
 
     /// Splits a fused rollout of `entries`: with a d = 4 pack, whole groups of four go to
     /// `grouped` (the packed product of four sequences) and the rest one by one to `single`
-    /// (``GRU/fourUnitRollout(_:entry:)``); otherwise all of them go to `grouped`.
+    /// (``GRU/fourUnitRollout(_:entry:)``); otherwise, or when the rollout records its products
+    /// (which only the packed products write), all of them go to `grouped`.
     @inline(__always)
-    func splitForFourUnits(_ entries: Range<Int>, grouped: (Range<Int>) -> Void, single: (Int) -> Void) {
-        guard isFourUnitPack else { return grouped(entries) }
+    func splitForFourUnits(
+        _ entries: Range<Int>, recording: Bool, grouped: (Range<Int>) -> Void, single: (Int) -> Void
+    ) {
+        guard isFourUnitPack, !recording else { return grouped(entries) }
         let end = entries.lowerBound + entries.count / 4 * 4
         if end > entries.lowerBound { grouped(entries.lowerBound..<end) }
         for b in end..<entries.upperBound { single(b) }
