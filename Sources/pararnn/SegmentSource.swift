@@ -208,10 +208,6 @@ func scatterRows(
     func run<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_: A.Type, _: B.Type) {
         let src = from.assumingMemoryBound(to: A.self)
         let dst = to.assumingMemoryBound(to: B.self)
-        if stride == width, A.self == B.self {
-            UnsafeMutableRawPointer(dst + offset).copyMemory(from: src, byteCount: rows * width * MemoryLayout<A>.size)
-            return
-        }
         if A.self == B.self {
             let size = MemoryLayout<A>.size
             copyStridedRows(
