@@ -1,4 +1,5 @@
 import Foundation
+import ParaRNN
 import SequenceIO
 
 /// Where a streamed solve reads its input: the sequence x of shape `[T, m]` or `[B, T, m]`,

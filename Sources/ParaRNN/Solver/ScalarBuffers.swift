@@ -1,36 +1,17 @@
 import ParallelScan
 
-/// Copies `rows` runs of `lanes` scalars between strided rows; runs of 4 or 8 use one vector
-/// move per row (the common B = 1 case of small d), others ``copyLanes(_:_:_:)``.
+/// Copies `rows` runs of `lanes` scalars between strided rows (strides in scalars): the Newton
+/// kernels' plane gathers and scatters, by ``copyStridedRows(into:stride:from:stride:rowBytes:rows:)``
+/// (runs of 4 or 8 values move as one vector per row).
 @inline(__always)
 func copyRows<S: ScanScalar>(
     into destination: UnsafeMutablePointer<S>, stride destinationStride: Int,
     from source: UnsafePointer<S>, stride sourceStride: Int, rows: Int, lanes: Int
 ) {
-    if rows <= 0 { return }
-    let target = UnsafeMutableRawPointer(destination)
-    let origin = UnsafeRawPointer(source)
     let size = MemoryLayout<S>.stride
-    let targetStep = destinationStride * size
-    let originStep = sourceStride * size
-    switch lanes {
-    case 4:
-        for r in 0..<rows {
-            target.storeBytes(
-                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD4<S>.self),
-                toByteOffset: r * targetStep, as: SIMD4<S>.self)
-        }
-    case 8:
-        for r in 0..<rows {
-            target.storeBytes(
-                of: origin.loadUnaligned(fromByteOffset: r * originStep, as: SIMD8<S>.self),
-                toByteOffset: r * targetStep, as: SIMD8<S>.self)
-        }
-    default:
-        for r in 0..<rows {
-            copyLanes(destination + r * destinationStride, source + r * sourceStride, lanes)
-        }
-    }
+    copyStridedRows(
+        into: destination, stride: destinationStride * size, from: source, stride: sourceStride * size,
+        rowBytes: lanes * size, rows: rows)
 }
 
 /// Copies `count` scalars; short copies use 4-wide vector moves instead of a memmove call.
@@ -127,17 +108,13 @@ func repeatPattern<S: ScanScalar>(
 
 /// Copies `rows` rows of `count` scalars, rows `sourceStride` apart in `source` and
 /// `destinationStride` apart in `destination` (a batch entry range gathered from or scattered
-/// into full-batch rows). Pre-specialised: short rows are copied in a loop, not by a call each.
-@_specialize(where S == Float)
-@_specialize(where S == Double)
+/// into full-batch rows), by ``copyStridedRows(into:stride:from:stride:rowBytes:rows:)``.
+@inline(__always)
 func copyRows<S: ScanScalar>(
     _ destination: UnsafeMutablePointer<S>, stride destinationStride: Int, _ source: UnsafePointer<S>,
     stride sourceStride: Int, count: Int, rows: Int
 ) {
-    for r in 0..<rows {
-        let (to, from) = (destination + r * destinationStride, source + r * sourceStride)
-        for i in 0..<count { to[i] = from[i] }
-    }
+    copyRows(into: destination, stride: destinationStride, from: source, stride: sourceStride, rows: rows, lanes: count)
 }
 
 /// Scratch arrays of one scalar type carved from one allocation and freed together: array i
