@@ -57,7 +57,9 @@ struct AutomaticChoiceTests {
         }
     }
 
-    @Test("dense Jacobians from chunk rollouts: Newton wherever λ ≤ −0.05, whatever max‖J‖; sequential above")
+    @Test(
+        "dense Jacobians from chunk rollouts: Newton wherever λ ≤ −0.06, whatever max‖J‖ of a gated cell; sequential above"
+    )
     func denseFromChunkRollouts() throws {
         let small = try RandomCells.gru(Double.self, m: 2, d: 8, scale: 1, seed: 2)
         let lstm = try RandomCells.lstm(Float.self, m: 2, d: 8, scale: 1, seed: 2)
@@ -65,13 +67,35 @@ struct AutomaticChoiceTests {
         // threads in 21–24 ms against the rollout's 66–96 ms (Benchmarks/results/device-16core-stop21.md).
         for (lyapunov, maxNorm, want) in [
             (-0.389, 5.29, SolverMethod.newton), (-0.3, 7.2, .newton), (-0.06, 3.64, .newton),
-            (-0.04, 1.0, .sequential),
-            (0.01, 1.0, .sequential),
+            (-0.04, 1.0, .sequential), (0.01, 1.0, .sequential),
+            // λ > −0.06 → sequential: GRU d = 8, s = 3, seed 1 fell back at T = 10⁵ in Float
+            // (`full-dense-d8-long-chunks`, 16-thread plan); LSTM d = 32, s = 2 at −0.062 converged.
+            (-0.057, 6.18, .sequential), (-0.055, 3.64, .sequential), (-0.062, 10.6, .newton),
         ] {
             #expect(pick(small, lyapunov, maxNorm, guess: .chunkRollouts).0 == want, "GRU λ \(lyapunov) ‖J‖ \(maxNorm)")
             #expect(pick(lstm, lyapunov, maxNorm, guess: .chunkRollouts).0 == want, "LSTM λ \(lyapunov) ‖J‖ \(maxNorm)")
         }
         #expect(pick(small, -0.3, 7.2, guess: .chunkRollouts).1.contains("chunk rollouts meet at their seams"))
+    }
+
+    @Test("an ungated dense cell (Elman) from chunk rollouts: sequential above max‖J‖ 6")
+    func ungatedDenseFromChunkRollouts() throws {
+        let elman = try RandomCells.elman(Float.self, m: 2, d: 8, scale: 1, seed: 2)
+        let gru = try RandomCells.gru(Float.self, m: 2, d: 8, scale: 1, seed: 2)
+        // The six Elman picks of `full-dense-d8-chunks` (16-thread plan) that fell back: s = 3,
+        // seed 1 (λ −0.26 to −0.33, ‖J‖ 8.93) and s = 2, T = 10⁴, Float (λ −0.059, ‖J‖ 5.96); the
+        // converged ones just inside: d = 32, s = 1 (−0.22, 5.89), d = 8, s = 1.5 (−0.131, 4.47)
+        // and s = 1 (−0.087, 2.96).
+        for (lyapunov, maxNorm, want) in [
+            (-0.325, 8.93, SolverMethod.sequential), (-0.262, 8.93, .sequential), (-0.059, 5.96, .sequential),
+            (-0.22, 5.89, .newton), (-0.131, 4.47, .newton), (-0.087, 2.96, .newton),
+        ] {
+            #expect(
+                pick(elman, lyapunov, maxNorm, guess: .chunkRollouts).0 == want, "Elman λ \(lyapunov) ‖J‖ \(maxNorm)")
+        }
+        // The gated cells keep Newton there (GRU converged up to ‖J‖ 8.0, LSTM up to 16.6).
+        #expect(pick(gru, -0.11, 8.01, guess: .chunkRollouts).0 == .newton)
+        #expect(pick(elman, -0.3, 8.93, guess: .chunkRollouts).1.contains("ungated dense cell"))
     }
 
     @Test("the cost model's sequential choice and NaN estimates are left alone")

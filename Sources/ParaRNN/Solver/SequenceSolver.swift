@@ -266,6 +266,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     ///   converged in every dense case up to max‖J‖∞ = 3.45, and both failed in cases from
     ///   4.45 (Elman), 5.56 (GRU) and 9.02 (LSTM) → sequential; at most 3.5 → Newton, whose
     ///   fallback is ELK;
+    /// - from chunk rollouts (the product's guess), dense Jacobians: λ > ``denseWeakContraction`` →
+    ///   sequential; an ungated dense cell (Elman) with max‖J‖∞ > ``ungatedMaxNorm`` →
+    ///   sequential; otherwise Newton, whatever max‖J‖∞ of a gated cell;
     /// - diagonal or 2×2-block Jacobians with λ > ``weakContraction`` (−0.05: contracting too
     ///   weakly) → sequential: every ParaGRU/ParaLSTM case of the harness grids in that range
     ///   (`full-diagonal-short` shard 1/2, `elk-s3`, `full-subset`: λ from −0.044 to −0.028) needed
@@ -279,6 +282,26 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// The Lyapunov exponent above which `.automatic` treats a diagonal or 2×2-block recurrence
     /// as contracting too weakly for a parallel solve (see ``refineChoice(_:_:by:)``).
     public static var weakContraction: Double { -0.05 }
+
+    /// The largest max‖J‖∞ at which `.automatic` starts a parallel solve of an ungated dense cell
+    /// (Elman, one gate) from chunk rollouts. Calibrated on the harness's dense grid with the
+    /// product's guess and the 16-thread plan (`full-dense-d8-chunks`, `full-dense-d32-chunks`:
+    /// Elman d = 8 and 32, B = 1 and 4, T = 10³ and 10⁴, s ≤ 3): every Elman pick up to 5.96
+    /// converged but one (λ = −0.059, see ``denseWeakContraction``), and 5 of the 6 at 8.93
+    /// (s = 3, λ ≈ −0.3) fell back — both Newton and ELK failed, in Double too. The gated cells need no such bound: GRU converged up to 8.0, LSTM up
+    /// to 16.6 (their gates saturate toward a copy of the state where the candidate expands).
+    public static var ungatedMaxNorm: Double { 6 }
+
+    /// The Lyapunov exponent above which `.automatic` treats a dense recurrence as contracting
+    /// too weakly for a parallel solve from chunk rollouts (see ``refineChoice(_:_:by:)``).
+    /// Calibrated on the harness's dense grid with the product's guess and the 16-thread plan
+    /// (`full-dense-d8-chunks`, `full-dense-d32-chunks`, `full-dense-d8-long-chunks`): the picks
+    /// that fell back there at λ > −0.06 were GRU d = 8, s = 3, seed 1 (λ = −0.057, T = 10⁵,
+    /// Float: Newton and ELK stagnated; at T = 10⁴ ELK converged 0.089 from the rollout) and
+    /// Elman d = 8, s = 2, T = 10⁴, Float (λ = −0.059). The bound gives up picks there that did
+    /// converge (GRU d = 8, s = 2, seed 1 at λ = −0.053, −0.055; LSTM d = 32, s = 3, seed 1 at
+    /// −0.057); every pick at λ ≤ −0.062 converged.
+    public static var denseWeakContraction: Double { -0.06 }
 
     public func refineChoice(_ method: SolverMethod, _ decision: String, by c: Contractivity)
         -> (SolverMethod, String)
@@ -294,11 +317,18 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 // The cost model counted on chunk rollouts certified at their seams: that needs a
                 // clear contraction (from a guess that misses, DEER's passes cost far more), and
                 // then no Newton step multiplies the expanding factors.
-                if c.lyapunov > Self.weakContraction {
+                if c.lyapunov > Self.denseWeakContraction {
                     return (
                         .sequential,
                         text
-                            + ": contracting too weakly (λ > \(Self.weakContraction)) for chunk rollouts to meet at their seams → sequential"
+                            + ": contracting too weakly (λ > \(Self.denseWeakContraction)) for chunk rollouts to meet at their seams → sequential"
+                    )
+                }
+                if cell.gateCount == 1, c.maxNorm > Self.ungatedMaxNorm {
+                    return (
+                        .sequential,
+                        text
+                            + ": an ungated dense cell expanding strongly in places (max‖J‖∞ > \(Self.ungatedMaxNorm)): Newton and ELK do not converge reliably → sequential"
                     )
                 }
                 return (.newton, text + ": contracting, chunk rollouts meet at their seams → parallel Newton")
