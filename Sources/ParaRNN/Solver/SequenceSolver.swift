@@ -287,7 +287,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// (Elman, one gate) from chunk rollouts. Calibrated on the harness's dense grid with the
     /// product's guess and the 16-thread plan (`full-dense-d8-chunks`, `full-dense-d32-chunks`:
     /// Elman d = 8 and 32, B = 1 and 4, T = 10³ and 10⁴, s ≤ 3): every Elman pick up to 5.96
-    /// converged but one (λ = −0.059, see ``denseWeakContraction``), and 5 of the 6 at 8.93
+    /// converged but one (λ = −0.059, see ``denseWeakContraction``), and 5 of the 8 at 8.93
     /// (s = 3, λ ≈ −0.3) fell back — both Newton and ELK failed, in Double too. The gated cells need no such bound: GRU converged up to 8.0, LSTM up
     /// to 16.6 (their gates saturate toward a copy of the state where the candidate expands).
     public static var ungatedMaxNorm: Double { 6 }
