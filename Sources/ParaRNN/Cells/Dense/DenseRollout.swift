@@ -297,7 +297,8 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
     /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
     /// h_b is the last d values of each state entry of `stateSize` values. With a tape, g_b is
-    /// copied there (`tape + (t·B + b)·stride`) as the gates leave it.
+    /// computed in place there (`tape + (t·B + b)·stride`), so the tape holds it as the gates
+    /// leave it.
     @inline(__always)
     func rollout(
         _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
@@ -325,12 +326,16 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
         let pipelined = pipelining && pipelinesGates
         let scratch = ScratchBuffers<Scalar>(counts: [4 * stride])
         defer { scratch.deallocate() }
-        let g = scratch[0]
+        let work = scratch[0]
         withPointers { w, bias in
             var b = entries.lowerBound
             while b < entries.upperBound {
                 let count = min(4, entries.upperBound - b)
                 for t in io.steps {
+                    // The tape keeps g as the gates leave it (the two-pass gates,
+                    // ``GRU/stagedGates(_:u:uStride:g:h:out:)``, write their activations over
+                    // it): with one, the group's rows of it are the step's scratch.
+                    let g = io.tape.map { $0 + (t * io.batch + b) * stride } ?? work
                     if pipelined && count == 1 {
                         pipelinedStep(
                             h: io.previousEntry(t, b, stateSize: n) + (n - d), weights: w, bias: bias, into: g,
@@ -342,9 +347,6 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
                             weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
                         for i in 0..<count { gates(t, b + i, g + i * stride) }
                     }
-                    // The tape keeps g as the gates leave it: the two-pass gates
-                    // (``GRU/stagedGates(_:u:uStride:g:h:out:)``) write their activations over it.
-                    if let tape = io.tape { copyScalars(tape + (t * io.batch + b) * stride, g, count: count * stride) }
                 }
                 b += count
             }

@@ -49,31 +49,37 @@ extension DenseRecurrentPack {
     ) {
         let d = hidden
         let bands = stride / 64
-        /// The first pass over octet `i` of the band at output `o`.
-        @inline(__always) func activate(_ o: Int, _ i: Int) {
-            let kind = activation(o / d)
-            let lanes = o % d + 8 * i
-            let gi = g + o + 8 * i
-            let x =
-                loadLanes(u + (o / d) * uStride + lanes, 8, as: SIMD8<Scalar>.self)
-                + loadLanes(gi, 8, as: SIMD8<Scalar>.self)
+        /// The first pass over octet `i` of a band whose gate takes `kind`, its u and g at
+        /// `uBand` and `gBand`.
+        @inline(__always) func activate(
+            _ kind: GateActivation, _ uBand: UnsafePointer<Scalar>, _ gBand: UnsafeMutablePointer<Scalar>, _ i: Int
+        ) {
+            let gi = gBand + 8 * i
+            let x = loadLanes(uBand + 8 * i, 8, as: SIMD8<Scalar>.self) + loadLanes(gi, 8, as: SIMD8<Scalar>.self)
             switch kind {
             case .sigmoid: storeLanes(Scalar.sigmoid(x), gi, 8)
             case .tanh: storeLanes(Scalar.tanh(x), gi, 8)
             case .none: break
             }
         }
-        var previous = -1
+        // The band whose activation is pending: its kind and where its u and g start.
+        var kind = GateActivation.none
+        var uBand = u
+        var gBand = g
         for j in 0..<bands {
             let o = 64 * (descending ? bands - 1 - j : j)
-            let pending = previous >= 0 && activation(previous / d) != .none ? previous : -1
-            Self.band64(h: h, hidden: d, panel: w + o * d, bias: bias + o, into: g + o) { i in
-                if pending >= 0 { activate(pending, i) }
+            let (pendingKind, pendingU, pendingG) = (kind, uBand, gBand)
+            if pendingKind == .none {
+                Self.band64(h: h, hidden: d, panel: w + o * d, bias: bias + o, into: g + o) { _ in }
+            } else {
+                Self.band64(h: h, hidden: d, panel: w + o * d, bias: bias + o, into: g + o) { i in
+                    activate(pendingKind, pendingU, pendingG, i)
+                }
             }
-            previous = o
+            (kind, uBand, gBand) = (activation(o / d), u + (o / d) * uStride + o % d, g + o)
         }
-        if activation(previous / d) != .none {
-            for i in 0..<8 { activate(previous, i) }
+        if kind != .none {
+            for i in 0..<8 { activate(kind, uBand, gBand, i) }
         }
     }
 
