@@ -31,15 +31,24 @@ func accumulateNarrowInputGradients<Scalar: ScanScalar>(
     @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
+    let batch = shape.batch
+    // Gate v of row (t, b) is at du + ((t·G + v)·B + b)·8: a step's rows start G·B·8 apart, a
+    // gate's B·8 after the one before, an entry's 8 after the one before.
+    let gateStride = batch &* 8
+    let stepStride = g &* gateStride
     // ∂L/∂x: per row and input, the dot product over the gates in gate order, as the one-pass
     // kernel's (its scalar tail is empty for d = 8 and stays the + 0).
     for t in 0..<shape.steps {
-        for b in 0..<shape.batch {
+        let step = du + t &* stepStride
+        for b in 0..<batch {
+            let row = step + b &* 8
+            let r = t &* batch &+ b
             for i in 0..<m {
+                let weights = wT + i &* gd
                 var dot = V(repeating: 0)
-                for v in 0..<g { dot = multiplyAdd(load(shape.plane(du, t, v, b)), load(wT + i * gd + 8 * v), dot) }
+                for v in 0..<g { dot = multiplyAdd(load(row + v &* gateStride), load(weights + v &* 8), dot) }
                 let tail: Scalar = 0
-                dX[(t * shape.batch + b) * m + i] += dot.sum() + tail
+                dX[r &* m &+ i] += dot.sum() + tail
             }
         }
     }
@@ -53,13 +62,16 @@ func accumulateNarrowInputGradients<Scalar: ScanScalar>(
         var a1 = g > 1 ? load(start + 8) : V()
         var a2 = g > 2 ? load(start + 16) : V()
         var a3 = g > 3 ? load(start + 24) : V()
+        var xr = x
         for t in 0..<shape.steps {
-            for b in 0..<shape.batch {
-                let xr = x + (t * shape.batch + b) * m
-                a0 = step(a0, load(shape.plane(du, t, 0, b)), xr)
-                if g > 1 { a1 = step(a1, load(shape.plane(du, t, 1, b)), xr) }
-                if g > 2 { a2 = step(a2, load(shape.plane(du, t, 2, b)), xr) }
-                if g > 3 { a3 = step(a3, load(shape.plane(du, t, 3, b)), xr) }
+            var row = du + t &* stepStride
+            for _ in 0..<batch {
+                a0 = step(a0, load(row), xr)
+                if g > 1 { a1 = step(a1, load(row + gateStride), xr) }
+                if g > 2 { a2 = step(a2, load(row + 2 &* gateStride), xr) }
+                if g > 3 { a3 = step(a3, load(row + 3 &* gateStride), xr) }
+                row += 8
+                xr += m
             }
         }
         store(a0, end)
