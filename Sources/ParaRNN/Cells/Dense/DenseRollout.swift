@@ -139,34 +139,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             var row = w + o * d
             switch width {
             case 64:
-                var a0 = load(bias + o)
-                var a1 = load(bias + o + 8)
-                var a2 = load(bias + o + 16)
-                var a3 = load(bias + o + 24)
-                var a4 = load(bias + o + 32)
-                var a5 = load(bias + o + 40)
-                var a6 = load(bias + o + 48)
-                var a7 = load(bias + o + 56)
-                for k in 0..<d {
-                    let x = V(repeating: h[k])
-                    a0 = multiplyAdd(x, load(row), a0)
-                    a1 = multiplyAdd(x, load(row + 8), a1)
-                    a2 = multiplyAdd(x, load(row + 16), a2)
-                    a3 = multiplyAdd(x, load(row + 24), a3)
-                    a4 = multiplyAdd(x, load(row + 32), a4)
-                    a5 = multiplyAdd(x, load(row + 40), a5)
-                    a6 = multiplyAdd(x, load(row + 48), a6)
-                    a7 = multiplyAdd(x, load(row + 56), a7)
-                    row += 64
-                }
-                store(a0, g + o)
-                store(a1, g + o + 8)
-                store(a2, g + o + 16)
-                store(a3, g + o + 24)
-                store(a4, g + o + 32)
-                store(a5, g + o + 40)
-                store(a6, g + o + 48)
-                store(a7, g + o + 56)
+                band64(h: h, hidden: d, panel: row, bias: bias + o, into: g + o) { _ in }
             case 32:
                 var a0 = load(bias + o)
                 var a1 = load(bias + o + 8)

@@ -83,9 +83,10 @@ extension DenseRecurrentPack {
         }
     }
 
-    /// One 64-wide band of the product, g[0..<64] = bias + Σ_k h[k] · panel[k][0..<64] (the
-    /// same chains in k as ``product(h:hidden:weights:stride:bias:into:descending:)``), calling
-    /// `side(i)` for i = 0…7 after each eighth of the k range.
+    /// One 64-wide band of the product, g[0..<64] = bias + Σ_k h[k] · panel[k][0..<64] (one chain
+    /// in k per output, as every tile of ``product(h:hidden:weights:stride:bias:into:descending:)``,
+    /// whose 64-wide bands are this with no side work), calling `side(i)` for i = 0…7 after each
+    /// eighth of the k range.
     @inline(__always)
     static func band64(
         h: UnsafePointer<Scalar>, hidden d: Int, panel: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
