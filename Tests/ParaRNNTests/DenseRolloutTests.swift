@@ -175,10 +175,12 @@ struct DenseRolloutTests {
     /// The fused rollout runs the gate math in two passes over the units (`StagedGates.swift`);
     /// the split-step rollout keeps the one-pass gate functions (`GRU.gates`, `LSTM.gates`), so
     /// it is the reference here: octets only (d = 16, 64) and a quad tail (d = 20), one worker
-    /// and two.
+    /// and two. In Float, d = 64 and 128 run the first pass inside the product
+    /// (`PipelinedGates.swift`): one band per gate, and two (a band's activation pending across
+    /// gates, both walk directions).
     @Test("two-pass gates of the fused rollout: bit for bit the one-pass gates (GRU, LSTM, Float, Double)")
     func stagedGatesAreExact() throws {
-        for (d, workers) in [(16, 1), (20, 1), (64, 2)] {
+        for (d, workers) in [(16, 1), (20, 1), (64, 2), (128, 2)] {
             let gru = try RandomCells.gru(Float.self, m: 3, d: d, scale: 1.5, seed: 51)
             let lstm = try RandomCells.lstm(Float.self, m: 3, d: d, scale: 1.5, seed: 52)
             let gruDouble = try RandomCells.gru(Double.self, m: 2, d: d, scale: 1.5, seed: 53)

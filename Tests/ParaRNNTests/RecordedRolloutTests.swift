@@ -36,7 +36,7 @@ struct RecordedRolloutTests {
         #expect(read.initialState == recomputed.initialState, "\(name): initial state gradients differ")
     }
 
-    @Test(arguments: [4, 19]) func gruAndLSTM(d: Int) throws {
+    @Test(arguments: [4, 19, 64]) func gruAndLSTM(d: Int) throws {
         var rng = SeededGenerator(seed: UInt64(d))
         for threads in [1, 3] {
             try check(GRU<Float>.initialized(inputSize: 2, hiddenSize: d, using: &rng), threads: threads)

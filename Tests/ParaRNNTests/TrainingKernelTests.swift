@@ -130,13 +130,18 @@ struct TrainingKernelTests {
     }
 
     @Test func fewInputGradientsFloat() {
-        for (g, d, m, batch, steps) in [(3, 5, 1, 3, 6), (4, 16, 3, 1, 5), (3, 11, 8, 2, 4), (1, 64, 2, 8, 3)] {
+        for (g, d, m, batch, steps) in [
+            (3, 5, 1, 3, 6), (4, 16, 3, 1, 5), (3, 11, 8, 2, 4), (1, 64, 2, 8, 3), (3, 8, 2, 8, 6), (4, 8, 1, 3, 5),
+            (1, 8, 3, 2, 4),
+        ] {
             fewInputs(Float.self, gates: g, hidden: d, inputs: m, batch: batch, steps: steps, tolerance: 1e-4)
         }
     }
 
     @Test func fewInputGradientsDouble() {
-        for (g, d, m, batch, steps) in [(3, 5, 1, 3, 6), (4, 16, 3, 1, 5), (3, 11, 8, 2, 4), (2, 9, 2, 5, 7)] {
+        for (g, d, m, batch, steps) in [
+            (3, 5, 1, 3, 6), (4, 16, 3, 1, 5), (3, 11, 8, 2, 4), (2, 9, 2, 5, 7), (4, 8, 4, 2, 3),
+        ] {
             fewInputs(Double.self, gates: g, hidden: d, inputs: m, batch: batch, steps: steps, tolerance: 1e-12)
         }
     }

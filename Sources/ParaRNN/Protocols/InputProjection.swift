@@ -100,7 +100,20 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
             bias.withUnsafeBufferPointer { bias in
                 let (w, bias) = (w.baseAddress!, bias.baseAddress!)
                 if batch == 1, (1...4).contains(m) {
-                    Self.fewInputRows(x: x, inputs: m, weights: w, count: row, bias: bias, rows: rows, into: out)
+                    Self.fewInputRows(
+                        x: x, inputs: m, weights: w, stride: row, count: row, bias: bias, rows: rows, outStride: row,
+                        into: out)
+                    return
+                }
+                if (1...4).contains(m) {
+                    // Per step and gate, the batch entries are rows of d outputs, d apart.
+                    for t in rows {
+                        for v in 0..<g {
+                            Self.fewInputRows(
+                                x: x + t * batch * m, inputs: m, weights: w + v * d, stride: g * d, count: d,
+                                bias: bias + v * d, rows: 0..<batch, outStride: d, into: out + t * row + v * batch * d)
+                        }
+                    }
                     return
                 }
                 for t in rows {
@@ -151,16 +164,18 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
         }
     }
 
-    /// ``directRow(x:inputs:m:weights:stride:count:bias:into:)`` over many rows of one sequence
-    /// (batch 1) with at most 4 inputs: each octet (then quad) of outputs keeps its bias and
-    /// weight columns in registers and sweeps the rows, instead of reloading them and running the
-    /// input loop per row (the per-row bookkeeping made the m = 2, 12-output projection of a
-    /// ParaGRU d = 4 cost 9 % of a Newton bench). Same sums in the same order, so the same
-    /// values bit for bit.
+    /// ``directRow(x:inputs:m:weights:stride:count:bias:into:)`` over many rows with at most 4
+    /// inputs (x row r at x + r·m, its `count` outputs at out + r·outStride, input i's weights at
+    /// w + i·stride): each octet (then quad) of outputs keeps its bias and weight columns in
+    /// registers and sweeps the rows, instead of reloading them and running the input loop per
+    /// row (the per-row bookkeeping made the m = 2, 12-output projection of a ParaGRU d = 4 cost
+    /// 9 % of a Newton bench, and the batch-8 projection of a ParaGRU d = 8 training step 13 %
+    /// of the step). The rows are a sequence's steps (batch 1), or a step's batch entries for
+    /// one gate. Same sums in the same order, so the same values bit for bit.
     @inline(__always)
     static func fewInputRows(
-        x: UnsafePointer<Scalar>, inputs m: Int, weights w: UnsafePointer<Scalar>, count n: Int,
-        bias: UnsafePointer<Scalar>, rows: Range<Int>, into out: UnsafeMutablePointer<Scalar>
+        x: UnsafePointer<Scalar>, inputs m: Int, weights w: UnsafePointer<Scalar>, stride: Int, count n: Int,
+        bias: UnsafePointer<Scalar>, rows: Range<Int>, outStride: Int, into out: UnsafeMutablePointer<Scalar>
     ) {
         if rows.isEmpty { return }
         @inline(__always) func sweep<V: SIMD>(_: V.Type, at j: Int) where V.Scalar == Scalar {
@@ -169,12 +184,12 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
             }
             let b = load(bias + j)
             let c0 = load(w + j)
-            let c1 = m > 1 ? load(w + n + j) : V()
-            let c2 = m > 2 ? load(w + 2 * n + j) : V()
-            let c3 = m > 3 ? load(w + 3 * n + j) : V()
+            let c1 = m > 1 ? load(w + stride + j) : V()
+            let c2 = m > 2 ? load(w + 2 * stride + j) : V()
+            let c3 = m > 3 ? load(w + 3 * stride + j) : V()
             var xp = x + rows.lowerBound * m
-            var op = UnsafeMutableRawPointer(out + rows.lowerBound * n + j)
-            let rowBytes = n * MemoryLayout<Scalar>.stride
+            var op = UnsafeMutableRawPointer(out + rows.lowerBound * outStride + j)
+            let rowBytes = outStride * MemoryLayout<Scalar>.stride
             // The rows for a literal input count k ≤ 4 (folded once inlined): the accumulator
             // starts at the bias and adds x_i · c_i in input order, as the scalar tail below.
             @inline(__always) func rowsOf(_ k: Int) {
@@ -204,8 +219,8 @@ public struct InputProjection<Scalar: ScanScalar>: Sendable {
                 let xt = x + t * m
                 for k in j..<n {
                     var acc = bias[k]
-                    for i in 0..<m { acc = multiplyAdd(xt[i], w[i * n + k], acc) }
-                    out[t * n + k] = acc
+                    for i in 0..<m { acc = multiplyAdd(xt[i], w[i * stride + k], acc) }
+                    out[t * outStride + k] = acc
                 }
             }
         }

@@ -21,7 +21,9 @@ struct InputGradientShape {
 ///
 /// (r = v·d + j runs over the G·d projections). Per row (t, b) and input i, SIMD8 lanes of
 /// du are multiplied into ∂L/∂W_ihᵀ (`[m][G·d]`, in L1) and into a dot-product accumulator
-/// with W_ihᵀ. Each weight and bias entry is summed over the rows in (t, b) order.
+/// with W_ihᵀ. Each weight and bias entry is summed over the rows in (t, b) order. For d = 8
+/// (G ≤ 4) the same sums run in register passes instead
+/// (``accumulateNarrowInputGradients(_:projectionGradients:inputs:transposedWeights:transposedWeightGradients:biasGradients:inputGradients:)``).
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 func accumulateFewInputGradients<Scalar: ScanScalar>(
@@ -44,45 +46,50 @@ func accumulateFewInputGradients<Scalar: ScanScalar>(
     @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Scalar>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
-    for t in 0..<shape.steps {
-        for b in 0..<shape.batch {
-            let xr = x + (t * shape.batch + b) * m
-            for v in 0..<g {
-                let plane = shape.plane(du, t, v, b)
-                let bias = dB + v * d
-                var j = 0
-                while j + 8 <= d {
-                    store(load(bias + j) + load(plane + j), bias + j)
-                    j += 8
-                }
-                while j < d {
-                    bias[j] += plane[j]
-                    j += 1
-                }
-            }
-            for i in 0..<m {
-                let xi = xr[i]
-                let xv = V(repeating: xi)
-                var dot = V(repeating: 0)
-                var tail: Scalar = 0
+    let narrow = accumulateNarrowInputGradients(
+        shape, projectionGradients: du, inputs: x, transposedWeights: wT, transposedWeightGradients: dWT,
+        biasGradients: dB, inputGradients: dX)
+    if !narrow {
+        for t in 0..<shape.steps {
+            for b in 0..<shape.batch {
+                let xr = x + (t * shape.batch + b) * m
                 for v in 0..<g {
                     let plane = shape.plane(du, t, v, b)
-                    let weights = UnsafePointer(wT + i * gd + v * d)
-                    let gradient = dWT + i * gd + v * d
+                    let bias = dB + v * d
                     var j = 0
                     while j + 8 <= d {
-                        let lanes = load(plane + j)
-                        store(multiplyAdd(lanes, xv, load(gradient + j)), gradient + j)
-                        dot = multiplyAdd(lanes, load(weights + j), dot)
+                        store(load(bias + j) + load(plane + j), bias + j)
                         j += 8
                     }
                     while j < d {
-                        gradient[j] = multiplyAdd(plane[j], xi, gradient[j])
-                        tail = multiplyAdd(plane[j], weights[j], tail)
+                        bias[j] += plane[j]
                         j += 1
                     }
                 }
-                dX[(t * shape.batch + b) * m + i] += dot.sum() + tail
+                for i in 0..<m {
+                    let xi = xr[i]
+                    let xv = V(repeating: xi)
+                    var dot = V(repeating: 0)
+                    var tail: Scalar = 0
+                    for v in 0..<g {
+                        let plane = shape.plane(du, t, v, b)
+                        let weights = UnsafePointer(wT + i * gd + v * d)
+                        let gradient = dWT + i * gd + v * d
+                        var j = 0
+                        while j + 8 <= d {
+                            let lanes = load(plane + j)
+                            store(multiplyAdd(lanes, xv, load(gradient + j)), gradient + j)
+                            dot = multiplyAdd(lanes, load(weights + j), dot)
+                            j += 8
+                        }
+                        while j < d {
+                            gradient[j] = multiplyAdd(plane[j], xi, gradient[j])
+                            tail = multiplyAdd(plane[j], weights[j], tail)
+                            j += 1
+                        }
+                    }
+                    dX[(t * shape.batch + b) * m + i] += dot.sum() + tail
+                }
             }
         }
     }

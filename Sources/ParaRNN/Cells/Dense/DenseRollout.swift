@@ -34,26 +34,29 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     let outputs: Int
     /// ``outputs`` rounded up to a multiple of 8: the padded output count.
     let stride: Int
-    /// Wᵀ in column-band panels (see ``bands(stride:)``), zero padded: `stride · d` values.
-    let transposed: [Scalar]
-    /// b_hh, `[stride]`, zero padded.
-    let bias: [Scalar]
+    /// Wᵀ in column-band panels (see ``bands(stride:)``), zero padded: `stride · d` values,
+    /// starting on a cache line so that no vector load of a panel straddles two lines.
+    let transposed: LineAlignedScalars<Scalar>
+    /// b_hh, `[stride]`, zero padded, line aligned.
+    let bias: LineAlignedScalars<Scalar>
 
     init(weights: [Scalar], bias: [Scalar], outputs: Int, hidden: Int) {
         let stride = (outputs + 7) / 8 * 8
-        var transposed = [Scalar](repeating: 0, count: hidden * stride)
-        for (o, width) in Self.bands(stride: stride) {
-            for k in 0..<hidden {
-                for c in 0..<width where o + c < outputs {
-                    transposed[o * hidden + k * width + c] = weights[(o + c) * hidden + k]
+        (self.hidden, self.outputs, self.stride) = (hidden, outputs, stride)
+        transposed = LineAlignedScalars(count: hidden * stride) { packed in
+            packed.initialize(repeating: 0, count: hidden * stride)
+            for (o, width) in Self.bands(stride: stride) {
+                for k in 0..<hidden {
+                    for c in 0..<width where o + c < outputs {
+                        packed[o * hidden + k * width + c] = weights[(o + c) * hidden + k]
+                    }
                 }
             }
         }
-        var padded = [Scalar](repeating: 0, count: stride)
-        for row in 0..<outputs { padded[row] = bias[row] }
-        (self.hidden, self.outputs, self.stride) = (hidden, outputs, stride)
-        self.transposed = transposed
-        self.bias = padded
+        self.bias = LineAlignedScalars(count: stride) { padded in
+            padded.initialize(repeating: 0, count: stride)
+            for row in 0..<outputs { padded[row] = bias[row] }
+        }
     }
 
     /// The column bands of a packed matrix with `stride` columns, in order: (first column,
@@ -111,9 +114,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// Runs `body` with the packed weights and bias.
     @inline(__always)
     func withPointers<R>(_ body: (UnsafePointer<Scalar>, UnsafePointer<Scalar>) -> R) -> R {
-        transposed.withUnsafeBufferPointer { w in
-            bias.withUnsafeBufferPointer { b in body(w.baseAddress!, b.baseAddress!) }
-        }
+        withExtendedLifetime((transposed, bias)) { body(transposed.base, bias.base) }
     }
 
     /// g[0..<stride] = bias + Σ_k h[k] · Wᵀ[k][0..<stride] (`w` packed as ``transposed``).
@@ -138,34 +139,7 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
             var row = w + o * d
             switch width {
             case 64:
-                var a0 = load(bias + o)
-                var a1 = load(bias + o + 8)
-                var a2 = load(bias + o + 16)
-                var a3 = load(bias + o + 24)
-                var a4 = load(bias + o + 32)
-                var a5 = load(bias + o + 40)
-                var a6 = load(bias + o + 48)
-                var a7 = load(bias + o + 56)
-                for k in 0..<d {
-                    let x = V(repeating: h[k])
-                    a0 = multiplyAdd(x, load(row), a0)
-                    a1 = multiplyAdd(x, load(row + 8), a1)
-                    a2 = multiplyAdd(x, load(row + 16), a2)
-                    a3 = multiplyAdd(x, load(row + 24), a3)
-                    a4 = multiplyAdd(x, load(row + 32), a4)
-                    a5 = multiplyAdd(x, load(row + 40), a5)
-                    a6 = multiplyAdd(x, load(row + 48), a6)
-                    a7 = multiplyAdd(x, load(row + 56), a7)
-                    row += 64
-                }
-                store(a0, g + o)
-                store(a1, g + o + 8)
-                store(a2, g + o + 16)
-                store(a3, g + o + 24)
-                store(a4, g + o + 32)
-                store(a5, g + o + 40)
-                store(a6, g + o + 48)
-                store(a7, g + o + 56)
+                band64(h: h, hidden: d, panel: row, bias: bias + o, into: g + o) { _ in }
             case 32:
                 var a0 = load(bias + o)
                 var a1 = load(bias + o + 8)
@@ -296,28 +270,56 @@ struct DenseRecurrentPack<Scalar: CellMath>: Sendable {
     /// (``product4(h:hidden:weights:stride:bias:into:descending:)`` for a full group), then
     /// `gates(t, b, g_b)` for each sequence of the group, which writes its state at step t.
     /// h_b is the last d values of each state entry of `stateSize` values. With a tape, g_b is
-    /// copied there (`tape + (t·B + b)·stride`) as the gates leave it.
+    /// computed in place there (`tape + (t·B + b)·stride`), so the tape holds it as the gates
+    /// leave it.
     @inline(__always)
     func rollout(
         _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int,
         gates: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
     ) {
+        rollout(
+            io, entries: entries, stateSize: n, pipelining: false, projections: { _, _ in io.projections },
+            uStride: 0, activation: { _ in .none }, secondPass: { _, _, _ in }, gates: gates)
+    }
+
+    /// ``rollout(_:entries:stateSize:gates:)`` for a cell whose `gates` run in two passes: with
+    /// `pipelining` and ``pipelinesGates``, a single sequence's step (a group of one) is
+    /// ``pipelinedStep(h:weights:bias:into:descending:u:uStride:activation:)`` (the first pass,
+    /// gate v's `activation(v)` of u + g with u_v at `projections(t, b) + v·uStride`, inside the
+    /// product), then `secondPass(t, b, g_b)`; bitwise the same states as `gates`.
+    @inline(__always)
+    func rollout(
+        _ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>, stateSize n: Int, pipelining: Bool,
+        projections: (Int, Int) -> UnsafePointer<Scalar>, uStride: Int, activation: (Int) -> GateActivation,
+        secondPass: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void,
+        gates: (Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+    ) {
         let d = hidden
         let stride = self.stride
-        let g = UnsafeMutablePointer<Scalar>.allocate(capacity: 4 * stride)
-        defer { g.deallocate() }
+        let pipelined = pipelining && pipelinesGates
+        let scratch = ScratchBuffers<Scalar>(counts: [4 * stride])
+        defer { scratch.deallocate() }
+        let work = scratch[0]
         withPointers { w, bias in
             var b = entries.lowerBound
             while b < entries.upperBound {
                 let count = min(4, entries.upperBound - b)
                 for t in io.steps {
-                    Self.products(
-                        count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
-                        weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
-                    for i in 0..<count { gates(t, b + i, g + i * stride) }
-                    // The tape keeps g as the gates leave it: the two-pass gates
-                    // (``GRU/stagedGates(_:u:uStride:g:h:out:)``) write their activations over it.
-                    if let tape = io.tape { copyScalars(tape + (t * io.batch + b) * stride, g, count: count * stride) }
+                    // The tape keeps g as the gates leave it (the two-pass gates,
+                    // ``GRU/stagedGates(_:u:uStride:g:h:out:)``, write their activations over
+                    // it): with one, the group's rows of it are the step's scratch.
+                    let g = io.tape.map { $0 + (t * io.batch + b) * stride } ?? work
+                    if pipelined && count == 1 {
+                        pipelinedStep(
+                            h: io.previousEntry(t, b, stateSize: n) + (n - d), weights: w, bias: bias, into: g,
+                            descending: t & 1 == 1, u: projections(t, b), uStride: uStride, activation: activation)
+                        secondPass(t, b, g)
+                    } else {
+                        Self.products(
+                            count: count, h: { io.previousEntry(t, b + $0, stateSize: n) + (n - d) }, hidden: d,
+                            weights: w, stride: stride, bias: bias, into: g, descending: t & 1 == 1)
+                        for i in 0..<count { gates(t, b + i, g + i * stride) }
+                    }
                 }
                 b += count
             }
@@ -408,11 +410,19 @@ extension GRU {
     private func packedRollout(_ io: DenseRolloutBuffers<Scalar>, entries: Range<Int>) {
         let d = hiddenSize
         let lanes = io.batch * d
-        packedRecurrence.rollout(io, entries: entries, stateSize: d) { t, b, g in
-            let h = io.previousEntry(t, b, stateSize: d)
-            let u = io.projections + t * 3 * lanes + b * d
-            let out = io.states + t * lanes + b * d
-            Self.stagedGates(d, u: u, uStride: lanes, g: g, h: h, out: out)
+        @inline(__always) func u(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> { io.projections + t * 3 * lanes + b * d }
+        packedRecurrence.rollout(
+            io, entries: entries, stateSize: d, pipelining: true, projections: u, uStride: lanes,
+            activation: { $0 < 2 ? .sigmoid : .none },
+            secondPass: { t, b, g in
+                Self.candidates(
+                    d, u: u(t, b) + 2 * lanes, g: UnsafePointer(g), h: io.previousEntry(t, b, stateSize: d),
+                    out: io.states + t * lanes + b * d)
+            }
+        ) { t, b, g in
+            Self.stagedGates(
+                d, u: u(t, b), uStride: lanes, g: g, h: io.previousEntry(t, b, stateSize: d),
+                out: io.states + t * lanes + b * d)
         }
     }
 }
@@ -436,11 +446,19 @@ extension LSTM {
         let n = 2 * d
         let lanes = io.batch * d
         let row = io.batch * n
-        packedRecurrence.rollout(io, entries: entries, stateSize: n) { t, b, g in
+        @inline(__always) func u(_ t: Int, _ b: Int) -> UnsafePointer<Scalar> { io.projections + t * 4 * lanes + b * d }
+        packedRecurrence.rollout(
+            io, entries: entries, stateSize: n, pipelining: true, projections: u, uStride: lanes,
+            activation: { $0 == 2 ? .tanh : .sigmoid },
+            secondPass: { t, b, g in
+                let out = io.states + t * row + b * n
+                Self.cellUpdates(
+                    d, gates: UnsafePointer(g), c: io.previousEntry(t, b, stateSize: n), cOut: out, hOut: out + d)
+            }
+        ) { t, b, g in
             let s = io.previousEntry(t, b, stateSize: n)
-            let u = io.projections + t * 4 * lanes + b * d
             let out = io.states + t * row + b * n
-            Self.stagedGates(d, u: u, uStride: lanes, g: g, c: s, h: s + d, cOut: out, hOut: out + d)
+            Self.stagedGates(d, u: u(t, b), uStride: lanes, g: g, c: s, h: s + d, cOut: out, hOut: out + d)
         }
     }
 }

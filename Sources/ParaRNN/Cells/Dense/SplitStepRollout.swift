@@ -85,12 +85,9 @@ extension DenseRecurrence {
             let pack = DenseRecurrentPack(weights: whh, bias: bhh, outputs: g * own, hidden: d)
             let projection = InputProjection(gates: g, inputs: m, hidden: own, weights: wih, bias: bih)
             let block = 256
-            let u = UnsafeMutablePointer<Scalar>.allocate(capacity: block * g * own)
-            let preactivations = UnsafeMutablePointer<Scalar>.allocate(capacity: pack.stride)
-            defer {
-                u.deallocate()
-                preactivations.deallocate()
-            }
+            let scratch = ScratchBuffers<Scalar>(counts: [block * g * own, pack.stride])
+            defer { scratch.deallocate() }
+            let (u, preactivations) = (scratch[0], scratch[1])
             pack.withPointers { weights, bias in
                 var start = 0
                 while start < steps {

@@ -77,17 +77,23 @@ extension GRU {
         }
         sigmoidOfSum(d, u: u, g: g)
         sigmoidOfSum(d, u: u + uStride, g: g + d)
+        candidates(d, u: u + 2 * uStride, g: UnsafePointer(g), h: h, out: out)
+    }
+
+    /// The second pass over `d` units (``candidateGate(_:_:u:g:gStride:h:out:)`` in octets, then
+    /// quads): r, z and g_n at g, g + d, g + 2d, `u` the candidate's projections u_n.
+    @inline(__always)
+    static func candidates(
+        _ d: Int, u: UnsafePointer<Scalar>, g: UnsafePointer<Scalar>, h: UnsafePointer<Scalar>,
+        out: UnsafeMutablePointer<Scalar>
+    ) {
         forEachLaneGroup(
             d,
             octet: { i in
-                Self.candidateGate(
-                    SIMD8<Scalar>.self, 8, u: u + 2 * uStride + i, g: UnsafePointer(g + i), gStride: d, h: h + i,
-                    out: out + i)
+                Self.candidateGate(SIMD8<Scalar>.self, 8, u: u + i, g: g + i, gStride: d, h: h + i, out: out + i)
             },
             quad: { i, k in
-                Self.candidateGate(
-                    SIMD4<Scalar>.self, k, u: u + 2 * uStride + i, g: UnsafePointer(g + i), gStride: d, h: h + i,
-                    out: out + i)
+                Self.candidateGate(SIMD4<Scalar>.self, k, u: u + i, g: g + i, gStride: d, h: h + i, out: out + i)
             })
     }
 
@@ -137,17 +143,25 @@ extension LSTM {
         sigmoidOfSum(d, u: u + uStride, g: g + d)
         tanhOfSum(d, u: u + 2 * uStride, g: g + 2 * d)
         sigmoidOfSum(d, u: u + 3 * uStride, g: g + 3 * d)
+        cellUpdates(d, gates: UnsafePointer(g), c: c, cOut: cOut, hOut: hOut)
+    }
+
+    /// The second pass over `d` units (``cellUpdate(_:_:gates:gStride:c:cOut:hOut:)`` in
+    /// octets, then quads): the activations i, f, g, o at `gates` + 0, d, 2d, 3d.
+    @inline(__always)
+    static func cellUpdates(
+        _ d: Int, gates: UnsafePointer<Scalar>, c: UnsafePointer<Scalar>, cOut: UnsafeMutablePointer<Scalar>,
+        hOut: UnsafeMutablePointer<Scalar>
+    ) {
         forEachLaneGroup(
             d,
             octet: { j in
                 Self.cellUpdate(
-                    SIMD8<Scalar>.self, 8, gates: UnsafePointer(g + j), gStride: d, c: c + j, cOut: cOut + j,
-                    hOut: hOut + j)
+                    SIMD8<Scalar>.self, 8, gates: gates + j, gStride: d, c: c + j, cOut: cOut + j, hOut: hOut + j)
             },
             quad: { j, k in
                 Self.cellUpdate(
-                    SIMD4<Scalar>.self, k, gates: UnsafePointer(g + j), gStride: d, c: c + j, cOut: cOut + j,
-                    hOut: hOut + j)
+                    SIMD4<Scalar>.self, k, gates: gates + j, gStride: d, c: c + j, cOut: cOut + j, hOut: hOut + j)
             })
     }
 
