@@ -1,4 +1,5 @@
 import Foundation
+import ParaRNN
 import SequenceIO
 
 /// Audio read through libsndfile by frame offset (``AudioStream``), one segment at a time, with

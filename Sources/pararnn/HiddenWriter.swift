@@ -1,5 +1,6 @@
 import Foundation
 import ParaRNN
+import ParallelScan
 import SequenceIO
 
 /// The output `.npy` of a streamed solve, written as the segments are solved: the header with
@@ -23,8 +24,9 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     let file: StreamingFile
     let steps: Int, batch: Int, width: Int
     let dataOffset: Int
-    /// The batch-major staging rows (B > 1) of the background thread and of the caller's.
-    private var queueStaging: [S] = [], callerStaging: [S] = []
+    /// The batch-major staging rows (B > 1) of the background thread, of the caller's and of
+    /// the write offered to the solver's workers (``offer(_:steps:)``).
+    private var queueStaging: [S] = [], callerStaging: [S] = [], offerStaging: [S] = []
     /// The writing thread (``IOLane``).
     private let lane: IOLane
     /// How many segments may wait for the background thread.
@@ -84,6 +86,21 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     }
 
     private func takeFailure() -> SequenceIOError? { lock.withLock { failure } }
+
+    /// h of steps `range` as a write for the next segment's parallel passes to take on
+    /// (``SideWork``: the first worker to run out of chunks writes it, where the writing
+    /// thread would have taken a core from a worker). Where no pass took it, its ``SideWork/claim()``
+    /// succeeds and the caller hands the rows to ``write(_:steps:)``. At most one offer may be
+    /// outstanding at a time (it has its own staging rows). A failure is thrown by the next
+    /// ``write(_:steps:)`` or by ``commit()``.
+    func offer(_ hidden: [S], steps range: Range<Int>) -> SideWork {
+        SideWork { [self] in
+            guard takeFailure() == nil else { return }
+            do throws(SequenceIOError) { try writeNow(hidden, steps: range, staging: &offerStaging) } catch {
+                lock.withLock { failure = failure ?? error }
+            }
+        }
+    }
 
     /// Writes, on the caller's thread, the segments the background thread has not taken.
     private func writePending() throws(SequenceIOError) {

@@ -1,4 +1,5 @@
 import Foundation
+import ParaRNN
 import SequenceIO
 
 /// Where a streamed solve reads its input: the sequence x of shape `[T, m]` or `[B, T, m]`,
@@ -180,23 +181,6 @@ final class TensorSource: SegmentSource {
         case .float64(let v): copy(v, .float64)
         }
     }
-}
-
-/// The index of the first NaN or infinity (a branch-free scan of the exponent bits).
-func firstNonFinite<T: BinaryFloatingPoint>(_ values: UnsafeBufferPointer<T>) -> Int? {
-    // Fast path: a block-wise product of `0 * x` is NaN iff some x is not finite.
-    var start = 0
-    let block = 1024
-    while start < values.count {
-        let end = min(values.count, start + block)
-        var acc: T = 0
-        for i in start..<end { acc += values[i] * 0 }
-        if !acc.isFinite || acc.isNaN {
-            for i in start..<end where !values[i].isFinite { return i }
-        }
-        start = end
-    }
-    return nil
 }
 
 /// Copies `rows` rows of `width` values of `type` (contiguous) into every `stride`-th value of
