@@ -56,6 +56,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         let header = NPY.header(shape: shape, type: S.self == Float.self ? .float32 : .float64)
         try file.write(header, at: 0)
         dataOffset = header.count
+        // Every byte of the file will be written: its blocks are reserved up front.
+        file.reserve(bytes: header.count + steps * batch * width * MemoryLayout<S>.size)
         // Last: a thread started before a failed step above would never be closed.
         lane = IOLane(name: "pararnn.output", yieldsToSolver: yieldsToSolver)
     }
