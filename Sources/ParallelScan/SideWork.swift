@@ -33,6 +33,12 @@ package final class SideWork: Sendable {
         if claim() { job() }
     }
 
+    /// Runs the job, for the caller whose ``claim()`` succeeded.
+    package func run() {
+        precondition(isClaimed, "SideWork.run before claim()")
+        job()
+    }
+
     /// Whether the job has been claimed (run, or being run, by someone).
     package var isClaimed: Bool { taken.load(ordering: .acquiring) }
 }

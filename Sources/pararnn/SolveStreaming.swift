@@ -96,12 +96,18 @@ extension Solve {
         // threads taking cores from workers. Handed to those threads as before where no pass
         // took them.
         let offersWork = !yieldIO
-        var offered: (work: SideWork, hidden: [S], range: Range<Int>)?
-        /// Queues the offered write if no pass took it; the caller times it.
+        var offered: (work: [SideWork], hidden: [S], range: Range<Int>)?
+        /// Queues the offered write if no pass took it (a pass takes all its pieces or none);
+        /// the caller times it.
         func settleOffer() throws(SequenceIOError) {
             guard let pending = offered else { return }
             offered = nil
-            if pending.work.claim() { try writer?.write(pending.hidden, steps: pending.range) }
+            let untaken = pending.work.filter { $0.claim() }
+            if untaken.count == pending.work.count {
+                try writer?.write(pending.hidden, steps: pending.range)
+            } else {
+                untaken.forEach { $0.run() }  // not expected: the rest of a pass's pieces
+            }
         }
         while true {
             let t0 = ContinuousClock.now
@@ -130,7 +136,7 @@ extension Solve {
             do {
                 hidden = try stack.solve(
                     segment: x, steps: range.count, offset: range.lowerBound,
-                    sideWork: [readAhead, offered?.work].compactMap { $0 })
+                    sideWork: [readAhead].compactMap { $0 } + (offered?.work ?? []))
             } catch {
                 progress?.finish()
                 throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
@@ -155,7 +161,10 @@ extension Solve {
                 writer?.discard()
             }
             if writeOutput, let writer, offersWork, range.upperBound < steps {
-                offered = (writer.offer(hidden, steps: range), hidden, range)
+                let chunks = SegmentChunks.plan(steps: range.count, threads: pool.threadCount).chunks
+                offered = (
+                    writer.offer(hidden, steps: range, pieces: HiddenWriter<S>.pieces(chunks: chunks)), hidden, range
+                )
             } else if writeOutput, let writer {
                 let t2 = ContinuousClock.now
                 do { try writer.write(hidden, steps: range) } catch {

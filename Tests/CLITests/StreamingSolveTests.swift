@@ -120,8 +120,8 @@ import Testing
     /// With two workers and segments of several chunks, each segment's write and the read
     /// ahead are offered to the next segment's Newton passes (and done by the writing and
     /// reading threads where no pass takes them): every row lands in the file, for one sequence
-    /// and for a batch (written through the batch-major staging rows), T not a multiple of the
-    /// segment.
+    /// (in one piece, and in two with 8 workers) and for a batch (written through the
+    /// batch-major staging rows), T not a multiple of the segment.
     @Test func newtonPassesTakeTheWritesAndReadsOfTheirNeighbours() throws {
         let ws = Workspace()
         defer { ws.cleanup() }
@@ -139,6 +139,13 @@ import Testing
                 #expect(maxAbsDiff(newton.streamed.asDouble(), newton.inMemory.asDouble()) < tolerance, "\(input)")
             }
         }
+        // 8 workers, segments of 16 chunks: each write is offered in 2 pieces.
+        ws.writeNPY("x2.npy", Tensor(shape: [40003, 4], float32: rng.values(40003 * 4).map(Float.init)))
+        let pieces = try both(
+            ws, model: "m4.safetensors", input: "x2.npy", method: "newton", precision: "float", segment: 16500,
+            extra: ["--threads", "8"])
+        #expect(pieces.streamed.shape == [40003, 4])
+        #expect(maxAbsDiff(pieces.streamed.asDouble(), pieces.inMemory.asDouble()) < 1e-4)
     }
 
     @Test func csvAndWavInputsStreamLikeTheInMemorySolve() throws {
