@@ -124,12 +124,23 @@ extension WorkerPool {
     /// }
     /// ```
     public func forEachDynamic(_ count: Int, _ body: (_ item: Int, _ slot: Int) -> Void) {
+        forEachDynamic(count, sideWork: [], body)
+    }
+
+    /// ``forEachDynamic(_:_:)`` with the jobs of `sideWork` as more items after the last: the
+    /// first workers to find the items run out run them (each unless it was claimed before),
+    /// while the others finish their last items. On one worker the side work is left for its
+    /// owner to claim (run in turn, it would only lengthen the pass).
+    package func forEachDynamic(
+        _ count: Int, sideWork: [SideWork], _ body: (_ item: Int, _ slot: Int) -> Void
+    ) {
         if count <= 0 { return }
         let workers = min(count, threadCount)
         if workers == 1 {
             for i in 0..<count { body(i, 0) }
             return
         }
+        let total = count + sideWork.count
         let next = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: 1)
         next.initialize(to: Atomic(0))
         defer {
@@ -142,7 +153,11 @@ extension WorkerPool {
             DispatchQueue.concurrentPerform(iterations: workers) { slot in
                 while true {
                     let item = counter.base.pointee.wrappingAdd(1, ordering: .relaxed).oldValue
-                    if item >= count { break }
+                    if item >= total { break }
+                    if item >= count {
+                        sideWork[item - count].runIfUnclaimed()
+                        continue
+                    }
                     shared.body(item, slot)
                 }
             }

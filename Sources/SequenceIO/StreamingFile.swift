@@ -138,6 +138,29 @@ public final class StreamingFile: @unchecked Sendable {
         return unsafeBitCast(symbol, to: RenameAt2.self)
     }()
 
+    /// Reserves disk blocks for the file's first `bytes` bytes before they are written (Linux
+    /// `fallocate` with `FALLOC_FL_KEEP_SIZE`: the size grows only as bytes are written, as
+    /// before). Best effort: where the call or the file system does not offer it, nothing
+    /// happens (never emulated by writing zeros); a full disk still fails the write.
+    ///
+    /// Why: a page written into blocks not yet reserved costs ext4 a delayed-allocation
+    /// reservation each; written into reserved blocks it does not. On the 2-core VM, 20 writes of
+    /// 800 KB (a T = 10⁶, d = 4 output) took 6.1–6.8 ms of system time, 4.9–5.2 ms after the
+    /// reservation (Python, 2 × 15 runs, medians).
+    public func reserve(bytes: Int) {
+        #if os(Linux)
+            guard bytes > 0, fd >= 0, let fallocate = Self.fallocate else { return }
+            _ = fallocate(fd, 1, 0, Int64(bytes))  // FALLOC_FL_KEEP_SIZE
+        #endif
+    }
+
+    private typealias Fallocate = @convention(c) (Int32, Int32, Int64, Int64) -> Int32
+    /// Linux's `fallocate`, looked up at run time (absent elsewhere: `nil`).
+    private static let fallocate: Fallocate? = {
+        guard let symbol = dlsym(nil, "fallocate") else { return nil }  // RTLD_DEFAULT
+        return unsafeBitCast(symbol, to: Fallocate.self)
+    }()
+
     /// Closes and removes the temporary file (nothing appears at ``url``). Idempotent.
     public func discard() {
         guard !finished else { return }

@@ -1,5 +1,6 @@
 import Foundation
 import ParaRNN
+import ParallelScan
 import SequenceIO
 
 /// The output `.npy` of a streamed solve, written as the segments are solved: the header with
@@ -23,8 +24,9 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     let file: StreamingFile
     let steps: Int, batch: Int, width: Int
     let dataOffset: Int
-    /// The batch-major staging rows (B > 1) of the background thread and of the caller's.
-    private var queueStaging: [S] = [], callerStaging: [S] = []
+    /// The batch-major staging rows (B > 1) of the background thread, of the caller's and of
+    /// the write offered to the solver's workers (``offer(_:steps:)``).
+    private var queueStaging: [S] = [], callerStaging: [S] = [], offerStaging: [S] = []
     /// The writing thread (``IOLane``).
     private let lane: IOLane
     /// How many segments may wait for the background thread.
@@ -54,6 +56,8 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
         let header = NPY.header(shape: shape, type: S.self == Float.self ? .float32 : .float64)
         try file.write(header, at: 0)
         dataOffset = header.count
+        // Every byte of the file will be written: its blocks are reserved up front.
+        file.reserve(bytes: header.count + steps * batch * width * MemoryLayout<S>.size)
         // Last: a thread started before a failed step above would never be closed.
         lane = IOLane(name: "pararnn.output", yieldsToSolver: yieldsToSolver)
     }
@@ -84,6 +88,52 @@ final class HiddenWriter<S: CellMath>: @unchecked Sendable {
     }
 
     private func takeFailure() -> SequenceIOError? { lock.withLock { failure } }
+
+    /// The pieces an offered write (``offer(_:steps:pieces:)``) is cut into for a pass of
+    /// `chunks` chunks: one per 8 chunks. Writing a segment's h costs about a tenth of a
+    /// Newton pass over it (a d = 4 ParaGRU: 16 bytes per step at ≈ 0.4 ns a byte, against
+    /// ≈ 60 ns a step), so a piece is about one chunk's work and the pieces spread over the
+    /// workers that finish first, instead of one worker holding up the join with the whole
+    /// segment (16 workers: 49 chunks of ≈ 60 µs per 50,000-step segment, 6 pieces). On 2
+    /// workers (8 chunks) it is one piece: 7 pieces of 128 KiB made the 2-core VM's whole
+    /// process 1.03× slower (T = 10⁶, 30 rounds).
+    static func pieces(chunks: Int) -> Int { max(1, chunks / 8) }
+
+    /// h of steps `range` as writes for the next segment's parallel passes to take on
+    /// (``SideWork``: the first workers to run out of chunks write it, where the writing
+    /// thread would have taken a core from a worker), in `pieces` pieces of whole rows (one
+    /// for B > 1, written through its own staging rows). A pass takes all the pieces or none;
+    /// where none was taken, their ``SideWork/claim()`` succeeds and the caller hands the rows
+    /// to ``write(_:steps:)``. At most one offer may be outstanding at a time. A failure is
+    /// thrown by the next ``write(_:steps:)`` or by ``commit()``.
+    func offer(_ hidden: [S], steps range: Range<Int>, pieces: Int = 1) -> [SideWork] {
+        let rowBytes = width * MemoryLayout<S>.size
+        guard batch == 1 else {
+            return [
+                SideWork { [self] in
+                    guard takeFailure() == nil else { return }
+                    do throws(SequenceIOError) { try writeNow(hidden, steps: range, staging: &offerStaging) } catch {
+                        lock.withLock { failure = failure ?? error }
+                    }
+                }
+            ]
+        }
+        let pieces = max(1, min(range.count, pieces))
+        return (0..<pieces).map { piece in
+            let rows = ChunkPlan.evenRange(index: piece, of: pieces, total: range.count)
+            return SideWork { [self] in
+                guard takeFailure() == nil else { return }
+                hidden.withUnsafeBytes { raw in
+                    guard let base = raw.baseAddress else { return }
+                    do throws(SequenceIOError) {
+                        try file.write(
+                            base + rows.lowerBound * rowBytes, count: rows.count * rowBytes,
+                            at: dataOffset + (range.lowerBound + rows.lowerBound) * rowBytes)
+                    } catch { lock.withLock { failure = failure ?? error } }
+                }
+            }
+        }
+    }
 
     /// Writes, on the caller's thread, the segments the background thread has not taken.
     private func writePending() throws(SequenceIOError) {

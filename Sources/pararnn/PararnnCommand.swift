@@ -24,6 +24,7 @@ struct PararnnCommand: ParsableCommand {
     static func main() {
         ThreadingPolicy.keepBLASSingleThreaded()
         MemoryPolicy.retainFreedMemory()
+        StartupWarmup.start(arguments: CommandLine.arguments)
         do {
             var command = try parseAsRoot()
             if let problem = threadsVariableProblem() {

@@ -30,9 +30,12 @@ enum SegmentPlan {
     /// 8 MiB per thread, at least 16 MiB, at most half the last-level cache (when sysfs tells it).
     static func cacheBytes(threads: Int) -> Int {
         let perThread = (8 << 20) * max(1, threads)
-        let cacheHalf = (MachineProfile.lastLevelCacheBytes() ?? (32 << 20)) / 2
+        let cacheHalf = (lastLevelCacheBytes ?? (32 << 20)) / 2
         return max(16 << 20, min(perThread, cacheHalf))
     }
+    /// The last-level cache's size from sysfs, read once per process (``StartupWarmup`` reads
+    /// it early on an idle core).
+    static let lastLevelCacheBytes: Int? = MachineProfile.lastLevelCacheBytes()
     static let minimumCacheSteps = 4096
 
     /// Buffer bytes per time step of the whole stack.

@@ -1,5 +1,6 @@
 import Foundation
 import ParaRNN
+import ParallelScan
 import SequenceIO
 
 /// Reads a streamed solve's input ahead, on a background thread: while segment k is solved,
@@ -65,6 +66,8 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     private let sourceLock = NSLock()
     /// How many segments ``next()`` has returned.
     private var taken = 0
+    /// The read ahead that ``next(offeringReadAhead:)`` offered, with its job for the thread.
+    private var offered: (work: SideWork, job: @Sendable () -> Void)?
 
     /// - Parameter yieldsToSolver: the reading thread runs only on idle cores (``IOLane``).
     init(
@@ -86,13 +89,30 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
     /// segment or after a segment that failed. The rows handed out stay valid until the next
     /// call.
     func next() -> Segment? {
-        guard taken < segments else { return nil }
+        next(offeringReadAhead: false).segment
+    }
+
+    /// ``next()``; with `offeringReadAhead`, the read of the segment `depth` ahead (if any) is
+    /// not given to the reading thread but returned as a ``SideWork`` for the solver's passes
+    /// to take on (the first worker to run out of chunks reads it, where the reading thread
+    /// would have taken a core from a worker). The caller calls ``settleOffer()`` once the
+    /// solve is done: a read no pass took goes to the reading thread then.
+    func next(offeringReadAhead: Bool) -> (segment: Segment?, readAhead: SideWork?) {
+        settleOffer()
+        guard taken < segments else { return (nil, nil) }
         let k = taken
         // Segment k − 1's buffer is free again: it reads segment k − 1 + depth.
+        var readAhead: SideWork?
         if k == 0 {
             for j in 0..<depth { enqueue(j) }
         } else if k - 1 + depth < segments {
-            enqueue(k - 1 + depth)
+            if offeringReadAhead {
+                let job = queue(k - 1 + depth)
+                readAhead = SideWork(job)
+                offered = (readAhead!, job)
+            } else {
+                enqueue(k - 1 + depth)
+            }
         }
         let slot = slots[k % depth]
         var segment: Segment?
@@ -112,14 +132,29 @@ final class SegmentReader<S: CellMath>: @unchecked Sendable {
         condition.unlock()
         taken += 1
         if case .failure = segment!.values { taken = segments }
-        return segment
+        return (segment, readAhead)
+    }
+
+    /// Gives the offered read ahead to the reading thread unless a pass took it.
+    func settleOffer() {
+        guard let pending = offered else { return }
+        offered = nil
+        if pending.work.claim() { lane.async(pending.job) }
     }
 
     /// Asks the reading thread for segment `k`, unless ``next()`` takes it first.
     private func enqueue(_ k: Int) {
+        lane.async(queue(k))
+    }
+
+    /// Marks segment `k` as asked for and returns the job that reads it unless ``next()``
+    /// has taken it first.
+    private func queue(_ k: Int) -> @Sendable () -> Void {
         let slot = slots[k % depth]
         condition.withLock { slot.state = .queued(k) }
-        lane.async { [self] in
+        // Weak: an offered read the caller never settles (it failed) must not keep the reader.
+        return { [weak self] in
+            guard let self else { return }
             condition.lock()
             guard case .queued(let q) = slot.state, q == k else {
                 condition.unlock()

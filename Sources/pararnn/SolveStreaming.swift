@@ -89,9 +89,30 @@ extension Solve {
         var solveSeconds = 0.0
         var writeOutput = writer != nil
         var stoppedEarly = false
+        // Where a layer runs parallel passes, segment k's write and the read ahead that
+        // segment k + 1 frees a buffer for are offered to segment k + 1's passes
+        // (``HiddenWriter/offer(_:steps:)``, ``SegmentReader/next(offeringReadAhead:)``): the
+        // first workers to run out of chunks do them, instead of the reading and writing
+        // threads taking cores from workers. Handed to those threads as before where no pass
+        // took them.
+        let offersWork = !yieldIO
+        var offered: (work: [SideWork], hidden: [S], range: Range<Int>)?
+        /// Queues the offered write if no pass took it (a pass takes all its pieces or none);
+        /// the caller times it.
+        func settleOffer() throws(SequenceIOError) {
+            guard let pending = offered else { return }
+            offered = nil
+            let untaken = pending.work.filter { $0.claim() }
+            if untaken.count == pending.work.count {
+                try writer?.write(pending.hidden, steps: pending.range)
+            } else {
+                untaken.forEach { $0.run() }  // not expected: the rest of a pass's pieces
+            }
+        }
         while true {
             let t0 = ContinuousClock.now
-            guard let segment = reader.next() else { break }
+            let (next, readAhead) = reader.next(offeringReadAhead: offersWork)
+            guard let segment = next else { break }
             let range = segment.range
             let x: [S]
             switch segment.values {
@@ -112,20 +133,39 @@ extension Solve {
             let t1 = ContinuousClock.now
             readSeconds += seconds(t1 - t0)
             let hidden: [S]?
-            do { hidden = try stack.solve(segment: x, steps: range.count, offset: range.lowerBound) } catch {
+            do {
+                hidden = try stack.solve(
+                    segment: x, steps: range.count, offset: range.lowerBound,
+                    sideWork: [readAhead].compactMap { $0 } + (offered?.work ?? []))
+            } catch {
                 progress?.finish()
                 throw Failure(message: "error: \(inputName): \(error.description)", code: 1)
             }
             solveSeconds += seconds(ContinuousClock.now - t1)
+            reader.settleOffer()
+            if writeOutput, offered != nil {
+                let t2 = ContinuousClock.now
+                do { try settleOffer() } catch {
+                    progress?.finish()
+                    throw Failure(message: "error: \(error.description)", code: 1)
+                }
+                writeSeconds += seconds(ContinuousClock.now - t2)
+            }
             guard let hidden else {
                 stoppedEarly = true  // a non-finite state: nothing is written
                 break
             }
             if writeOutput, !stack.tallies.allSatisfy(\.converged), !allowUnconverged {
                 writeOutput = false  // not converged: the output will not be kept; stop writing it
+                offered = nil
                 writer?.discard()
             }
-            if writeOutput, let writer {
+            if writeOutput, let writer, offersWork, range.upperBound < steps {
+                let chunks = SegmentChunks.plan(steps: range.count, threads: pool.threadCount).chunks
+                offered = (
+                    writer.offer(hidden, steps: range, pieces: HiddenWriter<S>.pieces(chunks: chunks)), hidden, range
+                )
+            } else if writeOutput, let writer {
                 let t2 = ContinuousClock.now
                 do { try writer.write(hidden, steps: range) } catch {
                     progress?.finish()
@@ -136,6 +176,9 @@ extension Solve {
             progress?.update(done: range.upperBound)
         }
         progress?.finish()
+        if writeOutput {
+            do { try settleOffer() } catch { throw Failure(message: "error: \(error.description)", code: 1) }
+        }
 
         // 3. Keep the output only if every segment of every layer converged and is finite.
         let result = stack.solution

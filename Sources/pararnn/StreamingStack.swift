@@ -1,5 +1,6 @@
 import ModelIO
 import ParaRNN
+import ParallelScan
 
 /// A stack of layers solved one time segment after another: segment k of every layer starts
 /// from the exact end state of segment k − 1 of that layer, and within a segment the layers
@@ -60,6 +61,9 @@ final class StreamingStack<S: CellMath> {
             o.segmentLength = nil
             o.progress = nil
             o.tolerance = tolerance
+            // Layer 1's rows were checked as they were read (``SegmentReader``); a later layer's
+            // (the previous layer's output) are checked by its solver.
+            o.inputsCheckedFinite = layerOptions.isEmpty
             layerOptions.append(o)
             tallies.append(Tally(method: method, decision: decision, tolerance: tolerance))
         }
@@ -68,11 +72,17 @@ final class StreamingStack<S: CellMath> {
     /// Solves steps `offset ..< offset + count` of every layer from `x` (`[count][B][m]`);
     /// returns the last layer's h, `[count][B][outputSize]`. Stops at a layer whose states
     /// are not finite (its tally says where, in global steps) and returns `nil`.
-    func solve(segment x: [S], steps count: Int, offset: Int) throws(SolverError) -> [S]? {
+    /// `sideWork` is offered to every layer's parallel passes (the first to reach one runs
+    /// each job; see ``SideWork``); jobs may be left unclaimed.
+    func solve(
+        segment x: [S], steps count: Int, offset: Int, sideWork: [SideWork] = []
+    ) throws(SolverError) -> [S]? {
         var input = x
         for (l, layer) in layers.enumerated() {
+            var options = layerOptions[l]
+            options.sideWork = sideWork
             let result = try layer.solve(
-                inputs: input, steps: count, batch: batch, options: layerOptions[l],
+                inputs: input, steps: count, batch: batch, options: options,
                 initialStates: [states[l]])
             let solution = result.solution
             // In place: a copy of the tally would copy its arrays once per segment.

@@ -117,6 +117,37 @@ import Testing
         }
     }
 
+    /// With two workers and segments of several chunks, each segment's write and the read
+    /// ahead are offered to the next segment's Newton passes (and done by the writing and
+    /// reading threads where no pass takes them): every row lands in the file, for one sequence
+    /// (in one piece, and in two with 8 workers) and for a batch (written through the
+    /// batch-major staging rows), T not a multiple of the segment.
+    @Test func newtonPassesTakeTheWritesAndReadsOfTheirNeighbours() throws {
+        let ws = Workspace()
+        defer { ws.cleanup() }
+        ws.writeModel("m4.safetensors", TestParaGRU(m: 4, d: 4, seed: 24))
+        var rng = Rng(11)
+        ws.writeNPY("x1.npy", Tensor(shape: [5003, 4], float32: rng.values(5003 * 4).map(Float.init)))
+        ws.writeNPY("x3.npy", Tensor(shape: [3, 2101, 4], float32: rng.values(3 * 2101 * 4).map(Float.init)))
+        for (input, shape) in [("x1.npy", [5003, 4]), ("x3.npy", [3, 2101, 4])] {
+            for precision in ["float", "double"] {
+                let newton = try both(
+                    ws, model: "m4.safetensors", input: input, method: "newton", precision: precision,
+                    segment: 1024, extra: ["--threads", "2"])
+                #expect(newton.streamed.shape == shape)
+                let tolerance = precision == "float" ? 1e-4 : 1e-9
+                #expect(maxAbsDiff(newton.streamed.asDouble(), newton.inMemory.asDouble()) < tolerance, "\(input)")
+            }
+        }
+        // 8 workers, segments of 16 chunks: each write is offered in 2 pieces.
+        ws.writeNPY("x2.npy", Tensor(shape: [40003, 4], float32: rng.values(40003 * 4).map(Float.init)))
+        let pieces = try both(
+            ws, model: "m4.safetensors", input: "x2.npy", method: "newton", precision: "float", segment: 16500,
+            extra: ["--threads", "8"])
+        #expect(pieces.streamed.shape == [40003, 4])
+        #expect(maxAbsDiff(pieces.streamed.asDouble(), pieces.inMemory.asDouble()) < 1e-4)
+    }
+
     @Test func csvAndWavInputsStreamLikeTheInMemorySolve() throws {
         let ws = Workspace()
         defer { ws.cleanup() }

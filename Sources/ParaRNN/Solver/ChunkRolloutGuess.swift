@@ -69,7 +69,7 @@ extension SequenceSolver {
         let burnIn = NewtonGuess.burnIn(chunkLength: steps / chunks)
         let (cell, row, urow) = (cell, cell.stateRowSize(batch: batch), cell.projectionRowSize(batch: batch))
         let (u, h0, h) = (UnsafeSendable(projections), UnsafeSendable(previous), UnsafeMutableSendable(states))
-        options.pool.forEachDynamic(chunks) { c, _ in
+        options.pool.forEachDynamic(chunks, sideWork: options.sideWork) { c, _ in
             let range = ChunkPlan.evenRange(index: c, of: chunks, total: steps)
             var burnedIn = [Scalar](repeating: 0, count: c == 0 ? 0 : row)
             if c > 0 {

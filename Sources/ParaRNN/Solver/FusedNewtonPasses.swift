@@ -157,7 +157,7 @@ extension NewtonEngine {
             let started = timer == nil ? 0 : phaseClock()
             residuals.withUnsafeMutableBufferPointer { res in
                 let res = UnsafeMutableSendable(res.baseAddress!)
-                pool.forEachDynamic(chunks) { c, slot in
+                pool.forEachDynamic(chunks, sideWork: sideWork) { c, slot in
                     // Subnormal P products cost Intel cores a microcode assist each (see
                     // withSubnormalsFlushed); the pass runs with them flushed to zero.
                     let control = flushSubnormals()

@@ -37,6 +37,8 @@ final class NewtonEngine<Cell: RecurrentCell> {
     /// The sequential depth the start's seam repair spent (``SeamRepairs/depth``), counted
     /// against ELK's front budget (``ELKRepair``).
     var seamRepairDepth = 0
+    /// Work offered to the fused passes' workers (``SolverOptions/sideWork``).
+    var sideWork: [SideWork] = []
 
     /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
     struct PendingProjection {

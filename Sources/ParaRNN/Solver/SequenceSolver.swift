@@ -49,6 +49,14 @@ public struct SolverOptions: Sendable {
     /// Plain fused Newton in Float stores its Jacobians as Float16 (``CompactJacobians``): the
     /// same certified fixed point, fewer bytes per pass, possibly more iterations.
     package var compactJacobians = false
+    /// Work the caller offers to the parallel passes (a streamed solve's write of the previous
+    /// segment): the first worker to run out of chunks in a pass runs it (``SideWork``). Paths
+    /// without a parallel pass leave it unclaimed.
+    package var sideWork: [SideWork] = []
+    /// The caller has checked that every input value is finite (a streamed solve's reader
+    /// checks each segment as it reads it): ``SequenceSolver/solve(inputs:steps:batch:initialState:guess:)``
+    /// does not scan them again.
+    package var inputsCheckedFinite = false
 
     public init(
         method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
@@ -121,7 +129,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         try checkInputCount(inputs.count, steps: steps, batch: batch, stepsName: "T=\(steps)")
         // Split over the pool: serial, this scan was the largest serial part of a streamed
         // batch-split segment (B = 16, d = 4: 1.3 M values per 20 k-step segment).
-        if let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0, pool: options.pool) }) {
+        if !options.inputsCheckedFinite,
+            let bad = inputs.withUnsafeBufferPointer({ firstNonFinite($0, pool: options.pool) })
+        {
             throw .nonFiniteInput(index: bad)
         }
         if let initialState, initialState.count != row {
@@ -677,6 +687,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             engine.compactJacobians = options.compactJacobians
             engine.newtonGuess = options.newtonGuess
             engine.chunkThreads = options.chunkThreads
+            engine.sideWork = options.sideWork
             engine.seamRepairDepth = useGuess && !hasGuess ? repairDepth : 0
             if let inputs = pendingInputs {
                 if candidate == .newton, engine.fusedBlockSize != nil {
