@@ -270,9 +270,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// ``Contractivity`` along the first steps decides which parallel method, if any.
     /// - λ ≥ 0 (expanding on average, chaotic): Newton-type iterations need on the order of T
     ///   steps to converge → the sequential rollout;
-    /// - dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or wanders there, and ELK (the
-    ///   full n×n filter up to a 32-value state, quasi-ELK above) converges in some of those
-    ///   cases only — in the harness grid (`Harness/README.md`, 240 case keys) Newton or ELK
+    /// - from ParaRNN's guess f(0, u_t), dense Jacobians with max‖J‖∞ > 3.5: Newton overflows or
+    ///   wanders there, and ELK (the full n×n filter up to a 32-value state, quasi-ELK above)
+    ///   converges in some of those cases only — in the harness grid (`Harness/README.md`, 240 case keys) Newton or ELK
     ///   converged in every dense case up to max‖J‖∞ = 3.45, and both failed in cases from
     ///   4.45 (Elman), 5.56 (GRU) and 9.02 (LSTM) → sequential; at most 3.5 → Newton, whose
     ///   fallback is ELK;
@@ -298,8 +298,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     /// product's guess and the 16-thread plan (`full-dense-d8-chunks`, `full-dense-d32-chunks`:
     /// Elman d = 8 and 32, B = 1 and 4, T = 10³ and 10⁴, s ≤ 3): every Elman pick up to 5.96
     /// converged but one (λ = −0.059, see ``denseWeakContraction``), and 5 of the 8 at 8.93
-    /// (s = 3, λ ≈ −0.3) fell back — both Newton and ELK failed, in Double too. The gated cells need no such bound: GRU converged up to 8.0, LSTM up
-    /// to 16.6 (their gates saturate toward a copy of the state where the candidate expands).
+    /// (s = 3, λ ≈ −0.3) fell back — both Newton and ELK failed, in Double too. The gated cells
+    /// need no such bound: GRU converged up to 8.0, LSTM up to 16.6 (their gates saturate toward
+    /// a copy of the state where the candidate expands).
     public static var ungatedMaxNorm: Double { 6 }
 
     /// The Lyapunov exponent above which `.automatic` treats a dense recurrence as contracting
