@@ -7,15 +7,25 @@ import Testing
 /// fixed front by front, which the residual-only stagnation rule called stagnation. The wider
 /// grid is `Harness/presets/elk-wide.json` (Harness/README.md).
 @Suite struct ELKRegressionTests {
-    @Test func elkConvergesThroughAStretchWithoutResidualProgress() throws {
+    /// The one ELK case of `cell` at s = 3 in Double, solved on `threads` threads, checked to have
+    /// converged to the rollout (residual ≤ 1e-10, error ≤ 1e-8).
+    func convergedELKCase(
+        _ name: String, cell: HarnessCell = .paragru, steps: Int = 1000, hidden: Int, guess: HarnessGuess = .default,
+        seed: UInt64, threads: Int = 2
+    ) throws -> CaseResult {
         let grid = GridConfig(
-            name: "elk-regression", cells: [.paragru], methods: [.elk], steps: [1000], hiddenSizes: [4],
-            batchSizes: [1], weightScales: [3], guesses: [.default], precisions: [.double], seeds: [3])
+            name: name, cells: [cell], methods: [.elk], steps: [steps], hiddenSizes: [hidden], batchSizes: [1],
+            weightScales: [3], guesses: [guess], precisions: [.double], seeds: [seed])
         let key = try #require(grid.cases.first)
-        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run(key)
+        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: threads, choice: .allThreads)).run(key)
         #expect(result.converged, "\(result.outcome)")
         #expect(result.finalResidual <= 1e-10)
         #expect(result.maxAbsError <= 1e-8)
+        return result
+    }
+
+    @Test func elkConvergesThroughAStretchWithoutResidualProgress() throws {
+        _ = try convergedELKCase("elk-regression", hidden: 4, seed: 3)
         // It converges after more than 50 iterations without a halving of the residual (69 with
         // the segment sweeps of ``ELKRepair``, which settle half of the sequence here).
     }
@@ -26,15 +36,7 @@ import Testing
     /// segment sweep (``ELKRepair``) they converge (52 and 20 iterations).
     @Test(arguments: [(HarnessCell.paragru, 2, UInt64(2)), (.paralstm, 4, 6)])
     func elkSweepsPastAWrongBranch(cell: HarnessCell, hidden: Int, seed: UInt64) throws {
-        let grid = GridConfig(
-            name: "elk-sweep-regression", cells: [cell], methods: [.elk], steps: [1000], hiddenSizes: [hidden],
-            batchSizes: [1], weightScales: [3], guesses: [.default], precisions: [.double], seeds: [seed])
-        let key = try #require(grid.cases.first)
-        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run(key)
-        #expect(result.converged, "\(result.outcome)")
-        #expect(result.finalResidual <= 1e-10)
-        #expect(result.maxAbsError <= 1e-8)
-
+        let result = try convergedELKCase("elk-sweep-regression", cell: cell, hidden: hidden, seed: seed)
         #expect(result.outcome.contains("segment sweep"), "\(result.outcome)")
     }
 
@@ -43,14 +45,8 @@ import Testing
     /// bistable lane, and ELK from those rollouts stagnated (69 iterations, `elk-s3-chunks`) until
     /// the seam repair (``SeamRepairs``: longer burn-ins, then a sweep from a predecessor) — 15.
     @Test func elkFromChunkRolloutsWithRepairedSeams() throws {
-        let grid = GridConfig(
-            name: "seam-repair-regression", cells: [.paragru], methods: [.elk], steps: [2000], hiddenSizes: [2],
-            batchSizes: [1], weightScales: [3], guesses: [.chunks], precisions: [.double], seeds: [2])
-        let key = try #require(grid.cases.first)
-        let result = HarnessRunner(config: grid, pool: WorkerPool(threadCount: 16, choice: .allThreads)).run(key)
-        #expect(result.converged, "\(result.outcome)")
-        #expect(result.finalResidual <= 1e-10)
-        #expect(result.maxAbsError <= 1e-8)
+        let result = try convergedELKCase(
+            "seam-repair-regression", steps: 2000, hidden: 2, guess: .chunks, seed: 2, threads: 16)
         #expect(
             result.outcome.contains(
                 "7 chunks after 71-step burn-ins, 3 again after longer burn-ins, 1 rolled out again"),

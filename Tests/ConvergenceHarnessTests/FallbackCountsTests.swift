@@ -15,17 +15,23 @@ import Testing
         report.cases.firstIndex { $0.key.method == method && $0.key.scale == scale && $0.key.guess == guess }!
     }
 
+    /// The starting point of each test's edits: every case converged, `.automatic` picked the
+    /// rollout and its contractivity pick was Newton.
+    func markAllConvergedPickingNewton(_ report: inout HarnessReport) {
+        for i in report.cases.indices {
+            report.cases[i].converged = true
+            report.cases[i].automaticMethod = .sequential
+            report.cases[i].parallelChoice = .newton
+        }
+    }
+
     @Test func countsFollowTheChain() throws {
         let run = try HarnessRunner(config: Self.grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
         #expect(run.cases.count == 8)
         #expect(FallbackCounts(run).nanHistories == 0)
 
         var report = run
-        for i in report.cases.indices {
-            report.cases[i].converged = true
-            report.cases[i].automaticMethod = .sequential
-            report.cases[i].parallelChoice = .newton
-        }
+        markAllConvergedPickingNewton(&report)
         var counts = FallbackCounts(report)
         // (a) only s ≤ 3: 4 cases; (b) 4 case keys (scale × guess), each picking newton.
         #expect(counts.chainCases == 4 && counts.chainFallbacks == 0 && counts.chainUndetermined == 0)
@@ -78,11 +84,7 @@ import Testing
             batchSizes: [1], weightScales: [0.5], guesses: [.default, .chunks], precisions: [.double], seeds: [1])
         var report = try HarnessRunner(config: grid, pool: WorkerPool(threadCount: 2, choice: .allThreads)).run()
         #expect(report.cases.count == 4)
-        for i in report.cases.indices {
-            report.cases[i].converged = true
-            report.cases[i].automaticMethod = .sequential
-            report.cases[i].parallelChoice = .newton
-        }
+        markAllConvergedPickingNewton(&report)
         var counts = FallbackCounts(report)
         #expect(counts.chainCases == 4 && counts.chainFallbacks == 0 && counts.chunkThreads == 2)
         #expect(counts.line.hasSuffix("; guess \"chunks\" planned for 2 threads"))
