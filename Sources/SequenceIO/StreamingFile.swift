@@ -23,7 +23,8 @@ import Foundation
 /// piece. Otherwise the operating system writes it back when it likes: the process is done
 /// once the bytes are in the page cache. Either way the file at `url` is the old one or the
 /// complete new one, never a part. An existing file at `url` is replaced by exchanging the two
-/// names (Linux `renameat2(RENAME_EXCHANGE)`), then the old one is removed: a plain rename over
+/// names (Linux `renameat2(RENAME_EXCHANGE)`), then the old one is removed (one of 8 MiB or more
+/// by a detached process, `DetachedRemoval`): a plain rename over
 /// an existing file makes ext4 write the new, unsynced file's data out first (`auto_da_alloc`),
 /// which on the 2-core VM cost 240–290 ms for 160 MB (measured: a rename to a fresh name, 0 ms).
 ///
@@ -111,22 +112,34 @@ public final class StreamingFile: @unchecked Sendable {
         if durable, fsync(fd) != 0 { failure = "fsync: \(errnoMessage())" }
         if close(fd) != 0, failure == nil { failure = "close: \(errnoMessage())" }
         fd = -1
-        if failure == nil, !Self.exchange(temporaryPath, url.path), rename(temporaryPath, url.path) != 0 {
-            failure = "renaming the temporary file to \(url.path): \(errnoMessage())"
+        var replacedBytes: Int?
+        if failure == nil {
+            replacedBytes = Self.exchange(temporaryPath, url.path)
+            if replacedBytes == nil, rename(temporaryPath, url.path) != 0 {
+                failure = "renaming the temporary file to \(url.path): \(errnoMessage())"
+            }
         }
-        // After an exchange the temporary name holds the old file: removed here.
-        unlink(temporaryPath)
+        if let replacedBytes {
+            // After an exchange the temporary name holds the old file: a large one is removed by
+            // a detached process (`DetachedRemoval`), so the caller does not wait for its blocks.
+            DetachedRemoval.remove(temporaryPath, bytes: replacedBytes)
+        } else {
+            unlink(temporaryPath)
+        }
         finish()
         if let failure { throw .writeFailed(file: url.lastPathComponent, reason: failure) }
     }
 
     /// Exchanges the names `from` and `to` when `to` is a regular file (Linux `renameat2` with
-    /// `RENAME_EXCHANGE`); `false` when `to` is not one, or the system or file system cannot.
-    private static func exchange(_ from: String, _ to: String) -> Bool {
+    /// `RENAME_EXCHANGE`) and returns the old file's size in bytes (now under `from`); `nil` when
+    /// `to` is not one, or the system or file system cannot.
+    private static func exchange(_ from: String, _ to: String) -> Int? {
         var target = stat()
-        guard let renameat2, lstat(to, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG else { return false }
+        guard let renameat2, lstat(to, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG else { return nil }
         let atCurrentDirectory: Int32 = -100  // AT_FDCWD
-        return renameat2(atCurrentDirectory, from, atCurrentDirectory, to, 2) == 0  // RENAME_EXCHANGE
+        let renameExchange: UInt32 = 2
+        guard renameat2(atCurrentDirectory, from, atCurrentDirectory, to, renameExchange) == 0 else { return nil }
+        return Int(target.st_size)
     }
 
     private typealias RenameAt2 =

@@ -30,6 +30,40 @@ import Testing
         }
     }
 
+    /// Waits (up to 30 s, polling) until `dir` holds exactly `names`: a detached removal finishes
+    /// on its own time.
+    func waitForContents(_ dir: TempDir, _ names: [String]) throws -> [String] {
+        for _ in 0..<3000 {
+            let now = try dir.contents()
+            if now == names { return now }
+            usleep(10_000)
+        }
+        return try dir.contents()
+    }
+
+    @Test func aLargeReplacedFileIsRemovedByADetachedProcess() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let url = dir.file("h.npy")
+        let old = Data(repeating: 7, count: DetachedRemoval.threshold + 4096)
+        try old.write(to: url)
+        try write("new contents", to: url, durable: false)
+        #expect(try String(contentsOf: url, encoding: .utf8) == "new contents")
+        #expect(try waitForContents(dir, ["h.npy"]) == ["h.npy"])
+    }
+
+    @Test func detachedRemovalTakesAnyFileName() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        for name in ["-rf x", "it's \"quoted\" $HOME;*", ".h.npy.tmp"] {
+            let url = dir.file(name)
+            try Data("x".utf8).write(to: url)
+            try Data("keep".utf8).write(to: dir.file("keep"))
+            #expect(DetachedRemoval.spawnDetachedRemoval(of: url.path))
+            #expect(try waitForContents(dir, ["keep"]) == ["keep"], "\(name)")
+        }
+    }
+
     @Test func nothingAppearsBeforeCommitOrAfterDiscard() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
