@@ -8,7 +8,7 @@ extension PerformanceSuite {
     /// mLSTM and retention (B = 1, 4 heads, D_k = D_v = 64; T = 16384 standard, 4096 quick), Float:
     /// the chunkwise form (L = 64) against the step form on the same threads and on 1 thread, the
     /// quadratic parallel form, a chunk-size sweep, and the chunkwise backward; then the
-    /// diagonal sLSTM (ParaSLSTM, generic dual-number Jacobians) by Newton vs its sequential rollout.
+    /// diagonal sLSTM (ParaSLSTM, its hand-written kernel) by Newton vs its sequential rollout.
     func xlstm(_ emit: (BenchmarkResult) -> Void) {
         let steps = preset == .quick ? 4096 : 16384
         let (heads, dk, dv) = (4, 64, 64)
@@ -81,9 +81,10 @@ extension PerformanceSuite {
                     queries: q, keys: k, values: v, steps: steps, batch: 1, form: form, keepStates: false, pool: pool)
             }
         }
-        // Small on purpose: ParaSLSTM linearises through the generic dual-number path (no fused
-        // kernel yet), and plain Newton stagnates on long sequences (then the fallback chain runs).
-        let slstmShapes: [(batch: Int, d: Int, steps: Int)] = [(1, 4, 1_000)]
+        // ParaSLSTM runs its hand-written kernel (rollout and 4×4 Jacobian blocks); T = 10⁵ in
+        // the standard preset.
+        let slstmShapes: [(batch: Int, d: Int, steps: Int)] =
+            preset == .quick ? [(1, 4, 1_000)] : [(1, 4, 1_000), (1, 4, 100_000)]
         for shape in slstmShapes {
             var bias = Self.values(4 * shape.d, scale: 0.5, seed: 66)
             for j in 0..<shape.d { bias[shape.d + j] += 2 }

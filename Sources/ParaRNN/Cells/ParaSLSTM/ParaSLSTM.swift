@@ -16,13 +16,14 @@ import ParallelScan
 /// m only rescales c and n together (h' is unchanged by it in exact arithmetic); every exponent is
 /// ≤ 0. This port has no max(n, 1) (see the xLSTM reference notes). The zero state (m = 0) is
 /// the default start. State row `[4][B][d]` (planes c, n, m, h); projection row `[4][B][d]`.
-/// The output is h. Jacobians come from the generic dual-number path of ``GenericStepCell``.
+/// The output is h. The rollout and the Jacobians run the hand-written kernel of
+/// `ParaSLSTM+Kernel.swift`; ``step(state:projection:)`` is its dual-number reference.
 ///
 /// ```swift
 /// let cell = try ParaSLSTM<Double>(inputSize: 1, hiddenSize: 8, recurrentGains: r, inputWeights: w, inputBias: b)
 /// let s = try SequenceSolver(cell: cell, options: SolverOptions(method: .newton)).solve(inputs: x, steps: T, batch: 1)
 /// ```
-public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell, DiagonalGainCell {
+public struct ParaSLSTM<Scalar: CellMath>: KernelCell, DiagonalGainCell {
     /// Diagonal recurrent gains R `[4][d]`, input weights W `[4d][m]` and bias `[4d]`, rows
     /// (i, f, z, o).
     public let gains: DiagonalGains<Scalar>
@@ -31,6 +32,10 @@ public struct ParaSLSTM<Scalar: CellMath>: GenericStepCell, DiagonalGainCell {
     public var gateCount: Int { 4 }
     public var structure: JacobianStructure { .blockDiagonal(4) }
     public static var gainsName: String { "R" }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func linearize(_ arguments: LinearizeArguments<Scalar>) { kernel(arguments) }
 
     /// An sLSTM with these tensors; the dense and head-block initialisers
     /// (``DiagonalGainCell``) validate them first.
