@@ -38,11 +38,21 @@ package enum DetachedRemoval {
         unlink(path)
     }
 
+    /// Whether this system can detach a removal (`/bin/sh`, `/bin/rm` and glibc's
+    /// `posix_spawn_file_actions_addclosefrom_np`); where not, ``remove(_:bytes:)`` unlinks inline.
+    package static var isAvailable: Bool {
+        #if os(Linux)
+            return access("/bin/sh", X_OK) == 0 && access("/bin/rm", X_OK) == 0 && closeFrom != nil
+        #else
+            return false
+        #endif
+    }
+
     /// Starts `/bin/sh -c '/bin/rm -f -- "$1" &' sh PATH` and waits for the shell only.
     /// `false` when it could not be started or the shell failed (the caller then unlinks).
     package static func spawnDetachedRemoval(of path: String) -> Bool {
         #if os(Linux)
-            guard access("/bin/sh", X_OK) == 0, access("/bin/rm", X_OK) == 0, let closeFrom else { return false }
+            guard isAvailable, let closeFrom else { return false }
             var actions = posix_spawn_file_actions_t()
             guard posix_spawn_file_actions_init(&actions) == 0 else { return false }
             defer { posix_spawn_file_actions_destroy(&actions) }
