@@ -31,11 +31,12 @@ let package = Package(
         .systemLibrary(
             name: "CBLAS", path: "Sources/CBLAS",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        // FFTW and libsndfile are opened with dlopen on first use too (their shim.h): headers only.
         .systemLibrary(
-            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3",
+            name: "CFFTW", path: "Sources/CFFTW",
             providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(
-            name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
+            name: "CSndfile", path: "Sources/CSndfile",
             providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5",  // headers only; libhdf5 is loaded with dlopen

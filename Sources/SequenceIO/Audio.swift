@@ -63,15 +63,15 @@ public enum Audio {
             tell: { user in sf_count_t(Unmanaged<Stream>.fromOpaque(user!).takeUnretainedValue().position) })
         var info = SF_INFO()
         let handle = withExtendedLifetime(stream) {
-            sf_open_virtual(&io, Int32(SFM_READ), &info, Unmanaged.passUnretained(stream).toOpaque())
+            pararnn_sf_open_virtual(&io, Int32(SFM_READ), &info, Unmanaged.passUnretained(stream).toOpaque())
         }
         guard let handle else {
             throw .malformedHeader(
-                file: name, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
+                file: name, detail: "not a readable audio file: " + String(cString: pararnn_sf_strerror(nil)))
         }
         // The callbacks read `stream`: it must outlive every libsndfile call, sf_close included.
         defer { withExtendedLifetime(stream) {} }
-        defer { sf_close(handle) }
+        defer { pararnn_sf_close(handle) }
         let channels = Int(info.channels)
         guard (1...4096).contains(channels) else {
             throw .malformedHeader(file: name, detail: "\(channels) channels (expected 1 to 4096)")
@@ -84,15 +84,15 @@ public enum Audio {
         var samples: [Float] = []
         var chunk = [Float](repeating: 0, count: block * channels)
         while true {
-            let got = Int(sf_readf_float(handle, &chunk, sf_count_t(block)))
+            let got = Int(pararnn_sf_readf_float(handle, &chunk, sf_count_t(block)))
             if got <= 0 { break }
             guard samples.count + got * channels <= maxSamples else {
                 throw .sizeMismatch(file: name, detail: "audio holds more than \(maxSamples) samples")
             }
             samples += chunk[..<(got * channels)]
         }
-        if sf_error(handle) != 0 {
-            throw .truncated(file: name, detail: "audio data: " + String(cString: sf_strerror(handle)))
+        if pararnn_sf_error(handle) != 0 {
+            throw .truncated(file: name, detail: "audio data: " + String(cString: pararnn_sf_strerror(handle)))
         }
         guard !samples.isEmpty else {
             throw .sizeMismatch(file: name, detail: "audio holds no samples")
@@ -111,7 +111,8 @@ public enum Audio {
         func name(_ mask: Int32) -> String {
             var format = SF_FORMAT_INFO()
             format.format = info.format & mask
-            if sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size)) == 0,
+            if pararnn_sf_command(handle, Int32(SFC_GET_FORMAT_INFO), &format, Int32(MemoryLayout<SF_FORMAT_INFO>.size))
+                == 0,
                 let n = format.name
             {
                 return String(cString: n)

@@ -28,9 +28,10 @@ public final class AudioStream: @unchecked Sendable {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw .unreadable(file: url.lastPathComponent, reason: "cannot open it for reading")
         }
-        guard let handle = sf_open(url.path, Int32(SFM_READ), &info) else {
+        guard let handle = pararnn_sf_open(url.path, Int32(SFM_READ), &info) else {
             throw .malformedHeader(
-                file: url.lastPathComponent, detail: "not a readable audio file: " + String(cString: sf_strerror(nil)))
+                file: url.lastPathComponent,
+                detail: "not a readable audio file: " + String(cString: pararnn_sf_strerror(nil)))
         }
         self.handle = handle
         channels = Int(info.channels)
@@ -38,34 +39,34 @@ public final class AudioStream: @unchecked Sendable {
         frames = Int(info.frames)
         format = Audio.formatName(handle, info)
         guard (1...4096).contains(channels) else {
-            sf_close(handle)
+            pararnn_sf_close(handle)
             throw .malformedHeader(file: url.lastPathComponent, detail: "\(channels) channels (expected 1 to 4096)")
         }
         guard sampleRate > 0 else {
-            sf_close(handle)
+            pararnn_sf_close(handle)
             throw .malformedHeader(file: url.lastPathComponent, detail: "sample rate \(sampleRate) Hz")
         }
         guard frames > 0 else {
-            sf_close(handle)
+            pararnn_sf_close(handle)
             throw .sizeMismatch(file: url.lastPathComponent, detail: "audio holds no samples")
         }
     }
 
-    deinit { sf_close(handle) }
+    deinit { pararnn_sf_close(handle) }
 
     /// Reads frames `range` into `out`, interleaved `[range.count][channels]`.
     public func read(frames range: Range<Int>, into out: UnsafeMutablePointer<Float>) throws(SequenceIOError) {
         if range.lowerBound != position {
-            guard sf_seek(handle, sf_count_t(range.lowerBound), SEEK_SET) == sf_count_t(range.lowerBound) else {
+            guard pararnn_sf_seek(handle, sf_count_t(range.lowerBound), SEEK_SET) == sf_count_t(range.lowerBound) else {
                 throw .unreadable(file: name, reason: "cannot seek to frame \(range.lowerBound)")
             }
             position = range.lowerBound
         }
         var done = 0
         while done < range.count {
-            let got = Int(sf_readf_float(handle, out + done * channels, sf_count_t(range.count - done)))
+            let got = Int(pararnn_sf_readf_float(handle, out + done * channels, sf_count_t(range.count - done)))
             if got <= 0 {
-                let why = sf_error(handle) != 0 ? ": " + String(cString: sf_strerror(handle)) : ""
+                let why = pararnn_sf_error(handle) != 0 ? ": " + String(cString: pararnn_sf_strerror(handle)) : ""
                 throw .truncated(
                     file: name,
                     detail:

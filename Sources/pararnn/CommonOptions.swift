@@ -32,47 +32,57 @@ enum MethodOption: String, CaseIterable, ExpressibleByArgument {
 ///     @OptionGroup var threading: ThreadsOption
 ///     let pool = WorkerPool(threadCount: threading.threads)
 struct ThreadsOption: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n"))
+    static let help = ArgumentHelp("Worker threads (default: PARARNN_THREADS or the active cores).", valueName: "n")
+
+    @Option(name: .long, help: help)
     var threads: Int?
 
-    func validate() throws {
+    func validate() throws { try Self.validate(threads) }
+
+    /// The check of a `--threads` value (also `solve`'s, which declares the option itself).
+    static func validate(_ threads: Int?) throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
     }
 }
 
 /// `--precision float|double`, shared by `solve` and `fit`.
 struct PrecisionOption: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Compute precision: float or double. Weights and inputs are converted.", valueName: "p"))
+    static let help = ArgumentHelp(
+        "Compute precision: float or double. Weights and inputs are converted.", valueName: "p")
+
+    @Option(name: .long, help: help)
     var precision: Precision = .float
 }
 
 /// `--method`, shared by `solve` and `fit` (the solver of the forward passes).
 struct MethodOptionGroup: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.",
-            valueName: "method"))
+    static let help = ArgumentHelp(
+        "The solver. 'automatic' picks sequential or a parallel method from T, batch, state size and threads, then (if parallel) Newton, ELK or sequential from the contractivity along the first steps, and says why. 'elk': damped Newton as a Kalman filter, for recurrences that expand in places.",
+        valueName: "method")
+
+    @Option(name: .long, help: help)
     var method: MethodOption = .automatic
 }
 
 /// `--tolerance` and `--max-iterations`: when a Newton attempt is certified and how long it may
 /// run.
 struct ConvergenceOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x"))
+    static let toleranceHelp = ArgumentHelp(
+        "Residual tolerance (default: 1e-5 for float, 1e-10 for double).", valueName: "x")
+    static let maxIterationsHelp = ArgumentHelp(
+        "Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n")
+
+    @Option(name: .long, help: toleranceHelp)
     var tolerance: Double?
 
-    @Option(
-        name: .long, help: ArgumentHelp("Newton iterations per attempt (default: min(T + 1, 100)).", valueName: "n"))
+    @Option(name: .long, help: maxIterationsHelp)
     var maxIterations: Int?
 
-    func validate() throws {
+    func validate() throws { try Self.validate(tolerance: tolerance, maxIterations: maxIterations) }
+
+    /// The checks of `--tolerance` and `--max-iterations` values (also `solve`'s, which
+    /// declares the options itself).
+    static func validate(tolerance: Double?, maxIterations: Int?) throws {
         if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
             throw ValidationError("--tolerance must be a positive number (got \(tolerance))")
         }

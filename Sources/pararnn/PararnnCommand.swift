@@ -17,6 +17,7 @@ struct PararnnCommand: ParsableCommand {
             state is not finite (overflow), or --verify found a mismatch.
             Threads default to PARARNN_THREADS or the number of active cores.
             """,
+        version: PararnnVersion.current,
         subcommands: [Solve.self, Fit.self, Harness.self, Bench.self])
 
     /// Like ArgumentParser's `main()`, but usage errors exit with 1 (not 64), so that every

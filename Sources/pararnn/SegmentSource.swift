@@ -32,7 +32,7 @@ extension SegmentSource {
 /// Opens `url` for streaming: a `.npy` is read by offset and audio by frame offset (only the
 /// rows of each segment are in memory); tables and HDF5 datasets (`dataset`) are read whole by
 /// their reader (``SequenceInput``: columns, missing cells) and then served a segment at a time.
-func openSegmentSource(_ url: URL, table: TableInputOptions, dataset: String? = nil) throws(SequenceIOError)
+func openSegmentSource(_ url: URL, table: InputSelection, dataset: String? = nil) throws(SequenceIOError)
     -> any SegmentSource
 {
     let name = url.lastPathComponent

@@ -114,7 +114,27 @@ struct Solve: ParsableCommand {
     /// The (first) input.
     var input: String { inputs[0] }
 
-    @OptionGroup var table: TableInputOptions
+    // The shared options below are declared here rather than as option groups (`fit` uses
+    // ``TableInputOptions``, ``MethodOptionGroup``, ``ThreadsOption``, ``PrecisionOption``, with
+    // the same help and checks): every option group costs each `solve` process its
+    // reflection, decoding and conformance look-ups at start-up, on the main thread before
+    // any work. Same options, in the same order (`--help` reads the same).
+    @Option(name: .long, help: TableInputOptions.columnsHelp)
+    var columns: String?
+
+    @Option(name: .long, help: TableInputOptions.missingHelp)
+    var missing: TableOptions.Missing = .error
+
+    @Flag(name: .long, help: TableInputOptions.decimalCommaHelp)
+    var decimalComma = false
+
+    @Option(name: .long, help: TableInputOptions.channelsHelp)
+    var channels: String?
+
+    /// What `--columns`, `--missing`, `--decimal-comma` and `--channels` chose.
+    var table: InputSelection {
+        InputSelection(columns: columns, missing: missing, decimalComma: decimalComma, channels: channels)
+    }
 
     @Option(
         name: .long,
@@ -154,16 +174,20 @@ struct Solve: ParsableCommand {
             valueName: "file"))
     var report: String?
 
-    @OptionGroup var solverMethod: MethodOptionGroup
-    @OptionGroup var convergence: ConvergenceOptions
-    @OptionGroup var threading: ThreadsOption
-    @OptionGroup var computePrecision: PrecisionOption
+    @Option(name: .long, help: MethodOptionGroup.help)
+    var method: MethodOption = .automatic
 
-    var method: MethodOption { solverMethod.method }
-    var tolerance: Double? { convergence.tolerance }
-    var maxIterations: Int? { convergence.maxIterations }
-    var threads: Int? { threading.threads }
-    var precision: Precision { computePrecision.precision }
+    @Option(name: .long, help: ConvergenceOptions.toleranceHelp)
+    var tolerance: Double?
+
+    @Option(name: .long, help: ConvergenceOptions.maxIterationsHelp)
+    var maxIterations: Int?
+
+    @Option(name: .long, help: ThreadsOption.help)
+    var threads: Int?
+
+    @Option(name: .long, help: PrecisionOption.help)
+    var precision: Precision = .float
 
     @Option(
         name: .long,
@@ -212,6 +236,10 @@ struct Solve: ParsableCommand {
     var distributed = false
 
     func validate() throws {
+        // The shared options' checks first, as their groups ran them (``ConvergenceOptions``,
+        // ``ThreadsOption``).
+        try ConvergenceOptions.validate(tolerance: tolerance, maxIterations: maxIterations)
+        try ThreadsOption.validate(threads)
         if let segmentLength, segmentLength < 1 {
             throw ValidationError("--segment-length must be at least 1 (got \(segmentLength))")
         }

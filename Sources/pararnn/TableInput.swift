@@ -10,32 +10,53 @@ extension TableOptions.Missing: ExpressibleByArgument {}
 /// pararnn fit --input co2.csv --columns co2 --missing interpolate --output co2.safetensors
 /// ```
 struct TableInputOptions: ParsableArguments {
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Table columns to read as features, by header name or 1-based number, comma-separated; ranges allowed (e.g. realgdp,realcons or 3-5,7). Default: every column but date/time columns.",
-            valueName: "list"))
+    static let columnsHelp = ArgumentHelp(
+        "Table columns to read as features, by header name or 1-based number, comma-separated; ranges allowed (e.g. realgdp,realcons or 3-5,7). Default: every column but date/time columns.",
+        valueName: "list")
+    static let missingHelp = ArgumentHelp(
+        "Empty (or NA) cells in a table: error, drop (the row), ffill (carry the last value forward) or interpolate (linear; the ends take the nearest value).",
+        valueName: "policy")
+    static let decimalCommaHelp = ArgumentHelp(
+        "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."
+    )
+    static let channelsHelp = ArgumentHelp(
+        "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
+        valueName: "list")
+
+    @Option(name: .long, help: columnsHelp)
     var columns: String?
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Empty (or NA) cells in a table: error, drop (the row), ffill (carry the last value forward) or interpolate (linear; the ends take the nearest value).",
-            valueName: "policy"))
+    @Option(name: .long, help: missingHelp)
     var missing: TableOptions.Missing = .error
 
-    @Flag(
-        name: .long,
-        help: ArgumentHelp(
-            "Table numbers use a decimal comma (1,5 = 1.5); needs ';' or tab separators. Detected without this flag in ';'-separated tables."
-        ))
+    @Flag(name: .long, help: decimalCommaHelp)
     var decimalComma = false
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Audio channels to read as features, 1-based, comma-separated; ranges allowed (e.g. 1 or 2-3). Default: all.",
-            valueName: "list"))
+    @Option(name: .long, help: channelsHelp)
+    var channels: String?
+
+    /// The values these options chose.
+    var selection: InputSelection {
+        InputSelection(columns: columns, missing: missing, decimalComma: decimalComma, channels: channels)
+    }
+
+    /// The table options these flags give.
+    var tableOptions: TableOptions { selection.tableOptions }
+
+    /// Reads `url` (any input format; `dataset` in an HDF5 file) with these options; notes go to
+    /// stderr, one line each.
+    func read(_ url: URL, dataset: String? = nil) throws(SequenceIOError) -> Tensor {
+        try selection.read(url, dataset: dataset)
+    }
+}
+
+/// What `--columns`, `--missing`, `--decimal-comma` and `--channels` chose, as plain values:
+/// ``TableInputOptions``' (`fit`), or `solve`'s, which declares the four options itself (an
+/// option group costs every `solve` process its reflection at start-up).
+struct InputSelection {
+    var columns: String?
+    var missing: TableOptions.Missing
+    var decimalComma: Bool
     var channels: String?
 
     /// The table options these flags give.

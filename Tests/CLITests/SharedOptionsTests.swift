@@ -37,4 +37,24 @@ struct SharedOptionsTests {
         #expect(threads.status == 1)
         #expect(threads.stderr.contains("--threads takes a comma-separated list of positive integers"))
     }
+
+    @Test("--version prints the package version and exits 0, at the root and after a subcommand")
+    func version() throws {
+        let w = Workspace()
+        defer { w.cleanup() }
+        let root = try w.run(["--version"])
+        #expect(root.status == 0, "\(root.stderr)")
+        #expect(root.stderr.isEmpty)
+        // One line, major.minor.patch.
+        let parts = root.stdout.trimmingCharacters(in: .newlines).split(
+            separator: ".", omittingEmptySubsequences: false)
+        #expect(root.stdout.hasSuffix("\n") && root.stdout.split(separator: "\n").count == 1, "\(root.stdout)")
+        #expect(parts.count == 3 && parts.allSatisfy { Int($0) != nil }, "\(root.stdout)")
+        // A subcommand takes it too, before its required options are checked.
+        let solve = try w.run(["solve", "--version"])
+        #expect(solve.status == 0 && solve.stdout == root.stdout, "\(solve.stdout) \(solve.stderr)")
+        // The root's help lists it.
+        let help = try w.run(["--help"])
+        #expect(help.stdout.contains("--version"))
+    }
 }

@@ -112,6 +112,47 @@ struct FiniteStateTests {
             solution.attempts.contains { !$0.converged && $0.outcome.contains("non-finite state (NaN) at step 70") })
     }
 
+    /// A ParaGRU (d = 1, m = 2) whose projections are 0 while both inputs are equal and tiny,
+    /// and NaN (Inf − Inf) from step `from` on, where the inputs are 1e30.
+    func nanFrom(_ from: Int, steps: Int) throws -> (ParaGRU<Float>, [Float]) {
+        let cell = try ParaGRU<Float>(
+            inputSize: 2, hiddenSize: 1, recurrentGains: [0.5, 0.5, 0.5],
+            inputWeights: [3e38, -3e38, 3e38, -3e38, 3e38, -3e38], inputBias: [0, 0, 0])
+        return (cell, (0..<(steps * 2)).map { $0 / 2 < from ? 1e-38 : 1e30 })
+    }
+
+    @Test("Newton certified at its chunk rollouts with a NaN inside the last chunk: the passes' scan reports it")
+    func nanInsideCertifiedChunkRollouts() throws {
+        // 2 workers, 2 chunks of 1024 steps: the one seam (step 1024) is before the NaN, so the
+        // chunk rollouts certify, and only the finite-state check can tell.
+        let (cell, x) = try nanFrom(1500, steps: 2048)
+        for fallback in [true, false] {
+            let options = SolverOptions(method: .newton, fallback: fallback, pool: Self.pool)
+            let solution = try SequenceSolver(cell: cell, options: options).solve(inputs: x, steps: 2048, batch: 1)
+            checkInvariant(solution)
+            #expect(solution.nonFiniteState?.step == 1500)
+            #expect(solution.attempts.count == 1 && solution.attempts[0].outcome.contains("chunks"))
+        }
+        // Finite up to the end: certified, nothing marked.
+        let (clean, y) = try nanFrom(4096, steps: 2048)
+        let certified = try SequenceSolver(cell: clean, options: SolverOptions(method: .newton, pool: Self.pool))
+            .solve(inputs: y, steps: 2048, batch: 1)
+        #expect(certified.converged && certified.iterations == 0 && certified.nonFiniteState == nil)
+        checkInvariant(certified)
+    }
+
+    @Test("the streamed rollout's block-by-block scan finds the first NaN in any block")
+    func nanInLaterRolloutBlock() throws {
+        // d = 1: 3 projections per step, blocks of 21 845 steps (256 KiB).
+        for from in [0, 21_844, 21_845, 25_000, 29_999] {
+            let (cell, x) = try nanFrom(from, steps: 30_000)
+            let solution = try SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: Self.pool))
+                .solve(inputs: x, steps: 30_000, batch: 1)
+            checkInvariant(solution)
+            #expect(solution.nonFiniteState?.step == from, "NaN from \(from)")
+        }
+    }
+
     @Test("finite solutions are unaffected")
     func finiteSolutions() throws {
         let cell = try RandomCells.paraGRU(Float.self, m: 2, d: 4, scale: 0.8, seed: 5)

@@ -108,6 +108,9 @@ extension NewtonEngine {
             UnsafeMutableSendable(carries), UnsafeMutableSendable(summaries), UnsafeMutableSendable(checkValues)
         )
         let zeros = zeroArray(Scalar.self, count: row)
+        // Whether the last guess pass found every state it wrote finite.
+        var guessFinite = false
+        statesCheckedFinite = false
         let packing = self.packing
         // The chunk-rollout guess: one sequence (no packing, no other processes), a few
         // chunks of at least ``NewtonGuess/shortestChunk`` steps.
@@ -152,6 +155,11 @@ extension NewtonEngine {
         /// Runs one pass over every chunk; returns the residual of the states it leaves.
         func run(_ pass: FusedPass) -> Double {
             var residuals = [Double](repeating: 0, count: chunks)
+            // Guess pass: whether each chunk rolled out a state that is not finite.
+            let nonFinite = UnsafeMutablePointer<Bool>.allocate(capacity: chunks)
+            nonFinite.initialize(repeating: false, count: chunks)
+            defer { nonFinite.deallocate() }
+            let flags = UnsafeMutableSendable(nonFinite)
             let projecting = (pass == .first || pass == .guess) && pending != nil
             timer?.prepare(workers: workers)
             let started = timer == nil ? 0 : phaseClock()
@@ -291,6 +299,12 @@ extension NewtonEngine {
                         case .guess:
                             cell.rollout(
                                 steps: rows, batch: batch, previous: prior, projections: u.base, states: h.base)
+                            // The finite-state guard's scan of these rows, while they are in cache.
+                            if firstNonFinite(UnsafeBufferPointer(start: h.base + t * row, count: rows.count * row))
+                                != nil
+                            {
+                                flags.base[c] = true
+                            }
                         case .first, .relinearise:
                             break
                         }
@@ -362,6 +376,7 @@ extension NewtonEngine {
                     first: pass == .first || pass == .guess)
             }
             if projecting { pendingProjection = nil }
+            if pass == .guess { guessFinite = !(0..<chunks).contains { nonFinite[$0] } }
             if pass == .guess {
                 // The seams: the first step of each chunk after the first against f of the
                 // previous chunk's last state.
@@ -395,6 +410,8 @@ extension NewtonEngine {
             }
             report(iteration, residual)
             if var finished = monitor.record(residual, iteration: iteration) {
+                // Certified at the guess: the states are the guess pass's, scanned as it wrote them.
+                statesCheckedFinite = pass == .guess && !linearised && guessFinite
                 if rolloutGuess {
                     finished.outcome +=
                         "; started from exact rollouts of \(chunks) chunks after \(burnIn)-step burn-ins"

@@ -39,6 +39,12 @@ final class NewtonEngine<Cell: RecurrentCell> {
     var seamRepairDepth = 0
     /// Work offered to the fused passes' workers (``SolverOptions/sideWork``).
     var sideWork: [SideWork] = []
+    /// Whether the states fused Newton returned are those of its chunk-rollout guess pass
+    /// (certified at the guess, no Newton step) and that pass found every one of them finite:
+    /// it scans each block of states right after rolling it out, while the block is in cache,
+    /// so the solver's finite-state guard need not read the segment again
+    /// (``SequenceSolver/guardingFiniteStates(_:row:segmentEnds:segmentLength:pool:)``).
+    var statesCheckedFinite = false
 
     /// Inputs `[T][B][m]` to be projected into `target` (the engine's `projections`).
     struct PendingProjection {

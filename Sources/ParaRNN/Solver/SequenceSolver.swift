@@ -229,6 +229,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var finalMethod = method
         var worstResidual = 0.0
         var allConverged = true
+        // Whether every segment's passes checked its states finite as they wrote them.
+        var allCheckedFinite = true
         do {
             let inputRow = batch * cell.inputSize
             states.withUnsafeMutableBufferPointer { h in
@@ -252,6 +254,7 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                             result.residual.isNaN || worstResidual.isNaN
                             ? .nan : max(worstResidual, result.residual)
                         allConverged = allConverged && result.converged
+                        allCheckedFinite = allCheckedFinite && result.statesCheckedFinite
                         previous = UnsafePointer(h.baseAddress! + (range.upperBound - 1) * row)
                     }
                 }
@@ -262,6 +265,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             converged: allConverged, finalResidual: worstResidual, tolerance: tolerance,
             decision: decision, segments: segments)
         solution.contractivity = contractivity
+        // States the passes scanned as they wrote them (certified chunk rollouts) are not read
+        // again; any other outcome goes through the guard's scan.
+        if allCheckedFinite { return solution }
         return Self.guardingFiniteStates(
             solution, row: row, segmentEnds: segmentEnds, segmentLength: segmentLength, pool: options.pool)
     }
@@ -367,7 +373,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
     }
 
     /// The finite-state guard, applied to every solution returned: one vectorised pass over the
-    /// states. A rollout is "exact by construction" only in exact arithmetic; an overflow gives
+    /// states, unless the passes that wrote them scanned each block while it was in cache (the
+    /// streamed rollout; fused Newton certified at its chunk-rollout guess), with the same
+    /// outcome. A rollout is "exact by construction" only in exact arithmetic; an overflow gives
     /// Inf or NaN states whose residual is meaningless, so such a result is never converged:
     /// `nonFiniteState` says where, `finalResidual` becomes NaN, and the attempt that produced
     /// the state (the last of its segment; `segmentEnds[k]` is one past segment k's last
@@ -412,6 +420,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
         let batchWorkers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
+        // One-thread rollout: whether its blocks were scanned, and the first value not finite.
+        var scanned = false
+        var firstBad: Int? = nil
         if splitWorkers == 1, batchWorkers > 1 {
             // Each worker streams its own sequences: projections stay in its cache.
             inputs.withUnsafeBufferPointer { x in
@@ -438,6 +449,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             let urow = cell.projectionRowSize(batch: batch)
             let m = cell.inputSize
             let block = Self.streamingBlock(steps: steps, projectionRow: urow)
+            // The finite-state guard's scan, block by block while the states are in cache.
+            scanned = true
             var buffer = uninitializedArray(Scalar.self, count: block * urow)
             let projection = InputProjection(cell)
             inputs.withUnsafeBufferPointer { x in
@@ -455,6 +468,12 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                                 rollout(
                                     steps: count, batch: batch, projections: UnsafePointer(u.baseAddress!),
                                     previous: previous, states: h.baseAddress! + start * row)
+                                if firstBad == nil,
+                                    let bad = firstNonFinite(
+                                        UnsafeBufferPointer(start: h.baseAddress! + start * row, count: count * row))
+                                {
+                                    firstBad = start * row + bad
+                                }
                                 start += count
                             }
                         }
@@ -466,12 +485,15 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout (\(plan)): exact by construction")
-        return Self.guardingFiniteStates(
-            Solution(
-                states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
-                converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
-                decision: decision + "; " + plan, segments: 1),
-            row: row, segmentEnds: [1], segmentLength: steps, pool: options.pool)
+        let solution = Solution(
+            states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
+            converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
+            decision: decision + "; " + plan, segments: 1)
+        if scanned {
+            guard let firstBad else { return solution }
+            return Self.markingNonFinite(solution, at: firstBad, row: row, segmentEnds: [1], segmentLength: steps)
+        }
+        return Self.guardingFiniteStates(solution, row: row, segmentEnds: [1], segmentLength: steps, pool: options.pool)
     }
 
     /// How a sequential rollout of `batch` sequences of `steps` steps uses the pool: each step
@@ -577,6 +599,9 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var method: SolverMethod
         var residual: Double
         var converged: Bool
+        /// The segment's states were all found finite as they were written
+        /// (``NewtonEngine/statesCheckedFinite``): the finite-state guard may skip them.
+        var statesCheckedFinite = false
     }
 
     func solveSegment(
@@ -727,7 +752,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
             if attempt.converged {
                 return SegmentResult(
                     attempts: attempts, method: candidate,
-                    residual: attempt.residualHistory.last ?? 0, converged: true)
+                    residual: attempt.residualHistory.last ?? 0, converged: true,
+                    statesCheckedFinite: engine.statesCheckedFinite)
             }
         }
         return SegmentResult(
