@@ -107,7 +107,8 @@ extension DenseRecurrence {
             // steps of them (6 MiB for 16 sequences of a d = 256 GRU on two members) evicted the
             // member's W_hh rows from its L2 block after block.
             let stepValues = g * e * own
-            let block = max(8, min(256, 65_536 / (stepValues * MemoryLayout<Scalar>.size)))
+            // (A member may own no units — fewer octets than members — and only meet its gang.)
+            let block = max(8, min(256, 65_536 / max(1, stepValues * MemoryLayout<Scalar>.size)))
             let scratch = ScratchBuffers<Scalar>(counts: [
                 block * stepValues, 4 * pack.stride, e == batch ? 0 : block * e * m,
             ])
