@@ -105,6 +105,18 @@ public protocol RecurrentCell<Scalar>: Sendable {
     func rolloutSplittingSteps(
         inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, workers: Int)
+
+    /// How a sequential rollout of `batch` ≥ 2 sequences of `steps` steps with `threads`
+    /// threads shares its steps in gangs (``RolloutGangs``), or ``RolloutGangs/none`` (the
+    /// default): the batch split by sequences. Dense cells whose W_hh does not fit one core's
+    /// cache use gangs.
+    func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs
+
+    /// Rolls out `batch` sequences from their inputs `[T][B][m]` and initial states `[B][n]`
+    /// in `gangs` (``rolloutGangs(batch:steps:threads:)``); `states` `[T][B][n]`.
+    func rolloutInGangs(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs: RolloutGangs)
 }
 
 extension RecurrentCell {
@@ -115,6 +127,15 @@ extension RecurrentCell {
         states: UnsafeMutablePointer<Scalar>, workers: Int
     ) {
         preconditionFailure("\(Self.cellName) does not split its steps across threads")
+    }
+
+    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs { .none }
+
+    public func rolloutInGangs(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs: RolloutGangs
+    ) {
+        preconditionFailure("\(Self.cellName) does not roll out in gangs")
     }
 
     public var fusesNewtonOffsets: Bool { false }

@@ -70,7 +70,7 @@ extension SequenceSolver {
                 }
             }
         }
-        let plan = rolloutPlan(batch: batch, steps: steps)
+        let plan = rolloutPlan(batch: batch, steps: steps, gangs: .none)
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout (\(plan)): exact by construction")

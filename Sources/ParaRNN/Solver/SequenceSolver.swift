@@ -423,7 +423,20 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         // One-thread rollout: whether its blocks were scanned, and the first value not finite.
         var scanned = false
         var firstBad: Int? = nil
-        if splitWorkers == 1, batchWorkers > 1 {
+        let gangs =
+            splitWorkers == 1 ? cell.rolloutGangs(batch: batch, steps: steps, threads: options.pool.threadCount) : .none
+        if gangs.splitsSteps {
+            // W_hh is too large for one core's cache: gangs share each step by hidden units.
+            inputs.withUnsafeBufferPointer { x in
+                states.withUnsafeMutableBufferPointer { h in
+                    h0.withUnsafeBufferPointer { h0 in
+                        cell.rolloutInGangs(
+                            inputs: x.baseAddress!, steps: steps, batch: batch, initial: h0.baseAddress!,
+                            states: h.baseAddress!, gangs: gangs)
+                    }
+                }
+            }
+        } else if splitWorkers == 1, batchWorkers > 1 {
             // Each worker streams its own sequences: projections stay in its cache.
             inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
@@ -498,11 +511,24 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
 
     /// How a sequential rollout of `batch` sequences of `steps` steps uses the pool: each step
     /// shared by a gang of threads (``RecurrentCell/stepSplitWorkers(batch:steps:threads:)``),
+    /// the batch in gangs that share their sequences' steps (``RecurrentCell/rolloutGangs(batch:steps:threads:)``),
     /// the batch split by sequences (``rolloutWorkers(batch:threads:)``), or one thread.
     public func rolloutPlan(batch: Int, steps: Int) -> String {
+        rolloutPlan(
+            batch: batch, steps: steps,
+            gangs: cell.rolloutGangs(batch: batch, steps: steps, threads: options.pool.threadCount))
+    }
+
+    /// ``rolloutPlan(batch:steps:)`` for a rollout that runs `gangs` (``RolloutGangs/none``: the
+    /// recording rollout of a training step, which always splits its batch by sequences).
+    func rolloutPlan(batch: Int, steps: Int, gangs: RolloutGangs) -> String {
         let threads = options.pool.threadCount
         let split = cell.stepSplitWorkers(batch: batch, steps: steps, threads: threads)
         if split > 1 { return "rollout: each step shared by \(split) threads (d = \(cell.hiddenSize))" }
+        if gangs.splitsSteps {
+            return
+                "rollout: batch of \(batch) in \(gangs), each step of a gang's sequences shared by its threads (W_hh of d = \(cell.hiddenSize) exceeds one core's cache)"
+        }
         let workers = rolloutWorkers(batch: batch, threads: threads)
         if workers > 1 { return "rollout: batch of \(batch) split over \(workers) workers" }
         return threads > 1 ? "rollout: one thread (a step is too small to share)" : "rollout: one thread"

@@ -54,19 +54,38 @@ typealias UnitGates<Scalar> = (
 ) -> Void
 
 extension DenseRecurrence {
-    /// The split-step rollout of one sequence (see ``SplitStepRollout``): `inputs` `[T][m]`,
-    /// `initial` one state entry, `states` `[T][stateSize]`.
-    func splitStepRollout(
-        inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, workers p: Int, gates: @escaping UnitGates<Scalar>
+    /// The rollout of `batch` sequences by ``RolloutGangs``: gang k of `gangs.gangs` owns the
+    /// sequences `ChunkPlan.evenRange(k, of: gangs, total: B)`, and member w of its
+    /// `gangs.size` threads owns hidden units J_w of all of them (``SplitStepRollout/units(worker:of:hidden:)``)
+    /// with their rows of W_hh, b_hh, W_ih and b_ih. Per step a member computes
+    /// g_b[J_w] = W_hh[J_w] h_{t−1,b} + b_hh[J_w] for its gang's sequences in groups of four
+    /// (one load of each weight vector for four sequences), their gate math and its units of
+    /// each new state h_{t,b}, written straight into the shared `[T][B][n]` rows; then it meets
+    /// its gang at a ``SpinBarrier`` (step t + 1 reads all of h_{t,b}). Gangs never wait for
+    /// each other. A member's W_hh rows are 1/size of the matrix, so they stay in its core's L2
+    /// where the whole matrix would stream from the shared L3 for every group of sequences.
+    ///
+    /// Every state value is computed by the same arithmetic in the same order as in the
+    /// one-thread fused rollout (the products sum in k order, in groups of four or alone alike),
+    /// so with the direct input projection (m ≤ 8) the states are bitwise the same.
+    /// `inputs` `[T][B][m]`, `initial` `[B][n]`, `states` `[T][B][n]`.
+    func gangRollout(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs plan: RolloutGangs, gates: @escaping UnitGates<Scalar>
     ) {
         let (d, n, m, g) = (hiddenSize, stateSize, inputSize, gateCount)
         let (x, h0, out) = (UnsafeSendable(inputs), UnsafeSendable(initial), UnsafeMutableSendable(states))
-        let barrier = SpinBarrier(parties: p)
+        let barriers = (0..<plan.gangs).map { _ in SpinBarrier(parties: plan.size) }
         let cell = self
         let gatesBox = UncheckedSendable(gates)
-        Gang.run(p) { w in
-            let units = SplitStepRollout.units(worker: w, of: p, hidden: d)
+        let row = batch * n
+        Gang.run(plan.workers) { id in
+            let (gang, member) = (id / plan.size, id % plan.size)
+            let entries = ChunkPlan.evenRange(index: gang, of: plan.gangs, total: batch)
+            let (b0, e) = (entries.lowerBound, entries.count)
+            if e == 0 { return }
+            let barrier = barriers[gang]
+            let units = SplitStepRollout.units(worker: member, of: plan.size, hidden: d)
             let own = units.count
             // This worker's rows of every gate: [G·own][·], gate-major like the cell's.
             var whh = [Scalar]()
@@ -84,23 +103,61 @@ extension DenseRecurrence {
             }
             let pack = DenseRecurrentPack(weights: whh, bias: bhh, outputs: g * own, hidden: d)
             let projection = InputProjection(gates: g, inputs: m, hidden: own, weights: wih, bias: bih)
-            let block = 256
-            let scratch = ScratchBuffers<Scalar>(counts: [block * g * own, pack.stride])
+            // Projections of 256 steps at most, and of at most 64 KiB: with a gang's batch, 256
+            // steps of them (6 MiB for 16 sequences of a d = 256 GRU on two members) evicted the
+            // member's W_hh rows from its L2 block after block.
+            let stepValues = g * e * own
+            // (A member may own no units — fewer octets than members — and only meet its gang.)
+            let block = max(8, min(256, 65_536 / max(1, stepValues * MemoryLayout<Scalar>.size)))
+            let scratch = ScratchBuffers<Scalar>(counts: [
+                block * stepValues, 4 * pack.stride, e == batch ? 0 : block * e * m,
+            ])
             defer { scratch.deallocate() }
-            let (u, preactivations) = (scratch[0], scratch[1])
+            let (u, preactivations, ownInputs) = (scratch[0], scratch[1], scratch[2])
             pack.withPointers { weights, bias in
                 var start = 0
                 while start < steps {
                     let count = min(block, steps - start)
-                    projection.project(inputs: x.base + start * m, rows: 0..<count, batch: 1, into: u)
+                    // Rows t of `[T][B][m]`: the gang's entries are e·m values at b0·m.
+                    let source = x.base + (start * batch + b0) * m
+                    if e == batch {
+                        projection.project(inputs: source, rows: 0..<count, batch: e, into: u)
+                    } else {
+                        copyRows(ownInputs, stride: e * m, source, stride: batch * m, count: e * m, rows: count)
+                        projection.project(inputs: UnsafePointer(ownInputs), rows: 0..<count, batch: e, into: u)
+                    }
                     for t in start..<(start + count) {
-                        let previous = t == 0 ? h0.base : UnsafePointer(out.base + (t - 1) * n)
-                        DenseRecurrentPack<Scalar>.product(
-                            h: previous + (n - d), hidden: d, weights: weights, stride: pack.stride, bias: bias,
-                            into: preactivations, descending: t & 1 == 1)
-                        gatesBox.value(
-                            units, UnsafePointer(u + (t - start) * g * own), own, UnsafePointer(preactivations), own,
-                            previous, out.base + t * n)
+                        // `[G][e][own]`: entry i's gate v at i·own + v·e·own.
+                        let ut = UnsafePointer(u + (t - start) * stepValues)
+                        let previous = t == 0 ? h0.base : UnsafePointer(out.base + (t - 1) * row)
+                        /// Entry i of the gang's h_{t−1}: the last d values of its state.
+                        @inline(__always) func h(_ i: Int) -> UnsafePointer<Scalar> {
+                            previous + (b0 + i) * n + (n - d)
+                        }
+                        var i = 0
+                        while i < e {
+                            let group = min(4, e - i)
+                            // product4 for a group of four, one product per sequence otherwise (called
+                            // directly, so that they are inlined here as in the one-sequence gang).
+                            if group == 4 {
+                                DenseRecurrentPack<Scalar>.product4(
+                                    h: (h(i), h(i + 1), h(i + 2), h(i + 3)), hidden: d, weights: weights,
+                                    stride: pack.stride, bias: bias, into: preactivations, descending: t & 1 == 1)
+                            } else {
+                                for j in 0..<group {
+                                    DenseRecurrentPack<Scalar>.product(
+                                        h: h(i + j), hidden: d, weights: weights, stride: pack.stride, bias: bias,
+                                        into: preactivations + j * pack.stride, descending: t & 1 == 1)
+                                }
+                            }
+                            for j in 0..<group {
+                                let b = b0 + i + j
+                                gatesBox.value(
+                                    units, ut + (i + j) * own, e * own, UnsafePointer(preactivations + j * pack.stride),
+                                    own, previous + b * n, out.base + t * row + b * n)
+                            }
+                            i += group
+                        }
                         barrier.wait()
                     }
                     start += count
@@ -115,13 +172,28 @@ extension GRU {
         SplitStepRollout.workers(gates: 3, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
+        RolloutGangs.plan(
+            gates: 3, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
+            threads: threads)
+    }
+
     public func rolloutSplittingSteps(
         inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, workers: Int
     ) {
-        splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
+        rolloutInGangs(
+            inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
+            gangs: RolloutGangs(gangs: 1, size: workers))
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func rolloutInGangs(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs: RolloutGangs
+    ) {
+        gangRollout(inputs: inputs, steps: steps, batch: batch, initial: initial, states: states, gangs: gangs) {
             units, u, uStride, g, gStride, previous, out in
             let j0 = units.lowerBound
             Self.stepGates(
@@ -135,14 +207,29 @@ extension LSTM {
         SplitStepRollout.workers(gates: 4, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
+        RolloutGangs.plan(
+            gates: 4, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
+            threads: threads)
+    }
+
     public func rolloutSplittingSteps(
         inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, workers: Int
     ) {
+        rolloutInGangs(
+            inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
+            gangs: RolloutGangs(gangs: 1, size: workers))
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func rolloutInGangs(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs: RolloutGangs
+    ) {
         let d = hiddenSize
-        splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
+        gangRollout(inputs: inputs, steps: steps, batch: batch, initial: initial, states: states, gangs: gangs) {
             units, u, uStride, g, gStride, previous, out in
             let j0 = units.lowerBound
             Self.stepGates(
@@ -157,14 +244,29 @@ extension ElmanRNN {
         SplitStepRollout.workers(gates: 1, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
     }
 
-    @_specialize(where Scalar == Float)
-    @_specialize(where Scalar == Double)
+    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
+        RolloutGangs.plan(
+            gates: 1, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
+            threads: threads)
+    }
+
     public func rolloutSplittingSteps(
         inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, workers: Int
     ) {
+        rolloutInGangs(
+            inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
+            gangs: RolloutGangs(gangs: 1, size: workers))
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func rolloutInGangs(
+        inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
+        states: UnsafeMutablePointer<Scalar>, gangs: RolloutGangs
+    ) {
         let cell = self
-        splitStepRollout(inputs: inputs, steps: steps, initial: initial, states: states, workers: workers) {
+        gangRollout(inputs: inputs, steps: steps, batch: batch, initial: initial, states: states, gangs: gangs) {
             units, u, _, g, _, _, out in
             cell.stepGates(units.count, u: u, g: g, out: out + units.lowerBound)
         }
