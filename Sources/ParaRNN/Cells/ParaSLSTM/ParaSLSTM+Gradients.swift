@@ -29,17 +29,11 @@ extension ParaSLSTM: DifferentiableCell {
                         let n = prev[lanes + l]
                         let m = prev[2 * lanes + l]
                         let h = prev[3 * lanes + l]
-                        let pi = r[j] * h + u[l]
-                        let pf = r[d + j] * h + u[lanes + l]
-                        let pz = r[2 * d + j] * h + u[2 * lanes + l]
-                        let po = r[3 * d + j] * h + u[3 * lanes + l]
-                        let a = Self.logSigmoid(pf) + m
-                        let inputWins = pi >= a
-                        let mNext = inputWins ? pi : a
-                        let ig = Scalar.cellExp(pi - mNext)
-                        let fg = Scalar.cellExp(a - mNext)
-                        let zeta = Scalar.tanh(pz)
-                        let o = Scalar.sigmoid(po)
+                        let gates = SLSTMGates(
+                            lane: l, channel: j, lanes: lanes, hidden: d, m: m, h: h, gains: r, projections: u)
+                        let (pf, inputWins, ig, fg, zeta, o) = (
+                            gates.pf, gates.inputWins, gates.ig, gates.fg, gates.z, gates.o
+                        )
                         let cNext = cur[l]
                         let nNext = cur[lanes + l]
                         let hNext = cur[3 * lanes + l]

@@ -35,21 +35,14 @@ extension ParaSLSTM {
                 for l in 0..<lanes {
                     let j = l % d
                     let (c, n, m, h) = (sp[l], sp[lanes + l], sp[2 * lanes + l], sp[3 * lanes + l])
+                    let gates = SLSTMGates(
+                        lane: l, channel: j, lanes: lanes, hidden: d, m: m, h: h, gains: r, projections: u)
+                    let (pf, inputWins, mNext, ig, fg, z, o) = (
+                        gates.pf, gates.inputWins, gates.mNext, gates.ig, gates.fg, gates.z, gates.o
+                    )
                     let (ri, rf, rz, ro) = (r[j], r[d + j], r[2 * d + j], r[3 * d + j])
-                    let pi = ri * h + u[l]
-                    let pf = rf * h + u[lanes + l]
-                    let pz = rz * h + u[2 * lanes + l]
-                    let po = ro * h + u[3 * lanes + l]
-                    let logF = Self.logSigmoid(pf)
-                    let a = logF + m
-                    let inputWins = pi >= a
-                    let mNext = inputWins ? pi : a
-                    let ig = Scalar.cellExp(pi - mNext)
-                    let fg = Scalar.cellExp(a - mNext)
-                    let z = Scalar.tanh(pz)
                     let cNext = fg * c + ig * z
                     let nNext = fg * n + ig
-                    let o = Scalar.sigmoid(po)
                     let hNext = o * cNext / nNext
                     out[l] = cNext
                     out[lanes + l] = nNext
