@@ -167,17 +167,24 @@ extension DenseRecurrence {
     }
 }
 
-extension GRU {
+/// A dense cell with a kernel for the gate math of a range of hidden units
+/// (``RecurrentCell/rolloutInGangs(inputs:steps:batch:initial:states:gangs:)``): it then splits
+/// one sequence's steps (``SplitStepRollout``) and rolls out batches in gangs (``RolloutGangs``)
+/// through that kernel, with the plans sized by its gate count.
+protocol UnitSplitRolloutCell: DenseRecurrence {}
+
+extension UnitSplitRolloutCell {
     public func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int {
-        SplitStepRollout.workers(gates: 3, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
+        SplitStepRollout.workers(gates: gateCount, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
     }
 
     public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
         RolloutGangs.plan(
-            gates: 3, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
-            threads: threads)
+            gates: gateCount, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch,
+            steps: steps, threads: threads)
     }
 
+    /// The one-sequence split: a single gang of `workers` threads.
     public func rolloutSplittingSteps(
         inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, workers: Int
@@ -186,7 +193,9 @@ extension GRU {
             inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
             gangs: RolloutGangs(gangs: 1, size: workers))
     }
+}
 
+extension GRU: UnitSplitRolloutCell {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func rolloutInGangs(
@@ -202,26 +211,7 @@ extension GRU {
     }
 }
 
-extension LSTM {
-    public func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int {
-        SplitStepRollout.workers(gates: 4, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
-    }
-
-    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
-        RolloutGangs.plan(
-            gates: 4, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
-            threads: threads)
-    }
-
-    public func rolloutSplittingSteps(
-        inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, workers: Int
-    ) {
-        rolloutInGangs(
-            inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
-            gangs: RolloutGangs(gangs: 1, size: workers))
-    }
-
+extension LSTM: UnitSplitRolloutCell {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func rolloutInGangs(
@@ -239,26 +229,7 @@ extension LSTM {
     }
 }
 
-extension ElmanRNN {
-    public func stepSplitWorkers(batch: Int, steps: Int, threads: Int) -> Int {
-        SplitStepRollout.workers(gates: 1, hidden: hiddenSize, batch: batch, steps: steps, threads: threads)
-    }
-
-    public func rolloutGangs(batch: Int, steps: Int, threads: Int) -> RolloutGangs {
-        RolloutGangs.plan(
-            gates: 1, hidden: hiddenSize, scalarBytes: MemoryLayout<Scalar>.size, batch: batch, steps: steps,
-            threads: threads)
-    }
-
-    public func rolloutSplittingSteps(
-        inputs: UnsafePointer<Scalar>, steps: Int, initial: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, workers: Int
-    ) {
-        rolloutInGangs(
-            inputs: inputs, steps: steps, batch: 1, initial: initial, states: states,
-            gangs: RolloutGangs(gangs: 1, size: workers))
-    }
-
+extension ElmanRNN: UnitSplitRolloutCell {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func rolloutInGangs(
