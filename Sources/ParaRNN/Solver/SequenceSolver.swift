@@ -420,7 +420,8 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
         let batchWorkers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
-        // One-thread rollout: whether its blocks were scanned, and the first value not finite.
+        // Whether the rollout scanned its blocks as it wrote them (one thread, batch split), and the
+        // first value not finite.
         var scanned = false
         var firstBad: Int? = nil
         let gangs =
@@ -437,8 +438,10 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         } else if splitWorkers == 1, batchWorkers > 1 {
-            // Each worker streams its own sequences: projections stay in its cache.
-            inputs.withUnsafeBufferPointer { x in
+            // Each worker streams its own sequences: projections stay in its cache, and each
+            // scans its own states for the guard as it writes them.
+            scanned = true
+            firstBad = inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
                     h0.withUnsafeBufferPointer { h0 in
                         streamedBatchSplitRollout(

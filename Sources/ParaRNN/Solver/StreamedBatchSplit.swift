@@ -4,16 +4,23 @@ extension SequenceSolver {
     /// The sequential method for a batch split over `workers` workers, streamed from the inputs:
     /// worker w owns the sequences `entries(w)` for the whole run and, block after block of
     /// steps, gathers their inputs, projects them (u_t = W_ih x_t + b_ih) into its own
-    /// cache-sized buffer, rolls them out from its own previous state and copies the block's
-    /// states into the shared `[T][B][n]` rows — one fork/join for the whole sequence. The
-    /// state rows' pages are faulted first, in contiguous runs per worker
-    /// (``prefaultPages(_:count:pool:)``), since every worker writes into every row.
+    /// cache-sized buffer, rolls them out from its own previous state, checks the block's states
+    /// for NaN and Inf while they are in its cache, and copies them into the shared `[T][B][n]`
+    /// rows — one fork/join for the whole call. Returns the flat `[T][B][n]` index of the first
+    /// state value that is not finite, as ``firstNonFinite(_:)`` over all the states would.
     ///
-    /// Before, each block of steps was projected for the whole batch (a fork/join over the pool),
-    /// then each worker copied its entries' projections into a private buffer, rolled them out
-    /// and copied the states back (a second fork/join per block, with fresh allocations): on a
-    /// 16-core machine a B = 16, d = 64 GRU moved ≈ 250 MB of projections through memory and ran
-    /// at 4× its one-thread throughput. Now the projections never leave a worker's cache.
+    /// Every worker writes into every row, so the rows' pages must not be first-touched by all
+    /// workers at once: the concurrent faults on one page serialise in the kernel (16 workers on
+    /// a B = 16, d = 64 GRU: 126 k faults, 1.2 s of system time, against 11 k for one worker).
+    /// Each worker first has the kernel populate its contiguous share of the pages
+    /// (``populatePages(_:count:part:of:)``, which never changes a byte, so it cannot race with
+    /// the others' stores); where the kernel cannot, the pages are prefaulted before the
+    /// fork/join (``prefaultPages(_:count:pool:)``, a fork/join of its own), or when `populate`
+    /// is false.
+    ///
+    /// A streamed solve runs this once per segment (B = 16, d = 4, T = 10⁵: 25 segments), so
+    /// its fork/joins are paid per segment: before, the prefault, the rollout and the
+    /// finite-state guard's scan over all states were three (tens of µs each with 16 threads).
     ///
     /// Same arithmetic as the one-worker rollout for every entry: the direct projection kernel
     /// (m ≤ ``InputProjection/maximumDirectInputs``) gives each entry's u_t independent of the
@@ -22,48 +29,79 @@ extension SequenceSolver {
     ///
     /// ```swift
     /// // states: [T][B][n], inputs: [T][B][m]
-    /// solver.streamedBatchSplitRollout(inputs: x, steps: T, batch: B, initial: h0, states: h, workers: 4)
+    /// let bad = solver.streamedBatchSplitRollout(inputs: x, steps: T, batch: B, initial: h0, states: h, workers: 4)
     /// ```
-    func streamedBatchSplitRollout(
+    package func streamedBatchSplitRollout(
         inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, workers: Int
-    ) {
-        let (n, m) = (cell.stateSize, cell.inputSize)
+        states: UnsafeMutablePointer<Scalar>, workers: Int, populate: Bool = pagePopulationAvailable
+    ) -> Int? {
+        let row = batch * cell.stateSize
+        if !populate { prefaultPages(states, count: steps * row, pool: options.pool) }
+        // Each worker's first non-finite flat index (Int.max: none).
+        var found = [Int](repeating: .max, count: workers)
         let projection = InputProjection(cell)
-        let (x, h0, h) = (UnsafeSendable(inputs), UnsafeSendable(initial), UnsafeMutableSendable(states))
-        let row = batch * n
-        prefaultPages(states, count: steps * row, pool: options.pool)
-        options.pool.forEach(workers) { part in
-            let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
-            let e = entries.count
-            if e == 0 { return }
-            let (b0, ownRow) = (entries.lowerBound, e * n)
-            let block = Self.streamingBlock(steps: steps, projectionRow: cell.projectionRowSize(batch: e))
-            let own = ScratchBuffers<Scalar>(
-                counts: [block * e * m, block * cell.projectionRowSize(batch: e), block * ownRow, ownRow])
-            defer { own.deallocate() }
-            let (ownInputs, ownProjections, ownStates, ownPrevious) = (own[0], own[1], own[2], own[3])
-            copyScalars(ownPrevious, h0.base + b0 * n, count: ownRow)
-            var start = 0
-            while start < steps {
-                let count = min(block, steps - start)
-                // Rows t of `[T][B][m]`: this worker's entries are e·m values at b0·m.
-                let source = x.base + (start * batch + b0) * m
-                let projectFrom: UnsafePointer<Scalar>
-                if e == batch {
-                    projectFrom = source
-                } else {
-                    copyRows(ownInputs, stride: e * m, source, stride: batch * m, count: e * m, rows: count)
-                    projectFrom = UnsafePointer(ownInputs)
-                }
-                projection.project(inputs: projectFrom, rows: 0..<count, batch: e, into: ownProjections)
-                cell.rollout(
-                    steps: 0..<count, batch: e, previous: ownPrevious, projections: ownProjections, states: ownStates)
-                copyRows(
-                    h.base + start * row + b0 * n, stride: row, ownStates, stride: ownRow, count: ownRow, rows: count)
-                copyScalars(ownPrevious, ownStates + (count - 1) * ownRow, count: ownRow)
-                start += count
+        found.withUnsafeMutableBufferPointer { marks in
+            let (x, h0, h) = (UnsafeSendable(inputs), UnsafeSendable(initial), UnsafeMutableSendable(states))
+            let firsts = UnsafeMutableSendable(marks.baseAddress!)
+            options.pool.forEach(workers) { part in
+                if populate { populatePages(h.base, count: steps * row, part: part, of: workers) }
+                let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
+                if entries.isEmpty { return }
+                firsts.base[part] = rollOutEntries(
+                    entries, projection: projection, inputs: x.base, steps: steps, batch: batch, initial: h0.base,
+                    states: h.base)
             }
         }
+        let first = found.min() ?? .max
+        return first == .max ? nil : first
+    }
+
+    /// One worker's share of ``streamedBatchSplitRollout(inputs:steps:batch:initial:states:workers:populate:)``:
+    /// the sequences `entries`, block after block of steps, into their slices of the `[T][B][n]`
+    /// rows. Returns the flat index of the first non-finite state value among them (Int.max:
+    /// none): within one worker's slices the flat index grows with its own `[t][e][n]` index,
+    /// so the first found in its own blocks is its smallest.
+    private func rollOutEntries(
+        _ entries: Range<Int>, projection: InputProjection<Scalar>, inputs x: UnsafePointer<Scalar>, steps: Int,
+        batch: Int,
+        initial h0: UnsafePointer<Scalar>, states h: UnsafeMutablePointer<Scalar>
+    ) -> Int {
+        let (n, m) = (cell.stateSize, cell.inputSize)
+        let row = batch * n
+        let e = entries.count
+        let (b0, ownRow) = (entries.lowerBound, e * n)
+        let block = Self.streamingBlock(steps: steps, projectionRow: cell.projectionRowSize(batch: e))
+        let own = ScratchBuffers<Scalar>(
+            counts: [block * e * m, block * cell.projectionRowSize(batch: e), block * ownRow, ownRow])
+        defer { own.deallocate() }
+        let (ownInputs, ownProjections, ownStates, ownPrevious) = (own[0], own[1], own[2], own[3])
+        copyScalars(ownPrevious, h0 + b0 * n, count: ownRow)
+        var firstBad = Int.max
+        var start = 0
+        while start < steps {
+            let count = min(block, steps - start)
+            // Rows t of `[T][B][m]`: this worker's entries are e·m values at b0·m.
+            let source = x + (start * batch + b0) * m
+            let projectFrom: UnsafePointer<Scalar>
+            if e == batch {
+                projectFrom = source
+            } else {
+                copyRows(ownInputs, stride: e * m, source, stride: batch * m, count: e * m, rows: count)
+                projectFrom = UnsafePointer(ownInputs)
+            }
+            projection.project(inputs: projectFrom, rows: 0..<count, batch: e, into: ownProjections)
+            cell.rollout(
+                steps: 0..<count, batch: e, previous: ownPrevious, projections: ownProjections, states: ownStates)
+            // The finite-state guard's scan, while the block is in this worker's cache.
+            if firstBad == .max,
+                let bad = firstNonFinite(UnsafeBufferPointer(start: UnsafePointer(ownStates), count: count * ownRow))
+            {
+                firstBad = (start + bad / ownRow) * row + b0 * n + bad % ownRow
+            }
+            copyRows(h + start * row + b0 * n, stride: row, ownStates, stride: ownRow, count: ownRow, rows: count)
+            copyScalars(ownPrevious, ownStates + (count - 1) * ownRow, count: ownRow)
+            start += count
+        }
+        return firstBad
     }
 }
