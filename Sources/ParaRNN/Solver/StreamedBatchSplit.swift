@@ -6,13 +6,14 @@ extension SequenceSolver {
     /// steps, gathers their inputs, projects them (u_t = W_ih x_t + b_ih) into its own
     /// cache-sized buffer, rolls them out from its own previous state, checks the block's states
     /// for NaN and Inf while they are in its cache, and copies them into the shared `[T][B][n]`
-    /// rows — one fork/join for the whole call. Returns the flat `[T][B][n]` index of the first
+    /// rows (and, with `hidden`, their hidden outputs, ``RecurrentCell/hiddenOutputs(ofStates:steps:batch:into:)``,
+    /// into `[T][B][width]` rows) — one fork/join for the whole call. Returns the flat `[T][B][n]` index of the first
     /// state value that is not finite, as ``firstNonFinite(_:)`` over all the states would.
     ///
     /// Every worker writes into every row, so the rows' pages must not be first-touched by all
     /// workers at once: the concurrent faults on one page serialise in the kernel (16 workers on
     /// a B = 16, d = 64 GRU: 126 k faults, 1.2 s of system time, against 11 k for one worker).
-    /// Each worker first has the kernel populate its contiguous share of the pages
+    /// Each worker first has the kernel populate its contiguous share of the pages (of both)
     /// (``populatePages(_:count:part:of:)``, which never changes a byte, so it cannot race with
     /// the others' stores); where the kernel cannot, the pages are prefaulted before the
     /// fork/join (``prefaultPages(_:count:pool:)``, a fork/join of its own), or when `populate`
@@ -20,7 +21,9 @@ extension SequenceSolver {
     ///
     /// A streamed solve runs this once per segment (B = 16, d = 4, T = 10⁵: 25 segments), so
     /// its fork/joins are paid per segment: before, the prefault, the rollout and the
-    /// finite-state guard's scan over all states were three (tens of µs each with 16 threads).
+    /// finite-state guard's scan over all states were three (tens of µs each with 16 threads),
+    /// and an LSTM's hidden outputs were copied out after the join (on one thread where the
+    /// segment holds fewer than 256 Ki outputs: B = 16, d = 4 LSTM, ≈ 0.2 ms per segment).
     ///
     /// Same arithmetic as the one-worker rollout for every entry: the direct projection kernel
     /// (m ≤ ``InputProjection/maximumDirectInputs``) gives each entry's u_t independent of the
@@ -33,10 +36,15 @@ extension SequenceSolver {
     /// ```
     package func streamedBatchSplitRollout(
         inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
-        states: UnsafeMutablePointer<Scalar>, workers: Int, populate: Bool = pagePopulationAvailable
+        states: UnsafeMutablePointer<Scalar>, hidden: (UnsafeMutablePointer<Scalar>, width: Int)? = nil,
+        workers: Int, populate: Bool = pagePopulationAvailable
     ) -> Int? {
         let row = batch * cell.stateSize
-        if !populate { prefaultPages(states, count: steps * row, pool: options.pool) }
+        let outputs = hidden.map { (UnsafeMutableSendable($0.0), $0.width) }
+        if !populate {
+            prefaultPages(states, count: steps * row, pool: options.pool)
+            if let hidden { prefaultPages(hidden.0, count: steps * batch * hidden.width, pool: options.pool) }
+        }
         // Each worker's first non-finite flat index (Int.max: none).
         var found = [Int](repeating: .max, count: workers)
         let projection = InputProjection(cell)
@@ -44,19 +52,24 @@ extension SequenceSolver {
             let (x, h0, h) = (UnsafeSendable(inputs), UnsafeSendable(initial), UnsafeMutableSendable(states))
             let firsts = UnsafeMutableSendable(marks.baseAddress!)
             options.pool.forEach(workers) { part in
-                if populate { populatePages(h.base, count: steps * row, part: part, of: workers) }
+                if populate {
+                    populatePages(h.base, count: steps * row, part: part, of: workers)
+                    if let (out, width) = outputs {
+                        populatePages(out.base, count: steps * batch * width, part: part, of: workers)
+                    }
+                }
                 let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
                 if entries.isEmpty { return }
                 firsts.base[part] = rollOutEntries(
                     entries, projection: projection, inputs: x.base, steps: steps, batch: batch, initial: h0.base,
-                    states: h.base)
+                    states: h.base, hidden: outputs.map { ($0.0.base, $0.1) })
             }
         }
         let first = found.min() ?? .max
         return first == .max ? nil : first
     }
 
-    /// One worker's share of ``streamedBatchSplitRollout(inputs:steps:batch:initial:states:workers:populate:)``:
+    /// One worker's share of ``streamedBatchSplitRollout(inputs:steps:batch:initial:states:hidden:workers:populate:)``:
     /// the sequences `entries`, block after block of steps, into their slices of the `[T][B][n]`
     /// rows. Returns the flat index of the first non-finite state value among them (Int.max:
     /// none): within one worker's slices the flat index grows with its own `[t][e][n]` index,
@@ -64,15 +77,17 @@ extension SequenceSolver {
     private func rollOutEntries(
         _ entries: Range<Int>, projection: InputProjection<Scalar>, inputs x: UnsafePointer<Scalar>, steps: Int,
         batch: Int,
-        initial h0: UnsafePointer<Scalar>, states h: UnsafeMutablePointer<Scalar>
+        initial h0: UnsafePointer<Scalar>, states h: UnsafeMutablePointer<Scalar>,
+        hidden: (UnsafeMutablePointer<Scalar>, width: Int)?
     ) -> Int {
         let (n, m) = (cell.stateSize, cell.inputSize)
         let row = batch * n
         let e = entries.count
         let (b0, ownRow) = (entries.lowerBound, e * n)
         let block = Self.streamingBlock(steps: steps, projectionRow: cell.projectionRowSize(batch: e))
+        let ownWidth = e * (hidden?.width ?? 0)
         let own = ScratchBuffers<Scalar>(
-            counts: [block * e * m, block * cell.projectionRowSize(batch: e), block * ownRow, ownRow])
+            counts: [block * e * m, block * cell.projectionRowSize(batch: e), block * ownRow, ownRow, block * ownWidth])
         defer { own.deallocate() }
         let (ownInputs, ownProjections, ownStates, ownPrevious) = (own[0], own[1], own[2], own[3])
         copyScalars(ownPrevious, h0 + b0 * n, count: ownRow)
@@ -99,6 +114,12 @@ extension SequenceSolver {
                 firstBad = (start + bad / ownRow) * row + b0 * n + bad % ownRow
             }
             copyRows(h + start * row + b0 * n, stride: row, ownStates, stride: ownRow, count: ownRow, rows: count)
+            if let (out, width) = hidden {
+                cell.hiddenOutputs(ofStates: ownStates, steps: count, batch: e, into: own[4])
+                copyRows(
+                    out + start * batch * width + b0 * width, stride: batch * width, own[4], stride: ownWidth,
+                    count: ownWidth, rows: count)
+            }
             copyScalars(ownPrevious, ownStates + (count - 1) * ownRow, count: ownRow)
             start += count
         }
