@@ -16,7 +16,7 @@ extension PerformanceSuite {
     /// asked for by name.
     func poolForkJoin(_ emit: (BenchmarkResult) -> Void) {
         let spin = 20e-6
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = WorkerPool.activeProcessorCount
         for threads in threadCounts {
             let pool = WorkerPool(threadCount: threads)
             let stride = 8  // one 64-byte line per item
