@@ -13,11 +13,11 @@ extension SequenceSolver {
     /// Every worker writes into every row, so the rows' pages must not be first-touched by all
     /// workers at once: the concurrent faults on one page serialise in the kernel (16 workers on
     /// a B = 16, d = 64 GRU: 126 k faults, 1.2 s of system time, against 11 k for one worker).
-    /// Each worker first has the kernel populate its contiguous share of the pages (of both)
-    /// (``populatePages(_:count:part:of:)``, which never changes a byte, so it cannot race with
-    /// the others' stores); where the kernel cannot, the pages are prefaulted before the
-    /// fork/join (``prefaultPages(_:count:pool:)``, a fork/join of its own), or when `populate`
-    /// is false.
+    /// Each worker first has the kernel populate its contiguous share of the pages of the states
+    /// and of the outputs (``populatePages(_:count:part:of:)``, which never changes a byte, so
+    /// it cannot race with the others' stores); where the kernel cannot (or `populate` is
+    /// false), the pages are prefaulted before the fork/join (``prefaultPages(_:count:pool:)``,
+    /// a fork/join of its own).
     ///
     /// A streamed solve runs this once per segment (B = 16, d = 4, T = 10⁵: 25 segments), so
     /// its fork/joins are paid per segment: before, the prefault, the rollout and the
