@@ -8,7 +8,7 @@ import Testing
 /// workers must be what one scan over all the states (``firstNonFinite(_:)``, the independent
 /// reference) returns — wherever the overflows are: first and last step, first and last batch
 /// entry and unit, block boundaries, several at once in different workers, B = 7 over 2, 3
-/// and 7 workers; with the pages populated by the workers or prefaulted before them.
+/// and 7 workers; with the pages prefaulted before the workers or not.
 @Suite("Batch-split finite-state guard")
 struct BatchSplitGuardTests {
     static let (d, steps, batch) = (8, 9_000, 7)
@@ -46,7 +46,7 @@ struct BatchSplitGuardTests {
         [(7_000, 6, 3), (7_001, 0, 0)],
     ]
 
-    @Test("the workers' scans give the first index of one scan over all states, populated or prefaulted")
+    @Test("the workers' scans give the first index of one scan over all states, prefaulted or not")
     func workersScan() throws {
         let cell = try cell()
         let (steps, batch) = (Self.steps, Self.batch)
@@ -54,7 +54,7 @@ struct BatchSplitGuardTests {
         for overflows in Self.cases {
             let (x, expected) = inputs(overflows: overflows)
             for workers in [2, 3, 7] {
-                for populate in [true, false] {
+                for prefault in [true, false] {
                     let pool = WorkerPool(threadCount: workers, grainSize: 1, choice: .allThreads)
                     let solver = SequenceSolver(cell: cell, options: SolverOptions(method: .sequential, pool: pool))
                     var states = [Float](repeating: 0, count: steps * batch * Self.d)
@@ -63,13 +63,13 @@ struct BatchSplitGuardTests {
                             states.withUnsafeMutableBufferPointer { h in
                                 solver.streamedBatchSplitRollout(
                                     inputs: x.baseAddress!, steps: steps, batch: batch, initial: h0.baseAddress!,
-                                    states: h.baseAddress!, workers: workers, populate: populate)
+                                    states: h.baseAddress!, workers: workers, prefault: prefault)
                             }
                         }
                     }
                     let scanned = states.withUnsafeBufferPointer { firstNonFinite($0) }
                     #expect(scanned == expected, "the cell overflows where placed: \(overflows)")
-                    #expect(found == scanned, "\(overflows), \(workers) workers, populate \(populate)")
+                    #expect(found == scanned, "\(overflows), \(workers) workers, prefault \(prefault)")
                 }
             }
         }

@@ -13,15 +13,18 @@ extension SequenceSolver {
     /// Every worker writes into every row, so the rows' pages must not be first-touched by all
     /// workers at once: the concurrent faults on one page serialise in the kernel (16 workers on
     /// a B = 16, d = 64 GRU: 126 k faults, 1.2 s of system time, against 11 k for one worker).
-    /// Each worker first has the kernel populate its contiguous share of the pages of the states
-    /// and of the outputs (``populatePages(_:count:part:of:)``, which never changes a byte, so
-    /// it cannot race with the others' stores); where the kernel cannot (or `populate` is
-    /// false), the pages are prefaulted before the fork/join (``prefaultPages(_:count:pool:)``,
-    /// a fork/join of its own).
+    /// Fresh pages are prefaulted first, in contiguous runs per worker
+    /// (``prefaultPages(_:count:pool:)``, a fork/join of its own), but only where some are not
+    /// mapped yet (``pagesResident(_:count:)``, or `prefault` says): a streamed solve's
+    /// per-segment buffers mostly come back from the allocator mapped. Workers populating
+    /// their own share at the start of their item (`madvise(MADV_POPULATE_WRITE)`, in the same
+    /// fork/join) was tried: it depends on every worker starting at once, and with more
+    /// workers than cores (16 on the 2-core VM, one 82 MB segment of a d = 64 GRU) the first
+    /// ones faulted the others' shares page by page: 117 ms against 101 ms (medians of 9).
     ///
     /// A streamed solve runs this once per segment (B = 16, d = 4, T = 10⁵: 25 segments), so
-    /// its fork/joins are paid per segment: before, the prefault, the rollout and the
-    /// finite-state guard's scan over all states were three (tens of µs each with 16 threads),
+    /// its fork/joins are paid per segment: before, the prefault (of mapped pages too), the
+    /// rollout and the finite-state guard's scan over all states were three (tens of µs each with 16 threads),
     /// and an LSTM's hidden outputs were copied out after the join (on one thread where the
     /// segment holds fewer than 256 Ki outputs: B = 16, d = 4 LSTM, ≈ 0.2 ms per segment).
     ///
@@ -37,13 +40,15 @@ extension SequenceSolver {
     package func streamedBatchSplitRollout(
         inputs: UnsafePointer<Scalar>, steps: Int, batch: Int, initial: UnsafePointer<Scalar>,
         states: UnsafeMutablePointer<Scalar>, hidden: (UnsafeMutablePointer<Scalar>, width: Int)? = nil,
-        workers: Int, populate: Bool = pagePopulationAvailable
+        workers: Int, prefault: Bool? = nil
     ) -> Int? {
         let row = batch * cell.stateSize
         let outputs = hidden.map { (UnsafeMutableSendable($0.0), $0.width) }
-        if !populate {
+        if prefault ?? !pagesResident(states, count: steps * row) {
             prefaultPages(states, count: steps * row, pool: options.pool)
-            if let hidden { prefaultPages(hidden.0, count: steps * batch * hidden.width, pool: options.pool) }
+        }
+        if let (out, width) = hidden, prefault ?? !pagesResident(out, count: steps * batch * width) {
+            prefaultPages(out, count: steps * batch * width, pool: options.pool)
         }
         // Each worker's first non-finite flat index (Int.max: none).
         var found = [Int](repeating: .max, count: workers)
@@ -52,12 +57,6 @@ extension SequenceSolver {
             let (x, h0, h) = (UnsafeSendable(inputs), UnsafeSendable(initial), UnsafeMutableSendable(states))
             let firsts = UnsafeMutableSendable(marks.baseAddress!)
             options.pool.forEach(workers) { part in
-                if populate {
-                    populatePages(h.base, count: steps * row, part: part, of: workers)
-                    if let (out, width) = outputs {
-                        populatePages(out.base, count: steps * batch * width, part: part, of: workers)
-                    }
-                }
                 let entries = ChunkPlan.evenRange(index: part, of: workers, total: batch)
                 if entries.isEmpty { return }
                 firsts.base[part] = rollOutEntries(
@@ -69,7 +68,7 @@ extension SequenceSolver {
         return first == .max ? nil : first
     }
 
-    /// One worker's share of ``streamedBatchSplitRollout(inputs:steps:batch:initial:states:hidden:workers:populate:)``:
+    /// One worker's share of ``streamedBatchSplitRollout(inputs:steps:batch:initial:states:hidden:workers:prefault:)``:
     /// the sequences `entries`, block after block of steps, into their slices of the `[T][B][n]`
     /// rows. Returns the flat index of the first non-finite state value among them (Int.max:
     /// none): within one worker's slices the flat index grows with its own `[t][e][n]` index,
