@@ -85,7 +85,7 @@ public struct MachineProfile: Sendable, Equatable, Codable, CustomStringConverti
     public static var current: MachineProfile { loaded }
 
     private static let loaded: MachineProfile = {
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let cores = WorkerPool.activeProcessorCount
         let setting = ProcessInfo.processInfo.environment["PARARNN_MACHINE"]
         if let setting, let profile = MachineProfile(parsing: setting, cores: cores) { return profile }
         let key = MachineKey(cores: cores)

@@ -45,7 +45,7 @@ public struct PerformanceSuite: Sendable {
     /// Repetitions per timing (the best is kept).
     public var repetitions: Int
     /// Only cases whose group ("scan", "newton", "train", "conv", "plstm", "linear", "xlstm") is listed;
-    /// all if empty.
+    /// all if empty. "packed" and "pool" run only when listed.
     public var groups: Set<String>
     /// Only Newton cases whose "name shape" text contains this (e.g. "paragru B=1 d=4 T=1000000");
     /// all if nil. Lets a profiler look at one solve.
@@ -85,6 +85,7 @@ public struct PerformanceSuite: Sendable {
         if selected("linear") { linear(emit) }
         if selected("xlstm") { xlstm(emit) }
         if groups.contains("packed") { packed(emit) }
+        if groups.contains("pool") { poolForkJoin(emit) }
         return results
     }
 

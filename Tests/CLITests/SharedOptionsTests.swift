@@ -26,7 +26,7 @@ struct SharedOptionsTests {
         #expect(group.status == 1)
         #expect(
             group.stderr.contains(
-                "unknown group 'nonsense': use conv, linear, newton, packed, plstm, scan, train, xlstm"))
+                "unknown group 'nonsense': use conv, linear, newton, packed, plstm, pool, scan, train, xlstm"))
         let preset = try w.run(["bench", "--preset", "huge"])
         #expect(preset.status == 1)
         #expect(preset.stderr.contains("'quick'") && preset.stderr.contains("'standard'"))

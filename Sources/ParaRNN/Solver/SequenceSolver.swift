@@ -57,6 +57,12 @@ public struct SolverOptions: Sendable {
     /// checks each segment as it reads it): ``SequenceSolver/solve(inputs:steps:batch:initialState:guess:)``
     /// does not scan them again.
     package var inputsCheckedFinite = false
+    /// The width of the hidden output the caller reads off the states (``AnyLayer``'s output
+    /// size), when that is not the states themselves (an LSTM's h of its [c, h]): a batch-split
+    /// rollout then writes the outputs beside the states, each worker its own sequences while
+    /// their block is in its cache (``Solution/hiddenOutputs``), instead of the caller copying
+    /// them out after the join (one thread or a fork/join of its own, per streamed segment).
+    package var hiddenOutputWidth: Int? = nil
 
     public init(
         method: SolverMethod = .automatic, tolerance: Double? = nil, maxIterations: Int? = nil,
@@ -420,9 +426,12 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         var states = uninitializedArray(Scalar.self, count: steps * row)
         let splitWorkers = cell.stepSplitWorkers(batch: batch, steps: steps, threads: options.pool.threadCount)
         let batchWorkers = rolloutWorkers(batch: batch, threads: options.pool.threadCount)
-        // One-thread rollout: whether its blocks were scanned, and the first value not finite.
+        // Whether the rollout scanned its blocks as it wrote them (one thread, batch split), and the
+        // first value not finite.
         var scanned = false
         var firstBad: Int? = nil
+        // The hidden outputs, where the rollout wrote them (``SolverOptions/hiddenOutputWidth``).
+        var hidden: [Scalar]? = nil
         let gangs =
             splitWorkers == 1 ? cell.rolloutGangs(batch: batch, steps: steps, threads: options.pool.threadCount) : .none
         if gangs.splitsSteps {
@@ -437,16 +446,24 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
                 }
             }
         } else if splitWorkers == 1, batchWorkers > 1 {
-            // Each worker streams its own sequences: projections stay in its cache.
-            inputs.withUnsafeBufferPointer { x in
+            // Each worker streams its own sequences: projections stay in its cache, and each
+            // scans its own states for the guard as it writes them.
+            scanned = true
+            let width = options.hiddenOutputWidth
+            var out = width.map { uninitializedArray(Scalar.self, count: steps * batch * $0) } ?? []
+            firstBad = inputs.withUnsafeBufferPointer { x in
                 states.withUnsafeMutableBufferPointer { h in
-                    h0.withUnsafeBufferPointer { h0 in
-                        streamedBatchSplitRollout(
-                            inputs: x.baseAddress!, steps: steps, batch: batch, initial: h0.baseAddress!,
-                            states: h.baseAddress!, workers: batchWorkers)
+                    out.withUnsafeMutableBufferPointer { o in
+                        h0.withUnsafeBufferPointer { h0 in
+                            streamedBatchSplitRollout(
+                                inputs: x.baseAddress!, steps: steps, batch: batch, initial: h0.baseAddress!,
+                                states: h.baseAddress!, hidden: width.map { (o.baseAddress!, $0) },
+                                workers: batchWorkers)
+                        }
                     }
                 }
             }
+            if width != nil { hidden = out }
         } else if splitWorkers > 1 {
             // Each worker of the gang projects its own units' inputs.
             inputs.withUnsafeBufferPointer { x in
@@ -498,10 +515,11 @@ public struct SequenceSolver<Cell: RecurrentCell>: Sendable {
         let attempt = SolveAttempt(
             method: method, iterations: 0, residualHistory: [0], converged: true,
             outcome: "sequential rollout (\(plan)): exact by construction")
-        let solution = Solution(
+        var solution = Solution(
             states: states, steps: steps, batch: batch, method: method, attempts: [attempt],
             converged: true, finalResidual: 0, tolerance: options.tolerance ?? Self.defaultTolerance,
             decision: decision + "; " + plan, segments: 1)
+        solution.hiddenOutputs = hidden
         if scanned {
             guard let firstBad else { return solution }
             return Self.markingNonFinite(solution, at: firstBad, row: row, segmentEnds: [1], segmentLength: steps)

@@ -72,6 +72,9 @@ public struct Solution<Scalar: ScanScalar>: Sendable {
     /// ‖s_t − f(s_{t−1}, x_t)‖∞ / max(1, ‖f‖∞) (0 for a rollout, NaN where a state is not
     /// finite); ``finalResidual`` is their maximum.
     public var sequenceResiduals: [Double]? = nil
+    /// The hidden outputs `[T][B][width]`, where the rollout wrote them beside the states
+    /// (``SolverOptions/hiddenOutputWidth``); `nil` otherwise.
+    package var hiddenOutputs: [Scalar]? = nil
 
     public init(
         states: [Scalar], steps: Int, batch: Int, method: SolverMethod, attempts: [SolveAttempt],

@@ -48,7 +48,12 @@ public struct AnyLayer<S: CellMath>: Sendable {
                 inputs: inputs, lengths: lengths, batch: batch)
             return Self.layerSolution(cell, solution, width: width, pool: options.pool)
         }
+        // Where the output is not the states themselves, a batch-split rollout writes it beside
+        // them (``SolverOptions/hiddenOutputWidth``).
+        let readsOff = !(cell.stateSize == width && width == cell.hiddenSize)
         solveBody = { (inputs, steps, batch, options, initial) throws(SolverError) in
+            var options = options
+            if readsOff { options.hiddenOutputWidth = width }
             let solution = try SequenceSolver(cell: cell, options: options).solve(
                 inputs: inputs, steps: steps, batch: batch, initialState: initial?.first)
             return Self.layerSolution(cell, solution, width: width, pool: options.pool)
@@ -65,6 +70,12 @@ public struct AnyLayer<S: CellMath>: Sendable {
         // States of one value per channel ([T][B][d]) are the hidden output already.
         if cell.stateSize == width, width == cell.hiddenSize {
             return LayerSolution(hidden: solution.states, solution: solution)
+        }
+        // Written by the rollout's workers (``SolverOptions/hiddenOutputWidth``).
+        if let hidden = solution.hiddenOutputs {
+            var solution = solution
+            solution.hiddenOutputs = nil
+            return LayerSolution(hidden: hidden, solution: solution)
         }
         let out = batch * width
         // Every value is written by `hiddenOutputs`; no zero fill, which this generic closure

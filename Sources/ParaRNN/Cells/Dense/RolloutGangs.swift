@@ -1,4 +1,5 @@
 import Foundation
+import ParallelScan
 
 /// How a sequential rollout of a batch shares its steps across threads when W_hh is too large
 /// for one core's cache: `gangs` groups of `size` threads; each gang rolls out its own share of
@@ -68,7 +69,7 @@ public struct RolloutGangs: Sendable, Equatable, CustomStringConvertible {
     /// There are min(B, threads / size) gangs, each with an even share of the sequences.
     public static func plan(
         gates: Int, hidden d: Int, scalarBytes: Int, batch: Int, steps: Int, threads: Int,
-        cores: Int = ProcessInfo.processInfo.activeProcessorCount
+        cores: Int = WorkerPool.activeProcessorCount
     ) -> RolloutGangs {
         let threads = min(threads, cores)
         let bytes = gates * d * d * scalarBytes

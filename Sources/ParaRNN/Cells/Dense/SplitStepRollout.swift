@@ -28,7 +28,7 @@ enum SplitStepRollout {
     /// a gang larger than the cores would wait for descheduled members.
     static func workers(
         gates: Int, hidden d: Int, batch: Int, steps: Int, threads: Int,
-        cores: Int = ProcessInfo.processInfo.activeProcessorCount
+        cores: Int = WorkerPool.activeProcessorCount
     ) -> Int {
         let threads = min(threads, cores)
         guard batch == 1, threads > 1, steps >= 256 else { return 1 }
