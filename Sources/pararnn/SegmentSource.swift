@@ -106,23 +106,56 @@ final class NPYSource: SegmentSource {
             try checkFinite(out, type: type, count: n, steps: range, entry: 0)
             return
         }
-        if staging.count < n * size { staging = [UInt8](repeating: 0, count: n * size) }
-        for e in 0..<b {
-            let first = (e * t + range.lowerBound) * m
-            var failure: SequenceIOError?
-            staging.withUnsafeMutableBytes { raw in
-                guard let base = raw.baseAddress else { return }
-                do throws(SequenceIOError) {
-                    try file.read(elements: first..<(first + n), into: base)
-                    try checkFinite(base, type: file.scalarType, count: n, steps: range, entry: e)
-                } catch { failure = error }
-                // Entry e's rows go to every B-th row of the time-major segment.
-                scatterRows(
-                    from: base, type: file.scalarType, rows: range.count, width: m,
-                    to: out, type: type, stride: b * m, offset: e * m)
+        let rowBytes = m * max(size, type.byteSize)
+        guard transposesInTiles(rowBytes: rowBytes) else {
+            // Rows of a cache line or more: entry by entry, each entry's segment read into
+            // `staging` and spread to every B-th row of the time-major segment.
+            if staging.count < n * size { staging = [UInt8](repeating: 0, count: n * size) }
+            for e in 0..<b {
+                try readEntry(e, steps: range, into: 0)
+                staging.withUnsafeBytes { raw in
+                    scatterRows(
+                        from: raw.baseAddress!, type: file.scalarType, rows: range.count, width: m,
+                        to: out, type: type, stride: b * m, offset: e * m)
+                }
             }
-            if let failure { throw failure }
+            return
         }
+        // Narrow rows (B = 16, m = 4: 16 bytes): every entry's segment into `staging` first, then
+        // spread a tile of steps at a time (``transposeTileRows(batch:rowBytes:)``), whose rows
+        // of `out` stay in L1 while the B entries fill them. Entry by entry, every cache line of
+        // `out` was written by 64 / rowBytes passes over the whole segment.
+        if staging.count < b * n * size { staging = [UInt8](repeating: 0, count: b * n * size) }
+        for e in 0..<b { try readEntry(e, steps: range, into: e * n * size) }
+        staging.withUnsafeBytes { raw in
+            let base = raw.baseAddress!
+            let tile = transposeTileRows(batch: b, rowBytes: rowBytes)
+            for start in stride(from: 0, to: range.count, by: tile) {
+                let rows = min(tile, range.count - start)
+                for e in 0..<b {
+                    scatterRows(
+                        from: base + (e * n + start * m) * size, type: file.scalarType, rows: rows, width: m,
+                        to: out + start * b * m * type.byteSize, type: type, stride: b * m, offset: e * m)
+                }
+            }
+        }
+    }
+
+    /// Reads batch entry `e`'s rows of steps `range` (contiguous in the file) into `staging` at
+    /// byte `offset`, and checks that they are finite.
+    private func readEntry(_ e: Int, steps range: Range<Int>, into offset: Int) throws(SequenceIOError) {
+        let m = features
+        let n = range.count * m
+        let first = (e * steps + range.lowerBound) * m
+        var failure: SequenceIOError?
+        staging.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress! + offset
+            do throws(SequenceIOError) {
+                try file.read(elements: first..<(first + n), into: base)
+                try checkFinite(base, type: file.scalarType, count: n, steps: range, entry: e)
+            } catch { failure = error }
+        }
+        if let failure { throw failure }
     }
 
     /// Throws for the first non-finite value of `count` values of `type` at `values`, which
@@ -168,11 +201,19 @@ final class TensorSource: SegmentSource {
         func copy<T>(_ values: [T], _ from: ScalarType) {
             values.withUnsafeBytes { raw in
                 guard let base = raw.baseAddress else { return }
-                for e in 0..<b {
-                    let first = (e * t + range.lowerBound) * m
-                    scatterRows(
-                        from: base + first * from.byteSize, type: from, rows: range.count,
-                        width: m, to: out, type: type, stride: b * m, offset: e * m)
+                // Narrow rows a tile of steps at a time, as NPYSource.read does.
+                let rowBytes = m * max(from.byteSize, type.byteSize)
+                let tile =
+                    transposesInTiles(rowBytes: rowBytes)
+                    ? transposeTileRows(batch: b, rowBytes: rowBytes) : range.count
+                for start in stride(from: 0, to: range.count, by: tile) {
+                    let rows = min(tile, range.count - start)
+                    for e in 0..<b {
+                        let first = (e * t + range.lowerBound + start) * m
+                        scatterRows(
+                            from: base + first * from.byteSize, type: from, rows: rows, width: m,
+                            to: out + start * b * m * type.byteSize, type: type, stride: b * m, offset: e * m)
+                    }
                 }
             }
         }
@@ -181,6 +222,19 @@ final class TensorSource: SegmentSource {
         case .float64(let v): copy(v, .float64)
         }
     }
+}
+
+/// Whether B entries' rows of `rowBytes` bytes are spread into time-major rows a tile of steps
+/// at a time: rows narrower than a cache line share lines between entries, so entry-by-entry
+/// passes over a whole segment write each line several times. Wider rows go entry by entry
+/// (on the 16-core VM, tiles through a segment-sized staging made a d = 64 GRU's writes 2× slower).
+func transposesInTiles(rowBytes: Int) -> Bool { rowBytes < 64 }
+
+/// The steps per tile when B entries' rows of `rowBytes` bytes are spread into time-major rows
+/// (the streamed solve's reading of `[B, T, m]` files): a tile of B rows per step stays within
+/// 32 KiB, so it is in L1 while the B entries are copied.
+func transposeTileRows(batch: Int, rowBytes: Int) -> Int {
+    max(1, 32_768 / max(1, batch * rowBytes))
 }
 
 /// Copies `rows` rows of `width` values of `type` (contiguous) into every `stride`-th value of
