@@ -1,5 +1,6 @@
 import Foundation
 import ParaRNN
+import ParallelScan
 
 /// One solver attempt, as reported.
 public struct AttemptRecord: Codable, Equatable, Sendable {
@@ -83,7 +84,7 @@ public struct MachineInfo: Codable, Equatable, Sendable {
             let build = "release"
         #endif
         return MachineInfo(
-            cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
+            cores: WorkerPool.activeProcessorCount, threads: threads,
             date: formatter.string(from: Date()),
             os: ProcessInfo.processInfo.operatingSystemVersionString, buildConfiguration: build)
     }

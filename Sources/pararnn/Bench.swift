@@ -18,8 +18,8 @@ struct Bench: ParsableCommand {
             backward vs the step form; retention), packed (only when named: 1,000 recordings \
             of lengths log-uniform in 10²…10⁵, ParaGRU d = 4, one packed solve vs one solve per \
             recording vs a batch padded to the longest; --packed-recordings and \
-            --packed-longest scale the set), pool (only when named: the cost of one empty \
-            fork/join of the worker pool at each thread count, in µs; tens of milliseconds). Newton cases with --phases: time per phase and worker of the \
+            --packed-longest scale the set), pool (only when named: the cost of one fork/join of \
+            the worker pool at each thread count, beyond 20 µs items and empty, in µs). Newton cases with --phases: time per phase and worker of the \
             fused passes; with --f16-jacobians: the solve with Float16 Jacobian storage beside it. \
             Each timing is the best of --repetitions runs after a warm-up; the scan, linear and \
             plstm groups time each path interleaved with its baseline (rounds of both, at least \

@@ -129,15 +129,9 @@ final class NPYSource: SegmentSource {
         for e in 0..<b { try readEntry(e, steps: range, into: e * n * size) }
         staging.withUnsafeBytes { raw in
             let base = raw.baseAddress!
-            let tile = transposeTileRows(batch: b, rowBytes: rowBytes)
-            for start in stride(from: 0, to: range.count, by: tile) {
-                let rows = min(tile, range.count - start)
-                for e in 0..<b {
-                    scatterRows(
-                        from: base + (e * n + start * m) * size, type: file.scalarType, rows: rows, width: m,
-                        to: out + start * b * m * type.byteSize, type: type, stride: b * m, offset: e * m)
-                }
-            }
+            spreadEntries(
+                batch: b, rows: range.count, width: m, from: { base + $0 * n * size }, type: file.scalarType,
+                to: out, type: type, tile: transposeTileRows(batch: b, rowBytes: rowBytes))
         }
     }
 
@@ -203,18 +197,11 @@ final class TensorSource: SegmentSource {
                 guard let base = raw.baseAddress else { return }
                 // Narrow rows a tile of steps at a time, as NPYSource.read does.
                 let rowBytes = m * max(from.byteSize, type.byteSize)
-                let tile =
-                    transposesInTiles(rowBytes: rowBytes)
-                    ? transposeTileRows(batch: b, rowBytes: rowBytes) : range.count
-                for start in stride(from: 0, to: range.count, by: tile) {
-                    let rows = min(tile, range.count - start)
-                    for e in 0..<b {
-                        let first = (e * t + range.lowerBound + start) * m
-                        scatterRows(
-                            from: base + first * from.byteSize, type: from, rows: rows, width: m,
-                            to: out + start * b * m * type.byteSize, type: type, stride: b * m, offset: e * m)
-                    }
-                }
+                spreadEntries(
+                    batch: b, rows: range.count, width: m,
+                    from: { base + ($0 * t + range.lowerBound) * m * from.byteSize }, type: from, to: out, type: type,
+                    tile: transposesInTiles(rowBytes: rowBytes)
+                        ? transposeTileRows(batch: b, rowBytes: rowBytes) : range.count)
             }
         }
         switch tensor.storage {
@@ -235,6 +222,23 @@ func transposesInTiles(rowBytes: Int) -> Bool { rowBytes < 64 }
 /// 32 KiB, so it is in L1 while the B entries are copied.
 func transposeTileRows(batch: Int, rowBytes: Int) -> Int {
     max(1, 32_768 / max(1, batch * rowBytes))
+}
+
+/// Spreads B entries' `rows` contiguous rows of `width` values (entry e's at `from(e)`) into
+/// time-major rows `[rows][B][width]` at `out`, `tile` steps at a time (all entries of one tile
+/// before the next), converting `type` to `toType`.
+func spreadEntries(
+    batch b: Int, rows: Int, width m: Int, from: (Int) -> UnsafeRawPointer, type: ScalarType,
+    to out: UnsafeMutableRawPointer, type toType: ScalarType, tile: Int
+) {
+    for start in stride(from: 0, to: rows, by: tile) {
+        let count = min(tile, rows - start)
+        for e in 0..<b {
+            scatterRows(
+                from: from(e) + start * m * type.byteSize, type: type, rows: count, width: m,
+                to: out + start * b * m * toType.byteSize, type: toType, stride: b * m, offset: e * m)
+        }
+    }
 }
 
 /// Copies `rows` rows of `width` values of `type` (contiguous) into every `stride`-th value of

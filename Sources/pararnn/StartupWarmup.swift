@@ -28,7 +28,7 @@ import SequenceIO
 enum StartupWarmup {
     /// Starts the warm-up for `solve` (the first argument after the program name).
     static func start(arguments: [String]) {
-        guard arguments.count > 1, arguments[1] == "solve", ProcessInfo.processInfo.activeProcessorCount > 1
+        guard arguments.count > 1, arguments[1] == "solve", WorkerPool.activeProcessorCount > 1
         else { return }
         let thread = Thread { run() }
         thread.name = "pararnn.warmup"
